@@ -1,0 +1,118 @@
+"""The web application: routers, middleware and error handlers in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from dustgrid import __version__
+from dustgrid.auth.api import router as auth_router
+from dustgrid.config import Settings, get_settings
+from dustgrid.errors import DomainError, Unauthenticated
+from dustgrid.grids.api import router as grids_router
+from dustgrid.org.api import router as org_router
+from dustgrid.sites.api import router as sites_router
+from dustgrid.web.org_pages import router as org_pages_router
+from dustgrid.web.pages import router as pages_router
+from dustgrid.web.templating import render_error
+
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data: blob: *; style-src 'self' 'unsafe-inline'; "
+        b"script-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+    ),
+]
+
+
+class SecurityHeaders:
+    """Adds browser hardening headers to every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def _send(message: dict) -> None:  # type: ignore[type-arg]
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"].extend(SECURITY_HEADERS)
+            await send(message)
+
+        await self.app(scope, receive, _send)
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith(("/api/", "/open311/"))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="DustGrid 工地扬尘在线管控平台",
+        version=__version__,
+        description="City Brain construction-site dust online control platform. "
+        "Authenticate with `POST /api/v1/auth/token` (OAuth2 password flow).",
+    )
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.resolved_secret_key(),
+        session_cookie="dustgrid_session",
+        max_age=settings.session_ttl_minutes * 60,
+        same_site="lax",
+        https_only=settings.cookie_secure,
+    )
+    app.add_middleware(SecurityHeaders)
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(request: Request, exc: DomainError) -> Response:
+        if _is_api(request):
+            headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+            body = {"detail": exc.message}
+            if exc.details is not None:
+                body["errors"] = exc.details
+            return JSONResponse(body, status_code=exc.status_code, headers=headers)
+        if isinstance(exc, Unauthenticated):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        return render_error(request, exc.status_code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        if _is_api(request):
+            return JSONResponse({"detail": errors}, status_code=422)
+        text = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+        return render_error(request, 422, text)
+
+    app.include_router(auth_router)
+    app.include_router(sites_router)
+    app.include_router(org_router)
+    app.include_router(grids_router)
+    app.include_router(pages_router)
+    app.include_router(org_pages_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

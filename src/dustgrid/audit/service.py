@@ -1,0 +1,72 @@
+"""Writing and reading audit entries. Every state-changing service calls ``record``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dustgrid.audit.models import AuditEntry
+from dustgrid.auth.principal import Principal
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe form of a column value for the change record."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """Fields whose values differ, as ``{field: [old, new]}``."""
+    out: dict[str, list[Any]] = {}
+    for key in sorted(set(before) | set(after)):
+        old, new = _plain(before.get(key)), _plain(after.get(key))
+        if old != new:
+            out[key] = [old, new]
+    return out
+
+
+def record(
+    session: Session,
+    *,
+    actor: Principal | None,
+    action: str,
+    entity_type: str,
+    entity_id: int | None,
+    changes: dict[str, Any] | None = None,
+    summary: str = "",
+) -> AuditEntry:
+    entry = AuditEntry(
+        actor_id=actor.user_id if actor else None,
+        actor_name=actor.username if actor else "system",
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        changes={k: v for k, v in (changes or {}).items()},
+        summary=summary[:255],
+        ip=actor.ip if actor else "",
+    )
+    session.add(entry)
+    return entry
+
+
+def entries_for(
+    session: Session, *, entity_type: str, entity_id: int, limit: int = 200
+) -> list[AuditEntry]:
+    stmt = (
+        select(AuditEntry)
+        .where(AuditEntry.entity_type == entity_type, AuditEntry.entity_id == entity_id)
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))

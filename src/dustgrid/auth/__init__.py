@@ -1,0 +1,1 @@
+"""Accounts, roles, the request principal and the scope every query goes through."""

@@ -1,0 +1,47 @@
+"""API shapes for login and accounts."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dustgrid.auth.roles import Role
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class Me(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    org_unit_id: int | None
+    enterprise_id: int | None
+    grid_ids: list[int]
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    password: str = Field(min_length=8, max_length=128)
+    display_name: str = Field(min_length=1, max_length=64)
+    role: Role
+    org_unit_id: int | None = None
+    enterprise_id: int | None = None
+    phone: str = ""
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    org_unit_id: int | None
+    enterprise_id: int | None
+    is_active: bool

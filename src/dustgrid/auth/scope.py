@@ -1,0 +1,85 @@
+"""Scope filters: every list and lookup of sites, grids and districts goes through these.
+
+A district sees its own district, a station its own grids, an officer or inspector their
+own grids, a contractor its own enterprise's sites. Reads outside scope answer 404.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
+
+from dustgrid.auth.principal import Principal
+from dustgrid.auth.roles import Role
+from dustgrid.grids.models import Grid
+from dustgrid.org.models import District
+from dustgrid.sites.models import Site
+
+
+def _unit_sites(p: Principal) -> ColumnElement[bool]:
+    """Sites under the principal's unit, by the unit's level."""
+    if p.unit_level == 1:
+        return true()
+    if p.unit_level == 2 and p.org_unit_id is not None:
+        return Site.l2_unit_id == p.org_unit_id
+    if p.unit_level == 3 and p.grid_ids:
+        return Site.enforcement_grid_id.in_(p.grid_ids)
+    return false()
+
+
+def site_clause(p: Principal) -> ColumnElement[bool]:
+    """WHERE clause limiting ``Site`` rows to what ``p`` may see."""
+    match p.role:
+        case Role.city_admin:
+            return true()
+        case Role.district_admin | Role.station_staff | Role.viewer:
+            return _unit_sites(p)
+        case Role.officer | Role.inspector:
+            if not p.grid_ids:
+                return false()
+            return or_(
+                Site.enforcement_grid_id.in_(p.grid_ids), Site.inspector_grid_id.in_(p.grid_ids)
+            )
+        case Role.contractor:
+            if p.enterprise_id is None:
+                return false()
+            return or_(Site.contractor_id == p.enterprise_id, Site.builder_id == p.enterprise_id)
+        case _:
+            # Providers see sites through their devices (smart-sensing issue); none until then.
+            return false()
+
+
+def grid_clause(p: Principal) -> ColumnElement[bool]:
+    """Grids the principal may see: their own, their unit's, or those holding visible sites."""
+    if p.is_city_wide:
+        return true()
+    visible_sites = site_clause(p)
+    parts: list[ColumnElement[bool]] = [
+        Grid.id.in_(select(Site.enforcement_grid_id).where(visible_sites)),
+        Grid.id.in_(select(Site.inspector_grid_id).where(visible_sites)),
+    ]
+    if p.grid_ids:
+        parts.append(Grid.id.in_(p.grid_ids))
+    if p.role in (Role.district_admin, Role.viewer) and p.unit_level == 2 and p.district_id:
+        parts.append(Grid.district_id == p.district_id)
+    return or_(*parts)
+
+
+def district_clause(p: Principal) -> ColumnElement[bool]:
+    """Districts the principal may see: the whole city for L1, else where their sites are."""
+    if p.is_city_wide:
+        return true()
+    parts: list[ColumnElement[bool]] = [
+        District.id.in_(select(Site.district_id).where(site_clause(p)))
+    ]
+    if p.district_id is not None:
+        parts.append(District.id == p.district_id)
+    return or_(*parts)
+
+
+def site_writable_clause(p: Principal) -> ColumnElement[bool]:
+    """Sites the principal may change (the caller has already checked the permission)."""
+    if p.role == Role.city_admin:
+        return true()
+    if p.role == Role.district_admin:
+        return and_(site_clause(p))
+    return false()

@@ -1,0 +1,80 @@
+"""Engine and sessions. Services never commit: the request dependency commits or rolls back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from dustgrid.config import get_settings
+
+
+def make_engine(url: str, echo: bool = False) -> Engine:
+    """Create an engine with the pragmas SQLite needs to behave like a server database."""
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    if parsed.get_backend_name() == "sqlite":
+        db = parsed.database
+        if db and db != ":memory:":
+            Path(db).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    else:
+        kwargs["pool_pre_ping"] = True
+    engine = create_engine(url, **kwargs)
+    if parsed.get_backend_name() == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin, so
+            # that SAVEPOINTs (used by imports and tests) work as documented.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+@lru_cache
+def get_engine() -> Engine:
+    """The process-wide engine for the configured database."""
+    s = get_settings()
+    return make_engine(s.database_url, echo=s.sql_echo)
+
+
+@lru_cache
+def get_sessionmaker() -> sessionmaker[Session]:
+    return sessionmaker(bind=get_engine(), expire_on_commit=False)
+
+
+def get_session() -> Iterator[Session]:
+    """FastAPI dependency: one session per request, committed once at the end."""
+    session = get_sessionmaker()()
+    try:
+        yield session
+        session.commit()
+    except BaseException as exc:
+        if getattr(exc, "persist", False):
+            session.commit()
+        else:
+            session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def session_scope() -> Session:
+    """A session for scripts and the CLI (the caller commits)."""
+    return get_sessionmaker()()

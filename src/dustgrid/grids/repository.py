@@ -1,0 +1,278 @@
+"""Grid queries, always filtered by the caller's scope (``grid_clause``/``site_clause``)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Select, case, delete, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from dustgrid.auth.models import User
+from dustgrid.auth.principal import Principal
+from dustgrid.auth.roles import Role
+from dustgrid.auth.scope import district_clause, grid_clause, site_clause
+from dustgrid.grids.models import Grid, GridGroup, GridGroupMember, GridKind
+from dustgrid.org.models import District, OrgUnit, UnitKind
+from dustgrid.sites.models import Site
+
+
+def site_column(kind: GridKind) -> InstrumentedAttribute[int | None]:
+    """The site column that holds a grid of ``kind``."""
+    return Site.enforcement_grid_id if kind == GridKind.enforcement else Site.inspector_grid_id
+
+
+def visible(session: Session, principal: Principal, grid_id: int) -> Grid | None:
+    return session.scalar(select(Grid).where(Grid.id == grid_id, grid_clause(principal)))
+
+
+def by_code(session: Session, code: str) -> Grid | None:
+    return session.scalar(select(Grid).where(Grid.code == code))
+
+
+def _filtered(principal: Principal, kind: GridKind | None, district_id: int | None) -> Select[Any]:
+    stmt = select(Grid.id).where(grid_clause(principal))
+    if kind is not None:
+        stmt = stmt.where(Grid.kind == kind)
+    if district_id is not None:
+        stmt = stmt.where(Grid.district_id == district_id)
+    return stmt
+
+
+def page_rows(
+    session: Session,
+    principal: Principal,
+    *,
+    kind: GridKind | None,
+    district_id: int | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[Any], int]:
+    """(Grid, district name, unit name) rows of one page, and the total."""
+    base = _filtered(principal, kind, district_id)
+    total = int(session.scalar(select(func.count()).select_from(base.subquery())) or 0)
+    ids = base.order_by(Grid.district_id, Grid.kind, Grid.code).offset(offset).limit(limit)
+    stmt = (
+        select(Grid, District.name, OrgUnit.name)
+        .join(District, District.id == Grid.district_id)
+        .outerjoin(OrgUnit, OrgUnit.id == Grid.unit_id)
+        .where(Grid.id.in_(ids.scalar_subquery()))
+        .order_by(Grid.district_id, Grid.kind, Grid.code)
+    )
+    return list(session.execute(stmt)), total
+
+
+def labels(session: Session, grid: Grid) -> tuple[str, str | None]:
+    """The grid's district name and owning unit name."""
+    district = session.scalar(select(District.name).where(District.id == grid.district_id))
+    unit = (
+        session.scalar(select(OrgUnit.name).where(OrgUnit.id == grid.unit_id))
+        if grid.unit_id is not None
+        else None
+    )
+    return district or "", unit
+
+
+def site_counts(session: Session, grids: Iterable[Grid]) -> dict[int, int]:
+    """Active sites per grid (a count, whoever asks: it reveals no site details)."""
+    out: dict[int, int] = {}
+    by_kind: dict[GridKind, list[int]] = defaultdict(list)
+    for g in grids:
+        by_kind[g.kind].append(g.id)
+        out[g.id] = 0
+    for kind, ids in by_kind.items():
+        col = site_column(kind)
+        stmt = (
+            select(col, func.count()).where(col.in_(ids), Site.retired_at.is_(None)).group_by(col)
+        )
+        out.update({int(gid): int(n) for gid, n in session.execute(stmt) if gid is not None})
+    return out
+
+
+def groups_with_members(
+    session: Session, grid_ids: Iterable[int]
+) -> dict[int, list[tuple[GridGroup, list[User]]]]:
+    """Groups per grid in creation order, each with its members ordered by username."""
+    ids = list(grid_ids)
+    out: dict[int, list[tuple[GridGroup, list[User]]]] = {gid: [] for gid in ids}
+    if not ids:
+        return out
+    groups = list(
+        session.scalars(select(GridGroup).where(GridGroup.grid_id.in_(ids)).order_by(GridGroup.id))
+    )
+    members: dict[int, list[User]] = defaultdict(list)
+    if groups:
+        stmt = (
+            select(GridGroupMember.group_id, User)
+            .join(User, User.id == GridGroupMember.user_id)
+            .where(GridGroupMember.group_id.in_([g.id for g in groups]))
+            .order_by(User.username)
+        )
+        for group_id, user in session.execute(stmt):
+            members[group_id].append(user)
+    for g in groups:
+        out[g.grid_id].append((g, members[g.id]))
+    return out
+
+
+def group_of(session: Session, grid_id: int, group_id: int) -> GridGroup | None:
+    return session.scalar(
+        select(GridGroup).where(GridGroup.id == group_id, GridGroup.grid_id == grid_id)
+    )
+
+
+def member_ids(session: Session, group_id: int) -> list[int]:
+    stmt = select(GridGroupMember.user_id).where(GridGroupMember.group_id == group_id)
+    return sorted(int(u) for u in session.scalars(stmt))
+
+
+def remove_members(session: Session, group_id: int, user_ids: Iterable[int]) -> None:
+    ids = list(user_ids)
+    if ids:
+        session.execute(
+            delete(GridGroupMember).where(
+                GridGroupMember.group_id == group_id, GridGroupMember.user_id.in_(ids)
+            )
+        )
+
+
+def delete_groups(session: Session, group_ids: Iterable[int]) -> None:
+    """Members first, then the groups (no reliance on the database's ON DELETE CASCADE)."""
+    ids = list(group_ids)
+    if ids:
+        session.execute(delete(GridGroupMember).where(GridGroupMember.group_id.in_(ids)))
+        session.execute(delete(GridGroup).where(GridGroup.id.in_(ids)))
+
+
+def users(session: Session, ids: Iterable[int]) -> dict[int, User]:
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    return {u.id: u for u in session.scalars(select(User).where(User.id.in_(wanted)))}
+
+
+def members_elsewhere(
+    session: Session, grid_id: int, user_ids: Iterable[int], *, except_group: int | None
+) -> list[int]:
+    """Users of ``user_ids`` already in another group of the same grid."""
+    stmt = (
+        select(GridGroupMember.user_id)
+        .join(GridGroup, GridGroup.id == GridGroupMember.group_id)
+        .where(GridGroup.grid_id == grid_id, GridGroupMember.user_id.in_(list(user_ids)))
+    )
+    if except_group is not None:
+        stmt = stmt.where(GridGroup.id != except_group)
+    return sorted(set(int(u) for u in session.scalars(stmt)))
+
+
+def eligible_users(session: Session, role: Role, district_id: int) -> list[User]:
+    """Active accounts who may join a group: officers of the district's units (or with no
+    unit), or any third-party inspector."""
+    stmt = select(User).where(User.role == role, User.is_active.is_(True))
+    if role == Role.officer:
+        in_district = select(OrgUnit.id).where(OrgUnit.district_id == district_id)
+        stmt = stmt.where(or_(User.org_unit_id.is_(None), User.org_unit_id.in_(in_district)))
+    return list(session.scalars(stmt.order_by(User.username)))
+
+
+def first_unit(session: Session, kind: UnitKind, district_id: int) -> int | None:
+    """The first unit of ``kind`` bound to the district (a new grid's default owner)."""
+    stmt = select(OrgUnit.id).where(OrgUnit.kind == kind, OrgUnit.district_id == district_id)
+    found = session.scalars(stmt.order_by(OrgUnit.id)).first()
+    return int(found) if found is not None else None
+
+
+def grid_sites(session: Session, principal: Principal, grid: Grid) -> list[Any]:
+    """Active sites of the grid that the caller may see."""
+    col = site_column(grid.kind)
+    stmt = (
+        select(Site.id, Site.project_code, Site.name, Site.grade, Site.stage)
+        .where(col == grid.id, Site.retired_at.is_(None), site_clause(principal))
+        .order_by(Site.project_code)
+    )
+    return list(session.execute(stmt))
+
+
+def assign_candidates(session: Session, principal: Principal, grid: Grid) -> list[Any]:
+    """Visible active sites of the grid's district that are not yet in this grid."""
+    col = site_column(grid.kind)
+    stmt = (
+        select(Site.id, Site.project_code, Site.name, col.label("current_grid_id"))
+        .where(
+            Site.district_id == grid.district_id,
+            Site.retired_at.is_(None),
+            or_(col.is_(None), col != grid.id),
+            site_clause(principal),
+        )
+        .order_by(Site.project_code)
+    )
+    return list(session.execute(stmt))
+
+
+def sites_for_assign(session: Session, principal: Principal, site_ids: Iterable[int]) -> list[Site]:
+    stmt = select(Site).where(Site.id.in_(list(site_ids)), site_clause(principal))
+    return list(session.scalars(stmt.order_by(Site.id)))
+
+
+def district_active_sites(session: Session, district_id: int) -> list[Site]:
+    """Every active site of a district (partition works on the whole district)."""
+    stmt = select(Site).where(Site.district_id == district_id, Site.retired_at.is_(None))
+    return list(session.scalars(stmt.order_by(Site.id)))
+
+
+def district_grids(session: Session, district_id: int, kind: GridKind) -> list[Grid]:
+    stmt = select(Grid).where(Grid.district_id == district_id, Grid.kind == kind)
+    return list(session.scalars(stmt.order_by(Grid.id)))
+
+
+def grid_in_use(session: Session, grid: Grid) -> tuple[int, int]:
+    """(sites referencing the grid in either column, groups) — blocks kind/district changes."""
+    n_sites = session.scalar(
+        select(func.count()).where(
+            or_(Site.enforcement_grid_id == grid.id, Site.inspector_grid_id == grid.id)
+        )
+    )
+    n_groups = session.scalar(select(func.count()).where(GridGroup.grid_id == grid.id))
+    return int(n_sites or 0), int(n_groups or 0)
+
+
+def coverage(session: Session, principal: Principal) -> list[Any]:
+    """Per visible district: active visible sites, and those missing a grid of each kind."""
+    missing_e = func.sum(case((Site.enforcement_grid_id.is_(None), 1), else_=0))
+    missing_i = func.sum(case((Site.inspector_grid_id.is_(None), 1), else_=0))
+    counts = (
+        select(
+            Site.district_id.label("district_id"),
+            func.count().label("active_sites"),
+            missing_e.label("missing_enforcement"),
+            missing_i.label("missing_inspector"),
+        )
+        .where(Site.retired_at.is_(None), site_clause(principal))
+        .group_by(Site.district_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            District.id,
+            District.name,
+            func.coalesce(counts.c.active_sites, 0),
+            func.coalesce(counts.c.missing_enforcement, 0),
+            func.coalesce(counts.c.missing_inspector, 0),
+        )
+        .outerjoin(counts, counts.c.district_id == District.id)
+        .where(district_clause(principal))
+        .order_by(District.code)
+    )
+    return list(session.execute(stmt))
+
+
+def codes(session: Session, grid_ids: Iterable[int | None]) -> dict[int, str]:
+    """Grid codes for labels (a site's current grid in the move form)."""
+    ids = sorted({g for g in grid_ids if g is not None})
+    if not ids:
+        return {}
+    return {
+        gid: code
+        for gid, code in session.execute(select(Grid.id, Grid.code).where(Grid.id.in_(ids)))
+    }

@@ -1,0 +1,412 @@
+"""Grids and their member groups (site membership lives in ``layout.py``). Never commits.
+
+Writes need ``Perm.grid_write``; a district admin manages only the grids of their own unit's
+district (a grid they cannot see answers 404, one they see but may not change 403).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from dustgrid.audit import service as audit
+from dustgrid.auth.models import User
+from dustgrid.auth.principal import Principal
+from dustgrid.auth.roles import Perm, Role
+from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
+from dustgrid.grids import repository as repo
+from dustgrid.grids.models import Grid, GridGroup, GridGroupMember, GridKind
+from dustgrid.grids.policy import DEFAULT_POLICY, GridPolicy
+from dustgrid.grids.schemas import (
+    GridCreate,
+    GridDetail,
+    GridOut,
+    GridPage,
+    GridSite,
+    GridUpdate,
+    GroupCreate,
+    GroupOut,
+    GroupUpdate,
+    MemberOut,
+)
+from dustgrid.org.models import District, OrgUnit, UnitKind
+
+# Who may work a grid of each kind (domain.md §1): L4 officers, or third-party inspectors.
+MEMBER_ROLE = {GridKind.enforcement: Role.officer, GridKind.inspector: Role.inspector}
+KIND_ZH = {GridKind.enforcement: "执法监督网格", GridKind.inspector: "专职巡查网格"}
+CODE_PREFIX = {GridKind.enforcement: "E", GridKind.inspector: "I"}
+# The unit that owns a new grid by default: the district's L3 station for enforcement
+# grids, the district bureau (which buys the inspection service) for inspector grids.
+OWNER_KIND = {
+    GridKind.enforcement: UnitKind.supervision_station,
+    GridKind.inspector: UnitKind.district_bureau,
+}
+GRID_FIELDS = ("code", "name", "kind", "district_id", "unit_id")
+
+
+# --------------------------------------------------------------------------- access
+
+
+def may_write_district(principal: Principal, district_id: int) -> bool:
+    """City admin anywhere; a grid writer of an L2 district unit only in that district."""
+    if not principal.can(Perm.grid_write):
+        return False
+    return principal.role == Role.city_admin or principal.district_id == district_id
+
+
+def require_grid_write(principal: Principal) -> None:
+    if not principal.can(Perm.grid_write):
+        raise Forbidden("无权管理网格 / your role may not manage grids")
+
+
+def require_district(principal: Principal, district_id: int) -> None:
+    if not may_write_district(principal, district_id):
+        raise Forbidden("只能管理本区网格 / you may only manage the grids of your own district")
+
+
+def get_visible(session: Session, principal: Principal, grid_id: int) -> Grid:
+    grid = repo.visible(session, principal, grid_id)
+    if grid is None:
+        raise NotFound(f"网格不存在或无权查看：{grid_id} / grid not found")
+    return grid
+
+
+def writable_grid(session: Session, principal: Principal, grid_id: int) -> Grid:
+    require_grid_write(principal)
+    grid = get_visible(session, principal, grid_id)
+    require_district(principal, grid.district_id)
+    return grid
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def _member(u: User) -> MemberOut:
+    return MemberOut(user_id=u.id, username=u.username, display_name=u.display_name, role=u.role)
+
+
+GroupRows = list[tuple[GridGroup, list[User]]]
+
+
+def _out(grid: Grid, district: str, unit: str | None, count: int, groups: GroupRows) -> GridOut:
+    seen: dict[int, MemberOut] = {}
+    for _group, members in groups:
+        for u in members:
+            seen.setdefault(u.id, _member(u))
+    return GridOut(
+        id=grid.id,
+        code=grid.code,
+        name=grid.name,
+        kind=grid.kind,
+        district_id=grid.district_id,
+        district_name=district,
+        unit_id=grid.unit_id,
+        unit_name=unit,
+        site_count=count,
+        members=list(seen.values()),
+    )
+
+
+def list_grids(
+    session: Session,
+    principal: Principal,
+    *,
+    kind: GridKind | None = None,
+    district_id: int | None = None,
+    page: int = 1,
+    size: int = 50,
+) -> GridPage:
+    rows, total = repo.page_rows(
+        session, principal, kind=kind, district_id=district_id, offset=(page - 1) * size, limit=size
+    )
+    grids = [r[0] for r in rows]
+    counts = repo.site_counts(session, grids)
+    groups = repo.groups_with_members(session, [g.id for g in grids])
+    items = [_out(g, d, u, counts[g.id], groups[g.id]) for g, d, u in rows]
+    return GridPage(items=items, total=total, page=page, size=size)
+
+
+def get_grid(session: Session, principal: Principal, grid_id: int) -> GridDetail:
+    grid = get_visible(session, principal, grid_id)
+    district, unit = repo.labels(session, grid)
+    groups = repo.groups_with_members(session, [grid.id])[grid.id]
+    base = _out(grid, district, unit, repo.site_counts(session, [grid])[grid.id], groups)
+    return GridDetail(
+        **base.model_dump(),
+        groups=[
+            GroupOut(id=g.id, name=g.name, members=[_member(u) for u in ms]) for g, ms in groups
+        ],
+        sites=[
+            GridSite(
+                id=r.id, project_code=r.project_code, name=r.name, grade=r.grade, stage=r.stage
+            )
+            for r in repo.grid_sites(session, principal, grid)
+        ],
+    )
+
+
+def eligible_members(session: Session, principal: Principal, grid: Grid) -> list[User]:
+    """Accounts the form may offer for a new group of ``grid``."""
+    if not may_write_district(principal, grid.district_id):
+        return []
+    return repo.eligible_users(session, MEMBER_ROLE[grid.kind], grid.district_id)
+
+
+# --------------------------------------------------------------------------- grid writes
+
+
+def snapshot(grid: Grid) -> dict[str, object]:
+    return {name: getattr(grid, name) for name in GRID_FIELDS}
+
+
+def default_unit(session: Session, district_id: int, kind: GridKind) -> int | None:
+    return repo.first_unit(session, OWNER_KIND[kind], district_id)
+
+
+def _check_place(session: Session, grid: Grid) -> None:
+    """The district exists; the owning unit exists and is not bound to another district."""
+    if session.get(District, grid.district_id) is None:
+        raise Invalid(f"所属区不存在：{grid.district_id} / district not found")
+    if grid.unit_id is not None:
+        unit = session.get(OrgUnit, grid.unit_id)
+        if unit is None:
+            raise Invalid(f"所属单位不存在：{grid.unit_id} / unit not found")
+        if unit.district_id not in (None, grid.district_id):
+            raise Invalid("所属单位在其他区 / the owning unit belongs to another district")
+
+
+def create_grid(session: Session, principal: Principal, data: GridCreate) -> Grid:
+    require_grid_write(principal)
+    require_district(principal, data.district_id)
+    if repo.by_code(session, data.code) is not None:
+        raise Conflict(f"网格编号已存在：{data.code} / grid code already exists")
+    grid = Grid(
+        code=data.code,
+        name=data.name.strip(),
+        kind=data.kind,
+        district_id=data.district_id,
+        unit_id=data.unit_id,
+    )
+    if grid.unit_id is None:
+        grid.unit_id = default_unit(session, data.district_id, data.kind)
+    _check_place(session, grid)
+    session.add(grid)
+    session.flush()
+    audit.record(
+        session,
+        actor=principal,
+        action="create",
+        entity_type="grid",
+        entity_id=grid.id,
+        changes=audit.diff({}, snapshot(grid)),
+        summary=f"新增网格 {grid.code}",
+    )
+    return grid
+
+
+def update_grid(session: Session, principal: Principal, grid_id: int, data: GridUpdate) -> Grid:
+    grid = writable_grid(session, principal, grid_id)
+    before = snapshot(grid)
+    values = {
+        k: v
+        for k, v in data.model_dump(exclude_unset=True).items()
+        if v is not None or k == "unit_id"
+    }
+    if values.get("code") and values["code"] != grid.code and repo.by_code(session, values["code"]):
+        raise Conflict(f"网格编号已存在：{values['code']} / grid code already exists")
+    moving = any(k in values and values[k] != getattr(grid, k) for k in ("kind", "district_id"))
+    if moving:
+        n_sites, n_groups = repo.grid_in_use(session, grid)
+        if n_sites or n_groups:
+            raise Invalid(
+                "网格内已有工地或成员组，不能改变类型或所属区 / "
+                "a grid with sites or groups cannot change kind or district"
+            )
+        if "district_id" in values:
+            require_district(principal, values["district_id"])
+    with session.no_autoflush:
+        for key, value in values.items():
+            setattr(grid, key, value.strip() if isinstance(value, str) else value)
+        _check_place(session, grid)
+    session.flush()
+    changes = audit.diff(before, snapshot(grid))
+    if changes:
+        audit.record(
+            session,
+            actor=principal,
+            action="update",
+            entity_type="grid",
+            entity_id=grid.id,
+            changes=changes,
+            summary=f"修改网格 {grid.code}",
+        )
+    return grid
+
+
+def delete_grid(session: Session, principal: Principal, grid_id: int) -> None:
+    """Remove an empty grid (for example one a partition left without sites)."""
+    grid = writable_grid(session, principal, grid_id)
+    if repo.grid_in_use(session, grid)[0]:
+        raise Invalid("网格内仍有工地，请先调整 / move the grid's sites out first")
+    groups = [g.id for g, _ in repo.groups_with_members(session, [grid.id])[grid.id]]
+    repo.delete_groups(session, groups)
+    audit.record(
+        session,
+        actor=principal,
+        action="delete",
+        entity_type="grid",
+        entity_id=grid.id,
+        changes=audit.diff(snapshot(grid), {}),
+        summary=f"删除网格 {grid.code}",
+    )
+    session.delete(grid)
+    session.flush()
+
+
+# --------------------------------------------------------------------------- groups
+
+
+def _check_members(
+    session: Session,
+    grid: Grid,
+    member_ids: Sequence[int],
+    policy: GridPolicy,
+    *,
+    except_group: int | None,
+) -> list[int]:
+    """Distinct ids of active accounts of the grid's member role, enough for a group."""
+    ids = sorted(set(member_ids))
+    need = policy.min_group_members
+    if len(ids) < need:
+        raise Invalid(
+            f"每组至少 {need} 人，实际 {len(ids)} 人 / "
+            f"a group needs at least {need} members, got {len(ids)}"
+        )
+    found = repo.users(session, ids)
+    missing = [i for i in ids if i not in found or not found[i].is_active]
+    if missing:
+        raise Invalid(f"账号不存在或已停用：{missing} / unknown or disabled accounts")
+    role = MEMBER_ROLE[grid.kind]
+    wrong = [found[i].username for i in ids if found[i].role != role]
+    if wrong:
+        who = "执法监督网格员" if role == Role.officer else "第三方专职巡查员"
+        raise Invalid(
+            f"{KIND_ZH[grid.kind]}成员须为{who}：{', '.join(wrong)} 不符 / "
+            f"members of a {grid.kind.value} grid must be {role.value}s: "
+            f"{', '.join(wrong)}"
+        )
+    twice = repo.members_elsewhere(session, grid.id, ids, except_group=except_group)
+    if twice:
+        names = ", ".join(found[i].username for i in twice)
+        raise Invalid(f"已在本网格其他组：{names} / already in another group of this grid")
+    return ids
+
+
+def _record_group(
+    session: Session,
+    principal: Principal,
+    grid: Grid,
+    action: str,
+    before: dict[str, object],
+    after: dict[str, object],
+    summary: str,
+) -> None:
+    """Group changes go on the grid's own history."""
+    audit.record(
+        session,
+        actor=principal,
+        action=action,
+        entity_type="grid",
+        entity_id=grid.id,
+        changes=audit.diff(before, after),
+        summary=summary,
+    )
+
+
+def add_group(
+    session: Session,
+    principal: Principal,
+    grid_id: int,
+    data: GroupCreate,
+    policy: GridPolicy = DEFAULT_POLICY,
+) -> GridGroup:
+    grid = writable_grid(session, principal, grid_id)
+    ids = _check_members(session, grid, data.member_ids, policy, except_group=None)
+    group = GridGroup(grid_id=grid.id, name=data.name.strip())
+    session.add(group)
+    session.flush()
+    session.add_all(GridGroupMember(group_id=group.id, user_id=u) for u in ids)
+    session.flush()
+    _record_group(
+        session,
+        principal,
+        grid,
+        "group_create",
+        {},
+        {"group_id": group.id, "group_name": group.name, "member_ids": ids},
+        f"网格 {grid.code} 新增成员组 {group.name}",
+    )
+    return group
+
+
+def update_group(
+    session: Session,
+    principal: Principal,
+    grid_id: int,
+    group_id: int,
+    data: GroupUpdate,
+    policy: GridPolicy = DEFAULT_POLICY,
+) -> GridGroup:
+    grid = writable_grid(session, principal, grid_id)
+    group = repo.group_of(session, grid.id, group_id)
+    if group is None:
+        raise NotFound(f"成员组不存在：{group_id} / group not found")
+    old_ids = repo.member_ids(session, group.id)
+    before = {"group_id": group.id, "group_name": group.name, "member_ids": old_ids}
+    if data.name is not None:
+        group.name = data.name.strip()
+    ids = old_ids
+    if data.member_ids is not None:
+        ids = _check_members(session, grid, data.member_ids, policy, except_group=group.id)
+        gone = [u for u in old_ids if u not in ids]
+        repo.remove_members(session, group.id, gone)
+        session.add_all(
+            GridGroupMember(group_id=group.id, user_id=u) for u in ids if u not in old_ids
+        )
+    session.flush()
+    after = {"group_id": group.id, "group_name": group.name, "member_ids": ids}
+    if audit.diff(before, after):
+        _record_group(
+            session,
+            principal,
+            grid,
+            "group_update",
+            before,
+            after,
+            f"网格 {grid.code} 修改成员组 {group.name}",
+        )
+    return group
+
+
+def delete_group(session: Session, principal: Principal, grid_id: int, group_id: int) -> None:
+    grid = writable_grid(session, principal, grid_id)
+    group = repo.group_of(session, grid.id, group_id)
+    if group is None:
+        raise NotFound(f"成员组不存在：{group_id} / group not found")
+    before = {
+        "group_id": group.id,
+        "group_name": group.name,
+        "member_ids": repo.member_ids(session, group.id),
+    }
+    repo.delete_groups(session, [group.id])
+    session.flush()
+    _record_group(
+        session,
+        principal,
+        grid,
+        "group_delete",
+        before,
+        {},
+        f"网格 {grid.code} 删除成员组 {before['group_name']}",
+    )

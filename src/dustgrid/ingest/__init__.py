@@ -1,0 +1,1 @@
+"""Ingest of field-device data (HJ 212 over TCP and friends)."""

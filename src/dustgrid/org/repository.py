@@ -1,0 +1,78 @@
+"""District and unit queries, always filtered by the caller's scope."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dustgrid.auth.principal import Principal
+from dustgrid.auth.scope import district_clause
+from dustgrid.org.models import District, OrgUnit
+
+
+def districts(session: Session, principal: Principal) -> list[District]:
+    stmt = select(District).where(district_clause(principal)).order_by(District.code)
+    return list(session.scalars(stmt))
+
+
+def district_visible(session: Session, principal: Principal, district_id: int) -> District | None:
+    stmt = select(District).where(District.id == district_id, district_clause(principal))
+    return session.scalar(stmt)
+
+
+def district_by_code(session: Session, code: str) -> District | None:
+    return session.scalar(select(District).where(District.code == code))
+
+
+def district_names(session: Session) -> dict[int, str]:
+    """Names for labels only (districts are public administrative names)."""
+    return {d_id: name for d_id, name in session.execute(select(District.id, District.name))}
+
+
+def all_units(session: Session) -> list[OrgUnit]:
+    """The whole tree: small (tens of rows), so scope is applied in Python by ``unit_scope``."""
+    return list(session.scalars(select(OrgUnit).order_by(OrgUnit.level, OrgUnit.id)))
+
+
+def unit_scope(units: list[OrgUnit], principal: Principal) -> set[int]:
+    """Ids of the units ``principal`` may see: all for city-wide users, else their own unit,
+    its ancestors and its descendants (an L3 station sees its bureau and the city bureau)."""
+    if principal.is_city_wide:
+        return {u.id for u in units}
+    if principal.org_unit_id is None:
+        return set()
+    by_id = {u.id: u for u in units}
+    if principal.org_unit_id not in by_id:
+        return set()
+    seen: set[int] = set()
+    cur: int | None = principal.org_unit_id
+    while cur is not None and cur not in seen:  # ancestors (guarding against a cycle)
+        seen.add(cur)
+        cur = by_id[cur].parent_id if cur in by_id else None
+    children: dict[int, list[int]] = {}
+    for u in units:
+        if u.parent_id is not None:
+            children.setdefault(u.parent_id, []).append(u.id)
+    stack = [principal.org_unit_id]
+    while stack:  # descendants
+        for child in children.get(stack.pop(), []):
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return seen
+
+
+def descendants(units: list[OrgUnit], unit_id: int) -> set[int]:
+    """Ids strictly below ``unit_id`` (used to refuse cycles when moving a unit)."""
+    children: dict[int, list[int]] = {}
+    for u in units:
+        if u.parent_id is not None:
+            children.setdefault(u.parent_id, []).append(u.id)
+    out: set[int] = set()
+    stack = [unit_id]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in out:
+                out.add(child)
+                stack.append(child)
+    return out

@@ -1,0 +1,476 @@
+"""The ledger workbook's column table and cell parsers, kept free of the database.
+
+One declarative table drives the template, the export and the import, so the three can
+never drift apart. Everything a clerk reads (headers, reasons) is Chinese first, English
+after " / ". Row checks need only plain lookups (:class:`Lookups`), so they are unit-testable.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from typing import Any
+
+from dustgrid.errors import Invalid
+from dustgrid.grids.models import GridKind
+from dustgrid.i18n import translate
+from dustgrid.sites.models import Grade, PermitStatus, SiteKind, Stage
+from dustgrid.sites.uscc import USCCError, validate_uscc
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRules:
+    """Sanity bounds of the import, named so that a city can change them in one place."""
+
+    lat_range: tuple[float, float] = (3.0, 54.0)  # China, south to north
+    lon_range: tuple[float, float] = (73.0, 136.0)  # China, west to east
+    years: tuple[int, int] = (1950, 2100)  # plausible dates
+    excel_serials: tuple[int, int] = (18264, 73051)  # Excel day numbers of those years
+    header_scan_rows: int = 20  # the header row is looked for among the first rows
+    blank_run_limit: int = 2000  # stop reading after this many blank rows in a row
+
+
+IMPORT_RULES = ImportRules()
+EXCEL_EPOCH = date(1899, 12, 30)
+
+
+class Parse(enum.StrEnum):
+    text = "text"
+    code = "code"  # identifiers and phone numbers: full-width folded (NFKC)
+    enum = "enum"
+    number = "number"
+    decimal = "decimal"  # money, kept exact
+    date = "date"
+    boolean = "boolean"
+    district = "district"
+    grid = "grid"
+    uscc = "uscc"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One ledger column: Chinese header (without ``*``), English name, how to parse it."""
+
+    key: str
+    header: str
+    en: str
+    parse: Parse
+    required: bool = False
+    max_len: int | None = None
+    enum: type[enum.StrEnum] | None = None
+    i18n: str = ""  # catalogue prefix of the enum labels (``stage`` → ``stage.earthwork``)
+    grid_kind: GridKind | None = None
+    max_value: float | None = None  # set for quantities, which are also never negative
+    width: int = 14
+    fmt: str = ""  # what to type, for the instructions sheet
+    example: str = ""
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def title(self) -> str:
+        """The header cell text; ``*`` marks a required column."""
+        return f"{self.header}*" if self.required else self.header
+
+
+_DATE = "日期，如 2024-05-01、2024/5/1、2024年5月1日"
+_ENT = "与统一社会信用代码同时填写"
+_USCC = "18位统一社会信用代码"
+_NEAR = "网格编号（见下方列表）；空白则按就近原则分配"
+P, C = Parse, Column
+COLUMNS: tuple[Column, ...] = (
+    C("project_code", "项目编号", "Project code", P.code, True, 64, width=18,
+      fmt="唯一编号；已存在则更新该工地，否则新增", example="HP-2024-001"),
+    C("name", "项目名称", "Project name", P.text, True, 200, width=30, example="中山路住宅项目"),
+    C("permit_no", "施工许可证号", "Permit no.", P.code, max_len=64, width=20,
+      example="210102202405010101"),
+    C("permit_status", "许可状态", "Permit status", P.enum, enum=PermitStatus, i18n="permit",
+      width=16),
+    C("kind", "工程类别", "Kind of works", P.enum, True, enum=SiteKind, i18n="kind"),
+    C("district", "所属区", "District", P.district, True, fmt="区名称或行政区划代码"),
+    C("address", "地址", "Address", P.text, max_len=255, width=30, example="中山路100号"),
+    C("lat", "纬度(WGS-84)", "Latitude (WGS-84)", P.number, True,
+      fmt="十进制度，WGS-84（GPS）坐标，3～54", example="41.7912", aliases=("纬度",)),
+    C("lon", "经度(WGS-84)", "Longitude (WGS-84)", P.number, True,
+      fmt="十进制度，WGS-84（GPS）坐标，73～136", example="123.4011", aliases=("经度",)),
+    C("area_m2", "占地面积(㎡)", "Area (m²)", P.number, max_value=1e9, fmt="数字，平方米",
+      example="3000", aliases=("占地面积",)),
+    C("investment_yuan", "总投资(元)", "Investment (yuan)", P.decimal, max_value=1e14,
+      width=16, fmt="数字，元（不是万元）", example="50000000", aliases=("总投资",)),
+    C("stage", "施工阶段", "Stage", P.enum, True, enum=Stage, i18n="stage"),
+    C("planned_start_date", "计划开工日期", "Planned start", P.date, fmt=_DATE,
+      example="2024-05-01"),
+    C("planned_end_date", "计划竣工日期", "Planned end", P.date, fmt=_DATE,
+      example="2026-10-31"),
+    C("actual_start_date", "实际开工日期", "Actual start", P.date, fmt=_DATE),
+    C("actual_end_date", "实际竣工日期", "Actual end", P.date, fmt=_DATE),
+    C("builder_name", "建设单位", "Builder", P.text, max_len=128, width=28, fmt=_ENT,
+      example="沈阳城建开发有限公司"),
+    C("builder_uscc", "建设单位统一社会信用代码", "Builder USCC", P.uscc, width=22, fmt=_USCC),
+    C("contractor_name", "施工单位", "Contractor", P.text, max_len=128, width=28, fmt=_ENT),
+    C("contractor_uscc", "施工单位统一社会信用代码", "Contractor USCC", P.uscc, width=22,
+      fmt=_USCC),
+    C("supervisor_name", "监理单位", "Supervisor", P.text, max_len=128, width=28, fmt=_ENT),
+    C("supervisor_uscc", "监理单位统一社会信用代码", "Supervisor USCC", P.uscc, width=22,
+      fmt=_USCC),
+    C("contact_name", "现场联系人", "Site contact", P.text, max_len=64, example="张三"),
+    C("contact_phone", "联系电话", "Contact phone", P.code, max_len=32, width=16,
+      example="13800000000"),
+    C("built_up_area", "是否城市建成区", "In built-up area", P.boolean, fmt="是 / 否",
+      example="是", aliases=("城市建成区",)),
+    C("grade", "扬尘治理等级", "Dust control grade", P.enum, enum=Grade, i18n="grade"),
+    C("enforcement_grid", "执法监督网格", "Enforcement grid", P.grid,
+      grid_kind=GridKind.enforcement, fmt=_NEAR),
+    C("inspector_grid", "专职巡查网格", "Inspector grid", P.grid, grid_kind=GridKind.inspector,
+      fmt=_NEAR),
+)  # fmt: skip
+del P, C
+
+BY_KEY: dict[str, Column] = {c.key: c for c in COLUMNS}
+ORDER: dict[str, int] = {c.header: i for i, c in enumerate(COLUMNS)}
+ENTERPRISES = ("builder", "contractor", "supervisor")
+
+
+class CellError(ValueError):
+    """A cell that cannot be read; ``reason`` is shown to the clerk as is."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def fold(text: str) -> str:
+    """Full-width to half-width (NFKC) and trimmed: what clerks mean, whatever the IME."""
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def header_key(text: Any) -> str:
+    """Comparable form of a name: no ``*``, no blanks, half-width brackets, lower case."""
+    return re.sub(r"[\s*]+", "", fold(str(text))).lower()
+
+
+def is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def cell_text(value: Any) -> str:
+    """A cell as text: whole floats lose their ``.0`` (codes and phones typed as numbers)."""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime) and value.time() == datetime.min.time():
+        return value.date().isoformat()
+    return value.isoformat() if isinstance(value, date) else str(value).strip()
+
+
+def hint(col: Column) -> str:
+    """What to type in a column, for the instructions sheet and the header comments."""
+    if col.enum is not None:
+        return col.fmt or "从下拉列表选择：" + "、".join(enum_labels(col))
+    return col.fmt or (f"文本，不超过{col.max_len}个字符" if col.max_len else "")
+
+
+# --- header --------------------------------------------------------------------------------
+
+
+@cache
+def _header_index() -> dict[str, Column]:
+    return {header_key(n): c for c in COLUMNS for n in (c.header, c.en, c.key, *c.aliases)}
+
+
+def find_header(
+    rows: Sequence[tuple[int, Sequence[Any]]], rules: ImportRules = IMPORT_RULES
+) -> tuple[int, dict[int, Column]]:
+    """The header row (its position in ``rows``) and its columns by index, or :class:`Invalid`.
+
+    Tolerates a missing ``*``, spaces and full-width brackets; names what it cannot use.
+    """
+    best: tuple[int, dict[int, Column], list[str]] | None = None
+    for pos, (_, values) in enumerate(rows[: rules.header_scan_rows]):
+        found: dict[int, Column] = {}
+        unknown: list[str] = []
+        for i, cell in enumerate(values):
+            if not is_blank(cell):
+                col = _header_index().get(header_key(cell))
+                (unknown.append(str(cell).strip()) if col is None else found.update({i: col}))
+        if len(found) >= 2 and (best is None or len(found) > len(best[1])):
+            best = (pos, found, unknown)
+    if best is None:
+        raise Invalid("未找到表头行：请使用导入模板，表头须包含“项目编号*”“项目名称*”等列 / "
+                      "header row not found, please use the import template")  # fmt: skip
+    pos, found, unknown = best
+    if unknown:
+        raise Invalid(f"无法识别的列：{'、'.join(unknown)}（请删除或改为模板中的列名） / "
+                      f"unknown columns: {', '.join(unknown)}")  # fmt: skip
+    keys = [c.key for c in found.values()]
+    dupes = sorted({BY_KEY[k].title for k in keys if keys.count(k) > 1})
+    if dupes:
+        raise Invalid(f"列重复：{'、'.join(dupes)} / duplicate columns")
+    missing = [c.title for c in COLUMNS if c.required and c.key not in keys]
+    if missing:
+        raise Invalid(f"缺少必填列：{'、'.join(missing)} / missing required columns")
+    return pos, found
+
+
+# --- cells ---------------------------------------------------------------------------------
+
+
+def parse_text(value: Any, max_len: int | None = None, *, code: bool = False) -> str:
+    text = fold(cell_text(value)) if code else cell_text(value)
+    if max_len is not None and len(text) > max_len:
+        raise CellError(f"长度不能超过{max_len}个字符 / at most {max_len} characters")
+    return text
+
+
+def parse_number(value: Any, *, exact: bool = False) -> Any:
+    """Numbers typed as text too (commas, full-width digits, a trailing ``°``).
+
+    ``exact`` gives a ``Decimal`` (money), else a float.
+    """
+    bad = CellError(f"不是有效的数字：{cell_text(value)} / not a number")
+    if isinstance(value, bool | date):
+        raise bad
+    text = str(value) if isinstance(value, int | float | Decimal) else fold(str(value))
+    try:
+        number = Decimal(re.sub(r"[,，\s]", "", text).rstrip("°"))
+    except InvalidOperation:
+        raise bad from None
+    if not number.is_finite():
+        raise bad
+    return number if exact else float(number)
+
+
+_DATE_RE = re.compile(
+    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+    r"(?:[\sT]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+)
+
+
+def parse_date(value: Any, rules: ImportRules = IMPORT_RULES) -> date:
+    """Excel dates, Excel day numbers, 20240501, and the ways clerks type dates as text."""
+    bad = CellError(f"不是有效的日期：{cell_text(value)}（示例：2024-05-01、2024/5/1、"
+                    "2024年5月1日） / not a date")  # fmt: skip
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if rules.excel_serials[0] <= value <= rules.excel_serials[1]:
+            value = EXCEL_EPOCH + timedelta(days=int(value))
+        elif not float(value).is_integer():
+            raise bad
+        value = str(int(value)) if not isinstance(value, date) else value
+    if not isinstance(value, date):
+        text = fold(str(value))
+        if re.fullmatch(r"\d{8}", text):
+            text = f"{text[:4]}-{text[4:6]}-{text[6:]}"
+        if (m := _DATE_RE.match(text)) is None:
+            raise bad
+        try:
+            value = date(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError:
+            raise bad from None
+    low, high = rules.years
+    if not low <= value.year <= high:
+        raise CellError(f"日期超出合理范围（{low}–{high}年）：{value} / date out of range")
+    return value
+
+
+_YES_NO = {**dict.fromkeys(("是", "y", "yes", "true", "1", "√"), True),
+           **dict.fromkeys(("否", "n", "no", "false", "0", "×"), False)}  # fmt: skip
+
+
+def parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    found = _YES_NO.get(fold(cell_text(value)).lower())
+    if found is None:
+        raise CellError(f"请填写“是”或“否”：{cell_text(value)} / expected 是 or 否")
+    return found
+
+
+def enum_label(col: Column, member: enum.StrEnum) -> str:
+    """The zh-CN label of an enum value, from the i18n catalogue (one source of truth)."""
+    return translate(f"{col.i18n}.{member.value}", "zh-CN")
+
+
+def enum_labels(col: Column) -> list[str]:
+    return [enum_label(col, m) for m in col.enum or ()]
+
+
+@cache
+def _enum_index(col: Column) -> dict[str, enum.StrEnum]:
+    index: dict[str, enum.StrEnum] = {}
+    for m in col.enum or ():
+        for name in (m.value, enum_label(col, m), translate(f"{col.i18n}.{m.value}", "en")):
+            index[header_key(name)] = m
+    return index
+
+
+def parse_enum(value: Any, col: Column) -> enum.StrEnum:
+    """Chinese label (as in the dropdown) or the English enum value (machine-made files)."""
+    member = _enum_index(col).get(header_key(cell_text(value)))
+    if member is None:
+        raise CellError(f"无法识别“{cell_text(value)}”，可选值：{'、'.join(enum_labels(col))} / "
+                        "unknown value")  # fmt: skip
+    return member
+
+
+# --- rows ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DistrictRef:
+    id: int
+    code: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class GridRef:
+    id: int
+    code: str
+    kind: GridKind
+    district_id: int
+
+
+@dataclass
+class Lookups:
+    """Districts and grids the importing user may use, by every name a clerk might type."""
+
+    districts: dict[str, DistrictRef] = field(default_factory=dict)
+    grids: dict[str, GridRef] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls, districts: Iterable[tuple[DistrictRef, str]], grids: Iterable[GridRef]
+    ) -> Lookups:
+        """``districts`` pairs each district with its English name (also accepted)."""
+        out = cls(grids={header_key(g.code): g for g in grids})
+        for ref, name_en in districts:
+            out.districts.update({header_key(n): ref for n in (ref.name, ref.code, name_en) if n})
+        return out
+
+
+@dataclass
+class ParsedRow:
+    """A row's values by column key (blank cells absent) and its ``(header, reason)`` errors."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    filled: set[str] = field(default_factory=set)  # keys of the non-blank cells
+
+    def fail(self, key: str, reason: str) -> None:
+        self.values.pop(key, None)
+        self.errors.append((BY_KEY[key].header, reason))
+        self.errors.sort(key=lambda e: ORDER[e[0]])
+
+
+def parse_cell(col: Column, value: Any, lookups: Lookups, rules: ImportRules) -> Any:
+    """One non-blank cell to its value, or :class:`CellError`."""
+    text = cell_text(value)
+    match col.parse:
+        case Parse.text | Parse.code:
+            return parse_text(value, col.max_len, code=col.parse == Parse.code)
+        case Parse.enum:
+            return parse_enum(value, col)
+        case Parse.number | Parse.decimal:
+            number = parse_number(value, exact=col.parse == Parse.decimal)
+            if col.max_value is not None and number < 0:
+                raise CellError("不能为负数 / must not be negative")
+            if col.max_value is not None and number > col.max_value:
+                raise CellError("数值过大，请检查单位 / value too large, check the unit")
+            return number
+        case Parse.date:
+            return parse_date(value, rules)
+        case Parse.boolean:
+            return parse_bool(value)
+        case Parse.uscc:
+            try:
+                return validate_uscc(text)
+            except USCCError as exc:
+                raise CellError(f"{col.header}无效：{exc}") from None
+        case Parse.district if (ref := lookups.districts.get(header_key(text))) is not None:
+            return ref
+        case Parse.district:
+            raise CellError(f"所属区不存在或不在管辖范围：{text} / unknown district or outside "
+                            "your area")  # fmt: skip
+        case Parse.grid if (grid := lookups.grids.get(header_key(text))) is not None:
+            return grid
+        case Parse.grid:
+            raise CellError(f"网格不存在或不在管辖范围：{text} / unknown grid or outside your area")
+    raise AssertionError(col.parse)  # pragma: no cover
+
+
+def _within(value: float, bounds: tuple[float, float]) -> bool:
+    return bounds[0] <= value <= bounds[1]
+
+
+def _check_location(row: ParsedRow, rules: ImportRules) -> None:
+    """China only; a latitude that looks like a longitude (and back) means they were swapped."""
+    lat, lon = row.values.get("lat"), row.values.get("lon")
+    lats, lons = rules.lat_range, rules.lon_range
+    if (
+        lat is not None
+        and lon is not None
+        and not (_within(lat, lats) and _within(lon, lons))
+        and (_within(lon, lats) and _within(lat, lons))
+    ):
+        row.fail("lat", "纬度和经度可能填反了 / latitude and longitude look swapped")
+        row.fail("lon", "纬度和经度可能填反了 / latitude and longitude look swapped")
+        return
+    if lat is not None and not _within(lat, lats):
+        row.fail(
+            "lat", f"纬度应在{lats[0]:g}～{lats[1]:g}之间（中国境内） / latitude outside China"
+        )
+    if lon is not None and not _within(lon, lons):
+        row.fail(
+            "lon", f"经度应在{lons[0]:g}～{lons[1]:g}之间（中国境内） / longitude outside China"
+        )
+
+
+def _check_pairs(row: ParsedRow) -> None:
+    """Checks that involve two cells: enterprise pairs, grids versus district, date order."""
+    v = row.values
+    for ent in ENTERPRISES:
+        name_col, code_col = BY_KEY[f"{ent}_name"], BY_KEY[f"{ent}_uscc"]
+        for given, needed in ((name_col, code_col), (code_col, name_col)):
+            if given.key in row.filled and needed.key not in row.filled:
+                row.fail(needed.key, f"填写了{given.header}，须同时填写{needed.header} / "
+                                     f"{needed.en} required with {given.en}")  # fmt: skip
+    district: DistrictRef | None = v.get("district")
+    for key in ("enforcement_grid", "inspector_grid"):
+        grid: GridRef | None = v.get(key)
+        if grid is not None and grid.kind != BY_KEY[key].grid_kind:
+            row.fail(key, f"网格 {grid.code} 不是{BY_KEY[key].header} / grid of another kind")
+        elif grid is not None and district is not None and grid.district_id != district.id:
+            row.fail(key, f"网格 {grid.code} 不在{district.name} / grid is in another district")
+    for start, end in (("planned_start_date", "planned_end_date"),
+                       ("actual_start_date", "actual_end_date")):  # fmt: skip
+        if v.get(start) and v.get(end) and v[end] < v[start]:
+            row.fail(end, f"{BY_KEY[end].header}早于{BY_KEY[start].header} / ends before it starts")
+
+
+def parse_row(
+    cells: Mapping[Column, Any], lookups: Lookups, rules: ImportRules = IMPORT_RULES
+) -> ParsedRow:
+    """All errors of a row at once, one per bad cell, in column order."""
+    row = ParsedRow()
+    for col, value in cells.items():
+        if is_blank(value):
+            if col.required:
+                row.errors.append((col.header, "必填项为空 / required"))
+            continue
+        row.filled.add(col.key)
+        try:
+            row.values[col.key] = parse_cell(col, value, lookups, rules)
+        except CellError as exc:
+            row.errors.append((col.header, exc.reason))
+    _check_location(row, rules)
+    _check_pairs(row)
+    row.errors.sort(key=lambda e: ORDER[e[0]])
+    return row

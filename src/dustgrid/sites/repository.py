@@ -1,0 +1,105 @@
+"""Site queries, always filtered by the caller's scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from dustgrid.auth.principal import Principal
+from dustgrid.auth.scope import site_clause
+from dustgrid.org.models import District
+from dustgrid.sites.models import Enterprise, Site
+from dustgrid.sites.schemas import SiteFilter
+
+
+def filtered(principal: Principal, f: SiteFilter) -> Select[Any]:
+    """``SELECT site.id`` limited to scope and filters; callers pick columns from it."""
+    stmt = select(Site.id).where(site_clause(principal))
+    if not f.include_retired:
+        stmt = stmt.where(Site.retired_at.is_(None))
+    if f.q:
+        like = f"%{f.q.strip()}%"
+        stmt = stmt.where(or_(Site.name.ilike(like), Site.project_code.ilike(like)))
+    if f.district_id is not None:
+        stmt = stmt.where(Site.district_id == f.district_id)
+    if f.grade is not None:
+        stmt = stmt.where(Site.grade == f.grade)
+    if f.stage is not None:
+        stmt = stmt.where(Site.stage == f.stage)
+    if f.kind is not None:
+        stmt = stmt.where(Site.kind == f.kind)
+    if f.permit_status is not None:
+        stmt = stmt.where(Site.permit_status == f.permit_status)
+    if f.grid_id is not None:
+        stmt = stmt.where(
+            or_(Site.enforcement_grid_id == f.grid_id, Site.inspector_grid_id == f.grid_id)
+        )
+    if f.monitors_required is not None:
+        stmt = stmt.where(Site.monitors_required.is_(f.monitors_required))
+    return stmt
+
+
+def count(session: Session, principal: Principal, f: SiteFilter) -> int:
+    sub = filtered(principal, f).subquery()
+    return int(session.scalar(select(func.count()).select_from(sub)) or 0)
+
+
+def page_rows(
+    session: Session, principal: Principal, f: SiteFilter, *, offset: int, limit: int
+) -> list[Any]:
+    """One page of the ledger as light rows (no ORM objects: the list must stay fast)."""
+    contractor = aliased(Enterprise)
+    ids = filtered(principal, f).order_by(Site.id).offset(offset).limit(limit).subquery()
+    stmt = (
+        select(
+            Site.id,
+            Site.project_code,
+            Site.name,
+            Site.district_id,
+            District.name.label("district_name"),
+            Site.kind,
+            Site.stage,
+            Site.grade,
+            Site.permit_status,
+            contractor.name.label("contractor_name"),
+            Site.monitors_required,
+            Site.retired_at,
+        )
+        .join(ids, ids.c.id == Site.id)
+        .join(District, District.id == Site.district_id)
+        .outerjoin(contractor, contractor.id == Site.contractor_id)
+        .order_by(Site.id)
+    )
+    return list(session.execute(stmt))
+
+
+def map_rows(session: Session, principal: Principal, f: SiteFilter) -> list[Any]:
+    ids = filtered(principal, f).subquery()
+    stmt = select(
+        Site.id,
+        Site.lat,
+        Site.lon,
+        Site.gcj_lat,
+        Site.gcj_lon,
+        Site.grade,
+        Site.name,
+        Site.project_code,
+    ).join(ids, ids.c.id == Site.id)
+    return list(session.execute(stmt))
+
+
+def get_visible(session: Session, principal: Principal, site_id: int) -> Site | None:
+    stmt = select(Site).where(Site.id == site_id, site_clause(principal))
+    return session.scalar(stmt)
+
+
+def by_project_code(session: Session, code: str) -> Site | None:
+    return session.scalar(select(Site).where(Site.project_code == code))
+
+
+def export_rows(session: Session, principal: Principal, f: SiteFilter) -> list[Site]:
+    ids = filtered(principal, f).subquery()
+    stmt = select(Site).join(ids, ids.c.id == Site.id).order_by(Site.project_code)
+    return list(session.scalars(stmt))

@@ -1,0 +1,289 @@
+"""Ledger logic: create, edit, retire sites; every change is audited. Never commits."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from dustgrid.audit import service as audit
+from dustgrid.auth.principal import Principal
+from dustgrid.auth.roles import Perm
+from dustgrid.auth.scope import district_clause, site_writable_clause
+from dustgrid.errors import Forbidden, Invalid, NotFound
+from dustgrid.geo.coords import wgs84_to_gcj02
+from dustgrid.grids.models import Grid, GridKind
+from dustgrid.models import utcnow
+from dustgrid.org.models import District, OrgUnit, UnitKind
+from dustgrid.sites import repository as repo
+from dustgrid.sites.models import Enterprise, EnterpriseKind, Site, SiteKind
+from dustgrid.sites.policy import MONITOR_THRESHOLDS
+from dustgrid.sites.schemas import EnterpriseRef, SiteCreate, SiteFields, SiteFilter, SiteUpdate
+
+AUDITED_FIELDS = (
+    "project_code",
+    "name",
+    "permit_no",
+    "permit_status",
+    "kind",
+    "district_id",
+    "l2_unit_id",
+    "address",
+    "lat",
+    "lon",
+    "boundary",
+    "built_up_area",
+    "area_m2",
+    "investment_yuan",
+    "stage",
+    "planned_start_date",
+    "planned_end_date",
+    "actual_start_date",
+    "actual_end_date",
+    "builder_id",
+    "contractor_id",
+    "supervisor_id",
+    "contact_name",
+    "contact_phone",
+    "monitors_required",
+    "grade",
+    "control_measures",
+    "enforcement_grid_id",
+    "inspector_grid_id",
+    "retired_at",
+    "retire_reason",
+)
+
+# Works that the city safety station (市安全监督站) supervises instead of the district bureau.
+CITY_STATION_KINDS = frozenset({SiteKind.metro, SiteKind.municipal})
+
+
+def snapshot(site: Site) -> dict[str, Any]:
+    return {name: getattr(site, name) for name in AUDITED_FIELDS}
+
+
+def get_site(session: Session, principal: Principal, site_id: int) -> Site:
+    site = repo.get_visible(session, principal, site_id)
+    if site is None:
+        raise NotFound(f"工地不存在或无权查看：{site_id} / site not found")
+    return site
+
+
+def _writable(session: Session, principal: Principal, site_id: int) -> Site:
+    site = get_site(session, principal, site_id)  # 404 first: existence is not revealed
+    if not principal.can(Perm.site_write):
+        raise Forbidden("无权修改台账 / your role may not change the ledger")
+    stmt = select(Site.id).where(Site.id == site_id, site_writable_clause(principal))
+    if session.scalar(stmt) is None:
+        raise Forbidden("无权修改此工地 / you may not change this site")
+    return site
+
+
+def upsert_enterprise(session: Session, ref: EnterpriseRef, kind: EnterpriseKind) -> Enterprise:
+    """Find an enterprise by credit code or create it (the code is the identity)."""
+    ent = session.scalar(select(Enterprise).where(Enterprise.uscc == ref.uscc))
+    if ent is None:
+        ent = Enterprise(name=ref.name, uscc=ref.uscc, kind=kind)
+        session.add(ent)
+        session.flush()
+    return ent
+
+
+def default_l2_unit(session: Session, *, district_id: int, kind: SiteKind) -> int:
+    """The L2 unit for a site: the city safety station for metro/municipal works, if any."""
+    if kind in CITY_STATION_KINDS:
+        station = session.scalar(
+            select(OrgUnit.id).where(OrgUnit.kind == UnitKind.city_safety_station)
+        )
+        if station is not None:
+            return int(station)
+    bureau = session.scalar(
+        select(OrgUnit.id).where(
+            OrgUnit.kind == UnitKind.district_bureau, OrgUnit.district_id == district_id
+        )
+    )
+    if bureau is None:
+        raise Invalid(f"所属区没有区建设局：{district_id} / the district has no L2 bureau")
+    return int(bureau)
+
+
+def nearest_grid(
+    session: Session, *, district_id: int, kind: GridKind, lat: float, lon: float
+) -> int | None:
+    """Nearest grid of ``kind`` in the district by its sites' centroid (临近原则)."""
+    col = Site.enforcement_grid_id if kind == GridKind.enforcement else Site.inspector_grid_id
+    stmt = (
+        select(col, func.avg(Site.lat), func.avg(Site.lon))
+        .join(Grid, Grid.id == col)
+        .where(Grid.district_id == district_id, Grid.kind == kind, Site.retired_at.is_(None))
+        .group_by(col)
+    )
+    best: tuple[float, int] | None = None
+    for gid, clat, clon in session.execute(stmt):
+        d = (float(clat) - lat) ** 2 + (float(clon) - lon) ** 2
+        if best is None or d < best[0]:
+            best = (d, int(gid))
+    if best is None:
+        only = session.scalar(
+            select(Grid.id).where(Grid.district_id == district_id, Grid.kind == kind).limit(1)
+        )
+        return int(only) if only is not None else None
+    return best[1]
+
+
+def _check_grid(session: Session, grid_id: int, kind: GridKind, district_id: int) -> None:
+    grid = session.get(Grid, grid_id)
+    if grid is None:
+        raise Invalid(f"网格不存在：{grid_id} / grid not found")
+    if grid.kind != kind:
+        raise Invalid(f"网格 {grid.code} 不是{kind.value}网格 / grid kind mismatch")
+    if grid.district_id != district_id:
+        raise Invalid(f"网格 {grid.code} 不在工地所属区 / grid is in another district")
+
+
+def _apply(session: Session, site: Site, data: SiteFields, principal: Principal) -> None:
+    values = data.model_dump(exclude_unset=True)
+    for field, kind in (
+        ("builder", EnterpriseKind.builder),
+        ("contractor", EnterpriseKind.contractor),
+        ("supervisor", EnterpriseKind.supervisor),
+    ):
+        if field in values:
+            ref = getattr(data, field)
+            values.pop(field)
+            setattr(site, f"{field}_id", upsert_enterprise(session, ref, kind).id if ref else None)
+    for key, value in values.items():
+        setattr(site, key, value)
+    if "district_id" in values:
+        visible = session.scalar(
+            select(District.id).where(District.id == site.district_id, district_clause(principal))
+        )
+        if visible is None:
+            raise Invalid(f"所属区不存在或不在管辖范围：{site.district_id} / unknown district")
+    if (
+        site.l2_unit_id is None
+        or ("kind" in values or "district_id" in values)
+        and ("l2_unit_id" not in values)
+    ):
+        site.l2_unit_id = default_l2_unit(session, district_id=site.district_id, kind=site.kind)
+    site.gcj_lat, site.gcj_lon = wgs84_to_gcj02(site.lat, site.lon)
+    site.monitors_required = MONITOR_THRESHOLDS.monitors_required(
+        investment_yuan=site.investment_yuan or Decimal(0), area_m2=site.area_m2 or 0.0
+    )
+    for kind, attr in (
+        (GridKind.enforcement, "enforcement_grid_id"),
+        (GridKind.inspector, "inspector_grid_id"),
+    ):
+        gid = getattr(site, attr)
+        if gid is not None:
+            _check_grid(session, gid, kind, site.district_id)
+        else:
+            setattr(
+                site,
+                attr,
+                nearest_grid(
+                    session, district_id=site.district_id, kind=kind, lat=site.lat, lon=site.lon
+                ),
+            )
+
+
+def create_site(session: Session, principal: Principal, data: SiteCreate) -> Site:
+    if not principal.can(Perm.site_write):
+        raise Forbidden("无权新增工地 / your role may not add sites")
+    if repo.by_project_code(session, data.project_code) is not None:
+        raise Invalid(f"项目编号已存在：{data.project_code} / project code already exists")
+    site = Site(
+        project_code=data.project_code.strip(),
+        area_m2=0.0,
+        investment_yuan=Decimal(0),
+        built_up_area=True,
+    )
+    _apply(session, site, data, principal)
+    session.add(site)
+    session.flush()
+    if (
+        session.scalar(select(Site.id).where(Site.id == site.id, site_writable_clause(principal)))
+        is None
+    ):
+        raise Forbidden("只能在管辖范围内新增工地 / you may only add sites in your own area")
+    audit.record(
+        session,
+        actor=principal,
+        action="create",
+        entity_type="site",
+        entity_id=site.id,
+        changes=audit.diff({}, snapshot(site)),
+        summary=f"新增工地 {site.name}",
+    )
+    return site
+
+
+def update_site(session: Session, principal: Principal, site_id: int, data: SiteUpdate) -> Site:
+    site = _writable(session, principal, site_id)
+    before = snapshot(site)
+    with session.no_autoflush:
+        _apply(session, site, data, principal)
+    session.flush()
+    if (
+        session.scalar(select(Site.id).where(Site.id == site.id, site_writable_clause(principal)))
+        is None
+    ):
+        raise Forbidden("不能把工地移出管辖范围 / you may not move a site out of your area")
+    changes = audit.diff(before, snapshot(site))
+    if changes:
+        audit.record(
+            session,
+            actor=principal,
+            action="update",
+            entity_type="site",
+            entity_id=site.id,
+            changes=changes,
+            summary=f"修改工地 {site.name}",
+        )
+    return site
+
+
+def retire_site(session: Session, principal: Principal, site_id: int, reason: str) -> Site:
+    site = _writable(session, principal, site_id)
+    if site.retired_at is not None:
+        raise Invalid("工地已退出台账 / site already retired")
+    before = snapshot(site)
+    site.retired_at = utcnow()
+    site.retire_reason = reason
+    audit.record(
+        session,
+        actor=principal,
+        action="retire",
+        entity_type="site",
+        entity_id=site.id,
+        changes=audit.diff(before, snapshot(site)),
+        summary=f"工地退出台账：{reason}",
+    )
+    return site
+
+
+def list_page(
+    session: Session, principal: Principal, f: SiteFilter, *, page: int, size: int
+) -> tuple[list[Any], int]:
+    total = repo.count(session, principal, f)
+    rows = repo.page_rows(session, principal, f, offset=(page - 1) * size, limit=size)
+    return rows, total
+
+
+def map_points(session: Session, principal: Principal, f: SiteFilter, crs: str) -> dict[str, Any]:
+    """Compact marker data: one row per site, coordinates in the base map's datum."""
+    gcj = crs == "gcj02"
+    rows = [
+        [
+            r.id,
+            r.gcj_lat if gcj else r.lat,
+            r.gcj_lon if gcj else r.lon,
+            r.grade.value,
+            r.name,
+            r.project_code,
+        ]
+        for r in repo.map_rows(session, principal, f)
+    ]
+    return {"crs": crs, "fields": ["id", "lat", "lon", "grade", "name", "code"], "rows": rows}

@@ -1,0 +1,351 @@
+"""Pages of the ledger: login, list, site page, forms, Excel import and the map."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from dustgrid.audit.service import entries_for
+from dustgrid.auth.deps import (
+    AppSettings,
+    CurrentPrincipal,
+    DbSession,
+    check_csrf,
+    client_ip,
+)
+from dustgrid.auth.roles import Perm
+from dustgrid.auth.scope import district_clause, grid_clause
+from dustgrid.auth.service import authenticate, load_principal
+from dustgrid.errors import DomainError
+from dustgrid.grids.models import Grid
+from dustgrid.i18n import LOCALES
+from dustgrid.org.models import District, OrgUnit
+from dustgrid.pagination import PageParams, page_params
+from dustgrid.sites import excel
+from dustgrid.sites import service as svc
+from dustgrid.sites.api import Filter, list_item
+from dustgrid.sites.models import Enterprise, Grade, PermitStatus, SiteKind, Stage
+from dustgrid.sites.schemas import SiteCreate, SiteUpdate
+from dustgrid.web.mapdata import to_datum
+from dustgrid.web.site_form import FORM_FIELDS, form_to_payload, site_to_form
+from dustgrid.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative redirects after login (no open redirect)."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/sites"
+
+
+@router.get("/", response_class=HTMLResponse)
+def index(principal: CurrentPrincipal) -> Response:
+    return RedirectResponse("/sites", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/sites") -> Response:
+    return render(request, "login.html", next=_safe_next(next), error=None, username="")
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login_submit(request: Request, session: DbSession, settings: AppSettings) -> Response:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    username = str(form.get("username") or "")
+    target = _safe_next(str(form.get("next") or ""))
+    try:
+        user = authenticate(
+            session,
+            username=username,
+            password=str(form.get("password") or ""),
+            ip=client_ip(request),
+            settings=settings,
+        )
+    except DomainError as exc:
+        # The failed attempt must be stored even though the page answers with an error.
+        session.commit()
+        return render(
+            request,
+            "login.html",
+            status_code=exc.status_code,
+            error=exc.message,
+            next=target,
+            username=username,
+        )
+    request.session.clear()
+    request.session["uid"] = user.id
+    request.state.principal = load_principal(session, user)
+    response = RedirectResponse(target, status_code=303)
+    if user.locale in LOCALES and "lang" not in request.cookies:
+        response.set_cookie("lang", user.locale, samesite="lax", secure=settings.cookie_secure)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/lang/{locale}")
+def set_language(request: Request, locale: str, settings: AppSettings) -> Response:
+    """Switch zh-CN / English and go back to the page the user was on."""
+    ref = urlsplit(request.headers.get("referer", ""))
+    back = "/sites"
+    if ref.netloc == request.url.netloc and ref.path:
+        back = _safe_next(ref.path + (f"?{ref.query}" if ref.query else ""))
+    response = RedirectResponse(back, status_code=303)
+    if locale in LOCALES:
+        response.set_cookie(
+            "lang",
+            locale,
+            max_age=365 * 86400,
+            samesite="lax",
+            secure=settings.cookie_secure,
+            httponly=True,
+        )
+    return response
+
+
+def _choices(session: DbSession, principal: CurrentPrincipal) -> dict[str, Any]:
+    districts = list(
+        session.execute(
+            select(District.id, District.name)
+            .where(district_clause(principal))
+            .order_by(District.code)
+        )
+    )
+    grids = list(
+        session.execute(
+            select(Grid.id, Grid.code, Grid.name, Grid.kind, Grid.district_id)
+            .where(grid_clause(principal))
+            .order_by(Grid.code)
+        )
+    )
+    return {
+        "districts": districts,
+        "grids": grids,
+        "grades": list(Grade),
+        "stages": list(Stage),
+        "kinds": list(SiteKind),
+        "permit_statuses": list(PermitStatus),
+    }
+
+
+@router.get("/sites", response_class=HTMLResponse)
+def ledger(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    f: Filter,
+    paging: Annotated[PageParams, Depends(page_params)],
+) -> Response:
+    rows, total = svc.list_page(session, principal, f, page=paging.page, size=paging.size)
+    query = {k: v for k, v in f.model_dump(mode="json").items() if v not in (None, False, "")}
+    pages = max(1, -(-total // paging.size))
+    return render(
+        request,
+        "sites/list.html",
+        items=[list_item(r) for r in rows],
+        total=total,
+        page=paging.page,
+        pages=pages,
+        size=paging.size,
+        f=f,
+        query=urlencode(query),
+        can_write=principal.can(Perm.site_write),
+        can_import=principal.can(Perm.site_import),
+        **_choices(session, principal),
+    )
+
+
+def _site_context(session: DbSession, site_id: int, site: Any) -> dict[str, Any]:
+    names: dict[str, Any] = {}
+    for attr in ("builder_id", "contractor_id", "supervisor_id"):
+        eid = getattr(site, attr)
+        names[attr] = session.get(Enterprise, eid) if eid else None
+    return {
+        "district": session.get(District, site.district_id),
+        "l2_unit": session.get(OrgUnit, site.l2_unit_id),
+        "egrid": session.get(Grid, site.enforcement_grid_id) if site.enforcement_grid_id else None,
+        "igrid": session.get(Grid, site.inspector_grid_id) if site.inspector_grid_id else None,
+        "ents": names,
+        "audit": entries_for(session, entity_type="site", entity_id=site_id),
+    }
+
+
+@router.get("/sites/new", response_class=HTMLResponse)
+def site_new(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
+    if not principal.can(Perm.site_write):
+        raise DomainError("无权新增工地 / your role may not add sites")
+    return render(
+        request,
+        "sites/form.html",
+        site=None,
+        values={},
+        errors=[],
+        fields=FORM_FIELDS,
+        **_choices(session, principal),
+    )
+
+
+@router.post("/sites/new", response_class=HTMLResponse)
+async def site_create(
+    request: Request, session: DbSession, principal: CurrentPrincipal
+) -> Response:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    try:
+        payload = SiteCreate.model_validate(form_to_payload(values, create=True))
+        site = svc.create_site(session, principal, payload)
+    except (ValidationError, DomainError) as exc:
+        session.rollback()
+        errors = _errors(exc)
+        return render(
+            request,
+            "sites/form.html",
+            status_code=422,
+            site=None,
+            values=values,
+            errors=errors,
+            fields=FORM_FIELDS,
+            **_choices(session, principal),
+        )
+    return RedirectResponse(f"/sites/{site.id}", status_code=303)
+
+
+def _errors(exc: Exception) -> list[str]:
+    if isinstance(exc, ValidationError):
+        return [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+    return [getattr(exc, "message", str(exc))]
+
+
+@router.get("/sites/import", response_class=HTMLResponse)
+def import_page(request: Request, principal: CurrentPrincipal) -> Response:
+    if not principal.can(Perm.site_import):
+        raise DomainError("无权导入台账 / your role may not import")
+    return render(request, "sites/import.html", report=None, error=None)
+
+
+@router.post("/sites/import", response_class=HTMLResponse)
+async def import_submit(
+    request: Request, session: DbSession, principal: CurrentPrincipal, settings: AppSettings
+) -> Response:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    upload = form.get("file")
+    content = await upload.read() if upload is not None and not isinstance(upload, str) else b""
+    try:
+        report = excel.import_sites(session, principal, content, settings=settings)
+    except DomainError as exc:
+        return render(
+            request,
+            "sites/import.html",
+            status_code=exc.status_code,
+            report=None,
+            error=exc.message,
+        )
+    return render(request, "sites/import.html", report=report, error=None)
+
+
+@router.get("/sites/{site_id}", response_class=HTMLResponse)
+def site_page(
+    request: Request, session: DbSession, principal: CurrentPrincipal, site_id: int
+) -> Response:
+    site = svc.get_site(session, principal, site_id)
+    return render(
+        request,
+        "sites/detail.html",
+        site=site,
+        can_write=principal.can(Perm.site_write),
+        **_site_context(session, site_id, site),
+    )
+
+
+@router.get("/sites/{site_id}/edit", response_class=HTMLResponse)
+def site_edit(
+    request: Request, session: DbSession, principal: CurrentPrincipal, site_id: int
+) -> Response:
+    site = svc.get_site(session, principal, site_id)
+    if not principal.can(Perm.site_write):
+        raise DomainError("无权修改台账 / your role may not change the ledger")
+    return render(
+        request,
+        "sites/form.html",
+        site=site,
+        values=site_to_form(session, site),
+        errors=[],
+        fields=FORM_FIELDS,
+        **_choices(session, principal),
+    )
+
+
+@router.post("/sites/{site_id}/edit", response_class=HTMLResponse)
+async def site_update(
+    request: Request, session: DbSession, principal: CurrentPrincipal, site_id: int
+) -> Response:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    try:
+        payload = SiteUpdate.model_validate(form_to_payload(values, create=False))
+        svc.update_site(session, principal, site_id, payload)
+    except (ValidationError, DomainError) as exc:
+        if isinstance(exc, DomainError) and exc.status_code in (403, 404):
+            raise
+        session.rollback()
+        site = svc.get_site(session, principal, site_id)
+        return render(
+            request,
+            "sites/form.html",
+            status_code=422,
+            site=site,
+            values=values,
+            errors=_errors(exc),
+            fields=FORM_FIELDS,
+            **_choices(session, principal),
+        )
+    return RedirectResponse(f"/sites/{site_id}", status_code=303)
+
+
+@router.post("/sites/{site_id}/retire", response_class=HTMLResponse)
+async def site_retire(
+    request: Request, session: DbSession, principal: CurrentPrincipal, site_id: int
+) -> Response:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    reason = str(form.get("reason") or "").strip()
+    if len(reason) < 2:
+        raise DomainError("请填写退出原因 / a reason is required")
+    svc.retire_site(session, principal, site_id, reason)
+    return RedirectResponse(f"/sites/{site_id}", status_code=303)
+
+
+@router.get("/map", response_class=HTMLResponse)
+def map_page(
+    request: Request, session: DbSession, principal: CurrentPrincipal, settings: AppSettings
+) -> Response:
+    crs = settings.tile_crs if settings.tile_url else "wgs84"
+    districts = [
+        {"id": d.id, "name": d.name, "boundary": to_datum(d.boundary, crs)}
+        for d in session.scalars(select(District).where(district_clause(principal)))
+    ]
+    return render(
+        request,
+        "map.html",
+        districts=districts,
+        tile_url=settings.tile_url,
+        tile_crs=crs,
+        tile_attribution=settings.tile_attribution,
+    )

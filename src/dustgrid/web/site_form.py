@@ -1,0 +1,98 @@
+"""The site form: which fields it shows and how posted strings become a payload."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from dustgrid.sites.models import Enterprise, Site
+
+
+@dataclass(frozen=True, slots=True)
+class FormField:
+    name: str
+    label_key: str
+    kind: str = "text"  # text, number, date, select:<group>, bool, district, grid:<kind>
+    required: bool = False
+
+
+FORM_FIELDS: tuple[FormField, ...] = (
+    FormField("project_code", "site.project_code", required=True),
+    FormField("name", "site.name", required=True),
+    FormField("kind", "site.kind", "select:kind", required=True),
+    FormField("district_id", "site.district", "district", required=True),
+    FormField("address", "site.address"),
+    FormField("lat", "site.lat", "number", required=True),
+    FormField("lon", "site.lon", "number", required=True),
+    FormField("stage", "site.stage", "select:stage", required=True),
+    FormField("permit_no", "site.permit_no"),
+    FormField("permit_status", "site.permit_status", "select:permit"),
+    FormField("area_m2", "site.area_m2", "number"),
+    FormField("investment_yuan", "site.investment_yuan", "number"),
+    FormField("built_up_area", "site.built_up_area", "bool"),
+    FormField("planned_start_date", "site.planned_start_date", "date"),
+    FormField("planned_end_date", "site.planned_end_date", "date"),
+    FormField("actual_start_date", "site.actual_start_date", "date"),
+    FormField("actual_end_date", "site.actual_end_date", "date"),
+    FormField("builder_name", "site.builder"),
+    FormField("builder_uscc", "enterprise.uscc"),
+    FormField("contractor_name", "site.contractor"),
+    FormField("contractor_uscc", "enterprise.uscc"),
+    FormField("supervisor_name", "site.supervisor"),
+    FormField("supervisor_uscc", "enterprise.uscc"),
+    FormField("contact_name", "site.contact_name"),
+    FormField("contact_phone", "site.contact_phone"),
+    FormField("grade", "site.grade", "select:grade"),
+    FormField("enforcement_grid_id", "site.enforcement_grid", "grid:enforcement"),
+    FormField("inspector_grid_id", "site.inspector_grid", "grid:inspector"),
+)
+
+_ENTERPRISES = ("builder", "contractor", "supervisor")
+_SKIP = {"csrf_token"} | {f"{e}_{p}" for e in _ENTERPRISES for p in ("name", "uscc")}
+
+
+def form_to_payload(values: dict[str, str], *, create: bool) -> dict[str, Any]:
+    """Posted strings to a dict for ``SiteCreate``/``SiteUpdate`` (blank optional = unset).
+
+    On edit a blank optional field means "leave as is"; enterprises are named by credit code.
+    """
+    out: dict[str, Any] = {}
+    for f in FORM_FIELDS:
+        if f.name in _SKIP:
+            continue
+        raw = values.get(f.name, "").strip()
+        if f.kind == "bool":
+            out[f.name] = raw in ("on", "true", "1", "yes")
+            continue
+        if raw == "":
+            continue
+        out[f.name] = raw
+    if not create:
+        out.pop("project_code", None)
+    for ent in _ENTERPRISES:
+        name = values.get(f"{ent}_name", "").strip()
+        code = values.get(f"{ent}_uscc", "").strip()
+        if name or code:
+            out[ent] = {"name": name, "uscc": code}
+    return out
+
+
+def site_to_form(session: Session, site: Site) -> dict[str, str]:
+    """Current values as the strings the form shows."""
+    values: dict[str, str] = {}
+    for f in FORM_FIELDS:
+        if f.name in _SKIP:
+            continue
+        value = getattr(site, f.name, None)
+        if f.kind == "bool":
+            values[f.name] = "on" if value else ""
+        else:
+            values[f.name] = "" if value is None else str(getattr(value, "value", value))
+    for ent in _ENTERPRISES:
+        eid = getattr(site, f"{ent}_id")
+        e = session.get(Enterprise, eid) if eid else None
+        values[f"{ent}_name"] = e.name if e else ""
+        values[f"{ent}_uscc"] = e.uscc if e else ""
+    return values
