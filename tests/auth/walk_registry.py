@@ -11,9 +11,11 @@ AUTH_ROUTES = {
 
 
 def walked_elsewhere() -> set[tuple[str, str]]:
-    from tests.auth import test_auth  # noqa: F401
+    from tests.auth import test_auth
+    from tests.grids import test_grid_api
+    from tests.org import test_org_api
 
     routes = set(AUTH_ROUTES)
-    for module in (test_auth,):
+    for module in (test_auth, test_grid_api, test_org_api):
         routes |= set(getattr(module, "WALKED", set()))
     return routes

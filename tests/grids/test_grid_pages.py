@@ -53,6 +53,7 @@ def test_grid_page_shows_groups_sites_and_forms(
         'data-testid="group-form"',
     ):
         assert text in page.text, text
+    assert "没有可选人员" in page.text  # both 和平 officers already work this grid
     assert "地铁十号线和平站" not in page.text  # outside d_heping's ledger
     assert 'data-testid="assign-form"' not in page.text  # every visible 和平 site is here
     assert web_as("d_heping").get(f"/grids/{city.grids['E-SH']}").status_code == 404

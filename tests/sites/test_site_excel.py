@@ -292,3 +292,39 @@ def test_two_thousand_rows_take_seconds_not_minutes(
     elapsed = time.perf_counter() - started
     assert report.errors == [] and report.created == 2000
     assert elapsed < 60, f"2000 rows took {elapsed:.1f}s"
+
+
+def test_machine_made_files_use_keys_and_english_values(
+    db: Session, city: City, settings: Settings
+) -> None:
+    headers = ["project_code", "name", "kind", "district", "lat", "lon", "stage",
+               "built_up_area", "planned_start_date", "grade", "investment_yuan"]  # fmt: skip
+    rows = [["API-1", "接口导入工地", "demolition", "Heping", "41.7901", "123.4001", "earthwork",
+             True, NAIVE, "basic", 1_500_000]]  # fmt: skip
+    report = import_sites(db, principal(db, city, "admin"), xlsx(headers, rows), settings=settings)
+    assert report.errors == [] and report.created == 1
+    site = db.scalars(select(Site).where(Site.project_code == "API-1")).one()
+    assert (site.kind, site.stage, site.grade.value) == (
+        SiteKind.demolition,
+        Stage.earthwork,
+        "basic",
+    )
+    assert site.planned_start_date == date(2024, 5, 1) and site.monitors_required is True
+    assert site.enforcement_grid_id == city.grids["E-HP"]  # nearest grid of the district
+
+
+def test_moving_a_site_reassigns_grids_and_unit(
+    db: Session, city: City, settings: Settings
+) -> None:
+    headers = [*HEADERS, "监理单位", "监理单位统一社会信用代码"]
+    rows = [["HP-003", "和平区太原街改造工程", "其他", "沈河区", 41.80, 123.46, "主体阶段",
+             "新监理公司", USCC_NEW]]  # fmt: skip
+    report = import_sites(db, principal(db, city, "admin"), xlsx(headers, rows), settings=settings)
+    assert (report.updated, report.errors) == (1, [])
+    site = db.get(Site, city.sites["HP-003"])
+    assert site is not None and site.district_id == city.districts["shenhe"]
+    assert site.l2_unit_id == city.units["bureau_shenhe"]
+    assert (site.enforcement_grid_id, site.inspector_grid_id) == (
+        city.grids["E-SH"], city.grids["I-SH"],
+    )  # fmt: skip
+    assert site.supervisor_id is not None and site.contractor_id == city.enterprises["alpha"]

@@ -50,9 +50,17 @@ def test_map_shows_markers(page: Any, live_server: Any) -> None:
     page.goto(f"{live_server.url}/map")
     page.wait_for_selector("#map[data-markers]")
     assert page.get_attribute("#map", "data-markers") == "7"
-    # markers or clusters are drawn, and district boundaries too
-    page.wait_for_selector(".leaflet-overlay-pane path, .marker-cluster")
-    assert page.locator(".leaflet-overlay-pane path").count() >= 2
+    # two district boundaries; every site is either a marker or counted in a cluster
+    page.wait_for_selector(".marker-cluster, path.site-marker")
+    page.wait_for_timeout(500)
+    assert page.locator(".leaflet-overlay-pane path:not(.site-marker)").count() == 2
+    clustered = sum(int(t) for t in page.locator(".marker-cluster span").all_inner_texts())
+    assert clustered + page.locator("path.site-marker").count() == 7
+    # zoomed in far enough, the non-compliant sites are red markers of their own
+    page.goto(f"{live_server.url}/map#site={live_server.city.sites['HP-001']}")
+    page.wait_for_selector(".leaflet-popup-content")
+    assert "和平区中山路住宅项目" in page.locator(".leaflet-popup-content").inner_text()
+    assert page.locator("path.site-marker.grade-non_compliant").count() >= 1
     assert "工地 7 个" in page.locator("[data-testid=site-count]").inner_text()
 
 

@@ -147,10 +147,13 @@ def get_grid(session: Session, principal: Principal, grid_id: int) -> GridDetail
 
 
 def eligible_members(session: Session, principal: Principal, grid: Grid) -> list[User]:
-    """Accounts the form may offer for a new group of ``grid``."""
+    """Accounts the form may offer for a new group of ``grid`` (not yet in one of its groups)."""
     if not may_write_district(principal, grid.district_id):
         return []
-    return repo.eligible_users(session, MEMBER_ROLE[grid.kind], grid.district_id)
+    groups = repo.groups_with_members(session, [grid.id])[grid.id]
+    taken = {u.id for _group, members in groups for u in members}
+    eligible = repo.eligible_users(session, MEMBER_ROLE[grid.kind], grid.district_id)
+    return [u for u in eligible if u.id not in taken]
 
 
 # --------------------------------------------------------------------------- grid writes

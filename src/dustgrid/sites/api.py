@@ -6,9 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import Response
+from pydantic import ValidationError
 
 from dustgrid.audit.service import entries_for
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
+from dustgrid.errors import Invalid
 from dustgrid.pagination import PageParams, page_params
 from dustgrid.sites import excel
 from dustgrid.sites import service as svc
@@ -28,32 +30,26 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def site_filter(
     q: str | None = None,
-    district_id: int | None = None,
-    grade: Annotated[str | None, Query()] = None,
+    district_id: str | None = None,
+    grade: str | None = None,
     stage: str | None = None,
     kind: str | None = None,
     permit_status: str | None = None,
-    grid_id: int | None = None,
-    monitors_required: bool | None = None,
-    include_retired: bool = False,
+    grid_id: str | None = None,
+    monitors_required: str | None = None,
+    include_retired: str | None = None,
 ) -> SiteFilter:
-    return SiteFilter.model_validate(
-        {
-            k: v
-            for k, v in dict(
-                q=q,
-                district_id=district_id,
-                grade=grade or None,
-                stage=stage or None,
-                kind=kind or None,
-                permit_status=permit_status or None,
-                grid_id=grid_id,
-                monitors_required=monitors_required,
-                include_retired=include_retired,
-            ).items()
-            if v is not None
-        }
-    )
+    """Query-string filters; blank values (as HTML forms send them) mean "any"."""
+    raw = {
+        "q": q, "district_id": district_id, "grade": grade, "stage": stage, "kind": kind,
+        "permit_status": permit_status, "grid_id": grid_id,
+        "monitors_required": monitors_required, "include_retired": include_retired,
+    }  # fmt: skip
+    try:
+        return SiteFilter.model_validate({k: v for k, v in raw.items() if v not in (None, "")})
+    except ValidationError as exc:
+        bad = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise Invalid(f"筛选条件无效 / invalid filter: {bad}") from exc
 
 
 Filter = Annotated[SiteFilter, Depends(site_filter)]

@@ -72,6 +72,8 @@ class RowError(BaseModel):
 
 
 class ImportReport(BaseModel):
+    """What an upload did; ``unchanged`` rows matched the ledger already (nothing audited)."""
+
     created: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -131,6 +133,17 @@ def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield items[i : i + CHUNK]
 
 
+def _names(
+    session: Session, model: Any, cols: Sequence[Any], ids: Iterable[int], *where: Any
+) -> dict[int, Any]:
+    """``{id: value}`` (or ``{id: (values…)}``) for many ids, a few hundred per query."""
+    out: dict[int, Any] = {}
+    for part in _chunks(sorted(ids)):
+        for row in session.execute(select(model.id, *cols).where(model.id.in_(part), *where)):
+            out[row[0]] = row[1] if len(cols) == 1 else tuple(row[1:])
+    return out
+
+
 def _scoped(session: Session, principal: Principal) -> tuple[list[District], list[Grid]]:
     districts = session.scalars(
         select(District).where(district_clause(principal)).order_by(District.code)
@@ -182,20 +195,14 @@ class _Context:
     def load(cls, session: Session, principal: Principal, codes: Sequence[str]) -> _Context:
         sites: dict[str, Site] = {}
         for part in _chunks(codes):
-            sites.update((s.project_code, s) for s in session.scalars(
-                select(Site).where(Site.project_code.in_(part))))  # fmt: skip
-        ids = [s.id for s in sites.values()]
-        writable: set[int] = set()
-        for part in _chunks(ids):
-            stmt = select(Site.id).where(Site.id.in_(part), site_writable_clause(principal))
-            writable.update(session.scalars(stmt))
-        ent_ids = sorted({i for s in sites.values() for e in ENTERPRISES
-                          if (i := getattr(s, f"{e}_id")) is not None})  # fmt: skip
-        uscc: dict[int, str] = {}
-        for part in _chunks(ent_ids):
-            stmt2 = select(Enterprise.id, Enterprise.uscc).where(Enterprise.id.in_(part))
-            uscc.update((int(i), str(u)) for i, u in session.execute(stmt2))
-        return cls(principal, sites, writable, uscc)
+            stmt = select(Site).where(Site.project_code.in_(part))
+            sites.update((s.project_code, s) for s in session.scalars(stmt))
+        ids = {s.id for s in sites.values()}
+        writable = set(_names(session, Site, [Site.id], ids, site_writable_clause(principal)))
+        ent_ids = {i for s in sites.values() for e in ENTERPRISES if (i := getattr(s, f"{e}_id"))}
+        return cls(
+            principal, sites, writable, _names(session, Enterprise, [Enterprise.uscc], ent_ids)
+        )
 
     def l2_unit(self, session: Session, district_id: int, kind: SiteKind) -> int:
         key = (district_id, kind)
@@ -393,14 +400,6 @@ def template(session: Session, principal: Principal) -> bytes:
 def export_sites(session: Session, principal: Principal, f: SiteFilter) -> bytes:
     """The filtered, scoped ledger in the template's layout (edit and re-import it)."""
     return _workbook(session, principal, repo.export_rows(session, principal, f))
-
-
-def _names(session: Session, model: Any, cols: Sequence[Any], ids: set[int]) -> dict[int, Any]:
-    out: dict[int, Any] = {}
-    for part in _chunks(sorted(ids)):
-        for row in session.execute(select(model.id, *cols).where(model.id.in_(part))):
-            out[row[0]] = row[1] if len(cols) == 1 else tuple(row[1:])
-    return out
 
 
 def _rows(session: Session, sites: Sequence[Site]) -> Iterator[list[Any]]:

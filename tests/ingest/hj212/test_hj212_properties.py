@@ -287,3 +287,56 @@ def test_parse_data_segment_on_arbitrary_text_example() -> None:
         parse_data_segment("CP=&&=&&")
     except HJ212Error as exc:
         assert "not key=value" in str(exc) or "missing" in str(exc)
+
+
+header_values = st.text("0123456789aZ=-", max_size=26)
+
+
+@st.composite
+def headers(draw: st.DrawFn) -> str:
+    keys = ["QN", "ST", "CN", "PW", "MN", "Flag", "PNUM", "PNO"]
+    chosen = [k for k in keys if draw(st.integers(0, 9)) > 0]  # mostly all present
+    if draw(st.booleans()):
+        chosen = draw(st.permutations(chosen))
+    pairs = []
+    for key in chosen:
+        valid = {
+            "QN": st.sampled_from(["20240501100002137", "20241301100002137", "2024"]),
+            "ST": st.sampled_from(["39", "22", "391234", "3a"]),
+            "CN": st.sampled_from(["2011", "12345678"]),
+            "PW": st.sampled_from(["123456", "", "a=b"]),
+            "MN": st.sampled_from(["M" * 24, "M" * 25, "", "010000A8900016F000169DC0"]),
+            "Flag": st.sampled_from(["5", "4", "7", "256", "0005", "x"]),
+            "PNUM": st.sampled_from(["3", "0"]),
+            "PNO": st.sampled_from(["2", "4"]),
+        }[key]
+        pairs.append(f"{key}={draw(st.one_of(valid, header_values))}")
+    return ";".join(pairs) + draw(st.sampled_from([";", ";;", ""]))
+
+
+@settings(max_examples=600)
+@given(headers())
+def test_header_fast_path_matches_reference(head: str) -> None:
+    from dustgrid.ingest.hj212.codec import _header, _header_reference
+
+    outcomes = []
+    for parser in (_header, _header_reference):
+        try:
+            outcomes.append(("ok", parser(head)))
+        except HJ212Error as exc:
+            outcomes.append(("error", (type(exc), str(exc))))
+    assert outcomes[0] == outcomes[1]
+    segment = f"{head}{'' if head.endswith(';') else ';'}CP=&&&&"
+    with contextlib.suppress(HJ212Error):
+        parse_data_segment(segment)
+
+
+def test_standard_frames_take_the_fast_paths(fixture_frames: dict[str, list[bytes]]) -> None:
+    from dustgrid.ingest.hj212.codec import _match_standard, _split_segment
+    from dustgrid.ingest.hj212.cp import _parse_planned
+
+    for raw in fixture_frames["dust_rtd_st39"] + fixture_frames["ambient_minute_st22"]:
+        head, body = _split_segment(raw[6:-6].decode())
+        assert _match_standard(head) is not None
+        assert _parse_planned(body) == parse_cp_reference(body)
+        assert _parse_planned(body) is not None

@@ -102,14 +102,18 @@ def _lines(text: str) -> Iterator[str]:
 
 @app.command("decode")
 def decode_cmd(file: FileArg = None) -> None:
-    """Decode frames, one per line, from FILE or stdin; print one JSON object per line.
+    """Decode frames, one per line, from FILE or stdin; print one JSON
+    object per line.
 
-    Each object has `ok`, `crc` (hj212, modbus or bad), the header fields (qn, st, cn, pw,
-    mn, flag, version, ack_wanted, split, pnum, pno), `data_time` (ISO, device-local, no
-    zone) and `items` ({code, metric, kind, value, flag, valid}); CP keys that are not
-    items are under `cp`. A frame carrying a CRC-16/MODBUS checksum is accepted here
-    (ok: true, crc: "modbus") because this is an engineer's tool; the server decides
-    per device. A bad frame gives ok: false, `error` (what is wrong), `error_code`, and
+    Each object has ok, crc (hj212, modbus or bad), the header fields
+    (qn, st, cn, pw, mn, flag, version, ack_wanted, split, pnum, pno),
+    data_time (ISO, device-local, no zone) and items, each
+    {code, metric, kind, value, flag, valid}; other CP keys are in cp.
+
+    A frame with a CRC-16/MODBUS checksum counts as ok here (crc is
+    "modbus"): this is an engineer's tool, the server decides per device.
+
+    A bad frame gives ok false, error (what is wrong), error_code and
     whatever could still be parsed. Exit status 1 when any frame is bad.
     """
     bad = False
@@ -172,14 +176,17 @@ def encode_cmd(
         bool, typer.Option("--crlf", help="Write exact wire bytes (CRLF, no extra newline).")
     ] = False,
 ) -> None:
-    """Encode a JSON object (or a list of them) from FILE or stdin into frames.
+    """Encode a JSON object (or a list of them) from FILE or stdin.
 
-    Example: {"st": "39", "cn": "2011", "pw": "123456", "mn": "...", "flag": 5,
-    "data_time": "2024-05-01T10:00:00", "items": [{"code": "a34002", "kind": "rtd",
-    "value": 85.3, "flag": "N"}]}. Optional: "qn" (default: from data_time), "cp" (extra
-    CP keys), "pnum"/"pno". st defaults to 39, cn to 2011, flag to 5. Each frame is
-    printed without its CRLF followed by a newline (one per line, as `decode` reads
-    them), or with --crlf as exact wire bytes.
+    Example: {"st": "39", "cn": "2011", "pw": "123456", "mn": "...",
+    "flag": 5, "data_time": "2024-05-01T10:00:00", "items": [{"code":
+    "a34002", "kind": "rtd", "value": 85.3, "flag": "N"}]}
+
+    Optional keys: qn (default: from data_time), cp (extra CP keys),
+    pnum/pno. Defaults: st 39, cn 2011, flag 5, kind rtd, flag N.
+
+    Each frame is printed without its CRLF, followed by a newline (one
+    per line, as decode reads them); with --crlf, as exact wire bytes.
     """
     try:
         payload = json.loads(_read(file))

@@ -11,6 +11,7 @@ Speed matters (one server ingests every site): the envelope CRC is folded in C (
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -34,7 +35,6 @@ CP_OPEN: Final = "CP=&&"
 CP_CLOSE: Final = "&&"
 HEADER_KEYS: Final = ("QN", "ST", "CN", "PW", "MN", "Flag", "PNUM", "PNO")
 _US_PER_MS: Final = 1000
-_STD_HEADER_PARTS: Final = 7  # "QN=..;ST=..;CN=..;PW=..;MN=..;Flag=..;" splits into 7
 
 
 @dataclass(slots=True)
@@ -146,31 +146,48 @@ def _split_segment(text: str) -> tuple[str, str]:
     return text[:i], cp[: -len(CP_CLOSE)]
 
 
-def _header_fields(head: str) -> dict[str, str]:
-    """Header ``key=value`` pairs in any order (extra ';' tolerated)."""
+Header = tuple[str | None, str, str, str, str, str | None, str | None, str | None]
+
+
+def _header_reference(head: str) -> Header:
+    """(QN, ST, CN, PW, MN, Flag, PNUM, PNO) from ``key=value`` pairs in any order.
+
+    Checks presence and the shape of ST/CN/MN; QN, Flag and PNUM/PNO are checked by the
+    caller for both paths.
+    """
     parts = [p for p in head.split(";") if p]
     try:
-        return dict(p.split("=", 1) for p in parts)  # type: ignore[misc]
+        f: dict[str, str] = dict(p.split("=", 1) for p in parts)
     except ValueError:
         bad = next(p for p in parts if "=" not in p)
         raise FieldError(f"header field {bad!r} is not key=value") from None
+    get = f.get
+    st, cn, pw, mn = get("ST"), get("CN"), get("PW"), get("MN")
+    if st is None or cn is None or pw is None or mn is None:
+        named = (("ST", st), ("CN", cn), ("PW", pw), ("MN", mn))
+        raise FieldError(f"missing {', '.join(k for k, v in named if v is None)}")
+    _digits("ST", st, MAX_ST_LEN)
+    _digits("CN", cn, MAX_CN_LEN)
+    if not mn or len(mn) > MAX_MN_LEN:
+        raise FieldError(f"bad MN {mn!r} (want 1-{MAX_MN_LEN} characters)")
+    return get("QN"), st, cn, pw, mn, get("Flag"), get("PNUM"), get("PNO")
 
 
-def _standard_header(head: str) -> tuple[str, str, str, str, str, str] | None:
-    """(QN, ST, CN, PW, MN, Flag) when the header is exactly the standard 2017 sequence."""
-    p = head.split(";")
-    if (
-        len(p) == _STD_HEADER_PARTS
-        and not p[6]
-        and p[0][:3] == "QN="
-        and p[1][:3] == "ST="
-        and p[2][:3] == "CN="
-        and p[3][:3] == "PW="
-        and p[4][:3] == "MN="
-        and p[5][:5] == "Flag="
-    ):
-        return p[0][3:], p[1][3:], p[2][3:], p[3][3:], p[4][3:], p[5][5:]
-    return None
+# The standard field order, with the same acceptance as _header_reference (ASCII input).
+_STANDARD_HEADER: Final = re.compile(
+    rf"(?:QN=([0-9]{{{QN_LEN}}});)?ST=([0-9]{{1,{MAX_ST_LEN}}});CN=([0-9]{{1,{MAX_CN_LEN}}});"
+    rf"PW=([^;]*);MN=([^;]{{1,{MAX_MN_LEN}}});(?:Flag=([0-9]{{1,3}});)?"
+    r"(?:PNUM=([0-9]+);PNO=([0-9]+);)?"
+)
+_match_standard = _STANDARD_HEADER.fullmatch
+
+
+def _header(head: str) -> Header:
+    """Header fields: one regex for the standard order, the reference loop otherwise."""
+    m = _match_standard(head)
+    if m is None:
+        return _header_reference(head)
+    return m.groups()  # type: ignore[return-value]
 
 
 def parse_data_segment(segment: str | bytes, *, crc: str = CRC_HJ212) -> Frame:
@@ -188,26 +205,7 @@ def parse_data_segment(segment: str | bytes, *, crc: str = CRC_HJ212) -> Frame:
     else:
         text = segment
     head, cp_body = _split_segment(text)
-    std = _standard_header(head)
-    pnum_text: str | None = None
-    pno_text: str | None = None
-    if std is not None:
-        qn, st, cn, pw, mn, flag_text = std
-        qn_opt: str | None = qn
-        flag_opt: str | None = flag_text
-    else:
-        f = _header_fields(head)
-        get = f.get
-        qn_opt, flag_opt, pnum_text, pno_text = get("QN"), get("Flag"), get("PNUM"), get("PNO")
-        st_o, cn_o, pw_o, mn_o = get("ST"), get("CN"), get("PW"), get("MN")
-        if st_o is None or cn_o is None or pw_o is None or mn_o is None:
-            named = (("ST", st_o), ("CN", cn_o), ("PW", pw_o), ("MN", mn_o))
-            raise FieldError(f"missing {', '.join(k for k, v in named if v is None)}")
-        st, cn, pw, mn = st_o, cn_o, pw_o, mn_o
-    _digits("ST", st, MAX_ST_LEN)
-    _digits("CN", cn, MAX_CN_LEN)
-    if not mn or len(mn) > MAX_MN_LEN:
-        raise FieldError(f"bad MN {mn!r} (want 1-{MAX_MN_LEN} characters)")
+    qn_opt, st, cn, pw, mn, flag_opt, pnum_text, pno_text = _header(head)
     if qn_opt is not None:
         _check_qn(qn_opt)
     if flag_opt is None:

@@ -18,7 +18,8 @@ FRAME_START: Final = "##"
 FRAME_END: Final = "\r\n"
 LENGTH_DIGITS: Final = 4
 CRC_DIGITS: Final = 4
-HEADER_LEN: Final = len(FRAME_START) + LENGTH_DIGITS  # "##" + 4-digit length
+START_LEN: Final = len(FRAME_START)
+HEADER_LEN: Final = START_LEN + LENGTH_DIGITS  # "##" + 4-digit length
 MAX_DATA_LEN: Final = 9999  # a 4-digit decimal length field cannot say more
 MAX_FRAME_LEN: Final = HEADER_LEN + MAX_DATA_LEN + CRC_DIGITS + len(FRAME_END)
 

@@ -50,6 +50,7 @@ class Item(NamedTuple):
 _new = tuple.__new__  # Item(...) runs a Python-level __new__; this is about 2x faster
 _NORMAL: Final = (FLAG_NORMAL, True)
 _FLAG_INFO: Final = {f: (f, ok) for f, ok in DATA_FLAGS.items()}
+_VALIDITY: Final = DATA_FLAGS.get
 _TS_CACHE: dict[str, datetime] = {}
 
 
@@ -172,7 +173,8 @@ class _Plan(NamedTuple):
     extra: tuple[tuple[str, int], ...]  # (key, token index) of other keys, in order
 
 
-_PLANS: dict[tuple[str, ...], _Plan | None] = {}
+_PLANS: dict[tuple[str, ...], _Plan | None] = {}  # None: shape left to the reference loop
+_UNPLANNED: Final = _Plan(-1, tuple, None, (), (), (), ())  # sentinel: shape not seen yet
 
 
 def _getter(indexes: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
@@ -230,9 +232,8 @@ def _parse_planned(body: str) -> CPResult | None:
         return None
     toks = body.replace(";", ",").replace("=", ",").split(",")
     keys = tuple(toks[0::2])
-    if keys in _PLANS:
-        plan = _PLANS[keys]
-    else:
+    plan = _PLANS.get(keys, _UNPLANNED)
+    if plan is _UNPLANNED:
         if len(_PLANS) >= _PLAN_CACHE_MAX:
             _PLANS.clear()
         plan = _PLANS[keys] = _make_plan(keys)
@@ -252,8 +253,12 @@ def _parse_planned(body: str) -> CPResult | None:
         toks.append(FLAG_NORMAL)  # the token items without a "-Flag" point at
         flags = plan.flags(toks)
         if flags.count(FLAG_NORMAL) != n:
-            infos = list(map(flag_info, flags))
-            marks, valid = [f for f, _ in infos], [ok for _, ok in infos]
+            validity = list(map(_VALIDITY, flags))
+            if None in validity:  # unknown or oddly written flags: normalise one by one
+                infos = list(map(flag_info, flags))
+                marks, valid = [f for f, _ in infos], [ok for _, ok in infos]
+            else:
+                marks, valid = flags, validity  # type: ignore[assignment]
     rows = zip(plan.codes, plan.metrics, plan.kinds, values, marks, valid, strict=False)
     items = list(map(_new, repeat(Item, n), rows))
     extra = {key: toks[at] for key, at in plan.extra} if plan.extra else {}

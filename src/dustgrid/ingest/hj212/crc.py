@@ -60,7 +60,9 @@ _PAIR: Final = tuple(
 # _INIT_TERM[n % 8] = M**(n-1)(0xFF): contribution of the initial register to the last step.
 _INIT_TERM: Final = tuple(_m_power((n - 1) % M_ORDER, INIT >> BYTE_BITS) for n in range(M_ORDER))
 _FOLD_MASKS: Final = tuple((1 << (FOLD_BITS << k)) - 1 for k in range(_FOLD_LEVELS))
-_WORD: Final = 0xFFFF
+_WORD_BITS: Final = 2 * BYTE_BITS  # G_j are looked up two at a time
+_WORD: Final = (1 << _WORD_BITS) - 1
+_FOLD_SHIFT: Final = FOLD_BITS.bit_length()  # (64 << k) < 2**(k + 7)
 
 
 def hj212_crc(data: bytes | bytearray | memoryview) -> int:
@@ -69,7 +71,7 @@ def hj212_crc(data: bytes | bytearray | memoryview) -> int:
     if not n:
         return INIT
     y = int.from_bytes(data, "big")
-    k = (n * BYTE_BITS - 1).bit_length() - 7  # largest k with (64 << k) < bit length
+    k = (n * BYTE_BITS - 1).bit_length() - _FOLD_SHIFT  # largest k with (64 << k) < bit length
     while k >= _FOLD_LEVELS:  # only for inputs far larger than any frame
         y = (y >> (FOLD_BITS << k)) ^ (y & ((1 << (FOLD_BITS << k)) - 1))
         k -= 1
@@ -79,11 +81,11 @@ def hj212_crc(data: bytes | bytearray | memoryview) -> int:
         k -= 1
     p0, p1, p2, p3 = _PAIR
     return TABLE[
-        _INIT_TERM[n & 7]
+        _INIT_TERM[n % M_ORDER]
         ^ p0[y & _WORD]
-        ^ p1[(y >> 16) & _WORD]
-        ^ p2[(y >> 32) & _WORD]
-        ^ p3[(y >> 48) & _WORD]
+        ^ p1[(y >> _WORD_BITS) & _WORD]
+        ^ p2[(y >> 2 * _WORD_BITS) & _WORD]
+        ^ p3[(y >> 3 * _WORD_BITS) & _WORD]
     ]
 
 

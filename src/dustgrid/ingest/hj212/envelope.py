@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from typing import Final
 
-from .codes import CRC_DIGITS, FRAME_END, FRAME_START, HEADER_LEN, LENGTH_DIGITS, MAX_DATA_LEN
+from .codes import (
+    CRC_DIGITS,
+    FRAME_END,
+    FRAME_START,
+    HEADER_LEN,
+    LENGTH_DIGITS,
+    MAX_DATA_LEN,
+    START_LEN,
+)
 from .crc import crc_hex, hj212_crc, modbus_crc
 from .errors import E_ENCODING, E_LENGTH, E_TOO_LARGE, BuildError, CRCError, FrameError
 
@@ -62,8 +70,8 @@ def unwrap(
     """
     raw = as_bytes(frame)
     # Fast path: a clean frame with or without its CRLF.
-    if raw[:2] == _START and raw[2:HEADER_LEN].isdigit():
-        end = HEADER_LEN + int(raw[2:HEADER_LEN])
+    if raw[:START_LEN] == _START and raw[START_LEN:HEADER_LEN].isdigit():
+        end = HEADER_LEN + int(raw[START_LEN:HEADER_LEN])
         stop = end + CRC_DIGITS
         tail = raw[stop:]
         if (tail == _END or not tail) and len(raw) >= stop:
@@ -89,7 +97,7 @@ def _diagnose(raw: bytes, *, allow_modbus: bool, verify: bool) -> tuple[bytes, s
     # A data segment never contains CR/LF: the first one ends the frame.
     cut = min((i for i in (body.find(b"\r"), body.find(b"\n")) if i >= 0), default=len(body))
     body = body[:cut].rstrip(_TRAILER_WS)
-    length_field = body[2:HEADER_LEN]
+    length_field = body[START_LEN:HEADER_LEN]
     if len(length_field) < LENGTH_DIGITS:
         raise FrameError(
             f"frame truncated: {len(body)} bytes, not even '##' and a 4-digit length", raw=raw

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Final
 
 from .codec import Frame
-from .codes import CRC_DIGITS, FLAG_SPLIT, HEADER_LEN, MAX_FRAME_LEN
+from .codes import CRC_DIGITS, FLAG_SPLIT, HEADER_LEN, MAX_FRAME_LEN, START_LEN
 from .envelope import CRC_HJ212
 from .errors import E_GARBAGE, E_TOO_LARGE, SplitPacketError, StreamError
 
@@ -106,10 +106,12 @@ class FrameSplitter:
                 if eof:
                     self._skip(len(buf))
                 break
-            if not buf[2:HEADER_LEN].isdigit():
+            if not buf[START_LEN:HEADER_LEN].isdigit():
                 self._skip(1)  # "##" not followed by a length: garbage (maybe "###0101...")
                 continue
-            end = HEADER_LEN + int(buf[2:HEADER_LEN]) + CRC_DIGITS  # where the CRLF should start
+            end = (
+                HEADER_LEN + int(buf[START_LEN:HEADER_LEN]) + CRC_DIGITS
+            )  # where the CRLF should start
             if end > self.max_buffer:
                 self._report_garbage(out)
                 out.append(
@@ -119,14 +121,14 @@ class FrameSplitter:
                         raw=bytes(buf[:HEADER_LEN]),
                     )
                 )
-                del buf[:2]
+                del buf[:START_LEN]
                 continue
             crlf = buf.find(_CRLF, HEADER_LEN)
-            nxt = buf.find(_START, 2)
+            nxt = buf.find(_START, START_LEN)
             stops = [i for i in (crlf, nxt) if i >= 0]
             if stops:
                 stop = min(stops)
-                self._emit(stop + 2 if stop == crlf else stop, out)
+                self._emit(stop + len(_CRLF) if stop == crlf else stop, out)
                 continue
             if len(buf) >= end and not buf[end:].strip(_WHITESPACE):
                 # CRC complete and nothing but (part of) the trailer after it: a device that
@@ -145,7 +147,7 @@ class FrameSplitter:
                         raw=bytes(buf[:_PREVIEW]),
                     )
                 )
-                del buf[:2]
+                del buf[:START_LEN]
                 continue
             break
         return out

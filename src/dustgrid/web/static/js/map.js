@@ -3,7 +3,7 @@
   "use strict";
   var cfg = JSON.parse(document.getElementById("map-config").textContent);
   var COLORS = { non_compliant: "#d93025", basic: "#f29900", full: "#188038", ungraded: "#80868b" };
-  var map = L.map("map", { preferCanvas: true, zoomControl: true, minZoom: 3, maxZoom: 18 });
+  var map = L.map("map", { zoomControl: true, minZoom: 3, maxZoom: 18 });
   if (cfg.tileUrl) {
     L.tileLayer(cfg.tileUrl, { attribution: cfg.tileAttribution || "", maxZoom: 18 }).addTo(map);
   }
@@ -13,6 +13,7 @@
       return { type: "Feature", properties: { name: d.name }, geometry: d.boundary };
     }) },
     {
+      renderer: L.svg(),
       style: { color: "#0b3d91", weight: 2, fillOpacity: 0.04, dashArray: "4 3" },
       onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.name, { sticky: true }); }
     }
@@ -41,7 +42,7 @@
         var id = row[0], lat = row[1], lon = row[2], grade = row[3], name = row[4], code = row[5];
         var m = L.circleMarker([lat, lon], {
           radius: 7, color: "#fff", weight: 1.5, fillColor: COLORS[grade] || COLORS.ungraded,
-          fillOpacity: 0.95, grade: grade
+          fillOpacity: 0.95, grade: grade, className: "site-marker grade-" + grade
         });
         var a = document.createElement("a");
         a.href = "/sites/" + id;
@@ -60,9 +61,17 @@
       map.addLayer(clusters);
       document.getElementById("site-count").textContent = cfg.sitesText.replace("__N__", markers.length);
       document.getElementById("map").setAttribute("data-markers", String(markers.length));
-      var hash = /site=(\d+)/.exec(window.location.hash);
-      if (hash && byId[hash[1]]) {
-        clusters.zoomToShowLayer(byId[hash[1]], function () { byId[hash[1]].openPopup(); });
+      function showHashSite() {
+        var hash = /site=(\d+)/.exec(window.location.hash);
+        if (hash && byId[hash[1]]) {
+          clusters.zoomToShowLayer(byId[hash[1]], function () { byId[hash[1]].openPopup(); });
+          return true;
+        }
+        return false;
+      }
+      window.addEventListener("hashchange", showHashSite);
+      if (showHashSite()) {
+        return;
       } else if (bounds.isValid()) {
         map.fitBounds(bounds, { padding: [20, 20] });
       } else {

@@ -1,0 +1,1 @@
+"""Device registry, onboarding, online state and offline periods."""

@@ -1,0 +1,213 @@
+"""Devices (dust monitors, cameras, reference stations), onboarding, online state."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dustgrid.models import Base, TimestampMixin, UTCDateTime, utcnow
+
+
+class DeviceKind(enum.StrEnum):
+    dust_monitor = "dust_monitor"  # 扬尘监测仪
+    video_camera = "video_camera"  # 视频监控
+    plate_camera = "plate_camera"  # 车牌识别
+    fog_cannon = "fog_cannon"  # 雾炮
+    reference_station = "reference_station"  # 国控/省控点
+
+
+class CrcVariant(enum.StrEnum):
+    hj212 = "hj212"  # the standard's Appendix A CRC
+    modbus = "modbus"  # some field devices; accepted only when configured
+
+
+class Lifecycle(enum.StrEnum):
+    applied = "applied"  # 已申请
+    approved = "approved"  # 审核通过, awaiting device test
+    tested = "tested"  # 检测通过, awaiting installation
+    active = "active"  # 已接入
+    rejected = "rejected"
+    removed = "removed"  # 已拆除
+
+
+class Device(Base, TimestampMixin):
+    __tablename__ = "device"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mn: Mapped[str] = mapped_column(String(24), unique=True)
+    kind: Mapped[DeviceKind] = mapped_column(Enum(DeviceKind, native_enum=False, length=24))
+    site_id: Mapped[int | None] = mapped_column(
+        ForeignKey("site.id", ondelete="RESTRICT"), nullable=True, index=True
+    )
+    district_id: Mapped[int | None] = mapped_column(
+        ForeignKey("district.id", ondelete="RESTRICT"), nullable=True, index=True
+    )
+    provider_id: Mapped[int | None] = mapped_column(
+        ForeignKey("enterprise.id", ondelete="RESTRICT"), nullable=True, index=True
+    )
+    application_id: Mapped[int | None] = mapped_column(
+        ForeignKey("onboarding_application.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    name: Mapped[str] = mapped_column(String(128), default="")
+    model: Mapped[str] = mapped_column(String(64), default="")
+    position: Mapped[str] = mapped_column(String(128), default="")
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    password: Mapped[str] = mapped_column(String(64), default="")  # HJ 212 PW
+    particulate_unit: Mapped[str] = mapped_column(String(8), default="ug/m3")  # or mg/m3
+    crc_variant: Mapped[CrcVariant] = mapped_column(
+        Enum(CrcVariant, native_enum=False, length=8), default=CrcVariant.hj212
+    )
+    main_stream_width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    main_stream_height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    sub_stream_width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    sub_stream_height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    offline_after_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    lifecycle: Mapped[Lifecycle] = mapped_column(
+        Enum(Lifecycle, native_enum=False, length=16), default=Lifecycle.applied
+    )
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class DeviceApiKey(Base):
+    """Per-device keys for HTTP/MQTT integrators; only a hash is stored."""
+
+    __tablename__ = "device_api_key"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("device.id", ondelete="CASCADE"), index=True
+    )
+    prefix: Mapped[str] = mapped_column(String(12), index=True)
+    key_hash: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ApplicationStatus(enum.StrEnum):
+    submitted = "submitted"
+    approved = "approved"
+    rejected = "rejected"
+    tested = "tested"
+    completed = "completed"
+
+
+class OnboardingApplication(Base, TimestampMixin):
+    """A site's application to connect devices (003): review → test → install → online."""
+
+    __tablename__ = "onboarding_application"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="RESTRICT"), index=True)
+    provider_id: Mapped[int | None] = mapped_column(
+        ForeignKey("enterprise.id", ondelete="RESTRICT"), nullable=True, index=True
+    )
+    status: Mapped[ApplicationStatus] = mapped_column(
+        Enum(ApplicationStatus, native_enum=False, length=16), default=ApplicationStatus.submitted
+    )
+    pre_approved_model: Mapped[bool] = mapped_column(Boolean, default=False)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    review_note: Mapped[str] = mapped_column(Text, default="")
+    test_due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    tested_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    install_due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    installed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class RequestKind(enum.StrEnum):
+    move = "move"
+    remove = "remove"
+
+
+class RequestStatus(enum.StrEnum):
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+
+
+class DeviceChangeRequest(Base, TimestampMixin):
+    """Moving or removing a device needs an approved request (003)."""
+
+    __tablename__ = "device_change_request"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("device.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[RequestKind] = mapped_column(Enum(RequestKind, native_enum=False, length=8))
+    status: Mapped[RequestStatus] = mapped_column(
+        Enum(RequestStatus, native_enum=False, length=8), default=RequestStatus.pending
+    )
+    reason: Mapped[str] = mapped_column(Text, default="")
+    new_site_id: Mapped[int | None] = mapped_column(
+        ForeignKey("site.id", ondelete="RESTRICT"), nullable=True
+    )
+    new_position: Mapped[str] = mapped_column(String(128), default="")
+    decided_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True
+    )
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+
+
+class QuarantinedMN(Base):
+    """Frames from an unknown MN (or with a wrong password) are kept here for an admin."""
+
+    __tablename__ = "quarantined_mn"
+    __table_args__ = (UniqueConstraint("mn"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mn: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[str] = mapped_column(String(32))  # unknown_mn, bad_password, crc_variant
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    frames: Mapped[int] = mapped_column(Integer, default=1)
+    last_peer: Mapped[str] = mapped_column(String(64), default="")
+    last_frame: Mapped[str] = mapped_column(Text, default="")
+
+
+class OfflinePeriod(Base):
+    """A silence longer than the device's setting: from start to repair (provider scoring)."""
+
+    __tablename__ = "offline_period"
+    __table_args__ = (Index("ix_offline_period_open", "device_id", "ended_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("device.id", ondelete="CASCADE"), index=True
+    )
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    repair_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class MetricState(Base):
+    """Last time each metric of a device was seen (to find stale keys)."""
+
+    __tablename__ = "metric_state"
+
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("device.id", ondelete="CASCADE"), primary_key=True
+    )
+    metric: Mapped[str] = mapped_column(String(24), primary_key=True)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_data_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_value: Mapped[float | None] = mapped_column(Float, nullable=True)
