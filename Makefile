@@ -28,6 +28,7 @@ run: $(STAMP)
 ## test: set up and run the whole suite (SQLite; browser tests need Debian's chromium)
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 ## test-postgres: the suite against PostgreSQL (DUSTGRID_TEST_DATABASE_URL)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -48,7 +50,7 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
-        async def _send(message: dict) -> None:  # type: ignore[type-arg]
+        async def _send(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
                 message["headers"].extend(SECURITY_HEADERS)

@@ -38,6 +38,54 @@ class Settings(BaseSettings):
     upload_max_bytes: int = 10 * 1024 * 1024
     sql_echo: bool = False
 
+    # --- HJ 212-2017 TCP ingest (dustgrid.ingest.hj212.server) ---------------------------
+    hj212_enabled: bool = Field(default=True, description="`serve` also runs the HJ 212 listener")
+    hj212_host: str = Field(
+        default="127.0.0.1", description="HJ 212 bind address (0.0.0.0 for field devices)"
+    )
+    hj212_port: int = 9212
+    hj212_idle_timeout_s: float = Field(
+        default=300.0, description="Close a connection that sends nothing for this long"
+    )
+    hj212_max_buffer: int = Field(
+        default=16384, description="Bytes buffered per connection while a frame is incomplete"
+    )
+    hj212_max_connections: int = 10000
+    hj212_max_inflight: int = Field(
+        default=256, description="Frames of one connection waiting for their write and reply"
+    )
+    hj212_batch_max: int = Field(default=2000, description="Writer flushes at this many rows…")
+    hj212_batch_ms: int = Field(default=20, description="…or this long after the first one")
+    hj212_sqlite_synchronous: str = Field(
+        default="FULL",
+        description="SQLite synchronous pragma of the ingest writer (FULL: an "
+        "acknowledged frame survives power loss; NORMAL survives only a process crash)",
+    )
+    hj212_device_cache_s: float = Field(default=30.0, description="Device lookup cache TTL")
+    hj212_split_timeout_s: float = Field(
+        default=60.0, description="Drop a split packet (PNUM/PNO) still incomplete after this"
+    )
+    hj212_backfill_after_minutes: int = Field(
+        default=10, description="Ask a reconnecting device for history after this much silence"
+    )
+    hj212_backfill_max_hours: int = Field(default=24, description="Longest history asked for")
+    hj212_backfill_timeout_s: float = Field(
+        default=600.0, description="A history request unanswered this long may be sent again"
+    )
+    hj212_time_drift_s: int = Field(
+        default=0,
+        description="Ask device clocks (1011) and set them (1012) when off by more "
+        "than this many seconds; 0 disables the check",
+    )
+    hj212_quarantine_every_s: float = Field(
+        default=10.0, description="Record a rejected MN at most this often (per MN and reason)"
+    )
+    hj212_stats_every_s: float = Field(default=60.0, description="Log ingest counters this often")
+    simulator_background_csv: Path = Field(
+        default=Path("../shared/data/prsa/Dongsi.csv"),
+        description="Hourly PM2.5/PM10 history (PRSA CSV) the simulator uses as background",
+    )
+
     def resolved_secret_key(self) -> str:
         """Return the signing key, creating a persistent one under ``var_dir`` if none is set."""
         if self.secret_key:

@@ -25,10 +25,16 @@ from dustgrid.db import get_session, make_engine
 from tests.fixtures.city import City, build_city
 
 CHROMIUM_FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--disable-dev-shm-usage",
-]  # fmt: skip
+]
 
 
 def chromium_path() -> str:
@@ -55,8 +61,12 @@ class LiveServer:
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     base = tmp_path_factory.mktemp("browser")
     url = f"sqlite:///{Path(base) / 'browser.db'}"
-    settings = Settings(database_url=url, var_dir=base, cookie_secure=False,
-                        secret_key="browser-test-secret-0123456789abcdef")  # fmt: skip
+    settings = Settings(
+        database_url=url,
+        var_dir=base,
+        cookie_secure=False,
+        secret_key="browser-test-secret-0123456789abcdef",
+    )
     migrate.upgrade(url)
     engine = make_engine(url)
     with Session(engine) as s:

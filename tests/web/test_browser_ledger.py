@@ -80,8 +80,13 @@ def test_excel_upload_reports_bad_row(page: Any, live_server: Any, tmp_path: Pat
             col = next(c for h, c in headers.items() if h.startswith(key))
             ws.cell(row=row, column=col, value=value)
 
-    good = dict(项目编号="BR-001", 项目名称="浏览器测试工地", 工程类别="房屋建筑", 所属区="和平区",
-                施工阶段="土方阶段")  # fmt: skip
+    good = dict(
+        项目编号="BR-001",
+        项目名称="浏览器测试工地",
+        工程类别="房屋建筑",
+        所属区="和平区",
+        施工阶段="土方阶段",
+    )
     put(header_row + 1, **good, 纬度=41.79, 经度=123.40)
     put(header_row + 2, **{**good, "项目编号": "BR-002"}, 纬度=141.79, 经度=123.40)
     path = tmp_path / "upload.xlsx"

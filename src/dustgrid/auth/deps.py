@@ -47,6 +47,7 @@ def check_csrf(request: Request, supplied: str | None) -> None:
 def get_principal(request: Request, session: DbSession, settings: AppSettings) -> Principal:
     """Bearer token (API clients) or the session cookie (pages and their scripts)."""
     auth = request.headers.get("authorization", "")
+    user: User | None
     if auth.lower().startswith("bearer "):
         user = user_from_token(session, auth[7:].strip(), settings)
     else:

@@ -172,19 +172,23 @@ def _apply(session: Session, site: Site, data: SiteFields, principal: Principal)
     site.monitors_required = MONITOR_THRESHOLDS.monitors_required(
         investment_yuan=site.investment_yuan or Decimal(0), area_m2=site.area_m2 or 0.0
     )
-    for kind, attr in (
+    for grid_kind, attr in (
         (GridKind.enforcement, "enforcement_grid_id"),
         (GridKind.inspector, "inspector_grid_id"),
     ):
         gid = getattr(site, attr)
         if gid is not None:
-            _check_grid(session, gid, kind, site.district_id)
+            _check_grid(session, gid, grid_kind, site.district_id)
         else:
             setattr(
                 site,
                 attr,
                 nearest_grid(
-                    session, district_id=site.district_id, kind=kind, lat=site.lat, lon=site.lon
+                    session,
+                    district_id=site.district_id,
+                    kind=grid_kind,
+                    lat=site.lat,
+                    lon=site.lon,
                 ),
             )
 
@@ -274,16 +278,5 @@ def list_page(
 
 def map_points(session: Session, principal: Principal, f: SiteFilter, crs: str) -> dict[str, Any]:
     """Compact marker data: one row per site, coordinates in the base map's datum."""
-    gcj = crs == "gcj02"
-    rows = [
-        [
-            r.id,
-            r.gcj_lat if gcj else r.lat,
-            r.gcj_lon if gcj else r.lon,
-            r.grade.value,
-            r.name,
-            r.project_code,
-        ]
-        for r in repo.map_rows(session, principal, f)
-    ]
+    rows = [list(r) for r in repo.map_rows(session, principal, f, crs)]
     return {"crs": crs, "fields": ["id", "lat", "lon", "grade", "name", "code"], "rows": rows}

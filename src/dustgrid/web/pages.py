@@ -21,7 +21,7 @@ from dustgrid.auth.deps import (
 from dustgrid.auth.roles import Perm
 from dustgrid.auth.scope import district_clause, grid_clause
 from dustgrid.auth.service import authenticate, load_principal
-from dustgrid.errors import DomainError
+from dustgrid.errors import DomainError, Forbidden, Invalid
 from dustgrid.grids.models import Grid
 from dustgrid.i18n import LOCALES
 from dustgrid.org.models import District, OrgUnit
@@ -187,7 +187,7 @@ def _site_context(session: DbSession, site_id: int, site: Any) -> dict[str, Any]
 @router.get("/sites/new", response_class=HTMLResponse)
 def site_new(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
     if not principal.can(Perm.site_write):
-        raise DomainError("无权新增工地 / your role may not add sites")
+        raise Forbidden("无权新增工地 / your role may not add sites")
     return render(
         request,
         "sites/form.html",
@@ -234,7 +234,7 @@ def _errors(exc: Exception) -> list[str]:
 @router.get("/sites/import", response_class=HTMLResponse)
 def import_page(request: Request, principal: CurrentPrincipal) -> Response:
     if not principal.can(Perm.site_import):
-        raise DomainError("无权导入台账 / your role may not import")
+        raise Forbidden("无权导入台账 / your role may not import")
     return render(request, "sites/import.html", report=None, error=None)
 
 
@@ -279,7 +279,7 @@ def site_edit(
 ) -> Response:
     site = svc.get_site(session, principal, site_id)
     if not principal.can(Perm.site_write):
-        raise DomainError("无权修改台账 / your role may not change the ledger")
+        raise Forbidden("无权修改台账 / your role may not change the ledger")
     return render(
         request,
         "sites/form.html",
@@ -327,7 +327,7 @@ async def site_retire(
     check_csrf(request, str(form.get("csrf_token") or ""))
     reason = str(form.get("reason") or "").strip()
     if len(reason) < 2:
-        raise DomainError("请填写退出原因 / a reason is required")
+        raise Invalid("请填写退出原因 / a reason is required")
     svc.retire_site(session, principal, site_id, reason)
     return RedirectResponse(f"/sites/{site_id}", status_code=303)
 

@@ -77,6 +77,16 @@ def test_decode_field_error_keeps_crc_verdict() -> None:
     assert "bad DataTime '2024133'" in str(out["error"])
 
 
+def test_decode_huge_flag_is_reported_not_crashed() -> None:
+    from dustgrid.ingest.hj212 import wrap
+
+    frame = wrap("ST=39;CN=2011;PW=1;MN=M;Flag=" + "9" * 5000 + ";CP=&&&&").decode()
+    for line in (frame, frame[:-6] + "0000"):
+        result = runner.invoke(app, ["decode"], input=line)
+        (out,) = lines(result.output)
+        assert result.exit_code == 1 and out["ok"] is False
+
+
 def test_decode_accepts_modbus_as_ok(fixture_dir: Path) -> None:
     result = runner.invoke(app, ["decode", str(fixture_dir / "modbus_crc.txt")])
     assert result.exit_code == 0

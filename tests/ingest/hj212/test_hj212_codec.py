@@ -211,6 +211,12 @@ def test_crc_mismatch_message() -> None:
         ("QN=2024;ST=39;CN=2011;PW=1;MN=M;CP=&&&&", "bad QN '2024'", E_FIELD),
         ("ST=3x;CN=2011;PW=1;MN=M;CP=&&&&", "bad ST '3x'", E_FIELD),
         ("ST=39;CN=2011;PW=1;MN=M;Flag=256;CP=&&&&", "bad Flag '256'", E_FIELD),
+        ("ST=39;CN=2011;PW=1;MN=M;Flag=" + "9" * 5000 + ";CP=&&&&", "bad Flag", E_FIELD),
+        (
+            "ST=39;CN=2011;PW=1;MN=M;Flag=7;PNUM=" + "9" * 5000 + ";PNO=1;CP=&&&&",
+            "bad PNUM",
+            E_FIELD,
+        ),
         ("ST=39;CN=2011;PW=1;MN=M;Flag=7;CP=&&&&", "PNUM/PNO is missing", E_FIELD),
         ("ST=39;CN=2011;PW=1;MN=M;Flag=7;PNUM=2;PNO=3;CP=&&&&", "PNO 3 is greater", E_FIELD),
         ("ST=39;CN=2011;PW=1;MN=" + "M" * 25 + ";CP=&&&&", "bad MN", E_FIELD),

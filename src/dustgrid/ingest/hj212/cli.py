@@ -17,7 +17,16 @@ import typer
 
 from .build import DataItem, build_frame, make_qn
 from .codec import Frame, parse_data_segment, peek
-from .codes import CN_RTD_DATA, FLAG_ACK, FLAG_SPLIT, MAX_FLAG, REQUEST_FLAG, ST_DUST, VERSION_SHIFT
+from .codes import (
+    CN_RTD_DATA,
+    FLAG_ACK,
+    FLAG_SPLIT,
+    MAX_FLAG,
+    MAX_FLAG_DIGITS,
+    REQUEST_FLAG,
+    ST_DUST,
+    VERSION_SHIFT,
+)
 from .envelope import CRC_BAD, unwrap
 from .errors import CRCError, HJ212Error
 
@@ -45,7 +54,9 @@ def _read(file: Path | None) -> str:
 
 
 def _flag_fields(flag_text: str | None) -> dict[str, Any]:
-    if flag_text is None or not flag_text.isdigit() or int(flag_text) > MAX_FLAG:
+    if flag_text is None or not flag_text.isdigit() or len(flag_text) > MAX_FLAG_DIGITS:
+        return {"flag": flag_text}
+    if int(flag_text) > MAX_FLAG:
         return {"flag": flag_text}
     flag = int(flag_text)
     return {

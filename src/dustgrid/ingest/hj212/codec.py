@@ -5,7 +5,7 @@ device*, with no zone in the protocol. :attr:`Frame.data_time` is therefore a na
 ``datetime``; the caller attaches the site's city timezone (``dt.replace(tzinfo=...)``).
 
 Speed matters (one server ingests every site): the envelope CRC is folded in C (see
-``crc.py``), the standard header is matched by prefixes, and CP parsing uses per-shape plans
+``crc.py``), the standard header is matched by one regex, and CP parsing uses per-shape plans
 (see ``cp.py``); unusual input takes slower paths that also produce the exact error message.
 """
 
@@ -22,7 +22,9 @@ from .codes import (
     FLAG_SPLIT,
     MAX_CN_LEN,
     MAX_FLAG,
+    MAX_FLAG_DIGITS,
     MAX_MN_LEN,
+    MAX_PACKET_DIGITS,
     MAX_ST_LEN,
     QN_LEN,
     VERSION_SHIFT,
@@ -124,7 +126,7 @@ def _digits(name: str, value: str, max_len: int) -> str:
 def _positive(name: str, value: str | None) -> int | None:
     if value is None:
         return None
-    if not value.isdigit() or int(value) < 1:
+    if not value.isdigit() or len(value) > MAX_PACKET_DIGITS or int(value) < 1:
         raise FieldError(f"bad {name} {value!r} (want a positive integer)")
     return int(value)
 
@@ -210,7 +212,7 @@ def parse_data_segment(segment: str | bytes, *, crc: str = CRC_HJ212) -> Frame:
         _check_qn(qn_opt)
     if flag_opt is None:
         flag = 0  # HJ/T 212-2005 uploads often omit Flag: version 0, no ack
-    elif flag_opt.isdigit() and int(flag_opt) <= MAX_FLAG:
+    elif flag_opt.isdigit() and len(flag_opt) <= MAX_FLAG_DIGITS and int(flag_opt) <= MAX_FLAG:
         flag = int(flag_opt)
     else:
         raise FieldError(f"bad Flag {flag_opt!r} (want 0-{MAX_FLAG})")

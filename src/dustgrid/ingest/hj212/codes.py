@@ -31,6 +31,8 @@ MAX_CN_LEN: Final = 7
 MAX_PW_LEN: Final = 9
 MAX_MN_LEN: Final = 24
 MAX_FLAG: Final = 255  # Flag is one byte: V5..V0 D A
+MAX_FLAG_DIGITS: Final = len(str(MAX_FLAG))
+MAX_PACKET_DIGITS: Final = 9  # PNUM/PNO (lenient; also keeps int() away from huge strings)
 
 FLAG_ACK: Final = 0b01  # bit 0 (A): the sender wants a reply
 FLAG_SPLIT: Final = 0b10  # bit 1 (D): split packet, PNUM/PNO present

@@ -26,7 +26,7 @@ BYTE_BITS: Final = 8
 BYTE_MASK: Final = 0xFF
 M_ORDER: Final = 8  # multiplicative order of the HJ 212 step map M (checked at import)
 FOLD_BITS: Final = 64  # M_ORDER bytes, the width the data is XOR-folded down to
-_FOLD_LEVELS: Final = 12  # precomputed fold masks cover inputs up to 64 KiB (frames are < 10 KiB)
+_FOLD_LEVELS: Final = 12  # precomputed fold masks cover inputs up to 32 KiB (frames are < 10 KiB)
 
 
 def _shift8(value: int) -> int:

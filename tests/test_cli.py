@@ -1,0 +1,71 @@
+"""The command line a newcomer and an operator use: migrate, user create, demo."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from dustgrid import cli, db
+from dustgrid.auth.models import User
+from dustgrid.config import get_settings
+from dustgrid.sites.models import Site
+
+
+@pytest.fixture
+def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("DUSTGRID_DATABASE_URL", url)
+    monkeypatch.setenv("DUSTGRID_VAR_DIR", str(tmp_path))
+    for cached in (get_settings, db.get_engine, db.get_sessionmaker):
+        cached.cache_clear()
+    yield url
+    db.get_engine().dispose()
+    for cached in (get_settings, db.get_engine, db.get_sessionmaker):
+        cached.cache_clear()
+
+
+def test_migrate_then_user_create(cli_db: str) -> None:
+    runner = CliRunner()
+    r = runner.invoke(cli.app, ["migrate"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(
+        cli.app,
+        ["user", "create", "chief", "--role", "city_admin", "--password", "Str0ng-pass"],
+    )
+    assert r.exit_code == 0, r.output
+    assert "created user chief" in r.output
+    with Session(db.get_engine()) as s:
+        user = s.scalar(select(User).where(User.username == "chief"))
+        assert user is not None and user.password_hash.startswith("$argon2")
+        assert not user.is_demo
+
+
+def test_user_create_refuses_weak_password_and_bad_role(cli_db: str) -> None:
+    runner = CliRunner()
+    runner.invoke(cli.app, ["migrate"])
+    weak = runner.invoke(
+        cli.app, ["user", "create", "x", "--role", "viewer", "--password", "short"]
+    )
+    assert weak.exit_code == 2
+    assert "8" in weak.output
+    role = runner.invoke(
+        cli.app, ["user", "create", "y", "--role", "boss", "--password", "Abcdefg123"]
+    )
+    assert role.exit_code != 0 and "unknown role" in role.output
+
+
+def test_demo_loads_once(cli_db: str) -> None:
+    runner = CliRunner()
+    runner.invoke(cli.app, ["migrate"])
+    first = runner.invoke(cli.app, ["demo", "--seed", "3", "--sites", "420", "--if-empty"])
+    assert first.exit_code == 0, first.output
+    assert "city_admin" in first.output and "demo-2024" in first.output
+    second = runner.invoke(cli.app, ["demo", "--seed", "3", "--if-empty"])
+    assert second.exit_code == 0 and "already" in second.output
+    with Session(db.get_engine()) as s:
+        assert s.scalar(select(func.count()).select_from(Site)) == 420
