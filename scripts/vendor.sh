@@ -28,6 +28,7 @@ PACKAGES=(
   "leaflet.markercluster|1.5.3|MIT|sha512-vPTw/Bndq7eQHjLBVlWpnGeLa3t+3zGiuM7fJwCkiMFq+nmRuG3RI3f7f4N4TDX7T4NpbAXpR2+NTRSEGfCSeA=="
   "echarts|5.6.0|Apache-2.0|sha512-oTbVTsXfKuEhxftHqL5xprgLoc0k7uScAwtryCgWF6hPYFLRwOUHiFmHGCBKP5NPFNkDVopOieyUqYGH8Fa3kA=="
   "htmx.org|2.0.11|0BSD|sha512-Thx/WtpeOQqSrqBCw/A1cwGJGg4UrVa3+sW0GmrM3p4gJgO89ecH4qtbnyzDDWFvBTqjnIMCgELTNt636dtamA=="
+  "swagger-ui-dist|5.17.14|Apache-2.0|sha512-CVbSfaLpstV65OnSjbXfVd6Sta3q3F7Cj/yYuvHMp1P90LztOLs6PfUnKEVAeiIVQt9u2SaPwv0LiH/OyMjHRw=="
 )
 
 # Files to keep, per package: "path/in/package -> path/under/vendor/<name>/".
@@ -58,6 +59,13 @@ files_for() {
     htmx.org)
       echo "LICENSE LICENSE"
       echo "dist/htmx.min.js htmx.min.js"
+      ;;
+    swagger-ui-dist)  # the API docs page (/docs), vendored as swagger-ui/
+      echo "LICENSE LICENSE"
+      echo "NOTICE NOTICE"
+      echo "swagger-ui-bundle.js swagger-ui-bundle.js"
+      echo "swagger-ui.css swagger-ui.css"
+      echo "favicon-32x32.png favicon-32x32.png"
       ;;
     *) echo "unknown package $1" >&2; return 1 ;;
   esac

@@ -177,3 +177,12 @@ def test_security_headers(anon: TestClient) -> None:
     r = anon.get("/login")
     assert r.headers["x-frame-options"] == "DENY"
     assert "default-src 'self'" in r.headers["content-security-policy"]
+
+
+def test_api_docs_are_served_offline(anon: TestClient) -> None:
+    page = anon.get("/docs")
+    assert page.status_code == 200
+    assert "/static/vendor/swagger-ui-dist/swagger-ui-bundle.js" in page.text
+    assert "cdn" not in page.text.lower()
+    assert anon.get("/static/vendor/swagger-ui-dist/swagger-ui-bundle.js").status_code == 200
+    assert "/api/v1/sites" in anon.get("/openapi.json").json()["paths"]

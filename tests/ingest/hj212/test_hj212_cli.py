@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from dustgrid.ingest.hj212 import decode
+from dustgrid.ingest.hj212 import decode, hj212_crc
 from dustgrid.ingest.hj212.cli import app
 
 runner = CliRunner()
@@ -85,6 +85,17 @@ def test_decode_huge_flag_is_reported_not_crashed() -> None:
         result = runner.invoke(app, ["decode"], input=line)
         (out,) = lines(result.output)
         assert result.exit_code == 1 and out["ok"] is False
+
+
+def test_decode_survives_invalid_utf8(tmp_path: Path) -> None:
+    src = tmp_path / "frames.txt"
+    junk = b"\xff\xfe\xfd"
+    src.write_bytes(STANDARD.encode() + b"\n##0003" + junk + b"%04X\n" % hj212_crc(junk))
+    for args, data in ((["decode", str(src)], None), (["decode"], src.read_bytes())):
+        result = runner.invoke(app, args, input=data)
+        good, bad = lines(result.output)
+        assert result.exit_code == 1 and good["ok"] is True
+        assert "non-ASCII" in str(bad["error"])
 
 
 def test_decode_accepts_modbus_as_ok(fixture_dir: Path) -> None:

@@ -47,10 +47,13 @@ FileArg = Annotated[
 ]
 
 
-def _read(file: Path | None) -> str:
-    if file is None:
-        return sys.stdin.read()
-    return file.read_text(encoding="utf-8", errors="replace")
+def _read(file: Path | None) -> bytes:
+    """Raw input bytes: frames are bytes on the wire, so no decoding can fail here."""
+    if file is not None:
+        return file.read_bytes()
+    stdin = sys.stdin
+    buffer = getattr(stdin, "buffer", None)
+    return buffer.read() if buffer is not None else stdin.read().encode("utf-8", "replace")
 
 
 def _flag_fields(flag_text: str | None) -> dict[str, Any]:
@@ -67,7 +70,7 @@ def _flag_fields(flag_text: str | None) -> dict[str, Any]:
     }
 
 
-def decode_line(line: str) -> dict[str, Any]:
+def decode_line(line: bytes | str) -> dict[str, Any]:
     """The JSON object ``decode`` prints for one frame line (never raises)."""
     error: HJ212Error | None = None
     variant = CRC_BAD
@@ -105,8 +108,8 @@ def decode_line(line: str) -> dict[str, Any]:
     return out
 
 
-def _lines(text: str) -> Iterator[str]:
-    for line in text.splitlines():
+def _lines(data: bytes) -> Iterator[bytes]:
+    for line in data.splitlines():
         if line.strip():
             yield line.strip()
 
@@ -200,7 +203,7 @@ def encode_cmd(
     per line, as decode reads them); with --crlf, as exact wire bytes.
     """
     try:
-        payload = json.loads(_read(file))
+        payload = json.loads(_read(file).decode("utf-8", "replace"))
         objects = payload if isinstance(payload, list) else [payload]
         frames = [frame_from_json(obj) for obj in objects]
     except (ValueError, TypeError, HJ212Error) as exc:

@@ -1,0 +1,328 @@
+"""The database side of the HJ 212 listener: one batching writer, device look-ups, quarantine.
+
+Why a batching writer: thousands of devices each send a small frame a minute; one
+transaction per frame would spend most of its time in commit (fsync). Frames from all
+connections are queued; the writer takes up to ``hj212_batch_max`` rows or whatever arrived
+within ``hj212_batch_ms`` of the first one, writes them in one transaction in a dedicated
+thread (the event loop never blocks on the database), commits, and only then resolves each
+frame's future - the session sends 9014 after that, so an acknowledged frame is on disk.
+
+Durability: PostgreSQL commits are durable by default. On SQLite the ingest engine sets
+``PRAGMA synchronous=FULL`` (``hj212_sqlite_synchronous``): in WAL mode the commit then
+fsyncs the WAL, so an acknowledged reading survives a power loss, not only a process kill
+(NORMAL would survive a SIGKILL too, but may lose the last commits on power loss, which
+would break the promise a 9014 makes to the device).
+
+A batch that fails is retried frame by frame, so one poisonous frame costs only its own
+ack; when the database itself is down every frame fails, nothing is acknowledged and
+devices resend later (HJ 212 devices keep unacknowledged data).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session
+
+from dustgrid.config import Settings
+from dustgrid.db import make_engine
+from dustgrid.devices import online as device_online
+from dustgrid.devices import service as device_service
+from dustgrid.devices.models import CrcVariant, Lifecycle
+from dustgrid.telemetry import store as telemetry_store
+
+log = logging.getLogger("dustgrid.hj212.writer")
+
+SQLITE_SYNC_MODES: Final = frozenset({"NORMAL", "FULL", "EXTRA"})
+#: Lifecycles whose data is refused (treated like an unknown MN).
+CLOSED_LIFECYCLES: Final = frozenset({Lifecycle.removed, Lifecycle.rejected})
+LOOKUP_THREADS: Final = 4
+
+SeenMetrics = dict[str, tuple[datetime, float | None]]
+
+
+def make_ingest_engine(settings: Settings) -> Engine:
+    """An engine for the listener; on SQLite with the synchronous mode durable acks need."""
+    engine = make_engine(settings.database_url)
+    if engine.dialect.name == "sqlite":
+        mode = settings.hj212_sqlite_synchronous.upper()
+        if mode not in SQLITE_SYNC_MODES:
+            raise ValueError(f"hj212_sqlite_synchronous must be one of {sorted(SQLITE_SYNC_MODES)}")
+
+        # Registered after make_engine's own listener, so it runs last and wins.
+        @event.listens_for(engine, "connect")
+        def _durable(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA synchronous={mode}")
+            cur.close()
+
+    return engine
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """What a session needs of a device, copied out of the ORM object (thread-safe)."""
+
+    id: int
+    mn: str
+    password: str
+    particulate_unit: str
+    modbus_crc: bool
+    last_seen_at: datetime | None
+    closed: bool
+
+
+class DeviceDirectory:
+    """Device look-ups by MN with a small TTL cache (unknown MNs are cached too).
+
+    The cache is short (``hj212_device_cache_s``) so a password change or an admin turning a
+    quarantined MN into a device takes effect within seconds. ``last_seen`` also remembers
+    what this process stored, so the silence check never uses a stale cached time.
+    """
+
+    def __init__(self, engine: Engine, executor: ThreadPoolExecutor, ttl_s: float) -> None:
+        self._engine = engine
+        self._executor = executor
+        self._ttl = ttl_s
+        self._cache: dict[str, tuple[float, DeviceInfo | None]] = {}
+        self._inflight: dict[str, asyncio.Future[DeviceInfo | None]] = {}
+        self._seen: dict[int, datetime] = {}
+
+    async def lookup(self, mn: str) -> DeviceInfo | None:
+        now = time.monotonic()
+        hit = self._cache.get(mn)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        pending = self._inflight.get(mn)
+        if pending is not None:  # one query per MN however many frames wait for it
+            return await asyncio.shield(pending)
+        loop = asyncio.get_running_loop()
+        fut = loop.run_in_executor(self._executor, self._load, mn)
+        self._inflight[mn] = fut
+        try:
+            info = await fut
+        finally:
+            self._inflight.pop(mn, None)
+        if len(self._cache) > 100_000:
+            self._cache.clear()
+        self._cache[mn] = (time.monotonic() + self._ttl, info)
+        return info
+
+    def forget(self, mn: str) -> None:
+        self._cache.pop(mn, None)
+
+    def _load(self, mn: str) -> DeviceInfo | None:
+        with Session(self._engine) as session:
+            dev = device_service.resolve_device(session, mn)
+            if dev is None:
+                return None
+            return DeviceInfo(
+                id=dev.id,
+                mn=dev.mn,
+                password=dev.password or "",
+                particulate_unit=dev.particulate_unit or "ug/m3",
+                modbus_crc=dev.crc_variant == CrcVariant.modbus,
+                last_seen_at=dev.last_seen_at,
+                closed=dev.lifecycle in CLOSED_LIFECYCLES,
+            )
+
+    def last_seen(self, info: DeviceInfo) -> datetime | None:
+        mine = self._seen.get(info.id)
+        if mine is None or (info.last_seen_at is not None and info.last_seen_at > mine):
+            return info.last_seen_at
+        return mine
+
+    def note_seen(self, device_id: int, at: datetime) -> None:
+        old = self._seen.get(device_id)
+        if old is None or at > old:
+            self._seen[device_id] = at
+
+
+@dataclass(slots=True)
+class WriteJob:
+    """The rows of one frame, the device it came from, and the future its ack waits on."""
+
+    rows: Sequence[telemetry_store.ReadingRow]
+    device_id: int
+    at: datetime
+    metrics: SeenMetrics
+    future: asyncio.Future[int]
+
+
+@dataclass
+class BatchWriter:
+    """Collects :class:`WriteJob` s from every connection and commits them in batches."""
+
+    engine: Engine
+    batch_max: int
+    batch_ms: int
+    stats: Counter[str]
+    on_committed: Callable[[int, datetime], None] | None = None
+    _queue: asyncio.Queue[WriteJob | None] = field(default_factory=asyncio.Queue)
+    _task: asyncio.Task[None] | None = None
+    _executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="hj212-writer")
+    )
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="hj212-writer")
+
+    def submit(
+        self,
+        rows: Sequence[telemetry_store.ReadingRow],
+        *,
+        device_id: int,
+        at: datetime,
+        metrics: SeenMetrics,
+    ) -> asyncio.Future[int]:
+        """Queue one frame's rows; the future resolves after the commit that holds them."""
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(WriteJob(rows, device_id, at, metrics, fut))
+        return fut
+
+    async def close(self) -> None:
+        """Write what is queued, then stop (the futures of queued frames all resolve)."""
+        if self._task is not None:
+            self._queue.put_nowait(None)
+            await self._task
+            self._task = None
+        self._executor.shutdown(wait=True)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is None:
+                break
+            batch = [first]
+            rows = len(first.rows)
+            deadline = loop.time() + self.batch_ms / 1000
+            while rows < self.batch_max:
+                try:
+                    job = self._queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    timeout = deadline - loop.time()
+                    if timeout <= 0:
+                        break
+                    try:
+                        job = await asyncio.wait_for(self._queue.get(), timeout)
+                    except TimeoutError:
+                        break
+                if job is None:
+                    stopping = True
+                    break
+                batch.append(job)
+                rows += len(job.rows)
+            await self._flush(batch)
+
+    async def _flush(self, batch: list[WriteJob]) -> None:
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        try:
+            results = await loop.run_in_executor(self._executor, self._write, batch)
+        except BaseException as exc:  # the executor itself failed (shutdown, ...)
+            results = [exc] * len(batch)
+        self.stats["write_seconds_ms"] += int((time.perf_counter() - started) * 1000)
+        for job, result in zip(batch, results, strict=True):
+            if job.future.done():
+                continue
+            if isinstance(result, BaseException):
+                job.future.set_exception(result)
+                job.future.exception()  # mark retrieved: the session may be gone
+            else:
+                job.future.set_result(result)
+                if self.on_committed is not None:
+                    self.on_committed(job.device_id, job.at)
+
+    # -- in the writer thread ----------------------------------------------------------
+
+    def _write(self, batch: list[WriteJob]) -> list[int | BaseException]:
+        """Commit the whole batch; on failure, each job alone to isolate the bad one."""
+        try:
+            new = self._commit(batch)
+        except Exception as exc:
+            self.stats["batch_failures"] += 1
+            if len(batch) == 1:
+                log.warning("hj212 write failed: %s", exc)
+                self.stats["write_errors"] += 1
+                return [exc]
+            log.warning(
+                "hj212 batch of %d frames failed (%s); retrying one by one", len(batch), exc
+            )
+            out: list[int | BaseException] = []
+            for job in batch:
+                try:
+                    out.append(self._commit([job]))
+                except Exception as one:
+                    self.stats["write_errors"] += 1
+                    log.warning("hj212 write of device %s failed: %s", job.device_id, one)
+                    out.append(one)
+            return out
+        return [new] * len(batch)
+
+    def _commit(self, batch: list[WriteJob]) -> int:
+        rows = [row for job in batch for row in job.rows]
+        seen: dict[int, tuple[datetime, SeenMetrics]] = {}
+        for job in batch:
+            at, metrics = seen.setdefault(job.device_id, (job.at, {}))
+            for metric, (data_time, value) in job.metrics.items():
+                old = metrics.get(metric)
+                if old is None or data_time >= old[0]:
+                    metrics[metric] = (data_time, value)
+            if job.at > at:
+                seen[job.device_id] = (job.at, metrics)
+        with Session(self.engine) as session:
+            new = telemetry_store.write_readings(session.connection(), rows) if rows else 0
+            for device_id, (at, metrics) in seen.items():
+                device_online.mark_seen(session, device_id=device_id, at=at, metrics=metrics)
+            session.commit()
+        self.stats["batches"] += 1
+        self.stats["rows_written"] += new
+        self.stats["rows_duplicate"] += len(rows) - new
+        return new
+
+
+class Quarantine:
+    """Records rejected MNs for an admin, at most once per MN and reason per interval."""
+
+    def __init__(self, engine: Engine, executor: ThreadPoolExecutor, every_s: float) -> None:
+        self._engine = engine
+        self._executor = executor
+        self._every = every_s
+        self._last: dict[tuple[str, str], float] = {}
+
+    async def record(self, *, mn: str, reason: str, peer: str, frame_text: str) -> bool:
+        """True when a row was written (False: throttled)."""
+        now = time.monotonic()
+        key = (mn, reason)
+        last = self._last.get(key)
+        if last is not None and now - last < self._every:
+            return False
+        if len(self._last) > 100_000:
+            self._last.clear()
+        self._last[key] = now
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._write, mn, reason, peer, frame_text)
+        return True
+
+    def _write(self, mn: str, reason: str, peer: str, frame_text: str) -> None:
+        with Session(self._engine) as session:
+            device_service.record_quarantine(
+                session, mn=mn, reason=reason, peer=peer, frame_text=frame_text
+            )
+            session.commit()
+
+
+def lookup_executor() -> ThreadPoolExecutor:
+    """Threads for look-ups and quarantine rows (never the writer's thread)."""
+    return ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="hj212-db")
