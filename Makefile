@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 SEED ?= 1
+DEVICES ?= 20
 
 .PHONY: run test test-sqlite test-postgres lint typecheck install migrate demo serve bench clean
 
@@ -23,6 +24,9 @@ run: export DUSTGRID_COOKIE_SECURE = false
 run: $(STAMP)
 	$(BIN)/dustgrid migrate
 	$(BIN)/dustgrid demo --seed $(SEED) --if-empty
+	@echo "Starting $(DEVICES) simulated HJ 212 dust monitors and the server on http://$(HOST):$(PORT)"
+	trap 'kill 0' EXIT INT TERM; \
+	$(BIN)/dustgrid simulate --from-db --devices $(DEVICES) --interval 5 --speedup 12 & \
 	$(BIN)/dustgrid serve --host $(HOST) --port $(PORT)
 
 ## test: set up and run the whole suite (SQLite; browser tests need Debian's chromium)

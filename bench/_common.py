@@ -15,6 +15,7 @@ import os
 import platform
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ def machine_lines(extra: Iterable[tuple[str, str]] = ()) -> list[str]:
     pairs = [
         ("platform", platform.platform()),
         ("cpu", f"{cpu_model()} ({os.cpu_count()} logical cores)"),
-        ("load average", load_average()),
+        ("load average", f"{load_average()} (1, 5, 15 min; now)"),
         ("python", f"{sys.version.split()[0]} ({platform.python_implementation()})"),
         *extra,
     ]
@@ -121,6 +122,78 @@ def measure(name: str, fn: Callable[[], Any], *, n: int, warmup: int = 0) -> Tim
         timing.result = fn()
         timing.samples_ms.append((clock() - t0) * 1000.0)
     return timing
+
+
+def measure_interleaved(
+    fns: dict[str, Callable[[], Any]], *, n: int, warmup: int = 0
+) -> dict[str, Timing]:
+    """Like :func:`measure` for several callables, taking turns call by call.
+
+    Round ``i`` calls every function once (in the given order), so a change in machine load
+    during the run hits all of them alike: the ratios stay meaningful on a shared machine.
+    """
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    gc.collect()
+    timings = {name: Timing(name) for name in fns}
+    clock = time.perf_counter
+    for _ in range(n):
+        for name, fn in fns.items():
+            t0 = clock()
+            result = fn()
+            timings[name].samples_ms.append((clock() - t0) * 1000.0)
+            timings[name].result = result
+    return timings
+
+
+class LoadSampler:
+    """Samples the 1-minute load average in a background thread while a benchmark runs."""
+
+    def __init__(self, every_s: float = 2.0) -> None:
+        self.every_s = every_s
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="load-sampler", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if hasattr(os, "getloadavg"):
+                self.samples.append(os.getloadavg()[0])
+            self._stop.wait(self.every_s)
+
+    def __enter__(self) -> LoadSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak(self) -> float | None:
+        return max(self.samples) if self.samples else None
+
+
+def busy_warning(load_1min: float | None, *, own_load: float = 1.0) -> str | None:
+    """A warning when others kept the machine busy, else None.
+
+    ``load_1min`` is a 1-minute load average seen while measuring; ``own_load`` is what the
+    benchmark itself adds (1.0 for a sequential client and server in one process). Busy means
+    the rest exceeds half the cores.
+    """
+    if load_1min is None:
+        return None
+    cores = os.cpu_count() or 1
+    if load_1min - own_load <= cores / 2:
+        return None
+    return (
+        f"WARNING: the machine was busy while measuring (1-min load up to {load_1min:.2f} on "
+        f"{cores} cores, about {own_load:g} of it this benchmark): absolute figures are "
+        "inflated; the ratios against the interleaved baseline much less so"
+    )
 
 
 def ratio(value: float, baseline: float) -> str:

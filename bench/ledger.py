@@ -20,8 +20,14 @@ byte (token check, principal, queries, serialisation, HTTP).
 Baseline, measured side by side in the same run: the SQL the endpoint issued for its data
 (captured from the engine during a warm-up request), run through a plain DBAPI cursor
 (``sqlite3`` / ``psycopg``) on one open connection, the rows turned into the same JSON shape
-with ``json.dumps``. The ratio is endpoint p95 / baseline p95: what the framework, auth,
-ORM row handling and HTTP cost on top of the database and the JSON itself.
+with ``json.dumps``. Endpoint and baseline calls take turns (request, baseline, request, …),
+so a change in machine load hits both alike. The ratio is endpoint p95 / baseline p95: what
+HTTP, the framework, auth, the session and the ORM cost on top of the database and the JSON.
+
+Printed: the machine (platform, CPU, cores, Python, libraries, database and version, load
+average before and during the run), then per case p50/p95/p99, rows and body size, PASS/FAIL
+against the target, and the baseline with the ratio. A warning says when other work kept
+the machine busy (the figures are then inflated). ``--strict`` exits 1 on a FAIL.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +52,16 @@ import fastapi
 import httpx
 import sqlalchemy
 import uvicorn
-from _common import Timing, free_port, machine_lines, measure, ratio
+from _common import (
+    LoadSampler,
+    Timing,
+    busy_warning,
+    free_port,
+    load_average,
+    machine_lines,
+    measure_interleaved,
+    ratio,
+)
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
@@ -101,11 +117,8 @@ class Database:
     def _maintenance(self) -> Any:
         import psycopg
 
-        conninfo = (
-            self.url.set(drivername="postgresql", database=MAINTENANCE_DB)
-            .render_as_string(hide_password=False)
-        )
-        return psycopg.connect(conninfo, autocommit=True)
+        maintenance = self.url.set(drivername="postgresql", database=MAINTENANCE_DB)
+        return psycopg.connect(maintenance.render_as_string(hide_password=False), autocommit=True)
 
     def _pg_name(self) -> str:
         name = self.url.database or ""
@@ -241,9 +254,7 @@ class LiveApp:
 
 
 def login(client: httpx.Client, username: str, password: str) -> dict[str, str]:
-    resp = client.post(
-        "/api/v1/auth/token", data={"username": username, "password": password}
-    )
+    resp = client.post("/api/v1/auth/token", data={"username": username, "password": password})
     if resp.status_code != 200:
         sys.exit(f"login as {username} failed: {resp.status_code} {resp.text}")
     return {"Authorization": f"Bearer {resp.json()['access_token']}"}
@@ -315,6 +326,15 @@ def baseline(
 # --- main -------------------------------------------------------------------------------------
 
 
+def display_width(text: str) -> int:
+    """Terminal columns of ``text`` (CJK characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - display_width(text))
+
+
 def rows_of(case: Case, resp: httpx.Response) -> tuple[int, str]:
     data = resp.json()
     if case.shape == "map":
@@ -334,12 +354,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=200, help="measured requests per case")
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured requests first")
     parser.add_argument("--target-ms", type=float, default=TARGET_MS, help="p95 target")
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the database afterwards (SQLite: moved to ./var/bench.db)",
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a case fails")
     args = parser.parse_args(argv)
 
     from dustgrid.demo.city import DEMO_PASSWORD
 
+    load_at_start = load_average()
     tmp = tempfile.TemporaryDirectory(prefix="dustgrid-bench-")
     workdir = Path(tmp.name)
     db = Database(args.dburl, workdir, args.keep)
@@ -350,7 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         db_version = db.version()
         app = LiveApp(db.url_text, workdir)
         app.start()
-        results = run_cases(args, db, app, DEMO_PASSWORD)
+        with LoadSampler() as load:
+            results = run_cases(args, db, app, DEMO_PASSWORD)
     finally:
         if app is not None:
             app.stop()
@@ -370,28 +396,44 @@ def main(argv: Sequence[str] | None = None) -> int:
          f"uvicorn {uvicorn.__version__} (loop {app.loop_impl if app else '?'}, "
          f"http {app.http_impl if app else '?'}), httpx {httpx.__version__}"),
         ("setup", loaded),
+        ("load at start", load_at_start),
+        ("peak 1-min load", f"{load.peak:.2f} while measuring" if load.peak is not None else "n/a"),
     ]  # fmt: skip
     for line in machine_lines(extra):
         print(line)
     print()
-    head = f"{'case':<44} {'rows':>12} {'KiB':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  "
-    print(head + f"p95 target {args.target_ms:g} ms")
+    labels = [
+        f"GET {c.path}"
+        + ("?" + "&".join(f"{k}={v}" for k, v in c.params.items()) if c.params else "")
+        + f"  [{c.user}]"
+        for c, *_ in results
+    ]
+    base_label = "  baseline: same SQL, DBAPI cursor, json.dumps"
+    width = max(display_width(x) for x in [*labels, base_label])
+    print(
+        f"{pad('case', width)} {'rows':>12} {'KiB':>7} {'p50 ms':>8} {'p95 ms':>8} "
+        f"{'p99 ms':>8}  p95 < {args.target_ms:g} ms?"
+    )
     failed = 0
-    for case, ep, raw, rows_text, size in results:
+    for label, (_case, ep, raw, rows_text, size) in zip(labels, results, strict=True):
         ok = ep.p95 < args.target_ms
         failed += not ok
-        label = f"{case.user}: GET {case.path}" + (
-            "?" + "&".join(f"{k}={v}" for k, v in case.params.items()) if case.params else ""
+        print(
+            f"{pad(label, width)} {rows_text:>12} {size / 1024:7.1f} "
+            f"{ep.p50:8.1f} {ep.p95:8.1f} {ep.p99:8.1f}  {'PASS' if ok else 'FAIL'}"
         )
-        print(f"{label:<44} {rows_text:>12} {size / 1024:7.1f} "
-              f"{ep.p50:8.1f} {ep.p95:8.1f} {ep.p99:8.1f}  {'PASS' if ok else 'FAIL'}")  # fmt: skip
         raw_rows, raw_body = raw.result
-        print(f"{'  baseline: same SQL, DBAPI cursor, json.dumps':<44} {raw_rows:>12,} "
-              f"{len(raw_body) / 1024:7.1f} {raw.p50:8.1f} {raw.p95:8.1f} {raw.p99:8.1f}  "
-              f"ratio p95 {ratio(ep.p95, raw.p95)}")  # fmt: skip
+        print(
+            f"{pad(base_label, width)} {raw_rows:>12,} {len(raw_body) / 1024:7.1f} "
+            f"{raw.p50:8.1f} {raw.p95:8.1f} {raw.p99:8.1f}  "
+            f"ratio p95 {ratio(ep.p95, raw.p95)}"
+        )
     print()
     verdict = "all cases PASS" if not failed else f"{failed} case(s) FAIL"
     print(f"{verdict} (target: p95 < {args.target_ms:g} ms)")
+    warning = busy_warning(load.peak)
+    if warning:
+        print(warning)
     return 1 if failed and args.strict else 0
 
 
@@ -413,14 +455,13 @@ def run_cases(
             statements = capture_sql(app.engine, call)
             if not statements:
                 sys.exit(f"{case.label}: no SQL reading the site table was captured")
-            ep = measure(case.label, call, n=args.requests, warmup=args.warmup)
-            n_rows, rows_text = rows_of(case, ep.result)
-            raw = measure(
-                f"{case.label} (baseline)",
-                baseline(raw_conn, statements, case),
+            timings = measure_interleaved(
+                {"app": call, "raw": baseline(raw_conn, statements, case)},
                 n=args.requests,
                 warmup=args.warmup,
             )
+            ep, raw = timings["app"], timings["raw"]
+            n_rows, rows_text = rows_of(case, ep.result)
             if raw.result[0] != n_rows:
                 sys.exit(f"{case.label}: baseline returned {raw.result[0]} rows, app {n_rows}")
             results.append((case, ep, raw, rows_text, len(ep.result.content)))

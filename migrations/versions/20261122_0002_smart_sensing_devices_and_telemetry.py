@@ -45,6 +45,7 @@ def upgrade() -> None:
                 "approved",
                 "rejected",
                 "tested",
+                "test_failed",
                 "completed",
                 name="applicationstatus",
                 native_enum=False,
@@ -58,6 +59,7 @@ def upgrade() -> None:
         sa.Column("review_note", sa.Text(), nullable=False),
         sa.Column("test_due_date", sa.Date(), nullable=True),
         sa.Column("tested_at", dustgrid.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("test_note", sa.Text(), nullable=False),
         sa.Column("install_due_date", sa.Date(), nullable=True),
         sa.Column("installed_at", dustgrid.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column(
@@ -150,6 +152,8 @@ def upgrade() -> None:
         ),
         sa.Column("online", sa.Boolean(), nullable=False),
         sa.Column("last_seen_at", dustgrid.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("activated_at", dustgrid.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("removed_at", dustgrid.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column(
             "created_at",
             dustgrid.models.UTCDateTime(timezone=True),
@@ -322,20 +326,20 @@ def upgrade() -> None:
         sa.Column("valid", sa.Boolean(), nullable=False),
         sa.Column("source", sa.String(length=8), nullable=False),
         sa.Column("received_at", dustgrid.models.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["device_id"],
-            ["device.id"],
-            name=op.f("fk_reading_device_id_device"),
-            ondelete="CASCADE",
-        ),
+        # No FK to device and no second index: see dustgrid.telemetry.models (write speed).
         sa.PrimaryKeyConstraint(
-            "device_id", "metric", "kind", "data_time", name=op.f("pk_reading")
+            "device_id", "data_time", "metric", "kind", name=op.f("pk_reading")
         ),
     )
-    with op.batch_alter_table("reading", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_reading_metric_time", ["device_id", "metric", "data_time"], unique=False
-        )
+    op.create_table(
+        "rollup_dirty",
+        sa.Column("window_start", dustgrid.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("device_id", sa.Integer(), nullable=False),
+        sa.Column("window_end", dustgrid.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("marked_at", dustgrid.models.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("window_start", "device_id", name=op.f("pk_rollup_dirty")),
+    )
 
     op.create_table(
         "rollup",
@@ -375,9 +379,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_rollup_site")
 
     op.drop_table("rollup")
-    with op.batch_alter_table("reading", schema=None) as batch_op:
-        batch_op.drop_index("ix_reading_metric_time")
-
+    op.drop_table("rollup_dirty")
     op.drop_table("reading")
     with op.batch_alter_table("offline_period", schema=None) as batch_op:
         batch_op.drop_index("ix_offline_period_open")

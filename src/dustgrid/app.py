@@ -17,13 +17,27 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dustgrid import __version__
 from dustgrid.auth.api import router as auth_router
+from dustgrid.cases.api import router as cases_router
+from dustgrid.cases.credit_api import router as credit_router
 from dustgrid.config import Settings, get_settings
+from dustgrid.devices.api import router as devices_api_router
 from dustgrid.errors import DomainError, Unauthenticated
 from dustgrid.grids.api import router as grids_router
+from dustgrid.ingest.http.api import router as telemetry_ingest_router
+from dustgrid.intake.api import router as intake_router
+from dustgrid.intake.open311_api import router as open311_router
+from dustgrid.intake.video_api import router as video_ai_router
+from dustgrid.notifications.api import router as notifications_router
 from dustgrid.org.api import router as org_router
 from dustgrid.sites.api import router as sites_router
+from dustgrid.telemetry.api import router as telemetry_router
+from dustgrid.web.case_pages import router as case_pages_router
+from dustgrid.web.credit_pages import router as credit_pages_router
+from dustgrid.web.device_pages import router as device_pages_router
+from dustgrid.web.notification_pages import router as notification_pages_router
 from dustgrid.web.org_pages import router as org_pages_router
 from dustgrid.web.pages import router as pages_router
+from dustgrid.web.telemetry_pages import router as telemetry_pages_router
 from dustgrid.web.templating import render_error
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -114,6 +128,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(grids_router)
     app.include_router(pages_router)
     app.include_router(org_pages_router)
+    app.include_router(intake_router)  # before cases: /api/v1/cases/intake is literal
+    app.include_router(open311_router)
+    app.include_router(video_ai_router)
+    app.include_router(cases_router)
+    app.include_router(credit_router)
+    app.include_router(notifications_router)
+    app.include_router(case_pages_router)
+    app.include_router(credit_pages_router)
+    app.include_router(notification_pages_router)
+    app.include_router(devices_api_router)
+    app.include_router(device_pages_router)
+    app.include_router(telemetry_router)
+    app.include_router(telemetry_ingest_router)
+    app.include_router(telemetry_pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/docs", include_in_schema=False)

@@ -18,8 +18,91 @@ def _mount_tools() -> None:
     from dustgrid.alerts.cli import app as alerts_app
     from dustgrid.ingest.hj212.cli import app as hj212_app
 
-    app.add_typer(hj212_app, name="hj212", help="HJ 212-2017 frame tools")
+    hj212_app.command("listen")(hj212_listen)
+    app.add_typer(hj212_app, name="hj212", help="HJ 212-2017 frame tools and TCP listener")
     app.add_typer(alerts_app, name="alerts", help="Alert rule profiles and audits")
+
+    from dustgrid.jobs.cli import app as jobs_app
+
+    app.add_typer(jobs_app, name="jobs", help="Worker: outbox, reminders, escalation")
+
+
+def hj212_listen(
+    host: Annotated[str | None, typer.Option(help="bind address (default hj212_host)")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port (default hj212_port)")] = None,
+) -> None:
+    """Run only the HJ 212 TCP listener (no web server) until SIGINT/SIGTERM."""
+    import asyncio
+    import logging
+
+    from dustgrid.ingest.hj212.server import run_listener
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    asyncio.run(run_listener(get_settings(), host=host, port=port))
+
+
+@app.command()
+def simulate(
+    devices: Annotated[int, typer.Option(help="number of simulated devices")] = 5,
+    host: Annotated[str, typer.Option(help="HJ 212 server address")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="HJ 212 port (default hj212_port)")] = None,
+    duration: Annotated[float | None, typer.Option(help="stop after S seconds")] = None,
+    interval: Annotated[float, typer.Option(help="seconds between real-time frames")] = 60.0,
+    speedup: Annotated[float, typer.Option(help="model clock runs this much faster")] = 1.0,
+    mn_prefix: Annotated[str, typer.Option(help="MNs are PREFIX + a 4-digit number")] = "",
+    mn: Annotated[list[str] | None, typer.Option(help="explicit MNs (repeatable)")] = None,
+    password: Annotated[str, typer.Option(help="HJ 212 PW of the devices")] = "",
+    from_db: Annotated[
+        bool, typer.Option("--from-db", help="take MN/PW/unit/CRC of active monitors from the DB")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="random seed")] = 1,
+    garbage: Annotated[float, typer.Option(help="P(garbage bytes before a frame)")] = 0.0,
+    bad_crc: Annotated[float, typer.Option(help="P(frame with a wrong CRC)")] = 0.0,
+    split: Annotated[float, typer.Option(help="P(frame split across TCP writes)")] = 0.0,
+    split_packets: Annotated[float, typer.Option(help="P(frame sent as PNUM/PNO parts)")] = 0.0,
+    duplicates: Annotated[float, typer.Option(help="P(frame sent twice)")] = 0.0,
+    out_of_order: Annotated[float, typer.Option(help="P(frame held back one turn)")] = 0.0,
+    silence_reconnect: Annotated[
+        float, typer.Option(help="P(per frame) of going silent, then reconnecting")
+    ] = 0.0,
+    silence_s: Annotated[float, typer.Option(help="length of a silence")] = 900.0,
+    modbus_crc: Annotated[float, typer.Option(help="P(frame with a Modbus CRC)")] = 0.0,
+) -> None:
+    """Simulated dust monitors speaking HJ 212-2017 over TCP (diurnal PM, events, faults)."""
+    import asyncio
+    import logging
+
+    from dustgrid.simulator.runner import Faults, SimOptions, run_simulation
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = get_settings()
+    options = SimOptions(
+        devices=devices,
+        host=host,
+        port=settings.hj212_port if port is None else port,
+        duration=duration,
+        interval=interval,
+        speedup=speedup,
+        mn_prefix=mn_prefix,
+        mns=list(mn or []),
+        password=password,
+        from_db=from_db,
+        seed=seed,
+        background_csv=settings.simulator_background_csv,
+        faults=Faults(
+            garbage=garbage,
+            bad_crc=bad_crc,
+            split=split,
+            split_packets=split_packets,
+            duplicates=duplicates,
+            out_of_order=out_of_order,
+            silence_reconnect=silence_reconnect,
+            silence_s=silence_s,
+            modbus_crc=modbus_crc,
+        ),
+    )
+    report = asyncio.run(run_simulation(options, settings))
+    typer.echo(str(report))
 
 
 _mount_tools()
@@ -38,6 +121,7 @@ def migrate() -> None:
 def demo(
     seed: Annotated[int, typer.Option(help="random seed: same seed, same city")] = 1,
     sites: Annotated[int, typer.Option(help="number of sites")] = 480,
+    devices: Annotated[int, typer.Option(help="demo dust monitors to register")] = 20,
     if_empty: Annotated[
         bool, typer.Option("--if-empty", help="do nothing when the database already has sites")
     ] = False,
@@ -45,6 +129,7 @@ def demo(
     """Load the generated demo city into the configured database (prints the logins)."""
     from dustgrid.db import session_scope
     from dustgrid.demo.city import DEMO_PASSWORD, build_demo, demo_loaded
+    from dustgrid.simulator.demo_devices import ensure_demo_devices
 
     with session_scope() as session:
         if if_empty and demo_loaded(session):
@@ -52,8 +137,11 @@ def demo(
             typer.echo(f"Demo password for every account: {DEMO_PASSWORD}")
             return
         summary = build_demo(session, seed=seed, n_sites=sites)
+        mns = ensure_demo_devices(session, devices, variety=True) if devices else []
         session.commit()
     typer.echo(summary.describe())
+    if mns:
+        typer.echo(f"\nDemo dust monitors (HJ 212): {len(mns)}, {mns[0]} … {mns[-1]}")
     typer.echo(f"\nDemo password for every account: {DEMO_PASSWORD}")
     if not get_settings().demo_mode:
         typer.echo("Note: demo accounts log in only with DUSTGRID_DEMO_MODE=true")
@@ -63,13 +151,69 @@ def demo(
 def serve(
     host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
+    hj212: Annotated[
+        bool | None,
+        typer.Option(
+            "--hj212/--no-hj212", help="also run the HJ 212 listener (default: hj212_enabled)"
+        ),
+    ] = None,
 ) -> None:
-    """Serve the web pages and the API."""
+    """Serve the web pages and the API, and the HJ 212 TCP listener (port hj212_port)."""
     import uvicorn
 
     from dustgrid.app import create_app
 
-    uvicorn.run(create_app(), host=host, port=port, proxy_headers=True)
+    settings = get_settings()
+    if not (settings.hj212_enabled if hj212 is None else hj212):
+        uvicorn.run(create_app(), host=host, port=port, proxy_headers=True)
+        return
+    import asyncio
+
+    asyncio.run(_serve_web_and_hj212(host, port))
+
+
+async def _serve_web_and_hj212(host: str, port: int) -> None:
+    """uvicorn's ``Server.serve()`` and the HJ 212 listener in one event loop.
+
+    The signal handlers are ours (uvicorn's own would re-raise the signal after its
+    shutdown and cut the listener's flush short): SIGINT/SIGTERM stop the web server, then
+    the listener stops accepting, sends the acks it owes and flushes its writer.
+    """
+    import asyncio
+    import contextlib
+    from collections.abc import Iterator
+
+    import uvicorn
+
+    from dustgrid.app import create_app
+    from dustgrid.ingest.hj212.server import Hj212Server, install_stop_signals
+
+    class _WebServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    import logging
+
+    if not logging.getLogger().handlers:  # uvicorn configures only its own loggers
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = get_settings()
+    web = _WebServer(uvicorn.Config(create_app(), host=host, port=port, proxy_headers=True))
+    listener = Hj212Server(settings)
+    await listener.start()
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+
+    async def _stop_web() -> None:
+        await stop.wait()
+        web.should_exit = True
+
+    stopper = asyncio.create_task(_stop_web())
+    try:
+        await web.serve()
+    finally:
+        stopper.cancel()
+        await listener.close()
 
 
 @user_app.command("create")

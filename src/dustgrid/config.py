@@ -6,6 +6,7 @@ Every variable is prefixed ``DUSTGRID_`` (for example ``DUSTGRID_DATABASE_URL``)
 from __future__ import annotations
 
 import secrets
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -37,6 +38,31 @@ class Settings(BaseSettings):
     excel_max_rows: int = 20000
     upload_max_bytes: int = 10 * 1024 * 1024
     sql_echo: bool = False
+    # --- cases, notifications and jobs (cases/, notifications/, jobs/)
+    attachment_max_bytes: int = Field(
+        default=10 * 1024 * 1024, description="Largest photo or document of a case"
+    )
+    attachment_max_files: int = 20
+    case_extra_holidays: list[date] = Field(
+        default_factory=list, description="Local non-working days on top of the national table"
+    )
+    case_extra_makeup_workdays: list[date] = Field(
+        default_factory=list, description="Local make-up workdays (调休) on top of the table"
+    )
+    case_ladder_window_days: int | None = Field(
+        default=None, description="Penalty ladder window; None keeps the policy's 365 days"
+    )
+    case_blacklist_threshold: int | None = Field(
+        default=None, description="Bad records that blacklist an enterprise; None keeps 3"
+    )
+    look_back_rate: float = Field(default=0.1, description="Share of closed cases looked back")
+    look_back_after_days: int = 30
+    notify_webhook_url: str = Field(default="", description="Outbound webhook; empty = off")
+    notify_webhook_secret: str = Field(default="", description="HMAC-SHA256 key for the webhook")
+    notify_webhook_timeout_s: float = 5.0
+    jobs_max_attempts: int = 8
+    jobs_backoff_s: float = Field(default=30.0, description="First retry delay, doubled each time")
+    jobs_poll_s: float = 15.0
 
     # --- HJ 212-2017 TCP ingest (dustgrid.ingest.hj212.server) ---------------------------
     hj212_enabled: bool = Field(default=True, description="`serve` also runs the HJ 212 listener")
@@ -84,6 +110,37 @@ class Settings(BaseSettings):
     simulator_background_csv: Path = Field(
         default=Path("../shared/data/prsa/Dongsi.csv"),
         description="Hourly PM2.5/PM10 history (PRSA CSV) the simulator uses as background",
+    )
+
+    # --- telemetry: roll-ups, HTTP and MQTT ingest (dustgrid.telemetry, ingest.http/mqtt) ---
+    telemetry_expected_per_period: dict[str, int] = Field(
+        default_factory=lambda: {"15m": 15, "1h": 60, "1d": 1440},
+        description="Readings a device owes per roll-up period (valid-data rate denominator)",
+    )
+    telemetry_rollup_interval_s: float = Field(
+        default=60.0, description="The roll-up worker refreshes dirty windows this often"
+    )
+    telemetry_http_max_items: int = Field(
+        default=5000, description="Most readings in one POST /api/v1/telemetry"
+    )
+    telemetry_future_tolerance_s: int = Field(
+        default=600, description="Readings dated further ahead than this are refused"
+    )
+    mqtt_enabled: bool = Field(default=False, description="`serve` also runs the MQTT subscriber")
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 1883
+    mqtt_username: str = ""
+    mqtt_password: str = ""
+    mqtt_client_id: str = Field(
+        default="dustgrid-ingest",
+        description="Fixed id of the persistent session (messages queued while down)",
+    )
+    mqtt_topic_prefix: str = "dustgrid/v1"
+    mqtt_keepalive_s: int = 30
+    mqtt_trust_broker_acl: bool = Field(
+        default=False,
+        description="JSON payloads need no per-device key: the broker's ACL already "
+        "restricts each device to its own topic",
     )
 
     def resolved_secret_key(self) -> str:

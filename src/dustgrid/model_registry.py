@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from dustgrid.audit import models as audit_models  # noqa: F401
 from dustgrid.auth import models as auth_models  # noqa: F401
+from dustgrid.cases import credit_models as case_credit_models  # noqa: F401
+from dustgrid.cases import models as case_models  # noqa: F401
 from dustgrid.devices import models as device_models  # noqa: F401
 from dustgrid.grids import models as grid_models  # noqa: F401
+from dustgrid.intake import models as intake_models  # noqa: F401
+from dustgrid.jobs import models as job_models  # noqa: F401
 from dustgrid.models import Base
+from dustgrid.notifications import models as notification_models  # noqa: F401
 from dustgrid.org import models as org_models  # noqa: F401
 from dustgrid.sites import models as site_models  # noqa: F401
 from dustgrid.telemetry import models as telemetry_models  # noqa: F401

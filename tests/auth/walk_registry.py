@@ -12,10 +12,16 @@ AUTH_ROUTES = {
 
 def walked_elsewhere() -> set[tuple[str, str]]:
     from tests.auth import test_auth
+    from tests.cases import test_case_api
+    from tests.devices import test_device_api
     from tests.grids import test_grid_api
+    from tests.intake import test_intake_api
     from tests.org import test_org_api
+    from tests.telemetry import test_telemetry_api
 
     routes = set(AUTH_ROUTES)
-    for module in (test_auth, test_grid_api, test_org_api):
+    modules = (test_auth, test_case_api, test_device_api, test_grid_api, test_intake_api,
+               test_org_api, test_telemetry_api)
+    for module in modules:
         routes |= set(getattr(module, "WALKED", set()))
     return routes

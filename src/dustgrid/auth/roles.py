@@ -37,18 +37,41 @@ class Perm(enum.StrEnum):
     grid_write = "grid_write"
     user_admin = "user_admin"
     audit_read = "audit_read"
+    case_penalty = "case_penalty"  # confirm or reject a penalty-ladder step, lift a stoppage
+    case_sample = "case_sample"  # draw a look-back (回头看) sample of closed cases
+    credit_admin = "credit_admin"  # lift an enterprise from the blacklist
+    # Devices (domain.md §7): registry, onboarding review, applications, move/removal requests.
+    device_write = "device_write"  # register and edit devices, API keys, adopt quarantined MNs
+    device_review = "device_review"  # review applications, record tests and installation
+    device_apply = "device_apply"  # apply to connect devices (a contractor for its own sites)
+    device_request = "device_request"  # ask to move or remove a device
+    # Intake channels (domain.md §4, §8): 12319 desk; system callers opening cases.
+    hotline = "hotline"  # record 12319 complaints, link them to sites and cases, feedback
+    case_intake = "case_intake"  # module-to-module intake API; manage Open311 client keys
 
 
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.city_admin: frozenset(Perm),
     Role.district_admin: frozenset(
-        {Perm.site_write, Perm.site_import, Perm.grid_write, Perm.audit_read}
+        {
+            Perm.site_write,
+            Perm.site_import,
+            Perm.grid_write,
+            Perm.audit_read,
+            Perm.device_write,
+            Perm.device_review,
+            Perm.device_apply,
+            Perm.device_request,
+            Perm.case_penalty,
+            Perm.case_sample,
+            Perm.hotline,
+        }
     ),
-    Role.station_staff: frozenset({Perm.audit_read}),
-    Role.officer: frozenset(),
+    Role.station_staff: frozenset({Perm.audit_read, Perm.case_penalty}),
+    Role.officer: frozenset({Perm.case_penalty}),
     Role.inspector: frozenset(),
-    Role.contractor: frozenset(),
-    Role.provider: frozenset(),
+    Role.contractor: frozenset({Perm.device_apply, Perm.device_request}),
+    Role.provider: frozenset({Perm.device_request}),
     Role.viewer: frozenset({Perm.audit_read}),
 }
 

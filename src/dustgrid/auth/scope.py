@@ -1,7 +1,8 @@
 """Scope filters: every list and lookup of sites, grids and districts goes through these.
 
 A district sees its own district, a station its own grids, an officer or inspector their
-own grids, a contractor its own enterprise's sites. Reads outside scope answer 404.
+own grids, a contractor its own enterprise's sites, a device provider the sites where its
+devices are. Reads outside scope answer 404.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
 from dustgrid.auth.principal import Principal
 from dustgrid.auth.roles import Role
+from dustgrid.cases.models import Case
+from dustgrid.devices.models import Device, DeviceKind
 from dustgrid.grids.models import Grid
 from dustgrid.org.models import District
 from dustgrid.sites.models import Site
@@ -43,9 +46,42 @@ def site_clause(p: Principal) -> ColumnElement[bool]:
             if p.enterprise_id is None:
                 return false()
             return or_(Site.contractor_id == p.enterprise_id, Site.builder_id == p.enterprise_id)
+        case Role.provider:
+            # A device provider sees the sites where its devices are (domain.md §7).
+            if p.enterprise_id is None:
+                return false()
+            return Site.id.in_(
+                select(Device.site_id).where(
+                    Device.provider_id == p.enterprise_id, Device.site_id.is_not(None)
+                )
+            )
         case _:
-            # Providers see sites through their devices (smart-sensing issue); none until then.
             return false()
+
+
+# Roles bound to a district unit, who also see the reference stations (国控/省控点) there.
+_DISTRICT_STAFF = frozenset({Role.district_admin, Role.station_staff, Role.officer, Role.viewer})
+
+
+def device_clause(p: Principal) -> ColumnElement[bool]:
+    """WHERE clause limiting ``Device`` rows: city-wide all, a provider its own devices,
+    everyone else the devices of the sites they see (plus their district's reference
+    stations, which belong to no site)."""
+    if p.is_city_wide:
+        return true()
+    if p.role == Role.provider:
+        if p.enterprise_id is None:
+            return false()
+        return Device.provider_id == p.enterprise_id
+    parts: list[ColumnElement[bool]] = [Device.site_id.in_(select(Site.id).where(site_clause(p)))]
+    if p.role in _DISTRICT_STAFF and p.district_id is not None:
+        parts.append(
+            and_(
+                Device.kind == DeviceKind.reference_station,
+                Device.district_id == p.district_id,
+            )
+        )
+    return or_(*parts)
 
 
 def grid_clause(p: Principal) -> ColumnElement[bool]:
@@ -83,3 +119,18 @@ def site_writable_clause(p: Principal) -> ColumnElement[bool]:
     if p.role == Role.district_admin:
         return and_(site_clause(p))
     return false()
+
+
+def case_clause(p: Principal) -> ColumnElement[bool]:
+    """Cases the principal may see: those of visible sites; L1 all; an L2 unit also those
+    dispatched to it; everyone the cases they reported or were named responsible for."""
+    if p.is_city_wide:
+        return true()
+    parts: list[ColumnElement[bool]] = [
+        Case.site_id.in_(select(Site.id).where(site_clause(p))),
+        Case.reporter_id == p.user_id,
+        Case.responsible_user_id == p.user_id,
+    ]
+    if p.role in (Role.district_admin, Role.viewer) and p.unit_level == 2 and p.org_unit_id:
+        parts.append(Case.assigned_unit_id == p.org_unit_id)
+    return or_(*parts)

@@ -11,34 +11,40 @@ import enum
 from types import MappingProxyType
 
 # Control measures checked at every site (domain.md §2).
-CONTROL_MEASURES = MappingProxyType({
-    "hoarding": ("围挡连续设置", "Continuous hoarding"),
-    "road_hardening": ("车行道路硬化", "Hardened roads"),
-    "tyre_washing": ("轮胎冲洗装置", "Tyre washing"),
-    "bare_soil_cover": ("裸土严密覆盖", "Bare soil tightly covered"),
-    "wet_earthwork": ("土方湿法作业", "Wet earthwork"),
-    "material_cover": ("扬尘物料苫盖", "Dusty materials covered"),
-    "video_monitoring": ("扬尘视频监测", "Dust video monitoring"),
-})  # fmt: skip
+CONTROL_MEASURES = MappingProxyType(
+    {
+        "hoarding": ("围挡连续设置", "Continuous hoarding"),
+        "road_hardening": ("车行道路硬化", "Hardened roads"),
+        "tyre_washing": ("轮胎冲洗装置", "Tyre washing"),
+        "bare_soil_cover": ("裸土严密覆盖", "Bare soil tightly covered"),
+        "wet_earthwork": ("土方湿法作业", "Wet earthwork"),
+        "material_cover": ("扬尘物料苫盖", "Dusty materials covered"),
+        "video_monitoring": ("扬尘视频监测", "Dust video monitoring"),
+    }
+)
 
 # Items of the violations table (003 附件6, domain.md §7).
-VIOLATIONS = MappingProxyType({
-    "no_video": ("未安装视频监控", "No video surveillance"),
-    "too_few_cameras": ("视频点位数量不足", "Too few cameras"),
-    "video_not_connected": ("视频未接入平台", "Video not connected"),
-    "video_unviewable": ("视频无法查看", "Video cannot be viewed"),
-    "illegal_behaviour_on_video": ("视频发现违规行为", "Violation seen on video"),
-    "no_dust_monitor": ("未安装扬尘监测设备", "No dust monitor"),
-    "monitor_not_networked": ("监测设备未联网", "Monitor not networked"),
-})  # fmt: skip
+VIOLATIONS = MappingProxyType(
+    {
+        "no_video": ("未安装视频监控", "No video surveillance"),
+        "too_few_cameras": ("视频点位数量不足", "Too few cameras"),
+        "video_not_connected": ("视频未接入平台", "Video not connected"),
+        "video_unviewable": ("视频无法查看", "Video cannot be viewed"),
+        "illegal_behaviour_on_video": ("视频发现违规行为", "Violation seen on video"),
+        "no_dust_monitor": ("未安装扬尘监测设备", "No dust monitor"),
+        "monitor_not_networked": ("监测设备未联网", "Monitor not networked"),
+    }
+)
 
 # Problems reported by machines or the public that are not one checklist item.
-OTHER = MappingProxyType({
-    "dust_exceedance": ("扬尘监测超标", "Dust reading over the limit"),
-    "unpermitted_construction": ("疑似未批先建", "Suspected unpermitted works"),
-    "dust_complaint": ("扬尘投诉", "Dust complaint"),
-    "other": ("其他问题", "Other problem"),
-})  # fmt: skip
+OTHER = MappingProxyType(
+    {
+        "dust_exceedance": ("扬尘监测超标", "Dust reading over the limit"),
+        "unpermitted_construction": ("疑似未批先建", "Suspected unpermitted works"),
+        "dust_complaint": ("扬尘投诉", "Dust complaint"),
+        "other": ("其他问题", "Other problem"),
+    }
+)
 
 CATEGORIES = MappingProxyType({**CONTROL_MEASURES, **VIOLATIONS, **OTHER})
 
@@ -49,11 +55,13 @@ class Severity(enum.StrEnum):
     high = "high"  # 严重
 
 
-SEVERITY_LABELS = MappingProxyType({
-    Severity.low: ("一般", "Low"),
-    Severity.medium: ("较重", "Medium"),
-    Severity.high: ("严重", "High"),
-})  # fmt: skip
+SEVERITY_LABELS = MappingProxyType(
+    {
+        Severity.low: ("一般", "Low"),
+        Severity.medium: ("较重", "Medium"),
+        Severity.high: ("严重", "High"),
+    }
+)
 
 
 def category_label(key: str, locale: str = "zh-CN") -> str:

@@ -82,6 +82,10 @@ class Device(Base, TimestampMixin):
     )
     online: Mapped[bool] = mapped_column(Boolean, default=False)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # In service from activation to removal: the offline rate of a provider is measured
+    # only over that span (a device installed mid-month is not "offline" before it).
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class DeviceApiKey(Base):
@@ -90,9 +94,7 @@ class DeviceApiKey(Base):
     __tablename__ = "device_api_key"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    device_id: Mapped[int] = mapped_column(
-        ForeignKey("device.id", ondelete="CASCADE"), index=True
-    )
+    device_id: Mapped[int] = mapped_column(ForeignKey("device.id", ondelete="CASCADE"), index=True)
     prefix: Mapped[str] = mapped_column(String(12), index=True)
     key_hash: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -104,6 +106,7 @@ class ApplicationStatus(enum.StrEnum):
     approved = "approved"
     rejected = "rejected"
     tested = "tested"
+    test_failed = "test_failed"  # the devices failed the test: a new application is needed
     completed = "completed"
 
 
@@ -126,6 +129,7 @@ class OnboardingApplication(Base, TimestampMixin):
     review_note: Mapped[str] = mapped_column(Text, default="")
     test_due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     tested_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    test_note: Mapped[str] = mapped_column(Text, default="")
     install_due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     installed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
@@ -147,9 +151,7 @@ class DeviceChangeRequest(Base, TimestampMixin):
     __tablename__ = "device_change_request"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    device_id: Mapped[int] = mapped_column(
-        ForeignKey("device.id", ondelete="CASCADE"), index=True
-    )
+    device_id: Mapped[int] = mapped_column(ForeignKey("device.id", ondelete="CASCADE"), index=True)
     kind: Mapped[RequestKind] = mapped_column(Enum(RequestKind, native_enum=False, length=8))
     status: Mapped[RequestStatus] = mapped_column(
         Enum(RequestStatus, native_enum=False, length=8), default=RequestStatus.pending
@@ -189,9 +191,7 @@ class OfflinePeriod(Base):
     __table_args__ = (Index("ix_offline_period_open", "device_id", "ended_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    device_id: Mapped[int] = mapped_column(
-        ForeignKey("device.id", ondelete="CASCADE"), index=True
-    )
+    device_id: Mapped[int] = mapped_column(ForeignKey("device.id", ondelete="CASCADE"), index=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

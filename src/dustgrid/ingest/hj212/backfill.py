@@ -86,9 +86,7 @@ class BackfillTracker:
             return None
         assert last_seen is not None
         begin = max(last_seen, now - self.max_window)
-        local_now = now.astimezone(self.tz).replace(tzinfo=None)
-        ms = next(self._counter) % _QN_MS_CYCLE
-        qn = make_qn(local_now.replace(microsecond=ms * 1000))
+        qn = self.new_qn(now)
         bf = Backfill(device_id, mn, qn, begin, now, now)
         old = self._by_device.get(device_id)
         if old is not None:
@@ -96,6 +94,12 @@ class BackfillTracker:
         self._by_device[device_id] = bf
         self._by_qn[qn] = bf
         return bf
+
+    def new_qn(self, now: datetime) -> str:
+        """A QN for a server request: device-local ``now``, milliseconds from a counter."""
+        local_now = now.astimezone(self.tz).replace(tzinfo=None)
+        ms = next(self._counter) % _QN_MS_CYCLE
+        return make_qn(local_now.replace(microsecond=ms * 1000))
 
     def request_frame(self, bf: Backfill, *, pw: str, st: str) -> bytes:
         """The 2051 history request for ``bf`` (times converted to device-local)."""

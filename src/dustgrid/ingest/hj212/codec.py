@@ -41,7 +41,14 @@ _US_PER_MS: Final = 1000
 
 @dataclass(slots=True)
 class Frame:
-    """A decoded HJ 212 frame; ``data_time`` is naive device-local time (see module doc)."""
+    """A decoded HJ 212 frame.
+
+    ``flag`` is the raw Flag byte, ``version``/``ack_wanted``/``split`` its decoded bits
+    (0 when a 2005-style frame has no Flag); ``data_time`` is naive device-local time (see
+    module doc); ``items`` are the CP values; ``cp`` holds every other CP key as text
+    (BeginTime, QnRtn, ExeRtn, PolId...); ``crc`` is the checksum variant that matched:
+    ``"hj212"``, ``"modbus"`` (only with ``allow_modbus``) or ``"bad"`` (``verify=False``).
+    """
 
     qn: str | None
     st: str

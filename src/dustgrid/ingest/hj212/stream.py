@@ -34,7 +34,7 @@ class FrameSplitter:
     """Feed bytes as they arrive; get back complete frame bytes or :class:`StreamError`.
 
     ``max_buffer`` caps the bytes held while waiting for a frame to complete (a frame is at
-    most 10,017 bytes by definition; lower it to bound memory per connection further).
+    most 10,011 bytes by definition; lower it to bound memory per connection further).
     """
 
     def __init__(self, *, max_buffer: int = DEFAULT_MAX_BUFFER) -> None:

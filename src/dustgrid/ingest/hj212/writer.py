@@ -27,18 +27,24 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
+import dustgrid.model_registry  # noqa: F401 - every table mapped (foreign keys resolve)
 from dustgrid.config import Settings
 from dustgrid.db import make_engine
 from dustgrid.devices import online as device_online
 from dustgrid.devices import service as device_service
 from dustgrid.devices.models import CrcVariant, Lifecycle
 from dustgrid.telemetry import store as telemetry_store
+
+from .codec import Frame
+from .codes import CN_DAY_DATA, CN_HOUR_DATA
+from .envelope import CRC_MODBUS
 
 log = logging.getLogger("dustgrid.hj212.writer")
 
@@ -48,6 +54,14 @@ CLOSED_LIFECYCLES: Final = frozenset({Lifecycle.removed, Lifecycle.rejected})
 LOOKUP_THREADS: Final = 4
 
 SeenMetrics = dict[str, tuple[datetime, float | None]]
+SOURCE_HJ212: Final = "hj212"
+SOURCE_HJ212_MODBUS: Final = "hj212mb"  # Reading.source of frames that came with Modbus CRC
+#: Reading.kind of an item per data command: hour and day statistics get their own kinds,
+#: or a 2061 hour average would collide with (and be dropped as a duplicate of) the 2051
+#: minute average stamped with the same DataTime.
+KIND_PREFIX: Final = {CN_HOUR_DATA: "h", CN_DAY_DATA: "d"}
+#: Kinds whose last valid value goes to the device's metric state.
+SEEN_KINDS: Final = frozenset({"rtd", "avg"})
 
 
 def make_ingest_engine(settings: Settings) -> Engine:
@@ -147,6 +161,58 @@ class DeviceDirectory:
             self._seen[device_id] = at
 
 
+def frame_rows(
+    frame: Frame, device: DeviceInfo, *, tz: ZoneInfo, now: datetime, stats: Counter[str]
+) -> tuple[list[telemetry_store.ReadingRow], SeenMetrics, list[str]]:
+    """A data frame as rows (canonical units, UTC data time), the device's latest valid
+    values, and the problems worth logging (unit errors skip only their item)."""
+    if frame.data_time is None or not frame.items:
+        return [], {}, []
+    data_time = frame.data_time.replace(tzinfo=tz).astimezone(UTC)
+    prefix = KIND_PREFIX.get(frame.cn, "")
+    source = SOURCE_HJ212_MODBUS if frame.crc == CRC_MODBUS else SOURCE_HJ212
+    rows: list[telemetry_store.ReadingRow] = []
+    metrics: SeenMetrics = {}
+    problems: list[str] = []
+    taken: set[tuple[str, str]] = set()
+    for item in frame.items:
+        metric = item.metric
+        if metric is None:
+            stats["items_unmapped"] += 1
+            continue
+        kind = prefix + item.kind
+        if (metric, kind) in taken:  # e.g. LA and Leq both feed "noise"
+            continue
+        taken.add((metric, kind))
+        value = item.value
+        if value is not None:
+            try:
+                value = telemetry_store.to_canonical(value, metric, device.particulate_unit)
+            except ValueError as exc:
+                stats["unit_errors"] += 1
+                problems.append(f"MN {device.mn} {item.code}: {exc}")
+                continue
+        valid = item.valid and value is not None
+        if not valid:
+            stats["readings_invalid"] += 1
+        rows.append(
+            telemetry_store.ReadingRow(
+                device_id=device.id,
+                metric=metric,
+                kind=kind,
+                data_time=data_time,
+                value=value,
+                flag=item.flag[:2],
+                valid=valid,
+                source=source,
+                received_at=now,
+            )
+        )
+        if valid and kind in SEEN_KINDS:
+            metrics[metric] = (data_time, value)
+    return rows, metrics, problems
+
+
 @dataclass(slots=True)
 class WriteJob:
     """The rows of one frame, the device it came from, and the future its ack waits on."""
@@ -172,6 +238,11 @@ class BatchWriter:
     _executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="hj212-writer")
     )
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        """The writer's single thread (SQLite takes one writer at a time: share it)."""
+        return self._executor
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="hj212-writer")
@@ -223,7 +294,14 @@ class BatchWriter:
                     break
                 batch.append(job)
                 rows += len(job.rows)
-            await self._flush(batch)
+            try:
+                await self._flush(batch)
+            except Exception:  # a bug here must not leave every later frame unanswered
+                log.exception("hj212 writer: flush failed")
+                for job in batch:
+                    if not job.future.done():
+                        job.future.set_exception(RuntimeError("writer failure"))
+                        job.future.exception()
 
     async def _flush(self, batch: list[WriteJob]) -> None:
         loop = asyncio.get_running_loop()
@@ -293,7 +371,11 @@ class BatchWriter:
 
 
 class Quarantine:
-    """Records rejected MNs for an admin, at most once per MN and reason per interval."""
+    """Records rejected MNs for an admin, at most once per MN and reason per interval.
+
+    Runs in the writer's thread: on SQLite a second writing thread would meet "database is
+    locked" (its read-then-write transaction cannot wait for the writer's lock).
+    """
 
     def __init__(self, engine: Engine, executor: ThreadPoolExecutor, every_s: float) -> None:
         self._engine = engine

@@ -3,10 +3,13 @@
   "use strict";
   var cfg = JSON.parse(document.getElementById("map-config").textContent);
   var COLORS = { non_compliant: "#d93025", basic: "#f29900", full: "#188038", ungraded: "#80868b" };
-  var map = L.map("map", { zoomControl: true, minZoom: 3, maxZoom: 18 });
+  var map = L.map("map", { zoomControl: true, minZoom: 3, maxZoom: 18, zoomSnap: 0.25 });
   if (cfg.tileUrl) {
     L.tileLayer(cfg.tileUrl, { attribution: cfg.tileAttribution || "", maxZoom: 18 }).addTo(map);
   }
+  var legend = L.control({ position: "bottomright" });
+  legend.onAdd = function () { return document.getElementById("legend"); };
+  legend.addTo(map);
   var bounds = L.latLngBounds([]);
   var districtLayer = L.geoJSON(
     { type: "FeatureCollection", features: cfg.districts.filter(function (d) { return d.boundary; }).map(function (d) {
@@ -27,9 +30,10 @@
     children.forEach(function (m) { if (rank[m.options.grade] > rank[worst]) { worst = m.options.grade; } });
     var n = cluster.getChildCount();
     var size = n < 20 ? 34 : n < 100 ? 42 : 50;
+    var cls = { non_compliant: "non", basic: "basic", full: "full", ungraded: "none" }[worst];
     return L.divIcon({
-      html: '<div style="background:' + COLORS[worst] + '"><span>' + n + "</span></div>",
-      className: "marker-cluster site-cluster", iconSize: L.point(size, size)
+      html: "<div><span>" + n + "</span></div>",
+      className: "marker-cluster cluster-" + cls, iconSize: L.point(size, size)
     });
   }
   var clusters = L.markerClusterGroup({ iconCreateFunction: clusterIcon, chunkedLoading: true,

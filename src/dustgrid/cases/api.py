@@ -1,0 +1,233 @@
+"""JSON routes of cases under ``/api/v1/cases``.
+
+Opening a case and making a move take ``multipart/form-data`` (fields plus ``photos`` and
+``documents`` files), the way a mobile app uploads evidence in one request.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi.responses import FileResponse, Response
+from sqlalchemy import select
+
+from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
+from dustgrid.auth.roles import Perm
+from dustgrid.cases import attachments as files
+from dustgrid.cases import escalation, repository, service, views
+from dustgrid.cases.attachments import AttachmentIn
+from dustgrid.cases.models import CaseAttachment
+from dustgrid.cases.repository import Tab
+from dustgrid.cases.schemas import (
+    BoardRow,
+    CaseDetail,
+    CasePage,
+    LookBackRequest,
+    LookBackResult,
+    MapCase,
+)
+from dustgrid.cases.states import CaseSource, CaseState, Move
+from dustgrid.cases.workflow import MoveInput
+from dustgrid.config import Settings
+from dustgrid.errors import Forbidden, NotFound
+from dustgrid.models import utcnow
+from dustgrid.pagination import PageParams, page_params
+
+router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+Files = Annotated[list[UploadFile], File(description="photos (JPEG, PNG, GIF, WebP, HEIC)")]
+Docs = Annotated[list[UploadFile], File(description="documents (images or PDF)")]
+
+
+def read_uploads(
+    photos: list[UploadFile], documents: list[UploadFile], settings: Settings
+) -> list[AttachmentIn]:
+    """Read at most one byte over the cap, so a huge upload is refused without loading it."""
+    cap = settings.attachment_max_bytes + 1
+    out = [AttachmentIn(p.filename or "photo", p.file.read(cap)) for p in photos]
+    out += [
+        AttachmentIn(d.filename or "document", d.file.read(cap), files.DOCUMENT) for d in documents
+    ]
+    return out
+
+
+@router.get("", response_model=CasePage, summary="Cases in scope, by inbox tab and filters")
+def list_cases(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    paging: Annotated[PageParams, Depends(page_params)],
+    tab: Tab = Tab.all,
+    state: CaseState | None = None,
+    site_id: int | None = None,
+    source: CaseSource | None = None,
+    light: Annotated[str | None, Query(pattern="^(green|yellow|red)$")] = None,
+) -> CasePage:
+    now = utcnow()
+    stmt = repository.filtered(
+        principal, tab=tab, now=now, state=state, site_id=site_id, source=source, light=light
+    )
+    rows, total = repository.page(
+        session,
+        stmt,
+        offset=(paging.page - 1) * paging.size,
+        limit=paging.size,
+        order_due=tab not in (Tab.all, Tab.reported),
+    )
+    items = views.case_rows(session, rows, now, principal.locale)
+    return CasePage(items=items, total=total, page=paging.page, size=paging.size)
+
+
+@router.post("", response_model=CaseDetail, status_code=201, summary="Report a problem")
+def create_case(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    source: Annotated[CaseSource, Form()],
+    category: Annotated[str, Form()],
+    description: Annotated[str, Form()],
+    severity: Annotated[str, Form()] = "medium",
+    site_id: Annotated[int | None, Form()] = None,
+    lat: Annotated[float | None, Form()] = None,
+    lon: Annotated[float | None, Form()] = None,
+    external_ref: Annotated[str | None, Form()] = None,
+    photos: Files = [],  # noqa: B006 (FastAPI copies defaults)
+    documents: Docs = [],  # noqa: B006
+) -> CaseDetail:
+    case, _created = service.open_case(
+        session,
+        actor=principal,
+        source=source,
+        site_id=site_id,
+        location=(lat, lon) if lat is not None and lon is not None else None,
+        category=category,
+        description=description,
+        severity=severity,
+        attachments=read_uploads(photos, documents, settings),
+        external_ref=external_ref,
+        settings=settings,
+    )
+    return views.detail(session, principal, case, utcnow(), principal.locale)
+
+
+@router.get("/map", response_model=list[MapCase], summary="Open cases with a location")
+def case_map(session: DbSession, principal: CurrentPrincipal) -> list[MapCase]:
+    return [
+        MapCase(id=i, lat=la, lon=lo, state=s, light=li, category=c, site_id=sid)
+        for i, la, lo, s, li, c, sid in repository.map_rows(session, principal, utcnow())
+    ]
+
+
+@router.get("/board", response_model=list[BoardRow], summary="Overdue board per L2 unit")
+def board(session: DbSession, principal: CurrentPrincipal) -> list[BoardRow]:
+    return [BoardRow(**r) for r in repository.overdue_board(session, principal, utcnow())]
+
+
+@router.get("/counts", response_model=dict[str, int], summary="Inbox counts per tab")
+def counts(session: DbSession, principal: CurrentPrincipal) -> dict[str, int]:
+    return repository.tab_counts(session, principal, utcnow())
+
+
+@router.post("/look-back/sample", response_model=LookBackResult, summary="Draw a look-back sample")
+def look_back(
+    session: DbSession, principal: CurrentPrincipal, settings: AppSettings, body: LookBackRequest
+) -> LookBackResult:
+    if not principal.can(Perm.case_sample):
+        raise Forbidden("无权抽取回头看样本 / your role may not draw a look-back sample")
+    ids = escalation.sample_look_back(
+        session, now=utcnow(), actor=principal, rate=body.rate, settings=settings
+    )
+    return LookBackResult(selected=ids)
+
+
+@router.get("/{case_id}", response_model=CaseDetail, summary="One case with its timeline")
+def get_case(session: DbSession, principal: CurrentPrincipal, case_id: int) -> CaseDetail:
+    case = service.get_case(session, principal, case_id)
+    return views.detail(session, principal, case, utcnow(), principal.locale)
+
+
+@router.post("/{case_id}/moves/{move}", response_model=CaseDetail, summary="Make a move")
+def make_move(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    case_id: int,
+    move: Move,
+    reason: Annotated[str, Form()] = "",
+    unit_id: Annotated[int | None, Form()] = None,
+    responsible_id: Annotated[int | None, Form()] = None,
+    deadline: Annotated[str | None, Form(description="ISO date or datetime")] = None,
+    result: Annotated[str, Form()] = "",
+    case_number: Annotated[str, Form()] = "",
+    review_date: Annotated[date | None, Form()] = None,
+    photos: Files = [],  # noqa: B006
+    documents: Docs = [],  # noqa: B006
+) -> CaseDetail:
+    data = MoveInput(
+        reason=reason,
+        unit_id=unit_id,
+        responsible_id=responsible_id,
+        deadline=deadline or None,
+        result=result,
+        case_number=case_number,
+        review_date=review_date,
+        attachments=read_uploads(photos, documents, settings),
+    )
+    service.move(session, principal, case_id, move.value, data, settings=settings)
+    case = service.get_case(session, principal, case_id)
+    return views.detail(session, principal, case, utcnow(), principal.locale)
+
+
+@router.post("/{case_id}/notes", response_model=CaseDetail, summary="Add a note or photos")
+def add_note(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    case_id: int,
+    text: Annotated[str, Form()] = "",
+    photos: Files = [],  # noqa: B006
+    documents: Docs = [],  # noqa: B006
+) -> CaseDetail:
+    service.add_note(
+        session,
+        principal,
+        case_id,
+        text=text,
+        attachments=read_uploads(photos, documents, settings),
+        settings=settings,
+    )
+    case = service.get_case(session, principal, case_id)
+    return views.detail(session, principal, case, utcnow(), principal.locale)
+
+
+@router.get(
+    "/{case_id}/attachments/{att_id}",
+    response_class=FileResponse,
+    summary="An attachment's bytes (scoped like the case)",
+)
+def attachment(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    case_id: int,
+    att_id: int,
+) -> Response:
+    case = service.get_case(session, principal, case_id)
+    row = session.scalar(
+        select(CaseAttachment).where(CaseAttachment.id == att_id, CaseAttachment.case_id == case.id)
+    )
+    path = files.path_for(settings, row.sha256) if row is not None else None
+    if row is None or path is None or not path.exists():
+        raise NotFound(f"附件不存在：{att_id} / attachment not found")
+    disposition = (
+        "inline"
+        if row.mime.startswith("image/") or row.mime == "application/pdf"
+        else ("attachment")
+    )
+    return FileResponse(
+        path,
+        media_type=row.mime,
+        filename=row.filename,
+        content_disposition_type=disposition,
+        headers={"Cache-Control": "private, max-age=86400"},
+    )

@@ -1,0 +1,251 @@
+"""Bad-behaviour records (不良行为记录), the blacklist, red and black lists, and the export
+for the credit system (诚信体系). Never commits.
+
+Decision: ``Enterprise.bad_record_count`` is the number of records ever kept; lifting an
+enterprise from the blacklist clears the flag but not the count, so the next record puts
+it back on the list (the policy is "blacklisted at three records", and it still has them).
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta
+from typing import Any
+
+from openpyxl import Workbook
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from dustgrid.audit import service as audit
+from dustgrid.auth.principal import Principal
+from dustgrid.auth.roles import Perm
+from dustgrid.auth.scope import site_clause
+from dustgrid.cases.credit_models import BadBehaviourRecord, BlacklistEntry, SiteProblem
+from dustgrid.cases.ladder import blacklist_decision
+from dustgrid.cases.models import Case
+from dustgrid.cases.policy import CasePolicy
+from dustgrid.config import Settings
+from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
+from dustgrid.notifications import service as notifications
+from dustgrid.sites.models import Enterprise, EnterpriseKind, Grade, Site
+
+
+def record_bad_behaviour(
+    session: Session,
+    *,
+    case: Case,
+    site: Site,
+    actor: Principal | None,
+    now: datetime,
+    policy: CasePolicy,
+    settings: Settings,
+) -> BadBehaviourRecord | None:
+    """A record for the site's contractor once a penalty is served; blacklist at threshold."""
+    ent_id = site.contractor_id
+    if ent_id is None:
+        return None
+    dup = session.scalar(
+        select(BadBehaviourRecord.id).where(
+            BadBehaviourRecord.case_id == case.id, BadBehaviourRecord.enterprise_id == ent_id
+        )
+    )
+    if dup is not None:
+        return None
+    rec = BadBehaviourRecord(
+        enterprise_id=ent_id,
+        site_id=site.id,
+        case_id=case.id,
+        kind="penalty_served",
+        description=f"{site.name}：{case.description}"[:2000],
+        penalty_case_number=case.penalty_case_number,
+        recorded_at=now,
+        policy_version=policy.blacklist.version,
+    )
+    session.add(rec)
+    session.flush()
+    ent = session.get(Enterprise, ent_id, with_for_update=True)
+    assert ent is not None
+    count = int(
+        session.scalar(select(func.count()).where(BadBehaviourRecord.enterprise_id == ent_id)) or 0
+    )
+    before = {"bad_record_count": ent.bad_record_count, "blacklisted": ent.blacklisted}
+    ent.bad_record_count = count
+    decision = blacklist_decision(count, policy.blacklist)
+    newly_listed = decision.blacklisted and not ent.blacklisted
+    if newly_listed:
+        ent.blacklisted = True
+        session.add(
+            BlacklistEntry(
+                enterprise_id=ent_id,
+                listed_at=now,
+                record_count=count,
+                policy_version=decision.policy_version,
+            )
+        )
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="bad_record",
+        entity_type="enterprise",
+        entity_id=ent_id,
+        changes=audit.diff(before, {"bad_record_count": count, "blacklisted": ent.blacklisted}),
+        summary=f"不良行为记录 +1（{ent.name}，共 {count} 条）"
+        + ("，列入黑名单" if newly_listed else ""),
+    )
+    notifications.notify(
+        session,
+        user_ids=[],
+        kind="credit.bad_record",
+        title=f"不良行为记录：{ent.name} / bad-behaviour record: {ent.uscc}",
+        link=f"/cases/{case.id}",
+        case_id=case.id,
+        now=now,
+        settings=settings,
+        extra={"record": export_row(rec, ent, site)},
+    )
+    return rec
+
+
+def lift_blacklist(
+    session: Session, principal: Principal, enterprise_id: int, *, reason: str, now: datetime
+) -> Enterprise:
+    """An admin takes an enterprise off the blacklist, with a reason."""
+    if not principal.can(Perm.credit_admin):
+        raise Forbidden("无权解除黑名单 / only an administrator may lift a blacklisting")
+    ent = session.get(Enterprise, enterprise_id)
+    if ent is None:
+        raise NotFound(f"企业不存在：{enterprise_id} / enterprise not found")
+    if not ent.blacklisted:
+        raise Conflict("该企业不在黑名单中 / the enterprise is not blacklisted")
+    if len(reason.strip()) < 2:
+        raise Invalid("请填写解除理由 / a reason is required")
+    ent.blacklisted = False
+    entry = session.scalar(
+        select(BlacklistEntry)
+        .where(BlacklistEntry.enterprise_id == ent.id, BlacklistEntry.lifted_at.is_(None))
+        .order_by(BlacklistEntry.id.desc())
+    )
+    if entry is not None:
+        entry.lifted_at, entry.lifted_by_id, entry.lift_reason = now, principal.user_id, reason
+    session.flush()
+    audit.record(
+        session,
+        actor=principal,
+        action="blacklist_lift",
+        entity_type="enterprise",
+        entity_id=ent.id,
+        changes={"blacklisted": [True, False], "reason": [None, reason.strip()]},
+        summary=f"解除黑名单：{ent.name}",
+    )
+    return ent
+
+
+def black_list(session: Session) -> list[dict[str, Any]]:
+    """Enterprises on the blacklist now (a public list inside the platform)."""
+    rows = session.execute(
+        select(Enterprise, func.max(BlacklistEntry.listed_at))
+        .outerjoin(BlacklistEntry, BlacklistEntry.enterprise_id == Enterprise.id)
+        .where(Enterprise.blacklisted.is_(True))
+        .group_by(Enterprise.id)
+        .order_by(Enterprise.bad_record_count.desc(), Enterprise.name)
+    )
+    return [
+        {"id": e.id, "name": e.name, "uscc": e.uscc, "records": e.bad_record_count, "since": at}
+        for e, at in rows
+    ]
+
+
+def red_list(session: Session, *, now: datetime, window_days: int) -> list[dict[str, Any]]:
+    """Contractors with active sites, all fully compliant, and no problem or bad record in
+    the window: the red list (红榜)."""
+    since = now - timedelta(days=window_days)
+    active = (Site.contractor_id == Enterprise.id) & Site.retired_at.is_(None)
+    has_site = exists().where(active)
+    not_full = exists().where(active, Site.grade != Grade.full)
+    problem = exists().where(
+        SiteProblem.site_id == Site.id,
+        Site.contractor_id == Enterprise.id,
+        SiteProblem.problem_date >= since.date(),
+    )
+    record = exists().where(
+        BadBehaviourRecord.enterprise_id == Enterprise.id, BadBehaviourRecord.recorded_at >= since
+    )
+    stmt = (
+        select(Enterprise)
+        .where(
+            Enterprise.kind == EnterpriseKind.contractor,
+            Enterprise.blacklisted.is_(False),
+            has_site,
+            ~not_full,
+            ~problem,
+            ~record,
+        )
+        .order_by(Enterprise.name)
+    )
+    return [{"id": e.id, "name": e.name, "uscc": e.uscc} for e in session.scalars(stmt)]
+
+
+def export_row(rec: BadBehaviourRecord, ent: Enterprise, site: Site | None) -> dict[str, Any]:
+    return {
+        "record_id": rec.id,
+        "enterprise_name": ent.name,
+        "uscc": ent.uscc,
+        "site_project_code": site.project_code if site else "",
+        "site_name": site.name if site else "",
+        "case_id": rec.case_id,
+        "kind": rec.kind,
+        "penalty_case_number": rec.penalty_case_number,
+        "description": rec.description,
+        "recorded_at": rec.recorded_at.isoformat(),
+        "enterprise_record_count": ent.bad_record_count,
+        "blacklisted": ent.blacklisted,
+        "policy_version": rec.policy_version,
+    }
+
+
+def bad_records(session: Session, principal: Principal) -> list[dict[str, Any]]:
+    """Records in the caller's scope: the whole city for L1, else those of visible sites
+    and, for a contractor, its own."""
+    stmt = (
+        select(BadBehaviourRecord, Enterprise, Site)
+        .join(Enterprise, Enterprise.id == BadBehaviourRecord.enterprise_id)
+        .outerjoin(Site, Site.id == BadBehaviourRecord.site_id)
+        .order_by(BadBehaviourRecord.recorded_at.desc(), BadBehaviourRecord.id.desc())
+    )
+    if not principal.is_city_wide:
+        visible = BadBehaviourRecord.site_id.in_(select(Site.id).where(site_clause(principal)))
+        own = BadBehaviourRecord.enterprise_id == (principal.enterprise_id or -1)
+        stmt = stmt.where(or_(visible, own))
+    return [export_row(r, e, s) for r, e, s in session.execute(stmt)]
+
+
+EXPORT_HEADERS = (
+    ("record_id", "记录编号"),
+    ("enterprise_name", "企业名称"),
+    ("uscc", "统一社会信用代码"),
+    ("site_project_code", "项目编号"),
+    ("site_name", "项目名称"),
+    ("case_id", "案件编号"),
+    ("kind", "记录类型"),
+    ("penalty_case_number", "处罚案号"),
+    ("description", "问题描述"),
+    ("recorded_at", "记录时间"),
+    ("enterprise_record_count", "企业记录总数"),
+    ("blacklisted", "是否黑名单"),
+    ("policy_version", "规则版本"),
+)
+
+
+def bad_records_xlsx(rows: list[dict[str, Any]]) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "不良行为记录"
+    ws.append([zh for _key, zh in EXPORT_HEADERS])
+    ws.append([key for key, _zh in EXPORT_HEADERS])
+    for row in rows:
+        ws.append([row[key] for key, _zh in EXPORT_HEADERS])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

@@ -1,0 +1,355 @@
+"""Opening a case: the one entry of every intake channel (``open_case``).
+
+Re-exported by ``cases.service``; its signature is a contract the intake channels build on
+(docs/adr/0002-case-loop.md): keep it stable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dustgrid.audit import service as audit
+from dustgrid.auth.principal import Principal
+from dustgrid.auth.scope import site_clause
+from dustgrid.cases import attachments as files
+from dustgrid.cases import deadlines, followups
+from dustgrid.cases import repository as repo
+from dustgrid.cases.attachments import AttachmentIn
+from dustgrid.cases.categories import CATEGORIES, Severity
+from dustgrid.cases.models import Case, CaseEvent
+from dustgrid.cases.policy import CasePolicy
+from dustgrid.cases.states import CaseSource, CaseState, System, plan_report
+from dustgrid.cases.workflow import role_of
+from dustgrid.config import Settings, get_settings
+from dustgrid.errors import Invalid
+from dustgrid.geo.coords import haversine_m
+from dustgrid.geo.shapes import point_in_geometry
+from dustgrid.models import utcnow
+from dustgrid.org.models import District
+from dustgrid.sites.models import Site
+
+SEVERITY_RANK = {Severity.low: 0, Severity.medium: 1, Severity.high: 2}
+
+
+def _now(now: datetime | None) -> datetime:
+    if now is None:
+        return utcnow()
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return now
+
+
+def _event(
+    case: Case,
+    kind: str,
+    *,
+    actor: Principal | None,
+    now: datetime,
+    reason: str = "",
+    data: dict[str, object] | None = None,
+    policy: CasePolicy,
+    from_state: str | None = None,
+) -> CaseEvent:
+    return CaseEvent(
+        case_id=case.id,
+        kind=kind,
+        at=now,
+        actor_id=actor.user_id if actor else None,
+        actor_name=actor.username if actor else System.system.value,
+        actor_role=role_of(actor),
+        from_state=from_state,
+        to_state=case.state.value,
+        reason=reason,
+        data=data or {},
+        policy_version=policy.version,
+    )
+
+
+def _district_of(session: Session, lat: float, lon: float) -> int | None:
+    for d in session.scalars(select(District).where(District.boundary.is_not(None))):
+        if d.boundary and point_in_geometry(lat, lon, d.boundary):
+            return d.id
+    return None
+
+
+def _check_location(location: tuple[float, float] | None) -> tuple[float, float] | None:
+    if location is None:
+        return None
+    try:
+        lat, lon = float(location[0]), float(location[1])
+    except (TypeError, ValueError, IndexError) as exc:
+        raise Invalid("位置须为（纬度, 经度） / location must be (lat, lon)") from exc
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise Invalid(f"位置超出范围：{lat}, {lon} / location out of range")
+    return lat, lon
+
+
+def _merge(
+    session: Session,
+    case: Case,
+    *,
+    actor: Principal | None,
+    description: str,
+    severity: Severity,
+    checked: list[files.CheckedFile],
+    external_ref: str | None,
+    source: CaseSource,
+    now: datetime,
+    settings: Settings,
+) -> Case:
+    """Append the duplicate report to the open case it repeats."""
+    policy = deadlines.case_policy(settings)
+    case.merged_count = (case.merged_count or 0) + 1
+    if SEVERITY_RANK[severity] > SEVERITY_RANK.get(Severity(case.severity), 0):
+        case.severity = severity.value
+    data: dict[str, object] = {"source": source.value, "severity": severity.value}
+    if external_ref:
+        data["external_ref"] = external_ref
+    ev = _event(
+        case,
+        "case.merged",
+        actor=actor,
+        now=now,
+        reason=description,
+        data=data,
+        policy=policy,
+        from_state=case.state.value,
+    )
+    session.add(ev)
+    session.flush()
+    rows = files.store(
+        session,
+        settings,
+        checked,
+        case_id=case.id,
+        event_id=ev.id,
+        uploaded_by=actor.user_id if actor else None,
+    )
+    if rows:
+        ev.data = {**data, "attachments": files.describe(rows)}
+    audit.record(
+        session,
+        actor=actor,
+        action="case.merge",
+        entity_type="case",
+        entity_id=case.id,
+        changes={"merged_count": [case.merged_count - 1, case.merged_count]},
+        summary=f"重复上报并入案件 #{case.id}",
+    )
+    return case
+
+
+def _checked_inputs(
+    source: CaseSource | str, category: str, severity: str
+) -> tuple[CaseSource, Severity]:
+    try:
+        src = CaseSource(source)
+    except ValueError as exc:
+        raise Invalid(f"未知的来源：{source} / unknown source") from exc
+    if category not in CATEGORIES:
+        raise Invalid(
+            f"未知的问题类别：{category} / unknown category", details={"category": category}
+        )
+    try:
+        sev = Severity(severity)
+    except ValueError as exc:
+        raise Invalid(f"严重程度须为 low / medium / high：{severity} / unknown severity") from exc
+    return src, sev
+
+
+def _site(session: Session, actor: Principal | None, site_id: int | None) -> Site | None:
+    """The site named, if the reporter may see it (the system sees every site)."""
+    if site_id is None:
+        return None
+    stmt = select(Site).where(Site.id == site_id)
+    if actor is not None:
+        stmt = stmt.where(site_clause(actor))
+    site = session.scalar(stmt)
+    if site is None:
+        raise Invalid(
+            f"工地不存在或不在您的管辖范围：{site_id} / unknown site: {site_id}",
+            details={"site_id": site_id},
+        )
+    return site
+
+
+def _duplicate(
+    session: Session,
+    *,
+    src: CaseSource,
+    site: Site | None,
+    loc: tuple[float, float],
+    dedup_key: str | None,
+    dedup_window: timedelta | None,
+    policy: CasePolicy,
+    now: datetime,
+) -> Case | None:
+    """The open case this report repeats: same key within the window, or for a hotline
+    report without a key, the nearest open hotline case within the policy's radius."""
+    if dedup_key:
+        window = dedup_window
+        if window is None:
+            window = {
+                CaseSource.video_ai: policy.dedup.video_ai_window,
+                CaseSource.hotline_12319: policy.dedup.hotline_window,
+            }.get(src)
+        return repo.open_duplicate(session, dedup_key, since=repo.recent_window(now, window))
+    if src != CaseSource.hotline_12319 or site is not None:
+        return None
+    radius = policy.dedup.hotline_radius_m
+    since = now - (dedup_window or policy.dedup.hotline_window)
+    near = repo.nearby_open(session, src, loc[0], loc[1], radius_m=radius, since=since)
+    scored = sorted((haversine_m(loc[0], loc[1], c.lat or 0, c.lon or 0), c.id, c) for c in near)
+    return scored[0][2] if scored and scored[0][0] <= radius else None
+
+
+def open_case(
+    session: Session,
+    *,
+    actor: Principal | None,
+    source: CaseSource,
+    site_id: int | None,
+    location: tuple[float, float] | None,
+    category: str,
+    description: str,
+    severity: str,
+    attachments: Sequence[AttachmentIn] = (),
+    dedup_key: str | None = None,
+    dedup_window: timedelta | None = None,
+    external_ref: str | None = None,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> tuple[Case, bool]:
+    """Open a case in ``reported``, or merge into an open duplicate. Returns (case, created).
+
+    * ``actor`` None is the system (sensor, video AI, City Brain); people must be allowed
+      to report from ``source`` (``states.REPORTERS``) and see the site.
+    * The same ``(source, external_ref)`` twice returns the first case and writes nothing
+      (a channel's retry is harmless).
+    * ``dedup_key``: an open case with the same key opened within ``dedup_window`` (default
+      by source from ``DedupPolicy``; none = any age) gets a ``case.merged`` event instead.
+      A hotline report without a key merges with an open hotline case within the policy's
+      radius and window.
+    * Everything is validated (source, category, severity, files, site, location) before
+      anything is written; errors are ``Invalid`` (422) or ``MoveNotAllowed`` (403).
+    """
+    settings = settings or get_settings()
+    now = _now(now)
+    policy = deadlines.case_policy(settings)
+    src, sev = _checked_inputs(source, category, severity)
+    text = (description or "").strip()
+    checked = files.check(list(attachments), settings)
+    plan = plan_report(src, role_of(actor), fields={"description": text, "evidence": checked})
+    if external_ref:
+        external_ref = external_ref.strip()[:128]
+        known = repo.by_external_ref(session, src, external_ref)
+        if known is not None:
+            return known, False
+    site = _site(session, actor, site_id)
+    loc = _check_location(location) or ((site.lat, site.lon) if site else None)
+    if loc is None:
+        raise Invalid("须指定工地或位置 / give a site or a location")
+    dup = _duplicate(
+        session,
+        src=src,
+        site=site,
+        loc=loc,
+        dedup_key=dedup_key,
+        dedup_window=dedup_window,
+        policy=policy,
+        now=now,
+    )
+    if dup is not None:
+        merged = _merge(
+            session,
+            dup,
+            actor=actor,
+            description=text,
+            severity=sev,
+            checked=checked,
+            external_ref=external_ref,
+            source=src,
+            now=now,
+            settings=settings,
+        )
+        return merged, False
+    case = Case(
+        source=src,
+        state=CaseState.reported,
+        site_id=site.id if site else None,
+        district_id=site.district_id if site else _district_of(session, *loc),
+        lat=loc[0],
+        lon=loc[1],
+        category=category,
+        description=text,
+        severity=sev.value,
+        reporter_id=actor.user_id if actor else None,
+        external_ref=external_ref or None,
+        dedup_key=dedup_key or None,
+        opened_at=now,
+        policy_version=policy.version,
+    )
+    session.add(case)
+    session.flush()
+    assert plan.clock is not None
+    times = deadlines.start_clock(
+        plan.clock,
+        start=now,
+        category=category,
+        source=src,
+        disposition=None,
+        responsible_level=None,
+        policy=policy,
+        calendar=deadlines.work_calendar(settings),
+    )
+    data: dict[str, object] = {
+        "source": src.value,
+        "category": category,
+        "severity": sev.value,
+        "clock": deadlines.apply_clock(case, times),
+    }
+    if external_ref:
+        data["external_ref"] = external_ref
+    ev = _event(case, plan.event_kind, actor=actor, now=now, reason=text, data=data, policy=policy)
+    session.add(ev)
+    session.flush()
+    rows = files.store(
+        session,
+        settings,
+        checked,
+        case_id=case.id,
+        event_id=ev.id,
+        uploaded_by=actor.user_id if actor else None,
+    )
+    if rows:
+        ev.data = {**data, "attachments": files.describe(rows)}
+    changes = {
+        "state": [None, "reported"],
+        "source": [None, src.value],
+        "site_id": [None, case.site_id],
+        "category": [None, category],
+    }
+    audit.record(
+        session,
+        actor=actor,
+        action="case.report",
+        entity_type="case",
+        entity_id=case.id,
+        changes=changes,
+        summary=f"上报案件 #{case.id}（{src.value}）",
+    )
+    followups.run(
+        session,
+        case=case,
+        event=ev,
+        followups=plan.followups,
+        actor=actor,
+        policy=policy,
+        settings=settings,
+        now=now,
+    )
+    return case, True

@@ -1,0 +1,283 @@
+"""Case queries, always through the caller's scope (``auth.scope.case_clause``).
+
+The inbox tabs and the overdue board are written so that each one is a range scan of one
+of the indexes declared on ``Case`` (see ``models.py``); the scope clause then filters the
+few rows that range returns.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from dustgrid.auth.principal import Principal
+from dustgrid.auth.roles import Role
+from dustgrid.auth.scope import case_clause, site_clause
+from dustgrid.cases.models import OPEN_STATES, Case
+from dustgrid.cases.states import CaseSource, CaseState
+from dustgrid.org.models import OrgUnit
+from dustgrid.sites.models import Site
+
+S = CaseState
+HANDLING = (S.accepted, S.handling, S.penalizing)
+NOT_CLOSED = tuple(OPEN_STATES | {S.suspended})
+
+
+class Tab(enum.StrEnum):
+    """Inbox tabs; which ones a role sees is ``TABS_BY_ROLE``."""
+
+    to_dispatch = "to_dispatch"  # L1: reported or returned
+    to_accept = "to_accept"  # L2: dispatched to my unit
+    to_handle = "to_handle"  # L3/L4 (and an L2 person named responsible)
+    to_recheck = "to_recheck"  # rectification ordered, recheck due
+    to_rectify = "to_rectify"  # contractor: rectification ordered on my site
+    to_verify = "to_verify"  # L1/L2: verification
+    overdue = "overdue"
+    look_back = "look_back"  # selected for 回头看
+    reported = "reported"  # reported by me
+    open = "open"
+    all = "all"
+
+
+TABS_BY_ROLE: dict[Role, tuple[Tab, ...]] = {
+    Role.city_admin: (
+        Tab.to_dispatch,
+        Tab.to_verify,
+        Tab.overdue,
+        Tab.look_back,
+        Tab.open,
+        Tab.all,
+    ),
+    Role.district_admin: (
+        Tab.to_accept,
+        Tab.to_handle,
+        Tab.to_verify,
+        Tab.overdue,
+        Tab.look_back,
+        Tab.open,
+        Tab.all,
+    ),
+    Role.station_staff: (
+        Tab.to_handle,
+        Tab.to_recheck,
+        Tab.overdue,
+        Tab.reported,
+        Tab.open,
+        Tab.all,
+    ),
+    Role.officer: (Tab.to_handle, Tab.to_recheck, Tab.overdue, Tab.reported, Tab.open, Tab.all),
+    Role.inspector: (Tab.to_recheck, Tab.look_back, Tab.reported, Tab.open, Tab.all),
+    Role.contractor: (Tab.to_rectify, Tab.open, Tab.all),
+    Role.provider: (Tab.all,),
+    Role.viewer: (Tab.overdue, Tab.open, Tab.all),
+}
+
+
+def _in_my_grids(p: Principal) -> ColumnElement[bool]:
+    return Case.site_id.in_(select(Site.id).where(site_clause(p)))
+
+
+def _mine_to_handle(p: Principal) -> ColumnElement[bool]:
+    if p.role in (Role.station_staff, Role.officer):
+        return or_(Case.responsible_user_id == p.user_id, _in_my_grids(p))
+    return Case.responsible_user_id == p.user_id
+
+
+def tab_clause(p: Principal, tab: Tab, now: datetime) -> ColumnElement[bool]:
+    unit = Case.assigned_unit_id == (p.org_unit_id or -1)
+    l2 = p.role == Role.district_admin
+    match tab:
+        case Tab.to_dispatch:
+            return Case.state.in_((S.reported, S.returned))
+        case Tab.to_accept:
+            return and_(Case.state == S.dispatched, unit)
+        case Tab.to_handle:
+            return and_(Case.state.in_(HANDLING), _mine_to_handle(p))
+        case Tab.to_recheck:
+            return and_(Case.state == S.rectifying, _in_my_grids(p))
+        case Tab.to_rectify:
+            return Case.state == S.rectifying
+        case Tab.to_verify:
+            return and_(Case.state == S.verifying, unit) if l2 else Case.state == S.verifying
+        case Tab.overdue:
+            late = and_(Case.state.in_(tuple(OPEN_STATES)), Case.due_at < now)
+            return and_(late, unit) if l2 else late
+        case Tab.look_back:
+            return and_(Case.state == S.closed, Case.look_back_due_at.is_not(None))
+        case Tab.reported:
+            return Case.reporter_id == p.user_id
+        case Tab.open:
+            return Case.state.in_(NOT_CLOSED)
+        case _:
+            return and_(True)
+
+
+def filtered(
+    p: Principal,
+    *,
+    tab: Tab,
+    now: datetime,
+    state: CaseState | None = None,
+    site_id: int | None = None,
+    source: CaseSource | None = None,
+    light: str | None = None,
+) -> Select[Any]:
+    stmt = select(Case).where(case_clause(p), tab_clause(p, tab, now))
+    if state is not None:
+        stmt = stmt.where(Case.state == state)
+    if site_id is not None:
+        stmt = stmt.where(Case.site_id == site_id)
+    if source is not None:
+        stmt = stmt.where(Case.source == source)
+    if light == "red":
+        stmt = stmt.where(Case.due_at < now)
+    elif light == "yellow":
+        stmt = stmt.where(Case.due_at >= now, Case.warn_at <= now)
+    elif light == "green":
+        stmt = stmt.where(Case.warn_at > now)
+    return stmt
+
+
+def page(
+    session: Session, stmt: Select[Any], *, offset: int, limit: int, order_due: bool
+) -> tuple[list[Case], int]:
+    total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    if order_due:
+        stmt = stmt.order_by(Case.due_at.is_(None), Case.due_at, Case.id)
+    else:
+        stmt = stmt.order_by(Case.id.desc())
+    return list(session.scalars(stmt.offset(offset).limit(limit))), total
+
+
+def get_visible(
+    session: Session, p: Principal | None, case_id: int, *, lock: bool = False
+) -> Case | None:
+    stmt = select(Case).where(Case.id == case_id)
+    if p is not None:
+        stmt = stmt.where(case_clause(p))
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def by_external_ref(session: Session, source: CaseSource, ref: str) -> Case | None:
+    stmt = select(Case).where(Case.source == source, Case.external_ref == ref).limit(1)
+    return session.scalar(stmt)
+
+
+def open_duplicate(session: Session, key: str, *, since: datetime | None) -> Case | None:
+    stmt = select(Case).where(Case.dedup_key == key, Case.state.in_(NOT_CLOSED))
+    if since is not None:
+        stmt = stmt.where(Case.opened_at >= since)
+    return session.scalar(stmt.order_by(Case.opened_at.desc()).limit(1).with_for_update())
+
+
+def nearby_open(
+    session: Session,
+    source: CaseSource,
+    lat: float,
+    lon: float,
+    *,
+    radius_m: float,
+    since: datetime,
+) -> list[Case]:
+    """Open cases of ``source`` in a box around the point (the caller measures distance)."""
+    dlat = radius_m / 111_000
+    dlon = radius_m / (111_000 * max(0.1, abs(math.cos(math.radians(lat)))))
+    stmt = select(Case).where(
+        Case.source == source,
+        Case.state.in_(NOT_CLOSED),
+        Case.opened_at >= since,
+        Case.lat.between(lat - dlat, lat + dlat),
+        Case.lon.between(lon - dlon, lon + dlon),
+    )
+    return list(session.scalars(stmt))
+
+
+def map_rows(session: Session, p: Principal, now: datetime, limit: int = 20000) -> list[Any]:
+    """Open cases with a location: id, lat, lon, state, light, category, site id."""
+    light = case((Case.due_at < now, "red"), (Case.warn_at <= now, "yellow"), else_="green")
+    stmt = (
+        select(Case.id, Case.lat, Case.lon, Case.state, light, Case.category, Case.site_id)
+        .where(case_clause(p), Case.state.in_(NOT_CLOSED), Case.lat.is_not(None))
+        .order_by(Case.id.desc())
+        .limit(limit)
+    )
+    return list(session.execute(stmt))
+
+
+def overdue_board(session: Session, p: Principal, now: datetime) -> list[dict[str, Any]]:
+    """Per L2 unit: open cases, yellow, red (overdue) and the oldest due time overdue."""
+    red = case((Case.due_at < now, 1), else_=0)
+    yellow = case((and_(Case.due_at >= now, Case.warn_at <= now), 1), else_=0)
+    stmt = (
+        select(
+            Case.assigned_unit_id,
+            func.count(),
+            func.sum(yellow),
+            func.sum(red),
+            func.min(case((Case.due_at < now, Case.due_at), else_=None)),
+        )
+        .where(case_clause(p), Case.state.in_(tuple(OPEN_STATES)))
+        .group_by(Case.assigned_unit_id)
+    )
+    rows = list(session.execute(stmt))
+    names = {
+        int(i): str(n)
+        for i, n in session.execute(
+            select(OrgUnit.id, OrgUnit.name).where(
+                OrgUnit.id.in_([r[0] for r in rows if r[0] is not None])
+            )
+        )
+    }
+    out = [
+        {
+            "unit_id": unit_id,
+            "unit_name": names.get(unit_id, "") if unit_id else "",
+            "open": int(n or 0),
+            "yellow": int(y or 0),
+            "red": int(r or 0),
+            "oldest_due_at": oldest,
+        }
+        for unit_id, n, y, r, oldest in rows
+    ]
+    return sorted(out, key=lambda d: (-d["red"], -d["yellow"], d["unit_name"]))
+
+
+def site_cases(session: Session, p: Principal, site_id: int, limit: int = 100) -> list[Case]:
+    stmt = (
+        select(Case)
+        .where(Case.site_id == site_id, case_clause(p))
+        .order_by(Case.opened_at.desc(), Case.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def tab_counts(session: Session, p: Principal, now: datetime) -> dict[str, int]:
+    out = {}
+    for tab in TABS_BY_ROLE.get(p.role, (Tab.all,)):
+        if tab in (Tab.all, Tab.open):
+            continue
+        stmt = select(func.count()).where(case_clause(p), tab_clause(p, tab, now))
+        out[tab.value] = int(session.scalar(stmt) or 0)
+    return out
+
+
+def recent_window(now: datetime, window: timedelta | None) -> datetime | None:
+    return now - window if window is not None else None
+
+
+def names(session: Session, model: Any, ids: Sequence[int | None], attr: str) -> dict[int, str]:
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    col = getattr(model, attr)
+    rows = session.execute(select(model.id, col).where(model.id.in_(wanted)))
+    return {int(i): str(v) for i, v in rows}

@@ -1,0 +1,167 @@
+"""Case rows as API shapes: labels, lights and the moves the caller may make."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dustgrid.auth.models import User
+from dustgrid.auth.principal import Principal
+from dustgrid.auth.roles import Role
+from dustgrid.cases import repository as repo
+from dustgrid.cases.categories import category_label
+from dustgrid.cases.deadlines import light_of
+from dustgrid.cases.followups import grid_members
+from dustgrid.cases.models import Case, CaseAttachment, CaseEvent
+from dustgrid.cases.schemas import AttachmentOut, CaseDetail, CaseOut, EventOut
+from dustgrid.cases.states import allowed_moves
+from dustgrid.cases.workflow import check_scope
+from dustgrid.errors import Forbidden
+from dustgrid.grids.models import Grid
+from dustgrid.org.models import OrgUnit
+from dustgrid.sites.models import Site
+
+
+def case_rows(
+    session: Session, cases: Sequence[Case], now: datetime, locale: str = "zh-CN"
+) -> list[CaseOut]:
+    sites = repo.names(session, Site, [c.site_id for c in cases], "name")
+    units = repo.names(session, OrgUnit, [c.assigned_unit_id for c in cases], "name")
+    people = repo.names(session, User, [c.responsible_user_id for c in cases], "display_name")
+    out = []
+    for c in cases:
+        light = light_of(now, c.due_at, c.warn_at)
+        dlight = light_of(now, c.deadline_at, c.deadline_warn_at) if c.closed_at is None else None
+        out.append(
+            CaseOut(
+                id=c.id,
+                source=c.source.value,
+                state=c.state.value,
+                site_id=c.site_id,
+                site_name=sites.get(c.site_id) if c.site_id else None,
+                district_id=c.district_id,
+                lat=c.lat,
+                lon=c.lon,
+                category=c.category,
+                category_label=category_label(c.category, locale),
+                description=c.description,
+                severity=c.severity,
+                assigned_unit_id=c.assigned_unit_id,
+                assigned_unit_name=units.get(c.assigned_unit_id) if c.assigned_unit_id else None,
+                responsible_user_id=c.responsible_user_id,
+                responsible_name=people.get(c.responsible_user_id)
+                if c.responsible_user_id
+                else None,
+                disposition=c.disposition,
+                clock=c.clock,
+                level=c.level,
+                due_at=c.due_at,
+                light=light.value if light else None,
+                deadline_at=c.deadline_at,
+                deadline_light=dlight.value if dlight else None,
+                escalated_to=c.escalated_to,
+                rework_count=c.rework_count,
+                merged_count=c.merged_count,
+                opened_at=c.opened_at,
+                closed_at=c.closed_at,
+                external_ref=c.external_ref,
+            )
+        )
+    return out
+
+
+def moves_for(session: Session, principal: Principal, case: Case) -> list[str]:
+    """Moves the table allows this role here, minus those its place in the grid forbids."""
+    out = []
+    for m in allowed_moves(case.state, principal.role.value):
+        try:
+            check_scope(session, case, m, principal)
+        except Forbidden:
+            continue
+        out.append(m.value)
+    return out
+
+
+def detail(
+    session: Session, principal: Principal, case: Case, now: datetime, locale: str = "zh-CN"
+) -> CaseDetail:
+    base = case_rows(session, [case], now, locale)[0]
+    events = session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.at, CaseEvent.id)
+    )
+    files = session.scalars(
+        select(CaseAttachment).where(CaseAttachment.case_id == case.id).order_by(CaseAttachment.id)
+    )
+    return CaseDetail(
+        **base.model_dump(),
+        rectify_due_at=case.rectify_due_at,
+        penalty_case_number=case.penalty_case_number,
+        review_date=case.review_date,
+        look_back_due_at=case.look_back_due_at,
+        events=[
+            EventOut(
+                id=e.id,
+                kind=e.kind,
+                at=e.at,
+                actor_name=e.actor_name,
+                actor_role=e.actor_role,
+                move=e.move,
+                from_state=e.from_state,
+                to_state=e.to_state,
+                reason=e.reason,
+                data=e.data or {},
+                policy_version=e.policy_version,
+            )
+            for e in events
+        ],
+        attachments=[
+            AttachmentOut(
+                id=a.id,
+                event_id=a.event_id,
+                kind=a.kind,
+                filename=a.filename,
+                mime=a.mime,
+                size=a.size,
+                sha256=a.sha256,
+                url=f"/api/v1/cases/{case.id}/attachments/{a.id}",
+            )
+            for a in files
+        ],
+        allowed_moves=moves_for(session, principal, case),
+    )
+
+
+def responsible_candidates(session: Session, case: Case) -> list[tuple[int, str, str]]:
+    """People the unit may name (id, name, role): its own admins, the station owning the
+    site's enforcement grid, and the officers of that grid. The move re-checks the choice."""
+    ids: set[int] = set()
+    if case.assigned_unit_id:
+        ids |= set(
+            session.scalars(
+                select(User.id).where(
+                    User.role == Role.district_admin, User.org_unit_id == case.assigned_unit_id
+                )
+            )
+        )
+    site = session.get(Site, case.site_id) if case.site_id else None
+    if site is not None and site.enforcement_grid_id:
+        station = select(Grid.unit_id).where(Grid.id == site.enforcement_grid_id)
+        ids |= set(
+            session.scalars(
+                select(User.id).where(
+                    User.role == Role.station_staff, User.org_unit_id.in_(station)
+                )
+            )
+        )
+        ids |= grid_members(session, site.enforcement_grid_id)
+    if not ids:
+        return []
+    rows = session.execute(
+        select(User.id, User.display_name, User.role)
+        .where(User.id.in_(ids), User.is_active.is_(True))
+        .order_by(User.role, User.display_name)
+    )
+    return [(i, n, r.value) for i, n, r in rows]

@@ -1,0 +1,378 @@
+"""The one transition function of the case state machine.
+
+``transition`` checks the move against the pure table (``states.plan_transition``: state →
+409, role → 403, missing field → 422), then the caller's place in the grid (scope → 403),
+then the values (unit, person, dates, files → 422), and only then changes anything: the
+case's columns, an event row (actor, time, from, to, reason, data, attachments), an
+audit entry, and the follow-ups. Side effects leave after commit through the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dustgrid.audit import service as audit
+from dustgrid.auth.models import User
+from dustgrid.auth.principal import Principal
+from dustgrid.auth.roles import Role
+from dustgrid.auth.scope import site_clause
+from dustgrid.auth.service import load_principal
+from dustgrid.cases import attachments as files
+from dustgrid.cases import deadlines, followups
+from dustgrid.cases.attachments import AttachmentIn
+from dustgrid.cases.models import Case, CaseEvent
+from dustgrid.cases.policy import ROLE_LEVEL, Level
+from dustgrid.cases.states import (
+    CaseState,
+    Clock,
+    Followup,
+    Move,
+    System,
+    TransitionPlan,
+    plan_transition,
+)
+from dustgrid.config import Settings
+from dustgrid.errors import Forbidden, Invalid
+from dustgrid.org.models import OrgUnit, UnitKind
+from dustgrid.sites.models import Site
+from dustgrid.workcal.calendar import WorkCalendar
+
+_DAY = timedelta(days=1)
+L2_KINDS = frozenset({UnitKind.district_bureau, UnitKind.city_safety_station})
+HANDLER_ROLES = frozenset({Role.district_admin, Role.station_staff, Role.officer})
+# Moves whose evidence must be photos, not only words (fixed on site, rechecked).
+PHOTO_EVIDENCE = frozenset({Move.fix_on_site, Move.recheck_pass})
+AUDITED = (
+    "state",
+    "assigned_unit_id",
+    "responsible_user_id",
+    "disposition",
+    "clock",
+    "due_at",
+    "deadline_at",
+    "rectify_due_at",
+    "penalty_case_number",
+    "review_date",
+    "rework_count",
+    "closed_at",
+)
+
+
+@dataclass(slots=True)
+class MoveInput:
+    """What a move may carry; which fields are required depends on the move."""
+
+    reason: str = ""
+    unit_id: int | None = None
+    responsible_id: int | None = None
+    deadline: datetime | date | str | None = None
+    result: str = ""
+    case_number: str = ""
+    review_date: date | None = None
+    attachments: Sequence[AttachmentIn] = field(default_factory=list)
+
+
+def role_of(actor: Principal | None) -> str:
+    return actor.role.value if actor else System.system.value
+
+
+def _snapshot(case: Case) -> dict[str, Any]:
+    return {k: getattr(case, k) for k in AUDITED}
+
+
+def check_scope(session: Session, case: Case, move: Move, actor: Principal | None) -> None:
+    """Where in the grid the actor must stand for this move (the role is already right)."""
+    if actor is None or actor.role == Role.city_admin:
+        return
+    if actor.role == Role.district_admin:
+        if case.assigned_unit_id is None or case.assigned_unit_id != actor.org_unit_id:
+            raise Forbidden(
+                "该案件未交办给本单位 / this case is not dispatched to your unit",
+                details={"move": move.value},
+            )
+        return
+    if actor.role in (Role.station_staff, Role.officer) and case.responsible_user_id == (
+        actor.user_id
+    ):
+        return
+    sees_site = case.site_id is not None and session.scalar(
+        select(Site.id).where(Site.id == case.site_id, site_clause(actor))
+    )
+    if not sees_site:
+        raise Forbidden(
+            "该案件不在您的网格内 / this case is not in your grid", details={"move": move.value}
+        )
+
+
+def _unit(session: Session, unit_id: int | None, case: Case, move: Move) -> OrgUnit:
+    unit = session.get(OrgUnit, unit_id) if unit_id else None
+    if unit is None or unit.kind not in L2_KINDS:
+        raise Invalid(
+            f"请选择二级网格单位（区建设局或市安全监督站）：{unit_id} / "
+            "the unit must be an L2 unit (district bureau or city safety station)"
+        )
+    if move == Move.transfer and unit.id == case.assigned_unit_id:
+        raise Invalid("转办须选择其他单位 / transfer to a different unit")
+    return unit
+
+
+def _responsible(session: Session, case: Case, user_id: int | None, move: Move) -> User:
+    """An active L2 admin of the assigned unit, or L3/L4 staff who can see the site."""
+    user = session.get(User, user_id) if user_id else None
+    ok = user is not None and user.is_active and user.role in HANDLER_ROLES
+    if ok and user is not None:
+        if user.role == Role.district_admin:
+            ok = user.org_unit_id == case.assigned_unit_id
+        elif case.site_id is not None:
+            who = load_principal(session, user)
+            ok = bool(
+                session.scalar(select(Site.id).where(Site.id == case.site_id, site_clause(who)))
+            )
+        else:
+            parent = select(OrgUnit.parent_id).where(OrgUnit.id == user.org_unit_id)
+            ok = session.scalar(parent) == case.assigned_unit_id
+    if not ok or user is None:
+        raise Invalid(
+            f"负责人无效：{user_id}（须为本单位或该工地网格内的人员） / the responsible person "
+            "must be an active member of the unit or of the site's grids"
+        )
+    if move == Move.reassign and user.id == case.responsible_user_id:
+        raise Invalid("请选择另一位负责人 / choose a different person")
+    return user
+
+
+def _fields(
+    case: Case,
+    move: Move,
+    data: MoveInput,
+    *,
+    now: datetime,
+    cal: WorkCalendar,
+    settings: Settings,
+    site_unit: int | None,
+) -> dict[str, Any]:
+    """The table's field names, with policy defaults for deadlines and the dispatch unit."""
+    policy = deadlines.case_policy(settings)
+    deadline: datetime | None = None
+    if data.deadline not in (None, ""):
+        try:
+            deadline = deadlines.parse_deadline(data.deadline, cal)
+        except ValueError as exc:
+            raise Invalid(f"截止时间格式无效 / invalid deadline: {data.deadline}") from exc
+    elif move == Move.dispatch:
+        deadline = deadlines.default_case_deadline(
+            start=now, category=case.category, source=case.source, policy=policy, calendar=cal
+        )
+    elif move == Move.order_rectification:
+        deadline = deadlines.default_due(
+            Clock.rectify,
+            start=now,
+            category=case.category,
+            source=case.source,
+            disposition="rectification",
+            level=None,
+            policy=policy,
+            calendar=cal,
+        )
+    unit_id = data.unit_id
+    if move == Move.dispatch and unit_id is None and case.site_id is not None:
+        unit_id = case.assigned_unit_id or site_unit
+    evidence: Any = list(data.attachments) or data.result.strip() or None
+    if move in PHOTO_EVIDENCE:
+        evidence = [a for a in data.attachments if a.kind == files.PHOTO] or None
+    return {
+        "reason": data.reason.strip(),
+        "unit": unit_id,
+        "deadline": deadline,
+        "responsible": data.responsible_id,
+        "result": data.result.strip(),
+        "evidence": evidence,
+        "case_number": data.case_number.strip(),
+        "decision": list(data.attachments) or None,
+        "review_date": data.review_date,
+    }
+
+
+def _start_clock(
+    case: Case,
+    plan: TransitionPlan,
+    *,
+    now: datetime,
+    session: Session,
+    settings: Settings,
+    cal: WorkCalendar,
+) -> dict[str, Any] | None:
+    if Followup.stop_clock in plan.followups:
+        return deadlines.apply_clock(case, None)
+    if plan.clock is None:
+        return None
+    level: Level | None = None
+    if case.responsible_user_id:
+        user = session.get(User, case.responsible_user_id)
+        level = ROLE_LEVEL.get(user.role) if user else None
+    times = deadlines.start_clock(
+        plan.clock,
+        start=now,
+        category=case.category,
+        source=case.source,
+        disposition=case.disposition,
+        responsible_level=level,
+        policy=deadlines.case_policy(settings),
+        calendar=cal,
+    )
+    return deadlines.apply_clock(case, times)
+
+
+def _apply(
+    session: Session,
+    case: Case,
+    move: Move,
+    f: dict[str, Any],
+    *,
+    now: datetime,
+    cal: WorkCalendar,
+    settings: Settings,
+) -> dict[str, Any]:
+    """Change the case's columns for the move; returns what the event should record."""
+    data: dict[str, Any] = {}
+    policy = deadlines.case_policy(settings)
+    if move in (Move.dispatch, Move.transfer):
+        unit = _unit(session, f["unit"], case, move)
+        case.assigned_unit_id, case.responsible_user_id = unit.id, None
+        data |= {"unit_id": unit.id, "unit_name": unit.name}
+    if move == Move.dispatch:
+        deadline = f["deadline"]
+        if deadline <= now:
+            raise Invalid("办结期限须晚于当前时间 / the deadline must be in the future")
+        case.dispatched_at, case.deadline_at = now, deadline
+        case.deadline_warn_at = deadlines.warn_time(now, deadline, policy, cal)
+        data["deadline"] = deadline.isoformat()
+    if move in (Move.accept, Move.reassign):
+        user = _responsible(session, case, f["responsible"], move)
+        case.responsible_user_id = user.id
+        data |= {"responsible_id": user.id, "responsible_name": user.display_name}
+    if move == Move.order_rectification:
+        deadline = f["deadline"]
+        recheck_due = deadlines.default_due(
+            Clock.recheck,
+            start=now,
+            category=case.category,
+            source=case.source,
+            disposition="rectification",
+            level=None,
+            policy=policy,
+            calendar=cal,
+        )
+        if not now < deadline <= recheck_due:
+            raise Invalid(
+                f"整改期限须在现在与复查期限（{recheck_due:%Y-%m-%d %H:%M}）之间 / the "
+                "rectification deadline must fall between now and the recheck due date"
+            )
+        case.rectify_due_at = deadline
+        data["deadline"] = deadline.isoformat()
+    if move == Move.open_penalty:
+        case.penalty_case_number = f["case_number"][:64]
+        data["case_number"] = case.penalty_case_number
+    if move == Move.suspend:
+        review: date = f["review_date"]
+        if review <= now.astimezone(cal.tz).date():
+            raise Invalid("复核日期须晚于今天 / the review date must be after today")
+        case.review_date = review
+        case.review_remind_at = deadlines.parse_deadline(review, cal) - _DAY
+        data["review_date"] = review.isoformat()
+    if move == Move.resume:
+        case.review_date = case.review_remind_at = None
+    if move in (Move.verify_pass, Move.dismiss):
+        case.closed_at = now
+    if move in (Move.reopen, Move.look_back_fail):
+        case.closed_at = None
+    if move in (Move.look_back_pass, Move.look_back_fail):
+        case.looked_back_at, case.look_back_due_at = now, None
+    if f["result"]:
+        data["result"] = f["result"]
+    return data
+
+
+def transition(
+    session: Session,
+    case: Case,
+    move: str,
+    *,
+    actor: Principal | None,
+    data: MoveInput,
+    settings: Settings,
+    now: datetime,
+) -> CaseEvent:
+    """Make one move on ``case`` (already loaded in the caller's scope, row-locked)."""
+    mv = Move(move)
+    cal = deadlines.work_calendar(settings)
+    site = session.get(Site, case.site_id) if case.site_id is not None else None
+    site_unit = site.l2_unit_id if site is not None else None
+    fields = _fields(case, mv, data, now=now, cal=cal, settings=settings, site_unit=site_unit)
+    plan = plan_transition(case.state, mv, role_of(actor), fields=fields)
+    check_scope(session, case, mv, actor)
+    checked = files.check(data.attachments, settings)
+    before = _snapshot(case)
+    from_state = case.state
+    event_data = _apply(session, case, mv, fields, now=now, cal=cal, settings=settings)
+    if plan.disposition is not None:
+        case.disposition = plan.disposition.value
+        event_data["disposition"] = plan.disposition.value
+    case.state = CaseState(plan.to_state)
+    clock = _start_clock(case, plan, now=now, session=session, settings=settings, cal=cal)
+    if clock:
+        event_data["clock"] = clock
+    policy = deadlines.case_policy(settings)
+    event = CaseEvent(
+        case_id=case.id,
+        kind=plan.event_kind,
+        at=now,
+        actor_id=actor.user_id if actor else None,
+        actor_name=actor.username if actor else System.system.value,
+        actor_role=role_of(actor),
+        move=mv.value,
+        from_state=from_state.value,
+        to_state=case.state.value,
+        reason=fields["reason"],
+        data=event_data,
+        policy_version=policy.version,
+    )
+    session.add(event)
+    session.flush()
+    rows = files.store(
+        session,
+        settings,
+        checked,
+        case_id=case.id,
+        event_id=event.id,
+        uploaded_by=actor.user_id if actor else None,
+    )
+    if rows:
+        event.data = {**event_data, "attachments": files.describe(rows)}
+    followups.run(
+        session,
+        case=case,
+        event=event,
+        followups=plan.followups,
+        actor=actor,
+        policy=policy,
+        settings=settings,
+        now=now,
+    )
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action=f"case.{mv.value}",
+        entity_type="case",
+        entity_id=case.id,
+        changes=audit.diff(before, _snapshot(case)),
+        summary=f"案件 #{case.id}：{from_state.value} → {case.state.value}（{mv.value}）",
+    )
+    return event

@@ -1,0 +1,301 @@
+"""JSON routes of devices (``/api/v1/devices``) and onboarding (``/api/v1/onboarding``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import ValidationError
+
+from dustgrid.audit.service import entries_for
+from dustgrid.auth.deps import CurrentPrincipal, DbSession
+from dustgrid.devices import changes, keys, onboarding, quarantine
+from dustgrid.devices import repository as repo
+from dustgrid.devices import service as svc
+from dustgrid.devices.models import ApplicationStatus
+from dustgrid.devices.schemas import (
+    AdoptIn,
+    ApplicationCreate,
+    ApplicationOut,
+    ApplicationPage,
+    ChangeRequestIn,
+    ChangeRequestOut,
+    DecisionIn,
+    DeviceCreate,
+    DeviceDetail,
+    DeviceFilter,
+    DeviceListItem,
+    DeviceOut,
+    DevicePage,
+    DeviceTestIn,
+    DeviceUpdate,
+    KeyIssued,
+    KeyOut,
+    OfflinePeriodOut,
+    QuarantineOut,
+    ReviewIn,
+)
+from dustgrid.errors import Invalid
+from dustgrid.pagination import PageParams, page_params
+
+router = APIRouter(prefix="/api/v1", tags=["devices"])
+Paging = Annotated[PageParams, Depends(page_params)]
+
+
+def device_filter(
+    q: str | None = None,
+    site_id: str | None = None,
+    district_id: str | None = None,
+    kind: str | None = None,
+    online: str | None = None,
+    provider_id: str | None = None,
+    lifecycle: str | None = None,
+) -> DeviceFilter:
+    """Query-string filters; blank values (as HTML forms send them) mean "any"."""
+    raw = {
+        "q": q, "site_id": site_id, "district_id": district_id, "kind": kind,
+        "online": online, "provider_id": provider_id, "lifecycle": lifecycle,
+    }  # fmt: skip
+    try:
+        return DeviceFilter.model_validate({k: v for k, v in raw.items() if v not in (None, "")})
+    except ValidationError as exc:
+        bad = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise Invalid(f"筛选条件无效 / invalid filter: {bad}") from exc
+
+
+Filter = Annotated[DeviceFilter, Depends(device_filter)]
+
+
+def list_item(row: Any) -> DeviceListItem:
+    return DeviceListItem(
+        id=row.id,
+        mn=row.mn,
+        name=row.name,
+        kind=row.kind,
+        site_id=row.site_id,
+        site_name=row.site_name,
+        district_id=row.district_id,
+        provider_id=row.provider_id,
+        provider_name=row.provider_name,
+        lifecycle=row.lifecycle,
+        online=row.online,
+        last_seen_at=row.last_seen_at,
+    )
+
+
+# --------------------------------------------------------------------------- devices
+
+
+@router.get("/devices", response_model=DevicePage, summary="List devices (scoped, filtered)")
+def list_devices(
+    session: DbSession, principal: CurrentPrincipal, f: Filter, paging: Paging
+) -> DevicePage:
+    rows, total = svc.list_page(session, principal, f, page=paging.page, size=paging.size)
+    return DevicePage(
+        items=[list_item(r) for r in rows], total=total, page=paging.page, size=paging.size
+    )
+
+
+@router.post("/devices", response_model=DeviceOut, status_code=201, summary="Register a device")
+def create_device(session: DbSession, principal: CurrentPrincipal, body: DeviceCreate) -> Any:
+    return svc.create_device(session, principal, body)
+
+
+@router.get(
+    "/devices/quarantine",
+    response_model=list[QuarantineOut],
+    summary="MNs whose frames were refused (city and district admins)",
+)
+def list_quarantine(session: DbSession, principal: CurrentPrincipal) -> Any:
+    return quarantine.list_quarantine(session, principal)
+
+
+@router.post(
+    "/devices/quarantine/{quarantine_id}/adopt",
+    response_model=DeviceOut,
+    status_code=201,
+    summary="Turn a quarantined MN into a device",
+)
+def adopt(
+    session: DbSession, principal: CurrentPrincipal, quarantine_id: int, body: AdoptIn
+) -> Any:
+    return quarantine.adopt(session, principal, quarantine_id, body)
+
+
+@router.get("/devices/{device_id}", response_model=DeviceDetail, summary="One device")
+def get_device(session: DbSession, principal: CurrentPrincipal, device_id: int) -> Any:
+    return svc.detail(session, principal, device_id)
+
+
+@router.patch("/devices/{device_id}", response_model=DeviceOut, summary="Edit device settings")
+def update_device(
+    session: DbSession, principal: CurrentPrincipal, device_id: int, body: DeviceUpdate
+) -> Any:
+    return svc.update_device(session, principal, device_id, body)
+
+
+@router.get(
+    "/devices/{device_id}/offline-periods",
+    response_model=list[OfflinePeriodOut],
+    summary="Offline periods, newest first",
+)
+def offline_periods(session: DbSession, principal: CurrentPrincipal, device_id: int) -> Any:
+    device = svc.get_device(session, principal, device_id)
+    return repo.offline_periods(session, device.id)
+
+
+@router.post(
+    "/devices/{device_id}/offline-notice",
+    response_model=OfflinePeriodOut,
+    summary="Record that the provider was told to repair the offline device",
+)
+def offline_notice(session: DbSession, principal: CurrentPrincipal, device_id: int) -> Any:
+    return svc.notify_offline(session, principal, device_id)
+
+
+@router.get("/devices/{device_id}/keys", response_model=list[KeyOut], summary="API keys")
+def list_keys(session: DbSession, principal: CurrentPrincipal, device_id: int) -> Any:
+    return keys.list_keys(session, principal, device_id)
+
+
+@router.post(
+    "/devices/{device_id}/keys",
+    response_model=KeyIssued,
+    status_code=201,
+    summary="Issue an API key (the key is returned once; only its hash is stored)",
+)
+def issue_key(session: DbSession, principal: CurrentPrincipal, device_id: int) -> KeyIssued:
+    row, plaintext = keys.issue_key(session, principal, device_id)
+    return KeyIssued(**KeyOut.model_validate(row).model_dump(), key=plaintext)
+
+
+@router.post(
+    "/devices/{device_id}/keys/{key_id}/revoke", response_model=KeyOut, summary="Revoke a key"
+)
+def revoke_key(session: DbSession, principal: CurrentPrincipal, device_id: int, key_id: int) -> Any:
+    return keys.revoke_key(session, principal, device_id, key_id)
+
+
+@router.get(
+    "/devices/{device_id}/requests",
+    response_model=list[ChangeRequestOut],
+    summary="Move and removal requests",
+)
+def list_requests(session: DbSession, principal: CurrentPrincipal, device_id: int) -> Any:
+    return changes.list_requests(session, principal, device_id)
+
+
+@router.post(
+    "/devices/{device_id}/requests",
+    response_model=ChangeRequestOut,
+    status_code=201,
+    summary="Ask to move or remove a device",
+)
+def create_request(
+    session: DbSession, principal: CurrentPrincipal, device_id: int, body: ChangeRequestIn
+) -> Any:
+    return changes.create_request(session, principal, device_id, body)
+
+
+@router.post(
+    "/devices/{device_id}/requests/{request_id}/decide",
+    response_model=ChangeRequestOut,
+    summary="Approve or reject a move or removal request",
+)
+def decide_request(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    device_id: int,
+    request_id: int,
+    body: DecisionIn,
+) -> Any:
+    return changes.decide(session, principal, device_id, request_id, body)
+
+
+@router.get("/devices/{device_id}/audit", summary="The device's change history")
+def device_audit(
+    session: DbSession, principal: CurrentPrincipal, device_id: int
+) -> list[dict[str, Any]]:
+    svc.get_device(session, principal, device_id)
+    return [
+        {
+            "at": e.at,
+            "actor": e.actor_name,
+            "action": e.action,
+            "summary": e.summary,
+            "changes": e.changes,
+        }
+        for e in entries_for(session, entity_type="device", entity_id=device_id)
+    ]
+
+
+# --------------------------------------------------------------------------- onboarding
+
+
+@router.get("/onboarding", response_model=ApplicationPage, summary="Onboarding applications")
+def list_applications(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    paging: Paging,
+    status: ApplicationStatus | None = None,
+    site_id: int | None = None,
+) -> ApplicationPage:
+    return onboarding.list_applications(
+        session, principal, status=status, site_id=site_id, page=paging.page, size=paging.size
+    )
+
+
+@router.post(
+    "/onboarding",
+    response_model=ApplicationOut,
+    status_code=201,
+    summary="Apply to connect a site's devices (contractor for its own site, or an admin)",
+)
+def create_application(
+    session: DbSession, principal: CurrentPrincipal, body: ApplicationCreate
+) -> ApplicationOut:
+    app = onboarding.create_application(session, principal, body)
+    return onboarding.to_out(session, app)
+
+
+@router.get(
+    "/onboarding/{application_id}", response_model=ApplicationOut, summary="One application"
+)
+def get_application(
+    session: DbSession, principal: CurrentPrincipal, application_id: int
+) -> ApplicationOut:
+    return onboarding.to_out(
+        session, onboarding.get_application(session, principal, application_id)
+    )
+
+
+@router.post(
+    "/onboarding/{application_id}/review",
+    response_model=ApplicationOut,
+    summary="Approve (sets the test due date) or reject",
+)
+def review(
+    session: DbSession, principal: CurrentPrincipal, application_id: int, body: ReviewIn
+) -> ApplicationOut:
+    return onboarding.to_out(session, onboarding.review(session, principal, application_id, body))
+
+
+@router.post(
+    "/onboarding/{application_id}/test",
+    response_model=ApplicationOut,
+    summary="Record the device test (passed sets the installation due date)",
+)
+def record_test(
+    session: DbSession, principal: CurrentPrincipal, application_id: int, body: DeviceTestIn
+) -> ApplicationOut:
+    app = onboarding.record_test(session, principal, application_id, body)
+    return onboarding.to_out(session, app)
+
+
+@router.post(
+    "/onboarding/{application_id}/install",
+    response_model=ApplicationOut,
+    summary="Confirm installation: the devices become active",
+)
+def install(session: DbSession, principal: CurrentPrincipal, application_id: int) -> ApplicationOut:
+    return onboarding.to_out(session, onboarding.install(session, principal, application_id))

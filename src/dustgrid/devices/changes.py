@@ -1,0 +1,167 @@
+"""Moving or removing a device needs an approved request (domain.md §7, seed 003).
+
+Who asks: a contractor for devices at its own sites, a provider for its own devices, an
+admin for devices of its area. Who decides: a city or district admin who may change the
+device (and, for a move, the target site). Never commits; audited on the device.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dustgrid.audit import service as audit
+from dustgrid.auth.principal import Principal
+from dustgrid.auth.roles import Perm
+from dustgrid.auth.scope import site_writable_clause
+from dustgrid.devices import keys, online
+from dustgrid.devices import repository as repo
+from dustgrid.devices import service as devices
+from dustgrid.devices.models import (
+    DeviceChangeRequest,
+    DeviceKind,
+    Lifecycle,
+    RequestKind,
+    RequestStatus,
+)
+from dustgrid.devices.schemas import ChangeRequestIn, DecisionIn
+from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
+from dustgrid.models import utcnow
+from dustgrid.sites.models import Site
+
+CLOSED = frozenset({Lifecycle.removed, Lifecycle.rejected})
+
+
+def _request_snapshot(req: DeviceChangeRequest) -> dict[str, object]:
+    return {
+        "request_id": req.id,
+        "request_kind": req.kind,
+        "request_status": req.status,
+        "new_site_id": req.new_site_id,
+        "new_position": req.new_position,
+    }
+
+
+def create_request(
+    session: Session, principal: Principal, device_id: int, data: ChangeRequestIn
+) -> DeviceChangeRequest:
+    device = devices.get_device(session, principal, device_id)
+    devices.require(principal, Perm.device_request)
+    if device.lifecycle in CLOSED:
+        raise Conflict("设备已拆除或被驳回 / the device is removed or rejected")
+    pending = session.scalar(
+        select(DeviceChangeRequest.id).where(
+            DeviceChangeRequest.device_id == device.id,
+            DeviceChangeRequest.status == RequestStatus.pending,
+        )
+    )
+    if pending is not None:
+        raise Conflict(f"该设备已有待审批的申请：{pending} / a request is already pending")
+    new_site_id: int | None = None
+    if data.kind == RequestKind.move:
+        if data.new_site_id is not None and data.new_site_id != device.site_id:
+            if device.kind == DeviceKind.reference_station:
+                raise Invalid("参考站不属于工地 / a reference station belongs to no site")
+            new_site_id = devices.target_site(
+                session, principal, data.new_site_id, writable=False
+            ).id
+        if new_site_id is None and not data.new_position.strip():
+            raise Invalid("迁移须填写新工地或新位置 / a move needs a new site or position")
+    req = DeviceChangeRequest(
+        device_id=device.id,
+        kind=data.kind,
+        status=RequestStatus.pending,
+        reason=data.reason.strip(),
+        new_site_id=new_site_id,
+        new_position=data.new_position.strip(),
+    )
+    session.add(req)
+    session.flush()
+    what = "迁移" if data.kind == RequestKind.move else "拆除"
+    devices.record(
+        session,
+        principal,
+        device,
+        "request_create",
+        audit.diff({}, _request_snapshot(req)),
+        f"申请{what}设备 {device.mn}：{req.reason}"[:255],
+    )
+    return req
+
+
+def decide(
+    session: Session,
+    principal: Principal,
+    device_id: int,
+    request_id: int,
+    data: DecisionIn,
+    *,
+    now: datetime | None = None,
+) -> DeviceChangeRequest:
+    """Approve or reject; an approved move changes site and position, an approved removal
+    ends the device's service (its keys are revoked, an open offline period ends)."""
+    device = devices.writable_device(session, principal, device_id, Perm.device_review)
+    req = session.get(DeviceChangeRequest, request_id)
+    if req is None or req.device_id != device.id:
+        raise NotFound(f"申请不存在：{request_id} / request not found")
+    if req.status != RequestStatus.pending:
+        raise Conflict(f"申请已处理：{req.status.value} / the request was already decided")
+    site: Site | None = None
+    if data.approve and req.kind == RequestKind.move and req.new_site_id is not None:
+        site = session.scalar(
+            select(Site).where(Site.id == req.new_site_id, site_writable_clause(principal))
+        )
+        if site is None:
+            raise Forbidden(
+                "目标工地不在您的管辖范围，须由市级管理员审批 / "
+                "the target site is outside your area: the city admin decides"
+            )
+        if site.retired_at is not None:
+            raise Invalid(f"目标工地已退出台账：{site.name} / the target site is retired")
+    now = now or utcnow()
+    before_req = _request_snapshot(req)
+    before = devices.snapshot(device)
+    req.status = RequestStatus.approved if data.approve else RequestStatus.rejected
+    req.decided_by_id = principal.user_id
+    req.decided_at = now
+    req.decision_note = data.note.strip()
+    extra: dict[str, list[object]] = {}
+    if data.approve and req.kind == RequestKind.move:
+        if site is not None:
+            device.site_id, device.district_id = site.id, site.district_id
+        if req.new_position:
+            device.position = req.new_position
+    elif data.approve:
+        device.lifecycle = Lifecycle.removed
+        device.removed_at = now
+        device.online = False
+        online.end_for_removal(session, device_id=device.id, at=now)
+        revoked = keys.revoke_all(session, device.id, at=now)
+        if revoked:
+            extra["api_keys_revoked"] = [revoked, None]
+    session.flush()
+    changes = {
+        **audit.diff(before_req, _request_snapshot(req)),
+        **audit.diff(before, devices.snapshot(device)),
+        **extra,
+    }
+    verdict = "批准" if data.approve else "驳回"
+    what = "迁移" if req.kind == RequestKind.move else "拆除"
+    devices.record(
+        session,
+        principal,
+        device,
+        "request_decide",
+        changes,
+        f"{verdict}设备 {device.mn} 的{what}申请",
+    )
+    return req
+
+
+def list_requests(
+    session: Session, principal: Principal, device_id: int
+) -> list[DeviceChangeRequest]:
+    device = devices.get_device(session, principal, device_id)
+    return repo.change_requests(session, device.id)

@@ -1,0 +1,82 @@
+"""Quarantined MNs: frames the ingest layer refused (unknown MN, wrong password, CRC
+variant), kept for an admin who can turn an MN into a device. The ingest side writes rows
+with ``service.record_quarantine``. Never commits.
+
+The list is not site-scoped (an unknown MN belongs to no site yet): city and district
+admins see all of it; a district admin can adopt an MN only into a site of its own area.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dustgrid.audit import service as audit
+from dustgrid.auth.principal import Principal
+from dustgrid.auth.roles import Perm
+from dustgrid.devices import service as devices
+from dustgrid.devices.models import Device, Lifecycle, QuarantinedMN
+from dustgrid.devices.schemas import AdoptIn
+from dustgrid.errors import NotFound
+from dustgrid.models import utcnow
+
+
+def list_quarantine(
+    session: Session, principal: Principal, *, limit: int = 500
+) -> list[QuarantinedMN]:
+    devices.require(principal, Perm.device_write)
+    stmt = select(QuarantinedMN).order_by(QuarantinedMN.last_seen_at.desc(), QuarantinedMN.id)
+    return list(session.scalars(stmt.limit(limit)))
+
+
+def adopt(
+    session: Session,
+    principal: Principal,
+    quarantine_id: int,
+    data: AdoptIn,
+    *,
+    now: datetime | None = None,
+) -> Device:
+    """Register the quarantined MN as an active device and drop the quarantine row."""
+    devices.require(principal, Perm.device_write)
+    row = session.get(QuarantinedMN, quarantine_id)
+    if row is None:
+        raise NotFound(f"隔离记录不存在：{quarantine_id} / quarantined MN not found")
+    now = now or utcnow()
+    site_id, district_id = devices.place(
+        session, principal, kind=data.kind, site_id=data.site_id, district_id=data.district_id
+    )
+    devices.check_provider(session, data.provider_id)
+    mn, frames, reason = row.mn, row.frames, row.reason
+    devices.claim_mn(session, mn)  # 409 if a device took the MN meanwhile; drops the row
+    device = Device(
+        mn=mn,
+        kind=data.kind,
+        site_id=site_id,
+        district_id=district_id,
+        provider_id=data.provider_id,
+        name=data.name,
+        model=data.model,
+        position=data.position,
+        particulate_unit=data.particulate_unit,
+        crc_variant=data.crc_variant,
+        lifecycle=Lifecycle.active,
+        activated_at=now,
+        online=False,
+    )
+    session.add(device)
+    session.flush()
+    devices.record(
+        session,
+        principal,
+        device,
+        "adopt",
+        {
+            **audit.diff({}, devices.snapshot(device)),
+            "quarantine": [{"mn": mn, "frames": frames, "reason": reason}, None],
+        },
+        f"隔离 MN {mn} 转为设备（{frames} 帧）",
+    )
+    return device

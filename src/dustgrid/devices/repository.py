@@ -1,0 +1,246 @@
+"""Device queries, always filtered by the caller's scope (``device_clause``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
+from sqlalchemy.orm import Session
+
+from dustgrid.auth.principal import Principal
+from dustgrid.auth.roles import Role
+from dustgrid.auth.scope import device_clause, site_clause, site_writable_clause
+from dustgrid.devices.models import (
+    Device,
+    DeviceApiKey,
+    DeviceChangeRequest,
+    DeviceKind,
+    MetricState,
+    OfflinePeriod,
+    OnboardingApplication,
+)
+from dustgrid.devices.schemas import DeviceFilter
+from dustgrid.sites.models import Enterprise, EnterpriseKind, Site
+
+
+def writable_clause(p: Principal) -> ColumnElement[bool]:
+    """Devices ``p`` may change (the caller has checked the permission): the city admin
+    all, a district admin those of the sites they may change and their reference stations."""
+    if p.role == Role.city_admin:
+        return true()
+    if p.role != Role.district_admin:
+        return false()
+    parts: list[ColumnElement[bool]] = [
+        Device.site_id.in_(select(Site.id).where(site_writable_clause(p)))
+    ]
+    if p.district_id is not None:
+        parts.append(
+            and_(
+                Device.kind == DeviceKind.reference_station,
+                Device.district_id == p.district_id,
+            )
+        )
+    return or_(*parts)
+
+
+def application_clause(p: Principal) -> ColumnElement[bool]:
+    """Applications ``p`` may see: those of visible sites; a provider its own."""
+    if p.is_city_wide:
+        return true()
+    if p.role == Role.provider:
+        if p.enterprise_id is None:
+            return false()
+        return OnboardingApplication.provider_id == p.enterprise_id
+    return OnboardingApplication.site_id.in_(select(Site.id).where(site_clause(p)))
+
+
+def visible(session: Session, p: Principal, device_id: int) -> Device | None:
+    return session.scalar(select(Device).where(Device.id == device_id, device_clause(p)))
+
+
+def is_writable(session: Session, p: Principal, device_id: int) -> bool:
+    stmt = select(Device.id).where(Device.id == device_id, writable_clause(p))
+    return session.scalar(stmt) is not None
+
+
+def by_mn(session: Session, mn: str) -> Device | None:
+    return session.scalar(select(Device).where(Device.mn == mn))
+
+
+def registered_mns(session: Session, p: Principal, mns: list[str]) -> dict[str, int]:
+    """Visible devices already holding some of ``mns`` (quarantined for a wrong password,
+    a CRC variant, or because the device was removed)."""
+    if not mns:
+        return {}
+    stmt = select(Device.mn, Device.id).where(Device.mn.in_(mns), device_clause(p))
+    return {mn: int(i) for mn, i in session.execute(stmt)}
+
+
+def filtered(p: Principal, f: DeviceFilter) -> Select[Any]:
+    stmt = select(Device.id).where(device_clause(p))
+    if f.q:
+        like = f"%{f.q.strip()}%"
+        stmt = stmt.where(or_(Device.mn.ilike(like), Device.name.ilike(like)))
+    if f.site_id is not None:
+        stmt = stmt.where(Device.site_id == f.site_id)
+    if f.district_id is not None:
+        stmt = stmt.where(Device.district_id == f.district_id)
+    if f.kind is not None:
+        stmt = stmt.where(Device.kind == f.kind)
+    if f.online is not None:
+        stmt = stmt.where(Device.online.is_(f.online))
+    if f.provider_id is not None:
+        stmt = stmt.where(Device.provider_id == f.provider_id)
+    if f.lifecycle is not None:
+        stmt = stmt.where(Device.lifecycle == f.lifecycle)
+    return stmt
+
+
+def count(session: Session, p: Principal, f: DeviceFilter) -> int:
+    sub = filtered(p, f).subquery()
+    return int(session.scalar(select(func.count()).select_from(sub)) or 0)
+
+
+def _light_columns() -> tuple[Any, ...]:
+    return (
+        Device.id,
+        Device.mn,
+        Device.name,
+        Device.kind,
+        Device.site_id,
+        Site.name.label("site_name"),
+        Device.district_id,
+        Device.provider_id,
+        Enterprise.name.label("provider_name"),
+        Device.lifecycle,
+        Device.online,
+        Device.last_seen_at,
+        Device.position,
+        Device.model,
+    )
+
+
+def page_rows(
+    session: Session, p: Principal, f: DeviceFilter, *, offset: int, limit: int
+) -> list[Any]:
+    """One page of devices as light rows with the site and provider names."""
+    ids = filtered(p, f).order_by(Device.id).offset(offset).limit(limit).subquery()
+    stmt = (
+        select(*_light_columns())
+        .join(ids, ids.c.id == Device.id)
+        .outerjoin(Site, Site.id == Device.site_id)
+        .outerjoin(Enterprise, Enterprise.id == Device.provider_id)
+        .order_by(Device.id)
+    )
+    return list(session.execute(stmt))
+
+
+def site_devices(session: Session, p: Principal, site_id: int) -> list[Any]:
+    """The visible devices of one site, removed ones last."""
+    stmt = (
+        select(*_light_columns())
+        .outerjoin(Site, Site.id == Device.site_id)
+        .outerjoin(Enterprise, Enterprise.id == Device.provider_id)
+        .where(Device.site_id == site_id, device_clause(p))
+        .order_by(Device.removed_at.is_not(None), Device.kind, Device.mn)
+    )
+    return list(session.execute(stmt))
+
+
+def site_name(session: Session, site_id: int | None) -> str | None:
+    if site_id is None:
+        return None
+    return session.scalar(select(Site.name).where(Site.id == site_id))
+
+
+def enterprise_name(session: Session, enterprise_id: int | None) -> str | None:
+    if enterprise_id is None:
+        return None
+    return session.scalar(select(Enterprise.name).where(Enterprise.id == enterprise_id))
+
+
+def providers(session: Session) -> list[Enterprise]:
+    """Device service providers (names are public: they appear on every device)."""
+    stmt = select(Enterprise).where(Enterprise.kind == EnterpriseKind.provider)
+    return list(session.scalars(stmt.order_by(Enterprise.name)))
+
+
+def visible_sites(session: Session, p: Principal, *, writable: bool = False) -> list[Any]:
+    """Active sites offered by forms: visible ones, or those ``p`` may change."""
+    clause = site_writable_clause(p) if writable else site_clause(p)
+    stmt = (
+        select(Site.id, Site.project_code, Site.name, Site.district_id)
+        .where(clause, Site.retired_at.is_(None))
+        .order_by(Site.project_code)
+    )
+    return list(session.execute(stmt))
+
+
+def metric_states(session: Session, device_id: int) -> list[MetricState]:
+    stmt = select(MetricState).where(MetricState.device_id == device_id)
+    return list(session.scalars(stmt.order_by(MetricState.metric)))
+
+
+def offline_periods(session: Session, device_id: int, *, limit: int = 100) -> list[OfflinePeriod]:
+    stmt = (
+        select(OfflinePeriod)
+        .where(OfflinePeriod.device_id == device_id)
+        .order_by(OfflinePeriod.started_at.desc(), OfflinePeriod.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def open_period(session: Session, device_id: int) -> OfflinePeriod | None:
+    stmt = select(OfflinePeriod).where(
+        OfflinePeriod.device_id == device_id, OfflinePeriod.ended_at.is_(None)
+    )
+    return session.scalars(stmt.order_by(OfflinePeriod.id.desc())).first()
+
+
+def keys(session: Session, device_id: int) -> list[DeviceApiKey]:
+    stmt = select(DeviceApiKey).where(DeviceApiKey.device_id == device_id)
+    return list(session.scalars(stmt.order_by(DeviceApiKey.id.desc())))
+
+
+def change_requests(session: Session, device_id: int) -> list[DeviceChangeRequest]:
+    stmt = select(DeviceChangeRequest).where(DeviceChangeRequest.device_id == device_id)
+    return list(session.scalars(stmt.order_by(DeviceChangeRequest.id.desc())))
+
+
+def application_devices(session: Session, application_id: int) -> list[Device]:
+    stmt = select(Device).where(Device.application_id == application_id)
+    return list(session.scalars(stmt.order_by(Device.id)))
+
+
+def visible_application(
+    session: Session, p: Principal, application_id: int
+) -> OnboardingApplication | None:
+    stmt = select(OnboardingApplication).where(
+        OnboardingApplication.id == application_id, application_clause(p)
+    )
+    return session.scalar(stmt)
+
+
+def application_rows(
+    session: Session,
+    p: Principal,
+    *,
+    status: str | None,
+    site_id: int | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[OnboardingApplication], int]:
+    base = select(OnboardingApplication.id).where(application_clause(p))
+    if status:
+        base = base.where(OnboardingApplication.status == status)
+    if site_id is not None:
+        base = base.where(OnboardingApplication.site_id == site_id)
+    total = int(session.scalar(select(func.count()).select_from(base.subquery())) or 0)
+    ids = base.order_by(OnboardingApplication.id.desc()).offset(offset).limit(limit)
+    stmt = (
+        select(OnboardingApplication)
+        .where(OnboardingApplication.id.in_(ids.scalar_subquery()))
+        .order_by(OnboardingApplication.id.desc())
+    )
+    return list(session.scalars(stmt)), total

@@ -1,0 +1,379 @@
+"""Device registry: look-ups, registration and settings, plus the two calls the ingest
+layer makes (``resolve_device``, ``record_quarantine``). Never commits; every change by a
+person is audited.
+
+Access: a device outside the caller's scope answers 404; a visible device the caller's role
+may not change answers 403 (as for sites and grids).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from dustgrid.audit import service as audit
+from dustgrid.auth.principal import Principal
+from dustgrid.auth.roles import Perm, Role
+from dustgrid.auth.scope import site_clause, site_writable_clause
+from dustgrid.devices import repository as repo
+from dustgrid.devices import timeline
+from dustgrid.devices.models import (
+    Device,
+    DeviceKind,
+    Lifecycle,
+    OfflinePeriod,
+    OnboardingApplication,
+    QuarantinedMN,
+)
+from dustgrid.devices.policy import DEFAULT_ONLINE, OnlinePolicy, local_date
+from dustgrid.devices.schemas import (
+    DeviceCreate,
+    DeviceDetail,
+    DeviceFilter,
+    DeviceOut,
+    DeviceUpdate,
+    MetricOut,
+    StepOut,
+)
+from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
+from dustgrid.models import utcnow
+from dustgrid.org.models import District
+from dustgrid.sites.models import Enterprise, EnterpriseKind, Site
+
+AUDITED_FIELDS = (
+    "mn",
+    "kind",
+    "site_id",
+    "district_id",
+    "provider_id",
+    "application_id",
+    "name",
+    "model",
+    "position",
+    "lat",
+    "lon",
+    "particulate_unit",
+    "crc_variant",
+    "main_stream_width",
+    "main_stream_height",
+    "sub_stream_width",
+    "sub_stream_height",
+    "offline_after_minutes",
+    "lifecycle",
+    "activated_at",
+    "removed_at",
+)
+# Quarantine rows keep a sample frame for the admin, not a log: bounded sizes.
+FRAME_SAMPLE_CHARS = 4096
+
+
+def snapshot(device: Device) -> dict[str, Any]:
+    """Audited fields (the HJ 212 password is never written to the audit trail)."""
+    return {name: getattr(device, name) for name in AUDITED_FIELDS}
+
+
+def record(
+    session: Session,
+    principal: Principal | None,
+    device: Device,
+    action: str,
+    changes: dict[str, Any],
+    summary: str,
+) -> None:
+    audit.record(
+        session,
+        actor=principal,
+        action=action,
+        entity_type="device",
+        entity_id=device.id,
+        changes=changes,
+        summary=summary,
+    )
+
+
+# --------------------------------------------------------------------------- access
+
+
+def get_device(session: Session, principal: Principal, device_id: int) -> Device:
+    device = repo.visible(session, principal, device_id)
+    if device is None:
+        raise NotFound(f"设备不存在或无权查看：{device_id} / device not found")
+    return device
+
+
+def require(principal: Principal, perm: Perm) -> None:
+    if not principal.can(perm):
+        raise Forbidden(f"无权执行此操作 / your role may not do this ({perm.value})")
+
+
+def writable_device(
+    session: Session, principal: Principal, device_id: int, perm: Perm = Perm.device_write
+) -> Device:
+    """404 when not visible (existence is not revealed), then 403 by role, then by area."""
+    device = get_device(session, principal, device_id)
+    require(principal, perm)
+    if not repo.is_writable(session, principal, device.id):
+        raise Forbidden("只能管理本辖区的设备 / you may only manage devices in your own area")
+    return device
+
+
+def check_provider(session: Session, provider_id: int | None) -> None:
+    if provider_id is None:
+        return
+    kind = session.scalar(select(Enterprise.kind).where(Enterprise.id == provider_id))
+    if kind != EnterpriseKind.provider:
+        raise Invalid(f"设备服务商不存在：{provider_id} / unknown device provider")
+
+
+def target_site(session: Session, principal: Principal, site_id: int, *, writable: bool) -> Site:
+    """A site the caller may put devices on (or only see, for requests): else 422, with the
+    same message whether the site exists or not."""
+    clause = site_writable_clause(principal) if writable else site_clause(principal)
+    site = session.scalar(select(Site).where(Site.id == site_id, clause))
+    if site is None:
+        raise Invalid(f"工地不存在或不在管辖范围：{site_id} / site not found or outside your area")
+    if site.retired_at is not None:
+        raise Invalid(f"工地已退出台账：{site.name} / the site is retired")
+    return site
+
+
+def reference_district(session: Session, principal: Principal, district_id: int | None) -> int:
+    """The district of a new reference station: the city admin any, a district admin theirs."""
+    if district_id is None:
+        raise Invalid("参考站须指定所属区 / a reference station needs a district")
+    if session.get(District, district_id) is None:
+        raise Invalid(f"所属区不存在：{district_id} / district not found")
+    if principal.role != Role.city_admin and principal.district_id != district_id:
+        raise Forbidden("只能在本区登记参考站 / reference stations of your own district only")
+    return district_id
+
+
+def claim_mn(session: Session, mn: str) -> None:
+    """An MN names one device for ever; registering it ends its quarantine."""
+    existing = repo.by_mn(session, mn)
+    if existing is not None:
+        raise Conflict(f"设备编号 MN 已登记：{mn}（设备 {existing.id}）/ MN already registered")
+    session.execute(delete(QuarantinedMN).where(QuarantinedMN.mn == mn))
+
+
+# --------------------------------------------------------------------------- writes
+
+
+def place(
+    session: Session,
+    principal: Principal,
+    *,
+    kind: DeviceKind,
+    site_id: int | None,
+    district_id: int | None,
+) -> tuple[int | None, int]:
+    """(site_id, district_id) of a new device: reference stations belong to a district,
+    every other device to a site the caller may change."""
+    if kind == DeviceKind.reference_station:
+        if site_id is not None:
+            raise Invalid("参考站不属于工地 / a reference station belongs to no site")
+        return None, reference_district(session, principal, district_id)
+    if site_id is None:
+        raise Invalid("请选择工地 / a site is required")
+    site = target_site(session, principal, site_id, writable=True)
+    return site.id, site.district_id
+
+
+def create_device(
+    session: Session, principal: Principal, data: DeviceCreate, *, now: datetime | None = None
+) -> Device:
+    """Direct registration by an admin (devices already connected, reference stations):
+    the device is active at once; new connections go through an onboarding application."""
+    require(principal, Perm.device_write)
+    now = now or utcnow()
+    mn = data.mn.strip()
+    site_id, district_id = place(
+        session, principal, kind=data.kind, site_id=data.site_id, district_id=data.district_id
+    )
+    check_provider(session, data.provider_id)
+    claim_mn(session, mn)
+    settings = data.model_dump(exclude_unset=True, exclude={"mn", "kind", "site_id", "district_id"})
+    device = Device(
+        mn=mn,
+        kind=data.kind,
+        site_id=site_id,
+        district_id=district_id,
+        lifecycle=Lifecycle.active,
+        activated_at=now,
+        online=False,
+        **{k: v for k, v in settings.items() if v is not None},
+    )
+    session.add(device)
+    session.flush()
+    record(session, principal, device, "create", audit.diff({}, snapshot(device)), f"登记设备 {mn}")
+    return device
+
+
+def update_device(
+    session: Session, principal: Principal, device_id: int, data: DeviceUpdate
+) -> Device:
+    device = writable_device(session, principal, device_id)
+    values = data.model_dump(exclude_unset=True)
+    if values.get("provider_id") is not None:
+        check_provider(session, values["provider_id"])
+    before = snapshot(device)
+    password_changed = "password" in values and values["password"] != device.password
+    for key, value in values.items():
+        if key == "password":
+            value = value or ""
+        setattr(device, key, value)
+    session.flush()
+    changes = audit.diff(before, snapshot(device))
+    if password_changed:
+        changes["password"] = ["***", "***"]
+    if changes:
+        record(session, principal, device, "update", changes, f"修改设备 {device.mn}")
+    return device
+
+
+def notify_offline(
+    session: Session, principal: Principal, device_id: int, *, now: datetime | None = None
+) -> OfflinePeriod:
+    """Record that the provider was told of the current offline period: the repair time
+    of provider scoring runs from this notice (domain.md §7)."""
+    from dustgrid.devices.online import record_notice
+
+    device = writable_device(session, principal, device_id, Perm.device_review)
+    at = now or utcnow()
+    period = record_notice(session, device_id=device.id, at=at)
+    if period is None:
+        raise Conflict("设备当前不在离线期 / the device is not offline")
+    record(
+        session,
+        principal,
+        device,
+        "offline_notice",
+        {"offline_period": [None, period.id], "notified_at": [None, at.isoformat()]},
+        f"通知服务商修复离线设备 {device.mn}",
+    )
+    return period
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def list_page(
+    session: Session, principal: Principal, f: DeviceFilter, *, page: int, size: int
+) -> tuple[list[Any], int]:
+    total = repo.count(session, principal, f)
+    rows = repo.page_rows(session, principal, f, offset=(page - 1) * size, limit=size)
+    return rows, total
+
+
+def step_outs(steps: list[timeline.Step]) -> list[StepOut]:
+    return [
+        StepOut(
+            key=s.key,
+            state=s.state,
+            light=s.light,
+            due_date=s.due_date,
+            done_at=s.done_at,
+            late=s.late,
+        )
+        for s in steps
+    ]
+
+
+def detail(
+    session: Session,
+    principal: Principal,
+    device_id: int,
+    *,
+    now: datetime | None = None,
+    policy: OnlinePolicy = DEFAULT_ONLINE,
+) -> DeviceDetail:
+    """The device with its per-metric state and, when onboarded, its onboarding steps."""
+    device = get_device(session, principal, device_id)
+    now = now or utcnow()
+    limit = policy.threshold_minutes(device.offline_after_minutes)
+    metrics = [
+        MetricOut(
+            metric=m.metric,
+            last_seen_at=m.last_seen_at,
+            last_data_time=m.last_data_time,
+            last_value=m.last_value,
+            stale=(now - m.last_seen_at).total_seconds() > limit * 60,
+        )
+        for m in repo.metric_states(session, device.id)
+    ]
+    steps: list[StepOut] = []
+    if device.application_id is not None:
+        app = session.get(OnboardingApplication, device.application_id)
+        if app is not None:
+            steps = step_outs(
+                timeline.steps(
+                    app, today=local_date(now), online_seen=device.last_seen_at is not None
+                )
+            )
+    base = DeviceOut.model_validate(device).model_dump()
+    return DeviceDetail(
+        **base,
+        has_password=bool(device.password),
+        site_name=repo.site_name(session, device.site_id),
+        provider_name=repo.enterprise_name(session, device.provider_id),
+        offline_after_effective=limit,
+        metrics=metrics,
+        steps=steps,
+    )
+
+
+# --------------------------------------------------------------------------- ingest calls
+
+
+def resolve_device(session: Session, mn: str) -> Device | None:
+    """The device registered under ``mn``, whatever its lifecycle (the caller refuses data
+    from removed or rejected devices), or None for an unknown MN."""
+    return repo.by_mn(session, mn)
+
+
+def record_quarantine(
+    session: Session,
+    *,
+    mn: str,
+    reason: str,
+    peer: str,
+    frame_text: str,
+    at: datetime | None = None,
+) -> QuarantinedMN:
+    """Keep (or count) a frame the ingest layer refused, for an admin to adopt later.
+
+    One row per MN: the first and last time seen, the number of frames, and the latest
+    frame as a sample. A concurrent insert of the same MN is absorbed by the unique
+    constraint and turned into an update.
+    """
+    at = at or utcnow()
+    mn = mn.strip()[:24]
+    row = session.scalar(select(QuarantinedMN).where(QuarantinedMN.mn == mn))
+    if row is None:
+        try:
+            with session.begin_nested():
+                row = QuarantinedMN(
+                    mn=mn,
+                    reason=reason[:32],
+                    first_seen_at=at,
+                    last_seen_at=at,
+                    frames=1,
+                    last_peer=peer[:64],
+                    last_frame=frame_text[:FRAME_SAMPLE_CHARS],
+                )
+                session.add(row)
+            return row
+        except IntegrityError:
+            row = session.scalar(select(QuarantinedMN).where(QuarantinedMN.mn == mn))
+            if row is None:  # pragma: no cover - deleted between the two statements
+                raise
+    row.frames += 1
+    row.reason = reason[:32]
+    row.last_seen_at = max(row.last_seen_at, at)
+    row.last_peer = peer[:64]
+    row.last_frame = frame_text[:FRAME_SAMPLE_CHARS]
+    return row

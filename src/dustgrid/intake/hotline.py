@@ -1,0 +1,280 @@
+"""The 12319 desk: record a complaint, link it to a case (new or merged), answer the caller.
+
+Why complaints are linked by a person and not automatically: the caller describes a place
+in words ("the site behind the school on Zhongshan Road"); the platform proposes the
+nearest sites and open duplicates (``hotline_suggest``), the desk decides. Linking goes
+through ``cases.service.open_case`` with ``source=hotline_12319``, so the case core's
+deduplication applies: a second complaint about the same site and problem within the
+``DedupPolicy.hotline_window`` joins the open case instead of opening another.
+Never commits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from dustgrid.audit import service as audit
+from dustgrid.auth.principal import Principal
+from dustgrid.cases import repository as case_repo
+from dustgrid.cases import service as cases
+from dustgrid.cases.categories import CATEGORIES
+from dustgrid.cases.models import Case
+from dustgrid.cases.repository import NOT_CLOSED
+from dustgrid.cases.states import REPORTERS, CaseSource
+from dustgrid.config import Settings, get_settings
+from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
+from dustgrid.intake import repository as repo
+from dustgrid.intake.models import Channel, Complaint, ComplaintStatus
+from dustgrid.intake.schemas import ComplaintIn, FeedbackIn, LinkIn
+from dustgrid.models import utcnow
+
+SOURCE = CaseSource.hotline_12319
+CLOCK_SKEW = timedelta(minutes=5)  # a desk PC's clock may run a little ahead
+FEEDBACK_FIELDS = ("response_at", "resolved_at", "satisfaction", "satisfied", "feedback_note")
+LINK_FIELDS = ("status", "site_id", "case_id", "linked_at", "category", "dismiss_reason")
+
+
+def _now(now: datetime | None) -> datetime:
+    if now is None:
+        return utcnow()
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return now
+
+
+def aware(value: datetime, settings: Settings) -> datetime:
+    """A naive time from a form or a vendor is local time (``Settings.timezone``)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=ZoneInfo(settings.timezone))
+    return value
+
+
+def external_ref(complaint: Complaint) -> str:
+    return f"complaint:{complaint.id}"
+
+
+def _check_category(category: str) -> str:
+    if category not in CATEGORIES:
+        raise Invalid(f"未知的问题类别：{category} / unknown category",
+                      details={"field": "category", "category": category})  # fmt: skip
+    return category
+
+
+def create(
+    session: Session,
+    principal: Principal | None,
+    data: ComplaintIn,
+    *,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+    open311_key_id: int | None = None,
+    caller_email: str = "",
+    media_url: str = "",
+) -> Complaint:
+    """Record a complaint (``principal`` None: a public channel such as Open311)."""
+    settings = settings or get_settings()
+    now = _now(now)
+    received = aware(data.received_at, settings) if data.received_at else now
+    if received > now + CLOCK_SKEW:
+        raise Invalid("来电时间不能晚于当前时间 / received_at is in the future",
+                      details={"field": "received_at"})  # fmt: skip
+    _check_category(data.category)
+    district = None
+    if data.lat is not None and data.lon is not None:
+        district = repo.district_at(session, data.lat, data.lon)
+    if district is None and principal is not None:
+        district = principal.district_id
+    c = Complaint(
+        channel=data.channel,
+        status=ComplaintStatus.received,
+        caller_name=data.caller_name,
+        caller_phone=data.caller_phone,
+        caller_email=caller_email,
+        received_at=received,
+        place_text=data.place_text,
+        lat=data.lat,
+        lon=data.lon,
+        district_id=district,
+        content=data.content,
+        category=data.category,
+        media_url=media_url,
+        created_by_id=principal.user_id if principal else None,
+        open311_key_id=open311_key_id,
+    )
+    session.add(c)
+    session.flush()
+    audit.record(session, actor=principal, action="hotline.create", entity_type="complaint",
+                 entity_id=c.id, changes={"status": [None, c.status.value],
+                                          "channel": [None, c.channel.value]},
+                 summary=f"登记投诉 #{c.id}（{c.channel.value}）")  # fmt: skip
+    return c
+
+
+def get(session: Session, principal: Principal, complaint_id: int, *, lock: bool = False
+        ) -> Complaint:  # fmt: skip
+    c = repo.get_visible(session, principal, complaint_id, lock=lock)
+    if c is None:
+        raise NotFound(f"投诉不存在或无权查看：{complaint_id} / complaint not found")
+    return c
+
+
+def may_open_case(principal: Principal) -> bool:
+    """Whether the case core lets this role open a case from a 12319 complaint."""
+    return principal.role in REPORTERS[SOURCE]
+
+
+def _snapshot(c: Complaint, names: tuple[str, ...]) -> dict[str, object]:
+    return {k: getattr(c, k) for k in names}
+
+
+def _merge_into(session: Session, principal: Principal, c: Complaint, case_id: int, *,
+                now: datetime, settings: Settings) -> Case:  # fmt: skip
+    """Join an existing open case chosen by the desk (a ``case.merged`` note on it)."""
+    case = case_repo.get_visible(session, principal, case_id, lock=True)
+    if case is None:
+        raise NotFound(f"案件不存在或无权查看：{case_id} / case not found")
+    if case.state not in NOT_CLOSED:
+        raise Conflict(f"案件 #{case_id} 已办结，不能并入 / case #{case_id} is closed",
+                       details={"field": "case_id"})  # fmt: skip
+    text = f"12319 投诉 #{c.id} 并入本案：{c.content}"
+    cases.add_note(session, principal, case.id, text=text, now=now, settings=settings,
+                   kind="case.merged")  # fmt: skip
+    case.merged_count = (case.merged_count or 0) + 1
+    return case
+
+
+def link(
+    session: Session,
+    principal: Principal,
+    complaint_id: int,
+    data: LinkIn,
+    *,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> tuple[Complaint, Case, bool]:
+    """Open a case for the complaint or merge it into one; returns (complaint, case, new)."""
+    settings = settings or get_settings()
+    now = _now(now)
+    c = get(session, principal, complaint_id, lock=True)
+    if c.status != ComplaintStatus.received:
+        raise Conflict(f"投诉已处理（{c.status.value}） / complaint already {c.status.value}",
+                       details={"status": c.status.value})  # fmt: skip
+    before = _snapshot(c, LINK_FIELDS)
+    category = _check_category(data.category or c.category)
+    if data.case_id is not None:
+        case, created = _merge_into(session, principal, c, data.case_id, now=now,
+                                    settings=settings), False  # fmt: skip
+    else:
+        if not may_open_case(principal):
+            raise Forbidden(
+                "您的角色不能由 12319 投诉立案，请并入已有案件或转市级 / your role may not open "
+                "a case from a 12319 complaint; merge it into an open case or pass it to L1",
+                details={"field": "site_id"},
+            )
+        location = (c.lat, c.lon) if c.lat is not None and c.lon is not None else None
+        if data.site_id is None and location is None:
+            raise Invalid("投诉没有坐标，请选择工地 / the complaint has no point: choose a site",
+                          details={"field": "site_id"})  # fmt: skip
+        place = f"（地点：{c.place_text}）" if c.place_text else ""
+        case, created = cases.open_case(
+            session,
+            actor=principal,
+            source=SOURCE,
+            site_id=data.site_id,
+            location=location if data.site_id is None else None,
+            category=category,
+            description=f"【12319 投诉】{c.content}{place}",
+            severity=data.severity,
+            dedup_key=f"hotline:{data.site_id}:{category}" if data.site_id else None,
+            external_ref=external_ref(c),
+            now=now,
+            settings=settings,
+        )
+    c.case_id, c.linked_at, c.category = case.id, now, category
+    c.site_id = case.site_id if case.site_id is not None else data.site_id
+    c.status = ComplaintStatus.linked if created else ComplaintStatus.merged
+    if c.district_id is None:
+        c.district_id = case.district_id
+    audit.record(session, actor=principal, action="hotline.link", entity_type="complaint",
+                 entity_id=c.id, changes=audit.diff(before, _snapshot(c, LINK_FIELDS)),
+                 summary=f"投诉 #{c.id} {'立案' if created else '并入'}案件 #{case.id}",
+                 )  # fmt: skip
+    return c, case, created
+
+
+def dismiss(session: Session, principal: Principal, complaint_id: int, reason: str, *,
+            now: datetime | None = None) -> Complaint:  # fmt: skip
+    """Not a construction-site matter (or a prank): closed without a case."""
+    c = get(session, principal, complaint_id, lock=True)
+    if c.status != ComplaintStatus.received:
+        raise Conflict(f"投诉已处理（{c.status.value}） / complaint already {c.status.value}")
+    before = _snapshot(c, LINK_FIELDS)
+    c.status, c.dismiss_reason = ComplaintStatus.dismissed, reason.strip()
+    audit.record(session, actor=principal, action="hotline.dismiss", entity_type="complaint",
+                 entity_id=c.id, changes=audit.diff(before, _snapshot(c, LINK_FIELDS)),
+                 summary=f"投诉 #{c.id} 不予受理")  # fmt: skip
+    return c
+
+
+def _when(value: datetime | None, flag: bool, now: datetime, settings: Settings, field: str,
+          received: datetime) -> datetime | None:  # fmt: skip
+    if value is None and not flag:
+        return None
+    at = aware(value, settings) if value is not None else now
+    if at > now + CLOCK_SKEW:
+        raise Invalid(f"{field} 不能晚于当前时间 / {field} is in the future",
+                      details={"field": field})  # fmt: skip
+    if at < received:
+        raise Invalid(f"{field} 不能早于来电时间 / {field} is before the complaint was received",
+                      details={"field": field})  # fmt: skip
+    return at
+
+
+def feedback(
+    session: Session,
+    principal: Principal,
+    complaint_id: int,
+    data: FeedbackIn,
+    *,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> Complaint:
+    """Record the response, the resolution and the caller's satisfaction (any subset)."""
+    settings = settings or get_settings()
+    now = _now(now)
+    c = get(session, principal, complaint_id, lock=True)
+    before = _snapshot(c, FEEDBACK_FIELDS)
+    response = _when(data.response_at, data.responded, now, settings, "response_at",
+                     c.received_at)  # fmt: skip
+    resolved = _when(data.resolved_at, data.resolved, now, settings, "resolved_at",
+                     c.received_at)  # fmt: skip
+    if response is not None:
+        c.response_at = response
+    if resolved is not None:
+        c.resolved_at = resolved
+        # a problem resolved was necessarily answered: the caller was told by then
+        c.response_at = min(c.response_at or resolved, resolved)
+    if c.resolved_at is not None and c.response_at is not None and (c.response_at > c.resolved_at):
+        raise Invalid("响应时间不能晚于解决时间 / response_at is after resolved_at",
+                      details={"field": "response_at"})  # fmt: skip
+    if data.satisfaction is not None:
+        c.satisfaction = data.satisfaction
+    if data.satisfied is not None:
+        c.satisfied = data.satisfied
+    if (data.satisfaction is not None or data.satisfied is not None) and c.response_at is None:
+        raise Invalid("尚未响应，不能记录满意度 / record the response before satisfaction",
+                      details={"field": "satisfaction"})  # fmt: skip
+    if data.note.strip():
+        c.feedback_note = data.note.strip()
+    changes = audit.diff(before, _snapshot(c, FEEDBACK_FIELDS))
+    if not changes:
+        raise Invalid("没有要记录的回访内容 / nothing to record")
+    audit.record(session, actor=principal, action="hotline.feedback", entity_type="complaint",
+                 entity_id=c.id, changes=changes, summary=f"投诉 #{c.id} 回访记录")  # fmt: skip
+    return c
+
+
+__all__ = ["Channel", "create", "dismiss", "feedback", "get", "link", "may_open_case"]

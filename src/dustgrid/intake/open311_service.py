@@ -1,0 +1,200 @@
+"""Open311 with the database: client keys, filing a request, listing requests. Never commits.
+
+Keys: a client (a city app, a civic-reporting vendor) gets one key from an L1 admin
+(``POST /api/v1/open311/keys``); only its SHA-256 is stored, found by its first characters.
+
+A posted request becomes a ``Complaint`` (``channel=open311``) in the 12319 desk's queue,
+not a case: the public describes places loosely and may report things that are not a
+site's problem, so the desk links it to a site (opening or merging a case) like a call.
+Only complaints filed through Open311 are listed publicly; phone complaints may carry
+personal details in their text and stay inside the platform.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dustgrid.audit import service as audit
+from dustgrid.auth.principal import Principal
+from dustgrid.cases.models import Case
+from dustgrid.config import Settings
+from dustgrid.errors import NotFound
+from dustgrid.intake import hotline
+from dustgrid.intake import open311 as spec
+from dustgrid.intake.models import Channel, Complaint, Open311Key
+from dustgrid.intake.schemas import ComplaintIn
+from dustgrid.org.models import OrgUnit
+
+KEY_SCHEME = "o311_"
+PREFIX_CHARS = 12
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def issue_key(session: Session, principal: Principal, name: str, *, now: datetime
+              ) -> tuple[Open311Key, str]:  # fmt: skip
+    key = KEY_SCHEME + secrets.token_urlsafe(32)
+    row = Open311Key(name=name.strip(), prefix=key[:PREFIX_CHARS], key_hash=_hash(key),
+                     created_at=now, created_by_id=principal.user_id)  # fmt: skip
+    session.add(row)
+    session.flush()
+    audit.record(session, actor=principal, action="open311.key_issue", entity_type="open311_key",
+                 entity_id=row.id, changes={"prefix": [None, row.prefix]},
+                 summary=f"签发 Open311 密钥 {row.prefix}…（{row.name}）")  # fmt: skip
+    return row, key
+
+
+def revoke_key(session: Session, principal: Principal, key_id: int, *, now: datetime
+               ) -> Open311Key:  # fmt: skip
+    row = session.get(Open311Key, key_id)
+    if row is None:
+        raise NotFound(f"密钥不存在：{key_id} / key not found")
+    if row.revoked_at is None:
+        row.revoked_at = now
+        audit.record(session, actor=principal, action="open311.key_revoke",
+                     entity_type="open311_key", entity_id=row.id,
+                     changes={"revoked_at": [None, now.isoformat()]},
+                     summary=f"吊销 Open311 密钥 {row.prefix}…")  # fmt: skip
+    return row
+
+
+def list_keys(session: Session) -> list[Open311Key]:
+    return list(session.scalars(select(Open311Key).order_by(Open311Key.id)))
+
+
+def verify_key(session: Session, key: str | None, *, now: datetime) -> Open311Key:
+    """The live key row, or ``SpecError(403)`` (the spec's answer to a bad api_key)."""
+    key = (key or "").strip()
+    if key.startswith(KEY_SCHEME) and len(key) >= PREFIX_CHARS + 16:
+        digest = _hash(key)
+        rows = session.scalars(
+            select(Open311Key).where(
+                Open311Key.prefix == key[:PREFIX_CHARS], Open311Key.revoked_at.is_(None)
+            )
+        )
+        for row in rows:
+            if secrets.compare_digest(row.key_hash, digest):
+                row.last_used_at = now
+                return row
+    raise spec.SpecError(403, "api_key is missing or invalid")
+
+
+def create_request(
+    session: Session,
+    *,
+    api_key: str | None,
+    form: dict[str, str | None],
+    now: datetime,
+    settings: Settings,
+) -> Complaint:
+    """File a request (the spec's POST); ``SpecError`` 400/403/404 on bad input."""
+    key = verify_key(session, api_key, now=now)
+    code = (form.get("service_code") or "").strip()
+    if not code:
+        raise spec.SpecError(400, "service_code is required")
+    if code not in spec.service_codes():
+        raise spec.SpecError(404, f"service_code not found: {code}")
+    lat = spec.parse_float("lat", form.get("lat"), -90, 90)
+    lon = spec.parse_float("long", form.get("long"), -180, 180)
+    if (lat is None) != (lon is None):
+        raise spec.SpecError(400, "lat and long must be given together")
+    address = (form.get("address_string") or "").strip()[:255]
+    if lat is None and not address:
+        raise spec.SpecError(400, "a location is required: lat and long, or address_string")
+    description = (form.get("description") or "").strip()
+    if len(description) < 2:
+        raise spec.SpecError(400, "description is required")
+    if len(description) > spec.MAX_DESCRIPTION:
+        raise spec.SpecError(400, f"description is longer than {spec.MAX_DESCRIPTION}")
+    name = " ".join(
+        p for p in ((form.get("last_name") or "").strip(), (form.get("first_name") or "").strip())
+        if p
+    )[:64]  # fmt: skip
+    phone = "".join(ch for ch in (form.get("phone") or "") if ch.isdigit() or ch in "+-() ")
+    data = ComplaintIn(channel=Channel.open311, caller_name=name, caller_phone=phone[:32],
+                       place_text=address, lat=lat, lon=lon, content=description,
+                       category=code)  # fmt: skip
+    return hotline.create(
+        session, None, data, now=now, settings=settings, open311_key_id=key.id,
+        caller_email=spec.check_email(form.get("email") or "")[:128],
+        media_url=spec.check_url(form.get("media_url") or ""),
+    )  # fmt: skip
+
+
+def request_rows(
+    session: Session,
+    *,
+    ids: list[str],
+    codes: list[str],
+    start: datetime | None,
+    end: datetime | None,
+    statuses: list[str],
+    now: datetime,
+    en: bool,
+) -> list[dict[str, Any]]:
+    """The spec's GET requests (and GET one request when ``ids`` has one element)."""
+    bad = [s for s in statuses if s not in ("open", "closed")]
+    if bad:
+        raise spec.SpecError(400, f"status must be open or closed: {','.join(bad)}")
+    stmt = (
+        select(Complaint, Case.state, Case.deadline_at, Case.updated_at, OrgUnit.name)
+        .outerjoin(Case, Case.id == Complaint.case_id)
+        .outerjoin(OrgUnit, OrgUnit.id == Case.assigned_unit_id)
+        .where(Complaint.channel == Channel.open311)
+    )
+    if ids:
+        numbers = [int(i) for i in ids if i.isdigit()]
+        stmt = stmt.where(Complaint.id.in_(numbers))
+    else:
+        if codes:
+            stmt = stmt.where(Complaint.category.in_(codes))
+        if start is None and end is None:
+            start = now - timedelta(days=spec.DEFAULT_DAYS)
+        if start is not None:
+            stmt = stmt.where(Complaint.received_at >= start)
+        if end is not None:
+            stmt = stmt.where(Complaint.received_at <= end)
+    stmt = stmt.order_by(Complaint.received_at.desc(), Complaint.id.desc()).limit(spec.MAX_REQUESTS)
+    names = {code: s["service_name"] for s in spec.services(en) for code in [s["service_code"]]}
+    out = []
+    for c, state, deadline, case_updated, unit in session.execute(stmt):
+        status, key = spec.status_of(
+            c.status.value, c.resolved_at is not None, getattr(state, "value", state)
+        )
+        if statuses and status not in statuses:
+            continue
+        updated = max(filter(None, (c.updated_at, case_updated)))
+        out.append({
+            "service_request_id": str(c.id),
+            "status": status,
+            "status_notes": spec.note(key, en),
+            "service_name": names.get(c.category, c.category),
+            "service_code": c.category,
+            "description": c.content,
+            "agency_responsible": unit or ("12319 Hotline" if en else "12319 城建服务热线"),
+            "service_notice": "",
+            "requested_datetime": spec.w3c(c.received_at),
+            "updated_datetime": spec.w3c(updated),
+            "expected_datetime": spec.w3c(deadline),
+            "address": c.place_text,
+            "address_id": None,
+            "zipcode": None,
+            "lat": c.lat,
+            "long": c.lon,
+            "media_url": c.media_url or None,
+        })  # fmt: skip
+    return out
+
+
+def notice(en: bool) -> str:
+    if en:
+        return "Received by the 12319 desk; it will be assigned to the responsible district."
+    return "已受理，12319 热线将分派至责任单位处理。"

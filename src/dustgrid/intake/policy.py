@@ -1,0 +1,123 @@
+"""Numbers of the intake channels as one named, versioned setting (domain.md §4, §8).
+
+Why a versioned dataclass and not loose constants: a video event recorded "below the
+threshold" or a month's satisfaction rate must stay explainable after a city changes the
+numbers, so every event row stores the ``version`` it was judged under. Everything here
+is a platform default (the rules give no figure), marked so in ``BASIS``.
+
+The deduplication windows themselves belong to the case core (``cases.policy.DedupPolicy``:
+video AI per site and kind, hotline by radius and time); this module only builds the keys.
+
+A city overrides a number through ``Settings`` fields named ``intake_<field>`` (for example
+``DUSTGRID_INTAKE_VIDEO_MIN_CONFIDENCE=0.7``) once those fields exist in ``config.py``;
+``intake_policy`` reads them when present and marks the version ``+local``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, fields, replace
+from datetime import timedelta
+from types import MappingProxyType
+from typing import Any
+
+from dustgrid.cases.categories import Severity
+from dustgrid.config import Settings
+
+
+class VideoEventKind(enum.StrEnum):
+    """What a video-AI analyser reports (vendor vocabularies are mapped onto these)."""
+
+    bare_soil_uncovered = "bare_soil_uncovered"  # 裸土未覆盖
+    vehicle_not_washed = "vehicle_not_washed"  # 车辆未冲洗
+    dust_plume = "dust_plume"  # 扬尘
+    hoarding_broken = "hoarding_broken"  # 围挡破损
+    no_spraying = "no_spraying"  # 未喷淋降尘
+    other = "other"
+
+
+# Event kind → (case category from ``cases.categories``, default severity).
+VIDEO_CATEGORY = MappingProxyType({
+    VideoEventKind.bare_soil_uncovered: ("bare_soil_cover", Severity.medium),
+    VideoEventKind.vehicle_not_washed: ("tyre_washing", Severity.medium),
+    VideoEventKind.dust_plume: ("illegal_behaviour_on_video", Severity.high),
+    VideoEventKind.hoarding_broken: ("hoarding", Severity.medium),
+    VideoEventKind.no_spraying: ("wet_earthwork", Severity.medium),
+    VideoEventKind.other: ("illegal_behaviour_on_video", Severity.low),
+})  # fmt: skip
+
+VIDEO_KIND_LABELS = MappingProxyType({
+    VideoEventKind.bare_soil_uncovered: ("裸土未覆盖", "Bare soil uncovered"),
+    VideoEventKind.vehicle_not_washed: ("车辆未冲洗", "Vehicle not washed"),
+    VideoEventKind.dust_plume: ("扬尘", "Dust plume"),
+    VideoEventKind.hoarding_broken: ("围挡破损", "Hoarding broken"),
+    VideoEventKind.no_spraying: ("未喷淋降尘", "No spraying"),
+    VideoEventKind.other: ("其他违规", "Other violation"),
+})  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class IntakePolicy:
+    """The numbers every intake channel computes with."""
+
+    version: str = "2026.1"
+    # video AI: events below this confidence are recorded, but open no case
+    video_min_confidence: float = 0.6
+    # video AI: an event older than this (vendor backlog) or this far in the future
+    # (camera clock) is refused, so no case starts its clock long ago or later
+    video_max_age: timedelta = timedelta(hours=24)
+    video_max_skew: timedelta = timedelta(minutes=5)
+    # snapshots: the smaller of this and ``Settings.attachment_max_bytes``
+    snapshot_max_bytes: int = 5 * 1024 * 1024
+    # hotline: a complaint counts as answered in time when responded to within this
+    hotline_response_limit: timedelta = timedelta(hours=24)
+    # hotline: a score (1–5) at or above this is "satisfied" when no yes/no was given
+    satisfied_min_score: int = 4
+    # hotline: how many nearest sites the desk is shown
+    suggestion_count: int = 5
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.video_min_confidence <= 1:
+            raise ValueError("video_min_confidence must be within 0..1")
+        if not 1 <= self.satisfied_min_score <= 5:
+            raise ValueError("satisfied_min_score must be within 1..5")
+        if self.snapshot_max_bytes <= 0 or self.suggestion_count <= 0:
+            raise ValueError("sizes and counts must be positive")
+
+
+BASIS = MappingProxyType({
+    "video_min_confidence": "platform default",
+    "video_max_age": "platform default",
+    "video_max_skew": "platform default",
+    "snapshot_max_bytes": "platform default",
+    "hotline_response_limit": "platform default (domain.md §8 names the rate, not the limit)",
+    "satisfied_min_score": "platform default",
+    "suggestion_count": "platform default",
+})  # fmt: skip
+
+DEFAULT_INTAKE_POLICY = IntakePolicy()
+
+
+def intake_policy(settings: Settings | None = None) -> IntakePolicy:
+    """The policy in force: defaults, overridden by ``Settings.intake_<field>`` if defined."""
+    policy = DEFAULT_INTAKE_POLICY
+    if settings is None:
+        return policy
+    changes: dict[str, Any] = {}
+    for f in fields(IntakePolicy):
+        if f.name == "version":
+            continue
+        value = getattr(settings, f"intake_{f.name}", None)
+        if value is None or value == getattr(policy, f.name):
+            continue
+        if isinstance(getattr(policy, f.name), timedelta) and not isinstance(value, timedelta):
+            value = timedelta(seconds=float(value))
+        changes[f.name] = value
+    if not changes:
+        return policy
+    return replace(policy, version=f"{policy.version}+local", **changes)
+
+
+def snapshot_limit(settings: Settings, policy: IntakePolicy) -> int:
+    """Largest snapshot accepted: the intake limit, never above the attachment limit."""
+    return min(policy.snapshot_max_bytes, settings.attachment_max_bytes)

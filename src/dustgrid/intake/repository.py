@@ -1,0 +1,165 @@
+"""Intake queries, always through the caller's scope.
+
+Who sees a complaint: L1 all; an L2 district admin the complaints of their district, those
+about sites they see, and those whose case they see; anyone the complaints they recorded.
+Routes also require ``Perm.hotline``, so other roles never reach these queries.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, or_, select, true
+from sqlalchemy.orm import Session
+
+from dustgrid.auth.principal import Principal
+from dustgrid.auth.roles import Role
+from dustgrid.auth.scope import case_clause, site_clause
+from dustgrid.cases.models import Case
+from dustgrid.cases.repository import NOT_CLOSED
+from dustgrid.geo.shapes import point_in_geometry
+from dustgrid.intake.models import Complaint, ComplaintStatus
+from dustgrid.org.models import District
+from dustgrid.sites.models import Site
+
+
+def complaint_clause(p: Principal) -> ColumnElement[bool]:
+    if p.is_city_wide:
+        return true()
+    parts: list[ColumnElement[bool]] = [
+        Complaint.created_by_id == p.user_id,
+        Complaint.site_id.in_(select(Site.id).where(site_clause(p))),
+        Complaint.case_id.in_(select(Case.id).where(case_clause(p))),
+    ]
+    if p.role in (Role.district_admin, Role.viewer) and p.district_id is not None:
+        parts.append(Complaint.district_id == p.district_id)
+    return or_(*parts)
+
+
+def get_visible(
+    session: Session, p: Principal, complaint_id: int, *, lock: bool = False
+) -> Complaint | None:
+    stmt = select(Complaint).where(Complaint.id == complaint_id, complaint_clause(p))
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def filtered(
+    p: Principal,
+    *,
+    status: ComplaintStatus | None = None,
+    channel: str | None = None,
+    q: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Select[Any]:
+    stmt = select(Complaint).where(complaint_clause(p))
+    if status is not None:
+        stmt = stmt.where(Complaint.status == status)
+    if channel:
+        stmt = stmt.where(Complaint.channel == channel)
+    if q:
+        like = f"%{q.strip()}%"
+        stmt = stmt.where(
+            or_(Complaint.place_text.like(like), Complaint.content.like(like),
+                Complaint.caller_phone.like(like))
+        )  # fmt: skip
+    if since is not None:
+        stmt = stmt.where(Complaint.received_at >= since)
+    if until is not None:
+        stmt = stmt.where(Complaint.received_at < until)
+    return stmt
+
+
+def page(
+    session: Session, stmt: Select[Any], *, offset: int, limit: int
+) -> tuple[list[Complaint], int]:
+    total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = session.scalars(
+        stmt.order_by(Complaint.received_at.desc(), Complaint.id.desc()).offset(offset).limit(limit)
+    )
+    return list(rows), total
+
+
+def box(lat: float, lon: float, radius_m: float) -> tuple[float, float]:
+    """Half-sizes (degrees) of a box holding the circle; callers measure exact distance."""
+    dlat = radius_m / 111_000
+    dlon = radius_m / (111_000 * max(0.1, abs(math.cos(math.radians(lat)))))
+    return dlat, dlon
+
+
+def visible_sites(session: Session, p: Principal) -> Sequence[Any]:
+    """id, project_code, name, address, lat, lon of active sites the caller sees."""
+    stmt = select(Site.id, Site.project_code, Site.name, Site.address, Site.lat, Site.lon).where(
+        site_clause(p), Site.retired_at.is_(None)
+    )
+    return list(session.execute(stmt))
+
+
+def complaints_near(
+    session: Session, p: Principal, lat: float, lon: float, *, radius_m: float,
+    since: datetime, until: datetime, exclude_id: int | None,
+) -> list[Complaint]:  # fmt: skip
+    dlat, dlon = box(lat, lon, radius_m)
+    stmt = select(Complaint).where(
+        complaint_clause(p),
+        Complaint.status != ComplaintStatus.dismissed,
+        Complaint.received_at >= since,
+        Complaint.received_at <= until,
+        Complaint.lat.between(lat - dlat, lat + dlat),
+        Complaint.lon.between(lon - dlon, lon + dlon),
+    )
+    if exclude_id is not None:
+        stmt = stmt.where(Complaint.id != exclude_id)
+    return list(session.scalars(stmt.limit(200)))
+
+
+def complaints_of_site(
+    session: Session, p: Principal, site_id: int, *, since: datetime, until: datetime,
+    exclude_id: int | None,
+) -> list[Complaint]:  # fmt: skip
+    stmt = select(Complaint).where(
+        complaint_clause(p),
+        Complaint.site_id == site_id,
+        Complaint.status != ComplaintStatus.dismissed,
+        Complaint.received_at >= since,
+        Complaint.received_at <= until,
+    )
+    if exclude_id is not None:
+        stmt = stmt.where(Complaint.id != exclude_id)
+    return list(session.scalars(stmt.limit(200)))
+
+
+def open_cases_near(
+    session: Session, p: Principal, lat: float, lon: float, *, radius_m: float, since: datetime
+) -> list[Case]:
+    """Open cases of any source around the point (scoped; the caller measures distance)."""
+    dlat, dlon = box(lat, lon, radius_m)
+    stmt = select(Case).where(
+        case_clause(p),
+        Case.state.in_(NOT_CLOSED),
+        Case.opened_at >= since,
+        Case.lat.between(lat - dlat, lat + dlat),
+        Case.lon.between(lon - dlon, lon + dlon),
+    )
+    return list(session.scalars(stmt.limit(200)))
+
+
+def district_at(session: Session, lat: float, lon: float) -> int | None:
+    """The district whose boundary holds the point (None outside every boundary)."""
+    for d in session.scalars(select(District).where(District.boundary.is_not(None))):
+        if d.boundary and point_in_geometry(lat, lon, d.boundary):
+            return d.id
+    return None
+
+
+def names(session: Session, model: Any, ids: Sequence[int | None], attr: str) -> dict[int, Any]:
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    col = getattr(model, attr)
+    return {r[0]: r[1] for r in session.execute(select(model.id, col).where(model.id.in_(wanted)))}

@@ -1,0 +1,157 @@
+"""Deliver due outbox jobs: claim, run outside any transaction, record the outcome.
+
+A job is claimed by setting a lease (``locked_until``) in its own short transaction, so
+two workers never run the same job and a worker that dies mid-job only delays it until
+the lease ends. A failure is retried after ``jobs_backoff_s × 2^(attempts-1)``; after
+``max_attempts`` the job is ``dead`` and kept for inspection.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from dustgrid.config import Settings, get_settings
+from dustgrid.jobs.models import JobStatus, OutboxJob
+from dustgrid.models import utcnow
+
+log = logging.getLogger(__name__)
+LEASE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    session_factory: Callable[[], Session]
+    settings: Settings
+    now: datetime
+
+
+Handler = Callable[[dict[str, Any], JobContext], None]
+HANDLERS: dict[str, Handler] = {}
+# Modules that register handlers when imported (so the worker knows every kind).
+HANDLER_MODULES = ("dustgrid.notifications.delivery", "dustgrid.cases.feedback")
+
+
+def register(kind: str) -> Callable[[Handler], Handler]:
+    """Decorator: ``@register("notify.channel") def deliver(payload, ctx): ...``."""
+
+    def _wrap(fn: Handler) -> Handler:
+        HANDLERS[kind] = fn
+        return fn
+
+    return _wrap
+
+
+def load_handlers() -> None:
+    for name in HANDLER_MODULES:
+        importlib.import_module(name)
+
+
+@dataclass
+class RunReport:
+    done: int = 0
+    retried: int = 0
+    dead: int = 0
+
+    def __str__(self) -> str:
+        return f"done={self.done} retried={self.retried} dead={self.dead}"
+
+
+def _claim(factory: Callable[[], Session], now: datetime, limit: int) -> list[OutboxJob]:
+    claimed = []
+    with factory() as session:
+        ids = list(
+            session.scalars(
+                select(OutboxJob.id)
+                .where(
+                    OutboxJob.status == JobStatus.pending,
+                    OutboxJob.run_after <= now,
+                    or_(OutboxJob.locked_until.is_(None), OutboxJob.locked_until < now),
+                )
+                .order_by(OutboxJob.run_after, OutboxJob.id)
+                .limit(limit)
+            )
+        )
+        for job_id in ids:
+            got = session.execute(
+                update(OutboxJob)
+                .where(
+                    OutboxJob.id == job_id,
+                    OutboxJob.status == JobStatus.pending,
+                    or_(OutboxJob.locked_until.is_(None), OutboxJob.locked_until < now),
+                )
+                .values(locked_until=now + LEASE)
+            )
+            if got.rowcount:  # type: ignore[attr-defined]
+                job = session.get(OutboxJob, job_id)
+                if job is not None:
+                    claimed.append(job)
+        session.commit()
+        for job in claimed:
+            session.expunge(job)
+    return claimed
+
+
+def _finish(
+    factory: Callable[[], Session],
+    job: OutboxJob,
+    *,
+    error: str | None,
+    now: datetime,
+    settings: Settings,
+) -> str:
+    with factory() as session:
+        row = session.get(OutboxJob, job.id)
+        assert row is not None
+        row.locked_until = None
+        if error is None:
+            row.status, row.finished_at, row.last_error = JobStatus.done, now, ""
+            outcome = "done"
+        else:
+            row.attempts += 1
+            row.last_error = error[:2000]
+            if row.attempts >= row.max_attempts:
+                row.status, row.finished_at = JobStatus.dead, now
+                outcome = "dead"
+            else:
+                delay = settings.jobs_backoff_s * 2 ** (row.attempts - 1)
+                row.run_after = now + timedelta(seconds=delay)
+                outcome = "retried"
+        session.commit()
+    return outcome
+
+
+def run_due_jobs(
+    session_factory: Callable[[], Session] | sessionmaker[Session],
+    now: datetime | None = None,
+    *,
+    settings: Settings | None = None,
+    limit: int = 200,
+) -> RunReport:
+    """Run the jobs due at ``now`` once each; returns how many succeeded, will retry, died."""
+    load_handlers()
+    settings = settings or get_settings()
+    now = now or utcnow()
+    report = RunReport()
+    for job in _claim(session_factory, now, limit):
+        handler = HANDLERS.get(job.kind)
+        error: str | None
+        if handler is None:
+            error = f"no handler for job kind {job.kind!r}"
+        else:
+            try:
+                handler(dict(job.payload or {}), JobContext(session_factory, settings, now))
+                error = None
+            except Exception as exc:  # a failed delivery must not stop the others
+                log.warning("job %s (%s) failed: %s", job.id, job.kind, exc)
+                error = f"{type(exc).__name__}: {exc}"
+        outcome = _finish(session_factory, job, error=error, now=now, settings=settings)
+        setattr(report, outcome, getattr(report, outcome) + 1)
+    return report

@@ -1,0 +1,1 @@
+"""In-app inbox per user and pluggable outbound channels (webhook)."""

@@ -1,0 +1,116 @@
+"""The in-app inbox and the hand-off to outbound channels. Never commits.
+
+In-app rows are written in the caller's transaction, so they appear exactly when the
+change commits and vanish with a rollback. Outbound messages go through the outbox (one
+job per enabled channel) and leave only after commit, retried on failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from dustgrid.config import Settings
+from dustgrid.errors import NotFound
+from dustgrid.jobs.outbox import enqueue
+from dustgrid.notifications.channels import enabled_channels
+from dustgrid.notifications.models import Notification
+
+CHANNEL_JOB = "notify.channel"
+
+
+def notify(
+    session: Session,
+    *,
+    user_ids: Iterable[int],
+    kind: str,
+    title: str,
+    body: str = "",
+    link: str = "",
+    case_id: int | None = None,
+    now: datetime,
+    settings: Settings,
+    extra: dict[str, Any] | None = None,
+) -> list[Notification]:
+    """Inbox rows for each recipient, and one outbox job per enabled outbound channel."""
+    ids = sorted(set(user_ids))
+    rows = [
+        Notification(
+            user_id=u,
+            kind=kind,
+            title=title[:255],
+            body=body,
+            link=link[:255],
+            case_id=case_id,
+            created_at=now,
+        )
+        for u in ids
+    ]
+    session.add_all(rows)
+    channels = enabled_channels(settings)
+    if channels and (ids or extra):
+        message = {
+            "kind": kind,
+            "title": title,
+            "body": body,
+            "link": link,
+            "case_id": case_id,
+            "recipient_ids": ids,
+            "at": now.isoformat(),
+            **(extra or {}),
+        }
+        for name in channels:
+            enqueue(
+                session,
+                CHANNEL_JOB,
+                {"channel": name, "message": message},
+                run_after=now,
+                max_attempts=settings.jobs_max_attempts,
+            )
+    return rows
+
+
+def unread_count(session: Session, user_id: int) -> int:
+    stmt = select(func.count()).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None)
+    )
+    return int(session.scalar(stmt) or 0)
+
+
+def inbox(
+    session: Session, user_id: int, *, unread_only: bool = False, page: int = 1, size: int = 50
+) -> tuple[list[Notification], int]:
+    where = [Notification.user_id == user_id]
+    if unread_only:
+        where.append(Notification.read_at.is_(None))
+    total = int(session.scalar(select(func.count()).where(*where)) or 0)
+    stmt = (
+        select(Notification)
+        .where(*where)
+        .order_by(Notification.id.desc())
+        .offset((page - 1) * size)
+        .limit(size)
+    )
+    return list(session.scalars(stmt)), total
+
+
+def mark_read(session: Session, user_id: int, notification_id: int, *, now: datetime) -> None:
+    row = session.get(Notification, notification_id)
+    if row is None or row.user_id != user_id:
+        raise NotFound(f"通知不存在：{notification_id} / notification not found")
+    if row.read_at is None:
+        row.read_at = now
+        session.flush()
+
+
+def mark_all_read(session: Session, user_id: int, *, now: datetime) -> int:
+    result = session.execute(
+        update(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .values(read_at=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,49 @@
+"""JSON routes of site telemetry: ``GET /api/v1/sites/{site_id}/series``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query
+
+from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
+from dustgrid.models import utcnow
+from dustgrid.telemetry import service as svc
+from dustgrid.telemetry.policy import policy_from_settings
+
+router = APIRouter(prefix="/api/v1/sites", tags=["telemetry"])
+
+
+@router.get(
+    "/{site_id}/series",
+    summary="Roll-up series of a site (mean over its dust monitors), 15m / 1h / 1d",
+)
+def site_series(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    site_id: int,
+    metric: Annotated[
+        list[str] | None,
+        Query(description="pm10, pm25, tsp, noise… (repeat or comma-separate); default four"),
+    ] = None,
+    period: Literal["15m", "1h", "1d"] = "15m",
+    start: Annotated[
+        datetime | None, Query(description="ISO 8601; without offset = city-local")
+    ] = None,
+    end: Annotated[datetime | None, Query(description="ISO 8601; default now")] = None,
+) -> dict[str, Any]:
+    return svc.site_series(
+        session,
+        principal,
+        site_id,
+        metrics=svc.parse_metrics(metric),
+        period=period,
+        start=start,
+        end=end,
+        now=utcnow(),
+        tz=ZoneInfo(settings.timezone),
+        policy=policy_from_settings(settings),
+    )

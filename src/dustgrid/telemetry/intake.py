@@ -1,0 +1,185 @@
+"""JSON readings from integrators (HTTP API and MQTT): check each item, store the good ones.
+
+One item: ``{"device": "<MN>", "metric": "pm10" | "a34002", "time": ISO 8601, "value": 85.3,
+"flag": "N", "kind": "rtd"}``. ``device`` may be left out (it is the key's or the topic's
+device); ``flag`` defaults to ``N`` and ``kind`` to ``rtd``. A time without an offset is
+city-local (Asia/Shanghai), like HJ 212 times. A bad item is reported by its index and
+reason and never stops the good ones; resending items stores nothing twice.
+
+Never commits: the request dependency (HTTP) or the subscriber (MQTT) does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from math import isfinite
+from typing import Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.orm import Session
+
+from dustgrid.devices.models import Device
+from dustgrid.devices.online import mark_seen
+from dustgrid.ingest.hj212.codes import CODE_TO_METRIC, KIND_SUFFIXES
+from dustgrid.ingest.hj212.cp import flag_info
+from dustgrid.telemetry.metrics import METRICS
+from dustgrid.telemetry.store import ReadingRow, write_readings
+from dustgrid.telemetry.units import to_canonical
+
+BASE_KINDS: Final = frozenset(KIND_SUFFIXES.values())  # rtd avg min max cou
+#: Accepted kinds: the HJ 212 ones, and hour/day statistics as the TCP server stores them.
+KINDS: Final = BASE_KINDS | {p + k for p in ("h", "d") for k in BASE_KINDS - {"rtd"}}
+SEEN_KINDS: Final = frozenset({"rtd", "avg"})  # their last valid value is the device's latest
+MAX_FLAG_LEN: Final = 2
+
+# Machine-readable error codes of an item (``ItemError.code``).
+E_INVALID: Final = "invalid"
+E_METRIC: Final = "unknown_metric"
+E_KIND: Final = "unknown_kind"
+E_DEVICE: Final = "forbidden_device"
+E_FUTURE: Final = "future_time"
+E_UNIT: Final = "unit"
+
+
+class ReadingItem(BaseModel):
+    """One reading as an integrator sends it (unknown fields are ignored)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    device: str | None = Field(default=None, max_length=24, description="Device MN")
+    metric: str = Field(min_length=1, max_length=24, description="pm10, pm25, tsp, noise…")
+    time: datetime = Field(description="Data time; without an offset it is city-local")
+    value: float | None = Field(description="In the device's configured unit")
+    flag: str = Field(default="N", min_length=1, max_length=MAX_FLAG_LEN)
+    kind: str = Field(default="rtd", max_length=16, description="rtd, avg, min, max, cou…")
+
+
+class ItemError(BaseModel):
+    index: int
+    code: str
+    reason: str
+
+
+class IntakeResult(BaseModel):
+    stored: int = 0
+    duplicates: int = 0
+    errors: list[ItemError] = Field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Parsed:
+    rows: list[ReadingRow] = field(default_factory=list)
+    errors: list[ItemError] = field(default_factory=list)
+    #: latest valid rtd/avg value per metric, for the device's online state
+    seen: dict[str, tuple[datetime, float | None]] = field(default_factory=dict)
+
+
+def resolve_metric(name: str) -> str | None:
+    """Platform metric key of ``pm10``/``PM10`` or of an HJ 212 code (``a34002``)."""
+    if name in METRICS:
+        return name
+    if name in CODE_TO_METRIC:
+        return CODE_TO_METRIC[name]
+    lowered = name.lower()
+    return lowered if lowered in METRICS else None
+
+
+def _validation_reason(exc: ValidationError) -> str:
+    parts = [f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']}" for e in exc.errors()]
+    return "读数格式错误 / invalid reading: " + "; ".join(parts)
+
+
+def parse_items(
+    items: Sequence[Any],
+    *,
+    device: Device,
+    source: str,
+    tz: tzinfo,
+    now: datetime,
+    future_tolerance: timedelta,
+) -> Parsed:
+    """Rows for the good items of ``device``; an :class:`ItemError` for each bad one."""
+    out = Parsed()
+    latest = now + future_tolerance
+    for index, raw in enumerate(items):
+
+        def bad(code: str, reason: str, index: int = index) -> None:
+            out.errors.append(ItemError(index=index, code=code, reason=reason))
+
+        if not isinstance(raw, dict):
+            bad(E_INVALID, "读数应为 JSON 对象 / a reading must be a JSON object")
+            continue
+        try:
+            item = ReadingItem.model_validate(raw)
+        except ValidationError as exc:
+            bad(E_INVALID, _validation_reason(exc))
+            continue
+        if item.device is not None and item.device != device.mn:
+            mn = item.device
+            bad(E_DEVICE, f"无权写入设备 {mn} / this key may not write device {mn}")
+            continue
+        metric = resolve_metric(item.metric)
+        if metric is None:
+            bad(E_METRIC, f"未知监测项 {item.metric} / unknown metric {item.metric}")
+            continue
+        if item.kind not in KINDS:
+            bad(E_KIND, f"未知数据类型 {item.kind} / unknown kind (want {sorted(KINDS)})")
+            continue
+        at = item.time if item.time.tzinfo is not None else item.time.replace(tzinfo=tz)
+        data_time = at.astimezone(UTC)
+        if data_time > latest:
+            when = item.time.isoformat()
+            bad(E_FUTURE, f"数据时间超前 / data time {when} is in the future (device clock?)")
+            continue
+        value = item.value
+        if value is not None:
+            if not isfinite(value):
+                bad(E_INVALID, "数值必须是有限数 / value must be a finite number")
+                continue
+            try:
+                value = to_canonical(value, metric, device.particulate_unit)
+            except ValueError as exc:
+                bad(E_UNIT, f"单位换算失败 / unit conversion failed: {exc}")
+                continue
+        flag, flag_ok = flag_info(item.flag)
+        valid = flag_ok and value is not None
+        out.rows.append(
+            ReadingRow(
+                device_id=device.id,
+                metric=metric,
+                kind=item.kind,
+                data_time=data_time,
+                value=value,
+                flag=flag[:MAX_FLAG_LEN],
+                valid=valid,
+                source=source,
+                received_at=now,
+            )
+        )
+        if valid and item.kind in SEEN_KINDS:
+            old = out.seen.get(metric)
+            if old is None or data_time >= old[0]:
+                out.seen[metric] = (data_time, value)
+    return out
+
+
+def store_items(
+    session: Session,
+    items: Sequence[Any],
+    *,
+    device: Device,
+    source: str,
+    tz: tzinfo,
+    now: datetime,
+    future_tolerance: timedelta,
+) -> IntakeResult:
+    """Parse, store and mark the device seen; the caller commits."""
+    parsed = parse_items(
+        items, device=device, source=source, tz=tz, now=now, future_tolerance=future_tolerance
+    )
+    stored = write_readings(session.connection(), parsed.rows) if parsed.rows else 0
+    if parsed.rows:
+        mark_seen(session, device_id=device.id, at=now, metrics=parsed.seen)
+    return IntakeResult(stored=stored, duplicates=len(parsed.rows) - stored, errors=parsed.errors)

@@ -1,0 +1,363 @@
+"""Pages of the case loop: inbox per role, report form, case page with timeline and moves
+(the map, the overdue board and the site section are in ``case_list_pages``).
+
+Form posts carry the CSRF token; a refused change (422/409) rolls back to a savepoint and
+returns to the page with the message flashed, while 403/404 show the error page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
+from dustgrid.auth.principal import Principal
+from dustgrid.auth.roles import Perm
+from dustgrid.auth.scope import site_clause
+from dustgrid.cases import deadlines, repository, service, views
+from dustgrid.cases.api import read_uploads
+from dustgrid.cases.categories import CONTROL_MEASURES, OTHER, VIOLATIONS, Severity, category_label
+from dustgrid.cases.credit_models import SiteProblem
+from dustgrid.cases.repository import TABS_BY_ROLE, Tab
+from dustgrid.cases.states import REPORTERS, CaseSource, Clock, Move
+from dustgrid.cases.workflow import L2_KINDS, MoveInput
+from dustgrid.errors import DomainError, Forbidden
+from dustgrid.models import utcnow
+from dustgrid.org.models import OrgUnit
+from dustgrid.pagination import PageParams, page_params
+from dustgrid.sites.models import Site
+from dustgrid.web.case_common import attempt, back, flash, pop_flash, show
+from dustgrid.web.case_list_pages import router as list_router
+from dustgrid.web.templating import request_locale
+
+router = APIRouter(include_in_schema=False)
+router.include_router(list_router)  # /cases/map and /cases/board before /cases/{case_id}
+Uploads = Annotated[list[UploadFile], File()]
+
+# The inputs each move's form shows (the service decides what is required).
+MOVE_FORM: dict[Move, tuple[str, ...]] = {
+    Move.dispatch: ("unit_id", "deadline"),
+    Move.return_: ("reason",),
+    Move.transfer: ("unit_id", "reason"),
+    Move.accept: ("responsible_id",),
+    Move.reassign: ("responsible_id", "reason"),
+    Move.start_handling: (),
+    Move.fix_on_site: ("result", "photos"),
+    Move.order_rectification: ("deadline", "reason"),
+    Move.submit_rectification: ("result", "photos"),
+    Move.recheck_pass: ("result", "photos"),
+    Move.recheck_fail: ("reason", "photos"),
+    Move.open_penalty: ("case_number", "reason"),
+    Move.serve_penalty: ("result", "documents"),
+    Move.verify_pass: ("result",),
+    Move.verify_fail: ("reason",),
+    Move.suspend: ("reason", "review_date"),
+    Move.resume: ("reason",),
+    Move.reopen: ("reason",),
+    Move.look_back_pass: ("result",),
+    Move.look_back_fail: ("result", "photos"),
+    Move.dismiss: ("reason",),
+}
+
+
+def _cat(locale: str) -> Callable[[str], str]:
+    return lambda key: category_label(key, locale)
+
+
+def _categories(locale: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    en = locale == "en"
+    return [
+        (group, [(k, v[1] if en else v[0]) for k, v in table.items()])
+        for group, table in (
+            ("cases.category.measures", CONTROL_MEASURES),
+            ("cases.category.violations", VIOLATIONS),
+            ("cases.category.other", OTHER),
+        )
+    ]
+
+
+# --------------------------------------------------------------------------- inbox
+
+
+@router.get("/cases", response_class=HTMLResponse)
+def inbox(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    paging: Annotated[PageParams, Depends(page_params)],
+    tab: str = "",
+) -> Response:
+    tabs = TABS_BY_ROLE.get(principal.role, (Tab.all,))
+    current = Tab(tab) if tab in Tab.__members__ else tabs[0]
+    now = utcnow()
+    stmt = repository.filtered(principal, tab=current, now=now)
+    rows, total = repository.page(
+        session,
+        stmt,
+        offset=(paging.page - 1) * paging.size,
+        limit=paging.size,
+        order_due=current not in (Tab.all, Tab.reported),
+    )
+    locale = request_locale(request)
+    return show(
+        request,
+        "cases/inbox.html",
+        tabs=tabs,
+        tab=current,
+        counts=repository.tab_counts(session, principal, now),
+        items=views.case_rows(session, rows, now, locale),
+        total=total,
+        page=paging.page,
+        pages=max(1, -(-total // paging.size)),
+        query=urlencode({"tab": current.value}),
+        can_report=_sources(principal) != [],
+        flash=pop_flash(request),
+    )
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _sources(p: Principal) -> list[CaseSource]:
+    return [s for s, who in REPORTERS.items() if p.role in who]
+
+
+def _report_form(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    *,
+    values: dict[str, Any],
+    error: str | None,
+    status: int = 200,
+) -> Response:
+    sites_in_scope = session.execute(
+        select(Site.id, Site.project_code, Site.name)
+        .where(site_clause(principal), Site.retired_at.is_(None))
+        .order_by(Site.project_code)
+        .limit(2000)
+    )
+    return show(
+        request,
+        "cases/new.html",
+        status_code=status,
+        sources=_sources(principal),
+        sites=list(sites_in_scope),
+        categories=_categories(request_locale(request)),
+        severities=list(Severity),
+        values=values,
+        error=error,
+    )
+
+
+@router.get("/cases/new", response_class=HTMLResponse)
+def report_page(
+    request: Request, session: DbSession, principal: CurrentPrincipal, site_id: int | None = None
+) -> Response:
+    if not _sources(principal):
+        raise Forbidden("无权上报问题 / your role may not report problems")
+    return _report_form(request, session, principal, values={"site_id": site_id}, error=None)
+
+
+@router.post("/cases/new", response_class=HTMLResponse)
+def report_submit(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    csrf_token: Annotated[str, Form()] = "",
+    source: Annotated[str, Form()] = "",
+    site_id: Annotated[str, Form()] = "",
+    lat: Annotated[str, Form()] = "",
+    lon: Annotated[str, Form()] = "",
+    category: Annotated[str, Form()] = "",
+    severity: Annotated[str, Form()] = "medium",
+    description: Annotated[str, Form()] = "",
+    photos: Uploads = [],  # noqa: B006
+) -> Response:
+    check_csrf(request, csrf_token)
+    values = {
+        "source": source,
+        "site_id": site_id,
+        "lat": lat,
+        "lon": lon,
+        "category": category,
+        "severity": severity,
+        "description": description,
+    }
+    try:
+        with session.begin_nested():
+            location = (float(lat), float(lon)) if lat.strip() and lon.strip() else None
+            case, _ = service.open_case(
+                session,
+                actor=principal,
+                source=CaseSource(source),
+                site_id=int(site_id) if site_id.strip() else None,
+                location=location,
+                category=category,
+                description=description,
+                severity=severity,
+                attachments=read_uploads(photos, [], settings),
+                settings=settings,
+            )
+    except (DomainError, ValueError) as exc:
+        status = getattr(exc, "status_code", 422)
+        if status == 404:
+            raise
+        message = getattr(exc, "message", None) or f"输入无效 / invalid input: {exc}"
+        return _report_form(
+            request, session, principal, values=values, error=message, status=status
+        )
+    flash(request, ok="cases.flash.reported")
+    return back(f"/cases/{case.id}")
+
+
+# --------------------------------------------------------------------------- case page
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+def case_page(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    case_id: int,
+) -> Response:
+    case = service.get_case(session, principal, case_id)
+    now = utcnow()
+    locale = request_locale(request)
+    d = views.detail(session, principal, case, now, locale)
+    moves = [Move(m) for m in d.allowed_moves]
+    policy, cal = deadlines.case_policy(settings), deadlines.work_calendar(settings)
+    defaults: dict[str, Any] = {}
+    if Move.dispatch in moves:
+        defaults["dispatch"] = (
+            deadlines.default_case_deadline(
+                start=now, category=case.category, source=case.source, policy=policy, calendar=cal
+            )
+            .astimezone(cal.tz)
+            .date()
+        )
+    if Move.order_rectification in moves:
+        defaults["order_rectification"] = (
+            deadlines.default_due(
+                Clock.rectify,
+                start=now,
+                category=case.category,
+                source=case.source,
+                disposition="rectification",
+                level=None,
+                policy=policy,
+                calendar=cal,
+            )
+            .astimezone(cal.tz)
+            .date()
+        )
+    units = []
+    if {Move.dispatch, Move.transfer} & set(moves):
+        units = list(
+            session.execute(
+                select(OrgUnit.id, OrgUnit.name)
+                .where(OrgUnit.kind.in_(L2_KINDS))
+                .order_by(OrgUnit.id)
+            )
+        )
+    problem = session.scalar(select(SiteProblem).where(SiteProblem.case_id == case.id))
+    return show(
+        request,
+        "cases/detail.html",
+        c=d,
+        moves=moves,
+        move_form=MOVE_FORM,
+        defaults=defaults,
+        units=units,
+        site_unit=session.scalar(select(Site.l2_unit_id).where(Site.id == case.site_id))
+        if case.site_id
+        else None,
+        candidates=views.responsible_candidates(session, case)
+        if {Move.accept, Move.reassign} & set(moves)
+        else [],
+        problem=problem,
+        can_decide=principal.can(Perm.case_penalty),
+        cat=_cat(locale),
+        flash=pop_flash(request),
+    )
+
+
+@router.post("/cases/{case_id}/moves/{move}")
+def move_submit(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    case_id: int,
+    move: Move,
+    csrf_token: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+    unit_id: Annotated[str, Form()] = "",
+    responsible_id: Annotated[str, Form()] = "",
+    deadline: Annotated[str, Form()] = "",
+    result: Annotated[str, Form()] = "",
+    case_number: Annotated[str, Form()] = "",
+    review_date: Annotated[str, Form()] = "",
+    photos: Uploads = [],  # noqa: B006
+    documents: Uploads = [],  # noqa: B006
+) -> Response:
+    check_csrf(request, csrf_token)
+
+    def _do() -> object:
+        try:
+            review = date.fromisoformat(review_date) if review_date.strip() else None
+        except ValueError as exc:
+            raise DomainError(f"日期格式无效 / invalid date: {review_date}") from exc
+        data = MoveInput(
+            reason=reason,
+            unit_id=int(unit_id) if unit_id.strip().isdigit() else None,
+            responsible_id=int(responsible_id) if responsible_id.strip().isdigit() else None,
+            deadline=deadline.strip() or None,
+            result=result,
+            case_number=case_number,
+            review_date=review,
+            attachments=read_uploads(photos, documents, settings),
+        )
+        return service.move(session, principal, case_id, move.value, data, settings=settings)
+
+    if attempt(request, session, _do) is not None:
+        flash(request, ok="cases.flash.moved")
+    return back(f"/cases/{case_id}")
+
+
+@router.post("/cases/{case_id}/notes")
+def note_submit(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    case_id: int,
+    csrf_token: Annotated[str, Form()] = "",
+    text: Annotated[str, Form()] = "",
+    photos: Uploads = [],  # noqa: B006
+) -> Response:
+    check_csrf(request, csrf_token)
+    done = attempt(
+        request,
+        session,
+        lambda: service.add_note(
+            session,
+            principal,
+            case_id,
+            text=text,
+            attachments=read_uploads(photos, [], settings),
+            settings=settings,
+        ),
+    )
+    if done is not None:
+        flash(request, ok="cases.flash.noted")
+    return back(f"/cases/{case_id}")

@@ -1,0 +1,391 @@
+"""Pages of devices and onboarding: device list and page, quarantine, applications, and
+the device fragment of the site page.
+
+Forms post back here with the CSRF token; a refused change (422/409) is rolled back to a
+savepoint and shown as a one-time flash on the page it came from, while 403/404 show the
+error page like any other page (the same pattern as the organisation pages).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+
+from dustgrid.audit.service import entries_for
+from dustgrid.auth.deps import CurrentPrincipal, DbSession, check_csrf
+from dustgrid.auth.principal import Principal
+from dustgrid.auth.roles import Perm
+from dustgrid.devices import changes, forms, keys, onboarding, quarantine
+from dustgrid.devices import repository as repo
+from dustgrid.devices import service as svc
+from dustgrid.devices.api import Filter, list_item
+from dustgrid.devices.models import ApplicationStatus, DeviceKind, Lifecycle, RequestKind
+from dustgrid.devices.schemas import (
+    AdoptIn,
+    ApplicationCreate,
+    ChangeRequestIn,
+    DecisionIn,
+    DeviceTestIn,
+    ReviewIn,
+)
+from dustgrid.errors import Conflict, Invalid
+from dustgrid.org import service as org
+from dustgrid.pagination import PageParams, page_params
+from dustgrid.sites import service as sites
+from dustgrid.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+T = TypeVar("T")
+FLASH_KEY = "flash"  # the session key the shared ``org/_flash.html`` partial reads
+HELPERS: dict[str, Any] = {"when": forms.local_time, "span": forms.split_seconds}
+
+
+def _flash(request: Request, *, ok: str | None = None, error: str | None = None) -> None:
+    request.session[FLASH_KEY] = {"ok": ok, "error": (error or "")[:500] or None}
+
+
+def _pop_flash(request: Request) -> dict[str, str | None]:
+    return request.session.pop(FLASH_KEY, None) or {"ok": None, "error": None}
+
+
+def _attempt(request: Request, session: Session, action: Callable[[], T]) -> T | None:
+    """Run a change in a savepoint; on a refused change flash why and return None."""
+    try:
+        with session.begin_nested():
+            return action()
+    except (Invalid, Conflict) as exc:
+        _flash(request, error=exc.message)
+    except ValidationError as exc:
+        _flash(
+            request,
+            error="; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()),
+        )
+    return None
+
+
+async def _form(request: Request) -> FormData:
+    form = await request.form()
+    check_csrf(request, forms.text(form, "csrf_token"))
+    return form
+
+
+def _back(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+# --------------------------------------------------------------------------- device list
+
+
+@router.get("/devices", response_class=HTMLResponse)
+def device_list(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    f: Filter,
+    paging: Annotated[PageParams, Depends(page_params)],
+) -> Response:
+    rows, total = svc.list_page(session, principal, f, page=paging.page, size=paging.size)
+    query = {k: v for k, v in f.model_dump(mode="json").items() if v not in (None, "")}
+    return render(
+        request,
+        "devices/list.html",
+        items=[list_item(r) for r in rows],
+        total=total,
+        page=paging.page,
+        pages=max(1, -(-total // paging.size)),
+        size=paging.size,
+        f=f,
+        query=urlencode(query),
+        kinds=list(DeviceKind),
+        lifecycles=list(Lifecycle),
+        providers=repo.providers(session),
+        sites=repo.visible_sites(session, principal),
+        can_apply=principal.can(Perm.device_apply),
+        can_write=principal.can(Perm.device_write),
+        **HELPERS,
+    )
+
+
+# --------------------------------------------------------------------------- quarantine
+
+
+@router.get("/devices/quarantine", response_class=HTMLResponse)
+def quarantine_page(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
+    rows = quarantine.list_quarantine(session, principal)
+    return render(
+        request,
+        "devices/quarantine.html",
+        rows=rows,
+        registered=repo.registered_mns(session, principal, [q.mn for q in rows]),
+        sites=repo.visible_sites(session, principal, writable=True),
+        districts=org.list_districts(session, principal),
+        providers=repo.providers(session),
+        kinds=list(DeviceKind),
+        flash=_pop_flash(request),
+        **HELPERS,
+    )
+
+
+@router.post("/devices/quarantine/{quarantine_id}/adopt")
+async def quarantine_adopt(
+    request: Request, session: DbSession, principal: CurrentPrincipal, quarantine_id: int
+) -> Response:
+    form = await _form(request)
+
+    def _do() -> Any:
+        body = AdoptIn.model_validate(forms.adopt_payload(form))
+        return quarantine.adopt(session, principal, quarantine_id, body)
+
+    device = _attempt(request, session, _do)
+    if device is None:
+        return _back("/devices/quarantine")
+    _flash(request, ok="devices.flash.adopted")
+    return _back(f"/devices/{device.id}")
+
+
+# --------------------------------------------------------------------------- device page
+
+
+def _device_context(session: Session, principal: Principal, device_id: int) -> dict[str, Any]:
+    data = svc.detail(session, principal, device_id)
+    writable = repo.is_writable(session, principal, device_id)
+    can_write = principal.can(Perm.device_write) and writable
+    closed = data.lifecycle in (Lifecycle.removed, Lifecycle.rejected)
+    return {
+        "d": data,
+        "periods": repo.offline_periods(session, device_id),
+        "requests": repo.change_requests(session, device_id),
+        "keys": repo.keys(session, device_id) if can_write else [],
+        "audit": entries_for(session, entity_type="device", entity_id=device_id),
+        "can_write": can_write,
+        "can_review": principal.can(Perm.device_review) and writable,
+        "can_request": principal.can(Perm.device_request) and not closed,
+        "closed": closed,
+        "sites": repo.visible_sites(session, principal),
+        "request_kinds": list(RequestKind),
+        "issued": None,
+        **HELPERS,
+    }
+
+
+@router.get("/devices/{device_id}", response_class=HTMLResponse)
+def device_page(
+    request: Request, session: DbSession, principal: CurrentPrincipal, device_id: int
+) -> Response:
+    ctx = _device_context(session, principal, device_id)
+    return render(request, "devices/detail.html", flash=_pop_flash(request), **ctx)
+
+
+@router.post("/devices/{device_id}/requests")
+async def device_request(
+    request: Request, session: DbSession, principal: CurrentPrincipal, device_id: int
+) -> Response:
+    form = await _form(request)
+
+    def _do() -> Any:
+        body = ChangeRequestIn.model_validate(forms.request_payload(form))
+        return changes.create_request(session, principal, device_id, body)
+
+    if _attempt(request, session, _do) is not None:
+        _flash(request, ok="devices.flash.requested")
+    return _back(f"/devices/{device_id}")
+
+
+@router.post("/devices/{device_id}/requests/{request_id}/decide")
+async def device_request_decide(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    device_id: int,
+    request_id: int,
+) -> Response:
+    form = await _form(request)
+    body = DecisionIn(approve=forms.decision(form), note=forms.text(form, "note")[:1000])
+    if _attempt(
+        request, session, lambda: changes.decide(session, principal, device_id, request_id, body)
+    ):
+        _flash(request, ok="devices.flash.decided")
+    return _back(f"/devices/{device_id}")
+
+
+@router.post("/devices/{device_id}/keys", response_class=HTMLResponse)
+async def device_key_issue(
+    request: Request, session: DbSession, principal: CurrentPrincipal, device_id: int
+) -> Response:
+    """Answers with the page itself (not a redirect): the key is shown in this response
+    only, and never travels through the session cookie."""
+    await _form(request)
+    row, plaintext = keys.issue_key(session, principal, device_id)
+    ctx = _device_context(session, principal, device_id)
+    ctx["issued"] = {"prefix": row.prefix, "key": plaintext}
+    return render(request, "devices/detail.html", flash=None, **ctx)
+
+
+@router.post("/devices/{device_id}/keys/{key_id}/revoke")
+async def device_key_revoke(
+    request: Request, session: DbSession, principal: CurrentPrincipal, device_id: int, key_id: int
+) -> Response:
+    await _form(request)
+    keys.revoke_key(session, principal, device_id, key_id)
+    _flash(request, ok="devices.flash.revoked")
+    return _back(f"/devices/{device_id}")
+
+
+@router.post("/devices/{device_id}/offline-notice")
+async def device_offline_notice(
+    request: Request, session: DbSession, principal: CurrentPrincipal, device_id: int
+) -> Response:
+    await _form(request)
+    if _attempt(request, session, lambda: svc.notify_offline(session, principal, device_id)):
+        _flash(request, ok="devices.flash.notified")
+    return _back(f"/devices/{device_id}")
+
+
+# --------------------------------------------------------------------------- onboarding
+
+
+@router.get("/onboarding", response_class=HTMLResponse)
+def application_list(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    paging: Annotated[PageParams, Depends(page_params)],
+    status: str = "",
+) -> Response:
+    chosen = ApplicationStatus(status) if status in ApplicationStatus.__members__ else None
+    data = onboarding.list_applications(
+        session, principal, status=chosen, page=paging.page, size=paging.size
+    )
+    return render(
+        request,
+        "devices/applications.html",
+        data=data,
+        status=chosen,
+        statuses=list(ApplicationStatus),
+        pages=max(1, -(-data.total // data.size)),
+        can_apply=principal.can(Perm.device_apply),
+        **HELPERS,
+    )
+
+
+def _new_form(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    *,
+    values: dict[str, Any],
+    errors: list[str],
+    status_code: int = 200,
+) -> Response:
+    svc.require(principal, Perm.device_apply)
+    admin = principal.can(Perm.device_review)
+    return render(
+        request,
+        "devices/application_form.html",
+        status_code=status_code,
+        sites=repo.visible_sites(session, principal, writable=admin),
+        providers=repo.providers(session),
+        kinds=forms.SITE_DEVICE_KINDS,
+        rows=range(forms.APPLICATION_ROWS),
+        values=values,
+        errors=errors,
+    )
+
+
+@router.get("/onboarding/new", response_class=HTMLResponse)
+def application_new(
+    request: Request, session: DbSession, principal: CurrentPrincipal, site_id: str = ""
+) -> Response:
+    return _new_form(request, session, principal, values={"site_id": site_id}, errors=[])
+
+
+@router.post("/onboarding/new", response_class=HTMLResponse)
+async def application_create(
+    request: Request, session: DbSession, principal: CurrentPrincipal
+) -> Response:
+    form = await _form(request)
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+
+    def _do() -> Any:
+        body = ApplicationCreate.model_validate(forms.application_payload(form))
+        return onboarding.create_application(session, principal, body)
+
+    app = _attempt(request, session, _do)
+    if app is None:
+        error = _pop_flash(request)["error"] or ""
+        return _new_form(
+            request, session, principal, values=values, errors=[error], status_code=422
+        )
+    _flash(request, ok="devices.flash.applied")
+    return _back(f"/onboarding/{app.id}")
+
+
+@router.get("/onboarding/{application_id}", response_class=HTMLResponse)
+def application_page(
+    request: Request, session: DbSession, principal: CurrentPrincipal, application_id: int
+) -> Response:
+    app = onboarding.get_application(session, principal, application_id)
+    return render(
+        request,
+        "devices/application.html",
+        a=onboarding.to_out(session, app),
+        can_review=onboarding.may_review(session, principal, app),
+        audit=entries_for(session, entity_type="onboarding_application", entity_id=app.id),
+        flash=_pop_flash(request),
+        **HELPERS,
+    )
+
+
+@router.post("/onboarding/{application_id}/{step}")
+async def application_step(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    application_id: int,
+    step: str,
+) -> Response:
+    """The review, test and install buttons of the application page."""
+    form = await _form(request)
+    note = forms.text(form, "note")[:1000]
+    yes = forms.decision(form)
+    actions: dict[str, Callable[[], Any]] = {
+        "review": lambda: onboarding.review(
+            session, principal, application_id, ReviewIn(approve=yes, note=note)
+        ),
+        "test": lambda: onboarding.record_test(
+            session, principal, application_id, DeviceTestIn(passed=yes, note=note)
+        ),
+        "install": lambda: onboarding.install(session, principal, application_id),
+    }
+    action = actions.get(step)
+    if action is None:
+        raise Invalid(f"未知步骤：{step} / unknown step")
+    if _attempt(request, session, action) is not None:
+        _flash(request, ok=f"devices.flash.{step}")
+    return _back(f"/onboarding/{application_id}")
+
+
+# --------------------------------------------------------------------------- site fragment
+
+
+@router.get("/sites/{site_id}/devices", response_class=HTMLResponse)
+def site_devices(
+    request: Request, session: DbSession, principal: CurrentPrincipal, site_id: int
+) -> Response:
+    """The devices section of the site page (loaded by htmx); 404 outside scope."""
+    site = sites.get_site(session, principal, site_id)
+    return render(
+        request,
+        "devices/_site_devices.html",
+        site=site,
+        items=repo.site_devices(session, principal, site.id),
+        can_apply=principal.can(Perm.device_apply),
+        **HELPERS,
+    )

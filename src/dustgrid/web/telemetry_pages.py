@@ -1,0 +1,66 @@
+"""The site page's monitoring panel: an HTMX fragment with the chart and the devices."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
+from dustgrid.i18n import translate
+from dustgrid.telemetry import service as svc
+from dustgrid.telemetry.metrics import METRICS
+from dustgrid.telemetry.policy import PERIOD_15M, PERIODS
+from dustgrid.web.templating import render, request_locale
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/sites/{site_id}/telemetry", response_class=HTMLResponse)
+def site_telemetry(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    site_id: int,
+) -> Response:
+    tz = ZoneInfo(settings.timezone)
+    panel = svc.site_panel(session, principal, site_id, tz=tz)
+    locale = request_locale(request)
+    zh = locale == "zh-CN"
+    metrics = [
+        {
+            "key": m,
+            "name": METRICS[m].name_zh if zh else METRICS[m].name_en,
+            "unit": METRICS[m].unit,
+        }
+        for m in svc.CHART_METRICS
+    ]
+    labels = {
+        name: translate(f"telemetry.{key}", locale)
+        for name, key in (
+            ("noData", "no_data"),
+            ("failed", "load_failed"),
+            ("validRate", "valid_rate"),
+            ("mean", "mean"),
+            ("min", "min"),
+            ("max", "max"),
+        )
+    }
+    chart_config = {
+        "seriesUrl": f"/api/v1/sites/{panel['site'].id}/series",
+        "period": PERIOD_15M,
+        "metrics": metrics,
+        "labels": labels,
+    }
+    return render(
+        request,
+        "telemetry/site_panel.html",
+        site=panel["site"],
+        devices=panel["devices"],
+        metrics=metrics,
+        periods=PERIODS,
+        period=PERIOD_15M,
+        chart_config=chart_config,
+    )
