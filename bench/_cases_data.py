@@ -139,7 +139,7 @@ def rows(
         started = due = warn = remind = escalate = escalated_at = None
         escalated_to = None
         if is_open:
-            dur = CLOCK_DAYS[clock] * day
+            dur = CLOCK_DAYS[str(clock)] * day
             if rng.random() < 0.002:  # fell due in the last few minutes: the sweep's work
                 due = now - timedelta(minutes=rng.uniform(0, fresh_minutes))
             else:

@@ -8,15 +8,21 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from dustgrid import migrate
 from dustgrid.app import create_app
+from dustgrid.auth import passwords
 from dustgrid.config import Settings, get_settings
 from dustgrid.db import get_session, make_engine
 from tests.fixtures.city import PASSWORD, City, build_city
+
+# Cheap argon2 parameters for the suite's own accounts: hashing and verifying stay argon2id
+# (and production keeps the library's defaults), but thousands of logins stay fast.
+passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -87,11 +93,19 @@ def db(engine: Engine, city: City) -> Iterator[Session]:
         conn.close()
 
 
-@pytest.fixture
-def app(settings: Settings, db: Session) -> Iterator[object]:
+class _CurrentSession:
+    """Holds the running test's session so one app instance serves the whole run."""
+
+    session: Session | None = None
+
+
+@pytest.fixture(scope="session")
+def _shared_app(settings: Settings) -> object:
     application = create_app(settings)
 
     def _session() -> Iterator[Session]:
+        db = _CurrentSession.session
+        assert db is not None, "the app fixture sets the test session"
         try:
             yield db
             db.commit()
@@ -104,7 +118,15 @@ def app(settings: Settings, db: Session) -> Iterator[object]:
 
     application.dependency_overrides[get_session] = _session
     application.dependency_overrides[get_settings] = lambda: settings
-    yield application
+    return application
+
+
+@pytest.fixture
+def app(_shared_app: object, db: Session) -> Iterator[object]:
+    """The application, answering every request with this test's rolled-back session."""
+    _CurrentSession.session = db
+    yield _shared_app
+    _CurrentSession.session = None
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ from dustgrid.telemetry.api import router as telemetry_router
 from dustgrid.web.case_pages import router as case_pages_router
 from dustgrid.web.credit_pages import router as credit_pages_router
 from dustgrid.web.device_pages import router as device_pages_router
+from dustgrid.web.intake_pages import router as intake_pages_router
 from dustgrid.web.notification_pages import router as notification_pages_router
 from dustgrid.web.org_pages import router as org_pages_router
 from dustgrid.web.pages import router as pages_router
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(intake_router)  # before cases: /api/v1/cases/intake is literal
     app.include_router(open311_router)
     app.include_router(video_ai_router)
+    app.include_router(intake_pages_router)
     app.include_router(cases_router)
     app.include_router(credit_router)
     app.include_router(notifications_router)

@@ -141,7 +141,7 @@ def test_parse_deadline_date_means_end_of_day() -> None:
 def test_case_columns_follow_the_clocks(db: Session, city: City, settings: Settings) -> None:
     case = case_in(db, city, settings, CaseState.accepted)
     assert case.clock == "handle" and case.level == "L4"  # off_hp1 is an officer
-    assert case.due_at == cst(2026, 3, 5, 10) and case.escalate_at == case.due_at
+    assert case.due_at == cst(2026, 3, 5, 10) and case.remind_at == cst(2026, 3, 4, 19, 36)
     assert case.deadline_at == cst(2026, 3, 10, 10)
     friday = cst(2026, 3, 6, 9).astimezone(UTC)
     mv(db, city, settings, case, "start_handling", "off_hp1", now=friday)

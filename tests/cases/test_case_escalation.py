@@ -9,7 +9,9 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from dustgrid.cases import escalation, repository
+from dustgrid.cases.deadlines import escalated_to
 from dustgrid.cases.models import Case, CaseEvent
+from dustgrid.cases.policy import DEFAULT_POLICY
 from dustgrid.cases.states import CaseSource, CaseState
 from dustgrid.config import Settings
 from dustgrid.notifications.models import Notification
@@ -20,6 +22,11 @@ from tests.fixtures.city import City
 
 def cst(*args: int) -> datetime:
     return datetime(*args, tzinfo=CHINA_TZ)  # type: ignore[misc]
+
+
+def lifted(case: Case, now: datetime) -> str | None:
+    """The level the case is escalated to at ``now`` (derived from its clock)."""
+    return escalated_to(case.level, case.due_at, now, DEFAULT_POLICY)
 
 
 def notes(db: Session, user: int, kind: str) -> list[Notification]:
@@ -40,8 +47,7 @@ def test_reminder_then_escalation_to_l2_once(db: Session, city: City, settings: 
     assert escalation.sweep(db, cst(2026, 3, 5, 10), settings).escalated == 0  # due, not late
     late = escalation.sweep(db, cst(2026, 3, 5, 10, 5), settings)
     assert late.escalated == 1
-    db.refresh(case)
-    assert case.escalated_to == "L2" and case.escalate_at is None
+    assert lifted(case, cst(2026, 3, 5, 10, 5)) == "L2"
     ev = db.scalar(
         select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.kind == "case.escalated")
     )
@@ -54,9 +60,8 @@ def test_reminder_then_escalation_to_l2_once(db: Session, city: City, settings: 
 
 def test_a_new_clock_can_escalate_again_to_l1(db: Session, city: City, settings: Settings) -> None:
     case = case_in(db, city, settings, CaseState.handling)
-    escalation.sweep(db, cst(2026, 3, 5, 11), settings)
-    db.refresh(case)
-    assert case.escalated_to == "L2"
+    assert escalation.sweep(db, cst(2026, 3, 5, 11), settings).escalated == 1
+    assert lifted(case, cst(2026, 3, 5, 11)) == "L2"
     friday = cst(2026, 3, 6, 9).astimezone(UTC)
     mv(
         db,
@@ -69,19 +74,20 @@ def test_a_new_clock_can_escalate_again_to_l1(db: Session, city: City, settings:
         result="已解决",
         attachments=[photo()],
     )
-    assert case.escalated_to is None and case.level == "L2" and case.clock == "verify"
+    assert lifted(case, friday) is None and case.level == "L2" and case.clock == "verify"
     assert case.due_at == cst(2026, 3, 10, 9)
     assert escalation.sweep(db, cst(2026, 3, 10, 9, 30), settings).escalated == 1
-    db.refresh(case)
-    assert case.escalated_to == "L1"
+    assert lifted(case, cst(2026, 3, 10, 9, 30)) == "L1"
     assert notes(db, city.users["admin"], "case.escalated")
 
 
 def test_l1_clocks_have_no_one_above(db: Session, city: City, settings: Settings) -> None:
     case = report(db, city, settings)
     assert escalation.sweep(db, cst(2026, 3, 4, 0), settings).escalated == 0
-    db.refresh(case)
-    assert case.escalate_at is None and case.escalated_to is None
+    assert lifted(case, cst(2026, 3, 4, 0)) is None
+    assert not db.scalar(
+        select(CaseEvent.id).where(CaseEvent.case_id == case.id, CaseEvent.kind == "case.escalated")
+    )
     # still overdue on the board and in the overdue tab
     admin = who(db, city, "admin")
     assert case in set(
@@ -134,7 +140,6 @@ def test_sweep_is_set_based(db: Session, city: City, settings: Settings) -> None
             due_at=start + timedelta(days=3),
             warn_at=start + timedelta(days=2),
             remind_at=start + timedelta(days=2),
-            escalate_at=start + timedelta(days=3),
             opened_at=start,
             merged_count=0,
             rework_count=0,

@@ -200,5 +200,10 @@ def test_offline_rate_for_device_and_provider(db: Session, fleet: Fleet) -> None
     db.commit()
     assert online.offline_rate(db, device_id=sh1, start=start, end=end) == pytest.approx(0.0)
     assert online.offline_rate(db, device_id=sh1, start=T0, end=T0 + timedelta(days=5)) is None
+    # No activation time (older data, other tools): an active device counts from creation.
+    late.activated_at, late.created_at = None, T0 + timedelta(days=8)
+    db.commit()
+    assert online.offline_rate(db, device_id=sh1, start=start, end=end) == pytest.approx(0.0)
+    assert online.offline_rate(db, device_id=sh1, start=start, end=T0 + timedelta(days=8)) is None
     with pytest.raises(ValueError):
         online.offline_rate(db, start=start, end=end)

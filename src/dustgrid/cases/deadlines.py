@@ -2,7 +2,7 @@
 
 The numbers come from the versioned ``CasePolicy`` (``policy.py``) and the working-day
 calendar (``workcal.calendar``); this module only turns them into the columns a case
-stores when a clock starts (``due_at``, ``warn_at``, ``remind_at``, ``escalate_at``), so
+stores when a clock starts (``due_at``, ``warn_at``, ``remind_at``), so
 lights, reminders and escalation are later plain comparisons in SQL.
 """
 
@@ -213,23 +213,29 @@ def light_of(
 def apply_clock(case: Any, times: ClockTimes | None) -> dict[str, Any] | None:
     """Store a started clock on the case (or clear every clock column for ``None``).
 
-    ``remind_at`` and ``escalate_at`` are the pending work of the sweeps; a new clock arms
-    both again and forgets an earlier escalation.
+    A new clock means a new reminder and, once its ``due_at`` passes, a new escalation.
     """
     if times is None:
         case.clock = case.level = None
-        case.clock_started_at = case.due_at = case.warn_at = None
-        case.remind_at = case.escalate_at = case.escalated_at = None
-        case.escalated_to = None
+        case.clock_started_at = case.due_at = case.warn_at = case.remind_at = None
         return None
     case.clock, case.level = times.clock.value, times.level.value
     case.clock_working_time = times.working_time
     case.clock_started_at, case.due_at, case.warn_at = times.started_at, times.due_at, times.warn_at
-    case.remind_at, case.escalate_at = times.remind_at, times.due_at
-    case.escalated_to = case.escalated_at = None
+    case.remind_at = times.remind_at
     return {
         "clock": times.clock.value,
         "level": times.level.value,
         "due_at": times.due_at.isoformat(),
         "basis": times.basis,
     }
+
+
+def escalated_to(
+    level: str | None, due_at: datetime | None, now: datetime, policy: CasePolicy
+) -> str | None:
+    """The level an overdue clock has been escalated to (derived from the clock alone)."""
+    if level is None or due_at is None or now <= due_at:
+        return None
+    target = policy.escalation.target(level)
+    return target.value if target else None

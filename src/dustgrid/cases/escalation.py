@@ -1,10 +1,13 @@
 """Reminders, escalation, review dates and look-back sampling: set-based sweeps.
 
-Each sweep is a handful of ``INSERT … SELECT`` and ``UPDATE`` statements over the rows an
-index says are due (``remind_at``, ``escalate_at``, ``review_remind_at`` are NULL once
-handled), so one pass over a million open cases is a few range scans, not a Python loop.
-Messages to units are digests ("5 overdue cases escalated to your unit"), one per person,
-so a backlog does not bury anyone's inbox; each escalated case gets its own event.
+Each sweep handles the cases whose instant (``remind_at``, ``due_at``,
+``review_remind_at``) fell in the window since its previous run (``CaseSweepMark``): a
+few ``INSERT … SELECT`` statements over an index range, no Python loop over cases and no
+rewrite of case rows. The first run handles everything already due. Escalation itself is
+derived (an open clock past ``due_at`` is escalated one level above its ``level``); the
+sweep records it as an event per case and tells the people above. Messages to units are
+digests ("5 overdue cases escalated to your unit"), one per person, so a backlog does not
+bury anyone's inbox.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from dustgrid.auth.models import User
 from dustgrid.auth.principal import Principal
 from dustgrid.auth.roles import Role
 from dustgrid.cases import deadlines
-from dustgrid.cases.models import OPEN_STATES, Case, CaseEvent
+from dustgrid.cases.models import OPEN_STATES, Case, CaseEvent, CaseSweepMark
 from dustgrid.cases.policy import CasePolicy, Level
 from dustgrid.cases.states import CaseState
 from dustgrid.config import Settings, get_settings
@@ -97,9 +100,39 @@ def _insert_notices(
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def _window(
+    session: Session, name: str, column: Any, now: datetime, *, strict: bool = False
+) -> ColumnElement[bool] | None:
+    """``column`` fell due since the previous run of sweep ``name``; advances its mark.
+
+    Due means ``column <= now``, or ``column < now`` with ``strict`` (a deadline is missed
+    only once it has passed); the window starts where the previous one ended, so every
+    instant belongs to exactly one run. None when the clock has not moved on.
+    """
+    mark = session.get(CaseSweepMark, name, with_for_update=True)
+    since = mark.swept_until if mark is not None else None
+    if since is not None and now <= since:
+        return None
+    if mark is None:
+        session.add(CaseSweepMark(name=name, swept_until=now))
+    else:
+        mark.swept_until = now
+    session.flush()
+    upper = column < now if strict else column <= now
+    if since is None:
+        return upper
+    return and_(upper, column >= since if strict else column > since)
+
+
 def sweep_reminders(session: Session, now: datetime) -> int:
     """Remind whoever holds a case once ``remind_at`` (80% of the time) has passed."""
-    due = and_(Case.remind_at <= now, Case.state.in_(_OPEN))
+    window = _window(session, "reminders", Case.remind_at, now)
+    if window is None:
+        return 0
+    due = and_(window, Case.state.in_(_OPEN))
+    n = int(session.scalar(select(func.count()).where(due)) or 0)
+    if not n:
+        return 0
     cols = _case_notice("case.reminder", "案件即将到期", "case due soon")
     _insert_notices(
         session,
@@ -119,8 +152,7 @@ def sweep_reminders(session: Session, now: datetime) -> int:
         (User, unit_admin),
         now,
     )
-    n = session.execute(update(Case).where(due).values(remind_at=None))
-    return int(n.rowcount or 0)  # type: ignore[attr-defined]
+    return n
 
 
 def _digest(
@@ -194,21 +226,27 @@ def sweep_escalations(
     settings: Settings | None = None,
     policy: CasePolicy | None = None,
 ) -> int:
-    """Escalate every open case past its due time one level up (L3/L4 → L2, L2 → L1).
+    """Escalate the open cases whose clock ran out since the last run one level up
+    (L3/L4 → L2, L2 → L1): an event per case, a digest per person above.
 
-    Each case escalates once per clock: ``escalate_at`` is cleared here and set again only
-    when a move starts a new clock. Cases whose clock is L1's have no one above; their
-    ``escalate_at`` is cleared and they stay red on the board.
+    Each clock escalates once (its ``due_at`` falls in one window); a move that starts a
+    new clock can escalate again. L1's own clocks have no one above: they stay red.
     """
     settings = settings or get_settings()
     policy = policy or deadlines.case_policy(settings)
-    late = and_(Case.escalate_at < now, Case.state.in_(_OPEN))
+    window = _window(session, "escalations", Case.due_at, now, strict=True)
+    if window is None:
+        return 0
+    late = and_(window, Case.state.in_(_OPEN))
     total = 0
     for src in (Level.L4, Level.L3, Level.L2):
         target = policy.escalation.target(src)
         if target is None:
             continue
         where: ColumnElement[bool] = and_(late, Case.level == src.value)
+        n = int(session.scalar(select(func.count()).where(where)) or 0)
+        if not n:
+            continue  # (counted first: INSERT … SELECT row counts differ between drivers)
         data = literal({"from_level": src.value, "to_level": target.value}, type_=JSON)
         events = select(
             Case.id,
@@ -234,28 +272,26 @@ def sweep_escalations(
             "data",
             "policy_version",
         ]
-        n = session.execute(insert(CaseEvent).from_select(cols, events)).rowcount or 0  # type: ignore[attr-defined]
-        if not n:
-            continue
+        session.execute(insert(CaseEvent).from_select(cols, events))
         _digest(session, target=target, src=src, since_where=where, now=now, settings=settings)
-        session.execute(
-            update(Case)
-            .where(where)
-            .values(escalated_to=target.value, escalated_at=now, escalate_at=None)
-        )
-        total += int(n)
-    session.execute(update(Case).where(late, Case.level == Level.L1.value).values(escalate_at=None))
+        total += n
     return total
 
 
 def sweep_reviews(session: Session, now: datetime) -> int:
     """Suspended cases whose review date has come: tell the unit it was dispatched to."""
-    due = and_(Case.review_remind_at <= now, Case.state == CaseState.suspended.value)
-    cols = _case_notice("case.review_due", "挂账案件到期复核", "suspended case due for review")
-    unit_admin = and_(User.org_unit_id == Case.assigned_unit_id, _active_users(Role.district_admin))
-    _insert_notices(session, cols, User.id, due, (User, unit_admin), now)
-    n = session.execute(update(Case).where(due).values(review_remind_at=None))
-    return int(n.rowcount or 0)  # type: ignore[attr-defined]
+    window = _window(session, "reviews", Case.review_remind_at, now)
+    if window is None:
+        return 0
+    due = and_(window, Case.state == CaseState.suspended.value)
+    n = int(session.scalar(select(func.count()).where(due)) or 0)
+    if n:
+        cols = _case_notice("case.review_due", "挂账案件到期复核", "suspended case due for review")
+        unit_admin = and_(
+            User.org_unit_id == Case.assigned_unit_id, _active_users(Role.district_admin)
+        )
+        _insert_notices(session, cols, User.id, due, (User, unit_admin), now)
+    return n
 
 
 def sweep(session: Session, now: datetime, settings: Settings | None = None) -> SweepReport:

@@ -5,9 +5,11 @@ inbox, the overdue board and the sweeps filter on is a plain column with an inde
 they answer from an index on a million rows (see ``__table_args__``):
 
 * ``due_at`` / ``warn_at``: the running clock's deadline and its yellow threshold, so a
-  traffic light is ``now > due_at`` (red) or ``now >= warn_at`` (yellow) in SQL;
-* ``remind_at`` / ``escalate_at``: *pending* work; the sweeps set them to NULL once done,
-  so the sweep queries are a range scan over what is still to do, never over all cases.
+  traffic light is ``now > due_at`` (red) or ``now >= warn_at`` (yellow) in SQL, and an
+  overdue case is escalated one level above ``level`` (derived, never stored);
+* ``remind_at`` / ``review_remind_at``: when the sweeps act; each sweep handles the rows
+  whose instant fell since its previous run (``CaseSweepMark``), so it only inserts
+  events and notifications and never rewrites case rows.
 """
 
 from __future__ import annotations
@@ -49,20 +51,19 @@ OPEN_STATES = frozenset(
 class Case(Base, TimestampMixin):
     __tablename__ = "case_record"
     __table_args__ = (
-        # inbox per L2 unit and the unit's overdue board
-        Index("ix_case_record_unit_state_due", "assigned_unit_id", "state", "due_at"),
+        # inbox per L2 unit and the unit's overdue board (covering: lights from the index)
+        Index("ix_case_record_unit_state_due", "assigned_unit_id", "state", "due_at", "warn_at"),
         # inbox per responsible person
         Index("ix_case_record_resp_state_due", "responsible_user_id", "state", "due_at"),
-        # city-wide overdue board (covering: the unit is read from the index)
-        Index("ix_case_record_state_due_unit", "state", "due_at", "assigned_unit_id"),
+        # city-wide overdue board and the escalation sweep (covering)
+        Index("ix_case_record_state_due_unit", "state", "due_at", "assigned_unit_id", "warn_at"),
         # a site's history, and cases of the sites in a grid or of an enterprise
-        Index("ix_case_record_site_state", "site_id", "state"),
+        Index("ix_case_record_site_state_due", "site_id", "state", "due_at"),
         Index("ix_case_record_reporter_opened", "reporter_id", "opened_at"),
         Index("ix_case_record_dedup_opened", "dedup_key", "opened_at"),
         Index("ix_case_record_source_ref", "source", "external_ref"),
         Index("ix_case_record_state_closed", "state", "closed_at"),
         Index("ix_case_record_remind_at", "remind_at"),
-        Index("ix_case_record_escalate_at", "escalate_at"),
         Index("ix_case_record_review_remind_at", "review_remind_at"),
         Index("ix_case_record_look_back_due_at", "look_back_due_at"),
     )
@@ -103,9 +104,6 @@ class Case(Base, TimestampMixin):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    escalate_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    escalated_to: Mapped[str | None] = mapped_column(String(4), nullable=True)
-    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # the case's overall deadline, set by L1 at dispatch
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -169,3 +167,12 @@ class CaseAttachment(Base):
         ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CaseSweepMark(Base):
+    """How far each periodic sweep got: the next run handles what fell due since then."""
+
+    __tablename__ = "case_sweep_mark"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    swept_until: Mapped[datetime] = mapped_column(UTCDateTime())

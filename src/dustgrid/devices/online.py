@@ -169,13 +169,16 @@ def sweep_offline(
             Device.activated_at,
             Device.created_at,
             Device.offline_after_minutes,
-        ).where(
+        )
+        .where(
             or_(
                 and_(Device.lifecycle == Lifecycle.active, ~has_open),
                 and_(Device.lifecycle.in_(UNDER_TEST), Device.online.is_(True)),
             ),
             since < now - timedelta(minutes=smallest),
         )
+        # Rows are locked in id order, as the ingest writer should lock them (no deadlock).
+        .order_by(Device.id)
     ).all()
     newly: list[int] = []
     for r in candidates:
@@ -264,17 +267,17 @@ def offline_rate(
         raise ValueError("give exactly one of device_id and provider_id")
     if end <= start:
         return None
-    stmt = select(Device.id, Device.activated_at, Device.removed_at).where(
-        Device.activated_at.is_not(None), Device.activated_at < end
+    # In service from activation; an active device registered without an activation time
+    # (older data, other tools) counts from its creation, as the sweep does.
+    stmt = select(Device.id, Device.activated_at, Device.created_at, Device.removed_at).where(
+        or_(Device.activated_at.is_not(None), Device.lifecycle == Lifecycle.active)
     )
     stmt = stmt.where(
         Device.id == device_id if device_id is not None else Device.provider_id == provider_id
     )
     windows: dict[int, tuple[datetime, datetime]] = {}
-    for dev_id, activated, removed in session.execute(stmt):
-        if activated is None:  # excluded by the query; keeps the type checker informed
-            continue
-        w0, w1 = max(start, activated), min(end, removed or end)
+    for dev_id, activated, created, removed in session.execute(stmt):
+        w0, w1 = max(start, activated or created), min(end, removed or end)
         if w1 > w0:
             windows[dev_id] = (w0, w1)
     observed = sum((w1 - w0).total_seconds() for w0, w1 in windows.values())

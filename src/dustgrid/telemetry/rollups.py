@@ -38,6 +38,7 @@ from dustgrid.telemetry.policy import (
     PERIOD_15M,
     RollupPolicy,
 )
+from dustgrid.telemetry.store import SqliteTimes
 
 CHUNK: Final = 2000  # dirty windows per round
 _VALUE_COLUMNS: Final = (
@@ -251,23 +252,42 @@ def _combine(
     return out
 
 
+_KEY_COLUMNS: Final = ("device_id", "metric", "period", "period_start")
+_ALL_COLUMNS: Final = _KEY_COLUMNS + _VALUE_COLUMNS
+_PG_TYPES: Final = ("int4", "text", "text", "timestamptz", "int4", "float8", "float8",
+                    "float8", "int4", "int4", "int4", "float8")  # fmt: skip
+_SET: Final = ", ".join(f"{c} = EXCLUDED.{c}" for c in _VALUE_COLUMNS)
+_PG_UPSERT: Final = (
+    f"INSERT INTO rollup ({', '.join(_ALL_COLUMNS)}) "
+    f"SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in _PG_TYPES)}) "
+    f"ON CONFLICT ({', '.join(_KEY_COLUMNS)}) DO UPDATE SET {_SET}"
+)
+_SQLITE_UPSERT: Final = (
+    f"INSERT INTO rollup ({', '.join(_ALL_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _ALL_COLUMNS)}) "
+    f"ON CONFLICT ({', '.join(_KEY_COLUMNS)}) DO UPDATE SET {_SET}"
+)
+
+
 def _upsert(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Write roll-up rows in one driver call (ORM executemany was ~20x slower), in key
+    order so concurrent refreshers lock rows in the same order."""
     if not rows:
         return
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt: Any = pg_insert(Rollup)
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(Rollup)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["device_id", "metric", "period", "period_start"],
-        set_={c: stmt.excluded[c] for c in _VALUE_COLUMNS},
-    )
     rows.sort(key=lambda r: (r["device_id"], r["metric"], r["period"], r["period_start"]))
-    conn.execute(stmt, rows)
+    raw: Any = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        columns = [[r[c] for r in rows] for c in _ALL_COLUMNS]
+        with raw.cursor() as cur:
+            cur.execute(_PG_UPSERT, columns)
+        return
+    fmt = SqliteTimes()
+    params = [tuple(fmt[r[c]] if c == "period_start" else r[c] for c in _ALL_COLUMNS) for r in rows]
+    cur = raw.cursor()
+    try:
+        cur.executemany(_SQLITE_UPSERT, params)
+    finally:
+        cur.close()
 
 
 _UNMARK: Final = delete(RollupDirty.__table__).where(  # type: ignore[arg-type]

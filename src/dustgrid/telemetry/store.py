@@ -256,7 +256,7 @@ _SQLITE_MARK: Final = (
 )
 
 
-class _SqliteTimes(dict[datetime, str]):
+class SqliteTimes(dict[datetime, str]):
     """Aware datetime -> the naive-UTC text SQLAlchemy's SQLite DATETIME stores (cached:
     a batch holds few distinct times)."""
 
@@ -269,7 +269,7 @@ class _SqliteTimes(dict[datetime, str]):
 
 
 def _write_sqlite(conn: Connection, rows: Sequence[ReadingRow]) -> int:
-    fmt = _SqliteTimes()
+    fmt = SqliteTimes()
     params = [
         (
             r.device_id,

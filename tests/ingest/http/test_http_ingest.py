@@ -115,7 +115,7 @@ def test_mg_per_m3_devices_are_converted(anon: TestClient, db: Session, city: Ci
     ]
     assert push(anon, key, readings).json()["stored"] == 2
     values = dict(
-        db.execute(select(Reading.metric, Reading.value).where(Reading.device_id == dev.id))
+        db.execute(select(Reading.metric, Reading.value).where(Reading.device_id == dev.id)).all()
     )
     assert values["pm10"] == pytest.approx(85.0)
     assert values["noise"] == 63.0

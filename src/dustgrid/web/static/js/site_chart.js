@@ -51,7 +51,7 @@
     var series = cfg.metrics.map(function (m) {
       var s = bySeries[m.key] || { points: [] };
       return {
-        name: m.name, type: "line", showSymbol: false, connectNulls: false,
+        name: m.name, type: "line", showSymbol: s.points.length <= 48, connectNulls: false,
         yAxisIndex: m.unit === "dB" ? 1 : 0,
         itemStyle: { color: COLORS[m.key] }, lineStyle: { width: 1.6 },
         data: s.points.map(function (p) {
@@ -82,7 +82,8 @@
         { type: "value", name: "µg/m³", scale: true },
         { type: "value", name: "dB", scale: true, splitLine: { show: false } }
       ],
-      dataZoom: [{ type: "inside" }, { type: "slider", height: 18, bottom: 8 }],
+      // a slider only: an "inside" zoom would take the page's mouse-wheel scrolling
+      dataZoom: [{ type: "slider", height: 18, bottom: 8 }],
       series: series
     };
   }
@@ -116,20 +117,20 @@
         .catch(function () { setStatus(el, cfg.labels.failed); });
     }
 
-    panel.querySelectorAll("[data-period]").forEach(function (btn) {
+    panel.querySelectorAll("button[data-period]").forEach(function (btn) {
       btn.addEventListener("click", function () {
         state.period = btn.getAttribute("data-period");
-        panel.querySelectorAll("[data-period]").forEach(function (b) {
+        panel.querySelectorAll("button[data-period]").forEach(function (b) {
           var on = b === btn;
           b.classList.toggle("btn-primary", on);
           b.classList.toggle("btn-secondary", !on);
           b.setAttribute("aria-pressed", on ? "true" : "false");
         });
-        el.setAttribute("data-period", state.period);
+        el.setAttribute("data-current-period", state.period);
         load();
       });
     });
-    el.setAttribute("data-period", state.period);
+    el.setAttribute("data-current-period", state.period);
     load();
     state.timer = window.setInterval(load, REFRESH_MS);
   }

@@ -1,0 +1,189 @@
+"""What one MQTT message means: resolve and authenticate the device, store its readings.
+
+Kept apart from the paho client so it can be tested without a broker. :func:`handle`
+never raises for anything a publisher got wrong (it returns an :class:`Outcome` saying
+what); it raises only when the database fails, and then the message must not be
+acknowledged. It never commits: the subscriber commits, then acknowledges.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any, Final
+
+from sqlalchemy.orm import Session
+
+from dustgrid.devices import service as device_service
+from dustgrid.devices.keys import verify_api_key
+from dustgrid.devices.models import CrcVariant, Device, Lifecycle
+from dustgrid.devices.online import mark_seen
+from dustgrid.ingest.hj212 import HJ212Error, decode
+from dustgrid.ingest.hj212.codec import Frame
+from dustgrid.ingest.hj212.codes import DATA_CNS
+from dustgrid.ingest.hj212.envelope import CRC_MODBUS
+from dustgrid.ingest.hj212.writer import KIND_PREFIX
+from dustgrid.telemetry.intake import SEEN_KINDS, ItemError, store_items
+from dustgrid.telemetry.store import ReadingRow, to_canonical, write_readings
+
+from .topics import CHANNEL_HJ212, parse_topic
+
+SOURCE_JSON: Final = "mqtt"
+SOURCE_HJ212: Final = "mqtt212"
+CLOSED: Final = frozenset({Lifecycle.removed, Lifecycle.rejected})
+QUARANTINE_PEER: Final = "mqtt"
+
+# Outcome.status values (also the subscriber's counters).
+OK: Final = "stored"
+BAD_TOPIC: Final = "bad_topic"
+BAD_PAYLOAD: Final = "bad_payload"
+UNKNOWN_DEVICE: Final = "unknown_device"
+UNAUTHORIZED: Final = "unauthorized"
+NOT_DATA: Final = "not_data"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    prefix: str
+    tz: tzinfo
+    trust_broker_acl: bool
+    max_items: int
+    future_tolerance: timedelta
+
+
+@dataclass(slots=True)
+class Outcome:
+    status: str
+    reason: str = ""
+    stored: int = 0
+    duplicates: int = 0
+    errors: list[ItemError] = field(default_factory=list)
+
+
+def handle(session: Session, topic: str, payload: bytes, *, cfg: Config, now: datetime) -> Outcome:
+    parsed = parse_topic(cfg.prefix, topic)
+    if parsed is None:
+        return Outcome(BAD_TOPIC, f"topic {topic!r} is not {cfg.prefix}/devices/<MN>/<channel>")
+    if parsed.channel == CHANNEL_HJ212:
+        return _hj212(session, parsed.mn, payload, cfg=cfg, now=now)
+    return _json(session, parsed.mn, payload, cfg=cfg, now=now)
+
+
+def _open_device(session: Session, mn: str) -> Device | None:
+    device = device_service.resolve_device(session, mn)
+    return None if device is None or device.lifecycle in CLOSED else device
+
+
+def _json(session: Session, mn: str, payload: bytes, *, cfg: Config, now: datetime) -> Outcome:
+    try:
+        body: Any = json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as exc:
+        return Outcome(BAD_PAYLOAD, f"not JSON: {exc}")
+    key: Any = None
+    if isinstance(body, dict):
+        key, items = body.get("key"), body.get("readings")
+    else:
+        items = body  # a bare list: only when the broker authenticates (see subscriber doc)
+    if not isinstance(items, list):
+        return Outcome(BAD_PAYLOAD, 'want {"key": "…", "readings": [...]}')
+    if len(items) > cfg.max_items:
+        return Outcome(BAD_PAYLOAD, f"{len(items)} readings; at most {cfg.max_items} a message")
+    if isinstance(key, str) and key:
+        device = verify_api_key(session, key)
+        if device is None or device.mn != mn:
+            return Outcome(UNAUTHORIZED, f"the key is not a live key of device {mn}")
+    elif cfg.trust_broker_acl:
+        device = _open_device(session, mn)
+        if device is None:
+            return Outcome(UNKNOWN_DEVICE, f"no active device {mn}")
+    else:
+        return Outcome(UNAUTHORIZED, 'missing "key" (the device API key)')
+    result = store_items(
+        session,
+        items,
+        device=device,
+        source=SOURCE_JSON,
+        tz=cfg.tz,
+        now=now,
+        future_tolerance=cfg.future_tolerance,
+    )
+    return Outcome(OK, "", result.stored, result.duplicates, result.errors)
+
+
+def _hj212(session: Session, mn: str, payload: bytes, *, cfg: Config, now: datetime) -> Outcome:
+    device = device_service.resolve_device(session, mn)
+    text = payload.decode("ascii", "backslashreplace")
+    if device is None:  # kept for an admin to adopt, like the TCP server does
+        device_service.record_quarantine(
+            session, mn=mn, reason="unknown_mn", peer=QUARANTINE_PEER, frame_text=text, at=now
+        )
+        return Outcome(UNKNOWN_DEVICE, f"unknown MN {mn} (quarantined)")
+    if device.lifecycle in CLOSED:
+        return Outcome(UNKNOWN_DEVICE, f"device {mn} is removed or rejected")
+    try:
+        frame = decode(payload, allow_modbus=device.crc_variant == CrcVariant.modbus)
+    except HJ212Error as exc:
+        return Outcome(BAD_PAYLOAD, f"HJ 212: {exc.message}")
+    if frame.mn != mn:
+        return Outcome(UNAUTHORIZED, f"frame MN {frame.mn} published on the topic of {mn}")
+    if frame.pw != device.password:
+        device_service.record_quarantine(
+            session, mn=mn, reason="bad_password", peer=QUARANTINE_PEER, frame_text=text, at=now
+        )
+        return Outcome(UNAUTHORIZED, f"wrong HJ 212 password for {mn}")
+    if frame.cn not in DATA_CNS:
+        return Outcome(NOT_DATA, f"CN {frame.cn} carries no readings")
+    rows, seen, errors = frame_rows(frame, device, cfg=cfg, now=now)
+    stored = write_readings(session.connection(), rows) if rows else 0
+    mark_seen(session, device_id=device.id, at=now, metrics=seen)
+    return Outcome(OK, "", stored, len(rows) - stored, errors)
+
+
+def frame_rows(
+    frame: Frame, device: Device, *, cfg: Config, now: datetime
+) -> tuple[list[ReadingRow], dict[str, tuple[datetime, float | None]], list[ItemError]]:
+    """Rows of a data frame, as the HJ 212 TCP server stores them (same kinds, units)."""
+    rows: list[ReadingRow] = []
+    seen: dict[str, tuple[datetime, float | None]] = {}
+    errors: list[ItemError] = []
+    if frame.data_time is None:
+        return rows, seen, errors
+    data_time = frame.data_time.replace(tzinfo=cfg.tz).astimezone(UTC)
+    if data_time > now + cfg.future_tolerance:
+        errors.append(ItemError(index=0, code="future_time", reason=f"DataTime {data_time}"))
+        return rows, seen, errors
+    prefix = KIND_PREFIX.get(frame.cn, "")
+    source = SOURCE_HJ212 + ("m" if frame.crc == CRC_MODBUS else "")  # ≤ 8 characters
+    taken: set[tuple[str, str]] = set()
+    for index, item in enumerate(frame.items):
+        if item.metric is None:
+            continue  # a code the platform does not map
+        kind = prefix + item.kind
+        if (item.metric, kind) in taken:  # LA and Leq both feed "noise": the first wins
+            continue
+        taken.add((item.metric, kind))
+        value = item.value
+        if value is not None:
+            try:
+                value = to_canonical(value, item.metric, device.particulate_unit)
+            except ValueError as exc:
+                errors.append(ItemError(index=index, code="unit", reason=str(exc)))
+                continue
+        valid = item.valid and value is not None
+        rows.append(
+            ReadingRow(
+                device_id=device.id,
+                metric=item.metric,
+                kind=kind,
+                data_time=data_time,
+                value=value,
+                flag=item.flag[:2],
+                valid=valid,
+                source=source,
+                received_at=now,
+            )
+        )
+        if valid and kind in SEEN_KINDS:
+            seen[item.metric] = (data_time, value)
+    return rows, seen, errors

@@ -1,0 +1,116 @@
+"""The 12319 desk's pages: list with rates, form with HTMX suggestions, link and feedback."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dustgrid.intake.models import Complaint, ComplaintStatus
+from tests.fixtures.city import City
+
+
+def _form(c: TestClient, **kw: str) -> dict[str, str]:
+    return {"csrf_token": c.csrf, "channel": "phone_12319", "caller_name": "王五",  # type: ignore[attr-defined]
+            "caller_phone": "13712345678", "received_at": "", "place_text": "中山路住宅项目",
+            "lat": "41.7915", "lon": "123.4016", "category": "dust_complaint",
+            "content": "晚上十点还在土方作业，扬尘很大", **kw}  # fmt: skip
+
+
+def _last(db: Session) -> Complaint:
+    c = db.scalar(select(Complaint).order_by(Complaint.id.desc()).limit(1))
+    assert c is not None
+    return c
+
+
+def test_form_suggests_then_saves_and_links(
+    web_as: Callable[[str], TestClient], db: Session, city: City
+) -> None:
+    c = web_as("admin")
+    page = c.get("/hotline/new")
+    assert page.status_code == 200 and 'hx-get="/hotline/suggest"' in page.text
+    part = c.get("/hotline/suggest", params={"lat": "41.7915", "lon": "123.4016",
+                                             "place_text": "中山路"})  # fmt: skip
+    assert part.status_code == 200
+    first_site = re.search(r'data-site-id="(\d+)"', part.text)
+    assert first_site and int(first_site.group(1)) == city.sites["HP-001"]
+    assert 'name="link_site_id"' in part.text and "no-duplicates" in part.text
+    by_text = c.get("/hotline/suggest", params={"place_text": "北市场住宅"})
+    assert int(re.findall(r'data-site-id="(\d+)"', by_text.text)[0]) == city.sites["SH-001"]
+
+    r = c.post("/hotline/new", data=_form(c, link_site_id=str(city.sites["HP-001"])))
+    assert r.status_code == 303, r.text
+    made = _last(db)
+    assert made.status == ComplaintStatus.linked and made.case_id
+    detail = c.get(r.headers["location"])
+    assert detail.status_code == 200 and 'data-testid="case-link"' in detail.text
+    assert "13712345678" in detail.text  # full number on the complaint's own page
+
+    listing = c.get("/hotline")
+    assert listing.status_code == 200 and "137****5678" in listing.text
+    assert "13712345678" not in listing.text
+    assert 'data-testid="rate-response"' in listing.text
+
+
+def test_bad_form_shows_error_and_saves_nothing(
+    web_as: Callable[[str], TestClient], db: Session
+) -> None:
+    c = web_as("admin")
+    before = _last(db).id if db.scalar(select(Complaint.id).limit(1)) else 0
+    r = c.post("/hotline/new", data=_form(c, place_text="", lat="", lon=""))
+    assert r.status_code == 422 and 'data-testid="form-error"' in r.text
+    now = db.scalar(select(Complaint.id).order_by(Complaint.id.desc()).limit(1)) or 0
+    assert now == before
+
+
+def test_detail_link_feedback_and_dismiss(
+    web_as: Callable[[str], TestClient], db: Session, city: City
+) -> None:
+    c = web_as("admin")
+    loc = c.post("/hotline/new", data=_form(c)).headers["location"]
+    cid = int(loc.rsplit("/", 1)[1])
+    page = c.get(loc)
+    assert 'data-testid="link-form"' in page.text
+    tok = c.csrf  # type: ignore[attr-defined]
+    r = c.post(f"/hotline/{cid}/link", data={"csrf_token": tok, "link_site_id": "999999"})
+    assert r.status_code == 303
+    assert "flash-error" in c.get(loc).text  # unknown site: flashed, nothing linked
+    assert db.get(Complaint, cid).status == ComplaintStatus.received  # type: ignore[union-attr]
+    site = str(city.sites["HP-002"])
+    r = c.post(f"/hotline/{cid}/link", data={"csrf_token": tok, "link_site_id": site})
+    assert r.status_code == 303
+    r = c.post(
+        f"/hotline/{cid}/feedback", data={"csrf_token": tok, "responded": "1", "satisfaction": "5"}
+    )
+    assert r.status_code == 303
+    db.expire_all()
+    got = db.get(Complaint, cid)
+    assert got is not None and got.status == ComplaintStatus.linked
+    assert got.response_at is not None and got.satisfaction == 5
+
+    other = c.post("/hotline/new", data=_form(c)).headers["location"]
+    oid = int(other.rsplit("/", 1)[1])
+    c.post(f"/hotline/{oid}/dismiss", data={"csrf_token": tok, "reason": "非本市"})
+    db.expire_all()
+    assert db.get(Complaint, oid).status == ComplaintStatus.dismissed  # type: ignore[union-attr]
+
+
+def test_pages_need_the_desk_permission(web_as: Callable[[str], TestClient]) -> None:
+    c = web_as("off_hp1")
+    assert c.get("/hotline").status_code == 403
+    assert c.get("/hotline/new").status_code == 403
+
+
+def test_csrf_is_checked(web_as: Callable[[str], TestClient]) -> None:
+    c = web_as("admin")
+    r = c.post("/hotline/new", data={**_form(c), "csrf_token": "forged"})
+    assert r.status_code == 403
+
+
+def test_english_page(web_as: Callable[[str], TestClient]) -> None:
+    c = web_as("admin")
+    c.cookies.set("lang", "en")
+    assert "12319 complaints" in c.get("/hotline").text
