@@ -355,14 +355,8 @@ def upgrade() -> None:
         sa.Column("count_total", sa.Integer(), nullable=False),
         sa.Column("expected", sa.Integer(), nullable=False),
         sa.Column("valid_rate", sa.Float(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["device_id"],
-            ["device.id"],
-            name=op.f("fk_rollup_device_id_device"),
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint(
-            "device_id", "metric", "period", "period_start", name=op.f("pk_rollup")
+            "device_id", "period", "period_start", "metric", name=op.f("pk_rollup")
         ),
     )
     with op.batch_alter_table("rollup", schema=None) as batch_op:

@@ -22,7 +22,10 @@ def _mount_tools() -> None:
     app.add_typer(hj212_app, name="hj212", help="HJ 212-2017 frame tools and TCP listener")
     app.add_typer(alerts_app, name="alerts", help="Alert rule profiles and audits")
 
+    from dustgrid.devices.cli import app as devices_app
     from dustgrid.jobs.cli import app as jobs_app
+
+    app.add_typer(devices_app, name="devices", help="Smart sensing devices: offline sweep")
 
     app.add_typer(jobs_app, name="jobs", help="Worker: outbox, reminders, escalation")
 
@@ -163,13 +166,19 @@ def serve(
 
     from dustgrid.app import create_app
 
-    settings = get_settings()
-    if not (settings.hj212_enabled if hj212 is None else hj212):
-        uvicorn.run(create_app(), host=host, port=port, proxy_headers=True)
-        return
-    import asyncio
+    from dustgrid.background import start_background
 
-    asyncio.run(_serve_web_and_hj212(host, port))
+    settings = get_settings()
+    background = start_background(settings)
+    try:
+        if not (settings.hj212_enabled if hj212 is None else hj212):
+            uvicorn.run(create_app(), host=host, port=port, proxy_headers=True)
+            return
+        import asyncio
+
+        asyncio.run(_serve_web_and_hj212(host, port))
+    finally:
+        background.close()
 
 
 async def _serve_web_and_hj212(host: str, port: int) -> None:

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     jobs_max_attempts: int = 8
     jobs_backoff_s: float = Field(default=30.0, description="First retry delay, doubled each time")
     jobs_poll_s: float = 15.0
+    workers_in_process: bool = Field(
+        default=True, description="`serve` also runs the sweeps and outbox delivery"
+    )
 
     # --- HJ 212-2017 TCP ingest (dustgrid.ingest.hj212.server) ---------------------------
     hj212_enabled: bool = Field(default=True, description="`serve` also runs the HJ 212 listener")

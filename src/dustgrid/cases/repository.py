@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.principal import Principal
@@ -79,43 +79,63 @@ TABS_BY_ROLE: dict[Role, tuple[Tab, ...]] = {
 }
 
 
-def _in_my_grids(p: Principal) -> ColumnElement[bool]:
-    return Case.site_id.in_(select(Site.id).where(site_clause(p)))
+def _l2_unit(p: Principal) -> int | None:
+    """The L2 unit whose dispatched cases ``case_clause`` lets ``p`` see, if any."""
+    if p.role in (Role.district_admin, Role.viewer) and p.unit_level == 2 and p.org_unit_id:
+        return p.org_unit_id
+    return None
 
 
-def _mine_to_handle(p: Principal) -> ColumnElement[bool]:
-    if p.role in (Role.station_staff, Role.officer):
-        return or_(Case.responsible_user_id == p.user_id, _in_my_grids(p))
-    return Case.responsible_user_id == p.user_id
+def _my_sites(p: Principal) -> Select[Any]:
+    return select(Site.id).where(site_clause(p))
 
 
-def tab_clause(p: Principal, tab: Tab, now: datetime) -> ColumnElement[bool]:
-    unit = Case.assigned_unit_id == (p.org_unit_id or -1)
-    l2 = p.role == Role.district_admin
+def narrow(p: Principal, *conds: ColumnElement[bool]) -> ColumnElement[bool]:
+    """``conds`` limited to the caller's own cases, a subset of ``case_clause(p)`` that an
+    index can answer: the whole city for L1, the cases dispatched to an L2 unit, else the
+    cases of the sites in one's grids (or of one's enterprise).
+
+    That covers the cases an L3/L4 person is responsible for, because only a person who
+    sees the case's site can be named (``workflow._responsible``). Leaving out the scope's
+    ``OR`` matters: across different columns it makes PostgreSQL filter every candidate.
+    """
+    base = and_(*conds)
+    if p.is_city_wide:
+        return base
+    unit = _l2_unit(p)
+    if unit is not None:
+        return and_(base, Case.assigned_unit_id == unit)
+    return and_(base, Case.site_id.in_(_my_sites(p)))
+
+
+def tab_clause(p: Principal, tab: Tab, now: datetime) -> tuple[ColumnElement[bool], bool]:
+    """The tab's WHERE clause, and whether it already lies inside ``case_clause(p)`` (then
+    the caller need not add the scope, whose ``OR`` would defeat the indexes)."""
+    late = and_(Case.state.in_(tuple(OPEN_STATES)), Case.due_at < now)
     match tab:
         case Tab.to_dispatch:
-            return Case.state.in_((S.reported, S.returned))
+            return Case.state.in_((S.reported, S.returned)), False
         case Tab.to_accept:
-            return and_(Case.state == S.dispatched, unit)
+            return narrow(p, Case.state == S.dispatched), True
         case Tab.to_handle:
-            return and_(Case.state.in_(HANDLING), _mine_to_handle(p))
-        case Tab.to_recheck:
-            return and_(Case.state == S.rectifying, _in_my_grids(p))
-        case Tab.to_rectify:
-            return Case.state == S.rectifying
+            state = Case.state.in_(HANDLING)
+            if p.role in (Role.station_staff, Role.officer):
+                return narrow(p, state), True
+            return and_(state, Case.responsible_user_id == p.user_id), True
+        case Tab.to_recheck | Tab.to_rectify:
+            return narrow(p, Case.state == S.rectifying), True
         case Tab.to_verify:
-            return and_(Case.state == S.verifying, unit) if l2 else Case.state == S.verifying
+            return narrow(p, Case.state == S.verifying), True
         case Tab.overdue:
-            late = and_(Case.state.in_(tuple(OPEN_STATES)), Case.due_at < now)
-            return and_(late, unit) if l2 else late
+            return narrow(p, late), True
         case Tab.look_back:
-            return and_(Case.state == S.closed, Case.look_back_due_at.is_not(None))
+            return narrow(p, Case.state == S.closed, Case.look_back_due_at.is_not(None)), True
         case Tab.reported:
-            return Case.reporter_id == p.user_id
+            return Case.reporter_id == p.user_id, True
         case Tab.open:
-            return Case.state.in_(NOT_CLOSED)
+            return narrow(p, Case.state.in_(NOT_CLOSED)), True
         case _:
-            return and_(True)
+            return and_(True), False
 
 
 def filtered(
@@ -128,7 +148,10 @@ def filtered(
     source: CaseSource | None = None,
     light: str | None = None,
 ) -> Select[Any]:
-    stmt = select(Case).where(case_clause(p), tab_clause(p, tab, now))
+    clause, within_scope = tab_clause(p, tab, now)
+    stmt = select(Case).where(clause)
+    if not within_scope:
+        stmt = stmt.where(case_clause(p))
     if state is not None:
         stmt = stmt.where(Case.state == state)
     if site_id is not None:
@@ -149,7 +172,7 @@ def page(
 ) -> tuple[list[Case], int]:
     total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
     if order_due:
-        stmt = stmt.order_by(Case.due_at.is_(None), Case.due_at, Case.id)
+        stmt = stmt.order_by(Case.due_at.asc().nulls_last(), Case.id)
     else:
         stmt = stmt.order_by(Case.id.desc())
     return list(session.scalars(stmt.offset(offset).limit(limit))), total
@@ -224,7 +247,7 @@ def overdue_board(session: Session, p: Principal, now: datetime) -> list[dict[st
             func.sum(red),
             func.min(case((Case.due_at < now, Case.due_at), else_=None)),
         )
-        .where(case_clause(p), Case.state.in_(tuple(OPEN_STATES)))
+        .where(narrow(p, Case.state.in_(tuple(OPEN_STATES))))
         .group_by(Case.assigned_unit_id)
     )
     rows = list(session.execute(stmt))
@@ -265,7 +288,10 @@ def tab_counts(session: Session, p: Principal, now: datetime) -> dict[str, int]:
     for tab in TABS_BY_ROLE.get(p.role, (Tab.all,)):
         if tab in (Tab.all, Tab.open):
             continue
-        stmt = select(func.count()).where(case_clause(p), tab_clause(p, tab, now))
+        clause, within_scope = tab_clause(p, tab, now)
+        stmt = select(func.count()).where(clause)
+        if not within_scope:
+            stmt = stmt.where(case_clause(p))
         out[tab.value] = int(session.scalar(stmt) or 0)
     return out
 

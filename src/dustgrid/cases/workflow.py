@@ -123,7 +123,11 @@ def _unit(session: Session, unit_id: int | None, case: Case, move: Move) -> OrgU
 
 
 def _responsible(session: Session, case: Case, user_id: int | None, move: Move) -> User:
-    """An active L2 admin of the assigned unit, or L3/L4 staff who can see the site."""
+    """An active L2 admin of the assigned unit, or L3/L4 staff who can see the site.
+
+    A case without a site has no grid, so only the unit's own admins can hold it (and the
+    inbox can find every L3/L4 person's cases through their sites: ``repository.narrow``).
+    """
     user = session.get(User, user_id) if user_id else None
     ok = user is not None and user.is_active and user.role in HANDLER_ROLES
     if ok and user is not None:
@@ -135,8 +139,7 @@ def _responsible(session: Session, case: Case, user_id: int | None, move: Move) 
                 session.scalar(select(Site.id).where(Site.id == case.site_id, site_clause(who)))
             )
         else:
-            parent = select(OrgUnit.parent_id).where(OrgUnit.id == user.org_unit_id)
-            ok = session.scalar(parent) == case.assigned_unit_id
+            ok = False
     if not ok or user is None:
         raise Invalid(
             f"负责人无效：{user_id}（须为本单位或该工地网格内的人员） / the responsible person "

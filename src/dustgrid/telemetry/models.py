@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, PrimaryKeyConstraint, String
+from sqlalchemy import Boolean, Float, Index, Integer, PrimaryKeyConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dustgrid.models import Base, UTCDateTime, utcnow
@@ -49,15 +49,18 @@ class Rollup(Base):
     ``site_id`` is the device's site when the device is a dust monitor (None otherwise):
     site series are the mean over the site's dust monitors, queried through
     ``ix_rollup_site``. Windows are aligned in the city's local time; ``period_start`` is
-    the UTC instant the local window starts.
+    the UTC instant the local window starts. The key leads with ``(device_id, period,
+    period_start)``: hours and days are recombined from a device's 15-minute rows over a
+    time range. Derived data, rewritten on every refresh: no foreign key (as ``reading``).
     """
 
     __tablename__ = "rollup"
-    __table_args__ = (Index("ix_rollup_site", "site_id", "metric", "period", "period_start"),)
-
-    device_id: Mapped[int] = mapped_column(
-        ForeignKey("device.id", ondelete="CASCADE"), primary_key=True
+    __table_args__ = (
+        PrimaryKeyConstraint("device_id", "period", "period_start", "metric"),
+        Index("ix_rollup_site", "site_id", "metric", "period", "period_start"),
     )
+
+    device_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     metric: Mapped[str] = mapped_column(String(24), primary_key=True)
     period: Mapped[str] = mapped_column(String(4), primary_key=True)  # 15m 1h 1d
     period_start: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)

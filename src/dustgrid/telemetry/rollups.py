@@ -25,7 +25,7 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, bindparam, case, delete, func, or_, select
+from sqlalchemy import Connection, and_, bindparam, case, delete, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from dustgrid.config import get_settings
@@ -145,32 +145,44 @@ def _raw_windows(
             or_(d.window_start > lo[0], and_(d.window_start == lo[0], d.device_id > lo[1]))
         )
     bounds.append(or_(d.window_start < hi[0], and_(d.window_start == hi[0], d.device_id <= hi[1])))
-    stmt = (
-        select(
-            d.window_start,
-            d.window_end,
-            d.device_id,
-            r.metric,
-            r.kind,
-            func.count(),
-            func.count(good),
-            func.sum(good),
-            func.min(good),
-            func.max(good),
-            func.sum(energy),
-        )  # fmt: skip
-        .select_from(d)
-        .join(
-            r,
-            and_(
-                r.device_id == d.device_id,
-                r.data_time >= d.window_start,
-                r.data_time < d.window_end,
-            ),
-        )  # fmt: skip
-        .where(*bounds, r.kind.in_(policy.source_kinds))
-        .group_by(d.window_start, d.window_end, d.device_id, r.metric, r.kind)
+    in_window = and_(
+        r.device_id == d.device_id,
+        r.data_time >= d.window_start,
+        r.data_time < d.window_end,
+        r.kind.in_(policy.source_kinds),
     )
+    aggregates = (
+        func.count().label("n"),
+        func.count(good).label("n_valid"),
+        func.sum(good).label("total"),
+        func.min(good).label("lo"),
+        func.max(good).label("hi"),
+        func.sum(energy).label("energy"),
+    )
+    stmt: Any
+    if conn.dialect.name == "postgresql":
+        # LATERAL: one primary-key range scan per dirty window, whatever the planner's
+        # statistics say (a fresh or huge table otherwise invites a full scan).
+        agg = (
+            select(r.metric, r.kind, *aggregates)
+            .where(in_window)
+            .group_by(r.metric, r.kind)
+            .lateral("agg")
+        )
+        stmt = (
+            select(d.window_start, d.window_end, d.device_id, *agg.c)
+            .select_from(d)
+            .join(agg, true())
+            .where(*bounds)
+        )
+    else:  # SQLite walks the primary key of reading for each window by itself
+        stmt = (
+            select(d.window_start, d.window_end, d.device_id, r.metric, r.kind, *aggregates)
+            .select_from(d)
+            .join(r, in_window)
+            .where(*bounds)
+            .group_by(d.window_start, d.window_end, d.device_id, r.metric, r.kind)
+        )
     rank = {k: i for i, k in enumerate(policy.source_kinds)}
     best: dict[tuple[datetime, int, str], tuple[tuple[int, int], dict[str, Any]]] = {}
     for ws, we, dev, metric, kind, n, n_valid, total, lo_v, hi_v, en in conn.execute(stmt):
@@ -259,7 +271,7 @@ _PG_TYPES: Final = ("int4", "text", "text", "timestamptz", "int4", "float8", "fl
 _SET: Final = ", ".join(f"{c} = EXCLUDED.{c}" for c in _VALUE_COLUMNS)
 _PG_UPSERT: Final = (
     f"INSERT INTO rollup ({', '.join(_ALL_COLUMNS)}) "
-    f"SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in _PG_TYPES)}) "
+    f"SELECT * FROM unnest({', '.join(f'%b::{t}[]' for t in _PG_TYPES)}) "
     f"ON CONFLICT ({', '.join(_KEY_COLUMNS)}) DO UPDATE SET {_SET}"
 )
 _SQLITE_UPSERT: Final = (
@@ -277,7 +289,12 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]]) -> None:
     rows.sort(key=lambda r: (r["device_id"], r["metric"], r["period"], r["period_start"]))
     raw: Any = conn.connection.driver_connection
     if conn.dialect.name == "postgresql":
-        columns = [[r[c] for r in rows] for c in _ALL_COLUMNS]
+        # binary arrays (``%b``) halve the transfer; each list must hold one Python type
+        columns = [
+            [None if r[c] is None else float(r[c]) for r in rows] if t == "float8"
+            else [r[c] for r in rows]
+            for c, t in zip(_ALL_COLUMNS, _PG_TYPES, strict=True)
+        ]  # fmt: skip
         with raw.cursor() as cur:
             cur.execute(_PG_UPSERT, columns)
         return

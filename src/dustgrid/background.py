@@ -1,0 +1,77 @@
+"""Background work that `dustgrid serve` runs beside the web server, in threads.
+
+- roll-up refresh (always): dirty 15-minute windows → 15m/1h/1d aggregates;
+- the worker (``workers_in_process``, default on): device offline sweep, case sweeps
+  (reminders, escalation), outbox delivery — the embedded default needs no other process;
+- the MQTT subscriber (``mqtt_enabled``).
+
+With several web instances, turn ``workers_in_process`` off on all but one (or run
+``dustgrid jobs run`` separately); the subscriber must run on one instance only because it
+keeps a persistent broker session under a fixed client id.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from dustgrid.config import Settings
+from dustgrid.db import get_sessionmaker
+from dustgrid.models import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def worker_loop(
+    settings: Settings, stop: threading.Event, session_factory: Callable[[], Session]
+) -> None:
+    """Offline sweep, then case sweeps and due jobs, every ``jobs_poll_s`` seconds."""
+    from dustgrid.devices.online import sweep_offline
+    from dustgrid.jobs.scheduler import tick
+
+    while not stop.is_set():
+        try:
+            with session_factory() as session:
+                newly = sweep_offline(session, now=utcnow())
+                session.commit()
+            if newly:
+                log.info("devices offline: %s", ", ".join(d.mn for d in newly))
+            tick(session_factory, settings=settings)
+        except Exception:  # keep the worker alive; the next round retries
+            log.exception("background worker round failed")
+        stop.wait(settings.jobs_poll_s)
+
+
+@dataclass
+class Background:
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def start(self, name: str, target: Callable[[], object]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def close(self, timeout: float = 10.0) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout)
+
+
+def start_background(settings: Settings) -> Background:
+    from dustgrid.telemetry.tasks import run_rollup_worker
+
+    bg = Background()
+    factory = get_sessionmaker()
+    bg.start("rollups", lambda: run_rollup_worker(settings, bg.stop, session_factory=factory))
+    if settings.workers_in_process:
+        bg.start("worker", lambda: worker_loop(settings, bg.stop, factory))
+    if settings.mqtt_enabled:
+        from dustgrid.ingest.mqtt.subscriber import run_subscriber
+
+        bg.start("mqtt", lambda: run_subscriber(settings, bg.stop))
+    return bg
