@@ -165,7 +165,6 @@ def serve(
     import uvicorn
 
     from dustgrid.app import create_app
-
     from dustgrid.background import start_background
 
     settings = get_settings()
