@@ -8,9 +8,12 @@ inserts into each), and foreign-key triggers are skipped for the load session
 
 The spread (of all cases): 72 % closed, 1 % suspended, 27 % open across the loop's states;
 open cases opened in the last 45 days with their running clock due between 5 days ago and
-10 days ahead (about a third overdue); reminders and escalations already done for what is
-past due, except for the cases that fell due in the last ``--fresh-minutes`` (what a
-sweep that runs every few minutes finds).
+10 days ahead (about a third overdue), reminders at 80 % of the clock. Which of those the
+sweeps still have to handle is not in the rows: the sweeps work on the window since their
+previous run (``CaseSweepMark``), which ``bench/cases.py`` sets per scenario.
+
+The columns follow the migrated table (``table_columns``): one the generator does not know
+is loaded as NULL and named by ``unknown_columns`` so the run says so.
 """
 
 from __future__ import annotations
@@ -51,16 +54,6 @@ SOURCES = (  # (source, weight)
     (CaseSource.hotline_12319, 5), (CaseSource.higher_assignment, 1),
 )  # fmt: skip
 DISPOSITIONS = ("fix_on_site", "rectification", "penalty")
-COLUMNS = (
-    "id", "source", "state", "site_id", "district_id", "lat", "lon", "category",
-    "description", "severity", "reporter_id", "dedup_key", "merged_count",
-    "assigned_unit_id", "responsible_user_id", "disposition", "level", "clock",
-    "clock_working_time", "clock_started_at", "due_at", "warn_at", "remind_at",
-    "escalate_at", "escalated_to", "escalated_at", "dispatched_at", "deadline_at",
-    "deadline_warn_at", "penalty_case_number", "review_date", "review_remind_at",
-    "rework_count", "opened_at", "closed_at", "look_back_due_at", "policy_version",
-    "created_at", "updated_at",
-)  # fmt: skip
 NULL = "\\N"
 ESCALATE_TO = {"L4": "L2", "L3": "L2", "L2": "L1"}
 
@@ -107,9 +100,9 @@ def _ts(dt: datetime | None) -> str:
 
 def rows(
     n: int, sites: list[SiteRow], admins: dict[int, int], now: datetime, *, seed: int,
-    fresh_minutes: float,
+    columns: list[str],
 ) -> Iterator[str]:  # fmt: skip
-    """``n`` COPY text lines (tab-separated, ``\\N`` for NULL)."""
+    """``n`` COPY text lines of ``columns`` (tab-separated, ``\\N`` for NULL)."""
     rng = random.Random(seed)
     states = [s for s in STATES]
     weights = [s[1] for s in STATES]
@@ -136,22 +129,15 @@ def rows(
         disposition = {"rectifying": "rectification", "penalizing": "penalty"}.get(state)
         if state in ("verifying", "closed"):
             disposition = rng.choice(DISPOSITIONS)
-        started = due = warn = remind = escalate = escalated_at = None
-        escalated_to = None
+        started = due = warn = remind = None
+        escalated_to = escalated_at = None
         if is_open:
             dur = CLOCK_DAYS[str(clock)] * day
-            if rng.random() < 0.002:  # fell due in the last few minutes: the sweep's work
-                due = now - timedelta(minutes=rng.uniform(0, fresh_minutes))
-            else:
-                due = now + timedelta(seconds=rng.uniform(-5 * 86400, 10 * 86400))
+            due = now + timedelta(seconds=rng.uniform(-5 * 86400, 10 * 86400))
             started = due - dur
             warn = due - dur * 0.2
-            remind = warn if warn > now else None
-            if due > now or now - due <= timedelta(minutes=fresh_minutes):
-                escalate = due
-                if warn <= now and now - due <= timedelta(minutes=fresh_minutes):
-                    remind = warn  # not reminded yet either
-            else:
+            remind = warn
+            if due <= now:  # for a schema that stores escalation: already done
                 escalated_to = ESCALATE_TO.get(level or "")
                 escalated_at = due + timedelta(minutes=1) if escalated_to else None
         dispatched = deadline = deadline_warn = None
@@ -171,24 +157,58 @@ def rows(
             look_back = now + timedelta(days=rng.uniform(0, 7))
         machine = source in (CaseSource.sensor, CaseSource.video_ai)
         dedup = f"{source.value}:{site.id}:{cat}" if machine else None
-        fields = (
-            str(i), source.value, state, str(site.id), str(site.district_id), repr(site.lat),
-            repr(site.lon), cat, f"第{i}号案件：{CATEGORIES[cat][0]}",
-            rng.choice(("low", "medium", "medium", "high")),
-            str(reporter) if reporter else NULL, dedup or NULL, "0",
-            str(unit) if unit else NULL, str(responsible) if responsible else NULL,
-            disposition or NULL, level or NULL, clock or NULL, "t", _ts(started), _ts(due),
-            _ts(warn), _ts(remind), _ts(escalate), escalated_to or NULL, _ts(escalated_at),
-            _ts(dispatched), _ts(deadline), _ts(deadline_warn),
-            "罚字1号" if state == "penalizing" else "", review or NULL, _ts(review_remind),
-            "0", _ts(opened), _ts(closed), _ts(look_back), "2025.1", _ts(opened), _ts(opened),
-        )  # fmt: skip
-        yield "\t".join(fields) + "\n"
+        row = {
+            "id": str(i), "source": source.value, "state": state, "site_id": str(site.id),
+            "district_id": str(site.district_id), "lat": repr(site.lat), "lon": repr(site.lon),
+            "category": cat, "description": f"第{i}号案件：{CATEGORIES[cat][0]}",
+            "severity": rng.choice(("low", "medium", "medium", "high")),
+            "reporter_id": str(reporter) if reporter else NULL, "external_ref": NULL,
+            "dedup_key": dedup or NULL, "merged_count": "0",
+            "assigned_unit_id": str(unit) if unit else NULL,
+            "responsible_user_id": str(responsible) if responsible else NULL,
+            "disposition": disposition or NULL, "level": level or NULL, "clock": clock or NULL,
+            "clock_working_time": "t", "clock_started_at": _ts(started), "due_at": _ts(due),
+            "warn_at": _ts(warn), "remind_at": _ts(remind), "escalate_at": _ts(due),
+            "escalated_to": escalated_to or NULL, "escalated_at": _ts(escalated_at),
+            "dispatched_at": _ts(dispatched), "deadline_at": _ts(deadline),
+            "deadline_warn_at": _ts(deadline_warn), "rectify_due_at": NULL,
+            "penalty_case_number": "罚字1号" if state == "penalizing" else "",
+            "review_date": review or NULL, "review_remind_at": _ts(review_remind),
+            "rework_count": "0", "opened_at": _ts(opened), "closed_at": _ts(closed),
+            "look_back_due_at": _ts(look_back), "looked_back_at": NULL,
+            "policy_version": "2025.1", "created_at": _ts(opened), "updated_at": _ts(opened),
+        }  # fmt: skip
+        yield "\t".join([row.get(c, NULL) for c in columns]) + "\n"
 
 
-def copy_cases(conn: Any, lines: Iterator[str], *, chunk_rows: int = 20000) -> int:
+KNOWN = frozenset({
+    "id", "source", "state", "site_id", "district_id", "lat", "lon", "category", "description",
+    "severity", "reporter_id", "external_ref", "dedup_key", "merged_count", "assigned_unit_id",
+    "responsible_user_id", "disposition", "level", "clock", "clock_working_time",
+    "clock_started_at", "due_at", "warn_at", "remind_at", "escalate_at", "escalated_to",
+    "escalated_at", "dispatched_at", "deadline_at", "deadline_warn_at", "rectify_due_at",
+    "penalty_case_number", "review_date", "review_remind_at", "rework_count", "opened_at",
+    "closed_at", "look_back_due_at", "looked_back_at", "policy_version", "created_at",
+    "updated_at",
+})  # fmt: skip
+
+
+def unknown_columns(columns: list[str]) -> list[str]:
+    return [c for c in columns if c not in KNOWN]
+
+
+def table_columns(conn: Any) -> list[str]:
+    """The columns of ``case_record`` as migrated (the generator follows the schema)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT column_name FROM information_schema.columns "
+                    "WHERE table_name = 'case_record' ORDER BY ordinal_position")  # fmt: skip
+        return [r[0] for r in cur.fetchall()]
+
+
+def copy_cases(conn: Any, lines: Iterator[str], columns: list[str], *,
+               chunk_rows: int = 20000) -> int:  # fmt: skip
     """Stream the lines into ``case_record`` with COPY; returns the row count."""
-    cols = ", ".join(COLUMNS)
+    cols = ", ".join(columns)
     n = 0
     with conn.cursor() as cur, cur.copy(f"COPY case_record ({cols}) FROM STDIN") as copy:
         buf: list[str] = []
@@ -217,7 +237,7 @@ def secondary_indexes(conn: Any, table: str) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in cur.fetchall()]
 
 
-def load(conn: Any, lines: Iterator[str]) -> tuple[int, list[str]]:
+def load(conn: Any, lines: Iterator[str], columns: list[str]) -> tuple[int, list[str]]:
     """Drop the secondary indexes, COPY, rebuild them; returns (rows, index names)."""
     indexes = secondary_indexes(conn, "case_record")
     with conn.cursor() as cur:
@@ -227,7 +247,7 @@ def load(conn: Any, lines: Iterator[str]) -> tuple[int, list[str]]:
             conn.rollback()
         for name, _sql in indexes:
             cur.execute(f'DROP INDEX "{name}"')
-    n = copy_cases(conn, lines)
+    n = copy_cases(conn, lines, columns)
     with conn.cursor() as cur:
         cur.execute("SET maintenance_work_mem = '256MB'")
         for _name, sql in indexes:

@@ -81,6 +81,8 @@ class Timing:
     # that is client + server work); unlike wall time it barely grows on a busy machine
     cpu_ms: list[float] = field(default_factory=list)
     result: Any = None  # what the last call returned (for row counts, sizes, …)
+    gc_full: int = 0  # full (generation 2) garbage collections during the calls
+    gc_ms: float = 0.0  # time spent in garbage collections (any generation) during the calls
 
     @property
     def n(self) -> int:
@@ -113,24 +115,13 @@ class Timing:
 def measure(name: str, fn: Callable[[], Any], *, n: int, warmup: int = 0) -> Timing:
     """Call ``fn`` ``warmup`` times unmeasured, then ``n`` times, timing each call.
 
-    Each call is timed on its own with ``time.perf_counter`` (wall clock, so I/O waits count).
-    A garbage collection runs before the measured calls so earlier work's garbage is not
-    charged to them; the collector stays enabled while measuring, as in production.
+    Each call is timed on its own with ``time.perf_counter`` (wall clock, so I/O waits count)
+    and ``time.process_time`` (CPU of the whole process). A garbage collection runs before the
+    measured calls so earlier work's garbage is not charged to them; the collector stays
+    enabled while measuring, as in production, and the collections that happen during a call
+    are counted on its :class:`Timing` (``gc_full``, ``gc_ms``).
     """
-    if n < 1:
-        raise ValueError("n must be at least 1")
-    for _ in range(warmup):
-        fn()
-    gc.collect()
-    timing = Timing(name)
-    clock, cpu = time.perf_counter, time.process_time
-    for _ in range(n):
-        c0, t0 = cpu(), clock()
-        timing.result = fn()
-        t1, c1 = clock(), cpu()
-        timing.samples_ms.append((t1 - t0) * 1000.0)
-        timing.cpu_ms.append((c1 - c0) * 1000.0)
-    return timing
+    return measure_interleaved({name: fn}, n=n, warmup=warmup)[name]
 
 
 def measure_interleaved(
@@ -149,15 +140,42 @@ def measure_interleaved(
     gc.collect()
     timings = {name: Timing(name) for name in fns}
     clock, cpu = time.perf_counter, time.process_time
-    for _ in range(n):
-        for name, fn in fns.items():
-            c0, t0 = cpu(), clock()
-            result = fn()
-            t1, c1 = clock(), cpu()
-            timings[name].samples_ms.append((t1 - t0) * 1000.0)
-            timings[name].cpu_ms.append((c1 - c0) * 1000.0)
-            timings[name].result = result
+    with _GcWatch() as watch:
+        for _ in range(n):
+            for name, fn in fns.items():
+                timing = timings[name]
+                watch.current = timing
+                c0, t0 = cpu(), clock()
+                timing.result = fn()
+                t1, c1 = clock(), cpu()
+                watch.current = None
+                timing.samples_ms.append((t1 - t0) * 1000.0)
+                timing.cpu_ms.append((c1 - c0) * 1000.0)
     return timings
+
+
+class _GcWatch:
+    """Charges garbage collections (any thread) to the :class:`Timing` being measured."""
+
+    def __init__(self) -> None:
+        self.current: Timing | None = None
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        timing = self.current
+        if timing is not None:
+            timing.gc_ms += (time.perf_counter() - self._started) * 1000.0
+            timing.gc_full += info.get("generation") == 2
+
+    def __enter__(self) -> _GcWatch:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        gc.callbacks.remove(self._callback)
 
 
 class LoadSampler:

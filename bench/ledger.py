@@ -29,8 +29,10 @@ average before and during the run), then per case p50/p95/p99, rows and body siz
 against the target, and the baseline with the ratio. A warning says when other work kept
 the machine busy (the figures are then inflated). ``CPU ms`` is the median CPU time the
 process (client and server threads together) spent per call: it hardly grows when other work
-competes for the cores, so it tells a slow machine from a busy one. ``--strict`` exits 1 on a
-FAIL.
+competes for the cores, so it tells a slow machine from a busy one. ``full GC`` counts the
+full (generation 2) garbage collections that ran during the measured calls: each one stops
+the process for a while, and they are what a p95 far above the p50 usually is. ``--strict``
+exits 1 on a FAIL.
 """
 
 from __future__ import annotations
@@ -415,7 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     width = max(display_width(x) for x in [*labels, base_label])
     print(
         f"{pad('case', width)} {'rows':>12} {'KiB':>7} {'p50 ms':>8} {'p95 ms':>8} "
-        f"{'p99 ms':>8} {'CPU ms':>7}  p95 < {args.target_ms:g} ms?"
+        f"{'p99 ms':>8} {'CPU ms':>7} {'full GC':>7}  p95 < {args.target_ms:g} ms?"
     )
     failed = 0
     for label, (_case, ep, raw, rows_text, size) in zip(labels, results, strict=True):
@@ -423,13 +425,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         failed += not ok
         print(
             f"{pad(label, width)} {rows_text:>12} {size / 1024:7.1f} "
-            f"{ep.p50:8.1f} {ep.p95:8.1f} {ep.p99:8.1f} {ep.cpu_p50:7.1f}  "
+            f"{ep.p50:8.1f} {ep.p95:8.1f} {ep.p99:8.1f} {ep.cpu_p50:7.1f} {ep.gc_full:7d}  "
             f"{'PASS' if ok else 'FAIL'}"
         )
         raw_rows, raw_body = raw.result
         print(
             f"{pad(base_label, width)} {raw_rows:>12,} {len(raw_body) / 1024:7.1f} "
-            f"{raw.p50:8.1f} {raw.p95:8.1f} {raw.p99:8.1f} {raw.cpu_p50:7.1f}  "
+            f"{raw.p50:8.1f} {raw.p95:8.1f} {raw.p99:8.1f} {raw.cpu_p50:7.1f} {raw.gc_full:7d}  "
             f"ratio p95 {ratio(ep.p95, raw.p95)}"
         )
     print()

@@ -3,6 +3,8 @@
 - roll-up refresh (always): dirty 15-minute windows → 15m/1h/1d aggregates;
 - the worker (``workers_in_process``, default on): device offline sweep, case sweeps
   (reminders, escalation), outbox delivery — the embedded default needs no other process;
+- the alert evaluator (with the worker): exceedances, offline and stale keys, quality flags
+  every minute (``alerts.tasks``);
 - the MQTT subscriber (``mqtt_enabled``).
 
 With several web instances, turn ``workers_in_process`` off on all but one (or run
@@ -70,6 +72,9 @@ def start_background(settings: Settings) -> Background:
     bg.start("rollups", lambda: run_rollup_worker(settings, bg.stop, session_factory=factory))
     if settings.workers_in_process:
         bg.start("worker", lambda: worker_loop(settings, bg.stop, factory))
+        from dustgrid.alerts.tasks import run_alert_worker
+
+        bg.start("alerts", lambda: run_alert_worker(settings, bg.stop, session_factory=factory))
     if settings.mqtt_enabled:
         from dustgrid.ingest.mqtt.subscriber import run_subscriber
 

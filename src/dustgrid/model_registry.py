@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dustgrid.alerts import models as alert_models  # noqa: F401
 from dustgrid.audit import models as audit_models  # noqa: F401
 from dustgrid.auth import models as auth_models  # noqa: F401
 from dustgrid.cases import credit_models as case_credit_models  # noqa: F401

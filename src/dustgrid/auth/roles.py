@@ -48,6 +48,9 @@ class Perm(enum.StrEnum):
     # Intake channels (domain.md §4, §8): 12319 desk; system callers opening cases.
     hotline = "hotline"  # record 12319 complaints, link them to sites and cases, feedback
     case_intake = "case_intake"  # module-to-module intake API; manage Open311 client keys
+    # Alerts: acknowledge an alert (someone is on it); edit the city's alert rule profiles.
+    alert_ack = "alert_ack"
+    alert_profile = "alert_profile"  # city admin: choose and tune standards, dry runs
 
 
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {
@@ -65,10 +68,11 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
             Perm.case_penalty,
             Perm.case_sample,
             Perm.hotline,
+            Perm.alert_ack,
         }
     ),
-    Role.station_staff: frozenset({Perm.audit_read, Perm.case_penalty}),
-    Role.officer: frozenset({Perm.case_penalty}),
+    Role.station_staff: frozenset({Perm.audit_read, Perm.case_penalty, Perm.alert_ack}),
+    Role.officer: frozenset({Perm.case_penalty, Perm.alert_ack}),
     Role.inspector: frozenset(),
     Role.contractor: frozenset({Perm.device_apply, Perm.device_request}),
     Role.provider: frozenset({Perm.device_request}),

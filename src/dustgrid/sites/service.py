@@ -278,5 +278,5 @@ def list_page(
 
 def map_points(session: Session, principal: Principal, f: SiteFilter, crs: str) -> dict[str, Any]:
     """Compact marker data: one row per site, coordinates in the base map's datum."""
-    rows = [list(r) for r in repo.map_rows(session, principal, f, crs)]
+    rows = repo.map_rows(session, principal, f, crs)
     return {"crs": crs, "fields": ["id", "lat", "lon", "grade", "name", "code"], "rows": rows}

@@ -1,0 +1,181 @@
+"""Data-quality flags from stored readings: run the pure detectors, keep what they find.
+
+Every ``quality_every`` the pure detectors (``alerts.quality``) look at each active dust
+monitor's last ``quality_lookback`` of readings (and its district's reference stations, for
+the spray test). A finding overlapping or touching a stored flag of the same device, kind
+and metric extends it, so re-running over overlapping history never double-counts. Flags
+copy the device's site and provider, for the counts per site and per provider that the
+assessment reads. Kinds in ``quality_case_kinds`` raise a ``quality:<kind>`` alert per
+site (and so a case of their own kind); it clears after ``quality_clear_after`` without a
+new flag. Replayed frames are not detected here: the store keeps only the first copy of a
+reading, so a replay leaves no trace in ``reading`` (the listener would have to count it).
+Never commits.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from dustgrid.alerts import quality as detectors
+from dustgrid.alerts import service as alerts
+from dustgrid.alerts.models import Alert, QualityFlagRow
+from dustgrid.alerts.policy import DEFAULT_ALERT_POLICY, MEDIUM, AlertPolicy
+from dustgrid.alerts.series import load_readings, reference_devices, reference_series, stations_for
+from dustgrid.alerts.windows import Reading as PureReading
+from dustgrid.devices.models import Device, DeviceKind, Lifecycle
+from dustgrid.telemetry.models import Reading
+
+DETECTOR_VERSION: Final = "2026.1"
+VALUE_METRICS: Final = ("tsp", "pm10", "pm25")
+METRICS: Final = (*VALUE_METRICS, "humidity")
+MERGE_GAP: Final = timedelta(minutes=5)
+CHUNK: Final = 200
+
+
+@dataclass
+class QualityReport:
+    devices: int = 0
+    new: int = 0
+    extended: int = 0
+    raised: int = 0
+    cleared: int = 0
+
+
+def find_flags(
+    readings: list[PureReading], reference: list[PureReading], frames: list[detectors.Frame]
+) -> list[detectors.QualityFlag]:
+    """Every detector over one device's readings (pure; the detectors' default settings)."""
+    found: list[detectors.QualityFlag] = []
+    for metric in VALUE_METRICS:
+        found += detectors.flat_line(readings, metric)
+        found += detectors.repeated_value(readings, metric)
+    found += detectors.pm25_above_pm10(readings)
+    if reference:
+        found += detectors.spray_drop(readings, reference, "pm10")
+    found += detectors.high_humidity(readings)
+    found += detectors.clock_drift(frames)
+    return found
+
+
+def _frames(session: Session, device_ids: list[int], start: datetime, end: datetime
+            ) -> dict[int, list[detectors.Frame]]:  # fmt: skip
+    """Data time vs first receive time per device and data time (clock drift)."""
+    stmt = (
+        select(Reading.device_id, Reading.data_time, func.min(Reading.received_at))
+        .where(Reading.device_id.in_(device_ids), Reading.data_time >= start,
+               Reading.data_time < end, Reading.kind.in_(("rtd", "avg")))  # fmt: skip
+        .group_by(Reading.device_id, Reading.data_time)
+    )
+    out: dict[int, list[detectors.Frame]] = defaultdict(list)
+    for dev, t, received in session.execute(stmt):
+        out[dev].append(detectors.Frame(t, received, {}))
+    return out
+
+
+def store_flag(
+    session: Session, device: Device, flag: detectors.QualityFlag
+) -> tuple[QualityFlagRow, bool]:
+    """Insert the flag or extend the stored one it overlaps; (row, created)."""
+    f = QualityFlagRow
+    stmt = select(f).where(
+        f.device_id == device.id, f.kind == flag.kind,
+        f.metric.is_(None) if flag.metric is None else f.metric == flag.metric,
+        f.end_at >= flag.start - MERGE_GAP, f.start_at <= flag.end + MERGE_GAP,
+    )  # fmt: skip
+    row = session.scalar(stmt.order_by(f.start_at).limit(1))
+    if row is not None:
+        row.start_at, row.end_at = min(row.start_at, flag.start), max(row.end_at, flag.end)
+        row.detail = flag.detail
+        return row, False
+    row = QualityFlagRow(
+        device_id=device.id, site_id=device.site_id, provider_id=device.provider_id,
+        kind=flag.kind, metric=flag.metric, start_at=flag.start, end_at=flag.end,
+        detail=flag.detail, detector_version=DETECTOR_VERSION,
+    )  # fmt: skip
+    session.add(row)
+    return row, True
+
+
+def detect_quality(
+    session: Session, *, now: datetime, policy: AlertPolicy = DEFAULT_ALERT_POLICY
+) -> QualityReport:
+    report = QualityReport()
+    start = now - policy.quality_lookback
+    devices = list(session.scalars(
+        select(Device).where(Device.kind == DeviceKind.dust_monitor,
+                             Device.lifecycle == Lifecycle.active).order_by(Device.id)
+    ))  # fmt: skip
+    refs = reference_devices(session)
+    ref_cache: dict[int | None, list[PureReading]] = {}
+    touched: dict[tuple[int, str], datetime] = {}
+    for i in range(0, len(devices), CHUNK):
+        part = devices[i : i + CHUNK]
+        ids = [d.id for d in part]
+        by_dev = load_readings(session, ids, METRICS, start, now)
+        frames = _frames(session, ids, start, now)
+        for device in part:
+            readings = by_dev.get(device.id, [])
+            if not readings:
+                continue
+            report.devices += 1
+            if device.district_id not in ref_cache:
+                ref_cache[device.district_id] = reference_series(
+                    session, stations_for(refs, device.district_id), ["pm10"], start, now
+                )
+            for flag in find_flags(readings, ref_cache[device.district_id], frames.get(device.id, [])):
+                row, created = store_flag(session, device, flag)
+                report.new += created
+                report.extended += not created
+                if flag.kind in policy.quality_case_kinds and device.site_id is not None:
+                    key = (device.site_id, flag.kind)
+                    touched[key] = max(touched.get(key, flag.start), flag.end)
+        session.flush()
+    _quality_alerts(session, touched, now, policy, report)
+    return report
+
+
+def _quality_alerts(
+    session: Session, touched: dict[tuple[int, str], datetime], now: datetime,
+    policy: AlertPolicy, report: QualityReport,
+) -> None:  # fmt: skip
+    from dustgrid.sites.models import Site
+
+    for (site_id, kind), last in touched.items():
+        rule = f"quality:{kind}"
+        if session.scalar(select(Alert.id).where(Alert.open_key == alerts.open_key(site_id, None, rule))):
+            continue
+        flags = list(session.scalars(
+            select(QualityFlagRow).where(QualityFlagRow.site_id == site_id,
+                                         QualityFlagRow.kind == kind,
+                                         QualityFlagRow.end_at >= last - policy.quality_lookback)
+            .order_by(QualityFlagRow.start_at)
+        ))  # fmt: skip
+        site = session.get(Site, site_id)
+        alerts.raise_alert(
+            session, kind=rule, rule_key=rule, rule_version=f"quality/{DETECTOR_VERSION}",
+            started_at=flags[0].start_at if flags else last, now=now, severity=MEDIUM,
+            site_id=site_id, district_id=site.district_id if site else None,
+            device_id=flags[0].device_id if flags else None, policy=policy,
+            evidence={"flags": [{"device_id": f.device_id, "metric": f.metric,
+                                 "start": f.start_at.isoformat(), "end": f.end_at.isoformat(),
+                                 "detail": f.detail} for f in flags[-10:]],
+                      "detector_version": DETECTOR_VERSION},
+            description=(f"{site.name if site else site_id} 数据质量异常（{kind}） / "
+                         f"data-quality problem ({kind})"),
+        )  # fmt: skip
+        report.raised += 1
+    stale = now - policy.quality_clear_after
+    for alert in session.scalars(select(Alert).where(Alert.kind.like("quality:%"),
+                                                     Alert.open_key.is_not(None))):  # fmt: skip
+        kind = alert.kind.split(":", 1)[1]
+        newest = session.scalar(select(func.max(QualityFlagRow.end_at)).where(
+            QualityFlagRow.site_id == alert.site_id, QualityFlagRow.kind == kind))  # fmt: skip
+        if newest is None or newest < stale:
+            alerts.clear_alert(session, alert, now=now, ended_at=newest, reason="condition_gone")
+            report.cleared += 1

@@ -1,0 +1,222 @@
+"""Offline and stale-key alerts. Never commits.
+
+Offline: the devices' sweep (``devices.online.sweep_offline``) opens an offline period when
+a device is silent beyond its setting. Before that becomes an alert and a case, an HJ 212
+device gets ``offline_grace`` to come back: the listener asks every device that reconnects
+after a silence for the minute data it kept (``ingest.hj212.backfill``), so the web
+process does not talk to devices - it records an :class:`OfflineWatch` ("backfill
+pending") and looks again. The watch is resolved without an alert when the device came
+back and its upload filled ``backfill_min_coverage`` of the gap; it becomes an alert when
+the grace ran out with the device still silent, or back without the history. A device
+that cannot be asked (HTTP/MQTT integrations) is alerted at once. The alert clears when the
+device is online again.
+
+Stale key: one metric of a device stopped updating while its other metrics go on
+(``MetricState.last_seen_at`` lags the device's ``last_seen_at`` by ``stale_after``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
+
+from dustgrid.alerts import service as alerts
+from dustgrid.alerts.models import Alert, AlertKind, OfflineWatch
+from dustgrid.alerts.policy import DEFAULT_ALERT_POLICY, MEDIUM, AlertPolicy
+from dustgrid.devices.models import Device, Lifecycle, MetricState, OfflinePeriod
+from dustgrid.sites.models import Site
+from dustgrid.telemetry.models import Reading
+
+MINUTE_KINDS: Final = ("rtd", "avg")
+HJ212_SOURCES: Final = ("hj212", "hj212mb")
+PENDING, NOT_APPLICABLE, FILLED, FAILED = "pending", "not_applicable", "filled", "failed"
+WAITING, RESOLVED, ALERTED = "waiting", "resolved", "alerted"
+
+
+@dataclass
+class OfflineReport:
+    watched: int = 0
+    resolved: int = 0
+    raised: int = 0
+    cleared: int = 0
+    stale_raised: int = 0
+    stale_cleared: int = 0
+
+
+def can_backfill(session: Session, device: Device) -> bool:
+    """True for a device that speaks HJ 212 (its last reading came through the listener;
+    without readings yet, one that has an HJ 212 password)."""
+    source = session.scalar(
+        select(Reading.source)
+        .where(Reading.device_id == device.id)
+        .order_by(Reading.data_time.desc())
+        .limit(1)
+    )
+    if source is not None:
+        return source in HJ212_SOURCES
+    return bool(device.password)
+
+
+def gap_coverage(session: Session, device_id: int, start: datetime, end: datetime) -> float:
+    """Share of the gap's minutes that now hold a reading (1.0 for a gap under two minutes)."""
+    owed = int((end - start).total_seconds() // 60) - 1
+    if owed <= 0:
+        return 1.0
+    got = session.scalar(
+        select(func.count(func.distinct(Reading.data_time))).where(
+            Reading.device_id == device_id, Reading.kind.in_(MINUTE_KINDS),
+            Reading.data_time > start, Reading.data_time < end,
+        )  # fmt: skip
+    )
+    return min(1.0, (got or 0) / owed)
+
+
+def _district(session: Session, device: Device) -> int | None:
+    if device.district_id is not None or device.site_id is None:
+        return device.district_id
+    return session.scalar(select(Site.district_id).where(Site.id == device.site_id))
+
+
+def check_offline(
+    session: Session, *, now: datetime, policy: AlertPolicy = DEFAULT_ALERT_POLICY
+) -> OfflineReport:
+    """Watch new offline periods, turn failed backfills into alerts, clear the recovered."""
+    report = OfflineReport()
+    kinds = sorted(policy.offline_kinds)
+    has_watch = exists().where(OfflineWatch.period_id == OfflinePeriod.id)
+    fresh = session.execute(
+        select(OfflinePeriod, Device)
+        .join(Device, Device.id == OfflinePeriod.device_id)
+        .where(OfflinePeriod.ended_at.is_(None), ~has_watch, Device.kind.in_(kinds),
+               Device.lifecycle == Lifecycle.active)  # fmt: skip
+    ).all()
+    for period, device in fresh:
+        capable = can_backfill(session, device)
+        grace = policy.offline_grace if capable else timedelta(0)
+        session.add(OfflineWatch(
+            device_id=device.id, period_id=period.id, detected_at=now,
+            deadline=period.detected_at + grace, backfill=PENDING if capable else NOT_APPLICABLE,
+            state=WAITING,
+        ))  # fmt: skip
+        report.watched += 1
+    session.flush()
+    waiting = session.execute(
+        select(OfflineWatch, OfflinePeriod, Device)
+        .join(OfflinePeriod, OfflinePeriod.id == OfflineWatch.period_id)
+        .join(Device, Device.id == OfflineWatch.device_id)
+        .where(OfflineWatch.state == WAITING)
+        .order_by(OfflineWatch.id)
+    ).all()
+    for watch, period, device in waiting:
+        _judge(session, watch, period, device, now, policy, report)
+    _clear_recovered(session, now, report)
+    return report
+
+
+def _judge(
+    session: Session, watch: OfflineWatch, period: OfflinePeriod, device: Device, now: datetime,
+    policy: AlertPolicy, report: OfflineReport,
+) -> None:  # fmt: skip
+    if period.ended_at is not None:  # back: did the history upload fill the gap?
+        watch.coverage = gap_coverage(session, device.id, period.started_at, period.ended_at)
+        if watch.coverage >= policy.backfill_min_coverage:
+            watch.backfill = FILLED if watch.backfill == PENDING else watch.backfill
+            watch.state, watch.resolved_at = RESOLVED, now
+            report.resolved += 1
+            return
+    if now < watch.deadline:
+        return
+    if watch.backfill == PENDING:
+        watch.backfill = FAILED
+    rule = f"offline:{device.id}"
+    open_alert = session.scalar(select(Alert).where(
+        Alert.open_key == alerts.open_key(device.site_id, device.id, rule)))  # fmt: skip
+    alert = open_alert or alerts.raise_alert(
+        session, kind=AlertKind.offline.value, rule_key=rule, rule_version=f"offline/{policy.version}",
+        started_at=period.started_at, now=now, severity=MEDIUM, site_id=device.site_id,
+        district_id=_district(session, device), device_id=device.id, policy=policy,
+        evidence={
+            "device": device.mn, "offline_since": period.started_at.isoformat(),
+            "detected_at": period.detected_at.isoformat(), "backfill": watch.backfill,
+            "coverage": watch.coverage, "grace_minutes": int(policy.offline_grace.total_seconds() // 60),
+            "policy_version": policy.version,
+        },
+        description=(f"设备 {device.mn} 离线，历史数据补传{'失败' if watch.backfill == FAILED else '不可用'} / "
+                     f"device {device.mn} offline, history upload "
+                     f"{'failed' if watch.backfill == FAILED else 'not available'}"),
+    )  # fmt: skip
+    watch.state, watch.alert_id, watch.resolved_at = ALERTED, alert.id, now
+    report.raised += 0 if open_alert else 1
+
+
+def _clear_recovered(session: Session, now: datetime, report: OfflineReport) -> None:
+    """Offline alerts of devices whose offline period has ended."""
+    stmt = select(Alert, Device).join(Device, Device.id == Alert.device_id).where(
+        Alert.kind == AlertKind.offline.value, Alert.open_key.is_not(None)
+    )
+    for alert, device in session.execute(stmt).all():
+        last = session.scalar(
+            select(OfflinePeriod).where(OfflinePeriod.device_id == device.id)
+            .order_by(OfflinePeriod.started_at.desc()).limit(1)
+        )  # fmt: skip
+        if last is not None and last.ended_at is not None:
+            alerts.clear_alert(session, alert, now=now, ended_at=last.ended_at, reason="online")
+            report.cleared += 1
+        elif device.lifecycle != Lifecycle.active:
+            alerts.clear_alert(session, alert, now=now, ended_at=None, reason="rule_disabled")
+            report.cleared += 1
+
+
+def check_stale(
+    session: Session, *, now: datetime, policy: AlertPolicy = DEFAULT_ALERT_POLICY
+) -> OfflineReport:
+    """Raise a ``stale_key`` alert per (device, metric) lagging its device; clear it when
+    the metric is current again."""
+    report = OfflineReport()
+    stmt = (
+        select(MetricState.device_id, MetricState.metric, MetricState.last_seen_at, Device)
+        .join(Device, Device.id == MetricState.device_id)
+        .where(Device.lifecycle == Lifecycle.active, Device.kind.in_(sorted(policy.offline_kinds)),
+               MetricState.metric.in_(sorted(policy.stale_metrics)),
+               Device.last_seen_at.is_not(None))  # fmt: skip
+    )
+    current: dict[tuple[int, str], bool] = {}
+    devices: dict[int, Device] = {}
+    since: dict[tuple[int, str], datetime] = {}
+    for dev_id, metric, seen, device in session.execute(stmt).all():
+        devices[dev_id] = device
+        current[(dev_id, metric)] = device.last_seen_at - seen <= policy.stale_after
+        since[(dev_id, metric)] = seen
+    open_alerts = {
+        a.rule_key: a
+        for a in session.scalars(select(Alert).where(
+            Alert.kind == AlertKind.stale_key.value, Alert.open_key.is_not(None)))
+    }  # fmt: skip
+    for (dev_id, metric), ok in current.items():
+        rule = f"stale:{dev_id}:{metric}"
+        alert = open_alerts.get(rule)
+        if ok and alert is not None:
+            alerts.clear_alert(session, alert, now=now, ended_at=now, reason="condition_gone")
+            report.stale_cleared += 1
+        elif not ok and alert is None:
+            device = devices[dev_id]
+            lag = device.last_seen_at - since[(dev_id, metric)]  # type: ignore[operator]
+            alerts.raise_alert(
+                session, kind=AlertKind.stale_key.value, rule_key=rule,
+                rule_version=f"stale/{policy.version}", started_at=since[(dev_id, metric)], now=now,
+                severity=MEDIUM, site_id=device.site_id, district_id=_district(session, device),
+                device_id=dev_id, metric=metric, policy=policy,
+                evidence={"device": device.mn, "metric": metric,
+                          "metric_last_seen": since[(dev_id, metric)].isoformat(),
+                          "device_last_seen": device.last_seen_at.isoformat() if device.last_seen_at else None,
+                          "lag_minutes": int(lag.total_seconds() // 60),
+                          "stale_after_minutes": int(policy.stale_after.total_seconds() // 60)},
+                description=(f"设备 {device.mn} 的 {metric} 已停止更新 / "
+                             f"{metric} of device {device.mn} stopped updating"),
+            )  # fmt: skip
+            report.stale_raised += 1
+    return report

@@ -1,0 +1,161 @@
+"""Stored readings as the pure engine's series: one site's monitors, a district's stations.
+
+Why a module of its own: the live evaluator, the replay/dry run and the alert page's chart
+must judge exactly the same values. Rules (the same as the roll-ups, ``telemetry.policy``):
+
+* a device may send real-time (``rtd``) and minute (``avg``) values for the same minutes;
+  per device, metric and 15-minute granule the kind with the most valid values is used, so
+  nothing is counted twice (reference stations may also send hour averages, ``havg``);
+* invalid readings stay in the series with an invalid flag, so the pure engine drops them
+  by its own rule (``windows.Reading.valid``);
+* reference readings carry the station's MN as ``source``; several stations of a
+  district are averaged window by window.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dustgrid.alerts.profiles import EvalContext
+from dustgrid.alerts.windows import VALID_FLAGS
+from dustgrid.alerts.windows import Reading as PureReading
+from dustgrid.devices.models import Device, DeviceKind, Lifecycle
+from dustgrid.sites.models import Site
+from dustgrid.telemetry.models import Reading
+from dustgrid.telemetry.store import window_start as granule_start
+
+SITE_KINDS: Final = ("rtd", "avg")
+REFERENCE_KINDS: Final = ("rtd", "avg", "havg")
+CHUNK: Final = 500  # devices per query
+INVALID_FLAG: Final = "F"  # what a stored ``valid = false`` row becomes for the pure engine
+LIVE: Final = (Lifecycle.active,)
+
+
+def site_context(site: Site, tz: Any) -> EvalContext:
+    """Site facts the profiles need: area class (built-up or not) and construction stage."""
+    return EvalContext(
+        tz=tz,
+        area="built-up" if site.built_up_area else "other",
+        stage=getattr(site.stage, "value", site.stage),
+    )
+
+
+def monitors_by_site(session: Session, site_ids: Iterable[int] | None = None) -> dict[int, list[int]]:
+    """Active dust monitors per (non-retired) site."""
+    stmt = (
+        select(Device.site_id, Device.id)
+        .join(Site, Site.id == Device.site_id)
+        .where(
+            Device.kind == DeviceKind.dust_monitor,
+            Device.lifecycle.in_(LIVE),
+            Site.retired_at.is_(None),
+        )
+    )
+    if site_ids is not None:
+        stmt = stmt.where(Device.site_id.in_(list(site_ids)))
+    out: dict[int, list[int]] = defaultdict(list)
+    for site_id, dev in session.execute(stmt.order_by(Device.site_id, Device.id)):
+        out[int(site_id)].append(int(dev))
+    return dict(out)
+
+
+def reference_devices(session: Session) -> dict[int | None, list[tuple[int, str]]]:
+    """Active reference stations per district (``None``: every station of the city)."""
+    stmt = select(Device.district_id, Device.id, Device.mn).where(
+        Device.kind == DeviceKind.reference_station, Device.lifecycle.in_(LIVE)
+    )
+    out: dict[int | None, list[tuple[int, str]]] = defaultdict(list)
+    for district, dev, mn in session.execute(stmt.order_by(Device.id)):
+        out[district].append((int(dev), mn))
+        out[None].append((int(dev), mn))
+    return dict(out)
+
+
+def stations_for(
+    refs: dict[int | None, list[tuple[int, str]]], district_id: int | None
+) -> list[tuple[int, str]]:
+    """The district's stations, else the city's (a district without a control point is
+    compared with the city's background)."""
+    return refs.get(district_id) or refs.get(None, [])
+
+
+def load_readings(
+    session: Session,
+    device_ids: Sequence[int],
+    metrics: Sequence[str],
+    start: datetime,
+    end: datetime,
+    *,
+    kinds: Sequence[str] = SITE_KINDS,
+    sources: dict[int, str] | None = None,
+) -> dict[int, list[PureReading]]:
+    """Per device, its readings of ``metrics`` in ``[start, end)`` as pure readings, one
+    kind per device × metric × 15-minute granule (the one with most valid values)."""
+    out: dict[int, list[PureReading]] = {}
+    if not device_ids or not metrics:
+        return out
+    for i in range(0, len(device_ids), CHUNK):
+        part = list(device_ids[i : i + CHUNK])
+        stmt = select(
+            Reading.device_id, Reading.metric, Reading.kind, Reading.data_time, Reading.value,
+            Reading.flag, Reading.valid,
+        ).where(
+            Reading.device_id.in_(part), Reading.metric.in_(list(metrics)),
+            Reading.kind.in_(list(kinds)), Reading.data_time >= start, Reading.data_time < end,
+        )  # fmt: skip
+        _pick(session.execute(stmt), kinds, sources or {}, out)
+    return out
+
+
+def _pick(
+    rows: Iterable[Any], kinds: Sequence[str], sources: dict[int, str],
+    out: dict[int, list[PureReading]],
+) -> None:  # fmt: skip
+    groups: dict[tuple[int, str, datetime], dict[str, list[PureReading]]] = {}
+    rank = {k: i for i, k in enumerate(kinds)}
+    for dev, metric, kind, t, value, flag, valid in rows:
+        ok = bool(valid) and value is not None
+        pure = PureReading(
+            time=t,
+            metric=metric,
+            value=value,
+            flag=(flag if flag in VALID_FLAGS else "N") if ok else INVALID_FLAG,
+            source=sources.get(dev, str(dev)),
+        )
+        groups.setdefault((dev, metric, granule_start(t)), {}).setdefault(kind, []).append(pure)
+    for (dev, _metric, _g), by_kind in groups.items():
+        best = max(by_kind, key=lambda k: (sum(1 for r in by_kind[k] if r.valid), -rank[k]))
+        out.setdefault(dev, []).extend(by_kind[best])
+    for series in out.values():
+        series.sort(key=lambda r: r.time)
+
+
+def site_series(
+    session: Session, device_ids: Sequence[int], metrics: Sequence[str], start: datetime,
+    end: datetime,
+) -> list[PureReading]:  # fmt: skip
+    """All of a site's monitors in one series (each value counts once in a window mean)."""
+    by_device = load_readings(session, device_ids, metrics, start, end)
+    merged = [r for rows in by_device.values() for r in rows]
+    merged.sort(key=lambda r: r.time)
+    return merged
+
+
+def reference_series(
+    session: Session, stations: Sequence[tuple[int, str]], metrics: Sequence[str],
+    start: datetime, end: datetime,
+) -> list[PureReading]:  # fmt: skip
+    """The stations' readings (source = MN) over ``[start, end)``."""
+    ids = [d for d, _ in stations]
+    by_device = load_readings(
+        session, ids, metrics, start, end, kinds=REFERENCE_KINDS, sources=dict(stations)
+    )
+    merged = [r for rows in by_device.values() for r in rows]
+    merged.sort(key=lambda r: r.time)
+    return merged
