@@ -172,8 +172,9 @@ class Database:
         )
 
 
-def prepare(db: Database, devices: int) -> list[tuple[int, str]]:
-    """Migrate and register ``devices`` active dust monitors; return (id, MN) in id order."""
+def prepare(db: Database, devices: int, sql: Sequence[str] = ()) -> list[tuple[int, str]]:
+    """Migrate, run the ``--sql`` statements (schema experiments), register ``devices``
+    active dust monitors; return (id, MN) in id order."""
     from dustgrid import migrate
     from dustgrid.db import make_engine
     from dustgrid.devices.models import CrcVariant, Device, DeviceKind, Lifecycle
@@ -181,6 +182,10 @@ def prepare(db: Database, devices: int) -> list[tuple[int, str]]:
     migrate.upgrade(db.url_text)
     engine = make_engine(db.url_text)
     try:
+        if sql:
+            with engine.begin() as conn:
+                for statement in sql:
+                    conn.exec_driver_sql(statement)
         with Session(engine) as session:
             session.execute(
                 insert(Device),
@@ -219,7 +224,14 @@ def prepare(db: Database, devices: int) -> list[tuple[int, str]]:
 class Listener:
     """``dustgrid hj212 listen`` in a child process, its log kept for the counters."""
 
-    def __init__(self, url: str, port: int, var_dir: Path, env_extra: dict[str, str]) -> None:
+    def __init__(
+        self,
+        url: str,
+        port: int,
+        var_dir: Path,
+        env_extra: dict[str, str],
+        src: Path | None = None,
+    ) -> None:
         self.port = port
         self.log_path = var_dir / "listener.log"
         env = dict(os.environ)
@@ -234,7 +246,11 @@ class Listener:
             **env_extra,
         )
         exe = Path(sys.executable).with_name("dustgrid")
-        cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "dustgrid.cli"]
+        cmd = [str(exe)]
+        if src is not None or not exe.exists():  # another source tree (A/B): same CLI
+            cmd = [sys.executable, "-c", "from dustgrid.cli import main; main()"]
+        if src is not None:
+            env["PYTHONPATH"] = os.pathsep.join([str(src), env.get("PYTHONPATH", "")])
         self.cmd = [*cmd, "hj212", "listen", "--host", "127.0.0.1", "--port", str(port)]
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(self.cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
@@ -554,12 +570,12 @@ def raw_copy(db: Database, rows: list[tuple[Any, ...]]) -> float:
             types = ("int4", "text", "text", "timestamptz", "float8", "text", "bool", "text",
                      "timestamptz")  # fmt: skip
             t0 = time.perf_counter()
-            with conn.transaction(), conn.cursor() as cur:
-                with cur.copy(f"COPY reading_rawcopy ({cols}) FROM STDIN (FORMAT BINARY)") as cp:
-                    cp.set_types(types)
-                    write = cp.write_row
-                    for row in rows:
-                        write(row)
+            copy_sql = f"COPY reading_rawcopy ({cols}) FROM STDIN (FORMAT BINARY)"
+            with conn.transaction(), conn.cursor() as cur, cur.copy(copy_sql) as cp:
+                cp.set_types(types)
+                write = cp.write_row
+                for row in rows:
+                    write(row)
             elapsed = time.perf_counter() - t0
             conn.execute("DROP TABLE reading_rawcopy")
             return elapsed
@@ -603,6 +619,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--env", action="append", default=[], metavar="NAME=VALUE",
         help="extra listener setting, e.g. DUSTGRID_HJ212_BATCH_MAX=5000 (repeatable)",
     )  # fmt: skip
+    parser.add_argument(
+        "--listener-src", type=Path, default=None, metavar="DIR",
+        help="run the listener from another source tree (its src/ folder), e.g. an older "
+        "version for a before/after comparison on the same machine",
+    )  # fmt: skip
+    parser.add_argument(
+        "--sql", action="append", default=[], metavar="STATEMENT",
+        help="run after migrating (schema experiments, e.g. "
+        "'ALTER TABLE metric_state SET (fillfactor = 50)'; repeatable)",
+    )  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
     parser.add_argument("--no-baseline", action="store_true", help="skip the raw COPY")
     parser.add_argument("--strict", action="store_true", help="exit 1 unless every target is met")
@@ -621,19 +647,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("database", f"{db.version() if db.backend == 'postgresql' else ''}".strip() or "-"),
             ("client procs", str(args.client_procs)),
             ("listener env", " ".join(args.env) or "(defaults)"),
+            ("listener src", str(args.listener_src or "this tree")),
+            ("schema extra", "; ".join(args.sql) or "(none)"),
         ]
     ):
         print(line)
     t0 = time.perf_counter()
     db.create()
-    devices = prepare(db, args.devices)
+    devices = prepare(db, args.devices, args.sql)
     if db.backend == "sqlite":
         print(f"database     : {db.version()}")
     ids = {mn: dev_id for dev_id, mn in devices}
     print(f"setup        : migrate + {len(devices)} devices in {time.perf_counter() - t0:.1f} s")
 
     port = free_port()
-    listener = Listener(db.url_text, port, workdir, env_extra)
+    listener = Listener(db.url_text, port, workdir, env_extra, args.listener_src)
     code = 1
     try:
         listener.wait_ready()
@@ -725,8 +753,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"listener exit        : {stop_code}")
         ok_rate = rate >= TARGET_READINGS_S
         print(
-            f"sustained            : {rate:,.0f} readings/s ({acks_in_window * 1.0 / args.duration:,.0f} "
-            f"frames/s)  {'PASS' if ok_rate else 'FAIL'} (target >= {TARGET_READINGS_S:,})"
+            f"sustained            : {rate:,.0f} readings/s "
+            f"({acks_in_window / args.duration:,.0f} frames/s)  "
+            f"{'PASS' if ok_rate else 'FAIL'} (target >= {TARGET_READINGS_S:,})"
         )
         if lat_window:
             print(
@@ -742,6 +771,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{(b[1] - a[1]) / span:.2f}, whole machine {machine_busy:.2f} of "
                 f"{os.cpu_count()} (clients: {client_cpu:.1f} s CPU in all)"
             )
+            if acks_in_window:
+                per_k = 1e6 / (acks_in_window * ITEMS)  # CPU s -> ms per 1,000 readings
+                print(
+                    f"CPU per 1,000 rdgs   : listener {(b[0] - a[0]) * per_k:.1f} ms, database "
+                    f"backends {(b[1] - a[1]) * per_k:.1f} ms (hardly depends on others' load)"
+                )
         if counters:
             batches = max(1, counters.get("batches", 0))
             write_ms = counters.get("write_seconds_ms", 0)
@@ -790,7 +825,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{elapsed:.2f} s = {copy_rate:,.0f} rows/s"
             )
             print(
-                f"ratio ingest/{'COPY' if db.backend == 'postgresql' else 'INSERT'}    : "
+                f"{'ratio ingest/' + ('COPY' if db.backend == 'postgresql' else 'INSERT'):<21}: "
                 f"{r:.2f}  {'PASS' if ok_ratio else 'FAIL'} (target >= {TARGET_RATIO})"
             )
         code = (

@@ -125,7 +125,11 @@ def _shared_app(settings: Settings) -> object:
 def app(_shared_app: object, db: Session) -> Iterator[object]:
     """The application, answering every request with this test's rolled-back session."""
     _CurrentSession.session = db
+    overrides = _shared_app.dependency_overrides  # type: ignore[attr-defined]
+    saved = dict(overrides)
     yield _shared_app
+    overrides.clear()  # a test may swap settings for one request: undo it for the next
+    overrides.update(saved)
     _CurrentSession.session = None
 
 

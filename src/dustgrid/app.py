@@ -16,6 +16,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dustgrid import __version__
+from dustgrid.alerts.api import router as alerts_router
 from dustgrid.auth.api import router as auth_router
 from dustgrid.cases.api import router as cases_router
 from dustgrid.cases.credit_api import router as credit_router
@@ -31,6 +32,7 @@ from dustgrid.notifications.api import router as notifications_router
 from dustgrid.org.api import router as org_router
 from dustgrid.sites.api import router as sites_router
 from dustgrid.telemetry.api import router as telemetry_router
+from dustgrid.web.alert_pages import router as alert_pages_router
 from dustgrid.web.case_pages import router as case_pages_router
 from dustgrid.web.credit_pages import router as credit_pages_router
 from dustgrid.web.device_pages import router as device_pages_router
@@ -144,6 +146,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(telemetry_router)
     app.include_router(telemetry_ingest_router)
     app.include_router(telemetry_pages_router)
+    app.include_router(alerts_router)
+    app.include_router(alert_pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/docs", include_in_schema=False)
@@ -156,6 +160,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             swagger_css_url="/static/vendor/swagger-ui-dist/swagger-ui.css",
             swagger_favicon_url="/static/vendor/swagger-ui-dist/favicon-32x32.png",
         )
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

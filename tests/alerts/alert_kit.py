@@ -42,37 +42,71 @@ def who(db: Session, city: City, username: str) -> Principal:
 
 
 def add_device(
-    db: Session, city: City, mn: str, *, site: str | None = None, district: str = "heping",
-    kind: DeviceKind = DeviceKind.dust_monitor, provider: str | None = "gamma",
-    password: str = "123456", activated: datetime | None = None,
-) -> Device:  # fmt: skip
+    db: Session,
+    city: City,
+    mn: str,
+    *,
+    site: str | None = None,
+    district: str = "heping",
+    kind: DeviceKind = DeviceKind.dust_monitor,
+    provider: str | None = "gamma",
+    password: str = "123456",
+    activated: datetime | None = None,
+) -> Device:
     d = Device(
-        mn=mn, kind=kind, site_id=city.sites[site] if site else None,
-        district_id=city.districts[district], provider_id=city.enterprises[provider] if provider else None,
-        name=f"{kind.value} {mn[-4:]}", password=password, lifecycle=Lifecycle.active,
-        activated_at=activated or local(2026, 11, 1, 0, 0), online=True, lat=41.79, lon=123.40,
-    )  # fmt: skip
+        mn=mn,
+        kind=kind,
+        site_id=city.sites[site] if site else None,
+        district_id=city.districts[district],
+        provider_id=city.enterprises[provider] if provider else None,
+        name=f"{kind.value} {mn[-4:]}",
+        password=password,
+        lifecycle=Lifecycle.active,
+        activated_at=activated or local(2026, 11, 1, 0, 0),
+        online=True,
+        lat=41.79,
+        lon=123.40,
+    )
     db.add(d)
     db.flush()
     return d
 
 
 def rows(
-    device_id: int, metric: str, start: datetime, values: Iterable[float | None], *,
-    step: timedelta = timedelta(minutes=1), kind: str = "rtd", flags: dict[int, str] | None = None,
-    received: datetime | None = None, source: str = "hj212",
-) -> list[ReadingRow]:  # fmt: skip
+    device_id: int,
+    metric: str,
+    start: datetime,
+    values: Iterable[float | None],
+    *,
+    step: timedelta = timedelta(minutes=1),
+    kind: str = "rtd",
+    flags: dict[int, str] | None = None,
+    received: datetime | None = None,
+    source: str = "hj212",
+) -> list[ReadingRow]:
     out = []
     for i, v in enumerate(values):
         flag = (flags or {}).get(i, "N")
         t = start + i * step
-        out.append(ReadingRow(device_id=device_id, metric=metric, kind=kind, data_time=t, value=v,
-                              flag=flag, valid=flag in ("N", "S") and v is not None,
-                              source=source, received_at=received or t))  # fmt: skip
+        out.append(
+            ReadingRow(
+                device_id=device_id,
+                metric=metric,
+                kind=kind,
+                data_time=t,
+                value=v,
+                flag=flag,
+                valid=flag in ("N", "S") and v is not None,
+                source=source,
+                received_at=received or t,
+            )
+        )
     return out
 
 
-def hourly(device_id: int, metric: str, start: datetime, values: Iterable[float | None]) -> list[ReadingRow]:
+def hourly(
+    device_id: int, metric: str, start: datetime, values: Iterable[float | None]
+) -> list[ReadingRow]:
     """One value a minute for each hour, holding each hour's value (60 rows per value)."""
     out: list[ReadingRow] = []
     for h, v in enumerate(values):

@@ -11,6 +11,7 @@ from dustgrid.alerts.models import AlertState, AlertWindow, AlertWindowState
 from dustgrid.alerts.policy import AlertPolicy
 from dustgrid.cases.models import CaseEvent
 from dustgrid.cases.states import CaseSource
+from dustgrid.devices.models import DeviceKind
 from tests.alerts.alert_kit import (
     POLICY,
     add_device,
@@ -37,10 +38,16 @@ def test_raises_after_n_windows_then_updates_then_clears(db: Session, city: City
     use_rule(db, city, SHANGHAI, raise_after=3, clear_after=2)
     dev = _monitor(db, city)
     site = city.sites["HP-001"]
-    store(db, rows(dev, "pm10", local(2026, 11, 20, 10, 0), [150.0] * 30), local(2026, 11, 20, 10, 31))
+    store(
+        db, rows(dev, "pm10", local(2026, 11, 20, 10, 0), [150.0] * 30), local(2026, 11, 20, 10, 31)
+    )
     run(db, local(2026, 11, 20, 10, 33))
     assert alerts_of(db, site) == []  # two exceeding windows: not yet
-    store(db, rows(dev, "pm10", local(2026, 11, 20, 10, 30), [180.0] * 15), local(2026, 11, 20, 10, 46))
+    store(
+        db,
+        rows(dev, "pm10", local(2026, 11, 20, 10, 30), [180.0] * 15),
+        local(2026, 11, 20, 10, 46),
+    )
     report = run(db, local(2026, 11, 20, 10, 48))
     (alert,) = alerts_of(db, site)
     assert report.raised == 1
@@ -56,21 +63,32 @@ def test_raises_after_n_windows_then_updates_then_clears(db: Session, city: City
 
     # more exceedances: same alert, same case, with new evidence on its timeline
     eager = AlertPolicy(initial_lookback=timedelta(hours=6), case_update_every=timedelta(0))
-    events_before = db.scalar(select(CaseEvent.id).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id.desc()))
-    store(db, rows(dev, "pm10", local(2026, 11, 20, 10, 45), [400.0] * 15), local(2026, 11, 20, 11, 1))
+    events_before = db.scalar(
+        select(CaseEvent.id).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id.desc())
+    )
+    store(
+        db, rows(dev, "pm10", local(2026, 11, 20, 10, 45), [400.0] * 15), local(2026, 11, 20, 11, 1)
+    )
     run(db, local(2026, 11, 20, 11, 3), eager)
     (same,) = alerts_of(db, site)
     assert same.id == alert.id and same.windows_exceeded == 4 and same.severity == "high"
     assert [c.id for c in cases_of(db, site)] == [case.id]
-    kinds = list(db.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case.id,
-                                                         CaseEvent.id > events_before)))  # fmt: skip
+    kinds = list(
+        db.scalars(
+            select(CaseEvent.kind).where(CaseEvent.case_id == case.id, CaseEvent.id > events_before)
+        )
+    )
     assert "case.merged" in kinds
 
     # one clean window is not enough (clear_after=2), two are
-    store(db, rows(dev, "pm10", local(2026, 11, 20, 11, 0), [50.0] * 15), local(2026, 11, 20, 11, 16))
+    store(
+        db, rows(dev, "pm10", local(2026, 11, 20, 11, 0), [50.0] * 15), local(2026, 11, 20, 11, 16)
+    )
     run(db, local(2026, 11, 20, 11, 18))
     assert alerts_of(db, site)[0].state == AlertState.active
-    store(db, rows(dev, "pm10", local(2026, 11, 20, 11, 15), [50.0] * 15), local(2026, 11, 20, 11, 31))
+    store(
+        db, rows(dev, "pm10", local(2026, 11, 20, 11, 15), [50.0] * 15), local(2026, 11, 20, 11, 31)
+    )
     report = run(db, local(2026, 11, 20, 11, 33))
     (cleared,) = alerts_of(db, site)
     assert report.cleared == 1
@@ -84,18 +102,26 @@ def test_a_gap_neither_raises_nor_clears(db: Session, city: City) -> None:
     use_rule(db, city, SHANGHAI, raise_after=3, clear_after=1)
     dev = _monitor(db, city)
     site = city.sites["HP-001"]
-    store(db, rows(dev, "pm10", local(2026, 11, 20, 8, 0), [150.0] * 30), local(2026, 11, 20, 8, 31))
+    store(
+        db, rows(dev, "pm10", local(2026, 11, 20, 8, 0), [150.0] * 30), local(2026, 11, 20, 8, 31)
+    )
     run(db, local(2026, 11, 20, 8, 33))
     run(db, local(2026, 11, 20, 11, 33))  # three hours without data: nothing happens
     assert alerts_of(db, site) == []
-    store(db, rows(dev, "pm10", local(2026, 11, 20, 11, 30), [150.0] * 15), local(2026, 11, 20, 11, 46))
+    store(
+        db,
+        rows(dev, "pm10", local(2026, 11, 20, 11, 30), [150.0] * 15),
+        local(2026, 11, 20, 11, 46),
+    )
     run(db, local(2026, 11, 20, 11, 48))
     (alert,) = alerts_of(db, site)  # the run went on across the gap
     assert alert.started_at == local(2026, 11, 20, 8, 0)
     run(db, local(2026, 11, 20, 15, 0))  # silence again: the alert stays
     assert alerts_of(db, site)[0].state == AlertState.active
     # invalid data is no data either
-    bad = rows(dev, "pm10", local(2026, 11, 20, 15, 0), [10.0] * 15, flags={i: "F" for i in range(15)})
+    bad = rows(
+        dev, "pm10", local(2026, 11, 20, 15, 0), [10.0] * 15, flags={i: "F" for i in range(15)}
+    )
     store(db, bad, local(2026, 11, 20, 15, 16))
     run(db, local(2026, 11, 20, 15, 18))
     assert alerts_of(db, site)[0].state == AlertState.active
@@ -110,8 +136,14 @@ def test_late_and_backfilled_data_is_judged_at_its_data_time(db: Session, city: 
     assert alerts_of(db, site) == []
     state = db.get(AlertWindowState, (f"site:{site}", SHANGHAI))
     assert state is not None and state.watermark == local(2026, 11, 20, 11, 0)
-    backfill = rows(dev, "pm10", local(2026, 11, 20, 10, 0), [150.0] * 60, kind="avg",
-                    received=local(2026, 11, 20, 11, 20))  # fmt: skip
+    backfill = rows(
+        dev,
+        "pm10",
+        local(2026, 11, 20, 10, 0),
+        [150.0] * 60,
+        kind="avg",
+        received=local(2026, 11, 20, 11, 20),
+    )
     store(db, backfill, local(2026, 11, 20, 11, 21))
     report = run(db, local(2026, 11, 20, 11, 22))
     assert report.late_sites == 1
@@ -126,12 +158,14 @@ def test_late_and_backfilled_data_is_judged_at_its_data_time(db: Session, city: 
 def test_held_during_a_regional_episode_then_a_case(db: Session, city: City) -> None:
     use_rule(db, city, HEBEI)
     dev = _monitor(db, city)
-    ref = add_device(db, city, "REFEVAL0000001", kind=__import__("dustgrid.devices.models",
-                     fromlist=["DeviceKind"]).DeviceKind.reference_station, provider=None)  # fmt: skip
+    ref = add_device(db, city, "REFEVAL0000001", kind=DeviceKind.reference_station, provider=None)
     site = city.sites["HP-001"]
     start = local(2026, 11, 20, 8, 0)
-    store(db, hourly(dev, "pm10", start, [600.0, 600.0]) + hourly(ref.id, "pm10", start, [400.0, 400.0]),
-          local(2026, 11, 20, 10, 1))  # fmt: skip
+    store(
+        db,
+        hourly(dev, "pm10", start, [600.0, 600.0]) + hourly(ref.id, "pm10", start, [400.0, 400.0]),
+        local(2026, 11, 20, 10, 1),
+    )
     run(db, local(2026, 11, 20, 10, 3))
     (alert,) = alerts_of(db, site)
     assert alert.held and alert.case_id is None  # held and marked, not dropped
@@ -141,8 +175,11 @@ def test_held_during_a_regional_episode_then_a_case(db: Session, city: City) -> 
     assert alert.evidence["windows"][0]["reference_used"] == 150.0
     assert cases_of(db, site) == []
     later = local(2026, 11, 20, 10, 0)
-    store(db, hourly(dev, "pm10", later, [600.0]) + hourly(ref.id, "pm10", later, [100.0]),
-          local(2026, 11, 20, 11, 1))  # fmt: skip
+    store(
+        db,
+        hourly(dev, "pm10", later, [600.0]) + hourly(ref.id, "pm10", later, [100.0]),
+        local(2026, 11, 20, 11, 1),
+    )
     run(db, local(2026, 11, 20, 11, 3), POLICY)
     (alert,) = alerts_of(db, site)
     assert not alert.held and alert.case_id is not None

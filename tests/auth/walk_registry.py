@@ -11,6 +11,7 @@ AUTH_ROUTES = {
 
 
 def walked_elsewhere() -> set[tuple[str, str]]:
+    from tests.alerts import test_alert_api
     from tests.auth import test_auth
     from tests.cases import test_case_api
     from tests.devices import test_device_api
@@ -20,8 +21,16 @@ def walked_elsewhere() -> set[tuple[str, str]]:
     from tests.telemetry import test_telemetry_api
 
     routes = set(AUTH_ROUTES)
-    modules = (test_auth, test_case_api, test_device_api, test_grid_api, test_intake_api,
-               test_org_api, test_telemetry_api)
+    modules = (
+        test_alert_api,
+        test_auth,
+        test_case_api,
+        test_device_api,
+        test_grid_api,
+        test_intake_api,
+        test_org_api,
+        test_telemetry_api,
+    )
     for module in modules:
         routes |= set(getattr(module, "WALKED", set()))
     return routes

@@ -152,3 +152,8 @@ def test_camera_without_site_records_only(anon: TestClient, db: Session, city: C
     db.commit()
     r = anon.post(URL, json=_event(d.mn), headers={"X-API-Key": key})
     assert r.status_code == 200 and r.json()["outcome"] == "no_site"
+
+
+def test_key_is_checked_before_the_body_is_read(anon: TestClient) -> None:
+    r = anon.post(URL, content=b"\x00" * 1024, headers={"Content-Type": "application/json"})
+    assert r.status_code == 401

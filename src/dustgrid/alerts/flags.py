@@ -63,13 +63,18 @@ def find_flags(
     return found
 
 
-def _frames(session: Session, device_ids: list[int], start: datetime, end: datetime
-            ) -> dict[int, list[detectors.Frame]]:  # fmt: skip
+def _frames(
+    session: Session, device_ids: list[int], start: datetime, end: datetime
+) -> dict[int, list[detectors.Frame]]:
     """Data time vs first receive time per device and data time (clock drift)."""
     stmt = (
         select(Reading.device_id, Reading.data_time, func.min(Reading.received_at))
-        .where(Reading.device_id.in_(device_ids), Reading.data_time >= start,
-               Reading.data_time < end, Reading.kind.in_(("rtd", "avg")))  # fmt: skip
+        .where(
+            Reading.device_id.in_(device_ids),
+            Reading.data_time >= start,
+            Reading.data_time < end,
+            Reading.kind.in_(("rtd", "avg")),
+        )
         .group_by(Reading.device_id, Reading.data_time)
     )
     out: dict[int, list[detectors.Frame]] = defaultdict(list)
@@ -84,20 +89,28 @@ def store_flag(
     """Insert the flag or extend the stored one it overlaps; (row, created)."""
     f = QualityFlagRow
     stmt = select(f).where(
-        f.device_id == device.id, f.kind == flag.kind,
+        f.device_id == device.id,
+        f.kind == flag.kind,
         f.metric.is_(None) if flag.metric is None else f.metric == flag.metric,
-        f.end_at >= flag.start - MERGE_GAP, f.start_at <= flag.end + MERGE_GAP,
-    )  # fmt: skip
+        f.end_at >= flag.start - MERGE_GAP,
+        f.start_at <= flag.end + MERGE_GAP,
+    )
     row = session.scalar(stmt.order_by(f.start_at).limit(1))
     if row is not None:
         row.start_at, row.end_at = min(row.start_at, flag.start), max(row.end_at, flag.end)
         row.detail = flag.detail
         return row, False
     row = QualityFlagRow(
-        device_id=device.id, site_id=device.site_id, provider_id=device.provider_id,
-        kind=flag.kind, metric=flag.metric, start_at=flag.start, end_at=flag.end,
-        detail=flag.detail, detector_version=DETECTOR_VERSION,
-    )  # fmt: skip
+        device_id=device.id,
+        site_id=device.site_id,
+        provider_id=device.provider_id,
+        kind=flag.kind,
+        metric=flag.metric,
+        start_at=flag.start,
+        end_at=flag.end,
+        detail=flag.detail,
+        detector_version=DETECTOR_VERSION,
+    )
     session.add(row)
     return row, True
 
@@ -107,10 +120,13 @@ def detect_quality(
 ) -> QualityReport:
     report = QualityReport()
     start = now - policy.quality_lookback
-    devices = list(session.scalars(
-        select(Device).where(Device.kind == DeviceKind.dust_monitor,
-                             Device.lifecycle == Lifecycle.active).order_by(Device.id)
-    ))  # fmt: skip
+    devices = list(
+        session.scalars(
+            select(Device)
+            .where(Device.kind == DeviceKind.dust_monitor, Device.lifecycle == Lifecycle.active)
+            .order_by(Device.id)
+        )
+    )
     refs = reference_devices(session)
     ref_cache: dict[int | None, list[PureReading]] = {}
     touched: dict[tuple[int, str], datetime] = {}
@@ -128,7 +144,9 @@ def detect_quality(
                 ref_cache[device.district_id] = reference_series(
                     session, stations_for(refs, device.district_id), ["pm10"], start, now
                 )
-            for flag in find_flags(readings, ref_cache[device.district_id], frames.get(device.id, [])):
+            for flag in find_flags(
+                readings, ref_cache[device.district_id], frames.get(device.id, [])
+            ):
                 row, created = store_flag(session, device, flag)
                 report.new += created
                 report.extended += not created
@@ -141,41 +159,73 @@ def detect_quality(
 
 
 def _quality_alerts(
-    session: Session, touched: dict[tuple[int, str], datetime], now: datetime,
-    policy: AlertPolicy, report: QualityReport,
-) -> None:  # fmt: skip
+    session: Session,
+    touched: dict[tuple[int, str], datetime],
+    now: datetime,
+    policy: AlertPolicy,
+    report: QualityReport,
+) -> None:
     from dustgrid.sites.models import Site
 
     for (site_id, kind), last in touched.items():
         rule = f"quality:{kind}"
-        if session.scalar(select(Alert.id).where(Alert.open_key == alerts.open_key(site_id, None, rule))):
+        if session.scalar(
+            select(Alert.id).where(Alert.open_key == alerts.open_key(site_id, None, rule))
+        ):
             continue
-        flags = list(session.scalars(
-            select(QualityFlagRow).where(QualityFlagRow.site_id == site_id,
-                                         QualityFlagRow.kind == kind,
-                                         QualityFlagRow.end_at >= last - policy.quality_lookback)
-            .order_by(QualityFlagRow.start_at)
-        ))  # fmt: skip
+        flags = list(
+            session.scalars(
+                select(QualityFlagRow)
+                .where(
+                    QualityFlagRow.site_id == site_id,
+                    QualityFlagRow.kind == kind,
+                    QualityFlagRow.end_at >= last - policy.quality_lookback,
+                )
+                .order_by(QualityFlagRow.start_at)
+            )
+        )
         site = session.get(Site, site_id)
         alerts.raise_alert(
-            session, kind=rule, rule_key=rule, rule_version=f"quality/{DETECTOR_VERSION}",
-            started_at=flags[0].start_at if flags else last, now=now, severity=MEDIUM,
-            site_id=site_id, district_id=site.district_id if site else None,
-            device_id=flags[0].device_id if flags else None, policy=policy,
-            evidence={"flags": [{"device_id": f.device_id, "metric": f.metric,
-                                 "start": f.start_at.isoformat(), "end": f.end_at.isoformat(),
-                                 "detail": f.detail} for f in flags[-10:]],
-                      "detector_version": DETECTOR_VERSION},
-            description=(f"{site.name if site else site_id} 数据质量异常（{kind}） / "
-                         f"data-quality problem ({kind})"),
-        )  # fmt: skip
+            session,
+            kind=rule,
+            rule_key=rule,
+            rule_version=f"quality/{DETECTOR_VERSION}",
+            started_at=flags[0].start_at if flags else last,
+            now=now,
+            severity=MEDIUM,
+            site_id=site_id,
+            district_id=site.district_id if site else None,
+            device_id=flags[0].device_id if flags else None,
+            policy=policy,
+            evidence={
+                "flags": [
+                    {
+                        "device_id": f.device_id,
+                        "metric": f.metric,
+                        "start": f.start_at.isoformat(),
+                        "end": f.end_at.isoformat(),
+                        "detail": f.detail,
+                    }
+                    for f in flags[-10:]
+                ],
+                "detector_version": DETECTOR_VERSION,
+            },
+            description=(
+                f"{site.name if site else site_id} 数据质量异常（{kind}） / "
+                f"data-quality problem ({kind})"
+            ),
+        )
         report.raised += 1
     stale = now - policy.quality_clear_after
-    for alert in session.scalars(select(Alert).where(Alert.kind.like("quality:%"),
-                                                     Alert.open_key.is_not(None))):  # fmt: skip
+    for alert in session.scalars(
+        select(Alert).where(Alert.kind.like("quality:%"), Alert.open_key.is_not(None))
+    ):
         kind = alert.kind.split(":", 1)[1]
-        newest = session.scalar(select(func.max(QualityFlagRow.end_at)).where(
-            QualityFlagRow.site_id == alert.site_id, QualityFlagRow.kind == kind))  # fmt: skip
+        newest = session.scalar(
+            select(func.max(QualityFlagRow.end_at)).where(
+                QualityFlagRow.site_id == alert.site_id, QualityFlagRow.kind == kind
+            )
+        )
         if newest is None or newest < stale:
             alerts.clear_alert(session, alert, now=now, ended_at=newest, reason="condition_gone")
             report.cleared += 1

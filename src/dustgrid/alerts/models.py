@@ -150,7 +150,7 @@ class AlertWindowState(Base):
     ``watermark`` is the end of the last window judged; ``seen`` the hourly reading counts
     (from the roll-ups) the judged windows were computed from - a count that changed later
     means late or backfilled data; ``base`` the scan counters before the oldest window
-    still stored.
+    still stored; ``last`` the newest stored window's start and counters.
     """
 
     __tablename__ = "alert_window_state"
@@ -163,6 +163,7 @@ class AlertWindowState(Base):
     watermark: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     seen: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     base: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    last: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     late_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -68,9 +68,11 @@ def gap_coverage(session: Session, device_id: int, start: datetime, end: datetim
         return 1.0
     got = session.scalar(
         select(func.count(func.distinct(Reading.data_time))).where(
-            Reading.device_id == device_id, Reading.kind.in_(MINUTE_KINDS),
-            Reading.data_time > start, Reading.data_time < end,
-        )  # fmt: skip
+            Reading.device_id == device_id,
+            Reading.kind.in_(MINUTE_KINDS),
+            Reading.data_time > start,
+            Reading.data_time < end,
+        )
     )
     return min(1.0, (got or 0) / owed)
 
@@ -91,17 +93,26 @@ def check_offline(
     fresh = session.execute(
         select(OfflinePeriod, Device)
         .join(Device, Device.id == OfflinePeriod.device_id)
-        .where(OfflinePeriod.ended_at.is_(None), ~has_watch, Device.kind.in_(kinds),
-               Device.lifecycle == Lifecycle.active)  # fmt: skip
+        .where(
+            OfflinePeriod.ended_at.is_(None),
+            ~has_watch,
+            Device.kind.in_(kinds),
+            Device.lifecycle == Lifecycle.active,
+        )
     ).all()
     for period, device in fresh:
         capable = can_backfill(session, device)
         grace = policy.offline_grace if capable else timedelta(0)
-        session.add(OfflineWatch(
-            device_id=device.id, period_id=period.id, detected_at=now,
-            deadline=period.detected_at + grace, backfill=PENDING if capable else NOT_APPLICABLE,
-            state=WAITING,
-        ))  # fmt: skip
+        session.add(
+            OfflineWatch(
+                device_id=device.id,
+                period_id=period.id,
+                detected_at=now,
+                deadline=period.detected_at + grace,
+                backfill=PENDING if capable else NOT_APPLICABLE,
+                state=WAITING,
+            )
+        )
         report.watched += 1
     session.flush()
     waiting = session.execute(
@@ -118,9 +129,14 @@ def check_offline(
 
 
 def _judge(
-    session: Session, watch: OfflineWatch, period: OfflinePeriod, device: Device, now: datetime,
-    policy: AlertPolicy, report: OfflineReport,
-) -> None:  # fmt: skip
+    session: Session,
+    watch: OfflineWatch,
+    period: OfflinePeriod,
+    device: Device,
+    now: datetime,
+    policy: AlertPolicy,
+    report: OfflineReport,
+) -> None:
     if period.ended_at is not None:  # back: did the history upload fill the gap?
         watch.coverage = gap_coverage(session, device.id, period.started_at, period.ended_at)
         if watch.coverage >= policy.backfill_min_coverage:
@@ -133,36 +149,54 @@ def _judge(
     if watch.backfill == PENDING:
         watch.backfill = FAILED
     rule = f"offline:{device.id}"
-    open_alert = session.scalar(select(Alert).where(
-        Alert.open_key == alerts.open_key(device.site_id, device.id, rule)))  # fmt: skip
+    failed = watch.backfill == FAILED
+    open_alert = session.scalar(
+        select(Alert).where(Alert.open_key == alerts.open_key(device.site_id, device.id, rule))
+    )
     alert = open_alert or alerts.raise_alert(
-        session, kind=AlertKind.offline.value, rule_key=rule, rule_version=f"offline/{policy.version}",
-        started_at=period.started_at, now=now, severity=MEDIUM, site_id=device.site_id,
-        district_id=_district(session, device), device_id=device.id, policy=policy,
+        session,
+        kind=AlertKind.offline.value,
+        rule_key=rule,
+        rule_version=f"offline/{policy.version}",
+        started_at=period.started_at,
+        now=now,
+        severity=MEDIUM,
+        site_id=device.site_id,
+        district_id=_district(session, device),
+        device_id=device.id,
+        policy=policy,
         evidence={
-            "device": device.mn, "offline_since": period.started_at.isoformat(),
-            "detected_at": period.detected_at.isoformat(), "backfill": watch.backfill,
-            "coverage": watch.coverage, "grace_minutes": int(policy.offline_grace.total_seconds() // 60),
+            "device": device.mn,
+            "offline_since": period.started_at.isoformat(),
+            "detected_at": period.detected_at.isoformat(),
+            "backfill": watch.backfill,
+            "coverage": watch.coverage,
+            "grace_minutes": int(policy.offline_grace.total_seconds() // 60),
             "policy_version": policy.version,
         },
-        description=(f"设备 {device.mn} 离线，历史数据补传{'失败' if watch.backfill == FAILED else '不可用'} / "
-                     f"device {device.mn} offline, history upload "
-                     f"{'failed' if watch.backfill == FAILED else 'not available'}"),
-    )  # fmt: skip
+        description=(
+            f"设备 {device.mn} 离线，历史数据补传{'失败' if failed else '不可用'} / "
+            f"device {device.mn} offline, history upload {'failed' if failed else 'not available'}"
+        ),
+    )
     watch.state, watch.alert_id, watch.resolved_at = ALERTED, alert.id, now
     report.raised += 0 if open_alert else 1
 
 
 def _clear_recovered(session: Session, now: datetime, report: OfflineReport) -> None:
     """Offline alerts of devices whose offline period has ended."""
-    stmt = select(Alert, Device).join(Device, Device.id == Alert.device_id).where(
-        Alert.kind == AlertKind.offline.value, Alert.open_key.is_not(None)
+    stmt = (
+        select(Alert, Device)
+        .join(Device, Device.id == Alert.device_id)
+        .where(Alert.kind == AlertKind.offline.value, Alert.open_key.is_not(None))
     )
     for alert, device in session.execute(stmt).all():
         last = session.scalar(
-            select(OfflinePeriod).where(OfflinePeriod.device_id == device.id)
-            .order_by(OfflinePeriod.started_at.desc()).limit(1)
-        )  # fmt: skip
+            select(OfflinePeriod)
+            .where(OfflinePeriod.device_id == device.id)
+            .order_by(OfflinePeriod.started_at.desc())
+            .limit(1)
+        )
         if last is not None and last.ended_at is not None:
             alerts.clear_alert(session, alert, now=now, ended_at=last.ended_at, reason="online")
             report.cleared += 1
@@ -180,22 +214,29 @@ def check_stale(
     stmt = (
         select(MetricState.device_id, MetricState.metric, MetricState.last_seen_at, Device)
         .join(Device, Device.id == MetricState.device_id)
-        .where(Device.lifecycle == Lifecycle.active, Device.kind.in_(sorted(policy.offline_kinds)),
-               MetricState.metric.in_(sorted(policy.stale_metrics)),
-               Device.last_seen_at.is_not(None))  # fmt: skip
+        .where(
+            Device.lifecycle == Lifecycle.active,
+            Device.kind.in_(sorted(policy.offline_kinds)),
+            MetricState.metric.in_(sorted(policy.stale_metrics)),
+            Device.last_seen_at.is_not(None),
+        )
     )
     current: dict[tuple[int, str], bool] = {}
     devices: dict[int, Device] = {}
     since: dict[tuple[int, str], datetime] = {}
     for dev_id, metric, seen, device in session.execute(stmt).all():
         devices[dev_id] = device
-        current[(dev_id, metric)] = device.last_seen_at - seen <= policy.stale_after
+        last = device.last_seen_at or seen
+        current[(dev_id, metric)] = last - seen <= policy.stale_after
         since[(dev_id, metric)] = seen
     open_alerts = {
         a.rule_key: a
-        for a in session.scalars(select(Alert).where(
-            Alert.kind == AlertKind.stale_key.value, Alert.open_key.is_not(None)))
-    }  # fmt: skip
+        for a in session.scalars(
+            select(Alert).where(
+                Alert.kind == AlertKind.stale_key.value, Alert.open_key.is_not(None)
+            )
+        )
+    }
     for (dev_id, metric), ok in current.items():
         rule = f"stale:{dev_id}:{metric}"
         alert = open_alerts.get(rule)
@@ -206,17 +247,32 @@ def check_stale(
             device = devices[dev_id]
             lag = device.last_seen_at - since[(dev_id, metric)]  # type: ignore[operator]
             alerts.raise_alert(
-                session, kind=AlertKind.stale_key.value, rule_key=rule,
-                rule_version=f"stale/{policy.version}", started_at=since[(dev_id, metric)], now=now,
-                severity=MEDIUM, site_id=device.site_id, district_id=_district(session, device),
-                device_id=dev_id, metric=metric, policy=policy,
-                evidence={"device": device.mn, "metric": metric,
-                          "metric_last_seen": since[(dev_id, metric)].isoformat(),
-                          "device_last_seen": device.last_seen_at.isoformat() if device.last_seen_at else None,
-                          "lag_minutes": int(lag.total_seconds() // 60),
-                          "stale_after_minutes": int(policy.stale_after.total_seconds() // 60)},
-                description=(f"设备 {device.mn} 的 {metric} 已停止更新 / "
-                             f"{metric} of device {device.mn} stopped updating"),
-            )  # fmt: skip
+                session,
+                kind=AlertKind.stale_key.value,
+                rule_key=rule,
+                rule_version=f"stale/{policy.version}",
+                started_at=since[(dev_id, metric)],
+                now=now,
+                severity=MEDIUM,
+                site_id=device.site_id,
+                district_id=_district(session, device),
+                device_id=dev_id,
+                metric=metric,
+                policy=policy,
+                evidence={
+                    "device": device.mn,
+                    "metric": metric,
+                    "metric_last_seen": since[(dev_id, metric)].isoformat(),
+                    "device_last_seen": device.last_seen_at.isoformat()
+                    if device.last_seen_at
+                    else None,
+                    "lag_minutes": int(lag.total_seconds() // 60),
+                    "stale_after_minutes": int(policy.stale_after.total_seconds() // 60),
+                },
+                description=(
+                    f"设备 {device.mn} 的 {metric} 已停止更新 / "
+                    f"{metric} of device {device.mn} stopped updating"
+                ),
+            )
             report.stale_raised += 1
     return report

@@ -17,9 +17,10 @@ import csv
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -64,10 +65,20 @@ def _value(raw: str | None) -> float | None:
 
 
 def parse_prsa(
-    path: Path, device_id: int, tz: tzinfo, *, start: date | None = None,
-    end: date | None = None, shift: timedelta = timedelta(0), report: ImportReport,
-) -> Iterator[ReadingRow]:  # fmt: skip
-    """Rows of a PRSA CSV as hour-average readings (missing values are skipped)."""
+    path: Path,
+    device_id: int,
+    tz: ZoneInfo,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    shift: timedelta = timedelta(0),
+    report: ImportReport,
+) -> Iterator[ReadingRow]:
+    """Rows of a PRSA CSV as hour-average readings (missing values are skipped).
+
+    ``start``/``end`` select the file's days; ``shift`` then moves them (to replay an old
+    year as the demo's present).
+    """
     now = utcnow()
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
@@ -77,14 +88,14 @@ def parse_prsa(
         for row in reader:
             try:
                 y, m, d, h = (int(row[c]) for c in TIME_COLUMNS)
-                local = datetime(y, m, d, h, tzinfo=tz) + shift
+                stamped = datetime(y, m, d, h, tzinfo=tz)
             except (TypeError, ValueError) as exc:
                 (report.problems or []).append(f"line {reader.line_num}: {exc}")
                 report.skipped += 1
                 continue
-            if (start and local.date() < start) or (end and local.date() > end):
-                continue
-            t = local.astimezone(UTC)
+            if (start and stamped.date() < start) or (end and stamped.date() > end):
+                continue  # the filter reads the file's own dates, before any shift
+            t = (stamped + shift).astimezone(UTC)
             for column, metric in COLUMNS.items():
                 try:
                     value = _value(row.get(column))
@@ -96,15 +107,29 @@ def parse_prsa(
                     continue
                 report.first = t if report.first is None else min(report.first, t)
                 report.last = t if report.last is None else max(report.last, t)
-                yield ReadingRow(device_id=device_id, metric=metric, kind=KIND, data_time=t,
-                                 value=value, flag="N", valid=True, source=SOURCE,
-                                 received_at=now)  # fmt: skip
+                yield ReadingRow(
+                    device_id=device_id,
+                    metric=metric,
+                    kind=KIND,
+                    data_time=t,
+                    value=value,
+                    flag="N",
+                    valid=True,
+                    source=SOURCE,
+                    received_at=now,
+                )
 
 
 def import_prsa(
-    session: Session, path: Path, *, mn: str, tz: tzinfo, start: date | None = None,
-    end: date | None = None, shift: timedelta = timedelta(0),
-) -> ImportReport:  # fmt: skip
+    session: Session,
+    path: Path,
+    *,
+    mn: str,
+    tz: ZoneInfo,
+    start: date | None = None,
+    end: date | None = None,
+    shift: timedelta = timedelta(0),
+) -> ImportReport:
     """Store a station's hourly CSV (the caller commits)."""
     device = session.scalar(select(Device).where(Device.mn == mn))
     if device is None:
@@ -126,7 +151,7 @@ def import_prsa(
     return report
 
 
-def daily_aqi(readings_by_metric: dict[str, list[Any]], tz: tzinfo) -> dict[date, dict[str, Any]]:
+def daily_aqi(readings_by_metric: dict[str, list[Any]], tz: ZoneInfo) -> dict[date, dict[str, Any]]:
     """Per local day: 24-hour means of PM2.5 and PM10 and the AQI (HJ 633-2012)."""
     means: dict[date, dict[str, float | None]] = {}
     for metric in COLUMNS.values():
@@ -159,28 +184,41 @@ def _r(x: float | None) -> float | None:
 
 
 def station_aqi(
-    session: Session, principal: Principal, *, now: datetime, tz: tzinfo, days: int = 7,
+    session: Session,
+    principal: Principal,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    days: int = 7,
     device_id: int | None = None,
-) -> list[dict[str, Any]]:  # fmt: skip
+) -> list[dict[str, Any]]:
     """Visible reference stations with their daily AQI over the last ``days`` local days."""
-    stmt = select(Device).where(Device.kind == DeviceKind.reference_station, device_clause(principal))
+    stmt = select(Device).where(
+        Device.kind == DeviceKind.reference_station, device_clause(principal)
+    )
     if device_id is not None:
         stmt = stmt.where(Device.id == device_id)
     stations = list(session.scalars(stmt.order_by(Device.mn)))
     first_day = (now.astimezone(tz) - timedelta(days=days - 1)).date()
     start = datetime.combine(first_day, datetime.min.time(), tzinfo=tz).astimezone(UTC)
     end = now + timedelta(minutes=1)
-    by_dev = load_readings(session, [s.id for s in stations], list(COLUMNS.values()), start, end,
-                           kinds=REFERENCE_KINDS)  # fmt: skip
+    by_dev = load_readings(
+        session, [s.id for s in stations], list(COLUMNS.values()), start, end, kinds=REFERENCE_KINDS
+    )
     out = []
     for s in stations:
         readings = by_dev.get(s.id, [])
         split = {m: [r for r in readings if r.metric == m] for m in COLUMNS.values()}
         table = daily_aqi(split, tz)
-        out.append({
-            "device_id": s.id, "mn": s.mn, "name": s.name, "district_id": s.district_id,
-            "online": bool(s.online), "standard": HJ633_VERSION,
-            "days": [table[d] for d in sorted(table)],
-        })  # fmt: skip
+        out.append(
+            {
+                "device_id": s.id,
+                "mn": s.mn,
+                "name": s.name,
+                "district_id": s.district_id,
+                "online": bool(s.online),
+                "standard": HJ633_VERSION,
+                "days": [table[d] for d in sorted(table)],
+            }
+        )
     return out
-

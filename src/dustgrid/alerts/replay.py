@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -52,7 +53,7 @@ class SiteReplay:
     error: str | None = None
 
 
-def period(start: date, end: date, tz: tzinfo) -> tuple[datetime, datetime]:
+def period(start: date, end: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """UTC bounds of the local days ``start`` … ``end`` (inclusive)."""
     if end < start:
         raise Invalid("结束日期须不早于开始日期 / end must not be before start")
@@ -64,9 +65,14 @@ def period(start: date, end: date, tz: tzinfo) -> tuple[datetime, datetime]:
 
 
 def replay(
-    session: Session, profile: Profile, *, start: date, end: date, tz: tzinfo,
+    session: Session,
+    profile: Profile,
+    *,
+    start: date,
+    end: date,
+    tz: ZoneInfo,
     site_ids: list[int] | None = None,
-) -> Iterator[SiteReplay]:  # fmt: skip
+) -> Iterator[SiteReplay]:
     """Per site with dust monitors (in ``site_ids`` when given), the replayed results."""
     lo, hi = period(start, end, tz)
     monitors = monitors_by_site(session, site_ids)
@@ -98,7 +104,7 @@ def _num(x: float | None) -> float | None:
     return None if x is None else round(x, DIGITS)
 
 
-def json_lines(item: SiteReplay, tz: tzinfo) -> Iterator[dict[str, Any]]:
+def json_lines(item: SiteReplay, tz: ZoneInfo) -> Iterator[dict[str, Any]]:
     """The ``alerts check`` line shapes, with the site: windows, alerts, days."""
     code = item.site.project_code
     if item.error:
@@ -111,27 +117,47 @@ def json_lines(item: SiteReplay, tz: tzinfo) -> Iterator[dict[str, Any]]:
     for verdict in item.days:
         for r in by_day.get(verdict.date, []):
             yield {
-                "type": "window", "site": code, "start": r.start.isoformat(),
-                "end": r.end.isoformat(), "metric": r.metric, "value": _num(r.value),
-                "reference": _num(r.reference), "reference_used": _num(r.reference_used),
-                "limit": _num(r.limit), "excess": _num(r.excess), "held": r.held,
-            }  # fmt: skip
-        yield {"type": "day", "site": code, "date": verdict.date.isoformat(),
-               "exceedances": verdict.exceedances, "windows": verdict.windows,
-               "verdict": verdict.verdict}  # fmt: skip
+                "type": "window",
+                "site": code,
+                "start": r.start.isoformat(),
+                "end": r.end.isoformat(),
+                "metric": r.metric,
+                "value": _num(r.value),
+                "reference": _num(r.reference),
+                "reference_used": _num(r.reference_used),
+                "limit": _num(r.limit),
+                "excess": _num(r.excess),
+                "held": r.held,
+            }
+        yield {
+            "type": "day",
+            "site": code,
+            "date": verdict.date.isoformat(),
+            "exceedances": verdict.exceedances,
+            "windows": verdict.windows,
+            "verdict": verdict.verdict,
+        }
     for ep in item.episodes:
         yield {
-            "type": "alert", "site": code, "first_window": ep.first_window.isoformat(),
+            "type": "alert",
+            "site": code,
+            "first_window": ep.first_window.isoformat(),
             "raised_at": ep.raised_at.isoformat(),
             "cleared_at": ep.cleared_at.isoformat() if ep.cleared_at else None,
-            "held": ep.held, "peak_excess": _num(ep.peak_excess),
-        }  # fmt: skip
+            "held": ep.held,
+            "peak_excess": _num(ep.peak_excess),
+        }
 
 
 def dry_run(
-    session: Session, profile: Profile, *, start: date, end: date, tz: tzinfo,
+    session: Session,
+    profile: Profile,
+    *,
+    start: date,
+    end: date,
+    tz: ZoneInfo,
     site_ids: list[int] | None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Counts per site and per day of what ``profile`` would have raised (read-only)."""
     per_day: Counter[date] = Counter()
     held_day: Counter[date] = Counter()
@@ -145,24 +171,48 @@ def dry_run(
             per_day[day] += 1
             held_day[day] += ep.held
         failed = sum(1 for d in item.days if d.verdict == "fail")
-        totals.update({"alerts": len(item.episodes), "held": held, "windows": len(item.results),
-                       "exceeding_windows": exceeding, "days_failed": failed,
-                       "sites_with_alerts": 1 if item.episodes else 0})  # fmt: skip
-        sites.append({
-            "site_id": item.site.id, "project_code": item.site.project_code,
-            "name": item.site.name, "alerts": len(item.episodes), "held": held,
-            "windows": len(item.results), "exceeding_windows": exceeding,
-            "days_failed": failed, "error": item.error,
-        })  # fmt: skip
+        totals.update(
+            {
+                "alerts": len(item.episodes),
+                "held": held,
+                "windows": len(item.results),
+                "exceeding_windows": exceeding,
+                "days_failed": failed,
+                "sites_with_alerts": 1 if item.episodes else 0,
+            }
+        )
+        sites.append(
+            {
+                "site_id": item.site.id,
+                "project_code": item.site.project_code,
+                "name": item.site.name,
+                "alerts": len(item.episodes),
+                "held": held,
+                "windows": len(item.results),
+                "exceeding_windows": exceeding,
+                "days_failed": failed,
+                "error": item.error,
+            }
+        )
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     return {
         "profile": profile.describe(),
         "start": start.isoformat(),
         "end": end.isoformat(),
-        "totals": {k: int(totals.get(k, 0)) for k in
-                   ("alerts", "held", "windows", "exceeding_windows", "days_failed",
-                    "sites_with_alerts")},  # fmt: skip
+        "totals": {
+            k: int(totals.get(k, 0))
+            for k in (
+                "alerts",
+                "held",
+                "windows",
+                "exceeding_windows",
+                "days_failed",
+                "sites_with_alerts",
+            )
+        },
         "per_site": sorted(sites, key=lambda s: (-s["alerts"], s["project_code"])),
-        "per_day": [{"date": d.isoformat(), "alerts": per_day.get(d, 0),
-                     "held": held_day.get(d, 0)} for d in days],  # fmt: skip
+        "per_day": [
+            {"date": d.isoformat(), "alerts": per_day.get(d, 0), "held": held_day.get(d, 0)}
+            for d in days
+        ],
     }

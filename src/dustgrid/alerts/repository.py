@@ -75,7 +75,9 @@ def list_page(
     stmt = _filtered(p, f)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(
-        stmt.order_by(Alert.started_at.desc(), Alert.id.desc()).offset((page - 1) * size).limit(size)
+        stmt.order_by(Alert.started_at.desc(), Alert.id.desc())
+        .offset((page - 1) * size)
+        .limit(size)
     )
     return list(rows), int(total)
 
@@ -92,8 +94,20 @@ def names(session: Session, alerts: list[Alert]) -> dict[str, dict[int, str]]:
     """Site names and device MNs of a page of alerts (one query each)."""
     site_ids = {a.site_id for a in alerts if a.site_id}
     dev_ids = {a.device_id for a in alerts if a.device_id}
-    sites = dict(session.execute(select(Site.id, Site.name).where(Site.id.in_(site_ids)))) if site_ids else {}
-    devs = dict(session.execute(select(Device.id, Device.mn).where(Device.id.in_(dev_ids)))) if dev_ids else {}
+    sites = (
+        dict(session.execute(select(Site.id, Site.name).where(Site.id.in_(sorted(site_ids)))).all())
+        if site_ids
+        else {}
+    )
+    devs = (
+        dict(
+            session.execute(select(Device.id, Device.mn).where(Device.id.in_(sorted(dev_ids))))
+            .tuples()
+            .all()
+        )
+        if dev_ids
+        else {}
+    )
     return {"sites": sites, "devices": devs}  # type: ignore[dict-item]
 
 
@@ -120,9 +134,15 @@ def _flag_scope(p: Principal) -> ColumnElement[bool]:
 
 
 def flags(
-    session: Session, p: Principal, *, start: datetime, end: datetime,
-    site_id: int | None = None, device_ids: list[int] | None = None, limit: int = 500,
-) -> list[QualityFlagRow]:  # fmt: skip
+    session: Session,
+    p: Principal,
+    *,
+    start: datetime,
+    end: datetime,
+    site_id: int | None = None,
+    device_ids: list[int] | None = None,
+    limit: int = 500,
+) -> list[QualityFlagRow]:
     stmt = select(QualityFlagRow).where(
         _flag_scope(p), QualityFlagRow.end_at >= start, QualityFlagRow.start_at < end
     )

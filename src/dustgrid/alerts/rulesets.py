@@ -110,11 +110,12 @@ def active_rules(session: Session, policy: AlertPolicy = DEFAULT_ALERT_POLICY) -
     if not rows:
         return [ActiveRule(p, get_profile(p), None, None) for p in policy.default_profiles]
     return [
-        ActiveRule(r.profile_id, effective_profile(r.profile_id, r.tuning, r.version), r.id,
-                   r.version)
+        ActiveRule(
+            r.profile_id, effective_profile(r.profile_id, r.tuning, r.version), r.id, r.version
+        )
         for r in rows
         if r.enabled
-    ]  # fmt: skip
+    ]
 
 
 def history(session: Session, profile_id: str | None = None) -> list[AlertProfileSetting]:

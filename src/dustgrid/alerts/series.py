@@ -7,7 +7,8 @@ must judge exactly the same values. Rules (the same as the roll-ups, ``telemetry
   per device, metric and 15-minute granule the kind with the most valid values is used, so
   nothing is counted twice (reference stations may also send hour averages, ``havg``);
 * invalid readings stay in the series with an invalid flag, so the pure engine drops them
-  by its own rule (``windows.Reading.valid``);
+  by its own rule (``windows.Reading.valid``); the live evaluator reads the same values
+  without building reading objects (``fetch.py``);
 * reference readings carry the station's MN as ``source``; several stations of a
   district are averaged window by window.
 """
@@ -22,13 +23,12 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dustgrid.alerts.fetch import fetch
 from dustgrid.alerts.profiles import EvalContext
 from dustgrid.alerts.windows import VALID_FLAGS
 from dustgrid.alerts.windows import Reading as PureReading
 from dustgrid.devices.models import Device, DeviceKind, Lifecycle
 from dustgrid.sites.models import Site
-from dustgrid.telemetry.models import Reading
-from dustgrid.telemetry.store import window_start as granule_start
 
 SITE_KINDS: Final = ("rtd", "avg")
 REFERENCE_KINDS: Final = ("rtd", "avg", "havg")
@@ -46,7 +46,9 @@ def site_context(site: Site, tz: Any) -> EvalContext:
     )
 
 
-def monitors_by_site(session: Session, site_ids: Iterable[int] | None = None) -> dict[int, list[int]]:
+def monitors_by_site(
+    session: Session, site_ids: Iterable[int] | None = None
+) -> dict[int, list[int]]:
     """Active dust monitors per (non-retired) site."""
     stmt = (
         select(Device.site_id, Device.id)
@@ -61,7 +63,8 @@ def monitors_by_site(session: Session, site_ids: Iterable[int] | None = None) ->
         stmt = stmt.where(Device.site_id.in_(list(site_ids)))
     out: dict[int, list[int]] = defaultdict(list)
     for site_id, dev in session.execute(stmt.order_by(Device.site_id, Device.id)):
-        out[int(site_id)].append(int(dev))
+        if site_id is not None:
+            out[int(site_id)].append(int(dev))
     return dict(out)
 
 
@@ -96,50 +99,33 @@ def load_readings(
     sources: dict[int, str] | None = None,
 ) -> dict[int, list[PureReading]]:
     """Per device, its readings of ``metrics`` in ``[start, end)`` as pure readings, one
-    kind per device × metric × 15-minute granule (the one with most valid values)."""
+    kind per device × metric × 15-minute granule (``fetch.fetch``)."""
     out: dict[int, list[PureReading]] = {}
-    if not device_ids or not metrics:
-        return out
-    for i in range(0, len(device_ids), CHUNK):
-        part = list(device_ids[i : i + CHUNK])
-        stmt = select(
-            Reading.device_id, Reading.metric, Reading.kind, Reading.data_time, Reading.value,
-            Reading.flag, Reading.valid,
-        ).where(
-            Reading.device_id.in_(part), Reading.metric.in_(list(metrics)),
-            Reading.kind.in_(list(kinds)), Reading.data_time >= start, Reading.data_time < end,
-        )  # fmt: skip
-        _pick(session.execute(stmt), kinds, sources or {}, out)
+    names = sources or {}
+    for (dev, metric), values in fetch(session, device_ids, metrics, kinds, start, end).items():
+        source = names.get(dev, str(dev))
+        out.setdefault(dev, []).extend(
+            PureReading(
+                v.time,
+                metric,
+                v.value,
+                (v.flag if v.flag in VALID_FLAGS else "N") if v.ok else INVALID_FLAG,
+                source,
+            )  # fmt: skip
+            for v in values
+        )
+    for series in out.values():
+        series.sort(key=lambda r: r.time)
     return out
 
 
-def _pick(
-    rows: Iterable[Any], kinds: Sequence[str], sources: dict[int, str],
-    out: dict[int, list[PureReading]],
-) -> None:  # fmt: skip
-    groups: dict[tuple[int, str, datetime], dict[str, list[PureReading]]] = {}
-    rank = {k: i for i, k in enumerate(kinds)}
-    for dev, metric, kind, t, value, flag, valid in rows:
-        ok = bool(valid) and value is not None
-        pure = PureReading(
-            time=t,
-            metric=metric,
-            value=value,
-            flag=(flag if flag in VALID_FLAGS else "N") if ok else INVALID_FLAG,
-            source=sources.get(dev, str(dev)),
-        )
-        groups.setdefault((dev, metric, granule_start(t)), {}).setdefault(kind, []).append(pure)
-    for (dev, _metric, _g), by_kind in groups.items():
-        best = max(by_kind, key=lambda k: (sum(1 for r in by_kind[k] if r.valid), -rank[k]))
-        out.setdefault(dev, []).extend(by_kind[best])
-    for series in out.values():
-        series.sort(key=lambda r: r.time)
-
-
 def site_series(
-    session: Session, device_ids: Sequence[int], metrics: Sequence[str], start: datetime,
+    session: Session,
+    device_ids: Sequence[int],
+    metrics: Sequence[str],
+    start: datetime,
     end: datetime,
-) -> list[PureReading]:  # fmt: skip
+) -> list[PureReading]:
     """All of a site's monitors in one series (each value counts once in a window mean)."""
     by_device = load_readings(session, device_ids, metrics, start, end)
     merged = [r for rows in by_device.values() for r in rows]
@@ -148,9 +134,12 @@ def site_series(
 
 
 def reference_series(
-    session: Session, stations: Sequence[tuple[int, str]], metrics: Sequence[str],
-    start: datetime, end: datetime,
-) -> list[PureReading]:  # fmt: skip
+    session: Session,
+    stations: Sequence[tuple[int, str]],
+    metrics: Sequence[str],
+    start: datetime,
+    end: datetime,
+) -> list[PureReading]:
     """The stations' readings (source = MN) over ``[start, end)``."""
     ids = [d for d, _ in stations]
     by_device = load_readings(

@@ -117,10 +117,14 @@ def sync_case(
     )
     if alert.case_id != case.id:
         audit.record(
-            session, actor=None, action="alert.case", entity_type="alert", entity_id=alert.id,
+            session,
+            actor=None,
+            action="alert.case",
+            entity_type="alert",
+            entity_id=alert.id,
             changes={"case_id": [alert.case_id, case.id]},
             summary=f"告警 #{alert.id} 关联案件 #{case.id} / case linked",
-        )  # fmt: skip
+        )
     alert.case_id = case.id
     alert.case_updated_at = now
 
@@ -156,21 +160,43 @@ def raise_alert(
         raise ValueError(f"unknown severity {severity!r}")
     peak_value, peak_excess, limit = peak
     alert = Alert(
-        kind=kind, rule_key=rule_key, rule_version=rule_version, policy_version=policy.version,
-        setting_id=setting_id, site_id=site_id, district_id=district_id, device_id=device_id,
-        metric=metric, severity=severity, state=AlertState.active, held=held,
-        started_at=started_at, raised_at=now, evidence=dict(evidence or {}),
-        peak_value=peak_value, peak_excess=peak_excess, limit_value=limit,
+        kind=kind,
+        rule_key=rule_key,
+        rule_version=rule_version,
+        policy_version=policy.version,
+        setting_id=setting_id,
+        site_id=site_id,
+        district_id=district_id,
+        device_id=device_id,
+        metric=metric,
+        severity=severity,
+        state=AlertState.active,
+        held=held,
+        started_at=started_at,
+        raised_at=now,
+        evidence=dict(evidence or {}),
+        peak_value=peak_value,
+        peak_excess=peak_excess,
+        limit_value=limit,
         open_key=open_key(site_id, device_id, rule_key) if open_slot else None,
-    )  # fmt: skip
+    )
     session.add(alert)
     session.flush()
     audit.record(
-        session, actor=None, action="alert.raised", entity_type="alert", entity_id=alert.id,
-        changes={"state": [None, "active"], "rule": [None, rule_key], "held": [None, held],
-                 "severity": [None, severity], "started_at": [None, started_at.isoformat()]},
+        session,
+        actor=None,
+        action="alert.raised",
+        entity_type="alert",
+        entity_id=alert.id,
+        changes={
+            "state": [None, "active"],
+            "rule": [None, rule_key],
+            "held": [None, held],
+            "severity": [None, severity],
+            "started_at": [None, started_at.isoformat()],
+        },
         summary=f"告警 #{alert.id} {kind}{'（区域污染，暂缓）' if held else ''} / raised",
-    )  # fmt: skip
+    )
     if open_case:
         sync_case(session, alert, now=now, description=description or describe(alert))
     return alert
@@ -204,9 +230,14 @@ def update_alert(
     alert.evidence = dict(evidence)
     if changes:
         audit.record(
-            session, actor=None, action="alert.updated", entity_type="alert", entity_id=alert.id,
-            changes=changes, summary=f"告警 #{alert.id} 更新 / updated",
-        )  # fmt: skip
+            session,
+            actor=None,
+            action="alert.updated",
+            entity_type="alert",
+            entity_id=alert.id,
+            changes=changes,
+            summary=f"告警 #{alert.id} 更新 / updated",
+        )
     if alert.state == AlertState.cleared or held:
         return
     due = alert.case_updated_at is None or now - alert.case_updated_at >= policy.case_update_every
@@ -222,36 +253,52 @@ def clear_alert(
         if reason == "retracted" and alert.clear_reason != "retracted":
             old, alert.clear_reason = alert.clear_reason, reason
             audit.record(
-                session, actor=None, action="alert.retracted", entity_type="alert",
-                entity_id=alert.id, changes={"clear_reason": [old, reason]},
+                session,
+                actor=None,
+                action="alert.retracted",
+                entity_type="alert",
+                entity_id=alert.id,
+                changes={"clear_reason": [old, reason]},
                 summary=f"告警 #{alert.id} 撤回 / retracted",
-            )  # fmt: skip
+            )
             _note(session, alert, reason, now)
         return
     before = alert.state.value
     alert.state, alert.open_key = AlertState.cleared, None
     alert.cleared_at, alert.ended_at, alert.clear_reason = now, ended_at, reason
     audit.record(
-        session, actor=None, action="alert.cleared", entity_type="alert", entity_id=alert.id,
-        changes={"state": [before, "cleared"], "clear_reason": [None, reason],
-                 "ended_at": [None, ended_at.isoformat() if ended_at else None]},
+        session,
+        actor=None,
+        action="alert.cleared",
+        entity_type="alert",
+        entity_id=alert.id,
+        changes={
+            "state": [before, "cleared"],
+            "clear_reason": [None, reason],
+            "ended_at": [None, ended_at.isoformat() if ended_at else None],
+        },
         summary=f"告警 #{alert.id} 解除 / cleared ({reason})",
-    )  # fmt: skip
+    )
     _note(session, alert, reason, now)
 
 
 def reopen_alert(session: Session, alert: Alert, *, now: datetime) -> None:
     """Late data showed a cleared alert's condition went on: it is open again."""
-    alert.state, alert.open_key = AlertState.active, open_key(
-        alert.site_id, alert.device_id, alert.rule_key
+    alert.state, alert.open_key = (
+        AlertState.active,
+        open_key(alert.site_id, alert.device_id, alert.rule_key),
     )
     old_reason = alert.clear_reason
     alert.cleared_at, alert.ended_at, alert.clear_reason = None, None, ""
     audit.record(
-        session, actor=None, action="alert.reopened", entity_type="alert", entity_id=alert.id,
+        session,
+        actor=None,
+        action="alert.reopened",
+        entity_type="alert",
+        entity_id=alert.id,
         changes={"state": ["cleared", "active"], "clear_reason": [old_reason, None]},
         summary=f"告警 #{alert.id} 因迟到数据重新生效 / reopened by late data",
-    )  # fmt: skip
+    )
 
 
 def _note(session: Session, alert: Alert, reason: str, now: datetime) -> None:
@@ -259,8 +306,14 @@ def _note(session: Session, alert: Alert, reason: str, now: datetime) -> None:
         return
     zh, en = CLEAR_TEXT.get(reason, (reason, reason))
     try:
-        cases.add_note(session, None, alert.case_id, text=f"告警 #{alert.id}：{zh} / {en}",
-                       now=now, kind="case.evidence")  # fmt: skip
+        cases.add_note(
+            session,
+            None,
+            alert.case_id,
+            text=f"告警 #{alert.id}：{zh} / {en}",
+            now=now,
+            kind="case.evidence",
+        )
     except DomainError as exc:  # the case may be gone or closed for notes: the alert still clears
         log.info("alert %s: case %s note skipped: %s", alert.id, alert.case_id, exc.message)
 
@@ -284,14 +337,18 @@ def acknowledge(
         raise Forbidden("无权确认告警 / your role may not acknowledge alerts")
     if alert.state != AlertState.active:
         raise Conflict(
-            f"告警当前状态为 {alert.state.value}，无法确认 / only an active alert can be acknowledged"
+            f"告警状态为 {alert.state.value}，无法确认 / only an active alert can be acknowledged"
         )
     alert.state = AlertState.acknowledged
     alert.acknowledged_by_id, alert.acknowledged_at = principal.user_id, now
     alert.ack_note = note.strip()[:2000]
     audit.record(
-        session, actor=principal, action="alert.acknowledged", entity_type="alert",
-        entity_id=alert.id, changes={"state": ["active", "acknowledged"]},
+        session,
+        actor=principal,
+        action="alert.acknowledged",
+        entity_type="alert",
+        entity_id=alert.id,
+        changes={"state": ["active", "acknowledged"]},
         summary=f"告警 #{alert.id} 已确认 / acknowledged",
-    )  # fmt: skip
+    )
     return alert

@@ -55,9 +55,12 @@ def _due(session: Session, key: tuple[str, str], now: datetime, every: timedelta
 
 
 def run_round(
-    factory: Callable[[], Session], *, now: datetime | None = None, tz: ZoneInfo,
+    factory: Callable[[], Session],
+    *,
+    now: datetime | None = None,
+    tz: ZoneInfo,
     policy: AlertPolicy = DEFAULT_ALERT_POLICY,
-) -> RoundReport:  # fmt: skip
+) -> RoundReport:
     """One round; each part in its own transaction."""
     now = now or utcnow()
     report = RoundReport()
@@ -74,17 +77,33 @@ def run_round(
     part("exceedance", lambda s: evaluate_exceedances(s, now=now, tz=tz, policy=policy))
     part("offline", lambda s: check_offline(s, now=now, policy=policy))
     part("stale_key", lambda s: check_stale(s, now=now, policy=policy))
-    part("quality", lambda s: detect_quality(s, now=now, policy=policy)
-         if _due(s, QUALITY_KEY, now, policy.quality_every) else None)  # fmt: skip
-    part("prune", lambda s: prune_windows(s, now=now, policy=policy)
-         if _due(s, PRUNE_KEY, now, PRUNE_EVERY) else None)  # fmt: skip
+    part(
+        "quality",
+        lambda s: (
+            detect_quality(s, now=now, policy=policy)
+            if _due(s, QUALITY_KEY, now, policy.quality_every)
+            else None
+        ),
+    )
+    part(
+        "prune",
+        lambda s: (
+            prune_windows(s, now=now, policy=policy)
+            if _due(s, PRUNE_KEY, now, PRUNE_EVERY)
+            else None
+        ),
+    )
     return report
 
 
 def run_alert_worker(
-    settings: Settings, stop: threading.Event, *, session_factory: Callable[[], Session],
-    policy: AlertPolicy = DEFAULT_ALERT_POLICY, tick_s: float = TICK_S,
-) -> None:  # fmt: skip
+    settings: Settings,
+    stop: threading.Event,
+    *,
+    session_factory: Callable[[], Session],
+    policy: AlertPolicy = DEFAULT_ALERT_POLICY,
+    tick_s: float = TICK_S,
+) -> None:
     """Rounds every ``tick_s`` seconds until ``stop`` is set."""
     tz = ZoneInfo(settings.timezone)
     while not stop.is_set():

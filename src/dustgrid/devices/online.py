@@ -28,6 +28,7 @@ from dustgrid.devices import repository as repo
 from dustgrid.devices.models import Device, Lifecycle, MetricState, OfflinePeriod
 from dustgrid.devices.policy import DEFAULT_ONLINE, OnlinePolicy
 from dustgrid.models import utcnow
+from dustgrid.telemetry.store import pg_array
 
 SeenMetrics = Mapping[str, tuple[datetime, float | None]]
 CLOSED = frozenset({Lifecycle.removed, Lifecycle.rejected})
@@ -57,7 +58,7 @@ def _close(period: OfflinePeriod, at: datetime) -> None:
 # ORM is used only for a device coming back online (period closed, audit entry: rare).
 
 _PG_LOCK: Final = (
-    "SELECT id, mn, lifecycle, online FROM device WHERE id = ANY(%s) ORDER BY id FOR UPDATE"
+    "SELECT id, mn, lifecycle, online FROM device WHERE id = ANY(%s::int4[]) ORDER BY id FOR UPDATE"
 )
 # last_seen_at only moves forward (greatest() ignores a NULL); updated_at as the ORM's
 # onupdate would set it.
@@ -171,7 +172,7 @@ def mark_seen_many(session: Session, seen: Mapping[int, tuple[datetime, SeenMetr
     cur = raw.cursor()
     try:
         if name == "postgresql":
-            cur.execute(_PG_LOCK, (ids,))
+            cur.execute(_PG_LOCK, (pg_array(ids),))
         else:  # SQLite: one writer at a time, nothing to lock
             marks = ",".join("?" * len(ids))
             cur.execute(
@@ -189,9 +190,26 @@ def mark_seen_many(session: Session, seen: Mapping[int, tuple[datetime, SeenMetr
             for metric, (data_time, value) in sorted(seen[dev_id][1].items())
         ]
         if name == "postgresql":
-            cur.execute(_PG_TOUCH, ([d for d, _, _ in live], [seen[d][0] for d, _, _ in live]))
+            quoted: dict[object, str] = {}
+            cur.execute(
+                _PG_TOUCH,
+                (
+                    pg_array([d for d, _, _ in live]),
+                    pg_array([seen[d][0] for d, _, _ in live], quoted),
+                ),
+            )
             if metric_rows:
-                cur.execute(_PG_METRICS, tuple(map(list, zip(*metric_rows, strict=True))))
+                dev_ids, names, ats, data_times, values = zip(*metric_rows, strict=True)
+                cur.execute(
+                    _PG_METRICS,
+                    (
+                        pg_array(dev_ids),
+                        pg_array(names, quoted),
+                        pg_array(ats, quoted),
+                        pg_array(data_times, quoted),
+                        pg_array(values),
+                    ),
+                )
         else:
             now = _sqlite_time(utcnow())
             cur.executemany(_SQLITE_TOUCH, [(_sqlite_time(seen[d][0]), now, d) for d, _, _ in live])

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -21,6 +22,7 @@ from dustgrid.auth.deps import AppSettings, DbSession, check_csrf, require
 from dustgrid.auth.principal import Principal
 from dustgrid.auth.roles import Perm
 from dustgrid.cases.categories import CONTROL_MEASURES, OTHER, VIOLATIONS, Severity
+from dustgrid.config import Settings
 from dustgrid.errors import DomainError
 from dustgrid.intake import hotline, hotline_stats, hotline_suggest, views
 from dustgrid.intake import repository as repo
@@ -63,6 +65,11 @@ def _attempt(request: Request, session: Session, action: Callable[[], T]) -> T |
     except ValidationError as exc:
         _flash(request, error=_message(exc))
     return None
+
+
+def _show(request: Request, settings: Settings, name: str, **ctx: Any) -> Response:
+    """Render with the city's time zone (``tz``) for the templates' times."""
+    return render(request, name, tz=ZoneInfo(settings.timezone), **ctx)
 
 
 def _float(value: str) -> float | None:
@@ -112,8 +119,9 @@ def hotline_list(
         stats = hotline_stats.monthly(session, principal, month or None, settings=settings)
     except DomainError:
         stats = hotline_stats.monthly(session, principal, None, settings=settings)
-    return render(
-        request, "intake/hotline_list.html", items=views.complaint_rows(session, rows, masked=True),
+    items = views.complaint_rows(session, rows, masked=True)
+    return _show(
+        request, settings, "intake/hotline_list.html", items=items,
         total=total, page=paging.page, pages=max(1, -(-total // paging.size)), size=paging.size,
         status=status, q=q, statuses=list(ComplaintStatus), stats=stats,
         query=urlencode({"status": status, "q": q}), flash=_pop_flash(request),
@@ -128,8 +136,8 @@ def _form_page(request: Request, values: dict[str, Any], error: str | None = Non
 
 
 @router.get("/hotline/new", response_class=HTMLResponse)
-def hotline_new(request: Request, principal: Desk) -> Response:
-    now = utcnow().astimezone().strftime("%Y-%m-%dT%H:%M")
+def hotline_new(request: Request, principal: Desk, settings: AppSettings) -> Response:
+    now = utcnow().astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%dT%H:%M")
     return _form_page(request, {"received_at": now, "channel": "phone_12319",
                                 "category": "dust_complaint"})  # fmt: skip
 
@@ -192,7 +200,7 @@ def hotline_detail(
 ) -> Response:  # fmt: skip
     c = hotline.get(session, principal, complaint_id)
     sug = hotline_suggest.for_complaint(session, principal, c, settings=settings)
-    return render(request, "intake/hotline_detail.html", c=views.complaint_out(session, c),
+    return _show(request, settings, "intake/hotline_detail.html", c=views.complaint_out(session, c),
                   sug=sug, choose=c.status == ComplaintStatus.received,
                   may_open=hotline.may_open_case(principal), severities=list(Severity),
                   flash=_pop_flash(request))  # fmt: skip

@@ -3,9 +3,15 @@
 Why a batching writer: thousands of devices each send a small frame a minute; one
 transaction per frame would spend most of its time in commit (fsync). Frames from all
 connections are queued; the writer takes up to ``hj212_batch_max`` rows or whatever arrived
-within ``hj212_batch_ms`` of the first one, writes them in one transaction in a dedicated
-thread (the event loop never blocks on the database), commits, and only then resolves each
+within ``hj212_batch_ms`` of the first one (under a backlog, what is already queued up to
+``BACKLOG_BATCH_FACTOR`` times that), writes them in one transaction in a dedicated thread
+(the event loop never blocks on the database), commits, and only then resolves each
 frame's future - the session sends 9014 after that, so an acknowledged frame is on disk.
+
+Per batch, whatever its size: one ``write_readings`` (binary COPY on PostgreSQL), one
+``mark_seen_many`` (devices and metric states, a fixed handful of statements), one commit,
+on a connection the writer keeps between batches. Per-step times are counted in the stats
+(``write_readings_us``, ``write_mark_seen_us``, ``write_commit_us``; ``bench/ingest.py``).
 
 Durability: PostgreSQL commits are durable by default. On SQLite the ingest engine sets
 ``PRAGMA synchronous=FULL`` (``hj212_sqlite_synchronous``): in WAL mode the commit then
@@ -21,7 +27,10 @@ devices resend later (HJ 212 devices keep unacknowledged data).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -31,7 +40,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
 
 import dustgrid.model_registry  # noqa: F401 - every table mapped (foreign keys resolve)
@@ -41,6 +50,8 @@ from dustgrid.devices import online as device_online
 from dustgrid.devices import service as device_service
 from dustgrid.devices.models import CrcVariant, Lifecycle
 from dustgrid.telemetry import store as telemetry_store
+from dustgrid.telemetry.metrics import METRICS, normalize_unit
+from dustgrid.telemetry.units import PARTICULATES
 
 from .codec import Frame
 from .codes import CN_DAY_DATA, CN_HOUR_DATA
@@ -52,6 +63,13 @@ SQLITE_SYNC_MODES: Final = frozenset({"NORMAL", "FULL", "EXTRA"})
 #: Lifecycles whose data is refused (treated like an unknown MN).
 CLOSED_LIFECYCLES: Final = frozenset({Lifecycle.removed, Lifecycle.rejected})
 LOOKUP_THREADS: Final = 4
+#: A batch takes frames already queued up to this many times ``hj212_batch_max`` rows (it
+#: waits for more only below ``hj212_batch_max``): under a backlog one bigger transaction
+#: beats several (one commit, one device/metric-state update per device), and the frames
+#: are waiting anyway.
+BACKLOG_BATCH_FACTOR: Final = 5
+#: Interpreter switch interval while a writer runs (see ``BatchWriter.start``).
+WRITER_SWITCH_INTERVAL_S: Final = 0.0005
 
 SeenMetrics = dict[str, tuple[datetime, float | None]]
 SOURCE_HJ212: Final = "hj212"
@@ -161,55 +179,112 @@ class DeviceDirectory:
             self._seen[device_id] = at
 
 
+_UTC_OF: dict[tuple[datetime, ZoneInfo], datetime] = {}
+_UTC_CACHE_MAX: Final = 4096
+
+
+def _utc(local: datetime, tz: ZoneInfo) -> datetime:
+    """Device-local naive time -> aware UTC, cached: devices report at shared instants."""
+    key = (local, tz)
+    found = _UTC_OF.get(key)
+    if found is None:
+        if len(_UTC_OF) >= _UTC_CACHE_MAX:
+            _UTC_OF.clear()
+        found = _UTC_OF[key] = local.replace(tzinfo=tz).astimezone(UTC)
+    return found
+
+
+@functools.lru_cache(maxsize=64)
+def _canonical_particulate_unit(unit: str | None) -> bool:
+    """True when particulates of a device set to ``unit`` need no conversion (then
+    ``to_canonical`` would return them unchanged); False also for a unit it would refuse."""
+    if not unit:
+        return True
+    try:
+        return all(normalize_unit(unit) == METRICS[m].unit for m in PARTICULATES)
+    except ValueError:
+        return False
+
+
+#: (kind prefix, convert particulates?, (metric, kind) of each item) -> (steps, unmapped)
+RowPlan = tuple[tuple[tuple[int, str, str, bool, bool], ...], int]
+_ROW_PLANS: dict[tuple[str, bool, tuple[tuple[str | None, str], ...]], RowPlan] = {}
+_ROW_PLANS_MAX: Final = 4096
+
+
+def _row_plan(prefix: str, convert_pm: bool, shape: tuple[tuple[str | None, str], ...]) -> RowPlan:
+    """What to do with each item of a frame of this shape (a device sends the same items
+    every time, so this is worked out once): ``(index, metric, kind, convert?, seen?)`` for
+    the items to store - unmapped codes and repeated (metric, kind) left out."""
+    plan = _ROW_PLANS.get((prefix, convert_pm, shape))
+    if plan is None:
+        steps: list[tuple[int, str, str, bool, bool]] = []
+        taken: set[tuple[str, str]] = set()
+        unmapped = 0
+        for index, (metric, item_kind) in enumerate(shape):
+            if metric is None:
+                unmapped += 1
+                continue
+            kind = prefix + item_kind
+            if (metric, kind) in taken:  # e.g. LA and Leq both feed "noise"
+                continue
+            taken.add((metric, kind))
+            # particulates follow the device's unit; an unknown metric must raise
+            convert = (convert_pm and metric in PARTICULATES) or metric not in METRICS
+            steps.append((index, metric, kind, convert, kind in SEEN_KINDS))
+        if len(_ROW_PLANS) >= _ROW_PLANS_MAX:
+            _ROW_PLANS.clear()
+        plan = _ROW_PLANS[(prefix, convert_pm, shape)] = (tuple(steps), unmapped)
+    return plan
+
+
 def frame_rows(
     frame: Frame, device: DeviceInfo, *, tz: ZoneInfo, now: datetime, stats: Counter[str]
 ) -> tuple[list[telemetry_store.ReadingRow], SeenMetrics, list[str]]:
     """A data frame as rows (canonical units, UTC data time), the device's latest valid
-    values, and the problems worth logging (unit errors skip only their item)."""
-    if frame.data_time is None or not frame.items:
+    values, and the problems worth logging (unit errors skip only their item).
+
+    Runs on the event loop for every data frame (~10 items), so it is kept lean: the
+    per-item decisions come from a plan cached per frame shape (:func:`_row_plan`).
+    """
+    items = frame.items
+    if frame.data_time is None or not items:
         return [], {}, []
-    data_time = frame.data_time.replace(tzinfo=tz).astimezone(UTC)
-    prefix = KIND_PREFIX.get(frame.cn, "")
+    data_time = _utc(frame.data_time, tz)
+    device_id, unit = device.id, device.particulate_unit
     source = SOURCE_HJ212_MODBUS if frame.crc == CRC_MODBUS else SOURCE_HJ212
+    steps, unmapped = _row_plan(
+        KIND_PREFIX.get(frame.cn, ""),
+        not _canonical_particulate_unit(unit),
+        tuple([(item.metric, item.kind) for item in items]),
+    )
+    if unmapped:
+        stats["items_unmapped"] += unmapped
+    make_row = telemetry_store.ReadingRow
     rows: list[telemetry_store.ReadingRow] = []
     metrics: SeenMetrics = {}
     problems: list[str] = []
-    taken: set[tuple[str, str]] = set()
-    for item in frame.items:
-        metric = item.metric
-        if metric is None:
-            stats["items_unmapped"] += 1
-            continue
-        kind = prefix + item.kind
-        if (metric, kind) in taken:  # e.g. LA and Leq both feed "noise"
-            continue
-        taken.add((metric, kind))
+    invalid = 0
+    for index, metric, kind, convert, seen in steps:
+        item = items[index]
         value = item.value
-        if value is not None:
+        if convert and value is not None:
             try:
-                value = telemetry_store.to_canonical(value, metric, device.particulate_unit)
+                value = telemetry_store.to_canonical(value, metric, unit)
             except ValueError as exc:
                 stats["unit_errors"] += 1
                 problems.append(f"MN {device.mn} {item.code}: {exc}")
                 continue
         valid = item.valid and value is not None
-        if not valid:
-            stats["readings_invalid"] += 1
         rows.append(
-            telemetry_store.ReadingRow(
-                device_id=device.id,
-                metric=metric,
-                kind=kind,
-                data_time=data_time,
-                value=value,
-                flag=item.flag[:2],
-                valid=valid,
-                source=source,
-                received_at=now,
-            )
+            make_row(device_id, metric, kind, data_time, value, item.flag[:2], valid, source, now)
         )
-        if valid and kind in SEEN_KINDS:
+        if not valid:
+            invalid += 1
+        elif seen:
             metrics[metric] = (data_time, value)
+    if invalid:
+        stats["readings_invalid"] += invalid
     return rows, metrics, problems
 
 
@@ -235,6 +310,7 @@ class BatchWriter:
     on_committed: Callable[[int, datetime], None] | None = None
     _queue: asyncio.Queue[WriteJob | None] = field(default_factory=asyncio.Queue)
     _task: asyncio.Task[None] | None = None
+    _conn: Connection | None = None  # used in the writer thread only
     _executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="hj212-writer")
     )
@@ -245,8 +321,10 @@ class BatchWriter:
         return self._executor
 
     def start(self) -> None:
-        import sys
-        sys.setswitchinterval(0.0005)  # EXPERIMENT
+        # The writer thread blocks on the database a dozen times per batch and must win the
+        # interpreter lock back from a busy event loop each time: at Python's default
+        # switch interval (5 ms) that wait dominated a batch. Never raised, only lowered.
+        sys.setswitchinterval(min(sys.getswitchinterval(), WRITER_SWITCH_INTERVAL_S))
         self._task = asyncio.get_running_loop().create_task(self._run(), name="hj212-writer")
 
     def submit(
@@ -268,6 +346,8 @@ class BatchWriter:
             self._queue.put_nowait(None)
             await self._task
             self._task = None
+        with contextlib.suppress(Exception):
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._disconnect)
         self._executor.shutdown(wait=True)
 
     async def _run(self) -> None:
@@ -280,10 +360,13 @@ class BatchWriter:
             batch = [first]
             rows = len(first.rows)
             deadline = loop.time() + self.batch_ms / 1000
-            while rows < self.batch_max:
+            backlog_max = self.batch_max * BACKLOG_BATCH_FACTOR
+            while rows < backlog_max:
                 try:
                     job = self._queue.get_nowait()
                 except asyncio.QueueEmpty:
+                    if rows >= self.batch_max:  # full: no waiting for more
+                        break
                     timeout = deadline - loop.time()
                     if timeout <= 0:
                         break
@@ -350,6 +433,20 @@ class BatchWriter:
             return out
         return [new] * len(batch)
 
+    def _connection(self) -> Connection:
+        """The writer's own connection, kept between batches (no pool check-out and
+        liveness ping per batch); replaced after any failure."""
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            self._disconnect()
+            self._conn = self.engine.connect()
+        return self._conn
+
+    def _disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
     def _commit(self, batch: list[WriteJob]) -> int:
         """One transaction: every row (one ``write_readings``), every device and metric
         state (one ``mark_seen_many``), commit. Per-step times go to ``stats``."""
@@ -370,13 +467,17 @@ class BatchWriter:
                     metrics[metric] = newer
             if job.at > at:
                 seen[job.device_id] = (job.at, metrics)
-        with Session(self.engine) as session:
-            t1 = clock()
-            new = telemetry_store.write_readings(session.connection(), rows) if rows else 0
-            t2 = clock()
-            device_online.mark_seen_many(session, seen)
-            t3 = clock()
-            session.commit()
+        try:
+            with Session(bind=self._connection()) as session:
+                t1 = clock()
+                new = telemetry_store.write_readings(session.connection(), rows) if rows else 0
+                t2 = clock()
+                device_online.mark_seen_many(session, seen)
+                t3 = clock()
+                session.commit()
+        except BaseException:
+            self._disconnect()  # whatever went wrong, the next batch starts on a fresh one
+            raise
         t4 = clock()
         stats = self.stats
         stats["batches"] += 1

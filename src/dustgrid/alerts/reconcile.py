@@ -1,0 +1,231 @@
+"""Episodes of the pure state machine → alert rows: raise, update, clear, reopen, retract.
+
+The evaluator (``evaluate.py``) re-runs the raise/clear counters from the first window that
+changed and hands over the episodes it found; this module matches them with the stored
+alerts of the site × rule by their start (the data time of the first exceeding window).
+An episode without an alert raises one (an episode found already over - backfilled
+history - raises it and clears it at once); an alert without an episode was withdrawn by
+late data; an open episode over a cleared alert reopens it. Evidence and severity are
+recomputed from the stored windows every time. Never commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from dustgrid.alerts import service as alerts
+from dustgrid.alerts.models import Alert, AlertState, AlertWindow
+from dustgrid.alerts.policy import AlertPolicy
+from dustgrid.alerts.rules import AlertEpisode
+from dustgrid.alerts.rulesets import ActiveRule
+from dustgrid.sites.models import Site
+
+KIND: Final = "exceedance"
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.astimezone(UTC).isoformat()
+
+
+@dataclass
+class EvalReport:
+    sites: int = 0
+    windows: int = 0
+    late_sites: int = 0
+    raised: int = 0
+    updated: int = 0
+    cleared: int = 0
+    reopened: int = 0
+    retracted: int = 0
+
+
+def affected_alerts(
+    session: Session, rule_key: str, firsts: dict[int, datetime]
+) -> dict[int, list[Alert]]:
+    """Per site, the alerts a re-evaluation from ``firsts[site]`` may change: the open one,
+    and those that started or ended from there on (one query for all sites)."""
+    out: dict[int, list[Alert]] = {sid: [] for sid in firsts}
+    if not firsts:
+        return out
+    since = min(firsts.values())
+    ids = sorted(firsts)
+    for i in range(0, len(ids), 500):
+        stmt = select(Alert).where(
+            Alert.kind == KIND,
+            Alert.rule_key == rule_key,
+            Alert.site_id.in_(ids[i : i + 500]),
+            or_(
+                Alert.open_key.is_not(None),
+                Alert.started_at >= since,
+                and_(Alert.ended_at.is_not(None), Alert.ended_at > since),
+            ),
+        )
+        for a in session.scalars(stmt):
+            first = firsts[int(a.site_id or 0)]
+            if a.open_key or a.started_at >= first or (a.ended_at and a.ended_at > first):
+                out[int(a.site_id or 0)].append(a)
+    return out
+
+
+def reconcile(
+    session: Session,
+    rule: ActiveRule,
+    site: Site,
+    first: datetime,
+    episodes: list[AlertEpisode],
+    affected: list[Alert],
+    now: datetime,
+    policy: AlertPolicy,
+    report: EvalReport,
+    stations: list[str],
+) -> None:
+    """Match the episodes found from ``first`` on with the site's ``affected`` alerts."""
+    by_start = {a.started_at: a for a in affected}
+    matched = [(ep, by_start.pop(ep.first_window.astimezone(UTC), None)) for ep in episodes]
+    for gone in by_start.values():  # late data removed these: withdraw them first
+        alerts.clear_alert(session, gone, now=now, ended_at=gone.ended_at, reason="retracted")
+        report.retracted += 1
+    session.flush()
+    for ep, alert in matched:
+        _episode(session, rule, site, ep, alert, first, now, policy, report, stations)
+
+
+def _episode(
+    session: Session,
+    rule: ActiveRule,
+    site: Site,
+    ep: AlertEpisode,
+    alert: Alert | None,
+    first: datetime,
+    now: datetime,
+    policy: AlertPolicy,
+    report: EvalReport,
+    stations: list[str],
+) -> None:
+    prof = rule.profile
+    end = ep.cleared_at.astimezone(UTC) if ep.cleared_at else now
+    rows = list(
+        session.scalars(
+            select(AlertWindow)
+            .where(
+                AlertWindow.site_id == site.id,
+                AlertWindow.rule_key == rule.key,
+                AlertWindow.window_start >= ep.first_window,
+                AlertWindow.window_start < end,
+                AlertWindow.exceeded.is_(True),
+            )
+            .order_by(AlertWindow.window_start)
+            .execution_options(populate_existing=True)
+        )
+    )
+    if not rows:
+        return
+    peak = max(rows, key=lambda w: w.excess)
+    held = rows[-1].held
+    severity = policy.severity(peak.excess, peak.limit_value)
+    evidence = {
+        "rule": prof.describe(),
+        "rule_version": prof.version,
+        "policy_version": policy.version,
+        "setting_version": rule.setting_version,
+        "reference_stations": stations,
+        "held_windows": sum(1 for w in rows if w.held),
+        "windows": [_window_json(w) for w in rows[-policy.evidence_windows :]],
+    }
+    values = (peak.value, peak.excess, peak.limit_value)
+    text = _description(site, prof.title_zh, prof.title_en, peak)
+    if alert is None:
+        open_alert = session.scalar(
+            select(Alert).where(Alert.open_key == alerts.open_key(site.id, None, rule.key))
+        )
+        if open_alert is not None and ep.cleared_at is None:  # one open alert per site × rule
+            alerts.clear_alert(
+                session, open_alert, now=now, ended_at=ep.first_window, reason="retracted"
+            )
+            session.flush()
+        alert = alerts.raise_alert(
+            session,
+            kind=KIND,
+            rule_key=rule.key,
+            rule_version=prof.version,
+            started_at=ep.first_window.astimezone(UTC),
+            now=now,
+            severity=severity,
+            site_id=site.id,
+            district_id=site.district_id,
+            metric=prof.metric,
+            held=held,
+            evidence=evidence,
+            setting_id=rule.setting_id,
+            peak=values,
+            description=text,
+            open_slot=ep.cleared_at is None,
+            policy=policy,
+        )
+        alert.windows_exceeded = len(rows)
+        report.raised += 1
+    else:
+        if ep.cleared_at is None and alert.state == AlertState.cleared:
+            alerts.reopen_alert(session, alert, now=now)
+            report.reopened += 1
+        newer = any(w.window_start >= first for w in rows)
+        alerts.update_alert(
+            session,
+            alert,
+            now=now,
+            severity=severity,
+            held=held,
+            evidence=evidence,
+            peak=values,
+            windows_exceeded=len(rows),
+            new_exceedances=newer,
+            description=text,
+            policy=policy,
+        )
+        report.updated += 1
+    if ep.cleared_at is not None:
+        if alert.state != AlertState.cleared:
+            report.cleared += 1
+        alerts.clear_alert(
+            session, alert, now=now, ended_at=ep.cleared_at.astimezone(UTC), reason="condition_gone"
+        )
+        if alert.ended_at != ep.cleared_at:
+            alert.ended_at = ep.cleared_at.astimezone(UTC)
+
+
+def _window_json(w: AlertWindow) -> dict[str, Any]:
+    def num(x: float | None) -> float | None:
+        return None if x is None else round(x, 3)
+
+    return {
+        "start": _iso(w.window_start),
+        "end": _iso(w.window_end),
+        "value": num(w.value),
+        "reference": num(w.reference),
+        "reference_used": num(w.reference_used),
+        "limit": num(w.limit_value),
+        "excess": num(w.excess),
+        "held": w.held,
+        "count": w.count,
+    }
+
+
+def _description(site: Site, title_zh: str, title_en: str, peak: AlertWindow) -> str:
+    return (
+        f"{site.name}：{title_zh}超标，峰值 {peak.value:.1f}（限值 {peak.limit_value:g}） / "
+        f"{title_en}: over the limit, peak {peak.value:.1f} (limit {peak.limit_value:g})"
+    )
+
+
+def clear_disabled(session: Session, keys: set[str], now: datetime, report: EvalReport) -> None:
+    stmt = select(Alert).where(Alert.kind == KIND, Alert.open_key.is_not(None))
+    if keys:
+        stmt = stmt.where(Alert.rule_key.not_in(sorted(keys)))
+    for alert in session.scalars(stmt):
+        alerts.clear_alert(session, alert, now=now, ended_at=None, reason="rule_disabled")
+        report.cleared += 1

@@ -1,0 +1,185 @@
+"""What the API and the pages show: alert lists, rule settings, dry runs, quality counts.
+
+Shared by ``api.py`` and ``web/alert_pages.py`` so both answer the same, in the caller's
+scope. Never commits; the dry run only reads.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dustgrid.alerts import replay
+from dustgrid.alerts import repository as repo
+from dustgrid.alerts.models import Alert, AlertProfileSetting
+from dustgrid.alerts.policy import DEFAULT_ALERT_POLICY, AlertPolicy
+from dustgrid.alerts.profiles import BUILTIN_PROFILES
+from dustgrid.alerts.rulesets import (
+    TUNABLE,
+    active_rules,
+    current_settings,
+    effective_profile,
+    history,
+)
+from dustgrid.alerts.schemas import (
+    AlertDetail,
+    AlertFilterIn,
+    AlertOut,
+    DryRunIn,
+    ProfileSettingOut,
+    ProfilesOut,
+    QualityCount,
+    QualityOut,
+)
+from dustgrid.auth.principal import Principal
+from dustgrid.auth.roles import Perm
+from dustgrid.auth.scope import site_clause
+from dustgrid.errors import Forbidden, NotFound
+from dustgrid.sites import service as sites
+from dustgrid.sites.models import Site
+
+
+def _local_bound(day: date | None, tz: ZoneInfo, *, after: bool = False) -> datetime | None:
+    if day is None:
+        return None
+    d = day + timedelta(days=1) if after else day
+    return datetime.combine(d, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def to_filter(f: AlertFilterIn, tz: ZoneInfo) -> repo.AlertFilter:
+    return repo.AlertFilter(
+        state=f.state,
+        kind=f.kind,
+        site_id=f.site_id,
+        district_id=f.district_id,
+        severity=f.severity,
+        held=f.held,
+        start=_local_bound(f.date_from, tz),
+        end=_local_bound(f.date_to, tz, after=True),
+    )
+
+
+def _out(alerts: list[Alert], session: Session, detail: bool = False) -> list[Any]:
+    names = repo.names(session, alerts)
+    cls = AlertDetail if detail else AlertOut
+    out = []
+    for a in alerts:
+        item = cls.model_validate(a, from_attributes=True)
+        item.site_name = names["sites"].get(a.site_id) if a.site_id else None
+        item.device_mn = names["devices"].get(a.device_id) if a.device_id else None
+        item.state = a.state.value
+        out.append(item)
+    return out
+
+
+def list_alerts(
+    session: Session, principal: Principal, f: AlertFilterIn, *, tz: ZoneInfo, page: int, size: int
+) -> tuple[list[AlertOut], int]:
+    rows, total = repo.list_page(session, principal, to_filter(f, tz), page=page, size=size)
+    return _out(rows, session), total
+
+
+def alert_detail(session: Session, principal: Principal, alert_id: int) -> AlertDetail:
+    alert = repo.visible(session, principal, alert_id)
+    if alert is None:
+        raise NotFound(f"告警不存在或无权查看：{alert_id} / alert not found")
+    detail: AlertDetail = _out([alert], session, detail=True)[0]
+    return detail
+
+
+def site_alerts(
+    session: Session, principal: Principal, site_id: int, *, limit: int = 20
+) -> tuple[Site, list[AlertOut]]:
+    site = sites.get_site(session, principal, site_id)  # 404 outside scope
+    rows, _ = repo.list_page(
+        session, principal, repo.AlertFilter(site_id=site.id), page=1, size=limit
+    )
+    return site, _out(rows, session)
+
+
+def _setting_out(row: AlertProfileSetting) -> ProfileSettingOut:
+    try:
+        effective = effective_profile(row.profile_id, row.tuning, row.version).describe()
+    except Exception as exc:  # a stored setting a newer code version refuses: still listed
+        effective = {"error": str(exc)}
+    return ProfileSettingOut(
+        id=row.id,
+        profile_id=row.profile_id,
+        version=row.version,
+        enabled=row.enabled,
+        tuning=row.tuning,
+        note=row.note,
+        active=row.active_key is not None,
+        created_by_id=row.created_by_id,
+        created_at=row.created_at,
+        effective=effective,
+    )
+
+
+def profiles(session: Session, policy: AlertPolicy = DEFAULT_ALERT_POLICY) -> ProfilesOut:
+    current = current_settings(session)
+    rules = active_rules(session, policy)
+    builtin = []
+    for p in BUILTIN_PROFILES.values():
+        item = p.describe()
+        item.update(
+            raise_after=p.raise_after,
+            clear_after=p.clear_after,
+            min_valid_count=p.min_valid_count,
+            day_max_exceedances=p.day_max_exceedances,
+            reference_cap=p.reference_cap,
+            limit_basis=p.limit_basis,
+            episode_hold_aqi_above=p.episode_hold_aqi_above,
+        )
+        builtin.append(item)
+    return ProfilesOut(
+        builtin=builtin,
+        tunable=sorted(TUNABLE),
+        settings=[_setting_out(r) for r in current],
+        history=[_setting_out(r) for r in history(session)],
+        in_force=[
+            {"key": r.key, "setting_version": r.setting_version, **r.profile.describe()}
+            for r in rules
+        ],
+        defaults_in_force=not current,
+    )
+
+
+def dry_run(
+    session: Session, principal: Principal, body: DryRunIn, *, tz: ZoneInfo
+) -> dict[str, Any]:
+    """What ``body``'s profile would have raised over the period, on the visible sites."""
+    if not principal.can(Perm.alert_profile):
+        raise Forbidden("无权试算告警规则 / your role may not dry-run alert rules")
+    profile = effective_profile(body.profile_id, body.tuning, None)
+    visible = select(Site.id).where(site_clause(principal))
+    if body.site_id is not None:
+        visible = visible.where(Site.id == sites.get_site(session, principal, body.site_id).id)
+    site_ids = list(session.scalars(visible))
+    result = replay.dry_run(
+        session, profile, start=body.start, end=body.end, tz=tz, site_ids=site_ids
+    )
+    result["tuning"] = body.tuning
+    return result
+
+
+def quality_counts(
+    session: Session, principal: Principal, *, start: datetime, end: datetime
+) -> QualityOut:
+    def group(by: str) -> list[QualityCount]:
+        rows: dict[int | None, QualityCount] = {}
+        counts: dict[int | None, dict[str, int]] = defaultdict(dict)
+        for key, name, kind, n in repo.flag_counts(session, principal, start=start, end=end, by=by):
+            counts[key][kind] = int(n)
+            rows[key] = QualityCount(key_id=key, name=name, counts={}, total=0)
+        for key, row in rows.items():
+            row.counts = counts[key]
+            row.total = sum(counts[key].values())
+        return sorted(rows.values(), key=lambda r: (-r.total, r.key_id or 0))
+
+    return QualityOut(start=start, end=end, per_site=group("site"), per_provider=group("provider"))
