@@ -23,36 +23,42 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, cast
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts import sitestate
 from dustgrid.alerts import windowstore as store
-from dustgrid.alerts.fetch import Value, fetch
+from dustgrid.alerts.fetch import (
+    Granule,
+    Value,
+    fetch,
+    fetch_rollups,
+    hourly_counts,
+    rollups_pending,
+)
+from dustgrid.alerts.judge import Buckets, Judge, count_granule_hours, count_hours, uses_rollups
 from dustgrid.alerts.models import AlertWindow, AlertWindowState
 from dustgrid.alerts.policy import DEFAULT_ALERT_POLICY, AlertPolicy
-from dustgrid.alerts.profiles import ContextError, EvalContext, Profile
+from dustgrid.alerts.profiles import ContextError
 from dustgrid.alerts.reconcile import EvalReport, affected_alerts, clear_disabled, reconcile
-from dustgrid.alerts.rules import AlertEpisode, WindowResult, evaluate_window
+from dustgrid.alerts.rules import AlertEpisode
 from dustgrid.alerts.rulesets import ActiveRule, active_rules
 from dustgrid.alerts.series import (
     REFERENCE_KINDS,
     SITE_KINDS,
+    SiteInfo,
     monitors_by_site,
     reference_devices,
     site_context,
+    site_infos,
     stations_for,
 )
 from dustgrid.alerts.windows import window_start
 from dustgrid.alerts.windowstore import iso
-from dustgrid.sites.models import Site
-from dustgrid.telemetry.models import Rollup
-from dustgrid.telemetry.policy import PERIOD_1H
 
 log = logging.getLogger(__name__)
 HOUR: Final = timedelta(hours=1)
@@ -75,79 +81,6 @@ def _load_start(t: datetime, minutes: int, tz: ZoneInfo) -> datetime:
     return start
 
 
-def hourly_counts(
-    session: Session, device_sites: dict[int, int], metric: str, since: datetime
-) -> dict[int, dict[str, int]]:
-    """Per site, the roll-ups' reading count per hour (UTC ISO) of ``metric``."""
-    out: dict[int, dict[str, int]] = defaultdict(dict)
-    devs = list(device_sites)
-    for i in range(0, len(devs), 500):
-        stmt = select(Rollup.device_id, Rollup.period_start, Rollup.count_total).where(
-            Rollup.device_id.in_(devs[i : i + 500]),
-            Rollup.metric == metric,
-            Rollup.period == PERIOD_1H,
-            Rollup.period_start >= since,
-        )
-        for dev, start, n in session.execute(stmt):
-            counts = out[device_sites[dev]]
-            key = iso(start) or ""
-            counts[key] = counts.get(key, 0) + int(n or 0)
-    return dict(out)
-
-
-_HOURS: dict[datetime, str] = {}
-
-
-def _count_hours(readings: list[Value], until: datetime) -> dict[str, int]:
-    counts: dict[str, int] = defaultdict(int)
-    for r in readings:
-        if r.time < until:
-            h = _HOURS.get(r.time)
-            if h is None:
-                if len(_HOURS) > 100_000:
-                    _HOURS.clear()
-                h = _HOURS[r.time] = iso(_hour(r.time)) or ""
-            counts[h] += 1
-    return dict(counts)
-
-
-class _Judge:
-    """``rules.evaluate_windows`` for many sites at once: the same valid-data bucketing and
-    the same ``evaluate_window`` judgement, but each distinct time stamp is placed in its
-    window once per round (minute data of every site shares its stamps) and a district's
-    reference is bucketed once, not once per site."""
-
-    def __init__(self, profile: Profile, tz: ZoneInfo) -> None:
-        self.profile, self.tz = profile, tz
-        self._starts: dict[datetime, datetime] = {}
-
-    def _start(self, t: datetime) -> datetime:
-        w = self._starts.get(t)
-        if w is None:
-            w = self._starts[t] = window_start(t, self.profile.window_minutes, self.tz)
-        return w
-
-    def bucket(self, values: Iterable[Value]) -> dict[datetime, list[float]]:
-        """Valid values by window start (``windows.bucket_values`` on fetched values)."""
-        buckets: dict[datetime, list[float]] = defaultdict(list)
-        for v in values:
-            if v.ok and v.value is not None:
-                buckets[self._start(v.time)].append(v.value)
-        return buckets
-
-    def windows(
-        self, values: list[Value], ref: dict[datetime, list[float]], ctx: EvalContext
-    ) -> list[WindowResult]:
-        self.profile.check_context(ctx)
-        site = self.bucket(values)
-        out = []
-        for start in sorted(site):
-            result = evaluate_window(self.profile, start, site[start], ref.get(start, []), ctx)
-            if result is not None:
-                out.append(result)
-        return out
-
-
 # ------------------------------------------------------------------------ evaluation
 
 
@@ -163,32 +96,50 @@ def evaluate_exceedances(
     report = EvalReport()
     rules = active_rules(session, policy)
     monitors = monitors_by_site(session, site_ids)
-    sites = {s.id: s for s in session.scalars(select(Site).where(Site.id.in_(list(monitors))))}
+    sites = site_infos(session, monitors)
     refs = reference_devices(session)
     report.sites = len(sites)
     for rule in rules:
-        _evaluate_rule(session, rule, sites, monitors, refs, now, tz, policy, report)
+        _evaluate_rule(session, rule, sites, monitors, refs, now, tz, policy, report,
+                       full=site_ids is None)  # fmt: skip
     clear_disabled(session, {r.key for r in rules}, now, report)
     return report
+
+
+def _rule_marker(session: Session, rule_key: str) -> AlertWindowState:
+    """The rule's own state row (``scope_key`` ``rule``): the last close judged for all
+    sites and the last late-data check, so a round with nothing due reads no site state."""
+    marker = session.get(AlertWindowState, ("rule", rule_key))
+    if marker is None:
+        marker = AlertWindowState(scope_key="rule", rule_key=rule_key, seen={}, base={}, last={})
+        session.add(marker)
+    return marker
 
 
 def _evaluate_rule(
     session: Session,
     rule: ActiveRule,
-    sites: dict[int, Site],
+    sites: dict[int, SiteInfo],
     monitors: dict[int, list[int]],
     refs: dict[int | None, list[tuple[int, str]]],
     now: datetime,
     tz: ZoneInfo,
     policy: AlertPolicy,
     report: EvalReport,
+    *,
+    full: bool,
 ) -> None:
     prof = rule.profile
     minutes = prof.window_minutes
     close = window_start(now - policy.settle, minutes, tz).astimezone(UTC)
     floor = _load_start(now - policy.late_horizon, minutes, tz)
+    marker = _rule_marker(session, rule.key)
+    checked = marker.late_checked_at
+    late_due = checked is None or now - checked >= policy.late_check_every
+    if full and not late_due and marker.watermark == close and marker.setting_id == rule.setting_id:
+        return  # no window closed and no late-data check due since the last round
     states = sitestate.load_states(session, rule.key, list(sites))
-    late = _late_sites(session, rule, states, monitors, floor, now, policy)
+    late = _late_sites(session, rule, states, monitors, floor) if late_due else {}
     report.late_sites += len(late)
     plan: dict[datetime, list[int]] = defaultdict(list)
     for sid in sites:
@@ -204,38 +155,58 @@ def _evaluate_rule(
             _evaluate_group(session, rule, start, close, floor, sids, sites, monitors, refs,
                             states, now, tz, policy, report)  # fmt: skip
     sitestate.save_states(session, list(states.values()), now)
+    if full:
+        marker.watermark, marker.setting_id = close, rule.setting_id
+        if late_due:
+            marker.late_checked_at = now
 
 
 def _evaluate_group(
     session: Session, rule: ActiveRule, start: datetime, close: datetime, floor: datetime,
-    sids: list[int], sites: dict[int, Site], monitors: dict[int, list[int]],
+    sids: list[int], sites: dict[int, SiteInfo], monitors: dict[int, list[int]],
     refs: dict[int | None, list[tuple[int, str]]], states: dict[int, sitestate.SiteState],
     now: datetime, tz: ZoneInfo, policy: AlertPolicy, report: EvalReport,
 ) -> None:  # fmt: skip
-    """Sites judged from the same ``start``: one reading query, one window query, one
-    INSERT; alerts are only looked at for sites whose windows changed."""
-    prof = rule.profile
-    metric = prof.metric
-    by_dev = fetch(session, [d for s in sids for d in monitors[s]], [metric], SITE_KINDS,
-                   start, close)  # fmt: skip
+    """Sites judged from the same ``start``: one data query, one window query, one INSERT;
+    alerts are only looked at for sites whose windows changed. Windows of whole quarters
+    are read from the roll-ups, and a site whose roll-ups still wait for a refresh is left
+    for the next round."""
+    prof, metric = rule.profile, rule.profile.metric
+    devs = [d for s in sids for d in monitors[s]]
+    judge = Judge(prof, tz)
+    from_rollups = uses_rollups(prof)
+    pending: set[int] = set()
+    granules: dict[int, list[Granule]] = {}
+    values: dict[tuple[int, str], list[Value]] = {}
+    if from_rollups:
+        pending = rollups_pending(session, devs, start, close)
+        granules = fetch_rollups(session, devs, metric, start, close)
+    else:
+        values = fetch(session, devs, [metric], SITE_KINDS, start, close)
     stored = store.stored_windows(session, rule.key, sids, start)
-    judge = _Judge(prof, tz)
-    ref_cache: dict[tuple[int, ...], dict[datetime, list[float]]] = {}
+    ref_cache: dict[tuple[int, ...], Buckets] = {}
     inserts: list[dict[str, Any]] = []
     changed: dict[int, tuple[datetime, list[AlertEpisode], list[str]]] = {}
     for sid in sids:
         site = sites[sid]
-        rows = [v for d in monitors[sid] for v in by_dev.get((d, metric), [])]
+        if pending and any(d in pending for d in monitors[sid]):
+            continue
+        if from_rollups:
+            mine = [g for d in monitors[sid] for g in granules.get(d, [])]
+            site_buckets, counts = judge.bucket_granules(mine), count_granule_hours(mine, close)
+        else:
+            rows = [v for d in monitors[sid] for v in values.get((d, metric), [])]
+            site_buckets, counts = judge.bucket(rows), count_hours(rows, close)
         stations = stations_for(refs, site.district_id)
-        ref: dict[datetime, list[float]] = {}
+        ref: Buckets = {}
         if prof.kind == "difference":
             key = tuple(d for d, _ in stations)
             if key not in ref_cache:
                 got = fetch(session, key, [metric], REFERENCE_KINDS, start, close)
-                ref_cache[key] = judge.bucket(v for values in got.values() for v in values)
+                ref_cache[key] = judge.bucket(v for vs in got.values() for v in vs)
             ref = ref_cache[key]
         try:
-            results = judge.windows(rows, ref, site_context(site, tz))
+            results = judge.windows(site_buckets, ref, site_context(site, tz))
         except ContextError as exc:
             log.warning("site %s, rule %s: %s", sid, rule.key, exc)
             continue
@@ -250,10 +221,10 @@ def _evaluate_group(
             episodes = store.rescan(session, rule, st, first, new, rewrite, inserts)
             mns = [mn for _, mn in stations] if prof.kind == "difference" else []
             changed[sid] = (first, episodes, mns)
-        _remember_counts(st, rows, start, close, floor)
+        _remember_counts(st, counts, start, floor)
         st.watermark, st.setting_id, st.dirty = close, rule.setting_id, True
     if inserts:
-        session.execute(insert(cast(Table, AlertWindow.__table__)), inserts)
+        store.insert_windows(session, inserts)
         report.windows += len(inserts)
     firsts = {sid: c[0] for sid, c in changed.items()}
     affected = affected_alerts(session, rule.key, firsts)
@@ -264,11 +235,9 @@ def _evaluate_group(
 
 
 def _remember_counts(
-    st: sitestate.SiteState, rows: list[Value], start: datetime, close: datetime,
-    floor: datetime,
-) -> None:  # fmt: skip
+    st: sitestate.SiteState, fresh: dict[str, int], start: datetime, floor: datetime
+) -> None:
     """Hourly reading counts behind the judged windows (compared with the roll-ups)."""
-    fresh = _count_hours(rows, close)
     keep = iso(floor) or ""
     seen = {k: v for k, v in (st.seen or {}).items() if k >= keep}
     head = iso(_hour(start)) or ""
@@ -287,32 +256,23 @@ def _late_sites(
     states: dict[int, sitestate.SiteState],
     monitors: dict[int, list[int]],
     floor: datetime,
-    now: datetime,
-    policy: AlertPolicy,
 ) -> dict[int, datetime]:
     """Sites whose judged hours got readings since: the earliest such hour per site."""
-    due = {
-        sid: st
-        for sid, st in states.items()
-        if st.watermark is not None
-        and sid in monitors
-        and (st.late_checked_at is None or now - st.late_checked_at >= policy.late_check_every)
-    }
+    due = {sid: st for sid, st in states.items() if st.watermark is not None and sid in monitors}
     if not due:
         return {}
     device_sites = {d: sid for sid in due for d in monitors[sid]}
-    counts = hourly_counts(session, device_sites, rule.profile.metric, floor)
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for dev, hour, n in hourly_counts(session, list(device_sites), rule.profile.metric, floor):
+        counts[device_sites[dev]][hour] += n
+    low = iso(floor) or ""
     late: dict[int, datetime] = {}
     for sid, st in due.items():
-        st.late_checked_at, st.dirty = now, True
         assert st.watermark is not None
+        high = iso(st.watermark - HOUR) or ""  # whole hours judged before the watermark
         seen = st.seen or {}
         changed = [
-            h
-            for h, n in counts.get(sid, {}).items()
-            if (t := datetime.fromisoformat(h)) + HOUR <= st.watermark
-            and t >= floor
-            and seen.get(h, 0) != n
+            h for h, n in counts.get(sid, {}).items() if low <= h <= high and seen.get(h, 0) != n
         ]
         if changed:
             late[sid] = datetime.fromisoformat(min(changed))
@@ -322,14 +282,15 @@ def _late_sites(
 def rewind(session: Session, *, since: datetime, rule_keys: list[str] | None = None) -> int:
     """Make the evaluator judge again from ``since`` (reference data imported late)."""
     stmt = select(AlertWindowState).where(
-        AlertWindowState.scope_key.like("site:%"), AlertWindowState.watermark > since
+        or_(AlertWindowState.scope_key.like("site:%"), AlertWindowState.scope_key == "rule"),
+        AlertWindowState.watermark > since,
     )
     if rule_keys is not None:
         stmt = stmt.where(AlertWindowState.rule_key.in_(rule_keys))
     n = 0
     for st in session.scalars(stmt):
         st.watermark = since
-        n += 1
+        n += st.scope_key != "rule"
     return n
 
 

@@ -113,3 +113,132 @@ def _utc(value: Any) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+class Granule(NamedTuple):
+    """A device's 15-minute roll-up of one metric: the valid values' mean and count."""
+
+    start: datetime
+    mean: float | None
+    count_valid: int
+    count_total: int
+
+
+def fetch_rollups(
+    session: Session, device_ids: Sequence[int], metric: str, start: datetime, end: datetime
+) -> dict[int, list[Granule]]:
+    """Per device, its 15-minute roll-ups of ``metric`` starting in ``[start, end)``.
+
+    Why: a window of 15 minutes or a multiple of it is judged exactly from these - the
+    roll-up keeps the valid values' mean and count per device, the same kind choice and
+    validity rule as ``fetch`` (``telemetry.rollups``), and ``count`` copies of the mean
+    aggregate (arithmetic or energetic) to the same window value as the values themselves
+    - at one row per quarter hour instead of a scan over every metric's readings.
+    """
+    out: dict[int, list[Granule]] = {}
+    if not device_ids:
+        return out
+    conn = session.connection()
+    pg = conn.dialect.name == "postgresql"
+    raw: Any = conn.connection.driver_connection
+    fmt = SqliteTimes()
+    cols = "device_id, period_start, mean, count_valid, count_total"
+    times: dict[Any, datetime] = {}
+    ids = list(device_ids)
+    cur = raw.cursor()
+    try:
+        for i in range(0, len(ids), CHUNK):
+            part = ids[i : i + CHUNK]
+            if pg:
+                cur.execute(
+                    f"SELECT {cols} FROM rollup WHERE device_id = ANY(%s::int4[]) AND "
+                    "period = '15m' AND metric = %s AND period_start >= %s AND period_start < %s",
+                    (part, metric, start, end),
+                )
+            else:
+                marks = ",".join("?" * len(part))
+                cur.execute(
+                    f"SELECT {cols} FROM rollup WHERE device_id IN ({marks}) AND period = '15m' "
+                    "AND metric = ? AND period_start >= ? AND period_start < ?",
+                    (*part, metric, fmt[start], fmt[end]),
+                )
+            for dev, raw_t, mean, n_valid, n_total in cur.fetchall():
+                t = times.get(raw_t)
+                if t is None:
+                    t = times[raw_t] = _utc(raw_t)
+                out.setdefault(dev, []).append(Granule(t, mean, int(n_valid), int(n_total)))
+    finally:
+        cur.close()
+    return out
+
+
+def rollups_pending(
+    session: Session, device_ids: Sequence[int], start: datetime, end: datetime
+) -> set[int]:
+    """Devices whose roll-ups in ``[start, end)`` wait for a refresh (new readings)."""
+    conn = session.connection()
+    pg = conn.dialect.name == "postgresql"
+    raw: Any = conn.connection.driver_connection
+    fmt = SqliteTimes()
+    out: set[int] = set()
+    ids = list(device_ids)
+    cur = raw.cursor()
+    try:
+        for i in range(0, len(ids), CHUNK):
+            part = ids[i : i + CHUNK]
+            if pg:
+                cur.execute(
+                    "SELECT DISTINCT device_id FROM rollup_dirty WHERE window_start >= %s "
+                    "AND window_start < %s AND device_id = ANY(%s::int4[])",
+                    (start, end, part),
+                )
+            else:
+                marks = ",".join("?" * len(part))
+                cur.execute(
+                    "SELECT DISTINCT device_id FROM rollup_dirty WHERE window_start >= ? "
+                    f"AND window_start < ? AND device_id IN ({marks})",
+                    (fmt[start], fmt[end], *part),
+                )
+            out.update(int(r[0]) for r in cur.fetchall())
+    finally:
+        cur.close()
+    return out
+
+
+def hourly_counts(
+    session: Session, device_ids: Sequence[int], metric: str, since: datetime
+) -> list[tuple[int, str, int]]:
+    """(device, UTC hour as ISO text, ``count_total``) of the hourly roll-ups since ``since``."""
+    conn = session.connection()
+    pg = conn.dialect.name == "postgresql"
+    raw: Any = conn.connection.driver_connection
+    fmt = SqliteTimes()
+    keys: dict[Any, str] = {}
+    out: list[tuple[int, str, int]] = []
+    ids = list(device_ids)
+    cur = raw.cursor()
+    try:
+        for i in range(0, len(ids), CHUNK):
+            part = ids[i : i + CHUNK]
+            if pg:
+                cur.execute(
+                    "SELECT device_id, period_start, count_total FROM rollup WHERE "
+                    "device_id = ANY(%s::int4[]) AND period = '1h' AND metric = %s "
+                    "AND period_start >= %s",
+                    (part, metric, since),
+                )
+            else:
+                marks = ",".join("?" * len(part))
+                cur.execute(
+                    f"SELECT device_id, period_start, count_total FROM rollup WHERE device_id IN "
+                    f"({marks}) AND period = '1h' AND metric = ? AND period_start >= ?",
+                    (*part, metric, fmt[since]),
+                )
+            for dev, raw_t, n in cur.fetchall():
+                key = keys.get(raw_t)
+                if key is None:
+                    key = keys[raw_t] = _utc(raw_t).isoformat()
+                out.append((int(dev), key, int(n or 0)))
+    finally:
+        cur.close()
+    return out

@@ -23,7 +23,7 @@ from dustgrid.alerts.models import Alert, AlertState, AlertWindow
 from dustgrid.alerts.policy import AlertPolicy
 from dustgrid.alerts.rules import AlertEpisode
 from dustgrid.alerts.rulesets import ActiveRule
-from dustgrid.sites.models import Site
+from dustgrid.alerts.series import SiteInfo
 
 KIND: Final = "exceedance"
 
@@ -75,7 +75,7 @@ def affected_alerts(
 def reconcile(
     session: Session,
     rule: ActiveRule,
-    site: Site,
+    site: SiteInfo,
     first: datetime,
     episodes: list[AlertEpisode],
     affected: list[Alert],
@@ -98,7 +98,7 @@ def reconcile(
 def _episode(
     session: Session,
     rule: ActiveRule,
-    site: Site,
+    site: SiteInfo,
     ep: AlertEpisode,
     alert: Alert | None,
     first: datetime,
@@ -215,7 +215,7 @@ def _window_json(w: AlertWindow) -> dict[str, Any]:
     }
 
 
-def _description(site: Site, title_zh: str, title_en: str, peak: AlertWindow) -> str:
+def _description(site: SiteInfo, title_zh: str, title_en: str, peak: AlertWindow) -> str:
     return (
         f"{site.name}：{title_zh}超标，峰值 {peak.value:.1f}（限值 {peak.limit_value:g}） / "
         f"{title_en}: over the limit, peak {peak.value:.1f} (limit {peak.limit_value:g})"

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,7 +37,29 @@ INVALID_FLAG: Final = "F"  # what a stored ``valid = false`` row becomes for the
 LIVE: Final = (Lifecycle.active,)
 
 
-def site_context(site: Site, tz: Any) -> EvalContext:
+class SiteInfo(NamedTuple):
+    """What judging a site needs of it (read without the ORM: a round reads every site)."""
+
+    id: int
+    name: str
+    district_id: int | None
+    built_up_area: bool
+    stage: str
+
+
+def site_infos(session: Session, site_ids: Iterable[int]) -> dict[int, SiteInfo]:
+    ids = sorted(site_ids)
+    out: dict[int, SiteInfo] = {}
+    for i in range(0, len(ids), CHUNK):
+        stmt = select(Site.id, Site.name, Site.district_id, Site.built_up_area, Site.stage).where(
+            Site.id.in_(ids[i : i + CHUNK])
+        )
+        for sid, name, district, built_up, stage in session.execute(stmt):
+            out[sid] = SiteInfo(sid, name, district, bool(built_up), getattr(stage, "value", stage))
+    return out
+
+
+def site_context(site: Site | SiteInfo, tz: Any) -> EvalContext:
     """Site facts the profiles need: area class (built-up or not) and construction stage."""
     return EvalContext(
         tz=tz,

@@ -61,16 +61,16 @@ def load_states(session: Session, rule_key: str, site_ids: Sequence[int]) -> dic
     cur = raw.cursor()
     try:
         for i in range(0, len(ids), CHUNK):
-            part = ids[i : i + CHUNK]
+            keys = [f"site:{sid}" for sid in ids[i : i + CHUNK]]  # primary-key look-ups
             if pg:
                 sql = (f"SELECT {cols} FROM alert_window_state WHERE rule_key = %s "
-                       "AND site_id = ANY(%s::int4[]) AND scope_key LIKE 'site:%%'")  # fmt: skip
-                cur.execute(sql, (rule_key, part))
+                       "AND scope_key = ANY(%s::text[])")  # fmt: skip
+                cur.execute(sql, (rule_key, keys))
             else:
-                marks = ",".join("?" * len(part))
+                marks = ",".join("?" * len(keys))
                 sql = (f"SELECT {cols} FROM alert_window_state WHERE rule_key = ? "
-                       f"AND site_id IN ({marks}) AND scope_key LIKE 'site:%'")  # fmt: skip
-                cur.execute(sql, (rule_key, *part))
+                       f"AND scope_key IN ({marks})")  # fmt: skip
+                cur.execute(sql, (rule_key, *keys))
             for sid, mark, seen, base, last, checked, setting in cur.fetchall():
                 out[int(sid)] = SiteState(
                     int(sid), rule_key, _time(mark), _json(seen), _json(base), _json(last),

@@ -11,6 +11,7 @@ not pay the ORM's per-object cost. Never commits.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from dustgrid.alerts.models import AlertWindow
 from dustgrid.alerts.rules import AlertEpisode, WindowResult, _scan, _ScanState
 from dustgrid.alerts.rulesets import ActiveRule
 from dustgrid.alerts.sitestate import SiteState
+from dustgrid.telemetry.store import SqliteTimes
 
 CHUNK: Final = 500
 COLUMNS: Final = (
@@ -138,3 +140,37 @@ def rescan(
         last = {"at": iso(t), "scan": snapshot}
     st.last = last
     return closed + ([state.open] if state.open is not None else [])
+
+
+_WINDOW_COLS: Final = (
+    "site_id", "rule_key", "window_start", "window_end", "metric", "value", "reference",
+    "reference_used", "limit_value", "excess", "exceeded", "held", "count", "rule_version",
+    "scan",
+)  # fmt: skip
+
+
+def insert_windows(session: Session, rows: list[dict[str, Any]]) -> None:
+    """All of a round's new windows in one driver ``executemany`` (see the module doc)."""
+    conn = session.connection()
+    pg = conn.dialect.name == "postgresql"
+    raw: Any = conn.connection.driver_connection
+    fmt = SqliteTimes()
+    mark = "%s" if pg else "?"
+    marks = ", ".join(f"{mark}::json" if pg and c == "scan" else mark for c in _WINDOW_COLS)
+    sql = f"INSERT INTO alert_window ({', '.join(_WINDOW_COLS)}) VALUES ({marks})"
+
+    def value(c: str, v: Any) -> Any:
+        if c == "scan":
+            return json.dumps(v, separators=(",", ":"))
+        if isinstance(v, datetime) and not pg:
+            return fmt[v]
+        if isinstance(v, bool) and not pg:
+            return int(v)
+        return v
+
+    params = [tuple(value(c, r[c]) for c in _WINDOW_COLS) for r in rows]
+    cur = raw.cursor()
+    try:
+        cur.executemany(sql, params)
+    finally:
+        cur.close()

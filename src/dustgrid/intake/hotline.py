@@ -27,7 +27,7 @@ from dustgrid.cases.states import REPORTERS, CaseSource
 from dustgrid.config import Settings, get_settings
 from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
 from dustgrid.intake import repository as repo
-from dustgrid.intake.models import Channel, Complaint, ComplaintStatus
+from dustgrid.intake.models import Complaint, ComplaintStatus
 from dustgrid.intake.schemas import ComplaintIn, FeedbackIn, LinkIn
 from dustgrid.models import utcnow
 
@@ -275,6 +275,3 @@ def feedback(
     audit.record(session, actor=principal, action="hotline.feedback", entity_type="complaint",
                  entity_id=c.id, changes=changes, summary=f"投诉 #{c.id} 回访记录")  # fmt: skip
     return c
-
-
-__all__ = ["Channel", "create", "dismiss", "feedback", "get", "link", "may_open_case"]

@@ -30,7 +30,6 @@ from dustgrid.cases.models import Case
 from dustgrid.config import Settings, get_settings
 from dustgrid.errors import Invalid
 from dustgrid.intake import repository as repo
-from dustgrid.intake.models import Complaint
 from dustgrid.intake.policy import IntakePolicy, intake_policy
 from dustgrid.intake.schemas import HotlineStats
 
@@ -123,6 +122,3 @@ def monthly(
         scoped.c.satisfaction, scoped.c.satisfied, Case.closed_at, Case.disposition,
     ).outerjoin(Case, Case.id == scoped.c.case_id)  # fmt: skip
     return rates((Row(*r) for r in session.execute(stmt)), policy, label)
-
-
-__all__ = ["Complaint", "Row", "month_bounds", "monthly", "rates"]
