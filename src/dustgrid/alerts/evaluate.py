@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, or_, select
@@ -95,15 +95,44 @@ def evaluate_exceedances(
     """One round of exceedance evaluation for every rule in force (see module doc)."""
     report = EvalReport()
     rules = active_rules(session, policy)
-    monitors = monitors_by_site(session, site_ids)
-    sites = site_infos(session, monitors)
-    refs = reference_devices(session)
-    report.sites = len(sites)
-    for rule in rules:
-        _evaluate_rule(session, rule, sites, monitors, refs, now, tz, policy, report,
-                       full=site_ids is None)  # fmt: skip
+    full = site_ids is None
+    due = [
+        (rule, plan) for rule in rules if (plan := _rule_plan(session, rule, now, tz, policy, full))
+    ]
+    if due:  # most minutes no window closes and no late check is due: nothing is read
+        monitors = monitors_by_site(session, site_ids)
+        sites = site_infos(session, monitors)
+        refs = reference_devices(session)
+        report.sites = len(sites)
+        for rule, plan in due:
+            _evaluate_rule(session, rule, plan, sites, monitors, refs, now, tz, policy, report)
     clear_disabled(session, {r.key for r in rules}, now, report)
     return report
+
+
+class _RulePlan(NamedTuple):
+    close: datetime
+    floor: datetime
+    late_due: bool
+    marker: AlertWindowState | None
+
+
+def _rule_plan(
+    session: Session, rule: ActiveRule, now: datetime, tz: ZoneInfo, policy: AlertPolicy,
+    full: bool,
+) -> _RulePlan | None:  # fmt: skip
+    """Whether the rule has anything to do this round (None: nothing)."""
+    minutes = rule.profile.window_minutes
+    close = window_start(now - policy.settle, minutes, tz).astimezone(UTC)
+    floor = _load_start(now - policy.late_horizon, minutes, tz)
+    if not full:
+        return _RulePlan(close, floor, True, None)
+    marker = _rule_marker(session, rule.key)
+    checked = marker.late_checked_at
+    late_due = checked is None or now - checked >= policy.late_check_every
+    if not late_due and marker.watermark == close and marker.setting_id == rule.setting_id:
+        return None  # no window closed and no late-data check due since the last round
+    return _RulePlan(close, floor, late_due, marker)
 
 
 def _rule_marker(session: Session, rule_key: str) -> AlertWindowState:
@@ -119,6 +148,7 @@ def _rule_marker(session: Session, rule_key: str) -> AlertWindowState:
 def _evaluate_rule(
     session: Session,
     rule: ActiveRule,
+    plan_: _RulePlan,
     sites: dict[int, SiteInfo],
     monitors: dict[int, list[int]],
     refs: dict[int | None, list[tuple[int, str]]],
@@ -126,18 +156,9 @@ def _evaluate_rule(
     tz: ZoneInfo,
     policy: AlertPolicy,
     report: EvalReport,
-    *,
-    full: bool,
 ) -> None:
-    prof = rule.profile
-    minutes = prof.window_minutes
-    close = window_start(now - policy.settle, minutes, tz).astimezone(UTC)
-    floor = _load_start(now - policy.late_horizon, minutes, tz)
-    marker = _rule_marker(session, rule.key)
-    checked = marker.late_checked_at
-    late_due = checked is None or now - checked >= policy.late_check_every
-    if full and not late_due and marker.watermark == close and marker.setting_id == rule.setting_id:
-        return  # no window closed and no late-data check due since the last round
+    minutes = rule.profile.window_minutes
+    close, floor, late_due, marker = plan_
     states = sitestate.load_states(session, rule.key, list(sites))
     late = _late_sites(session, rule, states, monitors, floor) if late_due else {}
     report.late_sites += len(late)
@@ -155,7 +176,7 @@ def _evaluate_rule(
             _evaluate_group(session, rule, start, close, floor, sids, sites, monitors, refs,
                             states, now, tz, policy, report)  # fmt: skip
     sitestate.save_states(session, list(states.values()), now)
-    if full:
+    if marker is not None:
         marker.watermark, marker.setting_id = close, rule.setting_id
         if late_due:
             marker.late_checked_at = now

@@ -54,7 +54,7 @@ class AlertPolicy:
     version: str = "2026.1"
     settle: timedelta = timedelta(minutes=2)
     late_horizon: timedelta = DEFAULT_LATE_HORIZON
-    late_check_every: timedelta = timedelta(minutes=5)
+    late_check_every: timedelta = timedelta(minutes=15)
     initial_lookback: timedelta = timedelta(hours=2)
     window_retention: timedelta = timedelta(days=7)
     offline_grace: timedelta = timedelta(minutes=30)

@@ -14,17 +14,21 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts.evaluate import evaluate_exceedances, prune_windows
 from dustgrid.alerts.flags import detect_quality
-from dustgrid.alerts.models import AlertWindowState
+from dustgrid.alerts.models import AlertProfileSetting, AlertWindowState
 from dustgrid.alerts.offline import check_offline, check_stale
 from dustgrid.alerts.policy import DEFAULT_ALERT_POLICY, AlertPolicy
+from dustgrid.alerts.reconcile import EvalReport
+from dustgrid.alerts.rulesets import active_rules
+from dustgrid.alerts.windows import window_start
 from dustgrid.config import Settings
 from dustgrid.models import utcnow
 
@@ -34,6 +38,38 @@ TICK_S: Final = 60.0
 PRUNE_EVERY: Final = timedelta(hours=1)
 QUALITY_KEY: Final = ("task:quality", "detectors")
 PRUNE_KEY: Final = ("task:prune", "windows")
+
+
+@dataclass
+class LiveEvaluator:
+    """The exceedance part of the worker, with the one thing kept in memory: when the next
+    round can have work (the next window close of a rule in force, or its next late-data
+    check). Rounds before that read nothing but the settings' newest id - a saved setting
+    is picked up at once. Everything else lives in the database; a new process simply
+    starts with a full round."""
+
+    policy: AlertPolicy = DEFAULT_ALERT_POLICY
+    next_due: datetime | None = None
+    settings_mark: int | None = None
+
+    def round(self, session: Session, *, now: datetime, tz: ZoneInfo) -> EvalReport | None:
+        mark = session.scalar(select(func.max(AlertProfileSetting.id)))
+        if self.next_due is not None and now < self.next_due and mark == self.settings_mark:
+            return None
+        report = evaluate_exceedances(session, now=now, tz=tz, policy=self.policy)
+        self.settings_mark, self.next_due = mark, self._next(session, now, tz)
+        return report
+
+    def _next(self, session: Session, now: datetime, tz: ZoneInfo) -> datetime:
+        due = now + PRUNE_EVERY
+        for rule in active_rules(session, self.policy):
+            minutes = rule.profile.window_minutes
+            close = window_start(now - self.policy.settle, minutes, tz).astimezone(UTC)
+            due = min(due, close + timedelta(minutes=minutes) + self.policy.settle)
+            marker = session.get(AlertWindowState, ("rule", rule.key))
+            if marker is not None and marker.late_checked_at is not None:
+                due = min(due, marker.late_checked_at + self.policy.late_check_every)
+        return max(due, now)
 
 
 @dataclass
@@ -74,7 +110,10 @@ def run_round(
             log.exception("alerts: %s failed", name)
             report.failed.append(name)
 
-    part("exceedance", lambda s: evaluate_exceedances(s, now=now, tz=tz, policy=policy))
+    if live is None:
+        part("exceedance", lambda s: evaluate_exceedances(s, now=now, tz=tz, policy=policy))
+    else:
+        part("exceedance", lambda s: live.round(s, now=now, tz=tz))
     part("offline", lambda s: check_offline(s, now=now, policy=policy))
     part("stale_key", lambda s: check_stale(s, now=now, policy=policy))
     part(
@@ -106,8 +145,9 @@ def run_alert_worker(
 ) -> None:
     """Rounds every ``tick_s`` seconds until ``stop`` is set."""
     tz = ZoneInfo(settings.timezone)
+    live = LiveEvaluator(policy)
     while not stop.is_set():
-        report = run_round(session_factory, tz=tz, policy=policy)
+        report = run_round(session_factory, tz=tz, policy=policy, live=live)
         ex = report.parts.get("exceedance")
         if ex is not None and (ex.raised or ex.cleared):
             log.info("alerts: %s", ex)

@@ -129,7 +129,9 @@ def sweep_reminders(session: Session, now: datetime) -> int:
     window = _window(session, "reminders", Case.remind_at, now)
     if window is None:
         return 0
-    due = and_(window, Case.state.in_(_OPEN))
+    # A case already past its deadline gets no reminder: the escalation sweep takes it up.
+    # (After an outage this keeps the first sweep from writing a reminder per overdue case.)
+    due = and_(window, Case.state.in_(_OPEN), Case.due_at > now)
     n = int(session.scalar(select(func.count()).where(due)) or 0)
     if not n:
         return 0
