@@ -4,7 +4,7 @@ Per rule in force and per site with dust monitors, one call of :func:`evaluate_e
 
 1. decides which windows to (re)judge: those closed since the site's watermark (a window
    is closed ``settle`` after its end, by the wall clock, so a silent site moves on too),
-   plus, every ``late_check_every``, the hours whose reading counts in the roll-ups differ
+   plus, every ``late_check_every`` (or window), the hours whose roll-up counts differ
    from the counts the stored results were computed from (late and backfilled data, at
    their data time, at most ``late_horizon`` back);
 2. judges them with the pure engine (``rules.evaluate_windows``: valid data only, missing
@@ -129,7 +129,8 @@ def _rule_plan(
         return _RulePlan(close, floor, True, None)
     marker = _rule_marker(session, rule.key)
     checked = marker.late_checked_at
-    late_due = checked is None or now - checked >= policy.late_check_every
+    every = max(policy.late_check_every, timedelta(minutes=minutes))  # an hourly rule: hourly
+    late_due = checked is None or now - checked >= every
     if not late_due and marker.watermark == close and marker.setting_id == rule.setting_id:
         return None  # no window closed and no late-data check due since the last round
     return _RulePlan(close, floor, late_due, marker)
@@ -205,6 +206,8 @@ def _evaluate_group(
     else:
         values = fetch(session, devs, [metric], SITE_KINDS, start, close)
     stored = store.stored_windows(session, rule.key, sids, start)
+    keep, head = iso(floor) or "", iso(_hour(start)) or ""
+    partial = start != _hour(start)  # the usual round starts mid-hour: add to that hour
     ref_cache: dict[tuple[int, ...], Buckets] = {}
     inserts: list[dict[str, Any]] = []
     changed: dict[int, tuple[datetime, list[AlertEpisode], list[str]]] = {}
@@ -242,7 +245,7 @@ def _evaluate_group(
             episodes = store.rescan(session, rule, st, first, new, rewrite, inserts)
             mns = [mn for _, mn in stations] if prof.kind == "difference" else []
             changed[sid] = (first, episodes, mns)
-        _remember_counts(st, counts, start, floor)
+        _remember_counts(st, counts, keep, head, partial)
         st.watermark, st.setting_id, st.dirty = close, rule.setting_id, True
     if inserts:
         store.insert_windows(session, inserts)
@@ -256,13 +259,12 @@ def _evaluate_group(
 
 
 def _remember_counts(
-    st: sitestate.SiteState, fresh: dict[str, int], start: datetime, floor: datetime
+    st: sitestate.SiteState, fresh: dict[str, int], keep: str, head: str, partial: bool
 ) -> None:
-    """Hourly reading counts behind the judged windows (compared with the roll-ups)."""
-    keep = iso(floor) or ""
+    """Hourly reading counts behind the judged windows (compared with the roll-ups):
+    hours before ``keep`` are dropped; from ``head`` (the hour of the load start) on they
+    are replaced, except that a load starting mid-hour (``partial``) adds to that hour."""
     seen = {k: v for k, v in (st.seen or {}).items() if k >= keep}
-    head = iso(_hour(start)) or ""
-    partial = start != _hour(start)  # the usual round starts mid-hour: add to that hour
     for h in list(seen):
         if h > head or (h == head and not partial):
             seen.pop(h)

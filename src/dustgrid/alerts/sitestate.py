@@ -5,7 +5,9 @@ counts behind the judged hours, the counters of the newest window), so the rows 
 with one driver query per chunk and written with one ``executemany`` - not through the
 ORM, whose per-object flush and JSON/datetime processing cost more than the judging itself
 on 10,000 sites. ``base`` (the counters before the oldest stored window) is written only
-when the row is created and by the hourly prune (``evaluate.prune_windows``, ORM).
+when the row is created and by the hourly prune (``evaluate.prune_windows``, ORM). An ORM
+copy of a site's row loaded earlier in the same session is not refreshed by these writes
+(the worker gives every round a session of its own).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from typing import Any, Final
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts.fetch import _utc
-from dustgrid.alerts.models import AlertWindowState
 from dustgrid.telemetry.store import SqliteTimes
 
 CHUNK: Final = 500
@@ -124,6 +125,3 @@ def save_states(session: Session, states: Sequence[SiteState], now: datetime) ->
         cur.close()
     for st in dirty:
         st.stored, st.dirty = True, False
-    for obj in list(session.identity_map.values()):  # ORM copies are stale now
-        if isinstance(obj, AlertWindowState):
-            session.expire(obj)

@@ -68,7 +68,8 @@ class LiveEvaluator:
             due = min(due, close + timedelta(minutes=minutes) + self.policy.settle)
             marker = session.get(AlertWindowState, ("rule", rule.key))
             if marker is not None and marker.late_checked_at is not None:
-                due = min(due, marker.late_checked_at + self.policy.late_check_every)
+                every = max(self.policy.late_check_every, timedelta(minutes=minutes))
+                due = min(due, marker.late_checked_at + every)
         return max(due, now)
 
 
@@ -96,8 +97,10 @@ def run_round(
     now: datetime | None = None,
     tz: ZoneInfo,
     policy: AlertPolicy = DEFAULT_ALERT_POLICY,
+    live: LiveEvaluator | None = None,
 ) -> RoundReport:
-    """One round; each part in its own transaction."""
+    """One round; each part in its own transaction. ``live`` (the worker's) skips the
+    exceedance part while no rule has anything due."""
     now = now or utcnow()
     report = RoundReport()
 
