@@ -162,12 +162,12 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the web pages and the API, and the HJ 212 TCP listener (port hj212_port)."""
+    import gc
+
     import uvicorn
 
     from dustgrid.app import create_app
     from dustgrid.background import start_background
-
-    import gc
 
     settings = get_settings()
     background = start_background(settings)
