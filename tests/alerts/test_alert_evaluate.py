@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts.models import AlertState, AlertWindow, AlertWindowState
 from dustgrid.alerts.policy import AlertPolicy
+from dustgrid.alerts.rules import evaluate_windows
+from dustgrid.alerts.rulesets import active_rules
+from dustgrid.alerts.series import site_context, site_series
 from dustgrid.cases.models import CaseEvent
 from dustgrid.cases.states import CaseSource
 from dustgrid.devices.models import DeviceKind
+from dustgrid.sites.models import Site
+from dustgrid.telemetry.rollups import refresh_rollups
+from dustgrid.telemetry.store import write_readings
 from tests.alerts.alert_kit import (
     POLICY,
+    TZ,
     add_device,
     alerts_of,
     cases_of,
@@ -184,3 +192,46 @@ def test_held_during_a_regional_episode_then_a_case(db: Session, city: City) -> 
     (alert,) = alerts_of(db, site)
     assert not alert.held and alert.case_id is not None
     assert len(cases_of(db, site)) == 1
+
+
+def test_windows_wait_for_their_rollups(db: Session, city: City) -> None:
+    use_rule(db, city, SHANGHAI)
+    dev = _monitor(db, city)
+    site = city.sites["HP-001"]
+    write_readings(db.connection(), rows(dev, "pm10", local(2026, 11, 20, 10, 0), [150.0] * 15))
+    run(db, local(2026, 11, 20, 10, 18))  # the roll-up worker has not run yet
+    assert alerts_of(db, site) == []
+    refresh_rollups(db, now=local(2026, 11, 20, 10, 18), tz=TZ)
+    run(db, local(2026, 11, 20, 10, 19))  # same window close: the rule stayed due
+    (alert,) = alerts_of(db, site)
+    assert alert.started_at == local(2026, 11, 20, 10, 0)
+
+
+def test_rollup_windows_equal_the_pure_engine_on_raw_readings(db: Session, city: City) -> None:
+    """Quarter-hour windows are judged from the roll-ups: the same values and counts as
+    ``evaluate_windows`` over the raw readings (two monitors, invalid flags, noise Leq)."""
+    use_rule(db, city, SHANGHAI)
+    use_rule(db, city, "noise-gb12523-2011")
+    a, b = _monitor(db, city, "EQUAL000000001"), _monitor(db, city, "EQUAL000000002")
+    t0 = local(2026, 11, 20, 9, 0)
+    data = rows(a, "pm10", t0, [80.0 + i % 9 for i in range(120)], flags={3: "F", 50: "M"})
+    data += rows(b, "pm10", t0, [120.0 + i % 5 for i in range(100)])
+    data += rows(a, "noise", t0, [55.0 + i % 11 for i in range(120)])
+    data += rows(b, "noise", t0 + timedelta(minutes=30), [72.0] * 40, kind="avg")
+    store(db, data, local(2026, 11, 20, 11, 1))
+    run(db, local(2026, 11, 20, 11, 3))
+    site = db.get(Site, city.sites["HP-001"])
+    assert site is not None
+    for profile in (SHANGHAI, "noise-gb12523-2011"):
+        (rule,) = [r for r in active_rules(db) if r.key == profile]
+        metric = rule.profile.metric
+        raw = site_series(db, [a, b], [metric], t0, local(2026, 11, 20, 11, 0))
+        expected = evaluate_windows(rule.profile, raw, None, site_context(site, TZ))
+        stored = db.scalars(
+            select(AlertWindow)
+            .where(AlertWindow.site_id == site.id, AlertWindow.rule_key == profile)
+            .order_by(AlertWindow.window_start)
+        ).all()
+        assert [w.window_start for w in stored] == [r.start for r in expected]
+        assert [w.count for w in stored] == [r.count for r in expected]
+        assert [w.value for w in stored] == pytest.approx([r.value for r in expected], rel=1e-12)

@@ -7,16 +7,19 @@ Per rule in force and per site with dust monitors, one call of :func:`evaluate_e
    plus, every ``late_check_every`` (or window), the hours whose roll-up counts differ
    from the counts the stored results were computed from (late and backfilled data, at
    their data time, at most ``late_horizon`` back);
-2. judges them with the pure engine (``rules.evaluate_windows``: valid data only, missing
-   windows give no result) against the district's reference stations;
+2. judges them with the pure engine's ``evaluate_window`` (valid data only, missing
+   windows give no result; ``judge.py``) against the district's reference stations -
+   windows of whole quarters from the 15-minute roll-ups, others from raw readings;
 3. compares with the stored windows and, from the first window that changed, re-runs the
    pure raise/clear state machine (``rules._scan``) from the counters stored with the
    window before it; missing windows neither raise nor clear;
 4. reconciles the resulting episodes with the alert rows: raise, update, clear, reopen or
    retract (``service.py``), one open alert per site × rule.
 
-Reloading always starts at a whole hour, so the reading counts kept per hour (``seen``)
-are exact and can be compared with the roll-ups' hourly ``count_total``.
+A re-judgement starts at a whole hour and the usual round adds to the hour it starts in,
+so the reading counts kept per hour (``seen``) are exact and can be compared with the
+roll-ups' hourly ``count_total``. A round with nothing due reads no site state (the rule's
+marker row), and site states and windows move in bulk (``sitestate.py``, ``windowstore.py``).
 """
 
 from __future__ import annotations
@@ -172,12 +175,13 @@ def _evaluate_rule(
             plan[_load_start(max(frm, floor), minutes, tz)].append(sid)
         elif mark < close:  # the usual round: the windows closed since
             plan[mark].append(sid)
+    waiting = 0
     for start, sids in sorted(plan.items()):
         if start < close:
-            _evaluate_group(session, rule, start, close, floor, sids, sites, monitors, refs,
-                            states, now, tz, policy, report)  # fmt: skip
+            waiting += _evaluate_group(session, rule, start, close, floor, sids, sites,
+                                       monitors, refs, states, now, tz, policy, report)  # fmt: skip
     sitestate.save_states(session, list(states.values()), now)
-    if marker is not None:
+    if marker is not None and not waiting:  # a site left waiting keeps the rule due
         marker.watermark, marker.setting_id = close, rule.setting_id
         if late_due:
             marker.late_checked_at = now
@@ -188,11 +192,11 @@ def _evaluate_group(
     sids: list[int], sites: dict[int, SiteInfo], monitors: dict[int, list[int]],
     refs: dict[int | None, list[tuple[int, str]]], states: dict[int, sitestate.SiteState],
     now: datetime, tz: ZoneInfo, policy: AlertPolicy, report: EvalReport,
-) -> None:  # fmt: skip
+) -> int:  # fmt: skip
     """Sites judged from the same ``start``: one data query, one window query, one INSERT;
     alerts are only looked at for sites whose windows changed. Windows of whole quarters
     are read from the roll-ups, and a site whose roll-ups still wait for a refresh is left
-    for the next round."""
+    for the next round (returns how many were)."""
     prof, metric = rule.profile, rule.profile.metric
     devs = [d for s in sids for d in monitors[s]]
     judge = Judge(prof, tz)
@@ -211,9 +215,11 @@ def _evaluate_group(
     ref_cache: dict[tuple[int, ...], Buckets] = {}
     inserts: list[dict[str, Any]] = []
     changed: dict[int, tuple[datetime, list[AlertEpisode], list[str]]] = {}
+    waiting = 0
     for sid in sids:
         site = sites[sid]
         if pending and any(d in pending for d in monitors[sid]):
+            waiting += 1
             continue
         if from_rollups:
             mine = [g for d in monitors[sid] for g in granules.get(d, [])]
@@ -256,6 +262,7 @@ def _evaluate_group(
         if episodes or affected.get(sid):
             reconcile(session, rule, sites[sid], first, episodes, affected.get(sid, []), now,
                       policy, report, mns)  # fmt: skip
+    return waiting
 
 
 def _remember_counts(
