@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import getpass
+from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -125,6 +127,10 @@ def demo(
     seed: Annotated[int, typer.Option(help="random seed: same seed, same city")] = 1,
     sites: Annotated[int, typer.Option(help="number of sites")] = 480,
     devices: Annotated[int, typer.Option(help="demo dust monitors to register")] = 20,
+    reference_data: Annotated[
+        Path,
+        typer.Option(help="folder of the PRSA station CSVs for the demo's reference stations"),
+    ] = Path("../shared/data/prsa"),
     if_empty: Annotated[
         bool, typer.Option("--if-empty", help="do nothing when the database already has sites")
     ] = False,
@@ -132,6 +138,8 @@ def demo(
     """Load the generated demo city into the configured database (prints the logins)."""
     from dustgrid.db import session_scope
     from dustgrid.demo.city import DEMO_PASSWORD, build_demo, demo_loaded
+    from dustgrid.demo.reference import ensure_demo_reference
+    from dustgrid.models import utcnow
     from dustgrid.simulator.demo_devices import ensure_demo_devices
 
     with session_scope() as session:
@@ -141,10 +149,19 @@ def demo(
             return
         summary = build_demo(session, seed=seed, n_sites=sites)
         mns = ensure_demo_devices(session, devices, variety=True) if devices else []
+        refs = ensure_demo_reference(
+            session, reference_data, now=utcnow(), tz=ZoneInfo(get_settings().timezone)
+        )
         session.commit()
     typer.echo(summary.describe())
     if mns:
         typer.echo(f"\nDemo dust monitors (HJ 212): {len(mns)}, {mns[0]} … {mns[-1]}")
+    for mn, report in refs.items():
+        problems = "; ".join(report.problems)
+        typer.echo(
+            f"Reference station {mn}: {report.new} hourly values"
+            + (f" ({problems})" if problems else "")
+        )
     typer.echo(f"\nDemo password for every account: {DEMO_PASSWORD}")
     if not get_settings().demo_mode:
         typer.echo("Note: demo accounts log in only with DUSTGRID_DEMO_MODE=true")

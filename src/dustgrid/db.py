@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.requests import Request
 
 from dustgrid.config import get_settings
+
+#: Execution option: begin SQLite transactions deferred (for sessions that only read).
+SQLITE_DEFERRED: Final = "dustgrid_sqlite_deferred"
+SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def make_engine(url: str, echo: bool = False) -> Engine:
@@ -42,7 +47,14 @@ def make_engine(url: str, echo: bool = False) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # Writers take the write lock up front (IMMEDIATE): a deferred transaction that
+            # reads and then writes cannot wait for a concurrent writer (SQLite answers
+            # "database is locked" at once, busy_timeout or not), and the listener, the
+            # roll-ups, the worker and the web all write at once. Connections marked
+            # READ_ONLY (the web's GET requests) stay deferred so that readers never queue
+            # behind writers (WAL).
+            deferred = conn.get_execution_options().get(SQLITE_DEFERRED, False)
+            conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -59,9 +71,21 @@ def get_sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
 
 
-def get_session() -> Iterator[Session]:
-    """FastAPI dependency: one session per request, committed once at the end."""
-    session = get_sessionmaker()()
+@lru_cache
+def get_read_engine() -> Engine:
+    """The process-wide engine for sessions that only read (same pool, deferred BEGIN)."""
+    return get_engine().execution_options(**{SQLITE_DEFERRED: True})
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """FastAPI dependency: one session per request, committed once at the end.
+
+    Safe methods read through :func:`get_read_engine`, so on SQLite they never wait for
+    the listener's or the worker's writes.
+    """
+    factory = get_sessionmaker()
+    safe = request.method in SAFE_METHODS
+    session = factory(bind=get_read_engine()) if safe else factory()
     try:
         yield session
         session.commit()

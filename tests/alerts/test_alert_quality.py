@@ -13,6 +13,7 @@ from dustgrid.alerts.quality import (
     pm25_above_pm10,
     repeated_value,
     replayed_frames,
+    replayed_series,
     spray_drop,
 )
 from dustgrid.alerts.windows import Reading
@@ -100,6 +101,40 @@ def test_replayed_frames() -> None:
     [flag] = replayed_frames(frames)
     assert (flag.kind, flag.start) == ("replayed_frame", m(0))
     assert m(60).isoformat() in flag.detail
+
+
+def _pm(values: list[float], start: int = 0) -> list[Reading]:
+    """PM10 each minute, with PM2.5 at half and TSP at double, from minute ``start``."""
+    out = []
+    for i, v in enumerate(values):
+        t = m(start + i)
+        out += [Reading(t, "pm10", v), Reading(t, "pm25", v / 2), Reading(t, "tsp", v * 2)]
+    return out
+
+
+def test_replayed_series_flags_the_copy_not_the_original() -> None:
+    clean = [60.0 + ((i * 7) % 11) * 1.3 for i in range(12)]  # 12 varied minutes
+    dusty_then_copy = _pm(clean) + _pm([150.0, 170.0], 12) + _pm(clean, 14)
+    [flag] = replayed_series(dusty_then_copy)
+    assert (flag.kind, flag.start, flag.end, flag.metric) == ("replayed_series", m(14), m(25), None)
+    assert flag.detail.startswith("12 readings repeat those from " + m(0).isoformat())
+
+
+def test_replayed_series_needs_a_full_varied_run() -> None:
+    clean = [60.0 + ((i * 7) % 11) * 1.3 for i in range(12)]
+    assert replayed_series(_pm(clean) + _pm(clean[:9], 20)) == []  # 9 < 10 readings copied
+    # a stuck sensor repeats too, but that is flat_line / repeated_value, not a replay
+    assert replayed_series(_pm([61.0] * 40)) == []
+    # one metric differing breaks the match: PM2.5 of the copy is not the original's
+    copy = [
+        r if r.metric != "pm25" else Reading(r.time, "pm25", (r.value or 0) + 1)
+        for r in _pm(clean, 20)
+    ]
+    assert replayed_series(_pm(clean) + copy) == []
+    # invalid readings (flag F: stopped) are not judged at all
+    stopped = [Reading(r.time, r.metric, r.value, "F") for r in _pm(clean, 20)]
+    assert replayed_series(_pm(clean) + stopped) == []
+    assert len(replayed_series(_pm(clean) + _pm(clean, 20))) == 1
 
 
 def test_high_humidity_spans() -> None:

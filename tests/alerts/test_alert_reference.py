@@ -125,3 +125,18 @@ def test_import_command_with_the_real_prsa_file(
     assert state.watermark < local(2030, 1, 1, 0, 0)
     missing = CliRunner().invoke(cli.app, ["import-reference", "/nonexistent.csv", "--device", "X"])
     assert missing.exit_code == 2
+
+
+def test_bad_lines_are_named_and_good_lines_kept(db: Session, city: City, tmp_path: Path) -> None:
+    ref = add_device(db, city, "REFIMPORT00003", kind=DeviceKind.reference_station, provider=None)
+    path = _csv(tmp_path, 1, 30.0, 40.0)
+    lines = path.read_text().splitlines(keepends=True)
+    lines[3] = lines[3].replace(",30,40,", ",-5,40,")  # negative PM2.5 on line 4, hour 2
+    lines[5] = '5,2026,11,18,x,30,40,3,17,"Test"\n'  # hour not a number on line 6
+    path.write_text("".join(lines))
+    report = import_prsa(db, path, mn=ref.mn, tz=TZ)
+    assert report.problems == [
+        "line 4: bad value '-5'",
+        "line 6: invalid literal for int() with base 10: 'x'",
+    ]
+    assert report.rows == 23 * 2 - 1  # 23 good hours, the bad hour keeps its PM10

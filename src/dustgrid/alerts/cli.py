@@ -324,7 +324,7 @@ def import_reference_command(
             horizon = utcnow() - DEFAULT_ALERT_POLICY.late_horizon
             rewound = rewind(session, since=max(report.first, horizon))
         session.commit()
-    for problem in (report.problems or [])[:20]:
+    for problem in report.problems[:20]:
         typer.echo(problem, err=True)
     span = f"{report.first} … {report.last}" if report.first else "no rows"
     typer.echo(f"{report.rows} readings ({report.new} new, {report.skipped} missing values "

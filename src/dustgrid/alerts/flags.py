@@ -59,6 +59,7 @@ def find_flags(
     if reference:
         found += detectors.spray_drop(readings, reference, "pm10")
     found += detectors.high_humidity(readings)
+    found += detectors.replayed_series(readings)
     found += detectors.clock_drift(frames)
     return found
 

@@ -31,6 +31,9 @@ SPRAY_LOOKBACK = timedelta(minutes=30)  # the drop must be this sudden
 SPRAY_MATCH_WITHIN = timedelta(hours=1)  # newest reference value this old still counts
 CLOCK_DRIFT_MAX = timedelta(minutes=10)
 REPLAY_MIN_DELAY = timedelta(minutes=5)  # quicker duplicates are transport retries
+REPLAY_SERIES_MIN_RUN = 10  # consecutive readings that must match an earlier run
+REPLAY_SERIES_MIN_DISTINCT = 5  # a copied run must vary (flat/repeated runs are other flags)
+REPLAY_SERIES_METRICS = ("tsp", "pm10", "pm25")
 HUMIDITY_RH_ABOVE = 70.0  # % RH; optical PM sensors over-read in humid air
 
 T = TypeVar("T")
@@ -237,6 +240,45 @@ def replayed_frames(
         if f.receive_time - seen >= min_delay:
             detail = f"first received {seen.isoformat()}, again {f.receive_time.isoformat()}"
             flags.append(QualityFlag("replayed_frame", f.data_time, f.data_time, detail))
+    return flags
+
+
+def replayed_series(
+    readings: Iterable[Reading],
+    *,
+    min_run: int = REPLAY_SERIES_MIN_RUN,
+    min_distinct: int = REPLAY_SERIES_MIN_DISTINCT,
+    metrics: Sequence[str] = REPLAY_SERIES_METRICS,
+) -> list[QualityFlag]:
+    """Old data re-sent under new data times: a run copies an earlier run value for value.
+
+    Each data time's signature is its valid values of ``metrics`` (a time without PM10 is
+    skipped). A run of ``min_run`` consecutive signatures that equals an earlier run of the
+    same device, not overlapping it, with at least ``min_distinct`` different signatures
+    (so a stuck sensor, already ``flat_line``/``repeated_value``, is not called a replay),
+    is flagged; overlapping copied runs merge. Real particulate readings with decimals do
+    not repeat ten minutes in a row by chance; a replay of clean data over a dusty spell
+    does. The exact re-send of a frame (same data time) is :func:`replayed_frames`.
+    """
+    by_time: dict[datetime, dict[str, float]] = {}
+    for r in readings:
+        if r.metric in metrics and r.valid and r.value is not None:
+            by_time.setdefault(r.time, {})[r.metric] = r.value
+    times = sorted(t for t, v in by_time.items() if "pm10" in v)
+    sigs = [tuple(by_time[t].get(m) for m in metrics) for t in times]
+    first: dict[tuple[tuple[float | None, ...], ...], int] = {}
+    origin: dict[int, int] = {}  # index of a copied reading -> index it copies
+    for i in range(len(sigs) - min_run + 1):
+        gram = tuple(sigs[i : i + min_run])
+        j = first.setdefault(gram, i)
+        if j + min_run <= i and len(set(gram)) >= min_distinct:
+            for k in range(min_run):
+                origin.setdefault(i + k, j + k)
+    flags = []
+    for run in _runs(range(len(sigs)), lambda i: i in origin):
+        source = times[origin[run[0]]]
+        detail = f"{len(run)} readings repeat those from {source.isoformat()} value for value"
+        flags.append(QualityFlag("replayed_series", times[run[0]], times[run[-1]], detail))
     return flags
 
 

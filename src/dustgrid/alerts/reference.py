@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -51,7 +51,7 @@ class ImportReport:
     skipped: int = 0
     first: datetime | None = None
     last: datetime | None = None
-    problems: list[str] | None = None
+    problems: list[str] = field(default_factory=list)
 
 
 def _value(raw: str | None) -> float | None:
@@ -90,7 +90,7 @@ def parse_prsa(
                 y, m, d, h = (int(row[c]) for c in TIME_COLUMNS)
                 stamped = datetime(y, m, d, h, tzinfo=tz)
             except (TypeError, ValueError) as exc:
-                (report.problems or []).append(f"line {reader.line_num}: {exc}")
+                report.problems.append(f"line {reader.line_num}: {exc}")
                 report.skipped += 1
                 continue
             if (start and stamped.date() < start) or (end and stamped.date() > end):
@@ -100,7 +100,7 @@ def parse_prsa(
                 try:
                     value = _value(row.get(column))
                 except ValueError as exc:
-                    (report.problems or []).append(f"line {reader.line_num}: {exc}")
+                    report.problems.append(f"line {reader.line_num}: {exc}")
                     value = None
                 if value is None:
                     report.skipped += 1
@@ -136,7 +136,7 @@ def import_prsa(
         raise Invalid(f"设备不存在：{mn} / no device with MN {mn}")
     if device.kind != DeviceKind.reference_station:
         raise Invalid(f"设备 {mn} 不是参考站 / {mn} is not a reference station")
-    report = ImportReport(problems=[])
+    report = ImportReport()
     batch: list[ReadingRow] = []
     conn = session.connection()
     for row in parse_prsa(path, device.id, tz, start=start, end=end, shift=shift, report=report):

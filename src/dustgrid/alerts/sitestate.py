@@ -24,6 +24,8 @@ from dustgrid.alerts.fetch import _utc
 from dustgrid.telemetry.store import SqliteTimes
 
 CHUNK: Final = 500
+#: One encoder for every row: ``json.dumps`` with options builds a new one per call.
+ENCODE: Final = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @dataclass(slots=True)
@@ -95,9 +97,7 @@ def save_states(session: Session, states: Sequence[SiteState], now: datetime) ->
     def t(value: datetime | None) -> Any:
         return value if pg or value is None else fmt[value]
 
-    def dumps(value: dict[str, Any]) -> str:
-        return json.dumps(value, separators=(",", ":"))
-
+    dumps = ENCODE
     p, j = ("%s", "%s::json") if pg else ("?", "?")
     update = (f"UPDATE alert_window_state SET watermark = {p}, seen = {j}, last = {j}, "
               f"late_checked_at = {p}, setting_id = {p}, updated_at = {p} "

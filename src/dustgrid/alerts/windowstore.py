@@ -11,7 +11,6 @@ not pay the ORM's per-object cost. Never commits.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from collections.abc import Sequence
@@ -24,7 +23,7 @@ from sqlalchemy.orm import Session
 from dustgrid.alerts.models import AlertWindow
 from dustgrid.alerts.rules import AlertEpisode, WindowResult, _scan, _ScanState
 from dustgrid.alerts.rulesets import ActiveRule
-from dustgrid.alerts.sitestate import SiteState
+from dustgrid.alerts.sitestate import ENCODE, SiteState
 from dustgrid.telemetry.store import SqliteTimes
 
 CHUNK: Final = 500
@@ -161,7 +160,7 @@ def insert_windows(session: Session, rows: list[dict[str, Any]]) -> None:
 
     def value(c: str, v: Any) -> Any:
         if c == "scan":
-            return json.dumps(v, separators=(",", ":"))
+            return ENCODE(v)
         if isinstance(v, datetime) and not pg:
             return fmt[v]
         if isinstance(v, bool) and not pg:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from dustgrid.config import Settings
+from dustgrid.db import SQLITE_DEFERRED
 from dustgrid.devices.models import QuarantinedMN
 from dustgrid.ingest.hj212 import (
     DataItem,
@@ -103,8 +104,11 @@ async def serving(settings: Settings) -> AsyncIterator[tuple[Hj212Server, int]]:
 
 
 def readings(engine: Engine, device_id: int) -> list[Any]:
-    """Every stored reading of a device (metric, kind, data_time, value, flag, valid, source)."""
-    with engine.connect() as conn:
+    """Every stored reading of a device (metric, kind, data_time, value, flag, valid, source).
+
+    Read as a web page reads (a deferred transaction on SQLite: it never waits for a writer).
+    """
+    with engine.execution_options(**{SQLITE_DEFERRED: True}).connect() as conn:
         return list(
             conn.execute(
                 select(
