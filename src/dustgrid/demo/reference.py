@@ -28,6 +28,8 @@ from dustgrid.telemetry.store import write_readings
 SOURCE_YEAR: Final = 2016
 DEMO_REFERENCE_DAYS: Final = 7
 HOUR: Final = timedelta(hours=1)
+#: Stations publish hour averages after the hour: silent for two hours means offline.
+STATION_OFFLINE_AFTER_MIN: Final = 120
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ def ensure_demo_reference(
                 lat=station.lat,
                 lon=station.lon,
                 lifecycle=Lifecycle.active,
+                offline_after_minutes=STATION_OFFLINE_AFTER_MIN,
                 online=True,
             )
             session.add(device)
