@@ -72,6 +72,9 @@ def simulate(
     ] = 0.0,
     silence_s: Annotated[float, typer.Option(help="length of a silence")] = 900.0,
     modbus_crc: Annotated[float, typer.Option(help="P(frame with a Modbus CRC)")] = 0.0,
+    dusty: Annotated[
+        float, typer.Option(help="share of devices at sites whose dust control failed")
+    ] = 0.0,
 ) -> None:
     """Simulated dust monitors speaking HJ 212-2017 over TCP (diurnal PM, events, faults)."""
     import asyncio
@@ -94,6 +97,7 @@ def simulate(
         from_db=from_db,
         seed=seed,
         background_csv=settings.simulator_background_csv,
+        dusty=dusty,
         faults=Faults(
             garbage=garbage,
             bad_crc=bad_crc,

@@ -55,6 +55,8 @@ PM25_SHARE: Final = 0.55  # of background PM10
 PM1_OF_PM25: Final = 0.7
 TSP_OF_PM10: Final = 1.6
 MEASUREMENT_NOISE: Final = 0.05
+#: A site whose dust control has failed (bare soil, no spraying): its own dust times this.
+DUSTY_FACTOR: Final = 12.0
 SYNTH_PM10_BASE: Final = 70.0
 PRSA_YEAR_SPRING: Final = 2016  # PRSA covers 2013-03 .. 2017-02: March-Dec from 2016 ...
 PRSA_YEAR_WINTER: Final = 2017  # ... January-February from 2017
@@ -128,10 +130,12 @@ class SiteModel:
 
     seed: int
     background: Background
+    dusty: bool = False  # dust control failed: the site's own dust times DUSTY_FACTOR
 
     @property
     def site_factor(self) -> float:
-        return 0.8 + 0.6 * _rng(self.seed, "site").random()
+        factor = 0.8 + 0.6 * _rng(self.seed, "site").random()
+        return factor * DUSTY_FACTOR if self.dusty else factor
 
     def event_pm10(self, t: datetime) -> float:
         """Extra PM10 from dust events that started in the last three hours."""

@@ -40,6 +40,7 @@ class SimOptions:
     seed: int = 1
     background_csv: Path | None = None
     faults: Faults = field(default_factory=Faults)
+    dusty: float = 0.0  # share of devices at sites whose dust control failed
 
 
 def device_specs(options: SimOptions, settings: Settings | None = None) -> list[DeviceSpec]:
@@ -92,6 +93,11 @@ class SimReport:
         return f"simulated {len(self.devices)} devices: {counters}"
 
 
+def is_dusty(spec: DeviceSpec, share: float) -> bool:
+    """Whether this device's site lacks dust control: the same devices on every run."""
+    return share > 0 and random.Random(hash_key(spec.seed, "dusty")).random() < share
+
+
 async def run_simulation(options: SimOptions, settings: Settings) -> SimReport:
     """Run until ``duration`` (or SIGINT/SIGTERM)."""
     specs = device_specs(options, settings)
@@ -103,7 +109,7 @@ async def run_simulation(options: SimOptions, settings: Settings) -> SimReport:
     devices = [
         SimDevice(
             spec=spec,
-            model=SiteModel(spec.seed, background),
+            model=SiteModel(spec.seed, background, dusty=is_dusty(spec, options.dusty)),
             host=options.host,
             port=options.port,
             interval=options.interval,

@@ -18,9 +18,9 @@ from dustgrid.simulator.demo_devices import (
     DEMO_MN_PREFIX,
     ensure_demo_devices,
 )
-from dustgrid.simulator.device import Faults
-from dustgrid.simulator.model import LA_CODE, PM10, PM25, Background, SiteModel
-from dustgrid.simulator.runner import SimOptions, SimReport, run_simulation
+from dustgrid.simulator.device import DeviceSpec, Faults
+from dustgrid.simulator.model import LA_CODE, PM10, PM25, TSP, Background, SiteModel
+from dustgrid.simulator.runner import SimOptions, SimReport, is_dusty, run_simulation
 from tests.fixtures.city import City
 from tests.ingest.hj212_server.hj_support import TZ_NAME, readings, serving
 
@@ -33,6 +33,18 @@ def _mean(model: SiteModel, hour: int, code: str) -> float:
         for d in range(7)
         for m in range(0, 60, 10)
     )
+
+
+def test_a_dusty_site_exceeds_the_liaoning_tsp_limit_while_working() -> None:
+    calm, dusty = SiteModel(42, Background({})), SiteModel(42, Background({}), dusty=True)
+    assert _mean(dusty, 10, TSP) > 800 > _mean(calm, 10, TSP)  # 0.8 mg/m³, built-up areas
+    assert _mean(dusty, 3, TSP) < 800  # at night the site is quiet
+    specs = [DeviceSpec(f"DG{i:04d}", "pw", seed=i) for i in range(200)]
+    assert not any(is_dusty(s, 0.0) for s in specs) and all(is_dusty(s, 1.0) for s in specs)
+    share = sum(is_dusty(s, 0.1) for s in specs) / len(specs)
+    assert 0.03 < share < 0.2 and [is_dusty(s, 0.1) for s in specs] == [
+        is_dusty(s, 0.1) for s in specs
+    ]
 
 
 def test_model_has_diurnal_shape_noise_ranges_and_is_repeatable() -> None:
