@@ -7,19 +7,19 @@ and metric extends it, so re-running over overlapping history never double-count
 copy the device's site and provider, for the counts per site and per provider that the
 assessment reads. Kinds in ``quality_case_kinds`` raise a ``quality:<kind>`` alert per
 site (and so a case of their own kind); it clears after ``quality_clear_after`` without a
-new flag. Replayed frames are not detected here: the store keeps only the first copy of a
-reading, so a replay leaves no trace in ``reading`` (the listener would have to count it).
-Never commits.
+new flag. Replayed frames leave no trace in ``reading`` (the store keeps the first copy), so
+the ingest path reports them as they arrive: :func:`note_repeated_frames`. Never commits.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts import quality as detectors
@@ -82,6 +82,40 @@ def _frames(
     for dev, t, received in session.execute(stmt):
         out[dev].append(detectors.Frame(t, received, {}))
     return out
+
+
+def note_repeated_frames(
+    session: Session, pairs: Iterable[tuple[int, datetime]], received_at: datetime
+) -> int:
+    """Flag frames that arrived again: ``pairs`` are (device id, data time) of rows the store
+    already held when a batch received at ``received_at`` was written (the ingest path calls
+    this only when a batch had duplicates). The pure rule decides: a copy at least
+    ``REPLAY_MIN_DELAY`` after the first is a replay, quicker ones are transport retries.
+    Returns the number of flags stored or extended."""
+    wanted = sorted(set(pairs))
+    if not wanted:
+        return 0
+    first: dict[tuple[int, datetime], datetime] = {}
+    for i in range(0, len(wanted), CHUNK):
+        part = wanted[i : i + CHUNK]
+        stmt = (
+            select(Reading.device_id, Reading.data_time, func.min(Reading.received_at))
+            .where(tuple_(Reading.device_id, Reading.data_time).in_(part))
+            .group_by(Reading.device_id, Reading.data_time)
+        )
+        first.update({(dev, t): seen for dev, t, seen in session.execute(stmt)})
+    stored = 0
+    devices: dict[int, Device | None] = {}
+    for (device_id, data_time), seen in first.items():
+        frames = [detectors.Frame(data_time, seen, {}), detectors.Frame(data_time, received_at, {})]
+        for flag in detectors.replayed_frames(frames):
+            if device_id not in devices:
+                devices[device_id] = session.get(Device, device_id)
+            device = devices[device_id]
+            if device is not None:
+                store_flag(session, device, flag)
+                stored += 1
+    return stored
 
 
 def store_flag(
