@@ -190,3 +190,118 @@ def test_look_back_sample(db: Session, city: City, settings: Settings) -> None:
     )
     case = db.get(Case, ids[0])
     assert case is not None and case.looked_back_at == now and case.look_back_due_at is None
+
+
+def bulk(db: Session, city: City, n: int, **over: object) -> list[int]:
+    """``n`` open cases inserted directly (a clock started ten days before MONDAY)."""
+    start = MONDAY - timedelta(days=10)
+    row: dict[str, object] = dict(
+        source=CaseSource.sensor,
+        state=CaseState.handling,
+        site_id=city.sites["HP-002"],
+        category="dust_exceedance",
+        description="bulk",
+        severity="low",
+        assigned_unit_id=city.units["bureau_heping"],
+        level="L4",
+        clock="handle",
+        clock_started_at=start,
+        due_at=start + timedelta(days=3),
+        warn_at=start + timedelta(days=2),
+        remind_at=start + timedelta(days=2),
+        opened_at=start,
+        merged_count=0,
+        rework_count=0,
+        clock_working_time=True,
+        penalty_case_number="",
+        policy_version="2025.1",
+    )
+    row.update(over)
+    ids = db.scalars(insert(Case).returning(Case.id), [dict(row) for _ in range(n)])
+    return list(ids)
+
+
+def test_every_level_escalates_in_one_sweep(db: Session, city: City, settings: Settings) -> None:
+    """L4, L3 and L2 clocks that ran out escalate together, each event naming its own levels;
+    the L2 unit hears once per level below it, L1 once; L1's own clocks stay where they are."""
+    l4 = bulk(db, city, 3, level="L4", responsible_user_id=city.users["off_hp1"])
+    l3 = bulk(db, city, 2, level="L3", state=CaseState.rectifying, clock="recheck")
+    l2 = bulk(db, city, 4, level="L2", state=CaseState.dispatched, clock="acknowledge")
+    l1 = bulk(db, city, 2, level="L1", state=CaseState.reported, clock="dispatch",
+              assigned_unit_id=None)  # fmt: skip
+    elsewhere = bulk(db, city, 1, level="L4", assigned_unit_id=city.units["bureau_shenhe"])
+    report_ = escalation.sweep(db, MONDAY, settings)
+    assert report_.escalated == 3 + 2 + 4 + 1 and report_.reminded == 0
+    events = {
+        e.case_id: e
+        for e in db.scalars(select(CaseEvent).where(CaseEvent.kind == "case.escalated"))
+    }
+    assert set(events) == set(l4 + l3 + l2 + elsewhere)
+    for ids, state, src, target in (
+        (l4, "handling", "L4", "L2"),
+        (l3, "rectifying", "L3", "L2"),
+        (l2, "dispatched", "L2", "L1"),
+    ):
+        for i in ids:
+            ev = events[i]
+            assert ev.data == {"from_level": src, "to_level": target}
+            assert ev.from_state == ev.to_state == state
+            assert (ev.actor_name, ev.actor_role, ev.actor_id) == ("system", "system", None)
+            assert ev.at == MONDAY and ev.policy_version == DEFAULT_POLICY.escalation.version
+    assert not set(l1) & set(events)
+    heping = sorted(n.title for n in notes(db, city.users["d_heping"], "case.escalated"))
+    assert [t.split(" / ")[0] for t in heping] == [
+        "2 件超期案件由 L3 升级至本单位",
+        "3 件超期案件由 L4 升级至本单位",
+    ]
+    shenhe = [n.title for n in notes(db, city.users["d_shenhe"], "case.escalated")]
+    assert [t.split(" / ")[0] for t in shenhe] == ["1 件超期案件由 L4 升级至本单位"]
+    [to_l1] = notes(db, city.users["admin"], "case.escalated")
+    assert to_l1.title.startswith("4 件超期案件升级至市级")
+    assert escalation.sweep(db, MONDAY + timedelta(hours=1), settings).escalated == 0
+
+
+def test_reminders_become_a_digest_past_a_few(db: Session, city: City, settings: Settings) -> None:
+    """A message per case for whoever has a few; one digest with the count for more."""
+    many = escalation.REMINDER_DIGEST_ABOVE + 1
+    soon = dict(due_at=MONDAY + timedelta(days=1), remind_at=MONDAY - timedelta(hours=1))
+    bulk(db, city, many, responsible_user_id=city.users["off_hp1"], **soon)
+    few = bulk(db, city, 2, responsible_user_id=city.users["off_hp2"], **soon)
+    unnamed = dict(soon, level="L2", state=CaseState.dispatched, clock="acknowledge")
+    bulk(db, city, many, **unnamed)  # 和平: nobody named yet, the unit's admins hear
+    [sh] = bulk(db, city, 1, assigned_unit_id=city.units["bureau_shenhe"], **unnamed)
+    report_ = escalation.sweep(db, MONDAY, settings)
+    assert report_.reminded == many + 2 + many + 1 and report_.escalated == 0
+
+    [digest] = notes(db, city.users["off_hp1"], "case.reminder")
+    assert digest.title == f"{many} 件案件即将到期 / {many} cases due soon"
+    assert digest.case_id is None and digest.link == escalation.REMINDER_DIGEST_LINK
+    per_case = notes(db, city.users["off_hp2"], "case.reminder")
+    assert sorted(n.case_id for n in per_case) == sorted(few)
+    assert all(n.link == f"/cases/{n.case_id}" and f"#{n.case_id}" in n.title for n in per_case)
+    [unit_digest] = notes(db, city.users["d_heping"], "case.reminder")
+    assert unit_digest.title.startswith(f"{many} 件") and unit_digest.case_id is None
+    [one] = notes(db, city.users["d_shenhe"], "case.reminder")
+    assert one.case_id == sh and one.link == f"/cases/{sh}"
+    assert escalation.sweep(db, MONDAY + timedelta(minutes=5), settings).reminded == 0
+
+
+def test_reminder_digest_threshold_is_a_setting(
+    db: Session, city: City, settings: Settings
+) -> None:
+    soon = dict(due_at=MONDAY + timedelta(days=1), remind_at=MONDAY - timedelta(hours=1))
+    ids = bulk(db, city, 3, responsible_user_id=city.users["off_hp1"], **soon)
+    assert escalation.sweep_reminders(db, MONDAY, digest_above=len(ids)) == len(ids)
+    assert len(notes(db, city.users["off_hp1"], "case.reminder")) == len(ids)
+    more = bulk(
+        db,
+        city,
+        3,
+        responsible_user_id=city.users["off_hp2"],
+        due_at=MONDAY + timedelta(days=1),
+        remind_at=MONDAY + timedelta(seconds=30),
+    )
+    later = MONDAY + timedelta(minutes=1)
+    assert escalation.sweep_reminders(db, later, digest_above=len(more) - 1) == len(more)
+    [digest] = notes(db, city.users["off_hp2"], "case.reminder")
+    assert digest.title.startswith(f"{len(more)} 件")

@@ -2,12 +2,19 @@
 
 Each sweep handles the cases whose instant (``remind_at``, ``due_at``,
 ``review_remind_at``) fell in the window since its previous run (``CaseSweepMark``): a
-few ``INSERT … SELECT`` statements over an index range, no Python loop over cases and no
-rewrite of case rows. The first run handles everything already due. Escalation itself is
-derived (an open clock past ``due_at`` is escalated one level above its ``level``); the
-sweep records it as an event per case and tells the people above. Messages to units are
-digests ("5 overdue cases escalated to your unit"), one per person, so a backlog does not
-bury anyone's inbox.
+grouped count and a few ``INSERT … SELECT`` statements over an index range, whatever the
+backlog, with no Python loop over cases and no rewrite of case rows. The first run
+handles everything already due. Escalation itself is derived (an open clock past
+``due_at`` is escalated one level above its ``level``); the sweep records it as an event
+per case (one statement for every level) and tells the people above. Messages to units
+are digests ("5 overdue cases escalated to your unit"), one per person, and so are the
+reminders of whoever has more than ``REMINDER_DIGEST_ABOVE`` in one run, so a backlog
+does not bury anyone's inbox.
+
+The open-case conditions use ``models.open_clause()``, which the partial index
+``ix_case_record_open_unit_due`` answers (covering, on PostgreSQL): the counts read the
+index, not the table. Most of a big run is the event rows themselves (each one's
+foreign-key check locks its case row); see docs/performance.md "Cases".
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from sqlalchemy import (
     ColumnElement,
     String,
     and_,
+    case,
     cast,
     func,
     insert,
@@ -36,15 +44,18 @@ from dustgrid.auth.models import User
 from dustgrid.auth.principal import Principal
 from dustgrid.auth.roles import Role
 from dustgrid.cases import deadlines
-from dustgrid.cases.models import OPEN_STATES, Case, CaseEvent, CaseSweepMark
-from dustgrid.cases.policy import CasePolicy, Level
+from dustgrid.cases.models import Case, CaseEvent, CaseSweepMark, open_clause
+from dustgrid.cases.policy import DEFAULT_POLICY, CasePolicy, Level
 from dustgrid.cases.states import CaseState
 from dustgrid.config import Settings, get_settings
 from dustgrid.notifications import service as notifications
 from dustgrid.notifications.models import Notification
 
-_OPEN = tuple(s.value for s in OPEN_STATES)
 _LOCK_KEY = 0x0DC45E  # advisory lock: one sweeper at a time on PostgreSQL
+_LEVEL_ORDER = (Level.L4, Level.L3, Level.L2, Level.L1)  # digests bottom-up, as they escalate
+# More reminders than this for one person in one run become one digest with the count.
+REMINDER_DIGEST_ABOVE = DEFAULT_POLICY.escalation.reminder_digest_above
+REMINDER_DIGEST_LINK = "/cases?tab=open"  # the person's open cases, soonest due first
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,37 +135,88 @@ def _window(
     return and_(upper, column >= since if strict else column > since)
 
 
-def sweep_reminders(session: Session, now: datetime) -> int:
-    """Remind whoever holds a case once ``remind_at`` (80% of the time) has passed."""
+def sweep_reminders(
+    session: Session, now: datetime, *, digest_above: int = REMINDER_DIGEST_ABOVE
+) -> int:
+    """Remind whoever holds a case once ``remind_at`` (80% of the time) has passed.
+
+    The person named on the case is reminded, else (an L2 clock: nobody named yet) the
+    admins of the unit it was dispatched to. A message per case, except for whoever would
+    get more than ``digest_above`` of them in this run: one digest with the count instead.
+    """
     window = _window(session, "reminders", Case.remind_at, now)
     if window is None:
         return 0
     # A case already past its deadline gets no reminder: the escalation sweep takes it up.
     # (After an outage this keeps the first sweep from writing a reminder per overdue case.)
-    due = and_(window, Case.state.in_(_OPEN), Case.due_at > now)
-    n = int(session.scalar(select(func.count()).where(due)) or 0)
+    due = and_(window, open_clause(), Case.due_at > now)
+    unnamed = and_(Case.responsible_user_id.is_(None), Case.level == Level.L2.value)
+    unit_of_unnamed = case((unnamed, Case.assigned_unit_id), else_=None)
+    groups = session.execute(
+        select(Case.responsible_user_id, unit_of_unnamed, func.count())
+        .where(due)
+        .group_by(Case.responsible_user_id, unit_of_unnamed)
+    ).all()
+    n = sum(int(count) for _, _, count in groups)
     if not n:
         return 0
+    people = {int(u): int(c) for u, _, c in groups if u is not None}
+    units = {int(unit): int(c) for u, unit, c in groups if u is None and unit is not None}
+    busy_people = sorted(u for u, c in people.items() if c > digest_above)
+    busy_units = sorted(u for u, c in units.items() if c > digest_above)
     cols = _case_notice("case.reminder", "案件即将到期", "case due soon")
-    _insert_notices(
-        session,
-        cols,
-        Case.responsible_user_id,
-        and_(due, Case.responsible_user_id.is_not(None)),
-        None,
-        now,
-    )
-    # No one named yet: the unit it was dispatched to (L2), or L1 for undispatched cases.
-    unit_admin = and_(User.org_unit_id == Case.assigned_unit_id, _active_users(Role.district_admin))
-    _insert_notices(
-        session,
-        cols,
-        User.id,
-        and_(due, Case.responsible_user_id.is_(None), Case.level == Level.L2.value),
-        (User, unit_admin),
-        now,
-    )
+    if len(busy_people) < len(people):
+        named = and_(due, Case.responsible_user_id.is_not(None))
+        if busy_people:
+            named = and_(named, Case.responsible_user_id.not_in(busy_people))
+        _insert_notices(session, cols, Case.responsible_user_id, named, None, now)
+    if len(busy_units) < len(units):
+        unit_admin = and_(
+            User.org_unit_id == Case.assigned_unit_id, _active_users(Role.district_admin)
+        )
+        where = and_(due, unnamed)
+        if busy_units:
+            where = and_(where, Case.assigned_unit_id.not_in(busy_units))
+        _insert_notices(session, cols, User.id, where, (User, unit_admin), now)
+    digests = [(user_id, people[user_id]) for user_id in busy_people]
+    if busy_units:
+        admins = session.execute(
+            select(User.id, User.org_unit_id)
+            .where(User.org_unit_id.in_(busy_units), _active_users(Role.district_admin))
+            .order_by(User.id)
+        )
+        digests += [(u, units[unit]) for u, unit in admins if unit is not None]
+    if digests:
+        session.execute(
+            insert(Notification),
+            [
+                {
+                    "user_id": user_id,
+                    "kind": "case.reminder",
+                    "title": f"{count} 件案件即将到期 / {count} cases due soon",
+                    "body": "",
+                    "link": REMINDER_DIGEST_LINK,
+                    "created_at": now,
+                }
+                for user_id, count in digests
+            ],
+        )
     return n
+
+
+def _late_by_level_and_unit(
+    session: Session, late: ColumnElement[bool]
+) -> dict[Level, dict[int | None, int]]:
+    """How many cases ``late`` selects, per level and per unit they were dispatched to."""
+    stmt = (
+        select(Case.level, Case.assigned_unit_id, func.count())
+        .where(late)
+        .group_by(Case.level, Case.assigned_unit_id)
+    )
+    out: dict[Level, dict[int | None, int]] = {}
+    for level, unit_id, n in session.execute(stmt):
+        out.setdefault(Level(str(level)), {})[unit_id] = int(n)
+    return out
 
 
 def _digest(
@@ -162,13 +224,17 @@ def _digest(
     *,
     target: Level,
     src: Level,
-    since_where: Any,
+    per_unit: dict[int | None, int],
     now: datetime,
     settings: Settings,
 ) -> None:
-    """One notification per person of the target level with the count escalated to them."""
+    """One notification per person of the target level with the count escalated to them.
+
+    L1 hears about all of ``src``'s cases; an L2 unit's admins about those dispatched to
+    their unit (the inbox rows), and the outbound channels get one message with the total.
+    """
     if target == Level.L1:
-        n = int(session.scalar(select(func.count()).where(since_where)) or 0)
+        n = sum(per_unit.values())
         users = list(session.scalars(select(User.id).where(_active_users(Role.city_admin))))
         if n and users:
             notifications.notify(
@@ -181,44 +247,39 @@ def _digest(
                 settings=settings,
             )
         return
-    per_unit = (
-        select(Case.assigned_unit_id.label("unit_id"), func.count().label("n"))
-        .where(since_where, Case.assigned_unit_id.is_not(None))
-        .group_by(Case.assigned_unit_id)
-        .subquery()
+    units = {u: n for u, n in per_unit.items() if u is not None}
+    if not units:
+        return
+    admins = session.execute(
+        select(User.id, User.org_unit_id)
+        .where(User.org_unit_id.in_(sorted(units)), _active_users(Role.district_admin))
+        .order_by(User.id)
     )
-    sel = select(
-        User.id,
-        literal("case.escalated"),
-        _title(
-            "",
-            per_unit.c.n,
-            f" 件超期案件由 {src.value} 升级至本单位 / overdue cases escalated to your unit",
-        ),
-        literal(""),
-        literal("/cases?tab=overdue"),
-        literal(now, type_=Case.opened_at.type),
-    ).join_from(
-        per_unit,
-        User,
-        and_(User.org_unit_id == per_unit.c.unit_id, _active_users(Role.district_admin)),
+    rows = [
+        {
+            "user_id": user_id,
+            "kind": "case.escalated",
+            "title": f"{units[unit_id]} 件超期案件由 {src.value} 升级至本单位"
+            " / overdue cases escalated to your unit",
+            "body": "",
+            "link": "/cases?tab=overdue",
+            "created_at": now,
+        }
+        for user_id, unit_id in admins
+        if unit_id is not None
+    ]
+    if rows:
+        session.execute(insert(Notification), rows)
+    total = sum(units.values())
+    notifications.notify(
+        session,
+        user_ids=[],
+        kind="case.escalated",
+        title=f"{total} 件超期案件升级至二级网格 / {total} overdue cases escalated to L2",
+        now=now,
+        settings=settings,
+        extra={"level": target.value},
     )
-    session.execute(
-        insert(Notification).from_select(
-            ["user_id", "kind", "title", "body", "link", "created_at"], sel
-        )
-    )
-    total = int(session.scalar(select(func.sum(per_unit.c.n))) or 0)
-    if total:
-        notifications.notify(
-            session,
-            user_ids=[],
-            kind="case.escalated",
-            title=f"{total} 件超期案件升级至二级网格 / {total} overdue cases escalated to L2",
-            now=now,
-            settings=settings,
-            extra={"level": target.value},
-        )
 
 
 def sweep_escalations(
@@ -233,51 +294,62 @@ def sweep_escalations(
 
     Each clock escalates once (its ``due_at`` falls in one window); a move that starts a
     new clock can escalate again. L1's own clocks have no one above: they stay red.
+
+    Set-based whatever the backlog: one grouped count of the late cases (per level and
+    unit: the digests' numbers), one ``INSERT … SELECT`` writing every event (the from/to
+    levels picked per row), then a handful of digest rows.
     """
     settings = settings or get_settings()
     policy = policy or deadlines.case_policy(settings)
     window = _window(session, "escalations", Case.due_at, now, strict=True)
     if window is None:
         return 0
-    late = and_(window, Case.state.in_(_OPEN))
-    total = 0
-    for src in (Level.L4, Level.L3, Level.L2):
-        target = policy.escalation.target(src)
-        if target is None:
-            continue
-        where: ColumnElement[bool] = and_(late, Case.level == src.value)
-        n = int(session.scalar(select(func.count()).where(where)) or 0)
-        if not n:
-            continue  # (counted first: INSERT … SELECT row counts differ between drivers)
-        data = literal({"from_level": src.value, "to_level": target.value}, type_=JSON)
-        events = select(
-            Case.id,
-            literal("case.escalated"),
-            literal(now, type_=CaseEvent.at.type),
-            literal("system"),
-            literal("system"),
-            Case.state,
-            Case.state,
-            literal(""),
-            data,
-            literal(policy.escalation.version),
-        ).where(where)
-        cols = [
-            "case_id",
-            "kind",
-            "at",
-            "actor_name",
-            "actor_role",
-            "from_state",
-            "to_state",
-            "reason",
-            "data",
-            "policy_version",
-        ]
-        session.execute(insert(CaseEvent).from_select(cols, events))
-        _digest(session, target=target, src=src, since_where=where, now=now, settings=settings)
-        total += n
-    return total
+    chain = {src: target for src in Level if (target := policy.escalation.target(src))}
+    if not chain:
+        return 0
+    late = and_(window, open_clause(), Case.level.in_([s.value for s in chain]))
+    counts = _late_by_level_and_unit(session, late)
+    if not counts:
+        return 0
+    data = case(
+        *(
+            (
+                Case.level == src.value,
+                literal({"from_level": src.value, "to_level": target.value}, type_=JSON),
+            )
+            for src, target in chain.items()
+        )
+    )
+    events = select(
+        Case.id,
+        literal("case.escalated"),
+        literal(now, type_=CaseEvent.at.type),
+        literal("system"),
+        literal("system"),
+        Case.state,
+        Case.state,
+        literal(""),
+        data,
+        literal(policy.escalation.version),
+    ).where(late)
+    cols = [
+        "case_id",
+        "kind",
+        "at",
+        "actor_name",
+        "actor_role",
+        "from_state",
+        "to_state",
+        "reason",
+        "data",
+        "policy_version",
+    ]
+    session.execute(insert(CaseEvent).from_select(cols, events))
+    for src in sorted(counts, key=_LEVEL_ORDER.index):
+        _digest(
+            session, target=chain[src], src=src, per_unit=counts[src], now=now, settings=settings
+        )
+    return sum(n for per_unit in counts.values() for n in per_unit.values())
 
 
 def sweep_reviews(session: Session, now: datetime) -> int:

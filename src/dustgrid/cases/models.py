@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    ColumnElement,
     Date,
     Enum,
     Float,
@@ -28,6 +29,8 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    bindparam,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -47,6 +50,13 @@ OPEN_STATES = frozenset(
     }
 )  # a clock runs in each of these; suspended and closed have none
 
+# The open states as the partial index ``ix_case_record_open_unit_due`` spells them; a query
+# that should use that index says ``open_clause()``, which renders exactly this list inline
+# (a planner can only match a partial index against literal values). Changing
+# ``OPEN_STATES`` means a migration recreating that index (tests/cases check they agree).
+OPEN_STATE_VALUES: tuple[str, ...] = tuple(sorted(s.value for s in OPEN_STATES))
+OPEN_INDEX_WHERE = "state IN ({})".format(", ".join(f"'{v}'" for v in OPEN_STATE_VALUES))
+
 
 class Case(Base, TimestampMixin):
     __tablename__ = "case_record"
@@ -55,8 +65,18 @@ class Case(Base, TimestampMixin):
         Index("ix_case_record_unit_state_due", "assigned_unit_id", "state", "due_at", "warn_at"),
         # inbox per responsible person
         Index("ix_case_record_resp_state_due", "responsible_user_id", "state", "due_at"),
-        # city-wide overdue board and the escalation sweep (covering)
+        # city-wide overdue board (covering)
         Index("ix_case_record_state_due_unit", "state", "due_at", "assigned_unit_id", "warn_at"),
+        # open cases only (a quarter of the table): an L2 unit's overdue tab in due order,
+        # and the sweeps' counts over every open case (covering on PostgreSQL)
+        Index(
+            "ix_case_record_open_unit_due",
+            "assigned_unit_id",
+            "due_at",
+            postgresql_include=["warn_at", "level", "remind_at", "responsible_user_id"],
+            postgresql_where=text(OPEN_INDEX_WHERE),
+            sqlite_where=text(OPEN_INDEX_WHERE),
+        ),
         # a site's history, and cases of the sites in a grid or of an enterprise
         Index("ix_case_record_site_state_due", "site_id", "state", "due_at"),
         Index("ix_case_record_reporter_opened", "reporter_id", "opened_at"),
@@ -122,6 +142,13 @@ class Case(Base, TimestampMixin):
     @property
     def location(self) -> tuple[float, float] | None:
         return (self.lat, self.lon) if self.lat is not None and self.lon is not None else None
+
+
+def open_clause() -> ColumnElement[bool]:
+    """``state IN (<the open states>)`` with the values inline, as the partial index has it."""
+    return Case.state.in_(
+        bindparam("open_states", OPEN_STATE_VALUES, expanding=True, literal_execute=True)
+    )
 
 
 class CaseEvent(Base):

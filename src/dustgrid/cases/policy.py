@@ -185,9 +185,15 @@ class LightPolicy:
 
 @dataclass(frozen=True, slots=True)
 class EscalationPolicy:
-    """Who hears about an overdue case: L3/L4 → L2, L2 → L1 (000 §4(四), domain.md §1)."""
+    """Who hears about an overdue case: L3/L4 → L2, L2 → L1 (000 §4(四), domain.md §1).
 
-    version: str = "2025.1"
+    ``reminder_digest_above``: more "due soon" reminders than this for one person in one
+    sweep become one digest with the count (an ordinary run reminds of a case or two; the
+    first run after an outage would otherwise fill each officer's inbox).
+    """
+
+    version: str = "2026.1"
+    reminder_digest_above: int = 5
     chain: Mapping[Level, Level] = field(
         default_factory=lambda: MappingProxyType(
             {Level.L4: Level.L2, Level.L3: Level.L2, Level.L2: Level.L1}
