@@ -142,3 +142,15 @@ def test_high_humidity_spans() -> None:
     flags = high_humidity(rh)
     assert [(f.start, f.end) for f in flags] == [(m(10), m(20)), (m(40), m(40))]
     assert "max 90%" in flags[0].detail
+
+
+def test_every_flag_kind_has_a_label_in_both_languages() -> None:
+    import json
+    from pathlib import Path
+
+    from dustgrid.alerts.quality import FLAG_KINDS
+
+    root = Path(__file__).parents[2] / "src" / "dustgrid" / "i18n"
+    for locale in ("zh-CN", "en"):
+        labels = json.loads((root / locale / "alerts.json").read_text(encoding="utf-8"))
+        assert all(labels.get(f"alerts.flag.{kind}") for kind in FLAG_KINDS), locale

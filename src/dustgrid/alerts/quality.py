@@ -36,6 +36,18 @@ REPLAY_SERIES_MIN_DISTINCT = 5  # a copied run must vary (flat/repeated runs are
 REPLAY_SERIES_METRICS = ("tsp", "pm10", "pm25")
 HUMIDITY_RH_ABOVE = 70.0  # % RH; optical PM sensors over-read in humid air
 
+#: Every kind a detector here can report (labels: ``alerts.flag.<kind>`` in the i18n files).
+FLAG_KINDS = (
+    "flat_line",
+    "repeated_value",
+    "pm25_above_pm10",
+    "spray_drop",
+    "clock_drift",
+    "replayed_frame",
+    "replayed_series",
+    "high_humidity",
+)
+
 T = TypeVar("T")
 
 

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from dustgrid.alerts import reference, rulesets, service, views
 from dustgrid.alerts.api import Filter
+from dustgrid.alerts.quality import FLAG_KINDS
 from dustgrid.alerts.schemas import DryRunIn
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
 from dustgrid.auth.roles import Perm
@@ -228,7 +229,14 @@ def alert_page(
         k: translate(f"alerts.chart.{k}", locale)
         for k in ("site", "reference", "window", "limit", "flag", "no_data", "failed", "held")
     }
-    config = {"chartUrl": f"/api/v1/alerts/{alert.id}/chart", "labels": labels}
+    flag_names = {
+        kind: translate(f"alerts.flag.{kind}", locale) for kind in FLAG_KINDS
+    }
+    config = {
+        "chartUrl": f"/api/v1/alerts/{alert.id}/chart",
+        "labels": labels,
+        "flagNames": flag_names,
+    }
     return render(
         request,
         "alerts/detail.html",

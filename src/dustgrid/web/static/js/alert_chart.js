@@ -40,7 +40,8 @@
     var marks = [[{ xAxis: wallMs(d.started_at), name: "", itemStyle: { color: "rgba(217,48,37,0.08)" } },
                   { xAxis: d.ended_at ? wallMs(d.ended_at) : wallMs(d.end) }]];
     var flagAreas = d.flags.map(function (f) {
-      return [{ xAxis: wallMs(f.start), name: f.kind, itemStyle: { color: "rgba(242,153,0,0.18)" } },
+      var name = (cfg.flagNames && cfg.flagNames[f.kind]) || f.kind;
+      return [{ xAxis: wallMs(f.start), name: name, itemStyle: { color: "rgba(242,153,0,0.18)" } },
               { xAxis: wallMs(f.end) }];
     });
     var series = [
@@ -59,7 +60,7 @@
     ];
     return {
       useUTC: true, animation: false,
-      grid: { left: 56, right: 24, top: 36, bottom: 56 },
+      grid: { left: 56, right: 64, top: 36, bottom: 56 },
       legend: { top: 0 },
       tooltip: {
         trigger: "axis",
