@@ -10,7 +10,7 @@ DEVICES ?= 20
 
 .PHONY: run test test-sqlite test-postgres lint typecheck install migrate demo serve bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py src/dustgrid/ingest/hj212/_speedups.c
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

@@ -7,7 +7,7 @@ import contextlib
 import string
 from datetime import datetime
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from dustgrid.ingest.hj212 import (
@@ -340,3 +340,81 @@ def test_standard_frames_take_the_fast_paths(fixture_frames: dict[str, list[byte
         assert _match_standard(head) is not None
         assert _parse_planned(body) == parse_cp_reference(body)
         assert _parse_planned(body) is not None
+
+
+@st.composite
+def standard_headers(draw: st.DrawFn) -> str:
+    """Mostly the standard order with valid fields, sometimes not: both paths get work."""
+    variants = {
+        "QN": ["20240501100002137", "20241301100002137", "2024050110000213", "2024050110000213x"],
+        "ST": ["39", "22", "391234", "3a", ""],
+        "CN": ["2011", "12345678", ""],
+        "PW": ["123456", "", "a=b", "CP=&"],
+        "MN": ["M" * 24, "M" * 25, "", "010000A8900016F000169DC0", "a=&b"],
+        "Flag": ["5", "4", "7", "255", "256", "0005", "x", ""],
+        "PNUM": ["3", "0"],
+        "PNO": ["2", "4"],
+    }
+    # (hypothesis draws 0 often: 0 means present, standard order, the valid value)
+    keys = [
+        k
+        for k in variants
+        if draw(st.integers(0, 9)) in ((5, 6) if k in ("PNUM", "PNO") else range(9))
+    ]
+    if draw(st.integers(0, 4)) == 3:
+        keys = draw(st.permutations(keys))
+    pairs = []
+    for key in keys:
+        roll = draw(st.integers(0, 19))  # 85 %: the first (valid) value
+        if roll < 17:
+            value = variants[key][0]
+        elif roll < 19:
+            value = draw(st.sampled_from(variants[key]))
+        else:
+            value = draw(st.text("09aZ=-;", max_size=4))
+        pairs.append(f"{key}={value}")
+    return ";".join(pairs) + draw(st.sampled_from([";", ";", ";", ";;", "", "; "]))
+
+
+segment_bodies = st.sampled_from(
+    [
+        "&&",
+        "&&&",
+        "&&;",
+        "DataTime=20240501100000;a34002-Rtd=1,a34002-Flag=N&&",
+        "DataTime=20240230100000;a34002-Rtd=1&&",
+        "a34002-Rtd=1&&",
+        "DataTime=20240501100000;a34002-Rtd=x&&",
+        "DataTime=20240501100000&&CP=&&&&",
+        "RtdInterval=30",
+    ]
+)
+
+
+STANDARD_HEAD = "QN=20240501100002137;ST=39;CN=2011;PW=123456;MN=M;Flag=5;"
+
+
+@settings(max_examples=600)
+@example(STANDARD_HEAD, "CP=&&", "&&")
+@example(STANDARD_HEAD + "PNUM=3;PNO=2;", "CP=&&", "&&")  # PNUM/PNO without the split bit
+@example(STANDARD_HEAD.replace("Flag=5", "Flag=7"), "CP=&&", "&&")
+@example(STANDARD_HEAD.replace("Flag=5", "Flag=256"), "CP=&&", "&&")
+@example(STANDARD_HEAD.replace("PW=123456", "PW=aCP=&&b"), "CP=&&", "&&")
+@example(STANDARD_HEAD.replace("MN=M", "MN=CP=&&"), "CP=&&", "&&")
+@example(STANDARD_HEAD.replace("QN=20240501100002137", "QN=20241301100002137"), "CP=&&", "&&")
+@given(
+    st.one_of(headers(), standard_headers()),
+    st.sampled_from(["CP=&&", "CP=&&", ";CP=&&", "CP=&", ""]),
+    segment_bodies,
+)
+def test_segment_fast_path_matches_reference(head: str, cp_open: str, body: str) -> None:
+    from dustgrid.ingest.hj212.codec import _parse_text, _parse_text_reference
+
+    text = head + cp_open + body
+    outcomes = []
+    for parser in (_parse_text, _parse_text_reference):
+        try:
+            outcomes.append(("ok", repr(parser(text, "hj212"))))
+        except HJ212Error as exc:
+            outcomes.append(("error", (type(exc), str(exc), exc.code)))
+    assert outcomes[0] == outcomes[1]

@@ -4,14 +4,19 @@ Times: HJ 212 timestamps (QN, DataTime, BeginTime...) are the *local wall-clock 
 device*, with no zone in the protocol. :attr:`Frame.data_time` is therefore a naive
 ``datetime``; the caller attaches the site's city timezone (``dt.replace(tzinfo=...)``).
 
-Speed matters (one server ingests every site): the envelope CRC is folded in C (see
-``crc.py``), the standard header is matched by one regex, and CP parsing uses per-shape plans
-(see ``cp.py``); unusual input takes slower paths that also produce the exact error message.
+Speed matters (one server ingests every site). :func:`decode` first offers a frame to the
+optional C accelerator (``_speedups.c``, built by ``pip install``), which returns the Frame of
+a plain frame and None for anything else. The pure-Python decoder (:func:`decode_python`) is
+the reference and the fallback: the envelope CRC is folded with C-level big-integer
+operations (see ``crc.py``), the standard header and the CP opening are matched by one regex,
+and CP parsing uses per-shape plans (see ``cp.py``); unusual input takes slower paths that
+also produce the exact error message.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -29,9 +34,18 @@ from .codes import (
     QN_LEN,
     VERSION_SHIFT,
 )
-from .cp import Item, parse_cp, parse_timestamp
+from .cp import (
+    _FLAG_INFO,
+    _TS_CACHE,
+    Item,
+    _parse_planned,
+    classify_key,
+    flag_info,
+    parse_cp,
+    parse_timestamp,
+)
 from .envelope import CRC_HJ212, as_bytes, unwrap
-from .errors import E_CP, E_ENCODING, FieldError, FrameError
+from .errors import E_CP, E_ENCODING, FieldError, FrameError, HJ212Error
 
 CP_OPEN: Final = "CP=&&"
 CP_CLOSE: Final = "&&"
@@ -199,20 +213,76 @@ def _header(head: str) -> Header:
     return m.groups()  # type: ignore[return-value]
 
 
+# The standard header plus the CP opening, for the fast path of _parse_text.
+_STANDARD_SEGMENT: Final = re.compile(_STANDARD_HEADER.pattern + re.escape(CP_OPEN))
+_match_segment = _STANDARD_SEGMENT.match
+_CP_OPEN_LEN: Final = len(CP_OPEN)
+_CP_CLOSE_LEN: Final = len(CP_CLOSE)
+
+
 def parse_data_segment(segment: str | bytes, *, crc: str = CRC_HJ212) -> Frame:
     """Parse a data segment (the text between the length field and the CRC)."""
     if isinstance(segment, bytes):
-        try:
-            text = segment.decode("ascii")
-        except UnicodeDecodeError as exc:
-            raise FrameError(
-                f"non-ASCII byte 0x{segment[exc.start]:02X} at data offset {exc.start}",
-                code=E_ENCODING,
-            ) from None
-    elif not segment.isascii():
+        return _parse_text(_ascii(segment), crc)
+    if not segment.isascii():
         raise FrameError("data segment has non-ASCII characters", code=E_ENCODING)
-    else:
-        text = segment
+    return _parse_text(segment, crc)
+
+
+def _ascii(segment: bytes) -> str:
+    try:
+        return segment.decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise FrameError(
+            f"non-ASCII byte 0x{segment[exc.start]:02X} at data offset {exc.start}",
+            code=E_ENCODING,
+        ) from None
+
+
+def _parse_text(text: str, crc: str) -> Frame:
+    """Fast path for the usual frame (standard header order, not split, CP closed by "&&");
+    everything else, and every error but a bad QN time, goes through the reference path."""
+    m = _match_segment(text)
+    if m is not None:
+        qn, st, cn, pw, mn, flag_text, pnum_text, _ = m.groups()
+        end = m.end()
+        flag = 0 if flag_text is None else int(flag_text)  # at most 3 digits (regex)
+        if (
+            pnum_text is None
+            and flag <= MAX_FLAG
+            and not flag & FLAG_SPLIT
+            and text.find(CP_OPEN) == end - _CP_OPEN_LEN  # the first "CP=&&" is this one
+            and text.endswith(CP_CLOSE, end)
+        ):
+            if qn is not None and qn[:DATETIME_LEN] not in _TS_CACHE:
+                _check_qn(qn)  # raises exactly as the reference path would
+            body = text[end:-_CP_CLOSE_LEN]
+            planned = _parse_planned(body) if body else None  # what parse_cp does, inlined
+            data_time, items, extra = planned if planned is not None else parse_cp(body)
+            if items and data_time is None:
+                raise FieldError(f"missing DataTime in CP ({len(items)} items)", code=E_CP)
+            return Frame(
+                qn,
+                st,
+                cn,
+                pw,
+                mn,
+                flag,
+                flag >> VERSION_SHIFT,
+                bool(flag & FLAG_ACK),
+                False,
+                None,
+                None,
+                data_time,
+                items,
+                extra,
+                crc,
+            )
+    return _parse_text_reference(text, crc)
+
+
+def _parse_text_reference(text: str, crc: str) -> Frame:
+    """Every frame shape, in the order of checks that decides which error is reported."""
     head, cp_body = _split_segment(text)
     qn_opt, st, cn, pw, mn, flag_opt, pnum_text, pno_text = _header(head)
     if qn_opt is not None:
@@ -253,6 +323,17 @@ def parse_data_segment(segment: str | bytes, *, crc: str = CRC_HJ212) -> Frame:
     )
 
 
+def decode_python(
+    frame: bytes | bytearray | memoryview | str,
+    *,
+    allow_modbus: bool = False,
+    verify: bool = True,
+) -> Frame:
+    """The pure-Python :func:`decode`: the reference for the C accelerator, and its fallback."""
+    data, variant = unwrap(frame, allow_modbus=allow_modbus, verify=verify)
+    return _parse_text(_ascii(data), variant)
+
+
 def decode(
     frame: bytes | bytearray | memoryview | str,
     *,
@@ -264,8 +345,12 @@ def decode(
     ``allow_modbus``: accept a CRC-16/MODBUS checksum (``Frame.crc == "modbus"``); decide it
     per device. ``verify=False`` parses despite a CRC mismatch (``crc == "bad"``), for tools.
     """
+    if _decode_c is not None:
+        found = _decode_c(frame)
+        if found is not None:
+            return found
     data, variant = unwrap(frame, allow_modbus=allow_modbus, verify=verify)
-    return parse_data_segment(data, crc=variant)
+    return _parse_text(_ascii(data), variant)
 
 
 def peek(frame: bytes | bytearray | memoryview | str) -> dict[str, str]:
@@ -283,3 +368,38 @@ def peek(frame: bytes | bytearray | memoryview | str) -> dict[str, str]:
         if eq and key in HEADER_KEYS:
             out[key] = value
     return out
+
+
+# ---------------------------------------------------------------------------------------
+# the optional C accelerator (``_speedups.c``, built by ``pip install``; see docs/devices.md)
+
+
+def _load_speedups() -> Callable[[object], Frame | None] | None:
+    """``_speedups.decode`` configured with this module's types and helpers, or None.
+
+    It returns the Frame for plain frames and None for everything else, which then takes
+    the pure-Python path (:func:`decode_python`, the reference). None when the extension
+    was not built (no C compiler at install time): the codec then runs in pure Python.
+    """
+    try:
+        from . import _speedups
+    except ImportError:
+        return None
+    _speedups.configure(
+        frame_type=Frame,
+        item_type=Item,
+        ts_cache=_TS_CACHE,
+        parse_timestamp=parse_timestamp,
+        check_qn=_check_qn,
+        classify_key=classify_key,
+        flag_info=flag_info,
+        flag_infos=dict(_FLAG_INFO),
+        error_type=HJ212Error,
+        crc_name=CRC_HJ212,
+    )
+    return _speedups.decode
+
+
+_decode_c: Final = _load_speedups()
+#: True when :func:`decode` uses the C accelerator for plain frames.
+ACCELERATED: Final = _decode_c is not None

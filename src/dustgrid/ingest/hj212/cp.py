@@ -29,6 +29,7 @@ _KEY_CACHE_MAX: Final = 4096  # bounds below keep hostile input from growing mem
 _PLAN_CACHE_MAX: Final = 1024
 _TS_CACHE_MAX: Final = 8192
 _NON_SEPARATORS: Final = bytes(b for b in range(256) if b not in b"=,;")
+_SEMICOLON_AS_COMMA: Final = bytes.maketrans(b";", b",")
 
 
 class Item(NamedTuple):
@@ -161,6 +162,16 @@ def parse_cp_reference(body: str) -> CPResult:
     return data_time, items, extra
 
 
+def _separators(length: int) -> bytes:
+    """What ``length`` separators of well-formed pairs read: ``=,=,...,=`` (never equal to
+    an even-length sequence)."""
+    return b"=," * ((length - 1) >> 1) + b"="
+
+
+_SEPARATORS_CACHED: Final = 256
+_SEPARATORS: Final = tuple(_separators(n) for n in range(_SEPARATORS_CACHED))  # by length
+
+
 class _Plan(NamedTuple):
     """Where things are in the token list ``[k0, v0, k1, v1, ...]`` of one key sequence."""
 
@@ -173,7 +184,7 @@ class _Plan(NamedTuple):
     extra: tuple[tuple[str, int], ...]  # (key, token index) of other keys, in order
 
 
-_PLANS: dict[tuple[str, ...], _Plan | None] = {}  # None: shape left to the reference loop
+_PLANS: dict[str, _Plan | None] = {}  # None: shape left to the reference loop
 _UNPLANNED: Final = _Plan(-1, tuple, None, (), (), (), ())  # sentinel: shape not seen yet
 
 
@@ -226,32 +237,36 @@ def _make_plan(keys: tuple[str, ...]) -> _Plan | None:
 def _parse_planned(body: str) -> CPResult | None:
     """The fast path; None whenever the input is not a plain ``k=v`` list it can handle."""
     # Exactly one '=' per pair <=> the separators read "=,=,=...=" (';' counted as ',').
-    seps = body.encode("ascii", "replace").translate(None, _NON_SEPARATORS).replace(b";", b",")
-    pairs = (len(seps) + 1) >> 1
-    if seps != b"=," * (pairs - 1) + b"=":
+    seps = body.encode("ascii", "replace").translate(_SEMICOLON_AS_COMMA, _NON_SEPARATORS)
+    n = len(seps)
+    if seps != (_SEPARATORS[n] if n < _SEPARATORS_CACHED else _separators(n)):
         return None
     toks = body.replace(";", ",").replace("=", ",").split(",")
-    keys = tuple(toks[0::2])
+    keys = ",".join(toks[0::2])  # ',' never occurs in a key: an unambiguous cache key
     plan = _PLANS.get(keys, _UNPLANNED)
     if plan is _UNPLANNED:
         if len(_PLANS) >= _PLAN_CACHE_MAX:
             _PLANS.clear()
-        plan = _PLANS[keys] = _make_plan(keys)
+        plan = _PLANS[keys] = _make_plan(tuple(toks[0::2]))
     if plan is None:
         return None
+    data_at, get_values, get_flags, codes, metrics, kinds, extra_at = plan
     try:
-        values = list(map(float, plan.values(toks)))
+        values = list(map(float, get_values(toks)))
     except ValueError:
         return None  # empty or bad value: the reference loop says which
-    if not all(map(isfinite, values)):
-        return None
-    data_time = parse_timestamp(toks[plan.data_time]) if plan.data_time >= 0 else None
+    if not isfinite(sum(values)):
+        return None  # inf/nan somewhere (or a finite sum overflowed): reference decides
+    data_time = None
+    if data_at >= 0:
+        stamp = toks[data_at]
+        data_time = _TS_CACHE.get(stamp) or parse_timestamp(stamp)
     n = len(values)
     marks: Iterable[str] = repeat(FLAG_NORMAL)
     valid: Iterable[bool] = repeat(True)
-    if plan.flags is not None:
+    if get_flags is not None:
         toks.append(FLAG_NORMAL)  # the token items without a "-Flag" point at
-        flags = plan.flags(toks)
+        flags = get_flags(toks)
         if flags.count(FLAG_NORMAL) != n:
             validity = list(map(_VALIDITY, flags))
             if None in validity:  # unknown or oddly written flags: normalise one by one
@@ -259,7 +274,7 @@ def _parse_planned(body: str) -> CPResult | None:
                 marks, valid = [f for f, _ in infos], [ok for _, ok in infos]
             else:
                 marks, valid = flags, validity  # type: ignore[assignment]
-    rows = zip(plan.codes, plan.metrics, plan.kinds, values, marks, valid, strict=False)
+    rows = zip(codes, metrics, kinds, values, marks, valid, strict=False)
     items = list(map(_new, repeat(Item, n), rows))
-    extra = {key: toks[at] for key, at in plan.extra} if plan.extra else {}
+    extra = {key: toks[at] for key, at in extra_at} if extra_at else {}
     return data_time, items, extra

@@ -68,7 +68,7 @@ def unwrap(
     ``allow_modbus`` accepts a CRC-16/MODBUS checksum (a per-device decision); ``verify=False``
     returns variant ``"bad"`` instead of raising on a CRC mismatch (for diagnostics only).
     """
-    raw = as_bytes(frame)
+    raw = frame if type(frame) is bytes else as_bytes(frame)
     # Fast path: a clean frame with or without its CRLF.
     if raw[:START_LEN] == _START and raw[START_LEN:HEADER_LEN].isdigit():
         end = HEADER_LEN + int(raw[START_LEN:HEADER_LEN])
