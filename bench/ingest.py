@@ -794,7 +794,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(
                 f"listener writer      : {counters.get('batches', 0):,} batches, "
                 f"{rows_written / batches:,.0f} rows/batch, {write_ms / batches:.1f} ms/batch "
-                f"(writer busy {write_ms / 1000:.1f} s of the whole run)"
+                f"(writer threads busy {write_ms / 1000:.1f} s in all)"
             )
             steps = [
                 (label, counters.get(f"write_{key}_us", 0) / batches / 1000)

@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     )
     hj212_batch_max: int = Field(default=2000, description="Writer flushes at this many rows…")
     hj212_batch_ms: int = Field(default=20, description="…or this long after the first one")
+    hj212_writers: int = Field(
+        default=2,
+        description="Batches written at once, each in its own transaction and connection "
+        "(PostgreSQL; SQLite always 1)",
+    )
     hj212_sqlite_synchronous: str = Field(
         default="FULL",
         description="SQLite synchronous pragma of the ingest writer (FULL: an "

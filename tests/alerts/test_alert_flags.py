@@ -73,18 +73,16 @@ def test_spraying_opens_its_own_alert_and_case(db: Session, city: City) -> None:
     assert later.cleared == 1
 
 
-def test_a_frame_sent_again_later_is_flagged_a_quick_retry_is_not(
-    db: Session, city: City
-) -> None:
+def test_a_frame_sent_again_later_is_flagged_a_quick_retry_is_not(db: Session, city: City) -> None:
     dev = add_device(db, city, "QUAL0000000009", site="HP-003")
     first = T0 + timedelta(minutes=10, seconds=2)
     store(db, rows(dev.id, "pm10", T0, [50.0] * 10, received=first), first)
     retry_at = first + timedelta(seconds=40)  # the device missed our 9014 and resent
-    assert note_repeated_frames(db, [(dev.id, T0 + timedelta(minutes=9))], retry_at) == 0
+    assert note_repeated_frames(db, [(dev.id, T0 + timedelta(minutes=9), retry_at)]) == 0
     replay_at = first + timedelta(hours=3)  # the same data again three hours later
-    replayed = [(dev.id, T0 + timedelta(minutes=m)) for m in (3, 4)]
-    unknown = [(dev.id, T0 + timedelta(days=1))]  # not stored: not a repeat at all
-    assert note_repeated_frames(db, replayed + unknown, replay_at) == 2
+    replayed = [(dev.id, T0 + timedelta(minutes=m), replay_at) for m in (3, 4)]
+    unknown = [(dev.id, T0 + timedelta(days=1), replay_at)]  # not stored: no repeat at all
+    assert note_repeated_frames(db, replayed + unknown) == 2
     db.flush()
     (flag,) = db.scalars(select(QualityFlagRow).where(QualityFlagRow.device_id == dev.id))
     assert flag.kind == "replayed_frame" and flag.site_id == city.sites["HP-003"]

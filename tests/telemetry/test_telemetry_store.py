@@ -11,9 +11,19 @@ from sqlalchemy.orm import Session
 
 from dustgrid.telemetry.metrics import UnitError
 from dustgrid.telemetry.models import Reading, RollupDirty
-from dustgrid.telemetry.store import ReadingRow, to_canonical, window_start, write_readings
+from dustgrid.telemetry.store import (
+    CopyRows,
+    CopyTemplate,
+    ReadingRow,
+    copy_row_head,
+    copy_suffix,
+    copy_value,
+    to_canonical,
+    window_start,
+    write_readings,
+)
 from tests.fixtures.city import City
-from tests.telemetry.telemetry_support import add_device, local, reading_count, series
+from tests.telemetry.telemetry_support import RECEIVED, add_device, local, reading_count, series
 
 
 def _dirty(db: Session, device_id: int) -> dict[datetime, int]:
@@ -154,3 +164,96 @@ def test_to_canonical_refuses_unknown_units_and_metrics() -> None:
         to_canonical(1.0, "pm10", "ppm")
     with pytest.raises(UnitError):
         to_canonical(1.0, "ozone", None)
+
+
+# -- rows pre-encoded for PostgreSQL's binary COPY (the HJ 212 listener's form) ------------
+
+
+def _encoded(rows: list[ReadingRow]) -> CopyRows:
+    out = CopyRows()
+    for r in rows:
+        suffix = copy_suffix(r.device_id, r.data_time, r.source, r.received_at)
+        out.chunks.append(copy_row_head(r.metric, r.kind, r.flag, r.valid) + copy_value(r.value))
+        out.chunks.append(suffix)
+        out.count += 1
+        out.pairs.add((r.device_id, r.data_time))
+    return out
+
+
+def _stored(db: Session, device_id: int) -> list[tuple[object, ...]]:
+    stmt = (
+        select(
+            Reading.metric,
+            Reading.kind,
+            Reading.data_time,
+            Reading.value,
+            Reading.flag,
+            Reading.valid,
+            Reading.source,
+            Reading.received_at,
+        )
+        .where(Reading.device_id == device_id)
+        .order_by(Reading.data_time, Reading.metric, Reading.kind)
+    )
+    return [tuple(r) for r in db.execute(stmt)]
+
+
+def _postgresql_only(db: Session) -> None:
+    if db.get_bind().dialect.name != "postgresql":
+        pytest.skip("pre-encoded rows are PostgreSQL's binary COPY format")
+
+
+def test_pre_encoded_rows_are_stored_like_reading_rows(db: Session) -> None:
+    _postgresql_only(db)
+    a = add_device(db, "STORECOPY000001")
+    b = add_device(db, "STORECOPY000002")
+    start = local(2024, 5, 1, 10, 0)
+    rows_a = series(a.id, "pm10", start, [1.5, None, 3.25], flags={1: "D", 2: "S"})
+    rows_a += series(a.id, "noise", start, [60.0, 61.0, 62.0], kind="avg")
+    rows_b = series(b.id, "pm10", start, [1.5, None, 3.25], flags={1: "D", 2: "S"})
+    rows_b += series(b.id, "noise", start, [60.0, 61.0, 62.0], kind="avg")
+    assert write_readings(db.connection(), _encoded(rows_a)) == 6
+    assert write_readings(db.connection(), rows_b) == 6
+    stored_a, stored_b = _stored(db, a.id), _stored(db, b.id)
+    assert stored_a == stored_b  # byte for byte what the ReadingRow path stores
+    assert (None, "D", False) in {(v, f, ok) for _, _, _, v, f, ok, _, _ in stored_a}
+    assert set(_dirty(db, a.id)) == {local(2024, 5, 1, 10, 0)}
+
+
+def test_pre_encoded_resends_and_repeats_are_skipped(db: Session) -> None:
+    _postgresql_only(db)
+    dev = add_device(db, "STORECOPY000003")
+    first = series(dev.id, "pm10", local(2024, 5, 1, 10, 0), range(10))
+    assert write_readings(db.connection(), _encoded(first)) == 10
+    resend = first[5:] + series(dev.id, "pm10", local(2024, 5, 1, 10, 10), range(5))
+    assert write_readings(db.connection(), _encoded(resend)) == 5  # overlap: staged path
+    later = series(dev.id, "pm10", local(2024, 5, 1, 11, 0), [1.0, 2.0])
+    assert write_readings(db.connection(), _encoded([*later, later[0]])) == 2  # COPY aborted
+    assert reading_count(db, dev.id) == 17
+
+
+def test_pre_encoded_rows_need_postgresql(db: Session) -> None:
+    if db.get_bind().dialect.name == "postgresql":
+        pytest.skip("SQLite only")
+    dev = add_device(db, "STORECOPY000004")
+    encoded = _encoded(series(dev.id, "pm10", local(2024, 5, 1, 10, 0), [1.0]))
+    with pytest.raises(NotImplementedError):
+        write_readings(db.connection(), encoded)
+
+
+def test_copy_template_packs_a_frame_like_its_pieces() -> None:
+    heads = [copy_row_head("pm10", "rtd", "N", True), copy_row_head("wind_speed", "rtd", "N", True)]
+    suffix = copy_suffix(7, local(2024, 5, 1, 10, 0), "hj212", RECEIVED)
+    template = CopyTemplate(heads, len(suffix))
+    packed = template.pack([85.3, 2.5], suffix)
+    assert packed == heads[0] + copy_value(85.3) + suffix + heads[1] + copy_value(2.5) + suffix
+    assert template.pack([1.0, 2.0], suffix) != packed  # the template keeps no values
+    other = copy_suffix(7, local(2024, 5, 1, 10, 0), "hj212mb", RECEIVED)
+    with pytest.raises(ValueError, match="suffix"):
+        template.pack([1.0, 2.0], other)  # a longer source: another template
+
+
+def test_copy_suffix_refuses_naive_times() -> None:
+    naive = datetime(2024, 5, 1)  # noqa: DTZ001 - the mistake under test
+    with pytest.raises(ValueError, match="naive"):
+        copy_suffix(1, naive, "hj212", RECEIVED)

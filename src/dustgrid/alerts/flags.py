@@ -85,14 +85,15 @@ def _frames(
 
 
 def note_repeated_frames(
-    session: Session, pairs: Iterable[tuple[int, datetime]], received_at: datetime
+    session: Session, repeats: Iterable[tuple[int, datetime, datetime]]
 ) -> int:
-    """Flag frames that arrived again: ``pairs`` are (device id, data time) of rows the store
-    already held when a batch received at ``received_at`` was written (the ingest path calls
-    this only when a batch had duplicates). The pure rule decides: a copy at least
-    ``REPLAY_MIN_DELAY`` after the first is a replay, quicker ones are transport retries.
-    Returns the number of flags stored or extended."""
-    wanted = sorted(set(pairs))
+    """Flag frames that arrived again: ``repeats`` are (device id, data time, received at) of
+    real-time uploads in a batch the store found rows of already (the ingest path calls this
+    only then). The pure rule decides: a copy at least ``REPLAY_MIN_DELAY`` after the first
+    is a replay, quicker ones are transport retries (and the batch's own new rows, received
+    just now, are no repeat at all). Returns the number of flags stored or extended."""
+    received = {(dev, t): at for dev, t, at in repeats}
+    wanted = sorted(received)
     if not wanted:
         return 0
     first: dict[tuple[int, datetime], datetime] = {}
@@ -107,7 +108,8 @@ def note_repeated_frames(
     stored = 0
     devices: dict[int, Device | None] = {}
     for (device_id, data_time), seen in first.items():
-        frames = [detectors.Frame(data_time, seen, {}), detectors.Frame(data_time, received_at, {})]
+        again = received[(device_id, data_time)]
+        frames = [detectors.Frame(data_time, seen, {}), detectors.Frame(data_time, again, {})]
         for flag in detectors.replayed_frames(frames):
             if device_id not in devices:
                 devices[device_id] = session.get(Device, device_id)

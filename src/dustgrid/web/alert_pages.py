@@ -229,9 +229,7 @@ def alert_page(
         k: translate(f"alerts.chart.{k}", locale)
         for k in ("site", "reference", "window", "limit", "flag", "no_data", "failed", "held")
     }
-    flag_names = {
-        kind: translate(f"alerts.flag.{kind}", locale) for kind in FLAG_KINDS
-    }
+    flag_names = {kind: translate(f"alerts.flag.{kind}", locale) for kind in FLAG_KINDS}
     config = {
         "chartUrl": f"/api/v1/alerts/{alert.id}/chart",
         "labels": labels,

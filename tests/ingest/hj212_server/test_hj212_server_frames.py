@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -321,3 +322,132 @@ def test_a_peer_sending_only_rejected_frames_is_cut_off(hj_settings: Settings) -
             assert srv.stats["rejected_unknown_mn"] == 101
 
     asyncio.run(scenario())
+
+
+def test_a_frame_waiting_for_its_look_up_keeps_the_order_of_replies(
+    hj_settings: Settings, hj_engine: Engine, make_device
+) -> None:
+    """Frames of a cached device are handled at once, a new device's after its look-up:
+    replies still follow the order of the frames."""
+    known, new = make_device(), make_device()
+    a1, a2, a3 = (rtd(known, T0 + timedelta(minutes=i)) for i in range(3))
+    b1 = rtd(new, T0)
+    ghost = rtd(Dev(0, "GHOST0000000000000000003", "123456"), T0)
+
+    async def scenario() -> None:
+        async with serving(hj_settings) as (_srv, port):
+            c = await Client.connect(port)
+            await c.send(a1)
+            await c.expect("9014")  # the known device is now in the look-up cache
+            await c.send(a2 + b1 + ghost + a3)  # one read: a2 at once, b1 and ghost wait
+            replies = [await c.next() for _ in range(4)]
+            assert [(r.cn, r.mn) for r in replies] == [
+                ("9014", known.mn),
+                ("9014", new.mn),
+                ("9011", "GHOST0000000000000000003"),
+                ("9014", known.mn),
+            ]
+            assert [r.qn for r in replies] == [qn_of(f) for f in (a2, b1, ghost, a3)]
+            await c.close()
+
+    asyncio.run(scenario())
+    assert len(readings(hj_engine, known.id)) == 9 and len(readings(hj_engine, new.id)) == 3
+
+
+def test_replies_still_come_after_the_device_closed_its_side(
+    hj_settings: Settings, hj_engine: Engine, make_device
+) -> None:
+    dev = make_device()
+    frames = [rtd(dev, T0 + timedelta(minutes=i)) for i in range(5)]
+    ghost = rtd(Dev(0, "GHOST0000000000000000004", "123456"), T0)
+
+    async def scenario() -> None:
+        async with serving(hj_settings) as (_srv, port):
+            c = await Client.connect(port)
+            await c.send(b"".join(frames) + ghost[:-2])  # the last one without its CRLF
+            c.writer.write_eof()  # like `nc -q 2`: done sending, still reading
+            qns = [(await c.expect("9014")).qn for _ in frames]
+            assert qns == [qn_of(f) for f in frames]
+            assert (await c.expect("9011")).cp["QnRtn"] == "4"  # answered at EOF, no wait
+            assert await asyncio.wait_for(c.reader.read(), 2) == b""  # then closed
+
+    asyncio.run(scenario())
+    assert len(readings(hj_engine, dev.id)) == 15
+
+
+def test_a_fast_sender_is_held_back_not_dropped(
+    hj_settings: Settings, hj_engine: Engine, make_device, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More frames than ``hj212_max_inflight`` at once, a slow database: the connection is
+    read as replies go out; every frame is stored and acknowledged, in order."""
+    from dustgrid.telemetry import store as telemetry_store
+
+    dev = make_device()
+    settings = hj_settings.model_copy(update={"hj212_max_inflight": 3})
+    original = telemetry_store.write_readings
+
+    def slow_write(conn, rows):  # type: ignore[no-untyped-def]
+        time.sleep(0.02)
+        return original(conn, rows)
+
+    monkeypatch.setattr(telemetry_store, "write_readings", slow_write)
+    frames = [rtd(dev, T0 + timedelta(seconds=i), pm10=float(i)) for i in range(40)]
+
+    async def scenario() -> None:
+        async with serving(settings) as (srv, port):
+            c = await Client.connect(port)
+            await c.send(b"".join(frames))
+            qns = [(await c.expect("9014", timeout=20)).qn for _ in frames]
+            assert qns == [qn_of(f) for f in frames]
+            assert srv.stats["batches"] >= 2
+            await c.close()
+
+    asyncio.run(scenario())
+    assert sorted(r.value for r in readings(hj_engine, dev.id) if r.metric == "pm10") == [
+        float(i) for i in range(40)
+    ]
+
+
+def test_a_frame_replayed_long_after_is_flagged_a_quick_resend_is_not(
+    hj_settings: Settings, hj_engine: Engine, make_device
+) -> None:
+    from sqlalchemy import select, update
+
+    from dustgrid.alerts.models import QualityFlagRow
+    from dustgrid.telemetry.models import Reading
+
+    dev = make_device()
+    first, second = rtd(dev, T0), rtd(dev, T0 + timedelta(minutes=1))
+
+    async def scenario() -> None:
+        async with serving(hj_settings) as (srv, port):
+            c = await Client.connect(port)
+            for frame in (first, second, second):  # a quick resend of the second
+                await c.send(frame)
+                await c.expect("9014")
+            assert srv.stats["frames_replayed"] == 0
+            with hj_engine.begin() as conn:  # as if the first had come an hour ago
+                conn.execute(
+                    update(Reading)
+                    .where(Reading.device_id == dev.id, Reading.data_time == _utc(T0))
+                    .values(received_at=datetime.now(UTC) - timedelta(hours=1))
+                )
+            await c.send(first)
+            await c.expect("9014")  # answered and stored once, as every copy
+            assert srv.stats["frames_replayed"] == 1
+            await c.close()
+
+    asyncio.run(scenario())
+    with hj_engine.connect() as conn:
+        flags = conn.execute(
+            select(QualityFlagRow.kind, QualityFlagRow.start_at).where(
+                QualityFlagRow.device_id == dev.id
+            )
+        ).all()
+    assert [(k, t) for k, t in flags] == [("replayed_frame", _utc(T0))]
+
+
+def _utc(local: datetime) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    return local.replace(tzinfo=ZoneInfo("Asia/Shanghai")).astimezone(UTC)

@@ -59,7 +59,9 @@ class Hj212Server:
             batch_max=settings.hj212_batch_max,
             batch_ms=settings.hj212_batch_ms,
             stats=self.stats,
+            tz=tz,
             on_committed=self.directory.note_seen,
+            writers=settings.hj212_writers,
         )
         self.ctx = IngestContext(
             settings=settings,
@@ -74,18 +76,17 @@ class Hj212Server:
         )
         self.sessions: set[Hj212Session] = set()
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self._stats_task: asyncio.Task[None] | None = None
         self.port: int | None = None
 
     async def start(self, host: str | None = None, port: int | None = None) -> int:
         """Start listening (``port=0``: any free port); return the bound port."""
         self.writer.start()
-        self._server = await asyncio.start_server(
-            self._accept,
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._new_session,
             host if host is not None else self.settings.hj212_host,
             self.settings.hj212_port if port is None else port,
-            limit=self.settings.hj212_max_buffer,
             reuse_address=True,
         )
         self.port = self._server.sockets[0].getsockname()[1]
@@ -99,20 +100,9 @@ class Hj212Server:
         )
         return self.port
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if len(self.sessions) >= self.settings.hj212_max_connections:
-            self.stats["connections_refused"] += 1
-            writer.close()
-            return
-        session = Hj212Session(self.ctx, reader, writer)
-        self.sessions.add(session)
-        try:
-            await session.run()
-        except Exception:
-            self.stats["internal_errors"] += 1
-            log.exception("hj212 %s: session crashed", session.peer)
-        finally:
-            self.sessions.discard(session)
+    def _new_session(self) -> Hj212Session:
+        """A protocol per accepted connection (it registers itself in ``sessions``)."""
+        return Hj212Session(self.ctx, self.sessions)
 
     async def close(self) -> None:
         """Stop accepting, let sessions send what they owe, flush the writer, release all."""
@@ -128,6 +118,9 @@ class Hj212Server:
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
             self._server = None
         await self.writer.close()
+        for session in list(self.sessions):  # past the grace period: cut off
+            if session.transport is not None:
+                session.transport.abort()
         if self._stats_task is not None:
             self._stats_task.cancel()
             self._stats_task = None

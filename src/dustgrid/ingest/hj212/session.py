@@ -21,17 +21,26 @@ configured for it (quarantine ``crc_variant``). Modbus frames of devices configu
 accepted and flagged: their readings carry ``source="hj212mb"``.
 
 All outgoing bytes go through one ordered queue per connection: an entry may wait on a
-write future, so a 9014 never overtakes the commit of its frame, nor an earlier reply. The
-queue is bounded (``hj212_max_inflight``): a fast sender is slowed down, not buffered.
-Nothing a peer sends can end the connection except EOF, the idle timeout or a socket error.
+writer batch, so a 9014 never overtakes the commit of its frame, nor an earlier reply. The
+queue is bounded (``hj212_max_inflight``): a fast sender is slowed down (the connection
+stops being read), not buffered. Nothing a peer sends can end the connection except EOF,
+the idle timeout, a socket error or a run of rejected frames (``MAX_REJECTS``).
+
+Why a protocol and not streams: the listener's event loop does the work of every frame of
+every device, and per frame the stream machinery (a reader task woken per read, a queue
+put and get, a future and an ``await`` per reply, a send task) cost more than decoding
+the frame. Here a read chunk is handled in one call (``data_received``): its frames are
+decoded and queued synchronously; only a frame that must wait - a device not in the
+look-up cache, a rejection being recorded - goes to a task, and reading stops until it is
+done, so frames are still handled in order. After a commit the writer calls each waiting
+session once, which writes every reply that is due in one ``write``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
@@ -59,7 +68,7 @@ from .crc import hj212_crc
 from .envelope import CRC_MODBUS
 from .errors import HJ212Error, StreamError
 from .stream import FrameSplitter, SplitReassembler
-from .writer import BatchWriter, DeviceDirectory, DeviceInfo, Quarantine, frame_rows
+from .writer import Batch, BatchWriter, DeviceDirectory, DeviceInfo, Quarantine
 
 log = logging.getLogger("dustgrid.hj212")
 
@@ -74,7 +83,6 @@ QN_RTN_PW_ERROR: Final = 3
 QN_RTN_MN_ERROR: Final = 4
 QN_RTN_ST_ERROR: Final = 5
 QN_RTN_CN_ERROR: Final = 8
-READ_CHUNK: Final = 65536
 LOUD_ERRORS: Final = 5  # bad frames per connection logged at WARNING, the rest at DEBUG
 DRAIN_TIMEOUT_S: Final = 10.0  # a peer that does not read our replies is dropped
 MAX_SPLIT_PARTIALS: Final = 64  # incomplete split packets held per connection
@@ -97,157 +105,313 @@ class IngestContext:
     stats: Counter[str]
 
 
-@dataclass(slots=True)
-class _Out:
-    wait: asyncio.Future[int] | None
-    data: bytes | None
-    label: str
+#: A queued reply: (batch it waits for or None, the frame's index in it, bytes, label)
+_Out = tuple[Batch | None, int, bytes, str]
 
 
-class Hj212Session:
-    """Protocol state of one TCP connection (see module docstring)."""
+def _due(batch: Batch | None) -> bool:
+    return batch is None or batch.done
 
-    def __init__(
-        self, ctx: IngestContext, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+
+#: Why a frame is refused: (quarantine reason, 9011 QnRtn or None for no reply)
+_Refusal = tuple[str, int | None]
+_UNKNOWN_MN: Final[_Refusal] = ("unknown_mn", QN_RTN_MN_ERROR)
+_BAD_PASSWORD: Final[_Refusal] = ("bad_password", QN_RTN_PW_ERROR)
+_CRC_VARIANT: Final[_Refusal] = ("crc_variant", None)
+
+
+class Hj212Session(asyncio.Protocol):
+    """Protocol state of one TCP connection (see module docstring).
+
+    ``registry`` (the server's set of open sessions) gets the session while it is open;
+    a connection beyond ``hj212_max_connections`` is closed at once.
+    """
+
+    def __init__(self, ctx: IngestContext, registry: set[Hj212Session] | None = None) -> None:
         self.ctx = ctx
-        self.reader = reader
-        self.writer = writer
-        peer = writer.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        self.splitter = FrameSplitter(max_buffer=ctx.settings.hj212_max_buffer)
+        settings = ctx.settings
+        self.registry = registry if registry is not None else set()
+        self.transport: asyncio.Transport | None = None
+        self.peer = "?"
+        self.splitter = FrameSplitter(max_buffer=settings.hj212_max_buffer)
         self.reassembler = SplitReassembler()
-        self.out: asyncio.Queue[_Out | None] = asyncio.Queue(ctx.settings.hj212_max_inflight)
         self.devices: dict[str, DeviceInfo] = {}  # MNs that authenticated on this connection
         self.time_requests: dict[str, str] = {}  # QN of our 1011/1012 -> MN
         self._reply_tails: dict[tuple[str, str], bytes] = {}  # (MN, PW) -> 9014 after QN
         self.errors = 0
         self.rejects = 0
-        self._read_task: asyncio.Task[None] | None = None
-        self._closing = False
+        self.closed: asyncio.Future[None] | None = None  # resolved when the connection is gone
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._out: deque[_Out] = deque()
+        self._max_inflight = max(1, settings.hj212_max_inflight)
+        self._idle_s = settings.hj212_idle_timeout_s
+        self._split_ttl = settings.hj212_split_timeout_s
+        self._pump_cb = self._pump
+        self._waiting: Batch | None = None  # the batch whose waiters hold our _pump
+        self._slow: asyncio.Task[None] | None = None  # a frame that must wait, in order
+        # frames split off a read but not handled yet (replies piled up, or behind _slow)
+        self._held: tuple[list[bytes | StreamError], int] | None = None
+        self._last_rx = 0.0
+        self._reading_paused = False
+        self._write_paused = False
+        self._stopping = False  # no more frames are taken (EOF, server shutdown, idle)
+        self._closing = False  # close once the replies owed are out
+        self._lost = False
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._drain_timer: asyncio.TimerHandle | None = None
+        self._close_timer: asyncio.TimerHandle | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Serve the connection until EOF, idle timeout, error or :meth:`stop`."""
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # A stream transport (uvloop's does not subclass asyncio.Transport: no isinstance)
+        self.transport = transport  # type: ignore[assignment]
+        loop = self._loop = asyncio.get_running_loop()
+        self.closed = loop.create_future()
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         stats = self.ctx.stats
+        if len(self.registry) >= self.ctx.settings.hj212_max_connections:
+            stats["connections_refused"] += 1
+            self._stopping = self._closing = True
+            transport.close()
+            return
         stats["connections"] += 1
-        sender = asyncio.create_task(self._send_loop())
-        self._read_task = asyncio.create_task(self._read_loop())
-        try:
-            await self._read_task
-        except asyncio.CancelledError:
-            if not self._read_task.cancelled():
-                raise
-        except (ConnectionError, OSError) as exc:
-            log.info("hj212 %s: connection error %s", self.peer, exc)
-            stats["connection_errors"] += 1
-        finally:
-            self._closing = True
-            await self._finish(sender)
+        self.registry.add(self)
+        self._last_rx = loop.time()
+        self._idle_timer = loop.call_later(self._idle_s, self._check_idle)
 
-    async def _finish(self, sender: asyncio.Task[None]) -> None:
-        """Let queued replies go out (bounded), then close the socket."""
-        if not sender.done():
-            # When full, the sender finds the queue empty after its backlog and stops.
-            with contextlib.suppress(asyncio.QueueFull):
-                self.out.put_nowait(None)
-            try:
-                await asyncio.wait_for(sender, CLOSE_GRACE_S)
-            except (TimeoutError, ConnectionError, OSError):
-                sender.cancel()
-        self.writer.close()
-        with contextlib.suppress(TimeoutError, ConnectionError, OSError):
-            await asyncio.wait_for(self.writer.wait_closed(), 1.0)
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = self._stopping = True
+        if exc is not None:
+            self.ctx.stats["connection_errors"] += 1
+            log.info("hj212 %s: connection error %s", self.peer, exc)
+        for timer in (self._idle_timer, self._drain_timer, self._close_timer):
+            if timer is not None:
+                timer.cancel()
+        if self._slow is not None:
+            self._slow.cancel()
+        self._out.clear()
+        self.registry.discard(self)
+        if self.closed is not None and not self.closed.done():
+            self.closed.set_result(None)
 
     def stop(self) -> None:
-        """Stop reading (server shutdown); replies already queued still go out."""
-        if self._read_task is not None:
-            self._read_task.cancel()
+        """Stop taking frames (server shutdown); replies already queued still go out."""
+        self._stopping = True
+        self._held = None
+        if self._slow is not None:
+            self._slow.cancel()
+        self._close_after_replies()
 
-    async def _read_loop(self) -> None:
-        idle = self.ctx.settings.hj212_idle_timeout_s
-        split_ttl = self.ctx.settings.hj212_split_timeout_s
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                async with asyncio.timeout(idle):  # no extra task per read, unlike wait_for
-                    data = await self.reader.read(READ_CHUNK)
-            except TimeoutError:
-                self.ctx.stats["idle_timeouts"] += 1
-                log.info("hj212 %s: idle for %.0f s, closing", self.peer, idle)
-                return
-            if not data:
-                break
-            self.ctx.stats["bytes_in"] += len(data)
-            for result in self.splitter.feed(data):
-                await self._handle(result)
-            for mn, qn, got, pnum in self.reassembler.purge(loop.time() - split_ttl):
-                self.ctx.stats["split_dropped"] += 1
-                self._bad(f"split packet MN {mn} QN {qn}: only {got} of {pnum} parts arrived")
-        for result in self.splitter.flush():
-            await self._handle(result)
+    def _close_after_replies(self) -> None:
+        """Close once every queued reply is out (at most ``CLOSE_GRACE_S`` from now)."""
+        self._stopping = True
+        self._update_reading()
+        if self._closing or self.transport is None:
+            return
+        self._closing = True
+        assert self._loop is not None
+        self._close_timer = self._loop.call_later(CLOSE_GRACE_S, self._close_now)
+        self._maybe_close()
 
-    async def _send_loop(self) -> None:
-        """Write queued replies in order, each after the commit it depends on.
+    def _maybe_close(self) -> None:
+        if self._closing and not self._out and self._slow is None and self._held is None:
+            self._close_now()
 
-        Replies queued behind the one just awaited whose commits are done too (typically a
-        whole batch's 9014s) go out in the same write: one send, not one per frame. Only a
-        peer that does not read makes us wait for the socket (``drain``).
+    def _close_now(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()  # what is buffered still goes out
 
-        A peer that stops reading (drain timeout) or a dead socket ends the connection:
-        the reader is cancelled, so a blocked ``out.put`` cannot hang the session.
-        """
-        stats = self.ctx.stats
-        carried: list[_Out | None] = []  # taken from the queue but its commit is not done
-        while True:
-            if carried:
-                item = carried.pop()
+    def _check_idle(self) -> None:
+        assert self._loop is not None
+        left = self._last_rx + self._idle_s - self._loop.time()
+        if left > 0 or self._reading_paused:  # a peer we hold back is not idle
+            self._idle_timer = self._loop.call_later(max(left, 1.0), self._check_idle)
+            return
+        self._idle_timer = None
+        self.ctx.stats["idle_timeouts"] += 1
+        log.info("hj212 %s: idle for %.0f s, closing", self.peer, self._idle_s)
+        self._close_after_replies()
+
+    # -- flow control ------------------------------------------------------------------
+
+    def _update_reading(self) -> None:
+        """Read only while nothing waits, replies are not piling up and the peer reads."""
+        pause = (
+            self._stopping
+            or self._slow is not None
+            or self._held is not None
+            or self._write_paused
+            or len(self._out) >= self._max_inflight
+        )
+        if pause != self._reading_paused and self.transport is not None and not self._lost:
+            self._reading_paused = pause
+            if pause:
+                self.transport.pause_reading()
             else:
-                if self._closing and self.out.empty():
-                    return
-                item = await self.out.get()
-            if item is None:
-                if self.out.empty():
-                    return
-                continue
-            ready: list[tuple[bytes, str]] = []  # (data, label)
-            while True:
-                if item.wait is not None:
-                    try:
-                        await item.wait
-                    except Exception:
-                        stats["acks_withheld"] += 1  # not stored: no 9014; the device resends
-                        item = None
-                if item is not None and item.data is not None:
-                    ready.append((item.data, item.label))
-                if self.out.empty():
-                    break
-                nxt = self.out.get_nowait()
-                if nxt is None or (nxt.wait is not None and not nxt.wait.done()):
-                    carried.append(nxt)
-                    break
-                item = nxt
-            if not ready or self.writer.is_closing():
-                continue
-            try:
-                self.writer.write(
-                    ready[0][0] if len(ready) == 1 else b"".join([d for d, _ in ready])
-                )
-                if self.writer.transport.get_write_buffer_size():
-                    await asyncio.wait_for(self.writer.drain(), DRAIN_TIMEOUT_S)
-            except (TimeoutError, ConnectionError, OSError) as exc:
-                stats["send_errors"] += 1
-                log.info("hj212 %s: cannot send (%s), closing", self.peer, exc)
-                self.writer.transport.abort()
-                if self._read_task is not None:
-                    self._read_task.cancel()
-                return
-            for _, label in ready:
-                stats[f"sent_{label}"] += 1
+                self.transport.resume_reading()
 
-    async def _send(self, data: bytes, label: str, wait: asyncio.Future[int] | None = None) -> None:
-        await self.out.put(_Out(wait, data, label))
+    def pause_writing(self) -> None:
+        """The socket's send buffer is full: the peer does not read our replies."""
+        self._write_paused = True
+        self._update_reading()
+        if self._drain_timer is None and self._loop is not None:
+            self._drain_timer = self._loop.call_later(DRAIN_TIMEOUT_S, self._drain_timeout)
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if self._drain_timer is not None:
+            self._drain_timer.cancel()
+            self._drain_timer = None
+        self._update_reading()
+
+    def _drain_timeout(self) -> None:
+        self._drain_timer = None
+        self.ctx.stats["send_errors"] += 1
+        log.info("hj212 %s: cannot send (peer not reading for %.0f s), closing",
+                 self.peer, DRAIN_TIMEOUT_S)  # fmt: skip
+        self._stopping = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    # -- bytes in ----------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        assert self._loop is not None
+        self._last_rx = self._loop.time()
+        if self._stopping:
+            return
+        self.ctx.stats["bytes_in"] += len(data)
+        results = self.splitter.feed(data)
+        if results:
+            self._run(results, 0)
+        if len(self.reassembler):
+            self._purge_splits()
+        self._after_frames()
+
+    def eof_received(self) -> bool:
+        if not self._stopping:
+            results = self.splitter.flush()
+            if results:
+                self._run(results, 0)
+                self._after_frames()
+        self._close_after_replies()
+        return True  # keep the socket open for the replies still owed
+
+    def _purge_splits(self) -> None:
+        assert self._loop is not None
+        for mn, qn, got, pnum in self.reassembler.purge(self._loop.time() - self._split_ttl):
+            self.ctx.stats["split_dropped"] += 1
+            self._bad(f"split packet MN {mn} QN {qn}: only {got} of {pnum} parts arrived")
+
+    def _run(self, results: list[bytes | StreamError], start: int) -> None:
+        """Handle ``results[start:]`` in order, synchronously. The first frame that must
+        wait goes to a task which carries on with the rest after it; with
+        ``hj212_max_inflight`` replies queued, the rest is held until replies go out.
+        Either way reading pauses meanwhile."""
+        now = datetime.now(UTC)
+        handle = self._handle
+        out = self._out
+        limit = self._max_inflight
+        i, n = start, len(results)
+        while i < n:
+            if len(out) >= limit:
+                self._held = (results, i)
+                break
+            pending = handle(results[i], now)
+            i += 1
+            if pending is not None:
+                assert self._loop is not None
+                self._slow = self._loop.create_task(self._run_slow(*pending, results, i))
+                break
+        self._update_reading()
+
+    async def _run_slow(
+        self, frame: Frame, raw: bytes, results: list[bytes | StreamError], nxt: int
+    ) -> None:
+        try:
+            await self._frame_slow(frame, raw)
+        except asyncio.CancelledError:
+            self._slow = None
+            raise
+        except ConnectionAbortedError:  # too many rejected frames
+            self._slow = None
+            self._close_after_replies()
+            return
+        except Exception:  # a bug must cost one frame, never the connection
+            self.ctx.stats["internal_errors"] += 1
+            log.exception("hj212 %s: internal error on frame %r", self.peer, raw[:80])
+        self._slow = None
+        if self._lost:
+            return
+        self._run(results, nxt)
+        self._after_frames()
+        self._maybe_close()
+
+    def _after_frames(self) -> None:
+        out = self._out
+        if out:
+            batch = out[0][0]
+            if batch is None or batch.done:
+                self._pump()
+                return
+        self._update_reading()
+
+    # -- replies out -------------------------------------------------------------------
+
+    def _queue(self, data: bytes, label: str, batch: Batch | None = None, index: int = 0) -> None:
+        """Queue a reply; with ``batch``, it goes out only once that frame is committed
+        (and not at all if it could not be stored: the device resends)."""
+        self._out.append((batch, index, data, label))
+        if batch is not None and self._waiting is not batch:
+            self._waiting = batch
+            batch.waiters.append(self._pump_cb)
+
+    def _pump(self) -> None:
+        """Write every queued reply that is due, in order, in one ``write``; then go on
+        with frames held back while too many replies were queued."""
+        while self._write_due() and self._held is not None and self._slow is None:
+            if len(self._out) >= self._max_inflight:
+                break
+            results, start = self._held
+            self._held = None
+            self._run(results, start)
+            if not self._out or not _due(self._out[0][0]):
+                break
+        self._update_reading()
+        if self._closing:
+            self._maybe_close()
+
+    def _write_due(self) -> bool:
+        """Write the replies that are due; False when the connection is gone."""
+        out = self._out
+        if self._lost or self.transport is None:
+            out.clear()
+            return False
+        stats = self.ctx.stats
+        ready: list[bytes] = []
+        acks = 0
+        while out:
+            batch, index, data, label = out[0]
+            if batch is not None:
+                if not batch.done:
+                    break
+                if batch.failed is not None and index in batch.failed:
+                    stats["acks_withheld"] += 1  # not stored: no 9014; the device resends
+                    out.popleft()
+                    continue
+            out.popleft()
+            ready.append(data)
+            if label is CN_DATA_REPLY:
+                acks += 1
+            else:
+                stats[f"sent_{label}"] += 1
+        if acks:
+            stats["sent_9014"] += acks
+        if ready and not self.transport.is_closing():
+            self.transport.write(ready[0] if len(ready) == 1 else b"".join(ready))
+        return True
 
     # -- frames ------------------------------------------------------------------------
 
@@ -256,88 +420,101 @@ class Hj212Session:
         level = logging.WARNING if self.errors <= LOUD_ERRORS else logging.DEBUG
         log.log(level, "hj212 %s: %s", self.peer, message)
 
-    async def _handle(self, result: bytes | StreamError) -> None:
+    def _handle(self, result: bytes | StreamError, now: datetime) -> tuple[Frame, bytes] | None:
+        """One splitter result, synchronously; returns ``(frame, raw)`` when the frame must
+        wait (device look-up or rejection: :meth:`_frame_slow`)."""
         stats = self.ctx.stats
         if isinstance(result, StreamError):
             stats[f"stream_{result.code}"] += 1
             self._bad(result.message)
-            return
+            return None
         stats["frames_in"] += 1
         try:
-            await self._frame(result)
-        except (asyncio.CancelledError, ConnectionAbortedError):
-            raise
+            return self._frame(result, now)
         except Exception:  # a bug must cost one frame, never the connection
             stats["internal_errors"] += 1
             log.exception("hj212 %s: internal error on frame %r", self.peer, result[:80])
+            return None
 
-    async def _frame(self, raw: bytes) -> None:
+    def _frame(self, raw: bytes, now: datetime) -> tuple[Frame, bytes] | None:
         stats = self.ctx.stats
         try:
             frame = decode(raw, allow_modbus=True)
         except HJ212Error as exc:
             stats[f"bad_{exc.code}"] += 1
             self._bad(f"{exc.message} [{raw[:60]!r}]")
-            return
+            return None
         if frame.split:
+            assert self._loop is not None
             try:
-                whole = self.reassembler.add(frame, asyncio.get_running_loop().time())
+                whole = self.reassembler.add(frame, self._loop.time())
             except HJ212Error as exc:
                 stats[f"bad_{exc.code}"] += 1
                 self._bad(exc.message)
-                return
+                return None
             stats["split_parts"] += 1
             if len(self.reassembler) > MAX_SPLIT_PARTIALS:  # a peer opening parts by the dozen
                 dropped = self.reassembler.purge(float("inf"))
                 stats["split_dropped"] += len(dropped)
                 self._bad(f"dropped {len(dropped)} incomplete split packets (cap)")
             if whole is None:
-                return
+                return None
             stats["split_reassembled"] += 1
             frame = whole
         if frame.cn in REPLY_CNS:
             self._on_reply(frame)
+            return None
+        hit = self.ctx.directory.cached(frame.mn)  # changes apply within the cache's TTL
+        if hit is None or self._refusal(frame, hit[1]) is not None:
+            return frame, raw  # a look-up or a quarantine row to write: that awaits
+        info = hit[1]
+        assert info is not None
+        self._accepted(frame, info, now)
+        return None
+
+    async def _frame_slow(self, frame: Frame, raw: bytes) -> None:
+        info = await self.ctx.directory.lookup(frame.mn)
+        refusal = self._refusal(frame, info)
+        if refusal is not None:
+            await self._reject(frame, raw, *refusal)
             return
-        device = await self._authenticate(frame, raw)
-        if device is None:
-            return
+        assert info is not None
+        self._accepted(frame, info, datetime.now(UTC))
+
+    @staticmethod
+    def _refusal(frame: Frame, info: DeviceInfo | None) -> _Refusal | None:
+        if info is None or info.closed:
+            return _UNKNOWN_MN
+        if frame.pw != info.password:
+            return _BAD_PASSWORD
+        if frame.crc == CRC_MODBUS and not info.modbus_crc:
+            return _CRC_VARIANT
+        return None
+
+    def _accepted(self, frame: Frame, device: DeviceInfo, now: datetime) -> None:
+        """A frame of an authenticated device: by ST and CN."""
+        stats = self.ctx.stats
+        if frame.crc == CRC_MODBUS:
+            stats["modbus_frames"] += 1
+        if frame.mn not in self.devices:
+            self.devices[frame.mn] = device
+            log.info("hj212 %s: device %s (id %s) connected", self.peer, device.mn, device.id)
+            if self.ctx.settings.hj212_time_drift_s > 0:
+                self._send_time_get(device, frame.st)
         if frame.st not in ACCEPTED_ST:
             stats["rejected_st"] += 1
             self._bad(f"MN {frame.mn}: ST {frame.st} not taken")
-            await self._request_reply(frame, QN_RTN_ST_ERROR)
+            self._request_reply(frame, QN_RTN_ST_ERROR)
         elif frame.cn in DATA_CNS:
-            await self._on_data(frame, device)
+            self._on_data(frame, device, now)
         elif frame.cn == CN_TIME_GET:
-            await self._on_time_get(frame, device)
+            self._on_time_get(frame, device)
         elif frame.cn == CN_TIME_CALIBRATION:
-            await self._send_time_set(frame.mn, device.password, frame.st)
+            self._send_time_set(frame.mn, device.password, frame.st)
         else:
             stats["unsupported_cn"] += 1
             self._bad(f"MN {frame.mn}: CN {frame.cn} not handled")
-            await self._request_reply(frame, QN_RTN_CN_ERROR)
-
-    async def _authenticate(self, frame: Frame, raw: bytes) -> DeviceInfo | None:
-        """The device behind ``frame``, or None after answering/recording the rejection."""
-        ctx = self.ctx
-        known = self.devices.get(frame.mn)
-        info = await ctx.directory.lookup(frame.mn)  # cached: changes apply within the TTL
-        if info is None or info.closed:
-            await self._reject(frame, raw, "unknown_mn", QN_RTN_MN_ERROR)
-            return None
-        if frame.pw != info.password:
-            await self._reject(frame, raw, "bad_password", QN_RTN_PW_ERROR)
-            return None
-        if frame.crc == CRC_MODBUS:
-            if not info.modbus_crc:
-                await self._reject(frame, raw, "crc_variant", None)
-                return None
-            ctx.stats["modbus_frames"] += 1
-        if known is None:
-            self.devices[frame.mn] = info
-            log.info("hj212 %s: device %s (id %s) connected", self.peer, info.mn, info.id)
-            if ctx.settings.hj212_time_drift_s > 0:
-                await self._send_time_get(info, frame.st)
-        return info
+            self._request_reply(frame, QN_RTN_CN_ERROR)
 
     async def _reject(self, frame: Frame, raw: bytes, reason: str, qn_rtn: int | None) -> None:
         """Count, record for the admin, answer; hang up on a peer that only sends rejects
@@ -360,40 +537,40 @@ class Hj212Session:
             self.ctx.stats["quarantine_errors"] += 1
             log.warning("hj212 %s: quarantine of MN %s failed: %s", self.peer, frame.mn, exc)
         if qn_rtn is not None:
-            await self._request_reply(frame, qn_rtn)
+            self._request_reply(frame, qn_rtn)
 
-    async def _request_reply(self, frame: Frame, qn_rtn: int) -> None:
+    def _request_reply(self, frame: Frame, qn_rtn: int) -> None:
         if frame.ack_wanted and frame.qn is not None:
-            await self._send(build_request_reply(frame, qn_rtn), f"9011_{qn_rtn}")
+            self._queue(build_request_reply(frame, qn_rtn), f"9011_{qn_rtn}")
 
     # -- data ----------------------------------------------------------------------------
 
-    async def _on_data(self, frame: Frame, device: DeviceInfo) -> None:
+    def _on_data(self, frame: Frame, device: DeviceInfo, now: datetime) -> None:
         ctx = self.ctx
-        now = datetime.now(UTC)
-        rows, metrics, problems = frame_rows(frame, device, tz=ctx.tz, now=now, stats=ctx.stats)
+        stats = ctx.stats
+        batch, index, problems = ctx.writer.add_frame(frame, device, now)
         for problem in problems:
             self._bad(problem)
-        ctx.stats["frames_data"] += 1
-        ctx.stats["readings_in"] += len(rows)
-        if frame.cn in HISTORY_CNS and rows:
-            ctx.stats["history_frames"] += 1
-            ctx.backfill.on_history_frame(device.id, rows[0].data_time)
-        fut = ctx.writer.submit(rows, device_id=device.id, at=now, metrics=metrics)
+        stats["frames_data"] += 1
+        if frame.cn in HISTORY_CNS:
+            job = batch.jobs[index]
+            if job[4] and job[2] is not None:
+                stats["history_frames"] += 1
+                ctx.backfill.on_history_frame(device.id, job[2])
         if frame.ack_wanted and frame.qn is not None:
-            await self._send(self._data_reply(frame), CN_DATA_REPLY, wait=fut)
-        bf = ctx.backfill.plan(
-            device_id=device.id, mn=device.mn, last_seen=ctx.directory.last_seen(device), now=now
-        )
+            self._queue(self._data_reply(frame), CN_DATA_REPLY, batch, index)
+        last_seen = ctx.directory.last_seen(device)
+        if last_seen is None or now - last_seen <= ctx.backfill.after:
+            return  # no silence to fill (the tracker's own test, without the call)
+        bf = ctx.backfill.plan(device_id=device.id, mn=device.mn, last_seen=last_seen, now=now)
         if bf is not None:
-            ctx.stats["backfill_requests"] += 1
+            stats["backfill_requests"] += 1
             log.info(
                 "hj212 %s: MN %s silent since %s; asking for minute data %s..%s (QN %s)",
                 self.peer, device.mn, bf.begin, bf.begin, bf.end, bf.qn,
             )  # fmt: skip
-            await self._send(
-                ctx.backfill.request_frame(bf, pw=device.password, st=frame.st), "backfill", fut
-            )
+            request = ctx.backfill.request_frame(bf, pw=device.password, st=frame.st)
+            self._queue(request, "backfill", batch, index)
 
     def _data_reply(self, frame: Frame) -> bytes:
         """``build_data_reply(frame)``, from a per-device template after the first one.
@@ -440,7 +617,7 @@ class Hj212Session:
     def _local_now(self) -> datetime:
         return datetime.now(UTC).astimezone(self.ctx.tz).replace(tzinfo=None, microsecond=0)
 
-    async def _on_time_get(self, frame: Frame, device: DeviceInfo) -> None:
+    def _on_time_get(self, frame: Frame, device: DeviceInfo) -> None:
         system_time = frame.cp.get(SYSTEM_TIME_KEY)
         if system_time is None:  # the device asks for our time
             if frame.qn is None:
@@ -449,7 +626,7 @@ class Hj212Session:
                 st=frame.st, cn=CN_TIME_GET, pw=frame.pw, mn=frame.mn, flag=REPLY_FLAG,
                 qn=frame.qn, extra={SYSTEM_TIME_KEY: format_timestamp(self._local_now())},
             )  # fmt: skip
-            await self._send(reply, "1011_time")
+            self._queue(reply, "1011_time")
             return
         try:  # the device tells its time, answering our 1011
             device_time = parse_timestamp(system_time, SYSTEM_TIME_KEY)
@@ -461,17 +638,17 @@ class Hj212Session:
         self.ctx.stats["time_checks"] += 1
         if limit > 0 and drift > limit:
             log.info("hj212 %s: MN %s clock off by %.0f s; setting it", self.peer, frame.mn, drift)
-            await self._send_time_set(frame.mn, device.password, frame.st)
+            self._send_time_set(frame.mn, device.password, frame.st)
 
-    async def _send_time_get(self, device: DeviceInfo, st: str) -> None:
+    def _send_time_get(self, device: DeviceInfo, st: str) -> None:
         qn = self.ctx.backfill.new_qn(datetime.now(UTC))
         self.time_requests[qn] = device.mn
         frame = build_frame(
             st=st, cn=CN_TIME_GET, pw=device.password, mn=device.mn, flag=REQUEST_FLAG, qn=qn
         )
-        await self._send(frame, "1011_get")
+        self._queue(frame, "1011_get")
 
-    async def _send_time_set(self, mn: str, pw: str, st: str) -> None:
+    def _send_time_set(self, mn: str, pw: str, st: str) -> None:
         qn = self.ctx.backfill.new_qn(datetime.now(UTC))
         self.time_requests[qn] = mn
         frame = build_frame(
@@ -479,7 +656,7 @@ class Hj212Session:
             extra={SYSTEM_TIME_KEY: format_timestamp(self._local_now())},
         )  # fmt: skip
         self.ctx.stats["time_sets"] += 1
-        await self._send(frame, "1012_set")
+        self._queue(frame, "1012_set")
 
 
 def _int(text: str | None) -> int | None:
