@@ -348,13 +348,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--db-devices", type=int, default=200, help="devices on the SQLite database")
     ap.add_argument("--db-minutes", type=int, default=60, help="minutes written to the database")
     args = ap.parse_args(argv)
+    from dustgrid.ingest.hj212.codec import ACCELERATED
+
+    codec = "C accelerator" if ACCELERATED else "pure Python (no accelerator built)"
     for line in machine_lines(
         [
             (
                 "sizes",
                 f"{args.devices} devices x {args.minutes} min; "
                 f"sample {args.sample}; db {args.db_devices} x {args.db_minutes} min",
-            )
+            ),
+            ("hj212 codec", codec),
         ]
     ):
         print(line)
