@@ -137,8 +137,21 @@ def test_three_bad_records_blacklist_the_enterprise(
         credit.lift_blacklist(db, who(db, city, "admin"), alpha.id, reason="", now=MONDAY)
     credit.lift_blacklist(db, who(db, city, "admin"), alpha.id, reason="信用修复", now=MONDAY)
     assert alpha.blacklisted is False and entry.lift_reason == "信用修复"
+    assert entry.records_at_lift == 3
     with pytest.raises(Conflict):
         credit.lift_blacklist(db, who(db, city, "admin"), alpha.id, reason="again", now=MONDAY)
+    # a fresh start: the next two records keep it off the list, the third after the lift lists it
+    _serve(db, city, settings, "HP-001")
+    _serve(db, city, settings, "HP-002")
+    assert (alpha.bad_record_count, alpha.blacklisted) == (5, False)
+    _serve(db, city, settings, "HP-003")
+    assert (alpha.bad_record_count, alpha.blacklisted) == (6, True)
+    second = db.scalars(
+        select(BlacklistEntry)
+        .where(BlacklistEntry.enterprise_id == alpha.id)
+        .order_by(BlacklistEntry.id)
+    ).all()
+    assert [(e.record_count, e.lifted_at is None) for e in second] == [(3, False), (3, True)]
 
 
 def test_threshold_from_settings(db: Session, city: City, settings: Settings) -> None:

@@ -70,7 +70,7 @@ def record_bad_behaviour(
     )
     before = {"bad_record_count": ent.bad_record_count, "blacklisted": ent.blacklisted}
     ent.bad_record_count = count
-    decision = blacklist_decision(count, policy.blacklist)
+    decision = blacklist_decision(count - _records_at_last_lift(session, ent_id), policy.blacklist)
     newly_listed = decision.blacklisted and not ent.blacklisted
     if newly_listed:
         ent.blacklisted = True
@@ -78,7 +78,7 @@ def record_bad_behaviour(
             BlacklistEntry(
                 enterprise_id=ent_id,
                 listed_at=now,
-                record_count=count,
+                record_count=decision.count,
                 policy_version=decision.policy_version,
             )
         )
@@ -107,10 +107,26 @@ def record_bad_behaviour(
     return rec
 
 
+def _records_at_last_lift(session: Session, enterprise_id: int) -> int:
+    """Records the enterprise had when its last blacklisting was lifted (0: never lifted);
+    a lift is a fresh start, so only the records made after it count towards relisting."""
+    last = session.scalar(
+        select(BlacklistEntry.records_at_lift)
+        .where(
+            BlacklistEntry.enterprise_id == enterprise_id,
+            BlacklistEntry.records_at_lift.is_not(None),
+        )
+        .order_by(BlacklistEntry.id.desc())
+        .limit(1)
+    )
+    return int(last or 0)
+
+
 def lift_blacklist(
     session: Session, principal: Principal, enterprise_id: int, *, reason: str, now: datetime
 ) -> Enterprise:
-    """An admin takes an enterprise off the blacklist, with a reason."""
+    """An admin takes an enterprise off the blacklist, with a reason: a fresh start, the
+    records so far no longer count towards the next listing (they stay on the record)."""
     if not principal.can(Perm.credit_admin):
         raise Forbidden("无权解除黑名单 / only an administrator may lift a blacklisting")
     ent = session.get(Enterprise, enterprise_id)
@@ -128,6 +144,7 @@ def lift_blacklist(
     )
     if entry is not None:
         entry.lifted_at, entry.lifted_by_id, entry.lift_reason = now, principal.user_id, reason
+        entry.records_at_lift = ent.bad_record_count
     session.flush()
     audit.record(
         session,

@@ -119,3 +119,5 @@ class BlacklistEntry(Base):
         ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True
     )
     lift_reason: Mapped[str] = mapped_column(Text, default="")
+    # The enterprise's record count at the lift: only later records count towards relisting.
+    records_at_lift: Mapped[int | None] = mapped_column(Integer, nullable=True)
