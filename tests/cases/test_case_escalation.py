@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, insert, select
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 from dustgrid.cases import escalation, repository
 from dustgrid.cases.deadlines import escalated_to
 from dustgrid.cases.models import Case, CaseEvent
-from dustgrid.cases.policy import DEFAULT_POLICY
+from dustgrid.cases.policy import DEFAULT_POLICY, CasePolicy
 from dustgrid.cases.states import CaseSource, CaseState
 from dustgrid.config import Settings
 from dustgrid.notifications.models import Notification
@@ -261,9 +262,16 @@ def test_every_level_escalates_in_one_sweep(db: Session, city: City, settings: S
     assert escalation.sweep(db, MONDAY + timedelta(hours=1), settings).escalated == 0
 
 
+def _digest_above(n: int) -> CasePolicy:
+    """The default case policy with another reminder-digest threshold."""
+    return replace(
+        DEFAULT_POLICY, escalation=replace(DEFAULT_POLICY.escalation, reminder_digest_above=n)
+    )
+
+
 def test_reminders_become_a_digest_past_a_few(db: Session, city: City, settings: Settings) -> None:
     """A message per case for whoever has a few; one digest with the count for more."""
-    many = escalation.REMINDER_DIGEST_ABOVE + 1
+    many = DEFAULT_POLICY.escalation.reminder_digest_above + 1
     soon = dict(due_at=MONDAY + timedelta(days=1), remind_at=MONDAY - timedelta(hours=1))
     bulk(db, city, many, responsible_user_id=city.users["off_hp1"], **soon)
     few = bulk(db, city, 2, responsible_user_id=city.users["off_hp2"], **soon)
@@ -291,7 +299,7 @@ def test_reminder_digest_threshold_is_a_setting(
 ) -> None:
     soon = dict(due_at=MONDAY + timedelta(days=1), remind_at=MONDAY - timedelta(hours=1))
     ids = bulk(db, city, 3, responsible_user_id=city.users["off_hp1"], **soon)
-    assert escalation.sweep_reminders(db, MONDAY, digest_above=len(ids)) == len(ids)
+    assert escalation.sweep_reminders(db, MONDAY, policy=_digest_above(len(ids))) == len(ids)
     assert len(notes(db, city.users["off_hp1"], "case.reminder")) == len(ids)
     more = bulk(
         db,
@@ -302,6 +310,6 @@ def test_reminder_digest_threshold_is_a_setting(
         remind_at=MONDAY + timedelta(seconds=30),
     )
     later = MONDAY + timedelta(minutes=1)
-    assert escalation.sweep_reminders(db, later, digest_above=len(more) - 1) == len(more)
+    assert escalation.sweep_reminders(db, later, policy=_digest_above(len(more) - 1)) == len(more)
     [digest] = notes(db, city.users["off_hp2"], "case.reminder")
     assert digest.title.startswith(f"{len(more)} 件")

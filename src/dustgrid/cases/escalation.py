@@ -8,8 +8,8 @@ handles everything already due. Escalation itself is derived (an open clock past
 ``due_at`` is escalated one level above its ``level``); the sweep records it as an event
 per case (one statement for every level) and tells the people above. Messages to units
 are digests ("5 overdue cases escalated to your unit"), one per person, and so are the
-reminders of whoever has more than ``REMINDER_DIGEST_ABOVE`` in one run, so a backlog
-does not bury anyone's inbox.
+reminders of whoever has more than ``EscalationPolicy.reminder_digest_above`` in one run,
+so a backlog does not bury anyone's inbox.
 
 The open-case conditions use ``models.open_clause()``, which the partial index
 ``ix_case_record_open_unit_due`` answers (covering, on PostgreSQL): the counts read the
@@ -53,8 +53,6 @@ from dustgrid.notifications.models import Notification
 
 _LOCK_KEY = 0x0DC45E  # advisory lock: one sweeper at a time on PostgreSQL
 _LEVEL_ORDER = (Level.L4, Level.L3, Level.L2, Level.L1)  # digests bottom-up, as they escalate
-# More reminders than this for one person in one run become one digest with the count.
-REMINDER_DIGEST_ABOVE = DEFAULT_POLICY.escalation.reminder_digest_above
 REMINDER_DIGEST_LINK = "/cases?tab=open"  # the person's open cases, soonest due first
 
 
@@ -136,14 +134,16 @@ def _window(
 
 
 def sweep_reminders(
-    session: Session, now: datetime, *, digest_above: int = REMINDER_DIGEST_ABOVE
+    session: Session, now: datetime, *, policy: CasePolicy = DEFAULT_POLICY
 ) -> int:
     """Remind whoever holds a case once ``remind_at`` (80% of the time) has passed.
 
     The person named on the case is reminded, else (an L2 clock: nobody named yet) the
     admins of the unit it was dispatched to. A message per case, except for whoever would
-    get more than ``digest_above`` of them in this run: one digest with the count instead.
+    get more than ``policy.escalation.reminder_digest_above`` of them in this run: one
+    digest with the count instead.
     """
+    digest_above = policy.escalation.reminder_digest_above
     window = _window(session, "reminders", Case.remind_at, now)
     if window is None:
         return 0
@@ -373,9 +373,10 @@ def sweep(session: Session, now: datetime, settings: Settings | None = None) -> 
     if not _lock(session):
         return SweepReport()
     settings = settings or get_settings()
+    policy = deadlines.case_policy(settings)
     return SweepReport(
-        reminded=sweep_reminders(session, now),
-        escalated=sweep_escalations(session, now, settings=settings),
+        reminded=sweep_reminders(session, now, policy=policy),
+        escalated=sweep_escalations(session, now, settings=settings, policy=policy),
         reviews=sweep_reviews(session, now),
     )
 
