@@ -41,6 +41,7 @@ MISSING: Final = frozenset({"", "na", "nan", "null"})
 KIND: Final = "havg"
 SOURCE: Final = "csv"
 BATCH: Final = 5000
+HOUR: Final = timedelta(hours=1)  # a row of hour h is the average of [h:00, h+1:00)
 MIN_HOURS_PER_DAY: Final = 20  # GB 3095-2012 §8: a 24-hour mean needs 20 hourly values
 
 
@@ -72,12 +73,14 @@ def parse_prsa(
     start: date | None = None,
     end: date | None = None,
     shift: timedelta = timedelta(0),
+    until: datetime | None = None,
     report: ImportReport,
 ) -> Iterator[ReadingRow]:
     """Rows of a PRSA CSV as hour-average readings (missing values are skipped).
 
     ``start``/``end`` select the file's days; ``shift`` then moves them (to replay an old
-    year as the demo's present).
+    year as the demo's present); hours not over by ``until`` (after the shift) are left
+    out: an hour's average exists once the hour is over.
     """
     now = utcnow()
     with path.open(newline="", encoding="utf-8-sig") as fh:
@@ -96,6 +99,8 @@ def parse_prsa(
             if (start and stamped.date() < start) or (end and stamped.date() > end):
                 continue  # the filter reads the file's own dates, before any shift
             t = (stamped + shift).astimezone(UTC)
+            if until is not None and t + HOUR > until:
+                continue
             for column, metric in COLUMNS.items():
                 try:
                     value = _value(row.get(column))
@@ -129,6 +134,7 @@ def import_prsa(
     start: date | None = None,
     end: date | None = None,
     shift: timedelta = timedelta(0),
+    until: datetime | None = None,
 ) -> ImportReport:
     """Store a station's hourly CSV (the caller commits)."""
     device = session.scalar(select(Device).where(Device.mn == mn))
@@ -139,7 +145,10 @@ def import_prsa(
     report = ImportReport()
     batch: list[ReadingRow] = []
     conn = session.connection()
-    for row in parse_prsa(path, device.id, tz, start=start, end=end, shift=shift, report=report):
+    rows = parse_prsa(
+        path, device.id, tz, start=start, end=end, shift=shift, until=until, report=report
+    )
+    for row in rows:
         batch.append(row)
         if len(batch) >= BATCH:
             report.new += write_readings(conn, batch)

@@ -20,14 +20,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import dustgrid.model_registry  # noqa: F401 - every table mapped (foreign keys resolve)
-from dustgrid.alerts.reference import ImportReport, parse_prsa
+from dustgrid.alerts.reference import ImportReport, import_prsa
 from dustgrid.devices.models import Device, DeviceKind, Lifecycle
-from dustgrid.telemetry.store import write_readings
 
 #: PRSA covers 2013-03 .. 2017-02; 2016 is whole, and a leap year (29 Feb maps somewhere).
 SOURCE_YEAR: Final = 2016
 DEMO_REFERENCE_DAYS: Final = 7
-HOUR: Final = timedelta(hours=1)
 #: The demo's stations are fed by a CSV import, not live: a daily import leaves them silent
 #: for up to a day, so a day and two hours of silence (not 30 minutes) means offline.
 STATION_OFFLINE_AFTER_MIN: Final = 26 * 60
@@ -94,23 +92,15 @@ def ensure_demo_reference(
             )
             session.add(device)
             session.flush()
-        report = ImportReport()
-        reports[station.mn] = report
         path = data_dir / station.file
         if not path.is_file():
-            report.problems.append(f"{path}: not found")
+            reports[station.mn] = ImportReport(problems=[f"{path}: not found"])
             continue
-        rows = [
-            row
-            for row in parse_prsa(
-                path, device.id, tz, start=first, end=source_day(today), shift=shift,
-                report=report,
-            )
-            if row.data_time + HOUR <= now  # an hour's average exists once the hour is over
-        ]  # fmt: skip
-        report.rows = len(rows)
-        report.new = write_readings(session.connection(), rows)
-        if rows:
-            device.last_seen_at = max(r.data_time for r in rows)
+        report = reports[station.mn] = import_prsa(
+            session, path, mn=station.mn, tz=tz, start=first, end=source_day(today),
+            shift=shift, until=now,
+        )  # fmt: skip
+        if report.last is not None:
+            device.last_seen_at = report.last
     session.flush()
     return reports
