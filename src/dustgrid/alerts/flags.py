@@ -31,7 +31,9 @@ from dustgrid.alerts.windows import Reading as PureReading
 from dustgrid.devices.models import Device, DeviceKind, Lifecycle
 from dustgrid.telemetry.models import Reading
 
-DETECTOR_VERSION: Final = "2026.1"
+#: The detectors' rules and numbers (alerts/quality.py) as one version: 2026.2 added
+#: replayed_series and replayed_frame.
+DETECTOR_VERSION: Final = "2026.2"
 VALUE_METRICS: Final = ("tsp", "pm10", "pm25")
 METRICS: Final = (*VALUE_METRICS, "humidity")
 MERGE_GAP: Final = timedelta(minutes=5)
