@@ -134,6 +134,11 @@ class Settings(BaseSettings):
     telemetry_future_tolerance_s: int = Field(
         default=600, description="Readings dated further ahead than this are refused"
     )
+    telemetry_max_age_days: int = Field(
+        default=30,
+        ge=1,
+        description="Readings dated further back than this are answered but not stored as valid",
+    )
     mqtt_enabled: bool = Field(default=False, description="`serve` also runs the MQTT subscriber")
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 1883
