@@ -25,9 +25,7 @@ run: $(STAMP)
 	$(BIN)/dustgrid migrate
 	$(BIN)/dustgrid demo --seed $(SEED) --if-empty
 	@echo "Starting $(DEVICES) simulated HJ 212 dust monitors and the server on http://$(HOST):$(PORT)"
-	trap 'kill 0' EXIT INT TERM; \
-	$(BIN)/dustgrid simulate --from-db --devices $(DEVICES) --interval 5 --speedup 12 --dusty 0.1 & \
-	$(BIN)/dustgrid serve --host $(HOST) --port $(PORT)
+	@scripts/run-demo.sh $(BIN) $(HOST) $(PORT) $(DEVICES)
 
 ## test: set up and run the whole suite (SQLite; browser tests need Debian's chromium)
 test: $(STAMP)

@@ -25,7 +25,6 @@ from tests.fixtures.city import PASSWORD, City, build_city
 passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from dustgrid.config import get_settings
+from dustgrid.data import PRSA_DIR
 
 app = typer.Typer(help="DustGrid 城市大脑·工地扬尘在线管控平台", no_args_is_help=True)
 user_app = typer.Typer(help="Accounts", no_args_is_help=True)
@@ -134,14 +135,14 @@ def demo(
     reference_data: Annotated[
         Path,
         typer.Option(help="folder of the PRSA station CSVs for the demo's reference stations"),
-    ] = Path("../shared/data/prsa"),
+    ] = PRSA_DIR,
     if_empty: Annotated[
         bool, typer.Option("--if-empty", help="do nothing when the database already has sites")
     ] = False,
 ) -> None:
     """Load the generated demo city into the configured database (prints the logins)."""
     from dustgrid.db import session_scope
-    from dustgrid.demo.city import DEMO_PASSWORD, build_demo, demo_loaded
+    from dustgrid.demo.city import DEMO_PASSWORD, build_demo, demo_loaded, featured_site_ids
     from dustgrid.demo.reference import ensure_demo_reference
     from dustgrid.models import utcnow
     from dustgrid.simulator.demo_devices import ensure_demo_devices
@@ -152,7 +153,12 @@ def demo(
             typer.echo(f"Demo password for every account: {DEMO_PASSWORD}")
             return
         summary = build_demo(session, seed=seed, n_sites=sites)
-        mns = ensure_demo_devices(session, devices, variety=True) if devices else []
+        featured = featured_site_ids(session, [login.username for login in summary.logins])
+        mns = (
+            ensure_demo_devices(session, devices, variety=True, first_sites=featured)
+            if devices
+            else []
+        )
         refs = ensure_demo_reference(
             session, reference_data, now=utcnow(), tz=ZoneInfo(get_settings().timezone)
         )

@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dustgrid.data import PRSA_URBAN
+
 
 class Settings(BaseSettings):
     """Runtime configuration, read once from the environment (and an optional ``.env``)."""
@@ -116,7 +118,7 @@ class Settings(BaseSettings):
     )
     hj212_stats_every_s: float = Field(default=60.0, description="Log ingest counters this often")
     simulator_background_csv: Path = Field(
-        default=Path("../shared/data/prsa/Dongsi.csv"),
+        default=PRSA_URBAN,
         description="Hourly PM2.5/PM10 history (PRSA CSV) the simulator uses as background",
     )
 

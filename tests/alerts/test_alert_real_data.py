@@ -19,9 +19,10 @@ from dustgrid.alerts.cli import app
 from dustgrid.alerts.profiles import get_profile
 from dustgrid.alerts.rules import day_verdicts, evaluate_windows
 from dustgrid.alerts.windows import Reading
+from dustgrid.data import PRSA_DIR
 
 REPO = Path(__file__).resolve().parents[2]
-PRSA = REPO / ".." / "shared" / "data" / "prsa"
+PRSA = PRSA_DIR
 BEIJING = ZoneInfo("Asia/Shanghai")
 FIRST, LAST = date(2013, 3, 6), date(2013, 3, 12)
 
@@ -29,7 +30,7 @@ FIRST, LAST = date(2013, 3, 6), date(2013, 3, 12)
 def _rows(station: str) -> list[tuple[datetime, str, str]]:
     path = PRSA / f"{station}.csv"
     if not path.is_file():
-        pytest.fail(f"shared real-data file missing: {path.resolve()} (expected next to the repo)")
+        pytest.fail(f"real-data file missing from the package: {path}")
     out = []
     with path.open(newline="") as fh:
         for row in csv.DictReader(fh):

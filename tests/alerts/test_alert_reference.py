@@ -14,11 +14,11 @@ from dustgrid import db as dbmod
 from dustgrid.alerts import cli
 from dustgrid.alerts.models import AlertWindowState
 from dustgrid.alerts.reference import import_prsa, station_aqi
+from dustgrid.data import PRSA_URBAN
 from dustgrid.devices.models import DeviceKind
 from dustgrid.errors import Invalid
 from dustgrid.telemetry.models import Reading
 from tests.alerts.alert_kit import TZ, add_device, local, who
-from tests.conftest import SHARED
 from tests.fixtures.city import City
 
 HEADER = '"No","year","month","day","hour","PM2.5","PM10","SO2","NO2","station"\n'
@@ -97,7 +97,7 @@ def test_import_command_with_the_real_prsa_file(
         "session_scope",
         lambda: Session(bind=db.connection(), join_transaction_mode="create_savepoint"),
     )
-    csv = SHARED / "data" / "prsa" / "Dongsi.csv"
+    csv = PRSA_URBAN
     shift = (date(2029, 12, 31) - date(2013, 3, 1)).days
     result = CliRunner().invoke(
         cli.app,

@@ -304,3 +304,34 @@ def test_refuses_when_a_demo_username_is_taken(tmp_path: Path) -> None:
         session.rollback()
         assert session.scalar(select(func.count()).select_from(Site)) == 0
     engine.dispose()
+
+
+def test_simulated_monitors_reach_every_printed_account_and_district(
+    demo: tuple[Engine, DemoSummary], s: Session
+) -> None:
+    """`make run` starts 20 monitors: each account the demo prints sees some of them."""
+    from dustgrid.demo.city import featured_site_ids
+    from dustgrid.devices.models import Device
+    from dustgrid.simulator.demo_devices import ensure_demo_devices
+
+    usernames = [login.username for login in demo[1].logins]
+    mns = ensure_demo_devices(s, 20, first_sites=featured_site_ids(s, usernames))
+    try:
+        assert len(mns) == 20
+        device_sites = select(Device.site_id).where(Device.mn.in_(mns))
+        for username in ("city_admin", "hunnan_admin", "hunnan_officer01", "hunnan_inspector01",
+                         "contractor1"):  # fmt: skip
+            user = s.scalar(select(User).where(User.username == username))
+            assert user is not None, username
+            visible = (
+                select(func.count())
+                .select_from(Site)
+                .where(site_clause(load_principal(s, user)), Site.id.in_(device_sites))
+            )
+            assert (s.scalar(visible) or 0) >= 1, f"{username} sees no simulated monitor"
+        districts = s.scalars(
+            select(Site.district_id).where(Site.id.in_(device_sites)).distinct()
+        ).all()
+        assert len(districts) == len(DISTRICTS)
+    finally:
+        s.rollback()

@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from dustgrid.data import PRSA_DIR
 from dustgrid.demo.reference import DEMO_STATIONS, ensure_demo_reference
 from dustgrid.devices.models import Device, DeviceKind
 from dustgrid.telemetry.models import Reading
-from tests.conftest import SHARED
 
 SH = ZoneInfo("Asia/Shanghai")
-PRSA = SHARED / "data" / "prsa"
+PRSA = PRSA_DIR
 NOW = datetime(2026, 11, 22, 12, 30, tzinfo=SH)
 
 

@@ -1,4 +1,4 @@
-"""Case-loop numbers as named, versioned settings (../shared/domain.md §4–§5).
+"""Case-loop numbers as named, versioned settings (docs/domain.md §4–§5).
 
 Every number a city may change lives here, in a frozen dataclass with a ``version``, so an
 old light, reminder or penalty step can be explained by the policy it was computed under.

@@ -1,4 +1,4 @@
-"""The closed-loop case workflow as one declarative table (../shared/domain.md §4).
+"""The closed-loop case workflow as one declarative table (docs/domain.md §4).
 
 Pure rules, no database: ``plan_transition`` says whether a move is allowed and what the
 caller must do after it (write the event, start a clock, notify). Scope (is this district

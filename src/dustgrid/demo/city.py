@@ -405,3 +405,27 @@ def _site_counts(rows: list[dict[str, Any]], column: str) -> dict[int, int]:
         if row[column] is not None:
             out[row[column]] = out.get(row[column], 0) + 1
     return out
+
+
+def featured_site_ids(session: Session, usernames: list[str]) -> list[int]:
+    """For each account (in order), a monitored site it can see, unless one chosen already is.
+
+    The demo puts its simulated monitors there first, so every account the demo prints (and
+    the README suggests) sees live devices, charts and alerts, not only the first district.
+    """
+    chosen: list[int] = []
+    for username in usernames:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            continue
+        visible = select(Site.id).where(
+            site_clause(load_principal(session, user)),
+            Site.monitors_required.is_(True),
+            Site.retired_at.is_(None),
+        )
+        if chosen and session.scalar(visible.where(Site.id.in_(chosen)).limit(1)) is not None:
+            continue
+        first = session.scalar(visible.order_by(Site.id).limit(1))
+        if first is not None:
+            chosen.append(first)
+    return chosen

@@ -1,9 +1,9 @@
-"""Reference stations for the demo city, fed with real hourly PM from the shared data.
+"""Reference stations for the demo city, fed with real hourly PM shipped with DustGrid.
 
 The difference rules (Hebei style), the spray detector and the AQI page compare sites with
 national/provincial control points. The demo has no real Shenyang feed, so it registers
 two stations and loads the last days of two real Beijing stations (PRSA data set,
-``../shared/data/prsa``: Dongsi, urban; Huairou, suburban), moved from the same calendar
+shipped in ``dustgrid/data/prsa``: Dongsi, urban; Huairou, suburban), moved from the same calendar
 days of ``SOURCE_YEAR`` to the present. Hours not over yet are not loaded: a station never
 reports the future. Idempotent: stored hours are skipped by the store.
 """

@@ -1,4 +1,4 @@
-"""Device rule numbers as named, versioned settings (../shared/domain.md §7, seed 003).
+"""Device rule numbers as named, versioned settings (docs/domain.md §7, seed 003).
 
 Pure data and date arithmetic, no ORM and no ``Settings``: a city that changes a number
 passes its own policy object and bumps ``version``, so an old due date or offline period can

@@ -15,7 +15,7 @@ INSPECTOR = "inspector"  # 专职巡查网格 (third-party inspectors)
 class GridPolicy:
     """Site-count bounds per grid kind, versioned so old layouts stay explainable.
 
-    Defaults follow ../shared/domain.md §1 (from seed 000 §1(二), §3(一)–(三)): an
+    Defaults follow docs/domain.md §1 (from seed 000 §1(二), §3(一)–(三)): an
     enforcement grid (执法监督网格) covers 20–30 sites and an inspector grid (专职巡查网格)
     70–90 sites, both formed by proximity (临近原则). Cities may override the numbers;
     bump ``version`` when they do.

@@ -7,6 +7,8 @@ generates by default, and the password is :data:`DEMO_DEVICE_PASSWORD`: a plain
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from itertools import zip_longest
 from typing import Final
 
 from sqlalchemy import select
@@ -30,6 +32,32 @@ def make_mn(prefix: str, number: int) -> str:
     return f"{prefix}{number:0{MN_DIGITS}d}"
 
 
+def spread_sites(session: Session, n: int, *, first: Sequence[int] = ()) -> list[Site]:
+    """``n`` sites that must have monitors, spread over the city.
+
+    ``first`` (site ids) come first, then one site per district in turn (districts and
+    their sites by id), so every district has live monitors, not only the first one.
+    """
+    candidates = session.scalars(
+        select(Site)
+        .where(Site.monitors_required.is_(True), Site.retired_at.is_(None))
+        .order_by(Site.district_id, Site.id)
+    ).all()
+    by_id = {site.id: site for site in candidates}
+    chosen = [by_id[i] for i in dict.fromkeys(first) if i in by_id][:n]
+    taken = {site.id for site in chosen}
+    queues: dict[int, list[Site]] = {}
+    for site in candidates:
+        if site.id not in taken:
+            queues.setdefault(site.district_id, []).append(site)
+    rounds = zip_longest(*queues.values())
+    for site in (s for row in rounds for s in row if s is not None):
+        if len(chosen) >= n:
+            break
+        chosen.append(site)
+    return chosen
+
+
 def ensure_demo_devices(
     session: Session,
     n: int,
@@ -37,18 +65,15 @@ def ensure_demo_devices(
     prefix: str = DEMO_MN_PREFIX,
     password: str = DEMO_DEVICE_PASSWORD,
     variety: bool = False,
+    first_sites: Sequence[int] = (),
 ) -> list[str]:
-    """An active dust monitor on each of the first ``n`` sites that require monitors.
+    """An active dust monitor on each of ``n`` sites that require monitors.
 
-    Idempotent: an existing MN is left as it is (an admin may have changed it). Sites are
-    taken by id, so the same city gets the same devices. Flushes; the caller commits.
+    The sites are :func:`spread_sites` (``first_sites`` first: the demo passes a site each
+    of its printed accounts can see). Idempotent: an existing MN is left as it is (an admin
+    may have changed it); the same city gets the same devices. Flushes; the caller commits.
     """
-    sites = session.scalars(
-        select(Site)
-        .where(Site.monitors_required.is_(True), Site.retired_at.is_(None))
-        .order_by(Site.id)
-        .limit(n)
-    ).all()
+    sites = spread_sites(session, n, first=first_sites)
     wanted = [make_mn(prefix, i) for i in range(1, len(sites) + 1)]
     existing = set(session.scalars(select(Device.mn).where(Device.mn.in_(wanted))).all())
     for number, (mn, site) in enumerate(zip(wanted, sites, strict=True), start=1):

@@ -1,4 +1,4 @@
-"""Rule numbers the ledger applies, as a named, versioned setting (../shared/domain.md §7)."""
+"""Rule numbers the ledger applies, as a named, versioned setting (docs/domain.md §7)."""
 
 from __future__ import annotations
 
