@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dustgrid.config import Settings
 from dustgrid.devices.models import Device, QuarantinedMN
-from dustgrid.ingest.hj212 import DataItem, build_data_frame
 from dustgrid.ingest.deadletter.models import DeadLetter
+from dustgrid.ingest.hj212 import DataItem, build_data_frame
 from dustgrid.ingest.mqtt import subscriber as subscriber_module
 from dustgrid.ingest.mqtt.subscriber import Subscriber
 from dustgrid.ingest.mqtt.topics import topic_for
