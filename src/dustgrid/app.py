@@ -24,6 +24,7 @@ from dustgrid.config import Settings, get_settings
 from dustgrid.devices.api import router as devices_api_router
 from dustgrid.errors import DomainError, Unauthenticated
 from dustgrid.grids.api import router as grids_router
+from dustgrid.ingest.deadletter.api import router as dead_letter_router
 from dustgrid.ingest.http.api import router as telemetry_ingest_router
 from dustgrid.intake.api import router as intake_router
 from dustgrid.intake.open311_api import router as open311_router
@@ -36,6 +37,7 @@ from dustgrid.web.alert_pages import router as alert_pages_router
 from dustgrid.web.case_pages import router as case_pages_router
 from dustgrid.web.credit_pages import router as credit_pages_router
 from dustgrid.web.device_pages import router as device_pages_router
+from dustgrid.web.ingest_pages import router as ingest_pages_router
 from dustgrid.web.intake_pages import router as intake_pages_router
 from dustgrid.web.notification_pages import router as notification_pages_router
 from dustgrid.web.org_pages import router as org_pages_router
@@ -145,6 +147,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(device_pages_router)
     app.include_router(telemetry_router)
     app.include_router(telemetry_ingest_router)
+    app.include_router(dead_letter_router)
+    app.include_router(ingest_pages_router)
     app.include_router(telemetry_pages_router)
     app.include_router(alerts_router)
     app.include_router(alert_pages_router)

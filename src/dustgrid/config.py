@@ -157,6 +157,17 @@ class Settings(BaseSettings):
         description="JSON payloads need no per-device key: the broker's ACL already "
         "restricts each device to its own topic",
     )
+    mqtt_max_attempts: int = Field(
+        default=10,
+        ge=1,
+        description="A message whose storing failed this many times in a row (while the "
+        "database still accepts a dead letter) is dead-lettered and acknowledged",
+    )
+    ingest_dead_letter_max_bytes: int = Field(
+        default=16384,
+        ge=256,
+        description="Payload bytes kept in one ingest dead-letter record (the rest is cut)",
+    )
 
     def resolved_secret_key(self) -> str:
         """Return the signing key, creating a persistent one under ``var_dir`` if none is set."""

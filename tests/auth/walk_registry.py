@@ -16,6 +16,7 @@ def walked_elsewhere() -> set[tuple[str, str]]:
     from tests.cases import test_case_api
     from tests.devices import test_device_api
     from tests.grids import test_grid_api
+    from tests.ingest.http import test_http_ingest_checks
     from tests.intake import test_intake_api
     from tests.org import test_org_api
     from tests.telemetry import test_telemetry_api
@@ -27,6 +28,7 @@ def walked_elsewhere() -> set[tuple[str, str]]:
         test_case_api,
         test_device_api,
         test_grid_api,
+        test_http_ingest_checks,
         test_intake_api,
         test_org_api,
         test_telemetry_api,

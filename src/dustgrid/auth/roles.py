@@ -51,6 +51,8 @@ class Perm(enum.StrEnum):
     # Alerts: acknowledge an alert (someone is on it); edit the city's alert rule profiles.
     alert_ack = "alert_ack"
     alert_profile = "alert_profile"  # city admin: choose and tune standards, dry runs
+    # Ingest: read the dead letters (messages and items that could not be stored).
+    ingest_admin = "ingest_admin"  # city admin only: payloads of every device in the city
 
 
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {

@@ -6,6 +6,20 @@ device); ``flag`` defaults to ``N`` and ``kind`` to ``rtd``. A time without an o
 city-local (Asia/Shanghai), like HJ 212 times. A bad item is reported by its index and
 reason and never stops the good ones; resending items stores nothing twice.
 
+What an item must be (docs/devices.md explains it to integrators):
+
+* ``value`` a JSON number or ``null`` - ``true``, ``"85.3"`` are refused (code ``invalid``);
+* ``flag`` one of the HJ 212 data flags (``N S F M D C T B``, ``hj212.cp.flag_info``);
+  anything else is refused (``unknown_flag``);
+* ``time`` inside the reading time window (``telemetry.timewindow``, the same for every
+  channel): an item dated too far ahead, too far back or at a time that has no UTC
+  instant (``0001-01-01T00:00:00`` city time) is refused with the window's verdict as its
+  code (``time_ahead``, ``time_behind``, ``time_invalid``) and counted in
+  ``out_of_window``. Refused, not stored: such a row would carry a data time nobody can
+  use, so it can neither count as valid data nor move the device's last-seen time;
+* a value outside its metric's plausible range (``telemetry.plausibility``) is stored with
+  ``valid = False`` and flag ``X`` and reported in ``flagged``: it never counts as valid.
+
 Never commits: the request dependency (HTTP) or the subscriber (MQTT) does.
 """
 
@@ -13,19 +27,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from math import isfinite
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 from sqlalchemy.orm import Session
 
 from dustgrid.devices.models import Device
 from dustgrid.devices.online import mark_seen
-from dustgrid.ingest.hj212.codes import CODE_TO_METRIC, KIND_SUFFIXES
+from dustgrid.ingest.hj212.codes import CODE_TO_METRIC, DATA_FLAGS, KIND_SUFFIXES
 from dustgrid.ingest.hj212.cp import flag_info
 from dustgrid.telemetry.metrics import METRICS
+from dustgrid.telemetry.plausibility import (
+    DEFAULT_PLAUSIBLE_RANGES,
+    IMPLAUSIBLE,
+    IMPLAUSIBLE_FLAG,
+    PlausibleRanges,
+)
 from dustgrid.telemetry.store import ReadingRow, write_readings
+from dustgrid.telemetry.timewindow import (
+    TOO_FAR_AHEAD,
+    TOO_FAR_BACK,
+    UNREPRESENTABLE,
+    ReadingTimeWindow,
+)
 from dustgrid.telemetry.units import to_canonical
 
 BASE_KINDS: Final = frozenset(KIND_SUFFIXES.values())  # rtd avg min max cou
@@ -39,8 +65,18 @@ E_INVALID: Final = "invalid"
 E_METRIC: Final = "unknown_metric"
 E_KIND: Final = "unknown_kind"
 E_DEVICE: Final = "forbidden_device"
-E_FUTURE: Final = "future_time"
+E_FLAG: Final = "unknown_flag"
 E_UNIT: Final = "unit"
+E_IMPLAUSIBLE: Final = IMPLAUSIBLE  # not an error: stored as invalid, listed in ``flagged``
+#: The time window's verdicts are item error codes as they are.
+WINDOW_CODES: Final = frozenset({TOO_FAR_AHEAD, TOO_FAR_BACK, UNREPRESENTABLE})
+_WINDOW_REASONS: Final = {
+    TOO_FAR_AHEAD: "数据时间超前 / data time {when} is too far ahead (device clock?)",
+    TOO_FAR_BACK: "数据时间过旧 / data time {when} is older than the platform accepts",
+    UNREPRESENTABLE: "数据时间无效 / data time {when} cannot be placed in UTC",
+}
+#: A JSON number (int or float) or null; booleans and numeric strings are refused.
+StrictNumber = Annotated[float | None, Strict()]
 
 
 class ReadingItem(BaseModel):
@@ -51,7 +87,7 @@ class ReadingItem(BaseModel):
     device: str | None = Field(default=None, max_length=24, description="Device MN")
     metric: str = Field(min_length=1, max_length=24, description="pm10, pm25, tsp, noise…")
     time: datetime = Field(description="Data time; without an offset it is city-local")
-    value: float | None = Field(description="In the device's configured unit")
+    value: StrictNumber = Field(description="A JSON number (or null), in the device's unit")
     flag: str = Field(default="N", min_length=1, max_length=MAX_FLAG_LEN)
     kind: str = Field(default="rtd", max_length=16, description="rtd, avg, min, max, cou…")
 
@@ -63,15 +99,23 @@ class ItemError(BaseModel):
 
 
 class IntakeResult(BaseModel):
-    stored: int = 0
-    duplicates: int = 0
-    errors: list[ItemError] = Field(default_factory=list)
+    stored: int = Field(default=0, description="New readings stored (valid or flagged)")
+    duplicates: int = Field(default=0, description="Readings already stored (a resend)")
+    out_of_window: int = Field(
+        default=0, description="Items refused because their time is outside the time window"
+    )
+    errors: list[ItemError] = Field(default_factory=list, description="Refused items")
+    flagged: list[ItemError] = Field(
+        default_factory=list,
+        description="Items stored as invalid (implausible value, flag X): not valid data",
+    )
 
 
 @dataclass(slots=True)
 class Parsed:
     rows: list[ReadingRow] = field(default_factory=list)
     errors: list[ItemError] = field(default_factory=list)
+    flagged: list[ItemError] = field(default_factory=list)
     #: latest valid rtd/avg value per metric, for the device's online state
     seen: dict[str, tuple[datetime, float | None]] = field(default_factory=dict)
 
@@ -98,11 +142,14 @@ def parse_items(
     source: str,
     tz: tzinfo,
     now: datetime,
-    future_tolerance: timedelta,
+    window: ReadingTimeWindow,
+    ranges: PlausibleRanges = DEFAULT_PLAUSIBLE_RANGES,
 ) -> Parsed:
-    """Rows for the good items of ``device``; an :class:`ItemError` for each bad one."""
+    """Rows for the good items of ``device``; an :class:`ItemError` for each bad one.
+
+    Never raises for anything in ``items``: whatever an integrator sends is a row or an error.
+    """
     out = Parsed()
-    latest = now + future_tolerance
     for index, raw in enumerate(items):
 
         def bad(code: str, reason: str, index: int = index) -> None:
@@ -127,13 +174,19 @@ def parse_items(
         if item.kind not in KINDS:
             bad(E_KIND, f"未知数据类型 {item.kind} / unknown kind (want {sorted(KINDS)})")
             continue
-        at = item.time if item.time.tzinfo is not None else item.time.replace(tzinfo=tz)
-        data_time = at.astimezone(UTC)
-        if data_time > latest:
-            when = item.time.isoformat()
-            bad(E_FUTURE, f"数据时间超前 / data time {when} is in the future (device clock?)")
+        flag, flag_ok = flag_info(item.flag)
+        if flag not in DATA_FLAGS:
+            known = "".join(DATA_FLAGS)
+            bad(E_FLAG, f"未知数据标记 {item.flag} / unknown flag {item.flag!r} (want {known})")
+            continue
+        data_time = window.to_utc(item.time, tz)
+        verdict = UNREPRESENTABLE if data_time is None else window.judge(data_time, now)
+        if data_time is None or verdict is not None:
+            code = verdict or UNREPRESENTABLE
+            bad(code, _WINDOW_REASONS[code].format(when=item.time.isoformat()))
             continue
         value = item.value
+        implausible: str | None = None
         if value is not None:
             if not isfinite(value):
                 bad(E_INVALID, "数值必须是有限数 / value must be a finite number")
@@ -143,7 +196,18 @@ def parse_items(
             except ValueError as exc:
                 bad(E_UNIT, f"单位换算失败 / unit conversion failed: {exc}")
                 continue
-        flag, flag_ok = flag_info(item.flag)
+            implausible = ranges.check(metric, item.kind, value)
+            if implausible is not None:
+                flag, flag_ok = IMPLAUSIBLE_FLAG, False
+                if not isfinite(value):  # a huge value times a unit factor
+                    value = None
+                out.flagged.append(
+                    ItemError(
+                        index=index,
+                        code=E_IMPLAUSIBLE,
+                        reason=f"数值不合理，按无效数据保存 / implausible {metric}: {implausible}",
+                    )
+                )
         valid = flag_ok and value is not None
         out.rows.append(
             ReadingRow(
@@ -173,13 +237,24 @@ def store_items(
     source: str,
     tz: tzinfo,
     now: datetime,
-    future_tolerance: timedelta,
+    window: ReadingTimeWindow,
+    ranges: PlausibleRanges = DEFAULT_PLAUSIBLE_RANGES,
 ) -> IntakeResult:
-    """Parse, store and mark the device seen; the caller commits."""
+    """Parse, store and mark the device seen; the caller commits.
+
+    Only items inside the time window are stored, so items outside it never move the
+    device's last-seen time (nothing is marked when no item was stored).
+    """
     parsed = parse_items(
-        items, device=device, source=source, tz=tz, now=now, future_tolerance=future_tolerance
+        items, device=device, source=source, tz=tz, now=now, window=window, ranges=ranges
     )
     stored = write_readings(session.connection(), parsed.rows) if parsed.rows else 0
     if parsed.rows:
         mark_seen(session, device_id=device.id, at=now, metrics=parsed.seen)
-    return IntakeResult(stored=stored, duplicates=len(parsed.rows) - stored, errors=parsed.errors)
+    return IntakeResult(
+        stored=stored,
+        duplicates=len(parsed.rows) - stored,
+        out_of_window=sum(1 for e in parsed.errors if e.code in WINDOW_CODES),
+        errors=parsed.errors,
+        flagged=parsed.flagged,
+    )

@@ -38,9 +38,9 @@ class ReadingTimeWindow:
             at = data_time.astimezone(UTC)
         except (OverflowError, ValueError):
             return UNREPRESENTABLE
-        if at > now + self.max_ahead:
+        if at > _shifted(now, self.max_ahead):
             return TOO_FAR_AHEAD
-        if at < now - self.max_behind:
+        if at < _shifted(now, -self.max_behind):
             return TOO_FAR_BACK
         return None
 
@@ -57,6 +57,15 @@ class ReadingTimeWindow:
             return None
 
 
+def _shifted(now: datetime, by: timedelta) -> datetime:
+    """``now + by``, clamped to the calendar's ends (a city may configure a huge window)."""
+    try:
+        return now + by
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC) if by > timedelta(0) else _EARLIEST
+
+
+_EARLIEST: Final = datetime.min.replace(tzinfo=UTC)
 DEFAULT_TIME_WINDOW: Final = ReadingTimeWindow()
 
 

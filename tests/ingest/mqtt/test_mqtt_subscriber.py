@@ -25,7 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dustgrid.config import Settings
 from dustgrid.devices.models import Device, QuarantinedMN
+from dustgrid.ingest.deadletter.models import DeadLetter
 from dustgrid.ingest.hj212 import DataItem, build_data_frame
+from dustgrid.ingest.mqtt import subscriber as subscriber_module
 from dustgrid.ingest.mqtt.subscriber import Subscriber
 from dustgrid.ingest.mqtt.topics import topic_for
 from dustgrid.telemetry.models import Reading, RollupDirty
@@ -66,6 +68,7 @@ def mq(settings: Settings, engine: Engine, city: City) -> Iterator[dict[str, Any
             "mqtt_port": PORT,
             "mqtt_client_id": f"dustgrid-test-{tag}",
             "mqtt_topic_prefix": f"dgtest-{tag}/dustgrid/v1",
+            "telemetry_max_age_days": 36500,  # the readings here are from May 2024
         }
     )
     ctx = {"mn": mn, "id": dev_id, "key": key, "settings": cfg, "factory": factory}
@@ -74,6 +77,7 @@ def mq(settings: Settings, engine: Engine, city: City) -> Iterator[dict[str, Any
         s.execute(delete(Reading).where(Reading.device_id == dev_id))
         s.execute(delete(RollupDirty).where(RollupDirty.device_id == dev_id))
         s.execute(delete(QuarantinedMN).where(QuarantinedMN.mn.like("MQ%")))
+        s.execute(delete(DeadLetter).where(DeadLetter.mn.like("MQ%")))
         s.execute(delete(Device).where(Device.id == dev_id))
         s.commit()
     _forget_session(cfg.mqtt_client_id)
@@ -218,3 +222,75 @@ def test_unacknowledged_after_a_database_failure_then_redelivered(mq: dict[str, 
         publish(topic_for(prefix, mq["mn"], "readings"), json_payload(mq, minute=9))
         wait_for(lambda: count(mq) == 2, "the message, redelivered after the failure")
         assert sub.stats["store_errors"] == 1 and sub.stats["acked"] == 1
+
+
+def letters(mq: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """(status, item error codes) of the device's dead letters, oldest first."""
+    with mq["factory"]() as s:
+        found = s.scalars(
+            select(DeadLetter).where(DeadLetter.mn == mq["mn"]).order_by(DeadLetter.id)
+        )
+        return [(d.status, [e["code"] for e in d.errors]) for d in found]
+
+
+def test_a_poisoned_message_does_not_hold_up_the_good_one(mq: dict[str, Any]) -> None:
+    """Year 1 (and 9999 west of UTC) cannot be placed in UTC: the item is refused, the
+    message answered and dead-lettered, and the next message is stored - across restarts."""
+    topic = topic_for(mq["settings"].mqtt_topic_prefix, mq["mn"], "readings")
+    poisoned = [
+        {"metric": "pm10", "time": "0001-01-01T00:00:00", "value": 80.0},
+        {"metric": "pm25", "time": "9999-12-31T23:59:59-12:00", "value": 40.0},
+    ]
+    with Running(mq["settings"], mq["factory"]) as sub:
+        publish(topic, json.dumps({"key": mq["key"], "readings": poisoned}))
+        publish(topic, json_payload(mq, minute=11))
+        wait_for(lambda: count(mq) == 2, "the good message after the poisoned one")
+        wait_for(lambda: sub.stats["acked"] == 2, "both messages acknowledged")
+        assert sub.stats["items_out_of_window"] == 2 and sub.stats["store_errors"] == 0
+    assert letters(mq) == [("items_refused", ["time_invalid", "time_invalid"])]
+    with Running(mq["settings"], mq["factory"]) as again:  # nothing left to redeliver
+        time.sleep(1.0)
+        assert again.stats["messages"] == 0
+
+
+def test_a_message_that_breaks_the_handler_is_dead_lettered(
+    mq: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = subscriber_module.handle
+
+    def fragile(session: Session, topic: str, payload: bytes, **kw: Any) -> Any:
+        if b"boom" in payload:
+            raise RuntimeError("a bug this message hits")
+        return real(session, topic, payload, **kw)
+
+    monkeypatch.setattr(subscriber_module, "handle", fragile)
+    topic = topic_for(mq["settings"].mqtt_topic_prefix, mq["mn"], "readings")
+    with Running(mq["settings"], mq["factory"]) as sub:
+        publish(topic, json.dumps({"key": mq["key"], "boom": 1, "readings": []}))
+        publish(topic, json_payload(mq, minute=12))
+        wait_for(lambda: count(mq) == 2, "the good message after the failing one")
+        wait_for(lambda: sub.stats["acked"] == 2, "both messages acknowledged")
+        assert sub.stats["failed"] == 1
+    assert letters(mq) == [("failed", [])]
+
+
+def test_a_message_that_keeps_failing_is_given_up(
+    mq: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = subscriber_module.handle
+
+    def stuck(session: Session, topic: str, payload: bytes, **kw: Any) -> Any:
+        if b"stuck" in payload:
+            raise OperationalError("INSERT", {}, Exception("this message always fails"))
+        return real(session, topic, payload, **kw)
+
+    monkeypatch.setattr(subscriber_module, "handle", stuck)
+    cfg = mq["settings"].model_copy(update={"mqtt_max_attempts": 2})
+    topic = topic_for(cfg.mqtt_topic_prefix, mq["mn"], "readings")
+    with Running(cfg, mq["factory"]) as sub:
+        publish(topic, json.dumps({"key": mq["key"], "stuck": 1, "readings": []}))
+        publish(topic, json_payload(mq, minute=13))
+        wait_for(lambda: count(mq) == 2, "the good message after the stuck one")
+        wait_for(lambda: sub.stats["acked"] == 2, "both messages acknowledged")
+        assert sub.stats["store_errors"] == 2 and sub.stats["gave_up"] == 1
+    assert letters(mq) == [("gave_up", [])]

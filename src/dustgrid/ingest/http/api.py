@@ -7,29 +7,35 @@ is refused on its own (code ``forbidden_device``), the rest of the batch is stor
 Answer (always ``200 OK`` once the key and the body's shape are accepted, whatever the
 items' fate - an integrator reads ``errors``, not the status)::
 
-    {"stored": 2, "duplicates": 1, "errors": [{"index": 3, "code": "unknown_metric",
-                                                "reason": "未知监测项 … / unknown metric …"}]}
+    {"stored": 2, "duplicates": 1, "out_of_window": 0, "flagged": [],
+     "errors": [{"index": 3, "code": "unknown_metric", "reason": "未知监测项 … / unknown …"}]}
 
 ``stored`` counts new readings, ``duplicates`` readings already stored (a resent batch
-stores nothing twice), ``errors`` the refused items by index. Other answers: ``401``
+stores nothing twice), ``errors`` the refused items by index (``out_of_window`` counts
+those refused for their data time, see ``telemetry.timewindow``), ``flagged`` the items
+stored as invalid because their value is implausible (``telemetry.plausibility``). A
+request with refused items leaves a dead letter holding those items for city admins
+(``ingest.deadletter``). Other answers: ``401``
 missing or unknown/revoked key, ``413`` more than ``DUSTGRID_TELEMETRY_HTTP_MAX_ITEMS``
 readings, ``422`` a body that is not ``{"readings": [...]}``.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, Field
 
 from dustgrid.auth.deps import AppSettings, DbSession
 from dustgrid.devices.keys import verify_api_key
 from dustgrid.errors import DomainError, Unauthenticated
+from dustgrid.ingest.deadletter import service as dead_letters
 from dustgrid.models import utcnow
 from dustgrid.telemetry.intake import IntakeResult, ReadingItem, store_items
+from dustgrid.telemetry.timewindow import time_window_from_settings
 
 router = APIRouter(prefix="/api/v1/telemetry", tags=["telemetry"])
 SOURCE_HTTP = "http"
@@ -54,6 +60,7 @@ class TelemetryBatch(BaseModel):
     summary="Push readings of one device (X-API-Key); bad items reported by index",
 )
 def push_readings(
+    request: Request,
     session: DbSession,
     settings: AppSettings,
     body: TelemetryBatch,
@@ -65,12 +72,31 @@ def push_readings(
     limit = settings.telemetry_http_max_items
     if len(body.readings) > limit:
         raise TooLarge(f"一次最多 {limit} 条读数 / at most {limit} readings per request")
-    return store_items(
+    now = utcnow()
+    result = store_items(
         session,
         body.readings,
         device=device,
         source=SOURCE_HTTP,
         tz=ZoneInfo(settings.timezone),
-        now=utcnow(),
-        future_tolerance=timedelta(seconds=settings.telemetry_future_tolerance_s),
+        now=now,
+        window=time_window_from_settings(
+            settings.telemetry_future_tolerance_s, settings.telemetry_max_age_days
+        ),
     )
+    if result.errors:
+        refused = {str(e.index): body.readings[e.index] for e in result.errors}
+        dead_letters.record(
+            session,
+            channel=dead_letters.CHANNEL_HTTP,
+            status=dead_letters.ITEMS_REFUSED,
+            reason=f"{len(result.errors)} of {len(body.readings)} item(s) refused",
+            payload=json.dumps(refused, ensure_ascii=False, default=str),
+            at=now,
+            max_bytes=settings.ingest_dead_letter_max_bytes,
+            topic=request.url.path,
+            mn=device.mn,
+            device_id=device.id,
+            errors=result.errors,
+        )
+    return result

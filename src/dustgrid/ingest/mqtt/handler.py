@@ -4,13 +4,20 @@ Kept apart from the paho client so it can be tested without a broker. :func:`han
 never raises for anything a publisher got wrong (it returns an :class:`Outcome` saying
 what); it raises only when the database fails, and then the message must not be
 acknowledged. It never commits: the subscriber commits, then acknowledges.
+
+Every message that is acknowledged without being stored whole (bad topic or payload,
+unknown device, wrong key, refused items) leaves a dead letter (``ingest.deadletter``) in
+the same transaction, so an admin sees what arrived and why it was refused. Data times
+go through the reading time window every channel shares (``telemetry.timewindow``);
+values through the plausible ranges (``telemetry.plausibility``).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
+from math import isfinite
 from typing import Any, Final
 
 from sqlalchemy.orm import Session
@@ -19,13 +26,21 @@ from dustgrid.devices import service as device_service
 from dustgrid.devices.keys import verify_api_key
 from dustgrid.devices.models import CrcVariant, Device, Lifecycle
 from dustgrid.devices.online import mark_seen
+from dustgrid.ingest.deadletter import service as dead_letters
 from dustgrid.ingest.hj212 import HJ212Error, decode
 from dustgrid.ingest.hj212.codec import Frame
 from dustgrid.ingest.hj212.codes import DATA_CNS
 from dustgrid.ingest.hj212.envelope import CRC_MODBUS
 from dustgrid.ingest.hj212.writer import KIND_PREFIX
-from dustgrid.telemetry.intake import SEEN_KINDS, ItemError, store_items
+from dustgrid.telemetry.intake import SEEN_KINDS, WINDOW_CODES, ItemError, store_items
+from dustgrid.telemetry.plausibility import (
+    DEFAULT_PLAUSIBLE_RANGES,
+    IMPLAUSIBLE,
+    IMPLAUSIBLE_FLAG,
+    PlausibleRanges,
+)
 from dustgrid.telemetry.store import ReadingRow, to_canonical, write_readings
+from dustgrid.telemetry.timewindow import UNREPRESENTABLE, ReadingTimeWindow
 
 from .topics import CHANNEL_HJ212, parse_topic
 
@@ -41,6 +56,9 @@ BAD_PAYLOAD: Final = "bad_payload"
 UNKNOWN_DEVICE: Final = "unknown_device"
 UNAUTHORIZED: Final = "unauthorized"
 NOT_DATA: Final = "not_data"
+#: Outcomes that are normal traffic, not a dead letter.
+NOT_DEAD: Final = frozenset({OK, NOT_DATA})
+DEFAULT_DEAD_LETTER_BYTES: Final = 16384  # Settings.ingest_dead_letter_max_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +67,9 @@ class Config:
     tz: tzinfo
     trust_broker_acl: bool
     max_items: int
-    future_tolerance: timedelta
+    window: ReadingTimeWindow
+    ranges: PlausibleRanges = DEFAULT_PLAUSIBLE_RANGES
+    dead_letter_max_bytes: int = DEFAULT_DEAD_LETTER_BYTES
 
 
 @dataclass(slots=True)
@@ -59,15 +79,59 @@ class Outcome:
     stored: int = 0
     duplicates: int = 0
     errors: list[ItemError] = field(default_factory=list)
+    flagged: list[ItemError] = field(default_factory=list)  # stored as invalid (flag X)
+    device_id: int | None = None
+
+    @property
+    def out_of_window(self) -> int:
+        return sum(1 for e in self.errors if e.code in WINDOW_CODES)
 
 
 def handle(session: Session, topic: str, payload: bytes, *, cfg: Config, now: datetime) -> Outcome:
+    """What ``payload`` on ``topic`` means; stored rows and dead letter are flushed, not
+    committed."""
     parsed = parse_topic(cfg.prefix, topic)
     if parsed is None:
-        return Outcome(BAD_TOPIC, f"topic {topic!r} is not {cfg.prefix}/devices/<MN>/<channel>")
-    if parsed.channel == CHANNEL_HJ212:
-        return _hj212(session, parsed.mn, payload, cfg=cfg, now=now)
-    return _json(session, parsed.mn, payload, cfg=cfg, now=now)
+        outcome = Outcome(BAD_TOPIC, f"topic {topic!r} is not {cfg.prefix}/devices/<MN>/<channel>")
+    elif parsed.channel == CHANNEL_HJ212:
+        outcome = _hj212(session, parsed.mn, payload, cfg=cfg, now=now)
+    else:
+        outcome = _json(session, parsed.mn, payload, cfg=cfg, now=now)
+    if outcome.status not in NOT_DEAD or outcome.errors:
+        record_dead_letter(
+            session, topic, payload, outcome, cfg=cfg, now=now, mn=parsed.mn if parsed else None
+        )
+    return outcome
+
+
+def record_dead_letter(
+    session: Session,
+    topic: str,
+    payload: bytes,
+    outcome: Outcome,
+    *,
+    cfg: Config,
+    now: datetime,
+    mn: str | None = None,
+) -> None:
+    """Keep what ``outcome`` refused for an admin (the whole payload, secrets masked)."""
+    if mn is None:
+        parsed = parse_topic(cfg.prefix, topic)
+        mn = parsed.mn if parsed else None
+    status = outcome.status if outcome.status not in NOT_DEAD else dead_letters.ITEMS_REFUSED
+    dead_letters.record(
+        session,
+        channel=dead_letters.CHANNEL_MQTT,
+        status=status,
+        reason=outcome.reason or f"{len(outcome.errors)} item(s) refused",
+        payload=payload,
+        at=now,
+        max_bytes=cfg.dead_letter_max_bytes,
+        topic=topic,
+        mn=mn,
+        device_id=outcome.device_id,
+        errors=outcome.errors,
+    )
 
 
 def _open_device(session: Session, mn: str) -> Device | None:
@@ -83,8 +147,17 @@ def _json(session: Session, mn: str, payload: bytes, *, cfg: Config, now: dateti
     key: Any = None
     if isinstance(body, dict):
         key, items = body.get("key"), body.get("readings")
-    else:
+    elif isinstance(body, list) and cfg.trust_broker_acl:
         items = body  # a bare list: only when the broker authenticates (see subscriber doc)
+    elif isinstance(body, list):
+        return Outcome(
+            BAD_PAYLOAD,
+            "a JSON array is accepted only with DUSTGRID_MQTT_TRUST_BROKER_ACL; "
+            'want {"key": "…", "readings": [...]}',
+        )
+    else:
+        kind = type(body).__name__
+        return Outcome(BAD_PAYLOAD, f'JSON {kind}; want {{"key": "…", "readings": [...]}}')
     if not isinstance(items, list):
         return Outcome(BAD_PAYLOAD, 'want {"key": "…", "readings": [...]}')
     if len(items) > cfg.max_items:
@@ -106,9 +179,12 @@ def _json(session: Session, mn: str, payload: bytes, *, cfg: Config, now: dateti
         source=SOURCE_JSON,
         tz=cfg.tz,
         now=now,
-        future_tolerance=cfg.future_tolerance,
+        window=cfg.window,
+        ranges=cfg.ranges,
     )
-    return Outcome(OK, "", result.stored, result.duplicates, result.errors)
+    return Outcome(
+        OK, "", result.stored, result.duplicates, result.errors, result.flagged, device.id
+    )
 
 
 def _hj212(session: Session, mn: str, payload: bytes, *, cfg: Config, now: datetime) -> Outcome:
@@ -134,25 +210,33 @@ def _hj212(session: Session, mn: str, payload: bytes, *, cfg: Config, now: datet
         return Outcome(UNAUTHORIZED, f"wrong HJ 212 password for {mn}")
     if frame.cn not in DATA_CNS:
         return Outcome(NOT_DATA, f"CN {frame.cn} carries no readings")
-    rows, seen, errors = frame_rows(frame, device, cfg=cfg, now=now)
+    rows, seen, errors, flagged = frame_rows(frame, device, cfg=cfg, now=now)
     stored = write_readings(session.connection(), rows) if rows else 0
-    mark_seen(session, device_id=device.id, at=now, metrics=seen)
-    return Outcome(OK, "", stored, len(rows) - stored, errors)
+    if rows:  # a frame outside the time window does not move last-seen
+        mark_seen(session, device_id=device.id, at=now, metrics=seen)
+    return Outcome(OK, "", stored, len(rows) - stored, errors, flagged, device.id)
 
 
 def frame_rows(
     frame: Frame, device: Device, *, cfg: Config, now: datetime
-) -> tuple[list[ReadingRow], dict[str, tuple[datetime, float | None]], list[ItemError]]:
-    """Rows of a data frame, as the HJ 212 TCP server stores them (same kinds, units)."""
+) -> tuple[
+    list[ReadingRow], dict[str, tuple[datetime, float | None]], list[ItemError], list[ItemError]
+]:
+    """Rows of a data frame, as the HJ 212 TCP server stores them (same kinds, units);
+    then the latest valid values, the refused items and the items stored as implausible."""
     rows: list[ReadingRow] = []
     seen: dict[str, tuple[datetime, float | None]] = {}
     errors: list[ItemError] = []
+    flagged: list[ItemError] = []
     if frame.data_time is None:
-        return rows, seen, errors
-    data_time = frame.data_time.replace(tzinfo=cfg.tz).astimezone(UTC)
-    if data_time > now + cfg.future_tolerance:
-        errors.append(ItemError(index=0, code="future_time", reason=f"DataTime {data_time}"))
-        return rows, seen, errors
+        return rows, seen, errors, flagged
+    data_time = cfg.window.to_utc(frame.data_time, cfg.tz)
+    verdict = UNREPRESENTABLE if data_time is None else cfg.window.judge(data_time, now)
+    if data_time is None or verdict is not None:
+        when = frame.data_time.strftime("%Y%m%d%H%M%S")
+        reason = f"DataTime {when} is outside the reading time window ({verdict})"
+        errors.append(ItemError(index=0, code=verdict or UNREPRESENTABLE, reason=reason))
+        return rows, seen, errors, flagged
     prefix = KIND_PREFIX.get(frame.cn, "")
     source = SOURCE_HJ212 + ("m" if frame.crc == CRC_MODBUS else "")  # ≤ 8 characters
     taken: set[tuple[str, str]] = set()
@@ -170,7 +254,13 @@ def frame_rows(
             except ValueError as exc:
                 errors.append(ItemError(index=index, code="unit", reason=str(exc)))
                 continue
+        flag = item.flag[:2]
         valid = item.valid and value is not None
+        why = None if value is None else cfg.ranges.check(item.metric, kind, value)
+        if why is not None:
+            flag, valid = IMPLAUSIBLE_FLAG, False
+            value = value if isfinite(value) else None  # type: ignore[arg-type]
+            flagged.append(ItemError(index=index, code=IMPLAUSIBLE, reason=why))
         rows.append(
             ReadingRow(
                 device_id=device.id,
@@ -178,7 +268,7 @@ def frame_rows(
                 kind=kind,
                 data_time=data_time,
                 value=value,
-                flag=item.flag[:2],
+                flag=flag,
                 valid=valid,
                 source=source,
                 received_at=now,
@@ -186,4 +276,4 @@ def frame_rows(
         )
         if valid and kind in SEEN_KINDS:
             seen[item.metric] = (data_time, value)
-    return rows, seen, errors
+    return rows, seen, errors, flagged

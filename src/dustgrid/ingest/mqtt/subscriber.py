@@ -24,31 +24,45 @@ is down and delivers it on reconnect. Publish with QoS 1.
 2.x, ``Client._handle_publish``). This client uses ``manual_ack=True`` and calls
 ``ack()`` only after the transaction holding the message's readings has committed (on
 SQLite with ``synchronous=FULL``, see ``hj212.writer.make_ingest_engine``). A message the
-publisher got wrong (bad JSON or frame, unknown device, wrong key) is logged, counted
-and acknowledged - resending it would not help. When the database fails, nothing more is
-acknowledged (PUBACKs must keep the order of the messages), the subscriber disconnects,
-waits and reconnects, and the broker redelivers every unacknowledged message; storing
-is idempotent, so a redelivered message stores nothing twice.
+publisher got wrong (bad JSON or frame, unknown device, wrong key, refused items) is
+logged, counted, kept as a dead letter (``ingest.deadletter``, committed with the
+message's readings) and acknowledged - resending it would not help. When the database
+fails, nothing more is acknowledged (PUBACKs must keep the order of the messages), the
+subscriber disconnects, waits and reconnects, and the broker redelivers every
+unacknowledged message; storing is idempotent, so a redelivered message stores nothing
+twice.
+
+One bad message never holds up the ones behind it (a "poison" message, redelivered for
+ever, would): only a *transient* database error (:data:`TRANSIENT`: connection lost,
+database locked or down) leaves a message unacknowledged. Any other exception while
+handling a message is a fault this message hit: the transaction is rolled back, the
+message is dead-lettered with status ``failed`` in a fresh transaction and acknowledged.
+And a message whose storing failed ``DUSTGRID_MQTT_MAX_ATTEMPTS`` times in a row is
+dead-lettered (``gave_up``) and acknowledged as soon as the database accepts the dead
+letter - while the database is down, that fails too and the message stays queued.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections import Counter
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from dustgrid.config import Settings
+from dustgrid.ingest.deadletter.service import FAILED, GAVE_UP
 from dustgrid.models import utcnow
+from dustgrid.telemetry.timewindow import time_window_from_settings
 
-from .handler import OK, Config, Outcome, handle
+from .handler import OK, Config, Outcome, handle, record_dead_letter
 from .topics import subscriptions
 
 log = logging.getLogger("dustgrid.ingest.mqtt")
@@ -57,6 +71,15 @@ QOS: Final = 1
 LOOP_TIMEOUT_S: Final = 0.5
 BACKOFF_MAX_S: Final = 30.0
 LOUD_ERRORS: Final = 20  # bad messages logged at WARNING; the rest at DEBUG
+MAX_TRACKED: Final = 1024  # messages whose failed attempts are counted (bounds memory)
+#: Failures that are the database's, not the message's: the message stays unacknowledged.
+TRANSIENT: Final = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+    ConnectionError,
+)
 
 SessionFactory = Callable[[], Session]
 
@@ -71,8 +94,12 @@ class Subscriber:
             tz=ZoneInfo(settings.timezone),
             trust_broker_acl=settings.mqtt_trust_broker_acl,
             max_items=settings.telemetry_http_max_items,
-            future_tolerance=timedelta(seconds=settings.telemetry_future_tolerance_s),
+            window=time_window_from_settings(
+                settings.telemetry_future_tolerance_s, settings.telemetry_max_age_days
+            ),
+            dead_letter_max_bytes=settings.ingest_dead_letter_max_bytes,
         )
+        self._attempts: dict[tuple[str, bytes], int] = {}  # failed tries per message
         self._factory = session_factory or _default_factory(settings)
         self.stats: Counter[str] = Counter()
         self.subscribed = threading.Event()  # set once the subscriptions are confirmed
@@ -120,13 +147,25 @@ class Subscriber:
         if self._broken:
             return  # not acknowledged: redelivered after the reconnect
         self.stats["messages"] += 1
+        payload = bytes(msg.payload)
+        ident = (msg.topic, hashlib.sha256(payload).digest())
         try:
-            outcome = self.process(msg.topic, bytes(msg.payload))
+            outcome = self.process(msg.topic, payload)
         except Exception:  # the database, not the message: keep it unacknowledged
             self.stats["store_errors"] += 1
-            self._broken = True
-            log.exception("mqtt: storing a message from %s failed; will reconnect", msg.topic)
-            return
+            attempts = self._attempts.get(ident, 0) + 1
+            if len(self._attempts) >= MAX_TRACKED:
+                self._attempts.clear()
+            self._attempts[ident] = attempts
+            given_up = None
+            if attempts >= self.settings.mqtt_max_attempts:
+                given_up = self._give_up(msg.topic, payload, attempts)
+            if given_up is None:
+                self._broken = True
+                log.exception("mqtt: storing a message from %s failed; will reconnect", msg.topic)
+                return
+            outcome = given_up
+        self._attempts.pop(ident, None)
         client.ack(msg.mid, msg.qos)
         self.stats["acked"] += 1
         self._report(msg.topic, outcome)
@@ -134,10 +173,36 @@ class Subscriber:
     # -- work ---------------------------------------------------------------------------
 
     def process(self, topic: str, payload: bytes) -> Outcome:
-        """Store one message and commit; raises only when the database fails."""
+        """Store one message and commit; raises only when the database fails.
+
+        Anything else that goes wrong is this message's fault (or a fault it hit): it is
+        rolled back, dead-lettered as ``failed`` and reported, never retried.
+        """
+        now = utcnow()
         with self._factory() as session:
-            outcome = handle(session, topic, payload, cfg=self.cfg, now=utcnow())
-            session.commit()
+            try:
+                outcome = handle(session, topic, payload, cfg=self.cfg, now=now)
+                session.commit()
+            except TRANSIENT:
+                raise
+            except Exception as exc:
+                session.rollback()
+                log.exception("mqtt: a message from %s cannot be handled; dead-lettered", topic)
+                outcome = Outcome(FAILED, f"{type(exc).__name__}: {exc}")
+                record_dead_letter(session, topic, payload, outcome, cfg=self.cfg, now=now)
+                session.commit()
+        return outcome
+
+    def _give_up(self, topic: str, payload: bytes, attempts: int) -> Outcome | None:
+        """Dead-letter a message that keeps failing; None when even that fails."""
+        outcome = Outcome(GAVE_UP, f"storing failed {attempts} times in a row")
+        try:
+            with self._factory() as session:
+                record_dead_letter(session, topic, payload, outcome, cfg=self.cfg, now=utcnow())
+                session.commit()
+        except Exception:
+            log.warning("mqtt: cannot dead-letter a message from %s either", topic)
+            return None
         return outcome
 
     def _report(self, topic: str, outcome: Outcome) -> None:
@@ -146,6 +211,8 @@ class Subscriber:
         stats["readings_stored"] += outcome.stored
         stats["readings_duplicate"] += outcome.duplicates
         stats["items_rejected"] += len(outcome.errors)
+        stats["items_out_of_window"] += outcome.out_of_window
+        stats["items_flagged"] += len(outcome.flagged)
         if outcome.status == OK and not outcome.errors:
             return
         level = logging.WARNING if stats["bad_messages"] < LOUD_ERRORS else logging.DEBUG
