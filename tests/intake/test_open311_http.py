@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -245,6 +246,8 @@ def test_description_is_optional(http: httpx.Client, live: Live) -> None:
     req = http.get(f"/open311/v2/requests/{rid}.json").json()[0]
     assert req["description"] == "" and req["service_code"] == "bare_soil_cover"
     assert _complaint(live, rid).district_id == live.city.districts["heping"]
+    with pytest.raises(ValidationError):  # the desk's own complaints still need the content
+        ComplaintIn(channel=Channel.open311, place_text="中山路", content="")
 
 
 def test_address_string_naming_a_ledger_site_is_placed_there(

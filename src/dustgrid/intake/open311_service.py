@@ -39,7 +39,7 @@ from dustgrid.intake import open311 as spec
 from dustgrid.intake import repository as repo
 from dustgrid.intake.models import Channel, Complaint, Open311Key
 from dustgrid.intake.policy import IntakePolicy, intake_policy
-from dustgrid.intake.schemas import ComplaintIn
+from dustgrid.intake.schemas import Open311RequestIn
 from dustgrid.org.models import OrgUnit
 
 KEY_SCHEME = "o311_"
@@ -199,9 +199,9 @@ def create_request(
     media_url = spec.check_url(form.get("media_url") or "")
     at = place(session, lat=lat, lon=lon, address=address, address_id=address_id,
                policy=intake_policy(settings))  # fmt: skip
-    data = ComplaintIn(channel=Channel.open311, caller_name=name, caller_phone=phone[:32],
-                       place_text=at.place_text, lat=at.lat, lon=at.lon, content=description,
-                       category=code)  # fmt: skip
+    data = Open311RequestIn(caller_name=name, caller_phone=phone[:32], place_text=at.place_text,
+                            lat=at.lat, lon=at.lon, content=description,
+                            category=code)  # fmt: skip
     c = hotline.create(
         session, None, data, now=now, settings=settings, open311_key_id=key.id,
         caller_email=email, media_url=media_url, district_id=at.district_id,

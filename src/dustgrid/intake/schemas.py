@@ -5,15 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from dustgrid.cases.states import CaseSource
 from dustgrid.intake.models import Channel, ComplaintStatus
 from dustgrid.intake.policy import VideoEventKind
 
 # --------------------------------------------------------------------------- hotline
-
-CONTENT_MIN_CHARS = 2  # a desk complaint says at least a word (two characters) about the problem
 
 
 class ComplaintIn(BaseModel):
@@ -26,24 +24,13 @@ class ComplaintIn(BaseModel):
     place_text: str = Field(default="", max_length=255)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
-    # what the caller said; an Open311 request may come without one (the spec makes
-    # ``description`` optional: the service code already says what the problem is)
-    content: str = Field(default="", max_length=4000)
+    content: str = Field(min_length=2, max_length=4000)
     category: str = Field(default="dust_complaint", max_length=48)
 
     @field_validator("caller_name", "caller_phone", "place_text", "content")
     @classmethod
     def _strip(cls, v: str) -> str:
         return v.strip()
-
-    @field_validator("content")
-    @classmethod
-    def _said(cls, v: str, info: ValidationInfo) -> str:
-        if info.data.get("channel") != Channel.open311 and len(v) < CONTENT_MIN_CHARS:
-            raise ValueError(
-                f"须填写投诉内容（至少 {CONTENT_MIN_CHARS} 个字） / content is required"
-            )
-        return v
 
     @model_validator(mode="after")
     def _place(self) -> ComplaintIn:
@@ -52,6 +39,15 @@ class ComplaintIn(BaseModel):
         if self.lat is None and not self.place_text:
             raise ValueError("须填写地点或坐标 / give a place or a point")
         return self
+
+
+class Open311RequestIn(ComplaintIn):
+    """A request filed by an Open311 client: the spec makes ``description`` optional (the
+    service code already says what the problem is), so ``content`` may be empty here; the
+    desk's own form and API still need one."""
+
+    channel: Channel = Channel.open311
+    content: str = Field(default="", max_length=4000)
 
 
 class ComplaintOut(BaseModel):
