@@ -8,10 +8,12 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -27,7 +29,9 @@ from dustgrid.grids.api import router as grids_router
 from dustgrid.ingest.deadletter.api import router as dead_letter_router
 from dustgrid.ingest.http.api import router as telemetry_ingest_router
 from dustgrid.intake.api import router as intake_router
+from dustgrid.intake.open311_api import PREFIX as OPEN311_PREFIX
 from dustgrid.intake.open311_api import router as open311_router
+from dustgrid.intake.open311_api import spec_http_error
 from dustgrid.intake.video_api import router as video_ai_router
 from dustgrid.notifications.api import router as notifications_router
 from dustgrid.org.api import router as org_router
@@ -115,6 +119,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
         return render_error(request, exc.status_code, exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # Open311 clients parse the spec's error list, even for a path that does not exist
+        if request.url.path.startswith(OPEN311_PREFIX):
+            return spec_http_error(request, exc)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:

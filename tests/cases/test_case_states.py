@@ -309,6 +309,7 @@ EXPECTED_REPORTERS: dict[CaseSource, set[str]] = {
     CaseSource.city_brain: {"system"},
     CaseSource.hotline_12319: {"city_admin"},
     CaseSource.higher_assignment: {"city_admin"},
+    CaseSource.open311: {"city_admin"},  # the 12319 desk links an Open311 request
 }
 
 

@@ -9,13 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dustgrid.geo.coords import EARTH_RADIUS_M
+from dustgrid.geo.coords import EARTH_RADIUS_M, haversine_m
 from dustgrid.geo.shapes import (
     BBox,
     GeometryError,
     area_m2,
     bbox,
     centroid,
+    distance_outside_m,
+    distance_to_boundary_m,
     point_in_geometry,
     point_in_multipolygon,
     point_in_polygon,
@@ -218,3 +220,33 @@ def test_validate_accepts_repeated_vertices_and_clockwise_rings() -> None:
     # A concave (non-crossing) ring is fine.
     u = [[0, 0], [3, 0], [3, 3], [2, 3], [2, 1], [1, 1], [1, 3], [0, 3], [0, 0]]
     assert validate_geometry(_poly(u))
+
+
+# --------------------------------------------------------------------------- distance
+
+
+def test_distance_to_an_edge_is_the_great_circle_distance_to_its_nearest_point() -> None:
+    square = {"type": "Polygon", "coordinates": [rect(123.375, 41.765, 123.425, 41.815)]}
+    # due south of the bottom edge, 85 km away: the foot is straight north
+    south = distance_outside_m(41.0, 123.40, square)
+    assert south == pytest.approx(haversine_m(41.0, 123.40, 41.765, 123.40), abs=1.0)
+    # far to the south-west (Beijing): the nearest point is the corner
+    beijing = distance_outside_m(39.9, 116.4, square)
+    assert beijing == pytest.approx(haversine_m(39.9, 116.4, 41.765, 123.375), rel=1e-3)
+    assert 600_000 < beijing < 700_000
+
+
+def test_inside_is_zero_outside_but_the_edge_distance_is_still_measured() -> None:
+    square = {"type": "Polygon", "coordinates": [rect(123.375, 41.765, 123.425, 41.815)]}
+    assert distance_outside_m(41.79, 123.40, square) == 0.0
+    to_edge = distance_to_boundary_m(41.79, 123.40, square)  # from the centre: east/west
+    assert to_edge == pytest.approx(0.025 * DEG_M * math.cos(math.radians(41.79)), rel=1e-3)
+
+
+def test_a_point_in_a_hole_is_outside_by_its_distance_to_the_hole() -> None:
+    outer = rect(0.0, 0.0, 1.0, 1.0)
+    hole = rect(0.4, 0.4, 0.6, 0.6)
+    donut = {"type": "Polygon", "coordinates": [outer, hole]}
+    assert distance_outside_m(0.5, 0.5, donut) == pytest.approx(0.1 * DEG_M, rel=1e-2)
+    multi = {"type": "MultiPolygon", "coordinates": [[rect(0, 0, 1, 1)], [rect(2, 0, 3, 1)]]}
+    assert distance_outside_m(0.5, 1.5, multi) == pytest.approx(0.5 * DEG_M, rel=1e-2)

@@ -11,9 +11,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit.models import AuditEntry
+from dustgrid.auth.models import User
+from dustgrid.auth.service import load_principal
 from dustgrid.cases.models import Case, CaseEvent
 from dustgrid.cases.states import CaseSource
+from dustgrid.config import Settings
+from dustgrid.intake import open311_service as open311
 from dustgrid.intake.models import Complaint
+from dustgrid.intake.open311_service import issue_key
+from dustgrid.models import utcnow
 from tests.fixtures.city import City
 from tests.intake.intake_kit import hours_ago, iso
 
@@ -206,3 +212,27 @@ def test_received_in_future_is_refused(api_as: Callable[[str], TestClient]) -> N
         "content": "扬尘", "place_text": "某路",
         "received_at": iso(now_utc() + timedelta(hours=2))})  # fmt: skip
     assert r.status_code == 422 and "received_at" in r.text
+
+
+def test_an_open311_request_linked_by_the_desk_opens_an_open311_case(
+    api_as: Callable[[str], TestClient], db: Session, city: City, settings: Settings
+) -> None:
+    admin_user = db.get(User, city.users["admin"])
+    assert admin_user is not None
+    _row, key = issue_key(db, load_principal(db, admin_user), "随手拍", now=utcnow())
+    c, _at = open311.create_request(db, api_key=key, form={
+        "service_code": "dust_complaint", "lat": "41.7915", "long": "123.4016"},
+        now=utcnow(), settings=settings)  # fmt: skip
+    db.flush()
+    r = api_as("admin").post(f"/api/v1/hotline/complaints/{c.id}/link", json={})
+    assert r.status_code == 200, r.text
+    case = db.get(Case, r.json()["case_id"])
+    assert case is not None and case.source == CaseSource.open311
+    db.expire(case)  # read back what the database stored (no enum constraint refuses it)
+    assert db.scalar(select(Case.source).where(Case.id == case.id)) == CaseSource.open311
+    # a 12319 call 30 m away joins the open Open311 case (the public sources deduplicate together)
+    call = _complaint(api_as("admin"), lat=41.7917, lon=123.4018)
+    merged = api_as("admin").post(f"/api/v1/hotline/complaints/{call['id']}/link", json={})
+    assert merged.status_code == 200 and merged.json()["case_id"] == case.id
+    page = api_as("admin").get(f"/api/v1/cases/{case.id}")
+    assert page.status_code == 200 and page.json()["source"] == "open311"

@@ -13,12 +13,14 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import select
+from pydantic import ValidationError
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dustgrid import migrate
@@ -27,13 +29,16 @@ from dustgrid.auth.models import User
 from dustgrid.auth.service import load_principal
 from dustgrid.cases import service as cases
 from dustgrid.cases.models import Case
+from dustgrid.cases.states import CaseSource
 from dustgrid.cases.workflow import MoveInput
 from dustgrid.config import Settings, get_settings
 from dustgrid.db import get_session, make_engine
+from dustgrid.i18n import translate
 from dustgrid.intake import hotline
-from dustgrid.intake.models import Complaint
+from dustgrid.intake.models import Channel, Complaint, ComplaintStatus
+from dustgrid.intake.open311 import w3c as spec_w3c
 from dustgrid.intake.open311_service import issue_key
-from dustgrid.intake.schemas import LinkIn
+from dustgrid.intake.schemas import ComplaintIn, LinkIn
 from dustgrid.models import utcnow
 from tests.fixtures.city import City, build_city
 
@@ -188,6 +193,8 @@ def test_post_request_then_follow_its_status(http: httpx.Client, live: Live) -> 
 
 
 def test_errors_in_spec_format(http: httpx.Client, live: Live) -> None:
+    with live.factory() as s:
+        before = s.scalar(select(func.count(Complaint.id)))
     bad_lat = _post(http, live.key, lat="north")
     assert bad_lat.status_code == 400
     assert bad_lat.json() == [{"code": 400, "description": "lat must be a number: 'north'"}]
@@ -199,7 +206,6 @@ def test_errors_in_spec_format(http: httpx.Client, live: Live) -> None:
     assert no_key.status_code == 403 and no_key.json()[0]["code"] == 403
     assert _post(http, live.revoked_key).status_code == 403
     assert _post(http, live.key, lat="", long="").status_code == 400  # no location
-    assert _post(http, live.key, description="").status_code == 400
     assert _post(http, live.key, email="not-an-email").status_code == 400
     xml_err = http.post("/open311/v2/requests.xml", data={"api_key": live.key, "lat": "x"})
     assert xml_err.status_code in (400, 404)
@@ -212,9 +218,177 @@ def test_errors_in_spec_format(http: httpx.Client, live: Live) -> None:
     assert http.get("/open311/v2/services.csv").json()[0]["code"] == 400
     assert http.get("/open311/v2/requests.json", params={"status": "pending"}).status_code == 400
     with live.factory() as s:  # nothing half-written by the refused posts
-        assert s.scalar(select(Complaint.id).where(Complaint.content == "")) is None
+        assert s.scalar(select(func.count(Complaint.id))) == before
 
 
 def test_discovery(http: httpx.Client) -> None:
     d = http.get("/open311/v2/discovery.json").json()
     assert d["endpoints"][0]["specification"].endswith("GeoReport_v2")
+
+
+# --------------------------------------------------------------------------- conformance
+# What georeport 0.3.1 / three 0.8.0 clients ran into (issue 9).
+
+
+def _complaint(live: Live, rid: str) -> Complaint:
+    with live.factory() as s:
+        c = s.get(Complaint, int(rid))
+        assert c is not None
+        return c
+
+
+def test_description_is_optional(http: httpx.Client, live: Live) -> None:
+    r = http.post("/open311/v2/requests.json", data={
+        "api_key": live.key, "service_code": "bare_soil_cover", "lat": "41.7915",
+        "long": "123.4016"})  # fmt: skip
+    assert r.status_code == 201, r.text
+    rid = r.json()[0]["service_request_id"]
+    req = http.get(f"/open311/v2/requests/{rid}.json").json()[0]
+    assert req["description"] == "" and req["service_code"] == "bare_soil_cover"
+    assert _complaint(live, rid).district_id == live.city.districts["heping"]
+    with pytest.raises(ValidationError):  # the desk's own complaints still need the content
+        ComplaintIn(channel=Channel.open311, place_text="中山路", content="")
+
+
+def test_address_string_naming_a_ledger_site_is_placed_there(
+    http: httpx.Client, live: Live
+) -> None:
+    r = _post(http, live.key, lat="", long="", address_string="和平区中山路住宅项目门口")
+    assert r.status_code == 201, r.text
+    assert "台账工地" in r.json()[0]["service_notice"]
+    rid = r.json()[0]["service_request_id"]
+    req = http.get(f"/open311/v2/requests/{rid}.json").json()[0]
+    assert (req["lat"], req["long"]) == (41.791, 123.401)  # HP-001
+    assert req["address"] == "和平区中山路住宅项目门口"
+    assert _complaint(live, rid).district_id == live.city.districts["heping"]
+
+
+def test_address_string_naming_only_a_district_goes_to_that_district(
+    http: httpx.Client, live: Live
+) -> None:
+    r = _post(http, live.key, lat="", long="", address_string="沈河区北二马路与青年大街交叉口")
+    assert r.status_code == 201, r.text
+    c = _complaint(live, r.json()[0]["service_request_id"])
+    assert c.district_id == live.city.districts["shenhe"] and c.lat is None
+
+
+def test_address_string_without_a_match_is_kept_for_the_desk(
+    http: httpx.Client, live: Live
+) -> None:
+    r = _post(http, live.key, lat="", long="", address_string="学校后面的工地")
+    assert r.status_code == 201, r.text
+    en = http.post("/open311/v2/requests.json", headers={"Accept-Language": "en"}, data={
+        "api_key": live.key, "service_code": "dust_complaint",
+        "address_string": "behind the school"})  # fmt: skip
+    assert en.status_code == 201 and "12319 desk will place it" in en.json()[0]["service_notice"]
+    c = _complaint(live, r.json()[0]["service_request_id"])
+    assert c.place_text == "学校后面的工地" and c.lat is None and c.district_id is None
+
+
+def test_address_id_is_a_site_project_code(http: httpx.Client, live: Live) -> None:
+    r = _post(http, live.key, lat="", long="", address_id="SH-001")
+    assert r.status_code == 201, r.text
+    rid = r.json()[0]["service_request_id"]
+    req = http.get(f"/open311/v2/requests/{rid}.json").json()[0]
+    assert (req["lat"], req["long"]) == (41.801, 123.461)
+    assert "SH-001" in req["address"]
+    assert _complaint(live, rid).district_id == live.city.districts["shenhe"]
+    bad = _post(http, live.key, lat="", long="", address_id="NO-SUCH")
+    assert bad.status_code == 400
+    assert bad.json()[0]["code"] == 400 and "address_id not found" in bad.json()[0]["description"]
+
+
+def test_a_point_outside_the_city_is_refused(http: httpx.Client, live: Live) -> None:
+    paris = _post(http, live.key, lat="48.8566", long="2.3522")
+    assert paris.status_code == 400
+    (err,) = paris.json()
+    assert err["code"] == 400 and "outside the city" in err["description"]
+    xml = http.post("/open311/v2/requests.xml", data={
+        "api_key": live.key, "service_code": "dust_complaint", "lat": "48.8566",
+        "long": "2.3522"})  # fmt: skip
+    assert xml.status_code == 400
+    root = ET.fromstring(xml.content)
+    assert root.tag == "errors" and "outside the city" in (root.findtext("error/description") or "")
+    # just over the east edge of 和平区 (123.425), within the city-edge allowance: accepted
+    edge = _post(http, live.key, lat="41.79", long="123.4265")
+    assert edge.status_code == 201, edge.text
+    c = _complaint(live, edge.json()[0]["service_request_id"])
+    assert c.district_id == live.city.districts["heping"]
+
+
+def test_get_token(http: httpx.Client, live: Live) -> None:
+    rid = _post(http, live.key).json()[0]["service_request_id"]
+    r = http.get(f"/open311/v2/tokens/{rid}.json")
+    assert r.status_code == 200 and r.json() == [{"service_request_id": rid, "token": rid}]
+    xml = ET.fromstring(http.get(f"/open311/v2/tokens/{rid}.xml").content)
+    assert xml.findtext("request/service_request_id") == rid
+    assert http.get(f"/open311/v2/tokens/{rid}").json()[0]["token"] == rid
+    missing = http.get("/open311/v2/tokens/999999.json")
+    assert missing.status_code == 404 and missing.json()[0]["code"] == 404
+
+
+def test_unknown_routes_answer_in_the_spec_error_format(http: httpx.Client) -> None:
+    r = http.get("/open311/v2/nope.json")
+    assert r.status_code == 404
+    assert r.json() == [
+        {"code": 404, "description": "no such Open311 resource: /open311/v2/nope.json"}
+    ]
+    x = http.get("/open311/v2/nope/deeper.xml")
+    assert x.status_code == 404 and x.headers["content-type"].startswith("text/xml")
+    assert ET.fromstring(x.content).findtext("error/code") == "404"
+    wrong_method = http.delete("/open311/v2/services.json")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()[0]["code"] == 405 and "GET" in wrong_method.headers["allow"]
+    # the rest of the API keeps FastAPI's format
+    assert http.get("/api/v1/no-such-route").json() == {"detail": "Not Found"}
+
+
+def test_requests_listing_keeps_to_the_spec_90_day_window(http: httpx.Client, live: Live) -> None:
+    now = utcnow()
+    with live.factory() as s:
+        rows = {}
+        for days in (10, 120, 200):
+            c = Complaint(channel=Channel.open311, status=ComplaintStatus.received,
+                          received_at=now - timedelta(days=days), content=f"{days} 天前的投诉",
+                          category="hoarding", lat=41.79, lon=123.40)  # fmt: skip
+            s.add(c)
+            s.flush()
+            rows[days] = str(c.id)
+        s.commit()
+
+    def ids(**params: str) -> set[str]:
+        r = http.get("/open311/v2/requests.json", params={"service_code": "hoarding", **params})
+        assert r.status_code == 200, r.text
+        return {x["service_request_id"] for x in r.json()} & set(rows.values())
+
+    assert ids() == {rows[10]}  # no dates: the last 90 days
+    assert ids(end_date=spec_w3c(now)) == {rows[10]}  # a lone end: 90 days before it
+    assert ids(end_date=spec_w3c(now - timedelta(days=100))) == {rows[120]}
+    assert ids(start_date=spec_w3c(now - timedelta(days=210))) == {rows[200]}  # 90 days after
+    span = http.get("/open311/v2/requests.json", params={
+        "start_date": spec_w3c(now - timedelta(days=300)), "end_date": spec_w3c(now)})  # fmt: skip
+    assert span.status_code == 400 and "90 days" in span.json()[0]["description"]
+    # ids ignore the window (spec)
+    old = http.get("/open311/v2/requests.json", params={"service_request_id": rows[200]})
+    assert [x["service_request_id"] for x in old.json()] == [rows[200]]
+
+
+def test_the_case_opened_from_a_request_records_source_open311(
+    http: httpx.Client, live: Live
+) -> None:
+    rid = _post(http, live.key, service_code="hoarding").json()[0]["service_request_id"]
+    phone_case = None
+    with live.factory() as s:
+        admin = load_principal(s, s.get(User, live.city.users["admin"]))  # type: ignore[arg-type]
+        _c, case, new = hotline.link(s, admin, int(rid), LinkIn(site_id=live.city.sites["HP-002"]))
+        assert new and case.source == CaseSource.open311
+        assert case.description.startswith("【Open311 上报】")
+        # a 12319 call about the same site and problem joins the Open311 case
+        call = hotline.create(s, admin, ComplaintIn(place_text="南京街", content="围挡倒了",
+                                                    category="hoarding"))  # fmt: skip
+        _c2, phone_case, new2 = hotline.link(s, admin, call.id,
+                                             LinkIn(site_id=live.city.sites["HP-002"]))  # fmt: skip
+        assert not new2 and phone_case.id == case.id
+        s.commit()
+    for locale, label in (("zh-CN", "Open311 市民上报"), ("en", "Open311 citizen report")):
+        assert translate("case_source.open311", locale) == label

@@ -22,7 +22,7 @@ from dustgrid.cases.attachments import AttachmentIn
 from dustgrid.cases.categories import CATEGORIES, Severity
 from dustgrid.cases.models import Case, CaseEvent
 from dustgrid.cases.policy import CasePolicy
-from dustgrid.cases.states import CaseSource, CaseState, System, plan_report
+from dustgrid.cases.states import PUBLIC_SOURCES, CaseSource, CaseState, System, plan_report
 from dustgrid.cases.workflow import role_of
 from dustgrid.config import Settings, get_settings
 from dustgrid.errors import Invalid
@@ -188,21 +188,23 @@ def _duplicate(
     policy: CasePolicy,
     now: datetime,
 ) -> Case | None:
-    """The open case this report repeats: same key within the window, or for a hotline
-    report without a key, the nearest open hotline case within the policy's radius."""
+    """The open case this report repeats: same key within the window, or for a public
+    complaint (12319 or Open311) without a key, the nearest open case from either public
+    channel within the policy's radius."""
     if dedup_key:
         window = dedup_window
         if window is None:
             window = {
                 CaseSource.video_ai: policy.dedup.video_ai_window,
                 CaseSource.hotline_12319: policy.dedup.hotline_window,
+                CaseSource.open311: policy.dedup.hotline_window,
             }.get(src)
         return repo.open_duplicate(session, dedup_key, since=repo.recent_window(now, window))
-    if src != CaseSource.hotline_12319 or site is not None:
+    if src not in PUBLIC_SOURCES or site is not None:
         return None
     radius = policy.dedup.hotline_radius_m
     since = now - (dedup_window or policy.dedup.hotline_window)
-    near = repo.nearby_open(session, src, loc[0], loc[1], radius_m=radius, since=since)
+    near = repo.nearby_open(session, PUBLIC_SOURCES, loc[0], loc[1], radius_m=radius, since=since)
     scored = sorted((haversine_m(loc[0], loc[1], c.lat or 0, c.lon or 0), c.id, c) for c in near)
     return scored[0][2] if scored and scored[0][0] <= radius else None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -203,18 +203,18 @@ def open_duplicate(session: Session, key: str, *, since: datetime | None) -> Cas
 
 def nearby_open(
     session: Session,
-    source: CaseSource,
+    sources: Collection[CaseSource],
     lat: float,
     lon: float,
     *,
     radius_m: float,
     since: datetime,
 ) -> list[Case]:
-    """Open cases of ``source`` in a box around the point (the caller measures distance)."""
+    """Open cases of ``sources`` in a box around the point (the caller measures distance)."""
     dlat = radius_m / 111_000
     dlon = radius_m / (111_000 * max(0.1, abs(math.cos(math.radians(lat)))))
     stmt = select(Case).where(
-        Case.source == source,
+        Case.source.in_(sources),
         Case.state.in_(NOT_CLOSED),
         Case.opened_at >= since,
         Case.lat.between(lat - dlat, lat + dlat),

@@ -70,6 +70,12 @@ class CaseSource(enum.StrEnum):
     city_brain = "city_brain"
     hotline_12319 = "hotline_12319"
     higher_assignment = "higher_assignment"
+    open311 = "open311"  # an Open311 GeoReport v2 request, placed by the 12319 desk
+
+
+# The public's complaints: the desk links them to a site or a point; they deduplicate
+# together (a phone call and an app report about the same dust are one case).
+PUBLIC_SOURCES = frozenset({CaseSource.hotline_12319, CaseSource.open311})
 
 
 class Disposition(enum.StrEnum):
@@ -241,6 +247,7 @@ REPORTERS: Mapping[CaseSource, frozenset[Actor]] = MappingProxyType({
     CaseSource.city_brain: frozenset({System.system}),
     CaseSource.hotline_12319: _L1,
     CaseSource.higher_assignment: _L1,
+    CaseSource.open311: _L1,
 })  # fmt: skip
 
 

@@ -17,7 +17,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from dustgrid.geo.coords import LatLon, LocalProjection
+from dustgrid.geo.coords import LatLon, LocalProjection, haversine_m
 
 Position = Sequence[float]  # [lon, lat] (optionally an altitude, ignored)
 Ring = Sequence[Position]
@@ -82,6 +82,44 @@ def point_in_geometry(lat: float, lon: float, geometry: Mapping[str, Any]) -> bo
         bbox_of_polygons([poly]).contains(lat, lon) and point_in_polygon(lat, lon, poly)
         for poly in polygons
     )
+
+
+def _segment_distance_m(lat: float, lon: float, a: Position, b: Position) -> float:
+    """Distance in metres from a point to the segment a→b (GeoJSON ``[lon, lat]`` ends).
+
+    The foot of the perpendicular is found in a projection centred on the segment (a
+    district's edges are short), then measured on the sphere, so a point hundreds of
+    kilometres away still gets its great-circle distance, not a projected one.
+    """
+    proj = LocalProjection((a[1] + b[1]) / 2.0, (a[0] + b[0]) / 2.0)
+    ax, ay = proj.to_xy(a[1], a[0])
+    bx, by = proj.to_xy(b[1], b[0])
+    px, py = proj.to_xy(lat, lon)
+    dx, dy = bx - ax, by - ay
+    length2 = dx * dx + dy * dy
+    t = 0.0 if length2 == 0 else max(0.0, min(1.0, ((px - ax) * dx + (py - ay) * dy) / length2))
+    foot_lat, foot_lon = proj.to_latlon(ax + t * dx, ay + t * dy)
+    return haversine_m(lat, lon, foot_lat, foot_lon)
+
+
+def distance_to_boundary_m(lat: float, lon: float, geometry: Mapping[str, Any]) -> float:
+    """Shortest distance in metres from a point to any ring (outer or hole) of a GeoJSON
+    Polygon or MultiPolygon, whether the point is inside or outside."""
+    best = math.inf
+    for poly in _polygons(geometry):
+        for ring in poly:
+            for a, b in zip(ring, list(ring[1:]) + list(ring[:1]), strict=True):
+                best = min(best, _segment_distance_m(lat, lon, a, b))
+    if best == math.inf:
+        raise GeometryError("empty geometry has no boundary")
+    return best
+
+
+def distance_outside_m(lat: float, lon: float, geometry: Mapping[str, Any]) -> float:
+    """0 for a point inside the shape, else its distance in metres to the shape's edge."""
+    if point_in_geometry(lat, lon, geometry):
+        return 0.0
+    return distance_to_boundary_m(lat, lon, geometry)
 
 
 # --------------------------------------------------------------------------- measures

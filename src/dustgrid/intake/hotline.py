@@ -3,7 +3,8 @@
 Why complaints are linked by a person and not automatically: the caller describes a place
 in words ("the site behind the school on Zhongshan Road"); the platform proposes the
 nearest sites and open duplicates (``hotline_suggest``), the desk decides. Linking goes
-through ``cases.service.open_case`` with ``source=hotline_12319``, so the case core's
+through ``cases.service.open_case`` with ``source=hotline_12319`` (``open311`` for a
+request filed by an Open311 client), so the case core's
 deduplication applies: a second complaint about the same site and problem within the
 ``DedupPolicy.hotline_window`` joins the open case instead of opening another.
 Never commits.
@@ -27,11 +28,13 @@ from dustgrid.cases.states import REPORTERS, CaseSource
 from dustgrid.config import Settings, get_settings
 from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
 from dustgrid.intake import repository as repo
-from dustgrid.intake.models import Complaint, ComplaintStatus
+from dustgrid.intake.models import Channel, Complaint, ComplaintStatus
 from dustgrid.intake.schemas import ComplaintIn, FeedbackIn, LinkIn
 from dustgrid.models import utcnow
 
 SOURCE = CaseSource.hotline_12319
+# the case source and the description's tag of a complaint, by the channel it came in
+CHANNEL_SOURCES = {Channel.open311: (CaseSource.open311, "Open311 上报")}
 CLOCK_SKEW = timedelta(minutes=5)  # a desk PC's clock may run a little ahead
 FEEDBACK_FIELDS = ("response_at", "resolved_at", "satisfaction", "satisfied", "feedback_note")
 LINK_FIELDS = ("status", "site_id", "case_id", "linked_at", "category", "dismiss_reason")
@@ -73,8 +76,12 @@ def create(
     open311_key_id: int | None = None,
     caller_email: str = "",
     media_url: str = "",
+    district_id: int | None = None,
 ) -> Complaint:
-    """Record a complaint (``principal`` None: a public channel such as Open311)."""
+    """Record a complaint (``principal`` None: a public channel such as Open311).
+
+    ``district_id``: the district the channel already placed it in (Open311 matches
+    addresses); else the district holding the point, else the recorder's district."""
     settings = settings or get_settings()
     now = _now(now)
     received = aware(data.received_at, settings) if data.received_at else now
@@ -82,8 +89,8 @@ def create(
         raise Invalid("来电时间不能晚于当前时间 / received_at is in the future",
                       details={"field": "received_at"})  # fmt: skip
     _check_category(data.category)
-    district = None
-    if data.lat is not None and data.lon is not None:
+    district = district_id
+    if district is None and data.lat is not None and data.lon is not None:
         district = repo.district_at(session, data.lat, data.lon)
     if district is None and principal is not None:
         district = principal.district_id
@@ -121,9 +128,14 @@ def get(session: Session, principal: Principal, complaint_id: int, *, lock: bool
     return c
 
 
-def may_open_case(principal: Principal) -> bool:
-    """Whether the case core lets this role open a case from a 12319 complaint."""
-    return principal.role in REPORTERS[SOURCE]
+def case_source(c: Complaint) -> tuple[CaseSource, str]:
+    """The case source a complaint's case records, and the tag its description starts with."""
+    return CHANNEL_SOURCES.get(c.channel, (SOURCE, "12319 投诉"))
+
+
+def may_open_case(principal: Principal, source: CaseSource = SOURCE) -> bool:
+    """Whether the case core lets this role open a case from a complaint of ``source``."""
+    return principal.role in REPORTERS[source]
 
 
 def _snapshot(c: Complaint, names: tuple[str, ...]) -> dict[str, object]:
@@ -168,7 +180,8 @@ def link(
         case, created = _merge_into(session, principal, c, data.case_id, now=now,
                                     settings=settings), False  # fmt: skip
     else:
-        if not may_open_case(principal):
+        source, tag = case_source(c)
+        if not may_open_case(principal, source):
             raise Forbidden(
                 "您的角色不能由 12319 投诉立案，请并入已有案件或转市级 / your role may not open "
                 "a case from a 12319 complaint; merge it into an open case or pass it to L1",
@@ -182,11 +195,11 @@ def link(
         case, created = cases.open_case(
             session,
             actor=principal,
-            source=SOURCE,
+            source=source,
             site_id=data.site_id,
             location=location if data.site_id is None else None,
             category=category,
-            description=f"【12319 投诉】{c.content}{place}",
+            description=f"【{tag}】{c.content or c.category}{place}",
             severity=data.severity,
             dedup_key=f"hotline:{data.site_id}:{category}" if data.site_id else None,
             external_ref=external_ref(c),

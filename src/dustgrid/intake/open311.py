@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -23,7 +23,7 @@ SPEC_URL = "http://wiki.open311.org/GeoReport_v2"
 FORMATS = ("json", "xml")
 MAX_DESCRIPTION = 4000
 MAX_REQUESTS = 1000  # the spec lets a server cap a listing; 1000 is the spec's example
-DEFAULT_DAYS = 90  # without dates or ids, the spec's suggested 90-day window
+DEFAULT_DAYS = 90  # the spec's window: the default without dates, and the longest range
 
 GROUPS: tuple[tuple[Mapping[str, tuple[str, str]], tuple[str, str], str], ...] = (
     (CONTROL_MEASURES, ("扬尘防治措施", "Dust control measures"), "hoarding,washing,cover"),
@@ -130,6 +130,25 @@ def parse_time(name: str, value: str | None) -> datetime | None:
     except ValueError as exc:
         raise SpecError(400, f"{name} must be a W3C datetime: {value!r}") from exc
     return out if out.tzinfo else out.replace(tzinfo=UTC)
+
+
+def date_range(start: datetime | None, end: datetime | None, now: datetime
+               ) -> tuple[datetime, datetime]:  # fmt: skip
+    """The spec's ``start_date``/``end_date`` window: the last 90 days without either, 90
+    days after a lone start or before a lone end; a range over 90 days is refused."""
+    window = timedelta(days=DEFAULT_DAYS)
+    if start is not None and end is not None:
+        if end < start:
+            raise SpecError(400, "end_date is before start_date")
+        if end - start > window:
+            raise SpecError(400, f"start_date and end_date may not span more than "
+                                 f"{DEFAULT_DAYS} days")  # fmt: skip
+        return start, end
+    if start is not None:
+        return start, start + window
+    if end is not None:
+        return end - window, end
+    return now - window, now
 
 
 def parse_list(value: str | None) -> list[str]:

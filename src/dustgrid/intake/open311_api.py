@@ -2,11 +2,14 @@
 
 * ``GET services.{json|xml}`` and ``GET services/{code}.{json|xml}``: the case categories;
 * ``POST requests.{json|xml}``: file a request; needs ``api_key`` (form or query);
-* ``GET requests.{json|xml}`` and ``GET requests/{id}.{json|xml}``: status of requests.
+* ``GET requests.{json|xml}`` and ``GET requests/{id}.{json|xml}``: status of requests;
+* ``GET tokens/{token}.{json|xml}``: the request id for a token. A request gets its id at
+  once, so its token is that id (clients that always poll tokens still work).
 
 Suffix-less paths answer JSON. Every error, including a malformed parameter, is answered
 in the spec's format (``[{"code": 400, "description": "..."}]`` or ``<errors>``) by the
-route class, so civic-reporting clients parse one shape whatever went wrong.
+route class, so civic-reporting clients parse one shape whatever went wrong; an unknown
+path or method under ``/open311/v2/`` too (``spec_http_error``, installed by ``app``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from fastapi import APIRouter, Form, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dustgrid.auth.deps import AppSettings, DbSession
 from dustgrid.errors import DomainError
@@ -65,7 +69,8 @@ class Open311Route(APIRoute):
         return handler
 
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=Open311Route)
+PREFIX = "/open311/v2"
+router = APIRouter(prefix=PREFIX, tags=["open311"], route_class=Open311Route)
 AcceptLanguage = Annotated[str | None, Header()]
 Text = Annotated[str | None, Form()]
 
@@ -109,11 +114,28 @@ def definition_json(code: str) -> Response:
     return definition_fmt(code, "json")
 
 
+def spec_http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """A routing failure under ``/open311/v2/`` (unknown path, wrong method) in the spec's
+    error format, JSON or XML by the path's suffix, instead of FastAPI's ``{"detail"}``."""
+    if exc.status_code == 404:
+        text = f"no such Open311 resource: {request.url.path}"
+    elif exc.status_code == 405:
+        text = f"method {request.method} is not allowed on {request.url.path}"
+    else:
+        text = str(exc.detail)
+    response = render(_fmt_of(request), "errors", spec.errors(exc.status_code, text),
+                      exc.status_code)  # fmt: skip
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value  # e.g. Allow on a 405
+    return response
+
+
 def _post(session: DbSession, settings: AppSettings, fmt: str, form: dict[str, str | None],
           api_key: str | None, en: bool) -> Response:  # fmt: skip
     now = utcnow()
-    c = svc.create_request(session, api_key=api_key, form=form, now=now, settings=settings)
-    body = [{"service_request_id": str(c.id), "service_notice": svc.notice(en), "account_id": None}]
+    c, at = svc.create_request(session, api_key=api_key, form=form, now=now, settings=settings)
+    body = [{"service_request_id": str(c.id), "service_notice": svc.notice(en, at.how),
+             "account_id": None}]  # fmt: skip
     return render(fmt, "requests", body, 201)
 
 
@@ -121,13 +143,15 @@ def _post(session: DbSession, settings: AppSettings, fmt: str, form: dict[str, s
 def post_request_fmt(
     request: Request, session: DbSession, settings: AppSettings, fmt: str,
     api_key: Text = None, service_code: Text = None, lat: Text = None, long: Text = None,
-    address_string: Text = None, description: Text = None, media_url: Text = None,
+    address_string: Text = None, address_id: Text = None, description: Text = None,
+    media_url: Text = None,
     email: Text = None, first_name: Text = None, last_name: Text = None, phone: Text = None,
     jurisdiction_id: Text = None, accept_language: AcceptLanguage = None,
 ) -> Response:  # fmt: skip
     """Form fields as the spec names them (``long``, not ``lon``)."""
     form = {"service_code": service_code, "lat": lat, "long": long,
-            "address_string": address_string, "description": description,
+            "address_string": address_string, "address_id": address_id,
+            "description": description,
             "media_url": media_url, "email": email, "first_name": first_name,
             "last_name": last_name, "phone": phone}  # fmt: skip
     key = api_key or request.query_params.get("api_key")
@@ -138,13 +162,15 @@ def post_request_fmt(
 def post_request_json(
     request: Request, session: DbSession, settings: AppSettings,
     api_key: Text = None, service_code: Text = None, lat: Text = None, long: Text = None,
-    address_string: Text = None, description: Text = None, media_url: Text = None,
+    address_string: Text = None, address_id: Text = None, description: Text = None,
+    media_url: Text = None,
     email: Text = None, first_name: Text = None, last_name: Text = None, phone: Text = None,
     jurisdiction_id: Text = None, accept_language: AcceptLanguage = None,
 ) -> Response:  # fmt: skip
     return post_request_fmt(request, session, settings, "json", api_key, service_code, lat,
-                            long, address_string, description, media_url, email, first_name,
-                            last_name, phone, jurisdiction_id, accept_language)  # fmt: skip
+                            long, address_string, address_id, description, media_url, email,
+                            first_name, last_name, phone, jurisdiction_id,
+                            accept_language)  # fmt: skip
 
 
 @router.get("/requests.{fmt}", summary="Service requests (filtered)")
@@ -158,8 +184,6 @@ def get_requests_fmt(
     fmt = _check_fmt(fmt)
     start = spec.parse_time("start_date", start_date)
     end = spec.parse_time("end_date", end_date)
-    if start and end and end < start:
-        raise spec.SpecError(400, "end_date is before start_date")
     rows = svc.request_rows(
         session, ids=spec.parse_list(service_request_id), codes=spec.parse_list(service_code),
         start=start, end=end, statuses=spec.parse_list(status), now=utcnow(),
@@ -199,3 +223,22 @@ def get_request_json(
     session: DbSession, request_id: str, accept_language: AcceptLanguage = None
 ) -> Response:
     return get_request_fmt(session, request_id, "json", accept_language)
+
+
+@router.get("/tokens/{token}.{fmt}", summary="Request id for a token")
+def get_token_fmt(session: DbSession, token: str, fmt: str) -> Response:
+    """The spec's ``GET tokens/{token}``: ``[{"service_request_id", "token"}]``."""
+    fmt = _check_fmt(fmt)
+    rows = []
+    if token.isdigit():
+        rows = svc.request_rows(session, ids=[token], codes=[], start=None, end=None,
+                                statuses=[], now=utcnow(), en=False)  # fmt: skip
+    if not rows:
+        raise spec.SpecError(404, f"token not found: {token}")
+    return render(fmt, "requests", [{"service_request_id": rows[0]["service_request_id"],
+                                     "token": token}])  # fmt: skip
+
+
+@router.get("/tokens/{token}", summary="Request id for a token (JSON)")
+def get_token_json(session: DbSession, token: str) -> Response:
+    return get_token_fmt(session, token, "json")

@@ -5,7 +5,15 @@ Keys: a client (a city app, a civic-reporting vendor) gets one key from an L1 ad
 
 A posted request becomes a ``Complaint`` (``channel=open311``) in the 12319 desk's queue,
 not a case: the public describes places loosely and may report things that are not a
-site's problem, so the desk links it to a site (opening or merging a case) like a call.
+site's problem, so the desk links it to a site (opening or merging a case, whose source is
+``open311``) like a call.
+
+Where a request is (the spec takes ``lat``/``long`` or ``address_string`` or
+``address_id``), see ``place``: a point must lie in the city (inside a district's drawn
+boundary, or within ``IntakePolicy.open311_city_edge_m`` of one); ``address_id`` is a
+site's project code in the ledger; an ``address_string`` that names exactly one active
+site (its address or name) is placed at that site, one that names exactly one district
+goes to that district; otherwise the text is kept for the desk to place.
 Only complaints filed through Open311 are listed publicly; phone complaints may carry
 personal details in their text and stay inside the platform.
 """
@@ -14,7 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -27,8 +36,10 @@ from dustgrid.config import Settings
 from dustgrid.errors import NotFound
 from dustgrid.intake import hotline
 from dustgrid.intake import open311 as spec
+from dustgrid.intake import repository as repo
 from dustgrid.intake.models import Channel, Complaint, Open311Key
-from dustgrid.intake.schemas import ComplaintIn
+from dustgrid.intake.policy import IntakePolicy, intake_policy
+from dustgrid.intake.schemas import Open311RequestIn
 from dustgrid.org.models import OrgUnit
 
 KEY_SCHEME = "o311_"
@@ -87,6 +98,70 @@ def verify_key(session: Session, key: str | None, *, now: datetime) -> Open311Ke
     raise spec.SpecError(403, "api_key is missing or invalid")
 
 
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """Where a request was placed and how (``how`` is told to the client and the desk)."""
+
+    lat: float | None
+    lon: float | None
+    district_id: int | None
+    place_text: str
+    how: str  # point | address_id | site | district | desk
+
+
+def _plain(text: str) -> str:
+    """Letters and digits only, lower case: "沈阳市 和平区·南京街1号" → "沈阳市和平区南京街1号"."""
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def _match_site(rows: list[Any], text: str, min_chars: int) -> Any | None:
+    """The one active site whose address or name the text contains (or that contains the
+    text); None when none or several match (then the desk decides)."""
+    plain = _plain(text)
+    found = {}
+    for r in rows:
+        for label in (_plain(r.address or ""), _plain(r.name or "")):
+            if not label:
+                continue
+            if (len(label) >= min_chars and label in plain) or (
+                len(plain) >= min_chars and plain in label
+            ):
+                found[r.id] = r
+    return next(iter(found.values())) if len(found) == 1 else None
+
+
+def place(session: Session, *, lat: float | None, lon: float | None, address: str,
+          address_id: str, policy: IntakePolicy) -> Placed:  # fmt: skip
+    """Locate a request from what the client gave (see the module docstring)."""
+    if lat is not None and lon is not None:
+        district, outside = repo.district_near(session, lat, lon, edge_m=policy.open311_city_edge_m)
+        if district is None and outside is not None:
+            raise spec.SpecError(
+                400,
+                f"lat/long ({lat}, {lon}) is outside the city: {outside / 1000:.1f} km from the "
+                f"nearest district boundary (位置不在本市范围内)",
+            )
+        return Placed(lat, lon, district, address, "point")
+    if address_id:
+        site = repo.site_by_code(session, address_id)
+        if site is None:
+            raise spec.SpecError(
+                400, f"address_id not found: {address_id!r} (address_id is the project code "
+                     "of an active site in the construction-site ledger)")  # fmt: skip
+        text = address or f"{site.address or site.name}（{site.project_code}）"
+        return Placed(site.lat, site.lon, site.district_id, text[:255], "address_id")
+    site = _match_site(repo.active_sites_for_address(session), address,
+                       policy.open311_address_min_chars)  # fmt: skip
+    if site is not None:
+        return Placed(site.lat, site.lon, site.district_id, address, "site")
+    plain = _plain(address)
+    named = [d.id for d in repo.districts(session)
+             if any(n and n in plain for n in (_plain(d.name), _plain(d.name_en)))]  # fmt: skip
+    if len(named) == 1:
+        return Placed(None, None, named[0], address, "district")
+    return Placed(None, None, None, address, "desk")
+
+
 def create_request(
     session: Session,
     *,
@@ -94,7 +169,7 @@ def create_request(
     form: dict[str, str | None],
     now: datetime,
     settings: Settings,
-) -> Complaint:
+) -> tuple[Complaint, Placed]:
     """File a request (the spec's POST); ``SpecError`` 400/403/404 on bad input."""
     key = verify_key(session, api_key, now=now)
     code = (form.get("service_code") or "").strip()
@@ -107,11 +182,12 @@ def create_request(
     if (lat is None) != (lon is None):
         raise spec.SpecError(400, "lat and long must be given together")
     address = (form.get("address_string") or "").strip()[:255]
-    if lat is None and not address:
-        raise spec.SpecError(400, "a location is required: lat and long, or address_string")
-    description = (form.get("description") or "").strip()
-    if len(description) < 2:
-        raise spec.SpecError(400, "description is required")
+    address_id = (form.get("address_id") or "").strip()
+    if lat is None and not address and not address_id:
+        raise spec.SpecError(
+            400, "a location is required: lat and long, or address_string, or address_id"
+        )
+    description = (form.get("description") or "").strip()  # optional in the spec
     if len(description) > spec.MAX_DESCRIPTION:
         raise spec.SpecError(400, f"description is longer than {spec.MAX_DESCRIPTION}")
     name = " ".join(
@@ -119,14 +195,18 @@ def create_request(
         if p
     )[:64]  # fmt: skip
     phone = "".join(ch for ch in (form.get("phone") or "") if ch.isdigit() or ch in "+-() ")
-    data = ComplaintIn(channel=Channel.open311, caller_name=name, caller_phone=phone[:32],
-                       place_text=address, lat=lat, lon=lon, content=description,
-                       category=code)  # fmt: skip
-    return hotline.create(
+    email = spec.check_email(form.get("email") or "")[:128]
+    media_url = spec.check_url(form.get("media_url") or "")
+    at = place(session, lat=lat, lon=lon, address=address, address_id=address_id,
+               policy=intake_policy(settings))  # fmt: skip
+    data = Open311RequestIn(caller_name=name, caller_phone=phone[:32], place_text=at.place_text,
+                            lat=at.lat, lon=at.lon, content=description,
+                            category=code)  # fmt: skip
+    c = hotline.create(
         session, None, data, now=now, settings=settings, open311_key_id=key.id,
-        caller_email=spec.check_email(form.get("email") or "")[:128],
-        media_url=spec.check_url(form.get("media_url") or ""),
+        caller_email=email, media_url=media_url, district_id=at.district_id,
     )  # fmt: skip
+    return c, at
 
 
 def request_rows(
@@ -156,12 +236,8 @@ def request_rows(
     else:
         if codes:
             stmt = stmt.where(Complaint.category.in_(codes))
-        if start is None and end is None:
-            start = now - timedelta(days=spec.DEFAULT_DAYS)
-        if start is not None:
-            stmt = stmt.where(Complaint.received_at >= start)
-        if end is not None:
-            stmt = stmt.where(Complaint.received_at <= end)
+        start, end = spec.date_range(start, end, now)
+        stmt = stmt.where(Complaint.received_at >= start, Complaint.received_at <= end)
     stmt = stmt.order_by(Complaint.received_at.desc(), Complaint.id.desc()).limit(spec.MAX_REQUESTS)
     names = {code: s["service_name"] for s in spec.services(en) for code in [s["service_code"]]}
     out = []
@@ -194,7 +270,18 @@ def request_rows(
     return out
 
 
-def notice(en: bool) -> str:
+NOTICES = {
+    "site": ("已按地址匹配到台账工地。", "Located at the ledger site matching the address. "),
+    "district": ("已按地址确定所在区。", "Placed in the district named in the address. "),
+    "desk": ("地址未能自动定位，将由 12319 热线人工定位。",
+             "The address could not be matched; the 12319 desk will place it. "),
+}  # fmt: skip
+
+
+def notice(en: bool, how: str = "point") -> str:
+    """The ``service_notice`` of a filed request; says how an address was placed."""
+    zh_extra, en_extra = NOTICES.get(how, ("", ""))
     if en:
-        return "Received by the 12319 desk; it will be assigned to the responsible district."
-    return "已受理，12319 热线将分派至责任单位处理。"
+        return (f"{en_extra}Received by the 12319 desk; it will be assigned to the "
+                "responsible district.")  # fmt: skip
+    return f"{zh_extra}已受理，12319 热线将分派至责任单位处理。"

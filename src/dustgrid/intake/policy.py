@@ -75,13 +75,22 @@ class IntakePolicy:
     satisfied_min_score: int = 4
     # hotline: how many nearest sites the desk is shown
     suggestion_count: int = 5
+    # Open311: a point at most this far outside every drawn district boundary is still the
+    # city's (taken into the nearest district); further out it is refused
+    open311_city_edge_m: float = 500.0
+    # Open311: an address_string locates a request at a ledger site only when the matched
+    # site address or name (or the address text itself) has at least this many characters
+    open311_address_min_chars: int = 4
 
     def __post_init__(self) -> None:
         if not 0 <= self.video_min_confidence <= 1:
             raise ValueError("video_min_confidence must be within 0..1")
         if not 1 <= self.satisfied_min_score <= 5:
             raise ValueError("satisfied_min_score must be within 1..5")
-        if self.snapshot_max_bytes <= 0 or self.suggestion_count <= 0:
+        if self.open311_city_edge_m < 0:
+            raise ValueError("open311_city_edge_m must not be negative")
+        if (self.snapshot_max_bytes <= 0 or self.suggestion_count <= 0
+                or self.open311_address_min_chars <= 0):  # fmt: skip
             raise ValueError("sizes and counts must be positive")
 
 
@@ -93,6 +102,8 @@ BASIS = MappingProxyType({
     "hotline_response_limit": "platform default (domain.md §8 names the rate, not the limit)",
     "satisfied_min_score": "platform default",
     "suggestion_count": "platform default",
+    "open311_city_edge_m": "platform default (boundaries are digitised from coarse maps)",
+    "open311_address_min_chars": "platform default (shorter text matches too many sites)",
 })  # fmt: skip
 
 DEFAULT_INTAKE_POLICY = IntakePolicy()

@@ -20,7 +20,7 @@ from dustgrid.auth.roles import Role
 from dustgrid.auth.scope import case_clause, site_clause
 from dustgrid.cases.models import Case
 from dustgrid.cases.repository import NOT_CLOSED
-from dustgrid.geo.shapes import point_in_geometry
+from dustgrid.geo.shapes import distance_to_boundary_m, point_in_geometry
 from dustgrid.intake.models import Complaint, ComplaintStatus
 from dustgrid.org.models import District
 from dustgrid.sites.models import Site
@@ -155,6 +155,40 @@ def district_at(session: Session, lat: float, lon: float) -> int | None:
         if d.boundary and point_in_geometry(lat, lon, d.boundary):
             return d.id
     return None
+
+
+def district_near(session: Session, lat: float, lon: float, *, edge_m: float
+                  ) -> tuple[int | None, float | None]:  # fmt: skip
+    """(district, metres outside the city) for a point: the district whose boundary holds
+    it (0), else the nearest district when at most ``edge_m`` outside; (None, metres to the
+    nearest boundary) further out; (None, None) when no district has a drawn boundary."""
+    drawn = [d for d in session.scalars(select(District).where(District.boundary.is_not(None)))
+             if d.boundary]  # fmt: skip
+    for d in drawn:
+        if point_in_geometry(lat, lon, d.boundary):  # type: ignore[arg-type]
+            return d.id, 0.0
+    if not drawn:
+        return None, None
+    outside, district = min((distance_to_boundary_m(lat, lon, d.boundary), d.id) for d in drawn)  # type: ignore[arg-type]
+    return (district if outside <= edge_m else None), outside
+
+
+def active_sites_for_address(session: Session) -> list[Any]:
+    """Project code, name, address, point and district of every active site (Open311
+    address matching; a city has a few thousand, read in one query)."""
+    stmt = select(Site.id, Site.project_code, Site.name, Site.address, Site.lat, Site.lon,
+                  Site.district_id).where(Site.retired_at.is_(None))  # fmt: skip
+    return list(session.execute(stmt))
+
+
+def site_by_code(session: Session, code: str) -> Site | None:
+    return session.scalar(
+        select(Site).where(func.lower(Site.project_code) == code.lower(), Site.retired_at.is_(None))
+    )
+
+
+def districts(session: Session) -> list[District]:
+    return list(session.scalars(select(District).order_by(District.code)))
 
 
 def names(session: Session, model: Any, ids: Sequence[int | None], attr: str) -> dict[int, Any]:

@@ -41,6 +41,15 @@ class ComplaintIn(BaseModel):
         return self
 
 
+class Open311RequestIn(ComplaintIn):
+    """A request filed by an Open311 client: the spec makes ``description`` optional (the
+    service code already says what the problem is), so ``content`` may be empty here; the
+    desk's own form and API still need one."""
+
+    channel: Channel = Channel.open311
+    content: str = Field(default="", max_length=4000)
+
+
 class ComplaintOut(BaseModel):
     id: int
     channel: str

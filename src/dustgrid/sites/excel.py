@@ -320,6 +320,8 @@ def _blame(exc: Exception, values: dict[str, Any]) -> list[tuple[str, str]]:
             col = BY_KEY.get(key, BY_KEY["project_code"])
             out.append((col.header, f"格式不正确：{err['msg']} / invalid value"))
         return out
+    if isinstance(exc, svc.OutsideDistrict):  # the coordinates (or the district) are wrong
+        return [(BY_KEY["lat"].header, exc.message)]
     if isinstance(exc, DomainError):
         reason, key = exc.message, "project_code"
         if "所属区" in reason:

@@ -14,12 +14,13 @@ from dustgrid.auth.roles import Perm
 from dustgrid.auth.scope import district_clause, site_writable_clause
 from dustgrid.errors import Forbidden, Invalid, NotFound
 from dustgrid.geo.coords import wgs84_to_gcj02
+from dustgrid.geo.shapes import distance_outside_m
 from dustgrid.grids.models import Grid, GridKind
 from dustgrid.models import utcnow
 from dustgrid.org.models import District, OrgUnit, UnitKind
 from dustgrid.sites import repository as repo
 from dustgrid.sites.models import Enterprise, EnterpriseKind, Site, SiteKind
-from dustgrid.sites.policy import MONITOR_THRESHOLDS
+from dustgrid.sites.policy import DISTRICT_BOUNDARY, MONITOR_THRESHOLDS, DistrictBoundaryPolicy
 from dustgrid.sites.schemas import EnterpriseRef, SiteCreate, SiteFields, SiteFilter, SiteUpdate
 
 AUDITED_FIELDS = (
@@ -133,6 +134,41 @@ def nearest_grid(
     return best[1]
 
 
+class OutsideDistrict(Invalid):
+    """A site position outside its district's boundary (beyond the policy's tolerance).
+
+    The message is Chinese then English like every domain error; pages rebuild it in the
+    reader's language from the attributes (``district``, ``district_en``, ``distance_m``).
+    """
+
+    def __init__(self, district: District, distance_m: float) -> None:
+        self.district, self.district_en = district.name, district.name_en or district.name
+        self.distance_m = distance_m
+        zh = DISTRICT_BOUNDARY.distance_text(distance_m, en=False)
+        en = DISTRICT_BOUNDARY.distance_text(distance_m, en=True)
+        super().__init__(
+            f"位置不在{district.name}范围内（距边界 {zh}） / the position is outside "
+            f"{self.district_en} ({en} from its boundary)",
+            details={"field": "lat", "district": district.name,
+                     "distance_m": round(distance_m, 1)},
+        )  # fmt: skip
+
+
+def check_in_district(
+    district: District | None,
+    lat: float,
+    lon: float,
+    policy: DistrictBoundaryPolicy = DISTRICT_BOUNDARY,
+) -> None:
+    """``OutsideDistrict`` when the point lies further than the tolerance outside the
+    district's drawn boundary; a district without a boundary is not checked."""
+    if district is None or not district.boundary:
+        return
+    outside = distance_outside_m(lat, lon, district.boundary)
+    if outside > policy.tolerance_m:
+        raise OutsideDistrict(district, outside)
+
+
 def _check_grid(session: Session, grid_id: int, kind: GridKind, district_id: int) -> None:
     grid = session.get(Grid, grid_id)
     if grid is None:
@@ -162,6 +198,8 @@ def _apply(session: Session, site: Site, data: SiteFields, principal: Principal)
         )
         if visible is None:
             raise Invalid(f"所属区不存在或不在管辖范围：{site.district_id} / unknown district")
+    if {"lat", "lon", "district_id"} & values.keys() or site.id is None:
+        check_in_district(session.get(District, site.district_id), site.lat, site.lon)
     if (
         site.l2_unit_id is None
         or ("kind" in values or "district_id" in values)

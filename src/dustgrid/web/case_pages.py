@@ -126,7 +126,8 @@ def inbox(
 
 
 def _sources(p: Principal) -> list[CaseSource]:
-    return [s for s, who in REPORTERS.items() if p.role in who]
+    # Open311 cases come only from the desk linking a client's request (intake.hotline)
+    return [s for s, who in REPORTERS.items() if p.role in who and s != CaseSource.open311]
 
 
 def _report_form(

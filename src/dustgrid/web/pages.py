@@ -23,17 +23,18 @@ from dustgrid.auth.scope import district_clause, grid_clause
 from dustgrid.auth.service import authenticate, load_principal
 from dustgrid.errors import DomainError, Forbidden, Invalid
 from dustgrid.grids.models import Grid
-from dustgrid.i18n import LOCALES
+from dustgrid.i18n import LOCALES, translate
 from dustgrid.org.models import District, OrgUnit
 from dustgrid.pagination import PageParams, page_params
 from dustgrid.sites import excel
 from dustgrid.sites import service as svc
 from dustgrid.sites.api import Filter, list_item
 from dustgrid.sites.models import Enterprise, Grade, PermitStatus, SiteKind, Stage
+from dustgrid.sites.policy import DISTRICT_BOUNDARY
 from dustgrid.sites.schemas import SiteCreate, SiteUpdate
 from dustgrid.web.mapdata import to_datum
 from dustgrid.web.site_form import FORM_FIELDS, form_to_payload, site_to_form
-from dustgrid.web.templating import render
+from dustgrid.web.templating import render, request_locale
 
 router = APIRouter(include_in_schema=False)
 
@@ -211,7 +212,7 @@ async def site_create(
         site = svc.create_site(session, principal, payload)
     except (ValidationError, DomainError) as exc:
         session.rollback()
-        errors = _errors(exc)
+        errors = _errors(exc, request)
         return render(
             request,
             "sites/form.html",
@@ -225,9 +226,15 @@ async def site_create(
     return RedirectResponse(f"/sites/{site.id}", status_code=303)
 
 
-def _errors(exc: Exception) -> list[str]:
+def _errors(exc: Exception, request: Request) -> list[str]:
     if isinstance(exc, ValidationError):
         return [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+    if isinstance(exc, svc.OutsideDistrict):  # in the reader's language, not both
+        en = request_locale(request) == "en"
+        return [translate("site.error.outside_district", request_locale(request)).format(
+            district=exc.district_en if en else exc.district,
+            distance=DISTRICT_BOUNDARY.distance_text(exc.distance_m, en=en),
+        )]  # fmt: skip
     return [getattr(exc, "message", str(exc))]
 
 
@@ -312,7 +319,7 @@ async def site_update(
             status_code=422,
             site=site,
             values=values,
-            errors=_errors(exc),
+            errors=_errors(exc, request),
             fields=FORM_FIELDS,
             **_choices(session, principal),
         )
