@@ -39,6 +39,18 @@ class Settings(BaseSettings):
     tile_attribution: str = ""
     excel_max_rows: int = 20000
     upload_max_bytes: int = 10 * 1024 * 1024
+    # An .xlsx is a zip archive: limits on what an upload may expand to, checked before
+    # parsing (xlsx.check_archive). A full 20,000-row ledger is about 21 MB unpacked, 14:1.
+    excel_max_entries: int = Field(default=500, description="Most parts (zip entries) in an .xlsx")
+    excel_max_entry_bytes: int = Field(
+        default=64 * 1024 * 1024, description="Largest uncompressed part of an uploaded .xlsx"
+    )
+    excel_max_uncompressed_bytes: int = Field(
+        default=128 * 1024 * 1024, description="Largest total uncompressed size of an .xlsx"
+    )
+    excel_max_compression_ratio: int = Field(
+        default=100, description="Highest uncompressed:compressed ratio of an uploaded .xlsx"
+    )
     sql_echo: bool = False
     # --- cases, notifications and jobs (cases/, notifications/, jobs/)
     attachment_max_bytes: int = Field(

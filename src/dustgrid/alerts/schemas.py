@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dustgrid.text import MultilineText
+
 StateFilter = Literal["active", "acknowledged", "cleared", "open"]
 KindFilter = Literal["exceedance", "offline", "stale_key", "quality"]
 SeverityFilter = Literal["low", "medium", "high"]
@@ -71,7 +73,7 @@ class AlertPage(BaseModel):
 class AckIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str = Field(default="", max_length=2000)
+    note: MultilineText = Field(default="", max_length=2000)
 
 
 class ProfileSettingIn(BaseModel):
@@ -82,7 +84,7 @@ class ProfileSettingIn(BaseModel):
     profile_id: str = Field(min_length=1, max_length=64)
     tuning: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
-    note: str = Field(default="", max_length=2000)
+    note: MultilineText = Field(default="", max_length=2000)
 
 
 class ProfileSettingOut(BaseModel):

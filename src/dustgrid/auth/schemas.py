@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from dustgrid.auth.roles import Role
+from dustgrid.text import PlainText
 
 
 class Token(BaseModel):
@@ -28,11 +29,11 @@ class UserCreate(BaseModel):
 
     username: str = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
     password: str = Field(min_length=8, max_length=128)
-    display_name: str = Field(min_length=1, max_length=64)
+    display_name: PlainText = Field(min_length=1, max_length=64)
     role: Role
     org_unit_id: int | None = None
     enterprise_id: int | None = None
-    phone: str = ""
+    phone: PlainText = ""
 
 
 class UserOut(BaseModel):

@@ -28,6 +28,7 @@ from dustgrid.config import Settings
 from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
 from dustgrid.notifications import service as notifications
 from dustgrid.sites.models import Enterprise, EnterpriseKind, Grade, Site
+from dustgrid.xlsx import append_row
 
 
 def record_bad_behaviour(
@@ -259,10 +260,10 @@ def bad_records_xlsx(rows: list[dict[str, Any]]) -> bytes:
     ws = wb.active
     assert ws is not None
     ws.title = "不良行为记录"
-    ws.append([zh for _key, zh in EXPORT_HEADERS])
-    ws.append([key for key, _zh in EXPORT_HEADERS])
-    for row in rows:
-        ws.append([row[key] for key, _zh in EXPORT_HEADERS])
+    append_row(ws, [zh for _key, zh in EXPORT_HEADERS])
+    append_row(ws, [key for key, _zh in EXPORT_HEADERS])
+    for row in rows:  # user text (enterprise names, case numbers) is written as text
+        append_row(ws, [row[key] for key, _zh in EXPORT_HEADERS])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -31,6 +31,7 @@ from dustgrid.geo.shapes import point_in_geometry
 from dustgrid.models import utcnow
 from dustgrid.org.models import District
 from dustgrid.sites.models import Site
+from dustgrid.text import check_field
 
 SEVERITY_RANK = {Severity.low: 0, Severity.medium: 1, Severity.high: 2}
 
@@ -244,6 +245,9 @@ def open_case(
     policy = deadlines.case_policy(settings)
     src, sev = _checked_inputs(source, category, severity)
     text = (description or "").strip()
+    check_field("description", text, multiline=True)
+    check_field("category", category)
+    check_field("external_ref", external_ref)
     checked = files.check(list(attachments), settings)
     plan = plan_report(src, role_of(actor), fields={"description": text, "evidence": checked})
     if external_ref:

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from dustgrid.text import MultilineText
+
 
 class AttachmentOut(BaseModel):
     id: int
@@ -110,12 +112,12 @@ class LookBackResult(BaseModel):
 
 
 class ReasonIn(BaseModel):
-    reason: str = Field(min_length=2, max_length=2000)
+    reason: MultilineText = Field(min_length=2, max_length=2000)
 
 
 class ConfirmIn(BaseModel):
     start: date | None = None
-    note: str = ""
+    note: MultilineText = ""
 
 
 class ProblemOut(BaseModel):

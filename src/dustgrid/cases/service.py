@@ -24,6 +24,7 @@ from dustgrid.cases.states import CaseSource, Followup
 from dustgrid.cases.workflow import MoveInput, transition
 from dustgrid.config import Settings, get_settings
 from dustgrid.errors import Invalid, NotFound
+from dustgrid.text import check_field
 
 __all__ = ["add_note", "get_case", "move", "open_case", "update_case_from_source"]
 
@@ -74,6 +75,7 @@ def add_note(
     settings = settings or get_settings()
     now = _now(now)
     text = (text or "").strip()
+    check_field("text", text, multiline=True)
     if not text and not attachments:
         raise Invalid("请填写内容或上传附件 / write a note or attach a file")
     checked = files.check(list(attachments), settings)

@@ -41,6 +41,7 @@ from dustgrid.config import Settings
 from dustgrid.errors import Forbidden, Invalid
 from dustgrid.org.models import OrgUnit, UnitKind
 from dustgrid.sites.models import Site
+from dustgrid.text import check_field
 from dustgrid.workcal.calendar import WorkCalendar
 
 _DAY = timedelta(days=1)
@@ -76,6 +77,12 @@ class MoveInput:
     case_number: str = ""
     review_date: date | None = None
     attachments: Sequence[AttachmentIn] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        """Typed text is refused with control characters, whichever form it came from."""
+        check_field("reason", self.reason, multiline=True)
+        check_field("result", self.result, multiline=True)
+        check_field("case_number", self.case_number)
 
 
 def role_of(actor: Principal | None) -> str:

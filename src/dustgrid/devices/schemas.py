@@ -16,6 +16,7 @@ from dustgrid.devices.models import (
     RequestStatus,
 )
 from dustgrid.devices.timeline import Light, StepState
+from dustgrid.text import MultilineText, OptionalPlainText, PlainText
 
 # HJ 212 MN (设备唯一标识): up to 24 letters and digits.
 MN_PATTERN = r"^[0-9A-Za-z_\-]{1,24}$"
@@ -28,8 +29,8 @@ class DeviceSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, max_length=128)
-    model: str | None = Field(default=None, max_length=64)
+    name: OptionalPlainText = Field(default=None, max_length=128)
+    model: OptionalPlainText = Field(default=None, max_length=64)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
     password: str | None = Field(default=None, max_length=64, description="HJ 212 PW")
@@ -54,7 +55,7 @@ class DeviceCreate(DeviceSettings):
     kind: DeviceKind
     site_id: int | None = None
     district_id: int | None = Field(default=None, description="reference stations only")
-    position: str = Field(default="", max_length=128)
+    position: PlainText = Field(default="", max_length=128)
 
 
 class DeviceFilter(BaseModel):
@@ -168,9 +169,9 @@ class ApplicationDevice(BaseModel):
 
     mn: str = Field(pattern=MN_PATTERN)
     kind: DeviceKind
-    model: str = Field(default="", max_length=64)
-    position: str = Field(default="", max_length=128)
-    name: str = Field(default="", max_length=128)
+    model: PlainText = Field(default="", max_length=64)
+    position: PlainText = Field(default="", max_length=128)
+    name: PlainText = Field(default="", max_length=128)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
     particulate_unit: Unit = "ug/m3"
@@ -194,14 +195,14 @@ class ReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     approve: bool
-    note: str = Field(default="", max_length=1000)
+    note: MultilineText = Field(default="", max_length=1000)
 
 
 class DeviceTestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     passed: bool
-    note: str = Field(default="", max_length=1000)
+    note: MultilineText = Field(default="", max_length=1000)
 
 
 class DeviceBrief(BaseModel):
@@ -249,16 +250,16 @@ class ChangeRequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: RequestKind
-    reason: str = Field(min_length=2, max_length=1000)
+    reason: MultilineText = Field(min_length=2, max_length=1000)
     new_site_id: int | None = Field(default=None, description="move: the target site")
-    new_position: str = Field(default="", max_length=128)
+    new_position: PlainText = Field(default="", max_length=128)
 
 
 class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     approve: bool
-    note: str = Field(default="", max_length=1000)
+    note: MultilineText = Field(default="", max_length=1000)
 
 
 class ChangeRequestOut(BaseModel):
@@ -316,8 +317,8 @@ class AdoptIn(BaseModel):
     site_id: int | None = None
     district_id: int | None = None
     provider_id: int | None = None
-    name: str = Field(default="", max_length=128)
-    model: str = Field(default="", max_length=64)
-    position: str = Field(default="", max_length=128)
+    name: PlainText = Field(default="", max_length=128)
+    model: PlainText = Field(default="", max_length=64)
+    position: PlainText = Field(default="", max_length=128)
     particulate_unit: Unit = "ug/m3"
     crc_variant: CrcVariant = CrcVariant.hj212

@@ -7,13 +7,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from dustgrid.auth.roles import Role
 from dustgrid.grids.models import GridKind
 from dustgrid.sites.models import Grade, Stage
+from dustgrid.text import OptionalPlainText, PlainText
 
 
 class GridCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$")
-    name: str = Field(min_length=1, max_length=128)
+    name: PlainText = Field(min_length=1, max_length=128)
     kind: GridKind
     district_id: int
     unit_id: int | None = None
@@ -27,7 +28,7 @@ class GridUpdate(BaseModel):
     code: str | None = Field(
         default=None, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$"
     )
-    name: str | None = Field(default=None, min_length=1, max_length=128)
+    name: OptionalPlainText = Field(default=None, min_length=1, max_length=128)
     kind: GridKind | None = None
     district_id: int | None = None
     unit_id: int | None = None
@@ -51,14 +52,14 @@ class GroupCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=128)
+    name: PlainText = Field(min_length=1, max_length=128)
     member_ids: list[int] = Field(max_length=50)
 
 
 class GroupUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=128)
+    name: OptionalPlainText = Field(default=None, min_length=1, max_length=128)
     member_ids: list[int] | None = Field(default=None, max_length=50)
 
 

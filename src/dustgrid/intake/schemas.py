@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from dustgrid.cases.states import CaseSource
 from dustgrid.intake.models import Channel, ComplaintStatus
 from dustgrid.intake.policy import VideoEventKind
+from dustgrid.text import MultilineText, OptionalPlainText, PlainText
 
 # --------------------------------------------------------------------------- hotline
 
@@ -18,14 +19,14 @@ class ComplaintIn(BaseModel):
     """A call taken by the 12319 desk. A place (text) or a point is needed, or both."""
 
     channel: Channel = Channel.phone_12319
-    caller_name: str = Field(default="", max_length=64)
+    caller_name: PlainText = Field(default="", max_length=64)
     caller_phone: str = Field(default="", max_length=32, pattern=r"^[0-9+\-() ]*$")
     received_at: datetime | None = Field(default=None, description="when the call came in")
-    place_text: str = Field(default="", max_length=255)
+    place_text: PlainText = Field(default="", max_length=255)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
-    content: str = Field(min_length=2, max_length=4000)
-    category: str = Field(default="dust_complaint", max_length=48)
+    content: MultilineText = Field(min_length=2, max_length=4000)
+    category: PlainText = Field(default="dust_complaint", max_length=48)
 
     @field_validator("caller_name", "caller_phone", "place_text", "content")
     @classmethod
@@ -125,7 +126,7 @@ class LinkIn(BaseModel):
 
     site_id: int | None = None
     case_id: int | None = None
-    category: str | None = Field(default=None, max_length=48)
+    category: OptionalPlainText = Field(default=None, max_length=48)
     severity: str = "medium"
 
     @model_validator(mode="after")
@@ -136,7 +137,7 @@ class LinkIn(BaseModel):
 
 
 class DismissIn(BaseModel):
-    reason: str = Field(min_length=2, max_length=2000)
+    reason: MultilineText = Field(min_length=2, max_length=2000)
 
 
 class FeedbackIn(BaseModel):
@@ -148,7 +149,7 @@ class FeedbackIn(BaseModel):
     resolved: bool = False
     satisfaction: int | None = Field(default=None, ge=1, le=5)
     satisfied: bool | None = None
-    note: str = Field(default="", max_length=2000)
+    note: MultilineText = Field(default="", max_length=2000)
 
 
 class HotlineStats(BaseModel):
@@ -196,13 +197,13 @@ class IntakeIn(BaseModel):
     site_id: int | None = None
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
-    category: str = Field(max_length=48)
-    description: str = Field(min_length=2, max_length=4000)
+    category: PlainText = Field(max_length=48)
+    description: MultilineText = Field(min_length=2, max_length=4000)
     severity: str = "medium"
     dedup_key: str | None = Field(default=None, max_length=128)
     dedup: bool = Field(default=True, description="false: never merge into an open case")
     dedup_window_hours: float | None = Field(default=None, gt=0, le=24 * 366)
-    external_ref: str | None = Field(default=None, max_length=128)
+    external_ref: OptionalPlainText = Field(default=None, max_length=128)
     evidence: dict[str, Any] | None = Field(default=None, description="JSON kept on the case")
 
     @model_validator(mode="after")
@@ -224,8 +225,8 @@ class IntakeOut(BaseModel):
 
 class SourceUpdateIn(BaseModel):
     source: CaseSource
-    external_ref: str = Field(min_length=1, max_length=128)
-    text: str = Field(min_length=1, max_length=4000)
+    external_ref: PlainText = Field(min_length=1, max_length=128)
+    text: MultilineText = Field(min_length=1, max_length=4000)
     evidence: dict[str, Any] | None = None
 
 
@@ -238,7 +239,7 @@ class SourceUpdateOut(BaseModel):
 
 
 class KeyIn(BaseModel):
-    name: str = Field(min_length=2, max_length=128)
+    name: PlainText = Field(min_length=2, max_length=128)
 
 
 class KeyOut(BaseModel):

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dustgrid.geo.shapes import GeometryError, validate_geometry
 from dustgrid.org.models import UnitKind
+from dustgrid.text import OptionalPlainText, PlainText
 
 
 def _boundary(value: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -24,8 +25,8 @@ def _boundary(value: dict[str, Any] | None) -> dict[str, Any] | None:
 class DistrictFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=64)
-    name_en: str | None = Field(default=None, max_length=64)
+    name: OptionalPlainText = Field(default=None, min_length=1, max_length=64)
+    name_en: OptionalPlainText = Field(default=None, max_length=64)
     boundary: dict[str, Any] | None = None
 
     @field_validator("boundary")
@@ -37,7 +38,7 @@ class DistrictFields(BaseModel):
 class DistrictCreate(DistrictFields):
     # Administrative division code (行政区划代码), six digits, longer codes allowed for towns.
     code: str = Field(pattern=r"^[0-9]{6,12}$")
-    name: str = Field(min_length=1, max_length=64)
+    name: PlainText = Field(min_length=1, max_length=64)
 
 
 class DistrictUpdate(DistrictFields):
@@ -61,8 +62,8 @@ class UnitCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=128)
-    name_en: str = Field(default="", max_length=128)
+    name: PlainText = Field(min_length=1, max_length=128)
+    name_en: PlainText = Field(default="", max_length=128)
     kind: UnitKind
     level: int | None = Field(default=None, ge=1, le=3)
     parent_id: int | None = None
@@ -72,8 +73,8 @@ class UnitCreate(BaseModel):
 class UnitUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=128)
-    name_en: str | None = Field(default=None, max_length=128)
+    name: OptionalPlainText = Field(default=None, min_length=1, max_length=128)
+    name_en: OptionalPlainText = Field(default=None, max_length=128)
     kind: UnitKind | None = None
     level: int | None = Field(default=None, ge=1, le=3)
     parent_id: int | None = None

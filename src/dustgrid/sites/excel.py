@@ -54,6 +54,7 @@ from dustgrid.sites.excel_columns import (
 )
 from dustgrid.sites.models import Enterprise, Site, SiteKind
 from dustgrid.sites.schemas import SiteCreate, SiteFilter, SiteUpdate
+from dustgrid.xlsx import XlsxLimits, append_row, check_archive, write_cell
 
 SHEET = "工地台账"
 HELP_SHEET = "填写说明"
@@ -94,6 +95,7 @@ def read_rows(
         raise Invalid(f"文件过大：不能超过 {mb:g} MB / file larger than {mb:g} MB")
     if not content.startswith(b"PK\x03\x04"):
         raise Invalid(NOT_XLSX)
+    check_archive(content, XlsxLimits.from_settings(settings))  # before anything inflates
     try:
         wb = load_workbook(BytesIO(content), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds on a corrupt or foreign file
@@ -438,7 +440,7 @@ def _workbook(session: Session, principal: Principal, sites: Sequence[Site]) -> 
     assert ws is not None
     ws.title = SHEET
     for i, col in enumerate(COLUMNS, start=1):
-        cell = ws.cell(row=1, column=i, value=col.title)
+        cell = write_cell(ws, 1, i, col.title)
         cell.font = REQUIRED_FONT if col.required else HEADER_FONT
         cell.fill = HEADER_FILL
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
@@ -451,7 +453,7 @@ def _workbook(session: Session, principal: Principal, sites: Sequence[Site]) -> 
     ws.freeze_panes = "B2"
     for r, values in enumerate(_rows(session, sites), start=2):
         for i, value in enumerate(values, start=1):
-            cell = ws.cell(row=r, column=i, value=value)
+            cell = write_cell(ws, r, i, value)
             if COLUMNS[i - 1].parse is Parse.date:
                 cell.number_format = "yyyy-mm-dd"
     last = get_column_letter(len(COLUMNS))
@@ -480,27 +482,28 @@ def _write_help(
     ws: Worksheet, districts: Sequence[District], grids: Sequence[Grid]
 ) -> dict[str, str]:
     """The instructions sheet; returns the ranges the dropdowns of the ledger refer to."""
-    ws.append(["工地台账导入说明 / How to fill in the site ledger"])
+    append_row(ws, ["工地台账导入说明 / How to fill in the site ledger"])
     ws["A1"].font = Font(bold=True, size=14)
     for note in NOTES:
-        ws.append([note])
+        append_row(ws, [note])
     ws.append([])
     heads: list[int] = []
 
     def head(*titles: str) -> None:
-        ws.append(list(titles))
+        append_row(ws, titles)
         heads.append(ws.max_row)
 
     head("列名", "是否必填", "填写要求", "示例", "English")
     for col in COLUMNS:
-        ws.append([col.title, "必填" if col.required else "选填", hint(col), col.example, col.en])
+        append_row(ws, [col.title, "必填" if col.required else "选填", hint(col), col.example,
+                        col.en])  # fmt: skip
     ws.append([])
     lists: dict[str, str] = {}
     head("所属区（可填名称或代码，仅限您的管辖范围）", "区划代码")
     if districts:
         start = ws.max_row + 1
         for d in districts:
-            ws.append([d.name, d.code])
+            append_row(ws, [d.name, d.code])
         lists["district"] = f"'{HELP_SHEET}'!$A${start}:$A${ws.max_row}"
     ws.append([])
     head("网格编号", "网格名称", "网格类型", "所属区")
@@ -511,7 +514,7 @@ def _write_help(
             start = ws.max_row + 1
             for g in mine:
                 label = BY_KEY[f"{kind.value}_grid"].header
-                ws.append([g.code, g.name, label, names.get(g.district_id, "")])
+                append_row(ws, [g.code, g.name, label, names.get(g.district_id, "")])
             lists[kind.value] = f"'{HELP_SHEET}'!$A${start}:$A${ws.max_row}"
     for row in heads:
         for cell in ws[row]:

@@ -22,6 +22,7 @@ from dustgrid.grids.models import GridKind
 from dustgrid.i18n import translate
 from dustgrid.sites.models import Grade, PermitStatus, SiteKind, Stage
 from dustgrid.sites.uscc import USCCError, validate_uscc
+from dustgrid.xlsx import unescape
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,14 +160,17 @@ def is_blank(value: Any) -> bool:
 
 
 def cell_text(value: Any) -> str:
-    """A cell as text: whole floats lose their ``.0`` (codes and phones typed as numbers)."""
+    """A cell as text: whole floats lose their ``.0`` (codes and phones typed as numbers),
+    and the apostrophe an export puts before a formula-like text is taken off again."""
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, datetime) and value.time() == datetime.min.time():
         return value.date().isoformat()
-    return value.isoformat() if isinstance(value, date) else str(value).strip()
+    if isinstance(value, date):
+        return value.isoformat()
+    return unescape(str(value).strip())  # our export's '= escape reads back as typed
 
 
 def hint(col: Column) -> str:

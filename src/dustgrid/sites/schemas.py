@@ -10,12 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dustgrid.sites.models import EnterpriseKind, Grade, PermitStatus, SiteKind, Stage
 from dustgrid.sites.uscc import USCCError, validate_uscc
+from dustgrid.text import MultilineText, OptionalPlainText, PlainText
 
 
 class EnterpriseRef(BaseModel):
     """An enterprise named by its unified social credit code (created when new)."""
 
-    name: str = Field(min_length=1, max_length=128)
+    name: PlainText = Field(min_length=1, max_length=128)
     uscc: str
 
     @field_validator("uscc")
@@ -32,13 +33,13 @@ class SiteFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    permit_no: str | None = Field(default=None, max_length=64)
+    name: OptionalPlainText = Field(default=None, min_length=1, max_length=200)
+    permit_no: OptionalPlainText = Field(default=None, max_length=64)
     permit_status: PermitStatus | None = None
     kind: SiteKind | None = None
     district_id: int | None = None
     l2_unit_id: int | None = None
-    address: str | None = Field(default=None, max_length=255)
+    address: OptionalPlainText = Field(default=None, max_length=255)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
     boundary: dict[str, Any] | None = None
@@ -53,8 +54,8 @@ class SiteFields(BaseModel):
     builder: EnterpriseRef | None = None
     contractor: EnterpriseRef | None = None
     supervisor: EnterpriseRef | None = None
-    contact_name: str | None = Field(default=None, max_length=64)
-    contact_phone: str | None = Field(default=None, max_length=32)
+    contact_name: OptionalPlainText = Field(default=None, max_length=64)
+    contact_phone: OptionalPlainText = Field(default=None, max_length=32)
     grade: Grade | None = None
     control_measures: dict[str, Any] | None = None
     enforcement_grid_id: int | None = None
@@ -62,8 +63,8 @@ class SiteFields(BaseModel):
 
 
 class SiteCreate(SiteFields):
-    project_code: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
+    project_code: PlainText = Field(min_length=1, max_length=64)
+    name: PlainText = Field(min_length=1, max_length=200)
     kind: SiteKind
     district_id: int
     lat: float = Field(ge=-90, le=90)
@@ -76,7 +77,7 @@ class SiteUpdate(SiteFields):
 
 
 class SiteRetire(BaseModel):
-    reason: str = Field(min_length=2, max_length=500)
+    reason: MultilineText = Field(min_length=2, max_length=500)
 
 
 class EnterpriseOut(BaseModel):
