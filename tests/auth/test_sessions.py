@@ -282,3 +282,15 @@ def test_only_a_hash_of_the_session_id_is_stored(
         select(AuthSession.sid_hash).where(AuthSession.user_id == city.users["viewer_heping"])
     ).all()
     assert stored and content["sid"] not in stored
+
+
+def test_guessing_the_current_password_is_slowed_like_a_login(
+    app: object, anon: TestClient, settings: Settings
+) -> None:
+    api = _bearer(app, _token(anon, "viewer_city"))
+    body = {"current_password": "guess-0000", "new_password": NEW_PASSWORD}
+    for _ in range(settings.login_free_failures_account):
+        assert api.post("/api/v1/auth/password", json=body).status_code == 422
+    r = api.post("/api/v1/auth/password", json=body | {"current_password": PASSWORD})
+    assert r.status_code == 429 and r.json()["errors"]["retry_after_s"] >= 1
+    assert api.get("/api/v1/auth/me").status_code == 200

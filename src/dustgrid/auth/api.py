@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, client_ip, require
 from dustgrid.auth.models import User
-from dustgrid.auth.passwords import verify_password
 from dustgrid.auth.principal import Principal
 from dustgrid.auth.roles import Perm
 from dustgrid.auth.schemas import (
@@ -30,8 +29,9 @@ from dustgrid.auth.service import (
     issue_token,
     logout,
     set_active,
+    verify_current_password,
 )
-from dustgrid.errors import Invalid, NotFound
+from dustgrid.errors import NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
@@ -73,12 +73,17 @@ def api_logout(
     summary="Change my password; ends every session and token of the account",
 )
 def api_change_password(
-    session: DbSession, settings: AppSettings, principal: CurrentPrincipal, body: PasswordChange
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    principal: CurrentPrincipal,
+    body: PasswordChange,
 ) -> SessionsEnded:
     user = session.get(User, principal.user_id)
     assert user is not None  # the principal was just loaded from it
-    if not verify_password(user.password_hash, body.current_password):
-        raise Invalid("当前密码不正确 / current password is wrong")
+    verify_current_password(
+        session, user, password=body.current_password, ip=client_ip(request), settings=settings
+    )
     ended = change_password(
         session, user, actor=principal, new_password=body.new_password, settings=settings
     )

@@ -165,6 +165,27 @@ def authenticate(
     return user
 
 
+def verify_current_password(
+    session: Session, user: User, *, password: str, ip: str, settings: Settings
+) -> None:
+    """Re-check a signed-in user's password (before changing it), under the same back-off
+    and recording as a login, so a stolen session cannot be used to guess it."""
+    ip = ip[:IP_MAX]
+    now = utcnow()
+    wait = login_wait_seconds(session, username=user.username, ip=ip, settings=settings, now=now)
+    if wait > 0:
+        secs = math.ceil(wait)
+        raise Throttled(
+            f"失败次数过多，请 {secs} 秒后再试 / "
+            f"too many failed tries, try again in {secs} seconds",
+            details={"retry_after_s": secs},
+        )
+    ok = verify_password(user.password_hash, password)
+    session.add(LoginAttempt(username=user.username, ip=ip, success=ok, at=now))
+    if not ok:
+        raise Invalid("当前密码不正确 / current password is wrong", persist=True)
+
+
 # --- server-side sessions (cookie and token) -----------------------------------------------
 
 
