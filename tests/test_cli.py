@@ -52,7 +52,11 @@ def test_user_create_refuses_weak_password_and_bad_role(cli_db: str) -> None:
         cli.app, ["user", "create", "x", "--role", "viewer", "--password", "short"]
     )
     assert weak.exit_code == 2
-    assert "8" in weak.output
+    assert "password needs at least 10 characters" in weak.output
+    common = runner.invoke(
+        cli.app, ["user", "create", "x", "--role", "viewer", "--password", "password123"]
+    )
+    assert common.exit_code == 2 and "too common" in common.output
     role = runner.invoke(
         cli.app, ["user", "create", "y", "--role", "boss", "--password", "Abcdefg123"]
     )

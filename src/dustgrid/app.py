@@ -48,6 +48,7 @@ from dustgrid.web.org_pages import router as org_pages_router
 from dustgrid.web.pages import router as pages_router
 from dustgrid.web.telemetry_pages import router as telemetry_pages_router
 from dustgrid.web.templating import render_error
+from dustgrid.web.user_pages import router as user_pages_router
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(grids_router)
     app.include_router(pages_router)
     app.include_router(org_pages_router)
+    app.include_router(user_pages_router)
     app.include_router(intake_router)  # before cases: /api/v1/cases/intake is literal
     app.include_router(open311_router)
     app.include_router(video_ai_router)

@@ -30,10 +30,43 @@ class Settings(BaseSettings):
     cookie_secure: bool = Field(default=True, description="Send cookies only over HTTPS")
     timezone: str = "Asia/Shanghai"
     default_locale: str = "zh-CN"
-    token_ttl_minutes: int = 8 * 60
-    session_ttl_minutes: int = 12 * 60
-    login_max_failures: int = 5
-    login_window_minutes: int = 15
+    # --- sessions and login (dustgrid.auth; docs/security.md "Sessions and login") --------
+    token_ttl_minutes: int = Field(
+        default=8 * 60, description="Lifetime of an API bearer token (and its session row)"
+    )
+    session_ttl_minutes: int = Field(
+        default=12 * 60,
+        description="Lifetime of a page session from login; not extended by activity",
+    )
+    logout_ends_all_sessions: bool = Field(
+        default=True,
+        description="Logging out ends every session and token of the account, not only this one",
+    )
+    login_window_minutes: int = Field(
+        default=60, description="Failed logins older than this no longer slow further tries"
+    )
+    login_free_failures_account: int = Field(
+        default=5, description="Failures per username (since its last success) without delay"
+    )
+    login_free_failures_ip: int = Field(
+        default=10, description="Failures per client address without delay"
+    )
+    login_backoff_base_s: float = Field(
+        default=2.0, description="Delay after the first failure beyond the free ones; doubles"
+    )
+    login_backoff_max_account_s: float = Field(
+        default=300.0,
+        description="Longest wait per username (kept short: others' failures cause it)",
+    )
+    login_backoff_max_ip_s: float = Field(
+        default=900.0, description="Longest wait per client address"
+    )
+    login_attempt_retention_days: int = Field(
+        default=90, description="Login attempts older than this are purged at login"
+    )
+    password_min_length: int = Field(
+        default=10, ge=8, description="Shortest password accepted for real accounts"
+    )
     tile_url: str = Field(default="", description="Map tile URL template; empty = no base map")
     tile_crs: str = Field(default="gcj02", description="Datum of the tile server: wgs84 or gcj02")
     tile_attribution: str = ""

@@ -32,7 +32,7 @@ def test_token_and_me(anon: TestClient, city: City) -> None:
 
 
 def test_wrong_password_then_throttled(anon: TestClient, settings: Settings) -> None:
-    for _ in range(settings.login_max_failures):
+    for _ in range(settings.login_free_failures_account):
         r = anon.post("/api/v1/auth/token", data={"username": "d_shenhe", "password": "nope"})
         assert r.status_code == 401
         assert "用户名或密码错误" in r.json()["detail"]
@@ -72,7 +72,7 @@ def test_users_admin_only(api_as: Callable[[str], TestClient]) -> None:
         "/api/v1/users",
         json={
             "username": "newbie",
-            "password": "12345678",
+            "password": "1234567890123",
             "display_name": "新人",
             "role": "viewer",
         },

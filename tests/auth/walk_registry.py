@@ -12,7 +12,7 @@ AUTH_ROUTES = {
 
 def walked_elsewhere() -> set[tuple[str, str]]:
     from tests.alerts import test_alert_api
-    from tests.auth import test_auth
+    from tests.auth import test_auth, test_sessions
     from tests.cases import test_case_api
     from tests.devices import test_device_api
     from tests.grids import test_grid_api
@@ -25,6 +25,7 @@ def walked_elsewhere() -> set[tuple[str, str]]:
     modules = (
         test_alert_api,
         test_auth,
+        test_sessions,
         test_case_api,
         test_device_api,
         test_grid_api,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from dustgrid.auth.models import User
 from dustgrid.auth.principal import Principal
 from dustgrid.auth.roles import Perm
-from dustgrid.auth.service import load_principal, user_from_token
+from dustgrid.auth.service import load_principal, user_from_cookie_session, user_from_token
 from dustgrid.config import Settings, get_settings
 from dustgrid.db import get_session
 from dustgrid.errors import Forbidden, Unauthenticated
@@ -23,6 +23,8 @@ AppSettings = Annotated[Settings, Depends(get_settings)]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
+# Key of the server-side session id inside the signed cookie (the cookie keeps no user id).
+SESSION_KEY = "sid"
 
 
 def client_ip(request: Request) -> str:
@@ -45,20 +47,27 @@ def check_csrf(request: Request, supplied: str | None) -> None:
 
 
 def get_principal(request: Request, session: DbSession, settings: AppSettings) -> Principal:
-    """Bearer token (API clients) or the session cookie (pages and their scripts)."""
+    """Bearer token (API clients) or the session cookie (pages and their scripts).
+
+    Both carry only a session id that is looked up in ``auth_session`` on every request
+    (no cache), so a logout or "sign out everywhere" in any process takes effect at once.
+    """
     auth = request.headers.get("authorization", "")
     user: User | None
     if auth.lower().startswith("bearer "):
-        user = user_from_token(session, auth[7:].strip(), settings)
+        user, sid = user_from_token(session, auth[7:].strip(), settings)
     else:
-        uid = request.session.get("uid")
-        user = session.get(User, uid) if uid else None
-        if user is None or not user.is_active or (user.is_demo and not settings.demo_mode):
+        sid = str(request.session.get(SESSION_KEY) or "")
+        user = user_from_cookie_session(session, sid, settings) if sid else None
+        if user is None:
+            if sid:
+                request.session.clear()  # an ended session: drop the stale cookie content
             raise Unauthenticated("请先登录 / please log in")
         if request.method not in SAFE_METHODS and request.url.path.startswith("/api/"):
             check_csrf(request, request.headers.get(CSRF_HEADER))
     principal = load_principal(session, user, ip=client_ip(request))
     request.state.principal = principal
+    request.state.session_id = sid
     return principal
 
 

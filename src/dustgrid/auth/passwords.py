@@ -1,32 +1,83 @@
-"""Password hashing with argon2id (argon2-cffi's tuned defaults)."""
+"""Password hashing with argon2id (argon2-cffi's tuned defaults) and the password policy.
+
+The policy applies whenever a password is set for a real account: a minimum length (setting
+``password_min_length``), letters and digits, not one of the common or breached passwords
+shipped in ``data/common_passwords.txt`` (source and licence in its header), and not built
+from the account's own user name or display name. Demo accounts are created by the demo
+loader, which hashes the published demo password directly and bypasses this policy.
+"""
 
 from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 _hasher = PasswordHasher()
 
-MIN_PASSWORD_LENGTH = 8
+COMMON_PASSWORDS_FILE = Path(__file__).parent / "data" / "common_passwords.txt"
+# A name shorter than this is not looked for inside a password (it would match by chance).
+NAME_MIN_MATCH = 3
+_NOT_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
 
 
 class WeakPassword(ValueError):
     pass
 
 
-def check_strength(password: str) -> None:
-    """Reject passwords that are too short or single-class; messages in zh-CN and English."""
-    if len(password) < MIN_PASSWORD_LENGTH:
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The shipped list, lower-cased (loaded once per process)."""
+    lines = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(
+        line.strip().lower() for line in lines if line.strip() and not line.startswith("#")
+    )
+
+
+def _squash(text: str) -> str:
+    return _NOT_ALNUM.sub("", text).casefold()
+
+
+def check_strength(password: str, *, min_length: int, names: tuple[str, ...] = ()) -> None:
+    """Refuse a password a guesser would try first; messages in zh-CN and English.
+
+    ``names`` are the account's own user name and display name.
+    """
+    if len(password) < min_length:
         raise WeakPassword(
-            f"密码至少 {MIN_PASSWORD_LENGTH} 位 / password needs at least "
-            f"{MIN_PASSWORD_LENGTH} characters"
+            f"密码至少 {min_length} 位 / password needs at least {min_length} characters"
         )
     if password.isdigit() or password.isalpha():
         raise WeakPassword("密码须同时包含字母和数字 / password needs letters and digits")
+    if password.casefold() in common_passwords():
+        raise WeakPassword(
+            "密码过于常见（在常用/泄露密码表中），请换一个 / "
+            "password is too common (on the list of common or breached passwords)"
+        )
+    squashed = _squash(password)
+    for name in names:
+        key = _squash(name)
+        if len(key) >= NAME_MIN_MATCH and (key in squashed or squashed in key):
+            raise WeakPassword(
+                "密码不能包含用户名或姓名 / password must not contain the user name or name"
+            )
 
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+@lru_cache(maxsize=4)
+def _dummy_hash(params: tuple[int, int, int, int, int]) -> str:
+    return _hasher.hash("dustgrid-dummy-password-never-matches")
+
+
+def _hasher_params() -> tuple[int, int, int, int, int]:
+    h = _hasher
+    return (h.time_cost, h.memory_cost, h.parallelism, h.hash_len, h.salt_len)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
@@ -34,3 +85,12 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+def verify_dummy(password: str) -> None:
+    """Spend the time of one real verification, for a user name that does not exist.
+
+    Without it an unknown name answers in a fraction of the time, which tells a guesser
+    which names are real accounts. The hash uses the current hasher's parameters.
+    """
+    verify_password(_dummy_hash(_hasher_params()), password)

@@ -46,3 +46,23 @@ class UserOut(BaseModel):
     org_unit_id: int | None
     enterprise_id: int | None
     is_active: bool
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=128)
+    new_password: str = Field(min_length=1, max_length=128)
+
+
+class UserUpdate(BaseModel):
+    """What an admin may change; setting a password or disabling ends the account's sessions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    is_active: bool | None = None
+    password: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class SessionsEnded(BaseModel):
+    ended: int = Field(description="Page sessions and API tokens ended")

@@ -1,25 +1,42 @@
-"""Login, throttling, tokens, and building the request principal."""
+"""Login, throttling, server-side sessions, tokens, and building the request principal."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import hashlib
+import math
+import secrets
+from datetime import datetime, timedelta
 
 import jwt
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.models import LoginAttempt, User
-from dustgrid.auth.passwords import check_strength, hash_password, verify_password
+from dustgrid.auth.models import AuthSession, LoginAttempt, User
+from dustgrid.auth.passwords import (
+    WeakPassword,
+    check_strength,
+    hash_password,
+    verify_dummy,
+    verify_password,
+)
 from dustgrid.auth.principal import Principal
 from dustgrid.auth.roles import Role
-from dustgrid.config import Settings
+from dustgrid.config import Settings, get_settings
 from dustgrid.errors import Conflict, Invalid, Throttled, Unauthenticated
 from dustgrid.grids.models import Grid, GridGroup, GridGroupMember
 from dustgrid.models import utcnow
 from dustgrid.org.models import OrgUnit
 
 TOKEN_ALGORITHM = "HS256"
+# A token without these claims is refused: it could not expire or be revoked.
+TOKEN_REQUIRED_CLAIMS = ["exp", "iat", "sub", "sid"]
+SESSION_COOKIE = "cookie"
+SESSION_TOKEN = "token"
+SID_BYTES = 32
+USERNAME_MAX = 64
+IP_MAX = 64
 
 
 def load_principal(session: Session, user: User, *, ip: str = "") -> Principal:
@@ -50,69 +67,309 @@ def load_principal(session: Session, user: User, *, ip: str = "") -> Principal:
     )
 
 
-def _recent_failures(session: Session, username: str, settings: Settings) -> int:
-    since = utcnow() - timedelta(minutes=settings.login_window_minutes)
+# --- login throttling: exponential back-off per client address and per user name ---------
+
+
+def backoff_delay(failures: int, *, free: int, base_s: float, max_s: float) -> float:
+    """Seconds to wait after ``failures`` recent failures: none for the first ``free``,
+    then ``base_s`` doubling with each further failure, never more than ``max_s``."""
+    if failures < free:
+        return 0.0
+    return float(min(max_s, base_s * 2.0 ** min(failures - free, 62)))
+
+
+def _failures(
+    session: Session, since: datetime, *conds: ColumnElement[bool]
+) -> tuple[int, datetime | None]:
+    row = session.execute(
+        select(func.count(), func.max(LoginAttempt.at)).where(
+            LoginAttempt.success.is_(False), LoginAttempt.at > since, *conds
+        )
+    ).one()
+    return int(row[0] or 0), row[1]
+
+
+def login_wait_seconds(
+    session: Session, *, username: str, ip: str, settings: Settings, now: datetime
+) -> float:
+    """How long this address, and this user name, must still wait before the next try.
+
+    Failures are read from ``login_attempt``, so every process and machine sharing the
+    database applies the same back-off. A success clears the user name's count (it proves
+    the password), not the address's (one valid account must not reset a guessing run).
+    """
+    since = now - timedelta(minutes=settings.login_window_minutes)
     last_ok = session.scalar(
         select(func.max(LoginAttempt.at)).where(
             LoginAttempt.username == username, LoginAttempt.success.is_(True)
         )
     )
-    if last_ok is not None and last_ok > since:
-        since = last_ok
-    stmt = select(func.count()).where(
-        LoginAttempt.username == username,
-        LoginAttempt.success.is_(False),
-        LoginAttempt.at > since,
+    acct_since = max(since, last_ok) if last_ok is not None else since
+    waits = [0.0]
+    n, last = _failures(session, acct_since, LoginAttempt.username == username)
+    delay = backoff_delay(
+        n,
+        free=settings.login_free_failures_account,
+        base_s=settings.login_backoff_base_s,
+        max_s=settings.login_backoff_max_account_s,
     )
-    return int(session.scalar(stmt) or 0)
+    if delay and last is not None:
+        waits.append((last + timedelta(seconds=delay) - now).total_seconds())
+    if ip:
+        n, last = _failures(session, since, LoginAttempt.ip == ip)
+        delay = backoff_delay(
+            n,
+            free=settings.login_free_failures_ip,
+            base_s=settings.login_backoff_base_s,
+            max_s=settings.login_backoff_max_ip_s,
+        )
+        if delay and last is not None:
+            waits.append((last + timedelta(seconds=delay) - now).total_seconds())
+    return max(waits)
 
 
 def authenticate(
     session: Session, *, username: str, password: str, ip: str, settings: Settings
 ) -> User:
-    """Check a password; throttle after repeated failures. Records every attempt."""
-    username = username.strip()
-    if _recent_failures(session, username, settings) >= settings.login_max_failures:
-        session.add(LoginAttempt(username=username, ip=ip, success=False))
+    """Check a password, after the back-off of this address and user name has passed.
+
+    Records every checked attempt (a refused-while-waiting try is not recorded, so waiting
+    out the delay is enough). An unknown user name costs the same argon2 verification as a
+    known one, so the answer time does not tell which names exist.
+    """
+    username = username.strip()[:USERNAME_MAX]
+    ip = ip[:IP_MAX]
+    now = utcnow()
+    wait = login_wait_seconds(session, username=username, ip=ip, settings=settings, now=now)
+    if wait > 0:
+        secs = math.ceil(wait)
         raise Throttled(
-            f"登录失败次数过多，请 {settings.login_window_minutes} 分钟后再试 / "
-            f"too many failed logins, try again in {settings.login_window_minutes} minutes",
-            persist=True,
+            f"登录失败次数过多，请 {secs} 秒后再试 / "
+            f"too many failed logins, try again in {secs} seconds",
+            details={"retry_after_s": secs},
         )
     user = session.scalar(select(User).where(User.username == username))
-    ok = (
-        user is not None
-        and user.is_active
-        and verify_password(user.password_hash, password)
-        and (not user.is_demo or settings.demo_mode)
-    )
-    session.add(LoginAttempt(username=username, ip=ip, success=ok))
+    if user is None:
+        verify_dummy(password)
+        ok = False
+    else:
+        ok = (
+            verify_password(user.password_hash, password)
+            and user.is_active
+            and (not user.is_demo or settings.demo_mode)
+        )
+    session.add(LoginAttempt(username=username, ip=ip, success=ok, at=now))
     if not ok or user is None:
         raise Unauthenticated("用户名或密码错误 / wrong username or password", persist=True)
+    purge_expired(session, settings, now=now)
     return user
 
 
-def issue_token(user: User, settings: Settings) -> str:
+def verify_current_password(
+    session: Session, user: User, *, password: str, ip: str, settings: Settings
+) -> None:
+    """Re-check a signed-in user's password (before changing it), under the same back-off
+    and recording as a login, so a stolen session cannot be used to guess it."""
+    ip = ip[:IP_MAX]
     now = utcnow()
+    wait = login_wait_seconds(session, username=user.username, ip=ip, settings=settings, now=now)
+    if wait > 0:
+        secs = math.ceil(wait)
+        raise Throttled(
+            f"失败次数过多，请 {secs} 秒后再试 / "
+            f"too many failed tries, try again in {secs} seconds",
+            details={"retry_after_s": secs},
+        )
+    ok = verify_password(user.password_hash, password)
+    session.add(LoginAttempt(username=user.username, ip=ip, success=ok, at=now))
+    if not ok:
+        raise Invalid("当前密码不正确 / current password is wrong", persist=True)
+
+
+# --- server-side sessions (cookie and token) -----------------------------------------------
+
+
+def _sid_hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+def start_session(
+    session: Session, user: User, *, kind: str, ttl: timedelta, ip: str = ""
+) -> tuple[str, AuthSession]:
+    """Open a session row; returns the random id to hand out (only its hash is stored)."""
+    now = utcnow()
+    sid = secrets.token_urlsafe(SID_BYTES)
+    row = AuthSession(
+        sid_hash=_sid_hash(sid),
+        user_id=user.id,
+        kind=kind,
+        ip=ip[:IP_MAX],
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    session.add(row)
+    session.flush()
+    return sid, row
+
+
+def find_session(session: Session, sid: str, *, kind: str) -> AuthSession | None:
+    """The live session with this id, or None (unknown, ended, expired or other kind)."""
+    if not sid:
+        return None
+    row = session.scalar(select(AuthSession).where(AuthSession.sid_hash == _sid_hash(sid)))
+    if row is None or row.kind != kind or row.expires_at <= utcnow():
+        return None
+    return row
+
+
+def end_session(session: Session, sid: str) -> None:
+    session.execute(delete(AuthSession).where(AuthSession.sid_hash == _sid_hash(sid)))
+
+
+def end_all_sessions(
+    session: Session, user_id: int, *, actor: Principal | None, reason: str
+) -> int:
+    """Sign an account out everywhere: every page session and API token, in every process."""
+    ended = session.execute(delete(AuthSession).where(AuthSession.user_id == user_id)).rowcount  # type: ignore[attr-defined]
+    audit.record(
+        session,
+        actor=actor,
+        action="sign_out_all",
+        entity_type="user",
+        entity_id=user_id,
+        changes={"sessions": [ended, 0]},
+        summary=f"结束全部会话（{reason}）",
+    )
+    return int(ended or 0)
+
+
+def logout(session: Session, principal: Principal, sid: str, settings: Settings) -> int:
+    """End this session, or (``logout_ends_all_sessions``) every session of the account."""
+    if settings.logout_ends_all_sessions:
+        return end_all_sessions(session, principal.user_id, actor=principal, reason="logout")
+    end_session(session, sid)
+    return 1
+
+
+def purge_expired(session: Session, settings: Settings, *, now: datetime) -> None:
+    """Drop expired session rows and login attempts past their retention (run at login)."""
+    session.execute(delete(AuthSession).where(AuthSession.expires_at <= now))
+    keep = now - timedelta(days=settings.login_attempt_retention_days)
+    session.execute(delete(LoginAttempt).where(LoginAttempt.at < keep))
+
+
+def issue_token(session: Session, user: User, settings: Settings, *, ip: str = "") -> str:
+    """A bearer token bound to a new session row (claim ``sid``), so it can be revoked."""
+    ttl = timedelta(minutes=settings.token_ttl_minutes)
+    sid, row = start_session(session, user, kind=SESSION_TOKEN, ttl=ttl, ip=ip)
     payload = {
         "sub": str(user.id),
+        "sid": sid,
         "role": user.role.value,
-        "iat": int(now.timestamp()),
-        "exp": int((now + timedelta(minutes=settings.token_ttl_minutes)).timestamp()),
+        "iat": int(row.created_at.timestamp()),
+        "exp": int(row.expires_at.timestamp()),
     }
     return jwt.encode(payload, settings.resolved_secret_key(), algorithm=TOKEN_ALGORITHM)
 
 
-def user_from_token(session: Session, token: str, settings: Settings) -> User:
+def _usable(user: User | None, settings: Settings) -> bool:
+    return user is not None and user.is_active and (not user.is_demo or settings.demo_mode)
+
+
+def user_from_token(session: Session, token: str, settings: Settings) -> tuple[User, str]:
+    """The user and session id of a valid, unrevoked token; 401 otherwise.
+
+    ``exp``, ``iat``, ``sub`` and ``sid`` are required: a token without them is refused.
+    """
     try:
-        payload = jwt.decode(token, settings.resolved_secret_key(), algorithms=[TOKEN_ALGORITHM])
+        payload = jwt.decode(
+            token,
+            settings.resolved_secret_key(),
+            algorithms=[TOKEN_ALGORITHM],
+            options={"require": TOKEN_REQUIRED_CLAIMS},
+        )
         user_id = int(payload["sub"])
-    except (jwt.PyJWTError, KeyError, ValueError) as exc:
+        sid = str(payload["sid"])
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
         raise Unauthenticated("令牌无效或已过期 / invalid or expired token") from exc
+    row = find_session(session, sid, kind=SESSION_TOKEN)
+    if row is None or row.user_id != user_id:
+        raise Unauthenticated("令牌已失效，请重新登录 / token revoked or expired, log in again")
     user = session.get(User, user_id)
-    if user is None or not user.is_active or (user.is_demo and not settings.demo_mode):
+    if user is None or not _usable(user, settings):
         raise Unauthenticated("账号不可用 / account disabled")
-    return user
+    return user, sid
+
+
+def user_from_cookie_session(session: Session, sid: str, settings: Settings) -> User | None:
+    """The user of a live page session, or None."""
+    row = find_session(session, sid, kind=SESSION_COOKIE)
+    if row is None:
+        return None
+    user = session.get(User, row.user_id)
+    return user if user is not None and _usable(user, settings) else None
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+def check_password_policy(
+    password: str, *, username: str, display_name: str, settings: Settings
+) -> None:
+    """The password policy for real accounts, as a 422 naming what is wrong."""
+    try:
+        check_strength(
+            password,
+            min_length=settings.password_min_length,
+            names=(username, display_name),
+        )
+    except WeakPassword as exc:
+        raise Invalid(str(exc)) from exc
+
+
+def change_password(
+    session: Session,
+    user: User,
+    *,
+    actor: Principal | None,
+    new_password: str,
+    settings: Settings,
+) -> int:
+    """Set a new password (policy checked) and end every session and token of the account."""
+    check_password_policy(
+        new_password, username=user.username, display_name=user.display_name, settings=settings
+    )
+    user.password_hash = hash_password(new_password)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="password",
+        entity_type="user",
+        entity_id=user.id,
+        changes={"password": ["***", "***"]},
+        summary=f"修改密码 {user.username}",
+    )
+    return end_all_sessions(session, user.id, actor=actor, reason="password")
+
+
+def set_active(session: Session, user: User, *, actor: Principal | None, active: bool) -> None:
+    """Enable or disable an account; disabling ends all its sessions and tokens."""
+    if user.is_active == active:
+        return
+    user.is_active = active
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="update",
+        entity_type="user",
+        entity_id=user.id,
+        changes={"is_active": [not active, active]},
+        summary=f"{'启用' if active else '停用'}账号 {user.username}",
+    )
+    if not active:
+        end_all_sessions(session, user.id, actor=actor, reason="disabled")
 
 
 def create_user(
@@ -128,18 +385,25 @@ def create_user(
     phone: str = "",
     is_demo: bool = False,
     check_password: bool = True,
+    settings: Settings | None = None,
 ) -> User:
-    """Create an account with a hashed password; demo accounts skip the strength check."""
+    """Create an account with a hashed password.
+
+    The password policy applies unless ``check_password`` is False, which only the demo
+    loader and tests use for demo accounts (they log in only in demo mode).
+    """
     username = username.strip()
     if not username:
         raise Invalid("用户名不能为空 / username is required")
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"用户名已存在：{username} / username taken")
     if check_password:
-        try:
-            check_strength(password)
-        except ValueError as exc:
-            raise Invalid(str(exc)) from exc
+        check_password_policy(
+            password,
+            username=username,
+            display_name=display_name,
+            settings=settings or get_settings(),
+        )
     if role in (Role.contractor, Role.provider) and enterprise_id is None:
         raise Invalid("企业账号须指定企业 / contractor and provider accounts need an enterprise")
     user = User(

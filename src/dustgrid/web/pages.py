@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from dustgrid.audit.service import entries_for
 from dustgrid.auth.deps import (
+    SESSION_KEY,
     AppSettings,
     CurrentPrincipal,
     DbSession,
@@ -20,7 +22,13 @@ from dustgrid.auth.deps import (
 )
 from dustgrid.auth.roles import Perm
 from dustgrid.auth.scope import district_clause, grid_clause
-from dustgrid.auth.service import authenticate, load_principal
+from dustgrid.auth.service import (
+    SESSION_COOKIE,
+    authenticate,
+    load_principal,
+    logout,
+    start_session,
+)
 from dustgrid.errors import DomainError, Forbidden, Invalid
 from dustgrid.grids.models import Grid
 from dustgrid.i18n import LOCALES, translate
@@ -81,8 +89,15 @@ async def login_submit(request: Request, session: DbSession, settings: AppSettin
             next=target,
             username=username,
         )
-    request.session.clear()
-    request.session["uid"] = user.id
+    sid, _row = start_session(
+        session,
+        user,
+        kind=SESSION_COOKIE,
+        ttl=timedelta(minutes=settings.session_ttl_minutes),
+        ip=client_ip(request),
+    )
+    request.session.clear()  # a new cookie (and CSRF token) at login: no session fixation
+    request.session[SESSION_KEY] = sid
     request.state.principal = load_principal(session, user)
     response = RedirectResponse(target, status_code=303)
     if user.locale in LOCALES and "lang" not in request.cookies:
@@ -91,9 +106,12 @@ async def login_submit(request: Request, session: DbSession, settings: AppSettin
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
+async def logout_submit(
+    request: Request, session: DbSession, settings: AppSettings, principal: CurrentPrincipal
+) -> Response:
     form = await request.form()
     check_csrf(request, str(form.get("csrf_token") or ""))
+    logout(session, principal, str(request.session.get(SESSION_KEY) or ""), settings)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
