@@ -109,7 +109,7 @@ def test_stored_control_characters_do_not_break_export_or_template(
     site = db.get(Site, city.sites["HP-001"])
     grid = db.get(Grid, city.grids["E-HP"])
     assert site is not None and grid is not None
-    site.contact_name, site.address = "王\u0007工", "和平\x00区\x1b一号\ufffe"
+    site.contact_name, site.address = "王\u0007工", "和平\x1f区\x1b一号\ufffe"
     grid.name = "g\u0001"
     db.flush()
     for user in ("admin", "d_heping"):
