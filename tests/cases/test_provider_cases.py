@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts.models import Alert
+from dustgrid.cases.credit_models import SiteProblem
 from dustgrid.cases.models import Case
 from dustgrid.cases.states import CaseSource
 from dustgrid.config import Settings
@@ -44,6 +45,17 @@ def cases(db: Session, city: City, settings: Settings) -> dict[str, Case]:
     )
     # the same site, a case the device has nothing to do with
     other = report(db, city, settings, by="insp_hp1", category="tyre_washing")
+    for case in (sensor, other):  # a penalty-ladder proposal on each
+        db.add(
+            SiteProblem(
+                site_id=case.site_id,
+                case_id=case.id,
+                problem_date=MONDAY.date(),
+                nth=1,
+                action="warning",
+                policy_version="test",
+            )
+        )
     db.commit()
     return {"device": sensor, "other": other}
 
@@ -63,6 +75,7 @@ def test_provider_sees_only_its_devices_cases(
     assert c.get(att).status_code == 404
     board = c.get("/api/v1/cases/board").json()
     assert sum(row["open"] for row in board) <= 1  # aggregates count its cases only
+    assert {p["case_id"] for p in c.get("/api/v1/penalties").json()} == {mine}
     # the site's other staff still see both
     both = {i["id"] for i in api_as("d_heping").get("/api/v1/cases").json()["items"]}
     assert {mine, other} <= both
