@@ -40,6 +40,7 @@ from dustgrid.telemetry.api import router as telemetry_router
 from dustgrid.web.alert_pages import router as alert_pages_router
 from dustgrid.web.case_pages import router as case_pages_router
 from dustgrid.web.credit_pages import router as credit_pages_router
+from dustgrid.web.csp import content_security_policy, without_inline_scripts
 from dustgrid.web.device_pages import router as device_pages_router
 from dustgrid.web.ingest_pages import router as ingest_pages_router
 from dustgrid.web.intake_pages import router as intake_pages_router
@@ -56,19 +57,15 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
-    (
-        b"content-security-policy",
-        b"default-src 'self'; img-src 'self' data: blob: *; style-src 'self' 'unsafe-inline'; "
-        b"script-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
-    ),
 ]
 
 
 class SecurityHeaders:
     """Adds browser hardening headers to every response."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, csp: str = "") -> None:
         self.app = app
+        self.headers = [*SECURITY_HEADERS, (b"content-security-policy", csp.encode())]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,7 +75,7 @@ class SecurityHeaders:
         async def _send(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
-                message["headers"].extend(SECURITY_HEADERS)
+                message["headers"].extend(self.headers)
             await send(message)
 
         await self.app(scope, receive, _send)
@@ -106,7 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         same_site="lax",
         https_only=settings.cookie_secure,
     )
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, csp=content_security_policy(settings))
 
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:
@@ -170,13 +167,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
         """Swagger UI from the vendored bundle: nothing is fetched at run time."""
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=app.openapi_url or "/openapi.json",
             title=f"{app.title} · API",
             swagger_js_url="/static/vendor/swagger-ui-dist/swagger-ui-bundle.js",
             swagger_css_url="/static/vendor/swagger-ui-dist/swagger-ui.css",
             swagger_favicon_url="/static/vendor/swagger-ui-dist/favicon-32x32.png",
         )
+        html = bytes(page.body).decode()
+        return HTMLResponse(without_inline_scripts(html, app.openapi_url or "/openapi.json"))
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:

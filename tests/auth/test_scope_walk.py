@@ -12,7 +12,9 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
+from sqlalchemy.orm import Session
 
+from dustgrid.config import Settings
 from tests.fixtures.city import City
 
 ALL = {"HP-001", "HP-002", "HP-003", "SH-001", "SH-002", "SH-003", "HP-M01"}
@@ -155,3 +157,433 @@ def test_unauthenticated_api_is_401(anon: TestClient, city: City) -> None:
     assert anon.get("/api/v1/sites").status_code == 401
     assert anon.get(f"/api/v1/sites/{city.sites['HP-001']}").status_code == 401
     assert anon.get("/api/v1/sites", headers={"Authorization": "Bearer junk"}).status_code == 401
+
+
+# --------------------------------------------------------------------------- reference ids
+#
+# Issue 10 §4: a write that names another record by id (a member, a responsible person, a
+# unit, a site, a grid, a case) must refuse ids outside the caller's scope like ids that do
+# not exist, and must not name what it refused. Every such field of every API write is
+# either probed below with ids from the other district, or listed in REFERENCE_EXEMPT with
+# the reason it needs no probe; a new field makes ``test_every_reference_field_is_walked``
+# fail until it is placed.
+
+REFERENCE_EXEMPT: dict[tuple[str, str, str], str] = {
+    ("POST", "/api/v1/auth/token", "client_id"): "OAuth2 form field, not a record id",
+    ("POST", "/api/v1/users", "org_unit_id"): "user_admin: city-wide roles only",
+    ("POST", "/api/v1/users", "enterprise_id"): "user_admin: city-wide roles only",
+    ("POST", "/api/v1/org/units", "parent_id"): "org_write: city-wide roles only",
+    ("POST", "/api/v1/org/units", "district_id"): "org_write: city-wide roles only",
+    ("PATCH", "/api/v1/org/units/{unit_id}", "parent_id"): "org_write: city-wide roles only",
+    ("PATCH", "/api/v1/org/units/{unit_id}", "district_id"): "org_write: city-wide roles only",
+    ("POST", "/api/v1/cases/intake", "site_id"): "case_intake: city-wide system callers only",
+    ("POST", "/api/v1/webhooks/video-ai", "event_id"): "the video platform's own event id",
+    ("POST", "/api/v1/alerts/profiles", "profile_id"): "a rule profile key, not a record",
+    ("POST", "/api/v1/alerts/profiles/dry-run", "profile_id"): "a rule profile key",
+    ("POST", "/api/v1/alerts/profiles/dry-run", "site_id"): "alert_profile: city-wide only",
+    ("POST", "/api/v1/cases/{case_id}/moves/{move}", "unit_id"): (
+        "dispatch/transfer (转办) to another district's L2 unit is the move's purpose; "
+        "the unit must be an L2 unit (workflow._unit)"
+    ),
+    ("POST", "/api/v1/devices", "provider_id"): "providers are city-wide enterprises",
+    ("PATCH", "/api/v1/devices/{device_id}", "provider_id"): "providers are city-wide",
+    ("POST", "/api/v1/devices/quarantine/{quarantine_id}/adopt", "provider_id"): "city-wide",
+    ("POST", "/api/v1/onboarding", "provider_id"): "providers are city-wide enterprises",
+    ("POST", "/api/v1/hotline/complaints/{complaint_id}/link", "site_id"): (
+        "only L1 opens a case from a complaint (hotline.may_open_case); others get 403"
+    ),
+}
+
+
+def _reference_fields(app: object) -> set[tuple[str, str, str]]:
+    spec = app.openapi()  # type: ignore[attr-defined]
+    schemas = spec["components"]["schemas"]
+
+    def resolve(schema: dict) -> dict:  # type: ignore[type-arg]
+        while "$ref" in schema:
+            schema = schemas[schema["$ref"].rsplit("/", 1)[1]]
+        return schema
+
+    out = set()
+    for path, ops in spec["paths"].items():
+        if not path.startswith("/api/"):
+            continue
+        for method, op in ops.items():
+            if method == "get":
+                continue
+            names = [p["name"] for p in op.get("parameters", []) if p["in"] == "query"]
+            for content in op.get("requestBody", {}).get("content", {}).values():
+                names += list(resolve(content["schema"]).get("properties", {}))
+            for name in names:
+                if name.endswith(("_id", "_ids")):
+                    out.add((method.upper(), path, name))
+    return out
+
+
+def _dispatched_case(db: Session, city: City, settings: Settings) -> int:
+    from dustgrid.cases.states import CaseState
+    from tests.cases.case_kit import case_in
+
+    return case_in(db, city, settings, CaseState.dispatched, site="HP-001").id
+
+
+def _shenhe_case(db: Session, city: City, settings: Settings) -> int:
+    from tests.cases.case_kit import report
+
+    return report(db, city, settings, site="SH-001", by="insp_sh1").id
+
+
+def _complaint(c: TestClient) -> int:
+    body = {"content": "工地扬尘很大", "place_text": "和平区中山路", "lat": 41.79, "lon": 123.40}
+    r = c.post("/api/v1/hotline/complaints", json=body)
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+def _device(db: Session, city: City) -> int:
+    from dustgrid.devices.models import Device, DeviceKind, Lifecycle
+
+    d = Device(
+        mn="WALK-HP-01",
+        kind=DeviceKind.dust_monitor,
+        site_id=city.sites["HP-001"],
+        lifecycle=Lifecycle.active,
+    )
+    db.add(d)
+    db.flush()
+    return d.id
+
+
+def _quarantined(db: Session, city: City) -> int:
+    """A quarantined frame of the caller's own device (wrong password): visible to it."""
+    from dustgrid.devices import service as devices
+
+    _device(db, city)
+    return devices.record_quarantine(
+        db, mn="WALK-HP-01", reason="bad_password", peer="p", frame_text="f"
+    ).id
+
+
+def _empty_grid(db: Session, city: City) -> int:
+    from dustgrid.grids.models import Grid, GridKind
+
+    g = Grid(
+        code="E-HP-EMPTY",
+        name="空网格",
+        kind=GridKind.enforcement,
+        district_id=city.districts["heping"],
+        unit_id=city.units["station_heping"],
+    )
+    db.add(g)
+    db.flush()
+    return g.id
+
+
+SITE = {"name": "跨区工地", "kind": "housing", "lat": 41.79, "lon": 123.40, "stage": "earthwork"}
+
+# (fields probed, caller, request builder). The builder gets (city, db, settings, client)
+# and returns (method, url, keyword arguments of the request).
+Probe = tuple[tuple[str, ...], str, Callable[..., tuple[str, str, dict]]]  # type: ignore[type-arg]
+PROBES: dict[str, Probe] = {
+    "site create in another district": (
+        ("POST /api/v1/sites district_id",),
+        "d_heping",
+        lambda c, db, s, cl: (
+            "POST",
+            "/api/v1/sites",
+            {"json": {**SITE, "project_code": "X-1", "district_id": c.districts["shenhe"]}},
+        ),
+    ),
+    "site create under another district's unit": (
+        ("POST /api/v1/sites l2_unit_id",),
+        "d_heping",
+        lambda c, db, s, cl: (
+            "POST",
+            "/api/v1/sites",
+            {
+                "json": {
+                    **SITE,
+                    "project_code": "X-2",
+                    "district_id": c.districts["heping"],
+                    "l2_unit_id": c.units["bureau_shenhe"],
+                }
+            },
+        ),
+    ),
+    "site create in another district's grids": (
+        ("POST /api/v1/sites enforcement_grid_id", "POST /api/v1/sites inspector_grid_id"),
+        "d_heping",
+        lambda c, db, s, cl: (
+            "POST",
+            "/api/v1/sites",
+            {
+                "json": {
+                    **SITE,
+                    "project_code": "X-3",
+                    "district_id": c.districts["heping"],
+                    "enforcement_grid_id": c.grids["E-SH"],
+                    "inspector_grid_id": c.grids["I-SH"],
+                }
+            },
+        ),
+    ),
+    "site moved to another district": (
+        ("PATCH /api/v1/sites/{site_id} district_id",),
+        "d_heping",
+        lambda c, db, s, cl: (
+            "PATCH",
+            f"/api/v1/sites/{c.sites['HP-001']}",
+            {"json": {"district_id": c.districts["shenhe"]}},
+        ),
+    ),
+    "site handed to another district's unit": (
+        ("PATCH /api/v1/sites/{site_id} l2_unit_id",),
+        "d_heping",
+        lambda c, db, s, cl: (
+            "PATCH",
+            f"/api/v1/sites/{c.sites['HP-001']}",
+            {"json": {"l2_unit_id": c.units["bureau_shenhe"]}},
+        ),
+    ),
+    "site put in another district's grids": (
+        (
+            "PATCH /api/v1/sites/{site_id} enforcement_grid_id",
+            "PATCH /api/v1/sites/{site_id} inspector_grid_id",
+        ),
+        "d_heping",
+        lambda c, db, s, cl: (
+            "PATCH",
+            f"/api/v1/sites/{c.sites['HP-001']}",
+            {
+                "json": {
+                    "enforcement_grid_id": c.grids["E-SH"],
+                    "inspector_grid_id": c.grids["I-SH"],
+                }
+            },
+        ),
+    ),
+    "grid created in another district": (
+        ("POST /api/v1/grids district_id",),
+        "d_heping",
+        lambda c, db, s, cl: (
+            "POST",
+            "/api/v1/grids",
+            {
+                "json": {
+                    "code": "X-G1",
+                    "name": "x",
+                    "kind": "enforcement",
+                    "district_id": c.districts["shenhe"],
+                }
+            },
+        ),
+    ),
+    "grid owned by another district's unit": (
+        ("POST /api/v1/grids unit_id",),
+        "d_heping",
+        lambda c, db, s, cl: (
+            "POST",
+            "/api/v1/grids",
+            {
+                "json": {
+                    "code": "X-G2",
+                    "name": "x",
+                    "kind": "enforcement",
+                    "district_id": c.districts["heping"],
+                    "unit_id": c.units["station_shenhe"],
+                }
+            },
+        ),
+    ),
+    "grid moved to another district": (
+        ("PATCH /api/v1/grids/{grid_id} district_id",),
+        "d_heping",
+        lambda c, db, s, cl: (
+            "PATCH",
+            f"/api/v1/grids/{_empty_grid(db, c)}",
+            {"json": {"district_id": c.districts["shenhe"]}},
+        ),
+    ),
+    "grid handed to another district's unit": (
+        ("PATCH /api/v1/grids/{grid_id} unit_id",),
+        "d_heping",
+        lambda c, db, s, cl: (
+            "PATCH",
+            f"/api/v1/grids/{c.grids['E-HP']}",
+            {"json": {"unit_id": c.units["station_shenhe"]}},
+        ),
+    ),
+    "sites of another district assigned": (
+        ("POST /api/v1/grids/assign site_ids",),
+        "d_heping",
+        lambda c, db, s, cl: (
+            "POST",
+            "/api/v1/grids/assign",
+            {"json": {"grid_id": c.grids["E-HP"], "site_ids": [c.sites["SH-001"]]}},
+        ),
+    ),
+    "assigned into another district's grid": (
+        ("POST /api/v1/grids/assign grid_id",),
+        "d_heping",
+        lambda c, db, s, cl: (
+            "POST",
+            "/api/v1/grids/assign",
+            {"json": {"grid_id": c.grids["E-SH"], "site_ids": [c.sites["HP-001"]]}},
+        ),
+    ),
+    "partition of another district": (
+        ("POST /api/v1/grids/partition district_id",),
+        "d_heping",
+        lambda c, db, s, cl: (
+            "POST",
+            "/api/v1/grids/partition",
+            {"json": {"district_id": c.districts["shenhe"], "kind": "enforcement"}},
+        ),
+    ),
+    "group of another district's officers": (
+        ("POST /api/v1/grids/{grid_id}/groups member_ids",),
+        "d_heping",
+        lambda c, db, s, cl: (
+            "POST",
+            f"/api/v1/grids/{c.grids['E-HP']}/groups",
+            {"json": {"name": "x", "member_ids": [c.users["off_sh1"], c.users["off_sh2"]]}},
+        ),
+    ),
+    "group changed to another district's inspectors": (
+        ("PATCH /api/v1/grids/{grid_id}/groups/{group_id} member_ids",),
+        "d_heping",
+        lambda c, db, s, cl: (
+            "PATCH",
+            "/api/v1/grids/{grid}/groups/{group}".format(
+                grid=c.grids["I-HP"],
+                group=cl.get(f"/api/v1/grids/{c.grids['I-HP']}").json()["groups"][0]["id"],
+            ),
+            {"json": {"member_ids": [c.users["insp_sh1"], c.users["insp_sh2"]]}},
+        ),
+    ),
+    "case reported at another district's site": (
+        ("POST /api/v1/cases site_id",),
+        "off_hp1",
+        lambda c, db, s, cl: (
+            "POST",
+            "/api/v1/cases",
+            {
+                "data": {
+                    "source": "enforcement_officer",
+                    "site_id": c.sites["SH-001"],
+                    "category": "hoarding",
+                    "description": "围挡缺口",
+                },
+                "files": [("photos", ("a.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 64, "image/jpeg"))],
+            },
+        ),
+    ),
+    "case accepted by another district's officer": (
+        ("POST /api/v1/cases/{case_id}/moves/{move} responsible_id",),
+        "d_heping",
+        lambda c, db, s, cl: (
+            "POST",
+            f"/api/v1/cases/{_dispatched_case(db, c, s)}/moves/accept",
+            {"data": {"responsible_id": c.users["off_sh1"]}},
+        ),
+    ),
+    "complaint merged into another district's case": (
+        ("POST /api/v1/hotline/complaints/{complaint_id}/link case_id",),
+        "d_heping",
+        lambda c, db, s, cl: (
+            "POST",
+            f"/api/v1/hotline/complaints/{_complaint(cl)}/link",
+            {"json": {"case_id": _shenhe_case(db, c, s)}},
+        ),
+    ),
+    "device registered at another district's site": (
+        ("POST /api/v1/devices site_id",),
+        "d_heping",
+        lambda c, db, s, cl: (
+            "POST",
+            "/api/v1/devices",
+            {"json": {"mn": "WALK-D-01", "kind": "dust_monitor", "site_id": c.sites["SH-001"]}},
+        ),
+    ),
+    "reference station of another district": (
+        ("POST /api/v1/devices district_id",),
+        "d_heping",
+        lambda c, db, s, cl: (
+            "POST",
+            "/api/v1/devices",
+            {
+                "json": {
+                    "mn": "WALK-D-02",
+                    "kind": "reference_station",
+                    "district_id": c.districts["shenhe"],
+                }
+            },
+        ),
+    ),
+    "quarantined MN adopted into another district": (
+        (
+            "POST /api/v1/devices/quarantine/{quarantine_id}/adopt site_id",
+            "POST /api/v1/devices/quarantine/{quarantine_id}/adopt district_id",
+        ),
+        "d_heping",
+        lambda c, db, s, cl: (
+            "POST",
+            f"/api/v1/devices/quarantine/{_quarantined(db, c)}/adopt",
+            {"json": {"site_id": c.sites["SH-001"]}},
+        ),
+    ),
+    "device moved to another district's site": (
+        ("POST /api/v1/devices/{device_id}/requests new_site_id",),
+        "d_heping",
+        lambda c, db, s, cl: (
+            "POST",
+            f"/api/v1/devices/{_device(db, c)}/requests",
+            {"json": {"kind": "move", "reason": "调整", "new_site_id": c.sites["SH-001"]}},
+        ),
+    ),
+    "onboarding for another contractor's site": (
+        ("POST /api/v1/onboarding site_id",),
+        "con_alpha",
+        lambda c, db, s, cl: (
+            "POST",
+            "/api/v1/onboarding",
+            {
+                "json": {
+                    "site_id": c.sites["SH-001"],
+                    "provider_id": c.enterprises["gamma"],
+                    "devices": [{"mn": "WALK-O-01", "kind": "dust_monitor"}],
+                }
+            },
+        ),
+    ),
+}
+# Names that must never appear in a refusal: the other district's people and sites.
+FOREIGN_NAMES = ("off_sh1", "off_sh2", "insp_sh1", "insp_sh2", "沈河区建设局", "SH-001")
+
+
+def test_every_reference_field_is_walked(app: object) -> None:
+    probed = {tuple(f.split(" ")) for fields, _u, _b in PROBES.values() for f in fields}
+    fields = _reference_fields(app)
+    assert ("POST", "/api/v1/grids/{grid_id}/groups", "member_ids") in fields  # enumeration works
+    missing = fields - probed - set(REFERENCE_EXEMPT)
+    assert not missing, f"reference-id fields without a cross-district probe: {sorted(missing)}"
+    stale = (probed | set(REFERENCE_EXEMPT)) - fields
+    assert not stale, f"probes or exemptions of fields that no longer exist: {sorted(stale)}"
+
+
+@pytest.mark.parametrize("name", sorted(PROBES))
+def test_writes_refuse_reference_ids_from_another_district(
+    name: str,
+    api_as: Callable[[str], TestClient],
+    city: City,
+    db: Session,
+    settings: Settings,
+) -> None:
+    _fields, user, build = PROBES[name]
+    c = api_as(user)
+    method, url, kwargs = build(city, db, settings, c)
+    db.commit()
+    r = c.request(method, url, **kwargs)
+    assert r.status_code in (403, 404, 409, 422), (name, r.status_code, r.text)
+    leaked = [n for n in FOREIGN_NAMES if n in r.text]
+    assert not leaked, (name, leaked, r.text)

@@ -171,7 +171,11 @@ def test_register_quarantine_and_adopt(user: str, api_as: Api, city: City, db: S
     listed = c.get("/api/v1/devices/quarantine")
     assert listed.status_code == (200 if user in WRITABLE else 403)
     r = c.post(f"/api/v1/devices/quarantine/{q.id}/adopt", json={"site_id": city.sites["HP-001"]})
+    # an MN of no device is city business: district admins neither see nor adopt it
+    want = {"admin": 201}.get(user, 404 if user in WRITABLE else 403)
     assert r.status_code == want, (user, r.text)
+    if listed.status_code == 200:
+        assert (f"Q{user[:8]}" in {row["mn"] for row in listed.json()}) == (user == "admin")
     if want == 201:
         assert r.json()["mn"] == f"Q{user[:8]}" and r.json()["lifecycle"] == "active"
         gone = c.get("/api/v1/devices/quarantine").json()
@@ -317,3 +321,18 @@ def test_unauthenticated_is_401(anon: TestClient, fleet: Fleet) -> None:
     assert anon.get("/api/v1/devices").status_code == 401
     assert anon.get(f"/api/v1/devices/{fleet.devices['hp1']}").status_code == 401
     assert anon.get("/api/v1/onboarding").status_code == 401
+
+
+@pytest.mark.parametrize("user", sorted(WRITABLE))
+def test_quarantine_is_scoped_by_device(user: str, api_as: Api, fleet: Fleet, db: Session) -> None:
+    """Issue 10 §13: a district admin sees the quarantined frames of its own devices (wrong
+    password, CRC variant), not the city's unknown MNs nor other districts' devices."""
+    for key in ("hp1", "sh1"):
+        service.record_quarantine(
+            db, mn=fleet.mns[key], reason="bad_password", peer="10.0.0.9:5000", frame_text="PW=x"
+        )
+    service.record_quarantine(db, mn="UNCLAIMED-1", reason="unknown_mn", peer="p", frame_text="f")
+    db.commit()
+    seen = {row["mn"] for row in api_as(user).get("/api/v1/devices/quarantine").json()}
+    want = {k for k in ("hp1", "sh1") if k in WRITABLE[user]}
+    assert seen == {fleet.mns[k] for k in want} | ({"UNCLAIMED-1"} if user == "admin" else set())

@@ -238,14 +238,17 @@ def test_quarantine_record_and_adopt(db: Session, city: City, principal_of: P) -
     assert row.last_frame == "frame 2"
     with pytest.raises(Forbidden):
         quarantine.list_quarantine(db, principal_of("con_alpha"))
-    assert "NEW0001" in {q.mn for q in quarantine.list_quarantine(db, principal_of("d_shenhe"))}
-    with pytest.raises(Invalid):  # a 沈河 admin cannot adopt into a 和平 site
-        quarantine.adopt(
-            db, principal_of("d_shenhe"), row.id, AdoptIn(site_id=city.sites["HP-001"])
-        )
+    # an MN of no device belongs to no district: city-wide roles only (docs/security.md)
+    assert "NEW0001" not in {q.mn for q in quarantine.list_quarantine(db, principal_of("d_shenhe"))}
+    assert "NEW0001" in {q.mn for q in quarantine.list_quarantine(db, principal_of("admin"))}
+    for district_admin in ("d_shenhe", "d_heping"):
+        with pytest.raises(NotFound):
+            quarantine.adopt(
+                db, principal_of(district_admin), row.id, AdoptIn(site_id=city.sites["HP-001"])
+            )
     dev = quarantine.adopt(
         db,
-        principal_of("d_heping"),
+        principal_of("admin"),
         row.id,
         AdoptIn(site_id=city.sites["HP-001"], provider_id=city.enterprises["gamma"]),
         now=WED,

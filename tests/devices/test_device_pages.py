@@ -209,7 +209,10 @@ def test_quarantine_page_and_adopt(web_as: Web, db: Session, city: City, fleet: 
         db, mn=fleet.mns["hp1"], reason="bad_password", peer="1.2.3.4:6", frame_text="x"
     )
     db.commit()
-    c = web_as("d_heping")
+    district = web_as("d_heping").get("/devices/quarantine")  # its own device only
+    assert district.status_code == 200 and "UNK00001" not in district.text
+    assert fleet.mns["hp1"] in district.text
+    c = web_as("admin")
     page = c.get("/devices/quarantine")
     assert page.status_code == 200 and "UNK00001" in page.text and "未登记 MN" in page.text
     assert f'href="/devices/{fleet.devices["hp1"]}" data-testid="registered-link"' in page.text

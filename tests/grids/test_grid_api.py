@@ -19,7 +19,7 @@ from dustgrid.geo.coords import wgs84_to_gcj02
 from dustgrid.grids.models import GridGroup
 from dustgrid.org.models import District, OrgUnit, UnitKind
 from dustgrid.sites.models import Site, SiteKind, Stage
-from tests.fixtures.city import City
+from tests.fixtures.city import City, add_officers
 
 # Routes of the grid domain walked here (registered with tests/auth/walk_registry).
 WALKED = {
@@ -146,7 +146,10 @@ def test_group_rules_answer_422_with_a_message(
     r = c.post(
         url, json={"name": "混编组", "member_ids": [city.users["off_sh1"], city.users["insp_hp1"]]}
     )
-    assert r.status_code == 422 and "insp_hp1" in r.json()["detail"]
+    assert r.status_code == 422
+    refused = sorted([city.users["off_sh1"], city.users["insp_hp1"]])
+    assert str(refused) in r.json()["detail"]
+    assert "insp_hp1" not in r.text and "off_sh1" not in r.text  # ids only, no usernames
     r = c.post(
         f"/api/v1/grids/{city.grids['I-HP']}/groups",
         json={"name": "执法进巡查", "member_ids": [city.users["off_sh1"], city.users["off_sh2"]]},
@@ -159,12 +162,11 @@ def test_group_create_update_delete(
 ) -> None:
     c = api_as("admin")
     url = f"/api/v1/grids/{city.grids['E-HP']}/groups"
-    r = c.post(
-        url, json={"name": "支援组", "member_ids": [city.users["off_sh1"], city.users["off_sh2"]]}
-    )
+    pair = add_officers(db, city, "station_heping", "off_hp3", "off_hp4")
+    r = c.post(url, json={"name": "支援组", "member_ids": pair})
     assert r.status_code == 201, r.text
     groups = {g["name"]: g for g in r.json()["groups"]}
-    assert {m["username"] for m in groups["支援组"]["members"]} == {"off_sh1", "off_sh2"}
+    assert {m["username"] for m in groups["支援组"]["members"]} == {"off_hp3", "off_hp4"}
     assert len(r.json()["members"]) == 4
     gid = groups["支援组"]["id"]
     r = c.patch(f"{url}/{gid}", json={"name": "支援一组"})
@@ -287,4 +289,44 @@ def test_partition_dry_run_then_apply_covers_the_district(
     assert {next(iter(h["changes"])) for h in history} == {
         "enforcement_grid_id",
         "inspector_grid_id",
+    }
+
+
+@pytest.mark.parametrize("user", ["admin", "d_heping"])
+def test_members_from_another_district_are_refused_without_naming_them(
+    user: str, api_as: Callable[[str], TestClient], web_as: Callable[[str], TestClient], city: City
+) -> None:
+    """Issue 10 §4: a 和平 grid cannot take 沈河 officers (or inspectors working in 沈河),
+    through POST, PATCH or the form; the answer names ids, never usernames."""
+    c = api_as(user)
+    e_hp, i_hp = city.grids["E-HP"], city.grids["I-HP"]
+    shenhe = [city.users["off_sh1"], city.users["off_sh2"]]
+    r = c.post(f"/api/v1/grids/{e_hp}/groups", json={"name": "x", "member_ids": shenhe})
+    assert r.status_code == 422, r.text
+    assert str(shenhe) in r.json()["detail"] and "off_sh" not in r.text
+    r = c.post(
+        f"/api/v1/grids/{i_hp}/groups",
+        json={"name": "x", "member_ids": [city.users["insp_sh1"], city.users["insp_sh2"]]},
+    )
+    assert r.status_code == 422 and "insp_sh" not in r.text
+    group = c.get(f"/api/v1/grids/{e_hp}").json()["groups"][0]["id"]
+    r = c.patch(f"/api/v1/grids/{e_hp}/groups/{group}", json={"member_ids": shenhe})
+    assert r.status_code == 422 and "off_sh" not in r.text
+    # ids of any role and any place answer alike, with the ids only
+    every = sorted(city.users.values())
+    r = c.post(f"/api/v1/grids/{e_hp}/groups", json={"name": "x", "member_ids": every})
+    assert r.status_code == 422
+    assert not any(name in r.text for name in city.users), r.text
+    web = web_as(user)
+    r = web.post(
+        f"/grids/{e_hp}/groups",
+        data={"csrf_token": web.csrf, "name": "跨区组", "member_ids": [str(i) for i in shenhe]},  # type: ignore[attr-defined]
+    )
+    assert r.status_code == 303
+    assert "跨区组" not in web.get(f"/grids/{e_hp}").text.split('data-testid="groups"')[1]
+    # the 沈河 officer still sees only 沈河
+    assert {s["project_code"] for s in api_as("off_sh1").get("/api/v1/sites").json()["items"]} == {
+        "SH-001",
+        "SH-002",
+        "SH-003",
     }

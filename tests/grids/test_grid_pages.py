@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from dustgrid.sites.models import Site
-from tests.fixtures.city import City
+from tests.fixtures.city import City, add_officers
 
 
 def test_list_for_admin_and_district(web_as: Callable[[str], TestClient], city: City) -> None:
@@ -96,7 +96,9 @@ def test_add_group_and_move_sites_through_the_pages(
         data={
             "csrf_token": c.csrf,
             "name": "七号组",  # type: ignore[attr-defined]
-            "member_ids": [str(city.users["off_sh1"]), str(city.users["off_sh2"])],
+            "member_ids": [
+                str(i) for i in add_officers(db, city, "station_heping", "off_hp3", "off_hp4")
+            ],
         },
     )
     assert r.status_code == 303

@@ -19,7 +19,7 @@ from dustgrid.grids.policy import DEFAULT_POLICY, GridPolicy
 from dustgrid.grids.schemas import GridCreate, GridUpdate, GroupCreate, GroupUpdate
 from dustgrid.org.models import District, OrgUnit, UnitKind
 from dustgrid.sites.models import Site, SiteKind, Stage
-from tests.fixtures.city import City
+from tests.fixtures.city import City, add_officers
 
 
 def who(db: Session, city: City, username: str) -> Principal:
@@ -158,19 +158,20 @@ def test_group_validation(db: Session, city: City) -> None:
     e_hp = city.grids["E-HP"]
     with pytest.raises(Invalid, match="at least 2 members"):
         svc.add_group(db, admin, e_hp, GroupCreate(name="单人", member_ids=[city.users["off_sh1"]]))
-    with pytest.raises(Invalid, match="insp_hp1"):
+    fresh = add_officers(db, city, "station_heping", "off_hp_new")[0]
+    with pytest.raises(Invalid, match=rf"not eligible for this grid: \[{city.users['insp_hp1']}\]"):
         svc.add_group(
             db,
             admin,
             e_hp,
-            GroupCreate(name="混编", member_ids=[city.users["off_sh1"], city.users["insp_hp1"]]),
+            GroupCreate(name="混编", member_ids=[fresh, city.users["insp_hp1"]]),
         )
     with pytest.raises(Invalid, match="another group"):
         svc.add_group(
             db,
             admin,
             e_hp,
-            GroupCreate(name="重复", member_ids=[city.users["off_sh1"], city.users["off_hp1"]]),
+            GroupCreate(name="重复", member_ids=[fresh, city.users["off_hp1"]]),
         )
     with pytest.raises(Invalid, match="at least 2"):  # the same person twice is one member
         svc.add_group(
@@ -194,9 +195,11 @@ def test_group_validation(db: Session, city: City) -> None:
 def test_group_lifecycle_is_audited_on_the_grid(db: Session, city: City) -> None:
     admin = who(db, city, "admin")
     e_hp = city.grids["E-HP"]
-    pair = [city.users["off_sh1"], city.users["off_sh2"]]
+    pair = add_officers(db, city, "station_heping", "off_hp3", "off_hp4")
     group = svc.add_group(db, admin, e_hp, GroupCreate(name="支援组", member_ids=pair))
-    assert e_hp in who(db, city, "off_sh1").grid_ids  # members now see the grid
+    officer = db.get(User, pair[0])
+    assert officer is not None
+    assert e_hp in load_principal(db, officer).grid_ids  # members now see the grid
     svc.update_group(
         db, admin, e_hp, group.id, GroupUpdate(member_ids=[pair[0], pair[1]], name="支援一组")
     )
@@ -208,10 +211,10 @@ def test_group_lifecycle_is_audited_on_the_grid(db: Session, city: City) -> None
             admin,
             e_hp,
             old,
-            GroupUpdate(member_ids=[city.users["off_hp1"], city.users["off_sh2"]]),
+            GroupUpdate(member_ids=[city.users["off_hp1"], pair[1]]),
         )
     svc.delete_group(db, admin, e_hp, group.id)
-    assert e_hp not in who(db, city, "off_sh1").grid_ids
+    assert e_hp not in load_principal(db, officer).grid_ids
     actions = [e.action for e in entries_for(db, entity_type="grid", entity_id=e_hp)]
     assert actions == ["group_delete", "group_update", "group_create"]
     with pytest.raises(NotFound):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
+from dustgrid.alerts.models import Alert
 from dustgrid.auth.principal import Principal
 from dustgrid.auth.roles import Role
 from dustgrid.cases.models import Case
@@ -121,11 +122,30 @@ def site_writable_clause(p: Principal) -> ColumnElement[bool]:
     return false()
 
 
+def provider_case_clause(p: Principal) -> ColumnElement[bool]:
+    """Cases raised from the alerts of a provider's own devices (exceedance, offline,
+    stale key, data quality): a provider sees its devices' cases, not every case of the
+    sites where it has a device (those are the site's and the grid's business)."""
+    if p.enterprise_id is None:
+        return false()
+    own_devices = select(Device.id).where(Device.provider_id == p.enterprise_id)
+    return Case.id.in_(
+        select(Alert.case_id).where(Alert.case_id.is_not(None), Alert.device_id.in_(own_devices))
+    )
+
+
 def case_clause(p: Principal) -> ColumnElement[bool]:
     """Cases the principal may see: those of visible sites; L1 all; an L2 unit also those
-    dispatched to it; everyone the cases they reported or were named responsible for."""
+    dispatched to it; a device provider only its devices' cases; everyone the cases they
+    reported or were named responsible for."""
     if p.is_city_wide:
         return true()
+    if p.role == Role.provider:
+        return or_(
+            provider_case_clause(p),
+            Case.reporter_id == p.user_id,
+            Case.responsible_user_id == p.user_id,
+        )
     parts: list[ColumnElement[bool]] = [
         Case.site_id.in_(select(Site.id).where(site_clause(p))),
         Case.reporter_id == p.user_id,

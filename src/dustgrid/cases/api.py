@@ -219,15 +219,11 @@ def attachment(
     path = files.path_for(settings, row.sha256) if row is not None else None
     if row is None or path is None or not path.exists():
         raise NotFound(f"附件不存在：{att_id} / attachment not found")
-    disposition = (
-        "inline"
-        if row.mime.startswith("image/") or row.mime == "application/pdf"
-        else ("attachment")
-    )
+    name, disposition, headers = files.download_headers(row.filename, row.mime)
     return FileResponse(
         path,
         media_type=row.mime,
-        filename=row.filename,
+        filename=name,
         content_disposition_type=disposition,
-        headers={"Cache-Control": "private, max-age=86400"},
+        headers={"Cache-Control": "private, max-age=86400", **headers},
     )

@@ -1,7 +1,12 @@
 """Photos and documents of cases: checked by their bytes, stored by their sha256.
 
 Validation reads the magic bytes (a renamed ``.exe`` is not a photo whatever it is called)
-and enforces ``settings.attachment_max_bytes``. Files go under
+and enforces ``settings.attachment_max_bytes``. Active content is refused, not stored: a PDF
+naming a script or an automatic action (``ACTIVE_PDF_NAMES``, also inside compressed object
+streams and with ``#xx``-escaped names), and any file carrying HTML/SVG markup
+(``MARKUP_MARKERS``: an image that is also a web page, a "polyglot"). The stored name is
+derived from the sniffed type (``poly.html`` holding a PNG is kept as ``poly.png``).
+``download_headers`` says how the bytes are served (see docs/security.md). Files go under
 ``var_dir/attachments/<sha[:2]>/<sha>``; identical uploads share one file.
 
 Nothing half-written stays behind: a file is written to a temporary name and renamed into
@@ -15,7 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +39,27 @@ PHOTO = "photo"
 DOCUMENT = "document"
 KINDS = (PHOTO, DOCUMENT)
 IMAGE_MIMES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "image/heic"})
+# The file extension a stored attachment gets, from its sniffed type (never the upload's).
+EXTENSIONS = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+    "image/heic": ".heic",
+    "application/pdf": ".pdf",
+}
+# PDF names that run script or act on their own when the file is opened (ISO 32000-1
+# §12.6: actions, §12.6.4.16 JavaScript; /AA = additional actions, /Launch = start a program).
+ACTIVE_PDF_NAMES = frozenset({"JavaScript", "JS", "OpenAction", "Launch", "AA"})
+# Byte sequences of markup a browser would run if it ever rendered the file as a page.
+MARKUP_MARKERS = (b"<script", b"<html", b"<svg", b"<iframe", b"<object", b"<embed", b"<!doctype")
+# The CSP of a download response: no script, plugins or same-origin access, even if a
+# browser is talked into rendering the bytes as a page.
+ATTACHMENT_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'"
+# A compressed PDF stream is inflated only up to this size when looking for active names.
+PDF_SCAN_MAX_INFLATED = 32 * 1024 * 1024
+_PDF_NAME = re.compile(rb"/((?:[A-Za-z0-9_.+-]|#[0-9A-Fa-f]{2})+)")
+_PDF_STREAM = re.compile(rb"stream\r?\n(.*?)endstream", re.S)
 _NEW_FILES = "dustgrid.cases.new_files"
 
 
@@ -76,6 +104,78 @@ def _clean_name(name: str) -> str:
     return "".join(ch for ch in base if ch.isprintable())[:255]
 
 
+def safe_name(name: str, mime: str) -> str:
+    """The upload's name with its extension replaced by the one of the sniffed type, and
+    only letters, digits, CJK and ``._-`` kept (no quotes or separators for a header)."""
+    stem = os.path.splitext(_clean_name(name))[0]
+    stem = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in stem).strip("._")
+    return f"{stem[:120] or 'file'}{EXTENSIONS.get(mime, '.bin')}"
+
+
+def _pdf_names(data: bytes) -> set[str]:
+    found = set()
+    for m in _PDF_NAME.finditer(data):
+        raw = m.group(1)
+        name = re.sub(rb"#([0-9A-Fa-f]{2})", lambda h: bytes([int(h.group(1), 16)]), raw)
+        found.add(name.decode("latin-1"))
+    return found
+
+
+def active_pdf_names(content: bytes) -> list[str]:
+    """Active names (``ACTIVE_PDF_NAMES``) in the PDF, in plain text or in inflatable streams."""
+    names = _pdf_names(content)
+    for m in _PDF_STREAM.finditer(content):
+        inflater = zlib.decompressobj()
+        try:
+            inflated = inflater.decompress(m.group(1), PDF_SCAN_MAX_INFLATED)
+        except zlib.error:
+            continue  # not a Flate stream (an image, say): nothing to read in it
+        names |= _pdf_names(inflated)
+    return sorted(names & ACTIVE_PDF_NAMES)
+
+
+def markup_in(content: bytes) -> bytes | None:
+    """The first markup marker in the bytes (case-insensitive), or None."""
+    lower = content.lower()
+    for marker in MARKUP_MARKERS:
+        if marker in lower:
+            return marker
+    return None
+
+
+def _refuse_active(name: str, mime: str, content: bytes) -> None:
+    if mime == "application/pdf":
+        active = active_pdf_names(content)
+        if active:
+            listed = ", ".join(f"/{n}" for n in active)
+            raise Invalid(
+                f"PDF 含脚本或自动动作（{listed}），已拒收：{name}，请打印为普通 PDF 后再上传 / "
+                f"{name}: PDF with script or automatic actions ({listed}) is refused; "
+                "print it to a plain PDF and upload that",
+                details={"filename": name, "active": active},
+            )
+    marker = markup_in(content)
+    if marker is not None:
+        raise Invalid(
+            f"文件内含网页代码（{marker.decode()}…），已拒收：{name} / "
+            f"{name} carries web page markup ({marker.decode()}…) and is refused",
+            details={"filename": name},
+        )
+
+
+def download_headers(filename: str, mime: str) -> tuple[str, str, dict[str, str]]:
+    """(name, disposition, extra headers) for serving a stored attachment.
+
+    Images may show inline, under a name derived from their sniffed type; everything else
+    (PDF) downloads. The sandbox CSP denies script even if a browser renders the bytes as a
+    document; ``X-Content-Type-Options: nosniff`` (keeping the browser to the declared type)
+    is on every response already (``app.SecurityHeaders``).
+    """
+    disposition = "inline" if mime in IMAGE_MIMES else "attachment"
+    headers = {"Content-Security-Policy": ATTACHMENT_CSP}
+    return safe_name(filename, mime), disposition, headers
+
+
 def check(files: Sequence[AttachmentIn], settings: Settings) -> list[CheckedFile]:
     """Validate every upload before anything is written; 422 naming the first bad one."""
     if len(files) > settings.attachment_max_files:
@@ -106,8 +206,9 @@ def check(files: Sequence[AttachmentIn], settings: Settings) -> list[CheckedFile
                 f"{'' if f.kind == PHOTO else ', PDF'})",
                 details={"filename": name},
             )
+        _refuse_active(name, mime, f.content)
         sha = hashlib.sha256(f.content).hexdigest()
-        out.append(CheckedFile(name, f.content, f.kind, mime, sha))
+        out.append(CheckedFile(safe_name(name, mime), f.content, f.kind, mime, sha))
     return out
 
 

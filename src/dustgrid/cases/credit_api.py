@@ -13,10 +13,12 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
-from dustgrid.auth.scope import site_clause
+from dustgrid.auth.roles import Role
+from dustgrid.auth.scope import case_clause, site_clause
 from dustgrid.cases import credit, penalties
 from dustgrid.cases.credit_models import SiteProblem, StopWorkOrder
 from dustgrid.cases.deadlines import case_policy
+from dustgrid.cases.models import Case
 from dustgrid.cases.schemas import ConfirmIn, CreditLists, ProblemOut, ReasonIn, StopWorkOut
 from dustgrid.models import utcnow
 from dustgrid.sites.models import Site
@@ -64,6 +66,8 @@ def list_problems(
     stmt = select(SiteProblem).where(
         SiteProblem.site_id.in_(select(Site.id).where(site_clause(principal)))
     )
+    if principal.role == Role.provider:  # a provider sees its devices' cases only
+        stmt = stmt.where(SiteProblem.case_id.in_(select(Case.id).where(case_clause(principal))))
     if site_id is not None:
         stmt = stmt.where(SiteProblem.site_id == site_id)
     if status is not None:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from dustgrid.auth.principal import Principal
 from dustgrid.auth.roles import Role
-from dustgrid.auth.scope import case_clause, site_clause
+from dustgrid.auth.scope import case_clause, provider_case_clause, site_clause
 from dustgrid.cases.models import OPEN_STATES, Case
 from dustgrid.cases.states import CaseSource, CaseState
 from dustgrid.org.models import OrgUnit
@@ -105,6 +105,8 @@ def narrow(p: Principal, *conds: ColumnElement[bool]) -> ColumnElement[bool]:
     unit = _l2_unit(p)
     if unit is not None:
         return and_(base, Case.assigned_unit_id == unit)
+    if p.role == Role.provider:
+        return and_(base, provider_case_clause(p))
     return and_(base, Case.site_id.in_(_my_sites(p)))
 
 

@@ -2,20 +2,25 @@
 variant), kept for an admin who can turn an MN into a device. The ingest side writes rows
 with ``service.record_quarantine``. Never commits.
 
-The list is not site-scoped (an unknown MN belongs to no site yet): city and district
-admins see all of it; a district admin can adopt an MN only into a site of its own area.
+Scope (a row carries the MN, the sender's address and a sample frame with its password):
+an MN that matches no device belongs to no site and no district, so only city-wide roles
+see it and adopt it; a district admin sees only the rows whose MN is one of the devices
+it can see (a wrong password or CRC variant of its own device), and adopts nothing it
+cannot see (its own new devices come in through onboarding or registration instead).
+Rows outside scope answer 404, like every other read.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
 from dustgrid.auth.principal import Principal
 from dustgrid.auth.roles import Perm
+from dustgrid.auth.scope import device_clause
 from dustgrid.devices import service as devices
 from dustgrid.devices.models import Device, Lifecycle, QuarantinedMN
 from dustgrid.devices.schemas import AdoptIn
@@ -23,11 +28,22 @@ from dustgrid.errors import NotFound
 from dustgrid.models import utcnow
 
 
+def quarantine_clause(p: Principal) -> ColumnElement[bool]:
+    """Quarantine rows ``p`` may see: all for city-wide roles, else those of its devices."""
+    if p.is_city_wide:
+        return true()
+    return QuarantinedMN.mn.in_(select(Device.mn).where(device_clause(p)))
+
+
 def list_quarantine(
     session: Session, principal: Principal, *, limit: int = 500
 ) -> list[QuarantinedMN]:
     devices.require(principal, Perm.device_write)
-    stmt = select(QuarantinedMN).order_by(QuarantinedMN.last_seen_at.desc(), QuarantinedMN.id)
+    stmt = (
+        select(QuarantinedMN)
+        .where(quarantine_clause(principal))
+        .order_by(QuarantinedMN.last_seen_at.desc(), QuarantinedMN.id)
+    )
     return list(session.scalars(stmt.limit(limit)))
 
 
@@ -41,7 +57,9 @@ def adopt(
 ) -> Device:
     """Register the quarantined MN as an active device and drop the quarantine row."""
     devices.require(principal, Perm.device_write)
-    row = session.get(QuarantinedMN, quarantine_id)
+    row = session.scalar(
+        select(QuarantinedMN).where(QuarantinedMN.id == quarantine_id, quarantine_clause(principal))
+    )
     if row is None:
         raise NotFound(f"隔离记录不存在：{quarantine_id} / quarantined MN not found")
     now = now or utcnow()

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Select, case, delete, func, or_, select
+from sqlalchemy import Select, and_, case, delete, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from dustgrid.auth.models import User
@@ -145,13 +145,6 @@ def delete_groups(session: Session, group_ids: Iterable[int]) -> None:
         session.execute(delete(GridGroup).where(GridGroup.id.in_(ids)))
 
 
-def users(session: Session, ids: Iterable[int]) -> dict[int, User]:
-    wanted = list(ids)
-    if not wanted:
-        return {}
-    return {u.id: u for u in session.scalars(select(User).where(User.id.in_(wanted)))}
-
-
 def members_elsewhere(
     session: Session, grid_id: int, user_ids: Iterable[int], *, except_group: int | None
 ) -> list[int]:
@@ -167,12 +160,29 @@ def members_elsewhere(
 
 
 def eligible_users(session: Session, role: Role, district_id: int) -> list[User]:
-    """Active accounts who may join a group: officers of the district's units (or with no
-    unit), or any third-party inspector."""
-    stmt = select(User).where(User.role == role, User.is_active.is_(True))
-    if role == Role.officer:
-        in_district = select(OrgUnit.id).where(OrgUnit.district_id == district_id)
-        stmt = stmt.where(or_(User.org_unit_id.is_(None), User.org_unit_id.in_(in_district)))
+    """Active accounts of ``role`` who may join a group of a grid in ``district_id``.
+
+    An account bound to a unit must belong to a unit of that district (so officers of
+    another district, or of a unit bound to no district, are out); an account without a
+    unit (third-party inspectors, officers not yet placed) may join only while it works in
+    no grid of another district. This is the whole set a group write may name: anything
+    else is refused like an unknown id.
+    """
+    in_district = select(OrgUnit.id).where(OrgUnit.district_id == district_id)
+    elsewhere = (
+        select(GridGroupMember.user_id)
+        .join(GridGroup, GridGroup.id == GridGroupMember.group_id)
+        .join(Grid, Grid.id == GridGroup.grid_id)
+        .where(Grid.district_id != district_id)
+    )
+    stmt = select(User).where(
+        User.role == role,
+        User.is_active.is_(True),
+        or_(
+            User.org_unit_id.in_(in_district),
+            and_(User.org_unit_id.is_(None), User.id.not_in(elsewhere)),
+        ),
+    )
     return list(session.scalars(stmt.order_by(User.username)))
 
 

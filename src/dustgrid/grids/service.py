@@ -286,23 +286,28 @@ def _check_members(
             f"每组至少 {need} 人，实际 {len(ids)} 人 / "
             f"a group needs at least {need} members, got {len(ids)}"
         )
-    found = repo.users(session, ids)
-    missing = [i for i in ids if i not in found or not found[i].is_active]
-    if missing:
-        raise Invalid(f"账号不存在或已停用：{missing} / unknown or disabled accounts")
-    role = MEMBER_ROLE[grid.kind]
-    wrong = [found[i].username for i in ids if found[i].role != role]
-    if wrong:
-        who = "执法监督网格员" if role == Role.officer else "第三方专职巡查员"
+    # Only accounts the caller could pick in the form (the grid's district, the grid's
+    # member role, active): everything else is refused like an id that does not exist,
+    # and the error names ids only, so it reveals no accounts outside the caller's scope.
+    eligible = {
+        u.id for u in repo.eligible_users(session, MEMBER_ROLE[grid.kind], grid.district_id)
+    }
+    refused = [i for i in ids if i not in eligible]
+    if refused:
+        who = "执法监督网格员" if grid.kind == GridKind.enforcement else "第三方专职巡查员"
         raise Invalid(
-            f"{KIND_ZH[grid.kind]}成员须为{who}：{', '.join(wrong)} 不符 / "
-            f"members of a {grid.kind.value} grid must be {role.value}s: "
-            f"{', '.join(wrong)}"
+            f"账号不存在、已停用或不可加入本网格：{refused}（{KIND_ZH[grid.kind]}成员须为本区"
+            f"{who}） / unknown, disabled or not eligible for this grid: {refused} "
+            f"(members of a {grid.kind.value} grid must be {MEMBER_ROLE[grid.kind].value}s "
+            "of the grid's district)",
+            details={"member_ids": refused},
         )
     twice = repo.members_elsewhere(session, grid.id, ids, except_group=except_group)
     if twice:
-        names = ", ".join(found[i].username for i in twice)
-        raise Invalid(f"已在本网格其他组：{names} / already in another group of this grid")
+        raise Invalid(
+            f"已在本网格其他组：{twice} / already in another group of this grid: {twice}",
+            details={"member_ids": twice},
+        )
     return ids
 
 

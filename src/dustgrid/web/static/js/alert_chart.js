@@ -74,7 +74,7 @@
               extra = (w.reference_used != null ? " − " + w.reference_used.toFixed(1) : "") +
                 " → " + w.excess.toFixed(1) + (w.held ? " · " + L.held : "");
             }
-            return it.marker + it.seriesName + ": " + (v == null ? "—" : v.toFixed(1)) + extra;
+            return it.marker + window.echarts.format.encodeHTML(it.seriesName) + ": " + (v == null ? "—" : v.toFixed(1)) + extra;
           })).join("<br>");
         }
       },

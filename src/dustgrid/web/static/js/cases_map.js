@@ -5,7 +5,9 @@
   var COLORS = { green: "#188038", yellow: "#f29900", red: "#d93025" };
   var map = L.map("cases-map", { minZoom: 3, maxZoom: 18 });
   if (cfg.tileUrl) {
-    L.tileLayer(cfg.tileUrl, { attribution: cfg.tileAttribution || "", maxZoom: 18 }).addTo(map);
+    var attribution = document.createElement("span");
+    attribution.textContent = cfg.tileAttribution || "";  // Leaflet inserts it as HTML
+    L.tileLayer(cfg.tileUrl, { attribution: attribution.innerHTML, maxZoom: 18 }).addTo(map);
   }
   var bounds = L.latLngBounds([]);
   var group = L.markerClusterGroup({ chunkedLoading: true, disableClusteringAtZoom: 16 });

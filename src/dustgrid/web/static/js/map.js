@@ -2,10 +2,18 @@
 (function () {
   "use strict";
   var cfg = JSON.parse(document.getElementById("map-config").textContent);
+  // User text (district and site names) goes into the map as DOM text, never as HTML:
+  // Leaflet's bindTooltip/bindPopup and the attribution control insert strings as HTML.
+  function textNode(value) {
+    var span = document.createElement("span");
+    span.textContent = value == null ? "" : String(value);
+    return span;
+  }
+  function escapeHtml(value) { return textNode(value).innerHTML; }
   var COLORS = { non_compliant: "#d93025", basic: "#f29900", full: "#188038", ungraded: "#80868b" };
   var map = L.map("map", { zoomControl: true, minZoom: 3, maxZoom: 18, zoomSnap: 0.25 });
   if (cfg.tileUrl) {
-    L.tileLayer(cfg.tileUrl, { attribution: cfg.tileAttribution || "", maxZoom: 18 }).addTo(map);
+    L.tileLayer(cfg.tileUrl, { attribution: escapeHtml(cfg.tileAttribution || ""), maxZoom: 18 }).addTo(map);
   }
   var legend = L.control({ position: "bottomright" });
   legend.onAdd = function () { return document.getElementById("legend"); };
@@ -18,7 +26,7 @@
     {
       renderer: L.svg(),
       style: { color: "#0b3d91", weight: 2, fillOpacity: 0.04, dashArray: "4 3" },
-      onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.name, { sticky: true }); }
+      onEachFeature: function (f, layer) { layer.bindTooltip(textNode(f.properties.name), { sticky: true }); }
     }
   ).addTo(map);
   if (districtLayer.getLayers().length) { bounds.extend(districtLayer.getBounds()); }
@@ -32,7 +40,7 @@
     var size = n < 20 ? 34 : n < 100 ? 42 : 50;
     var cls = { non_compliant: "non", basic: "basic", full: "full", ungraded: "none" }[worst];
     return L.divIcon({
-      html: "<div><span>" + n + "</span></div>",
+      html: "<div><span>" + Number(n) + "</span></div>",
       className: "marker-cluster cluster-" + cls, iconSize: L.point(size, size)
     });
   }

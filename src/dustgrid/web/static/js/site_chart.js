@@ -72,7 +72,7 @@
           var lines = items.map(function (it) {
             var d = it.data, v = it.value[1];
             var rate = d.rate == null ? "" : " · " + cfg.labels.validRate + " " + Math.round(d.rate * 100) + "%";
-            return it.marker + it.seriesName + ": " + (v == null ? "—" : v.toFixed(1)) + rate;
+            return it.marker + window.echarts.format.encodeHTML(it.seriesName) + ": " + (v == null ? "—" : v.toFixed(1)) + rate;
           });
           return [head].concat(lines).join("<br>");
         }
