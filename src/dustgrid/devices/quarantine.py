@@ -2,6 +2,11 @@
 variant), kept for an admin who can turn an MN into a device. The ingest side writes rows
 with ``service.record_quarantine``. Never commits.
 
+One row per MN and reason. The adoption list holds only MNs no device holds: a registered
+device's refused frames (wrong password, CRC variant, removed device) are listed apart
+(``registered=True``), since such an MN cannot be adopted (``claim_mn``) - it needs its
+device's settings fixed.
+
 The list is not site-scoped (an unknown MN belongs to no site yet): city and district
 admins see all of it; a district admin can adopt an MN only into a site of its own area.
 """
@@ -10,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
@@ -24,10 +29,17 @@ from dustgrid.models import utcnow
 
 
 def list_quarantine(
-    session: Session, principal: Principal, *, limit: int = 500
+    session: Session, principal: Principal, *, registered: bool = False, limit: int = 500
 ) -> list[QuarantinedMN]:
+    """Quarantine rows, latest first: of MNs no device holds (the adoption list), or with
+    ``registered`` of MNs a device holds."""
     devices.require(principal, Perm.device_write)
-    stmt = select(QuarantinedMN).order_by(QuarantinedMN.last_seen_at.desc(), QuarantinedMN.id)
+    held = exists(select(Device.id).where(Device.mn == QuarantinedMN.mn))
+    stmt = (
+        select(QuarantinedMN)
+        .where(held if registered else ~held)
+        .order_by(QuarantinedMN.last_seen_at.desc(), QuarantinedMN.id)
+    )
     return list(session.scalars(stmt.limit(limit)))
 
 
@@ -39,7 +51,7 @@ def adopt(
     *,
     now: datetime | None = None,
 ) -> Device:
-    """Register the quarantined MN as an active device and drop the quarantine row."""
+    """Register the quarantined MN as an active device and drop its quarantine rows."""
     devices.require(principal, Perm.device_write)
     row = session.get(QuarantinedMN, quarantine_id)
     if row is None:

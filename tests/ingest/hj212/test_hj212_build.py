@@ -202,7 +202,8 @@ def test_make_qn() -> None:
     [
         ({"mn": "M" * 25}, "MN"),
         ({"mn": "A;B"}, "separator"),
-        ({"pw": ""}, "PW"),
+        ({"pw": "P" * 65}, "PW"),
+        ({"pw": "a&b"}, "separator"),
         ({"st": "3a"}, "ST"),
         ({"cn": "12345678"}, "CN"),
         ({"flag": 256}, "Flag"),
