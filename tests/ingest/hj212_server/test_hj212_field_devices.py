@@ -58,7 +58,7 @@ def register(engine: Engine, mn: str, pw: str, crc: CrcVariant = CrcVariant.hj21
 
 async def raw_replies(c: Client, count: int, timeout: float = 5.0) -> list[bytes]:
     """The next ``count`` frames the server sends, as bytes (any CRC variant)."""
-    splitter, out = FrameSplitter(), []
+    splitter, out = FrameSplitter(), list[bytes]()
     while len(out) < count:
         data = await asyncio.wait_for(c.reader.read(65536), timeout)
         if not data:
