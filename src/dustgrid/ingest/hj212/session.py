@@ -600,7 +600,7 @@ class Hj212Session(asyncio.Protocol):
         self.rejects += 1
         if self.rejects > MAX_REJECTS:
             self.ctx.stats["closed_for_rejects"] += 1
-            log.warning("hj212 %s: %d rejected frames, closing", self.peer, self.rejects)
+            self._bad(f"{self.rejects} rejected frames, closing", "closed_for_rejects")
             raise ConnectionAbortedError("too many rejected frames")
         self._bad(f"MN {frame.mn} CN {frame.cn}: rejected ({reason})", f"rejected_{reason}")
         try:
@@ -612,7 +612,7 @@ class Hj212Session(asyncio.Protocol):
             )
         except Exception as exc:
             self.ctx.stats["quarantine_errors"] += 1
-            log.warning("hj212 %s: quarantine of MN %s failed: %s", self.peer, frame.mn, exc)
+            self._bad(f"quarantine of MN {frame.mn} failed: {exc}", "quarantine_errors")
         if qn_rtn is not None:
             self._request_reply(frame, qn_rtn)
 
@@ -684,7 +684,7 @@ class Hj212Session(asyncio.Protocol):
     def _flag_done(self, task: asyncio.Task[bool]) -> None:
         if not task.cancelled() and task.exception() is not None:
             self.ctx.stats["time_flag_errors"] += 1
-            log.warning("hj212 %s: time flag failed: %s", self.peer, task.exception())
+            self._bad(f"time flag failed: {task.exception()}", "time_flag_errors")
 
     def _crc_for(self, device: DeviceInfo) -> str:
         """The CRC variant of a request we start: what the device last used here, else the
