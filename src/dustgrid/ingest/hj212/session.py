@@ -197,6 +197,7 @@ class Hj212Session(asyncio.Protocol):
         self.time_requests: dict[str, str] = {}  # QN of our 1011/1012 -> MN
         self._reply_tails: dict[tuple[str, str, str], bytes] = {}  # (MN, PW, CRC) -> 9014 tail
         self.crc_of: dict[str, str] = {}  # MN -> CRC variant its last accepted frame used
+        self._flag_tasks: set[asyncio.Task[bool]] = set()  # time flags being written
         self._limiter = ctx.log_limiter or LogLimiter(settings.hj212_log_every_s, ctx.stats)
         self.errors = 0
         self.rejects = 0
@@ -679,9 +680,11 @@ class Hj212Session(asyncio.Protocol):
             task = self._loop.create_task(
                 flags.record(device_id=device.id, verdict=verdict, at=now, detail=detail)
             )
+            self._flag_tasks.add(task)  # a strong reference until it is done
             task.add_done_callback(self._flag_done)
 
     def _flag_done(self, task: asyncio.Task[bool]) -> None:
+        self._flag_tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             self.ctx.stats["time_flag_errors"] += 1
             self._bad(f"time flag failed: {task.exception()}", "time_flag_errors")
