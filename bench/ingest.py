@@ -354,10 +354,15 @@ def machine_cpu() -> tuple[float, float]:
 # --- the devices (clients) ------------------------------------------------------------------
 
 
+#: Frame 0's data time lies this far back: inside the reading time window
+#: (``telemetry_max_age_days``, 30 by default; older frames are answered but not stored).
+BASE_AGE: Final = timedelta(days=20)
+
+
 def base_time() -> datetime:
-    """Device-local data time of frame 0: midnight 40 days ago (every reading is new)."""
+    """Device-local data time of frame 0: midnight ``BASE_AGE`` ago (every reading is new)."""
     now = datetime.now(ZoneInfo(TZ_NAME)).replace(tzinfo=None)
-    return (now - timedelta(days=40)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (now - BASE_AGE).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 class FrameMaker:

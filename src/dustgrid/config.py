@@ -162,6 +162,12 @@ class Settings(BaseSettings):
         default=10.0, description="Record a rejected MN at most this often (per MN and reason)"
     )
     hj212_stats_every_s: float = Field(default=60.0, description="Log ingest counters this often")
+    hj212_log_every_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="Log a rejected or bad frame at most once per peer and reason this often; "
+        "the others are counted in the stats line (log_suppressed); 0 logs every one",
+    )
     simulator_background_csv: Path = Field(
         default=PRSA_URBAN,
         description="Hourly PM2.5/PM10 history (PRSA CSV) the simulator uses as background",

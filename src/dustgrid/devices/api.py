@@ -105,9 +105,14 @@ def create_device(session: DbSession, principal: CurrentPrincipal, body: DeviceC
     "/devices/quarantine",
     response_model=list[QuarantineOut],
     summary="MNs whose frames were refused (city and district admins)",
+    description="One row per MN and reason. By default the adoption list: MNs no device "
+    "holds. `registered=true`: refused frames of registered devices (wrong password, CRC "
+    "variant), which cannot be adopted.",
 )
-def list_quarantine(session: DbSession, principal: CurrentPrincipal) -> Any:
-    return quarantine.list_quarantine(session, principal)
+def list_quarantine(
+    session: DbSession, principal: CurrentPrincipal, registered: bool = False
+) -> Any:
+    return quarantine.list_quarantine(session, principal, registered=registered)
 
 
 @router.post(

@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from dustgrid.ingest.hj212.codes import MAX_PW_LEN
 from dustgrid.models import Base, TimestampMixin, UTCDateTime, utcnow
 
 
@@ -67,7 +68,7 @@ class Device(Base, TimestampMixin):
     position: Mapped[str] = mapped_column(String(128), default="")
     lat: Mapped[float | None] = mapped_column(Float, nullable=True)
     lon: Mapped[float | None] = mapped_column(Float, nullable=True)
-    password: Mapped[str] = mapped_column(String(64), default="")  # HJ 212 PW
+    password: Mapped[str] = mapped_column(String(MAX_PW_LEN), default="")  # HJ 212 PW
     particulate_unit: Mapped[str] = mapped_column(String(8), default="ug/m3")  # or mg/m3
     crc_variant: Mapped[CrcVariant] = mapped_column(
         Enum(CrcVariant, native_enum=False, length=8), default=CrcVariant.hj212
@@ -169,10 +170,11 @@ class DeviceChangeRequest(Base, TimestampMixin):
 
 
 class QuarantinedMN(Base):
-    """Frames from an unknown MN (or with a wrong password) are kept here for an admin."""
+    """Frames from an unknown MN (or with a wrong password) are kept here for an admin:
+    one row per MN and reason, with counts, first and last seen and the latest frame."""
 
     __tablename__ = "quarantined_mn"
-    __table_args__ = (UniqueConstraint("mn"),)
+    __table_args__ = (UniqueConstraint("mn", "reason", name="uq_quarantined_mn_mn_reason"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     mn: Mapped[str] = mapped_column(String(24))

@@ -2,6 +2,11 @@
 variant), kept for an admin who can turn an MN into a device. The ingest side writes rows
 with ``service.record_quarantine``. Never commits.
 
+One row per MN and reason. The adoption list holds only MNs no device holds: a registered
+device's refused frames (wrong password, CRC variant, removed device) are listed apart
+(``registered=True``), since such an MN cannot be adopted (``claim_mn``) - it needs its
+device's settings fixed.
+
 Scope (a row carries the MN, the sender's address and a sample frame with its password):
 an MN that matches no device belongs to no site and no district, so only city-wide roles
 see it and adopt it; a district admin sees only the rows whose MN is one of the devices
@@ -14,7 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import ColumnElement, exists, select, true
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
@@ -36,12 +41,15 @@ def quarantine_clause(p: Principal) -> ColumnElement[bool]:
 
 
 def list_quarantine(
-    session: Session, principal: Principal, *, limit: int = 500
+    session: Session, principal: Principal, *, registered: bool = False, limit: int = 500
 ) -> list[QuarantinedMN]:
+    """Quarantine rows, latest first: of MNs no device holds (the adoption list), or with
+    ``registered`` of MNs a device holds."""
     devices.require(principal, Perm.device_write)
+    held = exists(select(Device.id).where(Device.mn == QuarantinedMN.mn))
     stmt = (
         select(QuarantinedMN)
-        .where(quarantine_clause(principal))
+        .where(quarantine_clause(principal), held if registered else ~held)
         .order_by(QuarantinedMN.last_seen_at.desc(), QuarantinedMN.id)
     )
     return list(session.scalars(stmt.limit(limit)))
@@ -55,7 +63,7 @@ def adopt(
     *,
     now: datetime | None = None,
 ) -> Device:
-    """Register the quarantined MN as an active device and drop the quarantine row."""
+    """Register the quarantined MN as an active device and drop its quarantine rows."""
     devices.require(principal, Perm.device_write)
     row = session.scalar(
         select(QuarantinedMN).where(QuarantinedMN.id == quarantine_id, quarantine_clause(principal))

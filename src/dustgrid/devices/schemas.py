@@ -17,10 +17,14 @@ from dustgrid.devices.models import (
 )
 from dustgrid.devices.timeline import Light, StepState
 from dustgrid.text import MultilineText, OptionalPlainText, PlainText
+from dustgrid.ingest.hj212.codes import HEADER_TEXT_CLASS, MAX_PW_LEN
 
 # HJ 212 MN (设备唯一标识): up to 24 letters and digits.
 MN_PATTERN = r"^[0-9A-Za-z_\-]{1,24}$"
 Unit = Literal["ug/m3", "mg/m3"]
+# HJ 212 PW: the one limit the listener and the reply builder apply too (codes.MAX_PW_LEN,
+# docs/devices.md): printable ASCII without ';' or '&', empty for none.
+PW_PATTERN = rf"^{HEADER_TEXT_CLASS}{{0,{MAX_PW_LEN}}}$"
 
 
 class DeviceSettings(BaseModel):
@@ -33,7 +37,12 @@ class DeviceSettings(BaseModel):
     model: OptionalPlainText = Field(default=None, max_length=64)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
-    password: str | None = Field(default=None, max_length=64, description="HJ 212 PW")
+    password: str | None = Field(
+        default=None,
+        max_length=MAX_PW_LEN,
+        pattern=PW_PATTERN,
+        description=f"HJ 212 PW: up to {MAX_PW_LEN} printable ASCII characters, no ';' or '&'",
+    )
     particulate_unit: Unit | None = None
     crc_variant: CrcVariant | None = None
     main_stream_width: int | None = Field(default=None, ge=1, le=16384)

@@ -9,7 +9,7 @@ may not change answers 403 (as for sites and grids).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -69,6 +69,21 @@ AUDITED_FIELDS = (
 )
 # Quarantine rows keep a sample frame for the admin, not a log: bounded sizes.
 FRAME_SAMPLE_CHARS = 4096
+#: Control characters (NUL, which a PostgreSQL text column refuses, CR, LF ...) as escapes:
+#: a sample shows what the device sent and can be stored on every backend.
+_CONTROL_ESCAPES: Final = {
+    **{c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)},
+    **{ord("\r"): "\\r", ord("\n"): "\\n", ord("\t"): "\\t"},
+}
+_QUARANTINE_TEXT_CHARS: Final = {"mn": 24, "reason": 32, "peer": 64}
+
+
+def sample_text(text: str, limit: int = FRAME_SAMPLE_CHARS) -> str:
+    """``text`` safe to store in any text column: control characters escaped (``\\x00``),
+    anything that is not valid Unicode replaced, at most ``limit`` characters."""
+    safe = text.translate(_CONTROL_ESCAPES)
+    safe = safe.encode("utf-8", "replace").decode("utf-8")
+    return safe[:limit]
 
 
 def snapshot(device: Device) -> dict[str, Any]:
@@ -346,34 +361,40 @@ def record_quarantine(
 ) -> QuarantinedMN:
     """Keep (or count) a frame the ingest layer refused, for an admin to adopt later.
 
-    One row per MN: the first and last time seen, the number of frames, and the latest
-    frame as a sample. A concurrent insert of the same MN is absorbed by the unique
-    constraint and turned into an update.
+    One row per MN and reason (a wrong password and then a wrong CRC variant are two
+    rows): the first and last time seen, the number of frames, and the latest frame as a
+    sample (control characters escaped: a NUL byte is stored as ``\\x00`` on every
+    backend). A concurrent insert of the same row is absorbed by the unique constraint and
+    turned into an update.
     """
     at = at or utcnow()
-    mn = mn.strip()[:24]
-    row = session.scalar(select(QuarantinedMN).where(QuarantinedMN.mn == mn))
+    mn = sample_text(mn.strip(), _QUARANTINE_TEXT_CHARS["mn"])
+    reason = sample_text(reason, _QUARANTINE_TEXT_CHARS["reason"])
+    peer = sample_text(peer, _QUARANTINE_TEXT_CHARS["peer"])
+    frame_text = sample_text(frame_text)
+    find = select(QuarantinedMN).where(QuarantinedMN.mn == mn, QuarantinedMN.reason == reason)
+    row = session.scalar(find)
     if row is None:
         try:
             with session.begin_nested():
                 row = QuarantinedMN(
                     mn=mn,
-                    reason=reason[:32],
+                    reason=reason,
                     first_seen_at=at,
                     last_seen_at=at,
                     frames=1,
-                    last_peer=peer[:64],
-                    last_frame=frame_text[:FRAME_SAMPLE_CHARS],
+                    last_peer=peer,
+                    last_frame=frame_text,
                 )
                 session.add(row)
             return row
         except IntegrityError:
-            row = session.scalar(select(QuarantinedMN).where(QuarantinedMN.mn == mn))
+            row = session.scalar(find)
             if row is None:  # pragma: no cover - deleted between the two statements
                 raise
     row.frames += 1
-    row.reason = reason[:32]
+    row.first_seen_at = min(row.first_seen_at, at)
     row.last_seen_at = max(row.last_seen_at, at)
-    row.last_peer = peer[:64]
-    row.last_frame = frame_text[:FRAME_SAMPLE_CHARS]
+    row.last_peer = peer
+    row.last_frame = frame_text
     return row

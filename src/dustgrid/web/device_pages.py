@@ -119,11 +119,14 @@ def device_list(
 @router.get("/devices/quarantine", response_class=HTMLResponse)
 def quarantine_page(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
     rows = quarantine.list_quarantine(session, principal)
+    held = quarantine.list_quarantine(session, principal, registered=True)
+    registered = repo.registered_mns(session, principal, [q.mn for q in held])
     return render(
         request,
         "devices/quarantine.html",
         rows=rows,
-        registered=repo.registered_mns(session, principal, [q.mn for q in rows]),
+        held=[q for q in held if q.mn in registered],  # devices the caller can see
+        registered=registered,
         sites=repo.visible_sites(session, principal, writable=True),
         districts=org.list_districts(session, principal),
         providers=repo.providers(session),

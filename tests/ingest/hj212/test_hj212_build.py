@@ -7,8 +7,11 @@ from datetime import UTC, datetime
 import pytest
 
 from dustgrid.ingest.hj212 import (
+    CRC_HJ212,
+    CRC_MODBUS,
     BuildError,
     DataItem,
+    HJ212Error,
     build_data_frame,
     build_data_reply,
     build_execution_result,
@@ -17,10 +20,12 @@ from dustgrid.ingest.hj212 import (
     build_request_reply,
     build_time_get,
     build_time_set,
+    crc_variant,
     decode,
     encode,
     format_value,
     make_qn,
+    modbus_crc,
     wrap,
 )
 
@@ -202,7 +207,8 @@ def test_make_qn() -> None:
     [
         ({"mn": "M" * 25}, "MN"),
         ({"mn": "A;B"}, "separator"),
-        ({"pw": ""}, "PW"),
+        ({"pw": "P" * 65}, "PW"),
+        ({"pw": "a&b"}, "separator"),
         ({"st": "3a"}, "ST"),
         ({"cn": "12345678"}, "CN"),
         ({"flag": 256}, "Flag"),
@@ -230,3 +236,29 @@ def test_builder_refuses_non_standard_input(kwargs: dict[str, object], message: 
     args.update(kwargs)
     with pytest.raises(BuildError, match=message):
         build_frame(**args)  # type: ignore[arg-type]
+
+
+def test_replies_to_a_modbus_frame_carry_a_modbus_crc(
+    fixture_frames: dict[str, list[bytes]],
+) -> None:
+    """A Modbus-CRC device rejects the standard's CRC (D4C1 where it expects E861)."""
+    frame = decode(fixture_frames["modbus_crc"][0], allow_modbus=True)
+    assert frame.crc == CRC_MODBUS
+    for reply in (build_data_reply(frame), build_request_reply(frame, 3)):
+        body = reply.rstrip(b"\r\n")
+        assert crc_variant(body[6:-4], body[-4:]) == CRC_MODBUS
+        assert decode(reply, allow_modbus=True).qn == frame.qn
+        with pytest.raises(HJ212Error, match="CRC-16/MODBUS"):
+            decode(reply)  # not the standard's CRC
+    std = decode(fixture_frames["dust_rtd_st39"][0])
+    body = build_data_reply(std).rstrip(b"\r\n")
+    assert crc_variant(body[6:-4], body[-4:]) == CRC_HJ212
+
+
+def test_wrap_takes_either_crc_variant_and_nothing_else() -> None:
+    segment = STANDARD[6:-6]
+    assert wrap(segment, CRC_HJ212) == STANDARD
+    modbus = wrap(segment, CRC_MODBUS)
+    assert modbus[:-6] == STANDARD[:-6] and modbus[-6:-2] == b"%04X" % modbus_crc(segment)
+    with pytest.raises(BuildError, match="CRC variant"):
+        wrap(segment, "crc32")

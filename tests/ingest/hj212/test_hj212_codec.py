@@ -17,6 +17,7 @@ from dustgrid.ingest.hj212 import (
     peek,
     qn_datetime,
 )
+from dustgrid.ingest.hj212.build import build_data_reply, build_request_reply
 from dustgrid.ingest.hj212.errors import E_CP, E_CRC, E_ENCODING, E_FIELD, E_HEADER, E_LENGTH
 
 STANDARD = (
@@ -195,6 +196,18 @@ def test_crc_mismatch_message() -> None:
     assert info.value.variant == "bad"
 
 
+def test_public_sample_frame_3_keeps_its_24_character_password(
+    fixture_frames: dict[str, list[bytes]],
+) -> None:
+    """Field devices send longer PWs than the standard's 6 characters: decoded, and the
+    reply repeats it (it used to fail: 'PW must be 1-9 ASCII characters')."""
+    frame = decode(fixture_frames["public_samples"][2])
+    assert frame.pw == "Zq7Lw2Vd9Kp4Rt6Hy1Nm8Xc3"
+    reply = decode(build_data_reply(frame))
+    assert (reply.cn, reply.pw, reply.mn, reply.qn) == ("9014", frame.pw, frame.mn, frame.qn)
+    assert decode(build_request_reply(frame, 3)).pw == frame.pw
+
+
 @pytest.mark.parametrize(
     ("segment", "message", "code"),
     [
@@ -220,6 +233,10 @@ def test_crc_mismatch_message() -> None:
         ("ST=39;CN=2011;PW=1;MN=M;Flag=7;CP=&&&&", "PNUM/PNO is missing", E_FIELD),
         ("ST=39;CN=2011;PW=1;MN=M;Flag=7;PNUM=2;PNO=3;CP=&&&&", "PNO 3 is greater", E_FIELD),
         ("ST=39;CN=2011;PW=1;MN=" + "M" * 25 + ";CP=&&&&", "bad MN", E_FIELD),
+        ("ST=39;CN=2011;PW=" + "P" * 65 + ";MN=M;CP=&&&&", "want 0-64 printable", E_FIELD),
+        ("ST=39;CN=2011;PW=a&b;MN=M;CP=&&&&", "bad PW 'a&b'", E_FIELD),
+        ("ST=39;CN=2011;PW=a\x00b;MN=M;CP=&&&&", "bad PW", E_FIELD),
+        ("ST=39;CN=2011;PW=1;MN=M\x1b;CP=&&&&", "bad MN", E_FIELD),
         ("ST=39;CN=2011;PW;MN=M;CP=&&&&", "header field 'PW' is not key=value", E_FIELD),
     ],
 )

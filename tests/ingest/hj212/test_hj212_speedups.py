@@ -97,6 +97,14 @@ def test_plain_frames_take_the_c_path(fixture_frames: dict[str, list[bytes]]) ->
             assert (codec._decode_c(raw) is not None) == (stem != "modbus_crc"), raw
 
 
+@needs_speedups
+def test_long_passwords_take_the_c_path_too() -> None:
+    for pw in ("Zq7Lw2Vd9Kp4Rt6Hy1Nm8Xc3", "P" * 64, ""):
+        frame = codec._decode_c(wrap(PLAIN.replace("PW=123456", "PW=" + pw)))
+        assert frame is not None and frame.pw == pw
+    assert codec._decode_c(wrap(PLAIN.replace("PW=123456", "PW=" + "P" * 65))) is None
+
+
 # --- examples at the edges of the C path ----------------------------------------------
 
 
@@ -137,6 +145,16 @@ EDGE_SEGMENTS = [
     HEAD.replace("ST=39;CN=2011", "CN=2011;ST=39") + "&&",
     HEAD.replace("ST=39", "ST=391234") + "&&",
     HEAD.replace(";CP=&&", ";X=1;CP=&&") + "&&",
+    # PW and MN: up to codes.MAX_PW_LEN / MAX_MN_LEN printable ASCII, no ';' or '&'
+    HEAD.replace("PW=123456", "PW=" + "Zq7Lw2Vd9Kp4Rt6Hy1Nm8Xc3") + "&&",
+    HEAD.replace("PW=123456", "PW=" + "P" * 64) + "&&",
+    HEAD.replace("PW=123456", "PW=" + "P" * 65) + "&&",
+    HEAD.replace("PW=123456", "PW=a b=c,d#e") + "&&",
+    HEAD.replace("PW=123456", "PW=a&b") + "&&",
+    HEAD.replace("PW=123456", "PW=a\x01b") + "&&",
+    HEAD.replace("PW=123456", "PW=a\x7fb") + "&&",
+    HEAD.replace("MN=399100A0130001SITE0001", "MN=A&B") + "&&",
+    HEAD.replace("MN=399100A0130001SITE0001", "MN=A\x00B") + "&&",
 ]
 NUMBERS = [
     "0", "-0", "+0", "-0.0", "85.3", "85.30", ".5", "5.", "-.5", "+5", "007", "1e5", "1E-5",

@@ -26,6 +26,7 @@ from dustgrid.devices.models import CrcVariant, Device, DeviceKind, Lifecycle
 from tests.ingest.hj212_server.hj_support import TZ_NAME, Dev
 
 _MN_SEQ = itertools.count(1)
+RECORDED_FRAMES_MAX_AGE_DAYS = 100 * 366
 
 
 @pytest.fixture(scope="session")
@@ -72,6 +73,9 @@ def hj_settings(hj_db_url: str, tmp_path: Path) -> Settings:
         hj212_device_cache_s=0.2,
         hj212_quarantine_every_s=0,
         hj212_idle_timeout_s=30,
+        # the recorded frames and most tests use fixed 2024 data times: a window that takes
+        # them (tests of the window itself set their own)
+        telemetry_max_age_days=RECORDED_FRAMES_MAX_AGE_DAYS,
     )
 
 

@@ -70,7 +70,7 @@ class Client:
                 raise ConnectionError("server closed the connection")
             for raw in self.splitter.feed(data):
                 if not isinstance(raw, HJ212Error):
-                    self.frames.append(decode(raw))
+                    self.frames.append(decode(raw, allow_modbus=True))  # a Modbus device's
         return self.frames.pop(0)
 
     async def expect(self, cn: str, timeout: float = 5.0) -> Frame:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -32,7 +33,8 @@ from tests.ingest.hj212_server.hj_support import (
     serving,
 )
 
-T0 = datetime(2024, 6, 1, 8, 0, 0)  # noqa: DTZ001 - device-local
+# device-local, recent: inside the reading time window (older frames are acked, not stored)
+T0 = (datetime.now(ZoneInfo(TZ_NAME)) - timedelta(hours=2)).replace(tzinfo=None, microsecond=0)
 SLOW_S = 0.6
 
 

@@ -274,7 +274,7 @@ def test_junk_oversize_and_odd_commands_never_kill_the_connection(
 ) -> None:
     dev = make_device()
     settings = hj_settings.model_copy(update={"hj212_max_buffer": 2048})
-    odd_cn = build_frame(st="39", cn="3020", pw=dev.pw, mn=dev.mn, qn="20240501100000001")
+    odd_cn = build_frame(st="39", cn="4999", pw=dev.pw, mn=dev.mn, qn="20240501100000001")
     time_get = build_frame(st="39", cn="1011", pw=dev.pw, mn=dev.mn, qn="20240501100000002")
 
     async def scenario() -> None:

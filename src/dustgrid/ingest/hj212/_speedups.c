@@ -52,6 +52,7 @@ static uint8_t init_term[8];
 #define MAX_ST 5
 #define MAX_CN 7
 #define MAX_MN 24
+#define MAX_PW 64 /* codes.MAX_PW_LEN */
 #define MAX_FLAG_DIGITS 3
 #define MAX_FLAG 255
 #define FLAG_ACK 1
@@ -244,6 +245,20 @@ literal(const char *s, Py_ssize_t end, Py_ssize_t *p, const char *lit, Py_ssize_
 }
 
 /* Up to the next ';' (consumed); the field is [at, at + len). */
+/* PW/MN text as codes.HEADER_TEXT_FORBIDDEN says: printable ASCII, no ';' or '&' (anything
+ * else is left to Python, which names the error) */
+static int
+header_text(const char *s, Py_ssize_t at, Py_ssize_t len)
+{
+    for (Py_ssize_t i = at; i < at + len; i++) {
+        char c = s[i];
+        if (c < 0x20 || c > 0x7E || c == '&') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static int
 field_then_semicolon(const char *s, Py_ssize_t end, Py_ssize_t *p, Py_ssize_t *at,
                      Py_ssize_t *len)
@@ -612,7 +627,8 @@ decode(PyObject *module, PyObject *arg)
         !digits_then_semicolon(d, cp, &p, 1, MAX_CN, &cn_at, &cn_len) ||
         !literal(d, cp, &p, "PW=", 3) || !field_then_semicolon(d, cp, &p, &pw_at, &pw_len) ||
         !literal(d, cp, &p, "MN=", 3) || !field_then_semicolon(d, cp, &p, &mn_at, &mn_len) ||
-        mn_len < 1 || mn_len > MAX_MN) {
+        mn_len < 1 || mn_len > MAX_MN || pw_len > MAX_PW || !header_text(d, pw_at, pw_len) ||
+        !header_text(d, mn_at, mn_len)) {
         Py_RETURN_NONE;
     }
     if (p < cp && (!literal(d, cp, &p, "Flag=", 5) ||

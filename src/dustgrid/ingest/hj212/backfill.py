@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from .build import build_history_request, make_qn
 from .codes import CN_MINUTE_DATA
+from .envelope import CRC_HJ212
 
 #: The history command used for gaps (minute data: the finest a dust monitor keeps).
 BACKFILL_CN: Final = CN_MINUTE_DATA
@@ -101,8 +102,9 @@ class BackfillTracker:
         ms = next(self._counter) % _QN_MS_CYCLE
         return make_qn(local_now.replace(microsecond=ms * 1000))
 
-    def request_frame(self, bf: Backfill, *, pw: str, st: str) -> bytes:
-        """The 2051 history request for ``bf`` (times converted to device-local)."""
+    def request_frame(self, bf: Backfill, *, pw: str, st: str, crc: str = CRC_HJ212) -> bytes:
+        """The 2051 history request for ``bf`` (times converted to device-local), in the
+        device's CRC variant."""
         return build_history_request(
             mn=bf.mn,
             pw=pw,
@@ -111,6 +113,7 @@ class BackfillTracker:
             end=self._local(bf.end),
             qn=bf.qn,
             st=st,
+            crc=crc,
         )
 
     def by_qn(self, qn: str | None) -> Backfill | None:

@@ -28,6 +28,7 @@ from .codes import (
     EXE_RTN_SUCCESS,
     FLAG_SPLIT,
     FLAG_SUFFIX,
+    HEADER_TEXT_FORBIDDEN,
     HISTORY_CNS,
     MAX_CN_LEN,
     MAX_FLAG,
@@ -42,7 +43,7 @@ from .codes import (
     SUFFIX_OF_KIND,
 )
 from .cp import DATA_TIME_KEY
-from .envelope import wrap
+from .envelope import CRC_HJ212, CRC_MODBUS, wrap
 from .errors import BuildError, FieldError
 
 _FORBIDDEN: Final = frozenset(";,=&\r\n#")  # separators that would corrupt the segment
@@ -124,6 +125,16 @@ def _text(name: str, value: str, max_len: int, *, digits: bool = False) -> str:
     return value
 
 
+def _header_text(name: str, value: str, max_len: int, *, min_len: int) -> str:
+    """PW and MN: what the decoder accepts (``codes.HEADER_TEXT_FORBIDDEN``), so a reply
+    can always repeat the device's own PW and MN."""
+    if not min_len <= len(value) <= max_len or not value.isascii() or not value.isprintable():
+        raise BuildError(f"{name} {value!r} must be {min_len}-{max_len} printable ASCII characters")
+    if set(HEADER_TEXT_FORBIDDEN) & set(value):
+        raise BuildError(f"{name} {value!r} contains a separator (';' or '&')")
+    return value
+
+
 def _cp_value(key: str, value: str) -> str:
     if not value.isascii() or _FORBIDDEN.intersection(value) or not value.isprintable():
         raise BuildError(f"CP value {value!r} of {key} contains a separator or non-ASCII")
@@ -191,8 +202,8 @@ def build_segment(
         head.append(f"QN={qn}")
     head.append(f"ST={_text('ST', st, MAX_ST_LEN, digits=True)}")
     head.append(f"CN={_text('CN', cn, MAX_CN_LEN, digits=True)}")
-    head.append(f"PW={_text('PW', pw, MAX_PW_LEN)}")
-    head.append(f"MN={_text('MN', mn, MAX_MN_LEN)}")
+    head.append(f"PW={_header_text('PW', pw, MAX_PW_LEN, min_len=0)}")
+    head.append(f"MN={_header_text('MN', mn, MAX_MN_LEN, min_len=1)}")
     if isinstance(flag, bool) or not isinstance(flag, int) or not 0 <= flag <= MAX_FLAG:
         raise BuildError(f"Flag {flag!r} must be an integer 0-{MAX_FLAG}")
     head.append(f"Flag={flag}")
@@ -218,11 +229,13 @@ def build_frame(
     extra: Mapping[str, str] | None = None,
     pnum: int | None = None,
     pno: int | None = None,
+    crc: str = CRC_HJ212,
 ) -> bytes:
-    """Any frame from its parts (the general builder the others use)."""
+    """Any frame from its parts (the general builder the others use); ``crc`` is the
+    variant of the checksum (``envelope.CRC_HJ212`` or ``CRC_MODBUS``)."""
     cp = cp_text(data_time, items, extra)
     segment = build_segment(st=st, cn=cn, pw=pw, mn=mn, flag=flag, cp=cp, qn=qn, pnum=pnum, pno=pno)
-    return wrap(segment)
+    return wrap(segment, crc)
 
 
 def build_data_frame(
@@ -238,6 +251,7 @@ def build_data_frame(
     extra: Mapping[str, str] | None = None,
     pnum: int | None = None,
     pno: int | None = None,
+    crc: str = CRC_HJ212,
 ) -> bytes:
     """A data upload (2011/2051/2061/2031), as a device or the simulator sends it.
 
@@ -255,6 +269,7 @@ def build_data_frame(
         extra=extra,
         pnum=pnum,
         pno=pno,
+        crc=crc,
     )
 
 
@@ -275,12 +290,20 @@ def encode(frame: Frame) -> bytes:
     )
 
 
+def reply_crc(to: Frame) -> str:
+    """The CRC variant of a reply: the one the device used (a Modbus-CRC device rejects
+    a reply with the standard's CRC, and the other way round)."""
+    return CRC_MODBUS if to.crc == CRC_MODBUS else CRC_HJ212
+
+
 def _reply(to: Frame, cn: str, extra: Mapping[str, str] | None) -> bytes:
+    """A reply repeats the device's QN, PW and MN and answers in its CRC variant."""
     if to.qn is None:
         raise BuildError(f"cannot answer MN {to.mn} CN {to.cn}: the frame has no QN")
     return build_frame(
-        st=ST_SYSTEM, cn=cn, pw=to.pw, mn=to.mn, flag=REPLY_FLAG, qn=to.qn, extra=extra
-    )
+        st=ST_SYSTEM, cn=cn, pw=to.pw, mn=to.mn, flag=REPLY_FLAG, qn=to.qn, extra=extra,
+        crc=reply_crc(to),
+    )  # fmt: skip
 
 
 def build_data_reply(to: Frame) -> bytes:
@@ -308,6 +331,7 @@ def build_history_request(
     qn: str,
     st: str = ST_DUST,
     flag: int = REQUEST_FLAG,
+    crc: str = CRC_HJ212,
 ) -> bytes:
     """Server asks a device to re-send minute/hour/day data (CN 2051/2061/2031)."""
     if cn not in HISTORY_CNS:
@@ -315,7 +339,7 @@ def build_history_request(
     if begin > end:
         raise BuildError(f"BeginTime {begin} is after EndTime {end}")
     extra = {"BeginTime": format_timestamp(begin), "EndTime": format_timestamp(end)}
-    return build_frame(st=st, cn=cn, pw=pw, mn=mn, flag=flag, qn=qn, extra=extra)
+    return build_frame(st=st, cn=cn, pw=pw, mn=mn, flag=flag, qn=qn, extra=extra, crc=crc)
 
 
 def build_time_set(

@@ -25,11 +25,14 @@ from .codes import (
     DATETIME_LEN,
     FLAG_ACK,
     FLAG_SPLIT,
+    HEADER_TEXT_CLASS,
+    HEADER_TEXT_FORBIDDEN,
     MAX_CN_LEN,
     MAX_FLAG,
     MAX_FLAG_DIGITS,
     MAX_MN_LEN,
     MAX_PACKET_DIGITS,
+    MAX_PW_LEN,
     MAX_ST_LEN,
     QN_LEN,
     VERSION_SHIFT,
@@ -169,6 +172,11 @@ def _split_segment(text: str) -> tuple[str, str]:
     return text[:i], cp[: -len(CP_CLOSE)]
 
 
+def _header_text(value: str) -> bool:
+    """PW/MN text the reply builder can send back unchanged (see ``HEADER_TEXT_FORBIDDEN``)."""
+    return value.isascii() and value.isprintable() and not set(HEADER_TEXT_FORBIDDEN) & set(value)
+
+
 Header = tuple[str | None, str, str, str, str, str | None, str | None, str | None]
 
 
@@ -191,15 +199,22 @@ def _header_reference(head: str) -> Header:
         raise FieldError(f"missing {', '.join(k for k, v in named if v is None)}")
     _digits("ST", st, MAX_ST_LEN)
     _digits("CN", cn, MAX_CN_LEN)
-    if not mn or len(mn) > MAX_MN_LEN:
-        raise FieldError(f"bad MN {mn!r} (want 1-{MAX_MN_LEN} characters)")
+    if not mn or len(mn) > MAX_MN_LEN or not _header_text(mn):
+        raise FieldError(
+            f"bad MN {mn!r} (want 1-{MAX_MN_LEN} printable ASCII characters, no ';' or '&')"
+        )
+    if len(pw) > MAX_PW_LEN or not _header_text(pw):
+        raise FieldError(
+            f"bad PW {pw!r} (want 0-{MAX_PW_LEN} printable ASCII characters, no ';' or '&')"
+        )
     return get("QN"), st, cn, pw, mn, get("Flag"), get("PNUM"), get("PNO")
 
 
 # The standard field order, with the same acceptance as _header_reference (ASCII input).
 _STANDARD_HEADER: Final = re.compile(
     rf"(?:QN=([0-9]{{{QN_LEN}}});)?ST=([0-9]{{1,{MAX_ST_LEN}}});CN=([0-9]{{1,{MAX_CN_LEN}}});"
-    rf"PW=([^;]*);MN=([^;]{{1,{MAX_MN_LEN}}});(?:Flag=([0-9]{{1,3}});)?"
+    rf"PW=({HEADER_TEXT_CLASS}{{0,{MAX_PW_LEN}}});MN=({HEADER_TEXT_CLASS}{{1,{MAX_MN_LEN}}});"
+    r"(?:Flag=([0-9]{1,3});)?"
     r"(?:PNUM=([0-9]+);PNO=([0-9]+);)?"
 )
 _match_standard = _STANDARD_HEADER.fullmatch

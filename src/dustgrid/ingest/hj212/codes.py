@@ -28,8 +28,16 @@ QN_LEN: Final = 17  # yyyyMMddHHmmssZZZ
 DATETIME_LEN: Final = 14  # yyyyMMddHHmmss (DataTime, BeginTime, EndTime, SystemTime)
 MAX_ST_LEN: Final = 5
 MAX_CN_LEN: Final = 7
-MAX_PW_LEN: Final = 9
+#: PW (access password): the standard says 6 characters, field devices send up to 24 and more.
+#: One limit for the device API (devices/schemas.py), the listener and the reply builder: the
+#: width of ``device.password``. A PW may be empty (a device registered without one).
+MAX_PW_LEN: Final = 64
 MAX_MN_LEN: Final = 24
+#: PW and MN are printable ASCII without ``;`` (the field separator) and ``&`` (the CP
+#: delimiter): what the decoder accepts, the builder can send back unchanged.
+HEADER_TEXT_FORBIDDEN: Final = ";&"
+#: The same rule as a regex character class (ASCII input: 0x20-0x7E minus the forbidden).
+HEADER_TEXT_CLASS: Final = r"[ -%'-:<-~]"
 MAX_FLAG: Final = 255  # Flag is one byte: V5..V0 D A
 MAX_FLAG_DIGITS: Final = len(str(MAX_FLAG))
 MAX_PACKET_DIGITS: Final = 9  # PNUM/PNO (lenient; also keeps int() away from huge strings)
@@ -56,12 +64,21 @@ CN_RTD_DATA: Final = "2011"
 CN_DAY_DATA: Final = "2031"
 CN_MINUTE_DATA: Final = "2051"
 CN_HOUR_DATA: Final = "2061"
+CN_RUNNING_STATUS: Final = "2021"  # device running status (SBx-RS)
+CN_RUNNING_TIME_DAY: Final = "2041"  # device running time, day history (SBx-RT)
+CN_RESTART_TIME: Final = "2081"  # data logger switched on (RestartTime)
+CN_SITE_INFO: Final = "3020"  # on-site unit information (logs, state, parameters)
 CN_REQUEST_REPLY: Final = "9011"  # QnRtn
 CN_EXECUTION_RESULT: Final = "9012"  # ExeRtn
 CN_NOTIFY_REPLY: Final = "9013"
 CN_DATA_REPLY: Final = "9014"
 DATA_CNS: Final = frozenset({CN_RTD_DATA, CN_MINUTE_DATA, CN_HOUR_DATA, CN_DAY_DATA})
 HISTORY_CNS: Final = frozenset({CN_MINUTE_DATA, CN_HOUR_DATA, CN_DAY_DATA})
+#: Uploads a dust monitor sends that carry no pollutant readings: answered with a 9014
+#: (when Flag asks), counted, not stored (docs/devices.md).
+STATUS_UPLOAD_CNS: Final = frozenset(
+    {CN_RUNNING_STATUS, CN_RUNNING_TIME_DAY, CN_RESTART_TIME, CN_SITE_INFO}
+)
 
 QN_RTN_READY: Final = 1  # 9011 QnRtn: request accepted, will execute
 EXE_RTN_SUCCESS: Final = 1  # 9012 ExeRtn: executed successfully

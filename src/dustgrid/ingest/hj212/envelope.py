@@ -146,8 +146,13 @@ def _length_message(length_field: bytes, actual: int) -> str:
     return f"length field says {said} but data segment has {actual} bytes"
 
 
-def wrap(data_segment: str | bytes) -> bytes:
-    """Build the exact standard frame around a data segment (uppercase CRC, CRLF)."""
+def wrap(data_segment: str | bytes, crc: str = CRC_HJ212) -> bytes:
+    """Build the exact standard frame around a data segment (uppercase CRC, CRLF).
+
+    ``crc``: :data:`CRC_HJ212` (the standard's) or :data:`CRC_MODBUS` for a device that
+    checks CRC-16/MODBUS - it rejects a frame carrying the standard's CRC."""
+    if crc not in (CRC_HJ212, CRC_MODBUS):
+        raise BuildError(f"CRC variant {crc!r} must be {CRC_HJ212!r} or {CRC_MODBUS!r}")
     if isinstance(data_segment, str):
         try:
             data = data_segment.encode("ascii")
@@ -167,4 +172,5 @@ def wrap(data_segment: str | bytes) -> bytes:
         )
     if b"\r" in data or b"\n" in data:
         raise BuildError("data segment must not contain CR or LF")
-    return b"##%04d%s%04X\r\n" % (len(data), data, hj212_crc(data))
+    check = modbus_crc(data) if crc == CRC_MODBUS else hj212_crc(data)
+    return b"##%04d%s%04X\r\n" % (len(data), data, check)

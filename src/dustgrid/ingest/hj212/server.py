@@ -27,10 +27,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from dustgrid.config import Settings
+from dustgrid.telemetry.timewindow import time_window_from_settings
 
 from .backfill import BackfillTracker
-from .session import Hj212Session, IngestContext
-from .writer import BatchWriter, DeviceDirectory, Quarantine, lookup_executor, make_ingest_engine
+from .session import Hj212Session, IngestContext, LogLimiter
+from .writer import (
+    BatchWriter,
+    DeviceDirectory,
+    Quarantine,
+    TimeFlags,
+    lookup_executor,
+    make_ingest_engine,
+)
 
 log = logging.getLogger("dustgrid.hj212")
 
@@ -62,6 +70,9 @@ class Hj212Server:
             tz=tz,
             on_committed=self.directory.note_seen,
             writers=settings.hj212_writers,
+            window=time_window_from_settings(
+                settings.telemetry_future_tolerance_s, settings.telemetry_max_age_days
+            ),
         )
         self.ctx = IngestContext(
             settings=settings,
@@ -73,6 +84,10 @@ class Hj212Server:
             ),
             backfill=self.backfill,
             stats=self.stats,
+            time_flags=TimeFlags(
+                self.engine, self.writer.executor, settings.hj212_quarantine_every_s
+            ),
+            log_limiter=LogLimiter(settings.hj212_log_every_s, self.stats),
         )
         self.sessions: set[Hj212Session] = set()
         self._server: asyncio.Server | None = None

@@ -5,7 +5,12 @@ decoded, then checked against the device) -> split packets reassembled per (MN, 
 device look-up (TTL cache) -> password, CRC variant, ST -> by CN:
 
 * 2011/2051/2061/2031 data: readings in canonical units and UTC go to the batching writer;
-  the 9014 reply (when the frame's Flag asks for one) waits for that batch's commit;
+  the 9014 reply (when the frame's Flag asks for one) waits for that batch's commit. A
+  frame whose DataTime is outside the reading time window (``telemetry.timewindow``) is
+  answered with its 9014 at once but not stored, does not move the device's last-seen
+  time, is counted (``frames_time_ahead`` ...) and flags the device (``TimeFlags``);
+* 2021/2041/2081/3020 (running status, running time, data logger restart, on-site
+  information): answered with a 9014, counted (``uploads_<CN>``), not stored;
 * 1011 with ``SystemTime``: the device's clock, answered to our 1011 (drift -> 1012 set);
   1011 without it: the device asks our time, answered with a 1011 carrying ``SystemTime``;
   1013 (time calibration request): answered with a 1012 time set;
@@ -15,10 +20,17 @@ Replies chosen (HJ 212-2017 request-return table, QnRtn), sent only when the fra
 a reply (Flag bit A) and has a QN: unknown MN (or a removed/rejected device) -> 9011
 ``QnRtn=4`` (MN error) and a quarantine row ``unknown_mn``; wrong password -> 9011
 ``QnRtn=3`` (PW error), quarantine ``bad_password``; ST we do not take -> ``QnRtn=5``; a CN we
-do not handle -> ``QnRtn=8``. A frame that fails its CRC gets no reply at all (its QN and MN
-cannot be trusted; the device resends): that includes a Modbus CRC from a device not
-configured for it (quarantine ``crc_variant``). Modbus frames of devices configured so are
-accepted and flagged: their readings carry ``source="hj212mb"``.
+do not handle -> ``QnRtn=8``. Every reply is sent in the CRC variant the device used
+(a Modbus-CRC device rejects the standard's CRC); requests we start (time, backfill) use
+the variant the device last used on this connection, else its registered one. A frame
+that fails its CRC gets no reply at all (its QN and MN cannot be trusted; the device
+resends): that includes a Modbus CRC from a device not configured for it (quarantine
+``crc_variant``). Modbus frames of devices configured so are accepted and flagged: their
+readings carry ``source="hj212mb"``.
+
+Bad and rejected frames are logged at most once per peer host and reason every
+``hj212_log_every_s`` (:class:`LogLimiter`); the rest are counted (``log_suppressed``) in
+the periodic stats line, next to the per-reason counters.
 
 All outgoing bytes go through one ordered queue per connection: an entry may wait on a
 writer batch, so a 9014 never overtakes the commit of its frame, nor an earlier reply. The
@@ -40,7 +52,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
@@ -49,7 +63,13 @@ from zoneinfo import ZoneInfo
 from dustgrid.config import Settings
 
 from .backfill import BackfillTracker
-from .build import build_data_reply, build_frame, build_request_reply, format_timestamp
+from .build import (
+    build_data_reply,
+    build_frame,
+    build_request_reply,
+    format_timestamp,
+    reply_crc,
+)
 from .codec import Frame, decode
 from .codes import (
     CN_DATA_REPLY,
@@ -62,13 +82,14 @@ from .codes import (
     HISTORY_CNS,
     REPLY_FLAG,
     REQUEST_FLAG,
+    STATUS_UPLOAD_CNS,
 )
 from .cp import parse_timestamp
-from .crc import hj212_crc
-from .envelope import CRC_MODBUS
+from .crc import hj212_crc, modbus_crc
+from .envelope import CRC_HJ212, CRC_MODBUS
 from .errors import HJ212Error, StreamError
 from .stream import FrameSplitter, SplitReassembler
-from .writer import Batch, BatchWriter, DeviceDirectory, DeviceInfo, Quarantine
+from .writer import Batch, BatchWriter, DeviceDirectory, DeviceInfo, Quarantine, TimeFlags
 
 log = logging.getLogger("dustgrid.hj212")
 
@@ -83,13 +104,48 @@ QN_RTN_PW_ERROR: Final = 3
 QN_RTN_MN_ERROR: Final = 4
 QN_RTN_ST_ERROR: Final = 5
 QN_RTN_CN_ERROR: Final = 8
-LOUD_ERRORS: Final = 5  # bad frames per connection logged at WARNING, the rest at DEBUG
+LOG_LIMIT_KEYS: Final = 100_000  # (peer, reason) pairs remembered before starting afresh
 DRAIN_TIMEOUT_S: Final = 10.0  # a peer that does not read our replies is dropped
 MAX_SPLIT_PARTIALS: Final = 64  # incomplete split packets held per connection
 MAX_REJECTS: Final = 100  # rejected frames (MN/PW/CRC variant) before we hang up
 CLOSE_GRACE_S: Final = 5.0  # time left to queued replies when a connection ends
 SYSTEM_TIME_KEY: Final = "SystemTime"
 QN_LEN: Final = 17  # yyyyMMddHHmmssZZZ
+
+
+class LogLimiter:
+    """At most one log line per (peer host, reason) every ``every_s`` seconds.
+
+    A device that sends nothing but bad frames (a wrong CRC variant, a fuzzer, a broken
+    firmware) would otherwise write a line per frame: 600,000 bad frames were 19 MB of log.
+    Lines held back are counted in ``stats["log_suppressed"]`` (the per-reason counters are
+    counted anyway); the next line for the same key says how many it stands for. The peer
+    is the host without its port: a device reconnecting gets a new port, not a new quota.
+    ``every_s`` 0 logs every line."""
+
+    def __init__(
+        self, every_s: float, stats: Counter[str], clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.every_s = every_s
+        self.stats = stats
+        self._clock = clock
+        self._seen: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def allow(self, peer: str, reason: str) -> int | None:
+        """None: do not log (counted); else the number of lines held back before this one."""
+        if self.every_s <= 0:
+            return 0
+        key = (peer.rpartition(":")[0] or peer, reason)
+        now = self._clock()
+        last = self._seen.get(key)
+        if last is not None and now - last[0] < self.every_s:
+            self._seen[key] = (last[0], last[1] + 1)
+            self.stats["log_suppressed"] += 1
+            return None
+        if len(self._seen) >= LOG_LIMIT_KEYS:
+            self._seen.clear()
+        self._seen[key] = (now, 0)
+        return 0 if last is None else last[1]
 
 
 @dataclass
@@ -103,6 +159,8 @@ class IngestContext:
     quarantine: Quarantine
     backfill: BackfillTracker
     stats: Counter[str]
+    time_flags: TimeFlags | None = None
+    log_limiter: LogLimiter | None = None
 
 
 #: A queued reply: (batch it waits for or None, the frame's index in it, bytes, label)
@@ -137,7 +195,10 @@ class Hj212Session(asyncio.Protocol):
         self.reassembler = SplitReassembler()
         self.devices: dict[str, DeviceInfo] = {}  # MNs that authenticated on this connection
         self.time_requests: dict[str, str] = {}  # QN of our 1011/1012 -> MN
-        self._reply_tails: dict[tuple[str, str], bytes] = {}  # (MN, PW) -> 9014 after QN
+        self._reply_tails: dict[tuple[str, str, str], bytes] = {}  # (MN, PW, CRC) -> 9014 tail
+        self.crc_of: dict[str, str] = {}  # MN -> CRC variant its last accepted frame used
+        self._flag_tasks: set[asyncio.Task[bool]] = set()  # time flags being written
+        self._limiter = ctx.log_limiter or LogLimiter(settings.hj212_log_every_s, ctx.stats)
         self.errors = 0
         self.rejects = 0
         self.closed: asyncio.Future[None] | None = None  # resolved when the connection is gone
@@ -303,7 +364,10 @@ class Hj212Session(asyncio.Protocol):
         assert self._loop is not None
         for mn, qn, got, pnum in self.reassembler.purge(self._loop.time() - self._split_ttl):
             self.ctx.stats["split_dropped"] += 1
-            self._bad(f"split packet MN {mn} QN {qn}: only {got} of {pnum} parts arrived")
+            self._bad(
+                f"split packet MN {mn} QN {qn}: only {got} of {pnum} parts arrived",
+                "split_dropped",
+            )
 
     def _run(self, results: list[bytes | StreamError], start: int) -> None:
         """Handle ``results[start:]`` in order, synchronously. The first frame that must
@@ -340,8 +404,7 @@ class Hj212Session(asyncio.Protocol):
             self._close_after_replies()
             return
         except Exception:  # a bug must cost one frame, never the connection
-            self.ctx.stats["internal_errors"] += 1
-            log.exception("hj212 %s: internal error on frame %r", self.peer, raw[:80])
+            self._internal_error(raw)
         self._slow = None
         if self._lost:
             return
@@ -415,25 +478,35 @@ class Hj212Session(asyncio.Protocol):
 
     # -- frames ------------------------------------------------------------------------
 
-    def _bad(self, message: str) -> None:
+    def _bad(self, message: str, reason: str) -> None:
+        """Log a bad or refused frame, at most once per peer and reason per interval."""
         self.errors += 1
-        level = logging.WARNING if self.errors <= LOUD_ERRORS else logging.DEBUG
-        log.log(level, "hj212 %s: %s", self.peer, message)
+        held = self._limiter.allow(self.peer, reason)
+        if held is None:
+            return
+        more = f" (+{held} more {reason} since the last line)" if held else ""
+        log.warning("hj212 %s: %s%s", self.peer, message, more)
+
+    def _internal_error(self, raw: bytes) -> None:
+        """A bug costs one frame; its traceback is logged once per peer and interval."""
+        self.ctx.stats["internal_errors"] += 1
+        if self._limiter.allow(self.peer, "internal_error") is not None:
+            log.exception("hj212 %s: internal error on frame %r", self.peer, raw[:80])
 
     def _handle(self, result: bytes | StreamError, now: datetime) -> tuple[Frame, bytes] | None:
         """One splitter result, synchronously; returns ``(frame, raw)`` when the frame must
         wait (device look-up or rejection: :meth:`_frame_slow`)."""
         stats = self.ctx.stats
         if isinstance(result, StreamError):
-            stats[f"stream_{result.code}"] += 1
-            self._bad(result.message)
+            reason = f"stream_{result.code}"
+            stats[reason] += 1
+            self._bad(result.message, reason)
             return None
         stats["frames_in"] += 1
         try:
             return self._frame(result, now)
         except Exception:  # a bug must cost one frame, never the connection
-            stats["internal_errors"] += 1
-            log.exception("hj212 %s: internal error on frame %r", self.peer, result[:80])
+            self._internal_error(result)
             return None
 
     def _frame(self, raw: bytes, now: datetime) -> tuple[Frame, bytes] | None:
@@ -441,22 +514,24 @@ class Hj212Session(asyncio.Protocol):
         try:
             frame = decode(raw, allow_modbus=True)
         except HJ212Error as exc:
-            stats[f"bad_{exc.code}"] += 1
-            self._bad(f"{exc.message} [{raw[:60]!r}]")
+            reason = f"bad_{exc.code}"
+            stats[reason] += 1
+            self._bad(f"{exc.message} [{raw[:60]!r}]", reason)
             return None
         if frame.split:
             assert self._loop is not None
             try:
                 whole = self.reassembler.add(frame, self._loop.time())
             except HJ212Error as exc:
-                stats[f"bad_{exc.code}"] += 1
-                self._bad(exc.message)
+                reason = f"bad_{exc.code}"
+                stats[reason] += 1
+                self._bad(exc.message, reason)
                 return None
             stats["split_parts"] += 1
             if len(self.reassembler) > MAX_SPLIT_PARTIALS:  # a peer opening parts by the dozen
                 dropped = self.reassembler.purge(float("inf"))
                 stats["split_dropped"] += len(dropped)
-                self._bad(f"dropped {len(dropped)} incomplete split packets (cap)")
+                self._bad(f"dropped {len(dropped)} incomplete split packets (cap)", "split_cap")
             if whole is None:
                 return None
             stats["split_reassembled"] += 1
@@ -496,6 +571,7 @@ class Hj212Session(asyncio.Protocol):
         stats = self.ctx.stats
         if frame.crc == CRC_MODBUS:
             stats["modbus_frames"] += 1
+        self.crc_of[frame.mn] = frame.crc
         if frame.mn not in self.devices:
             self.devices[frame.mn] = device
             log.info("hj212 %s: device %s (id %s) connected", self.peer, device.mn, device.id)
@@ -503,17 +579,19 @@ class Hj212Session(asyncio.Protocol):
                 self._send_time_get(device, frame.st)
         if frame.st not in ACCEPTED_ST:
             stats["rejected_st"] += 1
-            self._bad(f"MN {frame.mn}: ST {frame.st} not taken")
+            self._bad(f"MN {frame.mn}: ST {frame.st} not taken", "rejected_st")
             self._request_reply(frame, QN_RTN_ST_ERROR)
         elif frame.cn in DATA_CNS:
             self._on_data(frame, device, now)
         elif frame.cn == CN_TIME_GET:
             self._on_time_get(frame, device)
+        elif frame.cn in STATUS_UPLOAD_CNS:
+            self._on_status_upload(frame)
         elif frame.cn == CN_TIME_CALIBRATION:
-            self._send_time_set(frame.mn, device.password, frame.st)
+            self._send_time_set(device, frame.st)
         else:
             stats["unsupported_cn"] += 1
-            self._bad(f"MN {frame.mn}: CN {frame.cn} not handled")
+            self._bad(f"MN {frame.mn}: CN {frame.cn} not handled", "unsupported_cn")
             self._request_reply(frame, QN_RTN_CN_ERROR)
 
     async def _reject(self, frame: Frame, raw: bytes, reason: str, qn_rtn: int | None) -> None:
@@ -523,9 +601,9 @@ class Hj212Session(asyncio.Protocol):
         self.rejects += 1
         if self.rejects > MAX_REJECTS:
             self.ctx.stats["closed_for_rejects"] += 1
-            log.warning("hj212 %s: %d rejected frames, closing", self.peer, self.rejects)
+            self._bad(f"{self.rejects} rejected frames, closing", "closed_for_rejects")
             raise ConnectionAbortedError("too many rejected frames")
-        self._bad(f"MN {frame.mn} CN {frame.cn}: rejected ({reason})")
+        self._bad(f"MN {frame.mn} CN {frame.cn}: rejected ({reason})", f"rejected_{reason}")
         try:
             await self.ctx.quarantine.record(
                 mn=frame.mn,
@@ -535,7 +613,7 @@ class Hj212Session(asyncio.Protocol):
             )
         except Exception as exc:
             self.ctx.stats["quarantine_errors"] += 1
-            log.warning("hj212 %s: quarantine of MN %s failed: %s", self.peer, frame.mn, exc)
+            self._bad(f"quarantine of MN {frame.mn} failed: {exc}", "quarantine_errors")
         if qn_rtn is not None:
             self._request_reply(frame, qn_rtn)
 
@@ -545,12 +623,22 @@ class Hj212Session(asyncio.Protocol):
 
     # -- data ----------------------------------------------------------------------------
 
+    def _on_status_upload(self, frame: Frame) -> None:
+        """2021/2041/2081/3020: acknowledged and counted; nothing of them is stored."""
+        self.ctx.stats[f"uploads_{frame.cn}"] += 1
+        if frame.ack_wanted and frame.qn is not None:
+            self._queue(self._data_reply(frame), CN_DATA_REPLY)
+
     def _on_data(self, frame: Frame, device: DeviceInfo, now: datetime) -> None:
         ctx = self.ctx
         stats = ctx.stats
+        verdict = ctx.writer.time_verdict(frame, now)
+        if verdict is not None:
+            self._out_of_window(frame, device, verdict, now)
+            return
         batch, index, problems = ctx.writer.add_frame(frame, device, now)
         for problem in problems:
-            self._bad(problem)
+            self._bad(problem, "data_problem")
         stats["frames_data"] += 1
         if frame.cn in HISTORY_CNS:
             job = batch.jobs[index]
@@ -569,8 +657,42 @@ class Hj212Session(asyncio.Protocol):
                 "hj212 %s: MN %s silent since %s; asking for minute data %s..%s (QN %s)",
                 self.peer, device.mn, bf.begin, bf.begin, bf.end, bf.qn,
             )  # fmt: skip
-            request = ctx.backfill.request_frame(bf, pw=device.password, st=frame.st)
+            request = ctx.backfill.request_frame(
+                bf, pw=device.password, st=frame.st, crc=self._crc_for(device)
+            )
             self._queue(request, "backfill", batch, index)
+
+    def _out_of_window(self, frame: Frame, device: DeviceInfo, verdict: str, now: datetime) -> None:
+        """DataTime outside the reading time window: the device gets its 9014 (or it would
+        resend the frame for ever), nothing is stored, last-seen does not move; the frame
+        is counted and the device flagged (``time_ahead``/``time_behind``/``time_invalid``)."""
+        stats = self.ctx.stats
+        stats[f"frames_{verdict}"] += 1
+        stats["readings_out_of_window"] += len(frame.items)
+        data_time = format_data_time(frame)
+        self._bad(f"MN {frame.mn}: DataTime {data_time} outside the time window ({verdict}); "
+                  "answered, not stored", verdict)  # fmt: skip
+        if frame.ack_wanted and frame.qn is not None:
+            self._queue(self._data_reply(frame), CN_DATA_REPLY)
+        flags = self.ctx.time_flags
+        if flags is not None and self._loop is not None:
+            detail = f"CN {frame.cn} DataTime {data_time}"
+            task = self._loop.create_task(
+                flags.record(device_id=device.id, verdict=verdict, at=now, detail=detail)
+            )
+            self._flag_tasks.add(task)  # a strong reference until it is done
+            task.add_done_callback(self._flag_done)
+
+    def _flag_done(self, task: asyncio.Task[bool]) -> None:
+        self._flag_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.ctx.stats["time_flag_errors"] += 1
+            self._bad(f"time flag failed: {task.exception()}", "time_flag_errors")
+
+    def _crc_for(self, device: DeviceInfo) -> str:
+        """The CRC variant of a request we start: what the device last used here, else the
+        variant it is registered with."""
+        return self.crc_of.get(device.mn) or (CRC_MODBUS if device.modbus_crc else CRC_HJ212)
 
     def _data_reply(self, frame: Frame) -> bytes:
         """``build_data_reply(frame)``, from a per-device template after the first one.
@@ -580,7 +702,8 @@ class Hj212Session(asyncio.Protocol):
         builder, and its bytes after the QN are reused with a fresh CRC (~4x cheaper, on
         the event loop for every frame)."""
         qn = frame.qn
-        key = (frame.mn, frame.pw)
+        crc = reply_crc(frame)
+        key = (frame.mn, frame.pw, crc)
         tail = self._reply_tails.get(key)
         if tail is None or qn is None or len(qn) != QN_LEN:
             reply = build_data_reply(frame)
@@ -588,7 +711,8 @@ class Hj212Session(asyncio.Protocol):
                 self._reply_tails[key] = reply[6 + 3 + QN_LEN : -6]
             return reply
         segment = b"QN=%s%s" % (qn.encode("ascii"), tail)
-        return b"##%04d%s%04X\r\n" % (len(segment), segment, hj212_crc(segment))
+        check = hj212_crc(segment) if crc == CRC_HJ212 else modbus_crc(segment)
+        return b"##%04d%s%04X\r\n" % (len(segment), segment, check)
 
     # -- requests and replies --------------------------------------------------------------
 
@@ -625,38 +749,47 @@ class Hj212Session(asyncio.Protocol):
             reply = build_frame(
                 st=frame.st, cn=CN_TIME_GET, pw=frame.pw, mn=frame.mn, flag=REPLY_FLAG,
                 qn=frame.qn, extra={SYSTEM_TIME_KEY: format_timestamp(self._local_now())},
+                crc=reply_crc(frame),
             )  # fmt: skip
             self._queue(reply, "1011_time")
             return
         try:  # the device tells its time, answering our 1011
             device_time = parse_timestamp(system_time, SYSTEM_TIME_KEY)
         except HJ212Error as exc:
-            self._bad(exc.message)
+            self._bad(exc.message, f"bad_{exc.code}")
             return
         drift = abs((device_time - self._local_now()).total_seconds())
         limit = self.ctx.settings.hj212_time_drift_s
         self.ctx.stats["time_checks"] += 1
         if limit > 0 and drift > limit:
             log.info("hj212 %s: MN %s clock off by %.0f s; setting it", self.peer, frame.mn, drift)
-            self._send_time_set(frame.mn, device.password, frame.st)
+            self._send_time_set(device, frame.st)
 
     def _send_time_get(self, device: DeviceInfo, st: str) -> None:
         qn = self.ctx.backfill.new_qn(datetime.now(UTC))
         self.time_requests[qn] = device.mn
         frame = build_frame(
-            st=st, cn=CN_TIME_GET, pw=device.password, mn=device.mn, flag=REQUEST_FLAG, qn=qn
-        )
+            st=st, cn=CN_TIME_GET, pw=device.password, mn=device.mn, flag=REQUEST_FLAG, qn=qn,
+            crc=self._crc_for(device),
+        )  # fmt: skip
         self._queue(frame, "1011_get")
 
-    def _send_time_set(self, mn: str, pw: str, st: str) -> None:
+    def _send_time_set(self, device: DeviceInfo, st: str) -> None:
         qn = self.ctx.backfill.new_qn(datetime.now(UTC))
-        self.time_requests[qn] = mn
+        self.time_requests[qn] = device.mn
         frame = build_frame(
-            st=st, cn=CN_TIME_SET, pw=pw, mn=mn, flag=REQUEST_FLAG, qn=qn,
+            st=st, cn=CN_TIME_SET, pw=device.password, mn=device.mn, flag=REQUEST_FLAG, qn=qn,
             extra={SYSTEM_TIME_KEY: format_timestamp(self._local_now())},
+            crc=self._crc_for(device),
         )  # fmt: skip
         self.ctx.stats["time_sets"] += 1
         self._queue(frame, "1012_set")
+
+
+def format_data_time(frame: Frame) -> str:
+    """The frame's DataTime as the device sent it (``yyyyMMddHHmmss``)."""
+    local = frame.data_time
+    return "" if local is None else f"{local.year:04d}{local:%m%d%H%M%S}"
 
 
 def _int(text: str | None) -> int | None:

@@ -47,7 +47,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -55,14 +55,21 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
 
 import dustgrid.model_registry  # noqa: F401 - every table mapped (foreign keys resolve)
-from dustgrid.alerts.flags import note_repeated_frames
+from dustgrid.alerts.flags import note_repeated_frames, store_flag
+from dustgrid.alerts.quality import QualityFlag
 from dustgrid.config import Settings
 from dustgrid.db import make_engine
 from dustgrid.devices import online as device_online
 from dustgrid.devices import service as device_service
-from dustgrid.devices.models import CrcVariant, Lifecycle
+from dustgrid.devices.models import CrcVariant, Device, Lifecycle
 from dustgrid.telemetry import store
 from dustgrid.telemetry.metrics import METRICS, normalize_unit
+from dustgrid.telemetry.timewindow import (
+    DEFAULT_TIME_WINDOW,
+    UNREPRESENTABLE,
+    ReadingTimeWindow,
+    Verdict,
+)
 from dustgrid.telemetry.units import PARTICULATES
 
 from .codec import Frame
@@ -204,13 +211,18 @@ _UTC_CACHE_MAX: Final = 4096
 
 
 def _utc(local: datetime, tz: ZoneInfo) -> datetime:
-    """Device-local naive time -> aware UTC, cached: devices report at shared instants."""
+    """Device-local naive time -> aware UTC, cached: devices report at shared instants.
+    Raises ``OverflowError`` for a time that has no UTC (year 1 or 9999 at the calendar's
+    ends): the listener judges every data time first (:meth:`BatchWriter.time_verdict`)."""
     key = (local, tz)
     found = _UTC_OF.get(key)
     if found is None:
+        converted = DEFAULT_TIME_WINDOW.to_utc(local, tz)
+        if converted is None:
+            raise OverflowError(f"data time {local} has no UTC equivalent")
         if len(_UTC_OF) >= _UTC_CACHE_MAX:
             _UTC_OF.clear()
-        found = _UTC_OF[key] = local.replace(tzinfo=tz).astimezone(UTC)
+        found = _UTC_OF[key] = converted
     return found
 
 
@@ -440,8 +452,10 @@ class BatchWriter:
         tz: ZoneInfo,
         on_committed: Callable[[int, datetime], None] | None = None,
         writers: int = 1,
+        window: ReadingTimeWindow = DEFAULT_TIME_WINDOW,
     ) -> None:
         self.engine = engine
+        self.window = window
         self.batch_max = max(1, batch_max)
         self.batch_ms = batch_ms
         self.stats = stats
@@ -475,6 +489,21 @@ class BatchWriter:
         self._task = self._loop.create_task(self._run(), name="hj212-writer")
 
     # -- event loop: frames in -------------------------------------------------------
+
+    def time_verdict(self, frame: Frame, now: datetime) -> Verdict | None:
+        """Why a data frame's DataTime is outside the reading time window around ``now``
+        (``telemetry.timewindow``), or None when it may be stored (or has none)."""
+        local = frame.data_time
+        if local is None:
+            return None
+        try:
+            at = _utc(local, self.tz)  # cached: add_frame takes it from there
+        except OverflowError:
+            return UNREPRESENTABLE
+        window = self.window
+        if now - window.max_behind <= at <= now + window.max_ahead:
+            return None  # the usual case: no call
+        return window.judge(at, now)
 
     def add_frame(
         self, frame: Frame, device: DeviceInfo, now: datetime
@@ -828,6 +857,41 @@ class Quarantine:
             device_service.record_quarantine(
                 session, mn=mn, reason=reason, peer=peer, frame_text=frame_text
             )
+            session.commit()
+
+
+class TimeFlags:
+    """Flags frames whose DataTime is outside the reading time window: a data-quality flag
+    (kind ``time_ahead`` / ``time_behind`` / ``time_invalid``, ``telemetry.timewindow``) on
+    the device, extended while it goes on; written at most once per device and kind per
+    ``every_s`` (the frames in between are only counted in the ingest statistics)."""
+
+    def __init__(self, engine: Engine, executor: ThreadPoolExecutor, every_s: float) -> None:
+        self._engine = engine
+        self._executor = executor
+        self._every = every_s
+        self._last: dict[tuple[int, str], float] = {}
+
+    async def record(self, *, device_id: int, verdict: str, at: datetime, detail: str) -> bool:
+        """True when the flag was written (False: throttled)."""
+        now = time.monotonic()
+        key = (device_id, verdict)
+        last = self._last.get(key)
+        if last is not None and now - last < self._every:
+            return False
+        if len(self._last) > 100_000:
+            self._last.clear()
+        self._last[key] = now
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._write, device_id, verdict, at, detail)
+        return True
+
+    def _write(self, device_id: int, verdict: str, at: datetime, detail: str) -> None:
+        with Session(self._engine) as session:
+            device = session.get(Device, device_id)
+            if device is None:
+                return
+            store_flag(session, device, QualityFlag(kind=verdict, start=at, end=at, detail=detail))
             session.commit()
 
 
