@@ -333,6 +333,9 @@ def test_quarantine_is_scoped_by_device(user: str, api_as: Api, fleet: Fleet, db
         )
     service.record_quarantine(db, mn="UNCLAIMED-1", reason="unknown_mn", peer="p", frame_text="f")
     db.commit()
-    seen = {row["mn"] for row in api_as(user).get("/api/v1/devices/quarantine").json()}
+    client = api_as(user)
+    adoptable = {row["mn"] for row in client.get("/api/v1/devices/quarantine").json()}
+    registered = client.get("/api/v1/devices/quarantine", params={"registered": "true"}).json()
     want = {k for k in ("hp1", "sh1") if k in WRITABLE[user]}
-    assert seen == {fleet.mns[k] for k in want} | ({"UNCLAIMED-1"} if user == "admin" else set())
+    assert {row["mn"] for row in registered} == {fleet.mns[k] for k in want}
+    assert adoptable == ({"UNCLAIMED-1"} if user == "admin" else set())
