@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.auth.scope import site_clause
+from dustgrid.bounds import Id
 from dustgrid.cases import credit, penalties
 from dustgrid.cases.credit_models import SiteProblem, StopWorkOrder
 from dustgrid.cases.deadlines import case_policy
@@ -58,7 +59,7 @@ def _order(o: StopWorkOrder) -> StopWorkOut:
 def list_problems(
     session: DbSession,
     principal: CurrentPrincipal,
-    site_id: int | None = None,
+    site_id: Id | None = None,
     status: Annotated[str | None, Query(pattern="^(proposed|confirmed|rejected)$")] = None,
 ) -> list[ProblemOut]:
     stmt = select(SiteProblem).where(
@@ -78,7 +79,7 @@ def list_problems(
     summary="Confirm the proposed step (creates the stop-work order, if any)",
 )
 def confirm(
-    session: DbSession, principal: CurrentPrincipal, problem_id: int, body: ConfirmIn
+    session: DbSession, principal: CurrentPrincipal, problem_id: Id, body: ConfirmIn
 ) -> StopWorkOut | None:
     order = penalties.confirm(
         session, principal, problem_id, start=body.start, note=body.note, now=utcnow()
@@ -88,7 +89,7 @@ def confirm(
 
 @router.post("/penalties/{problem_id}/reject", response_model=ProblemOut, summary="Reject")
 def reject(
-    session: DbSession, principal: CurrentPrincipal, problem_id: int, body: ReasonIn
+    session: DbSession, principal: CurrentPrincipal, problem_id: Id, body: ReasonIn
 ) -> ProblemOut:
     return _problem(
         penalties.reject(session, principal, problem_id, note=body.reason, now=utcnow())
@@ -97,7 +98,7 @@ def reject(
 
 @router.get("/stop-work-orders", response_model=list[StopWorkOut], summary="Stoppages in scope")
 def list_orders(
-    session: DbSession, principal: CurrentPrincipal, site_id: int | None = None
+    session: DbSession, principal: CurrentPrincipal, site_id: Id | None = None
 ) -> list[StopWorkOut]:
     stmt = select(StopWorkOrder).where(
         StopWorkOrder.site_id.in_(select(Site.id).where(site_clause(principal)))
@@ -109,7 +110,7 @@ def list_orders(
 
 @router.post("/stop-work-orders/{order_id}/lift", response_model=StopWorkOut, summary="End early")
 def lift(
-    session: DbSession, principal: CurrentPrincipal, order_id: int, body: ReasonIn
+    session: DbSession, principal: CurrentPrincipal, order_id: Id, body: ReasonIn
 ) -> StopWorkOut:
     return _order(
         penalties.lift_stop_work(session, principal, order_id, reason=body.reason, now=utcnow())
@@ -149,7 +150,7 @@ def bad_records_xlsx(session: DbSession, principal: CurrentPrincipal) -> Respons
     summary="Take an enterprise off the blacklist (admin, with a reason)",
 )
 def lift_blacklist(
-    session: DbSession, principal: CurrentPrincipal, enterprise_id: int, body: ReasonIn
+    session: DbSession, principal: CurrentPrincipal, enterprise_id: Id, body: ReasonIn
 ) -> dict[str, object]:
     ent = credit.lift_blacklist(session, principal, enterprise_id, reason=body.reason, now=utcnow())
     return {"id": ent.id, "blacklisted": ent.blacklisted, "bad_record_count": ent.bad_record_count}

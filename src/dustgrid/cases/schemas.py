@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from dustgrid.bounds import Day
+
 
 class AttachmentOut(BaseModel):
     id: int
@@ -114,7 +116,7 @@ class ReasonIn(BaseModel):
 
 
 class ConfirmIn(BaseModel):
-    start: date | None = None
+    start: Day | None = None
     note: str = ""
 
 

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from dustgrid.audit.service import entries_for
 from dustgrid.auth.deps import CurrentPrincipal, DbSession
+from dustgrid.bounds import Id
 from dustgrid.devices import changes, keys, onboarding, quarantine
 from dustgrid.devices import repository as repo
 from dustgrid.devices import service as svc
@@ -116,20 +117,18 @@ def list_quarantine(session: DbSession, principal: CurrentPrincipal) -> Any:
     status_code=201,
     summary="Turn a quarantined MN into a device",
 )
-def adopt(
-    session: DbSession, principal: CurrentPrincipal, quarantine_id: int, body: AdoptIn
-) -> Any:
+def adopt(session: DbSession, principal: CurrentPrincipal, quarantine_id: Id, body: AdoptIn) -> Any:
     return quarantine.adopt(session, principal, quarantine_id, body)
 
 
 @router.get("/devices/{device_id}", response_model=DeviceDetail, summary="One device")
-def get_device(session: DbSession, principal: CurrentPrincipal, device_id: int) -> Any:
+def get_device(session: DbSession, principal: CurrentPrincipal, device_id: Id) -> Any:
     return svc.detail(session, principal, device_id)
 
 
 @router.patch("/devices/{device_id}", response_model=DeviceOut, summary="Edit device settings")
 def update_device(
-    session: DbSession, principal: CurrentPrincipal, device_id: int, body: DeviceUpdate
+    session: DbSession, principal: CurrentPrincipal, device_id: Id, body: DeviceUpdate
 ) -> Any:
     return svc.update_device(session, principal, device_id, body)
 
@@ -139,7 +138,7 @@ def update_device(
     response_model=list[OfflinePeriodOut],
     summary="Offline periods, newest first",
 )
-def offline_periods(session: DbSession, principal: CurrentPrincipal, device_id: int) -> Any:
+def offline_periods(session: DbSession, principal: CurrentPrincipal, device_id: Id) -> Any:
     device = svc.get_device(session, principal, device_id)
     return repo.offline_periods(session, device.id)
 
@@ -149,12 +148,12 @@ def offline_periods(session: DbSession, principal: CurrentPrincipal, device_id: 
     response_model=OfflinePeriodOut,
     summary="Record that the provider was told to repair the offline device",
 )
-def offline_notice(session: DbSession, principal: CurrentPrincipal, device_id: int) -> Any:
+def offline_notice(session: DbSession, principal: CurrentPrincipal, device_id: Id) -> Any:
     return svc.notify_offline(session, principal, device_id)
 
 
 @router.get("/devices/{device_id}/keys", response_model=list[KeyOut], summary="API keys")
-def list_keys(session: DbSession, principal: CurrentPrincipal, device_id: int) -> Any:
+def list_keys(session: DbSession, principal: CurrentPrincipal, device_id: Id) -> Any:
     return keys.list_keys(session, principal, device_id)
 
 
@@ -164,7 +163,7 @@ def list_keys(session: DbSession, principal: CurrentPrincipal, device_id: int) -
     status_code=201,
     summary="Issue an API key (the key is returned once; only its hash is stored)",
 )
-def issue_key(session: DbSession, principal: CurrentPrincipal, device_id: int) -> KeyIssued:
+def issue_key(session: DbSession, principal: CurrentPrincipal, device_id: Id) -> KeyIssued:
     row, plaintext = keys.issue_key(session, principal, device_id)
     return KeyIssued(**KeyOut.model_validate(row).model_dump(), key=plaintext)
 
@@ -172,7 +171,7 @@ def issue_key(session: DbSession, principal: CurrentPrincipal, device_id: int) -
 @router.post(
     "/devices/{device_id}/keys/{key_id}/revoke", response_model=KeyOut, summary="Revoke a key"
 )
-def revoke_key(session: DbSession, principal: CurrentPrincipal, device_id: int, key_id: int) -> Any:
+def revoke_key(session: DbSession, principal: CurrentPrincipal, device_id: Id, key_id: Id) -> Any:
     return keys.revoke_key(session, principal, device_id, key_id)
 
 
@@ -181,7 +180,7 @@ def revoke_key(session: DbSession, principal: CurrentPrincipal, device_id: int, 
     response_model=list[ChangeRequestOut],
     summary="Move and removal requests",
 )
-def list_requests(session: DbSession, principal: CurrentPrincipal, device_id: int) -> Any:
+def list_requests(session: DbSession, principal: CurrentPrincipal, device_id: Id) -> Any:
     return changes.list_requests(session, principal, device_id)
 
 
@@ -192,7 +191,7 @@ def list_requests(session: DbSession, principal: CurrentPrincipal, device_id: in
     summary="Ask to move or remove a device",
 )
 def create_request(
-    session: DbSession, principal: CurrentPrincipal, device_id: int, body: ChangeRequestIn
+    session: DbSession, principal: CurrentPrincipal, device_id: Id, body: ChangeRequestIn
 ) -> Any:
     return changes.create_request(session, principal, device_id, body)
 
@@ -205,8 +204,8 @@ def create_request(
 def decide_request(
     session: DbSession,
     principal: CurrentPrincipal,
-    device_id: int,
-    request_id: int,
+    device_id: Id,
+    request_id: Id,
     body: DecisionIn,
 ) -> Any:
     return changes.decide(session, principal, device_id, request_id, body)
@@ -214,7 +213,7 @@ def decide_request(
 
 @router.get("/devices/{device_id}/audit", summary="The device's change history")
 def device_audit(
-    session: DbSession, principal: CurrentPrincipal, device_id: int
+    session: DbSession, principal: CurrentPrincipal, device_id: Id
 ) -> list[dict[str, Any]]:
     svc.get_device(session, principal, device_id)
     return [
@@ -238,7 +237,7 @@ def list_applications(
     principal: CurrentPrincipal,
     paging: Paging,
     status: ApplicationStatus | None = None,
-    site_id: int | None = None,
+    site_id: Id | None = None,
 ) -> ApplicationPage:
     return onboarding.list_applications(
         session, principal, status=status, site_id=site_id, page=paging.page, size=paging.size
@@ -262,7 +261,7 @@ def create_application(
     "/onboarding/{application_id}", response_model=ApplicationOut, summary="One application"
 )
 def get_application(
-    session: DbSession, principal: CurrentPrincipal, application_id: int
+    session: DbSession, principal: CurrentPrincipal, application_id: Id
 ) -> ApplicationOut:
     return onboarding.to_out(
         session, onboarding.get_application(session, principal, application_id)
@@ -275,7 +274,7 @@ def get_application(
     summary="Approve (sets the test due date) or reject",
 )
 def review(
-    session: DbSession, principal: CurrentPrincipal, application_id: int, body: ReviewIn
+    session: DbSession, principal: CurrentPrincipal, application_id: Id, body: ReviewIn
 ) -> ApplicationOut:
     return onboarding.to_out(session, onboarding.review(session, principal, application_id, body))
 
@@ -286,7 +285,7 @@ def review(
     summary="Record the device test (passed sets the installation due date)",
 )
 def record_test(
-    session: DbSession, principal: CurrentPrincipal, application_id: int, body: DeviceTestIn
+    session: DbSession, principal: CurrentPrincipal, application_id: Id, body: DeviceTestIn
 ) -> ApplicationOut:
     app = onboarding.record_test(session, principal, application_id, body)
     return onboarding.to_out(session, app)
@@ -297,5 +296,5 @@ def record_test(
     response_model=ApplicationOut,
     summary="Confirm installation: the devices become active",
 )
-def install(session: DbSession, principal: CurrentPrincipal, application_id: int) -> ApplicationOut:
+def install(session: DbSession, principal: CurrentPrincipal, application_id: Id) -> ApplicationOut:
     return onboarding.to_out(session, onboarding.install(session, principal, application_id))

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from dustgrid.auth.deps import CurrentPrincipal, DbSession
+from dustgrid.bounds import Id
 from dustgrid.models import utcnow
 from dustgrid.notifications import service
 from dustgrid.pagination import PageParams, page_params
@@ -56,7 +57,7 @@ def unread(session: DbSession, principal: CurrentPrincipal) -> dict[str, int]:
 
 
 @router.post("/{notification_id}/read", status_code=204, summary="Mark one read")
-def read_one(session: DbSession, principal: CurrentPrincipal, notification_id: int) -> None:
+def read_one(session: DbSession, principal: CurrentPrincipal, notification_id: Id) -> None:
     service.mark_read(session, principal.user_id, notification_id, now=utcnow())
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from dustgrid.bounds import Id
 from dustgrid.geo.shapes import GeometryError, validate_geometry
 from dustgrid.org.models import UnitKind
 
@@ -65,8 +66,8 @@ class UnitCreate(BaseModel):
     name_en: str = Field(default="", max_length=128)
     kind: UnitKind
     level: int | None = Field(default=None, ge=1, le=3)
-    parent_id: int | None = None
-    district_id: int | None = None
+    parent_id: Id | None = None
+    district_id: Id | None = None
 
 
 class UnitUpdate(BaseModel):
@@ -76,8 +77,8 @@ class UnitUpdate(BaseModel):
     name_en: str | None = Field(default=None, max_length=128)
     kind: UnitKind | None = None
     level: int | None = Field(default=None, ge=1, le=3)
-    parent_id: int | None = None
-    district_id: int | None = None
+    parent_id: Id | None = None
+    district_id: Id | None = None
 
 
 class UnitOut(BaseModel):
