@@ -28,11 +28,11 @@ from dustgrid.alerts.schemas import (
 )
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.bounds import Day, Id
-from dustgrid.errors import Invalid
+from dustgrid.errors import Invalid, error_responses
 from dustgrid.models import utcnow
 from dustgrid.pagination import PageParams, page_params
 
-router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=error_responses())
 Paging = Annotated[PageParams, Depends(page_params)]
 
 

@@ -14,8 +14,11 @@ from dustgrid.auth.principal import Principal
 from dustgrid.auth.roles import Perm
 from dustgrid.auth.schemas import Me, Token, UserCreate, UserOut
 from dustgrid.auth.service import authenticate, create_user, issue_token
+from dustgrid.errors import API_ERROR_CODES, error_responses
 
-router = APIRouter(prefix="/api/v1", tags=["auth"])
+router = APIRouter(
+    prefix="/api/v1", tags=["auth"], responses=error_responses(*API_ERROR_CODES, 429)
+)
 
 
 @router.post("/auth/token", response_model=Token, summary="OAuth2 password flow: get a token")

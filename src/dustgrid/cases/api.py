@@ -31,11 +31,11 @@ from dustgrid.cases.schemas import (
 from dustgrid.cases.states import CaseSource, CaseState, Move
 from dustgrid.cases.workflow import MoveInput
 from dustgrid.config import Settings
-from dustgrid.errors import Forbidden, NotFound
+from dustgrid.errors import Forbidden, NotFound, error_responses
 from dustgrid.models import utcnow
 from dustgrid.pagination import PageParams, page_params
 
-router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+router = APIRouter(prefix="/api/v1/cases", tags=["cases"], responses=error_responses())
 Files = Annotated[list[UploadFile], File(description="photos (JPEG, PNG, GIF, WebP, HEIC)")]
 Docs = Annotated[list[UploadFile], File(description="documents (images or PDF)")]
 

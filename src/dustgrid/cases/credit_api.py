@@ -19,10 +19,11 @@ from dustgrid.cases import credit, penalties
 from dustgrid.cases.credit_models import SiteProblem, StopWorkOrder
 from dustgrid.cases.deadlines import case_policy
 from dustgrid.cases.schemas import ConfirmIn, CreditLists, ProblemOut, ReasonIn, StopWorkOut
+from dustgrid.errors import error_responses
 from dustgrid.models import utcnow
 from dustgrid.sites.models import Site
 
-router = APIRouter(prefix="/api/v1", tags=["penalties and credit"])
+router = APIRouter(prefix="/api/v1", tags=["penalties and credit"], responses=error_responses())
 
 
 def _problem(p: SiteProblem) -> ProblemOut:

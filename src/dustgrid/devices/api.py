@@ -36,10 +36,10 @@ from dustgrid.devices.schemas import (
     QuarantineOut,
     ReviewIn,
 )
-from dustgrid.errors import Invalid
+from dustgrid.errors import Invalid, error_responses
 from dustgrid.pagination import PageParams, page_params
 
-router = APIRouter(prefix="/api/v1", tags=["devices"])
+router = APIRouter(prefix="/api/v1", tags=["devices"], responses=error_responses())
 Paging = Annotated[PageParams, Depends(page_params)]
 
 

@@ -10,7 +10,7 @@ from dustgrid.audit.service import entries_for
 from dustgrid.auth.deps import CurrentPrincipal, DbSession
 from dustgrid.auth.roles import Perm
 from dustgrid.bounds import Id
-from dustgrid.errors import Forbidden
+from dustgrid.errors import Forbidden, error_responses
 from dustgrid.grids import layout
 from dustgrid.grids import service as svc
 from dustgrid.grids.models import GridKind
@@ -29,7 +29,7 @@ from dustgrid.grids.schemas import (
 )
 from dustgrid.pagination import PageParams, page_params
 
-router = APIRouter(prefix="/api/v1/grids", tags=["grids"])
+router = APIRouter(prefix="/api/v1/grids", tags=["grids"], responses=error_responses())
 
 
 @router.get("", response_model=GridPage, summary="Grids in scope, with site counts and members")

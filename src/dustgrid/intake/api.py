@@ -17,6 +17,7 @@ from dustgrid.auth.deps import AppSettings, DbSession, require
 from dustgrid.auth.principal import Principal
 from dustgrid.auth.roles import Perm
 from dustgrid.bounds import Id, Month
+from dustgrid.errors import error_responses
 from dustgrid.intake import hotline, hotline_stats, hotline_suggest, views
 from dustgrid.intake import open311_service as keys
 from dustgrid.intake import repository as repo
@@ -42,7 +43,7 @@ from dustgrid.intake.schemas import (
 from dustgrid.models import utcnow
 from dustgrid.pagination import PageParams, page_params
 
-router = APIRouter(tags=["intake"])
+router = APIRouter(tags=["intake"], responses=error_responses())
 Desk = Annotated[Principal, Depends(require(Perm.hotline))]
 System = Annotated[Principal, Depends(require(Perm.case_intake))]
 H = "/api/v1/hotline"

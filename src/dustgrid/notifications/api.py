@@ -10,11 +10,14 @@ from pydantic import BaseModel
 
 from dustgrid.auth.deps import CurrentPrincipal, DbSession
 from dustgrid.bounds import Id
+from dustgrid.errors import error_responses
 from dustgrid.models import utcnow
 from dustgrid.notifications import service
 from dustgrid.pagination import PageParams, page_params
 
-router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
+router = APIRouter(
+    prefix="/api/v1/notifications", tags=["notifications"], responses=error_responses()
+)
 
 
 class NotificationOut(BaseModel):

@@ -10,7 +10,7 @@ from dustgrid.audit.service import entries_for
 from dustgrid.auth.deps import CurrentPrincipal, DbSession
 from dustgrid.auth.roles import Perm
 from dustgrid.bounds import Id
-from dustgrid.errors import Forbidden
+from dustgrid.errors import Forbidden, error_responses
 from dustgrid.org import service as svc
 from dustgrid.org.schemas import (
     DistrictCreate,
@@ -22,7 +22,7 @@ from dustgrid.org.schemas import (
     UnitUpdate,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["organisation"])
+router = APIRouter(prefix="/api/v1", tags=["organisation"], responses=error_responses())
 
 
 @router.get("/districts", response_model=list[DistrictOut], summary="Districts in scope")

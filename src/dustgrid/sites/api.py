@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from dustgrid.audit.service import entries_for
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.bounds import Id
-from dustgrid.errors import Invalid
+from dustgrid.errors import Invalid, error_responses
 from dustgrid.pagination import PageParams, page_params
 from dustgrid.sites import excel
 from dustgrid.sites import service as svc
@@ -25,7 +25,7 @@ from dustgrid.sites.schemas import (
     SiteUpdate,
 )
 
-router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
+router = APIRouter(prefix="/api/v1/sites", tags=["sites"], responses=error_responses())
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

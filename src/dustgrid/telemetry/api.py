@@ -9,11 +9,12 @@ from fastapi import APIRouter, Query
 
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.bounds import Id, Moment
+from dustgrid.errors import error_responses
 from dustgrid.models import utcnow
 from dustgrid.telemetry import service as svc
 from dustgrid.telemetry.policy import policy_from_settings
 
-router = APIRouter(prefix="/api/v1/sites", tags=["telemetry"])
+router = APIRouter(prefix="/api/v1/sites", tags=["telemetry"], responses=error_responses())
 
 
 @router.get(
