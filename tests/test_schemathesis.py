@@ -9,6 +9,7 @@ the app). Bounded in time (``EXAMPLES`` per operation and mode) and deterministi
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -42,10 +43,8 @@ def _fuzz(operation: Any, mode: GenerationMode, headers: dict[str, str], out: li
         if response.status_code >= 500:
             out.append(f"{where} -> {response.status_code} {response.text[:200]}")
 
-    try:
+    with contextlib.suppress(Unsatisfiable):  # nothing to negate (no parameters)
         run()
-    except Unsatisfiable:  # nothing to negate (an operation without parameters)
-        pass
 
 
 def test_no_server_errors(app: Any, token_for: Callable[[str], str]) -> None:
