@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -47,6 +48,7 @@ def _fuzz(operation: Any, mode: GenerationMode, headers: dict[str, str], out: li
         run()
 
 
+@pytest.mark.timeout(900)  # about a minute of CPU; room for a loaded CI machine
 def test_no_server_errors(app: Any, token_for: Callable[[str], str]) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     headers = {"Authorization": f"Bearer {token_for('admin')}"}
