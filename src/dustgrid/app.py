@@ -24,7 +24,7 @@ from dustgrid.cases.api import router as cases_router
 from dustgrid.cases.credit_api import router as credit_router
 from dustgrid.config import Settings, get_settings
 from dustgrid.devices.api import router as devices_api_router
-from dustgrid.errors import DomainError, ErrorOut, Unauthenticated, validation_summary
+from dustgrid.errors import DomainError, Unauthenticated, validation_summary
 from dustgrid.grids.api import router as grids_router
 from dustgrid.http_edge import BodyLimit, BodyPolicy, allowed_methods
 from dustgrid.i18n import translate
@@ -97,7 +97,10 @@ def _is_api(request: Request) -> bool:
 
 
 def _error_json(status: int, detail: str, errors: Any = None, headers: Any = None) -> JSONResponse:
-    body = ErrorOut(detail=detail, errors=errors).model_dump(exclude_none=True)
+    """An ``ErrorOut`` body (built as a dict: answering an error must not fail validation)."""
+    body: dict[str, Any] = {"detail": detail}
+    if errors is not None:
+        body["errors"] = errors
     return JSONResponse(body, status_code=status, headers=headers)
 
 
