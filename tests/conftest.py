@@ -51,6 +51,7 @@ def settings(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
         secret_key="test-secret-key-not-for-production-0123456789",
         cookie_secure=False,
         demo_mode=False,
+        api_docs_enabled=True,  # the schema is off by default outside demo mode
     )
 
 

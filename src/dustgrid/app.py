@@ -24,12 +24,16 @@ from dustgrid.cases.api import router as cases_router
 from dustgrid.cases.credit_api import router as credit_router
 from dustgrid.config import Settings, get_settings
 from dustgrid.devices.api import router as devices_api_router
-from dustgrid.errors import DomainError, Unauthenticated
+from dustgrid.errors import DomainError, Unauthenticated, validation_summary
 from dustgrid.grids.api import router as grids_router
+from dustgrid.http_edge import BodyLimit, BodyPolicy, allowed_methods
+from dustgrid.i18n import translate
 from dustgrid.ingest.deadletter.api import router as dead_letter_router
 from dustgrid.ingest.http.api import router as telemetry_ingest_router
+from dustgrid.intake import open311 as open311_spec
 from dustgrid.intake.api import router as intake_router
 from dustgrid.intake.open311_api import PREFIX as OPEN311_PREFIX
+from dustgrid.intake.open311_api import render as open311_render
 from dustgrid.intake.open311_api import router as open311_router
 from dustgrid.intake.open311_api import spec_http_error
 from dustgrid.intake.video_api import router as video_ai_router
@@ -48,7 +52,7 @@ from dustgrid.web.notification_pages import router as notification_pages_router
 from dustgrid.web.org_pages import router as org_pages_router
 from dustgrid.web.pages import router as pages_router
 from dustgrid.web.telemetry_pages import router as telemetry_pages_router
-from dustgrid.web.templating import render_error
+from dustgrid.web.templating import render_error, request_locale
 from dustgrid.web.user_pages import router as user_pages_router
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -60,8 +64,14 @@ SECURITY_HEADERS = [
 ]
 
 
+STATIC_PREFIX = "/static/"
+NO_STORE = (b"cache-control", b"no-store")
+
+
 class SecurityHeaders:
-    """Adds browser hardening headers to every response."""
+    """Adds browser hardening headers to every response, and ``Cache-Control: no-store`` to
+    every dynamic one (pages and JSON may hold what only this user may see; a shared or
+    back-button cache must not keep them). Static files keep their own caching."""
 
     def __init__(self, app: ASGIApp, csp: str = "") -> None:
         self.app = app
@@ -74,8 +84,11 @@ class SecurityHeaders:
 
         async def _send(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"].extend(self.headers)
+                headers = message.setdefault("headers", [])
+                headers.extend(self.headers)
+                dynamic = not scope["path"].startswith(STATIC_PREFIX)
+                if dynamic and not any(k.lower() == b"cache-control" for k, _ in headers):
+                    headers.append(NO_STORE)
             await send(message)
 
         await self.app(scope, receive, _send)
@@ -83,6 +96,28 @@ class SecurityHeaders:
 
 def _is_api(request: Request) -> bool:
     return request.url.path.startswith(("/api/", "/open311/"))
+
+
+def _error_json(status: int, detail: str, errors: Any = None, headers: Any = None) -> JSONResponse:
+    """An ``ErrorOut`` body (built as a dict: answering an error must not fail validation)."""
+    body: dict[str, Any] = {"detail": detail}
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def body_too_large(request: Request, limit: int) -> Response:
+    """The 413 of ``BodyLimit`` in the format of the part of the app that was asked."""
+    path = request.url.path
+    if path.startswith("/open311/"):
+        fmt = "xml" if path.endswith(".xml") else "json"
+        text = f"request body too large (limit {limit} bytes)"
+        return open311_render(fmt, "errors", open311_spec.errors(413, text), 413)
+    if _is_api(request):
+        detail = f"请求体过大（上限 {limit} 字节） / request body too large (limit {limit} bytes)"
+        return _error_json(413, detail, {"limit": limit})
+    message = translate("http.body_too_large", request_locale(request)).format(limit=limit)
+    return render_error(request, 413, message)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -94,7 +129,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "Authenticate with `POST /api/v1/auth/token` (OAuth2 password flow).",
         docs_url=None,
         redoc_url=None,
+        openapi_url="/openapi.json" if settings.api_docs() else None,
     )
+    # Innermost of the middlewares (added first): the session and the security headers
+    # wrap its 413 too, and it still runs before routing, parsing and authentication.
+    app.add_middleware(BodyLimit, policy=lambda: _policy(app, settings), answer=body_too_large)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.resolved_secret_key(),
@@ -109,21 +148,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _domain_error(request: Request, exc: DomainError) -> Response:
         if _is_api(request):
             headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
-            body = {"detail": exc.message}
-            if exc.details is not None:
-                body["errors"] = exc.details
-            return JSONResponse(body, status_code=exc.status_code, headers=headers)
+            return _error_json(exc.status_code, exc.message, exc.details, headers)
         if isinstance(exc, Unauthenticated):
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
         return render_error(request, exc.status_code, exc.message)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        # Open311 clients parse the spec's error list, even for a path that does not exist
-        if request.url.path.startswith(OPEN311_PREFIX):
-            return spec_http_error(request, exc)
-        return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -131,10 +160,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
             for e in exc.errors()
         ]
+        text = validation_summary(errors)
         if _is_api(request):
-            return JSONResponse({"detail": errors}, status_code=422)
-        text = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+            return _error_json(422, text, errors)
         return render_error(request, 422, text)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """Routing errors (404, 405): FastAPI's answer, with the right ``Allow`` on 405;
+        Open311 clients get the spec's error list, even for a path that does not exist."""
+        if request.url.path.startswith(OPEN311_PREFIX):
+            return spec_http_error(request, exc)
+        if exc.status_code == 405:
+            allow = ", ".join(allowed_methods(app.router.routes, request.scope))
+            exc = StarletteHTTPException(405, exc.detail, headers={"Allow": allow})
+        return await http_exception_handler(request, exc)
 
     app.include_router(auth_router)
     app.include_router(sites_router)
@@ -164,6 +204,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(alert_pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
+    if settings.api_docs():
+        _add_docs(app)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app
+
+
+def _add_docs(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
         """Swagger UI from the vendored bundle: nothing is fetched at run time."""
@@ -177,12 +232,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         html = bytes(page.body).decode()
         return HTMLResponse(without_inline_scripts(html, app.openapi_url or "/openapi.json"))
 
-    @app.get("/favicon.ico", include_in_schema=False)
-    def favicon() -> Response:
-        return Response(status_code=204)
 
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
-
-    return app
+def _policy(app: FastAPI, settings: Settings) -> BodyPolicy:
+    """The body policy of the assembled app, built on its first request."""
+    policy: BodyPolicy | None = getattr(app.state, "body_policy", None)
+    if policy is None:
+        policy = app.state.body_policy = BodyPolicy.build(settings, app.router.routes)
+    return policy

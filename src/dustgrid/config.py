@@ -85,6 +85,34 @@ class Settings(BaseSettings):
         default=100, description="Highest uncompressed:compressed ratio of an uploaded .xlsx"
     )
     sql_echo: bool = False
+    # --- HTTP edge (app.py, http_edge.py) ----------------------------------------------
+    api_docs_enabled: bool | None = Field(
+        default=None,
+        description="Serve /docs and /openapi.json; None = only in demo mode (off in production)",
+    )
+    body_max_login_bytes: int = Field(
+        default=16 * 1024, ge=1, description="Largest body of the login and token forms"
+    )
+    body_max_default_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=1,
+        description="Largest body of JSON API routes, Open311 and page forms "
+        "(room for a district boundary GeoJSON)",
+    )
+    body_max_telemetry_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1,
+        description="Largest POST /api/v1/telemetry batch (telemetry_http_max_items readings)",
+    )
+    body_max_upload_bytes: int | None = Field(
+        default=None,
+        ge=1,
+        description="Largest body of routes taking files; None = attachment_max_bytes × "
+        "attachment_max_files (or upload_max_bytes if larger) + body_form_overhead_bytes",
+    )
+    body_form_overhead_bytes: int = Field(
+        default=256 * 1024, ge=0, description="Room for multipart headers and form fields"
+    )
     # --- cases, notifications and jobs (cases/, notifications/, jobs/)
     attachment_max_bytes: int = Field(
         default=10 * 1024 * 1024, description="Largest photo or document of a case"
@@ -232,6 +260,10 @@ class Settings(BaseSettings):
         path.write_text(key)
         path.chmod(0o600)
         return key
+
+    def api_docs(self) -> bool:
+        """Whether ``/docs`` and ``/openapi.json`` are served (default: only in demo mode)."""
+        return self.demo_mode if self.api_docs_enabled is None else self.api_docs_enabled
 
 
 @lru_cache

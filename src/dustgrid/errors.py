@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 
 class DomainError(Exception):
     """An error a user can act on; ``message`` is shown as is (zh-CN first, then English)."""
@@ -41,3 +43,55 @@ class Throttled(DomainError):
 
 class Unauthenticated(DomainError):
     status_code = 401
+
+
+class FieldError(BaseModel):
+    """One problem with one input value (where, what, and the validator's code)."""
+
+    loc: list[str | int] = Field(description="where: ['body', 'lat'], ['query', 'page'], …")
+    msg: str
+    type: str
+
+
+class ErrorOut(BaseModel):
+    """The one error body of the JSON API, whatever the status.
+
+    ``detail`` is always a readable sentence (zh-CN / English for domain errors); clients
+    show it as is. ``errors`` carries the structure when there is one: the list of field
+    errors of a 422 from request validation, or a domain error's context (for example
+    ``{"field": "snapshot", "limit": 10485760}``).
+    """
+
+    detail: str
+    errors: list[FieldError] | dict[str, Any] | None = None
+
+
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "Bad request",
+    401: "Not logged in, or the token or API key is invalid or expired",
+    403: "The role may not do this, or the CSRF check failed",
+    404: "No such object, or it is outside the caller's scope",
+    405: "Method not allowed (the Allow header lists the methods of the path)",
+    409: "Conflict with the current state",
+    413: "Request body larger than the route's limit",
+    422: "Invalid input: `detail` says what, `errors` lists the fields",
+    429: "Too many attempts; try again later",
+}
+
+# What every authenticated JSON route may answer besides its success.
+API_ERROR_CODES = (401, 403, 404, 409, 413, 422)
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for a router: each listed status answers ``ErrorOut``."""
+    return {
+        code: {"model": ErrorOut, "description": ERROR_DESCRIPTIONS[code]}
+        for code in sorted(codes or API_ERROR_CODES)
+    }
+
+
+def validation_summary(errors: list[dict[str, Any]]) -> str:
+    """One sentence naming every field that is wrong: ``body.lat: Input should be …``."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in errors
+    )

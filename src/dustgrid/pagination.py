@@ -7,6 +7,8 @@ from typing import Annotated
 from fastapi import Query
 from pydantic import BaseModel
 
+from dustgrid.bounds import PageNo
+
 MAX_PAGE_SIZE = 200
 
 
@@ -16,7 +18,7 @@ class PageParams(BaseModel):
 
 
 def page_params(
-    page: Annotated[int, Query(ge=1, description="1-based page number")] = 1,
+    page: Annotated[PageNo, Query(description="1-based page number")] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="rows per page")] = 50,
 ) -> PageParams:
     return PageParams(page=page, size=size)

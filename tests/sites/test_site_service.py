@@ -112,7 +112,7 @@ def test_bad_input_names_the_field(api_as: Callable[[str], TestClient], city: Ci
     c = api_as("admin")
     r = c.post("/api/v1/sites", json=new_site(city, lat=95))
     assert r.status_code == 422
-    assert r.json()["detail"][0]["loc"][-1] == "lat"
+    assert r.json()["errors"][0]["loc"][-1] == "lat"
     r = c.post("/api/v1/sites", json=new_site(city, district_id=99999))
     assert r.status_code == 422 and "所属区" in r.json()["detail"]
     r = c.post("/api/v1/sites", json=new_site(city, enforcement_grid_id=city.grids["I-HP"]))

@@ -6,7 +6,7 @@ Literal paths are declared before ``/{alert_id}``.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -27,11 +27,12 @@ from dustgrid.alerts.schemas import (
     QualityOut,
 )
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
-from dustgrid.errors import Invalid
+from dustgrid.bounds import Day, Id
+from dustgrid.errors import Invalid, error_responses
 from dustgrid.models import utcnow
 from dustgrid.pagination import PageParams, page_params
 
-router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=error_responses())
 Paging = Annotated[PageParams, Depends(page_params)]
 
 
@@ -117,8 +118,8 @@ def quality(
     session: DbSession,
     principal: CurrentPrincipal,
     settings: AppSettings,
-    date_from: Annotated[date | None, Query()] = None,
-    date_to: Annotated[date | None, Query()] = None,
+    date_from: Annotated[Day | None, Query()] = None,
+    date_to: Annotated[Day | None, Query()] = None,
 ) -> QualityOut:
     tz = ZoneInfo(settings.timezone)
     today = utcnow().astimezone(tz).date()
@@ -141,13 +142,13 @@ def reference_aqi(
 
 
 @router.get("/{alert_id}", response_model=AlertDetail, summary="One alert with its evidence")
-def get_alert(session: DbSession, principal: CurrentPrincipal, alert_id: int) -> AlertDetail:
+def get_alert(session: DbSession, principal: CurrentPrincipal, alert_id: Id) -> AlertDetail:
     return views.alert_detail(session, principal, alert_id)
 
 
 @router.get("/{alert_id}/chart", summary="Windows, site and reference series of an alert")
 def get_chart(
-    session: DbSession, principal: CurrentPrincipal, settings: AppSettings, alert_id: int
+    session: DbSession, principal: CurrentPrincipal, settings: AppSettings, alert_id: Id
 ) -> dict[str, Any]:
     return chart.alert_chart(
         session, principal, alert_id, tz=ZoneInfo(settings.timezone), now=utcnow()
@@ -156,7 +157,7 @@ def get_chart(
 
 @router.post("/{alert_id}/acknowledge", response_model=AlertOut, summary="Acknowledge an alert")
 def acknowledge(
-    session: DbSession, principal: CurrentPrincipal, alert_id: int, body: AckIn
+    session: DbSession, principal: CurrentPrincipal, alert_id: Id, body: AckIn
 ) -> AlertOut:
     service.acknowledge(session, principal, alert_id, note=body.note, now=utcnow())
     return views.alert_detail(session, principal, alert_id)

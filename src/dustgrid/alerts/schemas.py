@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dustgrid.bounds import Day, Id
 from dustgrid.text import MultilineText
 
 StateFilter = Literal["active", "acknowledged", "cleared", "open"]
@@ -116,9 +117,9 @@ class DryRunIn(BaseModel):
 
     profile_id: str = Field(min_length=1, max_length=64)
     tuning: dict[str, Any] = Field(default_factory=dict)
-    start: date
-    end: date
-    site_id: int | None = None
+    start: Day
+    end: Day
+    site_id: Id | None = None
 
 
 class QualityCount(BaseModel):

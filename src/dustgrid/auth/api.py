@@ -31,9 +31,11 @@ from dustgrid.auth.service import (
     set_active,
     verify_current_password,
 )
-from dustgrid.errors import NotFound
+from dustgrid.errors import API_ERROR_CODES, NotFound, error_responses
 
-router = APIRouter(prefix="/api/v1", tags=["auth"])
+router = APIRouter(
+    prefix="/api/v1", tags=["auth"], responses=error_responses(*API_ERROR_CODES, 429)
+)
 
 
 @router.post("/auth/token", response_model=Token, summary="OAuth2 password flow: get a token")

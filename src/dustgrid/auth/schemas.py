@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from dustgrid.auth.roles import Role
+from dustgrid.bounds import Id
 from dustgrid.text import PlainText
 
 
@@ -31,8 +32,8 @@ class UserCreate(BaseModel):
     password: str = Field(min_length=8, max_length=128)
     display_name: PlainText = Field(min_length=1, max_length=64)
     role: Role
-    org_unit_id: int | None = None
-    enterprise_id: int | None = None
+    org_unit_id: Id | None = None
+    enterprise_id: Id | None = None
     phone: PlainText = ""
 
 

@@ -28,6 +28,7 @@ from dustgrid.errors import Conflict, Invalid, Throttled, Unauthenticated
 from dustgrid.grids.models import Grid, GridGroup, GridGroupMember
 from dustgrid.models import utcnow
 from dustgrid.org.models import OrgUnit
+from dustgrid.sites.models import Enterprise
 
 TOKEN_ALGORITHM = "HS256"
 # A token without these claims is refused: it could not expire or be revoked.
@@ -406,6 +407,15 @@ def create_user(
         )
     if role in (Role.contractor, Role.provider) and enterprise_id is None:
         raise Invalid("企业账号须指定企业 / contractor and provider accounts need an enterprise")
+    if org_unit_id is not None and session.get(OrgUnit, org_unit_id) is None:
+        raise Invalid(
+            f"单位不存在：{org_unit_id} / unknown org_unit_id", details={"field": "org_unit_id"}
+        )
+    if enterprise_id is not None and session.get(Enterprise, enterprise_id) is None:
+        raise Invalid(
+            f"企业不存在：{enterprise_id} / unknown enterprise_id",
+            details={"field": "enterprise_id"},
+        )
     user = User(
         username=username,
         display_name=display_name or username,

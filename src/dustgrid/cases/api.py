@@ -6,7 +6,6 @@ Opening a case and making a move take ``multipart/form-data`` (fields plus ``pho
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
@@ -15,6 +14,7 @@ from sqlalchemy import select
 
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.auth.roles import Perm
+from dustgrid.bounds import Day, Id
 from dustgrid.cases import attachments as files
 from dustgrid.cases import escalation, repository, service, views
 from dustgrid.cases.attachments import AttachmentIn
@@ -31,11 +31,11 @@ from dustgrid.cases.schemas import (
 from dustgrid.cases.states import CaseSource, CaseState, Move
 from dustgrid.cases.workflow import MoveInput
 from dustgrid.config import Settings
-from dustgrid.errors import Forbidden, NotFound
+from dustgrid.errors import Forbidden, NotFound, error_responses
 from dustgrid.models import utcnow
 from dustgrid.pagination import PageParams, page_params
 
-router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+router = APIRouter(prefix="/api/v1/cases", tags=["cases"], responses=error_responses())
 Files = Annotated[list[UploadFile], File(description="photos (JPEG, PNG, GIF, WebP, HEIC)")]
 Docs = Annotated[list[UploadFile], File(description="documents (images or PDF)")]
 
@@ -59,7 +59,7 @@ def list_cases(
     paging: Annotated[PageParams, Depends(page_params)],
     tab: Tab = Tab.all,
     state: CaseState | None = None,
-    site_id: int | None = None,
+    site_id: Id | None = None,
     source: CaseSource | None = None,
     light: Annotated[str | None, Query(pattern="^(green|yellow|red)$")] = None,
 ) -> CasePage:
@@ -87,7 +87,7 @@ def create_case(
     category: Annotated[str, Form()],
     description: Annotated[str, Form()],
     severity: Annotated[str, Form()] = "medium",
-    site_id: Annotated[int | None, Form()] = None,
+    site_id: Annotated[Id | None, Form()] = None,
     lat: Annotated[float | None, Form()] = None,
     lon: Annotated[float | None, Form()] = None,
     external_ref: Annotated[str | None, Form()] = None,
@@ -141,7 +141,7 @@ def look_back(
 
 
 @router.get("/{case_id}", response_model=CaseDetail, summary="One case with its timeline")
-def get_case(session: DbSession, principal: CurrentPrincipal, case_id: int) -> CaseDetail:
+def get_case(session: DbSession, principal: CurrentPrincipal, case_id: Id) -> CaseDetail:
     case = service.get_case(session, principal, case_id)
     return views.detail(session, principal, case, utcnow(), principal.locale)
 
@@ -151,15 +151,15 @@ def make_move(
     session: DbSession,
     principal: CurrentPrincipal,
     settings: AppSettings,
-    case_id: int,
+    case_id: Id,
     move: Move,
     reason: Annotated[str, Form()] = "",
-    unit_id: Annotated[int | None, Form()] = None,
-    responsible_id: Annotated[int | None, Form()] = None,
+    unit_id: Annotated[Id | None, Form()] = None,
+    responsible_id: Annotated[Id | None, Form()] = None,
     deadline: Annotated[str | None, Form(description="ISO date or datetime")] = None,
     result: Annotated[str, Form()] = "",
     case_number: Annotated[str, Form()] = "",
-    review_date: Annotated[date | None, Form()] = None,
+    review_date: Annotated[Day | None, Form()] = None,
     photos: Files = [],  # noqa: B006
     documents: Docs = [],  # noqa: B006
 ) -> CaseDetail:
@@ -183,7 +183,7 @@ def add_note(
     session: DbSession,
     principal: CurrentPrincipal,
     settings: AppSettings,
-    case_id: int,
+    case_id: Id,
     text: Annotated[str, Form()] = "",
     photos: Files = [],  # noqa: B006
     documents: Docs = [],  # noqa: B006
@@ -209,8 +209,8 @@ def attachment(
     session: DbSession,
     principal: CurrentPrincipal,
     settings: AppSettings,
-    case_id: int,
-    att_id: int,
+    case_id: Id,
+    att_id: Id,
 ) -> Response:
     case = service.get_case(session, principal, case_id)
     row = session.scalar(

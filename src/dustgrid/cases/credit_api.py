@@ -15,15 +15,17 @@ from sqlalchemy import select
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.auth.roles import Role
 from dustgrid.auth.scope import case_clause, site_clause
+from dustgrid.bounds import Id
 from dustgrid.cases import credit, penalties
 from dustgrid.cases.credit_models import SiteProblem, StopWorkOrder
 from dustgrid.cases.deadlines import case_policy
 from dustgrid.cases.models import Case
 from dustgrid.cases.schemas import ConfirmIn, CreditLists, ProblemOut, ReasonIn, StopWorkOut
+from dustgrid.errors import error_responses
 from dustgrid.models import utcnow
 from dustgrid.sites.models import Site
 
-router = APIRouter(prefix="/api/v1", tags=["penalties and credit"])
+router = APIRouter(prefix="/api/v1", tags=["penalties and credit"], responses=error_responses())
 
 
 def _problem(p: SiteProblem) -> ProblemOut:
@@ -60,7 +62,7 @@ def _order(o: StopWorkOrder) -> StopWorkOut:
 def list_problems(
     session: DbSession,
     principal: CurrentPrincipal,
-    site_id: int | None = None,
+    site_id: Id | None = None,
     status: Annotated[str | None, Query(pattern="^(proposed|confirmed|rejected)$")] = None,
 ) -> list[ProblemOut]:
     stmt = select(SiteProblem).where(
@@ -82,7 +84,7 @@ def list_problems(
     summary="Confirm the proposed step (creates the stop-work order, if any)",
 )
 def confirm(
-    session: DbSession, principal: CurrentPrincipal, problem_id: int, body: ConfirmIn
+    session: DbSession, principal: CurrentPrincipal, problem_id: Id, body: ConfirmIn
 ) -> StopWorkOut | None:
     order = penalties.confirm(
         session, principal, problem_id, start=body.start, note=body.note, now=utcnow()
@@ -92,7 +94,7 @@ def confirm(
 
 @router.post("/penalties/{problem_id}/reject", response_model=ProblemOut, summary="Reject")
 def reject(
-    session: DbSession, principal: CurrentPrincipal, problem_id: int, body: ReasonIn
+    session: DbSession, principal: CurrentPrincipal, problem_id: Id, body: ReasonIn
 ) -> ProblemOut:
     return _problem(
         penalties.reject(session, principal, problem_id, note=body.reason, now=utcnow())
@@ -101,7 +103,7 @@ def reject(
 
 @router.get("/stop-work-orders", response_model=list[StopWorkOut], summary="Stoppages in scope")
 def list_orders(
-    session: DbSession, principal: CurrentPrincipal, site_id: int | None = None
+    session: DbSession, principal: CurrentPrincipal, site_id: Id | None = None
 ) -> list[StopWorkOut]:
     stmt = select(StopWorkOrder).where(
         StopWorkOrder.site_id.in_(select(Site.id).where(site_clause(principal)))
@@ -113,7 +115,7 @@ def list_orders(
 
 @router.post("/stop-work-orders/{order_id}/lift", response_model=StopWorkOut, summary="End early")
 def lift(
-    session: DbSession, principal: CurrentPrincipal, order_id: int, body: ReasonIn
+    session: DbSession, principal: CurrentPrincipal, order_id: Id, body: ReasonIn
 ) -> StopWorkOut:
     return _order(
         penalties.lift_stop_work(session, principal, order_id, reason=body.reason, now=utcnow())
@@ -153,7 +155,7 @@ def bad_records_xlsx(session: DbSession, principal: CurrentPrincipal) -> Respons
     summary="Take an enterprise off the blacklist (admin, with a reason)",
 )
 def lift_blacklist(
-    session: DbSession, principal: CurrentPrincipal, enterprise_id: int, body: ReasonIn
+    session: DbSession, principal: CurrentPrincipal, enterprise_id: Id, body: ReasonIn
 ) -> dict[str, object]:
     ent = credit.lift_blacklist(session, principal, enterprise_id, reason=body.reason, now=utcnow())
     return {"id": ent.id, "blacklisted": ent.blacklisted, "bad_record_count": ent.bad_record_count}

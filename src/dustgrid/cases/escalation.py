@@ -133,9 +133,7 @@ def _window(
     return and_(upper, column >= since if strict else column > since)
 
 
-def sweep_reminders(
-    session: Session, now: datetime, *, policy: CasePolicy = DEFAULT_POLICY
-) -> int:
+def sweep_reminders(session: Session, now: datetime, *, policy: CasePolicy = DEFAULT_POLICY) -> int:
     """Remind whoever holds a case once ``remind_at`` (80% of the time) has passed.
 
     The person named on the case is reminded, else (an L2 clock: nobody named yet) the

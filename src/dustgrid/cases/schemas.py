@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from dustgrid.bounds import Day
 from dustgrid.text import MultilineText
 
 
@@ -116,7 +117,7 @@ class ReasonIn(BaseModel):
 
 
 class ConfirmIn(BaseModel):
-    start: date | None = None
+    start: Day | None = None
     note: MultilineText = ""
 
 

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from dustgrid.audit.service import entries_for
 from dustgrid.auth.deps import CurrentPrincipal, DbSession
+from dustgrid.bounds import Id
 from dustgrid.devices import changes, keys, onboarding, quarantine
 from dustgrid.devices import repository as repo
 from dustgrid.devices import service as svc
@@ -35,10 +36,10 @@ from dustgrid.devices.schemas import (
     QuarantineOut,
     ReviewIn,
 )
-from dustgrid.errors import Invalid
+from dustgrid.errors import Invalid, error_responses
 from dustgrid.pagination import PageParams, page_params
 
-router = APIRouter(prefix="/api/v1", tags=["devices"])
+router = APIRouter(prefix="/api/v1", tags=["devices"], responses=error_responses())
 Paging = Annotated[PageParams, Depends(page_params)]
 
 
@@ -121,20 +122,18 @@ def list_quarantine(
     status_code=201,
     summary="Turn a quarantined MN into a device",
 )
-def adopt(
-    session: DbSession, principal: CurrentPrincipal, quarantine_id: int, body: AdoptIn
-) -> Any:
+def adopt(session: DbSession, principal: CurrentPrincipal, quarantine_id: Id, body: AdoptIn) -> Any:
     return quarantine.adopt(session, principal, quarantine_id, body)
 
 
 @router.get("/devices/{device_id}", response_model=DeviceDetail, summary="One device")
-def get_device(session: DbSession, principal: CurrentPrincipal, device_id: int) -> Any:
+def get_device(session: DbSession, principal: CurrentPrincipal, device_id: Id) -> Any:
     return svc.detail(session, principal, device_id)
 
 
 @router.patch("/devices/{device_id}", response_model=DeviceOut, summary="Edit device settings")
 def update_device(
-    session: DbSession, principal: CurrentPrincipal, device_id: int, body: DeviceUpdate
+    session: DbSession, principal: CurrentPrincipal, device_id: Id, body: DeviceUpdate
 ) -> Any:
     return svc.update_device(session, principal, device_id, body)
 
@@ -144,7 +143,7 @@ def update_device(
     response_model=list[OfflinePeriodOut],
     summary="Offline periods, newest first",
 )
-def offline_periods(session: DbSession, principal: CurrentPrincipal, device_id: int) -> Any:
+def offline_periods(session: DbSession, principal: CurrentPrincipal, device_id: Id) -> Any:
     device = svc.get_device(session, principal, device_id)
     return repo.offline_periods(session, device.id)
 
@@ -154,12 +153,12 @@ def offline_periods(session: DbSession, principal: CurrentPrincipal, device_id: 
     response_model=OfflinePeriodOut,
     summary="Record that the provider was told to repair the offline device",
 )
-def offline_notice(session: DbSession, principal: CurrentPrincipal, device_id: int) -> Any:
+def offline_notice(session: DbSession, principal: CurrentPrincipal, device_id: Id) -> Any:
     return svc.notify_offline(session, principal, device_id)
 
 
 @router.get("/devices/{device_id}/keys", response_model=list[KeyOut], summary="API keys")
-def list_keys(session: DbSession, principal: CurrentPrincipal, device_id: int) -> Any:
+def list_keys(session: DbSession, principal: CurrentPrincipal, device_id: Id) -> Any:
     return keys.list_keys(session, principal, device_id)
 
 
@@ -169,7 +168,7 @@ def list_keys(session: DbSession, principal: CurrentPrincipal, device_id: int) -
     status_code=201,
     summary="Issue an API key (the key is returned once; only its hash is stored)",
 )
-def issue_key(session: DbSession, principal: CurrentPrincipal, device_id: int) -> KeyIssued:
+def issue_key(session: DbSession, principal: CurrentPrincipal, device_id: Id) -> KeyIssued:
     row, plaintext = keys.issue_key(session, principal, device_id)
     return KeyIssued(**KeyOut.model_validate(row).model_dump(), key=plaintext)
 
@@ -177,7 +176,7 @@ def issue_key(session: DbSession, principal: CurrentPrincipal, device_id: int) -
 @router.post(
     "/devices/{device_id}/keys/{key_id}/revoke", response_model=KeyOut, summary="Revoke a key"
 )
-def revoke_key(session: DbSession, principal: CurrentPrincipal, device_id: int, key_id: int) -> Any:
+def revoke_key(session: DbSession, principal: CurrentPrincipal, device_id: Id, key_id: Id) -> Any:
     return keys.revoke_key(session, principal, device_id, key_id)
 
 
@@ -186,7 +185,7 @@ def revoke_key(session: DbSession, principal: CurrentPrincipal, device_id: int, 
     response_model=list[ChangeRequestOut],
     summary="Move and removal requests",
 )
-def list_requests(session: DbSession, principal: CurrentPrincipal, device_id: int) -> Any:
+def list_requests(session: DbSession, principal: CurrentPrincipal, device_id: Id) -> Any:
     return changes.list_requests(session, principal, device_id)
 
 
@@ -197,7 +196,7 @@ def list_requests(session: DbSession, principal: CurrentPrincipal, device_id: in
     summary="Ask to move or remove a device",
 )
 def create_request(
-    session: DbSession, principal: CurrentPrincipal, device_id: int, body: ChangeRequestIn
+    session: DbSession, principal: CurrentPrincipal, device_id: Id, body: ChangeRequestIn
 ) -> Any:
     return changes.create_request(session, principal, device_id, body)
 
@@ -210,8 +209,8 @@ def create_request(
 def decide_request(
     session: DbSession,
     principal: CurrentPrincipal,
-    device_id: int,
-    request_id: int,
+    device_id: Id,
+    request_id: Id,
     body: DecisionIn,
 ) -> Any:
     return changes.decide(session, principal, device_id, request_id, body)
@@ -219,7 +218,7 @@ def decide_request(
 
 @router.get("/devices/{device_id}/audit", summary="The device's change history")
 def device_audit(
-    session: DbSession, principal: CurrentPrincipal, device_id: int
+    session: DbSession, principal: CurrentPrincipal, device_id: Id
 ) -> list[dict[str, Any]]:
     svc.get_device(session, principal, device_id)
     return [
@@ -243,7 +242,7 @@ def list_applications(
     principal: CurrentPrincipal,
     paging: Paging,
     status: ApplicationStatus | None = None,
-    site_id: int | None = None,
+    site_id: Id | None = None,
 ) -> ApplicationPage:
     return onboarding.list_applications(
         session, principal, status=status, site_id=site_id, page=paging.page, size=paging.size
@@ -267,7 +266,7 @@ def create_application(
     "/onboarding/{application_id}", response_model=ApplicationOut, summary="One application"
 )
 def get_application(
-    session: DbSession, principal: CurrentPrincipal, application_id: int
+    session: DbSession, principal: CurrentPrincipal, application_id: Id
 ) -> ApplicationOut:
     return onboarding.to_out(
         session, onboarding.get_application(session, principal, application_id)
@@ -280,7 +279,7 @@ def get_application(
     summary="Approve (sets the test due date) or reject",
 )
 def review(
-    session: DbSession, principal: CurrentPrincipal, application_id: int, body: ReviewIn
+    session: DbSession, principal: CurrentPrincipal, application_id: Id, body: ReviewIn
 ) -> ApplicationOut:
     return onboarding.to_out(session, onboarding.review(session, principal, application_id, body))
 
@@ -291,7 +290,7 @@ def review(
     summary="Record the device test (passed sets the installation due date)",
 )
 def record_test(
-    session: DbSession, principal: CurrentPrincipal, application_id: int, body: DeviceTestIn
+    session: DbSession, principal: CurrentPrincipal, application_id: Id, body: DeviceTestIn
 ) -> ApplicationOut:
     app = onboarding.record_test(session, principal, application_id, body)
     return onboarding.to_out(session, app)
@@ -302,5 +301,5 @@ def record_test(
     response_model=ApplicationOut,
     summary="Confirm installation: the devices become active",
 )
-def install(session: DbSession, principal: CurrentPrincipal, application_id: int) -> ApplicationOut:
+def install(session: DbSession, principal: CurrentPrincipal, application_id: Id) -> ApplicationOut:
     return onboarding.to_out(session, onboarding.install(session, principal, application_id))

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dustgrid.bounds import Id, reject_null
 from dustgrid.devices.models import (
     ApplicationStatus,
     CrcVariant,
@@ -50,11 +51,13 @@ class DeviceSettings(BaseModel):
     sub_stream_width: int | None = Field(default=None, ge=1, le=16384)
     sub_stream_height: int | None = Field(default=None, ge=1, le=16384)
     offline_after_minutes: int | None = Field(default=None, ge=1, le=7 * 24 * 60)
-    provider_id: int | None = None
+    provider_id: Id | None = None
 
 
 class DeviceUpdate(DeviceSettings):
-    pass
+    """Absent fields stay as they are; ``null`` clears only the columns that may be empty."""
+
+    _not_null = reject_null("name", "model", "particulate_unit", "crc_variant")
 
 
 class DeviceCreate(DeviceSettings):
@@ -62,8 +65,8 @@ class DeviceCreate(DeviceSettings):
 
     mn: str = Field(pattern=MN_PATTERN)
     kind: DeviceKind
-    site_id: int | None = None
-    district_id: int | None = Field(default=None, description="reference stations only")
+    site_id: Id | None = None
+    district_id: Id | None = Field(default=None, description="reference stations only")
     position: PlainText = Field(default="", max_length=128)
 
 
@@ -194,8 +197,8 @@ class ApplicationDevice(BaseModel):
 class ApplicationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    site_id: int
-    provider_id: int
+    site_id: Id
+    provider_id: Id
     pre_approved_model: bool = False
     devices: list[ApplicationDevice] = Field(min_length=1, max_length=50)
 
@@ -260,7 +263,7 @@ class ChangeRequestIn(BaseModel):
 
     kind: RequestKind
     reason: MultilineText = Field(min_length=2, max_length=1000)
-    new_site_id: int | None = Field(default=None, description="move: the target site")
+    new_site_id: Id | None = Field(default=None, description="move: the target site")
     new_position: PlainText = Field(default="", max_length=128)
 
 
@@ -323,9 +326,9 @@ class AdoptIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: DeviceKind = DeviceKind.dust_monitor
-    site_id: int | None = None
-    district_id: int | None = None
-    provider_id: int | None = None
+    site_id: Id | None = None
+    district_id: Id | None = None
+    provider_id: Id | None = None
     name: PlainText = Field(default="", max_length=128)
     model: PlainText = Field(default="", max_length=64)
     position: PlainText = Field(default="", max_length=128)

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Response
 from dustgrid.audit.service import entries_for
 from dustgrid.auth.deps import CurrentPrincipal, DbSession
 from dustgrid.auth.roles import Perm
-from dustgrid.errors import Forbidden
+from dustgrid.bounds import Id
+from dustgrid.errors import Forbidden, error_responses
 from dustgrid.grids import layout
 from dustgrid.grids import service as svc
 from dustgrid.grids.models import GridKind
@@ -28,7 +29,7 @@ from dustgrid.grids.schemas import (
 )
 from dustgrid.pagination import PageParams, page_params
 
-router = APIRouter(prefix="/api/v1/grids", tags=["grids"])
+router = APIRouter(prefix="/api/v1/grids", tags=["grids"], responses=error_responses())
 
 
 @router.get("", response_model=GridPage, summary="Grids in scope, with site counts and members")
@@ -37,7 +38,7 @@ def list_grids(
     principal: CurrentPrincipal,
     paging: Annotated[PageParams, Depends(page_params)],
     kind: GridKind | None = None,
-    district_id: int | None = None,
+    district_id: Id | None = None,
 ) -> GridPage:
     return svc.list_grids(
         session, principal, kind=kind, district_id=district_id, page=paging.page, size=paging.size
@@ -82,20 +83,20 @@ def create_grid(session: DbSession, principal: CurrentPrincipal, body: GridCreat
 
 
 @router.get("/{grid_id}", response_model=GridDetail, summary="One grid with groups and sites")
-def get_grid(session: DbSession, principal: CurrentPrincipal, grid_id: int) -> GridDetail:
+def get_grid(session: DbSession, principal: CurrentPrincipal, grid_id: Id) -> GridDetail:
     return svc.get_grid(session, principal, grid_id)
 
 
 @router.patch("/{grid_id}", response_model=GridDetail, summary="Edit a grid")
 def update_grid(
-    session: DbSession, principal: CurrentPrincipal, grid_id: int, body: GridUpdate
+    session: DbSession, principal: CurrentPrincipal, grid_id: Id, body: GridUpdate
 ) -> GridDetail:
     svc.update_grid(session, principal, grid_id, body)
     return svc.get_grid(session, principal, grid_id)
 
 
 @router.delete("/{grid_id}", status_code=204, summary="Delete a grid that holds no sites")
-def delete_grid(session: DbSession, principal: CurrentPrincipal, grid_id: int) -> Response:
+def delete_grid(session: DbSession, principal: CurrentPrincipal, grid_id: Id) -> Response:
     svc.delete_grid(session, principal, grid_id)
     return Response(status_code=204)
 
@@ -107,7 +108,7 @@ def delete_grid(session: DbSession, principal: CurrentPrincipal, grid_id: int) -
     summary="Add a member group (officers or inspectors, at least two)",
 )
 def add_group(
-    session: DbSession, principal: CurrentPrincipal, grid_id: int, body: GroupCreate
+    session: DbSession, principal: CurrentPrincipal, grid_id: Id, body: GroupCreate
 ) -> GridDetail:
     svc.add_group(session, principal, grid_id, body)
     return svc.get_grid(session, principal, grid_id)
@@ -121,8 +122,8 @@ def add_group(
 def update_group(
     session: DbSession,
     principal: CurrentPrincipal,
-    grid_id: int,
-    group_id: int,
+    grid_id: Id,
+    group_id: Id,
     body: GroupUpdate,
 ) -> GridDetail:
     svc.update_group(session, principal, grid_id, group_id, body)
@@ -131,7 +132,7 @@ def update_group(
 
 @router.delete("/{grid_id}/groups/{group_id}", status_code=204, summary="Remove a group")
 def delete_group(
-    session: DbSession, principal: CurrentPrincipal, grid_id: int, group_id: int
+    session: DbSession, principal: CurrentPrincipal, grid_id: Id, group_id: Id
 ) -> Response:
     svc.delete_group(session, principal, grid_id, group_id)
     return Response(status_code=204)
@@ -139,7 +140,7 @@ def delete_group(
 
 @router.get("/{grid_id}/audit", summary="The grid's change history (groups, moves, edits)")
 def grid_audit(
-    session: DbSession, principal: CurrentPrincipal, grid_id: int
+    session: DbSession, principal: CurrentPrincipal, grid_id: Id
 ) -> list[dict[str, Any]]:
     if not principal.can(Perm.audit_read):
         raise Forbidden("无权查看变更记录 / your role may not read the audit log")

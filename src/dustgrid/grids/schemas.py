@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from dustgrid.auth.roles import Role
+from dustgrid.bounds import Id
 from dustgrid.grids.models import GridKind
 from dustgrid.sites.models import Grade, Stage
 from dustgrid.text import OptionalPlainText, PlainText
@@ -16,8 +17,8 @@ class GridCreate(BaseModel):
     code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$")
     name: PlainText = Field(min_length=1, max_length=128)
     kind: GridKind
-    district_id: int
-    unit_id: int | None = None
+    district_id: Id
+    unit_id: Id | None = None
 
 
 class GridUpdate(BaseModel):
@@ -30,8 +31,8 @@ class GridUpdate(BaseModel):
     )
     name: OptionalPlainText = Field(default=None, min_length=1, max_length=128)
     kind: GridKind | None = None
-    district_id: int | None = None
-    unit_id: int | None = None
+    district_id: Id | None = None
+    unit_id: Id | None = None
 
 
 class MemberOut(BaseModel):
@@ -53,14 +54,14 @@ class GroupCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: PlainText = Field(min_length=1, max_length=128)
-    member_ids: list[int] = Field(max_length=50)
+    member_ids: list[Id] = Field(max_length=50)
 
 
 class GroupUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: OptionalPlainText = Field(default=None, min_length=1, max_length=128)
-    member_ids: list[int] | None = Field(default=None, max_length=50)
+    member_ids: list[Id] | None = Field(default=None, max_length=50)
 
 
 class GridOut(BaseModel):
@@ -103,8 +104,8 @@ class GridPage(BaseModel):
 class AssignRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    grid_id: int
-    site_ids: list[int] = Field(min_length=1, max_length=2000)
+    grid_id: Id
+    site_ids: list[Id] = Field(min_length=1, max_length=2000)
 
 
 class AssignResult(BaseModel):
@@ -117,7 +118,7 @@ class AssignResult(BaseModel):
 class PartitionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    district_id: int
+    district_id: Id
     kind: GridKind
     apply: bool = False
 

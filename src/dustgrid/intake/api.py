@@ -16,6 +16,8 @@ from fastapi import APIRouter, Depends, Query
 from dustgrid.auth.deps import AppSettings, DbSession, require
 from dustgrid.auth.principal import Principal
 from dustgrid.auth.roles import Perm
+from dustgrid.bounds import Id, Month
+from dustgrid.errors import error_responses
 from dustgrid.intake import hotline, hotline_stats, hotline_suggest, views
 from dustgrid.intake import open311_service as keys
 from dustgrid.intake import repository as repo
@@ -41,7 +43,7 @@ from dustgrid.intake.schemas import (
 from dustgrid.models import utcnow
 from dustgrid.pagination import PageParams, page_params
 
-router = APIRouter(tags=["intake"])
+router = APIRouter(tags=["intake"], responses=error_responses())
 Desk = Annotated[Principal, Depends(require(Perm.hotline))]
 System = Annotated[Principal, Depends(require(Perm.case_intake))]
 H = "/api/v1/hotline"
@@ -77,14 +79,14 @@ def list_complaints(
 
 @router.get(f"{H}/complaints/{{complaint_id}}", response_model=ComplaintOut,
             summary="One complaint (caller shown in full)")  # fmt: skip
-def get_complaint(session: DbSession, principal: Desk, complaint_id: int) -> ComplaintOut:
+def get_complaint(session: DbSession, principal: Desk, complaint_id: Id) -> ComplaintOut:
     return views.complaint_out(session, hotline.get(session, principal, complaint_id))
 
 
 @router.get(f"{H}/complaints/{{complaint_id}}/suggestions", response_model=Suggestions,
             summary="Nearest sites and possible duplicates")  # fmt: skip
 def suggestions(
-    session: DbSession, principal: Desk, settings: AppSettings, complaint_id: int
+    session: DbSession, principal: Desk, settings: AppSettings, complaint_id: Id
 ) -> Suggestions:
     c = hotline.get(session, principal, complaint_id)
     return hotline_suggest.for_complaint(session, principal, c, settings=settings)
@@ -93,7 +95,7 @@ def suggestions(
 @router.post(f"{H}/complaints/{{complaint_id}}/link", response_model=ComplaintOut,
              summary="Open a case for the complaint, or merge it into one")  # fmt: skip
 def link_complaint(
-    session: DbSession, principal: Desk, settings: AppSettings, complaint_id: int, body: LinkIn
+    session: DbSession, principal: Desk, settings: AppSettings, complaint_id: Id, body: LinkIn
 ) -> ComplaintOut:
     c, _case, _created = hotline.link(session, principal, complaint_id, body, settings=settings)
     return views.complaint_out(session, c)
@@ -102,7 +104,7 @@ def link_complaint(
 @router.post(f"{H}/complaints/{{complaint_id}}/dismiss", response_model=ComplaintOut,
              summary="Close a complaint without a case")  # fmt: skip
 def dismiss_complaint(
-    session: DbSession, principal: Desk, complaint_id: int, body: DismissIn
+    session: DbSession, principal: Desk, complaint_id: Id, body: DismissIn
 ) -> ComplaintOut:
     return views.complaint_out(session, hotline.dismiss(session, principal, complaint_id,
                                                         body.reason))  # fmt: skip
@@ -111,7 +113,7 @@ def dismiss_complaint(
 @router.post(f"{H}/complaints/{{complaint_id}}/feedback", response_model=ComplaintOut,
              summary="Record response, resolution and satisfaction")  # fmt: skip
 def complaint_feedback(
-    session: DbSession, principal: Desk, settings: AppSettings, complaint_id: int,
+    session: DbSession, principal: Desk, settings: AppSettings, complaint_id: Id,
     body: FeedbackIn,
 ) -> ComplaintOut:  # fmt: skip
     c = hotline.feedback(session, principal, complaint_id, body, settings=settings)
@@ -124,7 +126,7 @@ def stats(
     session: DbSession,
     principal: Desk,
     settings: AppSettings,
-    month: Annotated[str | None, Query(description="YYYY-MM, default this month")] = None,
+    month: Annotated[Month | None, Query(description="YYYY-MM, default this month")] = None,
 ) -> HotlineStats:
     return hotline_stats.monthly(session, principal, month, settings=settings)
 
@@ -182,5 +184,5 @@ def issue_key(session: DbSession, principal: System, body: KeyIn) -> KeyIssued:
 
 @router.post("/api/v1/open311/keys/{key_id}/revoke", response_model=KeyOut,
              summary="Revoke an Open311 client key")  # fmt: skip
-def revoke_key(session: DbSession, principal: System, key_id: int) -> KeyOut:
+def revoke_key(session: DbSession, principal: System, key_id: Id) -> KeyOut:
     return _key_out(keys.revoke_key(session, principal, key_id, now=utcnow()))

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Form, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dustgrid.auth.deps import AppSettings, DbSession
@@ -70,7 +71,27 @@ class Open311Route(APIRoute):
 
 
 PREFIX = "/open311/v2"
-router = APIRouter(prefix=PREFIX, tags=["open311"], route_class=Open311Route)
+
+
+class Open311Error(BaseModel):
+    """One error of the GeoReport v2 format (``[{"code": 400, "description": "..."}]``)."""
+
+    code: int
+    description: str
+
+
+OPEN311_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": list[Open311Error], "description": text}
+    for code, text in (
+        (400, "Invalid request (the description says which parameter)"),
+        (403, "Invalid or revoked api_key"),
+        (404, "No such service or request"),
+        (413, "Request body larger than the route's limit"),
+    )
+}
+router = APIRouter(
+    prefix=PREFIX, tags=["open311"], route_class=Open311Route, responses=OPEN311_ERRORS
+)
 AcceptLanguage = Annotated[str | None, Header()]
 Text = Annotated[str | None, Form()]
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from dustgrid.bounds import Id, Moment
 from dustgrid.cases.states import CaseSource
 from dustgrid.intake.models import Channel, ComplaintStatus
 from dustgrid.intake.policy import VideoEventKind
@@ -21,7 +22,7 @@ class ComplaintIn(BaseModel):
     channel: Channel = Channel.phone_12319
     caller_name: PlainText = Field(default="", max_length=64)
     caller_phone: str = Field(default="", max_length=32, pattern=r"^[0-9+\-() ]*$")
-    received_at: datetime | None = Field(default=None, description="when the call came in")
+    received_at: Moment | None = Field(default=None, description="when the call came in")
     place_text: PlainText = Field(default="", max_length=255)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
@@ -124,8 +125,8 @@ class Suggestions(BaseModel):
 class LinkIn(BaseModel):
     """Either merge into ``case_id``, or open a case (at ``site_id``, or at the point)."""
 
-    site_id: int | None = None
-    case_id: int | None = None
+    site_id: Id | None = None
+    case_id: Id | None = None
     category: OptionalPlainText = Field(default=None, max_length=48)
     severity: str = "medium"
 
@@ -143,8 +144,8 @@ class DismissIn(BaseModel):
 class FeedbackIn(BaseModel):
     """The answer given to the caller; ``responded``/``resolved`` mean "now"."""
 
-    response_at: datetime | None = None
-    resolved_at: datetime | None = None
+    response_at: Moment | None = None
+    resolved_at: Moment | None = None
     responded: bool = False
     resolved: bool = False
     satisfaction: int | None = Field(default=None, ge=1, le=5)
@@ -176,7 +177,7 @@ class VideoEventIn(BaseModel):
     event_id: str | None = Field(default=None, max_length=128, description="vendor's id")
     kind: VideoEventKind
     device_mn: str = Field(min_length=1, max_length=24)
-    time: datetime = Field(description="when the camera saw it (ISO 8601; local if no zone)")
+    time: Moment = Field(description="when the camera saw it (ISO 8601; local if no zone)")
     confidence: float = Field(ge=0, le=1)
 
 
@@ -194,7 +195,7 @@ class VideoEventOut(BaseModel):
 
 class IntakeIn(BaseModel):
     source: CaseSource
-    site_id: int | None = None
+    site_id: Id | None = None
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
     category: PlainText = Field(max_length=48)

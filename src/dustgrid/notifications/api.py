@@ -9,11 +9,15 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from dustgrid.auth.deps import CurrentPrincipal, DbSession
+from dustgrid.bounds import Id
+from dustgrid.errors import error_responses
 from dustgrid.models import utcnow
 from dustgrid.notifications import service
 from dustgrid.pagination import PageParams, page_params
 
-router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
+router = APIRouter(
+    prefix="/api/v1/notifications", tags=["notifications"], responses=error_responses()
+)
 
 
 class NotificationOut(BaseModel):
@@ -56,7 +60,7 @@ def unread(session: DbSession, principal: CurrentPrincipal) -> dict[str, int]:
 
 
 @router.post("/{notification_id}/read", status_code=204, summary="Mark one read")
-def read_one(session: DbSession, principal: CurrentPrincipal, notification_id: int) -> None:
+def read_one(session: DbSession, principal: CurrentPrincipal, notification_id: Id) -> None:
     service.mark_read(session, principal.user_id, notification_id, now=utcnow())
 
 

@@ -9,7 +9,8 @@ from fastapi import APIRouter
 from dustgrid.audit.service import entries_for
 from dustgrid.auth.deps import CurrentPrincipal, DbSession
 from dustgrid.auth.roles import Perm
-from dustgrid.errors import Forbidden
+from dustgrid.bounds import Id
+from dustgrid.errors import Forbidden, error_responses
 from dustgrid.org import service as svc
 from dustgrid.org.schemas import (
     DistrictCreate,
@@ -21,7 +22,7 @@ from dustgrid.org.schemas import (
     UnitUpdate,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["organisation"])
+router = APIRouter(prefix="/api/v1", tags=["organisation"], responses=error_responses())
 
 
 @router.get("/districts", response_model=list[DistrictOut], summary="Districts in scope")
@@ -35,13 +36,13 @@ def create_district(session: DbSession, principal: CurrentPrincipal, body: Distr
 
 
 @router.get("/districts/{district_id}", response_model=DistrictOut, summary="One district")
-def get_district(session: DbSession, principal: CurrentPrincipal, district_id: int) -> Any:
+def get_district(session: DbSession, principal: CurrentPrincipal, district_id: Id) -> Any:
     return svc.get_district(session, principal, district_id)
 
 
 @router.patch("/districts/{district_id}", response_model=DistrictOut, summary="Edit a district")
 def update_district(
-    session: DbSession, principal: CurrentPrincipal, district_id: int, body: DistrictUpdate
+    session: DbSession, principal: CurrentPrincipal, district_id: Id, body: DistrictUpdate
 ) -> Any:
     return svc.update_district(session, principal, district_id, body)
 
@@ -57,20 +58,20 @@ def create_unit(session: DbSession, principal: CurrentPrincipal, body: UnitCreat
 
 
 @router.get("/org/units/{unit_id}", response_model=UnitOut, summary="One unit")
-def get_unit(session: DbSession, principal: CurrentPrincipal, unit_id: int) -> Any:
+def get_unit(session: DbSession, principal: CurrentPrincipal, unit_id: Id) -> Any:
     return svc.get_unit(session, principal, unit_id)
 
 
 @router.patch("/org/units/{unit_id}", response_model=UnitOut, summary="Edit a unit")
 def update_unit(
-    session: DbSession, principal: CurrentPrincipal, unit_id: int, body: UnitUpdate
+    session: DbSession, principal: CurrentPrincipal, unit_id: Id, body: UnitUpdate
 ) -> Any:
     return svc.update_unit(session, principal, unit_id, body)
 
 
 @router.get("/org/units/{unit_id}/audit", summary="A unit's change history")
 def unit_audit(
-    session: DbSession, principal: CurrentPrincipal, unit_id: int
+    session: DbSession, principal: CurrentPrincipal, unit_id: Id
 ) -> list[dict[str, Any]]:
     if not principal.can(Perm.audit_read):
         raise Forbidden("无权查看变更记录 / your role may not read the audit log")

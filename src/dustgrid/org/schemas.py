@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from dustgrid.bounds import Id
 from dustgrid.geo.shapes import GeometryError, validate_geometry
 from dustgrid.org.models import UnitKind
 from dustgrid.text import OptionalPlainText, PlainText
@@ -66,8 +67,8 @@ class UnitCreate(BaseModel):
     name_en: PlainText = Field(default="", max_length=128)
     kind: UnitKind
     level: int | None = Field(default=None, ge=1, le=3)
-    parent_id: int | None = None
-    district_id: int | None = None
+    parent_id: Id | None = None
+    district_id: Id | None = None
 
 
 class UnitUpdate(BaseModel):
@@ -77,8 +78,8 @@ class UnitUpdate(BaseModel):
     name_en: OptionalPlainText = Field(default=None, max_length=128)
     kind: UnitKind | None = None
     level: int | None = Field(default=None, ge=1, le=3)
-    parent_id: int | None = None
-    district_id: int | None = None
+    parent_id: Id | None = None
+    district_id: Id | None = None
 
 
 class UnitOut(BaseModel):

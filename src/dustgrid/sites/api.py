@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from dustgrid.audit.service import entries_for
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
-from dustgrid.errors import Invalid
+from dustgrid.bounds import Id
+from dustgrid.errors import Invalid, error_responses
 from dustgrid.pagination import PageParams, page_params
 from dustgrid.sites import excel
 from dustgrid.sites import service as svc
@@ -24,7 +25,7 @@ from dustgrid.sites.schemas import (
     SiteUpdate,
 )
 
-router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
+router = APIRouter(prefix="/api/v1/sites", tags=["sites"], responses=error_responses())
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -127,27 +128,27 @@ def create_site(session: DbSession, principal: CurrentPrincipal, body: SiteCreat
 
 
 @router.get("/{site_id}", response_model=SiteOut, summary="One site")
-def get_site(session: DbSession, principal: CurrentPrincipal, site_id: int) -> Any:
+def get_site(session: DbSession, principal: CurrentPrincipal, site_id: Id) -> Any:
     return svc.get_site(session, principal, site_id)
 
 
 @router.patch("/{site_id}", response_model=SiteOut, summary="Edit a site")
 def update_site(
-    session: DbSession, principal: CurrentPrincipal, site_id: int, body: SiteUpdate
+    session: DbSession, principal: CurrentPrincipal, site_id: Id, body: SiteUpdate
 ) -> Any:
     return svc.update_site(session, principal, site_id, body)
 
 
 @router.post("/{site_id}/retire", response_model=SiteOut, summary="Retire a site from the ledger")
 def retire_site(
-    session: DbSession, principal: CurrentPrincipal, site_id: int, body: SiteRetire
+    session: DbSession, principal: CurrentPrincipal, site_id: Id, body: SiteRetire
 ) -> Any:
     return svc.retire_site(session, principal, site_id, body.reason)
 
 
 @router.get("/{site_id}/audit", summary="The site's change history")
 def site_audit(
-    session: DbSession, principal: CurrentPrincipal, site_id: int
+    session: DbSession, principal: CurrentPrincipal, site_id: Id
 ) -> list[dict[str, Any]]:
     svc.get_site(session, principal, site_id)
     return [

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from dustgrid.bounds import Day, Id, reject_null
 from dustgrid.sites.models import EnterpriseKind, Grade, PermitStatus, SiteKind, Stage
 from dustgrid.sites.uscc import USCCError, validate_uscc
 from dustgrid.text import MultilineText, OptionalPlainText, PlainText
@@ -37,8 +38,8 @@ class SiteFields(BaseModel):
     permit_no: OptionalPlainText = Field(default=None, max_length=64)
     permit_status: PermitStatus | None = None
     kind: SiteKind | None = None
-    district_id: int | None = None
-    l2_unit_id: int | None = None
+    district_id: Id | None = None
+    l2_unit_id: Id | None = None
     address: OptionalPlainText = Field(default=None, max_length=255)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
@@ -47,10 +48,10 @@ class SiteFields(BaseModel):
     area_m2: float | None = Field(default=None, ge=0)
     investment_yuan: Decimal | None = Field(default=None, ge=0)
     stage: Stage | None = None
-    planned_start_date: date | None = None
-    planned_end_date: date | None = None
-    actual_start_date: date | None = None
-    actual_end_date: date | None = None
+    planned_start_date: Day | None = None
+    planned_end_date: Day | None = None
+    actual_start_date: Day | None = None
+    actual_end_date: Day | None = None
     builder: EnterpriseRef | None = None
     contractor: EnterpriseRef | None = None
     supervisor: EnterpriseRef | None = None
@@ -58,22 +59,29 @@ class SiteFields(BaseModel):
     contact_phone: OptionalPlainText = Field(default=None, max_length=32)
     grade: Grade | None = None
     control_measures: dict[str, Any] | None = None
-    enforcement_grid_id: int | None = None
-    inspector_grid_id: int | None = None
+    enforcement_grid_id: Id | None = None
+    inspector_grid_id: Id | None = None
 
 
 class SiteCreate(SiteFields):
     project_code: PlainText = Field(min_length=1, max_length=64)
     name: PlainText = Field(min_length=1, max_length=200)
     kind: SiteKind
-    district_id: int
+    district_id: Id
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     stage: Stage
 
 
 class SiteUpdate(SiteFields):
-    pass
+    """Absent fields stay as they are; ``null`` clears only the columns that may be empty
+    (dates, boundary, enterprises, control measures) or are derived again (L2 unit, grids)."""
+
+    _not_null = reject_null(
+        "name", "permit_no", "permit_status", "kind", "district_id", "address", "lat", "lon",
+        "built_up_area", "area_m2", "investment_yuan", "stage", "contact_name",
+        "contact_phone", "grade",
+    )  # fmt: skip
 
 
 class SiteRetire(BaseModel):

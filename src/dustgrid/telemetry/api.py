@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
+from dustgrid.bounds import Id, Moment
+from dustgrid.errors import error_responses
 from dustgrid.models import utcnow
 from dustgrid.telemetry import service as svc
 from dustgrid.telemetry.policy import policy_from_settings
 
-router = APIRouter(prefix="/api/v1/sites", tags=["telemetry"])
+router = APIRouter(prefix="/api/v1/sites", tags=["telemetry"], responses=error_responses())
 
 
 @router.get(
@@ -24,16 +25,16 @@ def site_series(
     session: DbSession,
     principal: CurrentPrincipal,
     settings: AppSettings,
-    site_id: int,
+    site_id: Id,
     metric: Annotated[
         list[str] | None,
         Query(description="pm10, pm25, tsp, noise… (repeat or comma-separate); default four"),
     ] = None,
     period: Literal["15m", "1h", "1d"] = "15m",
     start: Annotated[
-        datetime | None, Query(description="ISO 8601; without offset = city-local")
+        Moment | None, Query(description="ISO 8601; without offset = city-local")
     ] = None,
-    end: Annotated[datetime | None, Query(description="ISO 8601; default now")] = None,
+    end: Annotated[Moment | None, Query(description="ISO 8601; default now")] = None,
 ) -> dict[str, Any]:
     return svc.site_series(
         session,

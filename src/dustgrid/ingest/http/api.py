@@ -31,13 +31,13 @@ from pydantic import BaseModel, Field
 
 from dustgrid.auth.deps import AppSettings, DbSession
 from dustgrid.devices.keys import verify_api_key
-from dustgrid.errors import DomainError, Unauthenticated
+from dustgrid.errors import DomainError, Unauthenticated, error_responses
 from dustgrid.ingest.deadletter import service as dead_letters
 from dustgrid.models import utcnow
 from dustgrid.telemetry.intake import IntakeResult, ReadingItem, store_items
 from dustgrid.telemetry.timewindow import time_window_from_settings
 
-router = APIRouter(prefix="/api/v1/telemetry", tags=["telemetry"])
+router = APIRouter(prefix="/api/v1/telemetry", tags=["telemetry"], responses=error_responses())
 SOURCE_HTTP = "http"
 
 
