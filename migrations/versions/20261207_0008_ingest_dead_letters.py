@@ -32,13 +32,24 @@ def upgrade() -> None:
         sa.Column("errors", sa.JSON(), nullable=False),
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("payload_bytes", sa.Integer(), nullable=False),
+        sa.Column("repeats", sa.Integer(), nullable=False),
+        sa.Column("last_at", dustgrid.models.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ingest_dead_letter")),
     )
     op.create_index(
         "ix_ingest_dead_letter_received", "ingest_dead_letter", ["received_at"], unique=False
     )
+    op.create_index(
+        "ix_ingest_dead_letter_repeat",
+        "ingest_dead_letter",
+        ["channel", "status", "mn", "last_at"],
+        unique=False,
+    )
+    op.create_index("ix_ingest_dead_letter_last", "ingest_dead_letter", ["last_at"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_ingest_dead_letter_last", table_name="ingest_dead_letter")
+    op.drop_index("ix_ingest_dead_letter_repeat", table_name="ingest_dead_letter")
     op.drop_index("ix_ingest_dead_letter_received", table_name="ingest_dead_letter")
     op.drop_table("ingest_dead_letter")

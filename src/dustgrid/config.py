@@ -247,6 +247,15 @@ class Settings(BaseSettings):
         ge=256,
         description="Payload bytes kept in one ingest dead-letter record (the rest is cut)",
     )
+    ingest_dead_letter_merge_s: int = Field(
+        default=600,
+        ge=0,
+        description="The same refusal again within this many seconds counts on the same "
+        "dead-letter record (0: one record per message)",
+    )
+    ingest_dead_letter_retention_days: int = Field(
+        default=30, ge=1, description="Dead letters not seen for this many days are deleted"
+    )
 
     def resolved_secret_key(self) -> str:
         """Return the signing key, creating a persistent one under ``var_dir`` if none is set."""

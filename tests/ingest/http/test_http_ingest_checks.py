@@ -183,3 +183,52 @@ def test_every_metric_has_a_plausible_range() -> None:
     assert set(DEFAULT_PLAUSIBLE_RANGES.ranges) == set(METRICS)
     assert DEFAULT_PLAUSIBLE_RANGES.check("pm10", "cou", -1.0) is None  # totals not checked
     assert DEFAULT_PLAUSIBLE_RANGES.check("pm10", "rtd", float("inf")) is not None
+
+
+def test_a_device_repeating_a_refusal_adds_one_dead_letter_not_one_per_request(
+    anon: TestClient,
+    api_as: Callable[[str], TestClient],
+    keyed: dict[str, Any],
+) -> None:
+    """A device stuck on a bad flag sends it every few seconds: the list counts the repeats
+    on one row instead of growing a row per request (it would fill the database)."""
+    for _ in range(12):
+        push(anon, keyed["key"], [item(), item(flag="Q", value=1.5)])
+    push(anon, keyed["key"], [item(time="0001-01-01T00:00:00")])  # same status: same row
+    letters = api_as("admin").get("/api/v1/ingest/dead-letters", params={"mn": MN}).json()
+    assert [(d["status"], d["repeats"]) for d in letters] == [("items_refused", 13)]
+    assert letters[0]["last_at"] >= letters[0]["received_at"]
+    assert [(e["index"], e["code"]) for e in letters[0]["errors"]] == [(1, "unknown_flag")]
+    page = api_as("admin")
+    page.cookies.set("lang", "zh-CN")
+    assert "共 13 次" in page.get("/ingest/dead-letters").text
+
+
+def test_repeats_merge_only_within_the_window_and_old_letters_are_purged(db: Session) -> None:
+    from dustgrid.ingest.deadletter import service
+    from dustgrid.ingest.deadletter.models import DeadLetter
+    from dustgrid.ingest.deadletter.policy import DeadLetterPolicy
+
+    policy = DeadLetterPolicy(
+        merge_window=timedelta(minutes=10), retention=timedelta(days=30), purge_every=timedelta(0)
+    )
+    t0 = utcnow() - timedelta(days=40)
+
+    def letter(at: datetime, mn: str = "MERGE0001", status: str = "bad_payload") -> DeadLetter:
+        return service.record(
+            db, channel="mqtt", status=status, reason="r", payload=b"x", at=at, mn=mn,
+            policy=policy,
+        )  # fmt: skip
+
+    first = letter(t0)
+    assert letter(t0 + timedelta(minutes=9)) is first  # within the window of the last one
+    assert letter(t0 + timedelta(minutes=18)) is first  # ... counted from the last time seen
+    assert first.repeats == 3
+    other = letter(t0 + timedelta(minutes=19), status="unknown_device")
+    elsewhere = letter(t0 + timedelta(minutes=19), mn="MERGE0002")
+    later = letter(t0 + timedelta(minutes=40))  # 22 minutes of silence: a new row
+    assert len({first.id, other.id, elsewhere.id, later.id}) == 4
+    # 40 days on, every one of them is past the 30-day retention: the next record purges
+    fresh = letter(utcnow(), mn="MERGE0003")
+    left = db.scalars(select(DeadLetter.mn).where(DeadLetter.mn.like("MERGE%"))).all()
+    assert left == [fresh.mn]

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from dustgrid.auth.deps import CurrentPrincipal, DbSession
 from dustgrid.ingest.deadletter import service
@@ -29,6 +29,8 @@ class DeadLetterOut(BaseModel):
     errors: list[ItemError]
     payload: str
     payload_bytes: int
+    repeats: int = Field(description="how many times this refusal arrived")
+    last_at: datetime
 
 
 @router.get(

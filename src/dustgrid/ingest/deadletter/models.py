@@ -1,5 +1,7 @@
-"""The ``ingest_dead_letter`` table: one row per message (MQTT) or request (HTTP) that had
-something the platform could not store, with why and what arrived (secrets redacted).
+"""The ``ingest_dead_letter`` table: a row per refusal of a message (MQTT) or request (HTTP)
+that had something the platform could not store, with why and what arrived (secrets
+redacted); the same refusal repeated soon after counts on the same row (``repeats``,
+``last_at``: docs/telemetry.md, "Dead letters").
 
 No foreign key to ``device`` (as ``reading``): a dead letter may name an MN nobody
 registered, and it must be writable whatever state the device row is in.
@@ -18,7 +20,11 @@ from dustgrid.models import Base, UTCDateTime, utcnow
 
 class DeadLetter(Base):
     __tablename__ = "ingest_dead_letter"
-    __table_args__ = (Index("ix_ingest_dead_letter_received", "received_at"),)
+    __table_args__ = (
+        Index("ix_ingest_dead_letter_received", "received_at"),
+        Index("ix_ingest_dead_letter_repeat", "channel", "status", "mn", "last_at"),
+        Index("ix_ingest_dead_letter_last", "last_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -31,3 +37,6 @@ class DeadLetter(Base):
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     payload: Mapped[str] = mapped_column(Text, default="")
     payload_bytes: Mapped[int] = mapped_column(Integer, default=0)  # before cutting
+    #: how many times this refusal arrived (the first one's payload is the sample)
+    repeats: Mapped[int] = mapped_column(Integer, default=1)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

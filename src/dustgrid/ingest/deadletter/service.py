@@ -7,7 +7,10 @@ What is recorded (docs/telemetry.md, "Dead letters"):
   failed (:data:`FAILED`) or whose storing kept failing (:data:`GAVE_UP`);
 * HTTP: each accepted request with refused items (only the refused items are kept).
 
-Payloads are kept as text, cut to ``ingest_dead_letter_max_bytes``, with device API keys
+Repeats of one refusal are counted on one row and old rows deleted
+(:class:`~dustgrid.ingest.deadletter.policy.DeadLetterPolicy`), so a device stuck on a broken
+payload cannot fill the database. Payloads are kept as text, cut to
+``ingest_dead_letter_max_bytes``, with device API keys
 (all but their public prefix) and HJ 212 passwords (``PW=``) masked: the list is for city
 admins, not a second copy of the devices' secrets.
 """
@@ -16,10 +19,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.principal import Principal
@@ -27,6 +30,7 @@ from dustgrid.auth.roles import Perm
 from dustgrid.devices.keys import PREFIX_CHARS
 from dustgrid.errors import Forbidden
 from dustgrid.ingest.deadletter.models import DeadLetter
+from dustgrid.ingest.deadletter.policy import DEFAULT_DEAD_LETTER_POLICY, DeadLetterPolicy
 
 CHANNEL_MQTT: Final = "mqtt"
 CHANNEL_HTTP: Final = "http"
@@ -61,21 +65,47 @@ def record(
     reason: str,
     payload: bytes | str,
     at: datetime,
-    max_bytes: int,
+    policy: DeadLetterPolicy = DEFAULT_DEAD_LETTER_POLICY,
     topic: str = "",
     mn: str | None = None,
     device_id: int | None = None,
     errors: Sequence[Any] = (),
 ) -> DeadLetter:
-    """Add one dead letter (``errors``: pydantic models or dicts with index/code/reason)."""
-    text, size = payload_text(payload, max_bytes)
+    """Add a dead letter, or count a repeat on the last one of the same refusal.
+
+    ``errors``: pydantic models or dicts with index/code/reason. The same channel, MN (or,
+    without one, topic) and status within ``policy.merge_window`` of the last time it was
+    seen is a repeat: the row keeps its first payload as the sample and counts the rest.
+    """
+    _purge_now_and_then(session, at, policy)
+    mn = mn[:64] if mn else None
+    topic = topic[:255]
+    status = status[:32]
+    if policy.merge_window > timedelta(0):
+        same = select(DeadLetter).where(
+            DeadLetter.channel == channel,
+            DeadLetter.status == status,
+            DeadLetter.last_at >= at - policy.merge_window,
+            DeadLetter.mn == mn if mn is not None else DeadLetter.mn.is_(None),
+        )
+        if mn is None:
+            same = same.where(DeadLetter.topic == topic)
+        last = session.scalar(same.order_by(DeadLetter.last_at.desc()).limit(1))
+        if last is not None:
+            last.repeats += 1
+            last.last_at = max(last.last_at, at)
+            session.flush()
+            return last
+    text, size = payload_text(payload, policy.max_bytes)
     letter = DeadLetter(
         received_at=at,
+        last_at=at,
+        repeats=1,
         channel=channel,
-        topic=topic[:255],
-        mn=mn[:64] if mn else None,
+        topic=topic,
+        mn=mn,
         device_id=device_id,
-        status=status[:32],
+        status=status,
         reason=redact(reason),
         errors=[e if isinstance(e, dict) else e.model_dump() for e in errors],
         payload=text,
@@ -84,6 +114,28 @@ def record(
     session.add(letter)
     session.flush()
     return letter
+
+
+class _PurgeClock:
+    """When this process last deleted old dead letters (every process purges on its own:
+    the delete is idempotent, so no shared state is needed)."""
+
+    last: datetime | None = None
+
+
+def _purge_now_and_then(session: Session, at: datetime, policy: DeadLetterPolicy) -> None:
+    if _PurgeClock.last is not None and at - _PurgeClock.last < policy.purge_every:
+        return
+    _PurgeClock.last = at
+    purge(session, at, policy)
+
+
+def purge(
+    session: Session, now: datetime, policy: DeadLetterPolicy = DEFAULT_DEAD_LETTER_POLICY
+) -> int:
+    """Delete dead letters last seen more than ``policy.retention`` ago; how many went."""
+    result = session.execute(delete(DeadLetter).where(DeadLetter.last_at < now - policy.retention))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _require(principal: Principal) -> None:
@@ -102,7 +154,7 @@ def list_dead_letters(
 ) -> list[DeadLetter]:
     """Newest first; city admins only (payloads of any device, city-wide)."""
     _require(principal)
-    stmt = select(DeadLetter).order_by(DeadLetter.received_at.desc(), DeadLetter.id.desc())
+    stmt = select(DeadLetter).order_by(DeadLetter.last_at.desc(), DeadLetter.id.desc())
     if channel:
         stmt = stmt.where(DeadLetter.channel == channel)
     if status:
@@ -113,9 +165,9 @@ def list_dead_letters(
 
 
 def counts(session: Session, principal: Principal) -> dict[tuple[str, str], int]:
-    """How many dead letters per (channel, status)."""
+    """How many refused messages or requests per (channel, status), repeats included."""
     _require(principal)
-    stmt = select(DeadLetter.channel, DeadLetter.status, func.count()).group_by(
+    stmt = select(DeadLetter.channel, DeadLetter.status, func.sum(DeadLetter.repeats)).group_by(
         DeadLetter.channel, DeadLetter.status
     )
     return {(c, s): int(n) for c, s, n in session.execute(stmt)}

@@ -33,6 +33,7 @@ from dustgrid.auth.deps import AppSettings, DbSession
 from dustgrid.devices.keys import verify_api_key
 from dustgrid.errors import DomainError, Unauthenticated, error_responses
 from dustgrid.ingest.deadletter import service as dead_letters
+from dustgrid.ingest.deadletter.policy import dead_letter_policy_from_settings
 from dustgrid.models import utcnow
 from dustgrid.telemetry.intake import IntakeResult, ReadingItem, store_items
 from dustgrid.telemetry.timewindow import time_window_from_settings
@@ -93,7 +94,7 @@ def push_readings(
             reason=f"{len(result.errors)} of {len(body.readings)} item(s) refused",
             payload=json.dumps(refused, ensure_ascii=False, default=str),
             at=now,
-            max_bytes=settings.ingest_dead_letter_max_bytes,
+            policy=dead_letter_policy_from_settings(settings),
             topic=request.url.path,
             mn=device.mn,
             device_id=device.id,

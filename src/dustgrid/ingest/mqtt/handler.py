@@ -27,6 +27,7 @@ from dustgrid.devices.keys import verify_api_key
 from dustgrid.devices.models import CrcVariant, Device, Lifecycle
 from dustgrid.devices.online import mark_seen
 from dustgrid.ingest.deadletter import service as dead_letters
+from dustgrid.ingest.deadletter.policy import DEFAULT_DEAD_LETTER_POLICY, DeadLetterPolicy
 from dustgrid.ingest.hj212 import HJ212Error, decode
 from dustgrid.ingest.hj212.codec import Frame
 from dustgrid.ingest.hj212.codes import DATA_CNS
@@ -58,7 +59,6 @@ UNAUTHORIZED: Final = "unauthorized"
 NOT_DATA: Final = "not_data"
 #: Outcomes that are normal traffic, not a dead letter.
 NOT_DEAD: Final = frozenset({OK, NOT_DATA})
-DEFAULT_DEAD_LETTER_BYTES: Final = 16384  # Settings.ingest_dead_letter_max_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +69,7 @@ class Config:
     max_items: int
     window: ReadingTimeWindow
     ranges: PlausibleRanges = DEFAULT_PLAUSIBLE_RANGES
-    dead_letter_max_bytes: int = DEFAULT_DEAD_LETTER_BYTES
+    dead_letters: DeadLetterPolicy = DEFAULT_DEAD_LETTER_POLICY
 
 
 @dataclass(slots=True)
@@ -126,7 +126,7 @@ def record_dead_letter(
         reason=outcome.reason or f"{len(outcome.errors)} item(s) refused",
         payload=payload,
         at=now,
-        max_bytes=cfg.dead_letter_max_bytes,
+        policy=cfg.dead_letters,
         topic=topic,
         mn=mn,
         device_id=outcome.device_id,

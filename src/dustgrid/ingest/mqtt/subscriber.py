@@ -58,6 +58,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from dustgrid.config import Settings
+from dustgrid.ingest.deadletter.policy import dead_letter_policy_from_settings
 from dustgrid.ingest.deadletter.service import FAILED, GAVE_UP
 from dustgrid.models import utcnow
 from dustgrid.telemetry.timewindow import time_window_from_settings
@@ -97,7 +98,7 @@ class Subscriber:
             window=time_window_from_settings(
                 settings.telemetry_future_tolerance_s, settings.telemetry_max_age_days
             ),
-            dead_letter_max_bytes=settings.ingest_dead_letter_max_bytes,
+            dead_letters=dead_letter_policy_from_settings(settings),
         )
         self._attempts: dict[tuple[str, bytes], int] = {}  # failed tries per message
         self._factory = session_factory or _default_factory(settings)
