@@ -147,12 +147,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:
         if _is_api(request):
-            headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
-            return _error_json(exc.status_code, exc.message, exc.details, headers)
+            headers = exc.http_headers()
+            if isinstance(exc, Unauthenticated):
+                headers["WWW-Authenticate"] = "Bearer"
+            return _error_json(exc.status_code, exc.message, exc.details, headers or None)
         if isinstance(exc, Unauthenticated):
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-        return render_error(request, exc.status_code, exc.message)
+        page = render_error(request, exc.status_code, exc.message)
+        page.headers.update(exc.http_headers())
+        return page
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:

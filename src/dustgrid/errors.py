@@ -20,6 +20,10 @@ class DomainError(Exception):
         # (a failed login attempt is evidence the throttle needs).
         self.persist = persist
 
+    def http_headers(self) -> dict[str, str]:
+        """Headers the answer carries besides the body (none by default)."""
+        return {}
+
 
 class NotFound(DomainError):
     status_code = 404
@@ -38,7 +42,14 @@ class Invalid(DomainError):
 
 
 class Throttled(DomainError):
+    """Too many tries; ``details["retry_after_s"]``, when given, is also sent as the standard
+    ``Retry-After`` header so clients and proxies back off without parsing the body."""
+
     status_code = 429
+
+    def http_headers(self) -> dict[str, str]:
+        wait = self.details.get("retry_after_s") if isinstance(self.details, dict) else None
+        return {"Retry-After": str(int(wait))} if isinstance(wait, int | float) else {}
 
 
 class Unauthenticated(DomainError):

@@ -117,6 +117,7 @@ def test_one_address_cannot_try_thirty_user_names(app: object, settings: Setting
     r = _login(attacker, "admin", PASSWORD)  # even a right password waits its turn
     assert r.status_code == 429
     assert r.json()["errors"]["retry_after_s"] >= 1
+    assert int(r.headers["Retry-After"]) == r.json()["errors"]["retry_after_s"]
     assert _login(_client(app, "198.51.100.2"), "admin", PASSWORD).status_code == 200
 
 

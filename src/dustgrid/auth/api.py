@@ -31,6 +31,7 @@ from dustgrid.auth.service import (
     set_active,
     verify_current_password,
 )
+from dustgrid.bounds import Id
 from dustgrid.errors import API_ERROR_CODES, NotFound, error_responses
 
 router = APIRouter(
@@ -135,7 +136,7 @@ def _user(session: DbSession, user_id: int) -> User:
     summary="Disable/enable an account or set its password (both end its sessions)",
 )
 def update_user(
-    user_id: int,
+    user_id: Id,
     session: DbSession,
     settings: AppSettings,
     principal: Annotated[Principal, Depends(require(Perm.user_admin))],
@@ -157,7 +158,7 @@ def update_user(
     summary="Sign an account out everywhere (every page session and API token)",
 )
 def sign_out_everywhere(
-    user_id: int,
+    user_id: Id,
     session: DbSession,
     principal: Annotated[Principal, Depends(require(Perm.user_admin))],
 ) -> SessionsEnded:

@@ -81,7 +81,7 @@ async def login_submit(request: Request, session: DbSession, settings: AppSettin
     except DomainError as exc:
         # The failed attempt must be stored even though the page answers with an error.
         session.commit()
-        return render(
+        page = render(
             request,
             "login.html",
             status_code=exc.status_code,
@@ -89,6 +89,8 @@ async def login_submit(request: Request, session: DbSession, settings: AppSettin
             next=target,
             username=username,
         )
+        page.headers.update(exc.http_headers())
+        return page
     sid, _row = start_session(
         session,
         user,
