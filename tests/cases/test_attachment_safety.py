@@ -96,4 +96,5 @@ def test_kept_files_are_served_safely(api_as: Callable[[str], TestClient], city:
 def test_safe_name_keeps_the_stem_and_takes_the_sniffed_extension() -> None:
     assert files.safe_name("现场照片 1.html", "image/jpeg") == "现场照片_1.jpg"
     assert files.safe_name('a";b.svg', "image/png") == "a__b.png"
-    assert files.safe_name("../../etc/passwd", "application/pdf") == "passwd.pdf"
+    traversal = "../../etc/passwd"  # outside-path: test input
+    assert files.safe_name(traversal, "application/pdf") == "passwd.pdf"

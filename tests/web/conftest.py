@@ -66,6 +66,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         var_dir=base,
         cookie_secure=False,
         secret_key="browser-test-secret-0123456789abcdef",
+        api_docs_enabled=True,  # /docs is among the pages checked for CSP violations
     )
     migrate.upgrade(url)
     engine = make_engine(url)
