@@ -48,6 +48,25 @@ def _tracked_text_files() -> list[Path]:
     return files
 
 
+def _tracked_names() -> list[str]:
+    try:
+        out = subprocess.run(
+            ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    return [n for n in out.decode().split("\0") if n]
+
+
+def test_no_tracked_link_leads_outside_the_repository() -> None:
+    outside = [
+        name
+        for name in _tracked_names()
+        if (REPO / name).is_symlink() and _escapes(REPO, str((REPO / name).readlink()))
+    ]
+    assert outside == [], f"links to paths outside the repository: {outside}"
+
+
 def _escapes(base: Path, ref: str) -> bool:
     target = (base / ref).resolve()
     return target != REPO and REPO not in target.parents
