@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from dustgrid import migrate
 from dustgrid.app import create_app
-from dustgrid.auth import passwords
 from dustgrid.config import Settings, get_settings
 from dustgrid.db import get_session, make_engine
+from dustgrid.identity import passwords
 from tests.fixtures.city import PASSWORD, City, build_city
 
 # Cheap argon2 parameters for the suite's own accounts: hashing and verifying stay argon2id

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
@@ -102,3 +102,24 @@ def get_session(request: Request) -> Iterator[Session]:
 def session_scope() -> Session:
     """A session for scripts and the CLI (the caller commits)."""
     return get_sessionmaker()()
+
+
+def pg_array(values: Iterable[object], quoted: dict[Any, str] | None = None) -> str:
+    """A PostgreSQL array literal of ``values`` (``None`` is NULL), to pass as ONE text
+    parameter cast in SQL (``%s::int4[]``).
+
+    psycopg dumps a list parameter element by element in Python (a regular expression per
+    element in text form), ~8 µs an element: milliseconds of the writer's time per batch,
+    taken under the interpreter lock from the event loop. Here numbers are joined in C;
+    texts and datetimes (give ``quoted``: few distinct per batch) are quoted once each.
+    """
+    if quoted is None:
+        return "{" + ",".join(["NULL" if v is None else repr(v) for v in values]) + "}"
+    out = []
+    for v in values:
+        text = quoted.get(v)
+        if text is None:
+            escaped = str(v).replace("\\", "\\\\").replace('"', '\\"')
+            text = quoted[v] = "NULL" if v is None else f'"{escaped}"'
+        out.append(text)
+    return "{" + ",".join(out) + "}"

@@ -7,7 +7,6 @@ from datetime import datetime
 
 import pytest
 
-from dustgrid.auth.roles import Role
 from dustgrid.cases.policy import (
     DEFAULT_DEADLINES,
     DEFAULT_POLICY,
@@ -27,6 +26,7 @@ from dustgrid.cases.policy import (
     working_days,
 )
 from dustgrid.cases.states import Clock, Disposition
+from dustgrid.identity.roles import Role
 from dustgrid.workcal import CHINA_TZ, china_calendar
 
 CAL = china_calendar()

@@ -19,8 +19,6 @@ from sqlalchemy.orm import Session
 from dustgrid import migrate
 from dustgrid.audit.models import AuditEntry
 from dustgrid.auth.models import User
-from dustgrid.auth.passwords import verify_password
-from dustgrid.auth.roles import ROLE_LABELS, Role
 from dustgrid.auth.scope import site_clause
 from dustgrid.auth.service import create_user, load_principal
 from dustgrid.db import make_engine
@@ -32,6 +30,8 @@ from dustgrid.geo.shapes import area_m2, point_in_geometry, validate_geometry
 from dustgrid.grids.models import Grid, GridGroup, GridGroupMember, GridKind
 from dustgrid.grids.partition import PartitionStatus, choose_group_count
 from dustgrid.grids.policy import DEFAULT_POLICY
+from dustgrid.identity.passwords import verify_password
+from dustgrid.identity.roles import ROLE_LABELS, Role
 from dustgrid.org.models import District, OrgUnit, UnitKind
 from dustgrid.sites.models import Enterprise, EnterpriseKind, PermitStatus, Site, SiteKind
 from dustgrid.sites.policy import MONITOR_THRESHOLDS

@@ -8,7 +8,6 @@ from sqlalchemy.orm import Session
 
 from dustgrid.audit.service import entries_for
 from dustgrid.auth.models import User
-from dustgrid.auth.principal import Principal
 from dustgrid.auth.service import load_principal
 from dustgrid.errors import Forbidden, Invalid, NotFound
 from dustgrid.geo.coords import wgs84_to_gcj02
@@ -17,6 +16,7 @@ from dustgrid.grids import service as svc
 from dustgrid.grids.models import Grid, GridGroup, GridKind
 from dustgrid.grids.policy import DEFAULT_POLICY, GridPolicy
 from dustgrid.grids.schemas import GridCreate, GridUpdate, GroupCreate, GroupUpdate
+from dustgrid.identity.principal import Principal
 from dustgrid.org.models import District, OrgUnit, UnitKind
 from dustgrid.sites.models import Site, SiteKind, Stage
 from tests.fixtures.city import City, add_officers

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit.models import AuditEntry
-from dustgrid.auth.principal import Principal
+from dustgrid.identity.principal import Principal
 
 
 def _plain(value: Any) -> Any:

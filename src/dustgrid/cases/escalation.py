@@ -41,13 +41,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.models import User
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Role
 from dustgrid.cases import deadlines
 from dustgrid.cases.models import Case, CaseEvent, CaseSweepMark, open_clause
 from dustgrid.cases.policy import DEFAULT_POLICY, CasePolicy, Level
 from dustgrid.cases.states import CaseState
 from dustgrid.config import Settings, get_settings
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Role
 from dustgrid.notifications import service as notifications
 from dustgrid.notifications.models import Notification
 

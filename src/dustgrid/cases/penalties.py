@@ -14,14 +14,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm
 from dustgrid.auth.scope import site_clause
-from dustgrid.cases.credit_models import ProposalStatus, SiteProblem, StopWorkOrder
+from dustgrid.cases.credit.models import ProposalStatus, SiteProblem, StopWorkOrder
 from dustgrid.cases.ladder import propose_step, stop_work_period
 from dustgrid.cases.models import Case, CaseEvent
 from dustgrid.cases.policy import CasePolicy, LadderAction, LadderStep
 from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm
 from dustgrid.sites.models import Site
 from dustgrid.workcal.calendar import CHINA_TZ
 

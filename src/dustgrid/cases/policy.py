@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
-from dustgrid.auth.roles import Role
 from dustgrid.cases.states import Clock, Disposition
+from dustgrid.identity.roles import Role
 from dustgrid.workcal.calendar import WorkCalendar
 
 

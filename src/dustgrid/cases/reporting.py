@@ -13,7 +13,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.principal import Principal
 from dustgrid.auth.scope import site_clause
 from dustgrid.cases import attachments as files
 from dustgrid.cases import deadlines, followups
@@ -28,6 +27,7 @@ from dustgrid.config import Settings, get_settings
 from dustgrid.errors import Invalid
 from dustgrid.geo.coords import haversine_m
 from dustgrid.geo.shapes import point_in_geometry
+from dustgrid.identity.principal import Principal
 from dustgrid.models import utcnow
 from dustgrid.org.models import District
 from dustgrid.sites.models import Site

@@ -13,7 +13,6 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.principal import Principal
 from dustgrid.cases import attachments as files
 from dustgrid.cases import deadlines, followups
 from dustgrid.cases import repository as repo
@@ -24,6 +23,7 @@ from dustgrid.cases.states import CaseSource, Followup
 from dustgrid.cases.workflow import MoveInput, transition
 from dustgrid.config import Settings, get_settings
 from dustgrid.errors import Invalid, NotFound
+from dustgrid.identity.principal import Principal
 from dustgrid.text import check_field
 
 __all__ = ["add_note", "get_case", "move", "open_case", "update_case_from_source"]

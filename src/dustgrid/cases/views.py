@@ -9,8 +9,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.models import User
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Role
 from dustgrid.cases import repository as repo
 from dustgrid.cases.categories import category_label
 from dustgrid.cases.deadlines import escalated_to, light_of
@@ -22,6 +20,8 @@ from dustgrid.cases.states import allowed_moves
 from dustgrid.cases.workflow import check_scope
 from dustgrid.errors import Forbidden
 from dustgrid.grids.models import Grid
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Role
 from dustgrid.org.models import OrgUnit
 from dustgrid.sites.models import Site
 

@@ -19,8 +19,6 @@ from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
 from dustgrid.auth.models import User
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Role
 from dustgrid.auth.scope import site_clause
 from dustgrid.auth.service import load_principal
 from dustgrid.cases import attachments as files
@@ -39,6 +37,8 @@ from dustgrid.cases.states import (
 )
 from dustgrid.config import Settings
 from dustgrid.errors import Forbidden, Invalid
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Role
 from dustgrid.org.models import OrgUnit, UnitKind
 from dustgrid.sites.models import Site
 from dustgrid.text import check_field

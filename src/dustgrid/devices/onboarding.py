@@ -15,8 +15,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm, Role
 from dustgrid.auth.scope import site_writable_clause
 from dustgrid.devices import repository as repo
 from dustgrid.devices import service as devices
@@ -38,6 +36,8 @@ from dustgrid.devices.schemas import (
     ReviewIn,
 )
 from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm, Role
 from dustgrid.models import utcnow
 from dustgrid.sites.models import Site
 

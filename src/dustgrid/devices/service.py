@@ -16,8 +16,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm, Role
 from dustgrid.auth.scope import site_clause, site_writable_clause
 from dustgrid.devices import repository as repo
 from dustgrid.devices import timeline
@@ -40,6 +38,8 @@ from dustgrid.devices.schemas import (
     StepOut,
 )
 from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm, Role
 from dustgrid.models import utcnow
 from dustgrid.org.models import District
 from dustgrid.sites.models import Enterprise, EnterpriseKind, Site

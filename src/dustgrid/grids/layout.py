@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.principal import Principal
 from dustgrid.errors import Invalid
 from dustgrid.grids import repository as repo
 from dustgrid.grids.models import Grid, GridKind
@@ -30,6 +29,7 @@ from dustgrid.grids.service import (
     snapshot,
     writable_grid,
 )
+from dustgrid.identity.principal import Principal
 from dustgrid.org.models import District
 from dustgrid.sites.models import Site
 

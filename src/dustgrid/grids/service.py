@@ -12,8 +12,6 @@ from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
 from dustgrid.auth.models import User
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm, Role
 from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
 from dustgrid.grids import repository as repo
 from dustgrid.grids.models import Grid, GridGroup, GridGroupMember, GridKind
@@ -30,6 +28,8 @@ from dustgrid.grids.schemas import (
     GroupUpdate,
     MemberOut,
 )
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm, Role
 from dustgrid.org.models import District, OrgUnit, UnitKind
 
 # Who may work a grid of each kind (domain.md §1): L4 officers, or third-party inspectors.

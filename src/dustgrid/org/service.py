@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm
 from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm
 from dustgrid.org import repository as repo
 from dustgrid.org.models import UNIT_LEVEL, District, OrgUnit, UnitKind
 from dustgrid.org.schemas import (

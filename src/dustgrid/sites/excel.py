@@ -25,12 +25,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm
 from dustgrid.auth.scope import district_clause, grid_clause, site_writable_clause
 from dustgrid.config import Settings
 from dustgrid.errors import DomainError, Forbidden, Invalid
 from dustgrid.grids.models import Grid, GridKind
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm
 from dustgrid.org.models import District
 from dustgrid.sites import repository as repo
 from dustgrid.sites import service as svc

@@ -9,13 +9,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm
 from dustgrid.auth.scope import district_clause, site_writable_clause
 from dustgrid.errors import Forbidden, Invalid, NotFound
 from dustgrid.geo.coords import wgs84_to_gcj02
 from dustgrid.geo.shapes import distance_outside_m
 from dustgrid.grids.models import Grid, GridKind
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
 from dustgrid.org.models import District, OrgUnit, UnitKind
 from dustgrid.sites import repository as repo

@@ -12,10 +12,10 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
-from dustgrid.auth.principal import Principal
 from dustgrid.devices import repository as device_repo
 from dustgrid.devices.models import DeviceKind
 from dustgrid.errors import Invalid
+from dustgrid.identity.principal import Principal
 from dustgrid.sites import service as sites
 from dustgrid.telemetry import repository as repo
 from dustgrid.telemetry.metrics import METRICS

@@ -22,10 +22,10 @@ from typing import Any, Final
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm
 from dustgrid.devices.keys import PREFIX_CHARS
 from dustgrid.errors import Forbidden
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm
 from dustgrid.ingest.deadletter.models import DeadLetter
 
 CHANNEL_MQTT: Final = "mqtt"
