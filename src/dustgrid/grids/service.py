@@ -15,7 +15,7 @@ from dustgrid.auth.models import User
 from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
 from dustgrid.grids import repository as repo
 from dustgrid.grids.models import Grid, GridGroup, GridGroupMember, GridKind
-from dustgrid.grids.policy import DEFAULT_POLICY, GridPolicy
+from dustgrid.grids.policy import DEFAULT_GRID_POLICY, GridPolicy
 from dustgrid.grids.schemas import (
     GridCreate,
     GridDetail,
@@ -196,13 +196,14 @@ def create_grid(session: Session, principal: Principal, data: GridCreate) -> Gri
     _check_place(session, grid)
     session.add(grid)
     session.flush()
-    audit.record(
+    audit.record_change(
         session,
         actor=principal,
         action="create",
         entity_type="grid",
         entity_id=grid.id,
-        changes=audit.diff({}, snapshot(grid)),
+        before={},
+        after=snapshot(grid),
         summary=f"新增网格 {grid.code}",
     )
     return grid
@@ -233,17 +234,16 @@ def update_grid(session: Session, principal: Principal, grid_id: int, data: Grid
             setattr(grid, key, value.strip() if isinstance(value, str) else value)
         _check_place(session, grid)
     session.flush()
-    changes = audit.diff(before, snapshot(grid))
-    if changes:
-        audit.record(
-            session,
-            actor=principal,
-            action="update",
-            entity_type="grid",
-            entity_id=grid.id,
-            changes=changes,
-            summary=f"修改网格 {grid.code}",
-        )
+    audit.record_change(
+        session,
+        actor=principal,
+        action="update",
+        entity_type="grid",
+        entity_id=grid.id,
+        before=before,
+        after=snapshot(grid),
+        summary=f"修改网格 {grid.code}",
+    )
     return grid
 
 
@@ -337,7 +337,7 @@ def add_group(
     principal: Principal,
     grid_id: int,
     data: GroupCreate,
-    policy: GridPolicy = DEFAULT_POLICY,
+    policy: GridPolicy = DEFAULT_GRID_POLICY,
 ) -> GridGroup:
     grid = writable_grid(session, principal, grid_id)
     ids = _check_members(session, grid, data.member_ids, policy, except_group=None)
@@ -364,7 +364,7 @@ def update_group(
     grid_id: int,
     group_id: int,
     data: GroupUpdate,
-    policy: GridPolicy = DEFAULT_POLICY,
+    policy: GridPolicy = DEFAULT_GRID_POLICY,
 ) -> GridGroup:
     grid = writable_grid(session, principal, grid_id)
     group = repo.group_of(session, grid.id, group_id)

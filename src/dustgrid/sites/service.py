@@ -20,7 +20,11 @@ from dustgrid.models import utcnow
 from dustgrid.org.models import District, OrgUnit, UnitKind
 from dustgrid.sites import repository as repo
 from dustgrid.sites.models import Enterprise, EnterpriseKind, Site, SiteKind
-from dustgrid.sites.policy import DISTRICT_BOUNDARY, MONITOR_THRESHOLDS, DistrictBoundaryPolicy
+from dustgrid.sites.policy import (
+    DEFAULT_MONITOR_THRESHOLD_POLICY,
+    DISTRICT_BOUNDARY,
+    DistrictBoundaryPolicy,
+)
 from dustgrid.sites.schemas import EnterpriseRef, SiteCreate, SiteFields, SiteFilter, SiteUpdate
 
 AUDITED_FIELDS = (
@@ -207,7 +211,7 @@ def _apply(session: Session, site: Site, data: SiteFields, principal: Principal)
     ):
         site.l2_unit_id = default_l2_unit(session, district_id=site.district_id, kind=site.kind)
     site.gcj_lat, site.gcj_lon = wgs84_to_gcj02(site.lat, site.lon)
-    site.monitors_required = MONITOR_THRESHOLDS.monitors_required(
+    site.monitors_required = DEFAULT_MONITOR_THRESHOLD_POLICY.monitors_required(
         investment_yuan=site.investment_yuan or Decimal(0), area_m2=site.area_m2 or 0.0
     )
     for grid_kind, attr in (
@@ -250,13 +254,14 @@ def create_site(session: Session, principal: Principal, data: SiteCreate) -> Sit
         is None
     ):
         raise Forbidden("只能在管辖范围内新增工地 / you may only add sites in your own area")
-    audit.record(
+    audit.record_change(
         session,
         actor=principal,
         action="create",
         entity_type="site",
         entity_id=site.id,
-        changes=audit.diff({}, snapshot(site)),
+        before={},
+        after=snapshot(site),
         summary=f"新增工地 {site.name}",
     )
     return site
@@ -273,17 +278,16 @@ def update_site(session: Session, principal: Principal, site_id: int, data: Site
         is None
     ):
         raise Forbidden("不能把工地移出管辖范围 / you may not move a site out of your area")
-    changes = audit.diff(before, snapshot(site))
-    if changes:
-        audit.record(
-            session,
-            actor=principal,
-            action="update",
-            entity_type="site",
-            entity_id=site.id,
-            changes=changes,
-            summary=f"修改工地 {site.name}",
-        )
+    audit.record_change(
+        session,
+        actor=principal,
+        action="update",
+        entity_type="site",
+        entity_id=site.id,
+        before=before,
+        after=snapshot(site),
+        summary=f"修改工地 {site.name}",
+    )
     return site
 
 
