@@ -85,7 +85,13 @@ def get_session(request: Request) -> Iterator[Session]:
     """
     factory = get_sessionmaker()
     safe = request.method in SAFE_METHODS
-    session = factory(bind=get_read_engine()) if safe else factory()
+    yield from serve(factory(bind=get_read_engine()) if safe else factory())
+
+
+def serve(session: Session, *, close: bool = True) -> Iterator[Session]:
+    """The body of a request's session dependency: yield ``session``, commit at the end,
+    roll back on an error unless the error says what it wrote must persist
+    (``DomainError.persist``), and close it (unless ``close`` is False: the caller owns it)."""
     try:
         yield session
         session.commit()
@@ -96,7 +102,8 @@ def get_session(request: Request) -> Iterator[Session]:
             session.rollback()
         raise
     finally:
-        session.close()
+        if close:
+            session.close()
 
 
 def session_scope() -> Session:
