@@ -38,7 +38,7 @@ from dustgrid.demo.summary import DemoLogin, DemoSummary, DistrictReport
 from dustgrid.errors import Conflict
 from dustgrid.grids.models import Grid, GridGroup, GridGroupMember, GridKind
 from dustgrid.grids.partition import PartitionStatus, partition_district
-from dustgrid.grids.policy import DEFAULT_POLICY, GridPolicy
+from dustgrid.grids.policy import DEFAULT_GRID_POLICY, GridPolicy
 from dustgrid.identity.passwords import hash_password
 from dustgrid.identity.roles import Role
 from dustgrid.org.models import UNIT_LEVEL, District, OrgUnit, UnitKind
@@ -91,7 +91,7 @@ def build_demo(
     seed: int = 1,
     n_sites: int = 480,
     today: date | None = None,
-    policy: GridPolicy = DEFAULT_POLICY,
+    policy: GridPolicy = DEFAULT_GRID_POLICY,
 ) -> DemoSummary:
     """Load the demo city into an empty database (flushes, never commits).
 

@@ -18,7 +18,7 @@ class MonitorThresholdPolicy:
         return Decimal(str(investment_yuan)) >= self.investment_yuan or area_m2 >= self.area_m2
 
 
-MONITOR_THRESHOLDS = MonitorThresholdPolicy()
+DEFAULT_MONITOR_THRESHOLD_POLICY = MonitorThresholdPolicy()
 
 
 @dataclass(frozen=True, slots=True)
