@@ -40,4 +40,4 @@ class DistrictBoundaryPolicy:
         return f"{km:.1f} km" if en else f"{km:.1f} 公里"
 
 
-DISTRICT_BOUNDARY = DistrictBoundaryPolicy()
+DEFAULT_DISTRICT_BOUNDARY_POLICY = DistrictBoundaryPolicy()

@@ -21,8 +21,8 @@ from dustgrid.org.models import District, OrgUnit, UnitKind
 from dustgrid.sites import repository as repo
 from dustgrid.sites.models import Enterprise, EnterpriseKind, Site, SiteKind
 from dustgrid.sites.policy import (
+    DEFAULT_DISTRICT_BOUNDARY_POLICY,
     DEFAULT_MONITOR_THRESHOLD_POLICY,
-    DISTRICT_BOUNDARY,
     DistrictBoundaryPolicy,
 )
 from dustgrid.sites.schemas import EnterpriseRef, SiteCreate, SiteFields, SiteFilter, SiteUpdate
@@ -148,8 +148,8 @@ class OutsideDistrict(Invalid):
     def __init__(self, district: District, distance_m: float) -> None:
         self.district, self.district_en = district.name, district.name_en or district.name
         self.distance_m = distance_m
-        zh = DISTRICT_BOUNDARY.distance_text(distance_m, en=False)
-        en = DISTRICT_BOUNDARY.distance_text(distance_m, en=True)
+        zh = DEFAULT_DISTRICT_BOUNDARY_POLICY.distance_text(distance_m, en=False)
+        en = DEFAULT_DISTRICT_BOUNDARY_POLICY.distance_text(distance_m, en=True)
         super().__init__(
             f"位置不在{district.name}范围内（距边界 {zh}） / the position is outside "
             f"{self.district_en} ({en} from its boundary)",
@@ -162,7 +162,7 @@ def check_in_district(
     district: District | None,
     lat: float,
     lon: float,
-    policy: DistrictBoundaryPolicy = DISTRICT_BOUNDARY,
+    policy: DistrictBoundaryPolicy = DEFAULT_DISTRICT_BOUNDARY_POLICY,
 ) -> None:
     """``OutsideDistrict`` when the point lies further than the tolerance outside the
     district's drawn boundary; a district without a boundary is not checked."""
