@@ -254,13 +254,14 @@ def delete_grid(session: Session, principal: Principal, grid_id: int) -> None:
         raise Invalid("网格内仍有工地，请先调整 / move the grid's sites out first")
     groups = [g.id for g, _ in repo.groups_with_members(session, [grid.id])[grid.id]]
     repo.delete_groups(session, groups)
-    audit.record(
+    audit.record_change(
         session,
         actor=principal,
         action="delete",
         entity_type="grid",
         entity_id=grid.id,
-        changes=audit.diff(snapshot(grid), {}),
+        before=snapshot(grid),
+        after={},
         summary=f"删除网格 {grid.code}",
     )
     session.delete(grid)
@@ -320,14 +321,15 @@ def _record_group(
     after: dict[str, object],
     summary: str,
 ) -> None:
-    """Group changes go on the grid's own history."""
-    audit.record(
+    """Group changes go on the grid's own history (nothing when nothing changed)."""
+    audit.record_change(
         session,
         actor=principal,
         action=action,
         entity_type="grid",
         entity_id=grid.id,
-        changes=audit.diff(before, after),
+        before=before,
+        after=after,
         summary=summary,
     )
 
@@ -384,16 +386,15 @@ def update_group(
         )
     session.flush()
     after = {"group_id": group.id, "group_name": group.name, "member_ids": ids}
-    if audit.diff(before, after):
-        _record_group(
-            session,
-            principal,
-            grid,
-            "group_update",
-            before,
-            after,
-            f"网格 {grid.code} 修改成员组 {group.name}",
-        )
+    _record_group(
+        session,
+        principal,
+        grid,
+        "group_update",
+        before,
+        after,
+        f"网格 {grid.code} 修改成员组 {group.name}",
+    )
     return group
 
 

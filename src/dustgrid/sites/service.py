@@ -298,13 +298,14 @@ def retire_site(session: Session, principal: Principal, site_id: int, reason: st
     before = snapshot(site)
     site.retired_at = utcnow()
     site.retire_reason = reason
-    audit.record(
+    audit.record_change(
         session,
         actor=principal,
         action="retire",
         entity_type="site",
         entity_id=site.id,
-        changes=audit.diff(before, snapshot(site)),
+        before=before,
+        after=snapshot(site),
         summary=f"工地退出台账：{reason}",
     )
     return site
