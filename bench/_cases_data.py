@@ -28,10 +28,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.models import User
-from dustgrid.auth.roles import Role
 from dustgrid.cases.categories import CATEGORIES
 from dustgrid.cases.states import CaseSource
 from dustgrid.grids.models import GridGroup, GridGroupMember
+from dustgrid.identity.roles import Role
 from dustgrid.sites.models import Site
 
 STATES = (  # (state, share of all cases, clock, level)

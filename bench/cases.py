@@ -60,7 +60,6 @@ from sqlalchemy.orm import Session
 
 from dustgrid import migrate
 from dustgrid.auth.models import User
-from dustgrid.auth.principal import Principal
 from dustgrid.auth.service import load_principal
 from dustgrid.cases import escalation, repository, views
 from dustgrid.cases.models import OPEN_STATES, Case, CaseSweepMark
@@ -68,6 +67,7 @@ from dustgrid.cases.repository import Tab
 from dustgrid.config import Settings
 from dustgrid.db import make_engine
 from dustgrid.demo.city import build_demo
+from dustgrid.identity.principal import Principal
 
 TARGET_MS = 150.0
 SWEEP_TARGET_S = 5.0

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from dustgrid import migrate
 from dustgrid.app import create_app
-from dustgrid.auth import passwords
 from dustgrid.config import Settings, get_settings
-from dustgrid.db import get_session, make_engine
+from dustgrid.db import get_session, make_engine, serve
+from dustgrid.identity import passwords
 from tests.fixtures.city import PASSWORD, City, build_city
 
 # Cheap argon2 parameters for the suite's own accounts: hashing and verifying stay argon2id
@@ -106,15 +106,7 @@ def _shared_app(settings: Settings) -> object:
     def _session() -> Iterator[Session]:
         db = _CurrentSession.session
         assert db is not None, "the app fixture sets the test session"
-        try:
-            yield db
-            db.commit()
-        except BaseException as exc:
-            if getattr(exc, "persist", False):
-                db.commit()
-            else:
-                db.rollback()
-            raise
+        yield from serve(db, close=False)
 
     application.dependency_overrides[get_session] = _session
     application.dependency_overrides[get_settings] = lambda: settings

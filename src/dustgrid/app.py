@@ -21,7 +21,7 @@ from dustgrid import __version__
 from dustgrid.alerts.api import router as alerts_router
 from dustgrid.auth.api import router as auth_router
 from dustgrid.cases.api import router as cases_router
-from dustgrid.cases.credit_api import router as credit_router
+from dustgrid.cases.credit.api import router as credit_router
 from dustgrid.config import Settings, get_settings
 from dustgrid.devices.api import router as devices_api_router
 from dustgrid.errors import DomainError, Unauthenticated, validation_summary
@@ -30,13 +30,13 @@ from dustgrid.http_edge import BodyLimit, BodyPolicy, allowed_methods
 from dustgrid.i18n import translate
 from dustgrid.ingest.deadletter.api import router as dead_letter_router
 from dustgrid.ingest.http.api import router as telemetry_ingest_router
-from dustgrid.intake import open311 as open311_spec
 from dustgrid.intake.api import router as intake_router
-from dustgrid.intake.open311_api import PREFIX as OPEN311_PREFIX
-from dustgrid.intake.open311_api import render as open311_render
-from dustgrid.intake.open311_api import router as open311_router
-from dustgrid.intake.open311_api import spec_http_error
-from dustgrid.intake.video_api import router as video_ai_router
+from dustgrid.intake.open311 import spec as open311_spec
+from dustgrid.intake.open311.api import PREFIX as OPEN311_PREFIX
+from dustgrid.intake.open311.api import render as open311_render
+from dustgrid.intake.open311.api import router as open311_router
+from dustgrid.intake.open311.api import spec_http_error
+from dustgrid.intake.video.api import router as video_ai_router
 from dustgrid.notifications.api import router as notifications_router
 from dustgrid.org.api import router as org_router
 from dustgrid.sites.api import router as sites_router

@@ -268,10 +268,10 @@ def user_create(
     ] = None,
 ) -> None:
     """Create an account. There is no default password: give one or type it in."""
-    from dustgrid.auth.roles import Role
     from dustgrid.auth.service import create_user
     from dustgrid.db import session_scope
     from dustgrid.errors import DomainError
+    from dustgrid.identity.roles import Role
 
     try:
         role_value = Role(role)

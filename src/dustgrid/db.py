@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
@@ -85,7 +85,13 @@ def get_session(request: Request) -> Iterator[Session]:
     """
     factory = get_sessionmaker()
     safe = request.method in SAFE_METHODS
-    session = factory(bind=get_read_engine()) if safe else factory()
+    yield from serve(factory(bind=get_read_engine()) if safe else factory())
+
+
+def serve(session: Session, *, close: bool = True) -> Iterator[Session]:
+    """The body of a request's session dependency: yield ``session``, commit at the end,
+    roll back on an error unless the error says what it wrote must persist
+    (``DomainError.persist``), and close it (unless ``close`` is False: the caller owns it)."""
     try:
         yield session
         session.commit()
@@ -96,9 +102,31 @@ def get_session(request: Request) -> Iterator[Session]:
             session.rollback()
         raise
     finally:
-        session.close()
+        if close:
+            session.close()
 
 
 def session_scope() -> Session:
     """A session for scripts and the CLI (the caller commits)."""
     return get_sessionmaker()()
+
+
+def pg_array(values: Iterable[object], quoted: dict[Any, str] | None = None) -> str:
+    """A PostgreSQL array literal of ``values`` (``None`` is NULL), to pass as ONE text
+    parameter cast in SQL (``%s::int4[]``).
+
+    psycopg dumps a list parameter element by element in Python (a regular expression per
+    element in text form), ~8 µs an element: milliseconds of the writer's time per batch,
+    taken under the interpreter lock from the event loop. Here numbers are joined in C;
+    texts and datetimes (give ``quoted``: few distinct per batch) are quoted once each.
+    """
+    if quoted is None:
+        return "{" + ",".join(["NULL" if v is None else repr(v) for v in values]) + "}"
+    out = []
+    for v in values:
+        text = quoted.get(v)
+        if text is None:
+            escaped = str(v).replace("\\", "\\\\").replace('"', '\\"')
+            text = quoted[v] = "NULL" if v is None else f'"{escaped}"'
+        out.append(text)
+    return "{" + ",".join(out) + "}"

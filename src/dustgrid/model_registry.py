@@ -5,8 +5,8 @@ from __future__ import annotations
 from dustgrid.alerts import models as alert_models  # noqa: F401
 from dustgrid.audit import models as audit_models  # noqa: F401
 from dustgrid.auth import models as auth_models  # noqa: F401
-from dustgrid.cases import credit_models as case_credit_models  # noqa: F401
 from dustgrid.cases import models as case_models  # noqa: F401
+from dustgrid.cases.credit import models as case_credit_models  # noqa: F401
 from dustgrid.devices import models as device_models  # noqa: F401
 from dustgrid.grids import models as grid_models  # noqa: F401
 from dustgrid.ingest.deadletter import models as dead_letter_models  # noqa: F401

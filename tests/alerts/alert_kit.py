@@ -18,10 +18,10 @@ from dustgrid.alerts.evaluate import EvalReport, evaluate_exceedances
 from dustgrid.alerts.models import Alert, AlertProfileSetting
 from dustgrid.alerts.policy import AlertPolicy
 from dustgrid.auth.models import User
-from dustgrid.auth.principal import Principal
 from dustgrid.auth.service import load_principal
 from dustgrid.cases.models import Case
 from dustgrid.devices.models import Device, DeviceKind, Lifecycle
+from dustgrid.identity.principal import Principal
 from dustgrid.telemetry.rollups import refresh_rollups
 from dustgrid.telemetry.store import ReadingRow, write_readings
 from tests.fixtures.city import City

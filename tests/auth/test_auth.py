@@ -8,9 +8,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.models import User
-from dustgrid.auth.roles import Role
 from dustgrid.auth.service import create_user
 from dustgrid.config import Settings
+from dustgrid.identity.roles import Role
 from tests.fixtures.city import PASSWORD, City
 
 WALKED = {

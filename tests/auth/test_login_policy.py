@@ -13,12 +13,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dustgrid.auth import passwords
 from dustgrid.auth.models import LoginAttempt, User
-from dustgrid.auth.roles import Role
 from dustgrid.auth.service import backoff_delay, create_user
 from dustgrid.config import Settings, get_settings
 from dustgrid.errors import Invalid
+from dustgrid.identity import passwords
+from dustgrid.identity.roles import Role
 from dustgrid.models import utcnow
 from tests.fixtures.city import PASSWORD
 

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.models import User
-from dustgrid.auth.principal import Principal
 from dustgrid.auth.service import load_principal
 from dustgrid.cases import service
 from dustgrid.cases.attachments import AttachmentIn
@@ -20,6 +19,7 @@ from dustgrid.cases.models import Case
 from dustgrid.cases.states import CaseSource, CaseState
 from dustgrid.cases.workflow import MoveInput
 from dustgrid.config import Settings
+from dustgrid.identity.principal import Principal
 from tests.fixtures.city import City
 
 # Monday 2026-03-02 10:00 in Shenyang (02:00 UTC): an ordinary working week.

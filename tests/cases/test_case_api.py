@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dustgrid.cases.credit_models import SiteProblem
+from dustgrid.cases.credit.models import SiteProblem
 from dustgrid.cases.models import Case
 from dustgrid.cases.states import CaseState
 from dustgrid.config import Settings

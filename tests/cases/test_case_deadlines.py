@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from dustgrid.cases import deadlines
 from dustgrid.cases.lights import Light, traffic_light
-from dustgrid.cases.policy import DEFAULT_POLICY, Level
+from dustgrid.cases.policy import DEFAULT_CASE_POLICY, Level
 from dustgrid.cases.repository import Tab, filtered
 from dustgrid.cases.states import CaseState, Clock
 from dustgrid.config import Settings
@@ -33,7 +33,7 @@ def clock(kind: Clock, start: datetime, level: Level | None = None) -> deadlines
         source="third_party_inspector",
         disposition=None,
         responsible_level=level,
-        policy=DEFAULT_POLICY,
+        policy=DEFAULT_CASE_POLICY,
         calendar=CAL,
     )
 
@@ -81,7 +81,7 @@ def test_city_holidays_from_settings(settings: Settings) -> None:
         source="sensor",
         disposition=None,
         responsible_level=None,
-        policy=DEFAULT_POLICY,
+        policy=DEFAULT_CASE_POLICY,
         calendar=cal,
     )
     assert t.due_at == cst(2026, 3, 10, 16)
@@ -93,7 +93,7 @@ def test_city_holidays_from_settings(settings: Settings) -> None:
         source="sensor",
         disposition=None,
         responsible_level=None,
-        policy=DEFAULT_POLICY,
+        policy=DEFAULT_CASE_POLICY,
         calendar=deadlines.work_calendar(makeup),
     )
     assert t2.due_at == cst(2026, 3, 7, 16)
@@ -101,7 +101,7 @@ def test_city_holidays_from_settings(settings: Settings) -> None:
 
 def test_default_case_deadline_is_acknowledge_handle_verify() -> None:
     due = deadlines.default_case_deadline(
-        start=MONDAY, category="x", source="sensor", policy=DEFAULT_POLICY, calendar=CAL
+        start=MONDAY, category="x", source="sensor", policy=DEFAULT_CASE_POLICY, calendar=CAL
     )
     assert due == cst(2026, 3, 10, 10)  # 1 + 3 + 2 working days
 
@@ -119,7 +119,7 @@ def test_lights_on_a_handle_clock(now: datetime, light: Light) -> None:
     t = clock(Clock.handle, MONDAY, Level.L4)
     assert t.warn_at == cst(2026, 3, 4, 19, 36)
     assert deadlines.light_of(now, t.due_at, t.warn_at) == light
-    assert traffic_light(MONDAY, t.due_at, now, CAL, DEFAULT_POLICY.lights) == light
+    assert traffic_light(MONDAY, t.due_at, now, CAL, DEFAULT_CASE_POLICY.lights) == light
 
 
 def test_a_weekend_does_not_turn_the_light_yellow() -> None:
@@ -128,7 +128,7 @@ def test_a_weekend_does_not_turn_the_light_yellow() -> None:
     assert t.due_at == cst(2026, 3, 10, 10)
     for now in (cst(2026, 3, 7, 12), cst(2026, 3, 8, 23)):  # Saturday, Sunday
         assert deadlines.light_of(now, t.due_at, t.warn_at) == Light.green
-        assert traffic_light(start, t.due_at, now, CAL, DEFAULT_POLICY.lights) == Light.green
+        assert traffic_light(start, t.due_at, now, CAL, DEFAULT_CASE_POLICY.lights) == Light.green
 
 
 def test_parse_deadline_date_means_end_of_day() -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from dustgrid.cases import escalation, repository
 from dustgrid.cases.deadlines import escalated_to
 from dustgrid.cases.models import Case, CaseEvent
-from dustgrid.cases.policy import DEFAULT_POLICY, CasePolicy
+from dustgrid.cases.policy import DEFAULT_CASE_POLICY, CasePolicy
 from dustgrid.cases.states import CaseSource, CaseState
 from dustgrid.config import Settings
 from dustgrid.notifications.models import Notification
@@ -26,7 +26,7 @@ def cst(*args: int) -> datetime:
 
 def lifted(case: Case, now: datetime) -> str | None:
     """The level the case is escalated to at ``now`` (derived from its clock)."""
-    return escalated_to(case.level, case.due_at, now, DEFAULT_POLICY)
+    return escalated_to(case.level, case.due_at, now, DEFAULT_CASE_POLICY)
 
 
 def notes(db: Session, user: int, kind: str) -> list[Notification]:
@@ -248,7 +248,7 @@ def test_every_level_escalates_in_one_sweep(db: Session, city: City, settings: S
             assert ev.data == {"from_level": src, "to_level": target}
             assert ev.from_state == ev.to_state == state
             assert (ev.actor_name, ev.actor_role, ev.actor_id) == ("system", "system", None)
-            assert ev.at == MONDAY and ev.policy_version == DEFAULT_POLICY.escalation.version
+            assert ev.at == MONDAY and ev.policy_version == DEFAULT_CASE_POLICY.escalation.version
     assert not set(l1) & set(events)
     heping = sorted(n.title for n in notes(db, city.users["d_heping"], "case.escalated"))
     assert [t.split(" / ")[0] for t in heping] == [
@@ -265,13 +265,14 @@ def test_every_level_escalates_in_one_sweep(db: Session, city: City, settings: S
 def _digest_above(n: int) -> CasePolicy:
     """The default case policy with another reminder-digest threshold."""
     return replace(
-        DEFAULT_POLICY, escalation=replace(DEFAULT_POLICY.escalation, reminder_digest_above=n)
+        DEFAULT_CASE_POLICY,
+        escalation=replace(DEFAULT_CASE_POLICY.escalation, reminder_digest_above=n),
     )
 
 
 def test_reminders_become_a_digest_past_a_few(db: Session, city: City, settings: Settings) -> None:
     """A message per case for whoever has a few; one digest with the count for more."""
-    many = DEFAULT_POLICY.escalation.reminder_digest_above + 1
+    many = DEFAULT_CASE_POLICY.escalation.reminder_digest_above + 1
     soon = dict(due_at=MONDAY + timedelta(days=1), remind_at=MONDAY - timedelta(hours=1))
     bulk(db, city, many, responsible_user_id=city.users["off_hp1"], **soon)
     few = bulk(db, city, 2, responsible_user_id=city.users["off_hp2"], **soon)

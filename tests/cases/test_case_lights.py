@@ -15,11 +15,11 @@ from dustgrid.cases.lights import (
     reminder_due,
     traffic_light,
 )
-from dustgrid.cases.policy import DEFAULT_POLICY, EscalationPolicy, Level, LightPolicy, hours
+from dustgrid.cases.policy import DEFAULT_CASE_POLICY, EscalationPolicy, Level, LightPolicy, hours
 from dustgrid.workcal import CHINA_TZ, china_calendar
 
 CAL = china_calendar()
-LIGHTS = DEFAULT_POLICY.lights
+LIGHTS = DEFAULT_CASE_POLICY.lights
 
 
 def at(m: int, d: int, h: int = 0, mi: int = 0, s: int = 0) -> datetime:

@@ -10,8 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from dustgrid.cases import credit, penalties
-from dustgrid.cases.credit_models import (
+from dustgrid.cases import penalties
+from dustgrid.cases.credit import service as credit
+from dustgrid.cases.credit.models import (
     BadBehaviourRecord,
     BlacklistEntry,
     ProposalStatus,

@@ -7,10 +7,9 @@ from datetime import datetime
 
 import pytest
 
-from dustgrid.auth.roles import Role
 from dustgrid.cases.policy import (
-    DEFAULT_DEADLINES,
-    DEFAULT_POLICY,
+    DEFAULT_CASE_POLICY,
+    DEFAULT_DEADLINE_POLICY,
     ROLE_LEVEL,
     BlacklistPolicy,
     CasePolicy,
@@ -27,6 +26,7 @@ from dustgrid.cases.policy import (
     working_days,
 )
 from dustgrid.cases.states import Clock, Disposition
+from dustgrid.identity.roles import Role
 from dustgrid.workcal import CHINA_TZ, china_calendar
 
 CAL = china_calendar()
@@ -45,8 +45,8 @@ def test_default_deadlines() -> None:
     }
     assert set(expected) == set(Clock)  # every clock has a general rule
     for clock, duration in expected.items():
-        assert DEFAULT_DEADLINES.lookup(clock) == duration
-    assert all(r.basis for r in DEFAULT_DEADLINES.rules)  # every number says where it is from
+        assert DEFAULT_DEADLINE_POLICY.lookup(clock) == duration
+    assert all(r.basis for r in DEFAULT_DEADLINE_POLICY.rules)  # every number says where it is from
 
 
 SPECIFIC = DeadlinePolicy(
@@ -134,8 +134,8 @@ def test_rule_numbers_are_the_domain_defaults() -> None:
 @pytest.mark.parametrize(
     "setting",
     [
-        DEFAULT_POLICY,
-        DEFAULT_DEADLINES,
+        DEFAULT_CASE_POLICY,
+        DEFAULT_DEADLINE_POLICY,
         LightPolicy(),
         EscalationPolicy(),
         LadderPolicy(),
@@ -151,10 +151,10 @@ def test_every_setting_is_frozen_and_versioned(setting: object) -> None:
 
 def test_a_city_overrides_by_replacing_and_bumping_the_version() -> None:
     policy = dataclasses.replace(
-        DEFAULT_POLICY, version="shenyang.2", blacklist=BlacklistPolicy("shenyang.2", 2)
+        DEFAULT_CASE_POLICY, version="shenyang.2", blacklist=BlacklistPolicy("shenyang.2", 2)
     )
     assert isinstance(policy, CasePolicy)
-    assert policy.blacklist.threshold == 2 and DEFAULT_POLICY.blacklist.threshold == 3
+    assert policy.blacklist.threshold == 2 and DEFAULT_CASE_POLICY.blacklist.threshold == 3
 
 
 @pytest.mark.parametrize(

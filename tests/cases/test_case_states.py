@@ -10,7 +10,6 @@ import itertools
 
 import pytest
 
-from dustgrid.auth.roles import Role
 from dustgrid.cases.states import (
     TRANSITIONS,
     CaseSource,
@@ -28,6 +27,7 @@ from dustgrid.cases.states import (
     plan_transition,
     required_fields,
 )
+from dustgrid.identity.roles import Role
 
 S, M = CaseState, Move
 ACTORS = [*Role, *System]

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dustgrid.cases.credit_models import BadBehaviourRecord
+from dustgrid.cases.credit.models import BadBehaviourRecord
 from dustgrid.cases.states import CaseState
 from dustgrid.config import Settings
 from dustgrid.sites.models import Enterprise

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts.models import Alert
-from dustgrid.cases.credit_models import SiteProblem
+from dustgrid.cases.credit.models import SiteProblem
 from dustgrid.cases.models import Case
 from dustgrid.cases.states import CaseSource
 from dustgrid.config import Settings

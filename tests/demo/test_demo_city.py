@@ -19,8 +19,6 @@ from sqlalchemy.orm import Session
 from dustgrid import migrate
 from dustgrid.audit.models import AuditEntry
 from dustgrid.auth.models import User
-from dustgrid.auth.passwords import verify_password
-from dustgrid.auth.roles import ROLE_LABELS, Role
 from dustgrid.auth.scope import site_clause
 from dustgrid.auth.service import create_user, load_principal
 from dustgrid.db import make_engine
@@ -31,10 +29,12 @@ from dustgrid.geo.coords import wgs84_to_gcj02
 from dustgrid.geo.shapes import area_m2, point_in_geometry, validate_geometry
 from dustgrid.grids.models import Grid, GridGroup, GridGroupMember, GridKind
 from dustgrid.grids.partition import PartitionStatus, choose_group_count
-from dustgrid.grids.policy import DEFAULT_POLICY
+from dustgrid.grids.policy import DEFAULT_GRID_POLICY
+from dustgrid.identity.passwords import verify_password
+from dustgrid.identity.roles import ROLE_LABELS, Role
 from dustgrid.org.models import District, OrgUnit, UnitKind
 from dustgrid.sites.models import Enterprise, EnterpriseKind, PermitStatus, Site, SiteKind
-from dustgrid.sites.policy import MONITOR_THRESHOLDS
+from dustgrid.sites.policy import DEFAULT_MONITOR_THRESHOLD_POLICY
 from dustgrid.sites.uscc import is_valid_uscc
 
 TODAY = date(2026, 5, 20)  # fixed reference date: same seed + same date = same city
@@ -129,7 +129,7 @@ def test_site_attributes_follow_the_rules(s: Session) -> None:
     assert len(set(names)) == len(names)
     assert len({site.project_code for site in sites}) == len(sites)
     for site in sites:
-        expected = MONITOR_THRESHOLDS.monitors_required(
+        expected = DEFAULT_MONITOR_THRESHOLD_POLICY.monitors_required(
             investment_yuan=site.investment_yuan, area_m2=site.area_m2
         )
         assert site.monitors_required is expected
@@ -197,7 +197,7 @@ def test_every_site_has_one_grid_of_each_kind_in_its_district(s: Session) -> Non
             assert owner.kind == UnitKind.third_party
     for did, n in per_district.items():
         for kind in (GridKind.enforcement, GridKind.inspector):
-            lo, hi = DEFAULT_POLICY.bounds(kind)
+            lo, hi = DEFAULT_GRID_POLICY.bounds(kind)
             sizes = [len(members[g.id]) for g in grids.values() if
                      g.district_id == did and g.kind == kind]  # fmt: skip
             k, status = choose_group_count(n, lo, hi)
@@ -207,7 +207,7 @@ def test_every_site_has_one_grid_of_each_kind_in_its_district(s: Session) -> Non
             elif status == PartitionStatus.undersized:
                 assert sizes == [n]
     # At the default size most districts are large enough for legal grids of both kinds.
-    legal = [n for n in per_district.values() if n >= DEFAULT_POLICY.inspector_min]
+    legal = [n for n in per_district.values() if n >= DEFAULT_GRID_POLICY.inspector_min]
     assert len(legal) >= 6
 
 

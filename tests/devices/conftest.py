@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.models import User
-from dustgrid.auth.principal import Principal
 from dustgrid.auth.service import load_principal
 from dustgrid.devices.models import Device, DeviceKind, Lifecycle
+from dustgrid.identity.principal import Principal
 from dustgrid.sites.models import Enterprise, EnterpriseKind
 from dustgrid.sites.uscc import make_uscc
 from tests.fixtures.city import City

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from dustgrid.devices import keys as device_keys
 from dustgrid.devices import onboarding, service
 from dustgrid.devices.models import DeviceApiKey, DeviceChangeRequest, RequestKind
-from dustgrid.devices.policy import DEFAULT_ONBOARDING
+from dustgrid.devices.policy import DEFAULT_ONBOARDING_POLICY
 from dustgrid.devices.schemas import ApplicationCreate
 from tests.devices.conftest import Fleet
 from tests.fixtures.city import City
@@ -273,13 +273,15 @@ def test_onboarding_walk_over_http(api_as: Api, city: City) -> None:
     r = admin.post(f"/api/v1/onboarding/{app['id']}/review", json={"approve": True, "note": "同意"})
     reviewed = r.json()
     at = datetime.fromisoformat(reviewed["reviewed_at"])
-    assert date.fromisoformat(reviewed["test_due_date"]) == DEFAULT_ONBOARDING.test_due(
+    assert date.fromisoformat(reviewed["test_due_date"]) == DEFAULT_ONBOARDING_POLICY.test_due(
         at, pre_approved=True
     )
     assert admin.post(f"/api/v1/onboarding/{app['id']}/install").status_code == 409
     tested = admin.post(f"/api/v1/onboarding/{app['id']}/test", json={"passed": True}).json()
     t_at = datetime.fromisoformat(tested["tested_at"])
-    assert date.fromisoformat(tested["install_due_date"]) == DEFAULT_ONBOARDING.install_due(t_at)
+    assert date.fromisoformat(tested["install_due_date"]) == DEFAULT_ONBOARDING_POLICY.install_due(
+        t_at
+    )
     done = admin.post(f"/api/v1/onboarding/{app['id']}/install").json()
     assert done["status"] == "completed" and {d["lifecycle"] for d in done["devices"]} == {"active"}
     dev = con.get(f"/api/v1/devices/{done['devices'][1]['id']}").json()

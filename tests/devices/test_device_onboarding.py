@@ -11,7 +11,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit.models import AuditEntry
-from dustgrid.auth.principal import Principal
 from dustgrid.devices import changes, keys, onboarding, online, quarantine, service
 from dustgrid.devices.models import (
     ApplicationStatus,
@@ -32,6 +31,7 @@ from dustgrid.devices.schemas import (
     ReviewIn,
 )
 from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
+from dustgrid.identity.principal import Principal
 from tests.devices.conftest import Fleet
 from tests.fixtures.city import City
 

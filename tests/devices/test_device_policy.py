@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 import pytest
 
 from dustgrid.devices.policy import (
-    DEFAULT_ONBOARDING,
-    DEFAULT_ONLINE,
+    DEFAULT_ONBOARDING_POLICY,
+    DEFAULT_ONLINE_POLICY,
     OnboardingPolicy,
     OnlinePolicy,
     add_working_days,
@@ -22,37 +22,39 @@ FRI = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
 
 def test_defaults_follow_domain_rules() -> None:
-    assert DEFAULT_ONBOARDING.test_days(pre_approved=True) == 3
-    assert DEFAULT_ONBOARDING.test_days(pre_approved=False) == 10
-    assert DEFAULT_ONBOARDING.install_days == 5
-    assert DEFAULT_ONLINE.offline_after_minutes == 30
-    assert DEFAULT_ONBOARDING.version and DEFAULT_ONLINE.version
+    assert DEFAULT_ONBOARDING_POLICY.test_days(pre_approved=True) == 3
+    assert DEFAULT_ONBOARDING_POLICY.test_days(pre_approved=False) == 10
+    assert DEFAULT_ONBOARDING_POLICY.install_days == 5
+    assert DEFAULT_ONLINE_POLICY.offline_after_minutes == 30
+    assert DEFAULT_ONBOARDING_POLICY.version and DEFAULT_ONLINE_POLICY.version
 
 
 def test_test_due_skips_the_weekend() -> None:
     # Approved Friday: Mon 23, Tue 24, Wed 25 → 3 working days.
-    assert DEFAULT_ONBOARDING.test_due(FRI, pre_approved=True) == date(2026, 11, 25)
+    assert DEFAULT_ONBOARDING_POLICY.test_due(FRI, pre_approved=True) == date(2026, 11, 25)
     # 10 working days: two full weeks of Monday–Friday.
-    assert DEFAULT_ONBOARDING.test_due(FRI, pre_approved=False) == date(2026, 12, 4)
+    assert DEFAULT_ONBOARDING_POLICY.test_due(FRI, pre_approved=False) == date(2026, 12, 4)
 
 
 def test_install_due_five_working_days() -> None:
     tested = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)  # Wednesday
-    assert DEFAULT_ONBOARDING.install_due(tested) == date(2026, 12, 2)
+    assert DEFAULT_ONBOARDING_POLICY.install_due(tested) == date(2026, 12, 2)
 
 
 def test_weekend_approval_counts_from_monday() -> None:
     saturday = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
     sunday = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
-    assert DEFAULT_ONBOARDING.test_due(saturday, pre_approved=True) == date(2026, 11, 25)
-    assert DEFAULT_ONBOARDING.test_due(sunday, pre_approved=True) == date(2026, 11, 25)
+    assert DEFAULT_ONBOARDING_POLICY.test_due(saturday, pre_approved=True) == date(2026, 11, 25)
+    assert DEFAULT_ONBOARDING_POLICY.test_due(sunday, pre_approved=True) == date(2026, 11, 25)
 
 
 def test_day_is_taken_in_china_time() -> None:
     # Sunday 18:00 UTC is Monday 02:00 in China: counting starts after Monday.
     late_sunday_utc = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)
     assert local_date(late_sunday_utc) == date(2026, 11, 23)
-    assert DEFAULT_ONBOARDING.test_due(late_sunday_utc, pre_approved=True) == date(2026, 11, 26)
+    assert DEFAULT_ONBOARDING_POLICY.test_due(late_sunday_utc, pre_approved=True) == date(
+        2026, 11, 26
+    )
 
 
 def test_national_day_holiday_and_makeup_saturday() -> None:

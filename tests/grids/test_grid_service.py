@@ -8,15 +8,15 @@ from sqlalchemy.orm import Session
 
 from dustgrid.audit.service import entries_for
 from dustgrid.auth.models import User
-from dustgrid.auth.principal import Principal
 from dustgrid.auth.service import load_principal
 from dustgrid.errors import Forbidden, Invalid, NotFound
 from dustgrid.geo.coords import wgs84_to_gcj02
 from dustgrid.grids import layout
 from dustgrid.grids import service as svc
 from dustgrid.grids.models import Grid, GridGroup, GridKind
-from dustgrid.grids.policy import DEFAULT_POLICY, GridPolicy
+from dustgrid.grids.policy import DEFAULT_GRID_POLICY, GridPolicy
 from dustgrid.grids.schemas import GridCreate, GridUpdate, GroupCreate, GroupUpdate
+from dustgrid.identity.principal import Principal
 from dustgrid.org.models import District, OrgUnit, UnitKind
 from dustgrid.sites.models import Site, SiteKind, Stage
 from tests.fixtures.city import City, add_officers
@@ -189,7 +189,7 @@ def test_group_validation(db: Session, city: City) -> None:
             GroupCreate(name="二人", member_ids=[city.users["off_sh1"], city.users["off_sh2"]]),
             strict,
         )
-    assert DEFAULT_POLICY.min_group_members == 2
+    assert DEFAULT_GRID_POLICY.min_group_members == 2
 
 
 def test_group_lifecycle_is_audited_on_the_grid(db: Session, city: City) -> None:
@@ -255,7 +255,7 @@ def test_partition_dry_run_respects_policy(db: Session, city: City) -> None:
     d = synthetic_district(db, city, 60)
     admin = who(db, city, "admin")
     result = layout.partition(db, admin, district_id=d.id, kind=GridKind.enforcement)
-    lo, hi = DEFAULT_POLICY.bounds("enforcement")
+    lo, hi = DEFAULT_GRID_POLICY.bounds("enforcement")
     assert result.status == "ok" and result.within_bounds and not result.applied
     assert all(lo <= size <= hi for size in result.sizes) and sum(result.sizes) == 60
     assert all(p.grid_id is None for p in result.groups) and result.moved_sites == 60

@@ -18,7 +18,7 @@ from dustgrid.grids.partition import (
     partition_district,
     partition_sites,
 )
-from dustgrid.grids.policy import DEFAULT_POLICY, ENFORCEMENT, INSPECTOR, GridPolicy
+from dustgrid.grids.policy import DEFAULT_GRID_POLICY, ENFORCEMENT, INSPECTOR, GridPolicy
 
 Site = tuple[int, float, float]
 
@@ -238,14 +238,14 @@ def test_ten_thousand_sites_in_one_district(kind: str, lo: int, hi: int) -> None
 
 
 def test_policy_defaults_and_bounds() -> None:
-    assert GridPolicy() == DEFAULT_POLICY
-    assert DEFAULT_POLICY.version == "2024.1"
-    assert DEFAULT_POLICY.bounds(ENFORCEMENT) == (20, 30)
-    assert DEFAULT_POLICY.bounds(INSPECTOR) == (70, 90)
+    assert GridPolicy() == DEFAULT_GRID_POLICY
+    assert DEFAULT_GRID_POLICY.version == "2024.1"
+    assert DEFAULT_GRID_POLICY.bounds(ENFORCEMENT) == (20, 30)
+    assert DEFAULT_GRID_POLICY.bounds(INSPECTOR) == (70, 90)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        DEFAULT_POLICY.enforcement_max = 40  # type: ignore[misc]
+        DEFAULT_GRID_POLICY.enforcement_max = 40  # type: ignore[misc]
     with pytest.raises(ValueError, match="unknown grid kind"):
-        DEFAULT_POLICY.bounds("l3")
+        DEFAULT_GRID_POLICY.bounds("l3")
     with pytest.raises(ValueError, match="1 <= min <= max"):
         GridPolicy(enforcement_min=31)
 

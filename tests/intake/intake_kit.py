@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.models import User
-from dustgrid.auth.principal import Principal
 from dustgrid.auth.service import load_principal
 from dustgrid.devices.keys import PREFIX_CHARS, hash_key, new_key
 from dustgrid.devices.models import Device, DeviceApiKey, DeviceKind, Lifecycle
+from dustgrid.identity.principal import Principal
 from tests.fixtures.city import City
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 256

@@ -16,9 +16,9 @@ from dustgrid.auth.service import load_principal
 from dustgrid.cases.models import Case, CaseEvent
 from dustgrid.cases.states import CaseSource
 from dustgrid.config import Settings
-from dustgrid.intake import open311_service as open311
 from dustgrid.intake.models import Complaint
-from dustgrid.intake.open311_service import issue_key
+from dustgrid.intake.open311 import service as open311
+from dustgrid.intake.open311.service import issue_key
 from dustgrid.models import utcnow
 from tests.fixtures.city import City
 from tests.intake.intake_kit import hours_ago, iso

@@ -36,8 +36,8 @@ from dustgrid.db import get_session, make_engine
 from dustgrid.i18n import translate
 from dustgrid.intake import hotline
 from dustgrid.intake.models import Channel, Complaint, ComplaintStatus
-from dustgrid.intake.open311 import w3c as spec_w3c
-from dustgrid.intake.open311_service import issue_key
+from dustgrid.intake.open311.service import issue_key
+from dustgrid.intake.open311.spec import w3c as spec_w3c
 from dustgrid.intake.schemas import ComplaintIn, LinkIn
 from dustgrid.models import utcnow
 from tests.fixtures.city import City, build_city

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from dustgrid.geo.coords import haversine_m
 from dustgrid.org.models import District
 from dustgrid.sites.models import Site
-from dustgrid.sites.policy import DISTRICT_BOUNDARY
+from dustgrid.sites.policy import DEFAULT_DISTRICT_BOUNDARY_POLICY
 from dustgrid.sites.service import check_in_district
 from tests.fixtures.city import City
 from tests.sites.test_site_excel_api import find, site, upload, xlsx
@@ -79,14 +79,14 @@ def test_tolerance_at_the_edge_and_metres_when_close(api_as: Api, city: City) ->
     c = api_as("admin")
     edge_lon = 123.425  # the east edge of 和平区
     metres_per_deg = haversine_m(41.79, 123.0, 41.79, 124.0)
-    just_out = edge_lon + (DISTRICT_BOUNDARY.tolerance_m / 2) / metres_per_deg
+    just_out = edge_lon + (DEFAULT_DISTRICT_BOUNDARY_POLICY.tolerance_m / 2) / metres_per_deg
     inside_tolerance = c.post("/api/v1/sites", json=new_site(city, lat=41.79, lon=just_out))
     assert inside_tolerance.status_code == 201, inside_tolerance.text
-    out = edge_lon + (DISTRICT_BOUNDARY.tolerance_m * 3) / metres_per_deg
+    out = edge_lon + (DEFAULT_DISTRICT_BOUNDARY_POLICY.tolerance_m * 3) / metres_per_deg
     r = c.post("/api/v1/sites", json=new_site(city, project_code="T-101", lat=41.79, lon=out))
     assert r.status_code == 422
     m = re.search(r"距边界 (\d+) 米", r.json()["detail"])
-    assert m and abs(int(m.group(1)) - DISTRICT_BOUNDARY.tolerance_m * 3) <= 2
+    assert m and abs(int(m.group(1)) - DEFAULT_DISTRICT_BOUNDARY_POLICY.tolerance_m * 3) <= 2
 
 
 def test_a_district_without_a_drawn_boundary_is_not_checked(

@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from dustgrid.audit.models import AuditEntry
 from dustgrid.auth.models import User
-from dustgrid.auth.principal import Principal
 from dustgrid.auth.service import load_principal
 from dustgrid.config import Settings
 from dustgrid.errors import Forbidden, Invalid
 from dustgrid.grids.models import GridKind
+from dustgrid.identity.principal import Principal
 from dustgrid.sites.excel import import_sites
 from dustgrid.sites.excel_columns import (
     BY_KEY,

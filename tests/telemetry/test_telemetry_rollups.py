@@ -14,7 +14,7 @@ from dustgrid.config import Settings
 from dustgrid.devices.models import DeviceKind
 from dustgrid.telemetry import rollups
 from dustgrid.telemetry.models import Rollup, RollupDirty
-from dustgrid.telemetry.policy import DEFAULT_POLICY, policy_from_settings
+from dustgrid.telemetry.policy import DEFAULT_ROLLUP_POLICY, policy_from_settings
 from dustgrid.telemetry.rollups import period_bounds, refresh_rollups
 from dustgrid.telemetry.store import write_readings
 from tests.fixtures.city import City
@@ -187,7 +187,7 @@ def test_period_bounds() -> None:
 
 
 def test_policy_from_settings() -> None:
-    assert policy_from_settings(Settings()) is DEFAULT_POLICY
+    assert policy_from_settings(Settings()) is DEFAULT_ROLLUP_POLICY
     custom = policy_from_settings(Settings(telemetry_expected_per_period={"15m": 30}))
     assert custom.version.endswith("+city")
     assert custom.expected_per_period["15m"] == 30 and custom.expected_per_period["1h"] == 60

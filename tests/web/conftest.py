@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dustgrid import migrate
 from dustgrid.app import create_app
 from dustgrid.config import Settings, get_settings
-from dustgrid.db import get_session, make_engine
+from dustgrid.db import get_session, make_engine, serve
 from tests.fixtures.city import City, build_city
 
 CHROMIUM_FLAGS = [
@@ -76,18 +76,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     factory = sessionmaker(bind=engine, expire_on_commit=False)
 
     def _session() -> Iterator[Session]:
-        session = factory()
-        try:
-            yield session
-            session.commit()
-        except BaseException as exc:
-            if getattr(exc, "persist", False):
-                session.commit()
-            else:
-                session.rollback()
-            raise
-        finally:
-            session.close()
+        yield from serve(factory())
 
     app = create_app(settings)
     app.dependency_overrides[get_session] = _session

@@ -29,8 +29,8 @@ from dustgrid.alerts.series import (
 )
 from dustgrid.alerts.service import get_alert
 from dustgrid.alerts.windows import Reading as PureReading
-from dustgrid.auth.principal import Principal
 from dustgrid.errors import Invalid
+from dustgrid.identity.principal import Principal
 
 WINDOWS_BEFORE: Final = 4
 WINDOWS_AFTER: Final = 4

@@ -15,9 +15,9 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts.models import Alert, AlertState, AlertWindow, QualityFlagRow
-from dustgrid.auth.principal import Principal
 from dustgrid.auth.scope import device_clause, site_clause
 from dustgrid.devices.models import Device
+from dustgrid.identity.principal import Principal
 from dustgrid.sites.models import Enterprise, Site
 
 

@@ -22,9 +22,9 @@ from dustgrid.alerts.models import AlertProfileSetting
 from dustgrid.alerts.policy import DEFAULT_ALERT_POLICY, AlertPolicy
 from dustgrid.alerts.profiles import BUILTIN_PROFILES, Profile, get_profile, tune
 from dustgrid.audit import service as audit
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm
 from dustgrid.errors import Forbidden, Invalid
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm
 
 INT_FIELDS: Final = frozenset(
     {"min_valid_count", "day_max_exceedances", "raise_after", "clear_after", "window_minutes"}

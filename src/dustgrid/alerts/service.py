@@ -22,11 +22,11 @@ from dustgrid.alerts import repository as repo
 from dustgrid.alerts.models import Alert, AlertState
 from dustgrid.alerts.policy import DEFAULT_ALERT_POLICY, SEVERITIES, AlertPolicy
 from dustgrid.audit import service as audit
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm
 from dustgrid.cases import service as cases
 from dustgrid.devices.models import Device
 from dustgrid.errors import Conflict, DomainError, Forbidden, NotFound
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm
 from dustgrid.intake import service as intake
 
 log = logging.getLogger(__name__)

@@ -36,10 +36,10 @@ from dustgrid.alerts.schemas import (
     QualityCount,
     QualityOut,
 )
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm
 from dustgrid.auth.scope import site_clause
 from dustgrid.errors import Forbidden, NotFound
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm
 from dustgrid.sites import service as sites
 from dustgrid.sites.models import Site
 

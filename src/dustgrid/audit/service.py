@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit.models import AuditEntry
-from dustgrid.auth.principal import Principal
+from dustgrid.identity.principal import Principal
 
 
 def _plain(value: Any) -> Any:
@@ -58,6 +58,35 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+def record_change(
+    session: Session,
+    *,
+    actor: Principal | None,
+    action: str,
+    entity_type: str,
+    entity_id: int | None,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    summary: str,
+    extra: Mapping[str, list[Any]] | None = None,
+) -> AuditEntry | None:
+    """The audit row of a create, update or delete: the fields that differ between the
+    ``before`` and ``after`` snapshots (``{}`` before a create, after a delete), plus
+    ``extra`` entries (a masked secret). Nothing is written when nothing changed."""
+    changes = {**diff(before, after), **(extra or {})}
+    if not changes:
+        return None
+    return record(
+        session,
+        actor=actor,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        changes=changes,
+        summary=summary,
+    )
 
 
 def entries_for(

@@ -10,8 +10,6 @@ from sqlalchemy import select
 
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, client_ip, require
 from dustgrid.auth.models import User
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm
 from dustgrid.auth.schemas import (
     Me,
     PasswordChange,
@@ -33,6 +31,8 @@ from dustgrid.auth.service import (
 )
 from dustgrid.bounds import Id
 from dustgrid.errors import API_ERROR_CODES, NotFound, error_responses
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm
 
 router = APIRouter(
     prefix="/api/v1", tags=["auth"], responses=error_responses(*API_ERROR_CODES, 429)

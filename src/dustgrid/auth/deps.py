@@ -10,12 +10,12 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.models import User
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm
 from dustgrid.auth.service import load_principal, user_from_cookie_session, user_from_token
 from dustgrid.config import Settings, get_settings
 from dustgrid.db import get_session
 from dustgrid.errors import Forbidden, Unauthenticated
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm
 
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
 AppSettings = Annotated[Settings, Depends(get_settings)]

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dustgrid.auth.roles import Role
+from dustgrid.identity.roles import Role
 from dustgrid.models import Base, TimestampMixin, UTCDateTime, utcnow
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dustgrid.auth.roles import Role
 from dustgrid.bounds import Id
+from dustgrid.identity.roles import Role
 from dustgrid.text import PlainText
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
 from dustgrid.alerts.models import Alert
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Role
 from dustgrid.cases.models import Case
 from dustgrid.devices.models import Device, DeviceKind
 from dustgrid.grids.models import Grid
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Role
 from dustgrid.org.models import District
 from dustgrid.sites.models import Site
 

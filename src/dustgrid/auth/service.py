@@ -14,18 +14,18 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from dustgrid.audit import service as audit
 from dustgrid.auth.models import AuthSession, LoginAttempt, User
-from dustgrid.auth.passwords import (
+from dustgrid.config import Settings, get_settings
+from dustgrid.errors import Conflict, Invalid, Throttled, Unauthenticated
+from dustgrid.grids.models import Grid, GridGroup, GridGroupMember
+from dustgrid.identity.passwords import (
     WeakPassword,
     check_strength,
     hash_password,
     verify_dummy,
     verify_password,
 )
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Role
-from dustgrid.config import Settings, get_settings
-from dustgrid.errors import Conflict, Invalid, Throttled, Unauthenticated
-from dustgrid.grids.models import Grid, GridGroup, GridGroupMember
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Role
 from dustgrid.models import utcnow
 from dustgrid.org.models import OrgUnit
 from dustgrid.sites.models import Enterprise

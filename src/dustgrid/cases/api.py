@@ -13,7 +13,6 @@ from fastapi.responses import FileResponse, Response
 from sqlalchemy import select
 
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
-from dustgrid.auth.roles import Perm
 from dustgrid.bounds import Day, Id
 from dustgrid.cases import attachments as files
 from dustgrid.cases import escalation, repository, service, views
@@ -32,6 +31,7 @@ from dustgrid.cases.states import CaseSource, CaseState, Move
 from dustgrid.cases.workflow import MoveInput
 from dustgrid.config import Settings
 from dustgrid.errors import Forbidden, NotFound, error_responses
+from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
 from dustgrid.pagination import PageParams, page_params
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from dustgrid.cases import lights
-from dustgrid.cases.policy import DEFAULT_POLICY, CasePolicy, DeadlineRule, Level
+from dustgrid.cases.policy import DEFAULT_CASE_POLICY, CasePolicy, DeadlineRule, Level
 from dustgrid.cases.states import Clock
 from dustgrid.config import Settings
 from dustgrid.workcal.calendar import WorkCalendar, china_calendar
@@ -25,7 +25,7 @@ def case_policy(settings: Settings | None = None) -> CasePolicy:
 
     An override changes the version (``+local``) so records computed under it say so.
     """
-    policy = DEFAULT_POLICY
+    policy = DEFAULT_CASE_POLICY
     if settings is None:
         return policy
     ladder, blacklist = policy.ladder, policy.blacklist

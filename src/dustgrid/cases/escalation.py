@@ -41,13 +41,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.models import User
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Role
 from dustgrid.cases import deadlines
+from dustgrid.cases.events import new_event
 from dustgrid.cases.models import Case, CaseEvent, CaseSweepMark, open_clause
-from dustgrid.cases.policy import DEFAULT_POLICY, CasePolicy, Level
+from dustgrid.cases.policy import DEFAULT_CASE_POLICY, CasePolicy, Level
 from dustgrid.cases.states import CaseState
 from dustgrid.config import Settings, get_settings
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Role
 from dustgrid.notifications import service as notifications
 from dustgrid.notifications.models import Notification
 
@@ -133,7 +134,9 @@ def _window(
     return and_(upper, column >= since if strict else column > since)
 
 
-def sweep_reminders(session: Session, now: datetime, *, policy: CasePolicy = DEFAULT_POLICY) -> int:
+def sweep_reminders(
+    session: Session, now: datetime, *, policy: CasePolicy = DEFAULT_CASE_POLICY
+) -> int:
     """Remind whoever holds a case once ``remind_at`` (80% of the time) has passed.
 
     The person named on the case is reminded, else (an L2 clock: nobody named yet) the
@@ -417,17 +420,15 @@ def sample_look_back(
     session.execute(update(Case).where(Case.id.in_(ids)).values(look_back_due_at=due))
     policy = deadlines.case_policy(settings)
     session.add_all(
-        CaseEvent(
-            case_id=i,
-            kind="case.look_back_selected",
-            at=now,
-            actor_id=actor.user_id if actor else None,
-            actor_name=actor.username if actor else "system",
-            actor_role=actor.role.value if actor else "system",
+        new_event(
+            i,
+            "case.look_back_selected",
+            actor=actor,
+            now=now,
+            policy_version=policy.version,
             from_state="closed",
             to_state="closed",
             data={"due_at": due.isoformat()},
-            policy_version=policy.version,
         )
         for i in ids
     )

@@ -17,14 +17,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.models import User
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Role
-from dustgrid.cases import credit, penalties
+from dustgrid.cases import penalties
+from dustgrid.cases.credit import service as credit
 from dustgrid.cases.models import Case, CaseEvent
 from dustgrid.cases.policy import CasePolicy
 from dustgrid.cases.states import Followup
 from dustgrid.config import Settings
 from dustgrid.grids.models import Grid, GridGroup, GridGroupMember
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Role
 from dustgrid.jobs.outbox import enqueue
 from dustgrid.notifications import service as notifications
 from dustgrid.org.models import OrgUnit

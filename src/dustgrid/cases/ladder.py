@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from dustgrid.cases.policy import DEFAULT_POLICY, BlacklistPolicy, LadderPolicy, LadderStep
+from dustgrid.cases.policy import DEFAULT_CASE_POLICY, BlacklistPolicy, LadderPolicy, LadderStep
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,7 @@ def counted_problems(prior: Iterable[date], new: date, policy: LadderPolicy) -> 
 
 
 def propose_step(
-    prior: Iterable[date], new: date, policy: LadderPolicy = DEFAULT_POLICY.ladder
+    prior: Iterable[date], new: date, policy: LadderPolicy = DEFAULT_CASE_POLICY.ladder
 ) -> LadderProposal:
     """The ladder step for a new substantiated problem, given the site's earlier ones.
 
@@ -82,7 +82,7 @@ class BlacklistDecision:
 
 
 def blacklist_decision(
-    bad_records: int, policy: BlacklistPolicy = DEFAULT_POLICY.blacklist
+    bad_records: int, policy: BlacklistPolicy = DEFAULT_CASE_POLICY.blacklist
 ) -> BlacklistDecision:
     """Blacklisted (restricted from bidding) at ``threshold`` bad-behaviour records or more."""
     if bad_records < 0:

@@ -14,14 +14,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm
 from dustgrid.auth.scope import site_clause
-from dustgrid.cases.credit_models import ProposalStatus, SiteProblem, StopWorkOrder
+from dustgrid.cases.credit.models import ProposalStatus, SiteProblem, StopWorkOrder
+from dustgrid.cases.events import new_event
 from dustgrid.cases.ladder import propose_step, stop_work_period
-from dustgrid.cases.models import Case, CaseEvent
+from dustgrid.cases.models import Case
 from dustgrid.cases.policy import CasePolicy, LadderAction, LadderStep
 from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm
 from dustgrid.sites.models import Site
 from dustgrid.workcal.calendar import CHINA_TZ
 
@@ -42,16 +43,8 @@ def _event(
     version: str,
 ) -> None:
     session.add(
-        CaseEvent(
-            case_id=case_id,
-            kind=kind,
-            at=now,
-            actor_id=actor.user_id if actor else None,
-            actor_name=actor.username if actor else "system",
-            actor_role=actor.role.value if actor else "system",
-            reason=reason,
-            data=data,
-            policy_version=version,
+        new_event(
+            case_id, kind, actor=actor, now=now, policy_version=version, reason=reason, data=data
         )
     )
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
-from dustgrid.auth.roles import Role
 from dustgrid.cases.states import Clock, Disposition
+from dustgrid.identity.roles import Role
 from dustgrid.workcal.calendar import WorkCalendar
 
 
@@ -147,7 +147,7 @@ class DeadlinePolicy:
         ).duration
 
 
-DEFAULT_DEADLINES = DeadlinePolicy(
+DEFAULT_DEADLINE_POLICY = DeadlinePolicy(
     version="2025.1",
     rules=(
         DeadlineRule(Clock.feedback, hours(24), basis="domain.md §4: City Brain pushes, 24 h"),
@@ -273,7 +273,7 @@ class CasePolicy:
     """Everything the case loop computes with, versioned as one bundle."""
 
     version: str = "2025.1"
-    deadlines: DeadlinePolicy = DEFAULT_DEADLINES
+    deadlines: DeadlinePolicy = DEFAULT_DEADLINE_POLICY
     lights: LightPolicy = LightPolicy()
     escalation: EscalationPolicy = EscalationPolicy()
     ladder: LadderPolicy = LadderPolicy()
@@ -281,4 +281,4 @@ class CasePolicy:
     dedup: DedupPolicy = DedupPolicy()
 
 
-DEFAULT_POLICY = CasePolicy()
+DEFAULT_CASE_POLICY = CasePolicy()

@@ -7,27 +7,33 @@ Re-exported by ``cases.service``; its signature is a contract the intake channel
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dustgrid.audit import service as audit
-from dustgrid.auth.principal import Principal
 from dustgrid.auth.scope import site_clause
 from dustgrid.cases import attachments as files
 from dustgrid.cases import deadlines, followups
 from dustgrid.cases import repository as repo
 from dustgrid.cases.attachments import AttachmentIn
 from dustgrid.cases.categories import CATEGORIES, Severity
-from dustgrid.cases.models import Case, CaseEvent
+from dustgrid.cases.events import CaseAudit, record_event, role_of
+from dustgrid.cases.models import Case
 from dustgrid.cases.policy import CasePolicy
-from dustgrid.cases.states import PUBLIC_SOURCES, CaseSource, CaseState, System, plan_report
-from dustgrid.cases.workflow import role_of
+from dustgrid.cases.states import (
+    PUBLIC_SOURCES,
+    CaseSource,
+    CaseState,
+    TransitionPlan,
+    plan_report,
+)
 from dustgrid.config import Settings, get_settings
 from dustgrid.errors import Invalid
 from dustgrid.geo.coords import haversine_m
 from dustgrid.geo.shapes import point_in_geometry
+from dustgrid.identity.principal import Principal
 from dustgrid.models import utcnow
 from dustgrid.org.models import District
 from dustgrid.sites.models import Site
@@ -42,32 +48,6 @@ def _now(now: datetime | None) -> datetime:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     return now
-
-
-def _event(
-    case: Case,
-    kind: str,
-    *,
-    actor: Principal | None,
-    now: datetime,
-    reason: str = "",
-    data: dict[str, object] | None = None,
-    policy: CasePolicy,
-    from_state: str | None = None,
-) -> CaseEvent:
-    return CaseEvent(
-        case_id=case.id,
-        kind=kind,
-        at=now,
-        actor_id=actor.user_id if actor else None,
-        actor_name=actor.username if actor else System.system.value,
-        actor_role=role_of(actor),
-        from_state=from_state,
-        to_state=case.state.value,
-        reason=reason,
-        data=data or {},
-        policy_version=policy.version,
-    )
 
 
 def _district_of(session: Session, lat: float, lon: float) -> int | None:
@@ -110,36 +90,23 @@ def _merge(
     data: dict[str, object] = {"source": source.value, "severity": severity.value}
     if external_ref:
         data["external_ref"] = external_ref
-    ev = _event(
+    record_event(
+        session,
         case,
         "case.merged",
         actor=actor,
         now=now,
+        policy_version=policy.version,
+        settings=settings,
         reason=description,
         data=data,
-        policy=policy,
         from_state=case.state.value,
-    )
-    session.add(ev)
-    session.flush()
-    rows = files.store(
-        session,
-        settings,
-        checked,
-        case_id=case.id,
-        event_id=ev.id,
-        uploaded_by=actor.user_id if actor else None,
-    )
-    if rows:
-        ev.data = {**data, "attachments": files.describe(rows)}
-    audit.record(
-        session,
-        actor=actor,
-        action="case.merge",
-        entity_type="case",
-        entity_id=case.id,
-        changes={"merged_count": [case.merged_count - 1, case.merged_count]},
-        summary=f"重复上报并入案件 #{case.id}",
+        checked=checked,
+        audit_row=CaseAudit(
+            action="case.merge",
+            summary=f"重复上报并入案件 #{case.id}",
+            changes={"merged_count": [case.merged_count - 1, case.merged_count]},
+        ),
     )
     return case
 
@@ -210,6 +177,151 @@ def _duplicate(
     return scored[0][2] if scored and scored[0][0] <= radius else None
 
 
+@dataclass(frozen=True)
+class Report:
+    """A report that passed every check that needs no database (``check_report``)."""
+
+    source: CaseSource
+    severity: Severity
+    category: str
+    description: str
+    files: list[files.CheckedFile]
+    plan: TransitionPlan
+    external_ref: str | None
+
+
+def check_report(
+    *,
+    actor: Principal | None,
+    source: CaseSource | str,
+    category: str,
+    description: str,
+    severity: str,
+    attachments: Sequence[AttachmentIn],
+    external_ref: str | None,
+    settings: Settings,
+) -> Report:
+    """Check a report before anything is read or written: source, category, severity,
+    text, files and whether the reporter may report from this source."""
+    src, sev = _checked_inputs(source, category, severity)
+    text = (description or "").strip()
+    check_field("description", text, multiline=True)
+    check_field("category", category)
+    check_field("external_ref", external_ref)
+    checked = files.check(list(attachments), settings)
+    plan = plan_report(src, role_of(actor), fields={"description": text, "evidence": checked})
+    return Report(
+        source=src,
+        severity=sev,
+        category=category,
+        description=text,
+        files=checked,
+        plan=plan,
+        external_ref=external_ref.strip()[:128] if external_ref else external_ref,
+    )
+
+
+def _place(
+    session: Session,
+    actor: Principal | None,
+    site_id: int | None,
+    location: tuple[float, float] | None,
+) -> tuple[Site | None, tuple[float, float]]:
+    """The site reported (in the reporter's scope) and the point of the report."""
+    site = _site(session, actor, site_id)
+    loc = _check_location(location) or ((site.lat, site.lon) if site else None)
+    if loc is None:
+        raise Invalid("须指定工地或位置 / give a site or a location")
+    return site, loc
+
+
+def _create(
+    session: Session,
+    report: Report,
+    *,
+    actor: Principal | None,
+    site: Site | None,
+    loc: tuple[float, float],
+    dedup_key: str | None,
+    now: datetime,
+    policy: CasePolicy,
+    settings: Settings,
+) -> Case:
+    """Write the new case in ``reported``: its row, its clock, the first event with the
+    report's files, the audit row and the follow-ups (who is told)."""
+    src, category = report.source, report.category
+    case = Case(
+        source=src,
+        state=CaseState.reported,
+        site_id=site.id if site else None,
+        district_id=site.district_id if site else _district_of(session, *loc),
+        lat=loc[0],
+        lon=loc[1],
+        category=category,
+        description=report.description,
+        severity=report.severity.value,
+        reporter_id=actor.user_id if actor else None,
+        external_ref=report.external_ref or None,
+        dedup_key=dedup_key or None,
+        opened_at=now,
+        policy_version=policy.version,
+    )
+    session.add(case)
+    session.flush()
+    assert report.plan.clock is not None
+    times = deadlines.start_clock(
+        report.plan.clock,
+        start=now,
+        category=category,
+        source=src,
+        disposition=None,
+        responsible_level=None,
+        policy=policy,
+        calendar=deadlines.work_calendar(settings),
+    )
+    data: dict[str, object] = {
+        "source": src.value,
+        "category": category,
+        "severity": report.severity.value,
+        "clock": deadlines.apply_clock(case, times),
+    }
+    if report.external_ref:
+        data["external_ref"] = report.external_ref
+    ev = record_event(
+        session,
+        case,
+        report.plan.event_kind,
+        actor=actor,
+        now=now,
+        policy_version=policy.version,
+        settings=settings,
+        reason=report.description,
+        data=data,
+        checked=report.files,
+        audit_row=CaseAudit(
+            action="case.report",
+            summary=f"上报案件 #{case.id}（{src.value}）",
+            changes={
+                "state": [None, "reported"],
+                "source": [None, src.value],
+                "site_id": [None, case.site_id],
+                "category": [None, category],
+            },
+        ),
+    )
+    followups.run(
+        session,
+        case=case,
+        event=ev,
+        followups=report.plan.followups,
+        actor=actor,
+        policy=policy,
+        settings=settings,
+        now=now,
+    )
+    return case
+
+
 def open_case(
     session: Session,
     *,
@@ -239,29 +351,31 @@ def open_case(
       radius and window.
     * Everything is validated (source, category, severity, files, site, location) before
       anything is written; errors are ``Invalid`` (422) or ``MoveNotAllowed`` (403).
+
+    Three steps: check (``check_report``, then the site and location), deduplicate (the
+    channel's retry, then ``_duplicate`` → ``_merge``), create (``_create``).
     """
     settings = settings or get_settings()
     now = _now(now)
     policy = deadlines.case_policy(settings)
-    src, sev = _checked_inputs(source, category, severity)
-    text = (description or "").strip()
-    check_field("description", text, multiline=True)
-    check_field("category", category)
-    check_field("external_ref", external_ref)
-    checked = files.check(list(attachments), settings)
-    plan = plan_report(src, role_of(actor), fields={"description": text, "evidence": checked})
-    if external_ref:
-        external_ref = external_ref.strip()[:128]
-        known = repo.by_external_ref(session, src, external_ref)
+    report = check_report(
+        actor=actor,
+        source=source,
+        category=category,
+        description=description,
+        severity=severity,
+        attachments=attachments,
+        external_ref=external_ref,
+        settings=settings,
+    )
+    if report.external_ref:
+        known = repo.by_external_ref(session, report.source, report.external_ref)
         if known is not None:
             return known, False
-    site = _site(session, actor, site_id)
-    loc = _check_location(location) or ((site.lat, site.lon) if site else None)
-    if loc is None:
-        raise Invalid("须指定工地或位置 / give a site or a location")
+    site, loc = _place(session, actor, site_id, location)
     dup = _duplicate(
         session,
-        src=src,
+        src=report.source,
         site=site,
         loc=loc,
         dedup_key=dedup_key,
@@ -274,88 +388,24 @@ def open_case(
             session,
             dup,
             actor=actor,
-            description=text,
-            severity=sev,
-            checked=checked,
-            external_ref=external_ref,
-            source=src,
+            description=report.description,
+            severity=report.severity,
+            checked=report.files,
+            external_ref=report.external_ref,
+            source=report.source,
             now=now,
             settings=settings,
         )
         return merged, False
-    case = Case(
-        source=src,
-        state=CaseState.reported,
-        site_id=site.id if site else None,
-        district_id=site.district_id if site else _district_of(session, *loc),
-        lat=loc[0],
-        lon=loc[1],
-        category=category,
-        description=text,
-        severity=sev.value,
-        reporter_id=actor.user_id if actor else None,
-        external_ref=external_ref or None,
-        dedup_key=dedup_key or None,
-        opened_at=now,
-        policy_version=policy.version,
-    )
-    session.add(case)
-    session.flush()
-    assert plan.clock is not None
-    times = deadlines.start_clock(
-        plan.clock,
-        start=now,
-        category=category,
-        source=src,
-        disposition=None,
-        responsible_level=None,
-        policy=policy,
-        calendar=deadlines.work_calendar(settings),
-    )
-    data: dict[str, object] = {
-        "source": src.value,
-        "category": category,
-        "severity": sev.value,
-        "clock": deadlines.apply_clock(case, times),
-    }
-    if external_ref:
-        data["external_ref"] = external_ref
-    ev = _event(case, plan.event_kind, actor=actor, now=now, reason=text, data=data, policy=policy)
-    session.add(ev)
-    session.flush()
-    rows = files.store(
+    case = _create(
         session,
-        settings,
-        checked,
-        case_id=case.id,
-        event_id=ev.id,
-        uploaded_by=actor.user_id if actor else None,
-    )
-    if rows:
-        ev.data = {**data, "attachments": files.describe(rows)}
-    changes = {
-        "state": [None, "reported"],
-        "source": [None, src.value],
-        "site_id": [None, case.site_id],
-        "category": [None, category],
-    }
-    audit.record(
-        session,
+        report,
         actor=actor,
-        action="case.report",
-        entity_type="case",
-        entity_id=case.id,
-        changes=changes,
-        summary=f"上报案件 #{case.id}（{src.value}）",
-    )
-    followups.run(
-        session,
-        case=case,
-        event=ev,
-        followups=plan.followups,
-        actor=actor,
+        site=site,
+        loc=loc,
+        dedup_key=dedup_key,
+        now=now,
         policy=policy,
         settings=settings,
-        now=now,
     )
     return case, True

@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Role
 from dustgrid.auth.scope import case_clause, provider_case_clause, site_clause
 from dustgrid.cases.models import OPEN_STATES, Case
 from dustgrid.cases.states import CaseSource, CaseState
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Role
 from dustgrid.org.models import OrgUnit
 from dustgrid.sites.models import Site
 

@@ -12,18 +12,18 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from dustgrid.audit import service as audit
-from dustgrid.auth.principal import Principal
 from dustgrid.cases import attachments as files
 from dustgrid.cases import deadlines, followups
 from dustgrid.cases import repository as repo
 from dustgrid.cases.attachments import AttachmentIn
+from dustgrid.cases.events import CaseAudit, record_event
 from dustgrid.cases.models import Case, CaseEvent
-from dustgrid.cases.reporting import _event, _now, open_case
+from dustgrid.cases.reporting import _now, open_case
 from dustgrid.cases.states import CaseSource, Followup
 from dustgrid.cases.workflow import MoveInput, transition
 from dustgrid.config import Settings, get_settings
 from dustgrid.errors import Invalid, NotFound
+from dustgrid.identity.principal import Principal
 from dustgrid.text import check_field
 
 __all__ = ["add_note", "get_case", "move", "open_case", "update_case_from_source"]
@@ -86,34 +86,18 @@ def add_note(
     else:
         case = get_case(session, principal, case_id, lock=True)
     policy = deadlines.case_policy(settings)
-    ev = _event(
+    ev = record_event(
+        session,
         case,
         kind,
         actor=principal,
         now=now,
+        policy_version=policy.version,
+        settings=settings,
         reason=text,
-        policy=policy,
         from_state=case.state.value,
-    )
-    session.add(ev)
-    session.flush()
-    rows = files.store(
-        session,
-        settings,
-        checked,
-        case_id=case.id,
-        event_id=ev.id,
-        uploaded_by=principal.user_id if principal else None,
-    )
-    if rows:
-        ev.data = {"attachments": files.describe(rows)}
-    audit.record(
-        session,
-        actor=principal,
-        action="case.note",
-        entity_type="case",
-        entity_id=case.id,
-        summary=f"案件 #{case.id} 补充说明",
+        checked=checked,
+        audit_row=CaseAudit(action="case.note", summary=f"案件 #{case.id} 补充说明"),
     )
     if notify:
         followups.run(

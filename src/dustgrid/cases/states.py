@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from dustgrid.auth.roles import Role
 from dustgrid.errors import Conflict, DomainError, Forbidden, Invalid
+from dustgrid.identity.roles import Role
 
 
 class CaseState(enum.StrEnum):

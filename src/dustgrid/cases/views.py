@@ -9,19 +9,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.models import User
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Role
 from dustgrid.cases import repository as repo
 from dustgrid.cases.categories import category_label
 from dustgrid.cases.deadlines import escalated_to, light_of
 from dustgrid.cases.followups import grid_members
 from dustgrid.cases.models import Case, CaseAttachment, CaseEvent
-from dustgrid.cases.policy import DEFAULT_POLICY
+from dustgrid.cases.policy import DEFAULT_CASE_POLICY
 from dustgrid.cases.schemas import AttachmentOut, CaseDetail, CaseOut, EventOut
 from dustgrid.cases.states import allowed_moves
 from dustgrid.cases.workflow import check_scope
 from dustgrid.errors import Forbidden
 from dustgrid.grids.models import Grid
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Role
 from dustgrid.org.models import OrgUnit
 from dustgrid.sites.models import Site
 
@@ -63,7 +63,7 @@ def case_rows(
                 light=light.value if light else None,
                 deadline_at=c.deadline_at,
                 deadline_light=dlight.value if dlight else None,
-                escalated_to=escalated_to(c.level, c.due_at, now, DEFAULT_POLICY),
+                escalated_to=escalated_to(c.level, c.due_at, now, DEFAULT_CASE_POLICY),
                 rework_count=c.rework_count,
                 merged_count=c.merged_count,
                 opened_at=c.opened_at,

@@ -19,13 +19,12 @@ from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
 from dustgrid.auth.models import User
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Role
 from dustgrid.auth.scope import site_clause
 from dustgrid.auth.service import load_principal
 from dustgrid.cases import attachments as files
 from dustgrid.cases import deadlines, followups
 from dustgrid.cases.attachments import AttachmentIn
+from dustgrid.cases.events import CaseAudit, record_event, role_of
 from dustgrid.cases.models import Case, CaseEvent
 from dustgrid.cases.policy import ROLE_LEVEL, Level
 from dustgrid.cases.states import (
@@ -33,12 +32,13 @@ from dustgrid.cases.states import (
     Clock,
     Followup,
     Move,
-    System,
     TransitionPlan,
     plan_transition,
 )
 from dustgrid.config import Settings
 from dustgrid.errors import Forbidden, Invalid
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Role
 from dustgrid.org.models import OrgUnit, UnitKind
 from dustgrid.sites.models import Site
 from dustgrid.text import check_field
@@ -83,10 +83,6 @@ class MoveInput:
         check_field("reason", self.reason, multiline=True)
         check_field("result", self.result, multiline=True)
         check_field("case_number", self.case_number)
-
-
-def role_of(actor: Principal | None) -> str:
-    return actor.role.value if actor else System.system.value
 
 
 def _snapshot(case: Case) -> dict[str, Any]:
@@ -339,50 +335,37 @@ def transition(
     if clock:
         event_data["clock"] = clock
     policy = deadlines.case_policy(settings)
-    event = CaseEvent(
-        case_id=case.id,
-        kind=plan.event_kind,
-        at=now,
-        actor_id=actor.user_id if actor else None,
-        actor_name=actor.username if actor else System.system.value,
-        actor_role=role_of(actor),
-        move=mv.value,
-        from_state=from_state.value,
-        to_state=case.state.value,
+
+    def _followups(event: CaseEvent) -> None:
+        followups.run(
+            session,
+            case=case,
+            event=event,
+            followups=plan.followups,
+            actor=actor,
+            policy=policy,
+            settings=settings,
+            now=now,
+        )
+
+    event = record_event(
+        session,
+        case,
+        plan.event_kind,
+        actor=actor,
+        now=now,
+        policy_version=policy.version,
+        settings=settings,
         reason=fields["reason"],
         data=event_data,
-        policy_version=policy.version,
-    )
-    session.add(event)
-    session.flush()
-    rows = files.store(
-        session,
-        settings,
-        checked,
-        case_id=case.id,
-        event_id=event.id,
-        uploaded_by=actor.user_id if actor else None,
-    )
-    if rows:
-        event.data = {**event_data, "attachments": files.describe(rows)}
-    followups.run(
-        session,
-        case=case,
-        event=event,
-        followups=plan.followups,
-        actor=actor,
-        policy=policy,
-        settings=settings,
-        now=now,
-    )
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action=f"case.{mv.value}",
-        entity_type="case",
-        entity_id=case.id,
-        changes=audit.diff(before, _snapshot(case)),
-        summary=f"案件 #{case.id}：{from_state.value} → {case.state.value}（{mv.value}）",
+        move=mv.value,
+        from_state=from_state.value,
+        checked=checked,
+        then=_followups,
+        audit_row=CaseAudit(
+            action=f"case.{mv.value}",
+            summary=f"案件 #{case.id}：{from_state.value} → {case.state.value}（{mv.value}）",
+            changes=lambda: audit.diff(before, _snapshot(case)),
+        ),
     )
     return event

@@ -29,8 +29,6 @@ from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
 from dustgrid.auth.models import User
-from dustgrid.auth.passwords import hash_password
-from dustgrid.auth.roles import Role
 from dustgrid.auth.scope import site_clause
 from dustgrid.auth.service import load_principal
 from dustgrid.demo import names
@@ -40,7 +38,9 @@ from dustgrid.demo.summary import DemoLogin, DemoSummary, DistrictReport
 from dustgrid.errors import Conflict
 from dustgrid.grids.models import Grid, GridGroup, GridGroupMember, GridKind
 from dustgrid.grids.partition import PartitionStatus, partition_district
-from dustgrid.grids.policy import DEFAULT_POLICY, GridPolicy
+from dustgrid.grids.policy import DEFAULT_GRID_POLICY, GridPolicy
+from dustgrid.identity.passwords import hash_password
+from dustgrid.identity.roles import Role
 from dustgrid.org.models import UNIT_LEVEL, District, OrgUnit, UnitKind
 from dustgrid.sites.models import Enterprise, Site
 
@@ -91,7 +91,7 @@ def build_demo(
     seed: int = 1,
     n_sites: int = 480,
     today: date | None = None,
-    policy: GridPolicy = DEFAULT_POLICY,
+    policy: GridPolicy = DEFAULT_GRID_POLICY,
 ) -> DemoSummary:
     """Load the demo city into an empty database (flushes, never commits).
 

@@ -3,8 +3,8 @@
 Why these distributions: the platform's views only look real when the ledger does. Most
 sites are housing (房建), metro and municipal works cluster in the built-up area and go to
 the city safety station, areas and investments are log-normal so most sites are above the
-monitor thresholds (``MONITOR_THRESHOLDS``, domain §7) while small works are not, dates
-agree with the stage, a few big contractors hold most of the work, and a few sites are
+monitor thresholds (``DEFAULT_MONITOR_THRESHOLD_POLICY``, domain §7) while small works are
+not, dates agree with the stage, a few big contractors hold most of the work, and a few sites are
 City-Brain finds without a permit (疑似未批先建). Rows are plain dicts for one bulk insert.
 """
 
@@ -29,7 +29,7 @@ from dustgrid.sites.models import (
     SiteKind,
     Stage,
 )
-from dustgrid.sites.policy import MONITOR_THRESHOLDS
+from dustgrid.sites.policy import DEFAULT_MONITOR_THRESHOLD_POLICY
 from dustgrid.sites.service import CITY_STATION_KINDS
 from dustgrid.sites.uscc import USCC_CHARSET, make_uscc
 
@@ -203,7 +203,7 @@ class SitePlanner:
             "supervisor_id": None if suspected else supervisor.id,
             "contact_name": "" if suspected else contact,
             "contact_phone": "" if suspected else phone,
-            "monitors_required": MONITOR_THRESHOLDS.monitors_required(
+            "monitors_required": DEFAULT_MONITOR_THRESHOLD_POLICY.monitors_required(
                 investment_yuan=investment, area_m2=area),
             "grade": grade,
             "graded_at": graded_at,

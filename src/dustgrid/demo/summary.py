@@ -6,7 +6,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
-from dustgrid.auth.roles import ROLE_LABELS, Role
+from dustgrid.identity.roles import ROLE_LABELS, Role
 
 
 @dataclass

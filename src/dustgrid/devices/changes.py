@@ -13,8 +13,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm
 from dustgrid.auth.scope import site_writable_clause
 from dustgrid.devices import keys, online
 from dustgrid.devices import repository as repo
@@ -28,6 +26,8 @@ from dustgrid.devices.models import (
 )
 from dustgrid.devices.schemas import ChangeRequestIn, DecisionIn
 from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
 from dustgrid.sites.models import Site
 

@@ -17,11 +17,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dustgrid.auth.principal import Principal
 from dustgrid.devices import repository as repo
 from dustgrid.devices.models import Device, DeviceApiKey, Lifecycle
 from dustgrid.devices.service import record, writable_device
 from dustgrid.errors import Conflict, NotFound
+from dustgrid.identity.principal import Principal
 from dustgrid.models import utcnow
 
 KEY_SCHEME = "dgk_"  # recognisable in logs and secret scanners

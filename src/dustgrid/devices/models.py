@@ -19,6 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from dustgrid.devices.states import ApplicationStatus as ApplicationStatus  # re-exported
+from dustgrid.devices.states import Lifecycle as Lifecycle  # re-exported
 from dustgrid.ingest.hj212.codes import MAX_PW_LEN
 from dustgrid.models import Base, TimestampMixin, UTCDateTime, utcnow
 
@@ -34,15 +36,6 @@ class DeviceKind(enum.StrEnum):
 class CrcVariant(enum.StrEnum):
     hj212 = "hj212"  # the standard's Appendix A CRC
     modbus = "modbus"  # some field devices; accepted only when configured
-
-
-class Lifecycle(enum.StrEnum):
-    applied = "applied"  # 已申请
-    approved = "approved"  # 审核通过, awaiting device test
-    tested = "tested"  # 检测通过, awaiting installation
-    active = "active"  # 已接入
-    rejected = "rejected"
-    removed = "removed"  # 已拆除
 
 
 class Device(Base, TimestampMixin):
@@ -100,15 +93,6 @@ class DeviceApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-
-
-class ApplicationStatus(enum.StrEnum):
-    submitted = "submitted"
-    approved = "approved"
-    rejected = "rejected"
-    tested = "tested"
-    test_failed = "test_failed"  # the devices failed the test: a new application is needed
-    completed = "completed"
 
 
 class OnboardingApplication(Base, TimestampMixin):

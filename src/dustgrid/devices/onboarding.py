@@ -1,8 +1,9 @@
 """Device onboarding (domain.md §7, seed 003): application with a device list → review →
 device test → installation → online. Never commits; every step is audited.
 
-One transition function per step checks the application is in the state the step needs
-(409 otherwise), moves the application and its devices together, and sets the next due
+One function per step looks the step up in the state table (``devices/states.py``: 409
+when the application is not in the state the step needs), moves the application and its
+devices together as the table says, and sets the next due
 date from ``OnboardingPolicy`` with the working-day calendar.
 """
 
@@ -15,8 +16,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm, Role
 from dustgrid.auth.scope import site_writable_clause
 from dustgrid.devices import repository as repo
 from dustgrid.devices import service as devices
@@ -28,7 +27,7 @@ from dustgrid.devices.models import (
     Lifecycle,
     OnboardingApplication,
 )
-from dustgrid.devices.policy import DEFAULT_ONBOARDING, OnboardingPolicy, local_date
+from dustgrid.devices.policy import DEFAULT_ONBOARDING_POLICY, OnboardingPolicy, local_date
 from dustgrid.devices.schemas import (
     ApplicationCreate,
     ApplicationOut,
@@ -37,7 +36,16 @@ from dustgrid.devices.schemas import (
     DeviceTestIn,
     ReviewIn,
 )
+from dustgrid.devices.states import (
+    INITIAL_LIFECYCLE,
+    INITIAL_STATUS,
+    OnboardingMove,
+    Step,
+    plan_step,
+)
 from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm, Role
 from dustgrid.models import utcnow
 from dustgrid.sites.models import Site
 
@@ -104,15 +112,6 @@ def _site_writable(session: Session, principal: Principal, site_id: int) -> bool
     return session.scalar(stmt) is not None
 
 
-def _expect(app: OnboardingApplication, *states: ApplicationStatus) -> None:
-    if app.status not in states:
-        raise Conflict(
-            f"申请状态为 {app.status.value}，不能执行此步骤 / "
-            f"the application is {app.status.value}; this step needs "
-            f"{' or '.join(s.value for s in states)}"
-        )
-
-
 def _move_devices(
     session: Session,
     principal: Principal,
@@ -136,6 +135,19 @@ def _move_devices(
             f"设备 {device.mn} 接入申请 {app.id}：{to.value}",
         )
     return moved
+
+
+def _apply(
+    session: Session,
+    principal: Principal,
+    app: OnboardingApplication,
+    move: OnboardingMove,
+    *,
+    at: datetime | None = None,
+) -> None:
+    """Make a planned move: the application's status and its devices' lifecycle."""
+    app.status = move.to_status
+    _move_devices(session, principal, app, move.devices_to, at=at)
 
 
 # --------------------------------------------------------------------------- steps
@@ -167,7 +179,7 @@ def create_application(
     app = OnboardingApplication(
         site_id=site.id,
         provider_id=data.provider_id,
-        status=ApplicationStatus.submitted,
+        status=INITIAL_STATUS,
         pre_approved_model=data.pre_approved_model,
         submitted_at=now,
     )
@@ -182,7 +194,7 @@ def create_application(
             district_id=site.district_id,
             provider_id=data.provider_id,
             application_id=app.id,
-            lifecycle=Lifecycle.applied,
+            lifecycle=INITIAL_LIFECYCLE,
             online=False,
         )
         session.add(device)
@@ -214,22 +226,18 @@ def review(
     data: ReviewIn,
     *,
     now: datetime | None = None,
-    policy: OnboardingPolicy = DEFAULT_ONBOARDING,
+    policy: OnboardingPolicy = DEFAULT_ONBOARDING_POLICY,
 ) -> OnboardingApplication:
     """Approve (the test is then due in 3 or 10 working days) or reject the application."""
     app = _reviewable(session, principal, application_id)
-    _expect(app, ApplicationStatus.submitted)
+    move = plan_step(app.status, Step.review, passed=data.approve)
     now = now or utcnow()
     before = snapshot(app)
     app.reviewed_at = now
     app.review_note = data.note.strip()
     if data.approve:
-        app.status = ApplicationStatus.approved
         app.test_due_date = policy.test_due(now, pre_approved=app.pre_approved_model)
-        _move_devices(session, principal, app, Lifecycle.approved)
-    else:
-        app.status = ApplicationStatus.rejected
-        _move_devices(session, principal, app, Lifecycle.rejected)
+    _apply(session, principal, app, move)
     _record(
         session,
         principal,
@@ -248,23 +256,19 @@ def record_test(
     data: DeviceTestIn,
     *,
     now: datetime | None = None,
-    policy: OnboardingPolicy = DEFAULT_ONBOARDING,
+    policy: OnboardingPolicy = DEFAULT_ONBOARDING_POLICY,
 ) -> OnboardingApplication:
     """The device test: passed → installation due in 5 working days; failed → the
     application ends and the devices are rejected (a new application is needed)."""
     app = _reviewable(session, principal, application_id)
-    _expect(app, ApplicationStatus.approved)
+    move = plan_step(app.status, Step.test, passed=data.passed)
     now = now or utcnow()
     before = snapshot(app)
     app.tested_at = now
     app.test_note = data.note.strip()
     if data.passed:
-        app.status = ApplicationStatus.tested
         app.install_due_date = policy.install_due(now)
-        _move_devices(session, principal, app, Lifecycle.tested)
-    else:
-        app.status = ApplicationStatus.test_failed
-        _move_devices(session, principal, app, Lifecycle.rejected)
+    _apply(session, principal, app, move)
     _record(
         session,
         principal,
@@ -285,12 +289,11 @@ def install(
 ) -> OnboardingApplication:
     """Installation confirmed: the devices become active (online once they report)."""
     app = _reviewable(session, principal, application_id)
-    _expect(app, ApplicationStatus.tested)
+    move = plan_step(app.status, Step.install)
     now = now or utcnow()
     before = snapshot(app)
     app.installed_at = now
-    app.status = ApplicationStatus.completed
-    _move_devices(session, principal, app, Lifecycle.active, at=now)
+    _apply(session, principal, app, move, at=now)
     _record(session, principal, app, "install", before, f"接入申请 {app.id} 安装完成")
     return app
 

@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from dustgrid.audit import service as audit
+from dustgrid.db import pg_array
 from dustgrid.devices import repository as repo
 from dustgrid.devices.models import Device, Lifecycle, MetricState, OfflinePeriod
-from dustgrid.devices.policy import DEFAULT_ONLINE, OnlinePolicy
+from dustgrid.devices.policy import DEFAULT_ONLINE_POLICY, OnlinePolicy
 from dustgrid.models import utcnow
-from dustgrid.telemetry.store import pg_array
 
 SeenMetrics = Mapping[str, tuple[datetime, float | None]]
 CLOSED = frozenset({Lifecycle.removed, Lifecycle.rejected})
@@ -242,7 +242,7 @@ def mark_seen(
 
 
 def sweep_offline(
-    session: Session, *, now: datetime, policy: OnlinePolicy = DEFAULT_ONLINE
+    session: Session, *, now: datetime, policy: OnlinePolicy = DEFAULT_ONLINE_POLICY
 ) -> list[Device]:
     """Mark devices silent for longer than their limit offline; return the newly offline.
 

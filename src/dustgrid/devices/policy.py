@@ -97,5 +97,5 @@ class OnlinePolicy:
         )
 
 
-DEFAULT_ONBOARDING = OnboardingPolicy()
-DEFAULT_ONLINE = OnlinePolicy()
+DEFAULT_ONBOARDING_POLICY = OnboardingPolicy()
+DEFAULT_ONLINE_POLICY = OnlinePolicy()

@@ -23,13 +23,13 @@ from sqlalchemy import ColumnElement, exists, select, true
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm
 from dustgrid.auth.scope import device_clause
 from dustgrid.devices import service as devices
 from dustgrid.devices.models import Device, Lifecycle, QuarantinedMN
 from dustgrid.devices.schemas import AdoptIn
 from dustgrid.errors import NotFound
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
 
 

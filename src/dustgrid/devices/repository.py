@@ -7,8 +7,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Role
 from dustgrid.auth.scope import device_clause, site_clause, site_writable_clause
 from dustgrid.devices.models import (
     Device,
@@ -20,6 +18,8 @@ from dustgrid.devices.models import (
     OnboardingApplication,
 )
 from dustgrid.devices.schemas import DeviceFilter
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Role
 from dustgrid.sites.models import Enterprise, EnterpriseKind, Site
 
 

@@ -16,8 +16,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm, Role
 from dustgrid.auth.scope import site_clause, site_writable_clause
 from dustgrid.devices import repository as repo
 from dustgrid.devices import timeline
@@ -29,7 +27,7 @@ from dustgrid.devices.models import (
     OnboardingApplication,
     QuarantinedMN,
 )
-from dustgrid.devices.policy import DEFAULT_ONLINE, OnlinePolicy, local_date
+from dustgrid.devices.policy import DEFAULT_ONLINE_POLICY, OnlinePolicy, local_date
 from dustgrid.devices.schemas import (
     DeviceCreate,
     DeviceDetail,
@@ -40,6 +38,8 @@ from dustgrid.devices.schemas import (
     StepOut,
 )
 from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm, Role
 from dustgrid.models import utcnow
 from dustgrid.org.models import District
 from dustgrid.sites.models import Enterprise, EnterpriseKind, Site
@@ -224,7 +224,16 @@ def create_device(
     )
     session.add(device)
     session.flush()
-    record(session, principal, device, "create", audit.diff({}, snapshot(device)), f"登记设备 {mn}")
+    audit.record_change(
+        session,
+        actor=principal,
+        action="create",
+        entity_type="device",
+        entity_id=device.id,
+        before={},
+        after=snapshot(device),
+        summary=f"登记设备 {mn}",
+    )
     return device
 
 
@@ -242,11 +251,17 @@ def update_device(
             value = value or ""
         setattr(device, key, value)
     session.flush()
-    changes = audit.diff(before, snapshot(device))
-    if password_changed:
-        changes["password"] = ["***", "***"]
-    if changes:
-        record(session, principal, device, "update", changes, f"修改设备 {device.mn}")
+    audit.record_change(
+        session,
+        actor=principal,
+        action="update",
+        entity_type="device",
+        entity_id=device.id,
+        before=before,
+        after=snapshot(device),
+        summary=f"修改设备 {device.mn}",
+        extra={"password": ["***", "***"]} if password_changed else None,
+    )
     return device
 
 
@@ -304,7 +319,7 @@ def detail(
     device_id: int,
     *,
     now: datetime | None = None,
-    policy: OnlinePolicy = DEFAULT_ONLINE,
+    policy: OnlinePolicy = DEFAULT_ONLINE_POLICY,
 ) -> DeviceDetail:
     """The device with its per-metric state and, when onboarded, its onboarding steps."""
     device = get_device(session, principal, device_id)

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Response
 
 from dustgrid.audit.service import entries_for
 from dustgrid.auth.deps import CurrentPrincipal, DbSession
-from dustgrid.auth.roles import Perm
 from dustgrid.bounds import Id
 from dustgrid.errors import Forbidden, error_responses
 from dustgrid.grids import layout
@@ -27,6 +26,7 @@ from dustgrid.grids.schemas import (
     PartitionRequest,
     PartitionResult,
 )
+from dustgrid.identity.roles import Perm
 from dustgrid.pagination import PageParams, page_params
 
 router = APIRouter(prefix="/api/v1/grids", tags=["grids"], responses=error_responses())

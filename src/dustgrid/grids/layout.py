@@ -14,12 +14,11 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.principal import Principal
 from dustgrid.errors import Invalid
 from dustgrid.grids import repository as repo
 from dustgrid.grids.models import Grid, GridKind
 from dustgrid.grids.partition import partition_district
-from dustgrid.grids.policy import DEFAULT_POLICY, GridPolicy
+from dustgrid.grids.policy import DEFAULT_GRID_POLICY, GridPolicy
 from dustgrid.grids.schemas import AssignResult, CoverageRow, PartitionResult, ProposedGrid
 from dustgrid.grids.service import (
     CODE_PREFIX,
@@ -30,6 +29,7 @@ from dustgrid.grids.service import (
     snapshot,
     writable_grid,
 )
+from dustgrid.identity.principal import Principal
 from dustgrid.org.models import District
 from dustgrid.sites.models import Site
 
@@ -157,7 +157,7 @@ def partition(
     district_id: int,
     kind: GridKind,
     apply: bool = False,
-    policy: GridPolicy = DEFAULT_POLICY,
+    policy: GridPolicy = DEFAULT_GRID_POLICY,
 ) -> PartitionResult:
     """Re-form one district's grids of one kind by proximity (dry run unless ``apply``).
 

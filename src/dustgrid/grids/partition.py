@@ -30,7 +30,7 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 
 from dustgrid.geo.coords import LocalProjection, haversine_m
-from dustgrid.grids.policy import DEFAULT_POLICY, GridPolicy
+from dustgrid.grids.policy import DEFAULT_GRID_POLICY, GridPolicy
 
 K = TypeVar("K", bound=Hashable)
 
@@ -389,7 +389,7 @@ def _build(
 def partition_district(
     sites: Sequence[tuple[K, float, float]],
     kind: str,
-    policy: GridPolicy = DEFAULT_POLICY,
+    policy: GridPolicy = DEFAULT_GRID_POLICY,
 ) -> Partition[K]:
     """Partition with the bounds of ``policy`` for ``kind`` (enforcement or inspector)."""
     lo, hi = policy.bounds(kind)

@@ -47,4 +47,4 @@ class GridPolicy:
         raise ValueError(f"unknown grid kind {kind!r}; expected {ENFORCEMENT!r} or {INSPECTOR!r}")
 
 
-DEFAULT_POLICY = GridPolicy()
+DEFAULT_GRID_POLICY = GridPolicy()

@@ -10,10 +10,10 @@ from sqlalchemy import Select, and_, case, delete, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from dustgrid.auth.models import User
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Role
 from dustgrid.auth.scope import district_clause, grid_clause, site_clause
 from dustgrid.grids.models import Grid, GridGroup, GridGroupMember, GridKind
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Role
 from dustgrid.org.models import District, OrgUnit, UnitKind
 from dustgrid.sites.models import Site
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dustgrid.auth.roles import Role
 from dustgrid.bounds import Id
 from dustgrid.grids.models import GridKind
+from dustgrid.identity.roles import Role
 from dustgrid.sites.models import Grade, Stage
 from dustgrid.text import OptionalPlainText, PlainText
 

@@ -12,12 +12,10 @@ from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
 from dustgrid.auth.models import User
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm, Role
 from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
 from dustgrid.grids import repository as repo
 from dustgrid.grids.models import Grid, GridGroup, GridGroupMember, GridKind
-from dustgrid.grids.policy import DEFAULT_POLICY, GridPolicy
+from dustgrid.grids.policy import DEFAULT_GRID_POLICY, GridPolicy
 from dustgrid.grids.schemas import (
     GridCreate,
     GridDetail,
@@ -30,6 +28,8 @@ from dustgrid.grids.schemas import (
     GroupUpdate,
     MemberOut,
 )
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm, Role
 from dustgrid.org.models import District, OrgUnit, UnitKind
 
 # Who may work a grid of each kind (domain.md §1): L4 officers, or third-party inspectors.
@@ -196,13 +196,14 @@ def create_grid(session: Session, principal: Principal, data: GridCreate) -> Gri
     _check_place(session, grid)
     session.add(grid)
     session.flush()
-    audit.record(
+    audit.record_change(
         session,
         actor=principal,
         action="create",
         entity_type="grid",
         entity_id=grid.id,
-        changes=audit.diff({}, snapshot(grid)),
+        before={},
+        after=snapshot(grid),
         summary=f"新增网格 {grid.code}",
     )
     return grid
@@ -233,17 +234,16 @@ def update_grid(session: Session, principal: Principal, grid_id: int, data: Grid
             setattr(grid, key, value.strip() if isinstance(value, str) else value)
         _check_place(session, grid)
     session.flush()
-    changes = audit.diff(before, snapshot(grid))
-    if changes:
-        audit.record(
-            session,
-            actor=principal,
-            action="update",
-            entity_type="grid",
-            entity_id=grid.id,
-            changes=changes,
-            summary=f"修改网格 {grid.code}",
-        )
+    audit.record_change(
+        session,
+        actor=principal,
+        action="update",
+        entity_type="grid",
+        entity_id=grid.id,
+        before=before,
+        after=snapshot(grid),
+        summary=f"修改网格 {grid.code}",
+    )
     return grid
 
 
@@ -254,13 +254,14 @@ def delete_grid(session: Session, principal: Principal, grid_id: int) -> None:
         raise Invalid("网格内仍有工地，请先调整 / move the grid's sites out first")
     groups = [g.id for g, _ in repo.groups_with_members(session, [grid.id])[grid.id]]
     repo.delete_groups(session, groups)
-    audit.record(
+    audit.record_change(
         session,
         actor=principal,
         action="delete",
         entity_type="grid",
         entity_id=grid.id,
-        changes=audit.diff(snapshot(grid), {}),
+        before=snapshot(grid),
+        after={},
         summary=f"删除网格 {grid.code}",
     )
     session.delete(grid)
@@ -320,14 +321,15 @@ def _record_group(
     after: dict[str, object],
     summary: str,
 ) -> None:
-    """Group changes go on the grid's own history."""
-    audit.record(
+    """Group changes go on the grid's own history (nothing when nothing changed)."""
+    audit.record_change(
         session,
         actor=principal,
         action=action,
         entity_type="grid",
         entity_id=grid.id,
-        changes=audit.diff(before, after),
+        before=before,
+        after=after,
         summary=summary,
     )
 
@@ -337,7 +339,7 @@ def add_group(
     principal: Principal,
     grid_id: int,
     data: GroupCreate,
-    policy: GridPolicy = DEFAULT_POLICY,
+    policy: GridPolicy = DEFAULT_GRID_POLICY,
 ) -> GridGroup:
     grid = writable_grid(session, principal, grid_id)
     ids = _check_members(session, grid, data.member_ids, policy, except_group=None)
@@ -364,7 +366,7 @@ def update_group(
     grid_id: int,
     group_id: int,
     data: GroupUpdate,
-    policy: GridPolicy = DEFAULT_POLICY,
+    policy: GridPolicy = DEFAULT_GRID_POLICY,
 ) -> GridGroup:
     grid = writable_grid(session, principal, grid_id)
     group = repo.group_of(session, grid.id, group_id)
@@ -384,16 +386,15 @@ def update_group(
         )
     session.flush()
     after = {"group_id": group.id, "group_name": group.name, "member_ids": ids}
-    if audit.diff(before, after):
-        _record_group(
-            session,
-            principal,
-            grid,
-            "group_update",
-            before,
-            after,
-            f"网格 {grid.code} 修改成员组 {group.name}",
-        )
+    _record_group(
+        session,
+        principal,
+        grid,
+        "group_update",
+        before,
+        after,
+        f"网格 {grid.code} 修改成员组 {group.name}",
+    )
     return group
 
 

@@ -1,5 +1,5 @@
 """JSON routes of the intake channels: the 12319 desk, the module-to-module intake, and the
-management of Open311 client keys. (Open311 itself: ``open311_api``; video AI: ``video_api``.)
+management of Open311 client keys. (Open311 itself: ``open311.api``; video AI: ``video.api``.)
 
 Permissions: the desk needs ``Perm.hotline`` (L1 and L2 admins); the intake API and the
 keys need ``Perm.case_intake`` (L1, including service accounts given the L1 role).
@@ -14,15 +14,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from dustgrid.auth.deps import AppSettings, DbSession, require
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm
 from dustgrid.bounds import Id, Month
 from dustgrid.errors import error_responses
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm
 from dustgrid.intake import hotline, hotline_stats, hotline_suggest, views
-from dustgrid.intake import open311_service as keys
 from dustgrid.intake import repository as repo
 from dustgrid.intake import service as intake
 from dustgrid.intake.models import Channel, ComplaintStatus
+from dustgrid.intake.open311 import service as keys
 from dustgrid.intake.schemas import (
     ComplaintIn,
     ComplaintOut,

@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.principal import Principal
 from dustgrid.cases import repository as case_repo
 from dustgrid.cases import service as cases
 from dustgrid.cases.categories import CATEGORIES
@@ -27,6 +26,7 @@ from dustgrid.cases.repository import NOT_CLOSED
 from dustgrid.cases.states import REPORTERS, CaseSource
 from dustgrid.config import Settings, get_settings
 from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
+from dustgrid.identity.principal import Principal
 from dustgrid.intake import repository as repo
 from dustgrid.intake.models import Channel, Complaint, ComplaintStatus
 from dustgrid.intake.schemas import ComplaintIn, FeedbackIn, LinkIn

@@ -25,10 +25,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dustgrid.auth.principal import Principal
 from dustgrid.cases.models import Case
 from dustgrid.config import Settings, get_settings
 from dustgrid.errors import Invalid
+from dustgrid.identity.principal import Principal
 from dustgrid.intake import repository as repo
 from dustgrid.intake.policy import IntakePolicy, intake_policy
 from dustgrid.intake.schemas import HotlineStats

@@ -18,10 +18,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from dustgrid.auth.principal import Principal
 from dustgrid.cases import deadlines
 from dustgrid.config import Settings, get_settings
 from dustgrid.geo.coords import haversine_m
+from dustgrid.identity.principal import Principal
 from dustgrid.intake import repository as repo
 from dustgrid.intake.models import Complaint
 from dustgrid.intake.policy import IntakePolicy, intake_policy

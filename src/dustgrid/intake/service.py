@@ -21,13 +21,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.principal import Principal
 from dustgrid.cases import service as cases
 from dustgrid.cases.attachments import AttachmentIn
 from dustgrid.cases.models import Case, CaseEvent
 from dustgrid.cases.states import CaseSource
 from dustgrid.config import Settings, get_settings
 from dustgrid.errors import Invalid
+from dustgrid.identity.principal import Principal
 from dustgrid.models import utcnow
 
 MACHINE_SOURCES = frozenset({CaseSource.sensor, CaseSource.video_ai, CaseSource.city_brain})

@@ -8,9 +8,9 @@ from fastapi import APIRouter
 
 from dustgrid.audit.service import entries_for
 from dustgrid.auth.deps import CurrentPrincipal, DbSession
-from dustgrid.auth.roles import Perm
 from dustgrid.bounds import Id
 from dustgrid.errors import Forbidden, error_responses
+from dustgrid.identity.roles import Perm
 from dustgrid.org import service as svc
 from dustgrid.org.schemas import (
     DistrictCreate,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dustgrid.auth.principal import Principal
 from dustgrid.auth.scope import district_clause
+from dustgrid.identity.principal import Principal
 from dustgrid.org.models import District, OrgUnit
 
 

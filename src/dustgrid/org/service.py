@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm
 from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm
 from dustgrid.org import repository as repo
 from dustgrid.org.models import UNIT_LEVEL, District, OrgUnit, UnitKind
 from dustgrid.org.schemas import (
@@ -74,13 +74,14 @@ def create_district(session: Session, principal: Principal, data: DistrictCreate
     )
     session.add(d)
     session.flush()
-    audit.record(
+    audit.record_change(
         session,
         actor=principal,
         action="create",
         entity_type="district",
         entity_id=d.id,
-        changes=audit.diff({}, _district_snapshot(d)),
+        before={},
+        after=_district_snapshot(d),
         summary=f"新增区 {d.name}",
     )
     return d
@@ -103,17 +104,16 @@ def update_district(
     if "boundary" in values:
         d.boundary = data.boundary
     session.flush()
-    changes = audit.diff(before, _district_snapshot(d))
-    if changes:
-        audit.record(
-            session,
-            actor=principal,
-            action="update",
-            entity_type="district",
-            entity_id=d.id,
-            changes=changes,
-            summary=f"修改区 {d.name}",
-        )
+    audit.record_change(
+        session,
+        actor=principal,
+        action="update",
+        entity_type="district",
+        entity_id=d.id,
+        before=before,
+        after=_district_snapshot(d),
+        summary=f"修改区 {d.name}",
+    )
     return d
 
 
@@ -220,13 +220,14 @@ def create_unit(session: Session, principal: Principal, data: UnitCreate) -> Org
         _validate_unit(session, unit, level=data.level)
     session.add(unit)
     session.flush()
-    audit.record(
+    audit.record_change(
         session,
         actor=principal,
         action="create",
         entity_type="org_unit",
         entity_id=unit.id,
-        changes=audit.diff({}, _unit_snapshot(unit)),
+        before={},
+        after=_unit_snapshot(unit),
         summary=f"新增单位 {unit.name}",
     )
     return unit
@@ -261,15 +262,14 @@ def update_unit(session: Session, principal: Principal, unit_id: int, data: Unit
             ):
                 raise Invalid(f"下级监督站 {child.name} 在其他区 / a child station is elsewhere")
     session.flush()
-    changes = audit.diff(before, _unit_snapshot(unit))
-    if changes:
-        audit.record(
-            session,
-            actor=principal,
-            action="update",
-            entity_type="org_unit",
-            entity_id=unit.id,
-            changes=changes,
-            summary=f"修改单位 {unit.name}",
-        )
+    audit.record_change(
+        session,
+        actor=principal,
+        action="update",
+        entity_type="org_unit",
+        entity_id=unit.id,
+        before=before,
+        after=_unit_snapshot(unit),
+        summary=f"修改单位 {unit.name}",
+    )
     return unit

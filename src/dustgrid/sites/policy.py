@@ -18,7 +18,7 @@ class MonitorThresholdPolicy:
         return Decimal(str(investment_yuan)) >= self.investment_yuan or area_m2 >= self.area_m2
 
 
-MONITOR_THRESHOLDS = MonitorThresholdPolicy()
+DEFAULT_MONITOR_THRESHOLD_POLICY = MonitorThresholdPolicy()
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,4 +40,4 @@ class DistrictBoundaryPolicy:
         return f"{km:.1f} km" if en else f"{km:.1f} 公里"
 
 
-DISTRICT_BOUNDARY = DistrictBoundaryPolicy()
+DEFAULT_DISTRICT_BOUNDARY_POLICY = DistrictBoundaryPolicy()

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import Select, String, func, or_, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
-from dustgrid.auth.principal import Principal
 from dustgrid.auth.scope import site_clause
+from dustgrid.identity.principal import Principal
 from dustgrid.org.models import District
 from dustgrid.sites.models import Enterprise, Site
 from dustgrid.sites.schemas import SiteFilter

@@ -9,18 +9,22 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm
 from dustgrid.auth.scope import district_clause, site_writable_clause
 from dustgrid.errors import Forbidden, Invalid, NotFound
 from dustgrid.geo.coords import wgs84_to_gcj02
 from dustgrid.geo.shapes import distance_outside_m
 from dustgrid.grids.models import Grid, GridKind
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
 from dustgrid.org.models import District, OrgUnit, UnitKind
 from dustgrid.sites import repository as repo
 from dustgrid.sites.models import Enterprise, EnterpriseKind, Site, SiteKind
-from dustgrid.sites.policy import DISTRICT_BOUNDARY, MONITOR_THRESHOLDS, DistrictBoundaryPolicy
+from dustgrid.sites.policy import (
+    DEFAULT_DISTRICT_BOUNDARY_POLICY,
+    DEFAULT_MONITOR_THRESHOLD_POLICY,
+    DistrictBoundaryPolicy,
+)
 from dustgrid.sites.schemas import EnterpriseRef, SiteCreate, SiteFields, SiteFilter, SiteUpdate
 
 AUDITED_FIELDS = (
@@ -144,8 +148,8 @@ class OutsideDistrict(Invalid):
     def __init__(self, district: District, distance_m: float) -> None:
         self.district, self.district_en = district.name, district.name_en or district.name
         self.distance_m = distance_m
-        zh = DISTRICT_BOUNDARY.distance_text(distance_m, en=False)
-        en = DISTRICT_BOUNDARY.distance_text(distance_m, en=True)
+        zh = DEFAULT_DISTRICT_BOUNDARY_POLICY.distance_text(distance_m, en=False)
+        en = DEFAULT_DISTRICT_BOUNDARY_POLICY.distance_text(distance_m, en=True)
         super().__init__(
             f"位置不在{district.name}范围内（距边界 {zh}） / the position is outside "
             f"{self.district_en} ({en} from its boundary)",
@@ -158,7 +162,7 @@ def check_in_district(
     district: District | None,
     lat: float,
     lon: float,
-    policy: DistrictBoundaryPolicy = DISTRICT_BOUNDARY,
+    policy: DistrictBoundaryPolicy = DEFAULT_DISTRICT_BOUNDARY_POLICY,
 ) -> None:
     """``OutsideDistrict`` when the point lies further than the tolerance outside the
     district's drawn boundary; a district without a boundary is not checked."""
@@ -207,7 +211,7 @@ def _apply(session: Session, site: Site, data: SiteFields, principal: Principal)
     ):
         site.l2_unit_id = default_l2_unit(session, district_id=site.district_id, kind=site.kind)
     site.gcj_lat, site.gcj_lon = wgs84_to_gcj02(site.lat, site.lon)
-    site.monitors_required = MONITOR_THRESHOLDS.monitors_required(
+    site.monitors_required = DEFAULT_MONITOR_THRESHOLD_POLICY.monitors_required(
         investment_yuan=site.investment_yuan or Decimal(0), area_m2=site.area_m2 or 0.0
     )
     for grid_kind, attr in (
@@ -250,13 +254,14 @@ def create_site(session: Session, principal: Principal, data: SiteCreate) -> Sit
         is None
     ):
         raise Forbidden("只能在管辖范围内新增工地 / you may only add sites in your own area")
-    audit.record(
+    audit.record_change(
         session,
         actor=principal,
         action="create",
         entity_type="site",
         entity_id=site.id,
-        changes=audit.diff({}, snapshot(site)),
+        before={},
+        after=snapshot(site),
         summary=f"新增工地 {site.name}",
     )
     return site
@@ -273,17 +278,16 @@ def update_site(session: Session, principal: Principal, site_id: int, data: Site
         is None
     ):
         raise Forbidden("不能把工地移出管辖范围 / you may not move a site out of your area")
-    changes = audit.diff(before, snapshot(site))
-    if changes:
-        audit.record(
-            session,
-            actor=principal,
-            action="update",
-            entity_type="site",
-            entity_id=site.id,
-            changes=changes,
-            summary=f"修改工地 {site.name}",
-        )
+    audit.record_change(
+        session,
+        actor=principal,
+        action="update",
+        entity_type="site",
+        entity_id=site.id,
+        before=before,
+        after=snapshot(site),
+        summary=f"修改工地 {site.name}",
+    )
     return site
 
 
@@ -294,13 +298,14 @@ def retire_site(session: Session, principal: Principal, site_id: int, reason: st
     before = snapshot(site)
     site.retired_at = utcnow()
     site.retire_reason = reason
-    audit.record(
+    audit.record_change(
         session,
         actor=principal,
         action="retire",
         entity_type="site",
         entity_id=site.id,
-        changes=audit.diff(before, snapshot(site)),
+        before=before,
+        after=snapshot(site),
         summary=f"工地退出台账：{reason}",
     )
     return site

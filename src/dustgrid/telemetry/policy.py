@@ -61,7 +61,7 @@ class RollupPolicy:
         return min(self.max_valid_rate, count_valid / expected)
 
 
-DEFAULT_POLICY: Final = RollupPolicy()
+DEFAULT_ROLLUP_POLICY: Final = RollupPolicy()
 
 
 def policy_from_settings(settings: Settings) -> RollupPolicy:
@@ -70,11 +70,11 @@ def policy_from_settings(settings: Settings) -> RollupPolicy:
     unknown = set(wanted) - set(PERIODS)
     if unknown:
         raise ValueError(f"telemetry_expected_per_period: unknown periods {sorted(unknown)}")
-    merged = {**DEFAULT_POLICY.expected_per_period, **wanted}
-    if merged == dict(DEFAULT_POLICY.expected_per_period):
-        return DEFAULT_POLICY
+    merged = {**DEFAULT_ROLLUP_POLICY.expected_per_period, **wanted}
+    if merged == dict(DEFAULT_ROLLUP_POLICY.expected_per_period):
+        return DEFAULT_ROLLUP_POLICY
     return dataclasses.replace(
-        DEFAULT_POLICY,
-        version=f"{DEFAULT_POLICY.version}+city",
+        DEFAULT_ROLLUP_POLICY,
+        version=f"{DEFAULT_ROLLUP_POLICY.version}+city",
         expected_per_period=MappingProxyType(merged),
     )

@@ -32,7 +32,7 @@ from dustgrid.config import get_settings
 from dustgrid.devices.models import Device, DeviceKind
 from dustgrid.telemetry.models import Reading, Rollup, RollupDirty
 from dustgrid.telemetry.policy import (
-    DEFAULT_POLICY,
+    DEFAULT_ROLLUP_POLICY,
     PERIOD_1D,
     PERIOD_1H,
     PERIOD_15M,
@@ -323,7 +323,7 @@ def refresh_rollups(
     session: Session,
     *,
     now: datetime,
-    policy: RollupPolicy = DEFAULT_POLICY,
+    policy: RollupPolicy = DEFAULT_ROLLUP_POLICY,
     tz: tzinfo | str | None = None,
     max_windows: int | None = None,
     chunk: int = CHUNK,

@@ -12,14 +12,14 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
-from dustgrid.auth.principal import Principal
 from dustgrid.devices import repository as device_repo
 from dustgrid.devices.models import DeviceKind
 from dustgrid.errors import Invalid
+from dustgrid.identity.principal import Principal
 from dustgrid.sites import service as sites
 from dustgrid.telemetry import repository as repo
 from dustgrid.telemetry.metrics import METRICS
-from dustgrid.telemetry.policy import DEFAULT_POLICY, PERIOD_LENGTH, PERIODS, RollupPolicy
+from dustgrid.telemetry.policy import DEFAULT_ROLLUP_POLICY, PERIOD_LENGTH, PERIODS, RollupPolicy
 from dustgrid.telemetry.rollups import period_bounds
 
 #: What the site chart shows (domain: dust and noise of construction sites).
@@ -74,7 +74,7 @@ def site_series(
     end: datetime | None,
     now: datetime,
     tz: tzinfo,
-    policy: RollupPolicy = DEFAULT_POLICY,
+    policy: RollupPolicy = DEFAULT_ROLLUP_POLICY,
 ) -> dict[str, Any]:
     """Roll-up series of a site: per window the mean over its dust monitors.
 

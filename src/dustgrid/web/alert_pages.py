@@ -23,9 +23,9 @@ from dustgrid.alerts.api import Filter
 from dustgrid.alerts.quality import FLAG_KINDS
 from dustgrid.alerts.schemas import DryRunIn
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
-from dustgrid.auth.roles import Perm
 from dustgrid.errors import Conflict, Invalid
 from dustgrid.i18n import translate
+from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
 from dustgrid.org import service as org
 from dustgrid.pagination import PageParams, page_params

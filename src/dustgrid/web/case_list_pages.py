@@ -11,11 +11,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
-from dustgrid.auth.roles import Perm
 from dustgrid.cases import deadlines, penalties, repository, views
 from dustgrid.cases.categories import category_label
 from dustgrid.cases.states import REPORTERS
 from dustgrid.geo.coords import wgs84_to_gcj02
+from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
 from dustgrid.sites import service as sites
 from dustgrid.web.case_common import show

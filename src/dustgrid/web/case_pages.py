@@ -18,17 +18,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm
 from dustgrid.auth.scope import site_clause
 from dustgrid.cases import deadlines, repository, service, views
 from dustgrid.cases.api import read_uploads
 from dustgrid.cases.categories import CONTROL_MEASURES, OTHER, VIOLATIONS, Severity, category_label
-from dustgrid.cases.credit_models import SiteProblem
+from dustgrid.cases.credit.models import SiteProblem
 from dustgrid.cases.repository import TABS_BY_ROLE, Tab
 from dustgrid.cases.states import REPORTERS, CaseSource, Clock, Move
 from dustgrid.cases.workflow import L2_KINDS, MoveInput
 from dustgrid.errors import DomainError, Forbidden
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
 from dustgrid.org.models import OrgUnit
 from dustgrid.pagination import PageParams, page_params

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
-from dustgrid.auth.roles import Perm
-from dustgrid.cases import credit, penalties
-from dustgrid.cases.credit_models import SiteProblem
+from dustgrid.cases import penalties
+from dustgrid.cases.credit import service as credit
+from dustgrid.cases.credit.models import SiteProblem
 from dustgrid.cases.deadlines import case_policy
 from dustgrid.errors import Invalid
+from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
 from dustgrid.web.case_common import attempt, back, flash, pop_flash, show
 

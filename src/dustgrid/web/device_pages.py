@@ -20,8 +20,6 @@ from starlette.datastructures import FormData
 
 from dustgrid.audit.service import entries_for
 from dustgrid.auth.deps import CurrentPrincipal, DbSession, check_csrf
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm
 from dustgrid.devices import changes, forms, keys, onboarding, quarantine
 from dustgrid.devices import repository as repo
 from dustgrid.devices import service as svc
@@ -36,6 +34,8 @@ from dustgrid.devices.schemas import (
     ReviewIn,
 )
 from dustgrid.errors import Conflict, Invalid
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm
 from dustgrid.org import service as org
 from dustgrid.pagination import PageParams, page_params
 from dustgrid.sites import service as sites

@@ -19,11 +19,11 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.deps import AppSettings, DbSession, check_csrf, require
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm
 from dustgrid.cases.categories import CONTROL_MEASURES, OTHER, VIOLATIONS, Severity
 from dustgrid.config import Settings
 from dustgrid.errors import DomainError
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm
 from dustgrid.intake import hotline, hotline_stats, hotline_suggest, views
 from dustgrid.intake import repository as repo
 from dustgrid.intake.models import Channel, ComplaintStatus

@@ -17,14 +17,14 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.deps import CurrentPrincipal, DbSession, check_csrf
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm
 from dustgrid.errors import Conflict, Invalid
 from dustgrid.grids import layout
 from dustgrid.grids import repository as grid_repo
 from dustgrid.grids import service as grids
 from dustgrid.grids.models import GridKind
 from dustgrid.grids.schemas import GridCreate, GroupCreate
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm
 from dustgrid.org import service as org
 from dustgrid.org.models import UnitKind
 from dustgrid.org.schemas import UnitCreate, UnitNode

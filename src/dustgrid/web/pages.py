@@ -20,7 +20,6 @@ from dustgrid.auth.deps import (
     check_csrf,
     client_ip,
 )
-from dustgrid.auth.roles import Perm
 from dustgrid.auth.scope import district_clause, grid_clause
 from dustgrid.auth.service import (
     SESSION_COOKIE,
@@ -32,13 +31,14 @@ from dustgrid.auth.service import (
 from dustgrid.errors import DomainError, Forbidden, Invalid
 from dustgrid.grids.models import Grid
 from dustgrid.i18n import LOCALES, translate
+from dustgrid.identity.roles import Perm
 from dustgrid.org.models import District, OrgUnit
 from dustgrid.pagination import PageParams, page_params
 from dustgrid.sites import excel
 from dustgrid.sites import service as svc
 from dustgrid.sites.api import Filter, list_item
 from dustgrid.sites.models import Enterprise, Grade, PermitStatus, SiteKind, Stage
-from dustgrid.sites.policy import DISTRICT_BOUNDARY
+from dustgrid.sites.policy import DEFAULT_DISTRICT_BOUNDARY_POLICY
 from dustgrid.sites.schemas import SiteCreate, SiteUpdate
 from dustgrid.web.mapdata import to_datum
 from dustgrid.web.site_form import FORM_FIELDS, form_to_payload, site_to_form
@@ -253,7 +253,7 @@ def _errors(exc: Exception, request: Request) -> list[str]:
         en = request_locale(request) == "en"
         return [translate("site.error.outside_district", request_locale(request)).format(
             district=exc.district_en if en else exc.district,
-            distance=DISTRICT_BOUNDARY.distance_text(exc.distance_m, en=en),
+            distance=DEFAULT_DISTRICT_BOUNDARY_POLICY.distance_text(exc.distance_m, en=en),
         )]  # fmt: skip
     return [getattr(exc, "message", str(exc))]
 

@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 
 from dustgrid.auth.deps import DbSession, check_csrf, require
 from dustgrid.auth.models import AuthSession, User
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm
 from dustgrid.auth.service import end_all_sessions, set_active
 from dustgrid.errors import NotFound
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
 from dustgrid.web.templating import render
 

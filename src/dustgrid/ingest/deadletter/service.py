@@ -25,10 +25,10 @@ from typing import Any, Final
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm
 from dustgrid.devices.keys import PREFIX_CHARS
 from dustgrid.errors import Forbidden
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm
 from dustgrid.ingest.deadletter.models import DeadLetter
 from dustgrid.ingest.deadletter.policy import DEFAULT_DEAD_LETTER_POLICY, DeadLetterPolicy
 

@@ -26,8 +26,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dustgrid.auth.deps import AppSettings, DbSession
 from dustgrid.errors import DomainError
-from dustgrid.intake import open311 as spec
-from dustgrid.intake import open311_service as svc
+from dustgrid.intake.open311 import service as svc
+from dustgrid.intake.open311 import spec as spec
 from dustgrid.models import utcnow
 
 XML = "text/xml; charset=utf-8"

@@ -30,14 +30,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.principal import Principal
 from dustgrid.cases.models import Case
 from dustgrid.config import Settings
 from dustgrid.errors import NotFound
+from dustgrid.identity.principal import Principal
 from dustgrid.intake import hotline
-from dustgrid.intake import open311 as spec
 from dustgrid.intake import repository as repo
 from dustgrid.intake.models import Channel, Complaint, Open311Key
+from dustgrid.intake.open311 import spec as spec
 from dustgrid.intake.policy import IntakePolicy, intake_policy
 from dustgrid.intake.schemas import Open311RequestIn
 from dustgrid.org.models import OrgUnit

@@ -17,15 +17,15 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.principal import Principal
-from dustgrid.auth.roles import Perm
 from dustgrid.auth.scope import site_clause
-from dustgrid.cases.credit_models import BadBehaviourRecord, BlacklistEntry, SiteProblem
+from dustgrid.cases.credit.models import BadBehaviourRecord, BlacklistEntry, SiteProblem
 from dustgrid.cases.ladder import blacklist_decision
 from dustgrid.cases.models import Case
 from dustgrid.cases.policy import CasePolicy
 from dustgrid.config import Settings
 from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm
 from dustgrid.notifications import service as notifications
 from dustgrid.sites.models import Enterprise, EnterpriseKind, Grade, Site
 from dustgrid.xlsx import append_row

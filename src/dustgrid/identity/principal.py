@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dustgrid.auth.roles import Perm, Role, has_perm
+from dustgrid.identity.roles import Perm, Role, has_perm
 
 
 @dataclass(frozen=True, slots=True)

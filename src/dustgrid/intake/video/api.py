@@ -25,9 +25,9 @@ from dustgrid.auth.deps import AppSettings, DbSession
 from dustgrid.devices.keys import verify_api_key
 from dustgrid.devices.models import Device
 from dustgrid.errors import Invalid, Unauthenticated, error_responses
-from dustgrid.intake import video
 from dustgrid.intake.policy import VideoEventKind, intake_policy, snapshot_limit
 from dustgrid.intake.schemas import VideoEventIn, VideoEventOut
+from dustgrid.intake.video import service as video
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["intake"], responses=error_responses())
 FIELDS_OVERHEAD = 64 * 1024  # room for the JSON fields around the base64 snapshot

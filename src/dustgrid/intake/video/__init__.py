@@ -1,0 +1,1 @@
+"""Video-AI events by webhook: vendors' detections become cases (docs/intake.md)."""

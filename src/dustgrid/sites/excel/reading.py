@@ -1,0 +1,63 @@
+"""Reading an uploaded ledger workbook: size, archive and row limits before any parsing."""
+
+from __future__ import annotations
+
+from io import BytesIO
+from typing import Any
+
+from openpyxl import load_workbook
+
+from dustgrid.config import Settings
+from dustgrid.errors import Invalid
+from dustgrid.sites.excel_columns import IMPORT_RULES, ImportRules, is_blank
+from dustgrid.xlsx import XlsxLimits, check_archive
+
+SHEET = "工地台账"
+HELP_SHEET = "填写说明"
+NOT_XLSX = "无法读取文件：请上传 .xlsx 格式的 Excel 文件（不支持 .xls、.csv） / not an .xlsx file"
+
+
+def read_rows(
+    content: bytes, settings: Settings, rules: ImportRules = IMPORT_RULES
+) -> list[tuple[int, tuple[Any, ...]]]:
+    """Non-blank rows of the ledger sheet as ``(excel row number, values)``."""
+    if not content:
+        raise Invalid("请选择要上传的 Excel 文件 / no file uploaded")
+    if len(content) > settings.upload_max_bytes:
+        mb = settings.upload_max_bytes / 1024 / 1024
+        raise Invalid(f"文件过大：不能超过 {mb:g} MB / file larger than {mb:g} MB")
+    if not content.startswith(b"PK\x03\x04"):
+        raise Invalid(NOT_XLSX)
+    check_archive(content, XlsxLimits.from_settings(settings))  # before anything inflates
+    try:
+        wb = load_workbook(BytesIO(content), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds on a corrupt or foreign file
+        raise Invalid(NOT_XLSX) from exc
+    limit = settings.excel_max_rows + rules.header_scan_rows
+    rows: list[tuple[int, tuple[Any, ...]]] = []
+    try:
+        ws = wb[SHEET] if SHEET in wb.sheetnames else wb.worksheets[0]
+        ws.reset_dimensions()  # some writers record a wrong sheet size
+        blank_run = 0
+        for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
+            if all(is_blank(v) for v in values):
+                blank_run += 1
+                if blank_run >= rules.blank_run_limit:
+                    break
+                continue
+            blank_run = 0
+            rows.append((number, tuple(values)))
+            if len(rows) > limit:
+                raise too_many(settings)
+    except Invalid:
+        raise
+    except Exception as exc:
+        raise Invalid(NOT_XLSX) from exc
+    finally:
+        wb.close()
+    return rows
+
+
+def too_many(settings: Settings) -> Invalid:
+    n = settings.excel_max_rows
+    return Invalid(f"数据行数超过上限 {n} 行，请分批导入 / more than {n} rows, split the file")
