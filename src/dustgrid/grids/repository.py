@@ -6,16 +6,33 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Select, and_, case, delete, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, delete, func, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from dustgrid.auth.models import User
-from dustgrid.auth.scope import district_clause, grid_clause, site_clause
 from dustgrid.grids.models import Grid, GridGroup, GridGroupMember, GridKind
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Role
 from dustgrid.org.models import District, OrgUnit, UnitKind
+from dustgrid.org.repository import district_clause
 from dustgrid.sites.models import Site
+from dustgrid.sites.repository import site_clause
+
+
+def grid_clause(p: Principal) -> ColumnElement[bool]:
+    """Grids the principal may see: their own, their unit's, or those holding visible sites."""
+    if p.is_city_wide:
+        return true()
+    visible_sites = site_clause(p)
+    parts: list[ColumnElement[bool]] = [
+        Grid.id.in_(select(Site.enforcement_grid_id).where(visible_sites)),
+        Grid.id.in_(select(Site.inspector_grid_id).where(visible_sites)),
+    ]
+    if p.grid_ids:
+        parts.append(Grid.id.in_(p.grid_ids))
+    if p.role in (Role.district_admin, Role.viewer) and p.unit_level == 2 and p.district_id:
+        parts.append(Grid.district_id == p.district_id)
+    return or_(*parts)
 
 
 def site_column(kind: GridKind) -> InstrumentedAttribute[int | None]:

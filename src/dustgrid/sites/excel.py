@@ -25,13 +25,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.scope import district_clause, grid_clause, site_writable_clause
 from dustgrid.config import Settings
 from dustgrid.errors import DomainError, Forbidden, Invalid
 from dustgrid.grids.models import Grid, GridKind
+from dustgrid.grids.repository import grid_clause
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.org.models import District
+from dustgrid.org.repository import district_clause
 from dustgrid.sites import repository as repo
 from dustgrid.sites import service as svc
 from dustgrid.sites.excel_columns import (
@@ -53,6 +54,7 @@ from dustgrid.sites.excel_columns import (
     parse_row,
 )
 from dustgrid.sites.models import Enterprise, Site, SiteKind
+from dustgrid.sites.repository import site_writable_clause
 from dustgrid.sites.schemas import SiteCreate, SiteFilter, SiteUpdate
 from dustgrid.xlsx import XlsxLimits, append_row, check_archive, write_cell
 

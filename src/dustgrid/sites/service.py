@@ -9,7 +9,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.scope import district_clause, site_writable_clause
 from dustgrid.errors import Forbidden, Invalid, NotFound
 from dustgrid.geo.coords import wgs84_to_gcj02
 from dustgrid.geo.shapes import distance_outside_m
@@ -18,9 +17,11 @@ from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
 from dustgrid.org.models import District, OrgUnit, UnitKind
+from dustgrid.org.repository import district_clause
 from dustgrid.sites import repository as repo
 from dustgrid.sites.models import Enterprise, EnterpriseKind, Site, SiteKind
 from dustgrid.sites.policy import DISTRICT_BOUNDARY, MONITOR_THRESHOLDS, DistrictBoundaryPolicy
+from dustgrid.sites.repository import site_writable_clause
 from dustgrid.sites.schemas import EnterpriseRef, SiteCreate, SiteFields, SiteFilter, SiteUpdate
 
 AUDITED_FIELDS = (
