@@ -36,6 +36,7 @@ FOUNDATIONS = frozenset(
         "identity",
         "models",
         "pagination",
+        "outbox",
         "periodic",
         "text",
         "workcal",
@@ -56,7 +57,7 @@ DOMAINS = (
     "alerts",
 )
 RUNTIME = frozenset({"ingest", "jobs", "background"})
-ENTRY = frozenset({"web", "app", "cli", "demo", "simulator", "model_registry", "migrate"})
+ENTRY = frozenset({"web", "app", "cli", "demo", "simulator", "model_registry", "migrate", "wiring"})
 LAYERS = (FOUNDATIONS, frozenset(DOMAINS), RUNTIME, ENTRY)
 
 # Modules (or packages: every module below them) that must not import these libraries.

@@ -40,6 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from dustgrid import periodic
 from dustgrid.auth.models import User
 from dustgrid.cases import deadlines
 from dustgrid.cases.models import Case, CaseEvent, CaseSweepMark, open_clause
@@ -366,6 +367,7 @@ def sweep_reviews(session: Session, now: datetime) -> int:
     return n
 
 
+@periodic.every_tick("cases")
 def sweep(session: Session, now: datetime, settings: Settings | None = None) -> SweepReport:
     """All periodic case work in one transaction (the caller commits)."""
     if not _lock(session):
