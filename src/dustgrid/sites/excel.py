@@ -20,15 +20,13 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
 from dustgrid.config import Settings
 from dustgrid.errors import DomainError, Forbidden, Invalid
-from dustgrid.grids.models import Grid, GridKind
-from dustgrid.grids.repository import grid_clause
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.org.models import District
@@ -53,6 +51,7 @@ from dustgrid.sites.excel_columns import (
     is_blank,
     parse_row,
 )
+from dustgrid.sites.gridding import GridInfo, GridKind, gridding
 from dustgrid.sites.models import Enterprise, Site, SiteKind
 from dustgrid.sites.repository import site_writable_clause
 from dustgrid.sites.schemas import SiteCreate, SiteFilter, SiteUpdate
@@ -148,17 +147,14 @@ def _names(
     return out
 
 
-def _scoped(session: Session, principal: Principal) -> tuple[list[District], list[Grid]]:
+def _scoped(session: Session, principal: Principal) -> tuple[list[District], list[GridInfo]]:
     districts = session.scalars(
         select(District).where(district_clause(principal)).order_by(District.code)
     )
-    grids = session.scalars(
-        select(Grid).where(grid_clause(principal)).order_by(Grid.kind, Grid.code)
-    )
-    return list(districts), list(grids)
+    return list(districts), gridding().visible(session, principal)
 
 
-def _lookups(districts: Iterable[District], grids: Iterable[Grid]) -> Lookups:
+def _lookups(districts: Iterable[District], grids: Iterable[GridInfo]) -> Lookups:
     return Lookups.build(
         ((DistrictRef(d.id, d.code, d.name), d.name_en) for d in districts),
         (GridRef(g.id, g.code, g.kind, g.district_id) for g in grids),
@@ -220,17 +216,7 @@ class _Context:
         """``service.nearest_grid`` with the grid centroids read once per import, not per row."""
         key = (district_id, kind)
         if key not in self.centroids:
-            col = (
-                Site.enforcement_grid_id if kind == GridKind.enforcement else Site.inspector_grid_id
-            )
-            stmt = (
-                select(col, func.avg(Site.lat), func.avg(Site.lon))
-                .join(Grid, Grid.id == col)
-                .where(Grid.district_id == district_id, Grid.kind == kind,
-                       Site.retired_at.is_(None))
-                .group_by(col)
-            )  # fmt: skip
-            found = [(int(g), float(a), float(b)) for g, a, b in session.execute(stmt)]
+            found = gridding().centroids(session, district_id, kind)
             if not found:  # no sites yet: the service falls back to any grid of the district
                 only = svc.nearest_grid(session, district_id=district_id, kind=kind, lat=0, lon=0)
                 found = [(only, 0.0, 0.0)] if only is not None else []
@@ -412,7 +398,9 @@ def _rows(session: Session, sites: Sequence[Site]) -> Iterator[list[Any]]:
     """Export cell values in column order (labels for enums, names and codes for links)."""
     dist = _names(session, District, [District.name], {s.district_id for s in sites})
     grid_ids = {g for s in sites for g in (s.enforcement_grid_id, s.inspector_grid_id) if g}
-    grids = _names(session, Grid, [Grid.code], grid_ids)
+    grids: dict[int, str] = {}
+    for part in _chunks(sorted(grid_ids)):
+        grids.update(gridding().codes(session, part))
     ent_ids = {i for s in sites for e in ENTERPRISES if (i := getattr(s, f"{e}_id"))}
     ents = _names(session, Enterprise, [Enterprise.name, Enterprise.uscc], ent_ids)
     for site in sites:
@@ -481,7 +469,7 @@ NOTES = (
 
 
 def _write_help(
-    ws: Worksheet, districts: Sequence[District], grids: Sequence[Grid]
+    ws: Worksheet, districts: Sequence[District], grids: Sequence[GridInfo]
 ) -> dict[str, str]:
     """The instructions sheet; returns the ranges the dropdowns of the ledger refer to."""
     append_row(ws, ["工地台账导入说明 / How to fill in the site ledger"])
