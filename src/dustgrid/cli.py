@@ -25,8 +25,11 @@ def _mount_tools() -> None:
     app.add_typer(hj212_app, name="hj212", help="HJ 212-2017 frame tools and TCP listener")
     app.add_typer(alerts_app, name="alerts", help="Alert rule profiles and audits")
 
+    from dustgrid.cases.cli import look_back
     from dustgrid.devices.cli import app as devices_app
     from dustgrid.jobs.cli import app as jobs_app
+
+    jobs_app.command("look-back")(look_back)
 
     app.add_typer(devices_app, name="devices", help="Smart sensing devices: offline sweep")
 

@@ -61,7 +61,8 @@ def run_forever(
     while True:
         try:
             report = tick(session_factory, settings=settings)
-            log.info("tick: %s; %s", report.sweep, report.jobs)
+            swept = "; ".join(str(r) for r in report.sweep.values())
+            log.info("tick: %s; %s", swept, report.jobs)
             if time.monotonic() - last_gc > periodic.CHORE_INTERVAL_S:
                 gc(session_factory, settings)
                 last_gc = time.monotonic()
