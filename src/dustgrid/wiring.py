@@ -16,6 +16,9 @@ REGISTERING_MODULES = (
     "dustgrid.cases.escalation",  # sweep: reminders, escalation, review dates
     "dustgrid.cases.feedback",  # handler: status feedback to the source system
     "dustgrid.notifications.delivery",  # handler: webhook channel delivery
+    "dustgrid.devices.online",  # in-process sweep: devices gone offline
+    "dustgrid.telemetry.tasks",  # thread: roll-ups
+    "dustgrid.alerts.tasks",  # thread: the alert evaluator
 )
 
 
