@@ -1,10 +1,11 @@
-"""The composition root: loads the domain modules that register work with the foundations.
+"""The composition root: loads the domain modules that register with the foundations.
 
-Domains register their outbox handlers (``dustgrid.outbox.handlers.register``) and their
-periodic work (``dustgrid.periodic``) when imported; the layers below them (``jobs``,
-``background``) never name a domain. The entry points (``create_app``, the CLI's worker
-and ``serve``) call :func:`load` so that the registrations have happened. A new domain with
-jobs or sweeps adds its registering modules here.
+Domains register their outbox handlers (``dustgrid.outbox.handlers.register``), their
+periodic work (``dustgrid.periodic``) and the scope reaches and ports they provide to the
+domains below them (``identity.reach``, ``sites.gridding``) when imported; ``jobs`` and
+``background`` never name a domain. The entry points (``create_app``, the CLI's worker and
+``serve``) call :func:`load` so that the registrations have happened. A new domain with
+jobs, sweeps, reaches or ports adds its registering modules here.
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ REGISTERING_MODULES = (
     "dustgrid.devices.online",  # in-process sweep: devices gone offline
     "dustgrid.telemetry.tasks",  # thread: roll-ups
     "dustgrid.alerts.tasks",  # thread: the alert evaluator
+    # providers of lower domains' scope reaches and ports (identity.reach, sites.gridding)
+    "dustgrid.sites.repository",  # districts holding visible sites
+    "dustgrid.grids.repository",  # the site ledger's grid port
+    "dustgrid.devices.repository",  # sites of a provider's devices
+    "dustgrid.alerts.repository",  # cases raised from a provider's device alerts
 )
 
 
