@@ -17,8 +17,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from dustgrid import __version__
+from dustgrid import __version__, wiring
 from dustgrid.alerts.api import router as alerts_router
+from dustgrid.auth import deps as auth_deps
 from dustgrid.auth.api import router as auth_router
 from dustgrid.cases.api import router as cases_router
 from dustgrid.cases.credit.api import router as credit_router
@@ -122,6 +123,8 @@ def body_too_large(request: Request, limit: int) -> Response:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    auth_deps.register()  # the resolver behind identity.deps.CurrentPrincipal
+    wiring.load()  # domains register their outbox handlers and periodic work
     app = FastAPI(
         title="DustGrid 工地扬尘在线管控平台",
         version=__version__,

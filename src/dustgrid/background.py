@@ -5,6 +5,8 @@
   (reminders, escalation), outbox delivery — the embedded default needs no other process;
 - the alert evaluator (with the worker): exceedances, offline and stale keys, quality flags
   every minute (``alerts.tasks``);
+- the domains register these loops and sweeps in ``dustgrid.periodic``; this module names
+  none of them;
 - the MQTT subscriber (``mqtt_enabled``).
 
 With several web instances, turn ``workers_in_process`` off on all but one (or run
@@ -18,9 +20,11 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from dustgrid import periodic
 from dustgrid.config import Settings
 from dustgrid.db import get_sessionmaker
 from dustgrid.models import utcnow
@@ -31,17 +35,16 @@ log = logging.getLogger(__name__)
 def worker_loop(
     settings: Settings, stop: threading.Event, session_factory: Callable[[], Session]
 ) -> None:
-    """Offline sweep, then case sweeps and due jobs, every ``jobs_poll_s`` seconds."""
-    from dustgrid.devices.online import sweep_offline
+    """In-process sweeps (device offline), then the registered sweeps and due jobs, every
+    ``jobs_poll_s`` seconds."""
     from dustgrid.jobs.scheduler import tick
 
     while not stop.is_set():
         try:
-            with session_factory() as session:
-                newly = sweep_offline(session, now=utcnow())
-                session.commit()
-            if newly:
-                log.info("devices offline: %s", ", ".join(d.mn for d in newly))
+            for sweep in periodic.IN_PROCESS_SWEEPS.values():
+                with session_factory() as session:
+                    sweep(session, utcnow())
+                    session.commit()
             tick(session_factory, settings=settings)
         except Exception:  # keep the worker alive; the next round retries
             log.exception("background worker round failed")
@@ -64,17 +67,24 @@ class Background:
             thread.join(timeout)
 
 
-def start_background(settings: Settings) -> Background:
-    from dustgrid.telemetry.tasks import run_rollup_worker
+def _loop(run: periodic.ThreadLoop, settings: Settings, bg: Background, factory: Any) -> Any:
+    return lambda: run(settings, bg.stop, session_factory=factory)
 
+
+def start_background(settings: Settings) -> Background:
+    """The registered threads (``dustgrid.periodic``; the callers load them with
+    ``dustgrid.wiring``): those that always run (roll-ups), then the worker and those that
+    run with it (alerts), then the MQTT subscriber."""
     bg = Background()
     factory = get_sessionmaker()
-    bg.start("rollups", lambda: run_rollup_worker(settings, bg.stop, session_factory=factory))
+    for name, loop in periodic.THREADS.items():
+        if not loop.with_workers_only:
+            bg.start(name, _loop(loop.run, settings, bg, factory))
     if settings.workers_in_process:
         bg.start("worker", lambda: worker_loop(settings, bg.stop, factory))
-        from dustgrid.alerts.tasks import run_alert_worker
-
-        bg.start("alerts", lambda: run_alert_worker(settings, bg.stop, session_factory=factory))
+        for name, loop in periodic.THREADS.items():
+            if loop.with_workers_only:
+                bg.start(name, _loop(loop.run, settings, bg, factory))
     if settings.mqtt_enabled:
         from dustgrid.ingest.mqtt.subscriber import run_subscriber
 

@@ -25,12 +25,27 @@ def _mount_tools() -> None:
     app.add_typer(hj212_app, name="hj212", help="HJ 212-2017 frame tools and TCP listener")
     app.add_typer(alerts_app, name="alerts", help="Alert rule profiles and audits")
 
+    from dustgrid.cases.cli import look_back
     from dustgrid.devices.cli import app as devices_app
     from dustgrid.jobs.cli import app as jobs_app
 
+    jobs_app.command("look-back")(look_back)
+
     app.add_typer(devices_app, name="devices", help="Smart sensing devices: offline sweep")
 
-    app.add_typer(jobs_app, name="jobs", help="Worker: outbox, reminders, escalation")
+    app.add_typer(
+        jobs_app,
+        name="jobs",
+        help="Worker: outbox, reminders, escalation",
+        callback=_load_registrations,
+    )
+
+
+def _load_registrations() -> None:
+    """The domains' outbox handlers and periodic work, before the worker runs."""
+    from dustgrid import wiring
+
+    wiring.load()
 
 
 def hj212_listen(
@@ -193,10 +208,12 @@ def serve(
 
     import uvicorn
 
+    from dustgrid import wiring
     from dustgrid.app import create_app
     from dustgrid.background import start_background
 
     settings = get_settings()
+    wiring.load()  # the worker thread runs the domains' registered work
     background = start_background(settings)
     # Long-lived objects (routes, models, templates) leave the GC's generations: full
     # collections then stay short, which keeps the 10,000-marker map under its p95 budget.

@@ -9,12 +9,13 @@ from dustgrid.cases import models as case_models  # noqa: F401
 from dustgrid.cases.credit import models as case_credit_models  # noqa: F401
 from dustgrid.devices import models as device_models  # noqa: F401
 from dustgrid.grids import models as grid_models  # noqa: F401
+from dustgrid.identity import models as identity_models  # noqa: F401
 from dustgrid.ingest.deadletter import models as dead_letter_models  # noqa: F401
 from dustgrid.intake import models as intake_models  # noqa: F401
-from dustgrid.jobs import models as job_models  # noqa: F401
 from dustgrid.models import Base
 from dustgrid.notifications import models as notification_models  # noqa: F401
 from dustgrid.org import models as org_models  # noqa: F401
+from dustgrid.outbox import models as outbox_models  # noqa: F401
 from dustgrid.sites import models as site_models  # noqa: F401
 from dustgrid.telemetry import models as telemetry_models  # noqa: F401
 

@@ -8,10 +8,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dustgrid.auth.scope import case_clause
 from dustgrid.cases import repository
 from dustgrid.cases.models import Case
-from dustgrid.cases.repository import TABS_BY_ROLE, Tab
+from dustgrid.cases.repository import TABS_BY_ROLE, Tab, case_clause
 from dustgrid.cases.states import CaseState
 from dustgrid.config import Settings
 from tests.cases.case_kit import MONDAY, case_in, report, who

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from dustgrid import migrate
 from dustgrid.audit.models import AuditEntry
 from dustgrid.auth.models import User
-from dustgrid.auth.scope import site_clause
 from dustgrid.auth.service import create_user, load_principal
 from dustgrid.db import make_engine
 from dustgrid.demo.city import DEMO_PASSWORD, DemoRefused, DemoSummary, build_demo, demo_loaded
@@ -35,6 +34,7 @@ from dustgrid.identity.roles import ROLE_LABELS, Role
 from dustgrid.org.models import District, OrgUnit, UnitKind
 from dustgrid.sites.models import Enterprise, EnterpriseKind, PermitStatus, Site, SiteKind
 from dustgrid.sites.policy import DEFAULT_MONITOR_THRESHOLD_POLICY
+from dustgrid.sites.repository import site_clause
 from dustgrid.sites.uscc import is_valid_uscc
 
 TODAY = date(2026, 5, 20)  # fixed reference date: same seed + same date = same city

@@ -26,9 +26,9 @@ from dustgrid.alerts.schemas import (
     ProfilesOut,
     QualityOut,
 )
-from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.bounds import Day, Id
 from dustgrid.errors import Invalid, error_responses
+from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.models import utcnow
 from dustgrid.pagination import PageParams, page_params
 

@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 from dustgrid.alerts.aqi import HJ633_VERSION, aqi
 from dustgrid.alerts.series import REFERENCE_KINDS, load_readings
 from dustgrid.alerts.windows import MINUTES_PER_HOUR, bucket_values
-from dustgrid.auth.scope import device_clause
 from dustgrid.devices.models import Device, DeviceKind
+from dustgrid.devices.repository import device_clause
 from dustgrid.errors import Invalid
 from dustgrid.identity.principal import Principal
 from dustgrid.models import utcnow

@@ -15,10 +15,23 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts.models import Alert, AlertState, AlertWindow, QualityFlagRow
-from dustgrid.auth.scope import device_clause, site_clause
+from dustgrid.cases.models import Case
+from dustgrid.cases.repository import CASES_OF_PROVIDER_ALERTS
 from dustgrid.devices.models import Device
+from dustgrid.devices.repository import device_clause
 from dustgrid.identity.principal import Principal
 from dustgrid.sites.models import Enterprise, Site
+from dustgrid.sites.repository import site_clause
+
+
+@CASES_OF_PROVIDER_ALERTS.provide
+def _provider_cases(p: Principal) -> ColumnElement[bool]:
+    """Cases raised from alerts of the provider's devices (``provider_case_clause`` checked
+    the enterprise)."""
+    own_devices = select(Device.id).where(Device.provider_id == p.enterprise_id)
+    return Case.id.in_(
+        select(Alert.case_id).where(Alert.case_id.is_not(None), Alert.device_id.in_(own_devices))
+    )
 
 
 def alert_clause(p: Principal) -> ColumnElement[bool]:

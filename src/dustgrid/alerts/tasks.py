@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from dustgrid import periodic
 from dustgrid.alerts.evaluate import evaluate_exceedances, prune_windows
 from dustgrid.alerts.flags import detect_quality
 from dustgrid.alerts.models import AlertProfileSetting, AlertWindowState
@@ -138,6 +139,7 @@ def run_round(
     return report
 
 
+@periodic.thread("alerts", with_workers_only=True)
 def run_alert_worker(
     settings: Settings,
     stop: threading.Event,

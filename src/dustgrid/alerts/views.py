@@ -36,12 +36,12 @@ from dustgrid.alerts.schemas import (
     QualityCount,
     QualityOut,
 )
-from dustgrid.auth.scope import site_clause
 from dustgrid.errors import Forbidden, NotFound
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.sites import service as sites
 from dustgrid.sites.models import Site
+from dustgrid.sites.repository import site_clause
 
 
 def _local_bound(day: date | None, tz: ZoneInfo, *, after: bool = False) -> datetime | None:

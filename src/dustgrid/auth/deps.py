@@ -3,22 +3,35 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
-from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Request
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.models import User
 from dustgrid.auth.service import load_principal, user_from_cookie_session, user_from_token
-from dustgrid.config import Settings, get_settings
-from dustgrid.db import get_session
+from dustgrid.config import Settings
 from dustgrid.errors import Forbidden, Unauthenticated
+from dustgrid.identity.deps import (
+    AppSettings,
+    CurrentPrincipal,
+    DbSession,
+    require,
+    set_principal_resolver,
+)
 from dustgrid.identity.principal import Principal
-from dustgrid.identity.roles import Perm
 
-DbSession = Annotated[Session, Depends(get_session, scope="function")]
-AppSettings = Annotated[Settings, Depends(get_settings)]
+# Re-exported for web pages and ingest routes (above auth); domains import identity.deps.
+__all__ = [
+    "AppSettings",
+    "CurrentPrincipal",
+    "DbSession",
+    "check_csrf",
+    "client_ip",
+    "csrf_token",
+    "get_principal",
+    "register",
+    "require",
+]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
@@ -46,7 +59,7 @@ def check_csrf(request: Request, supplied: str | None) -> None:
         raise Forbidden("CSRF 校验失败，请刷新页面后重试 / CSRF check failed, reload the page")
 
 
-def get_principal(request: Request, session: DbSession, settings: AppSettings) -> Principal:
+def get_principal(request: Request, session: Session, settings: Settings) -> Principal:
     """Bearer token (API clients) or the session cookie (pages and their scripts).
 
     Both carry only a session id that is looked up in ``auth_session`` on every request
@@ -71,15 +84,6 @@ def get_principal(request: Request, session: DbSession, settings: AppSettings) -
     return principal
 
 
-CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
-
-
-def require(perm: Perm) -> Callable[[Principal], Principal]:
-    """Dependency factory: the principal, or 403 when the role lacks ``perm``."""
-
-    def _check(principal: CurrentPrincipal) -> Principal:
-        if not principal.can(perm):
-            raise Forbidden(f"无权执行此操作 / your role may not do this ({perm.value})")
-        return principal
-
-    return _check
+def register() -> None:
+    """Make :func:`get_principal` the resolver behind ``identity.deps.CurrentPrincipal``."""
+    set_principal_resolver(get_principal)

@@ -1,36 +1,20 @@
-"""User accounts, their server-side sessions, and login attempts (for throttling)."""
+"""Server-side sessions and login attempts (for throttling) of the user accounts.
+
+The account table itself (``User``) is a foundation, ``dustgrid.identity.models``: domains
+below ``auth`` (grids: group members) read accounts without importing ``auth``.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dustgrid.identity.roles import Role
-from dustgrid.models import Base, TimestampMixin, UTCDateTime, utcnow
+from dustgrid.identity.models import User
+from dustgrid.models import Base, UTCDateTime, utcnow
 
-
-class User(Base, TimestampMixin):
-    """A person (or service account) who logs in. ``is_demo`` accounts only work in demo mode."""
-
-    __tablename__ = "user_account"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
-    display_name: Mapped[str] = mapped_column(String(64))
-    password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=32))
-    org_unit_id: Mapped[int | None] = mapped_column(
-        ForeignKey("org_unit.id", ondelete="RESTRICT"), nullable=True, index=True
-    )
-    enterprise_id: Mapped[int | None] = mapped_column(
-        ForeignKey("enterprise.id", ondelete="RESTRICT"), nullable=True, index=True
-    )
-    phone: Mapped[str] = mapped_column(String(32), default="")
-    locale: Mapped[str] = mapped_column(String(8), default="zh-CN")
-    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+__all__ = ["AuthSession", "LoginAttempt", "User"]
 
 
 class AuthSession(Base):

@@ -12,7 +12,6 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import FileResponse, Response
 from sqlalchemy import select
 
-from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.bounds import Day, Id
 from dustgrid.cases import attachments as files
 from dustgrid.cases import escalation, repository, service, views
@@ -31,6 +30,7 @@ from dustgrid.cases.states import CaseSource, CaseState, Move
 from dustgrid.cases.workflow import MoveInput
 from dustgrid.config import Settings
 from dustgrid.errors import Forbidden, NotFound, error_responses
+from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
 from dustgrid.pagination import PageParams, page_params

@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, SessionTransaction
 
+from dustgrid import periodic
 from dustgrid.cases.models import CaseAttachment
 from dustgrid.config import Settings
 from dustgrid.errors import Invalid
@@ -289,6 +290,7 @@ def store(
     return rows
 
 
+@periodic.chore("cases.attachments")
 def gc_orphans(session: Session, settings: Settings, *, grace_s: float = 86400.0) -> int:
     """Delete stored files no row refers to and older than ``grace_s``; returns the count."""
     base = root(settings)

@@ -40,6 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from dustgrid import periodic
 from dustgrid.auth.models import User
 from dustgrid.cases import deadlines
 from dustgrid.cases.events import new_event
@@ -369,6 +370,7 @@ def sweep_reviews(session: Session, now: datetime) -> int:
     return n
 
 
+@periodic.every_tick("cases")
 def sweep(session: Session, now: datetime, settings: Settings | None = None) -> SweepReport:
     """All periodic case work in one transaction (the caller commits)."""
     if not _lock(session):

@@ -10,8 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from dustgrid.cases.followups import SOURCE_FEEDBACK_JOB
-from dustgrid.jobs.runner import JobContext, register
+from dustgrid.outbox.handlers import JobContext, register
+
+# The job kind is defined beside its handler: whatever can enqueue it (cases.followups
+# imports this module) has the handler registered in the same process.
+SOURCE_FEEDBACK_JOB = "case.source_feedback"
 
 FeedbackSender = Callable[[dict[str, Any], JobContext], None]
 SENDERS: dict[str, FeedbackSender] = {}

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from dustgrid.auth.models import User
 from dustgrid.cases import penalties
 from dustgrid.cases.credit import service as credit
+from dustgrid.cases.feedback import SOURCE_FEEDBACK_JOB
 from dustgrid.cases.models import Case, CaseEvent
 from dustgrid.cases.policy import CasePolicy
 from dustgrid.cases.states import Followup
@@ -26,12 +27,10 @@ from dustgrid.config import Settings
 from dustgrid.grids.models import Grid, GridGroup, GridGroupMember
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Role
-from dustgrid.jobs.outbox import enqueue
 from dustgrid.notifications import service as notifications
 from dustgrid.org.models import OrgUnit
+from dustgrid.outbox.queue import enqueue
 from dustgrid.sites.models import Site
-
-SOURCE_FEEDBACK_JOB = "case.source_feedback"
 
 EVENT_TITLES: dict[str, tuple[str, str]] = {
     "case.reported": ("新问题上报", "New problem reported"),

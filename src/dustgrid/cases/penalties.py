@@ -14,7 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.scope import site_clause
 from dustgrid.cases.credit.models import ProposalStatus, SiteProblem, StopWorkOrder
 from dustgrid.cases.events import new_event
 from dustgrid.cases.ladder import propose_step, stop_work_period
@@ -24,6 +23,7 @@ from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.sites.models import Site
+from dustgrid.sites.repository import site_clause
 from dustgrid.workcal.calendar import CHINA_TZ
 
 

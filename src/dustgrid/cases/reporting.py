@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dustgrid.auth.scope import site_clause
 from dustgrid.cases import attachments as files
 from dustgrid.cases import deadlines, followups
 from dustgrid.cases import repository as repo
@@ -37,6 +36,7 @@ from dustgrid.identity.principal import Principal
 from dustgrid.models import utcnow
 from dustgrid.org.models import District
 from dustgrid.sites.models import Site
+from dustgrid.sites.repository import site_clause
 from dustgrid.text import check_field
 
 SEVERITY_RANK = {Severity.low: 0, Severity.medium: 1, Severity.high: 2}

@@ -1,4 +1,4 @@
-"""Case queries, always through the caller's scope (``auth.scope.case_clause``).
+"""Case queries, always through the caller's scope (``case_clause``).
 
 The inbox tabs and the overdue board are written so that each one is a range scan of one
 of the indexes declared on ``Case`` (see ``models.py``); the scope clause then filters the
@@ -13,16 +13,54 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, select
+from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from dustgrid.auth.scope import case_clause, provider_case_clause, site_clause
 from dustgrid.cases.models import OPEN_STATES, Case
 from dustgrid.cases.states import CaseSource, CaseState
 from dustgrid.identity.principal import Principal
+from dustgrid.identity.reach import Reach
 from dustgrid.identity.roles import Role
 from dustgrid.org.models import OrgUnit
 from dustgrid.sites.models import Site
+from dustgrid.sites.repository import site_clause
+
+# Cases raised from the alerts of a provider's own devices (alerts are above cases).
+CASES_OF_PROVIDER_ALERTS = Reach(
+    "cases raised from a provider's device alerts", provided_by="dustgrid.alerts.repository"
+)
+
+
+def provider_case_clause(p: Principal) -> ColumnElement[bool]:
+    """Cases raised from the alerts of a provider's own devices (exceedance, offline,
+    stale key, data quality): a provider sees its devices' cases, not every case of the
+    sites where it has a device (those are the site's and the grid's business)."""
+    if p.enterprise_id is None:
+        return false()
+    return CASES_OF_PROVIDER_ALERTS(p)
+
+
+def case_clause(p: Principal) -> ColumnElement[bool]:
+    """Cases the principal may see: those of visible sites; L1 all; an L2 unit also those
+    dispatched to it; a device provider only its devices' cases; everyone the cases they
+    reported or were named responsible for."""
+    if p.is_city_wide:
+        return true()
+    if p.role == Role.provider:
+        return or_(
+            provider_case_clause(p),
+            Case.reporter_id == p.user_id,
+            Case.responsible_user_id == p.user_id,
+        )
+    parts: list[ColumnElement[bool]] = [
+        Case.site_id.in_(select(Site.id).where(site_clause(p))),
+        Case.reporter_id == p.user_id,
+        Case.responsible_user_id == p.user_id,
+    ]
+    if p.role in (Role.district_admin, Role.viewer) and p.unit_level == 2 and p.org_unit_id:
+        parts.append(Case.assigned_unit_id == p.org_unit_id)
+    return or_(*parts)
+
 
 S = CaseState
 HANDLING = (S.accepted, S.handling, S.penalizing)

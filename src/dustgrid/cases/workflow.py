@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
 from dustgrid.auth.models import User
-from dustgrid.auth.scope import site_clause
 from dustgrid.auth.service import load_principal
 from dustgrid.cases import attachments as files
 from dustgrid.cases import deadlines, followups
@@ -41,6 +40,7 @@ from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Role
 from dustgrid.org.models import OrgUnit, UnitKind
 from dustgrid.sites.models import Site
+from dustgrid.sites.repository import site_clause
 from dustgrid.text import check_field
 from dustgrid.workcal.calendar import WorkCalendar
 

@@ -29,7 +29,6 @@ from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
 from dustgrid.auth.models import User
-from dustgrid.auth.scope import site_clause
 from dustgrid.auth.service import load_principal
 from dustgrid.demo import names
 from dustgrid.demo.geography import DISTRICTS, CityGeography, DistrictSpec
@@ -43,6 +42,7 @@ from dustgrid.identity.passwords import hash_password
 from dustgrid.identity.roles import Role
 from dustgrid.org.models import UNIT_LEVEL, District, OrgUnit, UnitKind
 from dustgrid.sites.models import Enterprise, Site
+from dustgrid.sites.repository import site_clause
 
 DEMO_PASSWORD = "demo-2024"
 DEMO_ENTITY = "demo"  # audit entity_type of the one entry the load writes

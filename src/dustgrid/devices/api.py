@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends
 from pydantic import ValidationError
 
 from dustgrid.audit.service import entries_for
-from dustgrid.auth.deps import CurrentPrincipal, DbSession
 from dustgrid.bounds import Id
 from dustgrid.devices import changes, keys, onboarding, quarantine
 from dustgrid.devices import repository as repo
@@ -37,6 +36,7 @@ from dustgrid.devices.schemas import (
     ReviewIn,
 )
 from dustgrid.errors import Invalid, error_responses
+from dustgrid.identity.deps import CurrentPrincipal, DbSession
 from dustgrid.pagination import PageParams, page_params
 
 router = APIRouter(prefix="/api/v1", tags=["devices"], responses=error_responses())

@@ -13,7 +13,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.scope import site_writable_clause
 from dustgrid.devices import keys, online
 from dustgrid.devices import repository as repo
 from dustgrid.devices import service as devices
@@ -30,6 +29,7 @@ from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
 from dustgrid.sites.models import Site
+from dustgrid.sites.repository import site_writable_clause
 
 CLOSED = frozenset({Lifecycle.removed, Lifecycle.rejected})
 

@@ -16,7 +16,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.scope import site_writable_clause
 from dustgrid.devices import repository as repo
 from dustgrid.devices import service as devices
 from dustgrid.devices import timeline
@@ -48,6 +47,7 @@ from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm, Role
 from dustgrid.models import utcnow
 from dustgrid.sites.models import Site
+from dustgrid.sites.repository import site_writable_clause
 
 APP_FIELDS = (
     "site_id",

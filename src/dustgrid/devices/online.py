@@ -15,6 +15,7 @@ there the question does not arise.)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -23,12 +24,15 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
+from dustgrid import periodic
 from dustgrid.audit import service as audit
 from dustgrid.db import pg_array
 from dustgrid.devices import repository as repo
 from dustgrid.devices.models import Device, Lifecycle, MetricState, OfflinePeriod
 from dustgrid.devices.policy import DEFAULT_ONLINE_POLICY, OnlinePolicy
 from dustgrid.models import utcnow
+
+_log = logging.getLogger("dustgrid.background")  # where serve's worker logged it before
 
 SeenMetrics = Mapping[str, tuple[datetime, float | None]]
 CLOSED = frozenset({Lifecycle.removed, Lifecycle.rejected})
@@ -394,3 +398,12 @@ def offline_rate(
         w0, w1 = windows[dev_id]
         offline += _overlap(p0, p1 or end, w0, w1)
     return offline / observed
+
+
+@periodic.in_process_sweep("devices.offline")
+def sweep_offline_and_log(session: Session, now: datetime) -> list[Device]:
+    """``serve``'s worker: the offline sweep, logging the devices that just went offline."""
+    newly = sweep_offline(session, now=now)
+    if newly:
+        _log.info("devices offline: %s", ", ".join(d.mn for d in newly))
+    return newly

@@ -23,9 +23,9 @@ from sqlalchemy import ColumnElement, exists, select, true
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.scope import device_clause
 from dustgrid.devices import service as devices
 from dustgrid.devices.models import Device, Lifecycle, QuarantinedMN
+from dustgrid.devices.repository import device_clause
 from dustgrid.devices.schemas import AdoptIn
 from dustgrid.errors import NotFound
 from dustgrid.identity.principal import Principal

@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from dustgrid.auth.scope import device_clause, site_clause, site_writable_clause
 from dustgrid.devices.models import (
     Device,
     DeviceApiKey,
@@ -21,6 +20,42 @@ from dustgrid.devices.schemas import DeviceFilter
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Role
 from dustgrid.sites.models import Enterprise, EnterpriseKind, Site
+from dustgrid.sites.repository import SITES_OF_PROVIDER_DEVICES, site_clause, site_writable_clause
+
+
+@SITES_OF_PROVIDER_DEVICES.provide
+def _provider_sites(p: Principal) -> ColumnElement[bool]:
+    """The sites where the provider's devices are (``site_clause`` checked the enterprise)."""
+    return Site.id.in_(
+        select(Device.site_id).where(
+            Device.provider_id == p.enterprise_id, Device.site_id.is_not(None)
+        )
+    )
+
+
+# Roles bound to a district unit, who also see the reference stations (国控/省控点) there.
+_DISTRICT_STAFF = frozenset({Role.district_admin, Role.station_staff, Role.officer, Role.viewer})
+
+
+def device_clause(p: Principal) -> ColumnElement[bool]:
+    """WHERE clause limiting ``Device`` rows: city-wide all, a provider its own devices,
+    everyone else the devices of the sites they see (plus their district's reference
+    stations, which belong to no site)."""
+    if p.is_city_wide:
+        return true()
+    if p.role == Role.provider:
+        if p.enterprise_id is None:
+            return false()
+        return Device.provider_id == p.enterprise_id
+    parts: list[ColumnElement[bool]] = [Device.site_id.in_(select(Site.id).where(site_clause(p)))]
+    if p.role in _DISTRICT_STAFF and p.district_id is not None:
+        parts.append(
+            and_(
+                Device.kind == DeviceKind.reference_station,
+                Device.district_id == p.district_id,
+            )
+        )
+    return or_(*parts)
 
 
 def writable_clause(p: Principal) -> ColumnElement[bool]:

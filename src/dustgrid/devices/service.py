@@ -16,7 +16,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.scope import site_clause, site_writable_clause
 from dustgrid.devices import repository as repo
 from dustgrid.devices import timeline
 from dustgrid.devices.models import (
@@ -43,6 +42,7 @@ from dustgrid.identity.roles import Perm, Role
 from dustgrid.models import utcnow
 from dustgrid.org.models import District
 from dustgrid.sites.models import Enterprise, EnterpriseKind, Site
+from dustgrid.sites.repository import site_clause, site_writable_clause
 
 AUDITED_FIELDS = (
     "mn",

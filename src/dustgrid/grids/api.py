@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 
 from dustgrid.audit.service import entries_for
-from dustgrid.auth.deps import CurrentPrincipal, DbSession
 from dustgrid.bounds import Id
 from dustgrid.errors import Forbidden, error_responses
 from dustgrid.grids import layout
@@ -26,6 +25,7 @@ from dustgrid.grids.schemas import (
     PartitionRequest,
     PartitionResult,
 )
+from dustgrid.identity.deps import CurrentPrincipal, DbSession
 from dustgrid.identity.roles import Perm
 from dustgrid.pagination import PageParams, page_params
 

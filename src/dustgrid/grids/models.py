@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import enum
-
 from sqlalchemy import Enum, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dustgrid.models import Base, TimestampMixin
+from dustgrid.sites.gridding import GridKind
 
-
-class GridKind(enum.StrEnum):
-    enforcement = "enforcement"  # 执法监督网格 (L4 officers), 20–30 sites
-    inspector = "inspector"  # 专职巡查网格 (third-party inspectors), 70–90 sites
+__all__ = ["Grid", "GridGroup", "GridGroupMember", "GridKind"]
 
 
 class Grid(Base, TimestampMixin):

@@ -6,16 +6,35 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Select, and_, case, delete, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, delete, func, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from dustgrid.auth.models import User
-from dustgrid.auth.scope import district_clause, grid_clause, site_clause
 from dustgrid.grids.models import Grid, GridGroup, GridGroupMember, GridKind
+from dustgrid.identity.models import User
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Role
 from dustgrid.org.models import District, OrgUnit, UnitKind
+from dustgrid.org.repository import district_clause
+from dustgrid.sites import gridding
+from dustgrid.sites.gridding import GridInfo
 from dustgrid.sites.models import Site
+from dustgrid.sites.repository import site_clause
+
+
+def grid_clause(p: Principal) -> ColumnElement[bool]:
+    """Grids the principal may see: their own, their unit's, or those holding visible sites."""
+    if p.is_city_wide:
+        return true()
+    visible_sites = site_clause(p)
+    parts: list[ColumnElement[bool]] = [
+        Grid.id.in_(select(Site.enforcement_grid_id).where(visible_sites)),
+        Grid.id.in_(select(Site.inspector_grid_id).where(visible_sites)),
+    ]
+    if p.grid_ids:
+        parts.append(Grid.id.in_(p.grid_ids))
+    if p.role in (Role.district_admin, Role.viewer) and p.unit_level == 2 and p.district_id:
+        parts.append(Grid.district_id == p.district_id)
+    return or_(*parts)
 
 
 def site_column(kind: GridKind) -> InstrumentedAttribute[int | None]:
@@ -286,3 +305,47 @@ def codes(session: Session, grid_ids: Iterable[int | None]) -> dict[int, str]:
         gid: code
         for gid, code in session.execute(select(Grid.id, Grid.code).where(Grid.id.in_(ids)))
     }
+
+
+# --------------------------------------------------------------- the site ledger's grid port
+
+
+def _info(g: Grid) -> GridInfo:
+    return GridInfo(g.id, g.code, g.name, g.kind, g.district_id)
+
+
+class _Gridding:
+    """What the site ledger asks about grids (``dustgrid.sites.gridding``)."""
+
+    def get(self, session: Session, grid_id: int) -> GridInfo | None:
+        grid = session.get(Grid, grid_id)
+        return _info(grid) if grid is not None else None
+
+    def visible(self, session: Session, principal: Principal) -> list[GridInfo]:
+        stmt = select(Grid).where(grid_clause(principal)).order_by(Grid.kind, Grid.code)
+        return [_info(g) for g in session.scalars(stmt)]
+
+    def codes(self, session: Session, ids: Iterable[int]) -> dict[int, str]:
+        stmt = select(Grid.id, Grid.code).where(Grid.id.in_(list(ids)))
+        return {gid: code for gid, code in session.execute(stmt)}
+
+    def centroids(
+        self, session: Session, district_id: int, kind: GridKind
+    ) -> list[tuple[int, float, float]]:
+        col = site_column(kind)
+        stmt = (
+            select(col, func.avg(Site.lat), func.avg(Site.lon))
+            .join(Grid, Grid.id == col)
+            .where(Grid.district_id == district_id, Grid.kind == kind, Site.retired_at.is_(None))
+            .group_by(col)
+        )
+        return [(int(g), float(lat), float(lon)) for g, lat, lon in session.execute(stmt)]
+
+    def any_grid(self, session: Session, district_id: int, kind: GridKind) -> int | None:
+        only = session.scalar(
+            select(Grid.id).where(Grid.district_id == district_id, Grid.kind == kind).limit(1)
+        )
+        return int(only) if only is not None else None
+
+
+gridding.provide(_Gridding())

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.models import User
 from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
 from dustgrid.grids import repository as repo
 from dustgrid.grids.models import Grid, GridGroup, GridGroupMember, GridKind
@@ -28,6 +27,7 @@ from dustgrid.grids.schemas import (
     GroupUpdate,
     MemberOut,
 )
+from dustgrid.identity.models import User
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm, Role
 from dustgrid.org.models import District, OrgUnit, UnitKind

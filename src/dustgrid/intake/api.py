@@ -13,9 +13,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from dustgrid.auth.deps import AppSettings, DbSession, require
 from dustgrid.bounds import Id, Month
 from dustgrid.errors import error_responses
+from dustgrid.identity.deps import AppSettings, DbSession, require
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.intake import hotline, hotline_stats, hotline_suggest, views

@@ -15,15 +15,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from dustgrid.auth.scope import case_clause, site_clause
 from dustgrid.cases.models import Case
-from dustgrid.cases.repository import NOT_CLOSED
+from dustgrid.cases.repository import NOT_CLOSED, case_clause
 from dustgrid.geo.shapes import distance_to_boundary_m, point_in_geometry
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Role
 from dustgrid.intake.models import Complaint, ComplaintStatus
 from dustgrid.org.models import District
 from dustgrid.sites.models import Site
+from dustgrid.sites.repository import site_clause
 
 
 def complaint_clause(p: Principal) -> ColumnElement[bool]:

@@ -1,4 +1,5 @@
-"""``dustgrid jobs …``: the worker, one-off sweeps and the look-back sample."""
+"""``dustgrid jobs …``: the worker and one-off sweeps of the work the domains registered
+(``dustgrid.periodic``); domains add their own commands (``cases.cli``: look-back)."""
 
 from __future__ import annotations
 
@@ -25,26 +26,15 @@ def run(
 @app.command("sweep")
 def sweep_once() -> None:
     """Run the case sweeps once (reminders, escalation, review dates)."""
-    from dustgrid.cases.escalation import sweep
+    from dustgrid import periodic
+    from dustgrid.config import get_settings
     from dustgrid.db import session_scope
     from dustgrid.models import utcnow
 
+    settings = get_settings()
     with session_scope() as session:
-        report = sweep(session, utcnow())
+        now = utcnow()
+        reports = [fn(session, now, settings) for fn in periodic.SWEEPS.values()]
         session.commit()
-    typer.echo(str(report))
-
-
-@app.command("look-back")
-def look_back(
-    rate: Annotated[float | None, typer.Option(help="share of the cohort (0–1]")] = None,
-) -> None:
-    """Draw the monthly look-back (回头看) sample of closed cases."""
-    from dustgrid.cases.escalation import sample_look_back
-    from dustgrid.db import session_scope
-    from dustgrid.models import utcnow
-
-    with session_scope() as session:
-        ids = sample_look_back(session, now=utcnow(), rate=rate)
-        session.commit()
-    typer.echo(f"selected {len(ids)} cases for look-back")
+    for report in reports:  # one line per registered sweep (the domains register them)
+        typer.echo(str(report))

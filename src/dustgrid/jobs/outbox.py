@@ -1,27 +1,7 @@
-"""Queue a job inside the caller's transaction; it runs only once that transaction commits."""
+"""Re-export: the queue is the foundation module ``dustgrid.outbox.queue``."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from dustgrid.outbox.queue import enqueue
 
-from sqlalchemy.orm import Session
-
-from dustgrid.jobs.models import OutboxJob
-from dustgrid.models import utcnow
-
-
-def enqueue(
-    session: Session,
-    kind: str,
-    payload: dict[str, Any],
-    *,
-    run_after: datetime | None = None,
-    max_attempts: int = 8,
-) -> OutboxJob:
-    """Add a job row (not flushed: it is written with the rest of the transaction)."""
-    job = OutboxJob(
-        kind=kind, payload=payload, run_after=run_after or utcnow(), max_attempts=max_attempts
-    )
-    session.add(job)
-    return job
+__all__ = ["enqueue"]

@@ -8,50 +8,25 @@ the lease ends. A failure is retried after ``jobs_backoff_s × 2^(attempts-1)``;
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dustgrid.config import Settings, get_settings
-from dustgrid.jobs.models import JobStatus, OutboxJob
 from dustgrid.models import utcnow
+from dustgrid.outbox.handlers import HANDLERS, Handler, JobContext, register
+from dustgrid.outbox.models import JobStatus, OutboxJob
+
+# Handlers are registered by the domains that enqueue each kind (dustgrid.outbox.handlers);
+# the entry points load them (dustgrid.wiring).
+__all__ = ["HANDLERS", "Handler", "JobContext", "RunReport", "register", "run_due_jobs"]
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)
-
-
-@dataclass(frozen=True, slots=True)
-class JobContext:
-    session_factory: Callable[[], Session]
-    settings: Settings
-    now: datetime
-
-
-Handler = Callable[[dict[str, Any], JobContext], None]
-HANDLERS: dict[str, Handler] = {}
-# Modules that register handlers when imported (so the worker knows every kind).
-HANDLER_MODULES = ("dustgrid.notifications.delivery", "dustgrid.cases.feedback")
-
-
-def register(kind: str) -> Callable[[Handler], Handler]:
-    """Decorator: ``@register("notify.channel") def deliver(payload, ctx): ...``."""
-
-    def _wrap(fn: Handler) -> Handler:
-        HANDLERS[kind] = fn
-        return fn
-
-    return _wrap
-
-
-def load_handlers() -> None:
-    for name in HANDLER_MODULES:
-        importlib.import_module(name)
 
 
 @dataclass
@@ -136,7 +111,6 @@ def run_due_jobs(
     limit: int = 200,
 ) -> RunReport:
     """Run the jobs due at ``now`` once each; returns how many succeeded, will retry, died."""
-    load_handlers()
     settings = settings or get_settings()
     now = now or utcnow()
     report = RunReport()

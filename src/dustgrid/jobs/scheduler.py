@@ -14,8 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from dustgrid.cases import attachments
-from dustgrid.cases.escalation import SweepReport, sweep
+from dustgrid import periodic
 from dustgrid.config import Settings, get_settings
 from dustgrid.jobs.runner import RunReport, run_due_jobs
 from dustgrid.models import utcnow
@@ -25,7 +24,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class TickReport:
-    sweep: SweepReport
+    sweep: dict[str, object]  # each registered sweep's report, by name
     jobs: RunReport
 
 
@@ -35,11 +34,12 @@ def tick(
     *,
     settings: Settings | None = None,
 ) -> TickReport:
-    """One round: the case sweeps in their own transaction, then due jobs."""
+    """One round: the registered sweeps (the case sweeps) in their own transaction, then
+    due jobs."""
     settings = settings or get_settings()
     now = now or utcnow()
     with session_factory() as session:
-        swept = sweep(session, now, settings)
+        swept = {name: fn(session, now, settings) for name, fn in periodic.SWEEPS.items()}
         session.commit()
     return TickReport(swept, run_due_jobs(session_factory, now, settings=settings))
 
@@ -47,7 +47,7 @@ def tick(
 def gc(session_factory: Callable[[], Session], settings: Settings | None = None) -> int:
     settings = settings or get_settings()
     with session_factory() as session:
-        return attachments.gc_orphans(session, settings)
+        return sum(fn(session, settings) for fn in periodic.CHORES.values())
 
 
 def run_forever(
@@ -61,8 +61,9 @@ def run_forever(
     while True:
         try:
             report = tick(session_factory, settings=settings)
-            log.info("tick: %s; %s", report.sweep, report.jobs)
-            if time.monotonic() - last_gc > 3600:
+            swept = "; ".join(str(r) for r in report.sweep.values())
+            log.info("tick: %s; %s", swept, report.jobs)
+            if time.monotonic() - last_gc > periodic.CHORE_INTERVAL_S:
                 gc(session_factory, settings)
                 last_gc = time.monotonic()
         except Exception:  # keep the worker alive; the next tick retries

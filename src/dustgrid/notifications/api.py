@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
-from dustgrid.auth.deps import CurrentPrincipal, DbSession
 from dustgrid.bounds import Id
 from dustgrid.errors import error_responses
+from dustgrid.identity.deps import CurrentPrincipal, DbSession
 from dustgrid.models import utcnow
 from dustgrid.notifications import service
 from dustgrid.pagination import PageParams, page_params

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from dustgrid.jobs.runner import JobContext, register
 from dustgrid.notifications.channels import CHANNELS
-from dustgrid.notifications.service import CHANNEL_JOB
+from dustgrid.outbox.handlers import JobContext, register
+
+# The job kind is defined beside its handler: whatever can enqueue it (notifications.service
+# imports this module) has the handler registered in the same process.
+CHANNEL_JOB = "notify.channel"
 
 
 @register(CHANNEL_JOB)

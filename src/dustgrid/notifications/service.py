@@ -16,11 +16,10 @@ from sqlalchemy.orm import Session
 
 from dustgrid.config import Settings
 from dustgrid.errors import NotFound
-from dustgrid.jobs.outbox import enqueue
 from dustgrid.notifications.channels import enabled_channels
+from dustgrid.notifications.delivery import CHANNEL_JOB
 from dustgrid.notifications.models import Notification
-
-CHANNEL_JOB = "notify.channel"
+from dustgrid.outbox.queue import enqueue
 
 
 def notify(

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from dustgrid.audit.service import entries_for
-from dustgrid.auth.deps import CurrentPrincipal, DbSession
 from dustgrid.bounds import Id
 from dustgrid.errors import Forbidden, error_responses
+from dustgrid.identity.deps import CurrentPrincipal, DbSession
 from dustgrid.identity.roles import Perm
 from dustgrid.org import service as svc
 from dustgrid.org.schemas import (

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.orm import Session
 
-from dustgrid.auth.scope import district_clause
 from dustgrid.identity.principal import Principal
+from dustgrid.identity.reach import Reach
 from dustgrid.org.models import District, OrgUnit
+
+# Districts holding a site the principal sees (sites are above org; sites.repository).
+DISTRICTS_OF_VISIBLE_SITES = Reach(
+    "districts holding visible sites", provided_by="dustgrid.sites.repository"
+)
+
+
+def district_clause(p: Principal) -> ColumnElement[bool]:
+    """Districts the principal may see: the whole city for L1, else where their sites are."""
+    if p.is_city_wide:
+        return true()
+    parts: list[ColumnElement[bool]] = [DISTRICTS_OF_VISIBLE_SITES(p)]
+    if p.district_id is not None:
+        parts.append(District.id == p.district_id)
+    return or_(*parts)
 
 
 def districts(session: Session, principal: Principal) -> list[District]:

@@ -9,9 +9,9 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from dustgrid.audit.service import entries_for
-from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.bounds import Id
 from dustgrid.errors import Invalid, error_responses
+from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.pagination import PageParams, page_params
 from dustgrid.sites import excel
 from dustgrid.sites import service as svc

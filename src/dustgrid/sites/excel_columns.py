@@ -18,8 +18,8 @@ from functools import cache
 from typing import Any
 
 from dustgrid.errors import Invalid
-from dustgrid.grids.models import GridKind
 from dustgrid.i18n import translate
+from dustgrid.sites.gridding import GridKind
 from dustgrid.sites.models import Grade, PermitStatus, SiteKind, Stage
 from dustgrid.sites.uscc import USCCError, validate_uscc
 from dustgrid.xlsx import unescape

@@ -4,14 +4,87 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, String, func, or_, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
 from sqlalchemy.orm import Session, aliased
 
-from dustgrid.auth.scope import site_clause
 from dustgrid.identity.principal import Principal
+from dustgrid.identity.reach import Reach
+from dustgrid.identity.roles import Role
 from dustgrid.org.models import District
+from dustgrid.org.repository import DISTRICTS_OF_VISIBLE_SITES
 from dustgrid.sites.models import Enterprise, Site
 from dustgrid.sites.schemas import SiteFilter
+
+# A device provider sees the sites where its devices are (domain.md §7; devices.repository).
+SITES_OF_PROVIDER_DEVICES = Reach(
+    "sites of a provider's devices", provided_by="dustgrid.devices.repository"
+)
+
+
+def _unit_sites(p: Principal) -> ColumnElement[bool]:
+    """Sites under the principal's unit, by the unit's level."""
+    if p.unit_level == 1:
+        return true()
+    if p.unit_level == 2 and p.org_unit_id is not None:
+        return Site.l2_unit_id == p.org_unit_id
+    if p.unit_level == 3 and p.grid_ids:
+        return Site.enforcement_grid_id.in_(p.grid_ids)
+    return false()
+
+
+def site_clause(p: Principal) -> ColumnElement[bool]:
+    """WHERE clause limiting ``Site`` rows to what ``p`` may see.
+
+    A district sees its own district, a station its own grids, an officer or inspector their
+    own grids, a contractor its own enterprise's sites, a device provider the sites where its
+    devices are. Reads outside scope answer 404.
+    """
+    match p.role:
+        case Role.city_admin:
+            return true()
+        case Role.district_admin | Role.station_staff | Role.viewer:
+            return _unit_sites(p)
+        case Role.officer | Role.inspector:
+            if not p.grid_ids:
+                return false()
+            return or_(
+                Site.enforcement_grid_id.in_(p.grid_ids), Site.inspector_grid_id.in_(p.grid_ids)
+            )
+        case Role.contractor:
+            if p.enterprise_id is None:
+                return false()
+            return or_(Site.contractor_id == p.enterprise_id, Site.builder_id == p.enterprise_id)
+        case Role.provider:
+            if p.enterprise_id is None:
+                return false()
+            return SITES_OF_PROVIDER_DEVICES(p)
+        case _:
+            return false()
+
+
+def site_writable_clause(p: Principal) -> ColumnElement[bool]:
+    """Sites the principal may change (the caller has already checked the permission)."""
+    if p.role == Role.city_admin:
+        return true()
+    if p.role == Role.district_admin:
+        return and_(site_clause(p))
+    return false()
+
+
+@DISTRICTS_OF_VISIBLE_SITES.provide
+def _districts_of_visible_sites(p: Principal) -> ColumnElement[bool]:
+    return District.id.in_(select(Site.district_id).where(site_clause(p)))
 
 
 def filtered(principal: Principal, f: SiteFilter) -> Select[Any]:

@@ -5,26 +5,27 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.scope import district_clause, site_writable_clause
 from dustgrid.errors import Forbidden, Invalid, NotFound
 from dustgrid.geo.coords import wgs84_to_gcj02
 from dustgrid.geo.shapes import distance_outside_m
-from dustgrid.grids.models import Grid, GridKind
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
 from dustgrid.org.models import District, OrgUnit, UnitKind
+from dustgrid.org.repository import district_clause
 from dustgrid.sites import repository as repo
+from dustgrid.sites.gridding import GridKind, gridding
 from dustgrid.sites.models import Enterprise, EnterpriseKind, Site, SiteKind
 from dustgrid.sites.policy import (
     DEFAULT_DISTRICT_BOUNDARY_POLICY,
     DEFAULT_MONITOR_THRESHOLD_POLICY,
     DistrictBoundaryPolicy,
 )
+from dustgrid.sites.repository import site_writable_clause
 from dustgrid.sites.schemas import EnterpriseRef, SiteCreate, SiteFields, SiteFilter, SiteUpdate
 
 AUDITED_FIELDS = (
@@ -118,23 +119,14 @@ def nearest_grid(
     session: Session, *, district_id: int, kind: GridKind, lat: float, lon: float
 ) -> int | None:
     """Nearest grid of ``kind`` in the district by its sites' centroid (临近原则)."""
-    col = Site.enforcement_grid_id if kind == GridKind.enforcement else Site.inspector_grid_id
-    stmt = (
-        select(col, func.avg(Site.lat), func.avg(Site.lon))
-        .join(Grid, Grid.id == col)
-        .where(Grid.district_id == district_id, Grid.kind == kind, Site.retired_at.is_(None))
-        .group_by(col)
-    )
+    grids = gridding()
     best: tuple[float, int] | None = None
-    for gid, clat, clon in session.execute(stmt):
-        d = (float(clat) - lat) ** 2 + (float(clon) - lon) ** 2
+    for gid, clat, clon in grids.centroids(session, district_id, kind):
+        d = (clat - lat) ** 2 + (clon - lon) ** 2
         if best is None or d < best[0]:
-            best = (d, int(gid))
+            best = (d, gid)
     if best is None:
-        only = session.scalar(
-            select(Grid.id).where(Grid.district_id == district_id, Grid.kind == kind).limit(1)
-        )
-        return int(only) if only is not None else None
+        return grids.any_grid(session, district_id, kind)
     return best[1]
 
 
@@ -174,7 +166,7 @@ def check_in_district(
 
 
 def _check_grid(session: Session, grid_id: int, kind: GridKind, district_id: int) -> None:
-    grid = session.get(Grid, grid_id)
+    grid = gridding().get(session, grid_id)
     if grid is None:
         raise Invalid(f"网格不存在：{grid_id} / grid not found")
     if grid.kind != kind:

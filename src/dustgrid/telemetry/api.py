@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 
-from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.bounds import Id, Moment
 from dustgrid.errors import error_responses
+from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.models import utcnow
 from dustgrid.telemetry import service as svc
 from dustgrid.telemetry.policy import policy_from_settings

@@ -15,6 +15,7 @@ from typing import Final
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from dustgrid import periodic
 from dustgrid.config import Settings
 from dustgrid.db import make_engine
 from dustgrid.models import utcnow
@@ -40,6 +41,7 @@ def refresh_once(settings: Settings, factory: Callable[[], Session]) -> int:
     return done
 
 
+@periodic.thread("rollups", with_workers_only=False)
 def run_rollup_worker(
     settings: Settings,
     stop_event: threading.Event,

@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
-from dustgrid.auth.scope import site_clause
 from dustgrid.cases import deadlines, repository, service, views
 from dustgrid.cases.api import read_uploads
 from dustgrid.cases.categories import CONTROL_MEASURES, OTHER, VIOLATIONS, Severity, category_label
@@ -33,6 +32,7 @@ from dustgrid.models import utcnow
 from dustgrid.org.models import OrgUnit
 from dustgrid.pagination import PageParams, page_params
 from dustgrid.sites.models import Site
+from dustgrid.sites.repository import site_clause
 from dustgrid.web.case_common import attempt, back, flash, pop_flash, show
 from dustgrid.web.case_list_pages import router as list_router
 from dustgrid.web.templating import request_locale

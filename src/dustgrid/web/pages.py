@@ -20,7 +20,6 @@ from dustgrid.auth.deps import (
     check_csrf,
     client_ip,
 )
-from dustgrid.auth.scope import district_clause, grid_clause
 from dustgrid.auth.service import (
     SESSION_COOKIE,
     authenticate,
@@ -30,9 +29,11 @@ from dustgrid.auth.service import (
 )
 from dustgrid.errors import DomainError, Forbidden, Invalid
 from dustgrid.grids.models import Grid
+from dustgrid.grids.repository import grid_clause
 from dustgrid.i18n import LOCALES, translate
 from dustgrid.identity.roles import Perm
 from dustgrid.org.models import District, OrgUnit
+from dustgrid.org.repository import district_clause
 from dustgrid.pagination import PageParams, page_params
 from dustgrid.sites import excel
 from dustgrid.sites import service as svc

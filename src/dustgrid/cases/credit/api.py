@@ -12,19 +12,20 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
-from dustgrid.auth.scope import case_clause, site_clause
 from dustgrid.bounds import Id
 from dustgrid.cases import penalties
 from dustgrid.cases.credit import service as credit
 from dustgrid.cases.credit.models import SiteProblem, StopWorkOrder
 from dustgrid.cases.deadlines import case_policy
 from dustgrid.cases.models import Case
+from dustgrid.cases.repository import case_clause
 from dustgrid.cases.schemas import ConfirmIn, CreditLists, ProblemOut, ReasonIn, StopWorkOut
 from dustgrid.errors import error_responses
+from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.identity.roles import Role
 from dustgrid.models import utcnow
 from dustgrid.sites.models import Site
+from dustgrid.sites.repository import site_clause
 
 router = APIRouter(prefix="/api/v1", tags=["penalties and credit"], responses=error_responses())
 

@@ -17,7 +17,6 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.scope import site_clause
 from dustgrid.cases.credit.models import BadBehaviourRecord, BlacklistEntry, SiteProblem
 from dustgrid.cases.ladder import blacklist_decision
 from dustgrid.cases.models import Case
@@ -28,6 +27,7 @@ from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.notifications import service as notifications
 from dustgrid.sites.models import Enterprise, EnterpriseKind, Grade, Site
+from dustgrid.sites.repository import site_clause
 from dustgrid.xlsx import append_row
 
 

@@ -24,8 +24,8 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dustgrid.auth.deps import AppSettings, DbSession
 from dustgrid.errors import DomainError
+from dustgrid.identity.deps import AppSettings, DbSession
 from dustgrid.intake.open311 import service as svc
 from dustgrid.intake.open311 import spec as spec
 from dustgrid.models import utcnow

@@ -21,10 +21,10 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from dustgrid.auth.deps import AppSettings, DbSession
 from dustgrid.devices.keys import verify_api_key
 from dustgrid.devices.models import Device
 from dustgrid.errors import Invalid, Unauthenticated, error_responses
+from dustgrid.identity.deps import AppSettings, DbSession
 from dustgrid.intake.policy import VideoEventKind, intake_policy, snapshot_limit
 from dustgrid.intake.schemas import VideoEventIn, VideoEventOut
 from dustgrid.intake.video import service as video

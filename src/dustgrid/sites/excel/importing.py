@@ -10,15 +10,13 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.auth.scope import site_writable_clause
 from dustgrid.config import Settings
 from dustgrid.errors import DomainError, Forbidden
-from dustgrid.grids.models import Grid, GridKind
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.sites import service as svc
@@ -34,7 +32,9 @@ from dustgrid.sites.excel_columns import (
     find_header,
     parse_row,
 )
+from dustgrid.sites.gridding import GridKind, gridding
 from dustgrid.sites.models import Enterprise, Site, SiteKind
+from dustgrid.sites.repository import site_writable_clause
 from dustgrid.sites.schemas import SiteCreate, SiteUpdate
 
 OUT_OF_SCOPE = "无权修改该工地（不在管辖范围） / site outside your area"
@@ -109,17 +109,7 @@ class _Context:
         """``service.nearest_grid`` with the grid centroids read once per import, not per row."""
         key = (district_id, kind)
         if key not in self.centroids:
-            col = (
-                Site.enforcement_grid_id if kind == GridKind.enforcement else Site.inspector_grid_id
-            )
-            stmt = (
-                select(col, func.avg(Site.lat), func.avg(Site.lon))
-                .join(Grid, Grid.id == col)
-                .where(Grid.district_id == district_id, Grid.kind == kind,
-                       Site.retired_at.is_(None))
-                .group_by(col)
-            )  # fmt: skip
-            found = [(int(g), float(a), float(b)) for g, a, b in session.execute(stmt)]
+            found = gridding().centroids(session, district_id, kind)
             if not found:  # no sites yet: the service falls back to any grid of the district
                 only = svc.nearest_grid(session, district_id=district_id, kind=kind, lat=0, lon=0)
                 found = [(only, 0.0, 0.0)] if only is not None else []

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dustgrid.auth.scope import district_clause, grid_clause
-from dustgrid.grids.models import Grid
 from dustgrid.identity.principal import Principal
 from dustgrid.org.models import District
+from dustgrid.org.repository import district_clause
 from dustgrid.sites.excel_columns import ENTERPRISES, DistrictRef, GridRef, Lookups
+from dustgrid.sites.gridding import GridInfo, gridding
 
 CHUNK = 500  # ids per IN (...) query
 ENT_KEYS = {f"{e}_{part}" for e in ENTERPRISES for part in ("name", "uscc")}
@@ -35,17 +35,14 @@ def names_by_id(
     return out
 
 
-def scoped(session: Session, principal: Principal) -> tuple[list[District], list[Grid]]:
+def scoped(session: Session, principal: Principal) -> tuple[list[District], list[GridInfo]]:
     districts = session.scalars(
         select(District).where(district_clause(principal)).order_by(District.code)
     )
-    grids = session.scalars(
-        select(Grid).where(grid_clause(principal)).order_by(Grid.kind, Grid.code)
-    )
-    return list(districts), list(grids)
+    return list(districts), gridding().visible(session, principal)
 
 
-def build_lookups(districts: Iterable[District], grids: Iterable[Grid]) -> Lookups:
+def build_lookups(districts: Iterable[District], grids: Iterable[GridInfo]) -> Lookups:
     return Lookups.build(
         ((DistrictRef(d.id, d.code, d.name), d.name_en) for d in districts),
         (GridRef(g.id, g.code, g.kind, g.district_id) for g in grids),

@@ -15,11 +15,10 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy.orm import Session
 
-from dustgrid.grids.models import Grid, GridKind
 from dustgrid.identity.principal import Principal
 from dustgrid.org.models import District
 from dustgrid.sites import repository as repo
-from dustgrid.sites.excel.lookups import ENT_KEYS, names_by_id, scoped
+from dustgrid.sites.excel.lookups import ENT_KEYS, chunks, names_by_id, scoped
 from dustgrid.sites.excel.reading import HELP_SHEET, SHEET
 from dustgrid.sites.excel_columns import (
     BY_KEY,
@@ -31,6 +30,7 @@ from dustgrid.sites.excel_columns import (
     hint,
     is_blank,
 )
+from dustgrid.sites.gridding import GridInfo, GridKind, gridding
 from dustgrid.sites.models import Enterprise, Site
 from dustgrid.sites.schemas import SiteFilter
 from dustgrid.xlsx import append_row, write_cell
@@ -56,7 +56,9 @@ def _rows(session: Session, sites: Sequence[Site]) -> Iterator[list[Any]]:
     """Export cell values in column order (labels for enums, names and codes for links)."""
     dist = names_by_id(session, District, [District.name], {s.district_id for s in sites})
     grid_ids = {g for s in sites for g in (s.enforcement_grid_id, s.inspector_grid_id) if g}
-    grids = names_by_id(session, Grid, [Grid.code], grid_ids)
+    grids: dict[int, str] = {}
+    for part in chunks(sorted(grid_ids)):
+        grids.update(gridding().codes(session, part))
     ent_ids = {i for s in sites for e in ENTERPRISES if (i := getattr(s, f"{e}_id"))}
     ents = names_by_id(session, Enterprise, [Enterprise.name, Enterprise.uscc], ent_ids)
     for site in sites:
@@ -125,7 +127,7 @@ NOTES = (
 
 
 def _write_help(
-    ws: Worksheet, districts: Sequence[District], grids: Sequence[Grid]
+    ws: Worksheet, districts: Sequence[District], grids: Sequence[GridInfo]
 ) -> dict[str, str]:
     """The instructions sheet; returns the ranges the dropdowns of the ledger refer to."""
     append_row(ws, ["工地台账导入说明 / How to fill in the site ledger"])
