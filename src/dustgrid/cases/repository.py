@@ -7,7 +7,6 @@ few rows that range returns.
 
 from __future__ import annotations
 
-import enum
 import math
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
@@ -17,8 +16,9 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.scope import case_clause, provider_case_clause, site_clause
-from dustgrid.cases.models import OPEN_STATES, Case
+from dustgrid.cases.models import OPEN_STATES, Case, CaseAttachment
 from dustgrid.cases.states import CaseSource, CaseState
+from dustgrid.cases.tabs import TABS_BY_ROLE, Tab
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Role
 from dustgrid.org.models import OrgUnit
@@ -27,56 +27,6 @@ from dustgrid.sites.models import Site
 S = CaseState
 HANDLING = (S.accepted, S.handling, S.penalizing)
 NOT_CLOSED = tuple(OPEN_STATES | {S.suspended})
-
-
-class Tab(enum.StrEnum):
-    """Inbox tabs; which ones a role sees is ``TABS_BY_ROLE``."""
-
-    to_dispatch = "to_dispatch"  # L1: reported or returned
-    to_accept = "to_accept"  # L2: dispatched to my unit
-    to_handle = "to_handle"  # L3/L4 (and an L2 person named responsible)
-    to_recheck = "to_recheck"  # rectification ordered, recheck due
-    to_rectify = "to_rectify"  # contractor: rectification ordered on my site
-    to_verify = "to_verify"  # L1/L2: verification
-    overdue = "overdue"
-    look_back = "look_back"  # selected for 回头看
-    reported = "reported"  # reported by me
-    open = "open"
-    all = "all"
-
-
-TABS_BY_ROLE: dict[Role, tuple[Tab, ...]] = {
-    Role.city_admin: (
-        Tab.to_dispatch,
-        Tab.to_verify,
-        Tab.overdue,
-        Tab.look_back,
-        Tab.open,
-        Tab.all,
-    ),
-    Role.district_admin: (
-        Tab.to_accept,
-        Tab.to_handle,
-        Tab.to_verify,
-        Tab.overdue,
-        Tab.look_back,
-        Tab.open,
-        Tab.all,
-    ),
-    Role.station_staff: (
-        Tab.to_handle,
-        Tab.to_recheck,
-        Tab.overdue,
-        Tab.reported,
-        Tab.open,
-        Tab.all,
-    ),
-    Role.officer: (Tab.to_handle, Tab.to_recheck, Tab.overdue, Tab.reported, Tab.open, Tab.all),
-    Role.inspector: (Tab.to_recheck, Tab.look_back, Tab.reported, Tab.open, Tab.all),
-    Role.contractor: (Tab.to_rectify, Tab.open, Tab.all),
-    Role.provider: (Tab.all,),
-    Role.viewer: (Tab.overdue, Tab.open, Tab.all),
-}
 
 
 def _l2_unit(p: Principal) -> int | None:
@@ -309,3 +259,11 @@ def names(session: Session, model: Any, ids: Sequence[int | None], attr: str) ->
     col = getattr(model, attr)
     rows = session.execute(select(model.id, col).where(model.id.in_(wanted)))
     return {int(i): str(v) for i, v in rows}
+
+
+def attachment(session: Session, case_id: int, attachment_id: int) -> CaseAttachment | None:
+    """One attachment of one case (the caller has already checked the case's scope)."""
+    stmt = select(CaseAttachment).where(
+        CaseAttachment.id == attachment_id, CaseAttachment.case_id == case_id
+    )
+    return session.scalar(stmt)

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.scope import district_clause
 from dustgrid.identity.principal import Principal
-from dustgrid.org.models import District, OrgUnit
+from dustgrid.org.models import District, OrgUnit, UnitKind
 
 
 def districts(session: Session, principal: Principal) -> list[District]:
     stmt = select(District).where(district_clause(principal)).order_by(District.code)
     return list(session.scalars(stmt))
+
+
+def district_choices(session: Session, principal: Principal) -> list[Any]:
+    """``(id, name)`` of the districts the principal sees, for a form's select box."""
+    stmt = (
+        select(District.id, District.name).where(district_clause(principal)).order_by(District.code)
+    )
+    return list(session.execute(stmt))
 
 
 def district_visible(session: Session, principal: Principal, district_id: int) -> District | None:
@@ -27,6 +38,12 @@ def district_by_code(session: Session, code: str) -> District | None:
 def district_names(session: Session) -> dict[int, str]:
     """Names for labels only (districts are public administrative names)."""
     return {d_id: name for d_id, name in session.execute(select(District.id, District.name))}
+
+
+def units_of_kinds(session: Session, kinds: Collection[UnitKind]) -> list[Any]:
+    """``(id, name)`` of every unit of these kinds, by id (unit names are public)."""
+    stmt = select(OrgUnit.id, OrgUnit.name).where(OrgUnit.kind.in_(kinds)).order_by(OrgUnit.id)
+    return list(session.execute(stmt))
 
 
 def all_units(session: Session) -> list[OrgUnit]:
