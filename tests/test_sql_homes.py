@@ -64,14 +64,6 @@ NOT_YET_MOVED: dict[str, str] = {
     "sites/excel.py": _OTHER_BRANCH + " (excel.py split)",
     # not claimed by another branch
     "cases/followups.py": _LATER,
-    "cases/views.py": _LATER,
-    "cases/attachments.py": _LATER,
-    "devices/changes.py": _LATER,
-    "devices/keys.py": _LATER,
-    "devices/quarantine.py": _LATER,
-    "intake/hotline_stats.py": _LATER,
-    "intake/open311/service.py": _LATER,
-    "intake/video/service.py": _LATER,
     # not a domain service
     "cases/models.py": "column_property / correlated subqueries belong to the mapping itself",
     "demo/city.py": "the demo city loader: a one-off script that writes a whole city",

@@ -15,10 +15,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
+from dustgrid.auth.models import User
 from dustgrid.auth.scope import case_clause, provider_case_clause, site_clause
-from dustgrid.cases.models import OPEN_STATES, Case, CaseAttachment
+from dustgrid.cases.models import OPEN_STATES, Case, CaseAttachment, CaseEvent
 from dustgrid.cases.states import CaseSource, CaseState
 from dustgrid.cases.tabs import TABS_BY_ROLE, Tab
+from dustgrid.grids.models import Grid
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Role
 from dustgrid.org.models import OrgUnit
@@ -267,3 +269,44 @@ def attachment(session: Session, case_id: int, attachment_id: int) -> CaseAttach
         CaseAttachment.id == attachment_id, CaseAttachment.case_id == case_id
     )
     return session.scalar(stmt)
+
+
+def events(session: Session, case_id: int) -> list[CaseEvent]:
+    """A case's timeline, oldest first."""
+    stmt = select(CaseEvent).where(CaseEvent.case_id == case_id)
+    return list(session.scalars(stmt.order_by(CaseEvent.at, CaseEvent.id)))
+
+
+def attachments(session: Session, case_id: int) -> list[CaseAttachment]:
+    """A case's attachments, in the order they were added."""
+    stmt = select(CaseAttachment).where(CaseAttachment.case_id == case_id)
+    return list(session.scalars(stmt.order_by(CaseAttachment.id)))
+
+
+def attachment_in_use(session: Session, sha256: str) -> bool:
+    """Whether any attachment row still points at the stored file of this digest."""
+    stmt = select(CaseAttachment.id).where(CaseAttachment.sha256 == sha256).limit(1)
+    return session.scalar(stmt) is not None
+
+
+def unit_admins(session: Session, unit_id: int) -> set[int]:
+    """The district admins of an L2 unit."""
+    stmt = select(User.id).where(User.role == Role.district_admin, User.org_unit_id == unit_id)
+    return set(session.scalars(stmt))
+
+
+def grid_station_staff(session: Session, grid_id: int) -> set[int]:
+    """The staff of the supervision station that owns an enforcement grid."""
+    station = select(Grid.unit_id).where(Grid.id == grid_id)
+    stmt = select(User.id).where(User.role == Role.station_staff, User.org_unit_id.in_(station))
+    return set(session.scalars(stmt))
+
+
+def active_people(session: Session, user_ids: Collection[int]) -> list[Any]:
+    """``(id, display_name, role)`` of the active accounts among ``user_ids``, by role, name."""
+    stmt = (
+        select(User.id, User.display_name, User.role)
+        .where(User.id.in_(user_ids), User.is_active.is_(True))
+        .order_by(User.role, User.display_name)
+    )
+    return list(session.execute(stmt))
