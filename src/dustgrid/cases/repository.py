@@ -8,7 +8,7 @@ few rows that range returns.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +20,7 @@ from dustgrid.auth.scope import case_clause, provider_case_clause, site_clause
 from dustgrid.cases.models import OPEN_STATES, Case, CaseAttachment, CaseEvent
 from dustgrid.cases.states import CaseSource, CaseState
 from dustgrid.cases.tabs import TABS_BY_ROLE, Tab
-from dustgrid.grids.models import Grid
+from dustgrid.grids.models import Grid, GridGroup, GridGroupMember
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Role
 from dustgrid.org.models import OrgUnit
@@ -310,3 +310,55 @@ def active_people(session: Session, user_ids: Collection[int]) -> list[Any]:
         .order_by(User.role, User.display_name)
     )
     return list(session.execute(stmt))
+
+
+# --------------------------------------------------------------------------- recipients
+
+
+def _active(stmt: Any) -> Any:
+    return stmt.where(User.is_active.is_(True))
+
+
+def l1_users(session: Session) -> set[int]:
+    return set(session.scalars(_active(select(User.id).where(User.role == Role.city_admin))))
+
+
+def l2_users(session: Session, unit_ids: Iterable[int | None]) -> set[int]:
+    units = {u for u in unit_ids if u}
+    if not units:
+        return set()
+    stmt = select(User.id).where(User.role == Role.district_admin, User.org_unit_id.in_(units))
+    return set(session.scalars(_active(stmt)))
+
+
+def l3_users(session: Session, case: Case, site: Site | None) -> set[int]:
+    """Staff of the station owning the site's enforcement grid (else under the L2 unit)."""
+    if site is not None and site.enforcement_grid_id:
+        units = select(Grid.unit_id).where(Grid.id == site.enforcement_grid_id)
+    elif case.assigned_unit_id:
+        units = select(OrgUnit.id).where(OrgUnit.parent_id == case.assigned_unit_id)
+    else:
+        return set()
+    stmt = select(User.id).where(User.role == Role.station_staff, User.org_unit_id.in_(units))
+    return set(session.scalars(_active(stmt)))
+
+
+def grid_members(session: Session, grid_id: int | None) -> set[int]:
+    if not grid_id:
+        return set()
+    stmt = (
+        select(GridGroupMember.user_id)
+        .join(GridGroup, GridGroup.id == GridGroupMember.group_id)
+        .join(User, User.id == GridGroupMember.user_id)
+        .where(GridGroup.grid_id == grid_id)
+    )
+    return set(session.scalars(_active(stmt)))
+
+
+def contractor_users(session: Session, site: Site | None) -> set[int]:
+    if site is None or site.contractor_id is None:
+        return set()
+    stmt = select(User.id).where(
+        User.role == Role.contractor, User.enterprise_id == site.contractor_id
+    )
+    return set(session.scalars(_active(stmt)))

@@ -11,7 +11,6 @@ from dustgrid.auth.models import User
 from dustgrid.cases import repository as repo
 from dustgrid.cases.categories import category_label
 from dustgrid.cases.deadlines import escalated_to, light_of
-from dustgrid.cases.followups import grid_members
 from dustgrid.cases.models import Case
 from dustgrid.cases.policy import DEFAULT_POLICY
 from dustgrid.cases.schemas import AttachmentOut, CaseDetail, CaseOut, EventOut
@@ -137,7 +136,7 @@ def responsible_candidates(session: Session, case: Case) -> list[tuple[int, str,
     site = session.get(Site, case.site_id) if case.site_id else None
     if site is not None and site.enforcement_grid_id:
         ids |= repo.grid_station_staff(session, site.enforcement_grid_id)
-        ids |= grid_members(session, site.enforcement_grid_id)
+        ids |= repo.grid_members(session, site.enforcement_grid_id)
     if not ids:
         return []
     return [(i, n, r.value) for i, n, r in repo.active_people(session, ids)]
