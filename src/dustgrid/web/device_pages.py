@@ -9,7 +9,7 @@ error page like any other page (the same pattern as the organisation pages).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
@@ -41,8 +41,6 @@ from dustgrid.web.forms import attempt, flash, pop_flash
 from dustgrid.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-T = TypeVar("T")
-FLASH_KEY = "flash"  # the session key the shared ``org/_flash.html`` partial reads
 HELPERS: dict[str, Any] = {"when": forms.local_time, "span": forms.split_seconds}
 
 

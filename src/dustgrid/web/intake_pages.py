@@ -8,7 +8,7 @@ and comes back as a flash message; 403/404 show the error page like any other pa
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -33,7 +33,6 @@ from dustgrid.web.templating import render, request_locale
 router = APIRouter(include_in_schema=False)
 Desk = Annotated[Principal, Depends(require(Perm.hotline))]
 Text = Annotated[str, Form()]
-T = TypeVar("T")
 
 
 def _show(request: Request, settings: Settings, name: str, **ctx: Any) -> Response:

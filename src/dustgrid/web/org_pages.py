@@ -7,7 +7,7 @@ while 403/404 show the error page like any other page.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
@@ -29,8 +29,6 @@ from dustgrid.web.forms import attempt, flash, pop_flash
 from dustgrid.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-T = TypeVar("T")
-FLASH_KEY = "flash"
 
 
 def _int(value: Any) -> int | None:
