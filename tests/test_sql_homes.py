@@ -63,7 +63,7 @@ NOT_YET_MOVED: dict[str, str] = {
     "sites/excel.py": _OTHER_BRANCH + " (excel.py split)",
     # not claimed by another branch
     # not a domain service
-    "cases/models.py": "column_property / correlated subqueries belong to the mapping itself",
+    "cases/models.py": "text() is the WHERE of a partial index in the table definition (DDL)",
     "demo/city.py": "the demo city loader: a one-off script that writes a whole city",
     "demo/reference.py": "the demo loader of reference stations",
     "simulator/demo_devices.py": "the demo device loader (simulator, not a domain)",
