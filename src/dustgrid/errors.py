@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -101,8 +102,23 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def validation_summary(errors: list[dict[str, Any]]) -> str:
-    """One sentence naming every field that is wrong: ``body.lat: Input should be …``."""
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in errors
-    )
+def validation_messages(
+    errors: Sequence[Mapping[str, Any]], *, drop: int = 0, unnamed: str = ""
+) -> list[str]:
+    """One ``where: what`` line per pydantic error (``body.lat: Input should be …``).
+
+    ``drop`` leaves out the first parts of each location (``body``); ``unnamed`` names an
+    error whose location is then empty (the whole item)."""
+    return [
+        f"{'.'.join(str(p) for p in tuple(e.get('loc', ()))[drop:]) or unnamed}: {e.get('msg', '')}"
+        for e in errors
+    ]
+
+
+def validation_summary(
+    errors: Sequence[Mapping[str, Any]], *, drop: int = 0, unnamed: str = ""
+) -> str:
+    """One sentence naming every field that is wrong: ``body.lat: Input should be …``.
+
+    The one formatter of pydantic errors for pages, JSON answers and dead letters."""
+    return "; ".join(validation_messages(errors, drop=drop, unnamed=unnamed))

@@ -4,12 +4,14 @@ map, board, credit lists and the notification badge."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from dustgrid.cases.deadlines import work_calendar
 from dustgrid.cases.models import Case
 from dustgrid.cases.states import CaseState
 from dustgrid.config import Settings
@@ -155,3 +157,28 @@ def test_english_labels(
     c.cookies.set("lang", "en")
     page = c.get(f"/cases/{case.id}")
     assert "Timeline" in page.text and "Dispatch" in page.text and "Reported" in page.text
+
+
+def test_the_proposed_rectification_date_is_the_one_the_move_applies(
+    db: Session, city: City, settings: Settings, web_as: Callable[[str], TestClient]
+) -> None:
+    """The case page proposes the rectification deadline the move itself sets when the
+    field is left empty (one rule, in ``cases.workflow``)."""
+    case = case_in(db, city, settings, CaseState.handling)
+    db.commit()
+    officer = web_as("off_hp1")
+    page = officer.get(f"/cases/{case.id}").text
+    form = page.split('data-move="order_rectification"', 1)[1].split("</form>", 1)[0]
+    proposed = re.search(r'name="deadline" value="([0-9-]+)"', form)
+    assert proposed is not None, form
+    r = officer.post(
+        f"/cases/{case.id}/moves/order_rectification",
+        data={"csrf_token": officer.csrf, "reason": "限期整改", "deadline": ""},  # type: ignore[attr-defined]
+    )
+    assert r.status_code == 303
+    db.expire_all()
+    moved = db.get(Case, case.id)
+    assert moved is not None and moved.state == CaseState.rectifying
+    assert moved.rectify_due_at is not None
+    tz = work_calendar(settings).tz
+    assert moved.rectify_due_at.astimezone(tz).date().isoformat() == proposed.group(1)

@@ -27,7 +27,7 @@ from dustgrid.alerts.schemas import (
     QualityOut,
 )
 from dustgrid.bounds import Day, Id
-from dustgrid.errors import Invalid, error_responses
+from dustgrid.errors import Invalid, error_responses, validation_summary
 from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.models import utcnow
 from dustgrid.pagination import PageParams, page_params
@@ -60,7 +60,7 @@ def alert_filter(
     try:
         return AlertFilterIn.model_validate({k: v for k, v in raw.items() if v not in (None, "")})
     except ValidationError as exc:
-        bad = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        bad = validation_summary(exc.errors())
         raise Invalid(f"筛选条件无效 / invalid filter: {bad}") from exc
 
 

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
-from sqlalchemy import select
 
+from dustgrid.auth import accounts
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, client_ip, require
 from dustgrid.auth.models import User
 from dustgrid.auth.schemas import (
@@ -30,7 +30,7 @@ from dustgrid.auth.service import (
     verify_current_password,
 )
 from dustgrid.bounds import Id
-from dustgrid.errors import API_ERROR_CODES, NotFound, error_responses
+from dustgrid.errors import API_ERROR_CODES, error_responses
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 
@@ -110,7 +110,7 @@ def me(principal: CurrentPrincipal) -> Me:
 def list_users(
     session: DbSession, principal: Annotated[Principal, Depends(require(Perm.user_admin))]
 ) -> Any:
-    return list(session.scalars(select(User).order_by(User.username)))
+    return accounts.list_users(session)
 
 
 @router.post("/users", response_model=UserOut, status_code=201, summary="Create an account")
@@ -121,13 +121,6 @@ def add_user(
     body: UserCreate,
 ) -> Any:
     return create_user(session, actor=principal, settings=settings, **body.model_dump())
-
-
-def _user(session: DbSession, user_id: int) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound(f"账号不存在：{user_id} / no such account")
-    return user
 
 
 @router.patch(
@@ -142,7 +135,7 @@ def update_user(
     principal: Annotated[Principal, Depends(require(Perm.user_admin))],
     body: UserUpdate,
 ) -> Any:
-    user = _user(session, user_id)
+    user = accounts.get_user(session, user_id)
     if body.password is not None:
         change_password(
             session, user, actor=principal, new_password=body.password, settings=settings
@@ -162,5 +155,5 @@ def sign_out_everywhere(
     session: DbSession,
     principal: Annotated[Principal, Depends(require(Perm.user_admin))],
 ) -> SessionsEnded:
-    user = _user(session, user_id)
+    user = accounts.get_user(session, user_id)
     return SessionsEnded(ended=end_all_sessions(session, user.id, actor=principal, reason="admin"))

@@ -10,14 +10,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import FileResponse, Response
-from sqlalchemy import select
 
 from dustgrid.bounds import Day, Id
 from dustgrid.cases import attachments as files
-from dustgrid.cases import escalation, repository, service, views
+from dustgrid.cases import escalation, service, views
 from dustgrid.cases.attachments import AttachmentIn
-from dustgrid.cases.models import CaseAttachment
-from dustgrid.cases.repository import Tab
 from dustgrid.cases.schemas import (
     BoardRow,
     CaseDetail,
@@ -27,6 +24,7 @@ from dustgrid.cases.schemas import (
     MapCase,
 )
 from dustgrid.cases.states import CaseSource, CaseState, Move
+from dustgrid.cases.tabs import Tab
 from dustgrid.cases.workflow import MoveInput
 from dustgrid.config import Settings
 from dustgrid.errors import Forbidden, NotFound, error_responses
@@ -64,15 +62,17 @@ def list_cases(
     light: Annotated[str | None, Query(pattern="^(green|yellow|red)$")] = None,
 ) -> CasePage:
     now = utcnow()
-    stmt = repository.filtered(
-        principal, tab=tab, now=now, state=state, site_id=site_id, source=source, light=light
-    )
-    rows, total = repository.page(
+    rows, total = service.list_cases(
         session,
-        stmt,
-        offset=(paging.page - 1) * paging.size,
-        limit=paging.size,
-        order_due=tab not in (Tab.all, Tab.reported),
+        principal,
+        tab=tab,
+        now=now,
+        page=paging.page,
+        size=paging.size,
+        state=state,
+        site_id=site_id,
+        source=source,
+        light=light,
     )
     items = views.case_rows(session, rows, now, principal.locale)
     return CasePage(items=items, total=total, page=paging.page, size=paging.size)
@@ -114,18 +114,18 @@ def create_case(
 def case_map(session: DbSession, principal: CurrentPrincipal) -> list[MapCase]:
     return [
         MapCase(id=i, lat=la, lon=lo, state=s, light=li, category=c, site_id=sid)
-        for i, la, lo, s, li, c, sid in repository.map_rows(session, principal, utcnow())
+        for i, la, lo, s, li, c, sid in service.map_rows(session, principal, utcnow())
     ]
 
 
 @router.get("/board", response_model=list[BoardRow], summary="Overdue board per L2 unit")
 def board(session: DbSession, principal: CurrentPrincipal) -> list[BoardRow]:
-    return [BoardRow(**r) for r in repository.overdue_board(session, principal, utcnow())]
+    return [BoardRow(**r) for r in service.overdue_board(session, principal, utcnow())]
 
 
 @router.get("/counts", response_model=dict[str, int], summary="Inbox counts per tab")
 def counts(session: DbSession, principal: CurrentPrincipal) -> dict[str, int]:
-    return repository.tab_counts(session, principal, utcnow())
+    return service.tab_counts(session, principal, utcnow())
 
 
 @router.post("/look-back/sample", response_model=LookBackResult, summary="Draw a look-back sample")
@@ -212,10 +212,7 @@ def attachment(
     case_id: Id,
     att_id: Id,
 ) -> Response:
-    case = service.get_case(session, principal, case_id)
-    row = session.scalar(
-        select(CaseAttachment).where(CaseAttachment.id == att_id, CaseAttachment.case_id == case.id)
-    )
+    row = service.get_attachment(session, principal, case_id, att_id)
     path = files.path_for(settings, row.sha256) if row is not None else None
     if row is None or path is None or not path.exists():
         raise NotFound(f"附件不存在：{att_id} / attachment not found")

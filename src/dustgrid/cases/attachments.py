@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from dustgrid import periodic
+from dustgrid.cases import repository as repo
 from dustgrid.cases.models import CaseAttachment
 from dustgrid.config import Settings
 from dustgrid.errors import Invalid
@@ -304,10 +305,7 @@ def gc_orphans(session: Session, settings: Settings, *, grace_s: float = 86400.0
             continue
         if path.stat().st_mtime >= cutoff:
             continue
-        used = session.scalar(
-            select(CaseAttachment.id).where(CaseAttachment.sha256 == path.name).limit(1)
-        )
-        if used is None:
+        if not repo.attachment_in_use(session, path.name):
             path.unlink(missing_ok=True)
             removed += 1
     return removed

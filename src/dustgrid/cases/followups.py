@@ -13,22 +13,24 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dustgrid.auth.models import User
 from dustgrid.cases import penalties
 from dustgrid.cases.credit import service as credit
 from dustgrid.cases.feedback import SOURCE_FEEDBACK_JOB
 from dustgrid.cases.models import Case, CaseEvent
 from dustgrid.cases.policy import CasePolicy
+from dustgrid.cases.repository import (
+    contractor_users,
+    grid_members,
+    l1_users,
+    l2_users,
+    l3_users,
+)
 from dustgrid.cases.states import Followup
 from dustgrid.config import Settings
-from dustgrid.grids.models import Grid, GridGroup, GridGroupMember
 from dustgrid.identity.principal import Principal
-from dustgrid.identity.roles import Role
 from dustgrid.notifications import service as notifications
-from dustgrid.org.models import OrgUnit
 from dustgrid.outbox.queue import enqueue
 from dustgrid.sites.models import Site
 
@@ -70,55 +72,7 @@ def title_for(kind: str, case_id: int) -> str:
 
 
 # --------------------------------------------------------------------------- recipients
-
-
-def _active(stmt: Any) -> Any:
-    return stmt.where(User.is_active.is_(True))
-
-
-def l1_users(session: Session) -> set[int]:
-    return set(session.scalars(_active(select(User.id).where(User.role == Role.city_admin))))
-
-
-def l2_users(session: Session, unit_ids: Iterable[int | None]) -> set[int]:
-    units = {u for u in unit_ids if u}
-    if not units:
-        return set()
-    stmt = select(User.id).where(User.role == Role.district_admin, User.org_unit_id.in_(units))
-    return set(session.scalars(_active(stmt)))
-
-
-def l3_users(session: Session, case: Case, site: Site | None) -> set[int]:
-    """Staff of the station owning the site's enforcement grid (else under the L2 unit)."""
-    if site is not None and site.enforcement_grid_id:
-        units = select(Grid.unit_id).where(Grid.id == site.enforcement_grid_id)
-    elif case.assigned_unit_id:
-        units = select(OrgUnit.id).where(OrgUnit.parent_id == case.assigned_unit_id)
-    else:
-        return set()
-    stmt = select(User.id).where(User.role == Role.station_staff, User.org_unit_id.in_(units))
-    return set(session.scalars(_active(stmt)))
-
-
-def grid_members(session: Session, grid_id: int | None) -> set[int]:
-    if not grid_id:
-        return set()
-    stmt = (
-        select(GridGroupMember.user_id)
-        .join(GridGroup, GridGroup.id == GridGroupMember.group_id)
-        .join(User, User.id == GridGroupMember.user_id)
-        .where(GridGroup.grid_id == grid_id)
-    )
-    return set(session.scalars(_active(stmt)))
-
-
-def contractor_users(session: Session, site: Site | None) -> set[int]:
-    if site is None or site.contractor_id is None:
-        return set()
-    stmt = select(User.id).where(
-        User.role == Role.contractor, User.enterprise_id == site.contractor_id
-    )
-    return set(session.scalars(_active(stmt)))
+# (who each follow-up reaches: the queries are in ``repository``)
 
 
 def audience(

@@ -7,17 +7,19 @@ few rows that range returns.
 
 from __future__ import annotations
 
-import enum
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from dustgrid.cases.models import OPEN_STATES, Case
+from dustgrid.auth.models import User
+from dustgrid.cases.models import OPEN_STATES, Case, CaseAttachment, CaseEvent
 from dustgrid.cases.states import CaseSource, CaseState
+from dustgrid.cases.tabs import TABS_BY_ROLE, Tab
+from dustgrid.grids.models import Grid, GridGroup, GridGroupMember
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.reach import Reach
 from dustgrid.identity.roles import Role
@@ -65,56 +67,6 @@ def case_clause(p: Principal) -> ColumnElement[bool]:
 S = CaseState
 HANDLING = (S.accepted, S.handling, S.penalizing)
 NOT_CLOSED = tuple(OPEN_STATES | {S.suspended})
-
-
-class Tab(enum.StrEnum):
-    """Inbox tabs; which ones a role sees is ``TABS_BY_ROLE``."""
-
-    to_dispatch = "to_dispatch"  # L1: reported or returned
-    to_accept = "to_accept"  # L2: dispatched to my unit
-    to_handle = "to_handle"  # L3/L4 (and an L2 person named responsible)
-    to_recheck = "to_recheck"  # rectification ordered, recheck due
-    to_rectify = "to_rectify"  # contractor: rectification ordered on my site
-    to_verify = "to_verify"  # L1/L2: verification
-    overdue = "overdue"
-    look_back = "look_back"  # selected for 回头看
-    reported = "reported"  # reported by me
-    open = "open"
-    all = "all"
-
-
-TABS_BY_ROLE: dict[Role, tuple[Tab, ...]] = {
-    Role.city_admin: (
-        Tab.to_dispatch,
-        Tab.to_verify,
-        Tab.overdue,
-        Tab.look_back,
-        Tab.open,
-        Tab.all,
-    ),
-    Role.district_admin: (
-        Tab.to_accept,
-        Tab.to_handle,
-        Tab.to_verify,
-        Tab.overdue,
-        Tab.look_back,
-        Tab.open,
-        Tab.all,
-    ),
-    Role.station_staff: (
-        Tab.to_handle,
-        Tab.to_recheck,
-        Tab.overdue,
-        Tab.reported,
-        Tab.open,
-        Tab.all,
-    ),
-    Role.officer: (Tab.to_handle, Tab.to_recheck, Tab.overdue, Tab.reported, Tab.open, Tab.all),
-    Role.inspector: (Tab.to_recheck, Tab.look_back, Tab.reported, Tab.open, Tab.all),
-    Role.contractor: (Tab.to_rectify, Tab.open, Tab.all),
-    Role.provider: (Tab.all,),
-    Role.viewer: (Tab.overdue, Tab.open, Tab.all),
-}
 
 
 def _l2_unit(p: Principal) -> int | None:
@@ -347,3 +299,104 @@ def names(session: Session, model: Any, ids: Sequence[int | None], attr: str) ->
     col = getattr(model, attr)
     rows = session.execute(select(model.id, col).where(model.id.in_(wanted)))
     return {int(i): str(v) for i, v in rows}
+
+
+def attachment(session: Session, case_id: int, attachment_id: int) -> CaseAttachment | None:
+    """One attachment of one case (the caller has already checked the case's scope)."""
+    stmt = select(CaseAttachment).where(
+        CaseAttachment.id == attachment_id, CaseAttachment.case_id == case_id
+    )
+    return session.scalar(stmt)
+
+
+def events(session: Session, case_id: int) -> list[CaseEvent]:
+    """A case's timeline, oldest first."""
+    stmt = select(CaseEvent).where(CaseEvent.case_id == case_id)
+    return list(session.scalars(stmt.order_by(CaseEvent.at, CaseEvent.id)))
+
+
+def attachments(session: Session, case_id: int) -> list[CaseAttachment]:
+    """A case's attachments, in the order they were added."""
+    stmt = select(CaseAttachment).where(CaseAttachment.case_id == case_id)
+    return list(session.scalars(stmt.order_by(CaseAttachment.id)))
+
+
+def attachment_in_use(session: Session, sha256: str) -> bool:
+    """Whether any attachment row still points at the stored file of this digest."""
+    stmt = select(CaseAttachment.id).where(CaseAttachment.sha256 == sha256).limit(1)
+    return session.scalar(stmt) is not None
+
+
+def unit_admins(session: Session, unit_id: int) -> set[int]:
+    """The district admins of an L2 unit."""
+    stmt = select(User.id).where(User.role == Role.district_admin, User.org_unit_id == unit_id)
+    return set(session.scalars(stmt))
+
+
+def grid_station_staff(session: Session, grid_id: int) -> set[int]:
+    """The staff of the supervision station that owns an enforcement grid."""
+    station = select(Grid.unit_id).where(Grid.id == grid_id)
+    stmt = select(User.id).where(User.role == Role.station_staff, User.org_unit_id.in_(station))
+    return set(session.scalars(stmt))
+
+
+def active_people(session: Session, user_ids: Collection[int]) -> list[Any]:
+    """``(id, display_name, role)`` of the active accounts among ``user_ids``, by role, name."""
+    stmt = (
+        select(User.id, User.display_name, User.role)
+        .where(User.id.in_(user_ids), User.is_active.is_(True))
+        .order_by(User.role, User.display_name)
+    )
+    return list(session.execute(stmt))
+
+
+# --------------------------------------------------------------------------- recipients
+
+
+def _active(stmt: Any) -> Any:
+    return stmt.where(User.is_active.is_(True))
+
+
+def l1_users(session: Session) -> set[int]:
+    return set(session.scalars(_active(select(User.id).where(User.role == Role.city_admin))))
+
+
+def l2_users(session: Session, unit_ids: Iterable[int | None]) -> set[int]:
+    units = {u for u in unit_ids if u}
+    if not units:
+        return set()
+    stmt = select(User.id).where(User.role == Role.district_admin, User.org_unit_id.in_(units))
+    return set(session.scalars(_active(stmt)))
+
+
+def l3_users(session: Session, case: Case, site: Site | None) -> set[int]:
+    """Staff of the station owning the site's enforcement grid (else under the L2 unit)."""
+    if site is not None and site.enforcement_grid_id:
+        units = select(Grid.unit_id).where(Grid.id == site.enforcement_grid_id)
+    elif case.assigned_unit_id:
+        units = select(OrgUnit.id).where(OrgUnit.parent_id == case.assigned_unit_id)
+    else:
+        return set()
+    stmt = select(User.id).where(User.role == Role.station_staff, User.org_unit_id.in_(units))
+    return set(session.scalars(_active(stmt)))
+
+
+def grid_members(session: Session, grid_id: int | None) -> set[int]:
+    if not grid_id:
+        return set()
+    stmt = (
+        select(GridGroupMember.user_id)
+        .join(GridGroup, GridGroup.id == GridGroupMember.group_id)
+        .join(User, User.id == GridGroupMember.user_id)
+        .where(GridGroup.grid_id == grid_id)
+    )
+    return set(session.scalars(_active(stmt)))
+
+
+def contractor_users(session: Session, site: Site | None) -> set[int]:
+    if site is None or site.contractor_id is None:
+        return set()
+    stmt = select(User.id).where(
+        User.role == Role.contractor, User.enterprise_id == site.contractor_id
+    )
+    return set(session.scalars(_active(stmt)))

@@ -7,8 +7,9 @@ channel; ``move`` makes one move of the state machine in the caller's scope;
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Collection, Sequence
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -17,13 +18,15 @@ from dustgrid.cases import deadlines, followups
 from dustgrid.cases import repository as repo
 from dustgrid.cases.attachments import AttachmentIn
 from dustgrid.cases.events import CaseAudit, record_event
-from dustgrid.cases.models import Case, CaseEvent
+from dustgrid.cases.models import Case, CaseAttachment, CaseEvent
 from dustgrid.cases.reporting import _now, open_case
-from dustgrid.cases.states import CaseSource, Followup
-from dustgrid.cases.workflow import MoveInput, transition
+from dustgrid.cases.states import CaseSource, CaseState, Followup, Move
+from dustgrid.cases.tabs import NEWEST_FIRST_TABS, Tab
+from dustgrid.cases.workflow import L2_KINDS, MoveInput, default_deadline, transition
 from dustgrid.config import Settings, get_settings
 from dustgrid.errors import Invalid, NotFound
 from dustgrid.identity.principal import Principal
+from dustgrid.org import service as org
 from dustgrid.text import check_field
 
 __all__ = ["add_note", "get_case", "move", "open_case", "update_case_from_source"]
@@ -139,3 +142,80 @@ def update_case_from_source(
         kind="case.source_update",
         notify=True,
     )
+
+
+# ----------------------------------------------------------------------------- reads
+
+
+def list_cases(
+    session: Session,
+    principal: Principal,
+    *,
+    tab: Tab,
+    now: datetime,
+    page: int,
+    size: int,
+    state: CaseState | None = None,
+    site_id: int | None = None,
+    source: CaseSource | None = None,
+    light: str | None = None,
+) -> tuple[list[Case], int]:
+    """One page of a tab (and filters) in the caller's scope, with the total: work tabs by
+    due time (the most urgent first), ``all`` and ``reported`` newest first."""
+    stmt = repo.filtered(
+        principal, tab=tab, now=now, state=state, site_id=site_id, source=source, light=light
+    )
+    return repo.page(
+        session,
+        stmt,
+        offset=(page - 1) * size,
+        limit=size,
+        order_due=tab not in NEWEST_FIRST_TABS,
+    )
+
+
+def tab_counts(session: Session, principal: Principal, now: datetime) -> dict[str, int]:
+    """How many cases each of the role's work tabs holds."""
+    return repo.tab_counts(session, principal, now)
+
+
+def map_rows(session: Session, principal: Principal, now: datetime) -> list[Any]:
+    """Open cases with a location: id, lat, lon, state, light, category, site id."""
+    return repo.map_rows(session, principal, now)
+
+
+def overdue_board(session: Session, principal: Principal, now: datetime) -> list[dict[str, Any]]:
+    """Per L2 unit: open, yellow and red cases and the oldest overdue due time."""
+    return repo.overdue_board(session, principal, now)
+
+
+def site_cases(session: Session, principal: Principal, site_id: int) -> list[Case]:
+    """The latest cases of one site in the caller's scope."""
+    return repo.site_cases(session, principal, site_id)
+
+
+def dispatch_units(session: Session) -> list[Any]:
+    """``(id, name)`` of the units a case may be dispatched or transferred to (L2)."""
+    return org.units_of_kinds(session, L2_KINDS)
+
+
+def move_defaults(
+    case: Case, moves: Collection[Move], *, now: datetime, settings: Settings
+) -> dict[str, date]:
+    """The local dates a move's form proposes when the policy has a default deadline for it
+    (``workflow.default_deadline``, the same rule the move applies to an empty field)."""
+    cal = deadlines.work_calendar(settings)
+    out: dict[str, date] = {}
+    for mv in moves:
+        due = default_deadline(case, mv, now=now, settings=settings, calendar=cal)
+        if due is not None:
+            out[mv.value] = due.astimezone(cal.tz).date()
+    return out
+
+
+def get_attachment(
+    session: Session, principal: Principal, case_id: int, attachment_id: int
+) -> CaseAttachment | None:
+    """An attachment of a case in the caller's scope (404 for the case outside it)."""
+    case = get_case(session, principal, case_id)
+    return repo.attachment(session, case.id, attachment_id)

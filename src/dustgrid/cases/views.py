@@ -5,23 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.models import User
 from dustgrid.cases import repository as repo
 from dustgrid.cases.categories import category_label
 from dustgrid.cases.deadlines import escalated_to, light_of
-from dustgrid.cases.followups import grid_members
-from dustgrid.cases.models import Case, CaseAttachment, CaseEvent
+from dustgrid.cases.models import Case
 from dustgrid.cases.policy import DEFAULT_CASE_POLICY
 from dustgrid.cases.schemas import AttachmentOut, CaseDetail, CaseOut, EventOut
 from dustgrid.cases.states import allowed_moves
 from dustgrid.cases.workflow import check_scope
 from dustgrid.errors import Forbidden
-from dustgrid.grids.models import Grid
 from dustgrid.identity.principal import Principal
-from dustgrid.identity.roles import Role
 from dustgrid.org.models import OrgUnit
 from dustgrid.sites.models import Site
 
@@ -90,12 +86,8 @@ def detail(
     session: Session, principal: Principal, case: Case, now: datetime, locale: str = "zh-CN"
 ) -> CaseDetail:
     base = case_rows(session, [case], now, locale)[0]
-    events = session.scalars(
-        select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.at, CaseEvent.id)
-    )
-    files = session.scalars(
-        select(CaseAttachment).where(CaseAttachment.case_id == case.id).order_by(CaseAttachment.id)
-    )
+    events = repo.events(session, case.id)
+    files = repo.attachments(session, case.id)
     return CaseDetail(
         **base.model_dump(),
         rectify_due_at=case.rectify_due_at,
@@ -140,29 +132,11 @@ def responsible_candidates(session: Session, case: Case) -> list[tuple[int, str,
     site's enforcement grid, and the officers of that grid. The move re-checks the choice."""
     ids: set[int] = set()
     if case.assigned_unit_id:
-        ids |= set(
-            session.scalars(
-                select(User.id).where(
-                    User.role == Role.district_admin, User.org_unit_id == case.assigned_unit_id
-                )
-            )
-        )
+        ids |= repo.unit_admins(session, case.assigned_unit_id)
     site = session.get(Site, case.site_id) if case.site_id else None
     if site is not None and site.enforcement_grid_id:
-        station = select(Grid.unit_id).where(Grid.id == site.enforcement_grid_id)
-        ids |= set(
-            session.scalars(
-                select(User.id).where(
-                    User.role == Role.station_staff, User.org_unit_id.in_(station)
-                )
-            )
-        )
-        ids |= grid_members(session, site.enforcement_grid_id)
+        ids |= repo.grid_station_staff(session, site.enforcement_grid_id)
+        ids |= repo.grid_members(session, site.enforcement_grid_id)
     if not ids:
         return []
-    rows = session.execute(
-        select(User.id, User.display_name, User.role)
-        .where(User.id.in_(ids), User.is_active.is_(True))
-        .order_by(User.role, User.display_name)
-    )
-    return [(i, n, r.value) for i, n, r in rows]
+    return [(i, n, r.value) for i, n, r in repo.active_people(session, ids)]

@@ -153,6 +153,30 @@ def _responsible(session: Session, case: Case, user_id: int | None, move: Move) 
     return user
 
 
+def default_deadline(
+    case: Case, move: Move, *, now: datetime, settings: Settings, calendar: WorkCalendar
+) -> datetime | None:
+    """The deadline a move takes when its form leaves it empty: the policy's default for a
+    dispatch (acknowledge + handle + verify) and for a rectification order; None otherwise."""
+    policy = deadlines.case_policy(settings)
+    if move == Move.dispatch:
+        return deadlines.default_case_deadline(
+            start=now, category=case.category, source=case.source, policy=policy, calendar=calendar
+        )
+    if move == Move.order_rectification:
+        return deadlines.default_due(
+            Clock.rectify,
+            start=now,
+            category=case.category,
+            source=case.source,
+            disposition="rectification",
+            level=None,
+            policy=policy,
+            calendar=calendar,
+        )
+    return None
+
+
 def _fields(
     case: Case,
     move: Move,
@@ -164,28 +188,14 @@ def _fields(
     site_unit: int | None,
 ) -> dict[str, Any]:
     """The table's field names, with policy defaults for deadlines and the dispatch unit."""
-    policy = deadlines.case_policy(settings)
     deadline: datetime | None = None
     if data.deadline not in (None, ""):
         try:
             deadline = deadlines.parse_deadline(data.deadline, cal)
         except ValueError as exc:
             raise Invalid(f"截止时间格式无效 / invalid deadline: {data.deadline}") from exc
-    elif move == Move.dispatch:
-        deadline = deadlines.default_case_deadline(
-            start=now, category=case.category, source=case.source, policy=policy, calendar=cal
-        )
-    elif move == Move.order_rectification:
-        deadline = deadlines.default_due(
-            Clock.rectify,
-            start=now,
-            category=case.category,
-            source=case.source,
-            disposition="rectification",
-            level=None,
-            policy=policy,
-            calendar=cal,
-        )
+    else:
+        deadline = default_deadline(case, move, now=now, settings=settings, calendar=cal)
     unit_id = data.unit_id
     if move == Move.dispatch and unit_id is None and case.site_id is not None:
         unit_id = case.assigned_unit_id or site_unit

@@ -10,7 +10,6 @@ from pydantic import ValidationError
 from dustgrid.audit.service import entries_for
 from dustgrid.bounds import Id
 from dustgrid.devices import changes, keys, onboarding, quarantine
-from dustgrid.devices import repository as repo
 from dustgrid.devices import service as svc
 from dustgrid.devices.models import ApplicationStatus
 from dustgrid.devices.schemas import (
@@ -35,7 +34,7 @@ from dustgrid.devices.schemas import (
     QuarantineOut,
     ReviewIn,
 )
-from dustgrid.errors import Invalid, error_responses
+from dustgrid.errors import Invalid, error_responses, validation_summary
 from dustgrid.identity.deps import CurrentPrincipal, DbSession
 from dustgrid.pagination import PageParams, page_params
 
@@ -60,7 +59,7 @@ def device_filter(
     try:
         return DeviceFilter.model_validate({k: v for k, v in raw.items() if v not in (None, "")})
     except ValidationError as exc:
-        bad = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        bad = validation_summary(exc.errors())
         raise Invalid(f"筛选条件无效 / invalid filter: {bad}") from exc
 
 
@@ -145,7 +144,7 @@ def update_device(
 )
 def offline_periods(session: DbSession, principal: CurrentPrincipal, device_id: Id) -> Any:
     device = svc.get_device(session, principal, device_id)
-    return repo.offline_periods(session, device.id)
+    return svc.offline_periods(session, device.id)
 
 
 @router.post(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
@@ -29,7 +28,6 @@ from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
 from dustgrid.sites.models import Site
-from dustgrid.sites.repository import site_writable_clause
 
 CLOSED = frozenset({Lifecycle.removed, Lifecycle.rejected})
 
@@ -51,12 +49,7 @@ def create_request(
     devices.require(principal, Perm.device_request)
     if device.lifecycle in CLOSED:
         raise Conflict("设备已拆除或被驳回 / the device is removed or rejected")
-    pending = session.scalar(
-        select(DeviceChangeRequest.id).where(
-            DeviceChangeRequest.device_id == device.id,
-            DeviceChangeRequest.status == RequestStatus.pending,
-        )
-    )
+    pending = repo.pending_request(session, device.id)
     if pending is not None:
         raise Conflict(f"该设备已有待审批的申请：{pending} / a request is already pending")
     new_site_id: int | None = None
@@ -110,9 +103,7 @@ def decide(
         raise Conflict(f"申请已处理：{req.status.value} / the request was already decided")
     site: Site | None = None
     if data.approve and req.kind == RequestKind.move and req.new_site_id is not None:
-        site = session.scalar(
-            select(Site).where(Site.id == req.new_site_id, site_writable_clause(principal))
-        )
+        site = repo.writable_site(session, principal, req.new_site_id)
         if site is None:
             raise Forbidden(
                 "目标工地不在您的管辖范围，须由市级管理员审批 / "

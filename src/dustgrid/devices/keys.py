@@ -14,7 +14,6 @@ import hashlib
 import secrets
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.devices import repository as repo
@@ -91,11 +90,7 @@ def revoke_key(
 
 def revoke_all(session: Session, device_id: int, *, at: datetime) -> list[str]:
     """Revoke every live key of a device (on removal); the prefixes revoked."""
-    rows = session.scalars(
-        select(DeviceApiKey).where(
-            DeviceApiKey.device_id == device_id, DeviceApiKey.revoked_at.is_(None)
-        )
-    )
+    rows = repo.live_keys(session, device_id)
     out = []
     for row in rows:
         row.revoked_at = at
@@ -114,11 +109,7 @@ def verify_api_key(session: Session, key: str) -> Device | None:
     if not key.startswith(KEY_SCHEME) or len(key) < PREFIX_CHARS + 16:
         return None
     digest = hash_key(key)
-    rows = session.execute(
-        select(DeviceApiKey.key_hash, DeviceApiKey.device_id).where(
-            DeviceApiKey.prefix == key[:PREFIX_CHARS], DeviceApiKey.revoked_at.is_(None)
-        )
-    ).all()
+    rows = repo.live_key_hashes(session, key[:PREFIX_CHARS])
     for key_hash, dev_id in rows:
         if secrets.compare_digest(key_hash, digest):
             device = session.get(Device, dev_id)

@@ -19,25 +19,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, exists, select, true
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
+from dustgrid.devices import repository as repo
 from dustgrid.devices import service as devices
 from dustgrid.devices.models import Device, Lifecycle, QuarantinedMN
-from dustgrid.devices.repository import device_clause
 from dustgrid.devices.schemas import AdoptIn
 from dustgrid.errors import NotFound
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
-
-
-def quarantine_clause(p: Principal) -> ColumnElement[bool]:
-    """Quarantine rows ``p`` may see: all for city-wide roles, else those of its devices."""
-    if p.is_city_wide:
-        return true()
-    return QuarantinedMN.mn.in_(select(Device.mn).where(device_clause(p)))
 
 
 def list_quarantine(
@@ -46,13 +38,7 @@ def list_quarantine(
     """Quarantine rows, latest first: of MNs no device holds (the adoption list), or with
     ``registered`` of MNs a device holds."""
     devices.require(principal, Perm.device_write)
-    held = exists(select(Device.id).where(Device.mn == QuarantinedMN.mn))
-    stmt = (
-        select(QuarantinedMN)
-        .where(quarantine_clause(principal), held if registered else ~held)
-        .order_by(QuarantinedMN.last_seen_at.desc(), QuarantinedMN.id)
-    )
-    return list(session.scalars(stmt.limit(limit)))
+    return repo.quarantined(session, principal, registered=registered, limit=limit)
 
 
 def adopt(
@@ -65,9 +51,7 @@ def adopt(
 ) -> Device:
     """Register the quarantined MN as an active device and drop its quarantine rows."""
     devices.require(principal, Perm.device_write)
-    row = session.scalar(
-        select(QuarantinedMN).where(QuarantinedMN.id == quarantine_id, quarantine_clause(principal))
-    )
+    row = repo.quarantined_row(session, principal, quarantine_id)
     if row is None:
         raise NotFound(f"隔离记录不存在：{quarantine_id} / quarantined MN not found")
     now = now or utcnow()

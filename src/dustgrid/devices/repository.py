@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from dustgrid.devices.models import (
@@ -15,6 +15,8 @@ from dustgrid.devices.models import (
     MetricState,
     OfflinePeriod,
     OnboardingApplication,
+    QuarantinedMN,
+    RequestStatus,
 )
 from dustgrid.devices.schemas import DeviceFilter
 from dustgrid.identity.principal import Principal
@@ -279,3 +281,59 @@ def application_rows(
         .order_by(OnboardingApplication.id.desc())
     )
     return list(session.scalars(stmt)), total
+
+
+def pending_request(session: Session, device_id: int) -> int | None:
+    """The id of the device's change request awaiting a decision, if any."""
+    stmt = select(DeviceChangeRequest.id).where(
+        DeviceChangeRequest.device_id == device_id,
+        DeviceChangeRequest.status == RequestStatus.pending,
+    )
+    return session.scalar(stmt)
+
+
+def writable_site(session: Session, p: Principal, site_id: int) -> Site | None:
+    """The site, if ``p`` may change it (a device may be moved there)."""
+    return session.scalar(select(Site).where(Site.id == site_id, site_writable_clause(p)))
+
+
+def live_keys(session: Session, device_id: int) -> list[DeviceApiKey]:
+    """A device's API keys that are not revoked."""
+    stmt = select(DeviceApiKey).where(
+        DeviceApiKey.device_id == device_id, DeviceApiKey.revoked_at.is_(None)
+    )
+    return list(session.scalars(stmt))
+
+
+def live_key_hashes(session: Session, prefix: str) -> list[Any]:
+    """``(key_hash, device_id)`` of the unrevoked keys with this prefix (ingest, per request)."""
+    stmt = select(DeviceApiKey.key_hash, DeviceApiKey.device_id).where(
+        DeviceApiKey.prefix == prefix, DeviceApiKey.revoked_at.is_(None)
+    )
+    return list(session.execute(stmt).all())
+
+
+def quarantine_clause(p: Principal) -> ColumnElement[bool]:
+    """Quarantine rows ``p`` may see: all for city-wide roles, else those of its devices."""
+    if p.is_city_wide:
+        return true()
+    return QuarantinedMN.mn.in_(select(Device.mn).where(device_clause(p)))
+
+
+def quarantined(
+    session: Session, p: Principal, *, registered: bool, limit: int
+) -> list[QuarantinedMN]:
+    """Quarantine rows in scope, latest first: of MNs no device holds, or (``registered``)
+    of MNs a device holds."""
+    held = exists(select(Device.id).where(Device.mn == QuarantinedMN.mn))
+    stmt = (
+        select(QuarantinedMN)
+        .where(quarantine_clause(p), held if registered else ~held)
+        .order_by(QuarantinedMN.last_seen_at.desc(), QuarantinedMN.id)
+    )
+    return list(session.scalars(stmt.limit(limit)))
+
+
+def quarantined_row(session: Session, p: Principal, quarantine_id: int) -> QuarantinedMN | None:
+    stmt = select(QuarantinedMN).where(QuarantinedMN.id == quarantine_id, quarantine_clause(p))
+    return session.scalar(stmt)

@@ -20,6 +20,8 @@ from dustgrid.devices import repository as repo
 from dustgrid.devices import timeline
 from dustgrid.devices.models import (
     Device,
+    DeviceApiKey,
+    DeviceChangeRequest,
     DeviceKind,
     Lifecycle,
     OfflinePeriod,
@@ -413,3 +415,46 @@ def record_quarantine(
     row.last_peer = peer
     row.last_frame = frame_text
     return row
+
+
+# ----------------------------------------------------------------------------- reads for pages
+
+
+def providers(session: Session) -> list[Enterprise]:
+    """Device service providers (their names are public: they appear on every device)."""
+    return repo.providers(session)
+
+
+def site_choices(session: Session, principal: Principal, *, writable: bool = False) -> list[Any]:
+    """Active sites a form offers: the visible ones, or those ``principal`` may change."""
+    return repo.visible_sites(session, principal, writable=writable)
+
+
+def registered_mns(session: Session, principal: Principal, mns: list[str]) -> dict[str, int]:
+    """Visible devices already holding some of ``mns`` (MN -> device id)."""
+    return repo.registered_mns(session, principal, mns)
+
+
+def is_writable(session: Session, principal: Principal, device_id: int) -> bool:
+    """Whether ``principal`` may change this device."""
+    return repo.is_writable(session, principal, device_id)
+
+
+def offline_periods(session: Session, device_id: int) -> list[OfflinePeriod]:
+    """A device's offline periods, newest first (the caller has checked its scope)."""
+    return repo.offline_periods(session, device_id)
+
+
+def change_requests(session: Session, device_id: int) -> list[DeviceChangeRequest]:
+    """A device's change requests, newest first (the caller has checked its scope)."""
+    return repo.change_requests(session, device_id)
+
+
+def api_keys(session: Session, device_id: int) -> list[DeviceApiKey]:
+    """A device's API keys, newest first (the caller has checked it may change the device)."""
+    return repo.keys(session, device_id)
+
+
+def site_devices(session: Session, principal: Principal, site_id: int) -> list[Any]:
+    """The visible devices of one site, removed ones last."""
+    return repo.site_devices(session, principal, site_id)

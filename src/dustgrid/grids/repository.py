@@ -50,6 +50,16 @@ def by_code(session: Session, code: str) -> Grid | None:
     return session.scalar(select(Grid).where(Grid.code == code))
 
 
+def choices(session: Session, principal: Principal) -> list[Any]:
+    """``(id, code, name, kind, district_id)`` of the visible grids, ordered by code."""
+    stmt = (
+        select(Grid.id, Grid.code, Grid.name, Grid.kind, Grid.district_id)
+        .where(grid_clause(principal))
+        .order_by(Grid.code)
+    )
+    return list(session.execute(stmt))
+
+
 def _filtered(principal: Principal, kind: GridKind | None, district_id: int | None) -> Select[Any]:
     stmt = select(Grid.id).where(grid_clause(principal))
     if kind is not None:

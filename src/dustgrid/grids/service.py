@@ -6,7 +6,8 @@ district (a grid they cannot see answers 404, one they see but may not change 40
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -106,6 +107,21 @@ def _out(grid: Grid, district: str, unit: str | None, count: int, groups: GroupR
         site_count=count,
         members=list(seen.values()),
     )
+
+
+def grid_choices(session: Session, principal: Principal) -> list[Any]:
+    """``(id, code, name, kind, district_id)`` rows of the visible grids (forms' select boxes)."""
+    return repo.choices(session, principal)
+
+
+def assign_candidates(session: Session, principal: Principal, grid: Grid) -> list[Any]:
+    """Visible active sites of the grid's district not yet in this grid (the move form)."""
+    return repo.assign_candidates(session, principal, grid)
+
+
+def grid_codes(session: Session, grid_ids: Iterable[int | None]) -> dict[int, str]:
+    """Codes of these grids, by id (for labels)."""
+    return repo.codes(session, grid_ids)
 
 
 def list_grids(

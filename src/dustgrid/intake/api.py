@@ -19,7 +19,6 @@ from dustgrid.identity.deps import AppSettings, DbSession, require
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.intake import hotline, hotline_stats, hotline_suggest, views
-from dustgrid.intake import repository as repo
 from dustgrid.intake import service as intake
 from dustgrid.intake.models import Channel, ComplaintStatus
 from dustgrid.intake.open311 import service as keys
@@ -70,9 +69,8 @@ def list_complaints(
     channel: Channel | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
 ) -> ComplaintPage:
-    stmt = repo.filtered(principal, status=status, channel=channel, q=q)
-    rows, total = repo.page(session, stmt, offset=(paging.page - 1) * paging.size,
-                            limit=paging.size)  # fmt: skip
+    rows, total = hotline.list_complaints(session, principal, status=status, channel=channel,
+                                          q=q, page=paging.page, size=paging.size)  # fmt: skip
     return ComplaintPage(items=views.complaint_rows(session, rows, masked=True), total=total,
                          page=paging.page, size=paging.size)  # fmt: skip
 

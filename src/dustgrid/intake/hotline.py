@@ -128,6 +128,21 @@ def get(session: Session, principal: Principal, complaint_id: int, *, lock: bool
     return c
 
 
+def list_complaints(
+    session: Session,
+    principal: Principal,
+    *,
+    status: ComplaintStatus | None = None,
+    channel: str | None = None,
+    q: str | None = None,
+    page: int,
+    size: int,
+) -> tuple[list[Complaint], int]:
+    """One page of the complaints in the caller's scope, newest first, with the total."""
+    stmt = repo.filtered(principal, status=status, channel=channel, q=q)
+    return repo.page(session, stmt, offset=(page - 1) * size, limit=size)
+
+
 def case_source(c: Complaint) -> tuple[CaseSource, str]:
     """The case source a complaint's case records, and the tag its description starts with."""
     return CHANNEL_SOURCES.get(c.channel, (SOURCE, "12319 投诉"))

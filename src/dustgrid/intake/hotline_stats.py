@@ -22,10 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dustgrid.cases.models import Case
 from dustgrid.config import Settings, get_settings
 from dustgrid.errors import Invalid
 from dustgrid.identity.principal import Principal
@@ -116,9 +114,5 @@ def monthly(
     settings = settings or get_settings()
     policy = policy or intake_policy(settings)
     label, start, end = month_bounds(month, settings, now or datetime.now(UTC))
-    scoped = repo.filtered(principal, since=start, until=end).subquery()
-    stmt = select(
-        scoped.c.received_at, scoped.c.response_at, scoped.c.resolved_at,
-        scoped.c.satisfaction, scoped.c.satisfied, Case.closed_at, Case.disposition,
-    ).outerjoin(Case, Case.id == scoped.c.case_id)  # fmt: skip
-    return rates((Row(*r) for r in session.execute(stmt)), policy, label)
+    rows = repo.month_rows(session, principal, since=start, until=end)
+    return rates((Row(*r) for r in rows), policy, label)

@@ -20,8 +20,8 @@ from dustgrid.cases.repository import NOT_CLOSED, case_clause
 from dustgrid.geo.shapes import distance_to_boundary_m, point_in_geometry
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Role
-from dustgrid.intake.models import Complaint, ComplaintStatus
-from dustgrid.org.models import District
+from dustgrid.intake.models import Channel, Complaint, ComplaintStatus, Open311Key, VideoAiEvent
+from dustgrid.org.models import District, OrgUnit
 from dustgrid.sites.models import Site
 from dustgrid.sites.repository import site_clause
 
@@ -197,3 +197,62 @@ def names(session: Session, model: Any, ids: Sequence[int | None], attr: str) ->
         return {}
     col = getattr(model, attr)
     return {r[0]: r[1] for r in session.execute(select(model.id, col).where(model.id.in_(wanted)))}
+
+
+def month_rows(session: Session, p: Principal, *, since: datetime, until: datetime) -> list[Any]:
+    """What the month's rates need of each complaint in scope received in [since, until):
+    received, response, resolved, satisfaction, satisfied, its case's closed_at, disposition."""
+    scoped = filtered(p, since=since, until=until).subquery()
+    stmt = select(
+        scoped.c.received_at, scoped.c.response_at, scoped.c.resolved_at,
+        scoped.c.satisfaction, scoped.c.satisfied, Case.closed_at, Case.disposition,
+    ).outerjoin(Case, Case.id == scoped.c.case_id)  # fmt: skip
+    return list(session.execute(stmt))
+
+
+def open311_keys(session: Session) -> list[Open311Key]:
+    return list(session.scalars(select(Open311Key).order_by(Open311Key.id)))
+
+
+def open311_live_keys(session: Session, prefix: str) -> list[Open311Key]:
+    """Unrevoked Open311 keys with this prefix (the caller compares the hash)."""
+    stmt = select(Open311Key).where(Open311Key.prefix == prefix, Open311Key.revoked_at.is_(None))
+    return list(session.scalars(stmt))
+
+
+def open311_requests(
+    session: Session,
+    *,
+    ids: Sequence[int] | None,
+    codes: Sequence[str],
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+) -> list[Any]:
+    """Open311 complaints with their case's state, deadline, update time and unit name:
+    the ones with these ``ids``, or else those received in [start, end] (of ``codes``)."""
+    stmt = (
+        select(Complaint, Case.state, Case.deadline_at, Case.updated_at, OrgUnit.name)
+        .outerjoin(Case, Case.id == Complaint.case_id)
+        .outerjoin(OrgUnit, OrgUnit.id == Case.assigned_unit_id)
+        .where(Complaint.channel == Channel.open311)
+    )
+    if ids is not None:
+        stmt = stmt.where(Complaint.id.in_(ids))
+    else:
+        if codes:
+            stmt = stmt.where(Complaint.category.in_(codes))
+        if start is not None:
+            stmt = stmt.where(Complaint.received_at >= start)
+        if end is not None:
+            stmt = stmt.where(Complaint.received_at <= end)
+    stmt = stmt.order_by(Complaint.received_at.desc(), Complaint.id.desc()).limit(limit)
+    return list(session.execute(stmt))
+
+
+def video_event(session: Session, device_id: int, vendor_event_id: str) -> VideoAiEvent | None:
+    """The event a camera already sent with this vendor id, if any."""
+    stmt = select(VideoAiEvent).where(
+        VideoAiEvent.device_id == device_id, VideoAiEvent.vendor_event_id == vendor_event_id
+    )
+    return session.scalar(stmt)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import Any
+
 from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.orm import Session
 
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.reach import Reach
-from dustgrid.org.models import District, OrgUnit
+from dustgrid.org.models import District, OrgUnit, UnitKind
 
 # Districts holding a site the principal sees (sites are above org; sites.repository).
 DISTRICTS_OF_VISIBLE_SITES = Reach(
@@ -30,6 +33,14 @@ def districts(session: Session, principal: Principal) -> list[District]:
     return list(session.scalars(stmt))
 
 
+def district_choices(session: Session, principal: Principal) -> list[Any]:
+    """``(id, name)`` of the districts the principal sees, for a form's select box."""
+    stmt = (
+        select(District.id, District.name).where(district_clause(principal)).order_by(District.code)
+    )
+    return list(session.execute(stmt))
+
+
 def district_visible(session: Session, principal: Principal, district_id: int) -> District | None:
     stmt = select(District).where(District.id == district_id, district_clause(principal))
     return session.scalar(stmt)
@@ -42,6 +53,12 @@ def district_by_code(session: Session, code: str) -> District | None:
 def district_names(session: Session) -> dict[int, str]:
     """Names for labels only (districts are public administrative names)."""
     return {d_id: name for d_id, name in session.execute(select(District.id, District.name))}
+
+
+def units_of_kinds(session: Session, kinds: Collection[UnitKind]) -> list[Any]:
+    """``(id, name)`` of every unit of these kinds, by id (unit names are public)."""
+    stmt = select(OrgUnit.id, OrgUnit.name).where(OrgUnit.kind.in_(kinds)).order_by(OrgUnit.id)
+    return list(session.execute(stmt))
 
 
 def all_units(session: Session) -> list[OrgUnit]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -56,6 +57,16 @@ def _district_snapshot(d: District) -> dict[str, Any]:
 
 def list_districts(session: Session, principal: Principal) -> list[District]:
     return repo.districts(session, principal)
+
+
+def district_choices(session: Session, principal: Principal) -> list[Any]:
+    """``(id, name)`` rows of the visible districts, ordered by code (forms' select boxes)."""
+    return repo.district_choices(session, principal)
+
+
+def units_of_kinds(session: Session, kinds: Collection[UnitKind]) -> list[Any]:
+    """``(id, name)`` rows of every unit of these kinds (forms' select boxes)."""
+    return repo.units_of_kinds(session, kinds)
 
 
 def get_district(session: Session, principal: Principal, district_id: int) -> District:

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from dustgrid.audit.service import entries_for
 from dustgrid.bounds import Id
-from dustgrid.errors import Invalid, error_responses
+from dustgrid.errors import Invalid, error_responses, validation_summary
 from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.pagination import PageParams, page_params
 from dustgrid.sites import excel
@@ -49,7 +49,7 @@ def site_filter(
     try:
         return SiteFilter.model_validate({k: v for k, v in raw.items() if v not in (None, "")})
     except ValidationError as exc:
-        bad = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        bad = validation_summary(exc.errors())
         raise Invalid(f"筛选条件无效 / invalid filter: {bad}") from exc
 
 

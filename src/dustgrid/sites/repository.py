@@ -187,6 +187,22 @@ def get_visible(session: Session, principal: Principal, site_id: int) -> Site | 
     return session.scalar(stmt)
 
 
+def open_choices(session: Session, principal: Principal, *, limit: int) -> list[Any]:
+    """``(id, project_code, name)`` of the sites in scope that are not retired, by code."""
+    stmt = (
+        select(Site.id, Site.project_code, Site.name)
+        .where(site_clause(principal), Site.retired_at.is_(None))
+        .order_by(Site.project_code)
+        .limit(limit)
+    )
+    return list(session.execute(stmt))
+
+
+def l2_unit_of(session: Session, site_id: int) -> int | None:
+    """The L2 unit a site answers to (no scope: the caller already holds the site's case)."""
+    return session.scalar(select(Site.l2_unit_id).where(Site.id == site_id))
+
+
 def by_project_code(session: Session, code: str) -> Site | None:
     return session.scalar(select(Site).where(Site.project_code == code))
 

@@ -315,3 +315,16 @@ def map_points(session: Session, principal: Principal, f: SiteFilter, crs: str) 
     """Compact marker data: one row per site, coordinates in the base map's datum."""
     rows = repo.map_rows(session, principal, f, crs)
     return {"crs": crs, "fields": ["id", "lat", "lon", "grade", "name", "code"], "rows": rows}
+
+
+SITE_CHOICES_LIMIT = 2000  # a form's site select box lists at most this many sites
+
+
+def site_choices(session: Session, principal: Principal) -> list[Any]:
+    """``(id, project_code, name)`` of the open sites in scope, for a form's select box."""
+    return repo.open_choices(session, principal, limit=SITE_CHOICES_LIMIT)
+
+
+def l2_unit_of(session: Session, site_id: int) -> int | None:
+    """The L2 unit a site answers to (the default unit a case on it is dispatched to)."""
+    return repo.l2_unit_of(session, site_id)

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from dustgrid.devices.models import Device
 from dustgrid.devices.online import mark_seen
+from dustgrid.errors import validation_summary
 from dustgrid.ingest.hj212.codes import CODE_TO_METRIC, DATA_FLAGS, KIND_SUFFIXES
 from dustgrid.ingest.hj212.cp import flag_info
 from dustgrid.telemetry.metrics import METRICS
@@ -131,8 +132,8 @@ def resolve_metric(name: str) -> str | None:
 
 
 def _validation_reason(exc: ValidationError) -> str:
-    parts = [f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']}" for e in exc.errors()]
-    return "读数格式错误 / invalid reading: " + "; ".join(parts)
+    parts = validation_summary(exc.errors(), unnamed="item")
+    return "读数格式错误 / invalid reading: " + parts
 
 
 def parse_items(

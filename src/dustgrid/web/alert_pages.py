@@ -29,6 +29,7 @@ from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
 from dustgrid.org import service as org
 from dustgrid.pagination import PageParams, page_params
+from dustgrid.web.forms import error_text, flash, pop_flash
 from dustgrid.web.templating import render, request_locale
 
 router = APIRouter(include_in_schema=False)
@@ -36,14 +37,6 @@ FLASH_KEY = "alerts_flash"
 KINDS = ("exceedance", "offline", "stale_key", "quality")
 STATES = ("open", "active", "acknowledged", "cleared")
 SEVERITIES = ("low", "medium", "high")
-
-
-def _flash(request: Request, *, ok: str | None = None, error: str | None = None) -> None:
-    request.session[FLASH_KEY] = {"ok": ok, "error": (error or "")[:500] or None}
-
-
-def _pop_flash(request: Request) -> dict[str, str | None]:
-    return request.session.pop(FLASH_KEY, None) or {"ok": None, "error": None}
 
 
 def _when(t: datetime | None, tz: ZoneInfo) -> str:
@@ -98,7 +91,7 @@ def profile_editor(
         "alerts/profiles.html",
         data=data,
         can_edit=principal.can(Perm.alert_profile),
-        flash=_pop_flash(request),
+        flash=pop_flash(request, key=FLASH_KEY),
         dry_start=first,
         dry_end=today.replace(day=1) - timedelta(days=1),
         tuning_examples={
@@ -150,9 +143,9 @@ def profile_save(
                 enabled=bool(enabled),
                 note=note,
             )
-        _flash(request, ok=f"{row.profile_id} v{row.version}")
+        flash(request, ok=f"{row.profile_id} v{row.version}", key=FLASH_KEY)
     except (Invalid, Conflict) as exc:
-        _flash(request, error=exc.message)
+        flash(request, error=exc.message, key=FLASH_KEY)
     return RedirectResponse("/alerts/profiles", status_code=303)
 
 
@@ -179,10 +172,7 @@ def profile_dry_run(
         )
         error = None
     except ValidationError as exc:
-        result, error = (
-            None,
-            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()),
-        )
+        result, error = None, error_text(exc)
     except Invalid as exc:
         result, error = None, exc.message
     return render(request, "alerts/_dry_run.html", result=result, error=error)
@@ -241,7 +231,7 @@ def alert_page(
         alert=alert,
         chart_config=config,
         can_ack=principal.can(Perm.alert_ack) and alert.state == "active",
-        flash=_pop_flash(request),
+        flash=pop_flash(request, key=FLASH_KEY),
         evidence_json=json.dumps(alert.evidence, ensure_ascii=False, indent=1),
         **_helpers(settings),
     )
@@ -260,9 +250,9 @@ def alert_ack(
     try:
         with session.begin_nested():
             service.acknowledge(session, principal, alert_id, note=note, now=utcnow())
-        _flash(request, ok="ok")
+        flash(request, ok="ok", key=FLASH_KEY)
     except Conflict as exc:
-        _flash(request, error=exc.message)
+        flash(request, error=exc.message, key=FLASH_KEY)
     return RedirectResponse(f"/alerts/{alert_id}", status_code=303)
 
 

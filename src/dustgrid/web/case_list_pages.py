@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
-from dustgrid.cases import deadlines, penalties, repository, views
+from dustgrid.cases import deadlines, penalties, service, views
 from dustgrid.cases.categories import category_label
 from dustgrid.cases.states import REPORTERS
 from dustgrid.geo.coords import wgs84_to_gcj02
@@ -30,7 +30,7 @@ def map_page(
 ) -> Response:
     crs = settings.tile_crs if settings.tile_url else "wgs84"
     points = []
-    for i, la, lo, state, light, cat, _sid in repository.map_rows(session, principal, utcnow()):
+    for i, la, lo, state, light, cat, _sid in service.map_rows(session, principal, utcnow()):
         if crs == "gcj02":
             la, lo = wgs84_to_gcj02(la, lo)
         points.append([i, round(la, 6), round(lo, 6), state.value, light, cat])
@@ -46,7 +46,7 @@ def map_page(
 
 @router.get("/cases/board", response_class=HTMLResponse)
 def board_page(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
-    rows = repository.overdue_board(session, principal, utcnow())
+    rows = service.overdue_board(session, principal, utcnow())
     return show(request, "cases/board.html", rows=rows)
 
 
@@ -63,7 +63,7 @@ def site_cases(
 ) -> Response:
     site = sites.get_site(session, principal, site_id)
     now = utcnow()
-    rows = repository.site_cases(session, principal, site.id)
+    rows = service.site_cases(session, principal, site.id)
     return show(
         request,
         "cases/site_fragment.html",

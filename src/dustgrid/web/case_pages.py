@@ -14,27 +14,25 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
-from dustgrid.cases import deadlines, repository, service, views
+from dustgrid.cases import service, views
 from dustgrid.cases.api import read_uploads
 from dustgrid.cases.categories import CONTROL_MEASURES, OTHER, VIOLATIONS, Severity, category_label
-from dustgrid.cases.credit.models import SiteProblem
-from dustgrid.cases.repository import TABS_BY_ROLE, Tab
-from dustgrid.cases.states import REPORTERS, CaseSource, Clock, Move
-from dustgrid.cases.workflow import L2_KINDS, MoveInput
+from dustgrid.cases.credit import service as credit
+from dustgrid.cases.states import REPORTERS, CaseSource, Move
+from dustgrid.cases.tabs import TABS_BY_ROLE, Tab
+from dustgrid.cases.workflow import MoveInput
 from dustgrid.errors import DomainError, Forbidden
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
-from dustgrid.org.models import OrgUnit
 from dustgrid.pagination import PageParams, page_params
-from dustgrid.sites.models import Site
-from dustgrid.sites.repository import site_clause
-from dustgrid.web.case_common import attempt, back, flash, pop_flash, show
+from dustgrid.sites import service as sites
+from dustgrid.web.case_common import back, show
 from dustgrid.web.case_list_pages import router as list_router
+from dustgrid.web.forms import attempt, flash, pop_flash
 from dustgrid.web.templating import request_locale
 
 router = APIRouter(include_in_schema=False)
@@ -97,13 +95,8 @@ def inbox(
     tabs = TABS_BY_ROLE.get(principal.role, (Tab.all,))
     current = Tab(tab) if tab in Tab.__members__ else tabs[0]
     now = utcnow()
-    stmt = repository.filtered(principal, tab=current, now=now)
-    rows, total = repository.page(
-        session,
-        stmt,
-        offset=(paging.page - 1) * paging.size,
-        limit=paging.size,
-        order_due=current not in (Tab.all, Tab.reported),
+    rows, total = service.list_cases(
+        session, principal, tab=current, now=now, page=paging.page, size=paging.size
     )
     locale = request_locale(request)
     return show(
@@ -111,7 +104,7 @@ def inbox(
         "cases/inbox.html",
         tabs=tabs,
         tab=current,
-        counts=repository.tab_counts(session, principal, now),
+        counts=service.tab_counts(session, principal, now),
         items=views.case_rows(session, rows, now, locale),
         total=total,
         page=paging.page,
@@ -139,18 +132,12 @@ def _report_form(
     error: str | None,
     status: int = 200,
 ) -> Response:
-    sites_in_scope = session.execute(
-        select(Site.id, Site.project_code, Site.name)
-        .where(site_clause(principal), Site.retired_at.is_(None))
-        .order_by(Site.project_code)
-        .limit(2000)
-    )
     return show(
         request,
         "cases/new.html",
         status_code=status,
         sources=_sources(principal),
-        sites=list(sites_in_scope),
+        sites=sites.site_choices(session, principal),
         categories=_categories(request_locale(request)),
         severities=list(Severity),
         values=values,
@@ -236,41 +223,9 @@ def case_page(
     locale = request_locale(request)
     d = views.detail(session, principal, case, now, locale)
     moves = [Move(m) for m in d.allowed_moves]
-    policy, cal = deadlines.case_policy(settings), deadlines.work_calendar(settings)
-    defaults: dict[str, Any] = {}
-    if Move.dispatch in moves:
-        defaults["dispatch"] = (
-            deadlines.default_case_deadline(
-                start=now, category=case.category, source=case.source, policy=policy, calendar=cal
-            )
-            .astimezone(cal.tz)
-            .date()
-        )
-    if Move.order_rectification in moves:
-        defaults["order_rectification"] = (
-            deadlines.default_due(
-                Clock.rectify,
-                start=now,
-                category=case.category,
-                source=case.source,
-                disposition="rectification",
-                level=None,
-                policy=policy,
-                calendar=cal,
-            )
-            .astimezone(cal.tz)
-            .date()
-        )
-    units = []
-    if {Move.dispatch, Move.transfer} & set(moves):
-        units = list(
-            session.execute(
-                select(OrgUnit.id, OrgUnit.name)
-                .where(OrgUnit.kind.in_(L2_KINDS))
-                .order_by(OrgUnit.id)
-            )
-        )
-    problem = session.scalar(select(SiteProblem).where(SiteProblem.case_id == case.id))
+    defaults = service.move_defaults(case, moves, now=now, settings=settings)
+    units = service.dispatch_units(session) if {Move.dispatch, Move.transfer} & set(moves) else []
+    problem = credit.problem_of_case(session, case.id)
     return show(
         request,
         "cases/detail.html",
@@ -279,9 +234,7 @@ def case_page(
         move_form=MOVE_FORM,
         defaults=defaults,
         units=units,
-        site_unit=session.scalar(select(Site.l2_unit_id).where(Site.id == case.site_id))
-        if case.site_id
-        else None,
+        site_unit=sites.l2_unit_of(session, case.site_id) if case.site_id else None,
         candidates=views.responsible_candidates(session, case)
         if {Move.accept, Move.reassign} & set(moves)
         else [],

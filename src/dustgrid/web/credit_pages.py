@@ -16,7 +16,8 @@ from dustgrid.cases.deadlines import case_policy
 from dustgrid.errors import Invalid
 from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
-from dustgrid.web.case_common import attempt, back, flash, pop_flash, show
+from dustgrid.web.case_common import back, show
+from dustgrid.web.forms import attempt, flash, pop_flash
 
 router = APIRouter(include_in_schema=False)
 

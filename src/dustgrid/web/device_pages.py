@@ -9,19 +9,17 @@ error page like any other page (the same pattern as the organisation pages).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from dustgrid.audit.service import entries_for
 from dustgrid.auth.deps import CurrentPrincipal, DbSession, check_csrf
 from dustgrid.devices import changes, forms, keys, onboarding, quarantine
-from dustgrid.devices import repository as repo
 from dustgrid.devices import service as svc
 from dustgrid.devices.api import Filter, list_item
 from dustgrid.devices.models import ApplicationStatus, DeviceKind, Lifecycle, RequestKind
@@ -33,41 +31,17 @@ from dustgrid.devices.schemas import (
     DeviceTestIn,
     ReviewIn,
 )
-from dustgrid.errors import Conflict, Invalid
+from dustgrid.errors import Invalid
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.org import service as org
 from dustgrid.pagination import PageParams, page_params
 from dustgrid.sites import service as sites
+from dustgrid.web.forms import attempt, flash, pop_flash
 from dustgrid.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-T = TypeVar("T")
-FLASH_KEY = "flash"  # the session key the shared ``org/_flash.html`` partial reads
 HELPERS: dict[str, Any] = {"when": forms.local_time, "span": forms.split_seconds}
-
-
-def _flash(request: Request, *, ok: str | None = None, error: str | None = None) -> None:
-    request.session[FLASH_KEY] = {"ok": ok, "error": (error or "")[:500] or None}
-
-
-def _pop_flash(request: Request) -> dict[str, str | None]:
-    return request.session.pop(FLASH_KEY, None) or {"ok": None, "error": None}
-
-
-def _attempt(request: Request, session: Session, action: Callable[[], T]) -> T | None:
-    """Run a change in a savepoint; on a refused change flash why and return None."""
-    try:
-        with session.begin_nested():
-            return action()
-    except (Invalid, Conflict) as exc:
-        _flash(request, error=exc.message)
-    except ValidationError as exc:
-        _flash(
-            request,
-            error="; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()),
-        )
-    return None
 
 
 async def _form(request: Request) -> FormData:
@@ -105,8 +79,8 @@ def device_list(
         query=urlencode(query),
         kinds=list(DeviceKind),
         lifecycles=list(Lifecycle),
-        providers=repo.providers(session),
-        sites=repo.visible_sites(session, principal),
+        providers=svc.providers(session),
+        sites=svc.site_choices(session, principal),
         can_apply=principal.can(Perm.device_apply),
         can_write=principal.can(Perm.device_write),
         **HELPERS,
@@ -120,18 +94,18 @@ def device_list(
 def quarantine_page(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
     rows = quarantine.list_quarantine(session, principal)
     held = quarantine.list_quarantine(session, principal, registered=True)
-    registered = repo.registered_mns(session, principal, [q.mn for q in held])
+    registered = svc.registered_mns(session, principal, [q.mn for q in held])
     return render(
         request,
         "devices/quarantine.html",
         rows=rows,
         held=[q for q in held if q.mn in registered],  # devices the caller can see
         registered=registered,
-        sites=repo.visible_sites(session, principal, writable=True),
+        sites=svc.site_choices(session, principal, writable=True),
         districts=org.list_districts(session, principal),
-        providers=repo.providers(session),
+        providers=svc.providers(session),
         kinds=list(DeviceKind),
-        flash=_pop_flash(request),
+        flash=pop_flash(request),
         **HELPERS,
     )
 
@@ -146,10 +120,10 @@ async def quarantine_adopt(
         body = AdoptIn.model_validate(forms.adopt_payload(form))
         return quarantine.adopt(session, principal, quarantine_id, body)
 
-    device = _attempt(request, session, _do)
+    device = attempt(request, session, _do)
     if device is None:
         return _back("/devices/quarantine")
-    _flash(request, ok="devices.flash.adopted")
+    flash(request, ok="devices.flash.adopted")
     return _back(f"/devices/{device.id}")
 
 
@@ -158,20 +132,20 @@ async def quarantine_adopt(
 
 def _device_context(session: Session, principal: Principal, device_id: int) -> dict[str, Any]:
     data = svc.detail(session, principal, device_id)
-    writable = repo.is_writable(session, principal, device_id)
+    writable = svc.is_writable(session, principal, device_id)
     can_write = principal.can(Perm.device_write) and writable
     closed = data.lifecycle in (Lifecycle.removed, Lifecycle.rejected)
     return {
         "d": data,
-        "periods": repo.offline_periods(session, device_id),
-        "requests": repo.change_requests(session, device_id),
-        "keys": repo.keys(session, device_id) if can_write else [],
+        "periods": svc.offline_periods(session, device_id),
+        "requests": svc.change_requests(session, device_id),
+        "keys": svc.api_keys(session, device_id) if can_write else [],
         "audit": entries_for(session, entity_type="device", entity_id=device_id),
         "can_write": can_write,
         "can_review": principal.can(Perm.device_review) and writable,
         "can_request": principal.can(Perm.device_request) and not closed,
         "closed": closed,
-        "sites": repo.visible_sites(session, principal),
+        "sites": svc.site_choices(session, principal),
         "request_kinds": list(RequestKind),
         "issued": None,
         **HELPERS,
@@ -183,7 +157,7 @@ def device_page(
     request: Request, session: DbSession, principal: CurrentPrincipal, device_id: int
 ) -> Response:
     ctx = _device_context(session, principal, device_id)
-    return render(request, "devices/detail.html", flash=_pop_flash(request), **ctx)
+    return render(request, "devices/detail.html", flash=pop_flash(request), **ctx)
 
 
 @router.post("/devices/{device_id}/requests")
@@ -196,8 +170,8 @@ async def device_request(
         body = ChangeRequestIn.model_validate(forms.request_payload(form))
         return changes.create_request(session, principal, device_id, body)
 
-    if _attempt(request, session, _do) is not None:
-        _flash(request, ok="devices.flash.requested")
+    if attempt(request, session, _do) is not None:
+        flash(request, ok="devices.flash.requested")
     return _back(f"/devices/{device_id}")
 
 
@@ -211,10 +185,10 @@ async def device_request_decide(
 ) -> Response:
     form = await _form(request)
     body = DecisionIn(approve=forms.decision(form), note=forms.text(form, "note")[:1000])
-    if _attempt(
+    if attempt(
         request, session, lambda: changes.decide(session, principal, device_id, request_id, body)
     ):
-        _flash(request, ok="devices.flash.decided")
+        flash(request, ok="devices.flash.decided")
     return _back(f"/devices/{device_id}")
 
 
@@ -237,7 +211,7 @@ async def device_key_revoke(
 ) -> Response:
     await _form(request)
     keys.revoke_key(session, principal, device_id, key_id)
-    _flash(request, ok="devices.flash.revoked")
+    flash(request, ok="devices.flash.revoked")
     return _back(f"/devices/{device_id}")
 
 
@@ -246,8 +220,8 @@ async def device_offline_notice(
     request: Request, session: DbSession, principal: CurrentPrincipal, device_id: int
 ) -> Response:
     await _form(request)
-    if _attempt(request, session, lambda: svc.notify_offline(session, principal, device_id)):
-        _flash(request, ok="devices.flash.notified")
+    if attempt(request, session, lambda: svc.notify_offline(session, principal, device_id)):
+        flash(request, ok="devices.flash.notified")
     return _back(f"/devices/{device_id}")
 
 
@@ -293,8 +267,8 @@ def _new_form(
         request,
         "devices/application_form.html",
         status_code=status_code,
-        sites=repo.visible_sites(session, principal, writable=admin),
-        providers=repo.providers(session),
+        sites=svc.site_choices(session, principal, writable=admin),
+        providers=svc.providers(session),
         kinds=forms.SITE_DEVICE_KINDS,
         rows=range(forms.APPLICATION_ROWS),
         values=values,
@@ -320,13 +294,13 @@ async def application_create(
         body = ApplicationCreate.model_validate(forms.application_payload(form))
         return onboarding.create_application(session, principal, body)
 
-    app = _attempt(request, session, _do)
+    app = attempt(request, session, _do)
     if app is None:
-        error = _pop_flash(request)["error"] or ""
+        error = pop_flash(request)["error"] or ""
         return _new_form(
             request, session, principal, values=values, errors=[error], status_code=422
         )
-    _flash(request, ok="devices.flash.applied")
+    flash(request, ok="devices.flash.applied")
     return _back(f"/onboarding/{app.id}")
 
 
@@ -341,7 +315,7 @@ def application_page(
         a=onboarding.to_out(session, app),
         can_review=onboarding.may_review(session, principal, app),
         audit=entries_for(session, entity_type="onboarding_application", entity_id=app.id),
-        flash=_pop_flash(request),
+        flash=pop_flash(request),
         **HELPERS,
     )
 
@@ -370,8 +344,8 @@ async def application_step(
     action = actions.get(step)
     if action is None:
         raise Invalid(f"未知步骤：{step} / unknown step")
-    if _attempt(request, session, action) is not None:
-        _flash(request, ok=f"devices.flash.{step}")
+    if attempt(request, session, action) is not None:
+        flash(request, ok=f"devices.flash.{step}")
     return _back(f"/onboarding/{application_id}")
 
 
@@ -388,7 +362,7 @@ def site_devices(
         request,
         "devices/_site_devices.html",
         site=site,
-        items=repo.site_devices(session, principal, site.id),
+        items=svc.site_devices(session, principal, site.id),
         can_apply=principal.can(Perm.device_apply),
         **HELPERS,
     )

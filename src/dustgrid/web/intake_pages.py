@@ -7,16 +7,14 @@ and comes back as a flash message; 403/404 show the error page like any other pa
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 
 from dustgrid.auth.deps import AppSettings, DbSession, check_csrf, require
 from dustgrid.cases.categories import CONTROL_MEASURES, OTHER, VIOLATIONS, Severity
@@ -25,46 +23,16 @@ from dustgrid.errors import DomainError
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.intake import hotline, hotline_stats, hotline_suggest, views
-from dustgrid.intake import repository as repo
 from dustgrid.intake.models import Channel, ComplaintStatus
 from dustgrid.intake.schemas import ComplaintIn, FeedbackIn, LinkIn
 from dustgrid.models import utcnow
 from dustgrid.pagination import PageParams, page_params
+from dustgrid.web.forms import attempt, error_text, flash, pop_flash
 from dustgrid.web.templating import render, request_locale
 
 router = APIRouter(include_in_schema=False)
 Desk = Annotated[Principal, Depends(require(Perm.hotline))]
 Text = Annotated[str, Form()]
-T = TypeVar("T")
-FLASH = "flash"
-
-
-def _flash(request: Request, *, ok: str | None = None, error: str | None = None) -> None:
-    request.session[FLASH] = {"ok": ok, "error": (error or "")[:500] or None}
-
-
-def _pop_flash(request: Request) -> dict[str, str | None]:
-    return request.session.pop(FLASH, None) or {"ok": None, "error": None}
-
-
-def _message(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-    return getattr(exc, "message", str(exc))
-
-
-def _attempt(request: Request, session: Session, action: Callable[[], T]) -> T | None:
-    """Run a change in a savepoint; on a refused change flash why and return None."""
-    try:
-        with session.begin_nested():
-            return action()
-    except DomainError as exc:
-        if exc.status_code in (403, 404):
-            raise
-        _flash(request, error=exc.message)
-    except ValidationError as exc:
-        _flash(request, error=_message(exc))
-    return None
 
 
 def _show(request: Request, settings: Settings, name: str, **ctx: Any) -> Response:
@@ -112,9 +80,8 @@ def hotline_list(
     month: str = "",
 ) -> Response:
     st = ComplaintStatus(status) if status in ComplaintStatus.__members__ else None
-    stmt = repo.filtered(principal, status=st, q=q or None)
-    rows, total = repo.page(session, stmt, offset=(paging.page - 1) * paging.size,
-                            limit=paging.size)  # fmt: skip
+    rows, total = hotline.list_complaints(session, principal, status=st, q=q or None,
+                                          page=paging.page, size=paging.size)  # fmt: skip
     try:
         stats = hotline_stats.monthly(session, principal, month or None, settings=settings)
     except DomainError:
@@ -124,7 +91,7 @@ def hotline_list(
         request, settings, "intake/hotline_list.html", items=items,
         total=total, page=paging.page, pages=max(1, -(-total // paging.size)), size=paging.size,
         status=status, q=q, statuses=list(ComplaintStatus), stats=stats,
-        query=urlencode({"status": status, "q": q}), flash=_pop_flash(request),
+        query=urlencode({"status": status, "q": q}), flash=pop_flash(request),
     )  # fmt: skip
 
 
@@ -181,15 +148,15 @@ def hotline_create(
     except (DomainError, ValidationError) as exc:
         if isinstance(exc, DomainError) and exc.status_code in (403, 404):
             raise
-        return _form_page(request, values, _message(exc), status_code=422)
+        return _form_page(request, values, error_text(exc), status_code=422)
     site_id, case_id = _int(link_site_id), _int(link_case_id)
     if site_id is not None or case_id is not None:
         link = LinkIn(site_id=None if case_id else site_id, case_id=case_id)
-        if _attempt(request, session, lambda: hotline.link(session, principal, c.id, link,
+        if attempt(request, session, lambda: hotline.link(session, principal, c.id, link,
                                                            settings=settings)):  # fmt: skip
-            _flash(request, ok="intake.flash.linked")
+            flash(request, ok="intake.flash.linked")
     else:
-        _flash(request, ok="intake.flash.created")
+        flash(request, ok="intake.flash.created")
     return RedirectResponse(f"/hotline/{c.id}", status_code=303)
 
 
@@ -203,7 +170,7 @@ def hotline_detail(
     return _show(request, settings, "intake/hotline_detail.html", c=views.complaint_out(session, c),
                   sug=sug, choose=c.status == ComplaintStatus.received,
                   may_open=hotline.may_open_case(principal), severities=list(Severity),
-                  flash=_pop_flash(request))  # fmt: skip
+                  flash=pop_flash(request))  # fmt: skip
 
 
 @router.post("/hotline/{complaint_id}/link")
@@ -216,9 +183,9 @@ def hotline_link(
     case_id = _int(link_case_id)
     body = LinkIn(site_id=None if case_id else _int(link_site_id), case_id=case_id,
                   severity=severity)  # fmt: skip
-    if _attempt(request, session, lambda: hotline.link(session, principal, complaint_id, body,
+    if attempt(request, session, lambda: hotline.link(session, principal, complaint_id, body,
                                                        settings=settings)):  # fmt: skip
-        _flash(request, ok="intake.flash.linked")
+        flash(request, ok="intake.flash.linked")
     return RedirectResponse(f"/hotline/{complaint_id}", status_code=303)
 
 
@@ -236,8 +203,8 @@ def hotline_dismiss(
             raise Invalid("请填写不予受理的理由 / give a reason", details={"field": "reason"})
         return hotline.dismiss(session, principal, complaint_id, reason)
 
-    if _attempt(request, session, _do):
-        _flash(request, ok="intake.flash.dismissed")
+    if attempt(request, session, _do):
+        flash(request, ok="intake.flash.dismissed")
     return RedirectResponse(f"/hotline/{complaint_id}", status_code=303)
 
 
@@ -256,6 +223,6 @@ def hotline_feedback(
             "satisfied": {"yes": True, "no": False}.get(satisfied), "note": note})  # fmt: skip
         return hotline.feedback(session, principal, complaint_id, body, settings=settings)
 
-    if _attempt(request, session, _do):
-        _flash(request, ok="intake.flash.feedback")
+    if attempt(request, session, _do):
+        flash(request, ok="intake.flash.feedback")
     return RedirectResponse(f"/hotline/{complaint_id}", status_code=303)

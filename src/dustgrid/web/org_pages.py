@@ -7,19 +7,15 @@ while 403/404 show the error page like any other page.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.deps import CurrentPrincipal, DbSession, check_csrf
-from dustgrid.errors import Conflict, Invalid
 from dustgrid.grids import layout
-from dustgrid.grids import repository as grid_repo
 from dustgrid.grids import service as grids
 from dustgrid.grids.models import GridKind
 from dustgrid.grids.schemas import GridCreate, GroupCreate
@@ -29,35 +25,10 @@ from dustgrid.org import service as org
 from dustgrid.org.models import UnitKind
 from dustgrid.org.schemas import UnitCreate, UnitNode
 from dustgrid.pagination import PageParams, page_params
+from dustgrid.web.forms import attempt, flash, pop_flash
 from dustgrid.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-T = TypeVar("T")
-FLASH_KEY = "flash"
-
-
-def _flash(request: Request, *, ok: str | None = None, error: str | None = None) -> None:
-    """One message for the next page: ``ok`` is an i18n key, ``error`` a bilingual text."""
-    request.session[FLASH_KEY] = {"ok": ok, "error": (error or "")[:500] or None}
-
-
-def _pop_flash(request: Request) -> dict[str, str | None]:
-    return request.session.pop(FLASH_KEY, None) or {"ok": None, "error": None}
-
-
-def _attempt(request: Request, session: Session, action: Callable[[], T]) -> T | None:
-    """Run a change in a savepoint; on a refused change flash why and return None."""
-    try:
-        with session.begin_nested():
-            return action()
-    except (Invalid, Conflict) as exc:
-        _flash(request, error=exc.message)
-    except ValidationError as exc:
-        _flash(
-            request,
-            error="; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()),
-        )
-    return None
 
 
 def _int(value: Any) -> int | None:
@@ -97,7 +68,7 @@ def org_page(request: Request, session: DbSession, principal: CurrentPrincipal) 
         districts=org.list_districts(session, principal),
         can_write=can_write,
         unit_kinds=list(UnitKind),
-        flash=_pop_flash(request),
+        flash=pop_flash(request),
         parents=[r["node"] for r in rows if r["node"].level < 3] if can_write else [],
     )
 
@@ -121,8 +92,8 @@ async def org_unit_create(
         )
         return org.create_unit(session, principal, data)
 
-    if _attempt(request, session, _do) is not None:
-        _flash(request, ok="org.flash.unit_created")
+    if attempt(request, session, _do) is not None:
+        flash(request, ok="org.flash.unit_created")
     return _back("/org")
 
 
@@ -179,7 +150,7 @@ def grid_list(
         coverage=layout.coverage(session, principal),
         writable_districts=_writable_districts(session, principal),
         can_write=principal.can(Perm.grid_write),
-        flash=_pop_flash(request),
+        flash=pop_flash(request),
     )
 
 
@@ -201,10 +172,10 @@ async def grid_create(
         )
         return grids.create_grid(session, principal, data)
 
-    grid = _attempt(request, session, _do)
+    grid = attempt(request, session, _do)
     if grid is None:
         return _back("/grids")
-    _flash(request, ok="grids.flash.created")
+    flash(request, ok="grids.flash.created")
     return _back(f"/grids/{grid.id}")
 
 
@@ -218,7 +189,7 @@ def grid_page(
     detail = grids.get_grid(session, principal, grid_id)
     grid = grids.get_visible(session, principal, grid_id)
     can_write = grids.may_write_district(principal, grid.district_id)
-    candidates = grid_repo.assign_candidates(session, principal, grid) if can_write else []
+    candidates = grids.assign_candidates(session, principal, grid) if can_write else []
     return render(
         request,
         "grids/detail.html",
@@ -226,8 +197,8 @@ def grid_page(
         can_write=can_write,
         eligible=grids.eligible_members(session, principal, grid),
         candidates=candidates,
-        current_codes=grid_repo.codes(session, (c.current_grid_id for c in candidates)),
-        flash=_pop_flash(request),
+        current_codes=grids.grid_codes(session, (c.current_grid_id for c in candidates)),
+        flash=pop_flash(request),
     )
 
 
@@ -247,8 +218,8 @@ async def grid_group_add(
         )
         return grids.add_group(session, principal, grid_id, data)
 
-    if _attempt(request, session, _do) is not None:
-        _flash(request, ok="grids.flash.group_added")
+    if attempt(request, session, _do) is not None:
+        flash(request, ok="grids.flash.group_added")
     return _back(f"/grids/{grid_id}")
 
 
@@ -267,8 +238,8 @@ async def grid_group_delete(
         grids.delete_group(session, principal, grid_id, group_id)
         return True
 
-    if _attempt(request, session, _do):
-        _flash(request, ok="grids.flash.group_deleted")
+    if attempt(request, session, _do):
+        flash(request, ok="grids.flash.group_deleted")
     return _back(f"/grids/{grid_id}")
 
 
@@ -280,13 +251,13 @@ async def grid_assign(
     check_csrf(request, str(form.get("csrf_token") or ""))
     site_ids = _ints(form.getlist("site_ids"))
     if not site_ids:
-        _flash(request, error="请选择工地 / choose at least one site")
+        flash(request, error="请选择工地 / choose at least one site")
         return _back(f"/grids/{grid_id}")
-    result = _attempt(
+    result = attempt(
         request,
         session,
         lambda: layout.assign_sites(session, principal, grid_id=grid_id, site_ids=site_ids),
     )
     if result is not None:
-        _flash(request, ok="grids.flash.assigned")
+        flash(request, ok="grids.flash.assigned")
     return _back(f"/grids/{grid_id}")

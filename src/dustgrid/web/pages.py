@@ -9,7 +9,6 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from dustgrid.audit.service import entries_for
 from dustgrid.auth.deps import (
@@ -28,12 +27,12 @@ from dustgrid.auth.service import (
     start_session,
 )
 from dustgrid.errors import DomainError, Forbidden, Invalid
+from dustgrid.grids import service as grids
 from dustgrid.grids.models import Grid
-from dustgrid.grids.repository import grid_clause
 from dustgrid.i18n import LOCALES, translate
 from dustgrid.identity.roles import Perm
+from dustgrid.org import service as org
 from dustgrid.org.models import District, OrgUnit
-from dustgrid.org.repository import district_clause
 from dustgrid.pagination import PageParams, page_params
 from dustgrid.sites import excel
 from dustgrid.sites import service as svc
@@ -41,6 +40,7 @@ from dustgrid.sites.api import Filter, list_item
 from dustgrid.sites.models import Enterprise, Grade, PermitStatus, SiteKind, Stage
 from dustgrid.sites.policy import DEFAULT_DISTRICT_BOUNDARY_POLICY
 from dustgrid.sites.schemas import SiteCreate, SiteUpdate
+from dustgrid.web.forms import field_errors
 from dustgrid.web.mapdata import to_datum
 from dustgrid.web.site_form import FORM_FIELDS, form_to_payload, site_to_form
 from dustgrid.web.templating import render, request_locale
@@ -140,23 +140,9 @@ def set_language(request: Request, locale: str, settings: AppSettings) -> Respon
 
 
 def _choices(session: DbSession, principal: CurrentPrincipal) -> dict[str, Any]:
-    districts = list(
-        session.execute(
-            select(District.id, District.name)
-            .where(district_clause(principal))
-            .order_by(District.code)
-        )
-    )
-    grids = list(
-        session.execute(
-            select(Grid.id, Grid.code, Grid.name, Grid.kind, Grid.district_id)
-            .where(grid_clause(principal))
-            .order_by(Grid.code)
-        )
-    )
     return {
-        "districts": districts,
-        "grids": grids,
+        "districts": org.district_choices(session, principal),
+        "grids": grids.grid_choices(session, principal),
         "grades": list(Grade),
         "stages": list(Stage),
         "kinds": list(SiteKind),
@@ -248,15 +234,13 @@ async def site_create(
 
 
 def _errors(exc: Exception, request: Request) -> list[str]:
-    if isinstance(exc, ValidationError):
-        return [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
     if isinstance(exc, svc.OutsideDistrict):  # in the reader's language, not both
         en = request_locale(request) == "en"
         return [translate("site.error.outside_district", request_locale(request)).format(
             district=exc.district_en if en else exc.district,
             distance=DEFAULT_DISTRICT_BOUNDARY_POLICY.distance_text(exc.distance_m, en=en),
         )]  # fmt: skip
-    return [getattr(exc, "message", str(exc))]
+    return field_errors(exc)
 
 
 @router.get("/sites/import", response_class=HTMLResponse)
@@ -367,7 +351,7 @@ def map_page(
     crs = settings.tile_crs if settings.tile_url else "wgs84"
     districts = [
         {"id": d.id, "name": d.name, "boundary": to_datum(d.boundary, crs)}
-        for d in session.scalars(select(District).where(district_clause(principal)))
+        for d in org.list_districts(session, principal)
     ]
     return render(
         request,

@@ -10,22 +10,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from sqlalchemy import select
 
 from dustgrid.bounds import Id
 from dustgrid.cases import penalties
 from dustgrid.cases.credit import service as credit
 from dustgrid.cases.credit.models import SiteProblem, StopWorkOrder
 from dustgrid.cases.deadlines import case_policy
-from dustgrid.cases.models import Case
-from dustgrid.cases.repository import case_clause
 from dustgrid.cases.schemas import ConfirmIn, CreditLists, ProblemOut, ReasonIn, StopWorkOut
 from dustgrid.errors import error_responses
 from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
-from dustgrid.identity.roles import Role
 from dustgrid.models import utcnow
-from dustgrid.sites.models import Site
-from dustgrid.sites.repository import site_clause
 
 router = APIRouter(prefix="/api/v1", tags=["penalties and credit"], responses=error_responses())
 
@@ -67,17 +61,8 @@ def list_problems(
     site_id: Id | None = None,
     status: Annotated[str | None, Query(pattern="^(proposed|confirmed|rejected)$")] = None,
 ) -> list[ProblemOut]:
-    stmt = select(SiteProblem).where(
-        SiteProblem.site_id.in_(select(Site.id).where(site_clause(principal)))
-    )
-    if principal.role == Role.provider:  # a provider sees its devices' cases only
-        stmt = stmt.where(SiteProblem.case_id.in_(select(Case.id).where(case_clause(principal))))
-    if site_id is not None:
-        stmt = stmt.where(SiteProblem.site_id == site_id)
-    if status is not None:
-        stmt = stmt.where(SiteProblem.status == status)
-    stmt = stmt.order_by(SiteProblem.id.desc()).limit(500)
-    return [_problem(p) for p in session.scalars(stmt)]
+    rows = credit.list_problems(session, principal, site_id=site_id, status=status)
+    return [_problem(p) for p in rows]
 
 
 @router.post(
@@ -107,12 +92,7 @@ def reject(
 def list_orders(
     session: DbSession, principal: CurrentPrincipal, site_id: Id | None = None
 ) -> list[StopWorkOut]:
-    stmt = select(StopWorkOrder).where(
-        StopWorkOrder.site_id.in_(select(Site.id).where(site_clause(principal)))
-    )
-    if site_id is not None:
-        stmt = stmt.where(StopWorkOrder.site_id == site_id)
-    return [_order(o) for o in session.scalars(stmt.order_by(StopWorkOrder.id.desc()).limit(500))]
+    return [_order(o) for o in credit.list_stop_work_orders(session, principal, site_id=site_id)]
 
 
 @router.post("/stop-work-orders/{order_id}/lift", response_model=StopWorkOut, summary="End early")

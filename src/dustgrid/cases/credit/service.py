@@ -17,7 +17,13 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.cases.credit.models import BadBehaviourRecord, BlacklistEntry, SiteProblem
+from dustgrid.cases.credit import repository as repo
+from dustgrid.cases.credit.models import (
+    BadBehaviourRecord,
+    BlacklistEntry,
+    SiteProblem,
+    StopWorkOrder,
+)
 from dustgrid.cases.ladder import blacklist_decision
 from dustgrid.cases.models import Case
 from dustgrid.cases.policy import CasePolicy
@@ -267,3 +273,27 @@ def bad_records_xlsx(rows: list[dict[str, Any]]) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+# ----------------------------------------------------------------------------- reads
+
+LIST_LIMIT = 500  # the penalty and stop-work lists show at most this many rows, newest first
+
+
+def list_problems(
+    session: Session, principal: Principal, *, site_id: int | None, status: str | None
+) -> list[SiteProblem]:
+    """Ladder proposals in the caller's scope, newest first."""
+    return repo.problems(session, principal, site_id=site_id, status=status, limit=LIST_LIMIT)
+
+
+def list_stop_work_orders(
+    session: Session, principal: Principal, *, site_id: int | None
+) -> list[StopWorkOrder]:
+    """Stop-work orders in the caller's scope, newest first."""
+    return repo.stop_work_orders(session, principal, site_id=site_id, limit=LIST_LIMIT)
+
+
+def problem_of_case(session: Session, case_id: int) -> SiteProblem | None:
+    """The ladder proposal a case raised (the case page shows it), if any."""
+    return repo.problem_of_case(session, case_id)

@@ -24,7 +24,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dustgrid.errors import DomainError
+from dustgrid.errors import DomainError, validation_summary
 from dustgrid.identity.deps import AppSettings, DbSession
 from dustgrid.intake.open311 import service as svc
 from dustgrid.intake.open311 import spec as spec
@@ -58,10 +58,7 @@ class Open311Route(APIRoute):
             except spec.SpecError as exc:
                 return render(fmt, "errors", spec.errors(exc.code, exc.description), exc.code)
             except RequestValidationError as exc:
-                text = "; ".join(
-                    f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg', '')}"
-                    for e in exc.errors()
-                )
+                text = validation_summary(exc.errors(), drop=1)
                 return render(fmt, "errors", spec.errors(400, text), 400)
             except DomainError as exc:
                 code = exc.status_code if exc.status_code in (403, 404) else 400

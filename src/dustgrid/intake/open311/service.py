@@ -26,21 +26,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
-from dustgrid.cases.models import Case
 from dustgrid.config import Settings
 from dustgrid.errors import NotFound
 from dustgrid.identity.principal import Principal
 from dustgrid.intake import hotline
 from dustgrid.intake import repository as repo
-from dustgrid.intake.models import Channel, Complaint, Open311Key
+from dustgrid.intake.models import Complaint, Open311Key
 from dustgrid.intake.open311 import spec as spec
 from dustgrid.intake.policy import IntakePolicy, intake_policy
 from dustgrid.intake.schemas import Open311RequestIn
-from dustgrid.org.models import OrgUnit
 
 KEY_SCHEME = "o311_"
 PREFIX_CHARS = 12
@@ -78,7 +75,7 @@ def revoke_key(session: Session, principal: Principal, key_id: int, *, now: date
 
 
 def list_keys(session: Session) -> list[Open311Key]:
-    return list(session.scalars(select(Open311Key).order_by(Open311Key.id)))
+    return repo.open311_keys(session)
 
 
 def verify_key(session: Session, key: str | None, *, now: datetime) -> Open311Key:
@@ -86,12 +83,7 @@ def verify_key(session: Session, key: str | None, *, now: datetime) -> Open311Ke
     key = (key or "").strip()
     if key.startswith(KEY_SCHEME) and len(key) >= PREFIX_CHARS + 16:
         digest = _hash(key)
-        rows = session.scalars(
-            select(Open311Key).where(
-                Open311Key.prefix == key[:PREFIX_CHARS], Open311Key.revoked_at.is_(None)
-            )
-        )
-        for row in rows:
+        for row in repo.open311_live_keys(session, key[:PREFIX_CHARS]):
             if secrets.compare_digest(row.key_hash, digest):
                 row.last_used_at = now
                 return row
@@ -224,24 +216,15 @@ def request_rows(
     bad = [s for s in statuses if s not in ("open", "closed")]
     if bad:
         raise spec.SpecError(400, f"status must be open or closed: {','.join(bad)}")
-    stmt = (
-        select(Complaint, Case.state, Case.deadline_at, Case.updated_at, OrgUnit.name)
-        .outerjoin(Case, Case.id == Complaint.case_id)
-        .outerjoin(OrgUnit, OrgUnit.id == Case.assigned_unit_id)
-        .where(Complaint.channel == Channel.open311)
-    )
-    if ids:
-        numbers = [int(i) for i in ids if i.isdigit()]
-        stmt = stmt.where(Complaint.id.in_(numbers))
-    else:
-        if codes:
-            stmt = stmt.where(Complaint.category.in_(codes))
+    numbers = [int(i) for i in ids if i.isdigit()] if ids else None
+    if numbers is None:
         start, end = spec.date_range(start, end, now)
-        stmt = stmt.where(Complaint.received_at >= start, Complaint.received_at <= end)
-    stmt = stmt.order_by(Complaint.received_at.desc(), Complaint.id.desc()).limit(spec.MAX_REQUESTS)
+    rows = repo.open311_requests(
+        session, ids=numbers, codes=codes, start=start, end=end, limit=spec.MAX_REQUESTS
+    )
     names = {code: s["service_name"] for s in spec.services(en) for code in [s["service_code"]]}
     out = []
-    for c, state, deadline, case_updated, unit in session.execute(stmt):
+    for c, state, deadline, case_updated, unit in rows:
         status, key = spec.status_of(
             c.status.value, c.resolved_at is not None, getattr(state, "value", state)
         )

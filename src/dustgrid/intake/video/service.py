@@ -20,7 +20,6 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,6 +30,7 @@ from dustgrid.cases.states import CaseSource
 from dustgrid.config import Settings, get_settings
 from dustgrid.devices.models import Device, DeviceKind
 from dustgrid.errors import Forbidden, Invalid, Unauthenticated
+from dustgrid.intake import repository as repo
 from dustgrid.intake.hotline import aware
 from dustgrid.intake.models import VideoAiEvent, VideoOutcome
 from dustgrid.intake.policy import (
@@ -91,11 +91,7 @@ def _out(ev: VideoAiEvent, *, created: bool, duplicate: bool) -> VideoEventOut:
 def _known(session: Session, device_id: int, vendor_id: str | None) -> VideoAiEvent | None:
     if not vendor_id:
         return None
-    return session.scalar(
-        select(VideoAiEvent).where(
-            VideoAiEvent.device_id == device_id, VideoAiEvent.vendor_event_id == vendor_id
-        )
-    )
+    return repo.video_event(session, device_id, vendor_id)
 
 
 def record_event(
