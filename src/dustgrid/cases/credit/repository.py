@@ -5,12 +5,13 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dustgrid.auth.scope import case_clause, site_clause
 from dustgrid.cases.credit.models import SiteProblem, StopWorkOrder
 from dustgrid.cases.models import Case
+from dustgrid.cases.repository import case_clause
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Role
 from dustgrid.sites.models import Site
+from dustgrid.sites.repository import site_clause
 
 
 def problems(
