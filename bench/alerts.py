@@ -42,8 +42,8 @@ from zoneinfo import ZoneInfo
 
 from _common import machine_lines
 
-from dustgrid.alerts.profiles import HEBEI, SHANGHAI, EvalContext, tune
-from dustgrid.alerts.rules import (
+from dustgrid.alerts.engine.profiles import HEBEI, SHANGHAI, EvalContext, tune
+from dustgrid.alerts.engine.rules import (
     IncrementalEvaluator,
     _scan,
     _ScanState,
@@ -52,7 +52,7 @@ from dustgrid.alerts.rules import (
     evaluate_window,
     evaluate_windows,
 )
-from dustgrid.alerts.windows import Reading
+from dustgrid.alerts.engine.windows import Reading
 
 TZ = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 20, 0, 0, tzinfo=TZ)
@@ -95,8 +95,8 @@ def full_evaluation(devices: int, minutes: int, *, batched: bool = False) -> dic
     """Every device's day judged by both rules: the pure reference implementation
     (``evaluate_windows``), or ``batched`` as a live round judges (``judge.Judge``: each
     time stamp placed in its window once, the reference bucketed once). Same results."""
-    from dustgrid.alerts.fetch import Value
-    from dustgrid.alerts.judge import Judge
+    from dustgrid.alerts.engine.judge import Judge
+    from dustgrid.alerts.engine.values import Value
 
     rng = random.Random(1)
     reference = series(

@@ -1,6 +1,6 @@
 """Data-quality flags from stored readings: run the pure detectors, keep what they find.
 
-Every ``quality_every`` the pure detectors (``alerts.quality``) look at each active dust
+Every ``quality_every`` the pure detectors (``alerts.engine.quality``) look at each active dust
 monitor's last ``quality_lookback`` of readings (and its district's reference stations, for
 the spray test). A finding overlapping or touching a stored flag of the same device, kind
 and metric extends it, so re-running over overlapping history never double-counts. Flags
@@ -22,16 +22,16 @@ from typing import Final
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
-from dustgrid.alerts import quality as detectors
 from dustgrid.alerts import service as alerts
+from dustgrid.alerts.engine import quality as detectors
+from dustgrid.alerts.engine.windows import Reading as PureReading
 from dustgrid.alerts.models import Alert, QualityFlagRow
 from dustgrid.alerts.policy import DEFAULT_ALERT_POLICY, MEDIUM, AlertPolicy
 from dustgrid.alerts.series import load_readings, reference_devices, reference_series, stations_for
-from dustgrid.alerts.windows import Reading as PureReading
 from dustgrid.devices.models import Device, DeviceKind, Lifecycle
 from dustgrid.telemetry.models import Reading
 
-#: The detectors' rules and numbers (alerts/quality.py) as one version: 2026.2 added
+#: The detectors' rules and numbers (alerts/engine/quality.py) as one version: 2026.2 added
 #: replayed_series and replayed_frame.
 DETECTOR_VERSION: Final = "2026.2"
 VALUE_METRICS: Final = ("tsp", "pm10", "pm25")

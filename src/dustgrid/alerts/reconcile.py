@@ -19,9 +19,9 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts import service as alerts
+from dustgrid.alerts.engine.rules import AlertEpisode
 from dustgrid.alerts.models import Alert, AlertState, AlertWindow
 from dustgrid.alerts.policy import AlertPolicy
-from dustgrid.alerts.rules import AlertEpisode
 from dustgrid.alerts.rulesets import ActiveRule
 from dustgrid.alerts.series import SiteInfo
 

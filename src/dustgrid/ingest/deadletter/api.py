@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from dustgrid.auth.deps import CurrentPrincipal, DbSession
 from dustgrid.ingest.deadletter import service
-from dustgrid.telemetry.intake import ItemError
+from dustgrid.ingest.items import ItemError
 
 router = APIRouter(prefix="/api/v1/ingest", tags=["ingest"])
 

@@ -55,8 +55,8 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
 
 import dustgrid.model_registry  # noqa: F401 - every table mapped (foreign keys resolve)
+from dustgrid.alerts.engine.quality import QualityFlag
 from dustgrid.alerts.flags import note_repeated_frames, store_flag
-from dustgrid.alerts.quality import QualityFlag
 from dustgrid.config import Settings
 from dustgrid.db import make_engine
 from dustgrid.devices import online as device_online
