@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dustgrid.ingest.hj212.codes import MAX_PW_LEN
+from dustgrid.devices.protocol import MAX_PW_LEN
 from dustgrid.models import Base, TimestampMixin, UTCDateTime, utcnow
 
 
