@@ -197,7 +197,7 @@ def _city(session: Any, devices: int) -> list[Any]:
     (the reference station last)."""
     from dustgrid.alerts.models import AlertProfileSetting
     from dustgrid.devices.models import Device, DeviceKind, Lifecycle
-    from dustgrid.ingest.hj212.writer import DeviceInfo
+    from dustgrid.ingest.hj212.devicecache import DeviceInfo
     from dustgrid.org.models import UNIT_LEVEL, District, OrgUnit, UnitKind
     from dustgrid.sites.models import Site, SiteKind, Stage
 
@@ -273,7 +273,7 @@ def ingest_and_platform(devices: int, minutes: int, path: Path) -> dict[str, Any
     from dustgrid.alerts.tasks import LiveEvaluator
     from dustgrid.db import make_engine
     from dustgrid.ingest.hj212 import DataItem, build_data_frame, decode, make_qn
-    from dustgrid.ingest.hj212.writer import frame_rows
+    from dustgrid.ingest.hj212.rows import frame_rows
     from dustgrid.telemetry.rollups import refresh_rollups
     from dustgrid.telemetry.store import write_readings
 

@@ -30,15 +30,10 @@ from dustgrid.config import Settings
 from dustgrid.telemetry.timewindow import time_window_from_settings
 
 from .backfill import BackfillTracker
+from .devicecache import DeviceDirectory
+from .recorders import Quarantine, TimeFlags, lookup_executor
 from .session import Hj212Session, IngestContext, LogLimiter
-from .writer import (
-    BatchWriter,
-    DeviceDirectory,
-    Quarantine,
-    TimeFlags,
-    lookup_executor,
-    make_ingest_engine,
-)
+from .writer import BatchWriter, make_ingest_engine
 
 log = logging.getLogger("dustgrid.hj212")
 

@@ -86,10 +86,12 @@ from .codes import (
 )
 from .cp import parse_timestamp
 from .crc import hj212_crc, modbus_crc
+from .devicecache import DeviceDirectory, DeviceInfo
 from .envelope import CRC_HJ212, CRC_MODBUS
 from .errors import HJ212Error, StreamError
+from .recorders import Quarantine, TimeFlags
 from .stream import FrameSplitter, SplitReassembler
-from .writer import Batch, BatchWriter, DeviceDirectory, DeviceInfo, Quarantine, TimeFlags
+from .writer import Batch, BatchWriter
 
 log = logging.getLogger("dustgrid.hj212")
 
