@@ -31,11 +31,16 @@ How (measured on a 2-core machine with 100,000-row batches; ADR 0003):
   pre-formatted the way SQLAlchemy stores them (naive UTC text), so the rows are identical
   to ORM-written ones.
 
-Rows may also come pre-encoded for PostgreSQL (:class:`CopyRows`): the HJ 212 listener
-encodes each frame's readings into binary ``COPY`` rows as the frame arrives (one
-``struct`` call per frame for the usual frame, :class:`CopyTemplate`), so a batch of
-thousands of rows reaches the database as one buffer, without a Python object or a
-``write_row`` call per reading. Same contract, same two paths.
+Rows may also come pre-encoded for PostgreSQL (:class:`~dustgrid.telemetry.pgcopy.CopyRows`):
+the HJ 212 listener encodes each frame's readings into binary ``COPY`` rows as the frame
+arrives (one ``struct`` call per frame for the usual frame,
+:class:`~dustgrid.telemetry.pgcopy.CopyTemplate`), so a batch of thousands of rows reaches
+the database as one buffer, without a Python object or a ``write_row`` call per reading.
+Same contract, same two paths.
+
+Modules: ``rows`` (:class:`ReadingRow`, the 15-minute grain), ``pgcopy`` (binary COPY
+encoding, pure), ``store_pg`` and ``store_sqlite`` (the two write paths); this module is
+the one entry point.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""The database side of the HJ 212 listener: a batching writer, device look-ups, quarantine.
+"""The batching writer of the HJ 212 listener: frames in on the event loop, batches committed
+on writer threads, replies released after the commit.
+
+The rest of the listener's database side lives next to it: device look-ups
+(``devicecache``), the encoding of a frame into rows (``rows``), quarantine rows and time
+flags (``recorders``).
 
 Why a batching writer: thousands of devices each send a small frame a minute; one
 transaction per frame would spend most of its time in commit (fsync). Every connection's
