@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts.engine.quality import QualityFlag
-from dustgrid.alerts.flags import store_flag
+from dustgrid.alerts.flagstore import store_flag
 from dustgrid.devices import service as device_service
 from dustgrid.devices.models import Device
 

@@ -56,7 +56,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
 
-from dustgrid.alerts.flags import note_repeated_frames
+from dustgrid.alerts.flagstore import note_repeated_frames
 from dustgrid.config import Settings
 from dustgrid.db import make_engine
 from dustgrid.devices import online as device_online
