@@ -43,7 +43,7 @@ _UTC_OF: dict[tuple[datetime, ZoneInfo], datetime] = {}
 _UTC_CACHE_MAX: Final = 4096
 
 
-def _utc(local: datetime, tz: ZoneInfo) -> datetime:
+def utc_of(local: datetime, tz: ZoneInfo) -> datetime:
     """Device-local naive time -> aware UTC, cached: devices report at shared instants.
     Raises ``OverflowError`` for a time that has no UTC (year 1 or 9999 at the calendar's
     ends): the listener judges every data time first (:meth:`BatchWriter.time_verdict`)."""
@@ -227,7 +227,7 @@ def frame_rows(
     The listener itself encodes frames in :meth:`BatchWriter.add_frame`."""
     if frame.data_time is None or not frame.items:
         return [], {}, []
-    data_time = _utc(frame.data_time, tz)
+    data_time = utc_of(frame.data_time, tz)
     plan = row_plan(
         KIND_PREFIX.get(frame.cn, ""),
         not _canonical_particulate_unit(device.particulate_unit),
@@ -256,7 +256,7 @@ def encode_job(
     if frame.data_time is None or not items:
         job: Job = (device.id, now, None, None, 0, (), ())
     else:
-        data_time = _utc(frame.data_time, tz)
+        data_time = utc_of(frame.data_time, tz)
         plan = row_plan(
             KIND_PREFIX.get(frame.cn, ""),
             not _canonical_particulate_unit(device.particulate_unit),

@@ -71,7 +71,7 @@ from dustgrid.telemetry.timewindow import (
 from .codec import Frame
 from .codes import CN_RTD_DATA
 from .devicecache import DeviceInfo
-from .rows import Job, _utc, encode_job, merge_seen
+from .rows import Job, encode_job, merge_seen, utc_of
 
 log = logging.getLogger("dustgrid.hj212.writer")
 
@@ -189,7 +189,7 @@ class BatchWriter:
         if local is None:
             return None
         try:
-            at = _utc(local, self.tz)  # cached: add_frame takes it from there
+            at = utc_of(local, self.tz)  # cached: add_frame takes it from there
         except OverflowError:
             return UNREPRESENTABLE
         window = self.window
