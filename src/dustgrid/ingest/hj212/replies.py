@@ -10,7 +10,6 @@ from .build import build_data_reply, build_frame, format_timestamp, reply_crc
 from .codec import Frame
 from .codes import CN_TIME_GET, CN_TIME_SET, REPLY_FLAG, REQUEST_FLAG
 from .crc import hj212_crc, modbus_crc
-from .devicecache import DeviceInfo
 from .envelope import CRC_HJ212
 
 SYSTEM_TIME_KEY: Final = "SystemTime"
@@ -54,18 +53,18 @@ def time_reply(frame: Frame, local_now: datetime) -> bytes:
     )  # fmt: skip
 
 
-def time_get_request(device: DeviceInfo, st: str, qn: str, crc: str) -> bytes:
+def time_get_request(*, mn: str, pw: str, st: str, qn: str, crc: str) -> bytes:
     """Our 1011 asking a device for its clock."""
     return build_frame(
-        st=st, cn=CN_TIME_GET, pw=device.password, mn=device.mn, flag=REQUEST_FLAG, qn=qn,
+        st=st, cn=CN_TIME_GET, pw=pw, mn=mn, flag=REQUEST_FLAG, qn=qn,
         crc=crc,
     )  # fmt: skip
 
 
-def time_set_request(device: DeviceInfo, st: str, qn: str, local_now: datetime, crc: str) -> bytes:
+def time_set_request(*, mn: str, pw: str, st: str, qn: str, local_now: datetime, crc: str) -> bytes:
     """Our 1012 setting a device's clock to ``local_now``."""
     return build_frame(
-        st=st, cn=CN_TIME_SET, pw=device.password, mn=device.mn, flag=REQUEST_FLAG, qn=qn,
+        st=st, cn=CN_TIME_SET, pw=pw, mn=mn, flag=REQUEST_FLAG, qn=qn,
         extra={SYSTEM_TIME_KEY: format_timestamp(local_now)},
         crc=crc,
     )  # fmt: skip

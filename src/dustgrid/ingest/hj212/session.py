@@ -377,13 +377,18 @@ class Hj212Session(FrameConnection):
     def _send_time_get(self, device: DeviceInfo, st: str) -> None:
         qn = self.ctx.backfill.new_qn(datetime.now(UTC))
         self.time_requests[qn] = device.mn
-        frame = time_get_request(device, st, qn, self._crc_for(device))
+        frame = time_get_request(
+            mn=device.mn, pw=device.password, st=st, qn=qn, crc=self._crc_for(device)
+        )
         self._queue(frame, "1011_get")
 
     def _send_time_set(self, device: DeviceInfo, st: str) -> None:
         qn = self.ctx.backfill.new_qn(datetime.now(UTC))
         self.time_requests[qn] = device.mn
-        frame = time_set_request(device, st, qn, self._local_now(), self._crc_for(device))
+        frame = time_set_request(
+            mn=device.mn, pw=device.password, st=st, qn=qn, local_now=self._local_now(),
+            crc=self._crc_for(device),
+        )  # fmt: skip
         self.ctx.stats["time_sets"] += 1
         self._queue(frame, "1012_set")
 
