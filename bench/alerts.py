@@ -42,8 +42,8 @@ from zoneinfo import ZoneInfo
 
 from _common import machine_lines
 
-from dustgrid.alerts.profiles import HEBEI, SHANGHAI, EvalContext, tune
-from dustgrid.alerts.rules import (
+from dustgrid.alerts.engine.profiles import HEBEI, SHANGHAI, EvalContext, tune
+from dustgrid.alerts.engine.rules import (
     IncrementalEvaluator,
     _scan,
     _ScanState,
@@ -52,7 +52,7 @@ from dustgrid.alerts.rules import (
     evaluate_window,
     evaluate_windows,
 )
-from dustgrid.alerts.windows import Reading
+from dustgrid.alerts.engine.windows import Reading
 
 TZ = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 20, 0, 0, tzinfo=TZ)
@@ -95,8 +95,8 @@ def full_evaluation(devices: int, minutes: int, *, batched: bool = False) -> dic
     """Every device's day judged by both rules: the pure reference implementation
     (``evaluate_windows``), or ``batched`` as a live round judges (``judge.Judge``: each
     time stamp placed in its window once, the reference bucketed once). Same results."""
-    from dustgrid.alerts.fetch import Value
-    from dustgrid.alerts.judge import Judge
+    from dustgrid.alerts.engine.judge import Judge
+    from dustgrid.alerts.engine.values import Value
 
     rng = random.Random(1)
     reference = series(
@@ -197,7 +197,7 @@ def _city(session: Any, devices: int) -> list[Any]:
     (the reference station last)."""
     from dustgrid.alerts.models import AlertProfileSetting
     from dustgrid.devices.models import Device, DeviceKind, Lifecycle
-    from dustgrid.ingest.hj212.writer import DeviceInfo
+    from dustgrid.ingest.hj212.devicecache import DeviceInfo
     from dustgrid.org.models import UNIT_LEVEL, District, OrgUnit, UnitKind
     from dustgrid.sites.models import Site, SiteKind, Stage
 
@@ -273,7 +273,7 @@ def ingest_and_platform(devices: int, minutes: int, path: Path) -> dict[str, Any
     from dustgrid.alerts.tasks import LiveEvaluator
     from dustgrid.db import make_engine
     from dustgrid.ingest.hj212 import DataItem, build_data_frame, decode, make_qn
-    from dustgrid.ingest.hj212.writer import frame_rows
+    from dustgrid.ingest.hj212.rows import frame_rows
     from dustgrid.telemetry.rollups import refresh_rollups
     from dustgrid.telemetry.store import write_readings
 

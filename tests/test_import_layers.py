@@ -68,12 +68,13 @@ PURE_CORES = (
     "dustgrid.ingest.hj212.cp",
     "dustgrid.ingest.hj212.crc",
     "dustgrid.ingest.hj212.stream",
-    "dustgrid.alerts.aqi",
+    "dustgrid.ingest.hj212.replies",
+    "dustgrid.ingest.hj212.loglimit",
+    "dustgrid.alerts.engine",
     "dustgrid.alerts.policy",
-    "dustgrid.alerts.profiles",
-    "dustgrid.alerts.quality",
-    "dustgrid.alerts.rules",
-    "dustgrid.alerts.windows",
+    "dustgrid.devices.protocol",
+    "dustgrid.devices.states",
+    "dustgrid.telemetry.pgcopy",
     "dustgrid.cases.states",
     "dustgrid.workcal",
     "dustgrid.grids.partition",
@@ -81,19 +82,6 @@ PURE_CORES = (
     "dustgrid.sites.uscc",
 )
 IMPURE_LIBRARIES = frozenset({"sqlalchemy", "fastapi", "starlette", "jinja2", "alembic", "psycopg"})
-
-# Known exceptions: removed by the sensing branch (issue 11, devices/telemetry/ingest/alerts).
-# Each is one module-level import that breaks the layers today. Delete this list once the
-# sensing branch is merged: the test then fails on any exception that no longer occurs.
-SENSING_EXCEPTIONS: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("dustgrid.devices.models", "dustgrid.ingest.hj212.codes"),
-        ("dustgrid.devices.schemas", "dustgrid.ingest.hj212.codes"),
-        ("dustgrid.telemetry.intake", "dustgrid.ingest.hj212.codes"),
-        ("dustgrid.telemetry.intake", "dustgrid.ingest.hj212.cp"),
-        ("dustgrid.ingest.hj212.writer", "dustgrid.model_registry"),
-    }
-)
 
 
 def _module_name(path: Path) -> str:
@@ -173,8 +161,6 @@ def _package_edges(internal: dict[str, set[str]]) -> dict[tuple[str, str], set[s
     edges: dict[tuple[str, str], set[str]] = defaultdict(set)
     for importer, targets in internal.items():
         for target in targets:
-            if (importer, target) in SENSING_EXCEPTIONS:
-                continue
             a, b = _package(importer), _package(target)
             if a != b:
                 edges[(a, b)].add(f"{importer} -> {target}")
@@ -279,13 +265,6 @@ def test_pure_cores_import_no_database_or_web_library() -> None:
                 for library in sorted(external.get(module, set()) & IMPURE_LIBRARIES):
                     broken.append(f"{member}: {module} (imported by {via}) imports {library}")
     assert not broken, "pure cores reaching a database or web library:\n" + "\n".join(broken)
-
-
-def test_known_exceptions_still_occur() -> None:
-    """An exception that no longer occurs must be deleted, so the list only ever shrinks."""
-    internal, _ = build_graph()
-    stale = sorted(edge for edge in SENSING_EXCEPTIONS if edge[1] not in internal.get(edge[0], ()))
-    assert not stale, f"delete these from SENSING_EXCEPTIONS, they no longer occur: {stale}"
 
 
 def test_the_contracts_see_a_forbidden_import() -> None:

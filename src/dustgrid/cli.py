@@ -56,6 +56,7 @@ def hj212_listen(
     import asyncio
     import logging
 
+    import dustgrid.model_registry  # noqa: F401 - every table mapped (foreign keys resolve)
     from dustgrid.ingest.hj212.server import run_listener
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

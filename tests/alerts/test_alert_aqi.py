@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dustgrid.alerts.aqi import (
+from dustgrid.alerts.engine.aqi import (
     IAQI_BREAKPOINTS,
     PM10_24H_BREAKPOINTS,
     PM25_24H_BREAKPOINTS,

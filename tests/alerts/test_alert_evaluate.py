@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dustgrid.alerts.engine.rules import evaluate_windows
 from dustgrid.alerts.models import AlertState, AlertWindow, AlertWindowState
 from dustgrid.alerts.policy import AlertPolicy
-from dustgrid.alerts.rules import evaluate_windows
 from dustgrid.alerts.rulesets import active_rules
 from dustgrid.alerts.series import site_context, site_series
 from dustgrid.cases.models import CaseEvent

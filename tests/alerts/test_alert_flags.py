@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts import views
-from dustgrid.alerts.flags import detect_quality, note_repeated_frames
+from dustgrid.alerts.flags import detect_quality
+from dustgrid.alerts.flagstore import note_repeated_frames
 from dustgrid.alerts.models import Alert, QualityFlagRow
 from dustgrid.cases.models import Case
 from dustgrid.devices.models import DeviceKind

@@ -9,15 +9,15 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dustgrid.alerts.profiles import absolute_profile, get_profile, tune
-from dustgrid.alerts.rules import (
+from dustgrid.alerts.engine.profiles import absolute_profile, get_profile, tune
+from dustgrid.alerts.engine.rules import (
     AlertBook,
     AlertTransition,
     IncrementalEvaluator,
     alert_episodes,
     evaluate_windows,
 )
-from dustgrid.alerts.windows import Reading
+from dustgrid.alerts.engine.windows import Reading
 
 SH = ZoneInfo("Asia/Shanghai")
 DAY0 = datetime(2024, 5, 1, tzinfo=SH)

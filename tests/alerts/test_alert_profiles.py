@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dustgrid.alerts.profiles import (
+from dustgrid.alerts.engine.profiles import (
     BUILTIN_PROFILES,
     ContextError,
     EvalContext,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from dustgrid.alerts.quality import (
+from dustgrid.alerts.engine.quality import (
     Frame,
     clock_drift,
     flat_line,
@@ -16,7 +16,7 @@ from dustgrid.alerts.quality import (
     replayed_series,
     spray_drop,
 )
-from dustgrid.alerts.windows import Reading
+from dustgrid.alerts.engine.windows import Reading
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2024, 5, 1, 8, tzinfo=SH)
@@ -148,7 +148,7 @@ def test_every_flag_kind_has_a_label_in_both_languages() -> None:
     import json
     from pathlib import Path
 
-    from dustgrid.alerts.quality import FLAG_KINDS
+    from dustgrid.alerts.engine.quality import FLAG_KINDS
 
     root = Path(__file__).parents[2] / "src" / "dustgrid" / "i18n"
     for locale in ("zh-CN", "en"):

@@ -16,9 +16,9 @@ import pytest
 from typer.testing import CliRunner
 
 from dustgrid.alerts.cli import app
-from dustgrid.alerts.profiles import get_profile
-from dustgrid.alerts.rules import day_verdicts, evaluate_windows
-from dustgrid.alerts.windows import Reading
+from dustgrid.alerts.engine.profiles import get_profile
+from dustgrid.alerts.engine.rules import day_verdicts, evaluate_windows
+from dustgrid.alerts.engine.windows import Reading
 from dustgrid.data import PRSA_DIR
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dustgrid.alerts.profiles import EvalContext, absolute_profile, get_profile, tune
-from dustgrid.alerts.rules import alert_episodes, day_verdicts, evaluate_windows
-from dustgrid.alerts.windows import Reading
+from dustgrid.alerts.engine.profiles import EvalContext, absolute_profile, get_profile, tune
+from dustgrid.alerts.engine.rules import alert_episodes, day_verdicts, evaluate_windows
+from dustgrid.alerts.engine.windows import Reading
 
 SH = ZoneInfo("Asia/Shanghai")
 HEBEI = get_profile("hebei-db13-2934-2019")

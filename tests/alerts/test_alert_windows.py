@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dustgrid.alerts.windows import (
+from dustgrid.alerts.engine.windows import (
     Reading,
     aggregate,
     bucket_values,

@@ -11,13 +11,15 @@ from sqlalchemy.orm import Session
 
 from dustgrid.telemetry.metrics import UnitError
 from dustgrid.telemetry.models import Reading, RollupDirty
-from dustgrid.telemetry.store import (
+from dustgrid.telemetry.pgcopy import (
     CopyRows,
     CopyTemplate,
-    ReadingRow,
     copy_row_head,
     copy_suffix,
     copy_value,
+)
+from dustgrid.telemetry.store import (
+    ReadingRow,
     to_canonical,
     window_start,
     write_readings,

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts import repository as repo
+from dustgrid.alerts.engine.windows import Reading as PureReading
 from dustgrid.alerts.models import Alert, AlertProfileSetting
 from dustgrid.alerts.rulesets import effective_profile
 from dustgrid.alerts.series import (
@@ -28,7 +29,6 @@ from dustgrid.alerts.series import (
     stations_for,
 )
 from dustgrid.alerts.service import get_alert
-from dustgrid.alerts.windows import Reading as PureReading
 from dustgrid.errors import Invalid
 from dustgrid.identity.principal import Principal
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
-from dustgrid.alerts.profiles import (
+from dustgrid.alerts.engine.profiles import (
     AREA_CLASSES,
     BUILTIN_PROFILES,
     STAGES,
@@ -26,8 +26,14 @@ from dustgrid.alerts.profiles import (
     get_profile,
     tune,
 )
-from dustgrid.alerts.rules import WindowResult, day_verdicts, evaluate_windows
-from dustgrid.alerts.windows import DEFAULT_TZ_NAME, KNOWN_FLAGS, Reading, local_day, parse_time
+from dustgrid.alerts.engine.rules import WindowResult, day_verdicts, evaluate_windows
+from dustgrid.alerts.engine.windows import (
+    DEFAULT_TZ_NAME,
+    KNOWN_FLAGS,
+    Reading,
+    local_day,
+    parse_time,
+)
 
 app = typer.Typer(
     help="Dust alert rules: list standards profiles, evaluate them on CSV series.",

@@ -35,20 +35,26 @@ from sqlalchemy.orm import Session
 
 from dustgrid.alerts import sitestate
 from dustgrid.alerts import windowstore as store
+from dustgrid.alerts.engine.judge import (
+    Buckets,
+    Judge,
+    count_granule_hours,
+    count_hours,
+    uses_rollups,
+)
+from dustgrid.alerts.engine.profiles import ContextError
+from dustgrid.alerts.engine.rules import AlertEpisode
+from dustgrid.alerts.engine.values import Granule, Value
+from dustgrid.alerts.engine.windows import window_start
 from dustgrid.alerts.fetch import (
-    Granule,
-    Value,
     fetch,
     fetch_rollups,
     hourly_counts,
     rollups_pending,
 )
-from dustgrid.alerts.judge import Buckets, Judge, count_granule_hours, count_hours, uses_rollups
 from dustgrid.alerts.models import AlertWindow, AlertWindowState
 from dustgrid.alerts.policy import DEFAULT_ALERT_POLICY, AlertPolicy
-from dustgrid.alerts.profiles import ContextError
 from dustgrid.alerts.reconcile import EvalReport, affected_alerts, clear_disabled, reconcile
-from dustgrid.alerts.rules import AlertEpisode
 from dustgrid.alerts.rulesets import ActiveRule, active_rules
 from dustgrid.alerts.series import (
     REFERENCE_KINDS,
@@ -60,7 +66,6 @@ from dustgrid.alerts.series import (
     site_infos,
     stations_for,
 )
-from dustgrid.alerts.windows import window_start
 from dustgrid.alerts.windowstore import iso
 
 log = logging.getLogger(__name__)

@@ -14,24 +14,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
+from dustgrid.alerts.engine.values import Granule, Value
 from dustgrid.telemetry.store import SqliteTimes
 from dustgrid.telemetry.store import window_start as granule_start
 
 CHUNK: Final = 500
 _COLS: Final = "device_id, metric, kind, data_time, value, flag, valid"
-
-
-class Value(NamedTuple):
-    """One stored reading: ``ok`` is the pure engine's validity (valid flag, finite value)."""
-
-    time: datetime
-    value: float | None
-    ok: bool
-    flag: str
 
 
 def _sql(dialect: str, n_devs: int, n_metrics: int, n_kinds: int) -> str:
@@ -113,15 +105,6 @@ def _utc(value: Any) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
-
-
-class Granule(NamedTuple):
-    """A device's 15-minute roll-up of one metric: the valid values' mean and count."""
-
-    start: datetime
-    mean: float | None
-    count_valid: int
-    count_total: int
 
 
 def fetch_rollups(

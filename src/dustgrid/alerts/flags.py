@@ -1,6 +1,6 @@
 """Data-quality flags from stored readings: run the pure detectors, keep what they find.
 
-Every ``quality_every`` the pure detectors (``alerts.quality``) look at each active dust
+Every ``quality_every`` the pure detectors (``alerts.engine.quality``) look at each active dust
 monitor's last ``quality_lookback`` of readings (and its district's reference stations, for
 the spray test). A finding overlapping or touching a stored flag of the same device, kind
 and metric extends it, so re-running over overlapping history never double-counts. Flags
@@ -8,35 +8,32 @@ copy the device's site and provider, for the counts per site and per provider th
 assessment reads. Kinds in ``quality_case_kinds`` raise a ``quality:<kind>`` alert per
 site (and so a case of their own kind); it clears after ``quality_clear_after`` without a
 new flag. Replayed frames leave no trace in ``reading`` (the store keeps the first copy), so
-the ingest path reports them as they arrive: :func:`note_repeated_frames`. Never commits.
+the ingest path reports them as they arrive (``alerts.flagstore.note_repeated_frames``).
+Never commits.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Final
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dustgrid.alerts import quality as detectors
 from dustgrid.alerts import service as alerts
+from dustgrid.alerts.engine import quality as detectors
+from dustgrid.alerts.engine.windows import Reading as PureReading
+from dustgrid.alerts.flagstore import DETECTOR_VERSION, store_flag
 from dustgrid.alerts.models import Alert, QualityFlagRow
 from dustgrid.alerts.policy import DEFAULT_ALERT_POLICY, MEDIUM, AlertPolicy
 from dustgrid.alerts.series import load_readings, reference_devices, reference_series, stations_for
-from dustgrid.alerts.windows import Reading as PureReading
 from dustgrid.devices.models import Device, DeviceKind, Lifecycle
 from dustgrid.telemetry.models import Reading
 
-#: The detectors' rules and numbers (alerts/quality.py) as one version: 2026.2 added
-#: replayed_series and replayed_frame.
-DETECTOR_VERSION: Final = "2026.2"
 VALUE_METRICS: Final = ("tsp", "pm10", "pm25")
 METRICS: Final = (*VALUE_METRICS, "humidity")
-MERGE_GAP: Final = timedelta(minutes=5)
 CHUNK: Final = 200
 
 
@@ -84,74 +81,6 @@ def _frames(
     for dev, t, received in session.execute(stmt):
         out[dev].append(detectors.Frame(t, received, {}))
     return out
-
-
-def note_repeated_frames(
-    session: Session, repeats: Iterable[tuple[int, datetime, datetime]]
-) -> int:
-    """Flag frames that arrived again: ``repeats`` are (device id, data time, received at) of
-    real-time uploads in a batch the store found rows of already (the ingest path calls this
-    only then). The pure rule decides: a copy at least ``REPLAY_MIN_DELAY`` after the first
-    is a replay, quicker ones are transport retries (and the batch's own new rows, received
-    just now, are no repeat at all). Returns the number of flags stored or extended."""
-    received = {(dev, t): at for dev, t, at in repeats}
-    wanted = sorted(received)
-    if not wanted:
-        return 0
-    first: dict[tuple[int, datetime], datetime] = {}
-    for i in range(0, len(wanted), CHUNK):
-        part = wanted[i : i + CHUNK]
-        stmt = (
-            select(Reading.device_id, Reading.data_time, func.min(Reading.received_at))
-            .where(tuple_(Reading.device_id, Reading.data_time).in_(part))
-            .group_by(Reading.device_id, Reading.data_time)
-        )
-        first.update({(dev, t): seen for dev, t, seen in session.execute(stmt)})
-    stored = 0
-    devices: dict[int, Device | None] = {}
-    for (device_id, data_time), seen in first.items():
-        again = received[(device_id, data_time)]
-        frames = [detectors.Frame(data_time, seen, {}), detectors.Frame(data_time, again, {})]
-        for flag in detectors.replayed_frames(frames):
-            if device_id not in devices:
-                devices[device_id] = session.get(Device, device_id)
-            device = devices[device_id]
-            if device is not None:
-                store_flag(session, device, flag)
-                stored += 1
-    return stored
-
-
-def store_flag(
-    session: Session, device: Device, flag: detectors.QualityFlag
-) -> tuple[QualityFlagRow, bool]:
-    """Insert the flag or extend the stored one it overlaps; (row, created)."""
-    f = QualityFlagRow
-    stmt = select(f).where(
-        f.device_id == device.id,
-        f.kind == flag.kind,
-        f.metric.is_(None) if flag.metric is None else f.metric == flag.metric,
-        f.end_at >= flag.start - MERGE_GAP,
-        f.start_at <= flag.end + MERGE_GAP,
-    )
-    row = session.scalar(stmt.order_by(f.start_at).limit(1))
-    if row is not None:
-        row.start_at, row.end_at = min(row.start_at, flag.start), max(row.end_at, flag.end)
-        row.detail = flag.detail
-        return row, False
-    row = QualityFlagRow(
-        device_id=device.id,
-        site_id=device.site_id,
-        provider_id=device.provider_id,
-        kind=flag.kind,
-        metric=flag.metric,
-        start_at=flag.start,
-        end_at=flag.end,
-        detail=flag.detail,
-        detector_version=DETECTOR_VERSION,
-    )
-    session.add(row)
-    return row, True
 
 
 def detect_quality(

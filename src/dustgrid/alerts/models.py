@@ -190,7 +190,7 @@ class OfflineWatch(Base):
 
 
 class QualityFlagRow(Base, TimestampMixin):
-    """A data-quality finding (``alerts.quality``) on one device over ``[start_at, end_at]``.
+    """A data-quality finding (``alerts.engine.quality``) on one device over ``[start_at, end_at]``.
 
     ``site_id`` and ``provider_id`` are copied at detection time, so a count per site or
     provider stays what it was when the device later moves.

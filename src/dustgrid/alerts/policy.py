@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Final
 
-from dustgrid.alerts.rules import DEFAULT_LATE_HORIZON
+from dustgrid.alerts.engine.rules import DEFAULT_LATE_HORIZON
 
 #: Severities, as the case core spells them (``cases.categories.Severity``).
 LOW: Final = "low"

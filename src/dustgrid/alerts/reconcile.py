@@ -19,9 +19,9 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts import service as alerts
+from dustgrid.alerts.engine.rules import AlertEpisode
 from dustgrid.alerts.models import Alert, AlertState, AlertWindow
 from dustgrid.alerts.policy import AlertPolicy
-from dustgrid.alerts.rules import AlertEpisode
 from dustgrid.alerts.rulesets import ActiveRule
 from dustgrid.alerts.series import SiteInfo
 
@@ -91,30 +91,61 @@ def reconcile(
         alerts.clear_alert(session, gone, now=now, ended_at=gone.ended_at, reason="retracted")
         report.retracted += 1
     session.flush()
+    scope = _Scope(session, rule, site, first, now, policy, report, stations)
     for ep, alert in matched:
-        _episode(session, rule, site, ep, alert, first, now, policy, report, stations)
+        _episode(scope, ep, alert)
 
 
-def _episode(
-    session: Session,
-    rule: ActiveRule,
-    site: SiteInfo,
-    ep: AlertEpisode,
-    alert: Alert | None,
-    first: datetime,
-    now: datetime,
-    policy: AlertPolicy,
-    report: EvalReport,
-    stations: list[str],
-) -> None:
-    prof = rule.profile
-    end = ep.cleared_at.astimezone(UTC) if ep.cleared_at else now
-    rows = list(
-        session.scalars(
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """What every episode of one site × rule re-evaluation shares."""
+
+    session: Session
+    rule: ActiveRule
+    site: SiteInfo
+    first: datetime  # the first window re-evaluated
+    now: datetime
+    policy: AlertPolicy
+    report: EvalReport
+    stations: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Findings:
+    """An episode's exceeding windows and what the alert shows of them."""
+
+    rows: list[AlertWindow]
+    held: bool
+    severity: str
+    evidence: dict[str, Any]
+    peak: tuple[float | None, float | None, float | None]  # value, excess, limit
+    text: str
+
+
+def _episode(scope: _Scope, ep: AlertEpisode, alert: Alert | None) -> None:
+    """Raise or update the episode's alert (``alert`` None: none matched), then clear it
+    when the episode is over. An episode without stored exceeding windows changes nothing."""
+    rows = _exceeding_windows(scope, ep)
+    if not rows:
+        return
+    found = _findings(scope, rows)
+    if alert is None:
+        alert = _raise(scope, ep, found)
+    else:
+        _update(scope, ep, alert, found)
+    if ep.cleared_at is not None:
+        _clear(scope, ep, alert)
+
+
+def _exceeding_windows(scope: _Scope, ep: AlertEpisode) -> list[AlertWindow]:
+    """The stored exceeding windows of the episode, oldest first (fresh from the database)."""
+    end = ep.cleared_at.astimezone(UTC) if ep.cleared_at else scope.now
+    return list(
+        scope.session.scalars(
             select(AlertWindow)
             .where(
-                AlertWindow.site_id == site.id,
-                AlertWindow.rule_key == rule.key,
+                AlertWindow.site_id == scope.site.id,
+                AlertWindow.rule_key == scope.rule.key,
                 AlertWindow.window_start >= ep.first_window,
                 AlertWindow.window_start < end,
                 AlertWindow.exceeded.is_(True),
@@ -123,79 +154,103 @@ def _episode(
             .execution_options(populate_existing=True)
         )
     )
-    if not rows:
-        return
+
+
+def _findings(scope: _Scope, rows: list[AlertWindow]) -> _Findings:
+    """Severity, evidence, peak and description, recomputed from the windows every time."""
+    prof = scope.rule.profile
+    policy = scope.policy
     peak = max(rows, key=lambda w: w.excess)
-    held = rows[-1].held
-    severity = policy.severity(peak.excess, peak.limit_value)
     evidence = {
         "rule": prof.describe(),
         "rule_version": prof.version,
         "policy_version": policy.version,
-        "setting_version": rule.setting_version,
-        "reference_stations": stations,
+        "setting_version": scope.rule.setting_version,
+        "reference_stations": scope.stations,
         "held_windows": sum(1 for w in rows if w.held),
         "windows": [_window_json(w) for w in rows[-policy.evidence_windows :]],
     }
-    values = (peak.value, peak.excess, peak.limit_value)
-    text = _description(site, prof.title_zh, prof.title_en, peak)
-    if alert is None:
-        open_alert = session.scalar(
-            select(Alert).where(Alert.open_key == alerts.open_key(site.id, None, rule.key))
-        )
-        if open_alert is not None and ep.cleared_at is None:  # one open alert per site × rule
-            alerts.clear_alert(
-                session, open_alert, now=now, ended_at=ep.first_window, reason="retracted"
-            )
-            session.flush()
-        alert = alerts.raise_alert(
-            session,
-            kind=KIND,
-            rule_key=rule.key,
-            rule_version=prof.version,
-            started_at=ep.first_window.astimezone(UTC),
-            now=now,
-            severity=severity,
-            site_id=site.id,
-            district_id=site.district_id,
-            metric=prof.metric,
-            held=held,
-            evidence=evidence,
-            setting_id=rule.setting_id,
-            peak=values,
-            description=text,
-            open_slot=ep.cleared_at is None,
-            policy=policy,
-        )
-        alert.windows_exceeded = len(rows)
-        report.raised += 1
-    else:
-        if ep.cleared_at is None and alert.state == AlertState.cleared:
-            alerts.reopen_alert(session, alert, now=now)
-            report.reopened += 1
-        newer = any(w.window_start >= first for w in rows)
-        alerts.update_alert(
-            session,
-            alert,
-            now=now,
-            severity=severity,
-            held=held,
-            evidence=evidence,
-            peak=values,
-            windows_exceeded=len(rows),
-            new_exceedances=newer,
-            description=text,
-            policy=policy,
-        )
-        report.updated += 1
-    if ep.cleared_at is not None:
-        if alert.state != AlertState.cleared:
-            report.cleared += 1
+    return _Findings(
+        rows=rows,
+        held=rows[-1].held,
+        severity=policy.severity(peak.excess, peak.limit_value),
+        evidence=evidence,
+        peak=(peak.value, peak.excess, peak.limit_value),
+        text=_description(scope.site, prof.title_zh, prof.title_en, peak),
+    )
+
+
+def _raise(scope: _Scope, ep: AlertEpisode, found: _Findings) -> Alert:
+    """A new alert for an episode no stored alert matched; an open alert of the site × rule
+    is retracted first when this episode is still open (one open alert per site × rule)."""
+    session, rule, site, now = scope.session, scope.rule, scope.site, scope.now
+    prof = rule.profile
+    open_alert = session.scalar(
+        select(Alert).where(Alert.open_key == alerts.open_key(site.id, None, rule.key))
+    )
+    if open_alert is not None and ep.cleared_at is None:
         alerts.clear_alert(
-            session, alert, now=now, ended_at=ep.cleared_at.astimezone(UTC), reason="condition_gone"
+            session, open_alert, now=now, ended_at=ep.first_window, reason="retracted"
         )
-        if alert.ended_at != ep.cleared_at:
-            alert.ended_at = ep.cleared_at.astimezone(UTC)
+        session.flush()
+    alert = alerts.raise_alert(
+        session,
+        kind=KIND,
+        rule_key=rule.key,
+        rule_version=prof.version,
+        started_at=ep.first_window.astimezone(UTC),
+        now=now,
+        severity=found.severity,
+        site_id=site.id,
+        district_id=site.district_id,
+        metric=prof.metric,
+        held=found.held,
+        evidence=found.evidence,
+        setting_id=rule.setting_id,
+        peak=found.peak,
+        description=found.text,
+        open_slot=ep.cleared_at is None,
+        policy=scope.policy,
+    )
+    alert.windows_exceeded = len(found.rows)
+    scope.report.raised += 1
+    return alert
+
+
+def _update(scope: _Scope, ep: AlertEpisode, alert: Alert, found: _Findings) -> None:
+    """The matched alert: reopened when the episode goes on after it was cleared, then its
+    evidence, severity and peak replaced."""
+    if ep.cleared_at is None and alert.state == AlertState.cleared:
+        alerts.reopen_alert(scope.session, alert, now=scope.now)
+        scope.report.reopened += 1
+    newer = any(w.window_start >= scope.first for w in found.rows)
+    alerts.update_alert(
+        scope.session,
+        alert,
+        now=scope.now,
+        severity=found.severity,
+        held=found.held,
+        evidence=found.evidence,
+        peak=found.peak,
+        windows_exceeded=len(found.rows),
+        new_exceedances=newer,
+        description=found.text,
+        policy=scope.policy,
+    )
+    scope.report.updated += 1
+
+
+def _clear(scope: _Scope, ep: AlertEpisode, alert: Alert) -> None:
+    """The episode is over: the alert ends at the episode's clearing time."""
+    assert ep.cleared_at is not None
+    if alert.state != AlertState.cleared:
+        scope.report.cleared += 1
+    cleared_at = ep.cleared_at.astimezone(UTC)
+    alerts.clear_alert(
+        scope.session, alert, now=scope.now, ended_at=cleared_at, reason="condition_gone"
+    )
+    if alert.ended_at != ep.cleared_at:
+        alert.ended_at = cleared_at
 
 
 def _window_json(w: AlertWindow) -> dict[str, Any]:

@@ -7,7 +7,7 @@ exports: :func:`import_prsa` reads the PRSA layout (``year,month,day,hour,PM2.5,
 time; hour ``h`` is the window ``[h:00, h+1:00)`` in the given time zone, as HJ 212 stamps
 its 2061 hour data. Re-importing is harmless (the store keeps the first value).
 
-AQI per HJ 633-2012 (``alerts.aqi``) on 24-hour averages: the mean of the day's hourly
+AQI per HJ 633-2012 (``alerts.engine.aqi``) on 24-hour averages: the mean of the day's hourly
 means, valid when at least 20 hours have one (GB 3095-2012 §8, data validity).
 """
 
@@ -25,9 +25,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dustgrid.alerts.aqi import HJ633_VERSION, aqi
+from dustgrid.alerts.engine.aqi import HJ633_VERSION, aqi
+from dustgrid.alerts.engine.windows import MINUTES_PER_HOUR, bucket_values
 from dustgrid.alerts.series import REFERENCE_KINDS, load_readings
-from dustgrid.alerts.windows import MINUTES_PER_HOUR, bucket_values
 from dustgrid.devices.models import Device, DeviceKind
 from dustgrid.devices.repository import device_clause
 from dustgrid.errors import Invalid

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dustgrid.alerts.profiles import ContextError, Profile
-from dustgrid.alerts.rules import (
+from dustgrid.alerts.engine.profiles import ContextError, Profile
+from dustgrid.alerts.engine.rules import (
     AlertEpisode,
     DayVerdict,
     WindowResult,
@@ -28,6 +28,7 @@ from dustgrid.alerts.rules import (
     day_verdicts,
     evaluate_windows,
 )
+from dustgrid.alerts.engine.windows import local_day
 from dustgrid.alerts.series import (
     monitors_by_site,
     reference_devices,
@@ -36,7 +37,6 @@ from dustgrid.alerts.series import (
     site_series,
     stations_for,
 )
-from dustgrid.alerts.windows import local_day
 from dustgrid.errors import Invalid
 from dustgrid.sites.models import Site
 

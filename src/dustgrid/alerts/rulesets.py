@@ -1,7 +1,7 @@
 """The city's rule settings: which standards profiles are in force, tuned how, since when.
 
 A setting is a standards profile id plus the numbers the city changed (``tuning``, applied
-with :func:`dustgrid.alerts.profiles.tune`, which records what was changed). Each save is a
+with :func:`dustgrid.alerts.engine.profiles.tune`, which records what was changed). Each save is a
 new version; the previous one stays for the alerts it judged. The effective profile's
 ``version`` reads ``<standard version>+city.v<N>`` so an alert names both the published
 standard and the city's version of it. Never commits.
@@ -18,9 +18,9 @@ from typing import Any, Final
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from dustgrid.alerts.engine.profiles import BUILTIN_PROFILES, Profile, get_profile, tune
 from dustgrid.alerts.models import AlertProfileSetting
 from dustgrid.alerts.policy import DEFAULT_ALERT_POLICY, AlertPolicy
-from dustgrid.alerts.profiles import BUILTIN_PROFILES, Profile, get_profile, tune
 from dustgrid.audit import service as audit
 from dustgrid.errors import Forbidden, Invalid
 from dustgrid.identity.principal import Principal

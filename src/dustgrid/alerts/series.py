@@ -23,10 +23,10 @@ from typing import Any, Final, NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dustgrid.alerts.engine.profiles import EvalContext
+from dustgrid.alerts.engine.windows import VALID_FLAGS
+from dustgrid.alerts.engine.windows import Reading as PureReading
 from dustgrid.alerts.fetch import fetch
-from dustgrid.alerts.profiles import EvalContext
-from dustgrid.alerts.windows import VALID_FLAGS
-from dustgrid.alerts.windows import Reading as PureReading
 from dustgrid.devices.models import Device, DeviceKind, Lifecycle
 from dustgrid.sites.models import Site
 

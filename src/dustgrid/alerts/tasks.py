@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dustgrid import periodic
+from dustgrid.alerts.engine.windows import window_start
 from dustgrid.alerts.evaluate import evaluate_exceedances, prune_windows
 from dustgrid.alerts.flags import detect_quality
 from dustgrid.alerts.models import AlertProfileSetting, AlertWindowState
@@ -29,7 +30,6 @@ from dustgrid.alerts.offline import check_offline, check_stale
 from dustgrid.alerts.policy import DEFAULT_ALERT_POLICY, AlertPolicy
 from dustgrid.alerts.reconcile import EvalReport
 from dustgrid.alerts.rulesets import active_rules
-from dustgrid.alerts.windows import window_start
 from dustgrid.config import Settings
 from dustgrid.models import utcnow
 

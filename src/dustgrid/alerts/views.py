@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from dustgrid.alerts import replay
 from dustgrid.alerts import repository as repo
+from dustgrid.alerts.engine.profiles import BUILTIN_PROFILES
 from dustgrid.alerts.models import Alert, AlertProfileSetting
 from dustgrid.alerts.policy import DEFAULT_ALERT_POLICY, AlertPolicy
-from dustgrid.alerts.profiles import BUILTIN_PROFILES
 from dustgrid.alerts.rulesets import (
     TUNABLE,
     active_rules,

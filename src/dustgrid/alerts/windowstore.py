@@ -20,8 +20,8 @@ from typing import Any, Final
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from dustgrid.alerts.engine.rules import AlertEpisode, WindowResult, _scan, _ScanState
 from dustgrid.alerts.models import AlertWindow
-from dustgrid.alerts.rules import AlertEpisode, WindowResult, _scan, _ScanState
 from dustgrid.alerts.rulesets import ActiveRule
 from dustgrid.alerts.sitestate import ENCODE, SiteState
 from dustgrid.telemetry.store import SqliteTimes

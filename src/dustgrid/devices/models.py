@@ -19,9 +19,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from dustgrid.devices.protocol import MAX_PW_LEN
 from dustgrid.devices.states import ApplicationStatus as ApplicationStatus  # re-exported
 from dustgrid.devices.states import Lifecycle as Lifecycle  # re-exported
-from dustgrid.ingest.hj212.codes import MAX_PW_LEN
 from dustgrid.models import Base, TimestampMixin, UTCDateTime, utcnow
 
 

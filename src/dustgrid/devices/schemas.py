@@ -16,8 +16,8 @@ from dustgrid.devices.models import (
     RequestKind,
     RequestStatus,
 )
+from dustgrid.devices.protocol import HEADER_TEXT_CLASS, MAX_PW_LEN
 from dustgrid.devices.timeline import Light, StepState
-from dustgrid.ingest.hj212.codes import HEADER_TEXT_CLASS, MAX_PW_LEN
 from dustgrid.text import MultilineText, OptionalPlainText, PlainText
 
 # HJ 212 MN (设备唯一标识): up to 24 letters and digits.

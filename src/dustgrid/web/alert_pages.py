@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from dustgrid.alerts import reference, rulesets, service, views
 from dustgrid.alerts.api import Filter
-from dustgrid.alerts.quality import FLAG_KINDS
+from dustgrid.alerts.engine.quality import FLAG_KINDS
 from dustgrid.alerts.schemas import DryRunIn
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
 from dustgrid.errors import Conflict, Invalid

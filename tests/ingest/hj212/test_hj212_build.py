@@ -28,6 +28,7 @@ from dustgrid.ingest.hj212 import (
     modbus_crc,
     wrap,
 )
+from tests.ingest.hj212.hj212_frames import frame_of
 
 STANDARD = (
     b"##0101QN=20160801085857223;ST=32;CN=1062;PW=100000;MN=010000A8900016F000169DC0;"
@@ -41,39 +42,23 @@ def local(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def bitwise_hj212(data: bytes) -> int:
-    crc = 0xFFFF
-    for byte in data:
-        crc = (crc >> 8) ^ byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
-
-
-def expected_frame(segment: str) -> bytes:
-    data = segment.encode()
-    return b"##%04d%s%04X\r\n" % (len(data), data, bitwise_hj212(data))
-
-
 def test_wrap_reproduces_the_standard_example() -> None:
     assert wrap(STANDARD[6:-6]) == STANDARD
 
 
 def test_data_reply_9014() -> None:
     reply = build_data_reply(decode(STANDARD))
-    assert reply == expected_frame(
-        f"QN=20160801085857223;ST=91;CN=9014;PW=100000;MN={MN};Flag=4;CP=&&&&"
-    )
+    assert reply == frame_of(f"QN=20160801085857223;ST=91;CN=9014;PW=100000;MN={MN};Flag=4;CP=&&&&")
     f = decode(reply)
     assert (f.flag, f.version, f.ack_wanted) == (4, 1, False)
 
 
 def test_request_reply_and_execution_result() -> None:
     req = decode(STANDARD)
-    assert build_request_reply(req) == expected_frame(
+    assert build_request_reply(req) == frame_of(
         f"QN=20160801085857223;ST=91;CN=9011;PW=100000;MN={MN};Flag=4;CP=&&QnRtn=1&&"
     )
-    assert build_execution_result(req, 2) == expected_frame(
+    assert build_execution_result(req, 2) == frame_of(
         f"QN=20160801085857223;ST=91;CN=9012;PW=100000;MN={MN};Flag=4;CP=&&ExeRtn=2&&"
     )
 
@@ -93,7 +78,7 @@ def test_history_request() -> None:
         end=local("2024-05-01T23:59:59"),
         qn="20240502080000000",
     )
-    assert frame == expected_frame(
+    assert frame == frame_of(
         "QN=20240502080000000;ST=39;CN=2061;PW=123456;MN=M1;Flag=5;"
         "CP=&&BeginTime=20240501000000;EndTime=20240501235959&&"
     )
@@ -122,7 +107,7 @@ def test_time_set_and_get() -> None:
     frame = build_time_set(
         mn="M1", pw="123456", system_time=local("2024-05-01T08:00:01"), qn="20240501080001000"
     )
-    assert frame == expected_frame(
+    assert frame == frame_of(
         "QN=20240501080001000;ST=39;CN=1012;PW=123456;MN=M1;Flag=5;CP=&&SystemTime=20240501080001&&"
     )
     with_pol = decode(
@@ -135,7 +120,7 @@ def test_time_set_and_get() -> None:
         )
     )
     assert list(with_pol.cp) == ["PolId", "SystemTime"]
-    assert build_time_get(mn="M1", pw="1", qn="20240501080001000") == expected_frame(
+    assert build_time_get(mn="M1", pw="1", qn="20240501080001000") == frame_of(
         "QN=20240501080001000;ST=39;CN=1011;PW=1;MN=M1;Flag=5;CP=&&&&"
     )
 
@@ -153,7 +138,7 @@ def test_data_frame_groups_fields_per_pollutant() -> None:
         ],
         cn="2051",
     )
-    assert frame == expected_frame(
+    assert frame == frame_of(
         "QN=20240501100000000;ST=39;CN=2051;PW=123456;MN=M1;Flag=5;CP=&&DataTime=20240501100000;"
         "a34002-Min=80.1,a34002-Avg=85.30,a34002-Max=90,a34002-Flag=N;a34004-Rtd=&&"
     )

@@ -19,6 +19,7 @@ from dustgrid.ingest.hj212 import (
 )
 from dustgrid.ingest.hj212.build import build_data_reply, build_request_reply
 from dustgrid.ingest.hj212.errors import E_CP, E_CRC, E_ENCODING, E_FIELD, E_HEADER, E_LENGTH
+from tests.ingest.hj212.hj212_frames import bitwise_hj212, frame_of
 
 STANDARD = (
     b"##0101QN=20160801085857223;ST=32;CN=1062;PW=100000;MN=010000A8900016F000169DC0;"
@@ -29,23 +30,6 @@ STANDARD = (
 def local(text: str) -> datetime:
     """A naive device-local time: HJ 212 carries no zone (the caller attaches the city's)."""
     return datetime.fromisoformat(text)
-
-
-def bitwise_hj212(data: bytes) -> int:
-    crc = 0xFFFF
-    for byte in data:
-        crc = (crc >> 8) ^ byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
-
-
-def frame_of(segment: str, *, crc: str | None = None, length: int | None = None) -> bytes:
-    """Wrap a segment independently of the codec (tests must not trust ``wrap``)."""
-    data = segment.encode()
-    n = len(data) if length is None else length
-    check = crc if crc is not None else f"{bitwise_hj212(data):04X}"
-    return b"##%04d%s%s\r\n" % (n, data, check.encode())
 
 
 HEAD = "QN=20240501100002137;ST=39;CN=2011;PW=123456;MN=399100A0130001SITE0001;Flag=5"

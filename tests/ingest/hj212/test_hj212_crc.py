@@ -8,24 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dustgrid.ingest.hj212.crc import crc_hex, hj212_crc, hj212_crc_reference, modbus_crc
+from tests.ingest.hj212.hj212_frames import bitwise_hj212
 
 STANDARD_SEGMENT = (
     b"QN=20160801085857223;ST=32;CN=1062;PW=100000;MN=010000A8900016F000169DC0;"
     b"Flag=5;CP=&&RtdInterval=30&&"
 )
-
-
-def bitwise_hj212(data: bytes) -> int:
-    """Appendix A, written independently of the module under test."""
-    crc = 0xFFFF
-    for byte in data:
-        crc = (crc >> 8) ^ byte
-        for _ in range(8):
-            lsb = crc & 1
-            crc >>= 1
-            if lsb:
-                crc ^= 0xA001
-    return crc
 
 
 def bitwise_modbus(data: bytes) -> int:

@@ -23,6 +23,7 @@ from dustgrid.ingest.hj212 import (
 )
 from dustgrid.ingest.hj212.codes import DATA_FLAGS, FLAG_SPLIT, KIND_SUFFIXES, POLLUTANT_CODES
 from dustgrid.ingest.hj212.cp import parse_cp, parse_cp_reference
+from tests.ingest.hj212.hj212_frames import envelope
 
 SAFE = "".join(c for c in string.printable if c not in ";,=&#\r\n\t\x0b\x0c")
 TEXT_ALPHABET = string.ascii_letters + string.digits + "-._"
@@ -32,19 +33,6 @@ SEGMENT_ALPHABET = "QNSTCPWMFlagRtdAvgMinMaxCouDTime=;,&-.0123456789a3eN "
 def local(text: str) -> datetime:
     """A naive device-local time: HJ 212 carries no zone (the caller attaches the city's)."""
     return datetime.fromisoformat(text)
-
-
-def bitwise_hj212(data: bytes) -> int:
-    crc = 0xFFFF
-    for byte in data:
-        crc = (crc >> 8) ^ byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
-
-
-def envelope(segment: bytes) -> bytes:
-    return b"##%04d%s%04X\r\n" % (len(segment), segment, bitwise_hj212(segment))
 
 
 local_times = st.datetimes(

@@ -22,7 +22,8 @@ from dustgrid.ingest.hj212.codec import decode_python
 from dustgrid.ingest.hj212.cp import _TS_CACHE
 from dustgrid.ingest.hj212.crc import hj212_crc_reference
 from dustgrid.ingest.hj212.errors import HJ212Error
-from tests.ingest.hj212.test_hj212_properties import envelope, frames, standard_headers
+from tests.ingest.hj212.hj212_frames import envelope
+from tests.ingest.hj212.test_hj212_properties import frames, standard_headers
 
 REQUIRED = os.environ.get("DUSTGRID_REQUIRE_SPEEDUPS", "") not in ("", "0")
 needs_speedups = pytest.mark.skipif(

@@ -28,7 +28,7 @@ from dustgrid.ingest.hj212 import (
     crc_variant,
     decode,
 )
-from dustgrid.ingest.hj212.session import LogLimiter
+from dustgrid.ingest.hj212.loglimit import LogLimiter
 from tests.ingest.hj212_server.hj_support import TZ_NAME, Client, Dev, readings, rtd, serving
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "hj212"

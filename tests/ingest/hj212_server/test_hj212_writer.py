@@ -12,15 +12,10 @@ import pytest
 from sqlalchemy import create_engine
 
 from dustgrid.ingest.hj212 import DataItem, build_data_frame, decode
-from dustgrid.ingest.hj212.writer import (
-    Batch,
-    BatchWriter,
-    DeviceInfo,
-    Job,
-    frame_rows,
-    merge_seen,
-)
-from dustgrid.telemetry import store
+from dustgrid.ingest.hj212.devicecache import DeviceInfo
+from dustgrid.ingest.hj212.rows import Job, frame_rows, merge_seen
+from dustgrid.ingest.hj212.writer import Batch, BatchWriter
+from dustgrid.telemetry import pgcopy
 from tests.ingest.hj212_server.hj_support import TZ_NAME
 
 TZ = ZoneInfo(TZ_NAME)
@@ -66,9 +61,9 @@ def _general(frame: Any, device: DeviceInfo) -> bytes:
     """The rows of ``frame`` encoded one by one from ``frame_rows``."""
     rows, _, _ = frame_rows(frame, device, tz=TZ, now=NOW, stats=Counter())
     return b"".join(
-        store.copy_row_head(r.metric, r.kind, r.flag, r.valid)
-        + store.copy_value(r.value)
-        + store.copy_suffix(r.device_id, r.data_time, r.source, r.received_at)
+        pgcopy.copy_row_head(r.metric, r.kind, r.flag, r.valid)
+        + pgcopy.copy_value(r.value)
+        + pgcopy.copy_suffix(r.device_id, r.data_time, r.source, r.received_at)
         for r in rows
     )
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dustgrid.auth.deps import CurrentPrincipal, DbSession
 from dustgrid.errors import API_ERROR_CODES, error_responses
 from dustgrid.ingest.deadletter import service
-from dustgrid.telemetry.intake import ItemError
+from dustgrid.ingest.items import ItemError
 
 router = APIRouter(
     prefix="/api/v1/ingest", tags=["ingest"], responses=error_responses(*API_ERROR_CODES)

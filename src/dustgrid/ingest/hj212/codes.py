@@ -11,6 +11,11 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
+# the registry's MN and PW limits, re-exported for the codec
+from dustgrid.devices.protocol import HEADER_TEXT_CLASS as HEADER_TEXT_CLASS
+from dustgrid.devices.protocol import HEADER_TEXT_FORBIDDEN as HEADER_TEXT_FORBIDDEN
+from dustgrid.devices.protocol import MAX_MN_LEN as MAX_MN_LEN
+from dustgrid.devices.protocol import MAX_PW_LEN as MAX_PW_LEN
 from dustgrid.telemetry.metrics import METRICS
 
 # --- envelope -------------------------------------------------------------------------
@@ -28,16 +33,7 @@ QN_LEN: Final = 17  # yyyyMMddHHmmssZZZ
 DATETIME_LEN: Final = 14  # yyyyMMddHHmmss (DataTime, BeginTime, EndTime, SystemTime)
 MAX_ST_LEN: Final = 5
 MAX_CN_LEN: Final = 7
-#: PW (access password): the standard says 6 characters, field devices send up to 24 and more.
-#: One limit for the device API (devices/schemas.py), the listener and the reply builder: the
-#: width of ``device.password``. A PW may be empty (a device registered without one).
-MAX_PW_LEN: Final = 64
-MAX_MN_LEN: Final = 24
-#: PW and MN are printable ASCII without ``;`` (the field separator) and ``&`` (the CP
-#: delimiter): what the decoder accepts, the builder can send back unchanged.
-HEADER_TEXT_FORBIDDEN: Final = ";&"
-#: The same rule as a regex character class (ASCII input: 0x20-0x7E minus the forbidden).
-HEADER_TEXT_CLASS: Final = r"[ -%'-:<-~]"
+# MAX_PW_LEN, MAX_MN_LEN, HEADER_TEXT_FORBIDDEN, HEADER_TEXT_CLASS: devices.protocol
 MAX_FLAG: Final = 255  # Flag is one byte: V5..V0 D A
 MAX_FLAG_DIGITS: Final = len(str(MAX_FLAG))
 MAX_PACKET_DIGITS: Final = 9  # PNUM/PNO (lenient; also keeps int() away from huge strings)

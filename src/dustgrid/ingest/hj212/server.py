@@ -30,15 +30,12 @@ from dustgrid.config import Settings
 from dustgrid.telemetry.timewindow import time_window_from_settings
 
 from .backfill import BackfillTracker
-from .session import Hj212Session, IngestContext, LogLimiter
-from .writer import (
-    BatchWriter,
-    DeviceDirectory,
-    Quarantine,
-    TimeFlags,
-    lookup_executor,
-    make_ingest_engine,
-)
+from .connection import IngestContext
+from .devicecache import DeviceDirectory
+from .loglimit import LogLimiter
+from .recorders import Quarantine, TimeFlags, lookup_executor
+from .session import Hj212Session
+from .writer import BatchWriter, make_ingest_engine
 
 log = logging.getLogger("dustgrid.hj212")
 

@@ -1,4 +1,9 @@
-"""The database side of the HJ 212 listener: a batching writer, device look-ups, quarantine.
+"""The batching writer of the HJ 212 listener: frames in on the event loop, batches committed
+on writer threads, replies released after the commit.
+
+The rest of the listener's database side lives next to it: device look-ups
+(``devicecache``), the encoding of a frame into rows (``rows``), quarantine rows and time
+flags (``recorders``).
 
 Why a batching writer: thousands of devices each send a small frame a minute; one
 transaction per frame would spend most of its time in commit (fsync). Every connection's
@@ -37,16 +42,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import functools
 import logging
-import operator
 import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -54,34 +56,26 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
 
-import dustgrid.model_registry  # noqa: F401 - every table mapped (foreign keys resolve)
-from dustgrid.alerts.flags import note_repeated_frames, store_flag
-from dustgrid.alerts.quality import QualityFlag
+from dustgrid.alerts.flagstore import note_repeated_frames
 from dustgrid.config import Settings
 from dustgrid.db import make_engine
 from dustgrid.devices import online as device_online
-from dustgrid.devices import service as device_service
-from dustgrid.devices.models import CrcVariant, Device, Lifecycle
-from dustgrid.telemetry import store
-from dustgrid.telemetry.metrics import METRICS, normalize_unit
+from dustgrid.telemetry import pgcopy, store
 from dustgrid.telemetry.timewindow import (
     DEFAULT_TIME_WINDOW,
     UNREPRESENTABLE,
     ReadingTimeWindow,
     Verdict,
 )
-from dustgrid.telemetry.units import PARTICULATES
 
 from .codec import Frame
-from .codes import CN_DAY_DATA, CN_HOUR_DATA, CN_RTD_DATA
-from .envelope import CRC_MODBUS
+from .codes import CN_RTD_DATA
+from .devicecache import DeviceInfo
+from .rows import Job, encode_job, merge_seen, utc_of
 
 log = logging.getLogger("dustgrid.hj212.writer")
 
 SQLITE_SYNC_MODES: Final = frozenset({"NORMAL", "FULL", "EXTRA"})
-#: Lifecycles whose data is refused (treated like an unknown MN).
-CLOSED_LIFECYCLES: Final = frozenset({Lifecycle.removed, Lifecycle.rejected})
-LOOKUP_THREADS: Final = 4
 #: A batch takes frames already queued up to this many times ``hj212_batch_max`` rows (it
 #: waits for more only below ``hj212_batch_max``): under a backlog one bigger transaction
 #: beats several (one commit, one device/metric-state update per device), and the frames
@@ -89,16 +83,6 @@ LOOKUP_THREADS: Final = 4
 BACKLOG_BATCH_FACTOR: Final = 5
 #: Interpreter switch interval while a writer runs (see ``BatchWriter.start``).
 WRITER_SWITCH_INTERVAL_S: Final = 0.0005
-
-SeenMetrics = dict[str, tuple[datetime, float | None]]
-SOURCE_HJ212: Final = "hj212"
-SOURCE_HJ212_MODBUS: Final = "hj212mb"  # Reading.source of frames that came with Modbus CRC
-#: Reading.kind of an item per data command: hour and day statistics get their own kinds,
-#: or a 2061 hour average would collide with (and be dropped as a duplicate of) the 2051
-#: minute average stamped with the same DataTime.
-KIND_PREFIX: Final = {CN_HOUR_DATA: "h", CN_DAY_DATA: "d"}
-#: Kinds whose last valid value goes to the device's metric state.
-SEEN_KINDS: Final = frozenset({"rtd", "avg"})
 
 
 def make_ingest_engine(settings: Settings) -> Engine:
@@ -117,298 +101,6 @@ def make_ingest_engine(settings: Settings) -> Engine:
             cur.close()
 
     return engine
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceInfo:
-    """What a session needs of a device, copied out of the ORM object (thread-safe)."""
-
-    id: int
-    mn: str
-    password: str
-    particulate_unit: str
-    modbus_crc: bool
-    last_seen_at: datetime | None
-    closed: bool
-
-
-class DeviceDirectory:
-    """Device look-ups by MN with a small TTL cache (unknown MNs are cached too).
-
-    The cache is short (``hj212_device_cache_s``) so a password change or an admin turning a
-    quarantined MN into a device takes effect within seconds. ``last_seen`` also remembers
-    what this process stored, so the silence check never uses a stale cached time.
-    """
-
-    def __init__(self, engine: Engine, executor: ThreadPoolExecutor, ttl_s: float) -> None:
-        self._engine = engine
-        self._executor = executor
-        self._ttl = ttl_s
-        self._cache: dict[str, tuple[float, DeviceInfo | None]] = {}
-        self._inflight: dict[str, asyncio.Future[DeviceInfo | None]] = {}
-        self._seen: dict[int, datetime] = {}
-
-    async def lookup(self, mn: str) -> DeviceInfo | None:
-        now = time.monotonic()
-        hit = self._cache.get(mn)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        pending = self._inflight.get(mn)
-        if pending is not None:  # one query per MN however many frames wait for it
-            return await asyncio.shield(pending)
-        loop = asyncio.get_running_loop()
-        fut = loop.run_in_executor(self._executor, self._load, mn)
-        self._inflight[mn] = fut
-        try:
-            info = await fut
-        finally:
-            self._inflight.pop(mn, None)
-        if len(self._cache) > 100_000:
-            self._cache.clear()
-        self._cache[mn] = (time.monotonic() + self._ttl, info)
-        return info
-
-    def cached(self, mn: str) -> tuple[float, DeviceInfo | None] | None:
-        """The cache entry ``(expiry, info)`` of ``mn`` while it is fresh, else None (then
-        :meth:`lookup`); ``info`` None is a cached unknown MN. No await: the per-frame path."""
-        hit = self._cache.get(mn)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit
-        return None
-
-    def forget(self, mn: str) -> None:
-        self._cache.pop(mn, None)
-
-    def _load(self, mn: str) -> DeviceInfo | None:
-        with Session(self._engine) as session:
-            dev = device_service.resolve_device(session, mn)
-            if dev is None:
-                return None
-            return DeviceInfo(
-                id=dev.id,
-                mn=dev.mn,
-                password=dev.password or "",
-                particulate_unit=dev.particulate_unit or "ug/m3",
-                modbus_crc=dev.crc_variant == CrcVariant.modbus,
-                last_seen_at=dev.last_seen_at,
-                closed=dev.lifecycle in CLOSED_LIFECYCLES,
-            )
-
-    def last_seen(self, info: DeviceInfo) -> datetime | None:
-        mine = self._seen.get(info.id)
-        if mine is None or (info.last_seen_at is not None and info.last_seen_at > mine):
-            return info.last_seen_at
-        return mine
-
-    def note_seen(self, device_id: int, at: datetime) -> None:
-        old = self._seen.get(device_id)
-        if old is None or at > old:
-            self._seen[device_id] = at
-
-
-_UTC_OF: dict[tuple[datetime, ZoneInfo], datetime] = {}
-_UTC_CACHE_MAX: Final = 4096
-
-
-def _utc(local: datetime, tz: ZoneInfo) -> datetime:
-    """Device-local naive time -> aware UTC, cached: devices report at shared instants.
-    Raises ``OverflowError`` for a time that has no UTC (year 1 or 9999 at the calendar's
-    ends): the listener judges every data time first (:meth:`BatchWriter.time_verdict`)."""
-    key = (local, tz)
-    found = _UTC_OF.get(key)
-    if found is None:
-        converted = DEFAULT_TIME_WINDOW.to_utc(local, tz)
-        if converted is None:
-            raise OverflowError(f"data time {local} has no UTC equivalent")
-        if len(_UTC_OF) >= _UTC_CACHE_MAX:
-            _UTC_OF.clear()
-        found = _UTC_OF[key] = converted
-    return found
-
-
-@functools.lru_cache(maxsize=64)
-def _canonical_particulate_unit(unit: str | None) -> bool:
-    """True when particulates of a device set to ``unit`` need no conversion (then
-    ``to_canonical`` would return them unchanged); False also for a unit it would refuse."""
-    if not unit:
-        return True
-    try:
-        return all(normalize_unit(unit) == METRICS[m].unit for m in PARTICULATES)
-    except ValueError:
-        return False
-
-
-_METRIC_KIND: Final = operator.itemgetter(1, 2)  # Item -> (metric, kind): a frame's shape
-_VALUE: Final = operator.itemgetter(3)
-_FLAG: Final = operator.itemgetter(4)
-_VALID: Final = operator.itemgetter(5)
-_NO_PROBLEMS: Final[list[str]] = []  # shared, never appended to
-
-
-class RowPlan:
-    """What to do with each item of a frame of one shape (a device sends the same items
-    every time, so this is worked out once per shape and cached).
-
-    ``steps``: ``(index, metric, kind, convert?, seen?)`` of the items to store - unmapped
-    codes and repeated (metric, kind) left out. When the shape is *simple* (every item
-    stored, in order, no unit conversion) a frame whose values are all present with flag
-    ``N`` - nearly every frame - takes the fast path: its binary COPY rows in one
-    ``struct`` call (:class:`~dustgrid.telemetry.store.CopyTemplate`), its metric states
-    from ``seen_names`` and ``seen_values(values)``.
-    """
-
-    __slots__ = (
-        "_heads",
-        "_pick",
-        "_templates",
-        "count",
-        "flags_n",
-        "seen_names",
-        "simple",
-        "steps",
-        "unmapped",
-    )
-
-    def __init__(self, prefix: str, convert_pm: bool, shape: tuple[tuple[str | None, str], ...]):
-        steps: list[tuple[int, str, str, bool, bool]] = []
-        taken: set[tuple[str, str]] = set()
-        unmapped = 0
-        for index, (metric, item_kind) in enumerate(shape):
-            if metric is None:
-                unmapped += 1
-                continue
-            kind = prefix + item_kind
-            if (metric, kind) in taken:  # e.g. LA and Leq both feed "noise"
-                continue
-            taken.add((metric, kind))
-            # particulates follow the device's unit; an unknown metric must raise
-            convert = (convert_pm and metric in PARTICULATES) or metric not in METRICS
-            steps.append((index, metric, kind, convert, kind in SEEN_KINDS))
-        self.steps = tuple(steps)
-        self.unmapped = unmapped
-        self.count = len(steps)
-        self.simple = len(steps) == len(shape) and not any(s[3] for s in steps)
-        self.flags_n = [FLAG_N] * len(shape)
-        seen = [(s[0], s[1]) for s in steps if s[4]]
-        self.seen_names = tuple(metric for _, metric in seen)
-        self._pick: Callable[[list[float]], Any] | None = None
-        if self.simple and len(seen) != len(shape):
-            indexes = [index for index, _ in seen]
-            self._pick = (lambda _v: ()) if not indexes else _picker(indexes)
-        self._heads = [store.copy_row_head(s[1], s[2], FLAG_N, True) for s in steps]
-        self._templates: dict[int, store.CopyTemplate] = {}
-
-    def pack(self, values: list[float], suffix: bytes) -> bytes:
-        """Binary COPY rows of a simple-shape frame whose values are all present, flag N."""
-        template = self._templates.get(len(suffix))
-        if template is None:
-            template = self._templates[len(suffix)] = store.CopyTemplate(self._heads, len(suffix))
-        return template.pack(values, suffix)
-
-    def seen_values(self, values: list[float]) -> Sequence[float]:
-        """The values of ``seen_names`` (fast path: every value valid)."""
-        return values if self._pick is None else self._pick(values)
-
-
-def _picker(indexes: list[int]) -> Callable[[list[float]], Sequence[float]]:
-    get = operator.itemgetter(*indexes)
-    if len(indexes) == 1:
-        return lambda values: (get(values),)
-    return get  # type: ignore[no-any-return]
-
-
-FLAG_N: Final = "N"
-_ROW_PLANS: dict[tuple[str, bool, tuple[tuple[str | None, str], ...]], RowPlan] = {}
-_ROW_PLANS_MAX: Final = 4096
-
-
-def row_plan(prefix: str, convert_pm: bool, shape: tuple[tuple[str | None, str], ...]) -> RowPlan:
-    """The cached :class:`RowPlan` of a frame shape (``(metric, kind)`` per item)."""
-    plan = _ROW_PLANS.get((prefix, convert_pm, shape))
-    if plan is None:
-        if len(_ROW_PLANS) >= _ROW_PLANS_MAX:
-            _ROW_PLANS.clear()
-        plan = _ROW_PLANS[(prefix, convert_pm, shape)] = RowPlan(prefix, convert_pm, shape)
-    return plan
-
-
-#: One frame in a batch: (device id, received at, data time (UTC) or None, rows (bytes of
-#: binary COPY rows on PostgreSQL, a list of ReadingRow on SQLite), row count, the names
-#: and values of the metrics whose latest valid value the device's metric state keeps).
-Job = tuple[int, datetime, datetime | None, Any, int, Sequence[str], Sequence[float | None]]
-_HEAD_CACHE: dict[tuple[str, str, str, bool], bytes] = {}
-
-
-def _row_head(metric: str, kind: str, flag: str, valid: bool) -> bytes:
-    key = (metric, kind, flag, valid)
-    head = _HEAD_CACHE.get(key)
-    if head is None:
-        if len(_HEAD_CACHE) >= _ROW_PLANS_MAX:
-            _HEAD_CACHE.clear()
-        head = _HEAD_CACHE[key] = store.copy_row_head(metric, kind, flag, valid)
-    return head
-
-
-def frame_items(
-    frame: Frame, device: DeviceInfo, plan: RowPlan, stats: Counter[str]
-) -> tuple[
-    list[tuple[str, str, float | None, str, bool]], list[str], list[float | None], list[str]
-]:
-    """The general path, item by item: ``(metric, kind, value, flag, valid)`` per reading
-    (canonical units), the seen metrics' names and values, and the problems worth logging
-    (a unit error skips only its item)."""
-    items = frame.items
-    unit = device.particulate_unit
-    out: list[tuple[str, str, float | None, str, bool]] = []
-    names: list[str] = []
-    values: list[float | None] = []
-    problems: list[str] = []
-    invalid = 0
-    for index, metric, kind, convert, seen in plan.steps:
-        item = items[index]
-        value = item.value
-        if convert and value is not None:
-            try:
-                value = store.to_canonical(value, metric, unit)
-            except ValueError as exc:
-                stats["unit_errors"] += 1
-                problems.append(f"MN {device.mn} {item.code}: {exc}")
-                continue
-        valid = item.valid and value is not None
-        out.append((metric, kind, value, item.flag[:2], valid))
-        if not valid:
-            invalid += 1
-        elif seen:
-            names.append(metric)
-            values.append(value)
-    if invalid:
-        stats["readings_invalid"] += invalid
-    return out, names, values, problems
-
-
-def frame_rows(
-    frame: Frame, device: DeviceInfo, *, tz: ZoneInfo, now: datetime, stats: Counter[str]
-) -> tuple[list[store.ReadingRow], SeenMetrics, list[str]]:
-    """A data frame as :class:`ReadingRow` s (canonical units, UTC data time), the device's
-    latest valid values, and the problems worth logging (unit errors skip only their item).
-    The listener itself encodes frames in :meth:`BatchWriter.add_frame`."""
-    if frame.data_time is None or not frame.items:
-        return [], {}, []
-    data_time = _utc(frame.data_time, tz)
-    plan = row_plan(
-        KIND_PREFIX.get(frame.cn, ""),
-        not _canonical_particulate_unit(device.particulate_unit),
-        tuple(map(_METRIC_KIND, frame.items)),
-    )
-    if plan.unmapped:
-        stats["items_unmapped"] += plan.unmapped
-    source = SOURCE_HJ212_MODBUS if frame.crc == CRC_MODBUS else SOURCE_HJ212
-    out, names, values, problems = frame_items(frame, device, plan, stats)
-    rows = [
-        store.ReadingRow(device.id, m, k, data_time, v, f, ok, source, now)
-        for m, k, v, f, ok in out
-    ]
-    return rows, {n: (data_time, v) for n, v in zip(names, values, strict=True)}, problems
 
 
 class Batch:
@@ -497,7 +189,7 @@ class BatchWriter:
         if local is None:
             return None
         try:
-            at = _utc(local, self.tz)  # cached: add_frame takes it from there
+            at = utc_of(local, self.tz)  # cached: add_frame takes it from there
         except OverflowError:
             return UNREPRESENTABLE
         window = self.window
@@ -510,50 +202,8 @@ class BatchWriter:
     ) -> tuple[Batch, int, list[str]]:
         """Encode a data frame's readings and queue them; return ``(batch, index,
         problems)``: the frame is stored once ``batch.done and batch.ok(index)``."""
-        items = frame.items
+        job, problems = encode_job(frame, device, now, self.tz, self._pg, self.stats)
         stats = self.stats
-        problems = _NO_PROBLEMS
-        if frame.data_time is None or not items:
-            job: Job = (device.id, now, None, None, 0, (), ())
-        else:
-            data_time = _utc(frame.data_time, self.tz)
-            plan = row_plan(
-                KIND_PREFIX.get(frame.cn, ""),
-                not _canonical_particulate_unit(device.particulate_unit),
-                tuple(map(_METRIC_KIND, items)),
-            )
-            if plan.unmapped:
-                stats["items_unmapped"] += plan.unmapped
-            source = SOURCE_HJ212_MODBUS if frame.crc == CRC_MODBUS else SOURCE_HJ212
-            values: list[Any] = list(map(_VALUE, items)) if plan.simple else []
-            if (
-                self._pg
-                and plan.simple
-                and None not in values
-                and list(map(_FLAG, items)) == plan.flags_n
-                and False not in map(_VALID, items)
-            ):  # the usual frame: one struct call
-                suffix = store.copy_suffix(device.id, data_time, source, now)
-                job = (
-                    device.id, now, data_time, plan.pack(values, suffix), plan.count,
-                    plan.seen_names, plan.seen_values(values),
-                )  # fmt: skip
-            else:
-                out, names, seen_values, problems = frame_items(frame, device, plan, stats)
-                if self._pg:
-                    suffix = store.copy_suffix(device.id, data_time, source, now)
-                    rows: Any = b"".join(
-                        [
-                            b"%s%s%s" % (_row_head(m, k, f, ok), store.copy_value(v), suffix)
-                            for m, k, v, f, ok in out
-                        ]
-                    )
-                else:
-                    rows = [
-                        store.ReadingRow(device.id, m, k, data_time, v, f, ok, source, now)
-                        for m, k, v, f, ok in out
-                    ]
-                job = (device.id, now, data_time, rows, len(out), names, seen_values)
         count = job[4]
         stats["readings_in"] += count
         batch = self._open
@@ -744,7 +394,7 @@ class BatchWriter:
         t0 = clock()
         rows: Any
         if self._pg:
-            rows = store.CopyRows(
+            rows = pgcopy.CopyRows(
                 [job[3] for job in jobs if job[4]],
                 sum([job[4] for job in jobs]),
                 {(job[0], job[2]) for job in jobs if job[4] and job[2] is not None},
@@ -780,121 +430,3 @@ class BatchWriter:
         stats["write_mark_seen_us"] += int((t3 - t2) * 1e6)
         stats["write_commit_us"] += int((t4 - t3) * 1e6)
         return {device_id: at for device_id, (at, _) in seen.items()}
-
-
-def _data_time_key(job: Job) -> datetime:
-    assert job[2] is not None
-    return job[2]
-
-
-def merge_seen(jobs: Sequence[Job]) -> dict[int, tuple[datetime, SeenMetrics]]:
-    """Per device: the latest receive time, and per metric the valid value with the latest
-    data time (of equal data times, the frame that came last) - what ``mark_seen_many``
-    takes. Frames of one shape share their ``names`` tuple: once the newest of them is
-    applied, the older ones cannot change anything and are skipped."""
-    by_device: dict[int, list[Job]] = {}
-    for job in jobs:
-        found = by_device.get(job[0])
-        if found is None:
-            by_device[job[0]] = [job]
-        else:
-            found.append(job)
-    out: dict[int, tuple[datetime, SeenMetrics]] = {}
-    for device_id, group in by_device.items():
-        at = max([job[1] for job in group])
-        with_values = [job for job in group if job[5]]
-        metrics: dict[str, tuple[datetime, float | None]] = {}
-        if len(with_values) == 1:
-            job = with_values[0]
-            assert job[2] is not None
-            data_time = job[2]
-            metrics = {n: (data_time, v) for n, v in zip(job[5], job[6], strict=True)}
-        elif with_values:
-            applied: list[Sequence[str]] = []
-            # newest data time first; of equal ones the later frame first (stable sort)
-            for job in sorted(reversed(with_values), key=_data_time_key, reverse=True):
-                names = job[5]
-                if any(names is done for done in applied):
-                    continue
-                assert job[2] is not None
-                for name, value in zip(names, job[6], strict=True):
-                    if name not in metrics:
-                        metrics[name] = (job[2], value)
-                applied.append(names)
-        out[device_id] = (at, metrics)
-    return out
-
-
-class Quarantine:
-    """Records rejected MNs for an admin, at most once per MN and reason per interval.
-
-    Runs in the writer's thread: on SQLite a second writing thread would meet "database is
-    locked" (its read-then-write transaction cannot wait for the writer's lock).
-    """
-
-    def __init__(self, engine: Engine, executor: ThreadPoolExecutor, every_s: float) -> None:
-        self._engine = engine
-        self._executor = executor
-        self._every = every_s
-        self._last: dict[tuple[str, str], float] = {}
-
-    async def record(self, *, mn: str, reason: str, peer: str, frame_text: str) -> bool:
-        """True when a row was written (False: throttled)."""
-        now = time.monotonic()
-        key = (mn, reason)
-        last = self._last.get(key)
-        if last is not None and now - last < self._every:
-            return False
-        if len(self._last) > 100_000:
-            self._last.clear()
-        self._last[key] = now
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._write, mn, reason, peer, frame_text)
-        return True
-
-    def _write(self, mn: str, reason: str, peer: str, frame_text: str) -> None:
-        with Session(self._engine) as session:
-            device_service.record_quarantine(
-                session, mn=mn, reason=reason, peer=peer, frame_text=frame_text
-            )
-            session.commit()
-
-
-class TimeFlags:
-    """Flags frames whose DataTime is outside the reading time window: a data-quality flag
-    (kind ``time_ahead`` / ``time_behind`` / ``time_invalid``, ``telemetry.timewindow``) on
-    the device, extended while it goes on; written at most once per device and kind per
-    ``every_s`` (the frames in between are only counted in the ingest statistics)."""
-
-    def __init__(self, engine: Engine, executor: ThreadPoolExecutor, every_s: float) -> None:
-        self._engine = engine
-        self._executor = executor
-        self._every = every_s
-        self._last: dict[tuple[int, str], float] = {}
-
-    async def record(self, *, device_id: int, verdict: str, at: datetime, detail: str) -> bool:
-        """True when the flag was written (False: throttled)."""
-        now = time.monotonic()
-        key = (device_id, verdict)
-        last = self._last.get(key)
-        if last is not None and now - last < self._every:
-            return False
-        if len(self._last) > 100_000:
-            self._last.clear()
-        self._last[key] = now
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._write, device_id, verdict, at, detail)
-        return True
-
-    def _write(self, device_id: int, verdict: str, at: datetime, detail: str) -> None:
-        with Session(self._engine) as session:
-            device = session.get(Device, device_id)
-            if device is None:
-                return
-            store_flag(session, device, QualityFlag(kind=verdict, start=at, end=at, detail=detail))
-            session.commit()
-
-
-def lookup_executor() -> ThreadPoolExecutor:
-    """Threads for look-ups and quarantine rows (never the writer's thread)."""
-    return ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="hj212-db")

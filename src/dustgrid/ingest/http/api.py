@@ -34,8 +34,8 @@ from dustgrid.devices.keys import verify_api_key
 from dustgrid.errors import DomainError, Unauthenticated, error_responses
 from dustgrid.ingest.deadletter import service as dead_letters
 from dustgrid.ingest.deadletter.policy import dead_letter_policy_from_settings
+from dustgrid.ingest.items import IntakeResult, ReadingItem, store_items
 from dustgrid.models import utcnow
-from dustgrid.telemetry.intake import IntakeResult, ReadingItem, store_items
 from dustgrid.telemetry.timewindow import time_window_from_settings
 
 router = APIRouter(prefix="/api/v1/telemetry", tags=["telemetry"], responses=error_responses())

@@ -32,8 +32,8 @@ from dustgrid.ingest.hj212 import HJ212Error, decode
 from dustgrid.ingest.hj212.codec import Frame
 from dustgrid.ingest.hj212.codes import DATA_CNS
 from dustgrid.ingest.hj212.envelope import CRC_MODBUS
-from dustgrid.ingest.hj212.writer import KIND_PREFIX
-from dustgrid.telemetry.intake import SEEN_KINDS, WINDOW_CODES, ItemError, store_items
+from dustgrid.ingest.hj212.rows import KIND_PREFIX
+from dustgrid.ingest.items import SEEN_KINDS, WINDOW_CODES, ItemError, store_items
 from dustgrid.telemetry.plausibility import (
     DEFAULT_PLAUSIBLE_RANGES,
     IMPLAUSIBLE,

@@ -18,10 +18,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from dustgrid.alerts.fetch import Granule, Value
-from dustgrid.alerts.profiles import EvalContext, Profile
-from dustgrid.alerts.rules import WindowResult, evaluate_window
-from dustgrid.alerts.windows import window_start
+from dustgrid.alerts.engine.profiles import EvalContext, Profile
+from dustgrid.alerts.engine.rules import WindowResult, evaluate_window
+from dustgrid.alerts.engine.values import Granule, Value
+from dustgrid.alerts.engine.windows import window_start
 
 Buckets = dict[datetime, list[float]]
 _HOURS: dict[datetime, str] = {}

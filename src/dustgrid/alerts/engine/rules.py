@@ -32,8 +32,8 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from dustgrid.alerts.profiles import EvalContext, Profile
-from dustgrid.alerts.windows import (
+from dustgrid.alerts.engine.profiles import EvalContext, Profile
+from dustgrid.alerts.engine.windows import (
     Reading,
     aggregate,
     bucket_values,

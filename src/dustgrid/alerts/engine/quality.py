@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from dustgrid.alerts.windows import Reading
+from dustgrid.alerts.engine.windows import Reading
 
 FLAT_LINE_MIN_DURATION = timedelta(hours=3)
 FLAT_LINE_MAX_STD = 0.5  # metric units; population standard deviation

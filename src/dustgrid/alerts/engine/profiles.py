@@ -16,8 +16,8 @@ from datetime import datetime, time
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from dustgrid.alerts.aqi import BREAKPOINTS, HEAVY_POLLUTION_AQI_ABOVE, iaqi
-from dustgrid.alerts.windows import (
+from dustgrid.alerts.engine.aqi import BREAKPOINTS, HEAVY_POLLUTION_AQI_ABOVE, iaqi
+from dustgrid.alerts.engine.windows import (
     DEFAULT_TZ_NAME,
     MINUTES_PER_HOUR,
     Aggregation,
