@@ -30,6 +30,7 @@ run: $(STAMP)
 ## test: set up and run the whole suite (SQLite; browser tests need Debian's chromium)
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from sqlalchemy.orm import Session
 
@@ -102,9 +102,10 @@ def fetch(
 def _utc(value: Any) -> datetime:
     if isinstance(value, str):  # SQLite: naive UTC text, as UTCDateTime stores it
         return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    stored = cast(datetime, value)
+    if stored.tzinfo is None:
+        return stored.replace(tzinfo=UTC)
+    return stored.astimezone(UTC)
 
 
 def fetch_rollups(

@@ -121,7 +121,7 @@ def names(session: Session, alerts: list[Alert]) -> dict[str, dict[int, str]]:
         if dev_ids
         else {}
     )
-    return {"sites": sites, "devices": devs}  # type: ignore[dict-item]
+    return {"sites": sites, "devices": devs}
 
 
 def windows(

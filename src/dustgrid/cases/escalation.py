@@ -129,7 +129,7 @@ def _window(
     else:
         mark.swept_until = now
     session.flush()
-    upper = column < now if strict else column <= now
+    upper: ColumnElement[bool] = column < now if strict else column <= now
     if since is None:
         return upper
     return and_(upper, column >= since if strict else column > since)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from dustgrid.errors import Invalid
 from dustgrid.i18n import translate
@@ -281,7 +281,7 @@ def parse_date(value: Any, rules: ImportRules = IMPORT_RULES) -> date:
     low, high = rules.years
     if not low <= value.year <= high:
         raise CellError(f"日期超出合理范围（{low}–{high}年）：{value} / date out of range")
-    return value
+    return cast(date, value)
 
 
 _YES_NO = {**dict.fromkeys(("是", "y", "yes", "true", "1", "√"), True),

@@ -73,4 +73,4 @@ def write_sqlite(conn: Connection, rows: Sequence[ReadingRow]) -> int:
             )
     finally:
         cur.close()
-    return new
+    return int(new)

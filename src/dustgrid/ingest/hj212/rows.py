@@ -147,7 +147,7 @@ def _picker(indexes: list[int]) -> Callable[[list[float]], Sequence[float]]:
     get = operator.itemgetter(*indexes)
     if len(indexes) == 1:
         return lambda values: (get(values),)
-    return get  # type: ignore[no-any-return]
+    return get
 
 
 FLAG_N: Final = "N"

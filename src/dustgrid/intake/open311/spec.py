@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from xml.etree import ElementTree as ET
 
 from dustgrid.cases.categories import CONTROL_MEASURES, OTHER, VIOLATIONS
@@ -193,7 +193,8 @@ def to_xml(root: str, item: str | None, rows: Sequence[Mapping[str, Any]]) -> by
                 child.text = "true" if value else "false"
             elif value is not None:
                 child.text = str(value)
-    return b'<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(top, encoding="utf-8")
+    body = cast(bytes, ET.tostring(top, encoding="utf-8"))
+    return b'<?xml version="1.0" encoding="utf-8"?>' + body
 
 
 XML_SHAPES: Mapping[str, tuple[str, str | None]] = {
