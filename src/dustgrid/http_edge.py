@@ -159,7 +159,11 @@ class BodyLimit:
         if declared is not None and declared > limit:
             await self.answer(Request(scope), limit)(scope, receive, send)
             return
+        await self._streamed(scope, receive, send, limit)
 
+    async def _streamed(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        """Runs the app while counting the body as it arrives: a chunked or lying request is
+        cut off at the limit and answered with 413, unless the app already began answering."""
         seen = 0
         refused = False
         started = False

@@ -16,6 +16,7 @@ from dustgrid.devices import keys, online
 from dustgrid.devices import repository as repo
 from dustgrid.devices import service as devices
 from dustgrid.devices.models import (
+    Device,
     DeviceChangeRequest,
     DeviceKind,
     Lifecycle,
@@ -84,6 +85,46 @@ def create_request(
     return req
 
 
+def _move_target(
+    session: Session, principal: Principal, req: DeviceChangeRequest, data: DecisionIn
+) -> Site | None:
+    """The site an approved move goes to, checked before anything changes: the reviewer must
+    govern it and it must still be in the ledger. ``None`` when no site change is approved."""
+    if not (data.approve and req.kind == RequestKind.move and req.new_site_id is not None):
+        return None
+    site = repo.writable_site(session, principal, req.new_site_id)
+    if site is None:
+        raise Forbidden(
+            "目标工地不在您的管辖范围，须由市级管理员审批 / "
+            "the target site is outside your area: the city admin decides"
+        )
+    if site.retired_at is not None:
+        raise Invalid(f"目标工地已退出台账：{site.name} / the target site is retired")
+    return site
+
+
+def _apply_move(device: Device, req: DeviceChangeRequest, site: Site | None) -> None:
+    """An approved move: the device takes the new site (and its district) and position."""
+    if site is not None:
+        device.site_id, device.district_id = site.id, site.district_id
+    if req.new_position:
+        device.position = req.new_position
+
+
+def _apply_removal(session: Session, device: Device, now: datetime) -> dict[str, list[object]]:
+    """An approved removal ends the device's service; returns the audit entries that the
+    device snapshot does not show (how many API keys were revoked)."""
+    extra: dict[str, list[object]] = {}
+    device.lifecycle = Lifecycle.removed
+    device.removed_at = now
+    device.online = False
+    online.end_for_removal(session, device_id=device.id, at=now)
+    revoked = keys.revoke_all(session, device.id, at=now)
+    if revoked:
+        extra["api_keys_revoked"] = [revoked, None]
+    return extra
+
+
 def decide(
     session: Session,
     principal: Principal,
@@ -101,16 +142,7 @@ def decide(
         raise NotFound(f"申请不存在：{request_id} / request not found")
     if req.status != RequestStatus.pending:
         raise Conflict(f"申请已处理：{req.status.value} / the request was already decided")
-    site: Site | None = None
-    if data.approve and req.kind == RequestKind.move and req.new_site_id is not None:
-        site = repo.writable_site(session, principal, req.new_site_id)
-        if site is None:
-            raise Forbidden(
-                "目标工地不在您的管辖范围，须由市级管理员审批 / "
-                "the target site is outside your area: the city admin decides"
-            )
-        if site.retired_at is not None:
-            raise Invalid(f"目标工地已退出台账：{site.name} / the target site is retired")
+    site = _move_target(session, principal, req, data)
     now = now or utcnow()
     before_req = _request_snapshot(req)
     before = devices.snapshot(device)
@@ -120,18 +152,9 @@ def decide(
     req.decision_note = data.note.strip()
     extra: dict[str, list[object]] = {}
     if data.approve and req.kind == RequestKind.move:
-        if site is not None:
-            device.site_id, device.district_id = site.id, site.district_id
-        if req.new_position:
-            device.position = req.new_position
+        _apply_move(device, req, site)
     elif data.approve:
-        device.lifecycle = Lifecycle.removed
-        device.removed_at = now
-        device.online = False
-        online.end_for_removal(session, device_id=device.id, at=now)
-        revoked = keys.revoke_all(session, device.id, at=now)
-        if revoked:
-            extra["api_keys_revoked"] = [revoked, None]
+        extra = _apply_removal(session, device, now)
     session.flush()
     changes = {
         **audit.diff(before_req, _request_snapshot(req)),

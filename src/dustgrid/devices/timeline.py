@@ -93,6 +93,48 @@ def _dated(
     return Step(key, state, light, due, done_at, late)
 
 
+def _review_state(*, rejected: bool, reviewed: bool) -> StepState:
+    """The review step: failed on rejection, done once a reviewer decided."""
+    if rejected:
+        return StepState.failed
+    return StepState.done if reviewed else StepState.pending
+
+
+# Each later step's state by application status; a status not listed leaves the step waiting.
+_TEST_STATES = {
+    "rejected": StepState.skipped,
+    "test_failed": StepState.failed,
+    "tested": StepState.done,
+    "completed": StepState.done,
+    "approved": StepState.pending,
+}
+_INSTALL_STATES = {
+    "rejected": StepState.skipped,
+    "test_failed": StepState.skipped,
+    "completed": StepState.done,
+    "tested": StepState.pending,
+}
+
+
+def _test_state(status: str) -> StepState:
+    """The acceptance-test step, from the application status alone."""
+    return _TEST_STATES.get(status, StepState.waiting)
+
+
+def _install_state(status: str) -> StepState:
+    """The installation step, from the application status alone."""
+    return _INSTALL_STATES.get(status, StepState.waiting)
+
+
+def _online_state(status: str, online_seen: bool | None) -> StepState:
+    """The online step: only a completed application waits on the device's first report."""
+    if status in ("rejected", "test_failed"):
+        return StepState.skipped
+    if status != "completed":
+        return StepState.waiting
+    return StepState.done if online_seen else StepState.pending
+
+
 def steps(
     app: ApplicationLike,
     *,
@@ -104,44 +146,17 @@ def steps(
     application) has reported since installation; ``None`` when unknown."""
     status = str(getattr(app.status, "value", app.status))
     rejected = status == "rejected"
-    test_failed = status == "test_failed"
     out = [Step("applied", StepState.done, Light.none, None, app.submitted_at)]
 
-    if rejected:
-        review = StepState.failed
-    elif app.reviewed_at is not None:
-        review = StepState.done
-    else:
-        review = StepState.pending
+    review = _review_state(rejected=rejected, reviewed=app.reviewed_at is not None)
     out.append(Step("review", review, Light.red if rejected else Light.none, None, app.reviewed_at))
 
-    if rejected:
-        test = StepState.skipped
-    elif test_failed:
-        test = StepState.failed
-    elif status in ("tested", "completed"):
-        test = StepState.done
-    elif status == "approved":
-        test = StepState.pending
-    else:
-        test = StepState.waiting
+    test = _test_state(status)
     out.append(_dated("test", test, app.test_due_date, app.tested_at, today, calendar))
 
-    if rejected or test_failed:
-        install = StepState.skipped
-    elif status == "completed":
-        install = StepState.done
-    elif status == "tested":
-        install = StepState.pending
-    else:
-        install = StepState.waiting
+    install = _install_state(status)
     out.append(_dated("install", install, app.install_due_date, app.installed_at, today, calendar))
 
-    if rejected or test_failed:
-        online = StepState.skipped
-    elif status != "completed":
-        online = StepState.waiting
-    else:
-        online = StepState.done if online_seen else StepState.pending
+    online = _online_state(status, online_seen)
     out.append(Step("online", online, Light.none))
     return out

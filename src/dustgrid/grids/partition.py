@@ -150,13 +150,7 @@ def _nearest_centroids(cx: list[float], cy: list[float], m: int) -> list[list[tu
     """For each centroid, the m nearest others as (index, squared distance), nearest first."""
     k = len(cx)
     if k <= 64 or k - 1 <= m:
-        out = []
-        for g in range(k):
-            cand = sorted(
-                ((cx[h] - cx[g]) ** 2 + (cy[h] - cy[g]) ** 2, h) for h in range(k) if h != g
-            )
-            out.append([(h, d2) for d2, h in cand[:m]])
-        return out
+        return [_nearest_brute(cx, cy, g, m) for g in range(k)]
     x0, y0 = min(cx), min(cy)
     side = max(1, int(math.sqrt(k)))
     cell = max(max(cx) - x0, max(cy) - y0) / side or 1.0
@@ -164,26 +158,49 @@ def _nearest_centroids(cx: list[float], cy: list[float], m: int) -> list[list[tu
     buckets: dict[tuple[int, int], list[int]] = defaultdict(list)
     for g, key in enumerate(where):
         buckets[key].append(g)
-    out = []
-    for g in range(k):
-        found: list[tuple[float, int]] = []
-        r = 0
-        while True:
-            for key in _ring_cells(where[g][0], where[g][1], r):
-                for h in buckets.get(key, ()):
-                    if h != g:
-                        found.append(((cx[h] - cx[g]) ** 2 + (cy[h] - cy[g]) ** 2, h))
-            # Anything not yet scanned is at least r cells away from g.
-            if len(found) >= m:
-                found.sort()
-                if found[m - 1][0] <= (r * cell) ** 2:
-                    break
-            if r > side + 1:
-                found.sort()
+    return [_nearest_in_buckets(cx, cy, g, m, where[g], buckets, cell, side) for g in range(k)]
+
+
+def _nearest_brute(cx: list[float], cy: list[float], g: int, m: int) -> list[tuple[int, float]]:
+    """Centroid g's m nearest by comparing with every other: cheapest for few centroids."""
+    cand = sorted(
+        ((cx[h] - cx[g]) ** 2 + (cy[h] - cy[g]) ** 2, h) for h in range(len(cx)) if h != g
+    )
+    return [(h, d2) for d2, h in cand[:m]]
+
+
+def _nearest_in_buckets(
+    cx: list[float],
+    cy: list[float],
+    g: int,
+    m: int,
+    home: tuple[int, int],
+    buckets: dict[tuple[int, int], list[int]],
+    cell: float,
+    side: int,
+) -> list[tuple[int, float]]:
+    """Centroid g's m nearest by scanning rings of grid cells outward from its own cell,
+    stopping once no unscanned cell can hold anything nearer: many centroids would make the
+    all-pairs comparison quadratic."""
+    found: list[tuple[float, int]] = []
+    r = 0
+    while True:
+        for key in _ring_cells(home[0], home[1], r):
+            found.extend(
+                ((cx[h] - cx[g]) ** 2 + (cy[h] - cy[g]) ** 2, h)
+                for h in buckets.get(key, ())
+                if h != g
+            )
+        # Anything not yet scanned is at least r cells away from g.
+        if len(found) >= m:
+            found.sort()
+            if found[m - 1][0] <= (r * cell) ** 2:
                 break
-            r += 1
-        out.append([(h, d2) for d2, h in found[:m]])
-    return out
+        if r > side + 1:
+            found.sort()
+            break
+        r += 1
+    return [(h, d2) for d2, h in found[:m]]
 
 
 def _centroids(

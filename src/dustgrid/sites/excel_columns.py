@@ -383,31 +383,54 @@ def parse_cell(col: Column, value: Any, lookups: Lookups, rules: ImportRules) ->
         case Parse.enum:
             return parse_enum(value, col)
         case Parse.number | Parse.decimal:
-            number = parse_number(value, exact=col.parse == Parse.decimal)
-            if col.max_value is not None and number < 0:
-                raise CellError("不能为负数 / must not be negative")
-            if col.max_value is not None and number > col.max_value:
-                raise CellError("数值过大，请检查单位 / value too large, check the unit")
-            return number
+            return _bounded_number(col, value)
         case Parse.date:
             return parse_date(value, rules)
         case Parse.boolean:
             return parse_bool(value)
         case Parse.uscc:
-            try:
-                return validate_uscc(text)
-            except USCCError as exc:
-                raise CellError(f"{col.header}无效：{exc}") from None
-        case Parse.district if (ref := lookups.districts.get(header_key(text))) is not None:
-            return ref
+            return _uscc(col, text)
         case Parse.district:
-            raise CellError(f"所属区不存在或不在管辖范围：{text} / unknown district or outside "
-                            "your area")  # fmt: skip
-        case Parse.grid if (grid := lookups.grids.get(header_key(text))) is not None:
-            return grid
+            return _district(lookups, text)
         case Parse.grid:
-            raise CellError(f"网格不存在或不在管辖范围：{text} / unknown grid or outside your area")
+            return _grid(lookups, text)
     raise AssertionError(col.parse)  # pragma: no cover
+
+
+def _bounded_number(col: Column, value: Any) -> Any:
+    """A number; a column with an upper bound takes neither a negative value nor one above
+    the bound (typically the wrong unit, such as m² typed as hectares)."""
+    number = parse_number(value, exact=col.parse == Parse.decimal)
+    if col.max_value is not None and number < 0:
+        raise CellError("不能为负数 / must not be negative")
+    if col.max_value is not None and number > col.max_value:
+        raise CellError("数值过大，请检查单位 / value too large, check the unit")
+    return number
+
+
+def _uscc(col: Column, text: str) -> str:
+    """A unified social credit code, its checker's reason named with the column's header."""
+    try:
+        return validate_uscc(text)
+    except USCCError as exc:
+        raise CellError(f"{col.header}无效：{exc}") from None
+
+
+def _district(lookups: Lookups, text: str) -> DistrictRef:
+    """A district by any of its names, among only those the importing user governs."""
+    ref = lookups.districts.get(header_key(text))
+    if ref is None:
+        raise CellError(f"所属区不存在或不在管辖范围：{text} / unknown district or outside "
+                        "your area")  # fmt: skip
+    return ref
+
+
+def _grid(lookups: Lookups, text: str) -> GridRef:
+    """A grid by its code, among only those the importing user governs."""
+    grid = lookups.grids.get(header_key(text))
+    if grid is None:
+        raise CellError(f"网格不存在或不在管辖范围：{text} / unknown grid or outside your area")
+    return grid
 
 
 def _within(value: float, bounds: tuple[float, float]) -> bool:

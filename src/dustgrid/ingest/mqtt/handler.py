@@ -139,7 +139,9 @@ def _open_device(session: Session, mn: str) -> Device | None:
     return None if device is None or device.lifecycle in CLOSED else device
 
 
-def _json(session: Session, mn: str, payload: bytes, *, cfg: Config, now: datetime) -> Outcome:
+def _json_body(payload: bytes, cfg: Config) -> tuple[Any, list[Any]] | Outcome:
+    """The ``(key, readings)`` of a JSON message, or the outcome refusing its shape: an object
+    with a key, or (only when the broker authenticates) a bare list of readings."""
     try:
         body: Any = json.loads(payload)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -162,16 +164,33 @@ def _json(session: Session, mn: str, payload: bytes, *, cfg: Config, now: dateti
         return Outcome(BAD_PAYLOAD, 'want {"key": "…", "readings": [...]}')
     if len(items) > cfg.max_items:
         return Outcome(BAD_PAYLOAD, f"{len(items)} readings; at most {cfg.max_items} a message")
+    return key, items
+
+
+def _json_device(session: Session, mn: str, key: Any, *, cfg: Config) -> Device | Outcome:
+    """The device a JSON message is for: the one its API key belongs to (which must be the
+    topic's MN), else, when the broker authenticates, the active device of the topic's MN."""
     if isinstance(key, str) and key:
         device = verify_api_key(session, key)
         if device is None or device.mn != mn:
             return Outcome(UNAUTHORIZED, f"the key is not a live key of device {mn}")
-    elif cfg.trust_broker_acl:
+        return device
+    if cfg.trust_broker_acl:
         device = _open_device(session, mn)
         if device is None:
             return Outcome(UNKNOWN_DEVICE, f"no active device {mn}")
-    else:
-        return Outcome(UNAUTHORIZED, 'missing "key" (the device API key)')
+        return device
+    return Outcome(UNAUTHORIZED, 'missing "key" (the device API key)')
+
+
+def _json(session: Session, mn: str, payload: bytes, *, cfg: Config, now: datetime) -> Outcome:
+    parsed = _json_body(payload, cfg)
+    if isinstance(parsed, Outcome):
+        return parsed
+    key, items = parsed
+    device = _json_device(session, mn, key, cfg=cfg)
+    if isinstance(device, Outcome):
+        return device
     result = store_items(
         session,
         items,

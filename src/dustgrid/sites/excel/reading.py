@@ -5,7 +5,7 @@ from __future__ import annotations
 from io import BytesIO
 from typing import Any
 
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 
 from dustgrid.config import Settings
 from dustgrid.errors import Invalid
@@ -21,6 +21,24 @@ def read_rows(
     content: bytes, settings: Settings, rules: ImportRules = IMPORT_RULES
 ) -> list[tuple[int, tuple[Any, ...]]]:
     """Non-blank rows of the ledger sheet as ``(excel row number, values)``."""
+    _check_upload(content, settings)
+    try:
+        wb = load_workbook(BytesIO(content), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds on a corrupt or foreign file
+        raise Invalid(NOT_XLSX) from exc
+    try:
+        return _ledger_rows(wb, settings, rules)
+    except Invalid:
+        raise
+    except Exception as exc:
+        raise Invalid(NOT_XLSX) from exc
+    finally:
+        wb.close()
+
+
+def _check_upload(content: bytes, settings: Settings) -> None:
+    """The cheap checks on the raw bytes, so that nothing is unpacked or parsed for an empty,
+    oversized, non-zip or zip-bomb upload."""
     if not content:
         raise Invalid("请选择要上传的 Excel 文件 / no file uploaded")
     if len(content) > settings.upload_max_bytes:
@@ -29,32 +47,28 @@ def read_rows(
     if not content.startswith(b"PK\x03\x04"):
         raise Invalid(NOT_XLSX)
     check_archive(content, XlsxLimits.from_settings(settings))  # before anything inflates
-    try:
-        wb = load_workbook(BytesIO(content), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds on a corrupt or foreign file
-        raise Invalid(NOT_XLSX) from exc
+
+
+def _ledger_rows(
+    wb: Workbook, settings: Settings, rules: ImportRules
+) -> list[tuple[int, tuple[Any, ...]]]:
+    """The non-blank rows, stopping at a long run of blank rows (a sheet formatted far down)
+    and refusing more rows than an import may hold, before reading them all."""
     limit = settings.excel_max_rows + rules.header_scan_rows
     rows: list[tuple[int, tuple[Any, ...]]] = []
-    try:
-        ws = wb[SHEET] if SHEET in wb.sheetnames else wb.worksheets[0]
-        ws.reset_dimensions()  # some writers record a wrong sheet size
+    ws = wb[SHEET] if SHEET in wb.sheetnames else wb.worksheets[0]
+    ws.reset_dimensions()  # some writers record a wrong sheet size
+    blank_run = 0
+    for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
+        if all(is_blank(v) for v in values):
+            blank_run += 1
+            if blank_run >= rules.blank_run_limit:
+                break
+            continue
         blank_run = 0
-        for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
-            if all(is_blank(v) for v in values):
-                blank_run += 1
-                if blank_run >= rules.blank_run_limit:
-                    break
-                continue
-            blank_run = 0
-            rows.append((number, tuple(values)))
-            if len(rows) > limit:
-                raise too_many(settings)
-    except Invalid:
-        raise
-    except Exception as exc:
-        raise Invalid(NOT_XLSX) from exc
-    finally:
-        wb.close()
+        rows.append((number, tuple(values)))
+        if len(rows) > limit:
+            raise too_many(settings)
     return rows
 
 

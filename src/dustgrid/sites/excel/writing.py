@@ -148,13 +148,35 @@ def _write_help(
     ws.append([])
     lists: dict[str, str] = {}
     head("所属区（可填名称或代码，仅限您的管辖范围）", "区划代码")
+    _write_districts(ws, districts, lists)
+    ws.append([])
+    head("网格编号", "网格名称", "网格类型", "所属区")
+    _write_grids(ws, districts, grids, lists)
+    for row in heads:
+        for cell in ws[row]:
+            cell.font, cell.fill = HEADER_FONT, HEADER_FILL
+    for letter, width in zip("ABCDE", (40, 16, 44, 22, 22), strict=True):
+        ws.column_dimensions[letter].width = width
+    return lists
+
+
+def _write_districts(ws: Worksheet, districts: Sequence[District], lists: dict[str, str]) -> None:
+    """The districts the user may pick; their range goes into ``lists`` for the dropdown."""
     if districts:
         start = ws.max_row + 1
         for d in districts:
             append_row(ws, [d.name, d.code])
         lists["district"] = f"'{HELP_SHEET}'!$A${start}:$A${ws.max_row}"
-    ws.append([])
-    head("网格编号", "网格名称", "网格类型", "所属区")
+
+
+def _write_grids(
+    ws: Worksheet,
+    districts: Sequence[District],
+    grids: Sequence[GridInfo],
+    lists: dict[str, str],
+) -> None:
+    """The grids the user may pick, one block per grid kind, so that each grid column's
+    dropdown (its range goes into ``lists``) offers only grids of its kind."""
     names = {d.id: d.name for d in districts}
     for kind in GridKind:
         mine = [g for g in grids if g.kind == kind]
@@ -164,12 +186,6 @@ def _write_help(
                 label = BY_KEY[f"{kind.value}_grid"].header
                 append_row(ws, [g.code, g.name, label, names.get(g.district_id, "")])
             lists[kind.value] = f"'{HELP_SHEET}'!$A${start}:$A${ws.max_row}"
-    for row in heads:
-        for cell in ws[row]:
-            cell.font, cell.fill = HEADER_FONT, HEADER_FILL
-    for letter, width in zip("ABCDE", (40, 16, 44, 22, 22), strict=True):
-        ws.column_dimensions[letter].width = width
-    return lists
 
 
 def _add_dropdowns(ws: Worksheet, lists: dict[str, str], last_row: int) -> None:
