@@ -147,6 +147,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(SecurityHeaders, csp=content_security_policy(settings))
 
+    _add_error_handlers(app)
+    _include_routers(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    if settings.api_docs():
+        _add_docs(app)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """The app's answers to domain, validation and routing errors (JSON for the API,
+    pages for the browser, the spec's list for Open311), kept apart from ``create_app``."""
+
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:
         if _is_api(request):
@@ -183,6 +205,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             exc = StarletteHTTPException(405, exc.detail, headers={"Allow": allow})
         return await http_exception_handler(request, exc)
 
+
+def _include_routers(app: FastAPI) -> None:
+    """Every domain's routers, in the order that matters where paths overlap."""
     app.include_router(auth_router)
     app.include_router(sites_router)
     app.include_router(org_router)
@@ -209,20 +234,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(telemetry_pages_router)
     app.include_router(alerts_router)
     app.include_router(alert_pages_router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-
-    if settings.api_docs():
-        _add_docs(app)
-
-    @app.get("/favicon.ico", include_in_schema=False)
-    def favicon() -> Response:
-        return Response(status_code=204)
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
-
-    return app
 
 
 def _add_docs(app: FastAPI) -> None:

@@ -235,19 +235,13 @@ def _evaluate_group(
         stations = stations_for(refs, site.district_id)
         ref: Buckets = {}
         if prof.kind == "difference":
-            key = tuple(d for d, _ in stations)
-            if key not in ref_cache:
-                got = fetch(session, key, [metric], REFERENCE_KINDS, start, close)
-                ref_cache[key] = judge.bucket(v for vs in got.values() for v in vs)
-            ref = ref_cache[key]
+            ref = _reference_buckets(session, judge, stations, metric, start, close, ref_cache)
         try:
             results = judge.windows(site_buckets, ref, site_context(site, tz))
         except ContextError as exc:
             log.warning("site %s, rule %s: %s", sid, rule.key, exc)
             continue
-        st = states.get(sid)
-        if st is None:
-            st = states[sid] = sitestate.SiteState(sid, rule.key)
+        st = _state_of(states, sid, rule)
         new = {r.start.astimezone(UTC): r for r in results}
         old = stored.get(sid, {})
         first = store.first_change(old, new)
@@ -261,13 +255,46 @@ def _evaluate_group(
     if inserts:
         store.insert_windows(session, inserts)
         report.windows += len(inserts)
+    _reconcile_changed(session, rule, sites, changed, now, policy, report)
+    return waiting
+
+
+def _reference_buckets(
+    session: Session, judge: Judge, stations: list[tuple[int, str]], metric: str,
+    start: datetime, close: datetime, ref_cache: dict[tuple[int, ...], Buckets],
+) -> Buckets:  # fmt: skip
+    """The reference stations' buckets for a "difference" rule, fetched once per station
+    set of a group (``ref_cache``): sites of one district share their stations."""
+    key = tuple(d for d, _ in stations)
+    if key not in ref_cache:
+        got = fetch(session, key, [metric], REFERENCE_KINDS, start, close)
+        ref_cache[key] = judge.bucket(v for vs in got.values() for v in vs)
+    return ref_cache[key]
+
+
+def _state_of(
+    states: dict[int, sitestate.SiteState], sid: int, rule: ActiveRule
+) -> sitestate.SiteState:
+    """The site's state for the rule, created (and kept in ``states``) on first use."""
+    st = states.get(sid)
+    if st is None:
+        st = states[sid] = sitestate.SiteState(sid, rule.key)
+    return st
+
+
+def _reconcile_changed(
+    session: Session, rule: ActiveRule, sites: dict[int, SiteInfo],
+    changed: dict[int, tuple[datetime, list[AlertEpisode], list[str]]],
+    now: datetime, policy: AlertPolicy, report: EvalReport,
+) -> None:  # fmt: skip
+    """After the group's windows are written: bring the alerts of the sites whose windows
+    changed in line (one query for the alerts they may touch)."""
     firsts = {sid: c[0] for sid, c in changed.items()}
     affected = affected_alerts(session, rule.key, firsts)
     for sid, (first, episodes, mns) in changed.items():
         if episodes or affected.get(sid):
             reconcile(session, rule, sites[sid], first, episodes, affected.get(sid, []), now,
                       policy, report, mns)  # fmt: skip
-    return waiting
 
 
 def _remember_counts(

@@ -57,8 +57,9 @@ class AlertFilter:
     end: datetime | None = None  # started_at < end
 
 
-def _filtered(p: Principal, f: AlertFilter) -> Select[Any]:
-    stmt = select(Alert).where(alert_clause(p))
+def _by_state_and_kind(stmt: Select[Any], f: AlertFilter) -> Select[Any]:
+    """The two filters with a special value ("open" states, "quality" kinds), kept apart
+    from the plain equality filters of ``_filtered``."""
     if f.state == "open":
         stmt = stmt.where(Alert.state != AlertState.cleared)
     elif f.state:
@@ -67,6 +68,11 @@ def _filtered(p: Principal, f: AlertFilter) -> Select[Any]:
         stmt = stmt.where(Alert.kind.like("quality:%"))
     elif f.kind:
         stmt = stmt.where(Alert.kind == f.kind)
+    return stmt
+
+
+def _filtered(p: Principal, f: AlertFilter) -> Select[Any]:
+    stmt = _by_state_and_kind(select(Alert).where(alert_clause(p)), f)
     if f.site_id is not None:
         stmt = stmt.where(Alert.site_id == f.site_id)
     if f.district_id is not None:

@@ -100,6 +100,15 @@ def narrow(p: Principal, *conds: ColumnElement[bool]) -> ColumnElement[bool]:
     return and_(base, Case.site_id.in_(_my_sites(p)))
 
 
+def _to_handle_clause(p: Principal) -> ColumnElement[bool]:
+    """The "to handle" tab: station staff and officers see their scope's handling cases,
+    everyone else only the cases they are responsible for (inside their scope by design)."""
+    state = Case.state.in_(HANDLING)
+    if p.role in (Role.station_staff, Role.officer):
+        return narrow(p, state)
+    return and_(state, Case.responsible_user_id == p.user_id)
+
+
 def tab_clause(p: Principal, tab: Tab, now: datetime) -> tuple[ColumnElement[bool], bool]:
     """The tab's WHERE clause, and whether it already lies inside ``case_clause(p)`` (then
     the caller need not add the scope, whose ``OR`` would defeat the indexes)."""
@@ -110,10 +119,7 @@ def tab_clause(p: Principal, tab: Tab, now: datetime) -> tuple[ColumnElement[boo
         case Tab.to_accept:
             return narrow(p, Case.state == S.dispatched), True
         case Tab.to_handle:
-            state = Case.state.in_(HANDLING)
-            if p.role in (Role.station_staff, Role.officer):
-                return narrow(p, state), True
-            return and_(state, Case.responsible_user_id == p.user_id), True
+            return _to_handle_clause(p), True
         case Tab.to_recheck | Tab.to_rectify:
             return narrow(p, Case.state == S.rectifying), True
         case Tab.to_verify:

@@ -25,7 +25,7 @@ from dustgrid.cases import deadlines, followups
 from dustgrid.cases.attachments import AttachmentIn
 from dustgrid.cases.events import CaseAudit, record_event, role_of
 from dustgrid.cases.models import Case, CaseEvent
-from dustgrid.cases.policy import ROLE_LEVEL, Level
+from dustgrid.cases.policy import ROLE_LEVEL, CasePolicy, Level
 from dustgrid.cases.states import (
     CaseState,
     Clock,
@@ -263,45 +263,74 @@ def _apply(
         case.assigned_unit_id, case.responsible_user_id = unit.id, None
         data |= {"unit_id": unit.id, "unit_name": unit.name}
     if move == Move.dispatch:
-        deadline = f["deadline"]
-        if deadline <= now:
-            raise Invalid("办结期限须晚于当前时间 / the deadline must be in the future")
-        case.dispatched_at, case.deadline_at = now, deadline
-        case.deadline_warn_at = deadlines.warn_time(now, deadline, policy, cal)
-        data["deadline"] = deadline.isoformat()
+        data |= _apply_dispatch(case, f, now=now, cal=cal, policy=policy)
     if move in (Move.accept, Move.reassign):
         user = _responsible(session, case, f["responsible"], move)
         case.responsible_user_id = user.id
         data |= {"responsible_id": user.id, "responsible_name": user.display_name}
     if move == Move.order_rectification:
-        deadline = f["deadline"]
-        recheck_due = deadlines.default_due(
-            Clock.recheck,
-            start=now,
-            category=case.category,
-            source=case.source,
-            disposition="rectification",
-            level=None,
-            policy=policy,
-            calendar=cal,
-        )
-        if not now < deadline <= recheck_due:
-            raise Invalid(
-                f"整改期限须在现在与复查期限（{recheck_due:%Y-%m-%d %H:%M}）之间 / the "
-                "rectification deadline must fall between now and the recheck due date"
-            )
-        case.rectify_due_at = deadline
-        data["deadline"] = deadline.isoformat()
+        data |= _apply_rectification(case, f, now=now, cal=cal, policy=policy)
     if move == Move.open_penalty:
         case.penalty_case_number = f["case_number"][:64]
         data["case_number"] = case.penalty_case_number
     if move == Move.suspend:
-        review: date = f["review_date"]
-        if review <= now.astimezone(cal.tz).date():
-            raise Invalid("复核日期须晚于今天 / the review date must be after today")
-        case.review_date = review
-        case.review_remind_at = deadlines.parse_deadline(review, cal) - _DAY
-        data["review_date"] = review.isoformat()
+        data |= _apply_suspend(case, f, now=now, cal=cal)
+    _apply_times(case, move, now=now)
+    if f["result"]:
+        data["result"] = f["result"]
+    return data
+
+
+def _apply_dispatch(
+    case: Case, f: dict[str, Any], *, now: datetime, cal: WorkCalendar, policy: CasePolicy
+) -> dict[str, Any]:
+    """A dispatch sets the deadline (which must lie ahead) and its warning time."""
+    deadline = f["deadline"]
+    if deadline <= now:
+        raise Invalid("办结期限须晚于当前时间 / the deadline must be in the future")
+    case.dispatched_at, case.deadline_at = now, deadline
+    case.deadline_warn_at = deadlines.warn_time(now, deadline, policy, cal)
+    return {"deadline": deadline.isoformat()}
+
+
+def _apply_rectification(
+    case: Case, f: dict[str, Any], *, now: datetime, cal: WorkCalendar, policy: CasePolicy
+) -> dict[str, Any]:
+    """An order to rectify: its deadline must fall between now and the recheck due date."""
+    deadline = f["deadline"]
+    recheck_due = deadlines.default_due(
+        Clock.recheck,
+        start=now,
+        category=case.category,
+        source=case.source,
+        disposition="rectification",
+        level=None,
+        policy=policy,
+        calendar=cal,
+    )
+    if not now < deadline <= recheck_due:
+        raise Invalid(
+            f"整改期限须在现在与复查期限（{recheck_due:%Y-%m-%d %H:%M}）之间 / the "
+            "rectification deadline must fall between now and the recheck due date"
+        )
+    case.rectify_due_at = deadline
+    return {"deadline": deadline.isoformat()}
+
+
+def _apply_suspend(
+    case: Case, f: dict[str, Any], *, now: datetime, cal: WorkCalendar
+) -> dict[str, Any]:
+    """A suspension sets a review date after today and the reminder the day before it."""
+    review: date = f["review_date"]
+    if review <= now.astimezone(cal.tz).date():
+        raise Invalid("复核日期须晚于今天 / the review date must be after today")
+    case.review_date = review
+    case.review_remind_at = deadlines.parse_deadline(review, cal) - _DAY
+    return {"review_date": review.isoformat()}
+
+
+def _apply_times(case: Case, move: Move, *, now: datetime) -> None:
+    """The moves that only set or clear time stamps (review, closing, look-back)."""
     if move == Move.resume:
         case.review_date = case.review_remind_at = None
     if move in (Move.verify_pass, Move.dismiss):
@@ -310,9 +339,6 @@ def _apply(
         case.closed_at = None
     if move in (Move.look_back_pass, Move.look_back_fail):
         case.looked_back_at, case.look_back_due_at = now, None
-    if f["result"]:
-        data["result"] = f["result"]
-    return data
 
 
 def transition(

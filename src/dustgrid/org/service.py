@@ -178,6 +178,15 @@ def _validate_unit(session: Session, unit: OrgUnit, *, level: int | None) -> Non
     parent = session.get(OrgUnit, unit.parent_id) if unit.parent_id is not None else None
     if unit.parent_id is not None and parent is None:
         raise Invalid(f"上级单位不存在：{unit.parent_id} / parent unit not found")
+    _check_parent_level(session, unit, parent, expected)
+    _inherit_station_district(unit, parent)
+    _check_district(session, unit)
+
+
+def _check_parent_level(
+    session: Session, unit: OrgUnit, parent: OrgUnit | None, expected: int
+) -> None:
+    """The parent is one level up; the one L1 unit (the city bureau) has none."""
     if expected == 1:
         if parent is not None:
             raise Invalid("一级单位（市建设局）不能有上级 / the L1 city bureau has no parent")
@@ -189,6 +198,10 @@ def _validate_unit(session: Session, unit: OrgUnit, *, level: int | None) -> Non
             f"第{expected}级单位的上级须为第{expected - 1}级单位 / "
             f"the parent of an L{expected} unit must be an L{expected - 1} unit"
         )
+
+
+def _inherit_station_district(unit: OrgUnit, parent: OrgUnit | None) -> None:
+    """A supervision station takes its bureau's district, and may not name another."""
     if (
         unit.kind == UnitKind.supervision_station
         and parent is not None
@@ -198,6 +211,10 @@ def _validate_unit(session: Session, unit: OrgUnit, *, level: int | None) -> Non
             unit.district_id = parent.district_id
         elif unit.district_id != parent.district_id:
             raise Invalid("监督站须与上级区建设局同区 / a station must be in its bureau's district")
+
+
+def _check_district(session: Session, unit: OrgUnit) -> None:
+    """The district matches the kind's rule, exists, and has at most one district bureau."""
     rule = DISTRICT_RULE[unit.kind]
     if rule == "required" and unit.district_id is None:
         raise Invalid(f"{unit.kind.value} 须指定所属区 / a {unit.kind.value} needs a district")

@@ -172,6 +172,26 @@ def pm25_above_pm10(
     return flags
 
 
+def _reference_at(
+    reference: Iterable[Reading], metric: str, match_within: timedelta
+) -> Callable[[datetime], float | None]:
+    """The reference lookup of ``spray_drop``, kept apart so that the drop detection reads
+    on its own: at a time, the mean of the newest reference time's values not older than
+    ``match_within`` (``None`` when there is none)."""
+    by_time: dict[datetime, list[float]] = {}
+    for ref_reading in _valid(reference, metric):
+        by_time.setdefault(ref_reading.time, []).append(_v(ref_reading))
+    times = sorted(by_time)
+
+    def ref_at(t: datetime) -> float | None:
+        i = bisect.bisect_right(times, t) - 1
+        if i < 0 or t - times[i] > match_within:
+            return None
+        return math.fsum(by_time[times[i]]) / len(by_time[times[i]])
+
+    return ref_at
+
+
 def spray_drop(
     site: Iterable[Reading],
     reference: Iterable[Reading],
@@ -191,16 +211,7 @@ def spray_drop(
     while the low-versus-high condition holds.  The reference at a time is the
     mean of the newest reference time's values not older than ``match_within``.
     """
-    by_time: dict[datetime, list[float]] = {}
-    for ref_reading in _valid(reference, metric):
-        by_time.setdefault(ref_reading.time, []).append(_v(ref_reading))
-    times = sorted(by_time)
-
-    def ref_at(t: datetime) -> float | None:
-        i = bisect.bisect_right(times, t) - 1
-        if i < 0 or t - times[i] > match_within:
-            return None
-        return math.fsum(by_time[times[i]]) / len(by_time[times[i]])
+    ref_at = _reference_at(reference, metric, match_within)
 
     def low(r: Reading) -> bool:
         ref = ref_at(r.time)
