@@ -119,7 +119,7 @@ def parse_cp(body: str) -> CPResult:
     return result if result is not None else parse_cp_reference(body)
 
 
-def parse_cp_reference(body: str) -> CPResult:
+def parse_cp_reference(body: str) -> CPResult:  # noqa: C901 - hot loop, one function on purpose, see docs/performance.md
     """The plain loop; defines the semantics the fast path must reproduce."""
     data_time: datetime | None = None
     extra: dict[str, str] = {}
@@ -127,7 +127,9 @@ def parse_cp_reference(body: str) -> CPResult:
     items: list[Item] = []
     # ';' separates pollutants and ',' their fields; items are associated by code, so
     # one split over both separators is equivalent.
-    for pair in filter(None, body.replace(";", ",").split(",")):  # tolerate ";;", trailing ";"
+    for pair in body.replace(";", ",").split(","):
+        if not pair:
+            continue  # tolerate ";;" / trailing ";"
         key, eq, text = pair.partition("=")
         if not eq or not key:
             raise FieldError(f"CP item {pair!r} is not key=value", code=E_CP)

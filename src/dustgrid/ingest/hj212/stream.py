@@ -131,9 +131,9 @@ class FrameSplitter:
                 # omits CRLF and waits for our reply must not wait for the next frame.
                 self._emit(end, out)
                 continue
-            if self._unterminated(eof, out):
+            if (eof or len(buf) > self.max_buffer) and self._unterminated(eof, out):
                 continue
-            break
+            break  # wait for the rest of the frame (no call on this common path)
         return out
 
     # The rarely taken ends of _drain, split off to keep its per-frame loop short: each runs
@@ -154,14 +154,12 @@ class FrameSplitter:
             self._skip(len(self._buf))
 
     def _unterminated(self, eof: bool, out: list[StreamResult]) -> bool:
-        """A frame without CRLF, next "##" or complete declared length. At end of data it is
-        handed out as it is; past the buffer cap its "##" is dropped and True returned (look
-        for the next frame); otherwise False (wait for more bytes)."""
+        """A frame without CRLF, next "##" or complete declared length, at end of data or
+        past the buffer cap (only then called). At end of data it is handed out as it is
+        (False: stop); past the cap its "##" is dropped (True: look for the next frame)."""
         buf = self._buf
         if eof:
             self._emit(len(buf), out)
-            return False
-        if len(buf) <= self.max_buffer:
             return False
         self._report_garbage(out)
         out.append(
