@@ -150,6 +150,15 @@ def _expire_loaded(
             session.expire(state)
 
 
+def _check_seen_aware(seen: Mapping[int, tuple[datetime, SeenMetrics]]) -> None:
+    """Every time in ``seen`` must be timezone-aware, checked before anything is written.
+    Split off :func:`mark_seen_many`: one call per batch, the per-device loops unchanged."""
+    for at, metrics in seen.values():
+        _aware(at, "at")
+        for data_time, _ in metrics.values():
+            _aware(data_time, "metric data time")
+
+
 def mark_seen_many(session: Session, seen: Mapping[int, tuple[datetime, SeenMetrics]]) -> list[int]:
     """Frames from many devices were stored: ``seen`` maps a device id to ``(at, metrics)``
     as :func:`mark_seen` takes them, once per device (the caller merges a batch).
@@ -162,10 +171,7 @@ def mark_seen_many(session: Session, seen: Mapping[int, tuple[datetime, SeenMetr
     """
     if not seen:
         return []
-    for at, metrics in seen.values():
-        _aware(at, "at")
-        for data_time, _ in metrics.values():
-            _aware(data_time, "metric data time")
+    _check_seen_aware(seen)
     session.flush()  # pending ORM changes first: the statements below go past the ORM
     conn = session.connection()
     raw: Any = conn.connection.driver_connection

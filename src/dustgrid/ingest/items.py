@@ -136,7 +136,7 @@ def _validation_reason(exc: ValidationError) -> str:
     return "读数格式错误 / invalid reading: " + parts
 
 
-def parse_items(
+def parse_items(  # noqa: C901 - hot loop, one function on purpose, see docs/performance.md
     items: Sequence[Any],
     *,
     device: Device,

@@ -141,6 +141,17 @@ def _cp_value(key: str, value: str) -> str:
     return value
 
 
+def _extra_parts(extra: Mapping[str, str]) -> list[str]:
+    """The validated ``key=value`` texts of the other CP keys, in order. Split off
+    :func:`cp_text` (called once per frame, not per item) to keep its item loop readable."""
+    parts: list[str] = []
+    for key, value in extra.items():
+        if key == DATA_TIME_KEY:
+            raise BuildError("pass DataTime as data_time, not in extra")
+        parts.append(f"{_text('CP key', key, 64)}={_cp_value(key, value)}")
+    return parts
+
+
 def cp_text(
     data_time: datetime | None = None,
     items: Iterable[ItemLike] = (),
@@ -150,10 +161,8 @@ def cp_text(
     parts: list[str] = []
     if data_time is not None:
         parts.append(f"{DATA_TIME_KEY}={format_timestamp(data_time)}")
-    for key, value in (extra or {}).items():
-        if key == DATA_TIME_KEY:
-            raise BuildError("pass DataTime as data_time, not in extra")
-        parts.append(f"{_text('CP key', key, 64)}={_cp_value(key, value)}")
+    if extra:
+        parts.extend(_extra_parts(extra))
     groups: dict[str, list[str]] = {}
     flags: dict[str, str | None] = {}
     seen: set[tuple[str, str]] = set()

@@ -119,7 +119,7 @@ def parse_cp(body: str) -> CPResult:
     return result if result is not None else parse_cp_reference(body)
 
 
-def parse_cp_reference(body: str) -> CPResult:
+def parse_cp_reference(body: str) -> CPResult:  # noqa: C901 - hot loop, one function on purpose, see docs/performance.md
     """The plain loop; defines the semantics the fast path must reproduce."""
     data_time: datetime | None = None
     extra: dict[str, str] = {}
@@ -154,12 +154,19 @@ def parse_cp_reference(body: str) -> CPResult:
                 raise FieldError(f"bad value {text!r} for {key} (not finite)", code=E_CP)
         items.append(_new(Item, (code, metric, kind, value, FLAG_NORMAL, True)))
     if flags:
-        valued = {it.code for it in items}
-        for code in [c for c in flags if c not in valued]:
-            extra[f"{code}-{FLAG_SUFFIX}"] = flags.pop(code)  # a flag without value: keep it
-        info = {code: flag_info(f) for code, f in flags.items()}
-        items = [_new(Item, (*it[:4], *info.get(it.code, _NORMAL))) for it in items]
+        items = _apply_flags(items, flags, extra)
     return data_time, items, extra
+
+
+def _apply_flags(items: list[Item], flags: dict[str, str], extra: dict[str, str]) -> list[Item]:
+    """The items with their "-Flag" applied; a flag whose code has no value moves to
+    ``extra`` (kept, not lost). Split off :func:`parse_cp_reference`: once per frame, after
+    its loop over the pairs, and only for frames that carry flags."""
+    valued = {it.code for it in items}
+    for code in [c for c in flags if c not in valued]:
+        extra[f"{code}-{FLAG_SUFFIX}"] = flags.pop(code)  # a flag without value: keep it
+    info = {code: flag_info(f) for code, f in flags.items()}
+    return [_new(Item, (*it[:4], *info.get(it.code, _NORMAL))) for it in items]
 
 
 def _separators(length: int) -> bytes:
@@ -234,6 +241,15 @@ def _make_plan(keys: tuple[str, ...]) -> _Plan | None:
     )
 
 
+def _plan_new_shape(keys: str, toks: list[str]) -> _Plan | None:
+    """Make and cache the plan of a key sequence not seen before (the cache is emptied when
+    full). Split off :func:`_parse_planned`: runs once per shape, not once per frame."""
+    if len(_PLANS) >= _PLAN_CACHE_MAX:
+        _PLANS.clear()
+    plan = _PLANS[keys] = _make_plan(tuple(toks[0::2]))
+    return plan
+
+
 def _parse_planned(body: str) -> CPResult | None:
     """The fast path; None whenever the input is not a plain ``k=v`` list it can handle."""
     # Exactly one '=' per pair <=> the separators read "=,=,=...=" (';' counted as ',').
@@ -245,9 +261,7 @@ def _parse_planned(body: str) -> CPResult | None:
     keys = ",".join(toks[0::2])  # ',' never occurs in a key: an unambiguous cache key
     plan = _PLANS.get(keys, _UNPLANNED)
     if plan is _UNPLANNED:
-        if len(_PLANS) >= _PLAN_CACHE_MAX:
-            _PLANS.clear()
-        plan = _PLANS[keys] = _make_plan(tuple(toks[0::2]))
+        plan = _plan_new_shape(keys, toks)
     if plan is None:
         return None
     data_at, get_values, get_flags, codes, metrics, kinds, extra_at = plan

@@ -95,16 +95,12 @@ class FrameSplitter:
         while buf:
             start = buf.find(_START)
             if start < 0:
-                keep = 1 if buf.endswith(b"#") and not eof else 0  # maybe half of "##"
-                self._skip(len(buf) - keep)
-                if self._garbage > self.max_buffer:
-                    self._report_garbage(out)
+                self._skip_unframed(eof, out)
                 break
             if start:
                 self._skip(start)
             if len(buf) < HEADER_LEN:
-                if eof:
-                    self._skip(len(buf))
+                self._skip_short(eof)
                 break
             if not buf[START_LEN:HEADER_LEN].isdigit():
                 self._skip(1)  # "##" not followed by a length: garbage (maybe "###0101...")
@@ -135,22 +131,46 @@ class FrameSplitter:
                 # omits CRLF and waits for our reply must not wait for the next frame.
                 self._emit(end, out)
                 continue
-            if eof:
-                self._emit(len(buf), out)
-                break
-            if len(buf) > self.max_buffer:
-                self._report_garbage(out)
-                out.append(
-                    StreamError(
-                        f"no frame end within {self.max_buffer} bytes",
-                        code=E_TOO_LARGE,
-                        raw=bytes(buf[:_PREVIEW]),
-                    )
-                )
-                del buf[:START_LEN]
+            if (eof or len(buf) > self.max_buffer) and self._unterminated(eof, out):
                 continue
-            break
+            break  # wait for the rest of the frame (no call on this common path)
         return out
+
+    # The rarely taken ends of _drain, split off to keep its per-frame loop short: each runs
+    # at most once per call (or once per oversized frame), never once per well-formed frame.
+
+    def _skip_unframed(self, eof: bool, out: list[StreamResult]) -> None:
+        """No "##" in the buffer: drop it all (keep a last "#" that may be half of "##" while
+        more may come); report the garbage once it exceeds the buffer cap."""
+        buf = self._buf
+        keep = 1 if buf.endswith(b"#") and not eof else 0  # maybe half of "##"
+        self._skip(len(buf) - keep)
+        if self._garbage > self.max_buffer:
+            self._report_garbage(out)
+
+    def _skip_short(self, eof: bool) -> None:
+        """Fewer bytes than a header after "##": wait for more, or drop them at end of data."""
+        if eof:
+            self._skip(len(self._buf))
+
+    def _unterminated(self, eof: bool, out: list[StreamResult]) -> bool:
+        """A frame without CRLF, next "##" or complete declared length, at end of data or
+        past the buffer cap (only then called). At end of data it is handed out as it is
+        (False: stop); past the cap its "##" is dropped (True: look for the next frame)."""
+        buf = self._buf
+        if eof:
+            self._emit(len(buf), out)
+            return False
+        self._report_garbage(out)
+        out.append(
+            StreamError(
+                f"no frame end within {self.max_buffer} bytes",
+                code=E_TOO_LARGE,
+                raw=bytes(buf[:_PREVIEW]),
+            )
+        )
+        del buf[:START_LEN]
+        return True
 
 
 @dataclass(slots=True)
