@@ -1,8 +1,9 @@
 """A clone of the repository alone must work: no tracked file points outside it.
 
 A user who clones DustGrid has nothing beside the clone, so code, tests, docs, the Makefile
-and CI may only name paths inside the repository (the team's reference folder next to it
-included). Data the product needs ships in ``src/dustgrid/data`` with its licence.
+and CI may only name paths inside the repository. Data the product needs ships in
+``src/dustgrid/data`` with its licence. The check names no outside folder itself: it resolves
+every ``../`` path, absolute paths into the folder that holds the clone, and links from docs.
 """
 
 from __future__ import annotations
@@ -21,22 +22,31 @@ FILE_RELATIVE = {".md", ".html", ".css", ".js", ".svg"}
 SKIP_DIRS = ("src/dustgrid/web/static/vendor/",)
 UP_PATH = re.compile(r"(?<![\w./])(?:\.\./)+[\w.\-]+(?:/[\w.\-]+)*")
 PY_UP = re.compile(r"""/\s*["']\.\.["']""")  # Path(...) / ".."
-WORKSPACE = re.compile(r"(?<![\w.])/work/|\.\./shared\b")
+#: Absolute paths into the folder that holds the clone (a sibling of the repository); none
+#: when the clone sits at the file system's root.
+BESIDE = re.compile(
+    rf"(?<![\w.]){re.escape(str(REPO.parent).rstrip('/'))}/(?!{re.escape(REPO.name)}\b)"
+    if REPO.parent != REPO.parent.parent
+    else r"(?!)"
+)
 #: A line that names an outside path on purpose (a path-traversal attempt a test makes).
 ALLOW_MARK = "outside-path: test input"
 
 
-def _tracked_text_files() -> list[Path]:
+def _tracked_names() -> list[str]:
     try:
         out = subprocess.run(
             ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True
         ).stdout
-        names = [n for n in out.decode().split("\0") if n]
+        return [n for n in out.decode().split("\0") if n]
     except (OSError, subprocess.CalledProcessError):  # an export without .git
         names = [str(p.relative_to(REPO)) for p in REPO.rglob("*") if p.is_file()]
-        names = [n for n in names if not n.startswith((".git/", ".venv/", "var/"))]
+        return [n for n in names if not n.startswith((".git/", ".venv/", "var/"))]
+
+
+def _tracked_text_files() -> list[Path]:
     files = []
-    for name in names:
+    for name in _tracked_names():
         if name.startswith(SKIP_DIRS):
             continue
         path = REPO / name
@@ -46,16 +56,6 @@ def _tracked_text_files() -> list[Path]:
             continue  # binary (images, fonts)
         files.append(path)
     return files
-
-
-def _tracked_names() -> list[str]:
-    try:
-        out = subprocess.run(
-            ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return []
-    return [n for n in out.decode().split("\0") if n]
 
 
 def test_no_tracked_link_leads_outside_the_repository() -> None:
@@ -79,7 +79,7 @@ def outside_references(path: Path, text: str) -> list[str]:
     for lineno, line in enumerate(text.splitlines(), 1):
         if ALLOW_MARK in line:
             continue
-        for m in WORKSPACE.finditer(line):
+        for m in BESIDE.finditer(line):
             found.append(f"{lineno}: {m.group(0)}")
         if path.suffix == ".py":
             for m in PY_UP.finditer(line):
@@ -87,7 +87,9 @@ def outside_references(path: Path, text: str) -> list[str]:
         for m in UP_PATH.finditer(line):
             ref = m.group(0)
             base = path.parent if relative_to_file else REPO
-            if _escapes(base, ref):
+            # from docs a sibling folder reads as a link to a file the repository lacks
+            missing = relative_to_file and not (base / ref).exists()
+            if _escapes(base, ref) or missing:
                 found.append(f"{lineno}: {ref}")
     return found
 
@@ -106,11 +108,13 @@ def test_no_tracked_file_points_outside_the_repository() -> None:
 @pytest.mark.parametrize(
     ("name", "text", "bad"),
     [
-        ("src/dustgrid/x.py", 'DATA = Path("../shared/data/prsa")', True),
-        ("tests/x.py", 'PRSA = REPO / ".." / "shared"', True),
+        ("src/dustgrid/x.py", 'DATA = Path("../elsewhere/data/prsa")', True),
+        ("tests/x.py", 'PRSA = REPO / ".." / "elsewhere"', True),
         ("docs/x.md", "see [the README](../README.md)", False),
         ("docs/x.md", "see ../../elsewhere/rules.md", True),
-        ("Makefile", "\tcp /work/shared/domain.md docs/", True),
+        ("docs/x.md", "the rules in `../elsewhere/rules.md`", True),
+        ("Makefile", f"\tcp {REPO.parent}/elsewhere/rules.md docs/", True),
+        ("Makefile", f"\tcp {REPO}/docs/domain.md /tmp/", False),
         ("src/dustgrid/x.py", "# 10/../2026 is not a path", False),
         ("tests/x.py", 'name("../../etc/passwd")  # outside-path: test input', False),
     ],
