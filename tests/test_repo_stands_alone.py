@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 FILE_RELATIVE = {".md", ".html", ".css", ".js", ".svg"}
 SKIP_DIRS = ("src/dustgrid/web/static/vendor/",)
 UP_PATH = re.compile(r"(?<![\w./])(?:\.\./)+[\w.\-]+(?:/[\w.\-]+)*")
-PY_UP = re.compile(r"""/\s*["']\.\.["']""")  # Path(...) / ".."
+PY_UP = re.compile(r"""/\s*["']\.\.["']|\b(?:REPO|ROOT)\.parent\b""")  # / "..", REPO.parent
 #: Absolute paths into the folder that holds the clone (a sibling of the repository); none
 #: when the clone sits at the file system's root.
 BESIDE = re.compile(
@@ -110,6 +110,7 @@ def test_no_tracked_file_points_outside_the_repository() -> None:
     [
         ("src/dustgrid/x.py", 'DATA = Path("../elsewhere/data/prsa")', True),
         ("tests/x.py", 'PRSA = REPO / ".." / "elsewhere"', True),
+        ("tests/x.py", 'DATA = REPO.parent / "elsewhere"', True),
         ("docs/x.md", "see [the README](../README.md)", False),
         ("docs/x.md", "see ../../elsewhere/rules.md", True),
         ("docs/x.md", "the rules in `../elsewhere/rules.md`", True),
