@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Final
@@ -20,34 +21,42 @@ from dustgrid.devices import service as device_service
 from dustgrid.devices.models import Device
 
 LOOKUP_THREADS: Final = 4
+THROTTLE_KEYS: Final = 100_000  # keys remembered before starting afresh
 
 
-class Quarantine:
+class _ThrottledRecorder:
+    """Writes a row on the executor at most once per key every ``every_s`` seconds: a device
+    repeating the same fault would otherwise cost a transaction per frame."""
+
+    def __init__(self, engine: Engine, executor: ThreadPoolExecutor, every_s: float) -> None:
+        self._engine = engine
+        self._executor = executor
+        self._every = every_s
+        self._last: dict[Hashable, float] = {}
+
+    async def _submit(self, key: Hashable, write: Callable[..., None], *args: object) -> bool:
+        """True when ``write(*args)`` ran (False: throttled)."""
+        now = time.monotonic()
+        last = self._last.get(key)
+        if last is not None and now - last < self._every:
+            return False
+        if len(self._last) > THROTTLE_KEYS:
+            self._last.clear()
+        self._last[key] = now
+        await asyncio.get_running_loop().run_in_executor(self._executor, write, *args)
+        return True
+
+
+class Quarantine(_ThrottledRecorder):
     """Records rejected MNs for an admin, at most once per MN and reason per interval.
 
     Runs in the writer's thread: on SQLite a second writing thread would meet "database is
     locked" (its read-then-write transaction cannot wait for the writer's lock).
     """
 
-    def __init__(self, engine: Engine, executor: ThreadPoolExecutor, every_s: float) -> None:
-        self._engine = engine
-        self._executor = executor
-        self._every = every_s
-        self._last: dict[tuple[str, str], float] = {}
-
     async def record(self, *, mn: str, reason: str, peer: str, frame_text: str) -> bool:
         """True when a row was written (False: throttled)."""
-        now = time.monotonic()
-        key = (mn, reason)
-        last = self._last.get(key)
-        if last is not None and now - last < self._every:
-            return False
-        if len(self._last) > 100_000:
-            self._last.clear()
-        self._last[key] = now
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._write, mn, reason, peer, frame_text)
-        return True
+        return await self._submit((mn, reason), self._write, mn, reason, peer, frame_text)
 
     def _write(self, mn: str, reason: str, peer: str, frame_text: str) -> None:
         with Session(self._engine) as session:
@@ -57,31 +66,15 @@ class Quarantine:
             session.commit()
 
 
-class TimeFlags:
+class TimeFlags(_ThrottledRecorder):
     """Flags frames whose DataTime is outside the reading time window: a data-quality flag
     (kind ``time_ahead`` / ``time_behind`` / ``time_invalid``, ``telemetry.timewindow``) on
     the device, extended while it goes on; written at most once per device and kind per
     ``every_s`` (the frames in between are only counted in the ingest statistics)."""
 
-    def __init__(self, engine: Engine, executor: ThreadPoolExecutor, every_s: float) -> None:
-        self._engine = engine
-        self._executor = executor
-        self._every = every_s
-        self._last: dict[tuple[int, str], float] = {}
-
     async def record(self, *, device_id: int, verdict: str, at: datetime, detail: str) -> bool:
         """True when the flag was written (False: throttled)."""
-        now = time.monotonic()
-        key = (device_id, verdict)
-        last = self._last.get(key)
-        if last is not None and now - last < self._every:
-            return False
-        if len(self._last) > 100_000:
-            self._last.clear()
-        self._last[key] = now
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._write, device_id, verdict, at, detail)
-        return True
+        return await self._submit((device_id, verdict), self._write, device_id, verdict, at, detail)
 
     def _write(self, device_id: int, verdict: str, at: datetime, detail: str) -> None:
         with Session(self._engine) as session:
