@@ -164,17 +164,24 @@ def default_deadline(
             start=now, category=case.category, source=case.source, policy=policy, calendar=calendar
         )
     if move == Move.order_rectification:
-        return deadlines.default_due(
-            Clock.rectify,
-            start=now,
-            category=case.category,
-            source=case.source,
-            disposition="rectification",
-            level=None,
-            policy=policy,
-            calendar=calendar,
-        )
+        return _rectification_due(Clock.rectify, case, now=now, policy=policy, calendar=calendar)
     return None
+
+
+def _rectification_due(
+    clock: Clock, case: Case, *, now: datetime, policy: CasePolicy, calendar: WorkCalendar
+) -> datetime:
+    """When a rectification order's ``clock`` (its deadline, or the recheck) runs out."""
+    return deadlines.default_due(
+        clock,
+        start=now,
+        category=case.category,
+        source=case.source,
+        disposition="rectification",
+        level=None,
+        policy=policy,
+        calendar=calendar,
+    )
 
 
 def _fields(
@@ -298,16 +305,7 @@ def _apply_rectification(
 ) -> dict[str, Any]:
     """An order to rectify: its deadline must fall between now and the recheck due date."""
     deadline = f["deadline"]
-    recheck_due = deadlines.default_due(
-        Clock.recheck,
-        start=now,
-        category=case.category,
-        source=case.source,
-        disposition="rectification",
-        level=None,
-        policy=policy,
-        calendar=cal,
-    )
+    recheck_due = _rectification_due(Clock.recheck, case, now=now, policy=policy, calendar=cal)
     if not now < deadline <= recheck_due:
         raise Invalid(
             f"整改期限须在现在与复查期限（{recheck_due:%Y-%m-%d %H:%M}）之间 / the "
