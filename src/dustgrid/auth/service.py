@@ -106,26 +106,33 @@ def login_wait_seconds(
         )
     )
     acct_since = max(since, last_ok) if last_ok is not None else since
-    waits = [0.0]
-    n, last = _failures(session, acct_since, LoginAttempt.username == username)
-    delay = backoff_delay(
-        n,
-        free=settings.login_free_failures_account,
-        base_s=settings.login_backoff_base_s,
-        max_s=settings.login_backoff_max_account_s,
-    )
-    if delay and last is not None:
-        waits.append((last + timedelta(seconds=delay) - now).total_seconds())
+
+    def wait(since: datetime, who: ColumnElement[bool], free: int, max_s: float) -> float:
+        """Seconds still to wait after the failures of ``who`` since ``since``."""
+        n, last = _failures(session, since, who)
+        delay = backoff_delay(n, free=free, base_s=settings.login_backoff_base_s, max_s=max_s)
+        if not delay or last is None:
+            return 0.0
+        return (last + timedelta(seconds=delay) - now).total_seconds()
+
+    waits = [
+        0.0,
+        wait(
+            acct_since,
+            LoginAttempt.username == username,
+            settings.login_free_failures_account,
+            settings.login_backoff_max_account_s,
+        ),
+    ]
     if ip:
-        n, last = _failures(session, since, LoginAttempt.ip == ip)
-        delay = backoff_delay(
-            n,
-            free=settings.login_free_failures_ip,
-            base_s=settings.login_backoff_base_s,
-            max_s=settings.login_backoff_max_ip_s,
+        waits.append(
+            wait(
+                since,
+                LoginAttempt.ip == ip,
+                settings.login_free_failures_ip,
+                settings.login_backoff_max_ip_s,
+            )
         )
-        if delay and last is not None:
-            waits.append((last + timedelta(seconds=delay) - now).total_seconds())
     return max(waits)
 
 
