@@ -82,6 +82,12 @@ def site_writable_clause(p: Principal) -> ColumnElement[bool]:
     return false()
 
 
+def is_writable(session: Session, p: Principal, site_id: int) -> bool:
+    """Whether ``p`` may change site ``site_id`` as it now stands (after a flush)."""
+    stmt = select(Site.id).where(Site.id == site_id, site_writable_clause(p))
+    return session.scalar(stmt) is not None
+
+
 @DISTRICTS_OF_VISIBLE_SITES.provide
 def _districts_of_visible_sites(p: Principal) -> ColumnElement[bool]:
     return District.id.in_(select(Site.district_id).where(site_clause(p)))

@@ -25,7 +25,6 @@ from dustgrid.sites.policy import (
     DEFAULT_MONITOR_THRESHOLD_POLICY,
     DistrictBoundaryPolicy,
 )
-from dustgrid.sites.repository import site_writable_clause
 from dustgrid.sites.schemas import EnterpriseRef, SiteCreate, SiteFields, SiteFilter, SiteUpdate
 
 AUDITED_FIELDS = (
@@ -81,8 +80,7 @@ def _writable(session: Session, principal: Principal, site_id: int) -> Site:
     site = get_site(session, principal, site_id)  # 404 first: existence is not revealed
     if not principal.can(Perm.site_write):
         raise Forbidden("无权修改台账 / your role may not change the ledger")
-    stmt = select(Site.id).where(Site.id == site_id, site_writable_clause(principal))
-    if session.scalar(stmt) is None:
+    if not repo.is_writable(session, principal, site_id):
         raise Forbidden("无权修改此工地 / you may not change this site")
     return site
 
@@ -241,10 +239,7 @@ def create_site(session: Session, principal: Principal, data: SiteCreate) -> Sit
     _apply(session, site, data, principal)
     session.add(site)
     session.flush()
-    if (
-        session.scalar(select(Site.id).where(Site.id == site.id, site_writable_clause(principal)))
-        is None
-    ):
+    if not repo.is_writable(session, principal, site.id):
         raise Forbidden("只能在管辖范围内新增工地 / you may only add sites in your own area")
     audit.record_change(
         session,
@@ -265,10 +260,7 @@ def update_site(session: Session, principal: Principal, site_id: int, data: Site
     with session.no_autoflush:
         _apply(session, site, data, principal)
     session.flush()
-    if (
-        session.scalar(select(Site.id).where(Site.id == site.id, site_writable_clause(principal)))
-        is None
-    ):
+    if not repo.is_writable(session, principal, site.id):
         raise Forbidden("不能把工地移出管辖范围 / you may not move a site out of your area")
     audit.record_change(
         session,
