@@ -55,6 +55,7 @@ DOMAINS = (
     "cases",
     "intake",
     "alerts",
+    "inspections",
 )
 RUNTIME = frozenset({"ingest", "jobs", "background"})
 ENTRY = frozenset({"web", "app", "cli", "demo", "simulator", "model_registry", "migrate", "wiring"})
