@@ -38,7 +38,8 @@ from dustgrid.org import service as org
 from dustgrid.pagination import PageParams, page_params
 from dustgrid.sites import service as sites
 from dustgrid.web.forms import attempt, flash, pop_flash
-from dustgrid.web.templating import render
+from dustgrid.web.history import readable_history
+from dustgrid.web.templating import render, request_locale
 
 router = APIRouter(include_in_schema=False)
 HELPERS: dict[str, Any] = {"when": forms.local_time, "span": forms.split_seconds}
@@ -130,7 +131,9 @@ async def quarantine_adopt(
 # --------------------------------------------------------------------------- device page
 
 
-def _device_context(session: Session, principal: Principal, device_id: int) -> dict[str, Any]:
+def _device_context(
+    session: Session, principal: Principal, device_id: int, *, locale: str
+) -> dict[str, Any]:
     data = svc.detail(session, principal, device_id)
     writable = svc.is_writable(session, principal, device_id)
     can_write = principal.can(Perm.device_write) and writable
@@ -140,7 +143,9 @@ def _device_context(session: Session, principal: Principal, device_id: int) -> d
         "periods": svc.offline_periods(session, device_id),
         "requests": svc.change_requests(session, device_id),
         "keys": svc.api_keys(session, device_id) if can_write else [],
-        "audit": entries_for(session, entity_type="device", entity_id=device_id),
+        "history": readable_history(
+            session, entries_for(session, entity_type="device", entity_id=device_id), locale=locale
+        ),
         "can_write": can_write,
         "can_review": principal.can(Perm.device_review) and writable,
         "can_request": principal.can(Perm.device_request) and not closed,
@@ -156,7 +161,7 @@ def _device_context(session: Session, principal: Principal, device_id: int) -> d
 def device_page(
     request: Request, session: DbSession, principal: CurrentPrincipal, device_id: int
 ) -> Response:
-    ctx = _device_context(session, principal, device_id)
+    ctx = _device_context(session, principal, device_id, locale=request_locale(request))
     return render(request, "devices/detail.html", flash=pop_flash(request), **ctx)
 
 
@@ -200,7 +205,7 @@ async def device_key_issue(
     only, and never travels through the session cookie."""
     await _form(request)
     row, plaintext = keys.issue_key(session, principal, device_id)
-    ctx = _device_context(session, principal, device_id)
+    ctx = _device_context(session, principal, device_id, locale=request_locale(request))
     ctx["issued"] = {"prefix": row.prefix, "key": plaintext}
     return render(request, "devices/detail.html", flash=None, **ctx)
 
@@ -314,7 +319,11 @@ def application_page(
         "devices/application.html",
         a=onboarding.to_out(session, app),
         can_review=onboarding.may_review(session, principal, app),
-        audit=entries_for(session, entity_type="onboarding_application", entity_id=app.id),
+        history=readable_history(
+            session,
+            entries_for(session, entity_type="onboarding_application", entity_id=app.id),
+            locale=request_locale(request),
+        ),
         flash=pop_flash(request),
         **HELPERS,
     )

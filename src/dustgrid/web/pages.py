@@ -41,6 +41,7 @@ from dustgrid.sites.models import Enterprise, Grade, PermitStatus, SiteKind, Sta
 from dustgrid.sites.policy import DEFAULT_DISTRICT_BOUNDARY_POLICY
 from dustgrid.sites.schemas import SiteCreate, SiteUpdate
 from dustgrid.web.forms import field_errors
+from dustgrid.web.history import readable_history
 from dustgrid.web.mapdata import to_datum
 from dustgrid.web.site_form import FORM_FIELDS, form_to_payload, site_to_form
 from dustgrid.web.templating import render, request_locale
@@ -177,7 +178,7 @@ def ledger(
     )
 
 
-def _site_context(session: DbSession, site_id: int, site: Any) -> dict[str, Any]:
+def _site_context(session: DbSession, site_id: int, site: Any, *, locale: str) -> dict[str, Any]:
     names: dict[str, Any] = {}
     for attr in ("builder_id", "contractor_id", "supervisor_id"):
         eid = getattr(site, attr)
@@ -188,7 +189,9 @@ def _site_context(session: DbSession, site_id: int, site: Any) -> dict[str, Any]
         "egrid": session.get(Grid, site.enforcement_grid_id) if site.enforcement_grid_id else None,
         "igrid": session.get(Grid, site.inspector_grid_id) if site.inspector_grid_id else None,
         "ents": names,
-        "audit": entries_for(session, entity_type="site", entity_id=site_id),
+        "history": readable_history(
+            session, entries_for(session, entity_type="site", entity_id=site_id), locale=locale
+        ),
     }
 
 
@@ -281,7 +284,7 @@ def site_page(
         "sites/detail.html",
         site=site,
         can_write=principal.can(Perm.site_write),
-        **_site_context(session, site_id, site),
+        **_site_context(session, site_id, site, locale=request_locale(request)),
     )
 
 

@@ -1,0 +1,230 @@
+"""Change history as people read it: field labels, value names, local time, people's names.
+
+The audit log keeps what changed in the form the code wrote it (``district_id: [3, 6]``,
+``grade: ["ungraded", "basic"]``, UTC times, usernames): exact, and stable across
+translations. This presenter turns an entry into what an official reads on a page: the
+field's label, the names behind ids and internal values, the time in the city's zone and
+the person's name with their unit, all in the reader's language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy.orm import Session
+
+from dustgrid.audit.models import AuditEntry
+from dustgrid.grids.models import Grid
+from dustgrid.i18n import catalogue, translate
+from dustgrid.identity.models import User
+from dustgrid.models import Base
+from dustgrid.org.models import District, OrgUnit
+from dustgrid.sites.models import Enterprise, Site
+from dustgrid.workcal.calendar import CHINA_TZ
+
+__all__ = ["HistoryChange", "HistoryEntry", "readable_history"]
+
+#: Columns that hold another row's id, and the table whose name stands for it.
+_REFERENCES: Final[Mapping[str, type[Base]]] = {
+    "district_id": District,
+    "l2_unit_id": OrgUnit,
+    "org_unit_id": OrgUnit,
+    "unit_id": OrgUnit,
+    "parent_id": OrgUnit,
+    "enforcement_grid_id": Grid,
+    "inspector_grid_id": Grid,
+    "grid_id": Grid,
+    "builder_id": Enterprise,
+    "contractor_id": Enterprise,
+    "supervisor_id": Enterprise,
+    "enterprise_id": Enterprise,
+    "provider_id": Enterprise,
+    "site_id": Site,
+    "user_id": User,
+    "responsible_user_id": User,
+}
+#: Columns whose values are internal names, and the message group that names them
+#: (``(entity, field)`` first, then the field alone).
+_VALUE_GROUPS: Final[Mapping[tuple[str, str] | str, str]] = {
+    ("device", "kind"): "device_kind",
+    ("onboarding_application", "status"): "app_status",
+    "request_kind": "request_kind",
+    "request_status": "request_status",
+    "crc_variant": "crc",
+    "particulate_unit": "history.unit",
+    "kind": "kind",
+    "stage": "stage",
+    "permit_status": "permit",
+    "grade": "grade",
+    "lifecycle": "lifecycle",
+    "role": "role",
+}
+#: Values too large or too technical to print (a drawn boundary): "changed" is said instead.
+_SHOWN_AS_CHANGED: Final = frozenset({"boundary", "control_measures", "password", "key_hash"})
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryChange:
+    label: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    at: str
+    who: str
+    what: str
+    changes: tuple[HistoryChange, ...]
+
+
+class _Reader:
+    """One page's translations and name look-ups (each id is looked up once)."""
+
+    def __init__(self, session: Session, locale: str) -> None:
+        self.session = session
+        self.locale = locale
+        self.messages = catalogue(locale)
+        self.names: dict[tuple[type[Base], int], str] = {}
+
+    def t(self, key: str, **fmt: Any) -> str:
+        text = translate(key, self.locale)
+        return text.format(**fmt) if fmt else text
+
+    def known(self, *keys: str) -> str | None:
+        for key in keys:
+            if key in self.messages:
+                return self.messages[key]
+        return None
+
+    def name_of(self, model: type[Base], row_id: int) -> str:
+        key = (model, row_id)
+        if key not in self.names:
+            row = self.session.get(model, row_id)
+            self.names[key] = (
+                _display(row) if row is not None else self.t("history.gone", id=row_id)
+            )
+        return self.names[key]
+
+    def person(self, user_id: int | None, username: str) -> str:
+        if user_id is None:
+            return self.t("history.system") if username in ("", "system") else username
+        user = self.session.get(User, user_id)
+        if user is None:
+            return self.t("history.gone", id=user_id)
+        unit = None
+        if user.org_unit_id is not None:
+            unit = self.name_of(OrgUnit, user.org_unit_id)
+        elif user.enterprise_id is not None:
+            unit = self.name_of(Enterprise, user.enterprise_id)
+        return (
+            self.t("history.person", name=user.display_name, unit=unit)
+            if unit
+            else (user.display_name)
+        )
+
+
+def _display(row: Base) -> str:
+    for attr in ("display_name", "name"):
+        value = getattr(row, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    return str(getattr(row, "id", ""))
+
+
+def local_time(value: datetime) -> str:
+    """China time for people (the audit log keeps UTC)."""
+    return value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def _label(reader: _Reader, entity: str, field: str) -> str:
+    base = field.removesuffix("_id")
+    found = reader.known(
+        f"history.field.{entity}.{field}",
+        f"{entity}.{field}",
+        f"{entity}.{base}",
+        f"{entity}s.{field}",
+        f"{entity}s.{base}",
+        f"history.field.{field}",
+    )
+    return found if found is not None else reader.t("history.field.other")
+
+
+def _timestamp(text: str) -> str | None:
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:  # a date, or a naive value the code wrote as UTC
+        return None if len(text) <= len("2026-12-07") else text.replace("T", " ")[:16]
+    return local_time(parsed)
+
+
+def _named(reader: _Reader, entity: str, field: str, value: Any) -> str | None:
+    """The name behind an id or an internal value, if the field has one."""
+    model = _REFERENCES.get(field)
+    if model is not None and isinstance(value, int) and not isinstance(value, bool):
+        return reader.name_of(model, value)
+    group = _VALUE_GROUPS.get((entity, field)) or _VALUE_GROUPS.get(field)
+    return reader.known(f"{group}.{value}") if group is not None else None
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, str) and len(value) >= len("2026-12-07") and value[:4].isdigit():
+        stamp = _timestamp(value)
+        if stamp is not None:
+            return stamp
+    return str(value)
+
+
+def _value(reader: _Reader, entity: str, field: str, value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if field in _SHOWN_AS_CHANGED or isinstance(value, dict | list):
+        return reader.t("history.value.set")
+    if isinstance(value, bool):
+        return reader.t("history.value.yes" if value else "history.value.no")
+    named = _named(reader, entity, field, value)
+    return named if named is not None else _plain(value)
+
+
+def _what(reader: _Reader, entry: AuditEntry) -> str:
+    found = reader.known(
+        f"history.action.{entry.entity_type}.{entry.action}", f"history.action.{entry.action}"
+    )
+    return found if found is not None else entry.summary
+
+
+def _changes(reader: _Reader, entry: AuditEntry) -> tuple[HistoryChange, ...]:
+    out = []
+    for field, pair in (entry.changes or {}).items():
+        old, new = (pair[0], pair[1]) if isinstance(pair, list) and len(pair) == 2 else (None, pair)
+        out.append(
+            HistoryChange(
+                label=_label(reader, entry.entity_type, field),
+                old=_value(reader, entry.entity_type, field, old),
+                new=_value(reader, entry.entity_type, field, new),
+            )
+        )
+    return tuple(out)
+
+
+def readable_history(
+    session: Session, entries: Iterable[AuditEntry], *, locale: str
+) -> list[HistoryEntry]:
+    """The entries of one record's change history, as a page shows them."""
+    reader = _Reader(session, locale)
+    return [
+        HistoryEntry(
+            at=local_time(entry.at),
+            who=reader.person(entry.actor_id, entry.actor_name),
+            what=_what(reader, entry),
+            changes=_changes(reader, entry),
+        )
+        for entry in entries
+    ]
