@@ -56,6 +56,7 @@ DOMAINS = (
     "intake",
     "alerts",
     "inspections",
+    "overview",
 )
 RUNTIME = frozenset({"ingest", "jobs", "background"})
 ENTRY = frozenset({"web", "app", "cli", "demo", "simulator", "model_registry", "migrate", "wiring"})

@@ -145,7 +145,7 @@ def test_login_rejects_open_redirect(anon: TestClient) -> None:
         },
         follow_redirects=False,
     )
-    assert r.headers["location"] == "/sites"
+    assert r.headers["location"] == "/"  # the home page, never the foreign site
 
 
 def test_cookie_api_writes_need_csrf_header(

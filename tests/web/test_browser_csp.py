@@ -81,6 +81,8 @@ def test_district_name_in_map_tooltip_is_text(
 
 
 PAGES = (
+    "/overview",
+    "/overview/screen",
     "/sites",
     "/map",
     "/cases",

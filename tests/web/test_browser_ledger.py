@@ -19,11 +19,13 @@ def login(page: Any, base: str, username: str) -> None:
     page.fill("#username", username)
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/sites")
+    page.wait_for_url(lambda url: "/login" not in url)
 
 
 def test_login_and_ledger(page: Any, live_server: Any) -> None:
     login(page, live_server.url, "d_heping")
+    assert page.url == f"{live_server.url}/overview"  # leaders land on the overview
+    page.goto(f"{live_server.url}/sites")
     rows = page.locator("[data-testid=ledger] tbody tr")
     assert rows.count() == 3
     text = page.locator("[data-testid=ledger]").inner_text()

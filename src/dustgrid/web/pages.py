@@ -43,6 +43,7 @@ from dustgrid.sites.schemas import SiteCreate, SiteUpdate
 from dustgrid.web.forms import field_errors
 from dustgrid.web.history import readable_history
 from dustgrid.web.mapdata import to_datum
+from dustgrid.web.overview_pages import is_leader
 from dustgrid.web.site_form import FORM_FIELDS, form_to_payload, site_to_form
 from dustgrid.web.templating import render, request_locale
 
@@ -53,16 +54,17 @@ def _safe_next(target: str | None) -> str:
     """Only same-site relative redirects after login (no open redirect)."""
     if target and target.startswith("/") and not target.startswith("//"):
         return target
-    return "/sites"
+    return "/"
 
 
 @router.get("/", response_class=HTMLResponse)
 def index(principal: CurrentPrincipal) -> Response:
-    return RedirectResponse("/sites", status_code=303)
+    """Leaders land on the overview, everyone else on the ledger of their sites."""
+    return RedirectResponse("/overview" if is_leader(principal) else "/sites", status_code=303)
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str = "/sites") -> Response:
+def login_page(request: Request, next: str = "/") -> Response:
     return render(request, "login.html", next=_safe_next(next), error=None, username="")
 
 

@@ -1,0 +1,25 @@
+"""``GET /api/v1/overview``: the figures behind the overview page and the big screen."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from dustgrid.bounds import Id
+from dustgrid.errors import error_responses
+from dustgrid.identity.deps import CurrentPrincipal, DbSession
+from dustgrid.models import utcnow
+from dustgrid.overview import service
+from dustgrid.overview.schemas import Overview
+
+router = APIRouter(prefix="/api/v1/overview", tags=["overview"], responses=error_responses())
+
+
+@router.get("", response_model=Overview, summary="The city or one district at a glance")
+def get_overview(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    district_id: Annotated[Id | None, Query()] = None,
+) -> Overview:
+    return service.overview(session, principal, now=utcnow(), district_id=district_id)
