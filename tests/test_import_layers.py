@@ -54,6 +54,7 @@ DOMAINS = (
     "telemetry",
     "cases",
     "intake",
+    "emergencies",
     "alerts",
     "inspections",
 )
@@ -73,6 +74,7 @@ PURE_CORES = (
     "dustgrid.ingest.hj212.loglimit",
     "dustgrid.alerts.engine",
     "dustgrid.alerts.policy",
+    "dustgrid.emergencies.policy",
     "dustgrid.devices.protocol",
     "dustgrid.devices.states",
     "dustgrid.telemetry.pgcopy",
