@@ -116,7 +116,7 @@ def visible_orders(
         .where(EmergencyOrder.emergency_id == emergency_id, site_clause(p))
         .order_by(Site.name, Site.id)
     )
-    return [(o, s) for o, s in session.execute(stmt).tuples()]
+    return [(o, s) for o, s in session.execute(stmt)]
 
 
 def orders_of_site(
@@ -129,7 +129,7 @@ def orders_of_site(
         .order_by(Emergency.starts_at.desc())
         .limit(limit)
     )
-    return [(o, e) for o, e in session.execute(stmt).tuples()]
+    return [(o, e) for o, e in session.execute(stmt)]
 
 
 def _overlaps(start: datetime, end: datetime) -> ColumnElement[bool]:
@@ -153,12 +153,12 @@ def orders_overlapping(
         .where(_overlaps(start, end))
     )
     if site_ids is None:
-        return [(o, e) for o, e in session.execute(stmt).tuples()]
+        return [(o, e) for o, e in session.execute(stmt)]
     out: list[tuple[EmergencyOrder, Emergency]] = []
     ids = sorted(set(site_ids))
     for i in range(0, len(ids), CHUNK):
         part = stmt.where(EmergencyOrder.site_id.in_(ids[i : i + CHUNK]))
-        out += [(o, e) for o, e in session.execute(part).tuples()]
+        out += [(o, e) for o, e in session.execute(part)]
     return out
 
 
