@@ -25,6 +25,7 @@ from dustgrid.cases.api import router as cases_router
 from dustgrid.cases.credit.api import router as credit_router
 from dustgrid.config import Settings, get_settings
 from dustgrid.devices.api import router as devices_api_router
+from dustgrid.emergencies.api import router as emergencies_router
 from dustgrid.errors import DomainError, Unauthenticated, validation_summary
 from dustgrid.grids.api import router as grids_router
 from dustgrid.http_edge import BodyLimit, BodyPolicy, allowed_methods
@@ -48,6 +49,7 @@ from dustgrid.web.case_pages import router as case_pages_router
 from dustgrid.web.credit_pages import router as credit_pages_router
 from dustgrid.web.csp import content_security_policy, without_inline_scripts
 from dustgrid.web.device_pages import router as device_pages_router
+from dustgrid.web.emergency_pages import router as emergency_pages_router
 from dustgrid.web.ingest_pages import router as ingest_pages_router
 from dustgrid.web.intake_pages import router as intake_pages_router
 from dustgrid.web.notification_pages import router as notification_pages_router
@@ -238,6 +240,8 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(telemetry_pages_router)
     app.include_router(alerts_router)
     app.include_router(alert_pages_router)
+    app.include_router(emergencies_router)
+    app.include_router(emergency_pages_router)
 
 
 def _add_docs(app: FastAPI) -> None:

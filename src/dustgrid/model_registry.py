@@ -8,6 +8,7 @@ from dustgrid.auth import models as auth_models  # noqa: F401
 from dustgrid.cases import models as case_models  # noqa: F401
 from dustgrid.cases.credit import models as case_credit_models  # noqa: F401
 from dustgrid.devices import models as device_models  # noqa: F401
+from dustgrid.emergencies import models as emergency_models  # noqa: F401
 from dustgrid.grids import models as grid_models  # noqa: F401
 from dustgrid.identity import models as identity_models  # noqa: F401
 from dustgrid.ingest.deadletter import models as dead_letter_models  # noqa: F401

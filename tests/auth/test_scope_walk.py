@@ -189,6 +189,7 @@ REFERENCE_EXEMPT: dict[tuple[str, str, str], str] = {
     ("PATCH", "/api/v1/devices/{device_id}", "provider_id"): "providers are city-wide",
     ("POST", "/api/v1/devices/quarantine/{quarantine_id}/adopt", "provider_id"): "city-wide",
     ("POST", "/api/v1/onboarding", "provider_id"): "providers are city-wide enterprises",
+    ("POST", "/api/v1/emergencies", "district_ids"): "emergency_declare: city admins only",
     ("POST", "/api/v1/hotline/complaints/{complaint_id}/link", "site_id"): (
         "only L1 opens a case from a complaint (hotline.may_open_case); others get 403"
     ),

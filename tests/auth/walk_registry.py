@@ -15,6 +15,7 @@ def walked_elsewhere() -> set[tuple[str, str]]:
     from tests.auth import test_auth, test_sessions
     from tests.cases import test_case_api
     from tests.devices import test_device_api
+    from tests.emergencies import test_emergency_api
     from tests.grids import test_grid_api
     from tests.ingest.http import test_http_ingest_checks
     from tests.intake import test_intake_api
@@ -29,6 +30,7 @@ def walked_elsewhere() -> set[tuple[str, str]]:
         test_sessions,
         test_case_api,
         test_device_api,
+        test_emergency_api,
         test_grid_api,
         test_http_ingest_checks,
         test_intake_api,

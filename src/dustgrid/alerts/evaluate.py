@@ -42,7 +42,7 @@ from dustgrid.alerts.engine.judge import (
     count_hours,
     uses_rollups,
 )
-from dustgrid.alerts.engine.profiles import ContextError
+from dustgrid.alerts.engine.profiles import ContextError, DeclaredPeriod
 from dustgrid.alerts.engine.rules import AlertEpisode
 from dustgrid.alerts.engine.values import Granule, Value
 from dustgrid.alerts.engine.windows import window_start
@@ -67,6 +67,7 @@ from dustgrid.alerts.series import (
     stations_for,
 )
 from dustgrid.alerts.windowstore import iso
+from dustgrid.emergencies import service as emergencies
 
 log = logging.getLogger(__name__)
 HOUR: Final = timedelta(hours=1)
@@ -109,7 +110,7 @@ def evaluate_exceedances(
     ]
     if due:  # most minutes no window closes and no late check is due: nothing is read
         monitors = monitors_by_site(session, site_ids)
-        sites = site_infos(session, monitors)
+        sites = with_declared_orders(session, site_infos(session, monitors), now, policy)
         refs = reference_devices(session)
         report.sites = len(sites)
         for rule, plan in due:
@@ -123,6 +124,25 @@ class _RulePlan(NamedTuple):
     floor: datetime
     late_due: bool
     marker: AlertWindowState | None
+
+
+def with_declared_orders(
+    session: Session, sites: dict[int, SiteInfo], now: datetime, policy: AlertPolicy
+) -> dict[int, SiteInfo]:
+    """The sites, each with the declared emergency orders that cover it around the windows
+    this round may judge (input data for the pure engine: no hold, breach category)."""
+    back = max(policy.late_horizon, policy.initial_lookback) + timedelta(days=1)
+    found = emergencies.declared_periods(session, list(sites), now - back, now + HOUR)
+    if not found:
+        return sites
+    out = dict(sites)
+    for sid, periods in found.items():
+        if sid in out:
+            declared = tuple(
+                DeclaredPeriod(p.start, p.end, p.level.value, p.emergency_id) for p in periods
+            )
+            out[sid] = out[sid]._replace(declared=declared)
+    return out
 
 
 def _rule_plan(

@@ -19,11 +19,13 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts import service as alerts
+from dustgrid.alerts.engine.profiles import DeclaredPeriod
 from dustgrid.alerts.engine.rules import AlertEpisode
 from dustgrid.alerts.models import Alert, AlertState, AlertWindow
 from dustgrid.alerts.policy import AlertPolicy
 from dustgrid.alerts.rulesets import ActiveRule
 from dustgrid.alerts.series import SiteInfo
+from dustgrid.emergencies.policy import DEFAULT_EMERGENCY_POLICY
 
 KIND: Final = "exceedance"
 
@@ -120,6 +122,7 @@ class _Findings:
     evidence: dict[str, Any]
     peak: tuple[float | None, float | None, float | None]  # value, excess, limit
     text: str
+    category: str | None = None  # None: the alert kind's usual case category
 
 
 def _episode(scope: _Scope, ep: AlertEpisode, alert: Alert | None) -> None:
@@ -170,14 +173,30 @@ def _findings(scope: _Scope, rows: list[AlertWindow]) -> _Findings:
         "held_windows": sum(1 for w in rows if w.held),
         "windows": [_window_json(w) for w in rows[-policy.evidence_windows :]],
     }
+    order = _order_breached(scope.site, rows)
+    text = _description(scope.site, prof.title_zh, prof.title_en, peak)
+    if order is not None:
+        evidence["emergency"] = {"id": order.emergency_id, "level": order.level}
+        text = f"重污染天气应急管控期间 / during an emergency order: {text}"
     return _Findings(
         rows=rows,
         held=rows[-1].held,
         severity=policy.severity(peak.excess, peak.limit_value),
         evidence=evidence,
         peak=(peak.value, peak.excess, peak.limit_value),
-        text=_description(scope.site, prof.title_zh, prof.title_en, peak),
+        text=text,
+        category=None if order is None else DEFAULT_EMERGENCY_POLICY.breach_category,
     )
+
+
+def _order_breached(site: SiteInfo, rows: list[AlertWindow]) -> DeclaredPeriod | None:
+    """The declared emergency order an exceeding window fell in (the newest), if any."""
+    for w in reversed(rows):
+        start = w.window_start.astimezone(UTC)
+        order = next((p for p in site.declared if p.covers(start)), None)
+        if order is not None:
+            return order
+    return None
 
 
 def _raise(scope: _Scope, ep: AlertEpisode, found: _Findings) -> Alert:
@@ -211,6 +230,7 @@ def _raise(scope: _Scope, ep: AlertEpisode, found: _Findings) -> Alert:
         description=found.text,
         open_slot=ep.cleared_at is None,
         policy=scope.policy,
+        case_category=found.category,
     )
     alert.windows_exceeded = len(found.rows)
     scope.report.raised += 1
@@ -236,6 +256,7 @@ def _update(scope: _Scope, ep: AlertEpisode, alert: Alert, found: _Findings) -> 
         new_exceedances=newer,
         description=found.text,
         policy=scope.policy,
+        case_category=found.category,
     )
     scope.report.updated += 1
 

@@ -7,11 +7,12 @@ a device without a site (a reference station offline) to whoever sees the device
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts.models import Alert, AlertState, AlertWindow, QualityFlagRow
@@ -19,6 +20,7 @@ from dustgrid.cases.models import Case
 from dustgrid.cases.repository import CASES_OF_PROVIDER_ALERTS
 from dustgrid.devices.models import Device
 from dustgrid.devices.repository import device_clause
+from dustgrid.emergencies.ports import ALERTS_DURING, AlertTally
 from dustgrid.identity.principal import Principal
 from dustgrid.sites.models import Enterprise, Site
 from dustgrid.sites.repository import site_clause
@@ -191,3 +193,27 @@ def flag_counts(
         .order_by(key, f.kind)
     )
     return list(session.execute(stmt))
+
+
+# --------------------------------------------------------------------------- emergencies
+
+
+@ALERTS_DURING.provide
+def exceedances_during(
+    session: Session, site_ids: Sequence[int], start: datetime, end: datetime
+) -> dict[int, AlertTally]:
+    """Per site: exceedance alerts that overlap ``[start, end)`` and how many are open."""
+    if not site_ids:
+        return {}
+    still_open = func.sum(case((Alert.state != AlertState.cleared, 1), else_=0))
+    stmt = (
+        select(Alert.site_id, func.count(), still_open)
+        .where(
+            Alert.kind == "exceedance",
+            Alert.site_id.in_(list(site_ids)),
+            Alert.started_at < end,
+            or_(Alert.ended_at.is_(None), Alert.ended_at > start),
+        )
+        .group_by(Alert.site_id)
+    )
+    return {int(s): AlertTally(int(n), int(o or 0)) for s, n, o in session.execute(stmt)}

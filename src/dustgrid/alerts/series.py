@@ -23,7 +23,7 @@ from typing import Any, Final, NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dustgrid.alerts.engine.profiles import EvalContext
+from dustgrid.alerts.engine.profiles import DeclaredPeriod, EvalContext
 from dustgrid.alerts.engine.windows import VALID_FLAGS
 from dustgrid.alerts.engine.windows import Reading as PureReading
 from dustgrid.alerts.fetch import fetch
@@ -45,6 +45,8 @@ class SiteInfo(NamedTuple):
     district_id: int | None
     built_up_area: bool
     stage: str
+    #: declared emergency orders covering the site during the round (evaluate.py).
+    declared: tuple[DeclaredPeriod, ...] = ()
 
 
 def site_infos(session: Session, site_ids: Iterable[int]) -> dict[int, SiteInfo]:
@@ -59,12 +61,16 @@ def site_infos(session: Session, site_ids: Iterable[int]) -> dict[int, SiteInfo]
     return out
 
 
-def site_context(site: Site | SiteInfo, tz: Any) -> EvalContext:
-    """Site facts the profiles need: area class (built-up or not) and construction stage."""
+def site_context(
+    site: Site | SiteInfo, tz: Any, declared: tuple[DeclaredPeriod, ...] = ()
+) -> EvalContext:
+    """Site facts the profiles need: area class (built-up or not), construction stage, and
+    the declared emergency orders covering it."""
     return EvalContext(
         tz=tz,
         area="built-up" if site.built_up_area else "other",
         stage=getattr(site.stage, "value", site.stage),
+        declared=declared or getattr(site, "declared", ()),
     )
 
 

@@ -4,8 +4,9 @@ Every state change is one function here that writes an audit row; none commits. 
 alert that is not held opens (or merges into) a case through the intake API with source
 ``sensor`` and dedup key ``alert:<site>:<rule>``, carrying the evidence (window values,
 reference values, rule version). A held alert (regional pollution episode) opens no case
-until it stops being held. Clearing adds a note to the case; the case itself is closed by
-people, through the case loop.
+until it stops being held; a site under a declared emergency order is never held, and its
+case is filed as a breach of the order (``emergencies.policy``). Clearing adds a note to
+the case; the case itself is closed by people, through the case loop.
 """
 
 from __future__ import annotations
@@ -150,6 +151,7 @@ def raise_alert(
     open_case: bool = True,
     open_slot: bool = True,
     policy: AlertPolicy = DEFAULT_ALERT_POLICY,
+    case_category: str | None = None,
 ) -> Alert:
     """A new active alert (the caller made sure none is open for the same key).
 
@@ -198,7 +200,8 @@ def raise_alert(
         summary=f"告警 #{alert.id} {kind}{'（区域污染，暂缓）' if held else ''} / raised",
     )
     if open_case:
-        sync_case(session, alert, now=now, description=description or describe(alert))
+        text = description or describe(alert)
+        sync_case(session, alert, now=now, description=text, category=case_category)
     return alert
 
 
@@ -215,6 +218,7 @@ def update_alert(
     new_exceedances: bool,
     description: str = "",
     policy: AlertPolicy = DEFAULT_ALERT_POLICY,
+    case_category: str | None = None,
 ) -> None:
     """New windows of an open alert: peak, severity and hold move; the case hears of it
     when the severity rises, when the hold ends, or every ``case_update_every``."""
@@ -242,7 +246,8 @@ def update_alert(
         return
     due = alert.case_updated_at is None or now - alert.case_updated_at >= policy.case_update_every
     if alert.case_id is None or rose or (new_exceedances and due):
-        sync_case(session, alert, now=now, description=description or describe(alert))
+        text = description or describe(alert)
+        sync_case(session, alert, now=now, description=text, category=case_category)
 
 
 def clear_alert(

@@ -40,6 +40,7 @@ VIOLATIONS = MappingProxyType(
 OTHER = MappingProxyType(
     {
         "dust_exceedance": ("扬尘监测超标", "Dust reading over the limit"),
+        "emergency_order_breached": ("违反重污染应急管控", "Emergency order breached"),
         "unpermitted_construction": ("疑似未批先建", "Suspected unpermitted works"),
         "dust_complaint": ("扬尘投诉", "Dust complaint"),
         "other": ("其他问题", "Other problem"),

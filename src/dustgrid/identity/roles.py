@@ -53,6 +53,8 @@ class Perm(enum.StrEnum):
     alert_profile = "alert_profile"  # city admin: choose and tune standards, dry runs
     # Ingest: read the dead letters (messages and items that could not be stored).
     ingest_admin = "ingest_admin"  # city admin only: payloads of every device in the city
+    # Heavy-pollution emergencies (domain.md §9): declare and end warnings (city admin only).
+    emergency_declare = "emergency_declare"
 
 
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {

@@ -1,10 +1,16 @@
-"""In-app notifications: one row per recipient, read or not."""
+"""In-app notifications: one row per recipient, read or not.
+
+``msg_key`` and ``msg_params``, when set, are an i18n message key and its parameters: the
+inbox renders them in the reader's language (``title`` keeps the zh-CN text for channels
+and older readers).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dustgrid.models import Base, UTCDateTime, utcnow
@@ -20,6 +26,8 @@ class Notification(Base):
     title: Mapped[str] = mapped_column(String(255))
     body: Mapped[str] = mapped_column(Text, default="")
     link: Mapped[str] = mapped_column(String(255), default="")
+    msg_key: Mapped[str] = mapped_column(String(96), default="", server_default="")
+    msg_params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     case_id: Mapped[int | None] = mapped_column(
         ForeignKey("case_record.id", ondelete="CASCADE"), nullable=True, index=True
     )

@@ -34,8 +34,13 @@ def notify(
     now: datetime,
     settings: Settings,
     extra: dict[str, Any] | None = None,
+    msg_key: str = "",
+    msg_params: dict[str, Any] | None = None,
 ) -> list[Notification]:
-    """Inbox rows for each recipient, and one outbox job per enabled outbound channel."""
+    """Inbox rows for each recipient, and one outbox job per enabled outbound channel.
+
+    ``msg_key``/``msg_params``: an i18n message the inbox renders in each reader's language
+    (``title`` and ``body`` stay as the zh-CN text for channels)."""
     ids = sorted(set(user_ids))
     rows = [
         Notification(
@@ -46,6 +51,8 @@ def notify(
             link=link[:255],
             case_id=case_id,
             created_at=now,
+            msg_key=msg_key,
+            msg_params=msg_params,
         )
         for u in ids
     ]
@@ -60,6 +67,7 @@ def notify(
             "case_id": case_id,
             "recipient_ids": ids,
             "at": now.isoformat(),
+            **({"msg_key": msg_key, "msg_params": msg_params or {}} if msg_key else {}),
             **(extra or {}),
         }
         for name in channels:

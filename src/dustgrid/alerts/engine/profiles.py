@@ -52,6 +52,23 @@ class ContextError(ValueError):
 
 
 @dataclass(frozen=True)
+class DeclaredPeriod:
+    """A declared heavy-pollution emergency order covering the site, ``[start, end)``.
+
+    While one covers a window, the site is held to its emergency order: exceedances are
+    the site's own (``held`` stays False) even when the region is polluted.
+    """
+
+    start: datetime
+    end: datetime
+    level: str
+    emergency_id: int = 0
+
+    def covers(self, t: datetime) -> bool:
+        return self.start <= t < self.end
+
+
+@dataclass(frozen=True)
 class EvalContext:
     """Site and city facts a rule needs besides the data."""
 
@@ -61,6 +78,12 @@ class EvalContext:
     #: Regional AQI supplied by the caller; overrides the AQI derived from the
     #: reference window when deciding the regional-episode hold.
     regional_aqi: float | None = None
+    #: Declared emergency orders of the site (input data; see DeclaredPeriod).
+    declared: tuple[DeclaredPeriod, ...] = ()
+
+    def order_at(self, t: datetime) -> DeclaredPeriod | None:
+        """The declared order covering ``t`` (the first one given), if any."""
+        return next((p for p in self.declared if p.covers(t)), None)
 
 
 @dataclass(frozen=True)
@@ -135,13 +158,18 @@ class Profile:
         is_day = self.day_period_start <= clock < self.day_period_end
         return table["day" if is_day else "night"]
 
-    def holds(self, reference: float | None, context: EvalContext) -> bool:
+    def holds(
+        self, reference: float | None, context: EvalContext, start: datetime | None = None
+    ) -> bool:
         """Regional-episode hold: reference AQI above the hold level (difference kind only).
 
         Uses the caller's regional AQI, else the IAQI of the reference window
         average on HJ 633-2012's 24-hour breakpoints (there are no 1-hour ones).
+        Never while a declared emergency order covers the window starting at ``start``.
         """
         if self.kind != "difference" or self.episode_hold_aqi_above is None:
+            return False
+        if start is not None and context.order_at(start) is not None:
             return False
         regional = context.regional_aqi
         if regional is None and reference is not None and self.metric in BREAKPOINTS:

@@ -18,7 +18,9 @@ Choices that matter for audits (all documented for operators):
   profile's hold level, exceedances of difference rules are kept but marked
   ``held`` (regional episode, not the site's fault).  That AQI is the IAQI of
   the reference window average on HJ 633-2012's 24-hour breakpoints (the
-  standard has no 1-hour PM breakpoints), unless the caller supplies one.
+  standard has no 1-hour PM breakpoints), unless the caller supplies one.  A
+  window covered by a declared emergency order (``EvalContext.declared``) is
+  never held: the site must keep to its order whatever the region's air.
 * Incremental alerts are identified by the first window of their run; late
   data may move that start, which shows as ``retracted`` + ``active``.
 """
@@ -133,7 +135,7 @@ def evaluate_window(
         excess=excess,
         exceeded=exceeded,
         count=len(site_values),
-        held=exceeded and profile.holds(reference, context),
+        held=exceeded and profile.holds(reference, context, start),
     )
 
 

@@ -1,0 +1,1 @@
+"""Heavy-pollution weather emergencies: warnings, emergency orders per site, compliance."""
