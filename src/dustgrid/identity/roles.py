@@ -53,6 +53,8 @@ class Perm(enum.StrEnum):
     alert_profile = "alert_profile"  # city admin: choose and tune standards, dry runs
     # Ingest: read the dead letters (messages and items that could not be stored).
     ingest_admin = "ingest_admin"  # city admin only: payloads of every device in the city
+    # Inspections (domain.md §3): check in at a site of one's own grid and record a visit.
+    inspect = "inspect"
 
 
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {
@@ -74,8 +76,8 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
         }
     ),
     Role.station_staff: frozenset({Perm.audit_read, Perm.case_penalty, Perm.alert_ack}),
-    Role.officer: frozenset({Perm.case_penalty, Perm.alert_ack}),
-    Role.inspector: frozenset(),
+    Role.officer: frozenset({Perm.case_penalty, Perm.alert_ack, Perm.inspect}),
+    Role.inspector: frozenset({Perm.inspect}),
     Role.contractor: frozenset({Perm.device_apply, Perm.device_request}),
     Role.provider: frozenset({Perm.device_request}),
     Role.viewer: frozenset({Perm.audit_read}),
