@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 from datetime import datetime
 from fractions import Fraction
+from zoneinfo import ZoneInfo
 
 from PIL import Image
 
 EXIF_IFD = 0x8769
 GPS_IFD = 0x8825
+CITY = ZoneInfo("Asia/Shanghai")
 
 
 def _dms(value: float) -> tuple[Fraction, Fraction, Fraction]:
@@ -29,12 +31,14 @@ def jpeg(
     size: tuple[int, int] = (640, 480),
     color: tuple[int, int, int] = (120, 140, 90),
 ) -> bytes:
-    """A JPEG photo; ``taken`` is written as EXIF local time (no offset), as cameras do."""
+    """A JPEG photo; ``taken`` (aware) is written as the city's local wall-clock time with
+    no offset, as cameras do."""
     img = Image.new("RGB", size, color)
     exif = Image.Exif()
     if taken is not None:
-        exif[306] = taken.strftime("%Y:%m:%d %H:%M:%S")
-        exif.get_ifd(EXIF_IFD)[36867] = taken.strftime("%Y:%m:%d %H:%M:%S")
+        local = taken.astimezone(CITY).strftime("%Y:%m:%d %H:%M:%S")
+        exif[306] = local
+        exif.get_ifd(EXIF_IFD)[36867] = local
     if lat is not None and lon is not None:
         gps = exif.get_ifd(GPS_IFD)
         gps[1] = "N" if lat >= 0 else "S"

@@ -15,7 +15,13 @@ SITE = (41.7910, 123.4010)
 BOUNDARY = {
     "type": "Polygon",
     "coordinates": [
-        [[123.400, 41.790], [123.402, 41.790], [123.402, 41.792], [123.400, 41.792], [123.400, 41.790]]
+        [
+            [123.400, 41.790],
+            [123.402, 41.790],
+            [123.402, 41.792],
+            [123.400, 41.792],
+            [123.400, 41.790],
+        ]
     ],
 }
 
@@ -54,9 +60,7 @@ def test_spoken_distance_in_both_languages() -> None:
     assert spoken_distance(349.6, "en") == "350 m"
 
 
-@given(
-    st.floats(min_value=41.70, max_value=41.90), st.floats(min_value=123.30, max_value=123.50)
-)
+@given(st.floats(min_value=41.70, max_value=41.90), st.floats(min_value=123.30, max_value=123.50))
 def test_the_boundary_is_never_farther_than_the_point_inside_it(lat: float, lon: float) -> None:
     # The site's point lies inside its boundary, so the edge is at most as far as the point.
     assert _dist(lat, lon) <= _dist(lat, lon, boundary=None) + 0.5

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -39,18 +38,11 @@ FAR = (41.803, 123.401)  # ~1.33 km north
 Api = Callable[[str], TestClient]
 
 
-def shanghai_now() -> datetime:
-    """Now as a camera in the city writes it into EXIF (local time, no offset)."""
-    return datetime.now(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None)
-
-
 def _key() -> str:
     return uuid.uuid4().hex
 
 
-def check_in(
-    c: TestClient, site_id: int, *, at: tuple[float, float] = INSIDE, **extra: Any
-) -> Any:
+def check_in(c: TestClient, site_id: int, *, at: tuple[float, float] = INSIDE, **extra: Any) -> Any:
     body = {"site_id": site_id, "lat": at[0], "lon": at[1], "accuracy_m": 12.5}
     body.update({"idempotency_key": _key(), **extra})
     return c.post("/api/v1/inspections", json=body)
@@ -71,7 +63,7 @@ def answers(c: TestClient, failed: dict[str, str] | None = None) -> list[dict[st
 
 
 def photo(c: TestClient, inspection_id: int, item_code: str, content: bytes | None = None) -> Any:
-    content = content or jpeg(taken=shanghai_now(), lat=INSIDE[0], lon=INSIDE[1])
+    content = content or jpeg(taken=datetime.now(UTC), lat=INSIDE[0], lon=INSIDE[1])
     return c.post(
         f"/api/v1/inspections/{inspection_id}/photos",
         data={"item_code": item_code},
@@ -284,7 +276,7 @@ def test_photo_checks(api_as: Api, city: City) -> None:
     assert bare.json()["flag_labels"] == ["照片无拍摄信息（EXIF）"]
     again = photo(c, visit["id"], "hoarding", jpeg())
     assert again.status_code == 200 and again.json()["id"] == bare.json()["id"]
-    far = photo(c, visit["id"], "hoarding", jpeg(taken=shanghai_now(), lat=41.9, lon=123.5))
+    far = photo(c, visit["id"], "hoarding", jpeg(taken=datetime.now(UTC), lat=41.9, lon=123.5))
     assert far.json()["flags"] == ["exif_far"]
     fake = c.post(
         f"/api/v1/inspections/{visit['id']}/photos",
@@ -350,7 +342,7 @@ def test_visits_and_photos_are_read_in_scope(
 
 def test_list_filters_by_dates(api_as: Api, submitted: dict[str, Any], city: City) -> None:
     c = api_as("d_heping")
-    today = datetime.now().date().isoformat()
+    today = datetime.now(UTC).date().isoformat()
     hits = c.get("/api/v1/inspections", params={"from": "2000-01-01", "to": "2099-12-31"}).json()
     assert submitted["id"] in [v["id"] for v in hits["items"]]
     none = c.get("/api/v1/inspections", params={"from": "2001-01-01", "to": "2001-01-02"}).json()

@@ -18,15 +18,18 @@ SITE = (41.791, 123.401)
 VISIT = datetime(2026, 5, 6, 2, 0, tzinfo=UTC)  # 10:00 in Shenyang
 
 
+def local(*parts: int) -> datetime:
+    """A wall-clock time in the city (what the camera writes into EXIF)."""
+    return datetime(*parts, tzinfo=TZ)  # type: ignore[misc]
+
+
 def _flags(content: bytes) -> list[str]:
     facts = photos.read_exif(content, TZ)
-    return photos.check_flags(
-        facts, site=SITE, visit_at=VISIT, policy=DEFAULT_PHOTO_CHECK_POLICY
-    )
+    return photos.check_flags(facts, site=SITE, visit_at=VISIT, policy=DEFAULT_PHOTO_CHECK_POLICY)
 
 
 def test_exif_time_and_gps_are_read() -> None:
-    content = jpeg(taken=datetime(2026, 5, 6, 10, 5), lat=41.7912, lon=123.4013)
+    content = jpeg(taken=local(2026, 5, 6, 10, 5), lat=41.7912, lon=123.4013)
     facts = photos.read_exif(content, TZ)
     assert facts.taken_at == datetime(2026, 5, 6, 2, 5, tzinfo=UTC)  # local time read in +08:00
     assert facts.lat == pytest.approx(41.7912, abs=1e-5)
@@ -41,11 +44,11 @@ def test_a_photo_without_exif_is_flagged() -> None:
 
 
 def test_far_and_late_photos_are_flagged() -> None:
-    far = jpeg(taken=datetime(2026, 5, 6, 10, 0), lat=41.80, lon=123.46)  # ~5 km away
+    far = jpeg(taken=local(2026, 5, 6, 10, 0), lat=41.80, lon=123.46)  # ~5 km away
     assert _flags(far) == [photos.FAR]
-    late = jpeg(taken=datetime(2026, 5, 5, 10, 0), lat=41.7912, lon=123.4013)  # a day early
+    late = jpeg(taken=local(2026, 5, 5, 10, 0), lat=41.7912, lon=123.4013)  # a day early
     assert _flags(late) == [photos.TIME_OFF]
-    no_gps = jpeg(taken=datetime(2026, 5, 6, 10, 0))
+    no_gps = jpeg(taken=local(2026, 5, 6, 10, 0))
     assert _flags(no_gps) == [photos.NO_GPS]
 
 
@@ -73,7 +76,8 @@ def test_the_stamp_says_local_time_place_and_inspector() -> None:
     assert "和平区中山路住宅项目" in s.lines[1]
     assert s.lines[2] == "41.791200, 123.401300"
     assert s.lines[3] == "张三"
-    assert s.ascii_lines == ("2026-05-06 10:03:00 +0800", "HP-001", "41.791200, 123.401300", "insp_hp1")
+    when = "2026-05-06 10:03:00 +0800"
+    assert s.ascii_lines == (when, "HP-001", "41.791200, 123.401300", "insp_hp1")
 
 
 def _bottom_band_is_dark(content: bytes) -> bool:
@@ -82,7 +86,9 @@ def _bottom_band_is_dark(content: bytes) -> bool:
 
 
 def test_the_watermarked_copy_is_a_new_jpeg_and_the_original_is_untouched() -> None:
-    original = jpeg(taken=datetime(2026, 5, 6, 10, 5), lat=41.7912, lon=123.4013, color=(200, 200, 200))
+    original = jpeg(
+        taken=local(2026, 5, 6, 10, 5), lat=41.7912, lon=123.4013, color=(200, 200, 200)
+    )
     kept = bytes(original)
     stamped = photos.watermark(original, _stamp())
     assert original == kept
