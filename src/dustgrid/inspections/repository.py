@@ -185,3 +185,19 @@ def candidate_sites(session: Session, p: Principal, q: str) -> list[Site]:
         like = f"%{q}%"
         stmt = stmt.where(or_(Site.name.like(like), Site.project_code.like(like)))
     return list(session.scalars(stmt.order_by(Site.id).limit(SITE_CANDIDATES_MAX)))
+
+
+def site_points(session: Session) -> list[Any]:
+    """Every open site's id, point and grids (the demo city's inspection history)."""
+    stmt = select(
+        Site.id, Site.lat, Site.lon, Site.enforcement_grid_id, Site.inspector_grid_id
+    ).where(Site.retired_at.is_(None))
+    return list(session.execute(stmt.order_by(Site.id)))
+
+
+def demo_visits(session: Session) -> list[Any]:
+    """(id, idempotency_key) of the demo city's visits."""
+    stmt = select(Inspection.id, Inspection.idempotency_key).where(
+        Inspection.idempotency_key.like("demo-%")
+    )
+    return list(session.execute(stmt))
