@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from dustgrid.audit.models import AuditEntry
 from dustgrid.cases.models import Case
+from dustgrid.inspections.models import Inspection
 from dustgrid.sites.models import Site
 from tests.fixtures.city import City
 from tests.inspections.photo_kit import jpeg
@@ -121,6 +122,10 @@ def test_the_same_key_twice_is_one_visit(api_as: Api, city: City, db: Session) -
     assert first.json()["id"] == again.json()["id"]
     other = check_in(api_as("insp_hp2"), city.sites["HP-001"], idempotency_key=key)
     assert other.status_code == 409 and "idempotency" in other.text
+    elsewhere = check_in(c, city.sites["HP-002"], at=(41.7851, 123.3951), idempotency_key=key)
+    assert elsewhere.status_code == 409
+    visits = db.scalar(select(func.count(Inspection.id)).where(Inspection.idempotency_key == key))
+    assert visits == 1
 
 
 def test_check_in_outside_the_fence_says_how_far(api_as: Api, city: City) -> None:

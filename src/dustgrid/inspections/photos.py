@@ -66,7 +66,13 @@ def _open(content: bytes) -> Image.Image:
     try:
         img = Image.open(io.BytesIO(content))
         img.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        OSError,
+        SyntaxError,
+        ValueError,
+    ) as exc:
         raise PhotoUnreadable(str(exc)) from exc
     return img
 

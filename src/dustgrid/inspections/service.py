@@ -177,11 +177,11 @@ def _check_mode(p: Principal, data: CheckInIn, policy: CheckInPolicy) -> None:
         )
 
 
-def _known(session: Session, p: Principal, key: str) -> Inspection | None:
-    known = repo.by_key(session, key)
-    if known is not None and known.inspector_id != p.user_id:
+def _known(session: Session, p: Principal, data: CheckInIn) -> Inspection | None:
+    known = repo.by_key(session, data.idempotency_key)
+    if known is not None and (known.inspector_id != p.user_id or known.site_id != data.site_id):
         raise Conflict(
-            "该幂等键已被他人使用 / this idempotency key belongs to another visit",
+            "该幂等键已用于另一次巡查 / this idempotency key belongs to another visit",
             details={"field": "idempotency_key"},
         )
     return known
@@ -199,7 +199,7 @@ def check_in(
     """Start a visit (on site inside the fence, or by video for officers). Returns
     (visit, created); the same idempotency key again returns the first visit."""
     now = now or utcnow()
-    known = _known(session, p, data.idempotency_key)
+    known = _known(session, p, data)
     if known is not None:
         return known, False
     site, group_id = _inspectable_site(session, p, data.site_id)
