@@ -455,7 +455,7 @@ def _open_case_for(
         category=item.defect,
         description=description,
         severity=CASE_SEVERITY,
-        attachments=_evidence(settings, shots),
+        attachments=_evidence(settings, shots[: settings.attachment_max_files]),
         external_ref=f"inspection:{row.id}:{item.code}",
         now=now,
         settings=settings,
