@@ -84,6 +84,10 @@ PURE_CORES = (
     "dustgrid.grids.partition",
     "dustgrid.geo",
     "dustgrid.sites.uscc",
+    "dustgrid.inspections.checklist",
+    "dustgrid.inspections.fence",
+    "dustgrid.inspections.photos",
+    "dustgrid.inspections.policy",
 )
 IMPURE_LIBRARIES = frozenset({"sqlalchemy", "fastapi", "starlette", "jinja2", "alembic", "psycopg"})
 

@@ -32,6 +32,7 @@ from dustgrid.http_edge import BodyLimit, BodyPolicy, allowed_methods
 from dustgrid.i18n import translate
 from dustgrid.ingest.deadletter.api import router as dead_letter_router
 from dustgrid.ingest.http.api import router as telemetry_ingest_router
+from dustgrid.inspections.api import router as inspections_router
 from dustgrid.intake.api import router as intake_router
 from dustgrid.intake.open311 import spec as open311_spec
 from dustgrid.intake.open311.api import PREFIX as OPEN311_PREFIX
@@ -51,6 +52,7 @@ from dustgrid.web.csp import content_security_policy, without_inline_scripts
 from dustgrid.web.device_pages import router as device_pages_router
 from dustgrid.web.emergency_pages import router as emergency_pages_router
 from dustgrid.web.ingest_pages import router as ingest_pages_router
+from dustgrid.web.inspection_pages import router as inspection_pages_router
 from dustgrid.web.intake_pages import router as intake_pages_router
 from dustgrid.web.notification_pages import router as notification_pages_router
 from dustgrid.web.org_pages import router as org_pages_router
@@ -242,6 +244,8 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(alert_pages_router)
     app.include_router(emergencies_router)
     app.include_router(emergency_pages_router)
+    app.include_router(inspections_router)
+    app.include_router(inspection_pages_router)
 
 
 def _add_docs(app: FastAPI) -> None:

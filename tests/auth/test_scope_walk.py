@@ -557,6 +557,22 @@ PROBES: dict[str, Probe] = {
             },
         ),
     ),
+    "inspection check-in at another district's site": (
+        ("POST /api/v1/inspections site_id",),
+        "off_hp1",
+        lambda c, db, s, cl: (
+            "POST",
+            "/api/v1/inspections",
+            {
+                "json": {
+                    "site_id": c.sites["SH-001"],
+                    "lat": 41.801,
+                    "lon": 123.461,
+                    "idempotency_key": "walk-inspection-0001",
+                }
+            },
+        ),
+    ),
 }
 # Names that must never appear in a refusal: the other district's people and sites.
 FOREIGN_NAMES = ("off_sh1", "off_sh2", "insp_sh1", "insp_sh2", "沈河区建设局", "SH-001")

@@ -18,6 +18,7 @@ def walked_elsewhere() -> set[tuple[str, str]]:
     from tests.emergencies import test_emergency_api
     from tests.grids import test_grid_api
     from tests.ingest.http import test_http_ingest_checks
+    from tests.inspections import test_inspection_api
     from tests.intake import test_intake_api
     from tests.org import test_org_api
     from tests.overview import test_overview
@@ -33,6 +34,7 @@ def walked_elsewhere() -> set[tuple[str, str]]:
         test_emergency_api,
         test_grid_api,
         test_http_ingest_checks,
+        test_inspection_api,
         test_intake_api,
         test_org_api,
         test_overview,

@@ -249,16 +249,22 @@ def _forget_committed(session: Session) -> None:
     session.info.pop(_NEW_FILES, None)
 
 
-def _write(session: Session, settings: Settings, f: CheckedFile) -> None:
-    path = path_for(settings, f.sha256)
+def write_file(session: Session, path: Path, content: bytes) -> None:
+    """Write ``content`` at ``path`` (content-addressed: an existing file is kept) through a
+    temporary name, and delete it again if the session's transaction rolls back. Other
+    domains storing files of their own (inspection photos) write through this too."""
     if path.exists():
         return  # content-addressed: the same bytes are already stored
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{f.sha256}.{os.getpid()}.{time.monotonic_ns()}.tmp")
-    tmp.write_bytes(f.content)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+    tmp.write_bytes(content)
     os.replace(tmp, path)
     txn = session.get_nested_transaction() or session.get_transaction()
     session.info.setdefault(_NEW_FILES, []).append((txn, path))
+
+
+def _write(session: Session, settings: Settings, f: CheckedFile) -> None:
+    write_file(session, path_for(settings, f.sha256), f.content)
 
 
 def store(

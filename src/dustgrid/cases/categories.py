@@ -36,6 +36,29 @@ VIOLATIONS = MappingProxyType(
     }
 )
 
+# Defects an inspection finds: a failed checklist item (``inspections.checklist``) opens a
+# case named after what is wrong, the seven measures first, then the seasonal items.
+DEFECTS = MappingProxyType(
+    {
+        "hoarding_gap": ("围挡不连续", "Hoarding not continuous"),
+        "road_not_hardened": ("道路未硬化", "Roads not hardened"),
+        "vehicles_not_washed": ("未冲洗车辆/冲洗设施缺失", "Vehicles not washed / no washer"),
+        "bare_soil_uncovered": ("裸土未覆盖", "Bare soil not covered"),
+        "dry_earthwork": ("未湿法作业", "Earthwork not done wet"),
+        "materials_uncovered": ("物料未苫盖", "Dusty materials not covered"),
+        "video_monitoring_missing": ("视频监测缺失", "Dust video monitoring missing"),
+        "air_action_not_applied": (
+            "秋冬季大气污染防治措施未落实",
+            "Autumn–winter air pollution measures not applied",
+        ),
+        "gate_duties_neglected": ("门前三包未落实", "Frontage duties (门前三包) neglected"),
+        "gas_poisoning_risk": ("煤气中毒预防措施缺失", "No gas-poisoning precautions"),
+        "fireworks_uncontrolled": ("烟花爆竹管控不到位", "Fireworks not controlled"),
+        "flood_prevention_lacking": ("防汛措施不到位", "Flood precautions lacking"),
+        "temporary_power_unsafe": ("临时用电不规范", "Temporary power unsafe"),
+    }
+)
+
 # Problems reported by machines or the public that are not one checklist item.
 OTHER = MappingProxyType(
     {
@@ -47,7 +70,7 @@ OTHER = MappingProxyType(
     }
 )
 
-CATEGORIES = MappingProxyType({**CONTROL_MEASURES, **VIOLATIONS, **OTHER})
+CATEGORIES = MappingProxyType({**CONTROL_MEASURES, **DEFECTS, **VIOLATIONS, **OTHER})
 
 
 class Severity(enum.StrEnum):

@@ -32,6 +32,7 @@ from dustgrid.auth.models import User
 from dustgrid.auth.service import load_principal
 from dustgrid.demo import names
 from dustgrid.demo.geography import DISTRICTS, CityGeography, DistrictSpec
+from dustgrid.demo.inspections import Team, add_history
 from dustgrid.demo.ledger import DEMO_TZ, LedgerContext, SitePlanner, make_enterprises
 from dustgrid.demo.summary import DemoLogin, DemoSummary, DistrictReport
 from dustgrid.errors import Conflict
@@ -138,6 +139,7 @@ class _Builder:
         self.users: list[User] = []
         self.notes: list[str] = []
         self._hash = ""  # the demo password's hash, computed once in _people
+        self.teams: list[Team] = []  # each grid's group, for the inspection history
 
     def build(self, seed: int, n_sites: int) -> DemoSummary:
         self._organisation()
@@ -147,10 +149,14 @@ class _Builder:
         self._people()
         # render_nulls: keep one INSERT shape for all rows (None values would split the batch)
         self.s.execute(insert(Site).execution_options(render_nulls=True), self.rows)
+        # its own random stream: the history does not change the rest of the city
+        visits = add_history(
+            self.s, random.Random(seed * 7919 + 12), self.teams, self.today, DEMO_TZ
+        )
         audit.record(
             self.s, actor=None, action="create", entity_type=DEMO_ENTITY, entity_id=None,
             changes={"seed": seed, "sites": n_sites, "districts": len(DISTRICTS),
-                     "grids": len(self.grids), "users": len(self.users),
+                     "grids": len(self.grids), "users": len(self.users), "inspections": visits,
                      "reference_date": self.today.isoformat(), "policy": self.policy.version},
             summary=f"加载演示城市 seed={seed}：{len(DISTRICTS)} 个区、{n_sites} 个工地、"
                     f"{len(self.grids)} 个网格、{len(self.users)} 个账号",
@@ -300,6 +306,10 @@ class _Builder:
         groups = [GridGroup(grid_id=p.grid.id, name=f"{p.grid.name}组") for p, _ in teams]
         self.s.add_all(groups)
         self.s.flush()
+        self.teams = [
+            Team(p.grid.id, p.kind, g.id, [u.id for u in team])
+            for g, (p, team) in zip(groups, teams, strict=True)
+        ]
         self.s.execute(insert(GridGroupMember), [
             {"group_id": g.id, "user_id": u.id} for g, (_, team) in zip(groups, teams, strict=True)
             for u in team

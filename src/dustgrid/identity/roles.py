@@ -55,6 +55,8 @@ class Perm(enum.StrEnum):
     ingest_admin = "ingest_admin"  # city admin only: payloads of every device in the city
     # Heavy-pollution emergencies (domain.md §9): declare and end warnings (city admin only).
     emergency_declare = "emergency_declare"
+    # Inspections (domain.md §3): check in at a site of one's own grid and record a visit.
+    inspect = "inspect"
 
 
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {
@@ -76,8 +78,8 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
         }
     ),
     Role.station_staff: frozenset({Perm.audit_read, Perm.case_penalty, Perm.alert_ack}),
-    Role.officer: frozenset({Perm.case_penalty, Perm.alert_ack}),
-    Role.inspector: frozenset(),
+    Role.officer: frozenset({Perm.case_penalty, Perm.alert_ack, Perm.inspect}),
+    Role.inspector: frozenset({Perm.inspect}),
     Role.contractor: frozenset({Perm.device_apply, Perm.device_request}),
     Role.provider: frozenset({Perm.device_request}),
     Role.viewer: frozenset({Perm.audit_read}),

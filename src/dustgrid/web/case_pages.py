@@ -19,7 +19,14 @@ from sqlalchemy.orm import Session
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
 from dustgrid.cases import service, views
 from dustgrid.cases.api import read_uploads
-from dustgrid.cases.categories import CONTROL_MEASURES, OTHER, VIOLATIONS, Severity, category_label
+from dustgrid.cases.categories import (
+    CONTROL_MEASURES,
+    DEFECTS,
+    OTHER,
+    VIOLATIONS,
+    Severity,
+    category_label,
+)
 from dustgrid.cases.credit import service as credit
 from dustgrid.cases.states import REPORTERS, CaseSource, Move
 from dustgrid.cases.tabs import TABS_BY_ROLE, Tab
@@ -75,6 +82,7 @@ def _categories(locale: str) -> list[tuple[str, list[tuple[str, str]]]]:
         (group, [(k, v[1] if en else v[0]) for k, v in table.items()])
         for group, table in (
             ("cases.category.measures", CONTROL_MEASURES),
+            ("cases.category.defects", DEFECTS),
             ("cases.category.violations", VIOLATIONS),
             ("cases.category.other", OTHER),
         )

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from dustgrid.auth.deps import AppSettings, DbSession, check_csrf, require
-from dustgrid.cases.categories import CONTROL_MEASURES, OTHER, VIOLATIONS, Severity
+from dustgrid.cases.categories import CONTROL_MEASURES, DEFECTS, OTHER, VIOLATIONS, Severity
 from dustgrid.config import Settings
 from dustgrid.errors import DomainError
 from dustgrid.identity.principal import Principal
@@ -64,6 +64,7 @@ def _categories(locale: str) -> list[tuple[str, list[tuple[str, str]]]]:
         (group, [(k, v[1] if en else v[0]) for k, v in table.items()])
         for group, table in (("intake.category.other", OTHER),
                              ("intake.category.measures", CONTROL_MEASURES),
+                             ("intake.category.defects", DEFECTS),
                              ("intake.category.violations", VIOLATIONS))
     ]  # fmt: skip
 
