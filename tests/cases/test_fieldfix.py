@@ -300,3 +300,56 @@ def test_notification_titles_follow_the_readers_language(
     db.flush()
     note = _notes(api_as("off_hp2"), case.id)[0]
     assert note["title"] == f"New problem reported (case #{case.id})"
+
+
+# ------------------------------------------------------------------ the pages
+
+
+def test_officer_reports_and_fixes_through_the_form(
+    db: Session, city: City, web_as: Callable[[str], TestClient]
+) -> None:
+    assert 'data-testid="handle-now"' not in web_as("insp_hp1").get("/cases/new").text
+    c = web_as("off_hp1")
+    page = c.get("/cases/new")
+    assert 'data-testid="handle-now"' in page.text and "现场处置" in page.text
+    form = {
+        "csrf_token": c.csrf,  # type: ignore[attr-defined]
+        **_report(str(city.sites["HP-001"])),
+        "handle_now": "fix_on_site",
+        "handle_result": "已当场覆盖",
+    }
+    bad = c.post("/cases/new", data=form, files=[PHOTO])  # no photo after the fix
+    assert bad.status_code == 422 and "evidence" in bad.text and "已当场覆盖" in bad.text
+    assert db.scalar(select(Case.id).limit(1)) is None
+    r = c.post("/cases/new", data=form, files=[PHOTO, AFTER])
+    assert r.status_code == 303, r.text
+    case_id = int(r.headers["location"].rsplit("/", 1)[1])
+    shown = web_as("d_heping").get(f"/cases/{case_id}").text
+    assert 'data-testid="grid-handled"' in shown and "网格现场处置" in shown
+    assert "已当场覆盖" in shown
+    listed = web_as("st_heping").get("/cases?tab=all").text
+    assert f'data-case-id="{case_id}"' in listed and "网格现场处置" in listed
+    inbox = web_as("d_heping").get("/notifications").text
+    assert f"网格现场处置：现场解决，已办结（案件 #{case_id}）" in inbox
+
+
+def test_case_page_offers_the_grid_moves_on_the_officers_own_report(
+    city: City, web_as: Callable[[str], TestClient]
+) -> None:
+    c = web_as("off_hp2")
+    r = c.post(
+        "/cases/new",
+        data={"csrf_token": c.csrf, **_report(str(city.sites["HP-002"]))},  # type: ignore[attr-defined]
+        files=[PHOTO],
+    )
+    case_id = int(r.headers["location"].rsplit("/", 1)[1])
+    page = c.get(f"/cases/{case_id}").text
+    assert 'data-move="grid_fix_on_site"' in page
+    assert 'data-move="grid_order_rectification"' in page
+    r = c.post(
+        f"/cases/{case_id}/moves/grid_fix_on_site",
+        data={"csrf_token": c.csrf, "result": "已清扫"},  # type: ignore[attr-defined]
+        files=[("photos", ("after.jpg", JPEG, "image/jpeg"))],
+    )
+    assert r.status_code == 303
+    assert 'data-state="closed"' in c.get(f"/cases/{case_id}").text
