@@ -116,8 +116,10 @@ def check_own_grid(session: Session, case: Case, actor: Principal | None) -> Non
 def apply(
     session: Session, case: Case, move: Move, actor: Principal | None, *, now: datetime
 ) -> dict[str, Any]:
-    """The columns a grid move sets besides the state; returns what the event records."""
-    assert move in GRID_MOVES and actor is not None
+    """The columns a grid move sets besides the state; returns what the event records.
+    (The table let only an officer make ``move``; ``check_own_grid`` placed them.)"""
+    if move not in GRID_MOVES or actor is None:
+        raise ValueError(f"not a grid move by a person: {move}")
     site = session.get(Site, case.site_id) if case.site_id is not None else None
     unit = session.get(OrgUnit, site.l2_unit_id) if site and site.l2_unit_id else None
     case.assigned_unit_id = unit.id if unit else None
