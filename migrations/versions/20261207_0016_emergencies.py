@@ -1,7 +1,7 @@
-"""emergencies: heavy-pollution warnings, emergency orders; notification message keys
+"""emergencies: heavy-pollution warnings, emergency orders
 
 Revision ID: 0016
-Revises: 0011
+Revises: 0015
 Create Date: 2026-12-07 05:00:00.000000+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import dustgrid.models
 
 revision: str = "0016"
-down_revision: str | None = "0011"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -67,14 +67,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("emergency_id", "site_id", name="uq_emergency_order_emergency_id"),
     )
     op.create_index("ix_emergency_order_site", "emergency_order", ["site_id"])
-    with op.batch_alter_table("notification") as batch:
-        batch.add_column(sa.Column("msg_key", sa.String(96), server_default="", nullable=False))
-        batch.add_column(sa.Column("msg_params", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("notification") as batch:
-        batch.drop_column("msg_params")
-        batch.drop_column("msg_key")
     op.drop_table("emergency_order")
     op.drop_table("emergency")

@@ -11,6 +11,7 @@ import itertools
 import pytest
 
 from dustgrid.cases.states import (
+    REPORTERS,
     TRANSITIONS,
     CaseSource,
     CaseState,
@@ -63,6 +64,7 @@ EXPECTED: dict[str, dict[CaseState, set[Move]]] = {
         S.penalizing: {M.serve_penalty},
     },
     "officer": {
+        S.reported: {M.grid_fix_on_site, M.grid_order_rectification},  # own report (SOURCE)
         S.accepted: {M.start_handling},
         S.handling: {M.fix_on_site, M.order_rectification, M.open_penalty},
         S.rectifying: {M.recheck_pass, M.recheck_fail},
@@ -102,6 +104,8 @@ EXPECTED_TARGET: dict[Move, CaseState | None] = {  # None: the case stays where 
     M.look_back_pass: None,
     M.look_back_fail: S.handling,
     M.dismiss: S.closed,
+    M.grid_fix_on_site: S.closed,
+    M.grid_order_rectification: S.rectifying,
 }
 
 EXPECTED_REQUIRED: dict[Move, set[str]] = {
@@ -126,9 +130,13 @@ EXPECTED_REQUIRED: dict[Move, set[str]] = {
     M.look_back_pass: {"result"},
     M.look_back_fail: {"result", "evidence"},
     M.dismiss: {"reason"},
+    M.grid_fix_on_site: {"result", "evidence"},
+    M.grid_order_rectification: {"deadline"},
 }
 
 ALL_FIELDS = {f.value: "x" for f in Field}
+# The walk is over an officer's own report: the grid moves are limited to that source.
+SOURCE = CaseSource.enforcement_officer
 
 
 def test_expected_tables_cover_everything() -> None:
@@ -145,18 +153,18 @@ def test_every_move_for_every_actor_in_every_state(
 ) -> None:
     allowed = move in EXPECTED[actor].get(state, set())
     if allowed:
-        plan = plan_transition(state, move, actor, fields=ALL_FIELDS)
+        plan = plan_transition(state, move, actor, fields=ALL_FIELDS, source=SOURCE)
         assert plan.to_state == (EXPECTED_TARGET[move] or state)
         assert plan.event_kind.startswith("case.")
     else:
         with pytest.raises(MoveNotAllowed) as err:
-            plan_transition(state, move, actor, fields=ALL_FIELDS)
+            plan_transition(state, move, actor, fields=ALL_FIELDS, source=SOURCE)
         assert (err.value.state, err.value.move, err.value.actor) == (state, move, actor)
 
 
 @pytest.mark.parametrize(("state", "actor"), list(itertools.product(CaseState, ACTORS)))
 def test_allowed_moves_is_exactly_the_matrix(state: CaseState, actor: str) -> None:
-    moves = allowed_moves(state, actor)
+    moves = allowed_moves(state, actor, SOURCE)
     assert set(moves) == EXPECTED[actor].get(state, set())
     assert moves == [m for m in Move if m in moves]  # table order, stable for the UI
 
@@ -187,7 +195,7 @@ def test_missing_or_empty_field_is_refused(move: Move, field: str, empty: object
     else:
         fields[field] = empty
     with pytest.raises(MissingField) as err:
-        plan_transition(state, move, actor, fields=fields)
+        plan_transition(state, move, actor, fields=fields, source=SOURCE)
     assert err.value.field == field
     assert err.value.status_code == 422
     assert field in err.value.message and "缺少" in err.value.message
@@ -313,13 +321,17 @@ EXPECTED_REPORTERS: dict[CaseSource, set[str]] = {
 }
 
 
+WARNINGS = {CaseSource.sensor, CaseSource.video_ai, CaseSource.city_brain}
+
+
 @pytest.mark.parametrize(("source", "actor"), list(itertools.product(CaseSource, ACTORS)))
 def test_who_may_report_from_which_source(source: CaseSource, actor: str) -> None:
     fields = {"description": "bare soil uncovered", "evidence": ["p.jpg"]}
     if actor in EXPECTED_REPORTERS[source]:
         plan = plan_report(source, actor, fields=fields)
         assert plan.to_state == S.reported
-        assert plan.followups == ["notify_l1_l2_l3", "notify_site_contact"]
+        warning = ["notify_site_grids"] if source in WARNINGS else []
+        assert plan.followups == ["notify_l1_l2_l3", "notify_site_contact", *warning]
     else:
         with pytest.raises(MoveNotAllowed):
             plan_report(source, actor, fields=fields)
@@ -336,3 +348,77 @@ def test_app_reports_need_evidence_machine_reports_do_not() -> None:
 def test_city_brain_push_starts_the_feedback_clock() -> None:
     plan = plan_report("city_brain", "system", fields={"description": "suspected site"})
     assert plan.clock == Clock.feedback
+
+
+# ----------------------------------------------------------------- 网格现场处置 (grid moves)
+
+GRID = (M.grid_fix_on_site, M.grid_order_rectification)
+
+
+@pytest.mark.parametrize("move", GRID)
+@pytest.mark.parametrize("source", [s for s in CaseSource if s != CaseSource.enforcement_officer])
+def test_grid_moves_only_on_an_officers_own_report(move: Move, source: CaseSource) -> None:
+    """Hotline, sensor, video AI, City Brain, inspector reports... keep the dispatch path."""
+    with pytest.raises(MoveNotAllowed) as err:
+        plan_transition("reported", move, "officer", fields=ALL_FIELDS, source=source)
+    assert err.value.why == "source" and err.value.status_code == 409
+    assert source.value in err.value.message and "执法" in err.value.message
+    assert move not in allowed_moves("reported", "officer", source)
+
+
+@pytest.mark.parametrize("move", GRID)
+def test_grid_moves_need_the_cases_source(move: Move) -> None:
+    with pytest.raises(MoveNotAllowed):
+        plan_transition("reported", move, "officer", fields=ALL_FIELDS)
+    assert move not in allowed_moves("reported", "officer")
+
+
+@pytest.mark.parametrize("move", GRID)
+@pytest.mark.parametrize("actor", ["inspector", "station_staff", "district_admin", "city_admin"])
+def test_only_an_enforcement_officer_handles_on_the_spot(move: Move, actor: str) -> None:
+    with pytest.raises(MoveNotAllowed) as err:
+        plan_transition("reported", move, actor, fields=ALL_FIELDS, source=SOURCE)
+    assert err.value.why == "actor" and err.value.status_code == 403
+
+
+def test_grid_fix_on_site_closes_with_result_and_photo() -> None:
+    plan = plan_transition(
+        "reported",
+        "grid_fix_on_site",
+        "officer",
+        fields={"result": "覆盖完成", "evidence": ["after.jpg"]},
+        source=SOURCE,
+    )
+    assert plan.to_state == S.closed and plan.disposition == Disposition.fix_on_site
+    assert plan.event_kind == "case.grid_fixed_on_site"
+    assert {"stop_clock", "record_site_problem", "notify_l1_l2_l3"} <= set(plan.followups)
+    with pytest.raises(MissingField) as err:
+        plan_transition(
+            "reported", "grid_fix_on_site", "officer", fields={"result": "ok"}, source=SOURCE
+        )
+    assert err.value.field == "evidence"
+
+
+def test_grid_rectification_starts_the_recheck_clock() -> None:
+    plan = plan_transition(
+        "reported", "grid_order_rectification", "officer", fields={"deadline": 1}, source=SOURCE
+    )
+    assert plan.to_state == S.rectifying and plan.clock == Clock.recheck
+    assert plan.disposition == Disposition.rectification
+    assert {"set_deadline", "schedule_recheck", "notify_l1_l2_l3"} <= set(plan.followups)
+
+
+@pytest.mark.parametrize("move", GRID)
+@pytest.mark.parametrize("state", [s for s in CaseState if s != S.reported])
+def test_grid_moves_only_from_reported(move: Move, state: CaseState) -> None:
+    with pytest.raises(MoveNotAllowed) as err:
+        plan_transition(state, move, "officer", fields=ALL_FIELDS, source=SOURCE)
+    assert err.value.why == "state"
+
+
+@pytest.mark.parametrize("source", list(CaseSource))
+def test_machine_warnings_reach_the_sites_grids(source: CaseSource) -> None:
+    actor = next(iter(REPORTERS[source]))
+    plan = plan_report(source, actor, fields={"description": "d", "evidence": ["p.jpg"]})
+    warns = source in (CaseSource.sensor, CaseSource.video_ai, CaseSource.city_brain)
+    assert (Followup.notify_site_grids in plan.followups) == warns

@@ -142,8 +142,8 @@ def test_site_contacts_and_grid_members_are_told_in_their_language(
         u["con_beta"], u["off_sh1"], u["off_sh2"], u["insp_sh1"], u["insp_sh2"]
     }  # fmt: skip
     note = told[u["con_beta"]]
-    assert note.msg_key == "emergencies.notify.order.red"
-    assert note.msg_params is not None and note.msg_params["count"] == 3
+    assert note.message_key == "emergencies.notify.order.red"
+    assert note.params is not None and note.params["count"] == 3
     assert note.link.startswith("/emergencies/")
     assert "红色预警" in note.title  # the zh-CN text for outbound channels
 

@@ -6,7 +6,7 @@ Opening a case and making a move take ``multipart/form-data`` (fields plus ``pho
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import FileResponse, Response
@@ -15,6 +15,7 @@ from dustgrid.bounds import Day, Id
 from dustgrid.cases import attachments as files
 from dustgrid.cases import escalation, service, views
 from dustgrid.cases.attachments import AttachmentIn
+from dustgrid.cases.fieldfix import HandleNow
 from dustgrid.cases.schemas import (
     BoardRow,
     CaseDetail,
@@ -36,6 +37,10 @@ from dustgrid.pagination import PageParams, page_params
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"], responses=error_responses())
 Files = Annotated[list[UploadFile], File(description="photos (JPEG, PNG, GIF, WebP, HEIC)")]
 Docs = Annotated[list[UploadFile], File(description="documents (images or PDF)")]
+ResultPhotos = Annotated[
+    list[UploadFile], File(description="handle_now: photos after handling (fix_on_site needs one)")
+]
+HandleAction = Literal["fix_on_site", "order_rectification"]
 
 
 def read_uploads(
@@ -91,22 +96,43 @@ def create_case(
     lat: Annotated[float | None, Form()] = None,
     lon: Annotated[float | None, Form()] = None,
     external_ref: Annotated[str | None, Form()] = None,
+    handle_now: Annotated[
+        HandleAction | None,
+        Form(description="an officer at a site of their own enforcement grid handles it at once"),
+    ] = None,
+    handle_result: Annotated[str, Form(description="handle_now: what was done")] = "",
+    handle_deadline: Annotated[
+        str | None, Form(description="handle_now=order_rectification: ISO date or datetime")
+    ] = None,
     photos: Files = [],  # noqa: B006 (FastAPI copies defaults)
     documents: Docs = [],  # noqa: B006
+    result_photos: ResultPhotos = [],  # noqa: B006
 ) -> CaseDetail:
-    case, _created = service.open_case(
-        session,
-        actor=principal,
-        source=source,
-        site_id=site_id,
-        location=(lat, lon) if lat is not None and lon is not None else None,
-        category=category,
-        description=description,
-        severity=severity,
-        attachments=read_uploads(photos, documents, settings),
-        external_ref=external_ref,
-        settings=settings,
-    )
+    """Open a case in ``reported`` (L1 dispatches it). With ``handle_now``, an enforcement
+    officer reporting at a site of their own enforcement grid handles it in the same step
+    (网格现场处置): ``fix_on_site`` closes it (``handle_result`` and ``result_photos``
+    required), ``order_rectification`` starts the rectification deadline and the recheck
+    clock; no dispatch or acceptance is needed. Anyone else is refused with 403."""
+    location = (lat, lon) if lat is not None and lon is not None else None
+    attachments = read_uploads(photos, documents, settings)
+    if handle_now is None:
+        case, _created = service.open_case(
+            session, actor=principal, source=source, site_id=site_id, location=location,
+            category=category, description=description, severity=severity,
+            attachments=attachments, external_ref=external_ref, settings=settings,
+        )  # fmt: skip
+    else:
+        handle = HandleNow(
+            handle_now,
+            result=handle_result,
+            deadline=handle_deadline or None,
+            attachments=read_uploads(result_photos, [], settings),
+        )
+        case, _created = service.report_and_handle(
+            session, actor=principal, handle=handle, source=source, site_id=site_id,
+            location=location, category=category, description=description, severity=severity,
+            attachments=attachments, external_ref=external_ref, settings=settings,
+        )  # fmt: skip
     return views.detail(session, principal, case, utcnow(), principal.locale)
 
 

@@ -34,41 +34,14 @@ from dustgrid.notifications import service as notifications
 from dustgrid.outbox.queue import enqueue
 from dustgrid.sites.models import Site
 
-EVENT_TITLES: dict[str, tuple[str, str]] = {
-    "case.reported": ("新问题上报", "New problem reported"),
-    "case.merged": ("重复上报已合并", "Duplicate report merged"),
-    "case.dispatched": ("案件已交办", "Case dispatched"),
-    "case.returned": ("案件被退回", "Case returned"),
-    "case.transferred": ("案件已转办", "Case transferred"),
-    "case.accepted": ("案件已接收", "Case accepted"),
-    "case.reassigned": ("案件负责人变更", "Case reassigned"),
-    "case.handling_started": ("案件开始办理", "Handling started"),
-    "case.fixed_on_site": ("现场解决，待核查", "Fixed on site, to verify"),
-    "case.rectification_ordered": ("责令限期整改", "Rectification ordered"),
-    "case.rectification_submitted": ("企业提交整改", "Rectification submitted"),
-    "case.recheck_passed": ("复查通过，待核查", "Recheck passed, to verify"),
-    "case.recheck_failed": ("复查未通过，返工", "Recheck failed, rework"),
-    "case.penalty_opened": ("立案处罚", "Penalty case opened"),
-    "case.penalty_served": ("处罚决定已送达", "Penalty decision served"),
-    "case.closed": ("案件已销号", "Case closed"),
-    "case.verify_failed": ("核查未通过，返工", "Verification failed, rework"),
-    "case.suspended": ("案件挂账", "Case suspended"),
-    "case.resumed": ("案件恢复办理", "Case resumed"),
-    "case.reopened": ("案件重新打开", "Case reopened"),
-    "case.looked_back": ("回头看通过", "Look-back passed"),
-    "case.look_back_failed": ("回头看发现问题", "Look-back found the problem again"),
-    "case.dismissed": ("案件不予立案", "Case dismissed"),
-    "case.reminder": ("案件即将到期", "Case due soon"),
-    "case.escalated": ("案件超期升级", "Overdue case escalated"),
-    "case.review_due": ("挂账案件到期复核", "Suspended case due for review"),
-    "case.look_back_selected": ("回头看抽查", "Selected for look-back"),
-    "case.recheck_due": ("待复查", "Recheck due"),
-}
+# A case notification is stored as a message key and its parameters, shown in each
+# reader's language: "<event>（案件 #N）" with the event's ``case_event.<kind>`` text.
+CASE_MESSAGE = "notifications.case_event"
 
 
-def title_for(kind: str, case_id: int) -> str:
-    zh, en = EVENT_TITLES.get(kind, (kind, kind))
-    return f"{zh}（案件 #{case_id}） / {en} (case #{case_id})"
+def message_params(kind: str, case_id: int) -> dict[str, Any]:
+    """The parameters of ``CASE_MESSAGE`` for an event of ``kind`` on case ``case_id``."""
+    return {"event_key": f"case_event.{kind}", "case_id": case_id}
 
 
 # --------------------------------------------------------------------------- recipients
@@ -96,6 +69,9 @@ def audience(
             if site.contact_phone or site.contact_name:
                 contact = {"name": site.contact_name, "phone": site.contact_phone}
         if f == Followup.schedule_recheck and site is not None:
+            who |= grid_members(session, site.inspector_grid_id)
+        if f == Followup.notify_site_grids and site is not None:
+            who |= grid_members(session, site.enforcement_grid_id)
             who |= grid_members(session, site.inspector_grid_id)
     return who, contact
 
@@ -133,7 +109,8 @@ def run(
             session,
             user_ids=who,
             kind=event.kind,
-            title=title_for(event.kind, case.id),
+            message_key=CASE_MESSAGE,
+            params=message_params(event.kind, case.id),
             body=(event.reason or case.description)[:500],
             link=f"/cases/{case.id}",
             case_id=case.id,

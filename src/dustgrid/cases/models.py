@@ -138,6 +138,9 @@ class Case(Base, TimestampMixin):
     look_back_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     looked_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     policy_version: Mapped[str] = mapped_column(String(16), default="")
+    # 网格现场处置: the reporting officer of the site's own enforcement grid handled it at
+    # once (fixed on site or ordered rectification) without dispatch and acceptance
+    grid_handled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
     @property
     def location(self) -> tuple[float, float] | None:

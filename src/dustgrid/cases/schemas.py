@@ -54,6 +54,10 @@ class CaseOut(BaseModel):
     responsible_user_id: int | None
     responsible_name: str | None = None
     disposition: str | None
+    grid_handled: bool = Field(
+        default=False,
+        description="handled by the grid on the spot (网格现场处置): no dispatch, no acceptance",
+    )
     clock: str | None
     level: str | None
     due_at: datetime | None

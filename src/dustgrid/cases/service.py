@@ -14,10 +14,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from dustgrid.cases import attachments as files
-from dustgrid.cases import deadlines, followups
+from dustgrid.cases import deadlines, fieldfix, followups
 from dustgrid.cases import repository as repo
 from dustgrid.cases.attachments import AttachmentIn
 from dustgrid.cases.events import CaseAudit, record_event
+from dustgrid.cases.fieldfix import HandleNow
 from dustgrid.cases.models import Case, CaseAttachment, CaseEvent
 from dustgrid.cases.reporting import _now, open_case
 from dustgrid.cases.states import CaseSource, CaseState, Followup, Move
@@ -29,7 +30,14 @@ from dustgrid.identity.principal import Principal
 from dustgrid.org import service as org
 from dustgrid.text import check_field
 
-__all__ = ["add_note", "get_case", "move", "open_case", "update_case_from_source"]
+__all__ = [
+    "add_note",
+    "get_case",
+    "move",
+    "open_case",
+    "report_and_handle",
+    "update_case_from_source",
+]
 
 
 def get_case(session: Session, principal: Principal, case_id: int, *, lock: bool = False) -> Case:
@@ -60,6 +68,51 @@ def move(
     return transition(
         session, case, move, actor=principal, data=data, settings=settings, now=_now(now)
     )
+
+
+def report_and_handle(
+    session: Session,
+    *,
+    actor: Principal,
+    handle: HandleNow,
+    source: CaseSource,
+    site_id: int | None,
+    location: tuple[float, float] | None,
+    category: str,
+    description: str,
+    severity: str,
+    attachments: Sequence[AttachmentIn] = (),
+    external_ref: str | None = None,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> tuple[Case, bool]:
+    """网格现场处置 in one step: an officer reports at a site of their own enforcement grid
+    and handles it at once (``fieldfix``). The report is the usual ``open_case`` (L1, L2, L3
+    and the site contact hear of it); the grid move follows in the same transaction. A
+    channel's retry (same ``external_ref``) returns the case it made and changes nothing."""
+    settings = settings or get_settings()
+    now = _now(now)
+    fieldfix.check_handle_now(session, actor, source, site_id)
+    case, created = open_case(
+        session,
+        actor=actor,
+        source=source,
+        site_id=site_id,
+        location=location,
+        category=category,
+        description=description,
+        severity=severity,
+        attachments=attachments,
+        external_ref=external_ref,
+        now=now,
+        settings=settings,
+    )
+    if created:
+        data = MoveInput(
+            result=handle.result, deadline=handle.deadline, attachments=handle.attachments
+        )
+        transition(session, case, handle.move, actor=actor, data=data, settings=settings, now=now)
+    return case, created
 
 
 def add_note(

@@ -51,6 +51,10 @@ class Move(enum.StrEnum):
     look_back_pass = "look_back_pass"  # 回头看 passed: the case stays closed
     look_back_fail = "look_back_fail"
     dismiss = "dismiss"  # not a problem (false alarm, duplicate): closed without handling
+    # 网格现场处置: an officer of the site's own enforcement grid handles their own report at
+    # once, without dispatch and acceptance (000 四(二)(五): "既发现问题又解决问题")
+    grid_fix_on_site = "grid_fix_on_site"  # 现场解决, closed with the result and a photo
+    grid_order_rectification = "grid_order_rectification"  # 责令限期整改 on the spot
 
 
 class System(enum.StrEnum):
@@ -76,6 +80,9 @@ class CaseSource(enum.StrEnum):
 # The public's complaints: the desk links them to a site or a point; they deduplicate
 # together (a phone call and an app report about the same dust are one case).
 PUBLIC_SOURCES = frozenset({CaseSource.hotline_12319, CaseSource.open311})
+# Machine warnings (sensor alerts, video AI, City Brain): pushed to the site's grid members
+# as well as L1-L3, so the people on the ground see them (000 二(四): "推送网格员督促问题整改").
+WARNING_SOURCES = frozenset({CaseSource.sensor, CaseSource.video_ai, CaseSource.city_brain})
 
 
 class Disposition(enum.StrEnum):
@@ -129,11 +136,13 @@ class Followup(enum.StrEnum):
     notify_l1_l2_l3 = "notify_l1_l2_l3"
     notify_responsible = "notify_responsible"
     notify_site_contact = "notify_site_contact"
+    notify_site_grids = "notify_site_grids"  # members of the site's enforcement/inspector grids
 
 
 @dataclass(frozen=True, slots=True)
 class MoveSpec:
-    """One row of the table. ``to_state`` None means the case stays where it is."""
+    """One row of the table. ``to_state`` None means the case stays where it is;
+    ``sources`` None means a case from any source, else only cases from those sources."""
 
     from_states: frozenset[CaseState]
     to_state: CaseState | None
@@ -143,6 +152,7 @@ class MoveSpec:
     followups: tuple[Followup, ...] = ()
     clock: Clock | None = None  # started at the move; None leaves the running clock alone
     disposition: Disposition | None = None
+    sources: frozenset[CaseSource] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +175,12 @@ _HANDLERS = frozenset({Role.station_staff, Role.officer})  # L3 and L4 choose di
 _RECHECKERS = _HANDLERS | {Role.inspector}  # 复查: third-party inspectors recheck too
 _LOOKERS_BACK = _L1_L2 | {Role.inspector}
 _OPEN = frozenset({_S.accepted, _S.handling, _S.rectifying, _S.penalizing})  # has a responsible
+# 网格现场处置: only an enforcement officer (L4), only on an officer's own report; that the
+# officer belongs to the site's enforcement grid and reported it is the caller's check
+# (``fieldfix.check_own_grid``), as scope always is.
+_GRID_OFFICER = frozenset({Role.officer})
+_OWN_REPORT = frozenset({CaseSource.enforcement_officer})
+GRID_MOVES = frozenset({Move.grid_fix_on_site, Move.grid_order_rectification})
 
 TRANSITIONS: Mapping[Move, MoveSpec] = MappingProxyType({
     Move.dispatch: MoveSpec(
@@ -235,6 +251,17 @@ TRANSITIONS: Mapping[Move, MoveSpec] = MappingProxyType({
     Move.dismiss: MoveSpec(
         frozenset({_S.reported, _S.returned}), _S.closed, _L1, (_F.reason,),
         "case.dismissed", (_U.stop_clock, _U.notify_l1_l2_l3)),
+    Move.grid_fix_on_site: MoveSpec(
+        frozenset({_S.reported}), _S.closed, _GRID_OFFICER, (_F.result, _F.evidence),
+        "case.grid_fixed_on_site",
+        (_U.stop_clock, _U.record_site_problem, _U.notify_l1_l2_l3, _U.notify_site_contact),
+        None, Disposition.fix_on_site, _OWN_REPORT),
+    Move.grid_order_rectification: MoveSpec(
+        frozenset({_S.reported}), _S.rectifying, _GRID_OFFICER, (_F.deadline,),
+        "case.grid_rectification_ordered",
+        (_U.set_deadline, _U.schedule_recheck, _U.record_site_problem, _U.notify_site_contact,
+         _U.notify_l1_l2_l3),
+        Clock.recheck, Disposition.rectification, _OWN_REPORT),
 })  # fmt: skip
 
 # Who may open a case from each source (000 §4(一)–(三)). Machine sources are the system's.
@@ -252,16 +279,26 @@ REPORTERS: Mapping[CaseSource, frozenset[Actor]] = MappingProxyType({
 
 
 class MoveNotAllowed(DomainError):
-    """A move the state or the actor does not allow; 409 for the state, 403 for the actor."""
+    """A move the state, the case's source or the actor does not allow; 409 for the state
+    or the source (a fact of the case), 403 for the actor."""
 
-    def __init__(self, state: str, move: str, actor: str, *, why: str) -> None:
+    def __init__(self, state: str, move: str, actor: str, *, why: str, source: str = "") -> None:
         self.state, self.move, self.actor, self.why = state, move, actor, why
         self.status_code = Forbidden.status_code if why == "actor" else Conflict.status_code
-        super().__init__(
-            f"状态「{state}」下角色「{actor}」不能执行「{move}」"
-            f" / Move '{move}' is not allowed for role '{actor}' in state '{state}'",
-            details={"state": state, "move": move, "role": actor, "why": why},
-        )
+        details = {"state": state, "move": move, "role": actor, "why": why}
+        if why == "source":
+            message = (
+                f"来源为「{source}」的案件不能执行「{move}」（仅限执法人员本人上报的问题）"
+                f" / Move '{move}' is not allowed on a case from source '{source}'"
+                " (only on an enforcement officer's own report)"
+            )
+            details["source"] = source
+        else:
+            message = (
+                f"状态「{state}」下角色「{actor}」不能执行「{move}」"
+                f" / Move '{move}' is not allowed for role '{actor}' in state '{state}'"
+            )
+        super().__init__(message, details=details)
 
 
 class MissingField(Invalid):
@@ -294,18 +331,30 @@ def _check_fields(move: str, required: tuple[Field, ...], fields: Mapping[str, o
             raise MissingField(name, move=move)
 
 
+def _source_fits(spec: MoveSpec, source: str | None) -> bool:
+    return spec.sources is None or (source is not None and CaseSource(source) in spec.sources)
+
+
 def plan_transition(
-    state: str, move: str, role: str, *, fields: Mapping[str, object] | None = None
+    state: str,
+    move: str,
+    role: str,
+    *,
+    fields: Mapping[str, object] | None = None,
+    source: str | None = None,
 ) -> TransitionPlan:
     """Check one move and say what follows; raises ``MoveNotAllowed`` or ``MissingField``.
 
-    The state is checked before the actor, so a move that is wrong in this state reports
-    409 whoever asks; fields are checked last, only for a move the actor may make.
+    The state (and, for a move limited to some sources, the case's ``source``) is checked
+    before the actor, so a move that is wrong for this case reports 409 whoever asks;
+    fields are checked last, only for a move the actor may make.
     """
     state, move, actor = CaseState(state), Move(move), as_actor(role)
     spec = TRANSITIONS[move]
     if state not in spec.from_states:
         raise MoveNotAllowed(state, move, actor, why="state")
+    if not _source_fits(spec, source):
+        raise MoveNotAllowed(state, move, actor, why="source", source=str(source or ""))
     if actor not in spec.actors:
         raise MoveNotAllowed(state, move, actor, why="actor")
     _check_fields(move, spec.required, fields or {})
@@ -318,10 +367,15 @@ def plan_transition(
     )
 
 
-def allowed_moves(state: str, role: str) -> list[Move]:
-    """Moves ``role`` may make from ``state``, in table order, for the UI's buttons."""
+def allowed_moves(state: str, role: str, source: str | None = None) -> list[Move]:
+    """Moves ``role`` may make from ``state`` on a case from ``source``, in table order, for
+    the UI's buttons (moves limited to some sources need the case's source)."""
     state, actor = CaseState(state), as_actor(role)
-    return [m for m, s in TRANSITIONS.items() if state in s.from_states and actor in s.actors]
+    return [
+        m
+        for m, s in TRANSITIONS.items()
+        if state in s.from_states and actor in s.actors and _source_fits(s, source)
+    ]
 
 
 def required_fields(move: str) -> tuple[Field, ...]:
@@ -335,16 +389,19 @@ def plan_report(
     """Open a case (the move into ``reported``); app reports need evidence (photos, GPS).
 
     A City Brain push starts the 24-hour feedback clock; every other source starts the
-    dispatch clock.
+    dispatch clock. A machine warning (``WARNING_SOURCES``) also reaches the site's grids.
     """
     src, actor = CaseSource(source), as_actor(role)
     if actor not in REPORTERS[src]:
         raise MoveNotAllowed("new", f"report:{src}", actor, why="actor")
     required = (_F.description, _F.evidence) if src in _APP_SOURCES else (_F.description,)
     _check_fields("report", required, fields or {})
+    followups: list[str] = [_U.notify_l1_l2_l3, _U.notify_site_contact]
+    if src in WARNING_SOURCES:
+        followups.append(_U.notify_site_grids)
     return TransitionPlan(
         to_state=CaseState.reported,
         event_kind="case.reported",
-        followups=[_U.notify_l1_l2_l3, _U.notify_site_contact],
+        followups=followups,
         clock=Clock.feedback if src is CaseSource.city_brain else Clock.dispatch,
     )

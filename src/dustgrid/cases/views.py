@@ -53,6 +53,7 @@ def case_rows(
                 if c.responsible_user_id
                 else None,
                 disposition=c.disposition,
+                grid_handled=bool(c.grid_handled),
                 clock=c.clock,
                 level=c.level,
                 due_at=c.due_at,
@@ -73,7 +74,7 @@ def case_rows(
 def moves_for(session: Session, principal: Principal, case: Case) -> list[str]:
     """Moves the table allows this role here, minus those its place in the grid forbids."""
     out = []
-    for m in allowed_moves(case.state, principal.role.value):
+    for m in allowed_moves(case.state, principal.role.value, case.source):
         try:
             check_scope(session, case, m, principal)
         except Forbidden:

@@ -21,12 +21,13 @@ from dustgrid.audit import service as audit
 from dustgrid.auth.models import User
 from dustgrid.auth.service import load_principal
 from dustgrid.cases import attachments as files
-from dustgrid.cases import deadlines, followups
+from dustgrid.cases import deadlines, fieldfix, followups
 from dustgrid.cases.attachments import AttachmentIn
 from dustgrid.cases.events import CaseAudit, record_event, role_of
 from dustgrid.cases.models import Case, CaseEvent
 from dustgrid.cases.policy import ROLE_LEVEL, CasePolicy, Level
 from dustgrid.cases.states import (
+    GRID_MOVES,
     CaseState,
     Clock,
     Followup,
@@ -48,7 +49,8 @@ _DAY = timedelta(days=1)
 L2_KINDS = frozenset({UnitKind.district_bureau, UnitKind.city_safety_station})
 HANDLER_ROLES = frozenset({Role.district_admin, Role.station_staff, Role.officer})
 # Moves whose evidence must be photos, not only words (fixed on site, rechecked).
-PHOTO_EVIDENCE = frozenset({Move.fix_on_site, Move.recheck_pass})
+PHOTO_EVIDENCE = frozenset({Move.fix_on_site, Move.recheck_pass, Move.grid_fix_on_site})
+RECTIFICATION_ORDERS = frozenset({Move.order_rectification, Move.grid_order_rectification})
 AUDITED = (
     "state",
     "assigned_unit_id",
@@ -62,6 +64,7 @@ AUDITED = (
     "review_date",
     "rework_count",
     "closed_at",
+    "grid_handled",
 )
 
 
@@ -91,6 +94,9 @@ def _snapshot(case: Case) -> dict[str, Any]:
 
 def check_scope(session: Session, case: Case, move: Move, actor: Principal | None) -> None:
     """Where in the grid the actor must stand for this move (the role is already right)."""
+    if move in GRID_MOVES:
+        fieldfix.check_own_grid(session, case, actor)
+        return
     if actor is None or actor.role == Role.city_admin:
         return
     if actor.role == Role.district_admin:
@@ -163,7 +169,7 @@ def default_deadline(
         return deadlines.default_case_deadline(
             start=now, category=case.category, source=case.source, policy=policy, calendar=calendar
         )
-    if move == Move.order_rectification:
+    if move in RECTIFICATION_ORDERS:
         return _rectification_due(Clock.rectify, case, now=now, policy=policy, calendar=calendar)
     return None
 
@@ -258,12 +264,15 @@ def _apply(
     move: Move,
     f: dict[str, Any],
     *,
+    actor: Principal | None,
     now: datetime,
     cal: WorkCalendar,
     settings: Settings,
 ) -> dict[str, Any]:
     """Change the case's columns for the move; returns what the event should record."""
     data: dict[str, Any] = {}
+    if move in GRID_MOVES:
+        data |= fieldfix.apply(session, case, move, actor, now=now)
     policy = deadlines.case_policy(settings)
     if move in (Move.dispatch, Move.transfer):
         unit = _unit(session, f["unit"], case, move)
@@ -275,7 +284,7 @@ def _apply(
         user = _responsible(session, case, f["responsible"], move)
         case.responsible_user_id = user.id
         data |= {"responsible_id": user.id, "responsible_name": user.display_name}
-    if move == Move.order_rectification:
+    if move in RECTIFICATION_ORDERS:
         data |= _apply_rectification(case, f, now=now, cal=cal, policy=policy)
     if move == Move.open_penalty:
         case.penalty_case_number = f["case_number"][:64]
@@ -355,12 +364,12 @@ def transition(
     site = session.get(Site, case.site_id) if case.site_id is not None else None
     site_unit = site.l2_unit_id if site is not None else None
     fields = _fields(case, mv, data, now=now, cal=cal, settings=settings, site_unit=site_unit)
-    plan = plan_transition(case.state, mv, role_of(actor), fields=fields)
+    plan = plan_transition(case.state, mv, role_of(actor), fields=fields, source=case.source)
     check_scope(session, case, mv, actor)
     checked = files.check(data.attachments, settings)
     before = _snapshot(case)
     from_state = case.state
-    event_data = _apply(session, case, mv, fields, now=now, cal=cal, settings=settings)
+    event_data = _apply(session, case, mv, fields, actor=actor, now=now, cal=cal, settings=settings)
     if plan.disposition is not None:
         case.disposition = plan.disposition.value
         event_data["disposition"] = plan.disposition.value

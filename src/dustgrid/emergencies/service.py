@@ -217,8 +217,8 @@ def _tell(
             link=f"/emergencies/{em.id}",
             now=now,
             settings=settings,
-            msg_key=key,
-            msg_params=params,
+            message_key=key,
+            params=params,
         )
 
 

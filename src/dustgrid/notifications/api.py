@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from dustgrid.bounds import Id
 from dustgrid.errors import error_responses
@@ -23,7 +23,7 @@ router = APIRouter(
 class NotificationOut(BaseModel):
     id: int
     kind: str
-    title: str
+    title: str = Field(description="in the caller's language")
     body: str
     link: str
     case_id: int | None
@@ -48,7 +48,19 @@ def inbox(
         session, principal.user_id, unread_only=unread_only, page=paging.page, size=paging.size
     )
     return NotificationPage(
-        items=[NotificationOut.model_validate(r, from_attributes=True) for r in rows],
+        items=[
+            NotificationOut(
+                id=r.id,
+                kind=r.kind,
+                title=service.title_of(r, principal.locale),
+                body=r.body,
+                link=r.link,
+                case_id=r.case_id,
+                created_at=r.created_at,
+                read_at=r.read_at,
+            )
+            for r in rows
+        ],
         total=total,
         unread=service.unread_count(session, principal.user_id),
     )

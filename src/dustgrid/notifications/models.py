@@ -1,6 +1,6 @@
 """In-app notifications: one row per recipient, read or not.
 
-``msg_key`` and ``msg_params``, when set, are an i18n message key and its parameters: the
+``message_key`` and ``params``, when set, are an i18n message key and its parameters: the
 inbox renders them in the reader's language (``title`` keeps the zh-CN text for channels
 and older readers).
 """
@@ -23,11 +23,13 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(48))
+    # ``title`` is the text outbound channels send (zh-CN); a row with ``message_key`` is
+    # shown in the reader's language: ``i18n`` key plus ``params`` (``service.render``).
     title: Mapped[str] = mapped_column(String(255))
+    message_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     body: Mapped[str] = mapped_column(Text, default="")
     link: Mapped[str] = mapped_column(String(255), default="")
-    msg_key: Mapped[str] = mapped_column(String(96), default="", server_default="")
-    msg_params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     case_id: Mapped[int | None] = mapped_column(
         ForeignKey("case_record.id", ondelete="CASCADE"), nullable=True, index=True
     )

@@ -16,10 +16,32 @@ from sqlalchemy.orm import Session
 
 from dustgrid.config import Settings
 from dustgrid.errors import NotFound
+from dustgrid.i18n import DEFAULT_LOCALE, translate
 from dustgrid.notifications.channels import enabled_channels
 from dustgrid.notifications.delivery import CHANNEL_JOB
 from dustgrid.notifications.models import Notification
 from dustgrid.outbox.queue import enqueue
+
+
+def render(message_key: str, params: dict[str, Any] | None, locale: str = DEFAULT_LOCALE) -> str:
+    """A message in ``locale``: the key's text with ``params`` filled in. A parameter named
+    ``<name>_key`` is itself a message key, translated and passed as ``<name>``."""
+    values: dict[str, Any] = {}
+    for name, value in (params or {}).items():
+        if name.endswith("_key") and isinstance(value, str):
+            values[name[: -len("_key")]] = translate(value, locale)
+        else:
+            values[name] = value
+    text = translate(message_key, locale)
+    try:
+        return text.format(**values)
+    except (KeyError, IndexError, ValueError):
+        return text
+
+
+def title_of(row: Notification, locale: str = DEFAULT_LOCALE) -> str:
+    """What the reader sees as the notification's title, in their language if it has a key."""
+    return render(row.message_key, row.params, locale) if row.message_key else row.title
 
 
 def notify(
@@ -27,32 +49,34 @@ def notify(
     *,
     user_ids: Iterable[int],
     kind: str,
-    title: str,
+    title: str = "",
+    message_key: str | None = None,
+    params: dict[str, Any] | None = None,
     body: str = "",
     link: str = "",
     case_id: int | None = None,
     now: datetime,
     settings: Settings,
     extra: dict[str, Any] | None = None,
-    msg_key: str = "",
-    msg_params: dict[str, Any] | None = None,
 ) -> list[Notification]:
     """Inbox rows for each recipient, and one outbox job per enabled outbound channel.
 
-    ``msg_key``/``msg_params``: an i18n message the inbox renders in each reader's language
-    (``title`` and ``body`` stay as the zh-CN text for channels)."""
+    Give ``message_key`` (and ``params``) so each reader sees it in their language; the
+    stored ``title`` (what outbound channels send) is then its zh-CN text unless given."""
     ids = sorted(set(user_ids))
+    if message_key:
+        title = title or render(message_key, params)
     rows = [
         Notification(
             user_id=u,
             kind=kind,
             title=title[:255],
+            message_key=message_key,
+            params=dict(params) if params else None,
             body=body,
             link=link[:255],
             case_id=case_id,
             created_at=now,
-            msg_key=msg_key,
-            msg_params=msg_params,
         )
         for u in ids
     ]
@@ -67,7 +91,7 @@ def notify(
             "case_id": case_id,
             "recipient_ids": ids,
             "at": now.isoformat(),
-            **({"msg_key": msg_key, "msg_params": msg_params or {}} if msg_key else {}),
+            **({"message_key": message_key, "params": params or {}} if message_key else {}),
             **(extra or {}),
         }
         for name in channels:

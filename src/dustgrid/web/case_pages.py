@@ -28,12 +28,13 @@ from dustgrid.cases.categories import (
     category_label,
 )
 from dustgrid.cases.credit import service as credit
+from dustgrid.cases.fieldfix import HandleNow
 from dustgrid.cases.states import REPORTERS, CaseSource, Move
 from dustgrid.cases.tabs import TABS_BY_ROLE, Tab
 from dustgrid.cases.workflow import MoveInput
 from dustgrid.errors import DomainError, Forbidden
 from dustgrid.identity.principal import Principal
-from dustgrid.identity.roles import Perm
+from dustgrid.identity.roles import Perm, Role
 from dustgrid.models import utcnow
 from dustgrid.pagination import PageParams, page_params
 from dustgrid.sites import service as sites
@@ -69,6 +70,8 @@ MOVE_FORM: dict[Move, tuple[str, ...]] = {
     Move.look_back_pass: ("result",),
     Move.look_back_fail: ("result", "photos"),
     Move.dismiss: ("reason",),
+    Move.grid_fix_on_site: ("result", "photos"),
+    Move.grid_order_rectification: ("deadline", "reason"),
 }
 
 
@@ -150,6 +153,7 @@ def _report_form(
         severities=list(Severity),
         values=values,
         error=error,
+        can_handle_now=principal.role == Role.officer,
     )
 
 
@@ -176,7 +180,11 @@ def report_submit(
     category: Annotated[str, Form()] = "",
     severity: Annotated[str, Form()] = "medium",
     description: Annotated[str, Form()] = "",
+    handle_now: Annotated[str, Form()] = "",
+    handle_result: Annotated[str, Form()] = "",
+    handle_deadline: Annotated[str, Form()] = "",
     photos: Uploads = [],  # noqa: B006
+    result_photos: Uploads = [],  # noqa: B006
 ) -> Response:
     check_csrf(request, csrf_token)
     values = {
@@ -187,22 +195,34 @@ def report_submit(
         "category": category,
         "severity": severity,
         "description": description,
+        "handle_now": handle_now,
+        "handle_result": handle_result,
+        "handle_deadline": handle_deadline,
     }
     try:
         with session.begin_nested():
             location = (float(lat), float(lon)) if lat.strip() and lon.strip() else None
-            case, _ = service.open_case(
-                session,
-                actor=principal,
-                source=CaseSource(source),
-                site_id=int(site_id) if site_id.strip() else None,
-                location=location,
-                category=category,
-                description=description,
-                severity=severity,
-                attachments=read_uploads(photos, [], settings),
-                settings=settings,
-            )
+            report: dict[str, Any] = {
+                "actor": principal,
+                "source": CaseSource(source),
+                "site_id": int(site_id) if site_id.strip() else None,
+                "location": location,
+                "category": category,
+                "description": description,
+                "severity": severity,
+                "attachments": read_uploads(photos, [], settings),
+                "settings": settings,
+            }
+            if handle_now.strip():
+                handle = HandleNow(
+                    handle_now.strip(),
+                    result=handle_result,
+                    deadline=handle_deadline.strip() or None,
+                    attachments=read_uploads(result_photos, [], settings),
+                )
+                case, _ = service.report_and_handle(session, handle=handle, **report)
+            else:
+                case, _ = service.open_case(session, **report)
     except (DomainError, ValueError) as exc:
         status = getattr(exc, "status_code", 422)
         if status == 404:
@@ -211,7 +231,7 @@ def report_submit(
         return _report_form(
             request, session, principal, values=values, error=message, status=status
         )
-    flash(request, ok="cases.flash.reported")
+    flash(request, ok="cases.flash.grid_handled" if case.grid_handled else "cases.flash.reported")
     return back(f"/cases/{case.id}")
 
 

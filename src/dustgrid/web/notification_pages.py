@@ -13,6 +13,7 @@ from dustgrid.notifications import service
 from dustgrid.notifications.models import Notification
 from dustgrid.pagination import PageParams, page_params
 from dustgrid.web.case_common import back, show
+from dustgrid.web.templating import request_locale
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,6 +33,7 @@ def inbox(
         request,
         "notifications/inbox.html",
         items=rows,
+        titles={r.id: service.title_of(r, request_locale(request)) for r in rows},
         total=total,
         page=paging.page,
         pages=max(1, -(-total // paging.size)),
