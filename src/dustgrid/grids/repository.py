@@ -32,8 +32,11 @@ def grid_clause(p: Principal) -> ColumnElement[bool]:
     ]
     if p.grid_ids:
         parts.append(Grid.id.in_(p.grid_ids))
-    if p.role in (Role.district_admin, Role.viewer) and p.unit_level == 2 and p.district_id:
-        parts.append(Grid.district_id == p.district_id)
+    if p.role in (Role.district_admin, Role.viewer) and p.unit_level == 2:
+        if p.district_id:
+            parts.append(Grid.district_id == p.district_id)
+        if p.org_unit_id is not None:  # the grids the unit owns (the city station's, anywhere)
+            parts.append(Grid.unit_id == p.org_unit_id)
     return or_(*parts)
 
 

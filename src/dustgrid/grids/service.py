@@ -82,6 +82,14 @@ def may_write_lane(principal: Principal, district_id: int, lane: int | None) -> 
     return principal.org_unit_id == lane
 
 
+def may_create_in(session: Session, principal: Principal, district_id: int) -> bool:
+    """Whether the principal may add grids in the district (the city station: its own
+    enforcement grids, in any district)."""
+    if may_write_district(principal, district_id):
+        return True
+    return principal.can(Perm.grid_write) and own_lane(session, principal) is not None
+
+
 def may_write_grid(session: Session, principal: Principal, grid: Grid) -> bool:
     return may_write_lane(principal, grid.district_id, repo.grid_lane(session, grid))
 
