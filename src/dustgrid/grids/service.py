@@ -405,12 +405,9 @@ def _check_members(
     }
     refused = [i for i in ids if i not in eligible]
     if refused:
-        who = "执法监督网格员" if grid.kind == GridKind.enforcement else "第三方专职巡查员"
         raise Invalid(
-            f"账号不存在、已停用或不可加入本网格：{refused}（{KIND_ZH[grid.kind]}成员须为本区"
-            f"{who}） / unknown, disabled or not eligible for this grid: {refused} "
-            f"(members of a {grid.kind.value} grid must be {MEMBER_ROLE[grid.kind].value}s "
-            "of the grid's district)",
+            f"账号不存在、已停用或不可加入本网格：{refused}（{_who_zh(grid, lane)}） / unknown, "
+            f"disabled or not eligible for this grid: {refused} ({_who_en(grid, lane)})",
             details={"member_ids": refused},
         )
     twice = repo.members_elsewhere(session, grid.id, ids, except_group=except_group)
@@ -420,6 +417,22 @@ def _check_members(
             details={"member_ids": twice},
         )
     return ids
+
+
+def _who_zh(grid: Grid, lane: int | None) -> str:
+    if lane is not None:
+        return "市安全监督站的执法监督网格成员须为该站执法监督网格员"
+    who = "执法监督网格员" if grid.kind == GridKind.enforcement else "第三方专职巡查员"
+    return f"{KIND_ZH[grid.kind]}成员须为本区{who}"
+
+
+def _who_en(grid: Grid, lane: int | None) -> str:
+    if lane is not None:
+        return "members of the city safety station's grids must be the station's officers"
+    return (
+        f"members of a {grid.kind.value} grid must be {MEMBER_ROLE[grid.kind].value}s "
+        "of the grid's district"
+    )
 
 
 def _check_group_size(kind: GridKind, n: int, policy: GridPolicy) -> None:
