@@ -60,6 +60,10 @@ def test_city_station_creates_its_enforcement_grids_in_any_district(
     r = safety.post("/api/v1/grids", json={**body, "district_id": city.districts["shenhe"]})
     assert r.status_code == 201, r.text
     assert r.json()["unit_id"] == city.units["safety"]
+    moved = safety.patch(
+        f"/api/v1/grids/{r.json()['id']}", json={"district_id": city.districts["heping"]}
+    )  # an empty grid of its own may move to another district
+    assert moved.status_code == 200 and moved.json()["district_name"] == "和平区"
     shenhe = city.districts["shenhe"]
     r = safety.post(
         "/api/v1/grids", json={**body, "code": "I-SH-C", "kind": "inspector", "district_id": shenhe}

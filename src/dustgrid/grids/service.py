@@ -325,8 +325,8 @@ def update_grid(session: Session, principal: Principal, grid_id: int, data: Grid
                 "网格内已有工地或成员组，不能改变类型或所属区 / "
                 "a grid with sites or groups cannot change kind or district"
             )
-        if "district_id" in values:
-            require_district(principal, values["district_id"])
+        if "district_id" in values and not may_write_lane(principal, values["district_id"], lane):
+            raise Forbidden("只能管理本区网格 / you may only manage the grids of your own district")
     with session.no_autoflush:
         for key, value in values.items():
             setattr(grid, key, value.strip() if isinstance(value, str) else value)
