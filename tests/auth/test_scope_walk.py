@@ -28,10 +28,11 @@ VISIBLE: dict[str, set[str]] = {
     "viewer_heping": HP,
     "d_shenhe": SH,
     "safety_admin": {"HP-M01"},
-    "st_heping": HP | {"HP-M01"},
+    "st_heping": HP,  # not the city station's metro site: never more than d_heping
     "st_shenhe": SH,
-    "off_hp1": HP | {"HP-M01"},
-    "off_hp2": HP | {"HP-M01"},
+    "off_hp1": HP,
+    "off_hp2": HP,
+    "off_sf1": {"HP-M01"},  # the city safety station's officers work its metro grid
     "off_sh1": SH,
     "insp_hp1": HP | {"HP-M01"},
     "insp_sh2": SH,

@@ -73,7 +73,8 @@ def test_overdue_tab_per_role(db: Session, city: City, cases: dict[str, Case]) -
     for user, want in (
         ("admin", {k for k in cases if k not in ("closed", "suspended")}),
         ("d_heping", open_hp - {"reported"}),  # the ones dispatched to its unit
-        ("off_hp1", open_hp | {"metro"}),  # the ones on its grid's sites (metro too)
+        ("off_hp1", open_hp),  # the ones on its grid's sites
+        ("off_sf1", {"metro"}),  # the metro site is the city safety station's grid
         ("d_shenhe", set()),
     ):
         p = who(db, city, user)

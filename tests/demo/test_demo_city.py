@@ -26,6 +26,7 @@ from dustgrid.demo.geography import DISTRICTS
 from dustgrid.errors import DomainError
 from dustgrid.geo.coords import wgs84_to_gcj02
 from dustgrid.geo.shapes import area_m2, point_in_geometry, validate_geometry
+from dustgrid.grids import service as grid_service
 from dustgrid.grids.models import Grid, GridGroup, GridGroupMember, GridKind
 from dustgrid.grids.partition import PartitionStatus, choose_group_count
 from dustgrid.grids.policy import DEFAULT_GRID_POLICY
@@ -177,9 +178,11 @@ def test_every_site_has_one_grid_of_each_kind_in_its_district(s: Session) -> Non
     grids = {g.id: g for g in s.scalars(select(Grid))}
     units = {u.id: u for u in s.scalars(select(OrgUnit))}
     members: dict[int, list[int]] = defaultdict(list)
-    per_district: Counter[int] = Counter()
+    per_lane: Counter[tuple[int, GridKind, bool]] = Counter()  # (district, kind, city station)
     for site in s.scalars(select(Site)):
-        per_district[site.district_id] += 1
+        city_station = units[site.l2_unit_id].kind == UnitKind.city_safety_station
+        per_lane[(site.district_id, GridKind.enforcement, city_station)] += 1
+        per_lane[(site.district_id, GridKind.inspector, False)] += 1
         for kind, gid in (
             (GridKind.enforcement, site.enforcement_grid_id),
             (GridKind.inspector, site.inspector_grid_id),
@@ -187,26 +190,33 @@ def test_every_site_has_one_grid_of_each_kind_in_its_district(s: Session) -> Non
             assert gid is not None
             assert grids[gid].kind == kind and grids[gid].district_id == site.district_id
             members[gid].append(site.id)
+        # metro and municipal works: the city station's own enforcement grids (seed 000 §3)
+        owner = units[grids[site.enforcement_grid_id or 0].unit_id or 0]
+        if city_station:
+            assert owner.id == site.l2_unit_id
+        else:
+            assert owner.kind == UnitKind.supervision_station
+            assert owner.parent_id == site.l2_unit_id
     assert set(members) == set(grids)  # no empty grid
     for grid in grids.values():
         owner = units[grid.unit_id or 0]
-        if grid.kind == GridKind.enforcement:
-            assert owner.kind == UnitKind.supervision_station
+        if grid.kind == GridKind.enforcement and owner.kind == UnitKind.supervision_station:
             assert owner.district_id == grid.district_id
-        else:
+        elif grid.kind == GridKind.inspector:
             assert owner.kind == UnitKind.third_party
-    for did, n in per_district.items():
-        for kind in (GridKind.enforcement, GridKind.inspector):
-            lo, hi = DEFAULT_GRID_POLICY.bounds(kind)
-            sizes = [len(members[g.id]) for g in grids.values() if
-                     g.district_id == did and g.kind == kind]  # fmt: skip
-            k, status = choose_group_count(n, lo, hi)
-            assert len(sizes) == k
-            if status == PartitionStatus.ok:
-                assert all(lo <= size <= hi for size in sizes), (did, kind, sizes)
-            elif status == PartitionStatus.undersized:
-                assert sizes == [n]
+    for (did, kind, city_station), n in per_lane.items():
+        lo, hi = DEFAULT_GRID_POLICY.bounds(kind)
+        sizes = [len(members[g.id]) for g in grids.values() if g.district_id == did and
+                 g.kind == kind and (units[g.unit_id or 0].kind ==
+                                     UnitKind.city_safety_station) == city_station]  # fmt: skip
+        k, status = choose_group_count(n, lo, hi)
+        assert len(sizes) == k
+        if status == PartitionStatus.ok:
+            assert all(lo <= size <= hi for size in sizes), (did, kind, sizes)
+        elif status == PartitionStatus.undersized:
+            assert sizes == [n]
     # At the default size most districts are large enough for legal grids of both kinds.
+    per_district = Counter(s.scalars(select(Site.district_id)))
     legal = [n for n in per_district.values() if n >= DEFAULT_GRID_POLICY.inspector_min]
     assert len(legal) >= 6
 
@@ -227,9 +237,11 @@ def test_grid_teams_of_two_and_accounts_for_every_role(s: Session) -> None:
         want = Role.officer if grid.kind == GridKind.enforcement else Role.inspector
         assert all(users[uid].role == want for uid in team)
         assert all(users[uid].org_unit_id == grid.unit_id for uid in team)
+        # the group-size rule (inspector pairs exactly 2, enforcement groups at least 2)
+        assert grid_service.group_complete(grid.kind, [users[uid] for uid in team])
     by_name = {u.username: u for u in users.values()}
     for name in ("city_admin", "safety_admin", "viewer", "hunnan_admin", "hunnan_station",
-                 "contractor1", "provider1"):  # fmt: skip
+                 "contractor1", "provider1", "safety_officer01"):  # fmt: skip
         assert name in by_name
     hashes = {u.password_hash for u in users.values()}
     assert len(hashes) == 1  # hashed once
@@ -255,6 +267,39 @@ def test_summary_lists_one_login_per_role_with_what_it_sees(
     assert summary.sites == N_SITES and len(summary.districts) == len(DISTRICTS)
     entries = s.scalars(select(AuditEntry).where(AuditEntry.entity_type == "demo")).all()
     assert len(entries) == 1 and entries[0].actor_id is None
+
+
+def _sees(s: Session, user: User) -> set[int]:
+    return set(s.scalars(select(Site.id).where(site_clause(load_principal(s, user)))))
+
+
+UNIT_ROLES = (Role.city_admin, Role.district_admin, Role.station_staff, Role.viewer)
+
+
+def test_no_unit_sees_more_sites_than_the_unit_above_it(s: Session) -> None:
+    """domain.md §1: a unit's view (its admins', staff's and viewers' sites) lies within its
+    parent unit's view, and an officer's within their own unit's. No stated exception: the
+    city station's metro and municipal works are not the district station's to see."""
+    units = {u.id: u for u in s.scalars(select(OrgUnit))}
+    users = s.scalars(select(User).where(User.org_unit_id.is_not(None))).all()
+    view: dict[int, set[int]] = defaultdict(set)
+    for user in users:
+        if user.role in UNIT_ROLES:
+            view[user.org_unit_id or 0] |= _sees(s, user)
+    checked = 0
+    for uid, sites in view.items():
+        parent = units[uid].parent_id
+        if parent is not None and parent in view:
+            assert sites <= view[parent], (units[uid].name, len(sites - view[parent]))
+            checked += 1
+    assert checked >= 2 * len(DISTRICTS) + 1  # every bureau, station and the city station
+    for user in users:
+        if user.role == Role.officer:
+            assert _sees(s, user) <= view[user.org_unit_id or 0], user.username
+    by_name = {u.username: u for u in users}
+    assert _sees(s, by_name["hunnan_station"]) <= _sees(s, by_name["hunnan_admin"])
+    metro = _sees(s, by_name["safety_officer01"])
+    assert metro and metro <= _sees(s, by_name["safety_admin"])
 
 
 def test_second_load_is_refused(demo: tuple[Engine, DemoSummary], s: Session) -> None:

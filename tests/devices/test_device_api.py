@@ -52,9 +52,9 @@ VISIBLE: dict[str, set[str]] = {
     "viewer_heping": {"hp1", "hp2", "ref"},
     "d_shenhe": {"sh1"},
     "safety_admin": {"m01"},
-    "st_heping": {"hp1", "hp2", "m01", "ref"},
+    "st_heping": {"hp1", "hp2", "ref"},  # not the city station's metro site
     "st_shenhe": {"sh1"},
-    "off_hp1": {"hp1", "hp2", "m01", "ref"},
+    "off_hp1": {"hp1", "hp2", "ref"},
     "off_sh1": {"sh1"},
     "insp_hp1": {"hp1", "hp2", "m01"},
     "insp_sh2": {"sh1"},

@@ -295,7 +295,9 @@ def test_api_keys_hash_only_and_revocation(db: Session, principal_of: P, fleet: 
     assert keys.verify_api_key(db, "not-a-key") is None
     keys.revoke_key(db, admin, fleet.devices["m01"], row.id)
     assert keys.verify_api_key(db, key) is None
-    with pytest.raises(Forbidden):  # the station sees the metro device, may not manage it
+    with pytest.raises(Forbidden):  # the inspector sees the metro device, may not manage it
+        keys.issue_key(db, principal_of("insp_hp1"), fleet.devices["m01"])
+    with pytest.raises(NotFound):  # the district station does not see the city station's site
         keys.issue_key(db, principal_of("st_heping"), fleet.devices["m01"])
     with pytest.raises(NotFound):
         keys.issue_key(db, principal_of("d_shenhe"), fleet.devices["m01"])

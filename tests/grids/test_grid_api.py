@@ -2,7 +2,7 @@
 
 Decision: a grid outside the caller's scope answers 404 for writes too (d_heping editing a
 沈河 grid gets 404, exactly as when reading it); a grid the caller can see but may not
-change answers 403 (safety_admin sees the 和平 grids through the metro site).
+change answers 403 (safety_admin sees 和平's inspector grid through the metro site).
 """
 
 from __future__ import annotations
@@ -37,24 +37,26 @@ WALKED = {
     ("GET", "/api/v1/grids/{grid_id}/audit"),
 }
 
-EVERY = {"E-HP", "I-HP", "E-SH", "I-SH"}
+EVERY = {"E-HP", "I-HP", "E-SH", "I-SH", "E-HP-C"}
 HP = {"E-HP", "I-HP"}
 SH = {"E-SH", "I-SH"}
+METRO = {"E-HP-C", "I-HP"}  # the city station's grid of HP-M01, and its inspector grid
 VISIBLE: dict[str, set[str]] = {
     "admin": EVERY,
     "viewer_city": EVERY,
-    "d_heping": HP,
-    "viewer_heping": HP,
+    "d_heping": HP | {"E-HP-C"},  # every grid of the district (not the metro site itself)
+    "viewer_heping": HP | {"E-HP-C"},
     "d_shenhe": SH,
-    "safety_admin": HP,
+    "safety_admin": METRO,
     "st_heping": HP,
     "st_shenhe": SH,
     "off_hp1": HP,
     "off_sh1": SH,
-    "insp_hp1": HP,
+    "off_sf1": METRO,
+    "insp_hp1": HP | {"E-HP-C"},
     "insp_sh2": SH,
     "con_alpha": HP,
-    "con_beta": EVERY,
+    "con_beta": SH | METRO,
     "prov_gamma": set(),
 }
 GRID_WRITERS = {"admin", "d_heping", "d_shenhe", "safety_admin"}
@@ -128,7 +130,7 @@ def test_district_admin_stays_in_own_district(
     )
     assert r.status_code == 403
     s = api_as("safety_admin")
-    assert s.patch(f"/api/v1/grids/{city.grids['E-HP']}", json={"name": "x"}).status_code == 403
+    assert s.patch(f"/api/v1/grids/{city.grids['I-HP']}", json={"name": "x"}).status_code == 403
     r = c.patch(f"/api/v1/grids/{city.grids['E-HP']}", json={"name": "和平一号网格"})
     assert r.status_code == 200 and r.json()["name"] == "和平一号网格"
     history = api_as("admin").get(f"/api/v1/grids/{city.grids['E-HP']}/audit").json()

@@ -77,10 +77,10 @@ def synthetic_district(db: Session, city: City, n_sites: int, code: str = "21990
 
 
 def test_list_follows_scope(db: Session, city: City) -> None:
-    every = {"E-HP", "E-SH", "I-HP", "I-SH"}
+    every = {"E-HP", "E-SH", "I-HP", "I-SH", "E-HP-C"}
     expected = {
         "admin": every,
-        "d_heping": {"E-HP", "I-HP"},
+        "d_heping": {"E-HP", "I-HP", "E-HP-C"},
         "off_hp1": {"E-HP", "I-HP"},
         "con_alpha": {"E-HP", "I-HP"},
         "d_shenhe": {"E-SH", "I-SH"},
@@ -99,12 +99,12 @@ def test_list_follows_scope(db: Session, city: City) -> None:
 
 
 def test_grid_detail_lists_only_visible_sites(db: Session, city: City) -> None:
-    admin = svc.get_grid(db, who(db, city, "admin"), city.grids["E-HP"])
+    admin = svc.get_grid(db, who(db, city, "admin"), city.grids["I-HP"])
     assert {s.project_code for s in admin.sites} == {"HP-001", "HP-002", "HP-003", "HP-M01"}
-    mine = svc.get_grid(db, who(db, city, "d_heping"), city.grids["E-HP"])
+    mine = svc.get_grid(db, who(db, city, "d_heping"), city.grids["I-HP"])
     assert mine.site_count == 4  # the count is the grid's; the rows are the caller's
     assert {s.project_code for s in mine.sites} == {"HP-001", "HP-002", "HP-003"}
-    assert [g.name for g in mine.groups] == ["E-HP 组"]
+    assert [g.name for g in mine.groups] == ["I-HP 组"]
 
 
 def test_write_rules(db: Session, city: City) -> None:
@@ -114,8 +114,8 @@ def test_write_rules(db: Session, city: City) -> None:
             svc.update_grid(db, who(db, city, user), city.grids["E-HP"], rename)
     with pytest.raises(NotFound):  # not in d_heping's scope at all
         svc.update_grid(db, who(db, city, "d_heping"), city.grids["E-SH"], rename)
-    with pytest.raises(Forbidden):  # visible through the metro site, but not its district
-        svc.update_grid(db, who(db, city, "safety_admin"), city.grids["E-HP"], rename)
+    with pytest.raises(Forbidden):  # visible through the metro site, but not its grid
+        svc.update_grid(db, who(db, city, "safety_admin"), city.grids["I-HP"], rename)
     with pytest.raises(Forbidden):
         svc.create_grid(
             db,
@@ -180,7 +180,7 @@ def test_group_validation(db: Session, city: City) -> None:
             e_hp,
             GroupCreate(name="重名", member_ids=[city.users["off_sh1"], city.users["off_sh1"]]),
         )
-    strict = GridPolicy(version="test", min_group_members=3)
+    strict = GridPolicy(version="test", enforcement_group_min=3)
     with pytest.raises(Invalid, match="at least 3"):
         svc.add_group(
             db,
@@ -189,7 +189,8 @@ def test_group_validation(db: Session, city: City) -> None:
             GroupCreate(name="二人", member_ids=[city.users["off_sh1"], city.users["off_sh2"]]),
             strict,
         )
-    assert DEFAULT_GRID_POLICY.min_group_members == 2
+    assert DEFAULT_GRID_POLICY.group_size("enforcement") == (2, None)
+    assert DEFAULT_GRID_POLICY.group_size("inspector") == (2, 2)
 
 
 def test_group_lifecycle_is_audited_on_the_grid(db: Session, city: City) -> None:

@@ -239,7 +239,7 @@ def test_ten_thousand_sites_in_one_district(kind: str, lo: int, hi: int) -> None
 
 def test_policy_defaults_and_bounds() -> None:
     assert GridPolicy() == DEFAULT_GRID_POLICY
-    assert DEFAULT_GRID_POLICY.version == "2024.1"
+    assert DEFAULT_GRID_POLICY.version == "2024.2"
     assert DEFAULT_GRID_POLICY.bounds(ENFORCEMENT) == (20, 30)
     assert DEFAULT_GRID_POLICY.bounds(INSPECTOR) == (70, 90)
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -101,7 +101,8 @@ def test_filters_and_search(api_as: Callable[[str], TestClient], city: City) -> 
     assert codes(q="五爱街") == {"SH-002"}
     assert codes(q="hp-00") == {"HP-001", "HP-002", "HP-003"}
     assert codes(district_id=city.districts["shenhe"], kind="demolition") == {"SH-003"}
-    assert codes(grid_id=city.grids["E-HP"]) == {"HP-001", "HP-002", "HP-003", "HP-M01"}
+    assert codes(grid_id=city.grids["E-HP"]) == {"HP-001", "HP-002", "HP-003"}
+    assert codes(grid_id=city.grids["I-HP"]) == {"HP-001", "HP-002", "HP-003", "HP-M01"}
     page = c.get("/api/v1/sites", params={"size": 2, "page": 2}).json()
     assert page["total"] == 7 and len(page["items"]) == 2
     bad = c.get("/api/v1/sites", params={"grade": "excellent"})

@@ -60,6 +60,7 @@ def load_principal(session: Session, user: User, *, ip: str = "") -> Principal:
         role=user.role,
         org_unit_id=user.org_unit_id,
         unit_level=unit.level if unit else None,
+        parent_unit_id=unit.parent_id if unit else None,
         district_id=unit.district_id if unit else None,
         enterprise_id=user.enterprise_id,
         grid_ids=frozenset(grid_ids),

@@ -37,7 +37,7 @@ from dustgrid.demo.ledger import DEMO_TZ, LedgerContext, SitePlanner, make_enter
 from dustgrid.demo.summary import DemoLogin, DemoSummary, DistrictReport
 from dustgrid.errors import Conflict
 from dustgrid.grids.models import Grid, GridGroup, GridGroupMember, GridKind
-from dustgrid.grids.partition import PartitionStatus, partition_district
+from dustgrid.grids.partition import Partition, PartitionStatus, plan_city
 from dustgrid.grids.policy import DEFAULT_GRID_POLICY, GridPolicy
 from dustgrid.identity.passwords import hash_password
 from dustgrid.identity.roles import Role
@@ -117,7 +117,9 @@ class _GridPlan:
     spec: DistrictSpec
     kind: GridKind
     code: str
-    owner: OrgUnit  # the L3 station (enforcement) or the third-party company (inspector)
+    # the L3 station or the city safety station (enforcement), the third-party company
+    # (inspector)
+    owner: OrgUnit
     members: list[int]  # indices into the planned site rows
     grid: Grid
 
@@ -228,39 +230,50 @@ class _Builder:
     # ------------------------------------------------------------------ grids and people
 
     def _plan_grids(self) -> None:
-        """Per district and kind, partition the district's sites by proximity (临近原则)."""
-        by_district: dict[str, list[int]] = {}
-        for i, d in enumerate(self.row_district):
-            by_district.setdefault(d.code, []).append(i)
-        for n, d in enumerate(DISTRICTS):
-            members = by_district.get(d.code, [])
-            points = [(i, self.rows[i]["lat"], self.rows[i]["lon"]) for i in members]
-            for kind, letter, owner, label in (
-                (GridKind.enforcement, "E", self.stations[d.code], "执法监督网格"),
-                (GridKind.inspector, "I", self.third_parties[n % len(self.third_parties)],
-                 "专职巡查网格"),
-            ):  # fmt: skip
-                part = partition_district(points, kind, self.policy)
-                if part.status not in (PartitionStatus.ok, PartitionStatus.empty):
-                    self.notes.append(f"{d.name} {label}: {part.message}")
-                width = max(2, len(str(len(part.groups))))
-                for j, group in enumerate(part.groups, start=1):
-                    code = f"{d.abbr}-{letter}{j:0{width}d}"
-                    grid = Grid(
-                        code=code,
-                        name=f"{d.name}{label}{j:0{width}d}",
-                        kind=kind,
-                        district_id=self.district_ids[d.code],
-                        unit_id=owner.id,
-                    )
-                    self.grids.append(_GridPlan(d, kind, code, owner, list(group), grid))
+        """Per district and kind, partition the district's sites by proximity (临近原则).
+
+        Enforcement grids come in two lanes: the district station's, and the city safety
+        station's for the metro and municipal works it supervises (worked by its own
+        officers); inspector grids cover each whole district (``grids.partition.plan_city``).
+        """
+        specs = {d.code: d for d in DISTRICTS}
+        order = {d.code: n for n, d in enumerate(DISTRICTS)}
+        points = sorted(
+            ((i, d.code, self.rows[i]["lat"], self.rows[i]["lon"],
+              "city" if self.rows[i]["l2_unit_id"] == self.safety.id else None)
+             for i, d in enumerate(self.row_district)),
+            key=lambda p: (order[p[1]], p[0]),
+        )  # fmt: skip
+        for plan in plan_city(points, self.policy):
+            self._add_grids(specs[plan.district], GridKind(plan.kind), plan.lane, plan.partition)
         self.s.add_all([g.grid for g in self.grids])
         self.s.flush()
-        for plan in self.grids:
-            column = "enforcement_grid_id" if plan.kind == GridKind.enforcement else (
+        for gp in self.grids:
+            column = "enforcement_grid_id" if gp.kind == GridKind.enforcement else (
                 "inspector_grid_id")  # fmt: skip
-            for i in plan.members:
-                self.rows[i][column] = plan.grid.id
+            for i in gp.members:
+                self.rows[i][column] = gp.grid.id
+
+    def _add_grids(
+        self, d: DistrictSpec, kind: GridKind, lane: str | None, part: Partition[int]
+    ) -> None:
+        """Grid rows for one district, kind and lane (owner, code and name by lane)."""
+        n = next(k for k, spec in enumerate(DISTRICTS) if spec is d)
+        company = self.third_parties[n % len(self.third_parties)]
+        if kind == GridKind.inspector:
+            letter, owner, label = "I", company, "专职巡查网格"
+        elif lane is None:
+            letter, owner, label = "E", self.stations[d.code], "执法监督网格"
+        else:
+            letter, owner, label = "M", self.safety, "地铁市政执法监督网格"
+        if part.status not in (PartitionStatus.ok, PartitionStatus.empty):
+            self.notes.append(f"{d.name} {label}: {part.message}")
+        width = max(2, len(str(len(part.groups))))
+        for j, group in enumerate(part.groups, start=1):
+            code = f"{d.abbr}-{letter}{j:0{width}d}"
+            grid = Grid(code=code, name=f"{d.name}{label}{j:0{width}d}", kind=kind,
+                        district_id=self.district_ids[d.code], unit_id=owner.id)  # fmt: skip
+            self.grids.append(_GridPlan(d, kind, code, owner, list(group), grid))
 
     def _user(self, username: str, role: Role, unit: OrgUnit | None = None,
               enterprise: Enterprise | None = None) -> User:  # fmt: skip
@@ -291,15 +304,15 @@ class _Builder:
         teams: list[tuple[_GridPlan, list[User]]] = []
         seq: dict[tuple[str, GridKind], int] = {}
         for plan in self.grids:
-            key = (plan.spec.code, plan.kind)
+            # the city safety station's officers are the station's, numbered city-wide
+            prefix = "safety" if plan.owner is self.safety else plan.spec.pinyin
+            key = (prefix, plan.kind)
             role, word = (Role.officer, "officer") if plan.kind == GridKind.enforcement else (
                 Role.inspector, "inspector")  # fmt: skip
             team = []
-            for _ in range(2):
+            for _ in range(self._team_size(plan.kind)):
                 seq[key] = seq.get(key, 0) + 1
-                team.append(
-                    self._user(f"{plan.spec.pinyin}_{word}{seq[key]:02d}", role, plan.owner)
-                )
+                team.append(self._user(f"{prefix}_{word}{seq[key]:02d}", role, plan.owner))
             teams.append((plan, team))
         self._refuse_taken_usernames()
         self.s.add_all(self.users)
@@ -314,6 +327,10 @@ class _Builder:
             {"group_id": g.id, "user_id": u.id} for g, (_, team) in zip(groups, teams, strict=True)
             for u in team
         ])  # fmt: skip
+
+    def _team_size(self, kind: GridKind) -> int:
+        """Two people per group: the inspector pair, the smallest enforcement group."""
+        return self.policy.group_size(kind.value)[0]
 
     def _refuse_taken_usernames(self) -> None:
         """An admin may have created e.g. ``city_admin`` by hand: say so instead of crashing."""
@@ -366,7 +383,12 @@ class _Builder:
             "市安全监督站：全市地铁、市政工程 {n} 个工地",
             "city safety station: metro and municipal works, {n} sites",
         )
-        e_grids = [g for g in self.grids if g.spec is ex and g.kind == GridKind.enforcement]
+        add(
+            "safety_officer01",
+            "市安全监督站执法人员：地铁市政执法监督网格 {n} 个工地（两人一组）",
+            "city safety station officer: metro and municipal enforcement grid, {n} sites",
+        )
+        e_grids = [g for g in self.grids if g.owner is self.stations[ex.code]]
         add(
             f"{ex.pinyin}_station",
             f"{ex.name} {len(e_grids)} 个执法监督网格、{{n}} 个工地",
@@ -400,7 +422,7 @@ class _Builder:
         add("viewer", "全市只读：{n} 个工地", "read-only, whole city: {n} sites")
         others = ", ".join(d.pinyin for d in DISTRICTS)
         notes = [f"每个区的账号 / per district: {{{others}}}_admin, _station, "
-                 "_officerNN, _inspectorNN"] + self.notes  # fmt: skip
+                 "_officerNN, _inspectorNN; safety_officerNN"] + self.notes  # fmt: skip
         return DemoSummary(
             seed=seed, reference_date=self.today, sites=n,
             units=2 + 2 * len(DISTRICTS) + len(self.third_parties),

@@ -105,7 +105,7 @@ def delete_grid(session: DbSession, principal: CurrentPrincipal, grid_id: Id) ->
     "/{grid_id}/groups",
     response_model=GridDetail,
     status_code=201,
-    summary="Add a member group (officers or inspectors, at least two)",
+    summary="Add a member group (officers: at least two; inspectors: exactly two)",
 )
 def add_group(
     session: DbSession, principal: CurrentPrincipal, grid_id: Id, body: GroupCreate

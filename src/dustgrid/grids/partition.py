@@ -30,9 +30,11 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 
 from dustgrid.geo.coords import LocalProjection, haversine_m
-from dustgrid.grids.policy import DEFAULT_GRID_POLICY, GridPolicy
+from dustgrid.grids.policy import DEFAULT_GRID_POLICY, ENFORCEMENT, INSPECTOR, GridPolicy
 
 K = TypeVar("K", bound=Hashable)
+D = TypeVar("D", bound=Hashable)  # a district key
+L = TypeVar("L", bound=Hashable)  # a lane key: who supervises the site (see partition_lanes)
 
 _NEIGHBOURS = 8  # candidate grids examined per site: the nearest centroids of its own grid
 _HILBERT_ORDER = 12  # 4096 x 4096 cells: ~10 m over a 40 km district, plenty for seeding
@@ -413,3 +415,66 @@ def partition_district(
     part = partition_sites(sites, lo, hi)
     part.notes.append(f"policy {policy.version}: {kind} {lo}–{hi}")
     return part
+
+
+def partition_lanes(
+    sites: Sequence[tuple[K, float, float, L | None]],
+    kind: str,
+    policy: GridPolicy = DEFAULT_GRID_POLICY,
+) -> list[tuple[L | None, Partition[K]]]:
+    """One district's grids of ``kind``, as ``(lane, partition)`` pairs.
+
+    A site's *lane* is the unit whose officers work its enforcement grid when that is not
+    the district's own station: the city safety station for metro and municipal works
+    (seed 000 §3(二): 地铁和市政工程由市安全监督机构执法监督人员进入网格), ``None`` for the
+    district's other sites. Enforcement grids never mix lanes, so each lane is partitioned
+    on its own (lanes in order of first appearance, ``None`` first). Inspector grids are
+    drawn by proximity over the whole district whoever supervises the sites (seed 000
+    §3(一) 二: 结合建筑工地临近原则，由第三方专职巡查团队具体划定): one partition, lane None.
+    """
+    if kind == INSPECTOR:
+        return [(None, partition_district([(i, a, o) for i, a, o, _ in sites], kind, policy))]
+    if kind != ENFORCEMENT:
+        policy.bounds(kind)  # raises the policy's error naming the unknown kind
+    lanes: dict[L | None, list[tuple[K, float, float]]] = {None: []}
+    for sid, lat, lon, lane in sites:
+        lanes.setdefault(lane, []).append((sid, lat, lon))
+    out: list[tuple[L | None, Partition[K]]] = []
+    for lane, members in lanes.items():
+        if members or lane is None:
+            out.append((lane, partition_district(members, kind, policy)))
+    return out
+
+
+@dataclass(frozen=True)
+class DistrictPlan(Generic[K, D, L]):
+    """The grids of one kind for one district and lane (see ``plan_city``)."""
+
+    district: D
+    kind: str
+    lane: L | None
+    partition: Partition[K]
+
+
+def plan_city(
+    sites: Sequence[tuple[K, D, float, float, L | None]],
+    policy: GridPolicy = DEFAULT_GRID_POLICY,
+) -> list[DistrictPlan[K, D, L]]:
+    """Every grid of a city: ``(id, district, lat, lon, lane)`` sites, districts in order of
+    first appearance, enforcement then inspector grids for each.
+
+    No grid crosses a district boundary, the city safety station's included: its grids are
+    drawn per district like the others (docs/grids.md explains why). Every site lands in
+    exactly one enforcement and one inspector grid.
+    """
+    by_district: dict[D, list[tuple[K, float, float, L | None]]] = {}
+    for sid, district, lat, lon, lane in sites:
+        by_district.setdefault(district, []).append((sid, lat, lon, lane))
+    plans: list[DistrictPlan[K, D, L]] = []
+    for district, members in by_district.items():
+        for kind in (ENFORCEMENT, INSPECTOR):
+            plans += [
+                DistrictPlan(district, kind, lane, part)
+                for lane, part in partition_lanes(members, kind, policy)
+            ]
+    return plans

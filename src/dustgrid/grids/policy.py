@@ -21,18 +21,21 @@ class GridPolicy:
     bump ``version`` when they do.
     """
 
-    version: str = "2024.1"
+    version: str = "2024.2"
     enforcement_min: int = 20
     enforcement_max: int = 30
     inspector_min: int = 70
     inspector_max: int = 90
-    # Each grid is worked by teams of at least two people: L4 officers "groups of at least
-    # 2", third-party inspectors "groups of 2" (domain.md §1; seed 000 §3(二)–(三)).
-    min_group_members: int = 2
+    # Who works a grid (domain.md §1; seed 000 §3(二) 定人): an enforcement group has at
+    # least 2 officers (每组不少于2名执法监督人员), an inspector group exactly 2 inspectors
+    # (每组2名专职巡查人员). Version 2024.2 made the inspector size exact.
+    enforcement_group_min: int = 2
+    inspector_group_size: int = 2
 
     def __post_init__(self) -> None:
-        if self.min_group_members < 1:
-            raise ValueError(f"min_group_members must be >= 1, got {self.min_group_members}")
+        for name in ("enforcement_group_min", "inspector_group_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         for kind in (ENFORCEMENT, INSPECTOR):
             lo, hi = self.bounds(kind)
             if lo < 1 or hi < lo:
@@ -45,6 +48,19 @@ class GridPolicy:
         if kind == INSPECTOR:
             return self.inspector_min, self.inspector_max
         raise ValueError(f"unknown grid kind {kind!r}; expected {ENFORCEMENT!r} or {INSPECTOR!r}")
+
+    def group_size(self, kind: str) -> tuple[int, int | None]:
+        """(min, max) members of one group of a grid of ``kind``; max None = no upper bound."""
+        if kind == ENFORCEMENT:
+            return self.enforcement_group_min, None
+        if kind == INSPECTOR:
+            return self.inspector_group_size, self.inspector_group_size
+        raise ValueError(f"unknown grid kind {kind!r}; expected {ENFORCEMENT!r} or {INSPECTOR!r}")
+
+    def group_fits(self, kind: str, members: int) -> bool:
+        """Whether a group of ``members`` people satisfies the rule for ``kind``."""
+        lo, hi = self.group_size(kind)
+        return members >= lo and (hi is None or members <= hi)
 
 
 DEFAULT_GRID_POLICY = GridPolicy()

@@ -32,9 +32,49 @@ def grid_clause(p: Principal) -> ColumnElement[bool]:
     ]
     if p.grid_ids:
         parts.append(Grid.id.in_(p.grid_ids))
-    if p.role in (Role.district_admin, Role.viewer) and p.unit_level == 2 and p.district_id:
-        parts.append(Grid.district_id == p.district_id)
+    if p.role in (Role.district_admin, Role.viewer) and p.unit_level == 2:
+        if p.district_id:
+            parts.append(Grid.district_id == p.district_id)
+        if p.org_unit_id is not None:  # the grids the unit owns (the city station's, anywhere)
+            parts.append(Grid.unit_id == p.org_unit_id)
     return or_(*parts)
+
+
+def city_stations() -> Select[Any]:
+    """Ids of the city-wide L2 stations (市安全监督站) that work grids with their own officers."""
+    return select(OrgUnit.id).where(OrgUnit.kind == UnitKind.city_safety_station)
+
+
+def lane_clause(kind: GridKind, lane: int | None) -> ColumnElement[bool]:
+    """Grids of ``kind`` in ``lane`` (see ``sites.gridding.GridInfo.lane``): enforcement
+    grids owned by that city station, or (lane None) by any other unit; any inspector grid."""
+    if kind != GridKind.enforcement:
+        return true()
+    if lane is not None:
+        return Grid.unit_id == lane
+    return or_(Grid.unit_id.is_(None), Grid.unit_id.not_in(city_stations()))
+
+
+def lane_of(session: Session, kind: GridKind, l2_unit_id: int | None) -> int | None:
+    """The lane of a site answering to ``l2_unit_id`` (its L2 unit) for grids of ``kind``."""
+    if kind != GridKind.enforcement or l2_unit_id is None:
+        return None
+    unit_kind = session.scalar(select(OrgUnit.kind).where(OrgUnit.id == l2_unit_id))
+    return l2_unit_id if unit_kind == UnitKind.city_safety_station else None
+
+
+def grid_lane(session: Session, grid: Grid) -> int | None:
+    """The grid's lane: its owner when that is a city station and the grid enforces."""
+    if grid.kind != GridKind.enforcement or grid.unit_id is None:
+        return None
+    unit_kind = session.scalar(select(OrgUnit.kind).where(OrgUnit.id == grid.unit_id))
+    return grid.unit_id if unit_kind == UnitKind.city_safety_station else None
+
+
+def site_lanes(session: Session, sites: Iterable[Site], kind: GridKind) -> dict[int, int | None]:
+    """``{site id: lane}`` for grids of ``kind`` (one query for the city stations)."""
+    stations = set(session.scalars(city_stations())) if kind == GridKind.enforcement else set()
+    return {s.id: (s.l2_unit_id if s.l2_unit_id in stations else None) for s in sites}
 
 
 def site_column(kind: GridKind) -> InstrumentedAttribute[int | None]:
@@ -188,15 +228,24 @@ def members_elsewhere(
     return sorted(set(int(u) for u in session.scalars(stmt)))
 
 
-def eligible_users(session: Session, role: Role, district_id: int) -> list[User]:
+def eligible_users(
+    session: Session, role: Role, district_id: int, lane: int | None = None
+) -> list[User]:
     """Active accounts of ``role`` who may join a group of a grid in ``district_id``.
 
-    An account bound to a unit must belong to a unit of that district (so officers of
-    another district, or of a unit bound to no district, are out); an account without a
-    unit (third-party inspectors, officers not yet placed) may join only while it works in
-    no grid of another district. This is the whole set a group write may name: anything
-    else is refused like an unknown id.
+    A grid of the city safety station (``lane``) is worked by the station's own officers,
+    whichever district it lies in (seed 000 §3(二): 地铁和市政工程由市安全监督机构执法监督
+    人员进入网格). Otherwise an account bound to a unit must belong to a unit of that
+    district (so officers of another district, or of a unit bound to no district such as
+    the city station, are out); an account without a unit (third-party inspectors, officers
+    not yet placed) may join only while it works in no grid of another district. This is
+    the whole set a group write may name: anything else is refused like an unknown id.
     """
+    if lane is not None:
+        own = select(User).where(
+            User.role == role, User.is_active.is_(True), User.org_unit_id == lane
+        )
+        return list(session.scalars(own.order_by(User.username)))
     in_district = select(OrgUnit.id).where(OrgUnit.district_id == district_id)
     elsewhere = (
         select(GridGroupMember.user_id)
@@ -260,8 +309,13 @@ def district_active_sites(session: Session, district_id: int) -> list[Site]:
     return list(session.scalars(stmt.order_by(Site.id)))
 
 
-def district_grids(session: Session, district_id: int, kind: GridKind) -> list[Grid]:
-    stmt = select(Grid).where(Grid.district_id == district_id, Grid.kind == kind)
+def district_grids(
+    session: Session, district_id: int, kind: GridKind, lane: int | None = None
+) -> list[Grid]:
+    """The district's grids of ``kind`` in ``lane`` (enforcement lanes: see ``lane_clause``)."""
+    stmt = select(Grid).where(
+        Grid.district_id == district_id, Grid.kind == kind, lane_clause(kind, lane)
+    )
     return list(session.scalars(stmt.order_by(Grid.id)))
 
 
@@ -320,8 +374,8 @@ def codes(session: Session, grid_ids: Iterable[int | None]) -> dict[int, str]:
 # --------------------------------------------------------------- the site ledger's grid port
 
 
-def _info(g: Grid) -> GridInfo:
-    return GridInfo(g.id, g.code, g.name, g.kind, g.district_id)
+def _info(session: Session, g: Grid) -> GridInfo:
+    return GridInfo(g.id, g.code, g.name, g.kind, g.district_id, grid_lane(session, g))
 
 
 class _Gridding:
@@ -329,33 +383,55 @@ class _Gridding:
 
     def get(self, session: Session, grid_id: int) -> GridInfo | None:
         grid = session.get(Grid, grid_id)
-        return _info(grid) if grid is not None else None
+        return _info(session, grid) if grid is not None else None
 
     def visible(self, session: Session, principal: Principal) -> list[GridInfo]:
         stmt = select(Grid).where(grid_clause(principal)).order_by(Grid.kind, Grid.code)
-        return [_info(g) for g in session.scalars(stmt)]
+        stations = set(session.scalars(city_stations()))
+        return [
+            GridInfo(g.id, g.code, g.name, g.kind, g.district_id, _lane_in(g, stations))
+            for g in session.scalars(stmt)
+        ]
 
     def codes(self, session: Session, ids: Iterable[int]) -> dict[int, str]:
         stmt = select(Grid.id, Grid.code).where(Grid.id.in_(list(ids)))
         return {gid: code for gid, code in session.execute(stmt)}
 
     def centroids(
-        self, session: Session, district_id: int, kind: GridKind
+        self, session: Session, district_id: int, kind: GridKind, lane: int | None = None
     ) -> list[tuple[int, float, float]]:
         col = site_column(kind)
         stmt = (
             select(col, func.avg(Site.lat), func.avg(Site.lon))
             .join(Grid, Grid.id == col)
-            .where(Grid.district_id == district_id, Grid.kind == kind, Site.retired_at.is_(None))
+            .where(
+                Grid.district_id == district_id,
+                Grid.kind == kind,
+                lane_clause(kind, lane),
+                Site.retired_at.is_(None),
+            )
             .group_by(col)
         )
         return [(int(g), float(lat), float(lon)) for g, lat, lon in session.execute(stmt)]
 
-    def any_grid(self, session: Session, district_id: int, kind: GridKind) -> int | None:
+    def any_grid(
+        self, session: Session, district_id: int, kind: GridKind, lane: int | None = None
+    ) -> int | None:
         only = session.scalar(
-            select(Grid.id).where(Grid.district_id == district_id, Grid.kind == kind).limit(1)
+            select(Grid.id)
+            .where(Grid.district_id == district_id, Grid.kind == kind, lane_clause(kind, lane))
+            .order_by(Grid.id)
+            .limit(1)
         )
         return int(only) if only is not None else None
+
+    def lane_of(self, session: Session, kind: GridKind, l2_unit_id: int | None) -> int | None:
+        return lane_of(session, kind, l2_unit_id)
+
+
+def _lane_in(g: Grid, stations: set[int]) -> int | None:
+    """``grid_lane`` with the city stations already read."""
+    return g.unit_id if g.kind == GridKind.enforcement and g.unit_id in stations else None
 
 
 gridding.provide(_Gridding())

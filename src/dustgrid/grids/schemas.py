@@ -43,9 +43,15 @@ class MemberOut(BaseModel):
 
 
 class GroupOut(BaseModel):
+    """A team; ``complete`` is false when its active members of the grid's member role no
+    longer meet the group-size rule (a member disabled or removed): it then does not count
+    as staffing the grid."""
+
     id: int
     name: str
     members: list[MemberOut]
+    complete: bool
+    working_members: int
 
 
 class GroupCreate(BaseModel):
@@ -77,6 +83,7 @@ class GridOut(BaseModel):
     unit_name: str | None
     site_count: int
     members: list[MemberOut]
+    staffed: bool  # at least one complete group works the grid
 
 
 class GridSite(BaseModel):
@@ -136,6 +143,7 @@ class ProposedGrid(BaseModel):
     grid_id: int | None
     grid_code: str | None
     moves: int
+    unit_id: int | None  # the owner: the city safety station for its lane, else the district's
 
 
 class PartitionResult(BaseModel):

@@ -1,7 +1,16 @@
 """Grids and their member groups (site membership lives in ``layout.py``). Never commits.
 
-Writes need ``Perm.grid_write``; a district admin manages only the grids of their own unit's
-district (a grid they cannot see answers 404, one they see but may not change 403).
+Writes need ``Perm.grid_write``; a district admin manages only the district grids of their
+own unit's district, the city safety station's admin only the station's own enforcement
+grids (metro and municipal works, in any district); a grid they cannot see answers 404, one
+they see but may not change 403.
+
+Group sizes (``GridPolicy.group_size``): a group is written whole (created with its full
+team, its member list replaced in one request), and a write that would leave it outside the
+rule is refused, naming the rule. A group can still fall short afterwards without a write
+here (a member's account disabled, deleted or given another role): it is then reported as
+incomplete (``GroupOut.complete`` false) and not counted as staffing the grid
+(``GridOut.staffed``).
 """
 
 from __future__ import annotations
@@ -56,6 +65,35 @@ def may_write_district(principal: Principal, district_id: int) -> bool:
     return principal.role == Role.city_admin or principal.district_id == district_id
 
 
+def own_lane(session: Session, principal: Principal) -> int | None:
+    """The principal's unit when it is a city station working its own grids, else None."""
+    return repo.lane_of(session, GridKind.enforcement, principal.org_unit_id)
+
+
+def may_write_lane(principal: Principal, district_id: int, lane: int | None) -> bool:
+    """City admin anywhere; the district's admin for district grids (lane None); the city
+    station's admin for the grids of its own lane, in every district."""
+    if not principal.can(Perm.grid_write):
+        return False
+    if principal.role == Role.city_admin:
+        return True
+    if lane is None:
+        return principal.district_id == district_id
+    return principal.org_unit_id == lane
+
+
+def may_create_in(session: Session, principal: Principal, district_id: int) -> bool:
+    """Whether the principal may add grids in the district (the city station: its own
+    enforcement grids, in any district)."""
+    if may_write_district(principal, district_id):
+        return True
+    return principal.can(Perm.grid_write) and own_lane(session, principal) is not None
+
+
+def may_write_grid(session: Session, principal: Principal, grid: Grid) -> bool:
+    return may_write_lane(principal, grid.district_id, repo.grid_lane(session, grid))
+
+
 def require_grid_write(principal: Principal) -> None:
     if not principal.can(Perm.grid_write):
         raise Forbidden("无权管理网格 / your role may not manage grids")
@@ -76,7 +114,11 @@ def get_visible(session: Session, principal: Principal, grid_id: int) -> Grid:
 def writable_grid(session: Session, principal: Principal, grid_id: int) -> Grid:
     require_grid_write(principal)
     grid = get_visible(session, principal, grid_id)
-    require_district(principal, grid.district_id)
+    if not may_write_grid(session, principal, grid):
+        raise Forbidden(
+            "只能管理本单位的网格 / you may only manage your own unit's grids (a district's "
+            "grids, or the city safety station's metro and municipal grids)"
+        )
     return grid
 
 
@@ -88,6 +130,18 @@ def _member(u: User) -> MemberOut:
 
 
 GroupRows = list[tuple[GridGroup, list[User]]]
+
+
+def working_members(kind: GridKind, members: Sequence[User]) -> int:
+    """Members who can work a grid of ``kind``: active accounts of its member role."""
+    return sum(1 for u in members if u.is_active and u.role == MEMBER_ROLE[kind])
+
+
+def group_complete(
+    kind: GridKind, members: Sequence[User], policy: GridPolicy = DEFAULT_GRID_POLICY
+) -> bool:
+    """Whether the group meets the size rule counting only ``working_members``."""
+    return policy.group_fits(kind.value, working_members(kind, members))
 
 
 def _out(grid: Grid, district: str, unit: str | None, count: int, groups: GroupRows) -> GridOut:
@@ -106,6 +160,7 @@ def _out(grid: Grid, district: str, unit: str | None, count: int, groups: GroupR
         unit_name=unit,
         site_count=count,
         members=list(seen.values()),
+        staffed=any(group_complete(grid.kind, ms) for _g, ms in groups),
     )
 
 
@@ -151,7 +206,14 @@ def get_grid(session: Session, principal: Principal, grid_id: int) -> GridDetail
     return GridDetail(
         **base.model_dump(),
         groups=[
-            GroupOut(id=g.id, name=g.name, members=[_member(u) for u in ms]) for g, ms in groups
+            GroupOut(
+                id=g.id,
+                name=g.name,
+                members=[_member(u) for u in ms],
+                complete=group_complete(grid.kind, ms),
+                working_members=working_members(grid.kind, ms),
+            )
+            for g, ms in groups
         ],
         sites=[
             GridSite(
@@ -164,11 +226,13 @@ def get_grid(session: Session, principal: Principal, grid_id: int) -> GridDetail
 
 def eligible_members(session: Session, principal: Principal, grid: Grid) -> list[User]:
     """Accounts the form may offer for a new group of ``grid`` (not yet in one of its groups)."""
-    if not may_write_district(principal, grid.district_id):
+    if not may_write_grid(session, principal, grid):
         return []
     groups = repo.groups_with_members(session, [grid.id])[grid.id]
     taken = {u.id for _group, members in groups for u in members}
-    eligible = repo.eligible_users(session, MEMBER_ROLE[grid.kind], grid.district_id)
+    eligible = repo.eligible_users(
+        session, MEMBER_ROLE[grid.kind], grid.district_id, repo.grid_lane(session, grid)
+    )
     return [u for u in eligible if u.id not in taken]
 
 
@@ -195,9 +259,25 @@ def _check_place(session: Session, grid: Grid) -> None:
             raise Invalid("所属单位在其他区 / the owning unit belongs to another district")
 
 
+def _require_lane(session: Session, principal: Principal, grid: Grid) -> None:
+    """The grid's lane (after a create or an owner change) is one the principal manages."""
+    if not may_write_grid(session, principal, grid):
+        raise Forbidden(
+            "只能管理本单位的网格：市安全监督站的网格归市安全监督站管理 / you may only manage "
+            "your own unit's grids: the city safety station's grids are managed by the station"
+        )
+
+
 def create_grid(session: Session, principal: Principal, data: GridCreate) -> Grid:
     require_grid_write(principal)
-    require_district(principal, data.district_id)
+    lane = own_lane(session, principal)
+    if lane is None:
+        require_district(principal, data.district_id)
+    elif data.kind != GridKind.enforcement:
+        raise Forbidden(
+            "市安全监督站只管理执法监督网格 / "
+            "the city safety station manages enforcement grids only"
+        )
     if repo.by_code(session, data.code) is not None:
         raise Conflict(f"网格编号已存在：{data.code} / grid code already exists")
     grid = Grid(
@@ -205,11 +285,12 @@ def create_grid(session: Session, principal: Principal, data: GridCreate) -> Gri
         name=data.name.strip(),
         kind=data.kind,
         district_id=data.district_id,
-        unit_id=data.unit_id,
+        unit_id=data.unit_id or lane,
     )
     if grid.unit_id is None:
         grid.unit_id = default_unit(session, data.district_id, data.kind)
     _check_place(session, grid)
+    _require_lane(session, principal, grid)
     session.add(grid)
     session.flush()
     audit.record_change(
@@ -235,6 +316,7 @@ def update_grid(session: Session, principal: Principal, grid_id: int, data: Grid
     }
     if values.get("code") and values["code"] != grid.code and repo.by_code(session, values["code"]):
         raise Conflict(f"网格编号已存在：{values['code']} / grid code already exists")
+    lane = repo.grid_lane(session, grid)
     moving = any(k in values and values[k] != getattr(grid, k) for k in ("kind", "district_id"))
     if moving:
         n_sites, n_groups = repo.grid_in_use(session, grid)
@@ -243,12 +325,14 @@ def update_grid(session: Session, principal: Principal, grid_id: int, data: Grid
                 "网格内已有工地或成员组，不能改变类型或所属区 / "
                 "a grid with sites or groups cannot change kind or district"
             )
-        if "district_id" in values:
-            require_district(principal, values["district_id"])
+        if "district_id" in values and not may_write_lane(principal, values["district_id"], lane):
+            raise Forbidden("只能管理本区网格 / you may only manage the grids of your own district")
     with session.no_autoflush:
         for key, value in values.items():
             setattr(grid, key, value.strip() if isinstance(value, str) else value)
         _check_place(session, grid)
+        if repo.grid_lane(session, grid) != lane:
+            _check_lane_change(session, principal, grid)
     session.flush()
     audit.record_change(
         session,
@@ -261,6 +345,19 @@ def update_grid(session: Session, principal: Principal, grid_id: int, data: Grid
         summary=f"修改网格 {grid.code}",
     )
     return grid
+
+
+def _check_lane_change(session: Session, principal: Principal, grid: Grid) -> None:
+    """A new owner that moves the grid into or out of the city station's lane: only while
+    the grid is empty (its sites and officers belong to the old lane), and only to a lane
+    the principal manages."""
+    if any(repo.grid_in_use(session, grid)):
+        raise Invalid(
+            "网格内已有工地或成员组，不能在区与市安全监督站之间转移 / a grid with sites or "
+            "groups cannot move between a district and the city safety station",
+            details={"field": "unit_id"},
+        )
+    _require_lane(session, principal, grid)
 
 
 def delete_grid(session: Session, principal: Principal, grid_id: int) -> None:
@@ -297,26 +394,20 @@ def _check_members(
 ) -> list[int]:
     """Distinct ids of active accounts of the grid's member role, enough for a group."""
     ids = sorted(set(member_ids))
-    need = policy.min_group_members
-    if len(ids) < need:
-        raise Invalid(
-            f"每组至少 {need} 人，实际 {len(ids)} 人 / "
-            f"a group needs at least {need} members, got {len(ids)}"
-        )
-    # Only accounts the caller could pick in the form (the grid's district, the grid's
-    # member role, active): everything else is refused like an id that does not exist,
-    # and the error names ids only, so it reveals no accounts outside the caller's scope.
+    _check_group_size(grid.kind, len(ids), policy)
+    # Only accounts the caller could pick in the form (the grid's district or, for the city
+    # station's grids, the station; the grid's member role; active): everything else is
+    # refused like an id that does not exist, and the error names ids only, so it reveals
+    # no accounts outside the caller's scope.
+    lane = repo.grid_lane(session, grid)
     eligible = {
-        u.id for u in repo.eligible_users(session, MEMBER_ROLE[grid.kind], grid.district_id)
+        u.id for u in repo.eligible_users(session, MEMBER_ROLE[grid.kind], grid.district_id, lane)
     }
     refused = [i for i in ids if i not in eligible]
     if refused:
-        who = "执法监督网格员" if grid.kind == GridKind.enforcement else "第三方专职巡查员"
         raise Invalid(
-            f"账号不存在、已停用或不可加入本网格：{refused}（{KIND_ZH[grid.kind]}成员须为本区"
-            f"{who}） / unknown, disabled or not eligible for this grid: {refused} "
-            f"(members of a {grid.kind.value} grid must be {MEMBER_ROLE[grid.kind].value}s "
-            "of the grid's district)",
+            f"账号不存在、已停用或不可加入本网格：{refused}（{_who_zh(grid, lane)}） / unknown, "
+            f"disabled or not eligible for this grid: {refused} ({_who_en(grid, lane)})",
             details={"member_ids": refused},
         )
     twice = repo.members_elsewhere(session, grid.id, ids, except_group=except_group)
@@ -326,6 +417,39 @@ def _check_members(
             details={"member_ids": twice},
         )
     return ids
+
+
+def _who_zh(grid: Grid, lane: int | None) -> str:
+    if lane is not None:
+        return "市安全监督站的执法监督网格成员须为该站执法监督网格员"
+    who = "执法监督网格员" if grid.kind == GridKind.enforcement else "第三方专职巡查员"
+    return f"{KIND_ZH[grid.kind]}成员须为本区{who}"
+
+
+def _who_en(grid: Grid, lane: int | None) -> str:
+    if lane is not None:
+        return "members of the city safety station's grids must be the station's officers"
+    return (
+        f"members of a {grid.kind.value} grid must be {MEMBER_ROLE[grid.kind].value}s "
+        "of the grid's district"
+    )
+
+
+def _check_group_size(kind: GridKind, n: int, policy: GridPolicy) -> None:
+    """Refuse a group outside ``policy.group_size`` (domain.md §1), naming the rule."""
+    if policy.group_fits(kind.value, n):
+        return
+    lo, hi = policy.group_size(kind.value)
+    if hi == lo:
+        zh, en = f"每组须为 {lo} 人", f"must have exactly {lo} members"
+    else:
+        zh, en = f"每组至少 {lo} 人", f"needs at least {lo} members"
+    raise Invalid(
+        f"{KIND_ZH[kind]}{zh}（网格规则 §1，策略 {policy.version}），实际 {n} 人 / "
+        f"a group of a {kind.value} grid {en} (grid rule §1, policy {policy.version}), "
+        f"got {n}",
+        details={"field": "member_ids", "rule": f"{kind.value}_group_size", "got": n},
+    )
 
 
 def _record_group(

@@ -15,6 +15,9 @@ class Principal:
     role: Role
     org_unit_id: int | None = None
     unit_level: int | None = None
+    # The unit above the principal's unit (an L3 station's district bureau): an L3 scope
+    # never reaches past what its parent unit sees (domain.md §1, docs/grids.md).
+    parent_unit_id: int | None = None
     district_id: int | None = None
     enterprise_id: int | None = None
     grid_ids: frozenset[int] = field(default_factory=frozenset)

@@ -35,6 +35,10 @@ class GridInfo:
     name: str
     kind: GridKind
     district_id: int
+    # The grid's lane: the city-wide unit (the city safety station) whose officers work it,
+    # None for a district's own grids and for every inspector grid. A site's enforcement
+    # grid must be in the site's lane (``Gridding.lane_of``).
+    lane: int | None = None
 
 
 class Gridding(Protocol):
@@ -51,13 +55,21 @@ class Gridding(Protocol):
         ...
 
     def centroids(
-        self, session: Session, district_id: int, kind: GridKind
+        self, session: Session, district_id: int, kind: GridKind, lane: int | None = None
     ) -> list[tuple[int, float, float]]:
-        """``(grid id, lat, lon)``: the centroid of each grid's active sites in the district."""
+        """``(grid id, lat, lon)``: the centroid of each grid's active sites in the district
+        (enforcement grids: only those of ``lane``)."""
         ...
 
-    def any_grid(self, session: Session, district_id: int, kind: GridKind) -> int | None:
-        """Some grid of ``kind`` in the district (one without sites yet), or None."""
+    def any_grid(
+        self, session: Session, district_id: int, kind: GridKind, lane: int | None = None
+    ) -> int | None:
+        """Some grid of ``kind`` (and ``lane``) in the district (one without sites yet)."""
+        ...
+
+    def lane_of(self, session: Session, kind: GridKind, l2_unit_id: int | None) -> int | None:
+        """The lane of a site answering to ``l2_unit_id`` for grids of ``kind``: the city
+        safety station for the enforcement grid of a site it supervises, else None."""
         ...
 
 

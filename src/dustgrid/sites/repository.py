@@ -33,13 +33,22 @@ SITES_OF_PROVIDER_DEVICES = Reach(
 
 
 def _unit_sites(p: Principal) -> ColumnElement[bool]:
-    """Sites under the principal's unit, by the unit's level."""
+    """Sites under the principal's unit, by the unit's level.
+
+    An L3 station sees the sites of the enforcement grids it owns that its parent L2 unit
+    answers for: never more than the unit above it (docs/grids.md, "Who sees what"). A
+    district's station therefore does not see the city safety station's metro and
+    municipal works in its district, even in a grid it should not own.
+    """
     if p.unit_level == 1:
         return true()
     if p.unit_level == 2 and p.org_unit_id is not None:
         return Site.l2_unit_id == p.org_unit_id
     if p.unit_level == 3 and p.grid_ids:
-        return Site.enforcement_grid_id.in_(p.grid_ids)
+        in_grids = Site.enforcement_grid_id.in_(p.grid_ids)
+        if p.parent_unit_id is None:
+            return in_grids
+        return and_(in_grids, Site.l2_unit_id == p.parent_unit_id)
     return false()
 
 

@@ -114,17 +114,24 @@ def default_l2_unit(session: Session, *, district_id: int, kind: SiteKind) -> in
 
 
 def nearest_grid(
-    session: Session, *, district_id: int, kind: GridKind, lat: float, lon: float
+    session: Session,
+    *,
+    district_id: int,
+    kind: GridKind,
+    lat: float,
+    lon: float,
+    lane: int | None = None,
 ) -> int | None:
-    """Nearest grid of ``kind`` in the district by its sites' centroid (临近原则)."""
+    """Nearest grid of ``kind`` (and ``lane``: see ``gridding.GridInfo.lane``) in the
+    district by its sites' centroid (临近原则)."""
     grids = gridding()
     best: tuple[float, int] | None = None
-    for gid, clat, clon in grids.centroids(session, district_id, kind):
+    for gid, clat, clon in grids.centroids(session, district_id, kind, lane):
         d = (clat - lat) ** 2 + (clon - lon) ** 2
         if best is None or d < best[0]:
             best = (d, gid)
     if best is None:
-        return grids.any_grid(session, district_id, kind)
+        return grids.any_grid(session, district_id, kind, lane)
     return best[1]
 
 
@@ -163,14 +170,57 @@ def check_in_district(
         raise OutsideDistrict(district, outside)
 
 
-def _check_grid(session: Session, grid_id: int, kind: GridKind, district_id: int) -> None:
+def _grid_fits(
+    session: Session, grid_id: int, kind: GridKind, site: Site, lane: int | None, *, chosen: bool
+) -> bool:
+    """Whether the site may stay in (or be put in) this grid; errors name what is wrong.
+
+    A grid of another lane (a city-station enforcement grid for a district-supervised site,
+    or the reverse) is an error when the grid was chosen in this write, and otherwise means
+    the site changed hands (its kind or L2 unit changed): the caller then picks the nearest
+    grid of the right lane.
+    """
     grid = gridding().get(session, grid_id)
     if grid is None:
         raise Invalid(f"网格不存在：{grid_id} / grid not found")
     if grid.kind != kind:
         raise Invalid(f"网格 {grid.code} 不是{kind.value}网格 / grid kind mismatch")
-    if grid.district_id != district_id:
+    if grid.district_id != site.district_id:
         raise Invalid(f"网格 {grid.code} 不在工地所属区 / grid is in another district")
+    if grid.lane == lane:
+        return True
+    if chosen:
+        raise Invalid(
+            f"网格 {grid.code} 不归本工地的监督单位（地铁、市政工程进市安全监督站的执法监督网格）"
+            f" / grid {grid.code} belongs to another supervising unit (metro and municipal "
+            "works go to the city safety station's enforcement grids)",
+            details={"field": f"{kind.value}_grid_id"},
+        )
+    return False
+
+
+def _place_in_grids(session: Session, site: Site, values: dict[str, Any]) -> None:
+    """Keep the site's grids (when they still fit) or give it the nearest of each kind."""
+    for grid_kind in GridKind:
+        attr = f"{grid_kind.value}_grid_id"
+        lane = gridding().lane_of(session, grid_kind, site.l2_unit_id)
+        gid = getattr(site, attr)
+        if gid is not None and _grid_fits(
+            session, gid, grid_kind, site, lane, chosen=attr in values
+        ):
+            continue
+        setattr(
+            site,
+            attr,
+            nearest_grid(
+                session,
+                district_id=site.district_id,
+                kind=grid_kind,
+                lat=site.lat,
+                lon=site.lon,
+                lane=lane,
+            ),
+        )
 
 
 def _apply(session: Session, site: Site, data: SiteFields, principal: Principal) -> None:
@@ -204,25 +254,7 @@ def _apply(session: Session, site: Site, data: SiteFields, principal: Principal)
     site.monitors_required = DEFAULT_MONITOR_THRESHOLD_POLICY.monitors_required(
         investment_yuan=site.investment_yuan or Decimal(0), area_m2=site.area_m2 or 0.0
     )
-    for grid_kind, attr in (
-        (GridKind.enforcement, "enforcement_grid_id"),
-        (GridKind.inspector, "inspector_grid_id"),
-    ):
-        gid = getattr(site, attr)
-        if gid is not None:
-            _check_grid(session, gid, grid_kind, site.district_id)
-        else:
-            setattr(
-                site,
-                attr,
-                nearest_grid(
-                    session,
-                    district_id=site.district_id,
-                    kind=grid_kind,
-                    lat=site.lat,
-                    lon=site.lon,
-                ),
-            )
+    _place_in_grids(session, site, values)
 
 
 def create_site(session: Session, principal: Principal, data: SiteCreate) -> Site:

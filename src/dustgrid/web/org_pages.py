@@ -104,7 +104,7 @@ def _writable_districts(session: Session, principal: Principal) -> list[Any]:
     return [
         d
         for d in org.list_districts(session, principal)
-        if grids.may_write_district(principal, d.id)
+        if grids.may_create_in(session, principal, d.id)
     ]
 
 
@@ -188,7 +188,7 @@ def grid_page(
 ) -> Response:
     detail = grids.get_grid(session, principal, grid_id)
     grid = grids.get_visible(session, principal, grid_id)
-    can_write = grids.may_write_district(principal, grid.district_id)
+    can_write = grids.may_write_grid(session, principal, grid)
     candidates = grids.assign_candidates(session, principal, grid) if can_write else []
     return render(
         request,

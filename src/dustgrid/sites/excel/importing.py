@@ -80,7 +80,7 @@ class _Context:
     writable: set[int]
     uscc: dict[int, str]  # enterprise id → credit code, to compare enterprise cells
     l2: dict[tuple[int, SiteKind], int] = field(default_factory=dict)
-    centroids: dict[tuple[int, GridKind], list[tuple[int, float, float]]] = field(
+    centroids: dict[tuple[int, GridKind, int | None], list[tuple[int, float, float]]] = field(
         default_factory=dict
     )
 
@@ -104,14 +104,24 @@ class _Context:
         return self.l2[key]
 
     def nearest_grid(
-        self, session: Session, district_id: int, kind: GridKind, lat: float, lon: float
+        self,
+        session: Session,
+        district_id: int,
+        kind: GridKind,
+        lat: float,
+        lon: float,
+        l2_unit_id: int | None = None,
     ) -> int | None:
-        """``service.nearest_grid`` with the grid centroids read once per import, not per row."""
-        key = (district_id, kind)
+        """``service.nearest_grid`` with the grid centroids read once per import, not per row
+        (per district, kind and lane: see ``gridding.GridInfo.lane``)."""
+        lane = gridding().lane_of(session, kind, l2_unit_id)
+        key = (district_id, kind, lane)
         if key not in self.centroids:
-            found = gridding().centroids(session, district_id, kind)
+            found = gridding().centroids(session, district_id, kind, lane)
             if not found:  # no sites yet: the service falls back to any grid of the district
-                only = svc.nearest_grid(session, district_id=district_id, kind=kind, lat=0, lon=0)
+                only = svc.nearest_grid(
+                    session, district_id=district_id, kind=kind, lat=0, lon=0, lane=lane
+                )
                 found = [(only, 0.0, 0.0)] if only is not None else []
             self.centroids[key] = found
         best = min(self.centroids[key], default=None,
@@ -126,7 +136,7 @@ class _Context:
             attr = f"{grid_kind.value}_grid_id"
             if attr not in data:
                 data[attr] = self.nearest_grid(
-                    session, district_id, grid_kind, data["lat"], data["lon"]
+                    session, district_id, grid_kind, data["lat"], data["lon"], data["l2_unit_id"]
                 )
 
 
