@@ -14,7 +14,9 @@ so a backlog does not bury anyone's inbox.
 The open-case conditions use ``models.open_clause()``, which the partial index
 ``ix_case_record_open_unit_due`` answers (covering, on PostgreSQL): the counts read the
 index, not the table. Most of a big run is the event rows themselves (each one's
-foreign-key check locks its case row); see docs/performance.md "Cases".
+foreign-key check locks its case row); see docs/performance.md "Cases". This module decides
+which cases (the windows, the open states, the levels) and who hears; the statements are
+in ``repository.py`` (*the sweeps*).
 """
 
 from __future__ import annotations
