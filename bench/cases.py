@@ -58,7 +58,7 @@ from sqlalchemy import Engine, delete, event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from dustgrid import migrate
+from dustgrid import migrate, wiring
 from dustgrid.auth.models import User
 from dustgrid.auth.service import load_principal
 from dustgrid.cases import escalation, repository, views
@@ -314,6 +314,7 @@ def main() -> None:
     args = parse_args()
     url = args.dburl
     _name(url)
+    wiring.load()  # the scope reaches the demo loader and the scope clauses need
     now = datetime.now(UTC).replace(microsecond=0)
     took: dict[str, float] = {}
     if args.reuse and _exists(url):

@@ -8,9 +8,9 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dustgrid.audit import repository
 from dustgrid.audit.models import AuditEntry
 from dustgrid.identity.principal import Principal
 
@@ -92,10 +92,7 @@ def record_change(
 def entries_for(
     session: Session, *, entity_type: str, entity_id: int, limit: int = 200
 ) -> list[AuditEntry]:
-    stmt = (
-        select(AuditEntry)
-        .where(AuditEntry.entity_type == entity_type, AuditEntry.entity_id == entity_id)
-        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-        .limit(limit)
+    """The newest ``limit`` audit entries of one entity, newest first."""
+    return repository.entries_of_entity(
+        session, entity_type=entity_type, entity_id=entity_id, limit=limit
     )
-    return list(session.scalars(stmt))

@@ -1,13 +1,15 @@
-"""Account queries (accounts are administered by city admins only: no scope clause)."""
+"""Account, session and login-attempt queries (accounts are administered by city admins only,
+and a session or attempt is looked up by its own key: no scope clause)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
-from dustgrid.auth.models import AuthSession, User
+from dustgrid.auth.models import AuthSession, LoginAttempt, User
+from dustgrid.grids.models import Grid, GridGroup, GridGroupMember
 
 
 def users(session: Session) -> list[User]:
@@ -23,3 +25,90 @@ def live_session_counts(session: Session, now: datetime) -> dict[int, int]:
         .group_by(AuthSession.user_id)
     )
     return {int(user_id): int(n) for user_id, n in session.execute(stmt)}
+
+
+# --- the request principal ------------------------------------------------------------------
+
+
+def member_grid_ids(session: Session, user_id: int) -> set[int]:
+    """Grids whose group the user (an officer or inspector) belongs to."""
+    stmt = (
+        select(GridGroup.grid_id)
+        .join(GridGroupMember, GridGroupMember.group_id == GridGroup.id)
+        .where(GridGroupMember.user_id == user_id)
+    )
+    return set(session.scalars(stmt))
+
+
+def unit_grid_ids(session: Session, unit_id: int) -> set[int]:
+    """Grids owned by a unit (a supervision station)."""
+    return set(session.scalars(select(Grid.id).where(Grid.unit_id == unit_id)))
+
+
+# --- login attempts -------------------------------------------------------------------------
+
+
+def failures_since(
+    session: Session, since: datetime, *, username: str | None = None, ip: str | None = None
+) -> tuple[int, datetime | None]:
+    """How many failed attempts came after ``since`` under this user name or from this
+    address (whichever is given), and when the last of them was."""
+    who: list[ColumnElement[bool]] = []
+    if username is not None:
+        who.append(LoginAttempt.username == username)
+    if ip is not None:
+        who.append(LoginAttempt.ip == ip)
+    row = session.execute(
+        select(func.count(), func.max(LoginAttempt.at)).where(
+            LoginAttempt.success.is_(False), LoginAttempt.at > since, *who
+        )
+    ).one()
+    return int(row[0] or 0), row[1]
+
+
+def last_success(session: Session, username: str) -> datetime | None:
+    """When this user name last logged in successfully (None if never)."""
+    return session.scalar(
+        select(func.max(LoginAttempt.at)).where(
+            LoginAttempt.username == username, LoginAttempt.success.is_(True)
+        )
+    )
+
+
+def purge_attempts_before(session: Session, keep: datetime) -> None:
+    """Drop login attempts older than ``keep``."""
+    session.execute(delete(LoginAttempt).where(LoginAttempt.at < keep))
+
+
+# --- accounts and sessions ------------------------------------------------------------------
+
+
+def user_by_name(session: Session, username: str) -> User | None:
+    """The account with this exact user name."""
+    return session.scalar(select(User).where(User.username == username))
+
+
+def username_taken(session: Session, username: str) -> bool:
+    """Whether an account already has this user name."""
+    return session.scalar(select(User.id).where(User.username == username)) is not None
+
+
+def session_by_hash(session: Session, sid_hash: str) -> AuthSession | None:
+    """The session row with this id hash (live or not)."""
+    return session.scalar(select(AuthSession).where(AuthSession.sid_hash == sid_hash))
+
+
+def delete_session(session: Session, sid_hash: str) -> None:
+    """End the session with this id hash (nothing happens when there is none)."""
+    session.execute(delete(AuthSession).where(AuthSession.sid_hash == sid_hash))
+
+
+def delete_user_sessions(session: Session, user_id: int) -> int:
+    """End every session and token of an account; how many there were."""
+    result = session.execute(delete(AuthSession).where(AuthSession.user_id == user_id))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def delete_expired_sessions(session: Session, now: datetime) -> None:
+    """Drop the session rows that expired at or before ``now``."""
+    session.execute(delete(AuthSession).where(AuthSession.expires_at <= now))

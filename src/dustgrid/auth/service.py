@@ -8,15 +8,13 @@ import secrets
 from datetime import datetime, timedelta
 
 import jwt
-from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from dustgrid.audit import service as audit
+from dustgrid.auth import repository
 from dustgrid.auth.models import AuthSession, LoginAttempt, User
 from dustgrid.config import Settings, get_settings
 from dustgrid.errors import Conflict, Invalid, Throttled, Unauthenticated
-from dustgrid.grids.models import Grid, GridGroup, GridGroupMember
 from dustgrid.identity.passwords import (
     WeakPassword,
     check_strength,
@@ -45,14 +43,9 @@ def load_principal(session: Session, user: User, *, ip: str = "") -> Principal:
     unit = session.get(OrgUnit, user.org_unit_id) if user.org_unit_id else None
     grid_ids: set[int] = set()
     if user.role in (Role.officer, Role.inspector):
-        stmt = (
-            select(GridGroup.grid_id)
-            .join(GridGroupMember, GridGroupMember.group_id == GridGroup.id)
-            .where(GridGroupMember.user_id == user.id)
-        )
-        grid_ids = set(session.scalars(stmt))
+        grid_ids = repository.member_grid_ids(session, user.id)
     elif unit is not None and unit.level == 3:
-        grid_ids = set(session.scalars(select(Grid.id).where(Grid.unit_id == unit.id)))
+        grid_ids = repository.unit_grid_ids(session, unit.id)
     return Principal(
         user_id=user.id,
         username=user.username,
@@ -80,17 +73,6 @@ def backoff_delay(failures: int, *, free: int, base_s: float, max_s: float) -> f
     return float(min(max_s, base_s * 2.0 ** min(failures - free, 62)))
 
 
-def _failures(
-    session: Session, since: datetime, *conds: ColumnElement[bool]
-) -> tuple[int, datetime | None]:
-    row = session.execute(
-        select(func.count(), func.max(LoginAttempt.at)).where(
-            LoginAttempt.success.is_(False), LoginAttempt.at > since, *conds
-        )
-    ).one()
-    return int(row[0] or 0), row[1]
-
-
 def login_wait_seconds(
     session: Session, *, username: str, ip: str, settings: Settings, now: datetime
 ) -> float:
@@ -101,16 +83,12 @@ def login_wait_seconds(
     the password), not the address's (one valid account must not reset a guessing run).
     """
     since = now - timedelta(minutes=settings.login_window_minutes)
-    last_ok = session.scalar(
-        select(func.max(LoginAttempt.at)).where(
-            LoginAttempt.username == username, LoginAttempt.success.is_(True)
-        )
-    )
+    last_ok = repository.last_success(session, username)
     acct_since = max(since, last_ok) if last_ok is not None else since
 
-    def wait(since: datetime, who: ColumnElement[bool], free: int, max_s: float) -> float:
-        """Seconds still to wait after the failures of ``who`` since ``since``."""
-        n, last = _failures(session, since, who)
+    def wait(failures: tuple[int, datetime | None], free: int, max_s: float) -> float:
+        """Seconds still to wait after ``failures`` (how many, and the last one's time)."""
+        n, last = failures
         delay = backoff_delay(n, free=free, base_s=settings.login_backoff_base_s, max_s=max_s)
         if not delay or last is None:
             return 0.0
@@ -119,8 +97,7 @@ def login_wait_seconds(
     waits = [
         0.0,
         wait(
-            acct_since,
-            LoginAttempt.username == username,
+            repository.failures_since(session, acct_since, username=username),
             settings.login_free_failures_account,
             settings.login_backoff_max_account_s,
         ),
@@ -128,8 +105,7 @@ def login_wait_seconds(
     if ip:
         waits.append(
             wait(
-                since,
-                LoginAttempt.ip == ip,
+                repository.failures_since(session, since, ip=ip),
                 settings.login_free_failures_ip,
                 settings.login_backoff_max_ip_s,
             )
@@ -157,7 +133,7 @@ def authenticate(
             f"too many failed logins, try again in {secs} seconds",
             details={"retry_after_s": secs},
         )
-    user = session.scalar(select(User).where(User.username == username))
+    user = repository.user_by_name(session, username)
     if user is None:
         verify_dummy(password)
         ok = False
@@ -225,21 +201,21 @@ def find_session(session: Session, sid: str, *, kind: str) -> AuthSession | None
     """The live session with this id, or None (unknown, ended, expired or other kind)."""
     if not sid:
         return None
-    row = session.scalar(select(AuthSession).where(AuthSession.sid_hash == _sid_hash(sid)))
+    row = repository.session_by_hash(session, _sid_hash(sid))
     if row is None or row.kind != kind or row.expires_at <= utcnow():
         return None
     return row
 
 
 def end_session(session: Session, sid: str) -> None:
-    session.execute(delete(AuthSession).where(AuthSession.sid_hash == _sid_hash(sid)))
+    repository.delete_session(session, _sid_hash(sid))
 
 
 def end_all_sessions(
     session: Session, user_id: int, *, actor: Principal | None, reason: str
 ) -> int:
     """Sign an account out everywhere: every page session and API token, in every process."""
-    ended = session.execute(delete(AuthSession).where(AuthSession.user_id == user_id)).rowcount  # type: ignore[attr-defined]
+    ended = repository.delete_user_sessions(session, user_id)
     audit.record(
         session,
         actor=actor,
@@ -249,7 +225,7 @@ def end_all_sessions(
         changes={"sessions": [ended, 0]},
         summary=f"结束全部会话（{reason}）",
     )
-    return int(ended or 0)
+    return ended
 
 
 def logout(session: Session, principal: Principal, sid: str, settings: Settings) -> int:
@@ -262,9 +238,10 @@ def logout(session: Session, principal: Principal, sid: str, settings: Settings)
 
 def purge_expired(session: Session, settings: Settings, *, now: datetime) -> None:
     """Drop expired session rows and login attempts past their retention (run at login)."""
-    session.execute(delete(AuthSession).where(AuthSession.expires_at <= now))
-    keep = now - timedelta(days=settings.login_attempt_retention_days)
-    session.execute(delete(LoginAttempt).where(LoginAttempt.at < keep))
+    repository.delete_expired_sessions(session, now)
+    repository.purge_attempts_before(
+        session, now - timedelta(days=settings.login_attempt_retention_days)
+    )
 
 
 def issue_token(session: Session, user: User, settings: Settings, *, ip: str = "") -> str:
@@ -404,7 +381,7 @@ def create_user(
     username = username.strip()
     if not username:
         raise Invalid("用户名不能为空 / username is required")
-    if session.scalar(select(User.id).where(User.username == username)) is not None:
+    if repository.username_taken(session, username):
         raise Conflict(f"用户名已存在：{username} / username taken")
     if check_password:
         check_password_policy(

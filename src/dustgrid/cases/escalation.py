@@ -14,7 +14,9 @@ so a backlog does not bury anyone's inbox.
 The open-case conditions use ``models.open_clause()``, which the partial index
 ``ix_case_record_open_unit_due`` answers (covering, on PostgreSQL): the counts read the
 index, not the table. Most of a big run is the event rows themselves (each one's
-foreign-key check locks its case row); see docs/performance.md "Cases".
+foreign-key check locks its case row); see docs/performance.md "Cases". This module decides
+which cases (the windows, the open states, the levels) and who hears; the statements are
+in ``repository.py`` (*the sweeps*).
 """
 
 from __future__ import annotations
@@ -24,34 +26,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    ColumnElement,
-    String,
-    and_,
-    case,
-    cast,
-    func,
-    insert,
-    literal,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import ColumnElement, and_
 from sqlalchemy.orm import Session
 
 from dustgrid import periodic
-from dustgrid.auth.models import User
 from dustgrid.cases import deadlines
+from dustgrid.cases import repository as repo
 from dustgrid.cases.events import new_event
-from dustgrid.cases.models import Case, CaseEvent, CaseSweepMark, open_clause
+from dustgrid.cases.models import Case, CaseSweepMark, open_clause
 from dustgrid.cases.policy import DEFAULT_CASE_POLICY, CasePolicy, Level
 from dustgrid.cases.states import CaseState
 from dustgrid.config import Settings, get_settings
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Role
 from dustgrid.notifications import service as notifications
-from dustgrid.notifications.models import Notification
 
 _LOCK_KEY = 0x0DC45E  # advisory lock: one sweeper at a time on PostgreSQL
 _LEVEL_ORDER = (Level.L4, Level.L3, Level.L2, Level.L1)  # digests bottom-up, as they escalate
@@ -66,49 +54,6 @@ class SweepReport:
 
     def __str__(self) -> str:
         return f"reminded={self.reminded} escalated={self.escalated} reviews={self.reviews}"
-
-
-def _lock(session: Session) -> bool:
-    if session.get_bind().dialect.name != "postgresql":
-        return True
-    return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _LOCK_KEY}))
-
-
-def _title(prefix_zh: str, mid: Any, suffix: str) -> Any:
-    return literal(prefix_zh) + cast(mid, String) + literal(suffix)
-
-
-def _active_users(role: Role) -> Any:
-    return and_(User.role == role, User.is_active.is_(True))
-
-
-def _case_notice(kind: str, zh: str, en: str) -> dict[str, Any]:
-    """Columns of a per-case notification built in SQL."""
-    return {
-        "kind": literal(kind),
-        "title": _title(f"{zh}（案件 #", Case.id, f"） / {en}"),
-        "body": func.substr(Case.description, 1, 200),
-        "link": literal("/cases/") + cast(Case.id, String),
-        "case_id": Case.id,
-    }
-
-
-def _insert_notices(
-    session: Session,
-    cols: dict[str, Any],
-    user_col: Any,
-    where: Any,
-    join: tuple[Any, Any] | None,
-    now: datetime,
-) -> int:
-    sel = select(user_col, *cols.values(), literal(now, type_=Case.opened_at.type))
-    sel = sel.select_from(Case)
-    if join is not None:
-        sel = sel.join(*join)
-    sel = sel.where(where)
-    names = ["user_id", *cols, "created_at"]
-    result = session.execute(insert(Notification).from_select(names, sel))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _window(
@@ -152,13 +97,7 @@ def sweep_reminders(
     # A case already past its deadline gets no reminder: the escalation sweep takes it up.
     # (After an outage this keeps the first sweep from writing a reminder per overdue case.)
     due = and_(window, open_clause(), Case.due_at > now)
-    unnamed = and_(Case.responsible_user_id.is_(None), Case.level == Level.L2.value)
-    unit_of_unnamed = case((unnamed, Case.assigned_unit_id), else_=None)
-    groups = session.execute(
-        select(Case.responsible_user_id, unit_of_unnamed, func.count())
-        .where(due)
-        .group_by(Case.responsible_user_id, unit_of_unnamed)
-    ).all()
+    groups = repo.reminder_groups(session, due)
     n = sum(int(count) for _, _, count in groups)
     if not n:
         return 0
@@ -166,31 +105,24 @@ def sweep_reminders(
     units = {int(unit): int(c) for u, unit, c in groups if u is None and unit is not None}
     busy_people = sorted(u for u, c in people.items() if c > digest_above)
     busy_units = sorted(u for u, c in units.items() if c > digest_above)
-    cols = _case_notice("case.reminder", "案件即将到期", "case due soon")
+    cols = repo.case_notice("case.reminder", "案件即将到期", "case due soon")
     if len(busy_people) < len(people):
         named = and_(due, Case.responsible_user_id.is_not(None))
         if busy_people:
             named = and_(named, Case.responsible_user_id.not_in(busy_people))
-        _insert_notices(session, cols, Case.responsible_user_id, named, None, now)
+        repo.notify_responsible(session, cols, named, now)
     if len(busy_units) < len(units):
-        unit_admin = and_(
-            User.org_unit_id == Case.assigned_unit_id, _active_users(Role.district_admin)
-        )
-        where = and_(due, unnamed)
+        where = and_(due, repo.unnamed_l2())
         if busy_units:
             where = and_(where, Case.assigned_unit_id.not_in(busy_units))
-        _insert_notices(session, cols, User.id, where, (User, unit_admin), now)
+        repo.notify_unit_admins(session, cols, where, now)
     digests = [(user_id, people[user_id]) for user_id in busy_people]
     if busy_units:
-        admins = session.execute(
-            select(User.id, User.org_unit_id)
-            .where(User.org_unit_id.in_(busy_units), _active_users(Role.district_admin))
-            .order_by(User.id)
-        )
-        digests += [(u, units[unit]) for u, unit in admins if unit is not None]
+        admins = repo.unit_admin_ids(session, busy_units)
+        digests += [(u, units[unit]) for u, unit in admins]
     if digests:
-        session.execute(
-            insert(Notification),
+        repo.add_notices(
+            session,
             [
                 {
                     "user_id": user_id,
@@ -204,21 +136,6 @@ def sweep_reminders(
             ],
         )
     return n
-
-
-def _late_by_level_and_unit(
-    session: Session, late: ColumnElement[bool]
-) -> dict[Level, dict[int | None, int]]:
-    """How many cases ``late`` selects, per level and per unit they were dispatched to."""
-    stmt = (
-        select(Case.level, Case.assigned_unit_id, func.count())
-        .where(late)
-        .group_by(Case.level, Case.assigned_unit_id)
-    )
-    out: dict[Level, dict[int | None, int]] = {}
-    for level, unit_id, n in session.execute(stmt):
-        out.setdefault(Level(str(level)), {})[unit_id] = int(n)
-    return out
 
 
 def _digest(
@@ -237,7 +154,7 @@ def _digest(
     """
     if target == Level.L1:
         n = sum(per_unit.values())
-        users = list(session.scalars(select(User.id).where(_active_users(Role.city_admin))))
+        users = sorted(repo.l1_users(session))
         if n and users:
             notifications.notify(
                 session,
@@ -252,11 +169,7 @@ def _digest(
     units = {u: n for u, n in per_unit.items() if u is not None}
     if not units:
         return
-    admins = session.execute(
-        select(User.id, User.org_unit_id)
-        .where(User.org_unit_id.in_(sorted(units)), _active_users(Role.district_admin))
-        .order_by(User.id)
-    )
+    admins = repo.unit_admin_ids(session, units)
     rows = [
         {
             "user_id": user_id,
@@ -268,10 +181,9 @@ def _digest(
             "created_at": now,
         }
         for user_id, unit_id in admins
-        if unit_id is not None
     ]
     if rows:
-        session.execute(insert(Notification), rows)
+        repo.add_notices(session, rows)
     total = sum(units.values())
     notifications.notify(
         session,
@@ -310,43 +222,12 @@ def sweep_escalations(
     if not chain:
         return 0
     late = and_(window, open_clause(), Case.level.in_([s.value for s in chain]))
-    counts = _late_by_level_and_unit(session, late)
+    counts = repo.late_by_level_and_unit(session, late)
     if not counts:
         return 0
-    data = case(
-        *(
-            (
-                Case.level == src.value,
-                literal({"from_level": src.value, "to_level": target.value}, type_=JSON),
-            )
-            for src, target in chain.items()
-        )
+    repo.add_escalation_events(
+        session, late, chain, now=now, policy_version=policy.escalation.version
     )
-    events = select(
-        Case.id,
-        literal("case.escalated"),
-        literal(now, type_=CaseEvent.at.type),
-        literal("system"),
-        literal("system"),
-        Case.state,
-        Case.state,
-        literal(""),
-        data,
-        literal(policy.escalation.version),
-    ).where(late)
-    cols = [
-        "case_id",
-        "kind",
-        "at",
-        "actor_name",
-        "actor_role",
-        "from_state",
-        "to_state",
-        "reason",
-        "data",
-        "policy_version",
-    ]
-    session.execute(insert(CaseEvent).from_select(cols, events))
     for src in sorted(counts, key=_LEVEL_ORDER.index):
         _digest(
             session, target=chain[src], src=src, per_unit=counts[src], now=now, settings=settings
@@ -360,20 +241,19 @@ def sweep_reviews(session: Session, now: datetime) -> int:
     if window is None:
         return 0
     due = and_(window, Case.state == CaseState.suspended.value)
-    n = int(session.scalar(select(func.count()).where(due)) or 0)
+    n = repo.count_where(session, due)
     if n:
-        cols = _case_notice("case.review_due", "挂账案件到期复核", "suspended case due for review")
-        unit_admin = and_(
-            User.org_unit_id == Case.assigned_unit_id, _active_users(Role.district_admin)
+        cols = repo.case_notice(
+            "case.review_due", "挂账案件到期复核", "suspended case due for review"
         )
-        _insert_notices(session, cols, User.id, due, (User, unit_admin), now)
+        repo.notify_unit_admins(session, cols, due, now)
     return n
 
 
 @periodic.every_tick("cases")
 def sweep(session: Session, now: datetime, settings: Settings | None = None) -> SweepReport:
     """All periodic case work in one transaction (the caller commits)."""
-    if not _lock(session):
+    if not repo.try_sweep_lock(session, _LOCK_KEY):
         return SweepReport()
     settings = settings or get_settings()
     policy = deadlines.case_policy(settings)
@@ -413,13 +293,13 @@ def sample_look_back(
     )
     if actor is not None and actor.role == Role.district_admin:
         cohort = and_(cohort, Case.assigned_unit_id == (actor.org_unit_id or -1))
-    n = int(session.scalar(select(func.count()).where(cohort)) or 0)
+    n = repo.count_where(session, cohort)
     k = math.ceil(n * rate)
     if not k:
         return []
-    ids = list(session.scalars(select(Case.id).where(cohort).order_by(func.random()).limit(k)))
+    ids = repo.random_ids(session, cohort, k)
     due = now + timedelta(days=7)
-    session.execute(update(Case).where(Case.id.in_(ids)).values(look_back_due_at=due))
+    repo.set_look_back_due(session, ids, due)
     policy = deadlines.case_policy(settings)
     session.add_all(
         new_event(

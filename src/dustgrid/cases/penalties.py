@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
+from dustgrid.cases.credit import repository as credit_repo
 from dustgrid.cases.credit.models import ProposalStatus, SiteProblem, StopWorkOrder
 from dustgrid.cases.events import new_event
 from dustgrid.cases.ladder import propose_step, stop_work_period
@@ -22,8 +22,8 @@ from dustgrid.cases.policy import CasePolicy, LadderAction, LadderStep
 from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
+from dustgrid.sites import repository as sites_repo
 from dustgrid.sites.models import Site
-from dustgrid.sites.repository import site_clause
 from dustgrid.workcal.calendar import CHINA_TZ
 
 
@@ -53,19 +53,13 @@ def record_problem(
     session: Session, *, case: Case, site: Site, now: datetime, policy: CasePolicy
 ) -> SiteProblem:
     """Record the case's problem (once) and the ladder step the platform proposes."""
-    existing = session.scalar(select(SiteProblem).where(SiteProblem.case_id == case.id))
+    existing = credit_repo.problem_of_case(session, case.id)
     if existing is not None:
         return existing
     today = local_date(now)
     since = today - timedelta(days=policy.ladder.window_days)
-    prior = session.scalars(
-        select(SiteProblem.problem_date).where(
-            SiteProblem.site_id == site.id,
-            SiteProblem.problem_date >= since,
-            SiteProblem.problem_date <= today,
-        )
-    )
-    proposal = propose_step(list(prior), today, policy.ladder)
+    prior = credit_repo.problem_dates(session, site.id, since, today)
+    proposal = propose_step(prior, today, policy.ladder)
     step = proposal.step
     row = SiteProblem(
         site_id=site.id,
@@ -106,9 +100,7 @@ def step_of(problem: SiteProblem) -> LadderStep:
 
 def _decidable(session: Session, principal: Principal, problem_id: int) -> SiteProblem:
     problem = session.get(SiteProblem, problem_id)
-    visible = problem is not None and session.scalar(
-        select(Site.id).where(Site.id == problem.site_id, site_clause(principal))
-    )
+    visible = problem is not None and sites_repo.is_visible(session, principal, problem.site_id)
     if problem is None or not visible:
         raise NotFound(f"处罚建议不存在：{problem_id} / penalty proposal not found")
     if not principal.can(Perm.case_penalty):
@@ -218,9 +210,7 @@ def lift_stop_work(
 ) -> StopWorkOrder:
     """End a stoppage early (rectified and checked), with a reason."""
     order = session.get(StopWorkOrder, order_id)
-    visible = order is not None and session.scalar(
-        select(Site.id).where(Site.id == order.site_id, site_clause(principal))
-    )
+    visible = order is not None and sites_repo.is_visible(session, principal, order.site_id)
     if order is None or not visible:
         raise NotFound(f"停工令不存在：{order_id} / stop-work order not found")
     if not principal.can(Perm.case_penalty):
@@ -247,20 +237,8 @@ def site_ladder(
     session: Session, site_id: int, *, now: datetime, policy: CasePolicy
 ) -> dict[str, object]:
     """The site's problems, stoppages and the step a new problem would get today."""
-    problems = list(
-        session.scalars(
-            select(SiteProblem)
-            .where(SiteProblem.site_id == site_id)
-            .order_by(SiteProblem.problem_date.desc(), SiteProblem.id.desc())
-        )
-    )
-    orders = list(
-        session.scalars(
-            select(StopWorkOrder)
-            .where(StopWorkOrder.site_id == site_id)
-            .order_by(StopWorkOrder.first_day.desc())
-        )
-    )
+    problems = credit_repo.site_problems(session, site_id)
+    orders = credit_repo.site_stop_work_orders(session, site_id)
     today = local_date(now)
     nxt = propose_step([p.problem_date for p in problems], today, policy.ladder)
     active = [o for o in orders if o.lifted_at is None and o.first_day <= today <= o.last_day]

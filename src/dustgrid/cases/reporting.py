@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.cases import attachments as files
@@ -34,9 +33,8 @@ from dustgrid.geo.coords import haversine_m
 from dustgrid.geo.shapes import point_in_geometry
 from dustgrid.identity.principal import Principal
 from dustgrid.models import utcnow
-from dustgrid.org.models import District
+from dustgrid.org import repository as org_repo
 from dustgrid.sites.models import Site
-from dustgrid.sites.repository import site_clause
 from dustgrid.text import check_field
 
 SEVERITY_RANK = {Severity.low: 0, Severity.medium: 1, Severity.high: 2}
@@ -51,7 +49,7 @@ def _now(now: datetime | None) -> datetime:
 
 
 def _district_of(session: Session, lat: float, lon: float) -> int | None:
-    for d in session.scalars(select(District).where(District.boundary.is_not(None))):
+    for d in org_repo.districts_with_boundary(session):
         if d.boundary and point_in_geometry(lat, lon, d.boundary):
             return d.id
     return None
@@ -133,10 +131,7 @@ def _site(session: Session, actor: Principal | None, site_id: int | None) -> Sit
     """The site named, if the reporter may see it (the system sees every site)."""
     if site_id is None:
         return None
-    stmt = select(Site).where(Site.id == site_id)
-    if actor is not None:
-        stmt = stmt.where(site_clause(actor))
-    site = session.scalar(stmt)
+    site = repo.reported_site(session, actor, site_id)
     if site is None:
         raise Invalid(
             f"工地不存在或不在您的管辖范围：{site_id} / unknown site: {site_id}",

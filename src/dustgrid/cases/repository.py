@@ -8,21 +8,40 @@ few rows that range returns.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select, true
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.models import User
 from dustgrid.cases.models import OPEN_STATES, Case, CaseAttachment, CaseEvent
+from dustgrid.cases.policy import Level
 from dustgrid.cases.states import CaseSource, CaseState
 from dustgrid.cases.tabs import TABS_BY_ROLE, Tab
 from dustgrid.grids.models import Grid, GridGroup, GridGroupMember
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.reach import Reach
 from dustgrid.identity.roles import Role
+from dustgrid.notifications.models import Notification
 from dustgrid.org.models import OrgUnit
 from dustgrid.sites.models import Site
 from dustgrid.sites.repository import site_clause
@@ -184,6 +203,15 @@ def get_visible(
         stmt = stmt.where(case_clause(p))
     if lock:
         stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def reported_site(session: Session, actor: Principal | None, site_id: int) -> Site | None:
+    """The site a report names, if its reporter may see it (the system, no actor, sees
+    every site)."""
+    stmt = select(Site).where(Site.id == site_id)
+    if actor is not None:
+        stmt = stmt.where(site_clause(actor))
     return session.scalar(stmt)
 
 
@@ -406,3 +434,179 @@ def contractor_users(session: Session, site: Site | None) -> set[int]:
         User.role == Role.contractor, User.enterprise_id == site.contractor_id
     )
     return set(session.scalars(_active(stmt)))
+
+
+# --------------------------------------------------------------------------- the sweeps
+# escalation.py: system work over every case, so no scope clause. The sweep decides which
+# cases (``where``: its window, the open states, the level); these statements write the
+# notifications and events set-based, whatever the backlog.
+
+
+def try_sweep_lock(session: Session, key: int) -> bool:
+    """Take the transaction's advisory lock ``key`` on PostgreSQL (one sweeper at a time);
+    False when another transaction holds it. Always True elsewhere (SQLite has one writer)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}))
+
+
+def _active_users(role: Role) -> ColumnElement[bool]:
+    return and_(User.role == role, User.is_active.is_(True))
+
+
+def unnamed_l2() -> ColumnElement[bool]:
+    """An L2 clock with nobody named yet: the admins of the unit it was dispatched to act."""
+    return and_(Case.responsible_user_id.is_(None), Case.level == Level.L2.value)
+
+
+def _title(prefix_zh: str, mid: Any, suffix: str) -> Any:
+    return literal(prefix_zh) + cast(mid, String) + literal(suffix)
+
+
+def case_notice(kind: str, zh: str, en: str) -> dict[str, Any]:
+    """Columns of a per-case notification built in SQL: the title names the case."""
+    return {
+        "kind": literal(kind),
+        "title": _title(f"{zh}（案件 #", Case.id, f"） / {en}"),
+        "body": func.substr(Case.description, 1, 200),
+        "link": literal("/cases/") + cast(Case.id, String),
+        "case_id": Case.id,
+    }
+
+
+def _insert_notices(
+    session: Session,
+    cols: dict[str, Any],
+    user_col: Any,
+    where: ColumnElement[bool],
+    join: tuple[Any, Any] | None,
+    now: datetime,
+) -> int:
+    sel = select(user_col, *cols.values(), literal(now, type_=Case.opened_at.type))
+    sel = sel.select_from(Case)
+    if join is not None:
+        sel = sel.join(*join)
+    sel = sel.where(where)
+    names = ["user_id", *cols, "created_at"]
+    result = session.execute(insert(Notification).from_select(names, sel))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def notify_responsible(
+    session: Session, cols: dict[str, Any], where: ColumnElement[bool], now: datetime
+) -> int:
+    """One notification (``cols``, see :func:`case_notice`) per case of ``where`` to the
+    person named on it; how many were written."""
+    return _insert_notices(session, cols, Case.responsible_user_id, where, None, now)
+
+
+def notify_unit_admins(
+    session: Session, cols: dict[str, Any], where: ColumnElement[bool], now: datetime
+) -> int:
+    """One notification per case of ``where`` to each active admin of the unit it was
+    dispatched to; how many were written."""
+    unit_admin = and_(User.org_unit_id == Case.assigned_unit_id, _active_users(Role.district_admin))
+    return _insert_notices(session, cols, User.id, where, (User, unit_admin), now)
+
+
+def add_notices(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Write ready-made notification rows (digests) in one statement."""
+    session.execute(insert(Notification), rows)
+
+
+def reminder_groups(session: Session, due: ColumnElement[bool]) -> list[Any]:
+    """The cases of ``due`` counted per person named on them and, for an unnamed L2 clock,
+    per unit it was dispatched to: rows ``(responsible_user_id, unit_id, count)``."""
+    unit_of_unnamed = case((unnamed_l2(), Case.assigned_unit_id), else_=None)
+    stmt = (
+        select(Case.responsible_user_id, unit_of_unnamed, func.count())
+        .where(due)
+        .group_by(Case.responsible_user_id, unit_of_unnamed)
+    )
+    return list(session.execute(stmt).all())
+
+
+def unit_admin_ids(session: Session, unit_ids: Collection[int]) -> list[tuple[int, int]]:
+    """``(user id, unit id)`` of the active admins of these units, by user id."""
+    stmt = (
+        select(User.id, User.org_unit_id)
+        .where(User.org_unit_id.in_(sorted(unit_ids)), _active_users(Role.district_admin))
+        .order_by(User.id)
+    )
+    return [(int(u), int(unit)) for u, unit in session.execute(stmt) if unit is not None]
+
+
+def late_by_level_and_unit(
+    session: Session, late: ColumnElement[bool]
+) -> dict[Level, dict[int | None, int]]:
+    """How many cases ``late`` selects, per level and per unit they were dispatched to."""
+    stmt = (
+        select(Case.level, Case.assigned_unit_id, func.count())
+        .where(late)
+        .group_by(Case.level, Case.assigned_unit_id)
+    )
+    out: dict[Level, dict[int | None, int]] = {}
+    for level, unit_id, n in session.execute(stmt):
+        out.setdefault(Level(str(level)), {})[unit_id] = int(n)
+    return out
+
+
+def add_escalation_events(
+    session: Session,
+    late: ColumnElement[bool],
+    chain: Mapping[Level, Level],
+    *,
+    now: datetime,
+    policy_version: str,
+) -> None:
+    """One ``case.escalated`` event per case of ``late`` in one ``INSERT … SELECT``, its
+    ``{"from_level", "to_level"}`` picked per row from ``chain`` (source → target level)."""
+    data = case(
+        *(
+            (
+                Case.level == src.value,
+                literal({"from_level": src.value, "to_level": target.value}, type_=JSON),
+            )
+            for src, target in chain.items()
+        )
+    )
+    events = select(
+        Case.id,
+        literal("case.escalated"),
+        literal(now, type_=CaseEvent.at.type),
+        literal("system"),
+        literal("system"),
+        Case.state,
+        Case.state,
+        literal(""),
+        data,
+        literal(policy_version),
+    ).where(late)
+    cols = [
+        "case_id",
+        "kind",
+        "at",
+        "actor_name",
+        "actor_role",
+        "from_state",
+        "to_state",
+        "reason",
+        "data",
+        "policy_version",
+    ]
+    session.execute(insert(CaseEvent).from_select(cols, events))
+
+
+def count_where(session: Session, where: ColumnElement[bool]) -> int:
+    """How many cases ``where`` selects."""
+    return int(session.scalar(select(func.count()).where(where)) or 0)
+
+
+def random_ids(session: Session, where: ColumnElement[bool], k: int) -> list[int]:
+    """``k`` cases of ``where`` drawn at random (the look-back sample)."""
+    return list(session.scalars(select(Case.id).where(where).order_by(func.random()).limit(k)))
+
+
+def set_look_back_due(session: Session, case_ids: Collection[int], due: datetime) -> None:
+    """Mark these cases for look-back, due at ``due``."""
+    session.execute(update(Case).where(Case.id.in_(case_ids)).values(look_back_due_at=due))

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
@@ -40,8 +39,8 @@ from dustgrid.errors import Forbidden, Invalid
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Role
 from dustgrid.org.models import OrgUnit, UnitKind
+from dustgrid.sites import repository as sites_repo
 from dustgrid.sites.models import Site
-from dustgrid.sites.repository import site_clause
 from dustgrid.text import check_field
 from dustgrid.workcal.calendar import WorkCalendar
 
@@ -110,9 +109,7 @@ def check_scope(session: Session, case: Case, move: Move, actor: Principal | Non
         actor.user_id
     ):
         return
-    sees_site = case.site_id is not None and session.scalar(
-        select(Site.id).where(Site.id == case.site_id, site_clause(actor))
-    )
+    sees_site = case.site_id is not None and sites_repo.is_visible(session, actor, case.site_id)
     if not sees_site:
         raise Forbidden(
             "该案件不在您的网格内 / this case is not in your grid", details={"move": move.value}
@@ -144,9 +141,7 @@ def _responsible(session: Session, case: Case, user_id: int | None, move: Move) 
             ok = user.org_unit_id == case.assigned_unit_id
         elif case.site_id is not None:
             who = load_principal(session, user)
-            ok = bool(
-                session.scalar(select(Site.id).where(Site.id == case.site_id, site_clause(who)))
-            )
+            ok = sites_repo.is_visible(session, who, case.site_id)
         else:
             ok = False
     if not ok or user is None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
@@ -46,8 +45,7 @@ from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm, Role
 from dustgrid.models import utcnow
-from dustgrid.sites.models import Site
-from dustgrid.sites.repository import site_writable_clause
+from dustgrid.sites import repository as sites_repo
 
 APP_FIELDS = (
     "site_id",
@@ -108,8 +106,7 @@ def _reviewable(
 
 
 def _site_writable(session: Session, principal: Principal, site_id: int) -> bool:
-    stmt = select(Site.id).where(Site.id == site_id, site_writable_clause(principal))
-    return session.scalar(stmt) is not None
+    return sites_repo.is_writable(session, principal, site_id)
 
 
 def _move_devices(

@@ -20,7 +20,6 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -260,35 +259,11 @@ def sweep_offline(
     if it never reported). Idempotent: a device with an open period is left alone.
     """
     _aware(now, "now")
-    own = session.scalar(
-        select(func.min(Device.offline_after_minutes)).where(Device.offline_after_minutes > 0)
-    )
+    own = repo.smallest_own_offline_limit(session)
     smallest = min(policy.offline_after_minutes, own or policy.offline_after_minutes)
-    since = func.coalesce(Device.last_seen_at, Device.activated_at, Device.created_at)
-    has_open = exists().where(
-        OfflinePeriod.device_id == Device.id, OfflinePeriod.ended_at.is_(None)
+    candidates = repo.offline_candidates(
+        session, silent_before=now - timedelta(minutes=smallest), under_test=UNDER_TEST
     )
-    candidates = session.execute(
-        select(
-            Device.id,
-            Device.mn,
-            Device.lifecycle,
-            Device.online,
-            Device.last_seen_at,
-            Device.activated_at,
-            Device.created_at,
-            Device.offline_after_minutes,
-        )
-        .where(
-            or_(
-                and_(Device.lifecycle == Lifecycle.active, ~has_open),
-                and_(Device.lifecycle.in_(UNDER_TEST), Device.online.is_(True)),
-            ),
-            since < now - timedelta(minutes=smallest),
-        )
-        # Rows are locked in id order, as the ingest writer should lock them (no deadlock).
-        .order_by(Device.id)
-    ).all()
     newly: list[int] = []
     for r in candidates:
         silent_since = r.last_seen_at or r.activated_at or r.created_at
@@ -296,19 +271,8 @@ def sweep_offline(
         if now - silent_since <= limit:
             continue
         limit_min = int(limit.total_seconds() // 60)
-        unchanged = (
-            Device.last_seen_at.is_(None)
-            if r.last_seen_at is None
-            else Device.last_seen_at == r.last_seen_at
-        )
-        result: Any = session.execute(
-            update(Device)
-            .where(Device.id == r.id, unchanged)
-            .values(online=False)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount == 0:  # a frame arrived meanwhile
-            continue
+        if not repo.set_offline_if_unseen(session, r.id, r.last_seen_at):
+            continue  # a frame arrived meanwhile
         if r.lifecycle != Lifecycle.active:
             continue
         period = OfflinePeriod(device_id=r.id, started_at=silent_since, detected_at=now)
@@ -329,13 +293,7 @@ def sweep_offline(
     session.flush()
     if not newly:
         return []
-    stmt = (
-        select(Device)
-        .where(Device.id.in_(newly))
-        .order_by(Device.id)
-        .execution_options(populate_existing=True)
-    )
-    return list(session.scalars(stmt))
+    return repo.devices_reloaded(session, newly)
 
 
 def record_notice(session: Session, *, device_id: int, at: datetime) -> OfflinePeriod | None:
@@ -378,29 +336,18 @@ def offline_rate(
         return None
     # In service from activation; an active device registered without an activation time
     # (older data, other tools) counts from its creation, as the sweep does.
-    stmt = select(Device.id, Device.activated_at, Device.created_at, Device.removed_at).where(
-        or_(Device.activated_at.is_not(None), Device.lifecycle == Lifecycle.active)
-    )
-    stmt = stmt.where(
-        Device.id == device_id if device_id is not None else Device.provider_id == provider_id
-    )
     windows: dict[int, tuple[datetime, datetime]] = {}
-    for dev_id, activated, created, removed in session.execute(stmt):
+    for dev_id, activated, created, removed in repo.service_spans(
+        session, device_id=device_id, provider_id=provider_id
+    ):
         w0, w1 = max(start, activated or created), min(end, removed or end)
         if w1 > w0:
             windows[dev_id] = (w0, w1)
     observed = sum((w1 - w0).total_seconds() for w0, w1 in windows.values())
     if observed <= 0:
         return None
-    periods = select(
-        OfflinePeriod.device_id, OfflinePeriod.started_at, OfflinePeriod.ended_at
-    ).where(
-        OfflinePeriod.device_id.in_(list(windows)),
-        OfflinePeriod.started_at < end,
-        or_(OfflinePeriod.ended_at.is_(None), OfflinePeriod.ended_at > start),
-    )
     offline = 0.0
-    for dev_id, p0, p1 in session.execute(periods):
+    for dev_id, p0, p1 in repo.periods_overlapping(session, windows, start, end):
         w0, w1 = windows[dev_id]
         offline += _overlap(p0, p1 or end, w0, w1)
     return offline / observed

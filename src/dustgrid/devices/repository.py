@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    delete,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from dustgrid.devices.models import (
@@ -12,6 +26,7 @@ from dustgrid.devices.models import (
     DeviceApiKey,
     DeviceChangeRequest,
     DeviceKind,
+    Lifecycle,
     MetricState,
     OfflinePeriod,
     OnboardingApplication,
@@ -196,6 +211,11 @@ def enterprise_name(session: Session, enterprise_id: int | None) -> str | None:
     return session.scalar(select(Enterprise.name).where(Enterprise.id == enterprise_id))
 
 
+def enterprise_kind(session: Session, enterprise_id: int) -> EnterpriseKind | None:
+    """The kind of an enterprise (None when there is none with this id)."""
+    return session.scalar(select(Enterprise.kind).where(Enterprise.id == enterprise_id))
+
+
 def providers(session: Session) -> list[Enterprise]:
     """Device service providers (names are public: they appear on every device)."""
     stmt = select(Enterprise).where(Enterprise.kind == EnterpriseKind.provider)
@@ -233,6 +253,107 @@ def open_period(session: Session, device_id: int) -> OfflinePeriod | None:
         OfflinePeriod.device_id == device_id, OfflinePeriod.ended_at.is_(None)
     )
     return session.scalars(stmt.order_by(OfflinePeriod.id.desc())).first()
+
+
+# -- online state (devices/online.py): the offline sweep and the offline rate --------------
+# System work over every device, so no scope clause: nothing here answers a request.
+
+
+def smallest_own_offline_limit(session: Session) -> int | None:
+    """The smallest positive per-device offline limit (minutes), None when no device has one."""
+    return session.scalar(
+        select(func.min(Device.offline_after_minutes)).where(Device.offline_after_minutes > 0)
+    )
+
+
+def offline_candidates(
+    session: Session, *, silent_before: datetime, under_test: Collection[Lifecycle]
+) -> list[Any]:
+    """Devices that may have gone offline, in id order: active ones without an open offline
+    period, and online ones ``under_test``, whose last frame (else activation, else creation)
+    is older than ``silent_before``. Rows of id, mn, lifecycle, online, last_seen_at,
+    activated_at, created_at, offline_after_minutes."""
+    since = func.coalesce(Device.last_seen_at, Device.activated_at, Device.created_at)
+    has_open = exists().where(
+        OfflinePeriod.device_id == Device.id, OfflinePeriod.ended_at.is_(None)
+    )
+    stmt = (
+        select(
+            Device.id,
+            Device.mn,
+            Device.lifecycle,
+            Device.online,
+            Device.last_seen_at,
+            Device.activated_at,
+            Device.created_at,
+            Device.offline_after_minutes,
+        )
+        .where(
+            or_(
+                and_(Device.lifecycle == Lifecycle.active, ~has_open),
+                and_(Device.lifecycle.in_(under_test), Device.online.is_(True)),
+            ),
+            since < silent_before,
+        )
+        # Rows are locked in id order, as the ingest writer should lock them (no deadlock).
+        .order_by(Device.id)
+    )
+    return list(session.execute(stmt).all())
+
+
+def set_offline_if_unseen(session: Session, device_id: int, last_seen_at: datetime | None) -> bool:
+    """Turn the device offline unless a frame arrived since ``last_seen_at`` was read (its
+    ``last_seen_at`` changed); whether it was turned offline."""
+    unchanged = (
+        Device.last_seen_at.is_(None)
+        if last_seen_at is None
+        else Device.last_seen_at == last_seen_at
+    )
+    result: Any = session.execute(
+        update(Device)
+        .where(Device.id == device_id, unchanged)
+        .values(online=False)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount != 0)
+
+
+def devices_reloaded(session: Session, device_ids: Collection[int]) -> list[Device]:
+    """These devices in id order, their loaded objects refreshed from the database."""
+    stmt = (
+        select(Device)
+        .where(Device.id.in_(device_ids))
+        .order_by(Device.id)
+        .execution_options(populate_existing=True)
+    )
+    return list(session.scalars(stmt))
+
+
+def service_spans(
+    session: Session, *, device_id: int | None = None, provider_id: int | None = None
+) -> list[Any]:
+    """``(id, activated_at, created_at, removed_at)`` of one device, or of every device of a
+    provider, that has been in service: activated, or active without an activation time."""
+    stmt = select(Device.id, Device.activated_at, Device.created_at, Device.removed_at).where(
+        or_(Device.activated_at.is_not(None), Device.lifecycle == Lifecycle.active)
+    )
+    stmt = stmt.where(
+        Device.id == device_id if device_id is not None else Device.provider_id == provider_id
+    )
+    return list(session.execute(stmt).all())
+
+
+def periods_overlapping(
+    session: Session, device_ids: Collection[int], start: datetime, end: datetime
+) -> list[Any]:
+    """``(device_id, started_at, ended_at)`` of these devices' offline periods that overlap
+    ``[start, end)`` (an open period has no ``ended_at``)."""
+    stmt = select(OfflinePeriod.device_id, OfflinePeriod.started_at, OfflinePeriod.ended_at).where(
+        OfflinePeriod.device_id.in_(list(device_ids)),
+        OfflinePeriod.started_at < end,
+        or_(OfflinePeriod.ended_at.is_(None), OfflinePeriod.ended_at > start),
+    )
+    return list(session.execute(stmt).all())
 
 
 def keys(session: Session, device_id: int) -> list[DeviceApiKey]:
@@ -292,6 +413,11 @@ def pending_request(session: Session, device_id: int) -> int | None:
     return session.scalar(stmt)
 
 
+def visible_site(session: Session, p: Principal, site_id: int) -> Site | None:
+    """The site, if ``p`` may see it (a device may be requested there)."""
+    return session.scalar(select(Site).where(Site.id == site_id, site_clause(p)))
+
+
 def writable_site(session: Session, p: Principal, site_id: int) -> Site | None:
     """The site, if ``p`` may change it (a device may be moved there)."""
     return session.scalar(select(Site).where(Site.id == site_id, site_writable_clause(p)))
@@ -311,6 +437,17 @@ def live_key_hashes(session: Session, prefix: str) -> list[Any]:
         DeviceApiKey.prefix == prefix, DeviceApiKey.revoked_at.is_(None)
     )
     return list(session.execute(stmt).all())
+
+
+def quarantine_entry(session: Session, mn: str, reason: str) -> QuarantinedMN | None:
+    """The quarantine row of this MN and refusal reason (system work: no scope)."""
+    stmt = select(QuarantinedMN).where(QuarantinedMN.mn == mn, QuarantinedMN.reason == reason)
+    return session.scalar(stmt)
+
+
+def end_quarantine(session: Session, mn: str) -> None:
+    """Delete every quarantine row of this MN (it was registered)."""
+    session.execute(delete(QuarantinedMN).where(QuarantinedMN.mn == mn))
 
 
 def quarantine_clause(p: Principal) -> ColumnElement[bool]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -44,7 +43,6 @@ from dustgrid.identity.roles import Perm, Role
 from dustgrid.models import utcnow
 from dustgrid.org.models import District
 from dustgrid.sites.models import Enterprise, EnterpriseKind, Site
-from dustgrid.sites.repository import site_clause, site_writable_clause
 
 AUDITED_FIELDS = (
     "mn",
@@ -141,7 +139,7 @@ def writable_device(
 def check_provider(session: Session, provider_id: int | None) -> None:
     if provider_id is None:
         return
-    kind = session.scalar(select(Enterprise.kind).where(Enterprise.id == provider_id))
+    kind = repo.enterprise_kind(session, provider_id)
     if kind != EnterpriseKind.provider:
         raise Invalid(f"设备服务商不存在：{provider_id} / unknown device provider")
 
@@ -149,8 +147,10 @@ def check_provider(session: Session, provider_id: int | None) -> None:
 def target_site(session: Session, principal: Principal, site_id: int, *, writable: bool) -> Site:
     """A site the caller may put devices on (or only see, for requests): else 422, with the
     same message whether the site exists or not."""
-    clause = site_writable_clause(principal) if writable else site_clause(principal)
-    site = session.scalar(select(Site).where(Site.id == site_id, clause))
+    if writable:
+        site = repo.writable_site(session, principal, site_id)
+    else:
+        site = repo.visible_site(session, principal, site_id)
     if site is None:
         raise Invalid(f"工地不存在或不在管辖范围：{site_id} / site not found or outside your area")
     if site.retired_at is not None:
@@ -174,7 +174,7 @@ def claim_mn(session: Session, mn: str) -> None:
     existing = repo.by_mn(session, mn)
     if existing is not None:
         raise Conflict(f"设备编号 MN 已登记：{mn}（设备 {existing.id}）/ MN already registered")
-    session.execute(delete(QuarantinedMN).where(QuarantinedMN.mn == mn))
+    repo.end_quarantine(session, mn)
 
 
 # --------------------------------------------------------------------------- writes
@@ -389,8 +389,7 @@ def record_quarantine(
     reason = sample_text(reason, _QUARANTINE_TEXT_CHARS["reason"])
     peer = sample_text(peer, _QUARANTINE_TEXT_CHARS["peer"])
     frame_text = sample_text(frame_text)
-    find = select(QuarantinedMN).where(QuarantinedMN.mn == mn, QuarantinedMN.reason == reason)
-    row = session.scalar(find)
+    row = repo.quarantine_entry(session, mn, reason)
     if row is None:
         try:
             with session.begin_nested():
@@ -406,7 +405,7 @@ def record_quarantine(
                 session.add(row)
             return row
         except IntegrityError:
-            row = session.scalar(find)
+            row = repo.quarantine_entry(session, mn, reason)
             if row is None:  # pragma: no cover - deleted between the two statements
                 raise
     row.frames += 1

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dustgrid.config import Settings, get_settings
+from dustgrid.jobs import repository
 from dustgrid.models import utcnow
 from dustgrid.outbox.handlers import HANDLERS, Handler, JobContext, register
 from dustgrid.outbox.models import JobStatus, OutboxJob
@@ -42,29 +42,8 @@ class RunReport:
 def _claim(factory: Callable[[], Session], now: datetime, limit: int) -> list[OutboxJob]:
     claimed = []
     with factory() as session:
-        ids = list(
-            session.scalars(
-                select(OutboxJob.id)
-                .where(
-                    OutboxJob.status == JobStatus.pending,
-                    OutboxJob.run_after <= now,
-                    or_(OutboxJob.locked_until.is_(None), OutboxJob.locked_until < now),
-                )
-                .order_by(OutboxJob.run_after, OutboxJob.id)
-                .limit(limit)
-            )
-        )
-        for job_id in ids:
-            got = session.execute(
-                update(OutboxJob)
-                .where(
-                    OutboxJob.id == job_id,
-                    OutboxJob.status == JobStatus.pending,
-                    or_(OutboxJob.locked_until.is_(None), OutboxJob.locked_until < now),
-                )
-                .values(locked_until=now + LEASE)
-            )
-            if got.rowcount:  # type: ignore[attr-defined]
+        for job_id in repository.due_job_ids(session, now, limit):
+            if repository.take_lease(session, job_id, now, now + LEASE):
                 job = session.get(OutboxJob, job_id)
                 if job is not None:
                     claimed.append(job)

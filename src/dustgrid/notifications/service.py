@@ -11,12 +11,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from dustgrid.config import Settings
 from dustgrid.errors import NotFound
 from dustgrid.i18n import DEFAULT_LOCALE, translate
+from dustgrid.notifications import repository
 from dustgrid.notifications.channels import enabled_channels
 from dustgrid.notifications.delivery import CHANNEL_JOB
 from dustgrid.notifications.models import Notification
@@ -106,27 +106,17 @@ def notify(
 
 
 def unread_count(session: Session, user_id: int) -> int:
-    stmt = select(func.count()).where(
-        Notification.user_id == user_id, Notification.read_at.is_(None)
-    )
-    return int(session.scalar(stmt) or 0)
+    return repository.count(session, user_id, unread_only=True)
 
 
 def inbox(
     session: Session, user_id: int, *, unread_only: bool = False, page: int = 1, size: int = 50
 ) -> tuple[list[Notification], int]:
-    where = [Notification.user_id == user_id]
-    if unread_only:
-        where.append(Notification.read_at.is_(None))
-    total = int(session.scalar(select(func.count()).where(*where)) or 0)
-    stmt = (
-        select(Notification)
-        .where(*where)
-        .order_by(Notification.id.desc())
-        .offset((page - 1) * size)
-        .limit(size)
+    total = repository.count(session, user_id, unread_only=unread_only)
+    rows = repository.page(
+        session, user_id, unread_only=unread_only, offset=(page - 1) * size, limit=size
     )
-    return list(session.scalars(stmt)), total
+    return rows, total
 
 
 def mark_read(session: Session, user_id: int, notification_id: int, *, now: datetime) -> None:
@@ -139,9 +129,4 @@ def mark_read(session: Session, user_id: int, notification_id: int, *, now: date
 
 
 def mark_all_read(session: Session, user_id: int, *, now: datetime) -> int:
-    result = session.execute(
-        update(Notification)
-        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
-        .values(read_at=now)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return repository.mark_all_read(session, user_id, now)

@@ -46,6 +46,11 @@ def district_visible(session: Session, principal: Principal, district_id: int) -
     return session.scalar(stmt)
 
 
+def districts_with_boundary(session: Session) -> list[District]:
+    """Every district with a drawn boundary (to place a point; boundaries are public)."""
+    return list(session.scalars(select(District).where(District.boundary.is_not(None))))
+
+
 def district_by_code(session: Session, code: str) -> District | None:
     return session.scalar(select(District).where(District.code == code))
 
@@ -59,6 +64,22 @@ def units_of_kinds(session: Session, kinds: Collection[UnitKind]) -> list[Any]:
     """``(id, name)`` of every unit of these kinds, by id (unit names are public)."""
     stmt = select(OrgUnit.id, OrgUnit.name).where(OrgUnit.kind.in_(kinds)).order_by(OrgUnit.id)
     return list(session.execute(stmt))
+
+
+def city_safety_station_id(session: Session) -> int | None:
+    """The city safety station's unit id (L2 of metro and municipal works), if there is one."""
+    unit_id = session.scalar(select(OrgUnit.id).where(OrgUnit.kind == UnitKind.city_safety_station))
+    return int(unit_id) if unit_id is not None else None
+
+
+def district_bureau_id(session: Session, district_id: int) -> int | None:
+    """The district bureau's unit id (L2 of the district's other works), if there is one."""
+    unit_id = session.scalar(
+        select(OrgUnit.id).where(
+            OrgUnit.kind == UnitKind.district_bureau, OrgUnit.district_id == district_id
+        )
+    )
+    return int(unit_id) if unit_id is not None else None
 
 
 def all_units(session: Session) -> list[OrgUnit]:

@@ -91,6 +91,12 @@ def site_writable_clause(p: Principal) -> ColumnElement[bool]:
     return false()
 
 
+def is_visible(session: Session, p: Principal, site_id: int) -> bool:
+    """Whether ``p`` may see site ``site_id``."""
+    stmt = select(Site.id).where(Site.id == site_id, site_clause(p))
+    return session.scalar(stmt) is not None
+
+
 def is_writable(session: Session, p: Principal, site_id: int) -> bool:
     """Whether ``p`` may change site ``site_id`` as it now stands (after a flush)."""
     stmt = select(Site.id).where(Site.id == site_id, site_writable_clause(p))
@@ -216,6 +222,11 @@ def open_choices(session: Session, principal: Principal, *, limit: int) -> list[
 def l2_unit_of(session: Session, site_id: int) -> int | None:
     """The L2 unit a site answers to (no scope: the caller already holds the site's case)."""
     return session.scalar(select(Site.l2_unit_id).where(Site.id == site_id))
+
+
+def enterprise_by_uscc(session: Session, uscc: str) -> Enterprise | None:
+    """The enterprise with this unified social credit code (its identity)."""
+    return session.scalar(select(Enterprise).where(Enterprise.uscc == uscc))
 
 
 def by_project_code(session: Session, code: str) -> Site | None:

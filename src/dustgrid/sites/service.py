@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
@@ -15,8 +14,8 @@ from dustgrid.geo.shapes import distance_outside_m
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
-from dustgrid.org.models import District, OrgUnit, UnitKind
-from dustgrid.org.repository import district_clause
+from dustgrid.org import repository as org_repo
+from dustgrid.org.models import District
 from dustgrid.sites import repository as repo
 from dustgrid.sites.gridding import GridKind, gridding
 from dustgrid.sites.models import Enterprise, EnterpriseKind, Site, SiteKind
@@ -87,7 +86,7 @@ def _writable(session: Session, principal: Principal, site_id: int) -> Site:
 
 def upsert_enterprise(session: Session, ref: EnterpriseRef, kind: EnterpriseKind) -> Enterprise:
     """Find an enterprise by credit code or create it (the code is the identity)."""
-    ent = session.scalar(select(Enterprise).where(Enterprise.uscc == ref.uscc))
+    ent = repo.enterprise_by_uscc(session, ref.uscc)
     if ent is None:
         ent = Enterprise(name=ref.name, uscc=ref.uscc, kind=kind)
         session.add(ent)
@@ -98,19 +97,13 @@ def upsert_enterprise(session: Session, ref: EnterpriseRef, kind: EnterpriseKind
 def default_l2_unit(session: Session, *, district_id: int, kind: SiteKind) -> int:
     """The L2 unit for a site: the city safety station for metro/municipal works, if any."""
     if kind in CITY_STATION_KINDS:
-        station = session.scalar(
-            select(OrgUnit.id).where(OrgUnit.kind == UnitKind.city_safety_station)
-        )
+        station = org_repo.city_safety_station_id(session)
         if station is not None:
-            return int(station)
-    bureau = session.scalar(
-        select(OrgUnit.id).where(
-            OrgUnit.kind == UnitKind.district_bureau, OrgUnit.district_id == district_id
-        )
-    )
+            return station
+    bureau = org_repo.district_bureau_id(session, district_id)
     if bureau is None:
         raise Invalid(f"所属区没有区建设局：{district_id} / the district has no L2 bureau")
-    return int(bureau)
+    return bureau
 
 
 def nearest_grid(
@@ -236,12 +229,10 @@ def _apply(session: Session, site: Site, data: SiteFields, principal: Principal)
             setattr(site, f"{field}_id", upsert_enterprise(session, ref, kind).id if ref else None)
     for key, value in values.items():
         setattr(site, key, value)
-    if "district_id" in values:
-        visible = session.scalar(
-            select(District.id).where(District.id == site.district_id, district_clause(principal))
-        )
-        if visible is None:
-            raise Invalid(f"所属区不存在或不在管辖范围：{site.district_id} / unknown district")
+    if "district_id" in values and (
+        org_repo.district_visible(session, principal, site.district_id) is None
+    ):
+        raise Invalid(f"所属区不存在或不在管辖范围：{site.district_id} / unknown district")
     if {"lat", "lon", "district_id"} & values.keys() or site.id is None:
         check_in_district(session.get(District, site.district_id), site.lat, site.lon)
     if (

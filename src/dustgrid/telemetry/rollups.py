@@ -20,17 +20,16 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, bindparam, case, delete, func, or_, select, true
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from dustgrid.config import get_settings
-from dustgrid.devices.models import Device, DeviceKind
-from dustgrid.telemetry.models import Reading, Rollup, RollupDirty
+from dustgrid.telemetry import repository
 from dustgrid.telemetry.policy import (
     DEFAULT_ROLLUP_POLICY,
     PERIOD_1D,
@@ -51,7 +50,7 @@ _VALUE_COLUMNS: Final = (
     "expected",
     "valid_rate",
 )
-Mark = tuple[datetime, int, int]  # window_start, device_id, version
+Mark = repository.Mark  # window_start, device_id, version
 
 
 def resolve_tz(tz: tzinfo | str | None) -> tzinfo:
@@ -101,91 +100,21 @@ def _mean(metric: str, n_valid: int, total: float | None, energy: float | None,
     return (total or 0.0) / n_valid
 
 
-def _claim(conn: Connection, now: datetime, after: Mark | None, limit: int) -> list[Mark]:
-    d = RollupDirty
-    stmt = select(d.window_start, d.device_id, d.version).where(d.window_start <= now)
-    if after is not None:
-        stmt = stmt.where(
-            or_(
-                d.window_start > after[0],
-                and_(d.window_start == after[0], d.device_id > after[1]),
-            )
-        )
-    stmt = stmt.order_by(d.window_start, d.device_id).limit(limit)
-    return [(ws, dev, v) for ws, dev, v in conn.execute(stmt)]
-
-
-def _device_sites(conn: Connection, device_ids: Iterable[int]) -> dict[int, int | None]:
-    """Device -> site, for dust monitors only (site series average the dust monitors)."""
-    stmt = select(Device.id, Device.site_id, Device.kind).where(
-        Device.id.in_(sorted(set(device_ids)))
-    )
-    return {
-        dev: (site if kind == DeviceKind.dust_monitor else None)
-        for dev, site, kind in conn.execute(stmt)
-    }
-
-
 def _raw_windows(
     conn: Connection, now: datetime, lo: Mark | None, hi: Mark, policy: RollupPolicy
 ) -> list[dict[str, Any]]:
     """15-minute roll-up rows (without site) of the dirty windows in (lo, hi]."""
-    d, r = RollupDirty, Reading
-    ok = and_(r.valid.is_(True), r.value.is_not(None))
-    good = case((ok, r.value))
-    energy = case(
-        (
-            and_(ok, r.metric.in_(sorted(policy.energy_mean_metrics))),
-            func.power(10.0, r.value / 10.0),
-        )
+    rows = repository.quarter_aggregates(
+        conn,
+        now=now,
+        lo=lo,
+        hi=hi,
+        source_kinds=policy.source_kinds,
+        energy_metrics=policy.energy_mean_metrics,
     )
-    bounds = [d.window_start <= now]
-    if lo is not None:
-        bounds.append(
-            or_(d.window_start > lo[0], and_(d.window_start == lo[0], d.device_id > lo[1]))
-        )
-    bounds.append(or_(d.window_start < hi[0], and_(d.window_start == hi[0], d.device_id <= hi[1])))
-    in_window = and_(
-        r.device_id == d.device_id,
-        r.data_time >= d.window_start,
-        r.data_time < d.window_end,
-        r.kind.in_(policy.source_kinds),
-    )
-    aggregates = (
-        func.count().label("n"),
-        func.count(good).label("n_valid"),
-        func.sum(good).label("total"),
-        func.min(good).label("lo"),
-        func.max(good).label("hi"),
-        func.sum(energy).label("energy"),
-    )
-    stmt: Any
-    if conn.dialect.name == "postgresql":
-        # LATERAL: one primary-key range scan per dirty window, whatever the planner's
-        # statistics say (a fresh or huge table otherwise invites a full scan).
-        agg = (
-            select(r.metric, r.kind, *aggregates)
-            .where(in_window)
-            .group_by(r.metric, r.kind)
-            .lateral("agg")
-        )
-        stmt = (
-            select(d.window_start, d.window_end, d.device_id, *agg.c)
-            .select_from(d)
-            .join(agg, true())
-            .where(*bounds)
-        )
-    else:  # SQLite walks the primary key of reading for each window by itself
-        stmt = (
-            select(d.window_start, d.window_end, d.device_id, r.metric, r.kind, *aggregates)
-            .select_from(d)
-            .join(r, in_window)
-            .where(*bounds)
-            .group_by(d.window_start, d.window_end, d.device_id, r.metric, r.kind)
-        )
     rank = {k: i for i, k in enumerate(policy.source_kinds)}
     best: dict[tuple[datetime, int, str], tuple[tuple[int, int], dict[str, Any]]] = {}
-    for ws, we, dev, metric, kind, n, n_valid, total, lo_v, hi_v, en in conn.execute(stmt):
+    for ws, we, dev, metric, kind, n, n_valid, total, lo_v, hi_v, en in rows:
         score = (n_valid, -rank[kind])
         key = (ws, dev, metric)
         if key in best and best[key][0] >= score:
@@ -219,32 +148,16 @@ def _combine(
     policy: RollupPolicy,
 ) -> list[dict[str, Any]]:
     """Hour or day rows of ``device_ids`` over [start, end) from their 15-minute rows."""
-    q = Rollup
-    is_energy = q.metric.in_(sorted(policy.energy_mean_metrics))
-    linear = func.sum(case((~is_energy, q.mean * q.count_valid)))
-    energy = func.sum(case((is_energy, func.power(10.0, q.mean / 10.0) * q.count_valid)))
-    stmt = (
-        select(
-            q.device_id,
-            q.metric,
-            func.sum(q.count_valid),
-            func.sum(q.count_total),
-            func.min(q.min),
-            func.max(q.max),
-            linear,
-            energy,
-        )  # fmt: skip
-        .where(
-            q.period == PERIOD_15M,
-            q.device_id.in_(list(device_ids)),
-            q.period_start >= start,
-            q.period_start < end,
-        )
-        .group_by(q.device_id, q.metric)
+    rows = repository.quarter_totals(
+        conn,
+        start=start,
+        end=end,
+        device_ids=device_ids,
+        energy_metrics=policy.energy_mean_metrics,
     )
     expected = policy.expected(period, end - start)
     out = []
-    for dev, metric, n_valid, n, lo_v, hi_v, total, en in conn.execute(stmt):
+    for dev, metric, n_valid, n, lo_v, hi_v, total, en in rows:
         n_valid = int(n_valid or 0)
         out.append(
             {
@@ -307,13 +220,6 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]]) -> None:
         cur.close()
 
 
-_UNMARK: Final = delete(RollupDirty.__table__).where(  # type: ignore[arg-type]
-    RollupDirty.window_start == bindparam("b_ws", type_=RollupDirty.window_start.type),
-    RollupDirty.device_id == bindparam("b_dev"),
-    RollupDirty.version == bindparam("b_version"),
-)
-
-
 def _with_sites(rows: list[dict[str, Any]], sites: Mapping[int, int | None]) -> None:
     for row in rows:
         row["site_id"] = sites.get(row["device_id"])
@@ -340,10 +246,10 @@ def refresh_rollups(
     done = 0
     after: Mark | None = None
     while max_windows is None or done < max_windows:
-        marks = _claim(conn, now, after, chunk)
+        marks = repository.dirty_marks(conn, now, after, chunk)
         if not marks:
             break
-        sites = _device_sites(conn, (m[1] for m in marks))
+        sites = repository.device_sites(conn, (m[1] for m in marks))
         quarter = _raw_windows(conn, now, after, marks[-1], policy)
         _with_sites(quarter, sites)
         _upsert(conn, quarter)
@@ -357,11 +263,7 @@ def refresh_rollups(
             combined += _combine(conn, period, start, end, sorted(devices), policy)
         _with_sites(combined, sites)
         _upsert(conn, combined)
-        params = [
-            {"b_ws": ws, "b_dev": dev, "b_version": v}
-            for ws, dev, v in sorted(marks, key=lambda m: (m[1], m[0]))
-        ]
-        conn.execute(_UNMARK, params)
+        repository.unmark(conn, marks)
         done += len(marks)
         after = marks[-1]
         if len(marks) < chunk:

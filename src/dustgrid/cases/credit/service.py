@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from openpyxl import Workbook
-from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
@@ -32,8 +31,7 @@ from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.notifications import service as notifications
-from dustgrid.sites.models import Enterprise, EnterpriseKind, Grade, Site
-from dustgrid.sites.repository import site_clause
+from dustgrid.sites.models import Enterprise, Site
 from dustgrid.xlsx import append_row
 
 
@@ -51,12 +49,7 @@ def record_bad_behaviour(
     ent_id = site.contractor_id
     if ent_id is None:
         return None
-    dup = session.scalar(
-        select(BadBehaviourRecord.id).where(
-            BadBehaviourRecord.case_id == case.id, BadBehaviourRecord.enterprise_id == ent_id
-        )
-    )
-    if dup is not None:
+    if repo.has_bad_record(session, case.id, ent_id):
         return None
     rec = BadBehaviourRecord(
         enterprise_id=ent_id,
@@ -72,9 +65,7 @@ def record_bad_behaviour(
     session.flush()
     ent = session.get(Enterprise, ent_id, with_for_update=True)
     assert ent is not None
-    count = int(
-        session.scalar(select(func.count()).where(BadBehaviourRecord.enterprise_id == ent_id)) or 0
-    )
+    count = repo.bad_record_count(session, ent_id)
     before = {"bad_record_count": ent.bad_record_count, "blacklisted": ent.blacklisted}
     ent.bad_record_count = count
     decision = blacklist_decision(count - _records_at_last_lift(session, ent_id), policy.blacklist)
@@ -117,16 +108,7 @@ def record_bad_behaviour(
 def _records_at_last_lift(session: Session, enterprise_id: int) -> int:
     """Records the enterprise had when its last blacklisting was lifted (0: never lifted);
     a lift is a fresh start, so only the records made after it count towards relisting."""
-    last = session.scalar(
-        select(BlacklistEntry.records_at_lift)
-        .where(
-            BlacklistEntry.enterprise_id == enterprise_id,
-            BlacklistEntry.records_at_lift.is_not(None),
-        )
-        .order_by(BlacklistEntry.id.desc())
-        .limit(1)
-    )
-    return int(last or 0)
+    return int(repo.records_at_last_lift(session, enterprise_id) or 0)
 
 
 def lift_blacklist(
@@ -144,11 +126,7 @@ def lift_blacklist(
     if len(reason.strip()) < 2:
         raise Invalid("请填写解除理由 / a reason is required")
     ent.blacklisted = False
-    entry = session.scalar(
-        select(BlacklistEntry)
-        .where(BlacklistEntry.enterprise_id == ent.id, BlacklistEntry.lifted_at.is_(None))
-        .order_by(BlacklistEntry.id.desc())
-    )
+    entry = repo.open_blacklisting(session, ent.id)
     if entry is not None:
         entry.lifted_at, entry.lifted_by_id, entry.lift_reason = now, principal.user_id, reason
         entry.records_at_lift = ent.bad_record_count
@@ -167,16 +145,9 @@ def lift_blacklist(
 
 def black_list(session: Session) -> list[dict[str, Any]]:
     """Enterprises on the blacklist now (a public list inside the platform)."""
-    rows = session.execute(
-        select(Enterprise, func.max(BlacklistEntry.listed_at))
-        .outerjoin(BlacklistEntry, BlacklistEntry.enterprise_id == Enterprise.id)
-        .where(Enterprise.blacklisted.is_(True))
-        .group_by(Enterprise.id)
-        .order_by(Enterprise.bad_record_count.desc(), Enterprise.name)
-    )
     return [
         {"id": e.id, "name": e.name, "uscc": e.uscc, "records": e.bad_record_count, "since": at}
-        for e, at in rows
+        for e, at in repo.blacklisted(session)
     ]
 
 
@@ -184,30 +155,7 @@ def red_list(session: Session, *, now: datetime, window_days: int) -> list[dict[
     """Contractors with active sites, all fully compliant, and no problem or bad record in
     the window: the red list (红榜)."""
     since = now - timedelta(days=window_days)
-    active = (Site.contractor_id == Enterprise.id) & Site.retired_at.is_(None)
-    has_site = exists().where(active)
-    not_full = exists().where(active, Site.grade != Grade.full)
-    problem = exists().where(
-        SiteProblem.site_id == Site.id,
-        Site.contractor_id == Enterprise.id,
-        SiteProblem.problem_date >= since.date(),
-    )
-    record = exists().where(
-        BadBehaviourRecord.enterprise_id == Enterprise.id, BadBehaviourRecord.recorded_at >= since
-    )
-    stmt = (
-        select(Enterprise)
-        .where(
-            Enterprise.kind == EnterpriseKind.contractor,
-            Enterprise.blacklisted.is_(False),
-            has_site,
-            ~not_full,
-            ~problem,
-            ~record,
-        )
-        .order_by(Enterprise.name)
-    )
-    return [{"id": e.id, "name": e.name, "uscc": e.uscc} for e in session.scalars(stmt)]
+    return [{"id": e.id, "name": e.name, "uscc": e.uscc} for e in repo.red_list(session, since)]
 
 
 def export_row(rec: BadBehaviourRecord, ent: Enterprise, site: Site | None) -> dict[str, Any]:
@@ -231,17 +179,7 @@ def export_row(rec: BadBehaviourRecord, ent: Enterprise, site: Site | None) -> d
 def bad_records(session: Session, principal: Principal) -> list[dict[str, Any]]:
     """Records in the caller's scope: the whole city for L1, else those of visible sites
     and, for a contractor, its own."""
-    stmt = (
-        select(BadBehaviourRecord, Enterprise, Site)
-        .join(Enterprise, Enterprise.id == BadBehaviourRecord.enterprise_id)
-        .outerjoin(Site, Site.id == BadBehaviourRecord.site_id)
-        .order_by(BadBehaviourRecord.recorded_at.desc(), BadBehaviourRecord.id.desc())
-    )
-    if not principal.is_city_wide:
-        visible = BadBehaviourRecord.site_id.in_(select(Site.id).where(site_clause(principal)))
-        own = BadBehaviourRecord.enterprise_id == (principal.enterprise_id or -1)
-        stmt = stmt.where(or_(visible, own))
-    return [export_row(r, e, s) for r, e, s in session.execute(stmt)]
+    return [export_row(r, e, s) for r, e, s in repo.bad_records(session, principal)]
 
 
 EXPORT_HEADERS = (

@@ -22,13 +22,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from dustgrid.devices.keys import PREFIX_CHARS
 from dustgrid.errors import Forbidden
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
+from dustgrid.ingest.deadletter import repository
 from dustgrid.ingest.deadletter.models import DeadLetter
 from dustgrid.ingest.deadletter.policy import DEFAULT_DEAD_LETTER_POLICY, DeadLetterPolicy
 
@@ -82,15 +82,14 @@ def record(
     topic = topic[:255]
     status = status[:32]
     if policy.merge_window > timedelta(0):
-        same = select(DeadLetter).where(
-            DeadLetter.channel == channel,
-            DeadLetter.status == status,
-            DeadLetter.last_at >= at - policy.merge_window,
-            DeadLetter.mn == mn if mn is not None else DeadLetter.mn.is_(None),
+        last = repository.last_repeatable(
+            session,
+            channel=channel,
+            status=status,
+            mn=mn,
+            topic=topic,
+            since=at - policy.merge_window,
         )
-        if mn is None:
-            same = same.where(DeadLetter.topic == topic)
-        last = session.scalar(same.order_by(DeadLetter.last_at.desc()).limit(1))
         if last is not None:
             last.repeats += 1
             last.last_at = max(last.last_at, at)
@@ -134,8 +133,7 @@ def purge(
     session: Session, now: datetime, policy: DeadLetterPolicy = DEFAULT_DEAD_LETTER_POLICY
 ) -> int:
     """Delete dead letters last seen more than ``policy.retention`` ago; how many went."""
-    result = session.execute(delete(DeadLetter).where(DeadLetter.last_at < now - policy.retention))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return repository.delete_seen_before(session, now - policy.retention)
 
 
 def _require(principal: Principal) -> None:
@@ -154,20 +152,10 @@ def list_dead_letters(
 ) -> list[DeadLetter]:
     """Newest first; city admins only (payloads of any device, city-wide)."""
     _require(principal)
-    stmt = select(DeadLetter).order_by(DeadLetter.last_at.desc(), DeadLetter.id.desc())
-    if channel:
-        stmt = stmt.where(DeadLetter.channel == channel)
-    if status:
-        stmt = stmt.where(DeadLetter.status == status)
-    if mn:
-        stmt = stmt.where(DeadLetter.mn == mn)
-    return list(session.scalars(stmt.limit(limit)))
+    return repository.newest(session, channel=channel, status=status, mn=mn, limit=limit)
 
 
 def counts(session: Session, principal: Principal) -> dict[tuple[str, str], int]:
     """How many refused messages or requests per (channel, status), repeats included."""
     _require(principal)
-    stmt = select(DeadLetter.channel, DeadLetter.status, func.sum(DeadLetter.repeats)).group_by(
-        DeadLetter.channel, DeadLetter.status
-    )
-    return {(c, s): int(n) for c, s, n in session.execute(stmt)}
+    return repository.repeats_by_channel_status(session)
