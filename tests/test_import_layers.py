@@ -82,6 +82,7 @@ PURE_CORES = (
     "dustgrid.grids.partition",
     "dustgrid.geo",
     "dustgrid.sites.uscc",
+    "dustgrid.inspections.grading.rule",
 )
 IMPURE_LIBRARIES = frozenset({"sqlalchemy", "fastapi", "starlette", "jinja2", "alembic", "psycopg"})
 

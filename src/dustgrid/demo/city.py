@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from dustgrid.audit import service as audit
 from dustgrid.auth.models import User
 from dustgrid.auth.service import load_principal
+from dustgrid.demo import grades as demo_grades
 from dustgrid.demo import names
 from dustgrid.demo.geography import DISTRICTS, CityGeography, DistrictSpec
 from dustgrid.demo.ledger import DEMO_TZ, LedgerContext, SitePlanner, make_enterprises
@@ -136,6 +137,7 @@ class _Builder:
         self.row_district: list[DistrictSpec] = []
         self.grids: list[_GridPlan] = []
         self.users: list[User] = []
+        self.members_of: dict[int, list[int]] = {}  # grid id → its members' user ids
         self.notes: list[str] = []
         self._hash = ""  # the demo password's hash, computed once in _people
 
@@ -145,8 +147,11 @@ class _Builder:
         self._plan_sites(n_sites)
         self._plan_grids()
         self._people()
+        visits = demo_grades.plan_visits(random.Random(seed), self.rows, self.members_of)
         # render_nulls: keep one INSERT shape for all rows (None values would split the batch)
         self.s.execute(insert(Site).execution_options(render_nulls=True), self.rows)
+        site_ids = dict(self.s.execute(select(Site.project_code, Site.id)).tuples().all())
+        demo_grades.write_visits(self.s, self.rows, site_ids, visits)
         audit.record(
             self.s, actor=None, action="create", entity_type=DEMO_ENTITY, entity_id=None,
             changes={"seed": seed, "sites": n_sites, "districts": len(DISTRICTS),
@@ -300,6 +305,7 @@ class _Builder:
         groups = [GridGroup(grid_id=p.grid.id, name=f"{p.grid.name}组") for p, _ in teams]
         self.s.add_all(groups)
         self.s.flush()
+        self.members_of = {p.grid.id: [u.id for u in team] for p, team in teams}
         self.s.execute(insert(GridGroupMember), [
             {"group_id": g.id, "user_id": u.id} for g, (_, team) in zip(groups, teams, strict=True)
             for u in team
