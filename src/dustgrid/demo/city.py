@@ -150,7 +150,7 @@ class _Builder:
         visits = demo_grades.plan_visits(random.Random(seed), self.rows, self.members_of)
         # render_nulls: keep one INSERT shape for all rows (None values would split the batch)
         self.s.execute(insert(Site).execution_options(render_nulls=True), self.rows)
-        site_ids = dict(self.s.execute(select(Site.project_code, Site.id)).tuples().all())
+        site_ids = {code: sid for code, sid in self.s.execute(select(Site.project_code, Site.id))}
         demo_grades.write_visits(self.s, self.rows, site_ids, visits)
         audit.record(
             self.s, actor=None, action="create", entity_type=DEMO_ENTITY, entity_id=None,

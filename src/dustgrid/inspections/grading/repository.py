@@ -72,7 +72,7 @@ def history_with_names(
         .order_by(SiteGradeHistory.changed_at.desc(), SiteGradeHistory.id.desc())
         .limit(limit)
     )
-    return [(h, name) for h, name in session.execute(stmt).tuples()]
+    return [(h, name) for h, name in session.execute(stmt).all()]
 
 
 def stale_site_ids(session: Session, cutoff: datetime, limit: int) -> Sequence[int]:

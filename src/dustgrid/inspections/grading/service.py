@@ -123,12 +123,8 @@ def regrade_site(
 def _audit(
     session: Session, actor: Principal | None, site: Site, previous: str, verdict: GradeVerdict
 ) -> None:
-    changes: dict[str, Any] = {
-        "grade": [previous, verdict.grade.value],
-        "reasons": [None, [r.key for r in verdict.reasons]],
-        "policy_version": [None, verdict.policy_version],
-        "inspection_id": [None, verdict.inspection_id],
-    }
+    # the reasons are in the history row; the audit row says what changed and by which rule
+    changes: dict[str, Any] = {"grade": [previous, verdict.grade.value]}
     audit.record(
         session,
         actor=actor,
@@ -136,7 +132,7 @@ def _audit(
         entity_type="site",
         entity_id=site.id,
         changes=changes,
-        summary=f"工地 {site.project_code} 评定等级：{previous} → {verdict.grade.value}",
+        summary=f"工地 {site.project_code} 按评定规则 {verdict.policy_version} 重新评定等级",
     )
 
 
