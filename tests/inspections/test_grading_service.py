@@ -109,14 +109,17 @@ def test_a_submitted_inspection_grades_the_site_with_history_and_audit(
     assert len(regrades(db, city, "HP-003")) == 2
 
 
-def test_drafts_do_not_count_and_no_visit_means_ungraded(db: Session, city: City) -> None:
+def test_drafts_do_not_count_and_without_a_visit_a_typed_grade_stays(
+    db: Session, city: City, settings: Settings
+) -> None:
     draft = submit(db, city, "HP-002")
     draft.result, draft.submitted_at = InspectionResult.draft, None
     db.flush()
-    grading.regrade_site(db, city.sites["HP-002"], now=MONDAY)
-    assert site(db, city, "HP-002").grade == Grade.ungraded
-    (h,) = history(db, city, "HP-002")
-    assert h.reasons == [{"key": "grading.reason.no_inspection", "params": {}}]
+    assert grading.verdict_for(db, city.sites["HP-002"], now=MONDAY).grade.value == "ungraded"
+    assert grading.regrade_site(db, city.sites["HP-002"], now=MONDAY) is None
+    report(db, city, settings, site="HP-002")  # a case alone does not grade a site
+    assert site(db, city, "HP-002").grade == Grade.basic  # as typed before grading by rule
+    assert history(db, city, "HP-002") == [] and regrades(db, city, "HP-002") == []
 
 
 def test_opening_and_closing_a_case_regrades_its_site(

@@ -3,7 +3,9 @@
 ``regrade_site`` reads the site's latest submitted inspection and its open cases, applies
 the rule (``rule.grade_site``) and, when the verdict differs from the site's latest history
 row (grade or reasons), writes a ``site_grade_history`` row and an audit row; the site's
-``grade`` / ``graded_at`` change only when the grade itself changes. Never commits.
+``grade`` / ``graded_at`` change only when the grade itself changes. A site that no
+submitted inspection ever graded keeps the grade it had (typed before grading by the rule,
+or 未评定): open cases alone do not grade a site. Never commits.
 
 Who calls it:
 - the inspection service, after a visit is submitted;
@@ -74,8 +76,12 @@ def verdict_for(
 
 
 def _unchanged(last: SiteGradeHistory | None, site: Site, verdict: GradeVerdict) -> bool:
-    if last is None:  # never graded by the rule: nothing to say while it stays ungraded
-        return verdict.grade.value == site.grade.value == Grade.ungraded.value
+    if last is None and verdict.inspection_id is None:
+        # never graded by the rule and nothing to grade from: a grade typed before grading
+        # by the rule stays (the site page says so) until the first submitted inspection
+        return True
+    if last is None:
+        return False
     return (
         last.grade == verdict.grade.value == site.grade.value
         and last.reasons == verdict.reasons_json()
