@@ -10,7 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dustgrid import periodic, wiring
 from dustgrid.audit.models import AuditEntry
+from dustgrid.cases import hooks
 from dustgrid.cases.categories import CONTROL_MEASURES
 from dustgrid.cases.states import CaseState
 from dustgrid.config import Settings
@@ -214,3 +216,9 @@ def test_a_hand_typed_grade_says_it_was_not_graded_by_the_rule(
 ) -> None:
     page = web_as("admin").get(f"/sites/{city.sites['SH-003']}")
     assert "此等级为手工录入" in page.text
+
+
+def test_the_hook_and_the_chore_are_registered_through_wiring() -> None:
+    wiring.load()
+    assert "grading.stale" in periodic.CHORES
+    assert any(fn.__module__ == grading.__name__ for fn in hooks.SITE_CASES_CHANGED)
