@@ -209,6 +209,7 @@ def test_the_site_page_says_why_and_shows_the_history_in_local_time(
     assert "依据最近一次巡查：2026-03-02 10:00（现场巡查）" in text  # Shenyang time
     assert "完全达标 → 基本达标" in text and "insp_hp2" in text
     assert "grading.reason" not in text
+    assert "按评定规则重新评定等级" in text  # the audit row, in the change history
 
 
 def test_a_hand_typed_grade_says_it_was_not_graded_by_the_rule(
