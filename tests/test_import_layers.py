@@ -88,6 +88,7 @@ PURE_CORES = (
     "dustgrid.inspections.fence",
     "dustgrid.inspections.photos",
     "dustgrid.inspections.policy",
+    "dustgrid.inspections.grading.rule",
 )
 IMPURE_LIBRARIES = frozenset({"sqlalchemy", "fastapi", "starlette", "jinja2", "alembic", "psycopg"})
 

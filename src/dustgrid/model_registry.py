@@ -13,6 +13,7 @@ from dustgrid.grids import models as grid_models  # noqa: F401
 from dustgrid.identity import models as identity_models  # noqa: F401
 from dustgrid.ingest.deadletter import models as dead_letter_models  # noqa: F401
 from dustgrid.inspections import models as inspection_models  # noqa: F401
+from dustgrid.inspections.grading import models as grading_models  # noqa: F401
 from dustgrid.intake import models as intake_models  # noqa: F401
 from dustgrid.models import Base
 from dustgrid.notifications import models as notification_models  # noqa: F401

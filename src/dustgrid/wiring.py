@@ -20,6 +20,7 @@ REGISTERING_MODULES = (
     "dustgrid.devices.online",  # in-process sweep: devices gone offline
     "dustgrid.telemetry.tasks",  # thread: roll-ups
     "dustgrid.alerts.tasks",  # thread: the alert evaluator
+    "dustgrid.inspections.grading.service",  # case hook and chore: regrade sites
     # providers of lower domains' scope reaches and ports (identity.reach, sites.gridding)
     "dustgrid.sites.repository",  # districts holding visible sites
     "dustgrid.grids.repository",  # the site ledger's grid port

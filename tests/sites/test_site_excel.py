@@ -303,8 +303,9 @@ def test_machine_made_files_use_keys_and_english_values(
     assert (site.kind, site.stage, site.grade.value) == (
         SiteKind.demolition,
         Stage.earthwork,
-        "basic",
+        "ungraded",  # a grade column is read-only: grades follow from inspections
     )
+    assert report.notices == ["excel.grade_read_only"]
     assert site.planned_start_date == date(2024, 5, 1) and site.monitors_required is True
     assert site.enforcement_grid_id == city.grids["E-HP"]  # nearest grid of the district
 

@@ -74,7 +74,7 @@ def test_admin_import_upserts_good_rows_and_reports_every_bad_cell(api_as: Api, 
              investment_yuan="2,000,000", area_m2=800, built_up_area="否"),  # 2 created
         site("NEW-SH-1", district="210103", lat=41.80, lon=123.46, stage="earthwork"),  # 3
         site("HP-002", name="和平区南京街商业综合体", lat=41.785, lon=123.395,
-             stage="装饰装修", grade="完全达标"),  # 4 updated
+             stage="装饰装修", grade="完全达标"),  # 4 updated (the grade is read-only)
         site("BAD-1", lat=123.4, lon=41.79, contractor_name="某公司",
              contractor_uscc=NEW_BUILDER[:-1] + "Z"),  # 5
         site("BAD-2", kind="别墅", district="浑南区"),  # 6
@@ -108,7 +108,9 @@ def test_admin_import_upserts_good_rows_and_reports_every_bad_cell(api_as: Api, 
     assert sh is not None and sh["district_id"] == city.districts["shenhe"]
     assert sh["stage"] == "earthwork" and sh["inspector_grid_id"] == city.grids["I-SH"]
     updated = find(api, "HP-002")
-    assert updated is not None and (updated["stage"], updated["grade"]) == ("decoration", "full")
+    # the grade follows from inspections: the typed one is ignored, and the report says so
+    assert updated is not None and (updated["stage"], updated["grade"]) == ("decoration", "basic")
+    assert report["notices"] == ["excel.grade_read_only"]
     assert updated["contractor_id"] == city.enterprises["alpha"]  # blank cell kept the value
     for code in ("BAD-1", "BAD-2", "BAD-3"):
         assert find(api, code) is None
@@ -170,7 +172,7 @@ def test_template_has_headers_dropdowns_and_scoped_lists(api_as: Api) -> None:
     assert formulas[col["kind"]] == '"房屋建筑,市政工程,轨道交通,拆除工程,其他"'
     assert formulas[col["stage"]] == '"土方阶段,基础阶段,主体阶段,装饰装修,已竣工,停工"'
     assert formulas[col["permit_status"]] == '"已取得施工许可,疑似未批先建,确认未批先建"'
-    assert formulas[col["grade"]] == '"不达标,基本达标,完全达标,未评定"'
+    assert col["grade"] not in formulas  # read-only: exported, never picked
     assert formulas[col["built_up_area"]] == '"是,否"'
     assert formulas[col["district"]].startswith("'填写说明'!$A$")
     help_text = {str(c.value) for r_ in wb["填写说明"].iter_rows() for c in r_ if c.value}
@@ -189,7 +191,8 @@ def test_export_is_scoped_and_reimports_unchanged(api_as: Api) -> None:
     assert {v[TITLES.index("所属区*")] for v in values[1:]} == {"和平区"}
     assert values[1][TITLES.index("施工单位")] == "沈阳阿尔法建设集团有限公司"
     report = upload(api, r.content).json()
-    assert report == {"created": 0, "updated": 0, "unchanged": 3, "errors": []}
+    assert report == {"created": 0, "updated": 0, "unchanged": 3, "errors": [],
+                      "notices": ["excel.grade_read_only"]}  # fmt: skip
 
 
 def test_admin_export_round_trip_with_a_filter(api_as: Api, city: City) -> None:
@@ -200,4 +203,5 @@ def test_admin_export_round_trip_with_a_filter(api_as: Api, city: City) -> None:
     assert codes == ["SH-001", "SH-002", "SH-003"]
     everything = api.get("/api/v1/sites/export.xlsx").content
     report = upload(api, everything).json()
-    assert report == {"created": 0, "updated": 0, "unchanged": 7, "errors": []}
+    assert report == {"created": 0, "updated": 0, "unchanged": 7, "errors": [],
+                      "notices": ["excel.grade_read_only"]}  # fmt: skip

@@ -8,7 +8,9 @@ version are filled the same way everywhere. ``record_event`` is the full step:
 2. the checked attachments, stored under the event (their summary goes into the event data);
 3. ``then(event)``: the caller's follow-ups of the event (``followups.run``), if any;
 4. the audit row, last, so a change record computed from the case sees everything the
-   step changed.
+   step changed;
+5. the site hooks (``cases.hooks``), when the step opened the case, changed its state or
+   merged a report into it (which may raise its severity): a site's grade depends on them.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
 from dustgrid.cases import attachments as files
+from dustgrid.cases import hooks
 from dustgrid.cases.models import Case, CaseEvent
 from dustgrid.cases.states import System
 from dustgrid.config import Settings
 from dustgrid.identity.principal import Principal
 
 Changes = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
+_MERGED = "case.merged"  # a duplicate report: the case's severity may have risen
 
 
 def role_of(actor: Principal | None) -> str:
@@ -133,4 +137,6 @@ def record_event(
             changes=dict(changes) if changes is not None else None,
             summary=audit_row.summary,
         )
+    if from_state is None or from_state != case.state.value or kind == _MERGED:
+        hooks.site_cases_changed(session, case.site_id, now, actor)
     return event

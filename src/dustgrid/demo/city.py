@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from dustgrid.audit import service as audit
 from dustgrid.auth.models import User
 from dustgrid.auth.service import load_principal
+from dustgrid.demo import grades as demo_grades
 from dustgrid.demo import names
 from dustgrid.demo.geography import DISTRICTS, CityGeography, DistrictSpec
 from dustgrid.demo.inspections import Team, add_history
@@ -42,7 +43,7 @@ from dustgrid.grids.policy import DEFAULT_GRID_POLICY, GridPolicy
 from dustgrid.identity.passwords import hash_password
 from dustgrid.identity.roles import Role
 from dustgrid.org.models import UNIT_LEVEL, District, OrgUnit, UnitKind
-from dustgrid.sites.models import Enterprise, Site
+from dustgrid.sites.models import Enterprise, Grade, Site
 from dustgrid.sites.repository import site_clause
 
 DEMO_PASSWORD = "demo-2024"
@@ -139,6 +140,7 @@ class _Builder:
         self.row_district: list[DistrictSpec] = []
         self.grids: list[_GridPlan] = []
         self.users: list[User] = []
+        self.members_of: dict[int, list[int]] = {}  # grid id → its members' user ids
         self.notes: list[str] = []
         self._hash = ""  # the demo password's hash, computed once in _people
         self.teams: list[Team] = []  # each grid's group, for the inspection history
@@ -149,16 +151,23 @@ class _Builder:
         self._plan_sites(n_sites)
         self._plan_grids()
         self._people()
+        visits = demo_grades.plan_visits(random.Random(seed), self.rows, self.members_of)
         # render_nulls: keep one INSERT shape for all rows (None values would split the batch)
         self.s.execute(insert(Site).execution_options(render_nulls=True), self.rows)
-        # its own random stream: the history does not change the rest of the city
-        visits = add_history(
-            self.s, random.Random(seed * 7919 + 12), self.teams, self.today, DEMO_TZ
+        site_ids = {code: sid for code, sid in self.s.execute(select(Site.project_code, Site.id))}
+        demo_grades.write_visits(self.s, self.rows, site_ids, visits)
+        # The week's routine visits found nothing: they go only to fully compliant sites, so
+        # every site's latest inspection still gives the grade the rule gave it (own stream:
+        # the history does not change the rest of the city).
+        full = {site_ids[r["project_code"]] for r in self.rows if r["grade"] == Grade.full}
+        routine = add_history(
+            self.s, random.Random(seed * 7919 + 12), self.teams, self.today, DEMO_TZ, only=full
         )
         audit.record(
             self.s, actor=None, action="create", entity_type=DEMO_ENTITY, entity_id=None,
             changes={"seed": seed, "sites": n_sites, "districts": len(DISTRICTS),
-                     "grids": len(self.grids), "users": len(self.users), "inspections": visits,
+                     "grids": len(self.grids), "users": len(self.users),
+                     "inspections": len(visits) + routine,
                      "reference_date": self.today.isoformat(), "policy": self.policy.version},
             summary=f"加载演示城市 seed={seed}：{len(DISTRICTS)} 个区、{n_sites} 个工地、"
                     f"{len(self.grids)} 个网格、{len(self.users)} 个账号",
@@ -323,6 +332,7 @@ class _Builder:
             Team(p.grid.id, p.kind, g.id, [u.id for u in team])
             for g, (p, team) in zip(groups, teams, strict=True)
         ]
+        self.members_of = {p.grid.id: [u.id for u in team] for p, team in teams}
         self.s.execute(insert(GridGroupMember), [
             {"group_id": g.id, "user_id": u.id} for g, (_, team) in zip(groups, teams, strict=True)
             for u in team

@@ -10,7 +10,7 @@ in bulk: the demo stays fast.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -78,11 +78,20 @@ def _visit(rng: random.Random, team: Team, site: Any, day: date, k: int, tz: Any
 
 
 def add_history(
-    session: Session, rng: random.Random, teams: Sequence[Team], today: date, tz: Any
+    session: Session,
+    rng: random.Random,
+    teams: Sequence[Team],
+    today: date,
+    tz: Any,
+    *,
+    only: Collection[int] | None = None,
 ) -> int:
-    """Write the week's visits and their answers; returns the number of visits."""
+    """Write the week's visits and their answers (to the sites in ``only``, when given);
+    returns the number of visits."""
     by_grid: dict[int, list[Any]] = {}
     for site in repo.site_points(session):
+        if only is not None and site.id not in only:
+            continue
         for grid in (site.enforcement_grid_id, site.inspector_grid_id):
             if grid is not None:
                 by_grid.setdefault(grid, []).append(site)

@@ -72,6 +72,8 @@ class Column:
     fmt: str = ""  # what to type, for the instructions sheet
     example: str = ""
     aliases: tuple[str, ...] = ()
+    # Exported for reading only: the import ignores the column (and says so once).
+    read_only: bool = False
 
     @property
     def title(self) -> str:
@@ -124,7 +126,8 @@ COLUMNS: tuple[Column, ...] = (
       example="13800000000"),
     C("built_up_area", "是否城市建成区", "In built-up area", P.boolean, fmt="是 / 否",
       example="是", aliases=("城市建成区",)),
-    C("grade", "扬尘治理等级", "Dust control grade", P.enum, enum=Grade, i18n="grade"),
+    C("grade", "扬尘治理等级", "Dust control grade", P.enum, enum=Grade, i18n="grade",
+      fmt="只读：由巡查结果和在办案件自动评定，导入时忽略", read_only=True),
     C("enforcement_grid", "执法监督网格", "Enforcement grid", P.grid,
       grid_kind=GridKind.enforcement, fmt=_NEAR),
     C("inspector_grid", "专职巡查网格", "Inspector grid", P.grid, grid_kind=GridKind.inspector,
@@ -488,6 +491,8 @@ def parse_row(
     """All errors of a row at once, one per bad cell, in column order."""
     row = ParsedRow()
     for col, value in cells.items():
+        if col.read_only:
+            continue
         if is_blank(value):
             if col.required:
                 row.errors.append((col.header, "必填项为空 / required"))

@@ -57,7 +57,8 @@ class SiteFields(BaseModel):
     supervisor: EnterpriseRef | None = None
     contact_name: OptionalPlainText = Field(default=None, max_length=64)
     contact_phone: OptionalPlainText = Field(default=None, max_length=32)
-    grade: Grade | None = None
+    # No ``grade``: it follows from inspections and open cases (inspections.grading); a
+    # posted grade is refused as an unknown field (422).
     control_measures: dict[str, Any] | None = None
     enforcement_grid_id: Id | None = None
     inspector_grid_id: Id | None = None
@@ -80,7 +81,7 @@ class SiteUpdate(SiteFields):
     _not_null = reject_null(
         "name", "permit_no", "permit_status", "kind", "district_id", "address", "lat", "lon",
         "built_up_area", "area_m2", "investment_yuan", "stage", "contact_name",
-        "contact_phone", "grade",
+        "contact_phone",
     )  # fmt: skip
 
 

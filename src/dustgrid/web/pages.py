@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -45,6 +46,7 @@ from dustgrid.web.history import readable_history
 from dustgrid.web.mapdata import to_datum
 from dustgrid.web.overview_pages import is_leader
 from dustgrid.web.site_form import FORM_FIELDS, form_to_payload, site_to_form
+from dustgrid.web.site_grades import grade_panel
 from dustgrid.web.templating import render, request_locale
 
 router = APIRouter(include_in_schema=False)
@@ -278,14 +280,20 @@ async def import_submit(
 
 @router.get("/sites/{site_id}", response_class=HTMLResponse)
 def site_page(
-    request: Request, session: DbSession, principal: CurrentPrincipal, site_id: int
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    principal: CurrentPrincipal,
+    site_id: int,
 ) -> Response:
     site = svc.get_site(session, principal, site_id)
+    tz = ZoneInfo(settings.timezone)
     return render(
         request,
         "sites/detail.html",
         site=site,
         can_write=principal.can(Perm.site_write),
+        grading=grade_panel(session, principal, site_id, locale=request_locale(request), tz=tz),
         **_site_context(session, site_id, site, locale=request_locale(request)),
     )
 

@@ -44,7 +44,6 @@ FORM_FIELDS: tuple[FormField, ...] = (
     FormField("supervisor_uscc", "enterprise.uscc"),
     FormField("contact_name", "site.contact_name"),
     FormField("contact_phone", "site.contact_phone"),
-    FormField("grade", "site.grade", "select:grade"),
     FormField("enforcement_grid_id", "site.enforcement_grid", "grid:enforcement"),
     FormField("inspector_grid_id", "site.inspector_grid", "grid:inspector"),
 )

@@ -55,11 +55,16 @@ class ImportReport(BaseModel):
     updated: int = 0
     unchanged: int = 0
     errors: list[RowError] = Field(default_factory=list)
+    # What the import left alone on purpose (a read-only column), as message keys.
+    notices: list[str] = Field(default_factory=list)
 
 
 _REFS = {"district": "district_id", "enforcement_grid": "enforcement_grid_id",
          "inspector_grid": "inspector_grid_id"}  # fmt: skip
-_DIRECT = tuple(c.key for c in COLUMNS if c.key not in {"project_code", *_REFS, *ENT_KEYS})
+_DIRECT = tuple(
+    c.key for c in COLUMNS if c.key not in {"project_code", *_REFS, *ENT_KEYS} and not c.read_only
+)
+
 _ATTR_KEY = {v: k for k, v in _REFS.items()}
 
 
@@ -257,7 +262,9 @@ def import_sites(
         parsed.append((number, row))
     codes = [r.values["project_code"] for _, r in parsed if not r.errors]
     ctx = _Context.load(session, principal, codes)
-    report = ImportReport()
+    report = ImportReport(
+        notices=[f"excel.{c.key}_read_only" for c in columns.values() if c.read_only]
+    )
     for number, row in parsed:
         errors = row.errors
         if not errors:

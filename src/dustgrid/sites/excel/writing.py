@@ -189,9 +189,12 @@ def _write_grids(
 
 
 def _add_dropdowns(ws: Worksheet, lists: dict[str, str], last_row: int) -> None:
-    """List validations: strict for enums and 是/否, a warning only for districts and grids."""
+    """List validations: strict for enums and 是/否, a warning only for districts and grids;
+    none on a read-only column."""
     for i, col in enumerate(COLUMNS, start=1):
         strict = True
+        if col.read_only:  # information only: nothing to pick
+            continue
         if col.parse is Parse.enum:
             formula = '"' + ",".join(enum_labels(col)) + '"'
         elif col.parse is Parse.boolean:
