@@ -32,7 +32,11 @@ def test_every_demo_grade_is_what_the_rule_says(tmp_path: Path) -> None:
         assert set(grades) == set(Grade)  # all four grades show on the map
         visits = s.scalar(select(func.count()).select_from(Inspection))
         rows = s.scalar(select(func.count()).select_from(SiteGradeHistory))
-        assert visits == rows == len(sites) - grades[Grade.ungraded]
+        # one grading visit and history row per graded site, plus the week's routine
+        # visits (nothing found) at fully compliant sites
+        # (a routine visit may add a history row: same grade, newer reasons)
+        assert rows is not None and rows >= len(sites) - grades[Grade.ungraded]
+        assert visits is not None and visits > len(sites) - grades[Grade.ungraded]
         for site in sites:
             verdict = grading.verdict_for(s, site.id, now=TODAY_NOON)
             assert verdict.grade.value == site.grade.value, site.project_code

@@ -365,3 +365,19 @@ def test_nearby_sites_come_nearest_first(api_as: Api, city: City) -> None:
     found = c.get("/api/v1/inspections/nearby", params={"q": "地铁"}).json()
     assert [r["project_code"] for r in found] == ["HP-M01"]
     assert api_as("prov_gamma").get("/api/v1/inspections/nearby").json() == []
+
+
+def test_the_grade_follows_the_submitted_visit(api_as: Api, city: City) -> None:
+    """HP-003 is typed 完全达标 in the fixture; a failed key item makes it 不达标 at once,
+    and the site's "why this grade" names the failed measure's rule."""
+    c = api_as("insp_hp1")
+    site = city.sites["HP-003"]
+    assert c.get(f"/api/v1/sites/{site}").json()["grade"] == "full"
+    visit = check_in(c, site, at=(41.7951, 123.4051)).json()
+    assert photo(c, visit["id"], "hoarding").status_code == 201
+    r = c.post(
+        f"/api/v1/inspections/{visit['id']}/submit",
+        json={"answers": answers(c, {"hoarding": "西侧围挡缺口"})},
+    )
+    assert r.status_code == 200, r.text
+    assert c.get(f"/api/v1/sites/{site}").json()["grade"] == "non_compliant"

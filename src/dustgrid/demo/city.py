@@ -42,6 +42,8 @@ from dustgrid.grids.partition import Partition, PartitionStatus, plan_city
 from dustgrid.grids.policy import DEFAULT_GRID_POLICY, GridPolicy
 from dustgrid.identity.passwords import hash_password
 from dustgrid.identity.roles import Role
+from dustgrid.inspections.grading import service as grading
+from dustgrid.inspections.models import Inspection
 from dustgrid.org.models import UNIT_LEVEL, District, OrgUnit, UnitKind
 from dustgrid.sites.models import Enterprise, Grade, Site
 from dustgrid.sites.repository import site_clause
@@ -163,6 +165,7 @@ class _Builder:
         routine = add_history(
             self.s, random.Random(seed * 7919 + 12), self.teams, self.today, DEMO_TZ, only=full
         )
+        self._regrade_after_routine(full)
         audit.record(
             self.s, actor=None, action="create", entity_type=DEMO_ENTITY, entity_id=None,
             changes={"seed": seed, "sites": n_sites, "districts": len(DISTRICTS),
@@ -337,6 +340,16 @@ class _Builder:
             {"group_id": g.id, "user_id": u.id} for g, (_, team) in zip(groups, teams, strict=True)
             for u in team
         ])  # fmt: skip
+
+    def _regrade_after_routine(self, site_ids: set[int]) -> None:
+        """Each site's grade and its reasons as of its latest visit (still 完全达标)."""
+        latest = self.s.execute(
+            select(Inspection.site_id, func.max(Inspection.submitted_at))
+            .where(Inspection.site_id.in_(site_ids))
+            .group_by(Inspection.site_id)
+        )
+        for site_id, at in latest:
+            grading.regrade_site(self.s, site_id, now=at)
 
     def _team_size(self, kind: GridKind) -> int:
         """Two people per group: the inspector pair, the smallest enforcement group."""

@@ -34,6 +34,7 @@ from dustgrid.inspections import fence, photos
 from dustgrid.inspections import repository as repo
 from dustgrid.inspections.checklist import ChecklistItem, ChecklistTemplate, template_by_version
 from dustgrid.inspections.checklist import template_for as checklist_for
+from dustgrid.inspections.grading.service import regrade_site
 from dustgrid.inspections.models import (
     Inspection,
     InspectionItem,
@@ -514,6 +515,7 @@ def submit(
         after=snapshot(row),
         summary=f"提交巡查 #{row.id}：" + (f"发现问题 {failed} 项" if failed else "未发现问题"),
     )
+    regrade_site(session, row.site_id, now=now, actor=p)  # the grade follows the visit
     return row, True
 
 
