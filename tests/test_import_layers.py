@@ -56,6 +56,7 @@ DOMAINS = (
     "intake",
     "alerts",
     "inspections",
+    "patrols",
 )
 RUNTIME = frozenset({"ingest", "jobs", "background"})
 ENTRY = frozenset({"web", "app", "cli", "demo", "simulator", "model_registry", "migrate", "wiring"})
@@ -81,6 +82,11 @@ PURE_CORES = (
     "dustgrid.grids.partition",
     "dustgrid.geo",
     "dustgrid.sites.uscc",
+    "dustgrid.patrols.planner",
+    "dustgrid.patrols.policy",
+    "dustgrid.patrols.periods",
+    "dustgrid.patrols.priority",
+    "dustgrid.patrols.routing",
 )
 IMPURE_LIBRARIES = frozenset({"sqlalchemy", "fastapi", "starlette", "jinja2", "alembic", "psycopg"})
 

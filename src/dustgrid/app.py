@@ -40,6 +40,7 @@ from dustgrid.intake.open311.api import spec_http_error
 from dustgrid.intake.video.api import router as video_ai_router
 from dustgrid.notifications.api import router as notifications_router
 from dustgrid.org.api import router as org_router
+from dustgrid.patrols.api import router as patrols_router
 from dustgrid.sites.api import router as sites_router
 from dustgrid.telemetry.api import router as telemetry_router
 from dustgrid.web.alert_pages import router as alert_pages_router
@@ -212,6 +213,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(sites_router)
     app.include_router(org_router)
     app.include_router(grids_router)
+    app.include_router(patrols_router)
     app.include_router(pages_router)
     app.include_router(org_pages_router)
     app.include_router(user_pages_router)

@@ -20,6 +20,7 @@ REGISTERING_MODULES = (
     "dustgrid.devices.online",  # in-process sweep: devices gone offline
     "dustgrid.telemetry.tasks",  # thread: roll-ups
     "dustgrid.alerts.tasks",  # thread: the alert evaluator
+    "dustgrid.patrols.tasks",  # sweep: each period's patrol plans (Monday / first working day)
     # providers of lower domains' scope reaches and ports (identity.reach, sites.gridding)
     "dustgrid.sites.repository",  # districts holding visible sites
     "dustgrid.grids.repository",  # the site ledger's grid port
