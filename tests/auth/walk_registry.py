@@ -19,6 +19,7 @@ def walked_elsewhere() -> set[tuple[str, str]]:
     from tests.ingest.http import test_http_ingest_checks
     from tests.intake import test_intake_api
     from tests.org import test_org_api
+    from tests.patrols import test_patrol_api
     from tests.telemetry import test_telemetry_api
 
     routes = set(AUTH_ROUTES)
@@ -32,6 +33,7 @@ def walked_elsewhere() -> set[tuple[str, str]]:
         test_http_ingest_checks,
         test_intake_api,
         test_org_api,
+        test_patrol_api,
         test_telemetry_api,
     )
     for module in modules:

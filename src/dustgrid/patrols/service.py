@@ -519,6 +519,8 @@ def coverage(
     tally: dict[str, list[Any]] = {}
     for plan, group in rows:
         people = members.get(group.group_id, [])
+        for key, label in _keys(level, group, people, None, districts):
+            tally.setdefault(key, [label, 0, 0, 0])  # a member with nothing planned shows 0
         for stop, status in _plan_statuses(session, plan, group, people, today, calendar.tz):
             if not first <= stop.day <= last:
                 continue
@@ -552,14 +554,15 @@ def _keys(
     level: str,
     group: repo.GroupRow,
     people: list[repo.MemberRow],
-    stop: PatrolStop,
+    stop: PatrolStop | None,
     districts: dict[int, str],
 ) -> list[tuple[str, str]]:
+    """The rows a stop counts in (``stop`` None: every row the plan has)."""
     if level == "group":
         return [(str(group.group_id), f"{group.grid_code} {group.group_name}")]
     if level == "grid":
         return [(group.grid_code, group.grid_name)]
     if level == "district":
         return [(str(group.district_id), districts.get(group.district_id, ""))]
-    walkers = [m for m in people if stop.member_user_id in (None, m.user_id)]
+    walkers = [m for m in people if stop is None or stop.member_user_id in (None, m.user_id)]
     return [(m.username, m.display_name) for m in walkers]
