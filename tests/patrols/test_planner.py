@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from datetime import date, timedelta
+from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -179,7 +180,7 @@ def test_route_visits_every_stop_once_and_is_no_longer_than_greedy() -> None:
 
     def length(ids: list[int]) -> float:
         path = [start, *(by_id[i] for i in ids)]
-        return sum(haversine_m(a.lat, a.lon, b.lat, b.lon) for a, b in zip(path, path[1:]))
+        return sum(haversine_m(a.lat, a.lon, b.lat, b.lon) for a, b in pairwise(path))
 
     assert length(order) <= length(nearest_neighbour_order(stops, start)) + 1
 
