@@ -91,6 +91,7 @@ PAGES = (
     "/devices",
     "/devices/quarantine",
     "/grids",
+    "/patrols",
     "/org",
     "/hotline",
     "/credit",
