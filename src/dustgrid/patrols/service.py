@@ -34,7 +34,7 @@ from dustgrid.patrols import repository as repo
 from dustgrid.patrols.models import PatrolPlan, PatrolStop
 from dustgrid.patrols.periods import Period, parse_week, period_of
 from dustgrid.patrols.planner import PlanSite, plan_period
-from dustgrid.patrols.policy import DEFAULT_PATROL_POLICY, INSPECTOR, PatrolPolicy
+from dustgrid.patrols.policy import DEFAULT_PATROL_POLICY, INSPECTOR, DutyPolicy, PatrolPolicy
 from dustgrid.patrols.priority import PriorityInputs
 from dustgrid.patrols.routing import DistanceMatrix, Stop, ortools_order, straight_line
 from dustgrid.workcal.calendar import WorkCalendar
@@ -214,6 +214,51 @@ def _snapshot(plan: PatrolPlan, stops: int) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class PlanInputs:
+    """What the pure planner gets for one group and period (gathered from the database)."""
+
+    sites: list[PlanSite]  # active sites not yet visited in the period, with priorities
+    days: list[date]  # working days of the period from ``today`` on
+    crews: int
+    duty: DutyPolicy
+    start: Stop | None
+    members: list[repo.MemberRow]
+    visited: set[int]
+
+
+def plan_inputs(
+    session: Session,
+    group: repo.GroupRow,
+    period: Period,
+    *,
+    today: date,
+    settings: Settings,
+    policy: PatrolPolicy = DEFAULT_PATROL_POLICY,
+) -> PlanInputs:
+    calendar = work_calendar(settings)
+    members = repo.members(session, [group.group_id])[group.group_id]
+    sites = repo.active_sites(session, group.grid_id, group.grid_kind)
+    visited = _visited_sites(
+        session,
+        group,
+        {m.user_id for m in members},
+        [s.site_id for s in sites],
+        period,
+        calendar.tz,
+    )
+    duty = policy.duty(group.grid_kind)
+    return PlanInputs(
+        sites=_plan_sites(session, [s for s in sites if s.site_id not in visited], calendar.tz),
+        days=working_days(calendar, (d for d in period.days() if d >= today)),
+        crews=1 if duty.together or not members else len(members),
+        duty=duty,
+        start=start_point(settings, group.grid_code),
+        members=members,
+        visited=visited,
+    )
+
+
 def generate_group(
     session: Session,
     group: repo.GroupRow,
@@ -226,7 +271,6 @@ def generate_group(
     policy: PatrolPolicy = DEFAULT_PATROL_POLICY,
 ) -> GenerateReport:
     """Create (or, with ``replace``, regenerate) the group's plan for ``period``."""
-    calendar = work_calendar(settings)
     plan = repo.plan_for(session, group.group_id, period.start)
     created = plan is None
     if plan is not None and not replace:
@@ -244,31 +288,19 @@ def generate_group(
         )
         repo.add(session, plan)
         session.flush()
-    members = repo.members(session, [group.group_id])[group.group_id]
-    sites = repo.active_sites(session, group.grid_id, group.grid_kind)
-    visited = _visited_sites(
-        session,
-        group,
-        {m.user_id for m in members},
-        [s.site_id for s in sites],
-        period,
-        calendar.tz,
-    )
+    inputs = plan_inputs(session, group, period, today=today, settings=settings, policy=policy)
     old = repo.stops_of(session, [plan.id])
     before = {} if created else _snapshot(plan, len(old))
-    kept = [s for s in old if s.day < today or s.site_id in visited]
+    kept = [s for s in old if s.day < today or s.site_id in inputs.visited]
     kept_ids = {s.id for s in kept}
     repo.delete_stops(session, [s.id for s in old if s.id not in kept_ids])
-    todo = [s for s in sites if s.site_id not in visited]
-    days = working_days(calendar, (d for d in period.days() if d >= today))
-    duty = policy.duty(group.grid_kind)
-    crews = 1 if duty.together or not members else len(members)
+    duty, members = inputs.duty, inputs.members
     result = plan_period(
-        _plan_sites(session, todo, calendar.tz),
-        days,
-        crews,
+        inputs.sites,
+        inputs.days,
+        inputs.crews,
         duty,
-        start=start_point(settings, group.grid_code),
+        start=inputs.start,
         route=_router(settings, policy),
     )
     new = [
