@@ -201,3 +201,14 @@ def test_road_matrix_is_used_where_it_has_the_pair(tmp_path: object) -> None:
         assert "line 1" in str(exc)
     else:
         raise AssertionError("a bad row is refused")
+
+
+def test_small_routes_are_exact_and_start_where_told() -> None:
+    stops = [Stop(1, 41.80, 123.40), Stop(2, 41.83, 123.40), Stop(3, 41.81, 123.40)]
+    # without a start point the day's first site (in priority order) opens the route
+    assert ortools_order(stops, None) == [1, 3, 2]
+    # from a station north of them all: the northernmost first
+    assert ortools_order(stops, Stop(0, 41.90, 123.40)) == [2, 3, 1]
+    # the same answers from the solver
+    assert ortools_order(stops, None, exact_up_to=0) == [1, 3, 2]
+    assert ortools_order(stops, Stop(0, 41.90, 123.40), exact_up_to=0) == [2, 3, 1]

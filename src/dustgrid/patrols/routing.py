@@ -12,6 +12,7 @@ import csv
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise, permutations
 from pathlib import Path
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -82,18 +83,38 @@ def _cost_matrix(nodes: Sequence[Stop], distance: Distance) -> list[list[int]]:
     ]
 
 
+def _exact(nodes: Sequence[Stop], costs: list[list[int]], with_start: bool) -> list[int]:
+    """The shortest open path from node 0 by trying every order (a handful of stops only)."""
+    best: tuple[int, tuple[int, ...]] | None = None
+    for perm in permutations(range(1, len(nodes))):
+        path = (0, *perm)
+        length = sum(costs[a][b] for a, b in pairwise(path))
+        if best is None or length < best[0]:
+            best = (length, path)
+    assert best is not None
+    order = best[1][1:] if with_start else best[1]
+    return [nodes[i].site_id for i in order]
+
+
 def ortools_order(
     stops: Sequence[Stop],
     start: Stop | None,
     *,
     distance: Distance = straight_line,
     time_limit_ms: int = 200,
+    exact_up_to: int = 5,
 ) -> list[int]:
-    """Site ids in visiting order (every stop exactly once)."""
-    if len(stops) <= 2:
+    """Site ids in visiting order (every stop exactly once).
+
+    Up to ``exact_up_to`` stops every order is tried (exact, and cheaper than setting up
+    the solver); longer routes go to OR-Tools.
+    """
+    if len(stops) <= 2 and start is None:
         return [s.site_id for s in stops]
     nodes = _nodes(stops, start)
     costs = _cost_matrix(nodes, distance)
+    if len(stops) <= exact_up_to:
+        return _exact(nodes, costs, with_start=start is not None)
     manager = pywrapcp.RoutingIndexManager(len(nodes), 1, 0)
     model = pywrapcp.RoutingModel(manager)
 
