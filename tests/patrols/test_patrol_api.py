@@ -80,3 +80,10 @@ def test_grid_filter_and_coverage(planned: None, api_as: Callable[[str], TestCli
     rows = {row["key"]: row for row in r.json()}
     assert set(rows) == {"E-HP", "I-HP"}
     assert rows["E-HP"]["planned"] == 4 and rows["I-HP"]["planned"] == 4
+
+
+def test_weeks_and_dates_out_of_range_are_422(api_as: Callable[[str], TestClient]) -> None:
+    c = api_as("admin")
+    assert c.get("/api/v1/patrol-plans", params={"week": "9999-W52"}).status_code == 422
+    r = c.get("/api/v1/patrol-coverage", params={"from": "0001-01-01", "to": "2026-12-20"})
+    assert r.status_code == 422 and "from" in r.text

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from dustgrid.bounds import Day
 from dustgrid.errors import error_responses
 from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.patrols import service as svc
@@ -88,8 +89,8 @@ def patrol_coverage(
     session: DbSession,
     principal: CurrentPrincipal,
     settings: AppSettings,
-    from_: Annotated[date, Query(alias="from", description="first day (YYYY-MM-DD)")],
-    to: Annotated[date, Query(description="last day, inclusive (YYYY-MM-DD)")],
+    from_: Annotated[Day, Query(alias="from", description="first day (YYYY-MM-DD)")],
+    to: Annotated[Day, Query(description="last day, inclusive (YYYY-MM-DD)")],
     level: Literal["member", "group", "grid", "district"] = "group",
 ) -> list[CoverageOut]:
     rows = svc.coverage(

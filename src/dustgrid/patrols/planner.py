@@ -9,7 +9,8 @@ the day's crews by position, so each crew's sites lie together.
 Counts per slot (``m`` sites, ``D`` slots, quota ``min``–``max``):
 
 * more sites than ``max × D``: the ``max × D`` first in priority order are planned and the
-  rest are the **shortfall** (``unscheduled``, in priority order);
+  rest are the **shortfall** (``unscheduled``, in priority order); with no working day
+  left every site is shortfall;
 * otherwise ``k`` slots are used, as many as keep every used slot at ``min`` or more
   (``k = m // min``, at most ``D``), spread evenly over the period; each used slot holds
   ``m / k`` sites give or take one. When no ``k`` keeps a slot between ``min`` and ``max``
@@ -116,9 +117,10 @@ def plan_period(
         ortools_order, time_limit_ms=time_limit_ms
     )
     queue = ordered(sites)
-    cap = len(queue) if duty.per_day_max is None else duty.per_day_max * len(days) * crews
+    slots = len(days) * crews
+    cap = len(queue) if duty.per_day_max is None and slots else (duty.per_day_max or 0) * slots
     planned, unscheduled = queue[:cap], queue[cap:]
-    counts, underfilled = slot_counts(len(planned), len(days) * crews, duty)
+    counts, underfilled = slot_counts(len(planned), slots, duty)
     crew_days: list[CrewDay] = []
     taken = 0
     for d, day in enumerate(days):

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from dustgrid.audit.service import record_change
+from dustgrid.bounds import DATE_MAX, DATE_MIN
 from dustgrid.cases.deadlines import work_calendar
 from dustgrid.config import Settings
 from dustgrid.errors import Forbidden, Invalid, NotFound
@@ -413,10 +414,14 @@ def _check_reader(principal: Principal | None) -> None:
 
 
 def parse_week_param(text: str) -> date:
+    """The Monday of an ISO week from a parameter; 422 naming ``week`` when it is not one."""
     try:
-        return parse_week(text)
+        monday = parse_week(text)
     except ValueError as exc:
         raise Invalid(f"周次格式应为 2026-W50 / week: {exc}") from exc
+    if not DATE_MIN <= monday <= DATE_MAX - timedelta(days=6):
+        raise Invalid(f"周次须在 {DATE_MIN.year}–{DATE_MAX.year} 年之间 / week: out of range")
+    return monday
 
 
 def _statuses(
