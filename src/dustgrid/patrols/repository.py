@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts.models import Alert, AlertState
@@ -88,12 +88,23 @@ def groups(session: Session, grid_code: str | None = None) -> list[GroupRow]:
 
 def groups_without_plan(session: Session, period_starts: dict[str, date]) -> list[GroupRow]:
     """Groups with no plan starting on their kind's period start (``{kind: start}``)."""
-    out = []
-    for row in groups(session):
-        start = period_starts[row.grid_kind]
-        if plan_for(session, row.group_id, start) is None:
-            out.append(row)
-    return out
+    have = {
+        (str(kind), gid)
+        for kind, gid in session.execute(
+            select(Grid.kind, PatrolPlan.group_id)
+            .join(Grid, Grid.id == PatrolPlan.grid_id)
+            .where(PatrolPlan.period_start.in_(set(period_starts.values())))
+            .where(
+                or_(
+                    *(
+                        (Grid.kind == kind) & (PatrolPlan.period_start == start)
+                        for kind, start in period_starts.items()
+                    )
+                )
+            )
+        )
+    }
+    return [g for g in groups(session) if (g.grid_kind, g.group_id) not in have]
 
 
 def grid_exists(session: Session, code: str) -> bool:
