@@ -19,10 +19,10 @@ router = APIRouter(include_in_schema=False)
 
 
 def _rows(plan: svc.PlanView) -> list[dict[str, Any]]:
-    """A table row per crew and day: members walking the same route share one row."""
+    """A table row per crew and day: members with the same route (or both free) share one."""
     rows: dict[tuple[Any, ...], dict[str, Any]] = {}
     for d in plan.days:
-        key = (d.day, tuple(d.site_ids) or d.member)
+        key = (d.day, tuple(d.site_ids))
         row = rows.setdefault(key, {"day": d.day, "names": [], "stops": d.stops})
         row["names"].append(d.member_name)
     return list(rows.values())
