@@ -57,6 +57,7 @@ DOMAINS = (
     "emergencies",
     "alerts",
     "inspections",
+    "patrols",
     "overview",
 )
 RUNTIME = frozenset({"ingest", "jobs", "background"})
@@ -89,6 +90,11 @@ PURE_CORES = (
     "dustgrid.inspections.photos",
     "dustgrid.inspections.policy",
     "dustgrid.inspections.grading.rule",
+    "dustgrid.patrols.planner",
+    "dustgrid.patrols.policy",
+    "dustgrid.patrols.periods",
+    "dustgrid.patrols.priority",
+    "dustgrid.patrols.routing",
 )
 IMPURE_LIBRARIES = frozenset({"sqlalchemy", "fastapi", "starlette", "jinja2", "alembic", "psycopg"})
 

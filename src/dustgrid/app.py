@@ -43,6 +43,7 @@ from dustgrid.intake.video.api import router as video_ai_router
 from dustgrid.notifications.api import router as notifications_router
 from dustgrid.org.api import router as org_router
 from dustgrid.overview.api import router as overview_router
+from dustgrid.patrols.api import router as patrols_router
 from dustgrid.sites.api import router as sites_router
 from dustgrid.telemetry.api import router as telemetry_router
 from dustgrid.web.alert_pages import router as alert_pages_router
@@ -58,6 +59,7 @@ from dustgrid.web.notification_pages import router as notification_pages_router
 from dustgrid.web.org_pages import router as org_pages_router
 from dustgrid.web.overview_pages import router as overview_pages_router
 from dustgrid.web.pages import router as pages_router
+from dustgrid.web.patrol_pages import router as patrol_pages_router
 from dustgrid.web.telemetry_pages import router as telemetry_pages_router
 from dustgrid.web.templating import render_error, request_locale
 from dustgrid.web.user_pages import router as user_pages_router
@@ -218,9 +220,11 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(sites_router)
     app.include_router(org_router)
     app.include_router(grids_router)
+    app.include_router(patrols_router)
     app.include_router(pages_router)
     app.include_router(overview_router)
     app.include_router(overview_pages_router)
+    app.include_router(patrol_pages_router)
     app.include_router(org_pages_router)
     app.include_router(user_pages_router)
     app.include_router(intake_router)  # before cases: /api/v1/cases/intake is literal

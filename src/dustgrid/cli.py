@@ -33,6 +33,10 @@ def _mount_tools() -> None:
 
     app.add_typer(devices_app, name="devices", help="Smart sensing devices: offline sweep")
 
+    from dustgrid.patrols.cli import app as patrols_app
+
+    app.add_typer(patrols_app, name="patrols", help="Patrol plans: weekly and fortnightly routes")
+
     app.add_typer(
         jobs_app,
         name="jobs",

@@ -256,6 +256,17 @@ class Settings(BaseSettings):
     ingest_dead_letter_retention_days: int = Field(
         default=30, ge=1, description="Dead letters not seen for this many days are deleted"
     )
+    # --- patrol plans (dustgrid.patrols) ---
+    patrol_distance_matrix: Path | None = Field(
+        default=None,
+        description="CSV of road distances (from,to,metres by site id; 0 = start point) for "
+        "patrol routes; empty = straight lines",
+    )
+    patrol_start_points: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description='Route start per grid code, WGS-84 {"E-HP": [41.79, 123.40]} (the '
+        "station); a grid without one starts at its day's first site",
+    )
 
     def resolved_secret_key(self) -> str:
         """Return the signing key, creating a persistent one under ``var_dir`` if none is set."""

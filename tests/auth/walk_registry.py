@@ -22,6 +22,7 @@ def walked_elsewhere() -> set[tuple[str, str]]:
     from tests.intake import test_intake_api
     from tests.org import test_org_api
     from tests.overview import test_overview
+    from tests.patrols import test_patrol_api
     from tests.telemetry import test_telemetry_api
 
     routes = set(AUTH_ROUTES)
@@ -38,6 +39,7 @@ def walked_elsewhere() -> set[tuple[str, str]]:
         test_intake_api,
         test_org_api,
         test_overview,
+        test_patrol_api,
         test_telemetry_api,
     )
     for module in modules:

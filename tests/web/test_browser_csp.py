@@ -93,6 +93,7 @@ PAGES = (
     "/devices",
     "/devices/quarantine",
     "/grids",
+    "/patrols",
     "/org",
     "/hotline",
     "/credit",
