@@ -21,6 +21,7 @@ def walked_elsewhere() -> set[tuple[str, str]]:
     from tests.org import test_org_api
     from tests.overview import test_overview
     from tests.telemetry import test_telemetry_api
+    from tests.web import test_map_api
 
     routes = set(AUTH_ROUTES)
     modules = (
@@ -35,6 +36,7 @@ def walked_elsewhere() -> set[tuple[str, str]]:
         test_org_api,
         test_overview,
         test_telemetry_api,
+        test_map_api,
     )
     for module in modules:
         routes |= set(getattr(module, "WALKED", set()))
