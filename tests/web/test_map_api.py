@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts import chart
-from dustgrid.config import Settings
+from dustgrid.config import Settings, get_settings
 from dustgrid.data import DEMO_BASEMAP
 from dustgrid.demo.basemap import demo_basemap, dumps
 from dustgrid.demo.geography import DISTRICTS, district_polygon
@@ -31,6 +31,7 @@ WALKED = {
     ("GET", "/api/v1/alerts/map"),
 }
 SHANGHAI = "shanghai-db31-964-2016"
+TILES = "https://tiles.intranet.example/{z}/{x}/{y}.png"
 
 
 @pytest.fixture
@@ -139,16 +140,38 @@ def test_gcj02_shift_of_points_lines_and_polygons() -> None:
     assert shifted is not None
     assert shifted["coordinates"][0][0] == pytest.approx([glon, glat], abs=1e-6)
     assert to_datum(line, "wgs84") is line
-    # the same shift applied to the shipped base map
+    # the shipped base map's lines move the same way as a marker at the same point
     plain = vector_basemap(Settings(vector_basemap="demo"))
-    gcj = vector_basemap(Settings(vector_basemap="demo", tile_crs="gcj02"))
-    assert plain is not None and gcj is not None  # no tile server: the vector layers are drawn
-    assert gcj == plain  # the datum follows the tiles: without tiles, WGS-84
-    a, b = plain["features"][0]["geometry"]["coordinates"][0], None
-    as_if_tiled = to_datum(plain["features"][0]["geometry"], "gcj02")
-    assert as_if_tiled is not None
-    b = as_if_tiled["coordinates"][0]
-    assert b == pytest.approx(list(reversed(wgs84_to_gcj02(a[1], a[0]))), abs=1e-6)
+    assert plain is not None  # no tile server: the vector layers are drawn, in WGS-84
+    first = plain["features"][0]["geometry"]
+    tiled = to_datum(first, "gcj02")
+    assert tiled is not None
+    lon0, lat0 = first["coordinates"][0]
+    glat0, glon0 = to_map_datum(lat0, lon0, "gcj02")
+    assert tiled["coordinates"][0] == pytest.approx([glon0, glat0], abs=1e-6)
+
+
+def test_gcj02_tile_server_shifts_markers_and_vector_layers(
+    app: Any, web_as: Callable[[str], TestClient], api_as: Callable[[str], TestClient], city: City
+) -> None:
+    """With a GCJ-02 tile server configured the page's boundaries and name labels and the
+    marker API's default positions are all GCJ-02; without one, all WGS-84."""
+    plain_page = _config(web_as("admin").get("/map").text)
+    plain_rows = {r[0]: r for r in api_as("admin").get("/api/v1/sites/map").json()["rows"]}
+    tiled = Settings(**{**app.dependency_overrides[get_settings]().model_dump(), "tile_url": TILES})
+    app.dependency_overrides[get_settings] = lambda: tiled
+    page = _config(web_as("admin").get("/map").text)
+    rows = {r[0]: r for r in api_as("admin").get("/api/v1/sites/map").json()["rows"]}
+    assert plain_page["crs"] == "wgs84" and page["crs"] == "gcj02" and page["tileUrl"] == TILES
+    assert page["basemap"] is None and plain_page["basemap"]  # tiles draw the roads
+    for sid, row in plain_rows.items():
+        assert rows[sid][1:3] == pytest.approx(list(wgs84_to_gcj02(row[1], row[2])), abs=1e-6)
+    for before, after in zip(plain_page["districts"], page["districts"], strict=True):
+        lat, lon = before["label"]
+        assert after["label"] == pytest.approx(list(wgs84_to_gcj02(lat, lon)), abs=1e-6)
+        lon0, lat0 = before["boundary"]["coordinates"][0][0]
+        glat, glon = wgs84_to_gcj02(lat0, lon0)
+        assert after["boundary"]["coordinates"][0][0] == pytest.approx([glon, glat], abs=1e-6)
 
 
 def test_vector_basemap_settings(tmp_path: Any) -> None:
@@ -181,11 +204,16 @@ def test_district_label_inside_its_district() -> None:
     assert label_point(None, "wgs84") is None
 
 
+def _config(html: str) -> dict[str, Any]:
+    start = html.index('id="map-config">') + len('id="map-config">')
+    data: dict[str, Any] = json.loads(html[start : html.index("</script>", start)])
+    return data
+
+
 def test_map_page_config(web_as: Callable[[str], TestClient], city: City) -> None:
     page = web_as("d_heping").get("/map")
     assert page.status_code == 200
-    start = page.text.index('id="map-config">') + len('id="map-config">')
-    cfg = json.loads(page.text[start : page.text.index("</script>", start)])
+    cfg = _config(page.text)
     assert cfg["fitDistrict"] == city.districts["heping"]
     assert all(d["label"] for d in cfg["districts"])
     assert cfg["basemap"]["features"]  # the demo's roads and rivers without a tile server
