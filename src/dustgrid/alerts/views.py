@@ -142,10 +142,11 @@ def site_limits(
     window_minutes}}``; metrics without such a rule are absent."""
     site = sites.get_site(session, principal, site_id)
     context = site_context(site, tz)
+    in_force = [r.profile for r in active_rules(session, policy)]
     defaults = [get_profile(p) for p in policy.default_profiles]
     out: dict[str, dict[str, Any]] = {}
     for metric in metrics:
-        for profiles in ([r.profile for r in active_rules(session, policy)], defaults):
+        for profiles in (in_force, defaults):
             found = [
                 (limit, p)
                 for p in profiles
