@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     tile_url: str = Field(default="", description="Map tile URL template; empty = no base map")
     tile_crs: str = Field(default="gcj02", description="Datum of the tile server: wgs84 or gcj02")
     tile_attribution: str = ""
+    vector_basemap: str = Field(
+        default="demo",
+        description="Vector layers drawn under the sites when no tile server is set: "
+        "'demo' = the demo city's roads and rivers, a path = a GeoJSON file, empty = none",
+    )
     excel_max_rows: int = 20000
     upload_max_bytes: int = 10 * 1024 * 1024
     # An .xlsx is a zip archive: limits on what an upload may expand to, checked before
@@ -280,6 +285,10 @@ class Settings(BaseSettings):
         path.write_text(key)
         path.chmod(0o600)
         return key
+
+    def map_crs(self) -> str:
+        """The datum the map is drawn in: the tile server's, or WGS-84 without tiles."""
+        return self.tile_crs if self.tile_url else "wgs84"
 
     def api_docs(self) -> bool:
         """Whether ``/docs`` and ``/openapi.json`` are served (default: only in demo mode)."""

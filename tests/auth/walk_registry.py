@@ -24,6 +24,7 @@ def walked_elsewhere() -> set[tuple[str, str]]:
     from tests.overview import test_overview
     from tests.patrols import test_patrol_api
     from tests.telemetry import test_telemetry_api
+    from tests.web import test_map_api
 
     routes = set(AUTH_ROUTES)
     modules = (
@@ -41,6 +42,7 @@ def walked_elsewhere() -> set[tuple[str, str]]:
         test_overview,
         test_patrol_api,
         test_telemetry_api,
+        test_map_api,
     )
     for module in modules:
         routes |= set(getattr(module, "WALKED", set()))

@@ -81,6 +81,16 @@ def list_alerts(
     return AlertPage(items=items, total=total, page=paging.page, size=paging.size)
 
 
+@router.get("/map", summary="Alert layer of the map: open alerts at their site")
+def alert_map(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    crs: Annotated[str | None, Query(pattern="^(wgs84|gcj02)$")] = None,
+) -> dict[str, Any]:
+    return views.map_points(session, principal, crs or settings.map_crs())
+
+
 @router.get("/profiles", response_model=ProfilesOut, summary="Standards profiles and settings")
 def get_profiles(session: DbSession, principal: CurrentPrincipal) -> ProfilesOut:
     return views.profiles(session)

@@ -50,10 +50,12 @@ def _per_minute(readings: list[PureReading], tz: ZoneInfo) -> list[list[Any]]:
 
 
 def _span(alert: Alert, minutes: int, now: datetime) -> tuple[datetime, datetime]:
+    """Some windows before the start to some after the end, never past now (an open alert's
+    chart ends at now, not in windows still to come)."""
     step = timedelta(minutes=minutes)
     start = alert.started_at - WINDOWS_BEFORE * step
     end = (alert.ended_at or min(now, alert.started_at + MAX_SPAN)) + WINDOWS_AFTER * step
-    return start, min(end, start + MAX_SPAN)
+    return start, min(end, start + MAX_SPAN, max(now, start + step))
 
 
 def alert_chart(
@@ -125,6 +127,7 @@ def alert_chart(
             for f in flags
         ],
         "timezone": str(tz),
+        "now": now.astimezone(tz).isoformat(),
         "generated_at": now.astimezone(UTC).isoformat(),
     }
 

@@ -217,3 +217,19 @@ def exceedances_during(
         .group_by(Alert.site_id)
     )
     return {int(s): AlertTally(int(n), int(o or 0)) for s, n, o in session.execute(stmt)}
+
+
+def map_rows(session: Session, p: Principal, *, limit: int) -> list[Any]:
+    """Open (not cleared) alerts with a place, the site's or else the device's, WGS-84:
+    ``(id, kind, severity, state, lat, lon, site_id)``."""
+    lat = func.coalesce(Site.lat, Device.lat)
+    lon = func.coalesce(Site.lon, Device.lon)
+    stmt = (
+        select(Alert.id, Alert.kind, Alert.severity, Alert.state, lat, lon, Alert.site_id)
+        .outerjoin(Site, Site.id == Alert.site_id)
+        .outerjoin(Device, Device.id == Alert.device_id)
+        .where(alert_clause(p), Alert.state != AlertState.cleared, lat.is_not(None))
+        .order_by(Alert.id.desc())
+        .limit(limit)
+    )
+    return list(session.execute(stmt))

@@ -7,8 +7,9 @@ scope. Never commits; the dry run only reads.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -16,7 +17,13 @@ from sqlalchemy.orm import Session
 
 from dustgrid.alerts import replay
 from dustgrid.alerts import repository as repo
-from dustgrid.alerts.engine.profiles import BUILTIN_PROFILES
+from dustgrid.alerts.engine.profiles import (
+    BUILTIN_PROFILES,
+    ContextError,
+    EvalContext,
+    Profile,
+    get_profile,
+)
 from dustgrid.alerts.models import Alert, AlertProfileSetting
 from dustgrid.alerts.policy import DEFAULT_ALERT_POLICY, AlertPolicy
 from dustgrid.alerts.rulesets import (
@@ -36,7 +43,9 @@ from dustgrid.alerts.schemas import (
     QualityCount,
     QualityOut,
 )
+from dustgrid.alerts.series import site_context
 from dustgrid.errors import Forbidden, NotFound
+from dustgrid.geo.coords import to_map_datum
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.sites import service as sites
@@ -82,6 +91,78 @@ def list_alerts(
 ) -> tuple[list[AlertOut], int]:
     rows, total = repo.list_page(session, principal, to_filter(f, tz), page=page, size=size)
     return _out(rows, session), total
+
+
+MAP_ALERTS_LIMIT: Final = 20000  # the map's alert layer draws at most this many
+
+
+def map_points(session: Session, principal: Principal, crs: str) -> dict[str, Any]:
+    """The map's alert layer: open alerts in scope at their site (or device), in ``crs``."""
+    rows = []
+    for aid, kind, severity, state, lat, lon, site_id in repo.map_rows(
+        session, principal, limit=MAP_ALERTS_LIMIT
+    ):
+        mlat, mlon = to_map_datum(lat, lon, crs)
+        rows.append(
+            [
+                aid,
+                round(mlat, 6),
+                round(mlon, 6),
+                kind,
+                severity,
+                str(getattr(state, "value", state)),
+                site_id,
+            ]
+        )
+    fields = ["id", "lat", "lon", "kind", "severity", "state", "site_id"]
+    return {"crs": crs, "fields": fields, "rows": rows}
+
+
+def _limit_of(profile: Profile, context: EvalContext, now: datetime) -> float | None:
+    try:
+        return profile.limit_for(context, now)
+    except ContextError:
+        return None
+
+
+def site_limits(
+    session: Session,
+    principal: Principal,
+    site_id: int,
+    metrics: Iterable[str],
+    *,
+    tz: ZoneInfo,
+    now: datetime,
+    policy: AlertPolicy = DEFAULT_ALERT_POLICY,
+) -> dict[str, dict[str, Any]]:
+    """Per metric, the limit a site's readings are judged against now: the lowest limit of
+    the absolute rules in force for the site (its area class and stage), else of the
+    policy's default profiles. A difference rule's limit is on the excess over the
+    reference, not on the readings, so it draws no line. ``{metric: {limit, profile,
+    window_minutes}}``; metrics without such a rule are absent."""
+    site = sites.get_site(session, principal, site_id)
+    context = site_context(site, tz)
+    in_force = [r.profile for r in active_rules(session, policy)]
+    defaults = [get_profile(p) for p in policy.default_profiles]
+    out: dict[str, dict[str, Any]] = {}
+    for metric in metrics:
+        for profiles in (in_force, defaults):
+            found = [
+                (limit, p)
+                for p in profiles
+                if p.metric == metric and p.kind == "absolute"
+                for limit in [_limit_of(p, context, now)]
+                if limit is not None
+            ]
+            if found:
+                limit, profile = min(found, key=lambda lp: lp[0])
+                out[metric] = {
+                    "limit": limit,
+                    "profile": profile.id,
+                    "window_minutes": profile.window_minutes,
+                }
+                break
+    return out
 
 
 def alert_detail(session: Session, principal: Principal, alert_id: int) -> AlertDetail:

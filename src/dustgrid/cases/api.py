@@ -29,6 +29,7 @@ from dustgrid.cases.tabs import Tab
 from dustgrid.cases.workflow import MoveInput
 from dustgrid.config import Settings
 from dustgrid.errors import Forbidden, NotFound, error_responses
+from dustgrid.geo.coords import to_map_datum
 from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
@@ -137,11 +138,17 @@ def create_case(
 
 
 @router.get("/map", response_model=list[MapCase], summary="Open cases with a location")
-def case_map(session: DbSession, principal: CurrentPrincipal) -> list[MapCase]:
-    return [
-        MapCase(id=i, lat=la, lon=lo, state=s, light=li, category=c, site_id=sid)
-        for i, la, lo, s, li, c, sid in service.map_rows(session, principal, utcnow())
-    ]
+def case_map(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    crs: Annotated[str, Query(pattern="^(wgs84|gcj02)$")] = "wgs84",
+) -> list[MapCase]:
+    """``crs=gcj02``: positions shifted for a GCJ-02 base map (stored in WGS-84)."""
+    out = []
+    for i, la, lo, s, li, c, sid in service.map_rows(session, principal, utcnow()):
+        lat, lon = to_map_datum(la, lo, crs)
+        out.append(MapCase(id=i, lat=lat, lon=lon, state=s, light=li, category=c, site_id=sid))
+    return out
 
 
 @router.get("/board", response_model=list[BoardRow], summary="Overdue board per L2 unit")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import ValidationError
 
 from dustgrid.audit.service import entries_for
@@ -35,7 +35,7 @@ from dustgrid.devices.schemas import (
     ReviewIn,
 )
 from dustgrid.errors import Invalid, error_responses, validation_summary
-from dustgrid.identity.deps import CurrentPrincipal, DbSession
+from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.pagination import PageParams, page_params
 
 router = APIRouter(prefix="/api/v1", tags=["devices"], responses=error_responses())
@@ -123,6 +123,16 @@ def list_quarantine(
 )
 def adopt(session: DbSession, principal: CurrentPrincipal, quarantine_id: Id, body: AdoptIn) -> Any:
     return quarantine.adopt(session, principal, quarantine_id, body)
+
+
+@router.get("/devices/map", summary="Device layer of the map: installed devices, online or not")
+def device_map(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    crs: Annotated[str | None, Query(pattern="^(wgs84|gcj02)$")] = None,
+) -> dict[str, Any]:
+    return svc.map_points(session, principal, crs or settings.map_crs())
 
 
 @router.get("/devices/{device_id}", response_model=DeviceDetail, summary="One device")

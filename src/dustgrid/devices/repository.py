@@ -474,3 +474,18 @@ def quarantined(
 def quarantined_row(session: Session, p: Principal, quarantine_id: int) -> QuarantinedMN | None:
     stmt = select(QuarantinedMN).where(QuarantinedMN.id == quarantine_id, quarantine_clause(p))
     return session.scalar(stmt)
+
+
+def map_rows(session: Session, p: Principal, *, limit: int) -> list[Any]:
+    """Installed devices with a position (their own, else their site's), WGS-84:
+    ``(id, mn, kind, online, lat, lon, site_id)``."""
+    lat = func.coalesce(Device.lat, Site.lat)
+    lon = func.coalesce(Device.lon, Site.lon)
+    stmt = (
+        select(Device.id, Device.mn, Device.kind, Device.online, lat, lon, Device.site_id)
+        .outerjoin(Site, Site.id == Device.site_id)
+        .where(device_clause(p), Device.lifecycle == Lifecycle.active, lat.is_not(None))
+        .order_by(Device.id)
+        .limit(limit)
+    )
+    return list(session.execute(stmt))

@@ -38,6 +38,7 @@ from dustgrid.devices.schemas import (
     StepOut,
 )
 from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
+from dustgrid.geo.coords import to_map_datum
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm, Role
 from dustgrid.models import utcnow
@@ -299,6 +300,24 @@ def list_page(
     total = repo.count(session, principal, f)
     rows = repo.page_rows(session, principal, f, offset=(page - 1) * size, limit=size)
     return rows, total
+
+
+MAP_DEVICES_LIMIT: Final = 20000  # the map's device layer draws at most this many
+
+
+def map_points(session: Session, principal: Principal, crs: str) -> dict[str, Any]:
+    """The map's device layer: installed devices in scope, online or not, in ``crs``."""
+    rows = []
+    for did, mn, kind, online, lat, lon, site_id in repo.map_rows(
+        session, principal, limit=MAP_DEVICES_LIMIT
+    ):
+        mlat, mlon = to_map_datum(lat, lon, crs)
+        rows.append([did, round(mlat, 6), round(mlon, 6), bool(online), mn, str(kind), site_id])
+    return {
+        "crs": crs,
+        "fields": ["id", "lat", "lon", "online", "mn", "kind", "site_id"],
+        "rows": rows,
+    }
 
 
 def step_outs(steps: list[timeline.Step]) -> list[StepOut]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 # Krasovsky 1940 ellipsoid as used by the GCJ-02 algorithm.
 KRASOVSKY_A = 6378245.0
@@ -85,6 +86,16 @@ def wgs84_to_gcj02(lat: float, lon: float) -> LatLon:
         return lat, lon
     dlat, dlon = _gcj_delta(lat, lon)
     return lat + dlat, lon + dlon
+
+
+#: Datums a base map may be drawn in (``DUSTGRID_TILE_CRS``); the platform stores WGS-84.
+MAP_DATUMS: Final = ("wgs84", "gcj02")
+
+
+def to_map_datum(lat: float, lon: float, crs: str) -> LatLon:
+    """A stored WGS-84 point in a base map's datum: unchanged for ``wgs84``, shifted for
+    ``gcj02`` (the tiles of Chinese providers are drawn there, a few hundred metres off)."""
+    return wgs84_to_gcj02(lat, lon) if crs == "gcj02" else (lat, lon)
 
 
 def _invert(func: Callable[[float, float], LatLon], target: LatLon, guess: LatLon) -> LatLon:

@@ -94,7 +94,7 @@ def map_data(
     f: Filter,
     crs: Annotated[str | None, Query(pattern="^(wgs84|gcj02)$")] = None,
 ) -> dict[str, Any]:
-    datum = crs or (settings.tile_crs if settings.tile_url else "wgs84")
+    datum = crs or settings.map_crs()
     return svc.map_points(session, principal, f, datum)
 
 

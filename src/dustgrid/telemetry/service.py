@@ -104,6 +104,7 @@ def site_series(
         "period": period,
         "start": begin.astimezone(tz).isoformat(),
         "end": stop.astimezone(tz).isoformat(),
+        "now": now.astimezone(tz).isoformat(),  # charts end here: no time after now
         "timezone": str(tz),
         "series": [
             {

@@ -43,7 +43,7 @@ from dustgrid.sites.policy import DEFAULT_DISTRICT_BOUNDARY_POLICY
 from dustgrid.sites.schemas import SiteCreate, SiteUpdate
 from dustgrid.web.forms import field_errors
 from dustgrid.web.history import readable_history
-from dustgrid.web.mapdata import to_datum
+from dustgrid.web.mapdata import label_point, to_datum, vector_basemap
 from dustgrid.web.overview_pages import is_leader
 from dustgrid.web.site_form import FORM_FIELDS, form_to_payload, site_to_form
 from dustgrid.web.site_grades import grade_panel
@@ -361,15 +361,29 @@ async def site_retire(
 def map_page(
     request: Request, session: DbSession, principal: CurrentPrincipal, settings: AppSettings
 ) -> Response:
-    crs = settings.tile_crs if settings.tile_url else "wgs84"
+    crs = settings.map_crs()
     districts = [
-        {"id": d.id, "name": d.name, "boundary": to_datum(d.boundary, crs)}
+        {
+            "id": d.id,
+            "name": d.name,
+            "boundary": to_datum(d.boundary, crs),
+            "label": label_point(d.boundary, crs),
+        }
         for d in org.list_districts(session, principal)
+    ]
+    grid_options = [
+        {"id": g[0], "code": g[1], "name": g[2], "district_id": g[4]}
+        for g in grids.grid_choices(session, principal)
     ]
     return render(
         request,
         "map.html",
         districts=districts,
+        grid_options=grid_options,
+        grades=list(Grade),
+        stages=list(Stage),
+        fit_district=None if principal.is_city_wide else principal.district_id,
+        basemap=vector_basemap(settings),
         tile_url=settings.tile_url,
         tile_crs=crs,
         tile_attribution=settings.tile_attribution,

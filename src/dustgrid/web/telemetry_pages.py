@@ -7,8 +7,10 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from dustgrid.alerts import views as alert_views
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.i18n import translate
+from dustgrid.models import utcnow
 from dustgrid.telemetry import service as svc
 from dustgrid.telemetry.metrics import METRICS
 from dustgrid.telemetry.policy import PERIOD_15M, PERIODS
@@ -48,8 +50,13 @@ def site_telemetry(
             ("max", "max"),
         )
     }
+    labels["limit"] = translate("chart.limit", locale)
+    limits = alert_views.site_limits(
+        session, principal, site_id, svc.CHART_METRICS, tz=tz, now=utcnow()
+    )
     chart_config = {
         "seriesUrl": f"/api/v1/sites/{panel['site'].id}/series",
+        "limits": {m: v["limit"] for m, v in limits.items()},
         "period": PERIOD_15M,
         "metrics": metrics,
         "labels": labels,

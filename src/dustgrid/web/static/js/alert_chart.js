@@ -37,8 +37,10 @@
     var refWindows = d.windows.filter(function (w) { return w.reference != null; }).map(function (w) {
       return [wallMs(w.start) + (wallMs(w.end) - wallMs(w.start)) / 2, w.reference];
     });
+    // no time after now: the axis, and the band of a still open alert, end at now
+    var end = d.now ? Math.min(wallMs(d.end), wallMs(d.now)) : wallMs(d.end);
     var marks = [[{ xAxis: wallMs(d.started_at), name: "", itemStyle: { color: "rgba(217,48,37,0.08)" } },
-                  { xAxis: d.ended_at ? wallMs(d.ended_at) : wallMs(d.end) }]];
+                  { xAxis: Math.min(d.ended_at ? wallMs(d.ended_at) : end, end) }]];
     var flagAreas = d.flags.map(function (f) {
       var name = (cfg.flagNames && cfg.flagNames[f.kind]) || f.kind;
       return [{ xAxis: wallMs(f.start), name: name, itemStyle: { color: "rgba(242,153,0,0.18)" } },
@@ -78,8 +80,10 @@
           })).join("<br>");
         }
       },
-      xAxis: { type: "time", min: wallMs(d.start), max: wallMs(d.end) },
-      yAxis: { type: "value", name: d.metric, scale: true },
+      xAxis: { type: "time", min: wallMs(d.start), max: end },
+      // a concentration axis from zero that always reaches the limit line
+      yAxis: { type: "value", name: d.metric, min: 0,
+               max: function (v) { return d.limit == null ? null : Math.max(v.max, d.limit * 1.1); } },
       dataZoom: [{ type: "slider", height: 18, bottom: 8 }],
       series: series
     };
@@ -101,6 +105,14 @@
           if (empty) { status(el, cfg.labels.no_data); }
           el.setAttribute("data-windows", String(d.windows.length));
           el.setAttribute("data-points", String(d.site_points.length));
+          var model = chart.getModel(), y = model.getComponent("yAxis", 0).axis.scale.getExtent();
+          var x = model.getComponent("xAxis", 0).axis.scale.getExtent();
+          // what the axes show, for tests and assistive tools
+          el.setAttribute("data-y-min", String(y[0]));
+          el.setAttribute("data-y-max", String(y[1]));
+          el.setAttribute("data-x-max", String(x[1]));
+          el.setAttribute("data-now", String(d.now ? wallMs(d.now) : ""));
+          el.setAttribute("data-limit", String(d.limit));
         });
       })
       .catch(function () { status(el, cfg.labels.failed); });

@@ -48,17 +48,32 @@
   function option(cfg, data) {
     var bySeries = {};
     data.series.forEach(function (s) { bySeries[s.metric] = s; });
+    var limits = cfg.limits || {};
+    var axisLimit = [0, 0];  // the highest limit drawn on each y-axis: the axis reaches it
     var series = cfg.metrics.map(function (m) {
       var s = bySeries[m.key] || { points: [] };
+      var axis = m.unit === "dB" ? 1 : 0;
+      var limit = limits[m.key];
+      if (limit != null) { axisLimit[axis] = Math.max(axisLimit[axis], limit); }
       return {
         name: m.name, type: "line", showSymbol: s.points.length <= 48, connectNulls: false,
-        yAxisIndex: m.unit === "dB" ? 1 : 0,
+        yAxisIndex: axis,
         itemStyle: { color: COLORS[m.key] }, lineStyle: { width: 1.6 },
+        markLine: limit == null ? undefined : {
+          symbol: "none", silent: true,
+          label: { formatter: m.name + " " + cfg.labels.limit + " " + limit, position: "insideEndTop" },
+          lineStyle: { color: COLORS[m.key], type: "dashed", width: 1.2 }, data: [{ yAxis: limit }]
+        },
         data: s.points.map(function (p) {
           return { value: [wallMs(p.t), p.mean], rate: p.valid_rate, min: p.min, max: p.max };
         })
       };
     });
+    function reach(i) {
+      return function (v) { return Math.max(v.max, axisLimit[i] * 1.1) || null; };
+    }
+    // no time after now: the axis ends at the city's wall clock of the response
+    var now = data.now ? wallMs(data.now) : null;
     return {
       useUTC: true,
       animation: false,
@@ -77,10 +92,11 @@
           return [head].concat(lines).join("<br>");
         }
       },
-      xAxis: { type: "time" },
+      xAxis: { type: "time", min: wallMs(data.start), max: now == null ? wallMs(data.end) : Math.min(now, wallMs(data.end)) },
+      // concentrations from zero, so a bar's height reads as its value; noise likewise
       yAxis: [
-        { type: "value", name: "µg/m³", scale: true },
-        { type: "value", name: "dB", scale: true, splitLine: { show: false } }
+        { type: "value", name: "µg/m³", min: 0, max: reach(0) },
+        { type: "value", name: "dB", min: 0, max: reach(1), splitLine: { show: false } }
       ],
       // a slider only: an "inside" zoom would take the page's mouse-wheel scrolling
       dataZoom: [{ type: "slider", height: 18, bottom: 8 }],
@@ -112,6 +128,14 @@
             state.chart.setOption(option(cfg, data), true);
             setStatus(el, empty ? cfg.labels.noData : "");
             el.setAttribute("data-points", String(data.series.reduce(function (n, s) { return n + s.points.length; }, 0)));
+            var model = state.chart.getModel(), y = model.getComponent("yAxis", 0).axis.scale.getExtent();
+            var x = model.getComponent("xAxis", 0).axis.scale.getExtent();
+            // what the axes show, for tests and assistive tools
+            el.setAttribute("data-y-min", String(y[0]));
+            el.setAttribute("data-y-max", String(y[1]));
+            el.setAttribute("data-x-max", String(x[1]));
+            el.setAttribute("data-now", String(data.now ? wallMs(data.now) : ""));
+            el.setAttribute("data-limits", JSON.stringify(cfg.limits || {}));
           });
         })
         .catch(function () { setStatus(el, cfg.labels.failed); });
