@@ -15,13 +15,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from dustgrid.alerts import repository as repo
 from dustgrid.alerts import service as alerts
 from dustgrid.alerts.engine.rules import AlertEpisode
 from dustgrid.alerts.models import Alert, AlertState, AlertWindow
 from dustgrid.alerts.policy import AlertPolicy
+from dustgrid.alerts.repository import evaluation as window_repo
+from dustgrid.alerts.repository import runtime as runtime_repo
 from dustgrid.alerts.rulesets import ActiveRule
 from dustgrid.alerts.series import SiteInfo
 
@@ -53,22 +55,10 @@ def affected_alerts(
     if not firsts:
         return out
     since = min(firsts.values())
-    ids = sorted(firsts)
-    for i in range(0, len(ids), 500):
-        stmt = select(Alert).where(
-            Alert.kind == KIND,
-            Alert.rule_key == rule_key,
-            Alert.site_id.in_(ids[i : i + 500]),
-            or_(
-                Alert.open_key.is_not(None),
-                Alert.started_at >= since,
-                and_(Alert.ended_at.is_not(None), Alert.ended_at > since),
-            ),
-        )
-        for a in session.scalars(stmt):
-            first = firsts[int(a.site_id or 0)]
-            if a.open_key or a.started_at >= first or (a.ended_at and a.ended_at > first):
-                out[int(a.site_id or 0)].append(a)
+    for a in runtime_repo.alerts_since(session, KIND, rule_key, sorted(firsts), since):
+        first = firsts[int(a.site_id or 0)]
+        if a.open_key or a.started_at >= first or (a.ended_at and a.ended_at > first):
+            out[int(a.site_id or 0)].append(a)
     return out
 
 
@@ -140,19 +130,8 @@ def _episode(scope: _Scope, ep: AlertEpisode, alert: Alert | None) -> None:
 def _exceeding_windows(scope: _Scope, ep: AlertEpisode) -> list[AlertWindow]:
     """The stored exceeding windows of the episode, oldest first (fresh from the database)."""
     end = ep.cleared_at.astimezone(UTC) if ep.cleared_at else scope.now
-    return list(
-        scope.session.scalars(
-            select(AlertWindow)
-            .where(
-                AlertWindow.site_id == scope.site.id,
-                AlertWindow.rule_key == scope.rule.key,
-                AlertWindow.window_start >= ep.first_window,
-                AlertWindow.window_start < end,
-                AlertWindow.exceeded.is_(True),
-            )
-            .order_by(AlertWindow.window_start)
-            .execution_options(populate_existing=True)
-        )
+    return window_repo.exceeding_windows(
+        scope.session, scope.site.id, scope.rule.key, ep.first_window, end
     )
 
 
@@ -185,9 +164,7 @@ def _raise(scope: _Scope, ep: AlertEpisode, found: _Findings) -> Alert:
     is retracted first when this episode is still open (one open alert per site × rule)."""
     session, rule, site, now = scope.session, scope.rule, scope.site, scope.now
     prof = rule.profile
-    open_alert = session.scalar(
-        select(Alert).where(Alert.open_key == alerts.open_key(site.id, None, rule.key))
-    )
+    open_alert = repo.by_open_key(session, alerts.open_key(site.id, None, rule.key))
     if open_alert is not None and ep.cleared_at is None:
         alerts.clear_alert(
             session, open_alert, now=now, ended_at=ep.first_window, reason="retracted"
@@ -278,9 +255,6 @@ def _description(site: SiteInfo, title_zh: str, title_en: str, peak: AlertWindow
 
 
 def clear_disabled(session: Session, keys: set[str], now: datetime, report: EvalReport) -> None:
-    stmt = select(Alert).where(Alert.kind == KIND, Alert.open_key.is_not(None))
-    if keys:
-        stmt = stmt.where(Alert.rule_key.not_in(sorted(keys)))
-    for alert in session.scalars(stmt):
+    for alert in runtime_repo.open_alerts(session, KIND, except_rules=keys):
         alerts.clear_alert(session, alert, now=now, ended_at=None, reason="rule_disabled")
         report.cleared += 1
