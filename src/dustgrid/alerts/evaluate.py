@@ -53,7 +53,13 @@ from dustgrid.alerts.fetch import (
 )
 from dustgrid.alerts.models import AlertWindowState
 from dustgrid.alerts.policy import DEFAULT_ALERT_POLICY, AlertPolicy
-from dustgrid.alerts.reconcile import EvalReport, affected_alerts, clear_disabled, reconcile
+from dustgrid.alerts.reconcile import (
+    EvalReport,
+    Scope,
+    affected_alerts,
+    clear_disabled,
+    reconcile,
+)
 from dustgrid.alerts.repository import evaluation as window_repo
 from dustgrid.alerts.rulesets import ActiveRule, active_rules
 from dustgrid.alerts.series import (
@@ -293,8 +299,8 @@ def _reconcile_changed(
     affected = affected_alerts(session, rule.key, firsts)
     for sid, (first, episodes, mns) in changed.items():
         if episodes or affected.get(sid):
-            reconcile(session, rule, sites[sid], first, episodes, affected.get(sid, []), now,
-                      policy, report, mns)  # fmt: skip
+            scope = Scope(session, rule, sites[sid], first, now, policy, report, mns)
+            reconcile(scope, episodes, affected.get(sid, []))
 
 
 def _remember_counts(

@@ -62,32 +62,8 @@ def affected_alerts(
     return out
 
 
-def reconcile(
-    session: Session,
-    rule: ActiveRule,
-    site: SiteInfo,
-    first: datetime,
-    episodes: list[AlertEpisode],
-    affected: list[Alert],
-    now: datetime,
-    policy: AlertPolicy,
-    report: EvalReport,
-    stations: list[str],
-) -> None:
-    """Match the episodes found from ``first`` on with the site's ``affected`` alerts."""
-    by_start = {a.started_at: a for a in affected}
-    matched = [(ep, by_start.pop(ep.first_window.astimezone(UTC), None)) for ep in episodes]
-    for gone in by_start.values():  # late data removed these: withdraw them first
-        alerts.clear_alert(session, gone, now=now, ended_at=gone.ended_at, reason="retracted")
-        report.retracted += 1
-    session.flush()
-    scope = _Scope(session, rule, site, first, now, policy, report, stations)
-    for ep, alert in matched:
-        _episode(scope, ep, alert)
-
-
 @dataclass(frozen=True, slots=True)
-class _Scope:
+class Scope:
     """What every episode of one site × rule re-evaluation shares."""
 
     session: Session
@@ -97,7 +73,20 @@ class _Scope:
     now: datetime
     policy: AlertPolicy
     report: EvalReport
-    stations: list[str]
+    stations: list[str]  # MNs of the reference stations (a "difference" rule)
+
+
+def reconcile(scope: Scope, episodes: list[AlertEpisode], affected: list[Alert]) -> None:
+    """Match the episodes found from ``scope.first`` on with the site's ``affected`` alerts."""
+    session, now, report = scope.session, scope.now, scope.report
+    by_start = {a.started_at: a for a in affected}
+    matched = [(ep, by_start.pop(ep.first_window.astimezone(UTC), None)) for ep in episodes]
+    for gone in by_start.values():  # late data removed these: withdraw them first
+        alerts.clear_alert(session, gone, now=now, ended_at=gone.ended_at, reason="retracted")
+        report.retracted += 1
+    session.flush()
+    for ep, alert in matched:
+        _episode(scope, ep, alert)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +101,7 @@ class _Findings:
     text: str
 
 
-def _episode(scope: _Scope, ep: AlertEpisode, alert: Alert | None) -> None:
+def _episode(scope: Scope, ep: AlertEpisode, alert: Alert | None) -> None:
     """Raise or update the episode's alert (``alert`` None: none matched), then clear it
     when the episode is over. An episode without stored exceeding windows changes nothing."""
     rows = _exceeding_windows(scope, ep)
@@ -127,7 +116,7 @@ def _episode(scope: _Scope, ep: AlertEpisode, alert: Alert | None) -> None:
         _clear(scope, ep, alert)
 
 
-def _exceeding_windows(scope: _Scope, ep: AlertEpisode) -> list[AlertWindow]:
+def _exceeding_windows(scope: Scope, ep: AlertEpisode) -> list[AlertWindow]:
     """The stored exceeding windows of the episode, oldest first (fresh from the database)."""
     end = ep.cleared_at.astimezone(UTC) if ep.cleared_at else scope.now
     return window_repo.exceeding_windows(
@@ -135,7 +124,7 @@ def _exceeding_windows(scope: _Scope, ep: AlertEpisode) -> list[AlertWindow]:
     )
 
 
-def _findings(scope: _Scope, rows: list[AlertWindow]) -> _Findings:
+def _findings(scope: Scope, rows: list[AlertWindow]) -> _Findings:
     """Severity, evidence, peak and description, recomputed from the windows every time."""
     prof = scope.rule.profile
     policy = scope.policy
@@ -159,7 +148,7 @@ def _findings(scope: _Scope, rows: list[AlertWindow]) -> _Findings:
     )
 
 
-def _raise(scope: _Scope, ep: AlertEpisode, found: _Findings) -> Alert:
+def _raise(scope: Scope, ep: AlertEpisode, found: _Findings) -> Alert:
     """A new alert for an episode no stored alert matched; an open alert of the site × rule
     is retracted first when this episode is still open (one open alert per site × rule)."""
     session, rule, site, now = scope.session, scope.rule, scope.site, scope.now
@@ -194,7 +183,7 @@ def _raise(scope: _Scope, ep: AlertEpisode, found: _Findings) -> Alert:
     return alert
 
 
-def _update(scope: _Scope, ep: AlertEpisode, alert: Alert, found: _Findings) -> None:
+def _update(scope: Scope, ep: AlertEpisode, alert: Alert, found: _Findings) -> None:
     """The matched alert: reopened when the episode goes on after it was cleared, then its
     evidence, severity and peak replaced."""
     if ep.cleared_at is None and alert.state == AlertState.cleared:
@@ -217,7 +206,7 @@ def _update(scope: _Scope, ep: AlertEpisode, alert: Alert, found: _Findings) -> 
     scope.report.updated += 1
 
 
-def _clear(scope: _Scope, ep: AlertEpisode, alert: Alert) -> None:
+def _clear(scope: Scope, ep: AlertEpisode, alert: Alert) -> None:
     """The episode is over: the alert ends at the episode's clearing time."""
     assert ep.cleared_at is not None
     if alert.state != AlertState.cleared:
