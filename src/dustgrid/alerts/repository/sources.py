@@ -73,6 +73,7 @@ def active_dust_monitors(session: Session) -> list[Device]:
 
 
 def device_by_mn(session: Session, mn: str) -> Device | None:
+    """The device with the MN (any kind, any lifecycle)."""
     return session.scalar(select(Device).where(Device.mn == mn))
 
 
@@ -111,4 +112,5 @@ def visible_site_ids(
 
 
 def site_district(session: Session, site_id: int) -> int | None:
+    """The district of the site (None: no such site)."""
     return session.scalar(select(Site.district_id).where(Site.id == site_id))
