@@ -29,20 +29,6 @@ SQL_HOMES = {
 _OTHER_BRANCH = "issue 11: not moved yet, its queries go into the repository next"
 # Modules that still build SQL outside a repository. Only shrinks.
 NOT_YET_MOVED: dict[str, str] = {
-    # sensing: devices <-> telemetry, ingest, the alert engine apart from its runtime
-    "alerts/cli.py": _OTHER_BRANCH + " (alerts/ split)",
-    "alerts/evaluate.py": _OTHER_BRANCH + " (alerts/ split)",
-    "alerts/flags.py": _OTHER_BRANCH + " (quality flags moved down)",
-    "alerts/flagstore.py": _OTHER_BRANCH + " (flag rows written for ingest)",
-    "alerts/offline.py": _OTHER_BRANCH + " (alerts/ split)",
-    "alerts/reconcile.py": _OTHER_BRANCH + " (_episode split)",
-    "alerts/reference.py": _OTHER_BRANCH + " (alerts/ split)",
-    "alerts/replay.py": _OTHER_BRANCH + " (alerts/ split)",
-    "alerts/rulesets.py": _OTHER_BRANCH + " (alerts/ split)",
-    "alerts/series.py": _OTHER_BRANCH + " (alerts/ split)",
-    "alerts/tasks.py": _OTHER_BRANCH + " (alerts/ split)",
-    "alerts/views.py": _OTHER_BRANCH + " (alerts/ split)",
-    "alerts/windowstore.py": _OTHER_BRANCH + " (alerts/ split)",
     # the ledger's spreadsheet import and export
     "sites/excel/importing.py": "bulk reads of one import (sites by code), batched per file",
     "sites/excel/lookups.py": "bulk name lookups of import and export, many ids a query",

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dustgrid.alerts import views
+from dustgrid.alerts import presenters
 from dustgrid.alerts.flags import detect_quality
 from dustgrid.alerts.flagstore import note_repeated_frames
 from dustgrid.alerts.models import Alert, QualityFlagRow
@@ -41,14 +41,16 @@ def test_flags_are_stored_merged_and_counted(db: Session, city: City) -> None:
     assert row.end_at == T0 + timedelta(hours=4, minutes=29)
 
     admin = who(db, city, "admin")
-    counts = views.quality_counts(db, admin, start=T0 - timedelta(days=1), end=now + timedelta(1))
+    counts = presenters.quality_counts(
+        db, admin, start=T0 - timedelta(days=1), end=now + timedelta(1)
+    )
     (site_row,) = [r for r in counts.per_site if r.key_id == city.sites["HP-001"]]
     assert site_row.counts["flat_line"] == 1 and site_row.counts["repeated_value"] == 1
     (prov,) = [r for r in counts.per_provider if r.key_id == city.enterprises["gamma"]]
     assert prov.total == site_row.total
-    outsider = views.quality_counts(db, who(db, city, "con_beta"), start=T0, end=now)
+    outsider = presenters.quality_counts(db, who(db, city, "con_beta"), start=T0, end=now)
     assert outsider.per_site == [] and outsider.per_provider == []
-    own = views.quality_counts(db, who(db, city, "prov_gamma"), start=T0, end=now)
+    own = presenters.quality_counts(db, who(db, city, "prov_gamma"), start=T0, end=now)
     assert [r.key_id for r in own.per_provider] == [city.enterprises["gamma"]]
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from dustgrid import db as dbmod
-from dustgrid.alerts import cli, rulesets, views
+from dustgrid.alerts import cli, presenters, rulesets
 from dustgrid.alerts.models import Alert, AlertProfileSetting, AlertWindow, AlertWindowState
 from dustgrid.alerts.replay import json_lines, replay
 from dustgrid.alerts.rulesets import active_rules, effective_profile
@@ -95,15 +95,17 @@ def test_replay_and_dry_run_leave_live_alerts_alone(db: Session, city: City) -> 
 
     admin = who(db, city, "admin")
     body = DryRunIn(profile_id=SHANGHAI, tuning={"limit": 90, "raise_after": 2}, start=DAY, end=DAY)
-    result = views.dry_run(db, admin, body, tz=TZ)
+    result = presenters.dry_run(db, admin, body, tz=TZ)
     assert result["totals"]["alerts"] == 2 and result["totals"]["exceeding_windows"] == 8
     assert result["per_day"] == [{"date": "2026-11-20", "alerts": 2, "held": 0}]
     (hp1,) = [s for s in result["per_site"] if s["site_id"] == site]
     assert hp1["alerts"] == 2 and hp1["days_failed"] == 1
     with pytest.raises(Forbidden):
-        views.dry_run(db, who(db, city, "off_hp1"), body, tz=TZ)
+        presenters.dry_run(db, who(db, city, "off_hp1"), body, tz=TZ)
     with pytest.raises(Invalid):
-        views.dry_run(db, admin, body.model_copy(update={"end": DAY + timedelta(days=90)}), tz=TZ)
+        presenters.dry_run(
+            db, admin, body.model_copy(update={"end": DAY + timedelta(days=90)}), tz=TZ
+        )
     db.flush()
     assert _snapshot(db) == before
     db.refresh(live)

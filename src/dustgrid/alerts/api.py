@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Query
 from pydantic import ValidationError
 
-from dustgrid.alerts import chart, reference, rulesets, service, views
+from dustgrid.alerts import chart, presenters, reference, rulesets, service
 from dustgrid.alerts.schemas import (
     AckIn,
     AlertDetail,
@@ -75,7 +75,7 @@ def list_alerts(
     f: Filter,
     paging: Paging,
 ) -> AlertPage:
-    items, total = views.list_alerts(
+    items, total = presenters.list_alerts(
         session, principal, f, tz=ZoneInfo(settings.timezone), page=paging.page, size=paging.size
     )
     return AlertPage(items=items, total=total, page=paging.page, size=paging.size)
@@ -88,12 +88,12 @@ def alert_map(
     settings: AppSettings,
     crs: Annotated[str | None, Query(pattern="^(wgs84|gcj02)$")] = None,
 ) -> dict[str, Any]:
-    return views.map_points(session, principal, crs or settings.map_crs())
+    return presenters.map_points(session, principal, crs or settings.map_crs())
 
 
 @router.get("/profiles", response_model=ProfilesOut, summary="Standards profiles and settings")
 def get_profiles(session: DbSession, principal: CurrentPrincipal) -> ProfilesOut:
-    return views.profiles(session)
+    return presenters.profiles(session)
 
 
 @router.post(
@@ -113,14 +113,14 @@ def save_profile(
         enabled=body.enabled,
         note=body.note,
     )
-    return views._setting_out(row)
+    return presenters._setting_out(row)
 
 
 @router.post("/profiles/dry-run", summary="What a profile would have raised (read-only)")
 def dry_run(
     session: DbSession, principal: CurrentPrincipal, settings: AppSettings, body: DryRunIn
 ) -> dict[str, Any]:
-    return views.dry_run(session, principal, body, tz=ZoneInfo(settings.timezone))
+    return presenters.dry_run(session, principal, body, tz=ZoneInfo(settings.timezone))
 
 
 @router.get("/quality", response_model=QualityOut, summary="Data-quality flags per site/provider")
@@ -136,7 +136,7 @@ def quality(
     lo = date_from or today.replace(day=1)
     hi = (date_to or today) + timedelta(days=1)
     start, end = (datetime.combine(d, time(0), tzinfo=tz) for d in (lo, hi))
-    return views.quality_counts(session, principal, start=start, end=end)
+    return presenters.quality_counts(session, principal, start=start, end=end)
 
 
 @router.get("/reference", summary="Reference stations with their daily AQI (HJ 633-2012)")
@@ -153,7 +153,7 @@ def reference_aqi(
 
 @router.get("/{alert_id}", response_model=AlertDetail, summary="One alert with its evidence")
 def get_alert(session: DbSession, principal: CurrentPrincipal, alert_id: Id) -> AlertDetail:
-    return views.alert_detail(session, principal, alert_id)
+    return presenters.alert_detail(session, principal, alert_id)
 
 
 @router.get("/{alert_id}/chart", summary="Windows, site and reference series of an alert")
@@ -170,4 +170,4 @@ def acknowledge(
     session: DbSession, principal: CurrentPrincipal, alert_id: Id, body: AckIn
 ) -> AlertOut:
     service.acknowledge(session, principal, alert_id, note=body.note, now=utcnow())
-    return views.alert_detail(session, principal, alert_id)
+    return presenters.alert_detail(session, principal, alert_id)

@@ -250,13 +250,11 @@ def replay_command(
     tuning: Annotated[str, typer.Option(help='City tuning as JSON, e.g. {"limit": 90}.')] = "{}",
     tz: Annotated[str | None, typer.Option(help="City time zone (default: settings).")] = None,
 ) -> None:
-    from sqlalchemy import select
-
     from dustgrid.alerts import replay as rp
+    from dustgrid.alerts.repository import sources
     from dustgrid.alerts.rulesets import effective_profile
     from dustgrid.db import session_scope
     from dustgrid.errors import DomainError
-    from dustgrid.sites.models import Site
 
     zone = _tz(tz)
     try:
@@ -268,8 +266,7 @@ def replay_command(
     with session_scope() as session:
         site_ids = None
         if site:
-            found = dict(session.execute(select(Site.project_code, Site.id).where(
-                Site.project_code.in_(site))).all())  # fmt: skip
+            found = sources.site_ids_by_code(session, site)
             unknown = sorted(set(site) - set(found))
             if unknown:
                 typer.echo(f"error: unknown site(s) {', '.join(unknown)}", err=True)

@@ -30,7 +30,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts import sitestate
@@ -52,9 +51,16 @@ from dustgrid.alerts.fetch import (
     hourly_counts,
     rollups_pending,
 )
-from dustgrid.alerts.models import AlertWindow, AlertWindowState
+from dustgrid.alerts.models import AlertWindowState
 from dustgrid.alerts.policy import DEFAULT_ALERT_POLICY, AlertPolicy
-from dustgrid.alerts.reconcile import EvalReport, affected_alerts, clear_disabled, reconcile
+from dustgrid.alerts.reconcile import (
+    EvalReport,
+    Scope,
+    affected_alerts,
+    clear_disabled,
+    reconcile,
+)
+from dustgrid.alerts.repository import evaluation as window_repo
 from dustgrid.alerts.rulesets import ActiveRule, active_rules
 from dustgrid.alerts.series import (
     REFERENCE_KINDS,
@@ -234,7 +240,7 @@ def _evaluate_group(
         granules = fetch_rollups(session, devs, metric, start, close)
     else:
         values = fetch(session, devs, [metric], SITE_KINDS, start, close)
-    stored = store.stored_windows(session, rule.key, sids, start)
+    stored = window_repo.stored_windows(session, rule.key, sids, start)
     keep, head = iso(floor) or "", iso(_hour(start)) or ""
     partial = start != _hour(start)  # the usual round starts mid-hour: add to that hour
     ref_cache: dict[tuple[int, ...], Buckets] = {}
@@ -313,8 +319,8 @@ def _reconcile_changed(
     affected = affected_alerts(session, rule.key, firsts)
     for sid, (first, episodes, mns) in changed.items():
         if episodes or affected.get(sid):
-            reconcile(session, rule, sites[sid], first, episodes, affected.get(sid, []), now,
-                      policy, report, mns)  # fmt: skip
+            scope = Scope(session, rule, sites[sid], first, now, policy, report, mns)
+            reconcile(scope, episodes, affected.get(sid, []))
 
 
 def _remember_counts(
@@ -363,14 +369,8 @@ def _late_sites(
 
 def rewind(session: Session, *, since: datetime, rule_keys: list[str] | None = None) -> int:
     """Make the evaluator judge again from ``since`` (reference data imported late)."""
-    stmt = select(AlertWindowState).where(
-        or_(AlertWindowState.scope_key.like("site:%"), AlertWindowState.scope_key == "rule"),
-        AlertWindowState.watermark > since,
-    )
-    if rule_keys is not None:
-        stmt = stmt.where(AlertWindowState.rule_key.in_(rule_keys))
     n = 0
-    for st in session.scalars(stmt):
+    for st in window_repo.states_after(session, since, rule_keys):
         st.watermark = since
         n += st.scope_key != "rule"
     return n
@@ -381,17 +381,9 @@ def prune_windows(
 ) -> int:
     """Drop windows older than the retention; their counters move into the state's base."""
     cutoff = now - policy.window_retention
-    newest = (
-        select(AlertWindow.site_id, AlertWindow.rule_key, func.max(AlertWindow.window_start))
-        .where(AlertWindow.window_start < cutoff)
-        .group_by(AlertWindow.site_id, AlertWindow.rule_key)
-    )
-    for sid, key, start in session.execute(newest).all():
-        scan = session.scalar(select(AlertWindow.scan).where(
-            AlertWindow.site_id == sid, AlertWindow.rule_key == key,
-            AlertWindow.window_start == start))  # fmt: skip
+    for sid, key, start in window_repo.newest_windows_before(session, cutoff):
+        scan = window_repo.scan_at(session, sid, key, start)
         st = session.get(AlertWindowState, (f"site:{sid}", key))
         if scan is not None and st is not None:
             st.base = scan
-    result: Any = session.execute(delete(AlertWindow).where(AlertWindow.window_start < cutoff))
-    return int(result.rowcount or 0)
+    return window_repo.delete_windows_before(session, cutoff)

@@ -19,18 +19,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from dustgrid.alerts import repository as repo
 from dustgrid.alerts import service as alerts
 from dustgrid.alerts.engine import quality as detectors
 from dustgrid.alerts.engine.windows import Reading as PureReading
 from dustgrid.alerts.flagstore import DETECTOR_VERSION, store_flag
-from dustgrid.alerts.models import Alert, QualityFlagRow
 from dustgrid.alerts.policy import DEFAULT_ALERT_POLICY, MEDIUM, AlertPolicy
+from dustgrid.alerts.repository import quality as flag_repo
+from dustgrid.alerts.repository import runtime as runtime_repo
+from dustgrid.alerts.repository import sources
 from dustgrid.alerts.series import load_readings, reference_devices, reference_series, stations_for
-from dustgrid.devices.models import Device, DeviceKind, Lifecycle
-from dustgrid.telemetry.models import Reading
 
 VALUE_METRICS: Final = ("tsp", "pm10", "pm25")
 METRICS: Final = (*VALUE_METRICS, "humidity")
@@ -67,18 +67,8 @@ def _frames(
     session: Session, device_ids: list[int], start: datetime, end: datetime
 ) -> dict[int, list[detectors.Frame]]:
     """Data time vs first receive time per device and data time (clock drift)."""
-    stmt = (
-        select(Reading.device_id, Reading.data_time, func.min(Reading.received_at))
-        .where(
-            Reading.device_id.in_(device_ids),
-            Reading.data_time >= start,
-            Reading.data_time < end,
-            Reading.kind.in_(("rtd", "avg")),
-        )
-        .group_by(Reading.device_id, Reading.data_time)
-    )
     out: dict[int, list[detectors.Frame]] = defaultdict(list)
-    for dev, t, received in session.execute(stmt):
+    for dev, t, received in flag_repo.first_receipts(session, device_ids, start, end):
         out[dev].append(detectors.Frame(t, received, {}))
     return out
 
@@ -88,13 +78,7 @@ def detect_quality(
 ) -> QualityReport:
     report = QualityReport()
     start = now - policy.quality_lookback
-    devices = list(
-        session.scalars(
-            select(Device)
-            .where(Device.kind == DeviceKind.dust_monitor, Device.lifecycle == Lifecycle.active)
-            .order_by(Device.id)
-        )
-    )
+    devices = sources.active_dust_monitors(session)
     refs = reference_devices(session)
     ref_cache: dict[int | None, list[PureReading]] = {}
     touched: dict[tuple[int, str], datetime] = {}
@@ -137,21 +121,9 @@ def _quality_alerts(
 
     for (site_id, kind), last in touched.items():
         rule = f"quality:{kind}"
-        if session.scalar(
-            select(Alert.id).where(Alert.open_key == alerts.open_key(site_id, None, rule))
-        ):
+        if repo.by_open_key(session, alerts.open_key(site_id, None, rule)) is not None:
             continue
-        flags = list(
-            session.scalars(
-                select(QualityFlagRow)
-                .where(
-                    QualityFlagRow.site_id == site_id,
-                    QualityFlagRow.kind == kind,
-                    QualityFlagRow.end_at >= last - policy.quality_lookback,
-                )
-                .order_by(QualityFlagRow.start_at)
-            )
-        )
+        flags = flag_repo.site_flags_since(session, site_id, kind, last - policy.quality_lookback)
         site = session.get(Site, site_id)
         alerts.raise_alert(
             session,
@@ -185,15 +157,9 @@ def _quality_alerts(
         )
         report.raised += 1
     stale = now - policy.quality_clear_after
-    for alert in session.scalars(
-        select(Alert).where(Alert.kind.like("quality:%"), Alert.open_key.is_not(None))
-    ):
+    for alert in runtime_repo.open_quality_alerts(session):
         kind = alert.kind.split(":", 1)[1]
-        newest = session.scalar(
-            select(func.max(QualityFlagRow.end_at)).where(
-                QualityFlagRow.site_id == alert.site_id, QualityFlagRow.kind == kind
-            )
-        )
+        newest = flag_repo.newest_flag_end(session, alert.site_id, kind)
         if newest is None or newest < stale:
             alerts.clear_alert(session, alert, now=now, ended_at=newest, reason="condition_gone")
             report.cleared += 1

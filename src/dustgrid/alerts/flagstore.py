@@ -11,13 +11,12 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts.engine import quality as detectors
 from dustgrid.alerts.models import QualityFlagRow
+from dustgrid.alerts.repository import quality as flag_repo
 from dustgrid.devices.models import Device
-from dustgrid.telemetry.models import Reading
 
 #: The detectors' rules and numbers (alerts/engine/quality.py) as one version: 2026.2 added
 #: replayed_series and replayed_frame.
@@ -41,12 +40,8 @@ def note_repeated_frames(
     first: dict[tuple[int, datetime], datetime] = {}
     for i in range(0, len(wanted), CHUNK):
         part = wanted[i : i + CHUNK]
-        stmt = (
-            select(Reading.device_id, Reading.data_time, func.min(Reading.received_at))
-            .where(tuple_(Reading.device_id, Reading.data_time).in_(part))
-            .group_by(Reading.device_id, Reading.data_time)
-        )
-        first.update({(dev, t): seen for dev, t, seen in session.execute(stmt)})
+        rows = flag_repo.first_receipts_of(session, part)
+        first.update({(dev, t): seen for dev, t, seen in rows})
     stored = 0
     devices: dict[int, Device | None] = {}
     for (device_id, data_time), seen in first.items():
@@ -66,15 +61,9 @@ def store_flag(
     session: Session, device: Device, flag: detectors.QualityFlag
 ) -> tuple[QualityFlagRow, bool]:
     """Insert the flag or extend the stored one it overlaps; (row, created)."""
-    f = QualityFlagRow
-    stmt = select(f).where(
-        f.device_id == device.id,
-        f.kind == flag.kind,
-        f.metric.is_(None) if flag.metric is None else f.metric == flag.metric,
-        f.end_at >= flag.start - MERGE_GAP,
-        f.start_at <= flag.end + MERGE_GAP,
+    row = flag_repo.touching_flag(
+        session, device.id, flag.kind, flag.metric, flag.start, flag.end, MERGE_GAP
     )
-    row = session.scalar(stmt.order_by(f.start_at).limit(1))
     if row is not None:
         row.start_at, row.end_at = min(row.start_at, flag.start), max(row.end_at, flag.end)
         row.detail = flag.detail

@@ -21,15 +21,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
+from dustgrid.alerts import repository as repo
 from dustgrid.alerts import service as alerts
-from dustgrid.alerts.models import Alert, AlertKind, OfflineWatch
+from dustgrid.alerts.models import AlertKind, OfflineWatch
 from dustgrid.alerts.policy import DEFAULT_ALERT_POLICY, MEDIUM, AlertPolicy
-from dustgrid.devices.models import Device, Lifecycle, MetricState, OfflinePeriod
-from dustgrid.sites.models import Site
-from dustgrid.telemetry.models import Reading
+from dustgrid.alerts.repository import offline as offline_repo
+from dustgrid.alerts.repository import runtime as runtime_repo
+from dustgrid.alerts.repository import sources
+from dustgrid.devices.models import Device, Lifecycle, OfflinePeriod
 
 MINUTE_KINDS: Final = ("rtd", "avg")
 HJ212_SOURCES: Final = ("hj212", "hj212mb")
@@ -50,12 +51,7 @@ class OfflineReport:
 def can_backfill(session: Session, device: Device) -> bool:
     """True for a device that speaks HJ 212 (its last reading came through the listener;
     without readings yet, one that has an HJ 212 password)."""
-    source = session.scalar(
-        select(Reading.source)
-        .where(Reading.device_id == device.id)
-        .order_by(Reading.data_time.desc())
-        .limit(1)
-    )
+    source = offline_repo.latest_reading_source(session, device.id)
     if source is not None:
         return source in HJ212_SOURCES
     return bool(device.password)
@@ -66,21 +62,14 @@ def gap_coverage(session: Session, device_id: int, start: datetime, end: datetim
     owed = int((end - start).total_seconds() // 60) - 1
     if owed <= 0:
         return 1.0
-    got = session.scalar(
-        select(func.count(func.distinct(Reading.data_time))).where(
-            Reading.device_id == device_id,
-            Reading.kind.in_(MINUTE_KINDS),
-            Reading.data_time > start,
-            Reading.data_time < end,
-        )
-    )
-    return min(1.0, (got or 0) / owed)
+    got = offline_repo.minutes_with_readings(session, device_id, MINUTE_KINDS, start, end)
+    return min(1.0, got / owed)
 
 
 def _district(session: Session, device: Device) -> int | None:
     if device.district_id is not None or device.site_id is None:
         return device.district_id
-    return session.scalar(select(Site.district_id).where(Site.id == device.site_id))
+    return sources.site_district(session, device.site_id)
 
 
 def check_offline(
@@ -89,18 +78,7 @@ def check_offline(
     """Watch new offline periods, turn failed backfills into alerts, clear the recovered."""
     report = OfflineReport()
     kinds = sorted(policy.offline_kinds)
-    has_watch = exists().where(OfflineWatch.period_id == OfflinePeriod.id)
-    fresh = session.execute(
-        select(OfflinePeriod, Device)
-        .join(Device, Device.id == OfflinePeriod.device_id)
-        .where(
-            OfflinePeriod.ended_at.is_(None),
-            ~has_watch,
-            Device.kind.in_(kinds),
-            Device.lifecycle == Lifecycle.active,
-        )
-    ).all()
-    for period, device in fresh:
+    for period, device in offline_repo.unwatched_periods(session, kinds):
         capable = can_backfill(session, device)
         grace = policy.offline_grace if capable else timedelta(0)
         session.add(
@@ -115,14 +93,7 @@ def check_offline(
         )
         report.watched += 1
     session.flush()
-    waiting = session.execute(
-        select(OfflineWatch, OfflinePeriod, Device)
-        .join(OfflinePeriod, OfflinePeriod.id == OfflineWatch.period_id)
-        .join(Device, Device.id == OfflineWatch.device_id)
-        .where(OfflineWatch.state == WAITING)
-        .order_by(OfflineWatch.id)
-    ).all()
-    for watch, period, device in waiting:
+    for watch, period, device in offline_repo.watches_in(session, WAITING):
         _judge(session, watch, period, device, now, policy, report)
     _clear_recovered(session, now, report)
     return report
@@ -150,9 +121,7 @@ def _judge(
         watch.backfill = FAILED
     rule = f"offline:{device.id}"
     failed = watch.backfill == FAILED
-    open_alert = session.scalar(
-        select(Alert).where(Alert.open_key == alerts.open_key(device.site_id, device.id, rule))
-    )
+    open_alert = repo.by_open_key(session, alerts.open_key(device.site_id, device.id, rule))
     alert = open_alert or alerts.raise_alert(
         session,
         kind=AlertKind.offline.value,
@@ -185,18 +154,8 @@ def _judge(
 
 def _clear_recovered(session: Session, now: datetime, report: OfflineReport) -> None:
     """Offline alerts of devices whose offline period has ended."""
-    stmt = (
-        select(Alert, Device)
-        .join(Device, Device.id == Alert.device_id)
-        .where(Alert.kind == AlertKind.offline.value, Alert.open_key.is_not(None))
-    )
-    for alert, device in session.execute(stmt).all():
-        last = session.scalar(
-            select(OfflinePeriod)
-            .where(OfflinePeriod.device_id == device.id)
-            .order_by(OfflinePeriod.started_at.desc())
-            .limit(1)
-        )
+    for alert, device in runtime_repo.open_alerts_with_devices(session, AlertKind.offline.value):
+        last = offline_repo.latest_period(session, device.id)
         if last is not None and last.ended_at is not None:
             alerts.clear_alert(session, alert, now=now, ended_at=last.ended_at, reason="online")
             report.cleared += 1
@@ -211,31 +170,17 @@ def check_stale(
     """Raise a ``stale_key`` alert per (device, metric) lagging its device; clear it when
     the metric is current again."""
     report = OfflineReport()
-    stmt = (
-        select(MetricState.device_id, MetricState.metric, MetricState.last_seen_at, Device)
-        .join(Device, Device.id == MetricState.device_id)
-        .where(
-            Device.lifecycle == Lifecycle.active,
-            Device.kind.in_(sorted(policy.offline_kinds)),
-            MetricState.metric.in_(sorted(policy.stale_metrics)),
-            Device.last_seen_at.is_not(None),
-        )
-    )
+    kinds, metrics = sorted(policy.offline_kinds), sorted(policy.stale_metrics)
     current: dict[tuple[int, str], bool] = {}
     devices: dict[int, Device] = {}
     since: dict[tuple[int, str], datetime] = {}
-    for dev_id, metric, seen, device in session.execute(stmt).all():
+    for dev_id, metric, seen, device in offline_repo.watched_metrics(session, kinds, metrics):
         devices[dev_id] = device
         last = device.last_seen_at or seen
         current[(dev_id, metric)] = last - seen <= policy.stale_after
         since[(dev_id, metric)] = seen
     open_alerts = {
-        a.rule_key: a
-        for a in session.scalars(
-            select(Alert).where(
-                Alert.kind == AlertKind.stale_key.value, Alert.open_key.is_not(None)
-            )
-        )
+        a.rule_key: a for a in runtime_repo.open_alerts(session, AlertKind.stale_key.value)
     }
     for (dev_id, metric), ok in current.items():
         rule = f"stale:{dev_id}:{metric}"

@@ -15,14 +15,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from dustgrid.alerts import repository as repo
 from dustgrid.alerts import service as alerts
 from dustgrid.alerts.engine.profiles import DeclaredPeriod
 from dustgrid.alerts.engine.rules import AlertEpisode
 from dustgrid.alerts.models import Alert, AlertState, AlertWindow
 from dustgrid.alerts.policy import AlertPolicy
+from dustgrid.alerts.repository import evaluation as window_repo
+from dustgrid.alerts.repository import runtime as runtime_repo
 from dustgrid.alerts.rulesets import ActiveRule
 from dustgrid.alerts.series import SiteInfo
 from dustgrid.emergencies.policy import DEFAULT_EMERGENCY_POLICY
@@ -55,51 +57,15 @@ def affected_alerts(
     if not firsts:
         return out
     since = min(firsts.values())
-    ids = sorted(firsts)
-    for i in range(0, len(ids), 500):
-        stmt = select(Alert).where(
-            Alert.kind == KIND,
-            Alert.rule_key == rule_key,
-            Alert.site_id.in_(ids[i : i + 500]),
-            or_(
-                Alert.open_key.is_not(None),
-                Alert.started_at >= since,
-                and_(Alert.ended_at.is_not(None), Alert.ended_at > since),
-            ),
-        )
-        for a in session.scalars(stmt):
-            first = firsts[int(a.site_id or 0)]
-            if a.open_key or a.started_at >= first or (a.ended_at and a.ended_at > first):
-                out[int(a.site_id or 0)].append(a)
+    for a in runtime_repo.alerts_since(session, KIND, rule_key, sorted(firsts), since):
+        first = firsts[int(a.site_id or 0)]
+        if a.open_key or a.started_at >= first or (a.ended_at and a.ended_at > first):
+            out[int(a.site_id or 0)].append(a)
     return out
 
 
-def reconcile(
-    session: Session,
-    rule: ActiveRule,
-    site: SiteInfo,
-    first: datetime,
-    episodes: list[AlertEpisode],
-    affected: list[Alert],
-    now: datetime,
-    policy: AlertPolicy,
-    report: EvalReport,
-    stations: list[str],
-) -> None:
-    """Match the episodes found from ``first`` on with the site's ``affected`` alerts."""
-    by_start = {a.started_at: a for a in affected}
-    matched = [(ep, by_start.pop(ep.first_window.astimezone(UTC), None)) for ep in episodes]
-    for gone in by_start.values():  # late data removed these: withdraw them first
-        alerts.clear_alert(session, gone, now=now, ended_at=gone.ended_at, reason="retracted")
-        report.retracted += 1
-    session.flush()
-    scope = _Scope(session, rule, site, first, now, policy, report, stations)
-    for ep, alert in matched:
-        _episode(scope, ep, alert)
-
-
 @dataclass(frozen=True, slots=True)
-class _Scope:
+class Scope:
     """What every episode of one site × rule re-evaluation shares."""
 
     session: Session
@@ -109,7 +75,20 @@ class _Scope:
     now: datetime
     policy: AlertPolicy
     report: EvalReport
-    stations: list[str]
+    stations: list[str]  # MNs of the reference stations (a "difference" rule)
+
+
+def reconcile(scope: Scope, episodes: list[AlertEpisode], affected: list[Alert]) -> None:
+    """Match the episodes found from ``scope.first`` on with the site's ``affected`` alerts."""
+    session, now, report = scope.session, scope.now, scope.report
+    by_start = {a.started_at: a for a in affected}
+    matched = [(ep, by_start.pop(ep.first_window.astimezone(UTC), None)) for ep in episodes]
+    for gone in by_start.values():  # late data removed these: withdraw them first
+        alerts.clear_alert(session, gone, now=now, ended_at=gone.ended_at, reason="retracted")
+        report.retracted += 1
+    session.flush()
+    for ep, alert in matched:
+        _episode(scope, ep, alert)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +104,7 @@ class _Findings:
     category: str | None = None  # None: the alert kind's usual case category
 
 
-def _episode(scope: _Scope, ep: AlertEpisode, alert: Alert | None) -> None:
+def _episode(scope: Scope, ep: AlertEpisode, alert: Alert | None) -> None:
     """Raise or update the episode's alert (``alert`` None: none matched), then clear it
     when the episode is over. An episode without stored exceeding windows changes nothing."""
     rows = _exceeding_windows(scope, ep)
@@ -140,26 +119,15 @@ def _episode(scope: _Scope, ep: AlertEpisode, alert: Alert | None) -> None:
         _clear(scope, ep, alert)
 
 
-def _exceeding_windows(scope: _Scope, ep: AlertEpisode) -> list[AlertWindow]:
+def _exceeding_windows(scope: Scope, ep: AlertEpisode) -> list[AlertWindow]:
     """The stored exceeding windows of the episode, oldest first (fresh from the database)."""
     end = ep.cleared_at.astimezone(UTC) if ep.cleared_at else scope.now
-    return list(
-        scope.session.scalars(
-            select(AlertWindow)
-            .where(
-                AlertWindow.site_id == scope.site.id,
-                AlertWindow.rule_key == scope.rule.key,
-                AlertWindow.window_start >= ep.first_window,
-                AlertWindow.window_start < end,
-                AlertWindow.exceeded.is_(True),
-            )
-            .order_by(AlertWindow.window_start)
-            .execution_options(populate_existing=True)
-        )
+    return window_repo.exceeding_windows(
+        scope.session, scope.site.id, scope.rule.key, ep.first_window, end
     )
 
 
-def _findings(scope: _Scope, rows: list[AlertWindow]) -> _Findings:
+def _findings(scope: Scope, rows: list[AlertWindow]) -> _Findings:
     """Severity, evidence, peak and description, recomputed from the windows every time."""
     prof = scope.rule.profile
     policy = scope.policy
@@ -199,14 +167,12 @@ def _order_breached(site: SiteInfo, rows: list[AlertWindow]) -> DeclaredPeriod |
     return None
 
 
-def _raise(scope: _Scope, ep: AlertEpisode, found: _Findings) -> Alert:
+def _raise(scope: Scope, ep: AlertEpisode, found: _Findings) -> Alert:
     """A new alert for an episode no stored alert matched; an open alert of the site × rule
     is retracted first when this episode is still open (one open alert per site × rule)."""
     session, rule, site, now = scope.session, scope.rule, scope.site, scope.now
     prof = rule.profile
-    open_alert = session.scalar(
-        select(Alert).where(Alert.open_key == alerts.open_key(site.id, None, rule.key))
-    )
+    open_alert = repo.by_open_key(session, alerts.open_key(site.id, None, rule.key))
     if open_alert is not None and ep.cleared_at is None:
         alerts.clear_alert(
             session, open_alert, now=now, ended_at=ep.first_window, reason="retracted"
@@ -237,7 +203,7 @@ def _raise(scope: _Scope, ep: AlertEpisode, found: _Findings) -> Alert:
     return alert
 
 
-def _update(scope: _Scope, ep: AlertEpisode, alert: Alert, found: _Findings) -> None:
+def _update(scope: Scope, ep: AlertEpisode, alert: Alert, found: _Findings) -> None:
     """The matched alert: reopened when the episode goes on after it was cleared, then its
     evidence, severity and peak replaced."""
     if ep.cleared_at is None and alert.state == AlertState.cleared:
@@ -261,7 +227,7 @@ def _update(scope: _Scope, ep: AlertEpisode, alert: Alert, found: _Findings) -> 
     scope.report.updated += 1
 
 
-def _clear(scope: _Scope, ep: AlertEpisode, alert: Alert) -> None:
+def _clear(scope: Scope, ep: AlertEpisode, alert: Alert) -> None:
     """The episode is over: the alert ends at the episode's clearing time."""
     assert ep.cleared_at is not None
     if alert.state != AlertState.cleared:
@@ -299,9 +265,6 @@ def _description(site: SiteInfo, title_zh: str, title_en: str, peak: AlertWindow
 
 
 def clear_disabled(session: Session, keys: set[str], now: datetime, report: EvalReport) -> None:
-    stmt = select(Alert).where(Alert.kind == KIND, Alert.open_key.is_not(None))
-    if keys:
-        stmt = stmt.where(Alert.rule_key.not_in(sorted(keys)))
-    for alert in session.scalars(stmt):
+    for alert in runtime_repo.open_alerts(session, KIND, except_rules=keys):
         alerts.clear_alert(session, alert, now=now, ended_at=None, reason="rule_disabled")
         report.cleared += 1

@@ -22,14 +22,13 @@ from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts.engine.aqi import HJ633_VERSION, aqi
 from dustgrid.alerts.engine.windows import MINUTES_PER_HOUR, bucket_values
+from dustgrid.alerts.repository import sources
 from dustgrid.alerts.series import REFERENCE_KINDS, load_readings
-from dustgrid.devices.models import Device, DeviceKind
-from dustgrid.devices.repository import device_clause
+from dustgrid.devices.models import DeviceKind
 from dustgrid.errors import Invalid
 from dustgrid.identity.principal import Principal
 from dustgrid.models import utcnow
@@ -137,7 +136,7 @@ def import_prsa(
     until: datetime | None = None,
 ) -> ImportReport:
     """Store a station's hourly CSV (the caller commits)."""
-    device = session.scalar(select(Device).where(Device.mn == mn))
+    device = sources.device_by_mn(session, mn)
     if device is None:
         raise Invalid(f"设备不存在：{mn} / no device with MN {mn}")
     if device.kind != DeviceKind.reference_station:
@@ -202,12 +201,7 @@ def station_aqi(
     device_id: int | None = None,
 ) -> list[dict[str, Any]]:
     """Visible reference stations with their daily AQI over the last ``days`` local days."""
-    stmt = select(Device).where(
-        Device.kind == DeviceKind.reference_station, device_clause(principal)
-    )
-    if device_id is not None:
-        stmt = stmt.where(Device.id == device_id)
-    stations = list(session.scalars(stmt.order_by(Device.mn)))
+    stations = sources.visible_reference_stations(session, principal, device_id)
     first_day = (now.astimezone(tz) - timedelta(days=days - 1)).date()
     start = datetime.combine(first_day, datetime.min.time(), tzinfo=tz).astimezone(UTC)
     end = now + timedelta(minutes=1)

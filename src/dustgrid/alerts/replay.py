@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts.engine.profiles import ContextError, Profile
@@ -29,6 +28,7 @@ from dustgrid.alerts.engine.rules import (
     evaluate_windows,
 )
 from dustgrid.alerts.engine.windows import local_day
+from dustgrid.alerts.repository import sources
 from dustgrid.alerts.series import (
     monitors_by_site,
     reference_devices,
@@ -78,8 +78,7 @@ def replay(
     monitors = monitors_by_site(session, site_ids)
     refs = reference_devices(session)
     ref_cache: dict[tuple[int, ...], list[Any]] = {}
-    stmt = select(Site).where(Site.id.in_(list(monitors))).order_by(Site.project_code)
-    for site in session.scalars(stmt):
+    for site in sources.sites_by_project_code(session, monitors):
         out = SiteReplay(site)
         rows = site_series(session, monitors[site.id], [profile.metric], lo, hi)
         ref = None

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import time
 from typing import Any, Final
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts.engine.profiles import BUILTIN_PROFILES, Profile, get_profile, tune
 from dustgrid.alerts.models import AlertProfileSetting
 from dustgrid.alerts.policy import DEFAULT_ALERT_POLICY, AlertPolicy
+from dustgrid.alerts.repository import settings as settings_repo
 from dustgrid.audit import service as audit
 from dustgrid.errors import Forbidden, Invalid
 from dustgrid.identity.principal import Principal
@@ -100,8 +100,7 @@ def tuning_json(tuning: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def current_settings(session: Session) -> list[AlertProfileSetting]:
-    stmt = select(AlertProfileSetting).where(AlertProfileSetting.active_key.is_not(None))
-    return list(session.scalars(stmt.order_by(AlertProfileSetting.profile_id)))
+    return settings_repo.current_settings(session)
 
 
 def active_rules(session: Session, policy: AlertPolicy = DEFAULT_ALERT_POLICY) -> list[ActiveRule]:
@@ -119,11 +118,7 @@ def active_rules(session: Session, policy: AlertPolicy = DEFAULT_ALERT_POLICY) -
 
 
 def history(session: Session, profile_id: str | None = None) -> list[AlertProfileSetting]:
-    stmt = select(AlertProfileSetting)
-    if profile_id is not None:
-        stmt = stmt.where(AlertProfileSetting.profile_id == profile_id)
-    stmt = stmt.order_by(AlertProfileSetting.profile_id, AlertProfileSetting.version.desc())
-    return list(session.scalars(stmt))
+    return settings_repo.setting_history(session, profile_id)
 
 
 def save_setting(
@@ -142,14 +137,8 @@ def save_setting(
     clean = tuning_json({k: _coerce(get_profile(profile_id), k, v) for k, v in tuning.items()})
     if "limits" in clean:
         clean["limits"] = dict(clean["limits"])
-    previous = session.scalar(
-        select(AlertProfileSetting).where(AlertProfileSetting.active_key == profile_id)
-    )
-    last = session.scalar(
-        select(func.max(AlertProfileSetting.version)).where(
-            AlertProfileSetting.profile_id == profile_id
-        )
-    )
+    previous = settings_repo.setting_in_force(session, profile_id)
+    last = settings_repo.last_version(session, profile_id)
     if previous is not None:
         previous.active_key = None
         session.flush()  # the unique active_key moves to the new row

@@ -20,21 +20,18 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final, NamedTuple
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts.engine.profiles import DeclaredPeriod, EvalContext
 from dustgrid.alerts.engine.windows import VALID_FLAGS
 from dustgrid.alerts.engine.windows import Reading as PureReading
 from dustgrid.alerts.fetch import fetch
-from dustgrid.devices.models import Device, DeviceKind, Lifecycle
+from dustgrid.alerts.repository import sources
 from dustgrid.sites.models import Site
 
 SITE_KINDS: Final = ("rtd", "avg")
 REFERENCE_KINDS: Final = ("rtd", "avg", "havg")
-CHUNK: Final = 500  # devices per query
 INVALID_FLAG: Final = "F"  # what a stored ``valid = false`` row becomes for the pure engine
-LIVE: Final = (Lifecycle.active,)
 
 
 class SiteInfo(NamedTuple):
@@ -50,14 +47,9 @@ class SiteInfo(NamedTuple):
 
 
 def site_infos(session: Session, site_ids: Iterable[int]) -> dict[int, SiteInfo]:
-    ids = sorted(site_ids)
     out: dict[int, SiteInfo] = {}
-    for i in range(0, len(ids), CHUNK):
-        stmt = select(Site.id, Site.name, Site.district_id, Site.built_up_area, Site.stage).where(
-            Site.id.in_(ids[i : i + CHUNK])
-        )
-        for sid, name, district, built_up, stage in session.execute(stmt):
-            out[sid] = SiteInfo(sid, name, district, bool(built_up), getattr(stage, "value", stage))
+    for sid, name, district, built_up, stage in sources.site_facts(session, sorted(site_ids)):
+        out[sid] = SiteInfo(sid, name, district, bool(built_up), getattr(stage, "value", stage))
     return out
 
 
@@ -78,19 +70,8 @@ def monitors_by_site(
     session: Session, site_ids: Iterable[int] | None = None
 ) -> dict[int, list[int]]:
     """Active dust monitors per (non-retired) site."""
-    stmt = (
-        select(Device.site_id, Device.id)
-        .join(Site, Site.id == Device.site_id)
-        .where(
-            Device.kind == DeviceKind.dust_monitor,
-            Device.lifecycle.in_(LIVE),
-            Site.retired_at.is_(None),
-        )
-    )
-    if site_ids is not None:
-        stmt = stmt.where(Device.site_id.in_(list(site_ids)))
     out: dict[int, list[int]] = defaultdict(list)
-    for site_id, dev in session.execute(stmt.order_by(Device.site_id, Device.id)):
+    for site_id, dev in sources.live_monitors(session, site_ids):
         if site_id is not None:
             out[int(site_id)].append(int(dev))
     return dict(out)
@@ -98,11 +79,8 @@ def monitors_by_site(
 
 def reference_devices(session: Session) -> dict[int | None, list[tuple[int, str]]]:
     """Active reference stations per district (``None``: every station of the city)."""
-    stmt = select(Device.district_id, Device.id, Device.mn).where(
-        Device.kind == DeviceKind.reference_station, Device.lifecycle.in_(LIVE)
-    )
     out: dict[int | None, list[tuple[int, str]]] = defaultdict(list)
-    for district, dev, mn in session.execute(stmt.order_by(Device.id)):
+    for district, dev, mn in sources.live_reference_stations(session):
         out[district].append((int(dev), mn))
         out[None].append((int(dev), mn))
     return dict(out)

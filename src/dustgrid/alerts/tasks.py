@@ -18,17 +18,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dustgrid import periodic
 from dustgrid.alerts.engine.windows import window_start
 from dustgrid.alerts.evaluate import evaluate_exceedances, prune_windows
 from dustgrid.alerts.flags import detect_quality
-from dustgrid.alerts.models import AlertProfileSetting, AlertWindowState
+from dustgrid.alerts.models import AlertWindowState
 from dustgrid.alerts.offline import check_offline, check_stale
 from dustgrid.alerts.policy import DEFAULT_ALERT_POLICY, AlertPolicy
 from dustgrid.alerts.reconcile import EvalReport
+from dustgrid.alerts.repository import settings as settings_repo
 from dustgrid.alerts.rulesets import active_rules
 from dustgrid.config import Settings
 from dustgrid.models import utcnow
@@ -54,7 +54,7 @@ class LiveEvaluator:
     settings_mark: int | None = None
 
     def round(self, session: Session, *, now: datetime, tz: ZoneInfo) -> EvalReport | None:
-        mark = session.scalar(select(func.max(AlertProfileSetting.id)))
+        mark = settings_repo.newest_setting_id(session)
         if self.next_due is not None and now < self.next_due and mark == self.settings_mark:
             return None
         report = evaluate_exceedances(session, now=now, tz=tz, policy=self.policy)

@@ -5,32 +5,24 @@ after each window are stored with it (``AlertWindow.scan``); the state row keeps
 the newest window (``AlertWindowState.last``) so the usual round - new windows after the
 newest stored one - needs no extra query, and a re-evaluation from an older window starts
 from the counters of the window before it. Windows are read as plain rows (not ORM
-objects) and written with one multi-row INSERT per round: a round over 10,000 sites must
-not pay the ORM's per-object cost. Never commits.
+objects; the queries are in ``alerts/repository/evaluation.py``) and written with one
+multi-row INSERT per round: a round over 10,000 sites must not pay the ORM's per-object
+cost. Never commits.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts.engine.rules import AlertEpisode, WindowResult, _scan, _ScanState
-from dustgrid.alerts.models import AlertWindow
+from dustgrid.alerts.repository import evaluation as window_repo
 from dustgrid.alerts.rulesets import ActiveRule
 from dustgrid.alerts.sitestate import ENCODE, SiteState
 from dustgrid.telemetry.store import SqliteTimes
-
-CHUNK: Final = 500
-COLUMNS: Final = (
-    AlertWindow.site_id, AlertWindow.window_start, AlertWindow.value, AlertWindow.reference,
-    AlertWindow.limit_value, AlertWindow.exceeded, AlertWindow.held, AlertWindow.count,
-)  # fmt: skip
 
 
 def iso(t: datetime | None) -> str | None:
@@ -61,21 +53,6 @@ def load_scan(data: dict[str, Any] | None, site: str, rule: str) -> _ScanState:
         assert first is not None and raised is not None
         ep = AlertEpisode(site, rule, first, raised, None, bool(o["held"]), float(o["peak_excess"]))
     return _ScanState(int(data["exceed_run"]), int(data["clear_run"]), _dt(data["run_start"]), ep)
-
-
-def stored_windows(
-    session: Session, rule_key: str, site_ids: Sequence[int], start: datetime
-) -> dict[int, dict[datetime, Any]]:
-    """Per site, its stored windows from ``start`` on (plain rows, keyed by start)."""
-    out: dict[int, dict[datetime, Any]] = defaultdict(dict)
-    for i in range(0, len(site_ids), CHUNK):
-        stmt = select(*COLUMNS).where(
-            AlertWindow.rule_key == rule_key, AlertWindow.site_id.in_(site_ids[i : i + CHUNK]),
-            AlertWindow.window_start >= start,
-        )  # fmt: skip
-        for row in session.execute(stmt):
-            out[row.site_id][row.window_start] = row
-    return out
 
 
 def same(row: Any, r: WindowResult | None) -> bool:
@@ -111,15 +88,8 @@ def rescan(
     sid, key = st.site_id, rule.key
     last = st.last or {}
     if rewrite:
-        prev = session.execute(
-            select(AlertWindow.window_start, AlertWindow.scan)
-            .where(AlertWindow.site_id == sid, AlertWindow.rule_key == key,
-                   AlertWindow.window_start < first)
-            .order_by(AlertWindow.window_start.desc()).limit(1)
-        ).first()  # fmt: skip
-        gone = delete(AlertWindow).where(AlertWindow.site_id == sid, AlertWindow.rule_key == key,
-                                         AlertWindow.window_start >= first)  # fmt: skip
-        session.execute(gone)
+        prev = window_repo.scan_before(session, sid, key, first)
+        window_repo.delete_windows_from(session, sid, key, first)
         last = {"at": iso(prev.window_start), "scan": prev.scan} if prev else {}
     saved = last.get("scan") if last else None
     state = load_scan(saved if saved is not None else st.base, str(sid), key)

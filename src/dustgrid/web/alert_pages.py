@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from dustgrid.alerts import reference, rulesets, service, views
+from dustgrid.alerts import presenters, reference, rulesets, service
 from dustgrid.alerts.api import Filter
 from dustgrid.alerts.engine.quality import FLAG_KINDS
 from dustgrid.alerts.schemas import DryRunIn
@@ -57,7 +57,7 @@ def alert_list(
     f: Filter,
     paging: Annotated[PageParams, Depends(page_params)],
 ) -> Response:
-    items, total = views.list_alerts(
+    items, total = presenters.list_alerts(
         session, principal, f, tz=ZoneInfo(settings.timezone), page=paging.page, size=paging.size
     )
     query = {k: v for k, v in f.model_dump(mode="json").items() if v not in (None, "")}
@@ -83,7 +83,7 @@ def alert_list(
 def profile_editor(
     request: Request, session: DbSession, principal: CurrentPrincipal, settings: AppSettings
 ) -> Response:
-    data = views.profiles(session)
+    data = presenters.profiles(session)
     today = utcnow().astimezone(ZoneInfo(settings.timezone)).date()
     first = (today.replace(day=1) - timedelta(days=1)).replace(day=1)  # last month
     return render(
@@ -167,7 +167,7 @@ def profile_dry_run(
         body = DryRunIn.model_validate(
             {"profile_id": profile_id, "tuning": _tuning(tuning), "start": start, "end": end}
         )
-        result: dict[str, Any] | None = views.dry_run(
+        result: dict[str, Any] | None = presenters.dry_run(
             session, principal, body, tz=ZoneInfo(settings.timezone)
         )
         error = None
@@ -186,7 +186,7 @@ def quality_page(
     today = utcnow().astimezone(tz).date()
     start = datetime.combine(today.replace(day=1), time(0), tzinfo=tz)
     end = datetime.combine(today + timedelta(days=1), time(0), tzinfo=tz)
-    data = views.quality_counts(session, principal, start=start, end=end)
+    data = presenters.quality_counts(session, principal, start=start, end=end)
     kinds = sorted({k for row in data.per_site + data.per_provider for k in row.counts})
     return render(
         request, "alerts/quality.html", data=data, kinds=kinds, month=today.replace(day=1)
@@ -213,7 +213,7 @@ def alert_page(
     settings: AppSettings,
     alert_id: int,
 ) -> Response:
-    alert = views.alert_detail(session, principal, alert_id)
+    alert = presenters.alert_detail(session, principal, alert_id)
     locale = request_locale(request)
     labels = {
         k: translate(f"alerts.chart.{k}", locale)
@@ -264,7 +264,7 @@ def site_alerts(
     settings: AppSettings,
     site_id: int,
 ) -> Response:
-    site, items = views.site_alerts(session, principal, site_id)
+    site, items = presenters.site_alerts(session, principal, site_id)
     return render(
         request, "alerts/site_fragment.html", site=site, items=items, **_helpers(settings)
     )

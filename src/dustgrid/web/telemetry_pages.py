@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from dustgrid.alerts import views as alert_views
+from dustgrid.alerts import presenters as alert_views
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.i18n import translate
 from dustgrid.models import utcnow

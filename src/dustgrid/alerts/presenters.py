@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts import replay
@@ -26,6 +25,7 @@ from dustgrid.alerts.engine.profiles import (
 )
 from dustgrid.alerts.models import Alert, AlertProfileSetting
 from dustgrid.alerts.policy import DEFAULT_ALERT_POLICY, AlertPolicy
+from dustgrid.alerts.repository import sources
 from dustgrid.alerts.rulesets import (
     TUNABLE,
     active_rules,
@@ -50,7 +50,6 @@ from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.sites import service as sites
 from dustgrid.sites.models import Site
-from dustgrid.sites.repository import site_clause
 
 
 def _local_bound(day: date | None, tz: ZoneInfo, *, after: bool = False) -> datetime | None:
@@ -238,10 +237,8 @@ def dry_run(
     if not principal.can(Perm.alert_profile):
         raise Forbidden("无权试算告警规则 / your role may not dry-run alert rules")
     profile = effective_profile(body.profile_id, body.tuning, None)
-    visible = select(Site.id).where(site_clause(principal))
-    if body.site_id is not None:
-        visible = visible.where(Site.id == sites.get_site(session, principal, body.site_id).id)
-    site_ids = list(session.scalars(visible))
+    only = None if body.site_id is None else sites.get_site(session, principal, body.site_id).id
+    site_ids = sources.visible_site_ids(session, principal, only)
     result = replay.dry_run(
         session, profile, start=body.start, end=body.end, tz=tz, site_ids=site_ids
     )
