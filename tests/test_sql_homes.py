@@ -29,10 +29,6 @@ SQL_HOMES = {
 _OTHER_BRANCH = "issue 11: not moved yet, its queries go into the repository next"
 # Modules that still build SQL outside a repository. Only shrinks.
 NOT_YET_MOVED: dict[str, str] = {
-    # the ledger's spreadsheet import and export
-    "sites/excel/importing.py": "bulk reads of one import (sites by code), batched per file",
-    "sites/excel/lookups.py": "bulk name lookups of import and export, many ids a query",
-    # not claimed by another branch
     # not a domain service
     "cases/models.py": "text() is the WHERE of a partial index in the table definition (DDL)",
     "demo/city.py": "the demo city loader: a one-off script that writes a whole city",

@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -20,8 +19,9 @@ from dustgrid.errors import DomainError, Forbidden
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.sites import service as svc
-from dustgrid.sites.excel.lookups import ENT_KEYS, build_lookups, chunks, names_by_id, scoped
+from dustgrid.sites.excel.lookups import ENT_KEYS, build_lookups, scoped
 from dustgrid.sites.excel.reading import read_rows, too_many
+from dustgrid.sites.excel.repository import names_by_id, sites_by_code
 from dustgrid.sites.excel_columns import (
     BY_KEY,
     COLUMNS,
@@ -91,10 +91,7 @@ class _Context:
 
     @classmethod
     def load(cls, session: Session, principal: Principal, codes: Sequence[str]) -> _Context:
-        sites: dict[str, Site] = {}
-        for part in chunks(codes):
-            stmt = select(Site).where(Site.project_code.in_(part))
-            sites.update((s.project_code, s) for s in session.scalars(stmt))
+        sites = sites_by_code(session, codes)
         ids = {s.id for s in sites.values()}
         writable = set(names_by_id(session, Site, [Site.id], ids, site_writable_clause(principal)))
         ent_ids = {i for s in sites.values() for e in ENTERPRISES if (i := getattr(s, f"{e}_id"))}

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 from dustgrid.identity.principal import Principal
 from dustgrid.org.models import District
 from dustgrid.sites import repository as repo
-from dustgrid.sites.excel.lookups import ENT_KEYS, chunks, names_by_id, scoped
+from dustgrid.sites.excel.lookups import ENT_KEYS, scoped
 from dustgrid.sites.excel.reading import HELP_SHEET, SHEET
+from dustgrid.sites.excel.repository import chunks, names_by_id
 from dustgrid.sites.excel_columns import (
     BY_KEY,
     COLUMNS,
