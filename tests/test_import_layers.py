@@ -54,6 +54,7 @@ DOMAINS = (
     "telemetry",
     "cases",
     "intake",
+    "trajectories",
     "emergencies",
     "alerts",
     "inspections",
@@ -88,6 +89,11 @@ PURE_CORES = (
     "dustgrid.inspections.fence",
     "dustgrid.inspections.photos",
     "dustgrid.inspections.policy",
+    "dustgrid.trajectories.policy",
+    "dustgrid.trajectories.stays",
+    "dustgrid.trajectories.clusters",
+    "dustgrid.trajectories.fixes",
+    "dustgrid.trajectories.cli",
 )
 IMPURE_LIBRARIES = frozenset({"sqlalchemy", "fastapi", "starlette", "jinja2", "alembic", "psycopg"})
 
