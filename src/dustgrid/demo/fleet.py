@@ -61,6 +61,8 @@ class FleetSpec:
     days: int = 5
     first_day: date = date(2026, 5, 4)
     hidden_sites: int = 8
+    # Places that must NOT come out: worked by a crew on one day only, or by two trucks only.
+    decoys: int = 6
     crew: tuple[int, int] = (3, 5)  # trucks serving one hidden site
     active_days: tuple[int, int] = (2, 4)  # days a hidden site is worked
     ledger_sites: int = 480
@@ -84,6 +86,7 @@ class Fleet:
     lon: npt.NDArray[np.float64]
     known: list[KnownPlace]
     hidden: list[LatLon]
+    decoys: list[LatLon] = field(default_factory=list)
     companies: dict[str, str] = field(default_factory=dict)
 
     def fixes(self) -> Fixes:
@@ -208,9 +211,9 @@ class _Plan:
     depots: list[KnownPlace]
     landfills: list[KnownPlace]
     digging: list[LatLon]
-    hidden: list[LatLon]
+    places: list[LatLon]  # the hidden sites, then the decoys
     company_of: list[int]
-    # (truck, day index) -> hidden site index
+    # (truck, day index) -> index into places
     hidden_work: dict[tuple[int, int], int]
 
 
@@ -227,7 +230,7 @@ def _truck_day(rng: random.Random, nrng: np.random.Generator, spec: FleetSpec, p
     track.stay(rng.choice(_SHIFT_HOURS) * 3600 + rng.randrange(0, 3600, 30))
     end_of_work = min(start + _LAST_TRIP_S, track.now + _SHIFT_SECONDS)
     hidden = plan.hidden_work.get((truck, day_index))
-    load = plan.hidden[hidden] if hidden is not None else rng.choice(plan.digging)
+    load = plan.places[hidden] if hidden is not None else rng.choice(plan.digging)
     while track.now < end_of_work:
         _traffic(rng, track, load)
         loading = rng.randint(12, 35) * 60
@@ -265,17 +268,28 @@ def _plan(spec: FleetSpec, rng: random.Random) -> tuple[_Plan, list[KnownPlace]]
     depots = _ring_places(rng, spec.depots, (8000.0, 14000.0), "depot")
     landfills = _ring_places(rng, spec.landfills, (18000.0, 22000.0), "landfill")
     known = known + depots + landfills
-    hidden = _hidden_places(rng, spec.hidden_sites, known)
+    places = _hidden_places(rng, spec.hidden_sites + spec.decoys, known)
     work: dict[tuple[int, int], int] = {}
-    for h in range(len(hidden)):
-        free = [t for t in range(spec.trucks) if all((t, d) not in work for d in range(spec.days))]
-        size = rng.randint(*spec.crew)
-        crew = rng.sample(free if len(free) >= size else range(spec.trucks), size)
-        for d in rng.sample(range(spec.days), min(spec.days, rng.randint(*spec.active_days))):
-            for t in crew:
-                work[(t, d)] = h
+    for h in range(len(places)):
+        if h < spec.hidden_sites:
+            size, days = rng.randint(*spec.crew), rng.randint(*spec.active_days)
+        elif h % 2:  # a decoy worked by a crew on a single day
+            size, days = rng.randint(*spec.crew), 1
+        else:  # a decoy worked by two trucks on several days
+            size, days = 2, rng.randint(*spec.active_days)
+        _assign(rng, spec, work, h, size, days)
     company_of = [rng.randrange(len(COMPANIES)) for _ in range(spec.trucks)]
-    return _Plan(depots, landfills, digging, hidden, company_of, work), known
+    return _Plan(depots, landfills, digging, places, company_of, work), known
+
+
+def _assign(rng: random.Random, spec: FleetSpec, work: dict[tuple[int, int], int], place: int,
+            size: int, days: int) -> None:  # fmt: skip
+    """``size`` trucks (free ones first) work ``place`` on ``days`` random days."""
+    free = [t for t in range(spec.trucks) if all((t, d) not in work for d in range(spec.days))]
+    crew = rng.sample(free if len(free) >= size else range(spec.trucks), size)
+    for d in rng.sample(range(spec.days), min(spec.days, days)):
+        for t in crew:
+            work[(t, d)] = place
 
 
 def generate_fleet(spec: FleetSpec = FleetSpec()) -> Fleet:
@@ -299,7 +313,8 @@ def generate_fleet(spec: FleetSpec = FleetSpec()) -> Fleet:
         lat=np.concatenate(lats),
         lon=np.concatenate(lons),
         known=known,
-        hidden=plan.hidden,
+        hidden=plan.places[: spec.hidden_sites],
+        decoys=plan.places[spec.hidden_sites :],
         companies={names[i]: COMPANIES[c] for i, c in enumerate(plan.company_of)},
     )
 

@@ -123,7 +123,7 @@ def _floats(col: pa.Array) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool
         ok = pc.fill_null(pc.match_substring_regex(text, _NUMBER), False)
         clean = pc.if_else(ok, pc.utf8_trim_whitespace(text), pa.scalar("nan"))
         values = clean.cast(pa.float64()).to_numpy(zero_copy_only=False)
-    values = np.asarray(values, dtype=np.float64)
+    values = np.array(values, dtype=np.float64)  # a writable copy
     return values, np.isfinite(values)
 
 
