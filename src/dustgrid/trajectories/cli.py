@@ -11,7 +11,6 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 
 from dustgrid.trajectories.clusters import find_suspects
@@ -58,19 +57,6 @@ def _report(bad: list[BadRow], file: Path) -> None:
         typer.echo(f"{file}: {len(bad)} bad row(s) skipped{tail}", err=True)
 
 
-def _concat(parts: list[Fixes]) -> Fixes:
-    ids = np.concatenate(
-        [np.asarray(p.terminals, dtype=object)[p.terminal] for p in parts]
-        or [np.empty(0, dtype=object)]
-    )
-    return Fixes.from_columns(
-        ids,
-        np.concatenate([p.t for p in parts] or [np.empty(0, np.int64)]),
-        np.concatenate([p.lat for p in parts] or [np.empty(0)]),
-        np.concatenate([p.lon for p in parts] or [np.empty(0)]),
-    )
-
-
 def in_days(fixes: Fixes, first: date, last: date, policy: TrajectoryPolicy) -> Fixes:
     """The fixes whose local day lies in [first, last]."""
     day = (fixes.t + policy.utc_offset_seconds) // SECONDS_PER_DAY
@@ -113,6 +99,6 @@ def suspects(
             parts.append(result.fixes)
     except UnreadableInput as exc:
         raise _fail(str(exc)) from None
-    selected = in_days(_concat(parts), day_from, day_to, policy)
+    selected = in_days(Fixes.concat(parts), day_from, day_to, policy)
     for found in find_suspects(detect_stays(selected, policy), places, policy):
         typer.echo(json.dumps(found.as_json(policy), ensure_ascii=False))

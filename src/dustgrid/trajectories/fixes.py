@@ -183,6 +183,20 @@ def _reasons(
         ]
 
 
+def _encode(ids: pa.Array) -> tuple[tuple[str, ...], npt.NDArray[np.int64]]:
+    """(sorted distinct terminal ids, the code of each row): pyarrow's dictionary encoding
+    (no Python string per row), the dictionary then sorted."""
+    encoded = pc.dictionary_encode(ids)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    names = encoded.dictionary.to_pylist()
+    order = np.argsort(np.asarray(names, dtype=object)) if names else np.empty(0, np.int64)
+    remap = np.empty(len(names), np.int64)
+    remap[order] = np.arange(len(names))
+    raw = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return tuple(str(names[i]) for i in order), remap[raw] if len(raw) else raw
+
+
 def read_fixes(path: Path, crs: str = "wgs84") -> ReadResult:
     """Every good fix of one file (converted to WGS-84) and every bad row, with its number."""
     if crs not in CRS_CHOICES:
@@ -208,8 +222,8 @@ def read_fixes(path: Path, crs: str = "wgs84") -> ReadResult:
     glat, glon = lat[good], lon[good]
     if crs == "gcj02":
         glat, glon = gcj02_to_wgs84_arrays(glat, glon)
-    ids = np.asarray(pc.filter(terminal, pa.array(good)).to_numpy(zero_copy_only=False))
-    fixes = Fixes.from_columns(ids, np.floor(t[good]).astype(np.int64), glat, glon)
+    names, codes = _encode(pc.filter(terminal, pa.array(good)))
+    fixes = Fixes(names, codes, np.floor(t[good]).astype(np.int64), glat, glon)
     return ReadResult(fixes, bad, table.num_rows + sum(1 for b in bad if "fields" in b.reason))
 
 

@@ -71,6 +71,25 @@ class Fixes:
             lon=np.asarray(lon, dtype=np.float64),
         )
 
+    @classmethod
+    def concat(cls, parts: list[Fixes]) -> Fixes:
+        """One set of fixes from several (terminal codes re-mapped to one sorted list)."""
+        names = sorted(set().union(*(p.terminals for p in parts))) if parts else []
+        lookup = np.asarray(names, dtype=object)
+        codes = [
+            np.searchsorted(lookup, np.asarray(p.terminals, dtype=object))[p.terminal]
+            if len(p.terminals)
+            else p.terminal
+            for p in parts
+        ]
+        return cls(
+            terminals=tuple(names),
+            terminal=np.concatenate(codes or [np.empty(0, np.int64)]).astype(np.int64),
+            t=np.concatenate([p.t for p in parts] or [np.empty(0, np.int64)]),
+            lat=np.concatenate([p.lat for p in parts] or [np.empty(0)]),
+            lon=np.concatenate([p.lon for p in parts] or [np.empty(0)]),
+        )
+
     def select(self, mask: B) -> Fixes:
         return Fixes(
             self.terminals, self.terminal[mask], self.t[mask], self.lat[mask], self.lon[mask]
