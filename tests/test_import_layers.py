@@ -94,6 +94,7 @@ PURE_CORES = (
     "dustgrid.trajectories.clusters",
     "dustgrid.trajectories.fixes",
     "dustgrid.trajectories.cli",
+    "dustgrid.trajectories.store",
 )
 IMPURE_LIBRARIES = frozenset({"sqlalchemy", "fastapi", "starlette", "jinja2", "alembic", "psycopg"})
 

@@ -55,6 +55,8 @@ class TrajectoryPolicy:
     score_days_scale: float = 3.0
     score_visit_minutes: float = 20.0
     score_night_weight: float = 0.3
+    # Fix storage: files per day are split into this many terminal-hash buckets.
+    storage_buckets: int = 64
     basis: str = (
         "issue 14 / seed 000 §1: D 100 m, T 5 min, G 15 min, buffer 250 m, ≥ 2 days, "
         "≥ 3 trucks; clustering radius, night hours and score: platform default"
