@@ -63,3 +63,26 @@ def test_stays_bucket_by_bucket_equal_stays_of_the_whole_day(tmp_path: Path) -> 
 def test_a_batch_id_must_name_a_file(tmp_path: Path, bad: str) -> None:
     with pytest.raises(BadBatchId):
         FixStore(tmp_path).write(two_days(), bad)
+
+
+def test_the_store_command_writes_the_partitions(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from dustgrid.cli import app
+
+    src = tmp_path / "f.csv"
+    fixes = two_days()
+    rows = "\n".join(
+        f"{fixes.terminals[c]},{t},{la},{lo}"
+        for c, t, la, lo in zip(fixes.terminal, fixes.t, fixes.lat, fixes.lon, strict=True)
+    )
+    src.write_text("terminal_id,time,lat,lon\n" + rows + "\nX,bad,1,2\n", "utf-8")
+    args = ["trajectories", "store", "--fixes", str(src), "--data-dir", str(tmp_path / "var")]
+    result = CliRunner().invoke(app, [*args, "--batch-id", "2026-05-04.1"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(f"{len(fixes)} fixes stored")
+    assert "line " in result.stderr and "1 bad row(s) skipped" in result.stderr
+    stored = FixStore(tmp_path / "var" / "trajectories" / "fixes")
+    assert sum(len(f) for f in stored.iter_day(date(2026, 5, 5))) > 0
+    bad = CliRunner().invoke(app, [*args, "--batch-id", "../x"])
+    assert bad.exit_code == 2 and "batch id" in bad.stderr

@@ -23,6 +23,9 @@ from dustgrid.trajectories.fixes import (
 )
 from dustgrid.trajectories.policy import DEFAULT_TRAJECTORY_POLICY, TrajectoryPolicy
 from dustgrid.trajectories.stays import SECONDS_PER_DAY, Fixes, detect_stays
+from dustgrid.trajectories.store import BadBatchId, FixStore
+
+STORE_FOLDER = ("trajectories", "fixes")  # under the data directory (DUSTGRID_VAR_DIR)
 
 app = typer.Typer(
     help="Muck-truck trajectories: stay points and suspected unpermitted sites.",
@@ -102,3 +105,40 @@ def suspects(
     selected = in_days(Fixes.concat(parts), day_from, day_to, policy)
     for found in find_suspects(detect_stays(selected, policy), places, policy):
         typer.echo(json.dumps(found.as_json(policy), ensure_ascii=False))
+
+
+def store_root(data_dir: Path | None) -> Path:
+    """Where fixes are stored: ``<data dir>/trajectories/fixes``."""
+    if data_dir is None:
+        from dustgrid.config import get_settings
+
+        data_dir = get_settings().var_dir
+    return data_dir.joinpath(*STORE_FOLDER)
+
+
+@app.command("store")
+def store(
+    fixes: Annotated[list[Path], typer.Option("--fixes", help="CSV or Parquet file(s) of fixes")],
+    batch_id: Annotated[str, typer.Option("--batch-id", help="the batch's id (idempotent)")],
+    crs: Annotated[str, typer.Option("--crs", help="coordinates of the fixes: wgs84 or gcj02")] = (
+        "wgs84"
+    ),
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="default: the data directory (var_dir)")
+    ] = None,
+) -> None:
+    """Store fixes as Parquet by local day and terminal hash; the same batch id again
+    replaces that batch (no duplicates). Bad rows as for `suspects`; exit code 2 when an
+    input is unusable or the batch id cannot name a file."""
+    if crs not in CRS_CHOICES:
+        raise _fail(f"--crs must be one of {', '.join(CRS_CHOICES)}")
+    try:
+        parts = []
+        for path in fixes:
+            result = read_fixes(path, crs)
+            _report(result.bad, path)
+            parts.append(result.fixes)
+        files = FixStore(store_root(data_dir)).write(Fixes.concat(parts), batch_id)
+    except (UnreadableInput, BadBatchId) as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"{sum(len(p) for p in parts)} fixes stored in {files} partition file(s)")
