@@ -54,6 +54,7 @@ DOMAINS = (
     "telemetry",
     "cases",
     "intake",
+    "trajectories",
     "emergencies",
     "alerts",
     "inspections",
@@ -95,6 +96,12 @@ PURE_CORES = (
     "dustgrid.patrols.periods",
     "dustgrid.patrols.priority",
     "dustgrid.patrols.routing",
+    "dustgrid.trajectories.policy",
+    "dustgrid.trajectories.stays",
+    "dustgrid.trajectories.clusters",
+    "dustgrid.trajectories.fixes",
+    "dustgrid.trajectories.cli",
+    "dustgrid.trajectories.store",
 )
 IMPURE_LIBRARIES = frozenset({"sqlalchemy", "fastapi", "starlette", "jinja2", "alembic", "psycopg"})
 

@@ -24,6 +24,11 @@ def _mount_tools() -> None:
     hj212_app.command("listen")(hj212_listen)
     app.add_typer(hj212_app, name="hj212", help="HJ 212-2017 frame tools and TCP listener")
     app.add_typer(alerts_app, name="alerts", help="Alert rule profiles and audits")
+    from dustgrid.trajectories.cli import app as trajectories_app
+
+    app.add_typer(
+        trajectories_app, name="trajectories", help="Muck-truck GPS: suspected unpermitted sites"
+    )
 
     from dustgrid.cases.cli import look_back
     from dustgrid.devices.cli import app as devices_app

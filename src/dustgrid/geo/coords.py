@@ -21,6 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+import numpy as np
+import numpy.typing as npt
+
 # Krasovsky 1940 ellipsoid as used by the GCJ-02 algorithm.
 KRASOVSKY_A = 6378245.0
 KRASOVSKY_EE = 0.00669342162296594323
@@ -155,6 +158,66 @@ def wgs84_to_bd09(lat: float, lon: float) -> LatLon:
 def bd09_to_wgs84(lat: float, lon: float) -> LatLon:
     """BD-09 (lat, lon) → WGS-84 (lat, lon) via GCJ-02."""
     return gcj02_to_wgs84(*bd09_to_gcj02(lat, lon))
+
+
+# ---------------------------------------------------------------- arrays (GPS fixes in bulk)
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def _gcj_delta_arrays(lat: FloatArray, lon: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``_gcj_delta`` on arrays: the same published formula, element-wise."""
+    x, y = lon - 105.0, lat - 35.0
+    pi = math.pi
+    t_lat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x))
+    t_lat += (20.0 * np.sin(6.0 * x * pi) + 20.0 * np.sin(2.0 * x * pi)) * 2.0 / 3.0
+    t_lat += (20.0 * np.sin(y * pi) + 40.0 * np.sin(y / 3.0 * pi)) * 2.0 / 3.0
+    t_lat += (160.0 * np.sin(y / 12.0 * pi) + 320.0 * np.sin(y * pi / 30.0)) * 2.0 / 3.0
+    t_lon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x))
+    t_lon += (20.0 * np.sin(6.0 * x * pi) + 20.0 * np.sin(2.0 * x * pi)) * 2.0 / 3.0
+    t_lon += (20.0 * np.sin(x * pi) + 40.0 * np.sin(x / 3.0 * pi)) * 2.0 / 3.0
+    t_lon += (150.0 * np.sin(x / 12.0 * pi) + 300.0 * np.sin(x / 30.0 * pi)) * 2.0 / 3.0
+    rad_lat = lat / 180.0 * pi
+    magic = 1.0 - KRASOVSKY_EE * np.sin(rad_lat) ** 2
+    sqrt_magic = np.sqrt(magic)
+    dlat = (t_lat * 180.0) / ((KRASOVSKY_A * (1.0 - KRASOVSKY_EE)) / (magic * sqrt_magic) * pi)
+    dlon = (t_lon * 180.0) / (KRASOVSKY_A / sqrt_magic * np.cos(rad_lat) * pi)
+    return dlat, dlon
+
+
+def _in_china_arrays(lat: FloatArray, lon: FloatArray) -> npt.NDArray[np.bool_]:
+    return (
+        (lon >= CHINA_MIN_LON)
+        & (lon <= CHINA_MAX_LON)
+        & (lat >= CHINA_MIN_LAT)
+        & (lat <= CHINA_MAX_LAT)
+    )
+
+
+def wgs84_to_gcj02_arrays(lat: FloatArray, lon: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``wgs84_to_gcj02`` for arrays of points (same formula, same China box)."""
+    lat, lon = np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64)
+    dlat, dlon = _gcj_delta_arrays(lat, lon)
+    inside = _in_china_arrays(lat, lon)
+    return np.where(inside, lat + dlat, lat), np.where(inside, lon + dlon, lon)
+
+
+def gcj02_to_wgs84_arrays(lat: FloatArray, lon: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``gcj02_to_wgs84`` for arrays: the same fixed-point iteration to < 1e-10°, run on all
+    points at once until every residual is below the tolerance."""
+    lat, lon = np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64)
+    dlat, dlon = _gcj_delta_arrays(lat, lon)
+    g_lat, g_lon = lat - dlat, lon - dlon
+    for _ in range(_MAX_ITERATIONS):
+        f_lat, f_lon = wgs84_to_gcj02_arrays(g_lat, g_lon)
+        r_lat, r_lon = lat - f_lat, lon - f_lon
+        if np.all(np.abs(r_lat) < INVERSE_TOLERANCE_DEG) and np.all(
+            np.abs(r_lon) < INVERSE_TOLERANCE_DEG
+        ):
+            break
+        g_lat, g_lon = g_lat + r_lat, g_lon + r_lon
+    inside = _in_china_arrays(lat, lon)
+    return np.where(inside, g_lat, lat), np.where(inside, g_lon, lon)
 
 
 def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -1,0 +1,97 @@
+"""Clusters, their evidence, the suspect rule and the score."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from dustgrid.trajectories.clusters import KnownPlace, build_clusters, find_suspects, score
+from dustgrid.trajectories.policy import DEFAULT_TRAJECTORY_POLICY
+from dustgrid.trajectories.stays import Stays
+from tests.trajectories.traj_kit import T0, latlon
+
+P = DEFAULT_TRAJECTORY_POLICY
+DAY0 = (T0 + P.utc_offset_seconds) // 86_400
+
+
+def stays(rows: list[tuple[str, int, int, int, float, float]]) -> Stays:
+    """rows: (terminal, day offset, start hour local, minutes, metres north, metres east)."""
+    names = sorted({r[0] for r in rows})
+    start = [T0 + d * 86_400 + h * 3600 - P.utc_offset_seconds for _, d, h, _, _, _ in rows]
+    pts = [latlon(n, e) for *_, n, e in rows]
+    return Stays(
+        terminals=tuple(names),
+        terminal=np.array([names.index(r[0]) for r in rows], dtype=np.int64),
+        day=np.array([DAY0 + r[1] for r in rows], dtype=np.int64),
+        start=np.array(start, dtype=np.int64),
+        end=np.array([s + r[3] * 60 for s, r in zip(start, rows, strict=True)], dtype=np.int64),
+        lat=np.array([p[0] for p in pts]),
+        lon=np.array([p[1] for p in pts]),
+        n_fixes=np.full(len(rows), 10, dtype=np.int64),
+    )
+
+
+SITE = [  # three trucks on two days at one place, a few metres apart
+    ("A", 0, 9, 20, 0.0, 0.0),
+    ("B", 0, 10, 30, 10.0, 5.0),
+    ("C", 1, 23, 25, -8.0, 12.0),
+    ("A", 1, 3, 15, 4.0, -6.0),
+]
+FAR = KnownPlace("消纳场", "landfill", *latlon(5000.0, 0.0), 150.0)
+
+
+def test_evidence_of_a_cluster() -> None:
+    [c] = build_clusters(stays(SITE), P, [FAR], {"A": "甲公司", "B": "乙公司"})
+    assert (c.trucks, c.visits, c.days) == (3, 4, 2)
+    assert c.dwell_seconds == (20 + 30 + 25 + 15) * 60
+    assert c.night_share == 0.5  # 23:00 and 03:00 local are night, 09:00 and 10:00 are not
+    assert c.terminals == ("A", "B", "C") and c.companies == ("乙公司", "甲公司")
+    assert c.first_seen == T0 + 9 * 3600 - P.utc_offset_seconds
+    assert c.nearest_known == "消纳场"
+
+
+def test_three_trucks_on_two_days_outside_every_place_is_a_suspect() -> None:
+    [s] = find_suspects(stays(SITE), [FAR], P)
+    out = s.as_json(P)
+    assert list(out) == ["lat", "lon", "trucks", "visits", "days", "dwell_minutes",
+                         "night_share", "first_seen", "last_seen", "score"]  # fmt: skip
+    assert out["first_seen"] == "2026-05-04T09:00:00+08:00"
+    assert 0 < s.score <= 100
+
+
+def test_two_trucks_or_one_day_is_not_a_suspect() -> None:
+    assert find_suspects(stays([r for r in SITE if r[0] != "C"]), [FAR], P) == []
+    one_day = [(t, 0, h, m, n, e) for t, _, h, m, n, e in SITE]
+    assert find_suspects(stays(one_day), [FAR], P) == []
+
+
+def test_the_known_place_buffer_is_radius_plus_250_m() -> None:
+    inside = KnownPlace("车场", "depot", *latlon(100.0 + 240.0, 0.0), 100.0)
+    assert find_suspects(stays(SITE), [FAR, inside], P) == []
+    outside = KnownPlace("车场", "depot", *latlon(100.0 + 270.0, 0.0), 100.0)
+    assert len(find_suspects(stays(SITE), [FAR, outside], P)) == 1
+
+
+def test_scattered_stays_do_not_cluster() -> None:
+    apart = [(t, d, h, m, n * 40, e) for t, d, h, m, n, e in SITE]  # hundreds of metres apart
+    assert find_suspects(stays(apart), [], P) == []
+
+
+def test_more_trucks_days_and_night_work_score_higher() -> None:
+    [base] = build_clusters(stays(SITE), P)
+    bigger = dataclasses.replace(base, trucks=base.trucks + 3)
+    longer = dataclasses.replace(base, days=base.days + 2)
+    night = dataclasses.replace(base, night_share=1.0)
+    brief = dataclasses.replace(base, dwell_seconds=base.visits * 120)  # 2-minute visits
+    assert score(bigger) > score(base) and score(longer) > score(base)
+    assert score(night) > score(base) > score(brief)
+
+
+def test_suspects_are_ordered_best_score_first() -> None:
+    second = [(t, d, h, m, n + 3000.0, e) for t, d, h, m, n, e in SITE[:3]]
+    second += [("C", 0, 12, 30, 3000.0, 0.0), ("D", 2, 12, 30, 3001.0, 0.0)]
+    found = find_suspects(stays(SITE + second), [], P)
+    assert len(found) == 2
+    assert found[0].score >= found[1].score
+    assert found[0].cluster.trucks == 4
