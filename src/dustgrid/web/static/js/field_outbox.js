@@ -63,6 +63,13 @@
         why.className = "is-error";
         why.textContent = fill(box.dataset.msgRefused, { msg: r.error });
         li.appendChild(why);
+        // a refused visit is kept until the person has read why and lets it go
+        var drop = document.createElement("button");
+        drop.type = "button";
+        drop.className = "btn btn-secondary";
+        drop.textContent = box.dataset.msgDiscard;
+        drop.addEventListener("click", function () { queue.discard(r.key); });
+        li.appendChild(drop);
       }
       list.appendChild(li);
     });
