@@ -175,3 +175,44 @@ def test_a_field_visit_offline_and_back(phone: Any, live_server: Any) -> None:
     page.goto(f"{base}/today")
     assert page.locator("[data-testid=outbox]").is_hidden()  # nothing waits any more
     _fits(page)
+
+
+def test_a_check_in_without_network_keeps_the_phones_time(browser: Any, live_server: Any) -> None:
+    base, sid = live_server.url, live_server.city.sites["SH-002"]  # 41.805, 123.455
+    context = browser.new_context(
+        locale="zh-CN",
+        viewport=PHONE,
+        is_mobile=True,
+        has_touch=True,
+        geolocation={"latitude": 41.8052, "longitude": 123.4553, "accuracy": 10},
+        permissions=["geolocation"],
+    )
+    try:
+        page = context.new_page()
+        login(page, base, "insp_sh1")
+        page.goto(f"{base}/inspections/new/{sid}")
+        context.set_offline(True)
+        before = datetime.now(UTC)
+        page.click("[data-testid=checkin]")
+        page.locator("[data-testid=checkin-status]").filter(
+            has_text="已在手机上记录签到"
+        ).wait_for()
+        page.click("#all-pass")
+        page.click("[data-testid=submit]")
+        page.locator("[data-testid=outbox-badge]").filter(has_text="1 项待发送").wait_for()
+        _fits(page)
+        context.set_offline(False)
+        page.wait_for_url(re.compile(r".*/inspections/\d+$"), timeout=45_000)
+        assert page.locator("[data-testid=visit-result]").inner_text() == "未发现问题"
+        visits = _api(page, f"{base}/api/v1/inspections?site_id={sid}")
+        assert visits["total"] == 1
+        visit = visits["items"][0]
+        checked_in = datetime.fromisoformat(visit["checked_in_at"])
+        assert (
+            before - timedelta(seconds=1)
+            <= checked_in
+            <= datetime.fromisoformat(visit["submitted_at"])
+        )
+        assert visit["check_in_distance_m"] < 200  # the fence was checked on arrival
+    finally:
+        context.close()
