@@ -52,6 +52,7 @@ from dustgrid.web.credit_pages import router as credit_pages_router
 from dustgrid.web.csp import content_security_policy, without_inline_scripts
 from dustgrid.web.device_pages import router as device_pages_router
 from dustgrid.web.emergency_pages import router as emergency_pages_router
+from dustgrid.web.field_pages import router as field_pages_router
 from dustgrid.web.ingest_pages import router as ingest_pages_router
 from dustgrid.web.inspection_pages import router as inspection_pages_router
 from dustgrid.web.intake_pages import router as intake_pages_router
@@ -250,6 +251,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(emergency_pages_router)
     app.include_router(inspections_router)
     app.include_router(inspection_pages_router)
+    app.include_router(field_pages_router)
 
 
 def _add_docs(app: FastAPI) -> None:

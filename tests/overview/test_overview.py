@@ -151,13 +151,14 @@ def test_overview_page_links_each_figure_to_its_list(web_as: Callable[[str], Tes
     assert screen.status_code == 200 and 'data-refresh="30"' in screen.text
 
 
-def test_field_roles_land_on_the_ledger_and_have_no_overview(
+def test_field_roles_land_on_today_and_have_no_overview(
     web_as: Callable[[str], TestClient],
 ) -> None:
     officer = web_as("off_hp1")
-    assert officer.get("/").headers["location"] == "/sites"
+    assert officer.get("/").headers["location"] == "/today"  # their day's work (issue 12)
     assert officer.get("/overview").status_code == 403
     contractor = web_as("con_alpha")
+    assert contractor.get("/").headers["location"] == "/sites"
     assert contractor.get("/overview").status_code == 403
     district = web_as("d_heping")
     page = district.get("/overview").text

@@ -20,11 +20,12 @@ WALKED = {
 # Whose plans each role sees: members their own group's; L3 its station's grids plus the
 # grids holding its sites; L2 its district's; L1 all.
 SEES = {
-    "admin": {"E-HP", "E-SH", "I-HP", "I-SH"},
-    "viewer_city": {"E-HP", "E-SH", "I-HP", "I-SH"},
-    "d_heping": {"E-HP", "I-HP"},
+    "admin": {"E-HP", "E-HP-C", "E-SH", "I-HP", "I-SH"},
+    "viewer_city": {"E-HP", "E-HP-C", "E-SH", "I-HP", "I-SH"},
+    "d_heping": {"E-HP", "E-HP-C", "I-HP"},  # E-HP-C: the city station's grid in 和平
     "st_shenhe": {"E-SH", "I-SH"},
     "off_hp1": {"E-HP"},
+    "off_sf1": {"E-HP-C"},
     "insp_sh2": {"I-SH"},
 }
 
@@ -78,8 +79,10 @@ def test_grid_filter_and_coverage(planned: None, api_as: Callable[[str], TestCli
     )
     assert r.status_code == 200
     rows = {row["key"]: row for row in r.json()}
-    assert set(rows) == {"E-HP", "I-HP"}
-    assert rows["E-HP"]["planned"] == 4 and rows["I-HP"]["planned"] == 4
+    assert set(rows) == {"E-HP", "E-HP-C", "I-HP"}
+    # 和平's four sites: three in the station's grid, the metro site in the city station's
+    assert rows["E-HP"]["planned"] == 3 and rows["E-HP-C"]["planned"] == 1
+    assert rows["I-HP"]["planned"] == 4
 
 
 def test_weeks_and_dates_out_of_range_are_422(api_as: Callable[[str], TestClient]) -> None:

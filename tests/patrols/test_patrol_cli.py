@@ -42,7 +42,8 @@ def test_plan_week_json_and_table(city_db: str) -> None:
     assert len(lines) == 2 * 5  # two officers, five working days
     assert {line["member"] for line in lines} == {"off_hp1", "off_hp2"}
     assert set(lines[0]) == {"grid", "group", "member", "date", "sites"}
-    assert sum(len(line["sites"]) for line in lines if line["member"] == "off_hp1") == 2
+    # E-HP holds HP-001..003 (HP-M01 is the city station's): three sites, all on one day
+    assert sum(len(line["sites"]) for line in lines if line["member"] == "off_hp1") == 3
     # run again: the plan is kept, not made twice
     again = runner.invoke(cli.app, [*args, "--json"])
     assert again.output == r.output

@@ -98,6 +98,7 @@ PAGES = (
     "/hotline",
     "/credit",
     "/docs",
+    "/today",  # the field pages: their scripts, the outbox and the service worker
 )
 
 
@@ -105,7 +106,8 @@ def test_pages_report_no_csp_violation(page: Any, live_server: Any) -> None:
     console = _watch(page)
     login(page, live_server.url, "admin")
     site = live_server.city.sites["HP-001"]
-    for path in (*PAGES, f"/sites/{site}", f"/sites/{site}/telemetry"):
+    field = f"/inspections/new/{site}"
+    for path in (*PAGES, f"/sites/{site}", f"/sites/{site}/telemetry", field):
         r = page.goto(f"{live_server.url}{path}")
         assert r is not None and r.status == 200, path
         page.wait_for_load_state("networkidle")

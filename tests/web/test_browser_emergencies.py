@@ -34,7 +34,7 @@ def test_declare_a_district_warning_on_a_phone(phone: Any, live_server: Any) -> 
     phone.fill("#username", "admin")
     phone.fill("#password", PASSWORD)
     phone.click("button[type=submit]")
-    phone.wait_for_url(f"{base}/overview")  # city admins land on the overview
+    phone.wait_for_url(f"{base}/overview")  # leaders land on the overview
     phone.goto(f"{base}/emergencies")
     assert phone.locator("h1").inner_text() == "重污染应急"
     assert _fits(phone)

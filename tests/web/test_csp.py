@@ -29,7 +29,9 @@ def _directive(policy: str, name: str) -> list[str]:
 def test_page_policy_has_no_inline_script_and_no_wildcard_images(anon: TestClient) -> None:
     policy = anon.get("/login").headers["content-security-policy"]
     assert _directive(policy, "script-src") == ["'self'"]
-    assert _directive(policy, "img-src") == ["'self'", "data:"]
+    # blob: for the previews of photos kept on the phone (the inspection page's outbox)
+    assert _directive(policy, "img-src") == ["'self'", "data:", "blob:"]
+    assert _directive(policy, "default-src") == ["'self'"]  # the service worker: ours only
     assert _directive(policy, "object-src") == ["'none'"]
 
 
@@ -37,7 +39,12 @@ def test_tile_server_origin_is_the_only_extra_image_source(settings: Settings) -
     tiled = settings.model_copy(update={"tile_url": "https://tiles.gis.local:8443/{z}/{x}/{y}.png"})
     with TestClient(create_app(tiled)) as c:
         policy = c.get("/login").headers["content-security-policy"]
-    assert _directive(policy, "img-src") == ["'self'", "data:", "https://tiles.gis.local:8443"]
+    assert _directive(policy, "img-src") == [
+        "'self'",
+        "data:",
+        "blob:",
+        "https://tiles.gis.local:8443",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -195,6 +195,28 @@ def page(
     return list(session.scalars(stmt.offset(offset).limit(limit))), total
 
 
+# The most the phone's "Today" page lists of each kind (a page size, not a rule).
+FIELD_LIST_LIMIT = 50
+
+
+def rechecks_due(session: Session, p: Principal, *, now: datetime, until: datetime) -> list[Case]:
+    """Rectification cases in the caller's grids whose recheck falls due by ``until``: the
+    contractor's rectification deadline has come, or the recheck's own clock runs out."""
+    clause, _ = tab_clause(p, Tab.to_recheck, now)
+    due = or_(Case.rectify_due_at <= until, Case.due_at <= until)
+    stmt = select(Case).where(clause, due).order_by(Case.due_at.asc().nulls_last(), Case.id)
+    return list(session.scalars(stmt.limit(FIELD_LIST_LIMIT)))
+
+
+def open_cases_at(session: Session, p: Principal, site_ids: Collection[int]) -> list[Case]:
+    """Cases not yet closed at these sites, in the caller's scope, the most urgent first."""
+    if not site_ids:
+        return []
+    clause = narrow(p, Case.state.in_(NOT_CLOSED), Case.site_id.in_(list(site_ids)))
+    stmt = select(Case).where(clause).order_by(Case.due_at.asc().nulls_last(), Case.id)
+    return list(session.scalars(stmt.limit(FIELD_LIST_LIMIT)))
+
+
 def get_visible(
     session: Session, p: Principal | None, case_id: int, *, lock: bool = False
 ) -> Case | None:

@@ -247,6 +247,19 @@ def site_cases(session: Session, principal: Principal, site_id: int) -> list[Cas
     return repo.site_cases(session, principal, site_id)
 
 
+def rechecks_due(
+    session: Session, principal: Principal, *, now: datetime, until: datetime
+) -> list[Case]:
+    """Rectification cases in the caller's grids whose recheck is due by ``until`` (the
+    phone's "Today" page)."""
+    return repo.rechecks_due(session, principal, now=now, until=until)
+
+
+def open_cases_at(session: Session, principal: Principal, site_ids: Collection[int]) -> list[Case]:
+    """Open cases at the given sites, in the caller's scope."""
+    return repo.open_cases_at(session, principal, site_ids)
+
+
 def dispatch_units(session: Session) -> list[Any]:
     """``(id, name)`` of the units a case may be dispatched or transferred to (L2)."""
     return org.units_of_kinds(session, L2_KINDS)

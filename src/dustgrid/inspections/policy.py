@@ -19,14 +19,18 @@ class CheckInPolicy:
     point when no boundary is drawn). Video checks (视频巡查) are for ``video_roles`` only:
     they count towards an officer's quota (domain.md §3)."""
 
-    version: str = "2026.1"
+    version: str = "2026.2"
     radius_m: float = 200.0
     # The phone's reported accuracy is recorded; a fix worse than this is refused as unusable.
     max_accuracy_m: float = 1000.0
     video_roles: frozenset[Role] = frozenset({Role.officer})
-    # A check-in queued on the phone may carry its own time, at most this long ago.
-    max_client_age: timedelta = timedelta(hours=12)
-    basis: str = "platform default (radius 200 m); video checks count for officers (seed 000 §3)"
+    # A check-in queued on the phone (no network on site) keeps the phone's time, at most
+    # this long ago: three days cover a weekend's field work without coverage.
+    max_client_age: timedelta = timedelta(hours=72)
+    basis: str = (
+        "platform default (radius 200 m; a queued check-in at most 72 h old); video checks "
+        "count for officers (seed 000 §3)"
+    )
 
 
 @dataclass(frozen=True, slots=True)

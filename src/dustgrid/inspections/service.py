@@ -321,15 +321,16 @@ def add_photo(
     policy: PhotoCheckPolicy = DEFAULT_PHOTO_CHECK_POLICY,
 ) -> tuple[InspectionPhoto, bool]:
     """Check, stamp and store a photo of a draft visit. Returns (photo, created): the same
-    bytes for the same item again return the stored photo."""
+    bytes (sha256) for the same visit and item again return the stored photo, even once the
+    visit is submitted, so that an offline queue's retry never stores a photo twice."""
     row = _own_draft(session, p, inspection_id)
-    if row.result != InspectionResult.draft:
-        raise Conflict("本次巡查已提交 / this visit has been submitted")
     _check_item_code(row, item_code)
     checked = files.check([AttachmentIn(filename, content, files.PHOTO)], settings)[0]
     known = repo.same_photo(session, row.id, item_code, checked.sha256)
     if known is not None:
         return known, False
+    if row.result != InspectionResult.draft:
+        raise Conflict("本次巡查已提交 / this visit has been submitted")
     if repo.photo_count(session, row.id) >= policy.max_photos_per_visit:
         raise Invalid(f"照片过多（最多 {policy.max_photos_per_visit} 张） / too many photos")
     tz = tz_of(settings)

@@ -3,9 +3,12 @@
 Scripts come only from our own origin (no ``'unsafe-inline'``: every page script is a file
 under ``web/static``; data for a script travels in ``<script type="application/json">``,
 which is not executed). Images come from our origin, ``data:`` URLs (Leaflet and ECharts
-draw some icons that way) and the configured tile server (``DUSTGRID_TILE_URL``'s origin),
-nothing else. Styles keep ``'unsafe-inline'`` because Leaflet and ECharts position their
-elements with inline ``style`` attributes; a style cannot run script.
+draw some icons that way), ``blob:`` URLs (the inspection page previews the photos taken on
+the phone, kept as blobs until they are sent) and the configured tile server
+(``DUSTGRID_TILE_URL``'s origin), nothing else. Workers (the field pages' service worker,
+``/sw.js``) come from our origin through ``default-src``. Styles keep ``'unsafe-inline'``
+because Leaflet and ECharts position their elements with inline ``style`` attributes; a
+style cannot run script.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ def tile_origin(tile_url: str) -> str | None:
 
 
 def content_security_policy(settings: Settings) -> str:
-    images = ["'self'", "data:"]
+    images = ["'self'", "data:", "blob:"]
     origin = tile_origin(settings.tile_url)
     if origin:
         images.append(origin)

@@ -41,6 +41,7 @@ from dustgrid.sites.api import Filter, list_item
 from dustgrid.sites.models import Enterprise, Grade, PermitStatus, SiteKind, Stage
 from dustgrid.sites.policy import DEFAULT_DISTRICT_BOUNDARY_POLICY
 from dustgrid.sites.schemas import SiteCreate, SiteUpdate
+from dustgrid.web.field_pages import is_field
 from dustgrid.web.forms import field_errors
 from dustgrid.web.history import readable_history
 from dustgrid.web.mapdata import label_point, to_datum, vector_basemap
@@ -61,8 +62,11 @@ def _safe_next(target: str | None) -> str:
 
 @router.get("/", response_class=HTMLResponse)
 def index(principal: CurrentPrincipal) -> Response:
-    """Leaders land on the overview, everyone else on the ledger of their sites."""
-    return RedirectResponse("/overview" if is_leader(principal) else "/sites", status_code=303)
+    """Leaders land on the overview, officers and inspectors on their day's work (/today),
+    everyone else on the ledger of their sites."""
+    if is_leader(principal):
+        return RedirectResponse("/overview", status_code=303)
+    return RedirectResponse("/today" if is_field(principal) else "/sites", status_code=303)
 
 
 @router.get("/login", response_class=HTMLResponse)

@@ -76,6 +76,8 @@
     var progress = onProgress || function () {};
     return checkIn(visit).then(function (inspection) {
       progress("checked_in", inspection);
+      // sent before and submitted (the answer was lost on the way back): nothing left to do
+      if (inspection.result && inspection.result !== "draft") { return inspection; }
       var chain = Promise.resolve();
       (visit.photos || []).forEach(function (photo, n) {
         chain = chain.then(function () {

@@ -48,9 +48,18 @@
     }
     form.hidden = false;
   }
+  // No network: the check-in is kept on the phone (its time and position) and sent with
+  // the whole visit by the outbox; the fence is checked then.
+  function checkedInOffline() {
+    var at = new Date(visit.checked_in_at);
+    say(fill(root.dataset.msgCheckinSaved, {
+      at: ("0" + at.getHours()).slice(-2) + ":" + ("0" + at.getMinutes()).slice(-2)
+    }));
+    form.hidden = false;
+  }
   function doCheckIn() {
     api.checkIn(visit).then(checkedIn, function (err) {
-      say(err instanceof api.ApiError ? refusal(err) : root.dataset.msgOffline, true);
+      if (err instanceof api.ApiError) { say(refusal(err), true); } else { checkedInOffline(); }
     });
   }
 
@@ -86,8 +95,17 @@
       radio.addEventListener("change", function () { failBox.hidden = radio.value !== "failed"; });
     });
     li.querySelector(".insp-photo").addEventListener("change", function (e) {
-      photos[code] = (photos[code] || []).concat(Array.prototype.slice.call(e.target.files));
+      var picked = Array.prototype.slice.call(e.target.files);
+      photos[code] = (photos[code] || []).concat(picked);
       li.querySelector(".insp-photo-count").textContent = fill(root.dataset.msgPhotos, { n: photos[code].length });
+      var thumbs = li.querySelector(".insp-thumbs");
+      picked.forEach(function (f) {  // a preview from the blob kept on the phone (img-src blob:)
+        var img = document.createElement("img");
+        img.className = "insp-thumb";
+        img.alt = f.name;
+        img.src = URL.createObjectURL(f);
+        thumbs.appendChild(img);
+      });
     });
   });
   document.getElementById("all-pass").addEventListener("click", function () {
@@ -114,28 +132,60 @@
   }
   function showError(text) { errorBox.textContent = text; errorBox.hidden = !text; }
 
+  var button = form.querySelector("button[type=submit]");
+  function release(text) {
+    button.disabled = false;
+    button.textContent = form.dataset.submitLabel || button.textContent;
+    showError(text);
+  }
+  // A visit sent by the outbox (now or later, from this page or another field page).
+  document.addEventListener("dustgrid:visit-sent", function (e) {
+    if (e.detail.key !== visit.key) { return; }
+    sessionStorage.removeItem(storeKey);
+    window.location.assign("/inspections/" + e.detail.inspection.id);
+  });
+
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     var c = collect();
     if (c.unanswered.length) { showError(fill(root.dataset.msgUnanswered, { items: c.unanswered.join("、") })); return; }
     if (c.bare.length) { showError(fill(root.dataset.msgNeedPhoto, { items: c.bare.join("、") })); return; }
     showError("");
-    var button = form.querySelector("button[type=submit]");
     button.disabled = true;
     button.textContent = root.dataset.msgSubmitting;
     visit.answers = c.answers;
     visit.photos = c.photos;
     visit.note = document.getElementById("visit-note").value;
-    api.sendVisit(visit).then(function (detail) {
-      sessionStorage.removeItem(storeKey);
-      window.location.assign("/inspections/" + detail.id);
-    }, function (err) {
-      button.disabled = false;
-      button.textContent = form.dataset.submitLabel || button.textContent;
-      showError(err instanceof api.ApiError
-        ? fill(root.dataset.msgFailed, { msg: localPart(err.message) })
-        : root.dataset.msgOffline);
+    if (!window.FieldQueue) {  // no outbox (IndexedDB unavailable): send straight away
+      api.sendVisit(visit).then(function (detail) {
+        sessionStorage.removeItem(storeKey);
+        window.location.assign("/inspections/" + detail.id);
+      }, function (err) {
+        release(err instanceof api.ApiError ? fill(root.dataset.msgFailed, { msg: localPart(err.message) }) : root.dataset.msgOffline);
+      });
+      return;
+    }
+    // The whole visit goes into the phone's outbox first, then the outbox sends it: exactly
+    // once, by its idempotency key, now or when the network is back.
+    var label = document.querySelector("[data-testid=visit-site]").textContent;
+    window.FieldQueue.enqueue("visit", visit.key, label, visit).then(function (rows) {
+      var mine = (rows || []).filter(function (r) { return r.key === visit.key; })[0];
+      if (!mine) { return; }  // sent: "dustgrid:visit-sent" moves on to the visit's page
+      if (mine.error) {
+        window.FieldQueue.discard(visit.key);
+        release(fill(root.dataset.msgFailed, { msg: mine.error }));
+        return;
+      }
+      button.textContent = form.dataset.submitLabel;
+      showSaved();
+    }, function () {
+      release(root.dataset.msgOffline);
     });
   });
-  form.dataset.submitLabel = form.querySelector("button[type=submit]").textContent;
+  function showSaved() {
+    var saved = document.getElementById("submit-saved");
+    saved.textContent = root.dataset.msgSaved;
+    saved.hidden = false;
+  }
+  form.dataset.submitLabel = button.textContent;
 })();
