@@ -48,6 +48,7 @@ from dustgrid.cases.models import Case, CaseEvent, CaseSweepMark, open_clause
 from dustgrid.cases.policy import DEFAULT_CASE_POLICY, CasePolicy, Level
 from dustgrid.cases.states import CaseState
 from dustgrid.config import Settings, get_settings
+from dustgrid.i18n import DEFAULT_LOCALE, translate
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Role
 from dustgrid.notifications import service as notifications
@@ -82,11 +83,15 @@ def _active_users(role: Role) -> Any:
     return and_(User.role == role, User.is_active.is_(True))
 
 
-def _case_notice(kind: str, zh: str, en: str) -> dict[str, Any]:
-    """Columns of a per-case notification built in SQL."""
+def _case_notice(kind: str, key: str) -> dict[str, Any]:
+    """Columns of a per-case notification built in SQL: the message ``key`` (its
+    ``{case_id}`` comes from the row) and its zh-CN text for outbound channels."""
+    zh = translate(key, DEFAULT_LOCALE)
+    head, _, tail = zh.partition("{case_id}")
     return {
         "kind": literal(kind),
-        "title": _title(f"{zh}（案件 #", Case.id, f"） / {en}"),
+        "message_key": literal(key),
+        "title": _title(head, Case.id, tail),
         "body": func.substr(Case.description, 1, 200),
         "link": literal("/cases/") + cast(Case.id, String),
         "case_id": Case.id,
@@ -166,7 +171,7 @@ def sweep_reminders(
     units = {int(unit): int(c) for u, unit, c in groups if u is None and unit is not None}
     busy_people = sorted(u for u, c in people.items() if c > digest_above)
     busy_units = sorted(u for u, c in units.items() if c > digest_above)
-    cols = _case_notice("case.reminder", "案件即将到期", "case due soon")
+    cols = _case_notice("case.reminder", "cases.notice.due_soon")
     if len(busy_people) < len(people):
         named = and_(due, Case.responsible_user_id.is_not(None))
         if busy_people:
@@ -195,7 +200,9 @@ def sweep_reminders(
                 {
                     "user_id": user_id,
                     "kind": "case.reminder",
-                    "title": f"{count} 件案件即将到期 / {count} cases due soon",
+                    "title": translate("cases.notice.due_digest").format(count=count),
+                    "message_key": "cases.notice.due_digest",
+                    "params": {"count": count},
                     "body": "",
                     "link": REMINDER_DIGEST_LINK,
                     "created_at": now,
@@ -243,7 +250,9 @@ def _digest(
                 session,
                 user_ids=users,
                 kind="case.escalated",
-                title=f"{n} 件超期案件升级至市级 / {n} overdue cases escalated to L1",
+                title=translate("cases.notice.escalated_l1").format(count=n),
+                message_key="cases.notice.escalated_l1",
+                params={"count": n},
                 link="/cases?tab=overdue",
                 now=now,
                 settings=settings,
@@ -261,8 +270,11 @@ def _digest(
         {
             "user_id": user_id,
             "kind": "case.escalated",
-            "title": f"{units[unit_id]} 件超期案件由 {src.value} 升级至本单位"
-            " / overdue cases escalated to your unit",
+            "title": translate("cases.notice.escalated_unit").format(
+                count=units[unit_id], level=src.value
+            ),
+            "message_key": "cases.notice.escalated_unit",
+            "params": {"count": units[unit_id], "level": src.value},
             "body": "",
             "link": "/cases?tab=overdue",
             "created_at": now,
@@ -277,7 +289,9 @@ def _digest(
         session,
         user_ids=[],
         kind="case.escalated",
-        title=f"{total} 件超期案件升级至二级网格 / {total} overdue cases escalated to L2",
+        title=translate("cases.notice.escalated_l2").format(count=total),
+        message_key="cases.notice.escalated_l2",
+        params={"count": total},
         now=now,
         settings=settings,
         extra={"level": target.value},
@@ -362,7 +376,7 @@ def sweep_reviews(session: Session, now: datetime) -> int:
     due = and_(window, Case.state == CaseState.suspended.value)
     n = int(session.scalar(select(func.count()).where(due)) or 0)
     if n:
-        cols = _case_notice("case.review_due", "挂账案件到期复核", "suspended case due for review")
+        cols = _case_notice("case.review_due", "cases.notice.review_due")
         unit_admin = and_(
             User.org_unit_id == Case.assigned_unit_id, _active_users(Role.district_admin)
         )
