@@ -30,6 +30,7 @@ from dustgrid.alerts.models import Alert, QualityFlagRow
 from dustgrid.alerts.policy import DEFAULT_ALERT_POLICY, MEDIUM, AlertPolicy
 from dustgrid.alerts.series import load_readings, reference_devices, reference_series, stations_for
 from dustgrid.devices.models import Device, DeviceKind, Lifecycle
+from dustgrid.i18n import Msg
 from dustgrid.telemetry.models import Reading
 
 VALUE_METRICS: Final = ("tsp", "pm10", "pm25")
@@ -178,9 +179,9 @@ def _quality_alerts(
                 ],
                 "detector_version": DETECTOR_VERSION,
             },
-            description=(
-                f"{site.name if site else site_id} 数据质量异常（{kind}） / "
-                f"data-quality problem ({kind})"
+            description=Msg(
+                "alerts.case.quality",
+                {"where": site.name if site else str(site_id), "flag": Msg(f"alerts.flag.{kind}")},
             ),
         )
         report.raised += 1

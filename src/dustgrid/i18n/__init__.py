@@ -101,6 +101,8 @@ def localize(value: Any, locale: str = DEFAULT_LOCALE) -> str:
         return value.render(locale)
     if isinstance(value, Mapping) and "key" in value:
         return Msg.from_json(value).render(locale)
+    if isinstance(value, Mapping) and DEFAULT_LOCALE in value:  # data named in each language
+        return str(value.get(locale) or value[DEFAULT_LOCALE])
     if isinstance(value, str):
         return pick_language(value, locale)
     return str(getattr(value, "value", value))

@@ -33,7 +33,6 @@ from dustgrid.cases.states import REPORTERS, CaseSource, Move
 from dustgrid.cases.tabs import TABS_BY_ROLE, Tab
 from dustgrid.cases.workflow import MoveInput
 from dustgrid.errors import DomainError, Forbidden
-from dustgrid.i18n import localize
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm, Role
 from dustgrid.models import utcnow
@@ -261,7 +260,7 @@ def case_page(
         "cases/detail.html",
         c=d,
         timeline=case_timeline.timeline(session, d.events, locale),
-        description=localize(d.description or "", locale),
+        description=case_timeline.description(d, locale),
         moves=moves,
         move_form=MOVE_FORM,
         defaults=defaults,

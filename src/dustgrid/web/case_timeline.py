@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from dustgrid.cases.schemas import EventOut
+from dustgrid.cases.schemas import CaseDetail, EventOut
 from dustgrid.i18n import localize
 from dustgrid.web.evidence import Evidence, parse_evidence, present
 from dustgrid.web.history import people
 
-__all__ = ["TimelineEntry", "timeline"]
+__all__ = ["TimelineEntry", "description", "timeline"]
 
 EVIDENCE_KIND = "case.evidence"
 
@@ -32,6 +32,15 @@ def _entry(event: EventOut, who: str, locale: str) -> TimelineEntry:
         return TimelineEntry(event, who, "", present(data, locale))
     reason = localize(event.data["reason_msg"], locale) if "reason_msg" in event.data else None
     return TimelineEntry(event, who, reason or localize(event.reason, locale), None)
+
+
+def description(case: CaseDetail, locale: str) -> str:
+    """The case's description in ``locale``: from the message key its report kept, else
+    the stored text (an older bilingual one is cut to the reader's half)."""
+    for event in case.events:
+        if "reason_msg" in event.data and event.reason == case.description:
+            return localize(event.data["reason_msg"], locale)
+    return localize(case.description or "", locale)
 
 
 def timeline(session: Session, events: Sequence[EventOut], locale: str) -> list[TimelineEntry]:
