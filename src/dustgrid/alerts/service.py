@@ -72,7 +72,8 @@ def describe(alert: Alert, site_name: str = "", device_mn: str = "") -> Msg:
     """The case description of an alert raised without one: where, and what kind."""
     kind = base_kind(alert.kind) if base_kind(alert.kind) in KIND_TEXT else "quality"
     where = site_name or device_mn or ""
-    return Msg("alerts.case.describe", {"where": where, "kind": Msg(f"alerts.kind.{kind}")})
+    what = Msg(f"alerts.kind.{kind}")
+    return Msg("alerts.case.describe", {"where": where, "kind": what}) if where else what
 
 
 def _fit(evidence: Mapping[str, Any]) -> dict[str, Any]:
