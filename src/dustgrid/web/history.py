@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from dustgrid.audit.models import AuditEntry
 from dustgrid.grids.models import Grid
-from dustgrid.i18n import catalogue, translate
+from dustgrid.i18n import catalogue, localize, translate
 from dustgrid.identity.models import User
 from dustgrid.models import Base
 from dustgrid.org.models import District, OrgUnit
@@ -197,7 +197,7 @@ def _what(reader: _Reader, entry: AuditEntry) -> str:
     found = reader.known(
         f"history.action.{entry.entity_type}.{entry.action}", f"history.action.{entry.action}"
     )
-    return found if found is not None else entry.summary
+    return found if found is not None else localize(entry.summary, reader.locale)
 
 
 def _changes(reader: _Reader, entry: AuditEntry) -> tuple[HistoryChange, ...]:
