@@ -29,7 +29,7 @@ from dustgrid.emergencies.api import router as emergencies_router
 from dustgrid.errors import DomainError, Unauthenticated, validation_summary
 from dustgrid.grids.api import router as grids_router
 from dustgrid.http_edge import BodyLimit, BodyPolicy, allowed_methods
-from dustgrid.i18n import translate
+from dustgrid.i18n import DEFAULT_LOCALE, Msg, accepted_locale, translate
 from dustgrid.ingest.deadletter.api import router as dead_letter_router
 from dustgrid.ingest.http.api import router as telemetry_ingest_router
 from dustgrid.inspections.api import router as inspections_router
@@ -108,6 +108,44 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith(("/api/", "/open311/"))
 
 
+#: What a page says for a routing error (the API keeps FastAPI's JSON answer).
+PAGE_ERROR_KEYS = {404: "error.page_not_found", 405: "error.method_not_allowed"}
+
+
+def _domain_error_answer(request: Request, exc: DomainError) -> Response:
+    """A domain error as JSON in the caller's language, or as a page (a login redirect)."""
+    if _is_api(request):
+        headers = exc.http_headers()
+        if isinstance(exc, Unauthenticated):
+            headers["WWW-Authenticate"] = "Bearer"
+        detail = exc.text(api_locale(request, exc))
+        return _error_json(exc.status_code, detail, exc.details, headers or None)
+    if isinstance(exc, Unauthenticated):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+    page = render_error(request, exc.status_code, exc.text(request_locale(request)))
+    page.headers.update(exc.http_headers())
+    return page
+
+
+def _routing_error_page(request: Request, exc: StarletteHTTPException) -> Response:
+    """A 404 or 405 a browser gets: the error page in the reader's language."""
+    text = translate(PAGE_ERROR_KEYS[exc.status_code], request_locale(request))
+    page = render_error(request, exc.status_code, text)
+    page.headers.update(exc.headers or {})
+    return page
+
+
+def api_locale(request: Request, exc: DomainError) -> str | None:
+    """The language of an API error: ``Accept-Language``, else (for a keyed message) the
+    user's locale, else zh-CN; None leaves an unconverted bilingual text as written."""
+    asked = accepted_locale(request.headers.get("accept-language"))
+    if asked is not None or not isinstance(exc.msg, Msg):
+        return asked
+    principal = getattr(request.state, "principal", None)
+    return str(getattr(principal, "locale", None) or DEFAULT_LOCALE)
+
+
 def _error_json(status: int, detail: str, errors: Any = None, headers: Any = None) -> JSONResponse:
     """An ``ErrorOut`` body (built as a dict: answering an error must not fail validation)."""
     body: dict[str, Any] = {"detail": detail}
@@ -180,17 +218,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:
-        if _is_api(request):
-            headers = exc.http_headers()
-            if isinstance(exc, Unauthenticated):
-                headers["WWW-Authenticate"] = "Bearer"
-            return _error_json(exc.status_code, exc.message, exc.details, headers or None)
-        if isinstance(exc, Unauthenticated):
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-        page = render_error(request, exc.status_code, exc.message)
-        page.headers.update(exc.http_headers())
-        return page
+        return _domain_error_answer(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -212,6 +240,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             allow = ", ".join(allowed_methods(app.router.routes, request.scope))
             exc = StarletteHTTPException(405, exc.detail, headers={"Allow": allow})
+        if not _is_api(request) and exc.status_code in PAGE_ERROR_KEYS:
+            return _routing_error_page(request, exc)
         return await http_exception_handler(request, exc)
 
 

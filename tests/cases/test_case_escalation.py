@@ -15,6 +15,7 @@ from dustgrid.cases.policy import DEFAULT_CASE_POLICY, CasePolicy
 from dustgrid.cases.states import CaseSource, CaseState
 from dustgrid.config import Settings
 from dustgrid.notifications.models import Notification
+from dustgrid.notifications.service import title_of
 from dustgrid.workcal.calendar import CHINA_TZ
 from tests.cases.case_kit import MONDAY, case_in, mv, photo, report, who
 from tests.fixtures.city import City
@@ -283,7 +284,8 @@ def test_reminders_become_a_digest_past_a_few(db: Session, city: City, settings:
     assert report_.reminded == many + 2 + many + 1 and report_.escalated == 0
 
     [digest] = notes(db, city.users["off_hp1"], "case.reminder")
-    assert digest.title == f"{many} 件案件即将到期 / {many} cases due soon"
+    assert digest.title == f"{many} 件案件即将到期"
+    assert title_of(digest, "en") == f"{many} cases due soon"
     assert digest.case_id is None and digest.link == escalation.REMINDER_DIGEST_LINK
     per_case = notes(db, city.users["off_hp2"], "case.reminder")
     assert sorted(n.case_id for n in per_case) == sorted(few)

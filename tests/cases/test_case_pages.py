@@ -50,7 +50,7 @@ def test_report_through_the_form(
         "description": "围挡倒塌",
     }
     bad = c.post("/cases/new", data=form)  # no photo
-    assert bad.status_code == 422 and "evidence" in bad.text and "围挡倒塌" in bad.text
+    assert bad.status_code == 422 and "照片、材料或处理结果" in bad.text and "围挡倒塌" in bad.text
     assert db.scalar(select(Case.id).limit(1)) is None
     r = c.post("/cases/new", data=form, files=[("photos", ("p.jpg", JPEG, "image/jpeg"))])
     assert r.status_code == 303

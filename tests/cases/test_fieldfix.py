@@ -97,7 +97,7 @@ def test_fix_on_site_needs_a_photo_after_handling(
         data=_report(city.sites["HP-001"], handle_now="fix_on_site", handle_result="已覆盖"),
         files=[PHOTO],
     )
-    assert r.status_code == 422 and "evidence" in r.json()["detail"]
+    assert r.status_code == 422 and r.json()["errors"]["field"] == "evidence"
     assert db.scalar(select(Case.id).limit(1)) is None  # nothing half-written
 
 
@@ -220,7 +220,7 @@ def test_hotline_case_keeps_the_dispatch_path(
         data={"result": "x"},
         files=[("photos", ("after.jpg", JPEG, "image/jpeg"))],
     )
-    assert r.status_code == 409 and "hotline_12319" in r.json()["detail"]
+    assert r.status_code == 409 and r.json()["errors"]["source"] == "hotline_12319"
 
 
 # ------------------------------------------------------------------ warnings reach the grid
@@ -319,7 +319,8 @@ def test_officer_reports_and_fixes_through_the_form(
         "handle_result": "已当场覆盖",
     }
     bad = c.post("/cases/new", data=form, files=[PHOTO])  # no photo after the fix
-    assert bad.status_code == 422 and "evidence" in bad.text and "已当场覆盖" in bad.text
+    assert bad.status_code == 422 and "已当场覆盖" in bad.text
+    assert "照片、材料或处理结果" in bad.text  # the missing field by its label
     assert db.scalar(select(Case.id).limit(1)) is None
     r = c.post("/cases/new", data=form, files=[PHOTO, AFTER])
     assert r.status_code == 303, r.text

@@ -61,7 +61,7 @@ def test_device_page_timeline_periods_and_online_dot(
     assert page.status_code == 200
     for text in (
         "在线",
-        "pm10",
+        "PM10",
         "88.0",
         "接入密钥",
         'data-testid="issue-key-form"',

@@ -61,7 +61,7 @@ def test_refused_unit_flashes_reason(web_as: Callable[[str], TestClient], city: 
     }
     assert c.post("/org/units", data=form).status_code == 303
     page = c.get("/org")
-    assert 'data-testid="flash-error"' in page.text and "L3" in page.text
+    assert 'data-testid="flash-error"' in page.text and "第3级" in page.text
     assert "错误单位" not in page.text
 
 

@@ -31,6 +31,7 @@ from dustgrid.alerts.repository import quality as flag_repo
 from dustgrid.alerts.repository import runtime as runtime_repo
 from dustgrid.alerts.repository import sources
 from dustgrid.alerts.series import load_readings, reference_devices, reference_series, stations_for
+from dustgrid.i18n import Msg
 
 VALUE_METRICS: Final = ("tsp", "pm10", "pm25")
 METRICS: Final = (*VALUE_METRICS, "humidity")
@@ -150,9 +151,9 @@ def _quality_alerts(
                 ],
                 "detector_version": DETECTOR_VERSION,
             },
-            description=(
-                f"{site.name if site else site_id} 数据质量异常（{kind}） / "
-                f"data-quality problem ({kind})"
+            description=Msg(
+                "alerts.case.quality",
+                {"where": site.name if site else str(site_id), "flag": Msg(f"alerts.flag.{kind}")},
             ),
         )
         report.raised += 1

@@ -31,6 +31,7 @@ from dustgrid.alerts.repository import offline as offline_repo
 from dustgrid.alerts.repository import runtime as runtime_repo
 from dustgrid.alerts.repository import sources
 from dustgrid.devices.models import Device, Lifecycle, OfflinePeriod
+from dustgrid.i18n import Msg
 
 MINUTE_KINDS: Final = ("rtd", "avg")
 HJ212_SOURCES: Final = ("hj212", "hj212mb")
@@ -143,9 +144,9 @@ def _judge(
             "grace_minutes": int(policy.offline_grace.total_seconds() // 60),
             "policy_version": policy.version,
         },
-        description=(
-            f"设备 {device.mn} 离线，历史数据补传{'失败' if failed else '不可用'} / "
-            f"device {device.mn} offline, history upload {'failed' if failed else 'not available'}"
+        description=Msg(
+            "alerts.case.offline_failed" if failed else "alerts.case.offline_unavailable",
+            {"mn": device.mn},
         ),
     )
     watch.state, watch.alert_id, watch.resolved_at = ALERTED, alert.id, now
@@ -214,9 +215,9 @@ def check_stale(
                     "lag_minutes": int(lag.total_seconds() // 60),
                     "stale_after_minutes": int(policy.stale_after.total_seconds() // 60),
                 },
-                description=(
-                    f"设备 {device.mn} 的 {metric} 已停止更新 / "
-                    f"{metric} of device {device.mn} stopped updating"
+                description=Msg(
+                    "alerts.case.stale",
+                    {"mn": device.mn, "metric": Msg(f"telemetry.metric.{metric}")},
                 ),
             )
             report.stale_raised += 1

@@ -28,6 +28,7 @@ from dustgrid.alerts.repository import runtime as runtime_repo
 from dustgrid.alerts.rulesets import ActiveRule
 from dustgrid.alerts.series import SiteInfo
 from dustgrid.emergencies.policy import DEFAULT_EMERGENCY_POLICY
+from dustgrid.i18n import Msg
 
 KIND: Final = "exceedance"
 
@@ -100,7 +101,7 @@ class _Findings:
     severity: str
     evidence: dict[str, Any]
     peak: tuple[float | None, float | None, float | None]  # value, excess, limit
-    text: str
+    text: Msg
     category: str | None = None  # None: the alert kind's usual case category
 
 
@@ -145,7 +146,7 @@ def _findings(scope: Scope, rows: list[AlertWindow]) -> _Findings:
     text = _description(scope.site, prof.title_zh, prof.title_en, peak)
     if order is not None:
         evidence["emergency"] = {"id": order.emergency_id, "level": order.level}
-        text = f"重污染天气应急管控期间 / during an emergency order: {text}"
+        text = Msg("alerts.case.during_emergency", {"text": text})
     return _Findings(
         rows=rows,
         held=rows[-1].held,
@@ -257,10 +258,16 @@ def _window_json(w: AlertWindow) -> dict[str, Any]:
     }
 
 
-def _description(site: SiteInfo, title_zh: str, title_en: str, peak: AlertWindow) -> str:
-    return (
-        f"{site.name}：{title_zh}超标，峰值 {peak.value:.1f}（限值 {peak.limit_value:g}） / "
-        f"{title_en}: over the limit, peak {peak.value:.1f} (limit {peak.limit_value:g})"
+def _description(site: SiteInfo, title_zh: str, title_en: str, peak: AlertWindow) -> Msg:
+    """The case description: the site, the rule by its name, the peak and the limit."""
+    return Msg(
+        "alerts.case.exceedance",
+        {
+            "site": site.name,
+            "rule": {"zh-CN": title_zh, "en": title_en},
+            "peak": f"{peak.value:.1f}",
+            "limit": f"{peak.limit_value:g}",
+        },
     )
 
 

@@ -26,6 +26,7 @@ from dustgrid.audit import service as audit
 from dustgrid.cases import service as cases
 from dustgrid.devices.models import Device
 from dustgrid.errors import Conflict, DomainError, Forbidden, NotFound
+from dustgrid.i18n import Msg
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.intake import service as intake
@@ -67,11 +68,12 @@ def base_kind(kind: str) -> str:
     return kind.split(":", 1)[0]
 
 
-def describe(alert: Alert, site_name: str = "", device_mn: str = "") -> str:
-    zh, en = KIND_TEXT.get(base_kind(alert.kind), KIND_TEXT["quality"])
+def describe(alert: Alert, site_name: str = "", device_mn: str = "") -> Msg:
+    """The case description of an alert raised without one: where, and what kind."""
+    kind = base_kind(alert.kind) if base_kind(alert.kind) in KIND_TEXT else "quality"
     where = site_name or device_mn or ""
-    detail = alert.kind.split(":", 1)[1] if ":" in alert.kind else alert.rule_key
-    return f"{where} {zh}（{detail}）/ {en} ({detail})".strip()
+    what = Msg(f"alerts.kind.{kind}")
+    return Msg("alerts.case.describe", {"where": where, "kind": what}) if where else what
 
 
 def _fit(evidence: Mapping[str, Any]) -> dict[str, Any]:
@@ -96,7 +98,12 @@ def _location(session: Session, alert: Alert) -> tuple[float, float] | None:
 
 
 def sync_case(
-    session: Session, alert: Alert, *, now: datetime, description: str, category: str | None = None
+    session: Session,
+    alert: Alert,
+    *,
+    now: datetime,
+    description: str | Msg,
+    category: str | None = None,
 ) -> None:
     """Open the alert's case, or add the new evidence to it (dedup on the alert's key)."""
     if alert.held:
@@ -147,7 +154,7 @@ def raise_alert(
     evidence: Mapping[str, Any] | None = None,
     setting_id: int | None = None,
     peak: tuple[float | None, float | None, float | None] = (None, None, None),
-    description: str = "",
+    description: str | Msg = "",
     open_case: bool = True,
     open_slot: bool = True,
     policy: AlertPolicy = DEFAULT_ALERT_POLICY,
@@ -216,7 +223,7 @@ def update_alert(
     peak: tuple[float | None, float | None, float | None],
     windows_exceeded: int,
     new_exceedances: bool,
-    description: str = "",
+    description: str | Msg = "",
     policy: AlertPolicy = DEFAULT_ALERT_POLICY,
     case_category: str | None = None,
 ) -> None:

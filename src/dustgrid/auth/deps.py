@@ -56,7 +56,7 @@ def csrf_token(request: Request) -> str:
 def check_csrf(request: Request, supplied: str | None) -> None:
     expected = request.session.get("csrf")
     if not expected or not supplied or not secrets.compare_digest(str(expected), supplied):
-        raise Forbidden("CSRF 校验失败，请刷新页面后重试 / CSRF check failed, reload the page")
+        raise Forbidden("auth.error.csrf")
 
 
 def get_principal(request: Request, session: Session, settings: Settings) -> Principal:
@@ -75,7 +75,7 @@ def get_principal(request: Request, session: Session, settings: Settings) -> Pri
         if user is None:
             if sid:
                 request.session.clear()  # an ended session: drop the stale cookie content
-            raise Unauthenticated("请先登录 / please log in")
+            raise Unauthenticated("auth.error.login_required")
         if request.method not in SAFE_METHODS and request.url.path.startswith("/api/"):
             check_csrf(request, request.headers.get(CSRF_HEADER))
     principal = load_principal(session, user, ip=client_ip(request))

@@ -128,11 +128,7 @@ def authenticate(
     wait = login_wait_seconds(session, username=username, ip=ip, settings=settings, now=now)
     if wait > 0:
         secs = math.ceil(wait)
-        raise Throttled(
-            f"登录失败次数过多，请 {secs} 秒后再试 / "
-            f"too many failed logins, try again in {secs} seconds",
-            details={"retry_after_s": secs},
-        )
+        raise Throttled("auth.error.throttled", seconds=secs, details={"retry_after_s": secs})
     user = repository.user_by_name(session, username)
     if user is None:
         verify_dummy(password)
@@ -145,7 +141,7 @@ def authenticate(
         )
     session.add(LoginAttempt(username=username, ip=ip, success=ok, at=now))
     if not ok or user is None:
-        raise Unauthenticated("用户名或密码错误 / wrong username or password", persist=True)
+        raise Unauthenticated("auth.error.wrong_password", persist=True)
     purge_expired(session, settings, now=now)
     return user
 
@@ -160,15 +156,11 @@ def verify_current_password(
     wait = login_wait_seconds(session, username=user.username, ip=ip, settings=settings, now=now)
     if wait > 0:
         secs = math.ceil(wait)
-        raise Throttled(
-            f"失败次数过多，请 {secs} 秒后再试 / "
-            f"too many failed tries, try again in {secs} seconds",
-            details={"retry_after_s": secs},
-        )
+        raise Throttled("auth.error.throttled", seconds=secs, details={"retry_after_s": secs})
     ok = verify_password(user.password_hash, password)
     session.add(LoginAttempt(username=user.username, ip=ip, success=ok, at=now))
     if not ok:
-        raise Invalid("当前密码不正确 / current password is wrong", persist=True)
+        raise Invalid("auth.error.current_password", persist=True)
 
 
 # --- server-side sessions (cookie and token) -----------------------------------------------
@@ -277,13 +269,13 @@ def user_from_token(session: Session, token: str, settings: Settings) -> tuple[U
         user_id = int(payload["sub"])
         sid = str(payload["sid"])
     except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
-        raise Unauthenticated("令牌无效或已过期 / invalid or expired token") from exc
+        raise Unauthenticated("auth.error.token_invalid") from exc
     row = find_session(session, sid, kind=SESSION_TOKEN)
     if row is None or row.user_id != user_id:
-        raise Unauthenticated("令牌已失效，请重新登录 / token revoked or expired, log in again")
+        raise Unauthenticated("auth.error.session_ended")
     user = session.get(User, user_id)
     if user is None or not _usable(user, settings):
-        raise Unauthenticated("账号不可用 / account disabled")
+        raise Unauthenticated("auth.error.account_disabled")
     return user, sid
 
 

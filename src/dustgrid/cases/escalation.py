@@ -37,6 +37,7 @@ from dustgrid.cases.models import Case, CaseSweepMark, open_clause
 from dustgrid.cases.policy import DEFAULT_CASE_POLICY, CasePolicy, Level
 from dustgrid.cases.states import CaseState
 from dustgrid.config import Settings, get_settings
+from dustgrid.i18n import translate
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Role
 from dustgrid.notifications import service as notifications
@@ -105,7 +106,7 @@ def sweep_reminders(
     units = {int(unit): int(c) for u, unit, c in groups if u is None and unit is not None}
     busy_people = sorted(u for u, c in people.items() if c > digest_above)
     busy_units = sorted(u for u, c in units.items() if c > digest_above)
-    cols = repo.case_notice("case.reminder", "案件即将到期", "case due soon")
+    cols = repo.case_notice("case.reminder", "cases.notice.due_soon")
     if len(busy_people) < len(people):
         named = and_(due, Case.responsible_user_id.is_not(None))
         if busy_people:
@@ -127,7 +128,9 @@ def sweep_reminders(
                 {
                     "user_id": user_id,
                     "kind": "case.reminder",
-                    "title": f"{count} 件案件即将到期 / {count} cases due soon",
+                    "title": translate("cases.notice.due_digest").format(count=count),
+                    "message_key": "cases.notice.due_digest",
+                    "params": {"count": count},
                     "body": "",
                     "link": REMINDER_DIGEST_LINK,
                     "created_at": now,
@@ -160,7 +163,9 @@ def _digest(
                 session,
                 user_ids=users,
                 kind="case.escalated",
-                title=f"{n} 件超期案件升级至市级 / {n} overdue cases escalated to L1",
+                title=translate("cases.notice.escalated_l1").format(count=n),
+                message_key="cases.notice.escalated_l1",
+                params={"count": n},
                 link="/cases?tab=overdue",
                 now=now,
                 settings=settings,
@@ -174,8 +179,11 @@ def _digest(
         {
             "user_id": user_id,
             "kind": "case.escalated",
-            "title": f"{units[unit_id]} 件超期案件由 {src.value} 升级至本单位"
-            " / overdue cases escalated to your unit",
+            "title": translate("cases.notice.escalated_unit").format(
+                count=units[unit_id], level=src.value
+            ),
+            "message_key": "cases.notice.escalated_unit",
+            "params": {"count": units[unit_id], "level": src.value},
             "body": "",
             "link": "/cases?tab=overdue",
             "created_at": now,
@@ -189,7 +197,9 @@ def _digest(
         session,
         user_ids=[],
         kind="case.escalated",
-        title=f"{total} 件超期案件升级至二级网格 / {total} overdue cases escalated to L2",
+        title=translate("cases.notice.escalated_l2").format(count=total),
+        message_key="cases.notice.escalated_l2",
+        params={"count": total},
         now=now,
         settings=settings,
         extra={"level": target.value},
@@ -243,9 +253,7 @@ def sweep_reviews(session: Session, now: datetime) -> int:
     due = and_(window, Case.state == CaseState.suspended.value)
     n = repo.count_where(session, due)
     if n:
-        cols = repo.case_notice(
-            "case.review_due", "挂账案件到期复核", "suspended case due for review"
-        )
+        cols = repo.case_notice("case.review_due", "cases.notice.review_due")
         repo.notify_unit_admins(session, cols, due, now)
     return n
 

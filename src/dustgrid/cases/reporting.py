@@ -31,6 +31,7 @@ from dustgrid.config import Settings, get_settings
 from dustgrid.errors import Invalid
 from dustgrid.geo.coords import haversine_m
 from dustgrid.geo.shapes import point_in_geometry
+from dustgrid.i18n import Msg
 from dustgrid.identity.principal import Principal
 from dustgrid.models import utcnow
 from dustgrid.org import repository as org_repo
@@ -79,6 +80,7 @@ def _merge(
     source: CaseSource,
     now: datetime,
     settings: Settings,
+    reason_msg: Msg | None = None,
 ) -> Case:
     """Append the duplicate report to the open case it repeats."""
     policy = deadlines.case_policy(settings)
@@ -88,6 +90,8 @@ def _merge(
     data: dict[str, object] = {"source": source.value, "severity": severity.value}
     if external_ref:
         data["external_ref"] = external_ref
+    if reason_msg is not None:
+        data["reason_msg"] = reason_msg.as_json()
     record_event(
         session,
         case,
@@ -241,6 +245,7 @@ def _create(
     now: datetime,
     policy: CasePolicy,
     settings: Settings,
+    reason_msg: Msg | None = None,
 ) -> Case:
     """Write the new case in ``reported``: its row, its clock, the first event with the
     report's files, the audit row and the follow-ups (who is told)."""
@@ -282,6 +287,8 @@ def _create(
     }
     if report.external_ref:
         data["external_ref"] = report.external_ref
+    if reason_msg is not None:
+        data["reason_msg"] = reason_msg.as_json()
     ev = record_event(
         session,
         case,
@@ -333,9 +340,13 @@ def open_case(
     external_ref: str | None = None,
     now: datetime | None = None,
     settings: Settings | None = None,
+    description_msg: Msg | None = None,
 ) -> tuple[Case, bool]:
     """Open a case in ``reported``, or merge into an open duplicate. Returns (case, created).
 
+    * ``description_msg``: a machine's description as a message key (``description`` is then
+      its zh-CN text); the report event keeps it as ``data["reason_msg"]`` so pages show it
+      in the reader's language.
     * ``actor`` None is the system (sensor, video AI, City Brain); people must be allowed
       to report from ``source`` (``states.REPORTERS``) and see the site.
     * The same ``(source, external_ref)`` twice returns the first case and writes nothing
@@ -390,6 +401,7 @@ def open_case(
             source=report.source,
             now=now,
             settings=settings,
+            reason_msg=description_msg,
         )
         return merged, False
     case = _create(
@@ -402,5 +414,6 @@ def open_case(
         now=now,
         policy=policy,
         settings=settings,
+        reason_msg=description_msg,
     )
     return case, True

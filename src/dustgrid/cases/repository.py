@@ -38,6 +38,7 @@ from dustgrid.cases.policy import Level
 from dustgrid.cases.states import CaseSource, CaseState
 from dustgrid.cases.tabs import TABS_BY_ROLE, Tab
 from dustgrid.grids.models import Grid, GridGroup, GridGroupMember
+from dustgrid.i18n import DEFAULT_LOCALE, translate
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.reach import Reach
 from dustgrid.identity.roles import Role
@@ -485,11 +486,15 @@ def _title(prefix_zh: str, mid: Any, suffix: str) -> Any:
     return literal(prefix_zh) + cast(mid, String) + literal(suffix)
 
 
-def case_notice(kind: str, zh: str, en: str) -> dict[str, Any]:
-    """Columns of a per-case notification built in SQL: the title names the case."""
+def case_notice(kind: str, key: str) -> dict[str, Any]:
+    """Columns of a per-case notification built in SQL: the message ``key`` (its
+    ``{case_id}`` comes from the row) and its zh-CN text for outbound channels."""
+    zh = translate(key, DEFAULT_LOCALE)
+    head, _, tail = zh.partition("{case_id}")
     return {
         "kind": literal(kind),
-        "title": _title(f"{zh}（案件 #", Case.id, f"） / {en}"),
+        "message_key": literal(key),
+        "title": _title(head, Case.id, tail),
         "body": func.substr(Case.description, 1, 200),
         "link": literal("/cases/") + cast(Case.id, String),
         "case_id": Case.id,

@@ -27,6 +27,7 @@ class EventOut(BaseModel):
     kind: str
     at: datetime
     actor_name: str
+    actor_id: int | None = None
     actor_role: str
     move: str | None
     from_state: str | None

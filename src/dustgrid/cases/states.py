@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from dustgrid.errors import Conflict, DomainError, Forbidden, Invalid
+from dustgrid.i18n import Msg
 from dustgrid.identity.roles import Role
 
 
@@ -286,18 +287,18 @@ class MoveNotAllowed(DomainError):
         self.state, self.move, self.actor, self.why = state, move, actor, why
         self.status_code = Forbidden.status_code if why == "actor" else Conflict.status_code
         details = {"state": state, "move": move, "role": actor, "why": why}
+        names = {
+            "move": Msg(f"case_move.{move}"),
+            "state": Msg(f"case_state.{state}"),
+            "role": Msg(f"role.{actor}"),
+        }
         if why == "source":
-            message = (
-                f"来源为「{source}」的案件不能执行「{move}」（仅限执法人员本人上报的问题）"
-                f" / Move '{move}' is not allowed on a case from source '{source}'"
-                " (only on an enforcement officer's own report)"
-            )
             details["source"] = source
-        else:
-            message = (
-                f"状态「{state}」下角色「{actor}」不能执行「{move}」"
-                f" / Move '{move}' is not allowed for role '{actor}' in state '{state}'"
+            message = Msg(
+                "cases.error.move_source", {**names, "source": Msg(f"case_source.{source}")}
             )
+        else:
+            message = Msg("cases.error.move_not_allowed", names)
         super().__init__(message, details=details)
 
 
@@ -307,7 +308,10 @@ class MissingField(Invalid):
     def __init__(self, field: str, *, move: str) -> None:
         self.field, self.move = field, move
         super().__init__(
-            f"「{move}」缺少必填字段「{field}」 / Move '{move}' needs the field '{field}'",
+            Msg(
+                "cases.error.missing_field",
+                {"move": Msg(f"case_move.{move}"), "field": Msg(f"field.{field}")},
+            ),
             details={"field": field, "move": move},
         )
 

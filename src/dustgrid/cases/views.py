@@ -101,6 +101,7 @@ def detail(
                 kind=e.kind,
                 at=e.at,
                 actor_name=e.actor_name,
+                actor_id=e.actor_id,
                 actor_role=e.actor_role,
                 move=e.move,
                 from_state=e.from_state,

@@ -48,7 +48,7 @@ def require(perm: Perm) -> Callable[[Principal], Principal]:
 
     def _check(principal: CurrentPrincipal) -> Principal:
         if not principal.can(perm):
-            raise Forbidden(f"无权执行此操作 / your role may not do this ({perm.value})")
+            raise Forbidden("auth.error.forbidden", details={"permission": perm.value})
         return principal
 
     return _check

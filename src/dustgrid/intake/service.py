@@ -27,6 +27,7 @@ from dustgrid.cases.models import Case, CaseEvent
 from dustgrid.cases.states import CaseSource
 from dustgrid.config import Settings, get_settings
 from dustgrid.errors import Invalid
+from dustgrid.i18n import Msg, localize
 from dustgrid.identity.principal import Principal
 from dustgrid.models import utcnow
 
@@ -53,7 +54,7 @@ def raise_case(
     *,
     source: CaseSource | str,
     category: str,
-    description: str,
+    description: str | Msg,
     severity: str = "medium",
     site_id: int | None = None,
     location: tuple[float, float] | None = None,
@@ -89,9 +90,10 @@ def raise_case(
     actor = None if src in MACHINE_SOURCES else caller
     case, created = cases.open_case(
         session, actor=actor, source=src, site_id=site_id, location=location,
-        category=category, description=description, severity=severity,
+        category=category, description=localize(description), severity=severity,
         attachments=attachments, dedup_key=key, dedup_window=dedup_window,
         external_ref=external_ref, now=now, settings=settings,
+        description_msg=description if isinstance(description, Msg) else None,
     )  # fmt: skip
     if evidence_text:
         cases.add_note(session, None, case.id, text=evidence_text, now=now, settings=settings,

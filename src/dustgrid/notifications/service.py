@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from dustgrid.config import Settings
 from dustgrid.errors import NotFound
-from dustgrid.i18n import DEFAULT_LOCALE, translate
+from dustgrid.i18n import DEFAULT_LOCALE, localize, translate
 from dustgrid.notifications import repository
 from dustgrid.notifications.channels import enabled_channels
 from dustgrid.notifications.delivery import CHANNEL_JOB
@@ -41,7 +41,9 @@ def render(message_key: str, params: dict[str, Any] | None, locale: str = DEFAUL
 
 def title_of(row: Notification, locale: str = DEFAULT_LOCALE) -> str:
     """What the reader sees as the notification's title, in their language if it has a key."""
-    return render(row.message_key, row.params, locale) if row.message_key else row.title
+    if not row.message_key:
+        return localize(row.title, locale)  # an older row: the reader's half of its text
+    return render(row.message_key, {"case_id": row.case_id, **(row.params or {})}, locale)
 
 
 def notify(

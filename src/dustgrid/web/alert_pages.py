@@ -29,6 +29,7 @@ from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
 from dustgrid.org import service as org
 from dustgrid.pagination import PageParams, page_params
+from dustgrid.web import evidence
 from dustgrid.web.forms import error_text, flash, pop_flash
 from dustgrid.web.templating import render, request_locale
 
@@ -145,7 +146,7 @@ def profile_save(
             )
         flash(request, ok=f"{row.profile_id} v{row.version}", key=FLASH_KEY)
     except (Invalid, Conflict) as exc:
-        flash(request, error=exc.message, key=FLASH_KEY)
+        flash(request, error=exc.text(request_locale(request)), key=FLASH_KEY)
     return RedirectResponse("/alerts/profiles", status_code=303)
 
 
@@ -172,9 +173,9 @@ def profile_dry_run(
         )
         error = None
     except ValidationError as exc:
-        result, error = None, error_text(exc)
+        result, error = None, error_text(exc, request_locale(request))
     except Invalid as exc:
-        result, error = None, exc.message
+        result, error = None, exc.text(request_locale(request))
     return render(request, "alerts/_dry_run.html", result=result, error=error)
 
 
@@ -232,7 +233,7 @@ def alert_page(
         chart_config=config,
         can_ack=principal.can(Perm.alert_ack) and alert.state == "active",
         flash=pop_flash(request, key=FLASH_KEY),
-        evidence_json=json.dumps(alert.evidence, ensure_ascii=False, indent=1),
+        evidence=evidence.present(alert.evidence, request_locale(request)),
         **_helpers(settings),
     )
 
@@ -252,7 +253,7 @@ def alert_ack(
             service.acknowledge(session, principal, alert_id, note=note, now=utcnow())
         flash(request, ok="ok", key=FLASH_KEY)
     except Conflict as exc:
-        flash(request, error=exc.message, key=FLASH_KEY)
+        flash(request, error=exc.text(request_locale(request)), key=FLASH_KEY)
     return RedirectResponse(f"/alerts/{alert_id}", status_code=303)
 
 

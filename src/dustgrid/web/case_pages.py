@@ -38,6 +38,7 @@ from dustgrid.identity.roles import Perm, Role
 from dustgrid.models import utcnow
 from dustgrid.pagination import PageParams, page_params
 from dustgrid.sites import service as sites
+from dustgrid.web import case_timeline
 from dustgrid.web.case_common import back, show
 from dustgrid.web.case_list_pages import router as list_router
 from dustgrid.web.forms import attempt, flash, pop_flash
@@ -258,6 +259,8 @@ def case_page(
         request,
         "cases/detail.html",
         c=d,
+        timeline=case_timeline.timeline(session, d.events, locale),
+        description=case_timeline.description(d, locale),
         moves=moves,
         move_form=MOVE_FORM,
         defaults=defaults,

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from dustgrid.errors import DomainError, validation_messages, validation_summary
+from dustgrid.web.templating import request_locale
 
 T = TypeVar("T")
 FLASH = "flash"  # the session key the shared ``org/_flash.html`` partial reads
@@ -26,7 +27,8 @@ NOT_FLASHED = frozenset({401, 403, 404})
 def flash(
     request: Request, *, ok: str | None = None, error: str | None = None, key: str = FLASH
 ) -> None:
-    """One message for the next page: ``ok`` is an i18n key, ``error`` a bilingual text."""
+    """One message for the next page: ``ok`` is an i18n key, ``error`` a text
+    in the reader's language."""
     request.session[key] = {"ok": ok, "error": (error or "")[:FLASH_ERROR_CHARS] or None}
 
 
@@ -35,18 +37,20 @@ def pop_flash(request: Request, *, key: str = FLASH) -> dict[str, str | None]:
     return request.session.pop(key, None) or {"ok": None, "error": None}
 
 
-def error_text(exc: Exception) -> str:
-    """What a refused input or change says to the user, on one line."""
+def error_text(exc: Exception, locale: str | None = None) -> str:
+    """What a refused input or change says to the user, on one line, in ``locale``."""
     if isinstance(exc, ValidationError):
-        return validation_summary(exc.errors())
-    return getattr(exc, "message", str(exc))
+        return validation_summary(exc.errors(), locale=locale)
+    if isinstance(exc, DomainError):
+        return exc.text(locale)
+    return str(exc)
 
 
-def field_errors(exc: Exception) -> list[str]:
+def field_errors(exc: Exception, locale: str | None = None) -> list[str]:
     """The same as ``error_text``, one line per wrong field (for a form's error list)."""
     if isinstance(exc, ValidationError):
-        return validation_messages(exc.errors())
-    return [error_text(exc)]
+        return validation_messages(exc.errors(), locale=locale)
+    return [error_text(exc, locale)]
 
 
 def attempt(
@@ -59,7 +63,7 @@ def attempt(
     except DomainError as exc:
         if exc.status_code in NOT_FLASHED:
             raise
-        flash(request, error=exc.message, key=key)
+        flash(request, error=exc.text(request_locale(request)), key=key)
     except ValidationError as exc:
-        flash(request, error=error_text(exc), key=key)
+        flash(request, error=error_text(exc, request_locale(request)), key=key)
     return None

@@ -9,7 +9,7 @@ the person's name with their unit, all in the reader's language.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -18,14 +18,14 @@ from sqlalchemy.orm import Session
 
 from dustgrid.audit.models import AuditEntry
 from dustgrid.grids.models import Grid
-from dustgrid.i18n import catalogue, translate
+from dustgrid.i18n import catalogue, localize, translate
 from dustgrid.identity.models import User
 from dustgrid.models import Base
 from dustgrid.org.models import District, OrgUnit
 from dustgrid.sites.models import Enterprise, Site
 from dustgrid.workcal.calendar import CHINA_TZ
 
-__all__ = ["HistoryChange", "HistoryEntry", "readable_history"]
+__all__ = ["HistoryChange", "HistoryEntry", "people", "readable_history"]
 
 #: Columns that hold another row's id, and the table whose name stands for it.
 _REFERENCES: Final[Mapping[str, type[Base]]] = {
@@ -197,7 +197,7 @@ def _what(reader: _Reader, entry: AuditEntry) -> str:
     found = reader.known(
         f"history.action.{entry.entity_type}.{entry.action}", f"history.action.{entry.action}"
     )
-    return found if found is not None else entry.summary
+    return found if found is not None else localize(entry.summary, reader.locale)
 
 
 def _changes(reader: _Reader, entry: AuditEntry) -> tuple[HistoryChange, ...]:
@@ -228,3 +228,9 @@ def readable_history(
         )
         for entry in entries
     ]
+
+
+def people(session: Session, locale: str) -> Callable[[int | None, str], str]:
+    """``who(user_id, username)``: a person's name with their unit (``system`` said as the
+    system), for any page that lists who did what (the case timeline)."""
+    return _Reader(session, locale).person

@@ -149,7 +149,9 @@ def hotline_create(
     except (DomainError, ValidationError) as exc:
         if isinstance(exc, DomainError) and exc.status_code in (403, 404):
             raise
-        return _form_page(request, values, error_text(exc), status_code=422)
+        return _form_page(
+            request, values, error_text(exc, request_locale(request)), status_code=422
+        )
     site_id, case_id = _int(link_site_id), _int(link_case_id)
     if site_id is not None or case_id is not None:
         link = LinkIn(site_id=None if case_id else site_id, case_id=case_id)

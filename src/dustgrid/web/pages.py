@@ -95,7 +95,7 @@ async def login_submit(request: Request, session: DbSession, settings: AppSettin
             request,
             "login.html",
             status_code=exc.status_code,
-            error=exc.message,
+            error=exc.text(request_locale(request)),
             next=target,
             username=username,
         )
@@ -251,7 +251,7 @@ def _errors(exc: Exception, request: Request) -> list[str]:
             district=exc.district_en if en else exc.district,
             distance=DEFAULT_DISTRICT_BOUNDARY_POLICY.distance_text(exc.distance_m, en=en),
         )]  # fmt: skip
-    return field_errors(exc)
+    return field_errors(exc, request_locale(request))
 
 
 @router.get("/sites/import", response_class=HTMLResponse)
@@ -277,7 +277,7 @@ async def import_submit(
             "sites/import.html",
             status_code=exc.status_code,
             report=None,
-            error=exc.message,
+            error=exc.text(request_locale(request)),
         )
     return render(request, "sites/import.html", report=report, error=None)
 

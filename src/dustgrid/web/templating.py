@@ -11,7 +11,8 @@ from fastapi.templating import Jinja2Templates
 
 from dustgrid.auth.deps import CSRF_FIELD, csrf_token
 from dustgrid.config import get_settings
-from dustgrid.i18n import DEFAULT_LOCALE, LOCALES, translate
+from dustgrid.i18n import DEFAULT_LOCALE, LOCALES, localize, translate
+from dustgrid.web.evidence import metric_name, rule_name, unit_text
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -37,6 +38,10 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     ctx = {
         "request": request,
         "t": t,
+        "metric_name": lambda key: metric_name(key, locale),
+        "unit_text": unit_text,
+        "rule_name": lambda key, evidence=None: rule_name(key, locale, evidence),
+        "localize": lambda value: localize(value, locale),
         "label": label,
         "locale": locale,
         "principal": principal,

@@ -28,6 +28,7 @@ from dustgrid.cases.models import Case
 from dustgrid.cases.policy import CasePolicy
 from dustgrid.config import Settings
 from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
+from dustgrid.i18n import translate
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.notifications import service as notifications
@@ -95,7 +96,9 @@ def record_bad_behaviour(
         session,
         user_ids=[],
         kind="credit.bad_record",
-        title=f"不良行为记录：{ent.name} / bad-behaviour record: {ent.uscc}",
+        title=translate("credit.notice.bad_record").format(name=ent.name, uscc=ent.uscc),
+        message_key="credit.notice.bad_record",
+        params={"name": ent.name, "uscc": ent.uscc},
         link=f"/cases/{case.id}",
         case_id=case.id,
         now=now,

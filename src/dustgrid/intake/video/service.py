@@ -30,6 +30,7 @@ from dustgrid.cases.states import CaseSource
 from dustgrid.config import Settings, get_settings
 from dustgrid.devices.models import Device, DeviceKind
 from dustgrid.errors import Forbidden, Invalid, Unauthenticated
+from dustgrid.i18n import Msg, localize
 from dustgrid.intake import repository as repo
 from dustgrid.intake.hotline import aware
 from dustgrid.intake.models import VideoAiEvent, VideoOutcome
@@ -154,9 +155,10 @@ def record_event(
             site_id=device.site_id,
             location=None,
             category=category,
-            description=(f"视频AI识别：{zh}（置信度 {event.confidence:.0%}，设备 {device.mn}） / "
-                         f"Video AI: {en} (confidence {event.confidence:.0%}, "
-                         f"device {device.mn})"),
+            description=localize(msg := Msg("intake.video.case", {
+                "kind": {"zh-CN": zh, "en": en}, "confidence": f"{event.confidence:.0%}",
+                "mn": device.mn})),
+            description_msg=msg,
             severity=severity.value,
             attachments=files,
             dedup_key=f"video:{device.site_id}:{kind.value}",
