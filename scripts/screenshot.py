@@ -1,10 +1,10 @@
-"""Screenshots for the README and docs: the site map and the ledger of the demo city.
+"""Screenshots for the README and docs: the overview, the site map and the ledger of the demo city.
 
 Run: ``.venv/bin/python scripts/screenshot.py`` (needs Debian's Chromium: ``apt-get install
 chromium``; set ``DUSTGRID_BROWSER`` to use another binary). Builds a temporary SQLite database
 with the demo city (seed 1, 480 sites), serves the real app on a free port, logs in as
 ``city_admin`` in headless Chromium (Playwright) at 1400x900, zh-CN, and writes
-``docs/img/map.png`` (after the map has drawn its markers: ``#map[data-markers]``) and
+``docs/img/overview.png`` (the leaders' overview), ``docs/img/map.png`` (after the map has drawn its markers: ``#map[data-markers]``) and
 ``docs/img/ledger.png`` (the ``/sites`` page). ``--out DIR`` writes elsewhere.
 """
 
@@ -134,6 +134,13 @@ def shoot(base: str, out: Path, *, user: str, password: str) -> list[Path]:
         page.wait_for_load_state("networkidle")
         if "/login" in page.url:
             sys.exit(f"login as {user} failed (still on {page.url})")
+
+        page.goto(f"{base}/overview")
+        page.wait_for_selector("[data-chart=trend] canvas", timeout=60_000)
+        page.wait_for_timeout(800)  # let the charts' entry animation finish
+        target = out / "overview.png"
+        page.screenshot(path=str(target))
+        written.append(target)
 
         page.goto(f"{base}/map")
         page.wait_for_selector("#map[data-markers]", timeout=60_000)

@@ -59,7 +59,7 @@
       series: [
         { name: text.sites, type: "line", data: sites, connectNulls: false, itemStyle: { color: "#d93025" },
           markLine: { symbol: "none", lineStyle: { color: "#d93025", type: "dashed" },
-            label: { formatter: text.limit, color: fg }, data: [{ yAxis: text.limit_value }] } },
+            label: { formatter: text.limit, color: fg, position: "insideEndTop" }, data: [{ yAxis: text.limit_value }] } },
         { name: text.reference, type: "line", data: ref, connectNulls: false, itemStyle: { color: "#5e97f6" } },
       ],
     });
