@@ -26,5 +26,5 @@ def get_user(session: Session, user_id: int) -> User:
     """One account, or 404."""
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound(f"账号不存在：{user_id} / no such account")
+        raise NotFound("accounts.error.not_found")
     return user

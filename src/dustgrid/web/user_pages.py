@@ -11,9 +11,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from dustgrid.auth import accounts
+from dustgrid.auth import accounts, admin
 from dustgrid.auth.deps import DbSession, check_csrf, require
-from dustgrid.auth.service import end_all_sessions, set_active
+from dustgrid.auth.service import end_all_sessions
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
@@ -27,7 +27,7 @@ UserAdmin = Annotated[Principal, Depends(require(Perm.user_admin))]
 @router.get("/users", response_class=HTMLResponse)
 def users_page(request: Request, session: DbSession, principal: UserAdmin) -> Response:
     live = accounts.live_sessions(session, utcnow())
-    users = accounts.list_users(session)
+    users = admin.list_accounts(session, principal)
     return render(request, "users/index.html", users=users, live=live, flash=pop_flash(request))
 
 
@@ -38,7 +38,7 @@ async def users_sign_out(
     form = await request.form()
     check_csrf(request, str(form.get("csrf_token") or ""))
     end_all_sessions(
-        session, accounts.get_user(session, user_id).id, actor=principal, reason="admin"
+        session, admin.get_account(session, principal, user_id).id, actor=principal, reason="admin"
     )
     flash(request, ok="users.flash.signed_out")
     return RedirectResponse("/users", status_code=303)
@@ -51,7 +51,9 @@ async def users_set_active(
     form = await request.form()
     check_csrf(request, str(form.get("csrf_token") or ""))
     active = str(form.get("active") or "") == "1"
-    set_active(session, accounts.get_user(session, user_id), actor=principal, active=active)
+    admin.set_account_active(
+        session, principal, admin.get_account(session, principal, user_id), active
+    )
     key = "users.flash.enabled" if active else "users.flash.disabled"
     flash(request, ok=key)
     return RedirectResponse("/users", status_code=303)
