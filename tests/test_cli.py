@@ -52,7 +52,7 @@ def test_user_create_refuses_weak_password_and_bad_role(cli_db: str) -> None:
         cli.app, ["user", "create", "x", "--role", "viewer", "--password", "short"]
     )
     assert weak.exit_code == 2
-    assert "password needs at least 10 characters" in weak.output
+    assert "密码至少 10 位" in weak.output
     common = runner.invoke(
         cli.app, ["user", "create", "x", "--role", "viewer", "--password", "password123"]
     )

@@ -302,7 +302,7 @@ def check_password_policy(
             names=(username, display_name),
         )
     except WeakPassword as exc:
-        raise Invalid(str(exc)) from exc
+        raise Invalid(exc.key, details={"field": "password"}, **dict(exc.params)) from exc
 
 
 def change_password(
