@@ -56,7 +56,7 @@ def test_user_create_refuses_weak_password_and_bad_role(cli_db: str) -> None:
     common = runner.invoke(
         cli.app, ["user", "create", "x", "--role", "viewer", "--password", "password123"]
     )
-    assert common.exit_code == 2 and "too common" in common.output
+    assert common.exit_code == 2 and "过于常见" in common.output
     role = runner.invoke(
         cli.app, ["user", "create", "y", "--role", "boss", "--password", "Abcdefg123"]
     )
