@@ -137,3 +137,53 @@ def test_users_pages_fit_a_phone_table(web_as: Callable[[str], TestClient], city
     page = web_as("admin").get("/users").text
     assert '<div class="table-wrap"><table class="table stack"' in page
     assert 'data-label="用户名"' in page
+
+
+def _create(c: TestClient, city: City, username: str, role: str, unit: str | None) -> int:
+    form = c.get("/users/new")
+    r = c.post(
+        "/users/new",
+        data={
+            "csrf_token": _csrf(form.text),
+            "username": username,
+            "display_name": username,
+            "role": role,
+            "org_unit_id": str(city.units[unit]) if unit else "",
+            "phone": "",
+            "password": NEW,
+        },
+    )
+    assert r.status_code == 303, r.text
+    return int(r.headers["location"].rsplit("/", 1)[1])
+
+
+def test_assign_to_a_grid_group_respects_the_group_size_rules(
+    web_as: Callable[[str], TestClient], city: City
+) -> None:
+    d = web_as("d_heping")
+    uid = _create(d, city, "off_hp3", "officer", "station_heping")
+    page = d.get(f"/users/{uid}").text
+    assert "尚未加入任何网格分组" in page and "E-HP · E-HP 组" in page
+    joined = d.post(
+        f"/users/{uid}/grid-group",
+        data={"csrf_token": _csrf(page), "group": f"{city.grids['E-HP']}:{_group(d, city, uid)}"},
+    )
+    assert joined.status_code == 303
+    after = d.get(f"/users/{uid}").text
+    assert "网格分组已保存" in after and 'data-testid="join-group"' not in after
+    # An inspector group has exactly two people: a third is refused, and the page says why.
+    a = web_as("admin")
+    insp = _create(a, city, "insp_hp3", "inspector", None)
+    page = a.get(f"/users/{insp}").text
+    group = page.split(f'value="{city.grids["I-HP"]}:', 1)[1].split('"', 1)[0]
+    refused = a.post(
+        f"/users/{insp}/grid-group",
+        data={"csrf_token": _csrf(page), "group": f"{city.grids['I-HP']}:{group}"},
+    )
+    assert refused.status_code == 303
+    assert "每组须为 2 人" in a.get(f"/users/{insp}").text
+
+
+def _group(c: TestClient, city: City, uid: int) -> str:
+    page = c.get(f"/users/{uid}").text
+    return page.split(f'value="{city.grids["E-HP"]}:', 1)[1].split('"', 1)[0]

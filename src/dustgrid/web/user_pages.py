@@ -33,6 +33,7 @@ from dustgrid.auth.models import User
 from dustgrid.auth.schemas import UserCreate, UserUpdate
 from dustgrid.auth.service import change_password, end_all_sessions, verify_current_password
 from dustgrid.errors import DomainError, validation_messages
+from dustgrid.grids import service as grids
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm, Role
 from dustgrid.models import utcnow
@@ -188,6 +189,8 @@ def _detail_page(
         live=accounts.live_sessions(session, utcnow()).get(user.id, 0),
         flash=pop_flash(request),
         is_self=user.id == principal.user_id,
+        groups=grids.groups_of_member(session, principal, user),
+        joinable=grids.joinable_groups(session, principal, user),
         **_choices(session, principal),
     )
 
@@ -252,6 +255,25 @@ async def users_set_active(
         return RedirectResponse(f"/users/{user.id}", status_code=303)
     flash(request, ok="users.flash.enabled" if active else "users.flash.disabled")
     return RedirectResponse("/users", status_code=303)
+
+
+@router.post("/users/{user_id}/grid-group")
+async def users_join_group(
+    user_id: int, request: Request, session: DbSession, principal: UserAdmin
+) -> Response:
+    form = await _form(request)
+    user = admin.get_account(session, principal, user_id)
+    grid_id, _, group_id = str(form.get("group") or "").partition(":")
+    try:
+        with session.begin_nested():
+            grids.add_member(
+                session, principal, _int_or_none(grid_id) or 0, _int_or_none(group_id) or 0, user.id
+            )
+    except DomainError as exc:
+        flash(request, error=exc.text(request_locale(request)))
+    else:
+        flash(request, ok="users.flash.grid_saved")
+    return RedirectResponse(f"/users/{user.id}", status_code=303)
 
 
 @router.post("/users/{user_id}/reset-password", response_class=HTMLResponse)
