@@ -14,11 +14,6 @@ from dustgrid.grids.models import Grid, GridGroup, GridGroupMember
 from dustgrid.org.models import OrgUnit
 
 
-def users(session: Session) -> list[User]:
-    """Every account, by user name."""
-    return list(session.scalars(select(User).order_by(User.username)))
-
-
 def live_session_counts(session: Session, now: datetime) -> dict[int, int]:
     """How many unexpired sessions each account holds (accounts with none are absent)."""
     stmt = (
