@@ -52,11 +52,11 @@ def test_user_create_refuses_weak_password_and_bad_role(cli_db: str) -> None:
         cli.app, ["user", "create", "x", "--role", "viewer", "--password", "short"]
     )
     assert weak.exit_code == 2
-    assert "password needs at least 10 characters" in weak.output
+    assert "密码至少 10 位" in weak.output
     common = runner.invoke(
         cli.app, ["user", "create", "x", "--role", "viewer", "--password", "password123"]
     )
-    assert common.exit_code == 2 and "too common" in common.output
+    assert common.exit_code == 2 and "过于常见" in common.output
     role = runner.invoke(
         cli.app, ["user", "create", "y", "--role", "boss", "--password", "Abcdefg123"]
     )

@@ -26,7 +26,12 @@ from dustgrid.cases.credit.api import router as credit_router
 from dustgrid.config import Settings, get_settings
 from dustgrid.devices.api import router as devices_api_router
 from dustgrid.emergencies.api import router as emergencies_router
-from dustgrid.errors import DomainError, Unauthenticated, validation_summary
+from dustgrid.errors import (
+    DomainError,
+    PasswordChangeRequired,
+    Unauthenticated,
+    validation_summary,
+)
 from dustgrid.grids.api import router as grids_router
 from dustgrid.http_edge import BodyLimit, BodyPolicy, allowed_methods
 from dustgrid.i18n import DEFAULT_LOCALE, Msg, accepted_locale, translate
@@ -108,6 +113,9 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith(("/api/", "/open311/"))
 
 
+#: Where a page request of an account with a one-time password is sent.
+PASSWORD_PAGE = "/account/password"
+
 #: What a page says for a routing error (the API keeps FastAPI's JSON answer).
 PAGE_ERROR_KEYS = {404: "error.page_not_found", 405: "error.method_not_allowed"}
 
@@ -120,6 +128,8 @@ def _domain_error_answer(request: Request, exc: DomainError) -> Response:
             headers["WWW-Authenticate"] = "Bearer"
         detail = exc.text(api_locale(request, exc))
         return _error_json(exc.status_code, detail, exc.details, headers or None)
+    if isinstance(exc, PasswordChangeRequired):
+        return RedirectResponse(PASSWORD_PAGE, status_code=303)
     if isinstance(exc, Unauthenticated):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)

@@ -56,6 +56,11 @@ class Forbidden(DomainError):
     status_code = 403
 
 
+class PasswordChangeRequired(Forbidden):
+    """The account signed in with a one-time password: only changing it is allowed
+    (a page request is sent to the password page instead)."""
+
+
 class Conflict(DomainError):
     status_code = 409
 

@@ -64,8 +64,9 @@ def test_passwords_are_hashed_with_argon2(db: Session, city: City) -> None:
     assert PASSWORD not in user.password_hash
 
 
-def test_users_admin_only(api_as: Callable[[str], TestClient]) -> None:
-    assert api_as("d_heping").get("/api/v1/users").status_code == 403
+def test_users_admins_only(api_as: Callable[[str], TestClient]) -> None:
+    assert api_as("st_heping").get("/api/v1/users").status_code == 403
+    assert api_as("off_hp1").get("/api/v1/users").status_code == 403
     admin = api_as("admin")
     assert any(u["username"] == "off_sh1" for u in admin.get("/api/v1/users").json())
     weak = admin.post(

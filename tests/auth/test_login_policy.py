@@ -191,7 +191,7 @@ def test_common_and_published_passwords_are_refused(
         json={"username": "newbie", "password": weak, "display_name": "新人", "role": "viewer"},
     )
     assert r.status_code == 422, r.text
-    assert "common" in r.json()["detail"]
+    assert "常见" in r.json()["detail"]
 
 
 def test_password_with_own_name_is_refused(api_as: Callable[[str], TestClient]) -> None:

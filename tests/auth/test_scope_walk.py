@@ -171,8 +171,9 @@ def test_unauthenticated_api_is_401(anon: TestClient, city: City) -> None:
 
 REFERENCE_EXEMPT: dict[tuple[str, str, str], str] = {
     ("POST", "/api/v1/auth/token", "client_id"): "OAuth2 form field, not a record id",
-    ("POST", "/api/v1/users", "org_unit_id"): "user_admin: city-wide roles only",
-    ("POST", "/api/v1/users", "enterprise_id"): "user_admin: city-wide roles only",
+    ("POST", "/api/v1/users", "enterprise_id"): (
+        "enterprise accounts: city admins only (a district admin may not give those roles)"
+    ),
     ("POST", "/api/v1/org/units", "parent_id"): "org_write: city-wide roles only",
     ("POST", "/api/v1/org/units", "district_id"): "org_write: city-wide roles only",
     ("PATCH", "/api/v1/org/units/{unit_id}", "parent_id"): "org_write: city-wide roles only",
@@ -287,6 +288,32 @@ SITE = {"name": "跨区工地", "kind": "housing", "lat": 41.79, "lon": 123.40, 
 # and returns (method, url, keyword arguments of the request).
 Probe = tuple[tuple[str, ...], str, Callable[..., tuple[str, str, dict]]]  # type: ignore[type-arg]
 PROBES: dict[str, Probe] = {
+    "account created in another district's unit": (
+        ("POST /api/v1/users org_unit_id",),
+        "d_heping",
+        lambda c, db, s, cl: (
+            "POST",
+            "/api/v1/users",
+            {
+                "json": {
+                    "username": "walk_new",
+                    "password": "Kiln-harbour-4821",
+                    "display_name": "跨区账号",
+                    "role": "officer",
+                    "org_unit_id": c.units["station_shenhe"],
+                }
+            },
+        ),
+    ),
+    "account moved to another district's unit": (
+        ("PATCH /api/v1/users/{user_id} org_unit_id",),
+        "d_heping",
+        lambda c, db, s, cl: (
+            "PATCH",
+            f"/api/v1/users/{c.users['off_hp1']}",
+            {"json": {"org_unit_id": c.units["bureau_shenhe"]}},
+        ),
+    ),
     "site create in another district": (
         ("POST /api/v1/sites district_id",),
         "d_heping",

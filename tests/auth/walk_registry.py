@@ -12,7 +12,7 @@ AUTH_ROUTES = {
 
 def walked_elsewhere() -> set[tuple[str, str]]:
     from tests.alerts import test_alert_api
-    from tests.auth import test_auth, test_sessions
+    from tests.auth import test_accounts, test_auth, test_sessions
     from tests.cases import test_case_api
     from tests.devices import test_device_api
     from tests.emergencies import test_emergency_api
@@ -29,6 +29,7 @@ def walked_elsewhere() -> set[tuple[str, str]]:
     routes = set(AUTH_ROUTES)
     modules = (
         test_alert_api,
+        test_accounts,
         test_auth,
         test_sessions,
         test_case_api,

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
-from dustgrid.auth import accounts
+from dustgrid.auth import admin
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, client_ip, require
 from dustgrid.auth.models import User
 from dustgrid.auth.schemas import (
     Me,
+    OneTimePassword,
     PasswordChange,
     SessionsEnded,
     Token,
@@ -22,17 +23,15 @@ from dustgrid.auth.schemas import (
 from dustgrid.auth.service import (
     authenticate,
     change_password,
-    create_user,
     end_all_sessions,
     issue_token,
     logout,
-    set_active,
     verify_current_password,
 )
 from dustgrid.bounds import Id
 from dustgrid.errors import API_ERROR_CODES, error_responses
 from dustgrid.identity.principal import Principal
-from dustgrid.identity.roles import Perm
+from dustgrid.identity.roles import Perm, Role
 
 router = APIRouter(
     prefix="/api/v1", tags=["auth"], responses=error_responses(*API_ERROR_CODES, 429)
@@ -106,43 +105,75 @@ def me(principal: CurrentPrincipal) -> Me:
     )
 
 
-@router.get("/users", response_model=list[UserOut], summary="All accounts (city admin)")
+UserAdmin = Annotated[Principal, Depends(require(Perm.user_admin))]
+
+
+@router.get("/users", response_model=list[UserOut], summary="Accounts in my scope")
 def list_users(
-    session: DbSession, principal: Annotated[Principal, Depends(require(Perm.user_admin))]
+    session: DbSession,
+    principal: UserAdmin,
+    q: Annotated[str, Query(max_length=64, description="Part of a name or user name")] = "",
+    unit_id: Id | None = None,
+    role: Role | None = None,
 ) -> Any:
-    return accounts.list_users(session)
+    return admin.list_accounts(session, principal, text=q, unit_id=unit_id, role=role)
 
 
 @router.post("/users", response_model=UserOut, status_code=201, summary="Create an account")
 def add_user(
-    session: DbSession,
-    settings: AppSettings,
-    principal: Annotated[Principal, Depends(require(Perm.user_admin))],
-    body: UserCreate,
+    session: DbSession, settings: AppSettings, principal: UserAdmin, body: UserCreate
 ) -> Any:
-    return create_user(session, actor=principal, settings=settings, **body.model_dump())
+    return admin.create_account(session, principal, settings=settings, **body.model_dump())
 
 
 @router.patch(
     "/users/{user_id}",
     response_model=UserOut,
-    summary="Disable/enable an account or set its password (both end its sessions)",
+    summary="Edit an account in scope; disabling or setting a password ends its sessions",
 )
 def update_user(
     user_id: Id,
     session: DbSession,
     settings: AppSettings,
-    principal: Annotated[Principal, Depends(require(Perm.user_admin))],
+    principal: UserAdmin,
     body: UserUpdate,
 ) -> Any:
-    user = accounts.get_user(session, user_id)
+    user = admin.get_account(session, principal, user_id)
+    fields = body.model_dump(include=set(admin.EDITABLE), exclude_none=True)
+    if fields:
+        admin.edit_account(session, principal, user, **fields)
     if body.password is not None:
         change_password(
             session, user, actor=principal, new_password=body.password, settings=settings
         )
     if body.is_active is not None:
-        set_active(session, user, actor=principal, active=body.is_active)
+        admin.set_account_active(session, principal, user, body.is_active)
     return user
+
+
+@router.post("/users/{user_id}/disable", response_model=UserOut, summary="Disable an account")
+def disable_user(user_id: Id, session: DbSession, principal: UserAdmin) -> Any:
+    user = admin.get_account(session, principal, user_id)
+    return admin.set_account_active(session, principal, user, False)
+
+
+@router.post("/users/{user_id}/enable", response_model=UserOut, summary="Enable an account")
+def enable_user(user_id: Id, session: DbSession, principal: UserAdmin) -> Any:
+    user = admin.get_account(session, principal, user_id)
+    return admin.set_account_active(session, principal, user, True)
+
+
+@router.post(
+    "/users/{user_id}/reset-password",
+    response_model=OneTimePassword,
+    summary="Reset a password: a one-time password, to be changed at the next login",
+)
+def reset_user_password(
+    user_id: Id, session: DbSession, settings: AppSettings, principal: UserAdmin
+) -> OneTimePassword:
+    user = admin.get_account(session, principal, user_id)
+    password = admin.reset_password(session, principal, user, settings=settings)
+    return OneTimePassword(user_id=user.id, password=password)
 
 
 @router.delete(
@@ -150,10 +181,6 @@ def update_user(
     response_model=SessionsEnded,
     summary="Sign an account out everywhere (every page session and API token)",
 )
-def sign_out_everywhere(
-    user_id: Id,
-    session: DbSession,
-    principal: Annotated[Principal, Depends(require(Perm.user_admin))],
-) -> SessionsEnded:
-    user = accounts.get_user(session, user_id)
+def sign_out_everywhere(user_id: Id, session: DbSession, principal: UserAdmin) -> SessionsEnded:
+    user = admin.get_account(session, principal, user_id)
     return SessionsEnded(ended=end_all_sessions(session, user.id, actor=principal, reason="admin"))

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from dustgrid.auth.models import User
 from dustgrid.auth.service import load_principal, user_from_cookie_session, user_from_token
 from dustgrid.config import Settings
-from dustgrid.errors import Forbidden, Unauthenticated
+from dustgrid.errors import Forbidden, PasswordChangeRequired, Unauthenticated
 from dustgrid.identity.deps import (
     AppSettings,
     CurrentPrincipal,
@@ -38,6 +38,16 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 # Key of the server-side session id inside the signed cookie (the cookie keeps no user id).
 SESSION_KEY = "sid"
+# What an account with a one-time password (an admin's reset) may still reach.
+PASSWORD_CHANGE_PATHS = frozenset(
+    {
+        "/account/password",
+        "/logout",
+        "/api/v1/auth/password",
+        "/api/v1/auth/logout",
+        "/api/v1/auth/me",
+    }
+)
 
 
 def client_ip(request: Request) -> str:
@@ -78,6 +88,8 @@ def get_principal(request: Request, session: Session, settings: Settings) -> Pri
             raise Unauthenticated("auth.error.login_required")
         if request.method not in SAFE_METHODS and request.url.path.startswith("/api/"):
             check_csrf(request, request.headers.get(CSRF_HEADER))
+    if user.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+        raise PasswordChangeRequired("auth.error.must_change_password")
     principal = load_principal(session, user, ip=client_ip(request))
     request.state.principal = principal
     request.state.session_id = sid

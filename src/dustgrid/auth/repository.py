@@ -1,20 +1,17 @@
-"""Account, session and login-attempt queries (accounts are administered by city admins only,
-and a session or attempt is looked up by its own key: no scope clause)."""
+"""Account, session and login-attempt queries. Account management is scoped by
+``account_clause`` (a city admin: every account; a district admin: its units' accounts);
+a session or attempt is looked up by its own key."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.models import AuthSession, LoginAttempt, User
 from dustgrid.grids.models import Grid, GridGroup, GridGroupMember
-
-
-def users(session: Session) -> list[User]:
-    """Every account, by user name."""
-    return list(session.scalars(select(User).order_by(User.username)))
+from dustgrid.org.models import OrgUnit
 
 
 def live_session_counts(session: Session, now: datetime) -> dict[int, int]:
@@ -112,3 +109,54 @@ def delete_user_sessions(session: Session, user_id: int) -> int:
 def delete_expired_sessions(session: Session, now: datetime) -> None:
     """Drop the session rows that expired at or before ``now``."""
     session.execute(delete(AuthSession).where(AuthSession.expires_at <= now))
+
+
+# --- account management in scope ------------------------------------------------------------
+
+
+def child_unit_ids(session: Session, unit_id: int) -> set[int]:
+    """The units directly below ``unit_id`` (an L2 unit's L3 stations)."""
+    return set(session.scalars(select(OrgUnit.id).where(OrgUnit.parent_id == unit_id)))
+
+
+def units_by_ids(session: Session, unit_ids: set[int] | None) -> list[OrgUnit]:
+    """These units (every unit when ``unit_ids`` is None), by level and name."""
+    stmt = select(OrgUnit).order_by(OrgUnit.level, OrgUnit.name)
+    if unit_ids is not None:
+        stmt = stmt.where(OrgUnit.id.in_(unit_ids or {-1}))
+    return list(session.scalars(stmt))
+
+
+def account_clause(unit_ids: set[int] | None) -> ColumnElement[bool]:
+    """The scope clause of account management: every account (``None``: a city admin) or
+    the accounts attached to these units."""
+    if unit_ids is None:
+        return User.id.is_not(None)
+    return User.org_unit_id.in_(unit_ids or {-1})
+
+
+def search_users(
+    session: Session,
+    unit_ids: set[int] | None,
+    *,
+    text: str = "",
+    unit_id: int | None = None,
+    role: str | None = None,
+) -> list[User]:
+    """Accounts in scope, by user name, matching a name/user-name search, a unit and a role."""
+    stmt = select(User).where(account_clause(unit_ids)).order_by(User.username)
+    if text:
+        like = f"%{text.lower()}%"
+        stmt = stmt.where(
+            or_(func.lower(User.username).like(like), func.lower(User.display_name).like(like))
+        )
+    if unit_id is not None:
+        stmt = stmt.where(User.org_unit_id == unit_id)
+    if role:
+        stmt = stmt.where(User.role == role)
+    return list(session.scalars(stmt))
+
+
+def user_in_scope(session: Session, unit_ids: set[int] | None, user_id: int) -> User | None:
+    """The account with this id when it is in scope."""
+    return session.scalar(select(User).where(User.id == user_id, account_clause(unit_ids)))

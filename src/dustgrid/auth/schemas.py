@@ -34,7 +34,7 @@ class UserCreate(BaseModel):
     role: Role
     org_unit_id: Id | None = None
     enterprise_id: Id | None = None
-    phone: PlainText = ""
+    phone: PlainText = Field(default="", max_length=32)
 
 
 class UserOut(BaseModel):
@@ -46,7 +46,9 @@ class UserOut(BaseModel):
     role: Role
     org_unit_id: int | None
     enterprise_id: int | None
+    phone: str
     is_active: bool
+    must_change_password: bool
 
 
 class PasswordChange(BaseModel):
@@ -57,12 +59,25 @@ class PasswordChange(BaseModel):
 
 
 class UserUpdate(BaseModel):
-    """What an admin may change; setting a password or disabling ends the account's sessions."""
+    """What an admin may change (in scope); setting a password or disabling ends the
+    account's sessions. A district admin may give only the roles and units of its reach."""
 
     model_config = ConfigDict(extra="forbid")
 
+    display_name: PlainText | None = Field(default=None, min_length=1, max_length=64)
+    phone: PlainText | None = Field(default=None, max_length=32)
+    org_unit_id: Id | None = None
+    role: Role | None = None
     is_active: bool | None = None
     password: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class OneTimePassword(BaseModel):
+    """A reset password, shown once; the user must choose a new one at the next login."""
+
+    user_id: int
+    password: str
+    must_change_password: bool = True
 
 
 class SessionsEnded(BaseModel):

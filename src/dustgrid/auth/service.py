@@ -302,7 +302,7 @@ def check_password_policy(
             names=(username, display_name),
         )
     except WeakPassword as exc:
-        raise Invalid(str(exc)) from exc
+        raise Invalid(exc.key, details={"field": "password"}, **dict(exc.params)) from exc
 
 
 def change_password(
@@ -318,6 +318,7 @@ def change_password(
         new_password, username=user.username, display_name=user.display_name, settings=settings
     )
     user.password_hash = hash_password(new_password)
+    user.must_change_password = False
     session.flush()
     audit.record(
         session,
@@ -372,9 +373,11 @@ def create_user(
     """
     username = username.strip()
     if not username:
-        raise Invalid("用户名不能为空 / username is required")
+        raise Invalid("accounts.error.username_required", details={"field": "username"})
     if repository.username_taken(session, username):
-        raise Conflict(f"用户名已存在：{username} / username taken")
+        raise Conflict(
+            "accounts.error.username_taken", username=username, details={"field": "username"}
+        )
     if check_password:
         check_password_policy(
             password,
@@ -383,16 +386,11 @@ def create_user(
             settings=settings or get_settings(),
         )
     if role in (Role.contractor, Role.provider) and enterprise_id is None:
-        raise Invalid("企业账号须指定企业 / contractor and provider accounts need an enterprise")
+        raise Invalid("accounts.error.enterprise_required", details={"field": "enterprise_id"})
     if org_unit_id is not None and session.get(OrgUnit, org_unit_id) is None:
-        raise Invalid(
-            f"单位不存在：{org_unit_id} / unknown org_unit_id", details={"field": "org_unit_id"}
-        )
+        raise Invalid("accounts.error.unknown_unit", details={"field": "org_unit_id"})
     if enterprise_id is not None and session.get(Enterprise, enterprise_id) is None:
-        raise Invalid(
-            f"企业不存在：{enterprise_id} / unknown enterprise_id",
-            details={"field": "enterprise_id"},
-        )
+        raise Invalid("accounts.error.unknown_enterprise", details={"field": "enterprise_id"})
     user = User(
         username=username,
         display_name=display_name or username,

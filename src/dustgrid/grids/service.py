@@ -16,6 +16,7 @@ incomplete (``GroupOut.complete`` false) and not counted as staffing the grid
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -559,3 +560,64 @@ def delete_group(session: Session, principal: Principal, grid_id: int, group_id:
         {},
         f"网格 {grid.code} 删除成员组 {before['group_name']}",
     )
+
+
+# --------------------------------------------------------------------------- one member
+
+
+@dataclass(frozen=True, slots=True)
+class GroupChoice:
+    """A group an account may be added to (the account page's select box)."""
+
+    grid_id: int
+    grid_code: str
+    group_id: int
+    group_name: str
+    members: tuple[int, ...]
+
+
+def groups_of_member(session: Session, principal: Principal, user: User) -> list[GroupChoice]:
+    """The visible groups ``user`` belongs to."""
+    return [c for c in _visible_groups(session, principal, user.role) if user.id in c.members]
+
+
+def joinable_groups(session: Session, principal: Principal, user: User) -> list[GroupChoice]:
+    """Groups of grids the principal may write whose members have ``user``'s role and that
+    ``user`` is not yet in (an officer joins enforcement groups, an inspector inspector ones)."""
+    out = []
+    for choice in _visible_groups(session, principal, user.role):
+        grid = session.get(Grid, choice.grid_id)
+        writable = grid is not None and may_write_grid(session, principal, grid)
+        if writable and user.id not in choice.members:
+            out.append(choice)
+    return out
+
+
+def _visible_groups(session: Session, principal: Principal, role: Role) -> list[GroupChoice]:
+    kinds = {kind for kind, member_role in MEMBER_ROLE.items() if member_role == role}
+    grids = {row.id: row.code for row in repo.choices(session, principal) if row.kind in kinds}
+    groups = repo.groups_with_members(session, grids)
+    return [
+        GroupChoice(
+            grid_id=gid,
+            grid_code=grids[gid],
+            group_id=g.id,
+            group_name=g.name,
+            members=tuple(u.id for u in ms),
+        )
+        for gid, rows in groups.items()
+        for g, ms in rows
+    ]
+
+
+def add_member(
+    session: Session, principal: Principal, grid_id: int, group_id: int, user_id: int
+) -> GridGroup:
+    """Add one account to a group: the group is written whole through ``update_group``, so
+    the size rule (inspector groups exactly 2, enforcement at least 2) and the member rules
+    apply and the change goes on the grid's history."""
+    group = repo.group_of(session, grid_id, group_id)
+    if group is None:
+        raise NotFound("users.grid.unknown_group")
+    ids = [*repo.member_ids(session, group.id), user_id]
+    return update_group(session, principal, grid_id, group_id, GroupUpdate(member_ids=ids))

@@ -33,3 +33,6 @@ class User(Base, TimestampMixin):
     locale: Mapped[str] = mapped_column(String(8), default="zh-CN")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set by an admin's password reset: the one-time password only opens the page that
+    # changes it (docs/security.md, *Account management*).
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -25,7 +26,13 @@ _NOT_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
 
 
 class WeakPassword(ValueError):
-    pass
+    """A refused password: ``key`` is the message key (``auth.password.*``), ``params``
+    its parameters; the reader's language is chosen where it is shown."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
 
 
 @lru_cache(maxsize=1)
@@ -42,28 +49,21 @@ def _squash(text: str) -> str:
 
 
 def check_strength(password: str, *, min_length: int, names: tuple[str, ...] = ()) -> None:
-    """Refuse a password a guesser would try first; messages in zh-CN and English.
+    """Refuse a password a guesser would try first (a message key, see ``WeakPassword``).
 
     ``names`` are the account's own user name and display name.
     """
     if len(password) < min_length:
-        raise WeakPassword(
-            f"密码至少 {min_length} 位 / password needs at least {min_length} characters"
-        )
+        raise WeakPassword("auth.password.too_short", min_length=min_length)
     if password.isdigit() or password.isalpha():
-        raise WeakPassword("密码须同时包含字母和数字 / password needs letters and digits")
+        raise WeakPassword("auth.password.letters_and_digits")
     if password.casefold() in common_passwords():
-        raise WeakPassword(
-            "密码过于常见（在常用/泄露密码表中），请换一个 / "
-            "password is too common (on the list of common or breached passwords)"
-        )
+        raise WeakPassword("auth.password.too_common")
     squashed = _squash(password)
     for name in names:
         key = _squash(name)
         if len(key) >= NAME_MIN_MATCH and (key in squashed or squashed in key):
-            raise WeakPassword(
-                "密码不能包含用户名或姓名 / password must not contain the user name or name"
-            )
+            raise WeakPassword("auth.password.contains_name")
 
 
 def hash_password(password: str) -> str:

@@ -66,6 +66,7 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
             Perm.site_write,
             Perm.site_import,
             Perm.grid_write,
+            Perm.user_admin,  # the accounts of its own unit and stations (auth.admin)
             Perm.audit_read,
             Perm.device_write,
             Perm.device_review,
