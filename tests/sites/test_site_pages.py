@@ -44,6 +44,8 @@ def test_create_edit_retire_through_forms(web_as: Callable[[str], TestClient], c
         "lon": "123.40",
         "stage": "earthwork",
         "area_m2": "800",
+        "investment_yuan": "0",
+        "permit_status": "permitted",
         "built_up_area": "on",
     }
     r = c.post("/sites/new", data=form)
