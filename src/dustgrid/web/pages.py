@@ -367,6 +367,11 @@ async def site_retire(
     reason = str(form.get("reason") or "").strip()
     if len(reason) < 2:
         raise Invalid("请填写退出原因 / a reason is required")
+    if form.get("confirm") != "yes":  # the confirm step (the page's dialog answers it)
+        site = svc.get_site(session, principal, site_id)
+        if not principal.can(Perm.site_write):
+            raise Forbidden("无权修改台账 / your role may not change the ledger")
+        return render(request, "sites/retire_confirm.html", site=site, reason=reason)
     svc.retire_site(session, principal, site_id, reason)
     return RedirectResponse(f"/sites/{site_id}", status_code=303)
 
