@@ -60,3 +60,13 @@ def test_a_refused_report_is_said_in_one_language(
     assert r.status_code == 422
     summary = r.text.split('data-testid="form-errors"', 1)[1].split("</div>", 1)[0]
     assert " / " not in summary
+
+
+def test_a_malformed_post_gets_a_readable_message(
+    city: City, web_as: Callable[[str], TestClient]
+) -> None:
+    c = web_as("insp_hp1")
+    r = c.post("/cases/new", data=_form(c, city, site_id="abc"))
+    assert r.status_code == 422
+    summary = r.text.split('data-testid="form-errors"', 1)[1].split("</div>", 1)[0]
+    assert "输入：值无效" in summary and "invalid literal" not in r.text

@@ -90,11 +90,18 @@ def form_errors(
                 by_field.setdefault(name, []).append(validation_text(error, locale))
     elif isinstance(exc, DomainError) and _detail_field(exc) in labels:
         by_field[_detail_field(exc)] = [exc.text(locale)]
-    else:
-        general.append(error_text(exc, locale))
+    elif isinstance(exc, DomainError):
+        general.append(exc.text(locale))
+    else:  # a bare ValueError and the like: its text is the program's, not the reader's
+        general.append(_invalid_input(locale or DEFAULT_LOCALE))
     loc = locale or DEFAULT_LOCALE
     summary = [translate(key, loc) for name, key in labels.items() if name in by_field]
     return by_field, summary + general
+
+
+def _invalid_input(locale: str) -> str:
+    sep = "：" if locale == DEFAULT_LOCALE else ": "
+    return f"{translate('field.other', locale)}{sep}{translate('validation.invalid', locale)}"
 
 
 def _detail_field(exc: DomainError) -> str:
