@@ -140,6 +140,11 @@ def _where(error: Mapping[str, Any], drop: int, unnamed: str, locale: str | None
     return label if label != f"field.{name}" else translate("field.other", locale)
 
 
+def validation_text(error: Mapping[str, Any], locale: str | None) -> str:
+    """What is wrong with one pydantic error's field, without naming the field."""
+    return _what(error, locale)
+
+
 def _what(error: Mapping[str, Any], locale: str | None) -> str:
     msg = str(error.get("msg", ""))
     if locale is None:

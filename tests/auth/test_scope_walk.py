@@ -47,6 +47,7 @@ ROLES = sorted(VISIBLE)
 WALKED = {
     ("GET", "/api/v1/sites"),
     ("GET", "/api/v1/sites/map"),
+    ("GET", "/api/v1/sites/enterprises"),
     ("GET", "/api/v1/sites/export.xlsx"),
     ("GET", "/api/v1/sites/template.xlsx"),
     ("POST", "/api/v1/sites/import"),
@@ -71,6 +72,22 @@ def test_every_api_route_is_walked(app: object) -> None:
     assert ("GET", "/api/v1/sites") in routes  # the enumeration itself works
     missing = routes - WALKED - walked_elsewhere()
     assert not missing, f"routes without a scope walk: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("user", ROLES)
+def test_enterprise_picker_shows_only_enterprises_of_sites_in_scope(
+    user: str, api_as: Callable[[str], TestClient], city: City, db: Session
+) -> None:
+    from dustgrid.sites.models import Site
+
+    expected: set[int] = set()
+    for code in VISIBLE[user]:
+        site = db.get(Site, city.sites[code])
+        assert site is not None
+        expected |= {e for e in (site.builder_id, site.contractor_id, site.supervisor_id) if e}
+    listed = api_as(user).get("/api/v1/sites/enterprises").json()
+    assert {e["id"] for e in listed} <= expected
+    assert len(listed) == min(len(expected), 20)  # the picker proposes at most 20
 
 
 @pytest.mark.parametrize("user", ROLES)

@@ -180,6 +180,9 @@ def test_the_site_form_no_longer_changes_a_grade(
         "lat": "41.785",
         "lon": "123.395",
         "stage": "decoration",
+        "permit_status": "permitted",
+        "area_m2": "5000",
+        "investment_yuan": "0",
         "grade": "full",
     }
     assert c.post(f"{url}/edit", data=data).status_code == 303

@@ -110,6 +110,9 @@ def _form(web: TestClient, city: City) -> dict[str, str]:
         "lat": str(BEIJING[0]),
         "lon": str(BEIJING[1]),
         "stage": "earthwork",
+        "permit_status": "permitted",
+        "area_m2": "0",
+        "investment_yuan": "0",
     }
 
 

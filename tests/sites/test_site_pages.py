@@ -44,6 +44,8 @@ def test_create_edit_retire_through_forms(web_as: Callable[[str], TestClient], c
         "lon": "123.40",
         "stage": "earthwork",
         "area_m2": "800",
+        "investment_yuan": "0",
+        "permit_status": "permitted",
         "built_up_area": "on",
     }
     r = c.post("/sites/new", data=form)
@@ -56,7 +58,12 @@ def test_create_edit_retire_through_forms(web_as: Callable[[str], TestClient], c
     page = c.get(site_url)
     assert "网页修改工地" in page.text
     assert "网页新增工地 → 网页修改工地" in page.text.replace("&nbsp;", " ")
-    retire = c.post(f"{site_url}/retire", data={"csrf_token": token, "reason": "重复录入"})
+    ask = c.post(f"{site_url}/retire", data={"csrf_token": token, "reason": "重复录入"})
+    assert ask.status_code == 200 and 'data-testid="retire-confirm"' in ask.text  # asks first
+    assert "重复录入" in ask.text and "已退出台账" not in c.get(site_url).text
+    retire = c.post(
+        f"{site_url}/retire", data={"csrf_token": token, "reason": "重复录入", "confirm": "yes"}
+    )
     assert retire.status_code == 303
     assert "已退出台账" in c.get(site_url).text
 

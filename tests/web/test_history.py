@@ -26,6 +26,8 @@ def _edit_stage(c: TestClient, city: City) -> str:
         "lon": "123.40",
         "stage": "earthwork",
         "area_m2": "800",
+        "investment_yuan": "0",
+        "permit_status": "permitted",
         "built_up_area": "on",
     }
     r = c.post("/sites/new", data=form)

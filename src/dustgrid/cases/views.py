@@ -131,14 +131,20 @@ def detail(
 
 def responsible_candidates(session: Session, case: Case) -> list[tuple[int, str, str]]:
     """People the unit may name (id, name, role): its own admins, the station owning the
-    site's enforcement grid, and the officers of that grid. The move re-checks the choice."""
+    site's enforcement grid, and the officers of that grid. The move re-checks the choice.
+
+    The officers of the site's enforcement grid come first: the form proposes the first one
+    (the person who works the site), not an administrator."""
     ids: set[int] = set()
+    members: set[int] = set()
     if case.assigned_unit_id:
         ids |= repo.unit_admins(session, case.assigned_unit_id)
     site = session.get(Site, case.site_id) if case.site_id else None
     if site is not None and site.enforcement_grid_id:
         ids |= repo.grid_station_staff(session, site.enforcement_grid_id)
-        ids |= repo.grid_members(session, site.enforcement_grid_id)
+        members = set(repo.grid_members(session, site.enforcement_grid_id))
+        ids |= members
     if not ids:
         return []
-    return [(i, n, r.value) for i, n, r in repo.active_people(session, ids)]
+    people = sorted(repo.active_people(session, ids), key=lambda p: p[0] not in members)
+    return [(i, n, r.value) for i, n, r in people]

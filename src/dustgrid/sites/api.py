@@ -16,6 +16,7 @@ from dustgrid.pagination import PageParams, page_params
 from dustgrid.sites import excel
 from dustgrid.sites import service as svc
 from dustgrid.sites.schemas import (
+    EnterpriseOut,
     SiteCreate,
     SiteFilter,
     SiteListItem,
@@ -125,6 +126,19 @@ def import_xlsx(
 @router.post("", response_model=SiteOut, status_code=201, summary="Add a site")
 def create_site(session: DbSession, principal: CurrentPrincipal, body: SiteCreate) -> Any:
     return svc.create_site(session, principal, body)
+
+
+@router.get(
+    "/enterprises",
+    response_model=list[EnterpriseOut],
+    summary="Enterprises of the sites in scope, by name or credit code (a form's picker)",
+)
+def enterprise_choices(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    q: Annotated[str, Query(max_length=64)] = "",
+) -> Any:
+    return svc.enterprise_choices(session, principal, q)
 
 
 @router.get("/{site_id}", response_model=SiteOut, summary="One site")

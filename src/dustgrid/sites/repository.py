@@ -237,3 +237,26 @@ def export_rows(session: Session, principal: Principal, f: SiteFilter) -> list[S
     ids = filtered(principal, f).subquery()
     stmt = select(Site).join(ids, ids.c.id == Site.id).order_by(Site.project_code)
     return list(session.scalars(stmt))
+
+
+def enterprises_in_scope(session: Session, p: Principal, q: str, *, limit: int) -> list[Enterprise]:
+    """Enterprises that build, contract or supervise a site ``p`` may see, whose name or
+    credit code contains ``q`` (a form's picker), by name."""
+    linked = (
+        select(Site.id)
+        .where(
+            site_clause(p),
+            or_(
+                Site.builder_id == Enterprise.id,
+                Site.contractor_id == Enterprise.id,
+                Site.supervisor_id == Enterprise.id,
+            ),
+        )
+        .exists()
+    )
+    stmt = select(Enterprise).where(linked)
+    words = q.strip().replace("\\", "").replace("%", "").replace("_", "")
+    if words:
+        like = f"%{words}%"
+        stmt = stmt.where(or_(Enterprise.name.ilike(like), Enterprise.uscc.ilike(like)))
+    return list(session.scalars(stmt.order_by(Enterprise.name, Enterprise.id).limit(limit)))

@@ -340,6 +340,14 @@ def site_choices(session: Session, principal: Principal) -> list[Any]:
     return repo.open_choices(session, principal, limit=SITE_CHOICES_LIMIT)
 
 
+ENTERPRISE_CHOICES_LIMIT = 20  # the enterprise picker proposes at most this many matches
+
+
+def enterprise_choices(session: Session, principal: Principal, q: str) -> list[Enterprise]:
+    """Enterprises of the sites in scope whose name or credit code contains ``q``."""
+    return repo.enterprises_in_scope(session, principal, q, limit=ENTERPRISE_CHOICES_LIMIT)
+
+
 def l2_unit_of(session: Session, site_id: int) -> int | None:
     """The L2 unit a site answers to (the default unit a case on it is dispatched to)."""
     return repo.l2_unit_of(session, site_id)

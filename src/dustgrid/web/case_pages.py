@@ -33,6 +33,7 @@ from dustgrid.cases.states import REPORTERS, CaseSource, Move
 from dustgrid.cases.tabs import TABS_BY_ROLE, Tab
 from dustgrid.cases.workflow import MoveInput
 from dustgrid.errors import DomainError, Forbidden
+from dustgrid.i18n import translate
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm, Role
 from dustgrid.models import utcnow
@@ -41,7 +42,7 @@ from dustgrid.sites import service as sites
 from dustgrid.web import case_timeline
 from dustgrid.web.case_common import back, show
 from dustgrid.web.case_list_pages import router as list_router
-from dustgrid.web.forms import attempt, flash, pop_flash
+from dustgrid.web.forms import attempt, flash, form_errors, pop_flash
 from dustgrid.web.templating import request_locale
 
 router = APIRouter(include_in_schema=False)
@@ -135,13 +136,43 @@ def _sources(p: Principal) -> list[CaseSource]:
     return [s for s, who in REPORTERS.items() if p.role in who and s != CaseSource.open311]
 
 
+#: The report form's fields and their labels, in form order (errors are said next to them).
+REPORT_LABELS: dict[str, str] = {
+    "source": "cases.field.source",
+    "site_id": "cases.field.site",
+    "lat": "cases.field.lat",
+    "lon": "cases.field.lon",
+    "category": "cases.field.category",
+    "severity": "cases.field.severity",
+    "description": "cases.field.description",
+    "handle_now": "cases.handle_now.title",
+    "handle_result": "cases.handle_now.result",
+    "handle_deadline": "cases.handle_now.deadline",
+}
+
+
+def _location_errors(values: dict[str, str], locale: str) -> dict[str, list[str]]:
+    """A coordinate that is not a number, or one given without the other."""
+    wrong: dict[str, list[str]] = {}
+    given = {name: values[name].strip() for name in ("lat", "lon")}
+    for name, raw in given.items():
+        if not raw and any(given.values()):
+            wrong[name] = [translate("validation.missing", locale)]
+            continue
+        try:
+            float(raw or 0)
+        except ValueError:
+            wrong[name] = [translate("validation.float_parsing", locale)]
+    return wrong
+
+
 def _report_form(
     request: Request,
     session: Session,
     principal: Principal,
     *,
     values: dict[str, Any],
-    error: str | None,
+    errors: tuple[dict[str, list[str]], list[str]] = ({}, []),
     status: int = 200,
 ) -> Response:
     return show(
@@ -153,7 +184,8 @@ def _report_form(
         categories=_categories(request_locale(request)),
         severities=list(Severity),
         values=values,
-        error=error,
+        field_errors=errors[0],
+        errors=errors[1],
         can_handle_now=principal.role == Role.officer,
     )
 
@@ -164,7 +196,7 @@ def report_page(
 ) -> Response:
     if not _sources(principal):
         raise Forbidden("无权上报问题 / your role may not report problems")
-    return _report_form(request, session, principal, values={"site_id": site_id}, error=None)
+    return _report_form(request, session, principal, values={"site_id": site_id})
 
 
 @router.post("/cases/new", response_class=HTMLResponse)
@@ -200,6 +232,13 @@ def report_submit(
         "handle_result": handle_result,
         "handle_deadline": handle_deadline,
     }
+    locale = request_locale(request)
+    wrong = _location_errors(values, locale)
+    if wrong:
+        labels = [translate(REPORT_LABELS[name], locale) for name in wrong]
+        return _report_form(
+            request, session, principal, values=values, errors=(wrong, labels), status=422
+        )
     try:
         with session.begin_nested():
             location = (float(lat), float(lon)) if lat.strip() and lon.strip() else None
@@ -228,9 +267,9 @@ def report_submit(
         status = getattr(exc, "status_code", 422)
         if status == 404:
             raise
-        message = getattr(exc, "message", None) or f"输入无效 / invalid input: {exc}"
+        errors = form_errors(exc, locale, REPORT_LABELS)
         return _report_form(
-            request, session, principal, values=values, error=message, status=status
+            request, session, principal, values=values, errors=errors, status=status
         )
     flash(request, ok="cases.flash.grid_handled" if case.grid_handled else "cases.flash.reported")
     return back(f"/cases/{case.id}")

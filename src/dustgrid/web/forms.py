@@ -7,14 +7,20 @@ page as a flash; 401/403/404 are not caught and show the error page like any oth
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from fastapi import Request
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from dustgrid.errors import DomainError, validation_messages, validation_summary
+from dustgrid.errors import (
+    DomainError,
+    validation_messages,
+    validation_summary,
+    validation_text,
+)
+from dustgrid.i18n import DEFAULT_LOCALE, translate
 from dustgrid.web.templating import request_locale
 
 T = TypeVar("T")
@@ -51,6 +57,55 @@ def field_errors(exc: Exception, locale: str | None = None) -> list[str]:
     if isinstance(exc, ValidationError):
         return validation_messages(exc.errors(), locale=locale)
     return [error_text(exc, locale)]
+
+
+_NOT_NAMES = ("body", "query", "path", "form")
+
+
+def _form_name(loc: Sequence[Any], labels: Mapping[str, str]) -> str | None:
+    """The form field a pydantic location points at (``contractor.uscc`` → ``contractor_uscc``)."""
+    parts = [str(p) for p in loc if not str(p).isdigit() and str(p) not in _NOT_NAMES]
+    for name in ("_".join(parts), parts[-1] if parts else ""):
+        if name in labels:
+            return name
+    return None
+
+
+def form_errors(
+    exc: Exception, locale: str | None, labels: Mapping[str, str]
+) -> tuple[dict[str, list[str]], list[str]]:
+    """A refused form, said next to its fields: ``({field: [what is wrong]}, summary)``.
+
+    ``labels`` maps the form's field names to their label keys, in form order. The summary
+    (for the top of the form) names the wrong fields by their labels, then says in full
+    what belongs to no field."""
+    by_field: dict[str, list[str]] = {}
+    general: list[str] = []
+    if isinstance(exc, ValidationError):
+        for error in exc.errors():
+            name = _form_name(tuple(error.get("loc", ())), labels)
+            if name is None:
+                general.extend(validation_messages([error], locale=locale))
+            else:
+                by_field.setdefault(name, []).append(validation_text(error, locale))
+    elif isinstance(exc, DomainError) and _detail_field(exc) in labels:
+        by_field[_detail_field(exc)] = [exc.text(locale)]
+    elif isinstance(exc, DomainError):
+        general.append(exc.text(locale))
+    else:  # a bare ValueError and the like: its text is the program's, not the reader's
+        general.append(_invalid_input(locale or DEFAULT_LOCALE))
+    loc = locale or DEFAULT_LOCALE
+    summary = [translate(key, loc) for name, key in labels.items() if name in by_field]
+    return by_field, summary + general
+
+
+def _invalid_input(locale: str) -> str:
+    sep = "：" if locale == DEFAULT_LOCALE else ": "
+    return f"{translate('field.other', locale)}{sep}{translate('validation.invalid', locale)}"
+
+
+def _detail_field(exc: DomainError) -> str:
+    return str(exc.details.get("field", "")) if isinstance(exc.details, dict) else ""
 
 
 def attempt(

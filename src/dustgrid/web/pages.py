@@ -40,13 +40,19 @@ from dustgrid.sites import service as svc
 from dustgrid.sites.api import Filter, list_item
 from dustgrid.sites.models import Enterprise, Grade, PermitStatus, SiteKind, Stage
 from dustgrid.sites.policy import DEFAULT_DISTRICT_BOUNDARY_POLICY
-from dustgrid.sites.schemas import SiteCreate, SiteUpdate
 from dustgrid.web.field_pages import is_field
-from dustgrid.web.forms import field_errors
+from dustgrid.web.forms import form_errors
 from dustgrid.web.history import readable_history
 from dustgrid.web.mapdata import label_point, to_datum, vector_basemap
 from dustgrid.web.overview_pages import is_leader
-from dustgrid.web.site_form import FORM_FIELDS, form_to_payload, site_to_form
+from dustgrid.web.site_form import (
+    FORM_FIELDS,
+    FORM_LABELS,
+    SiteFormCreate,
+    SiteFormUpdate,
+    form_to_payload,
+    site_to_form,
+)
 from dustgrid.web.site_grades import grade_panel
 from dustgrid.web.templating import render, request_locale
 
@@ -226,11 +232,11 @@ async def site_create(
     check_csrf(request, str(form.get("csrf_token") or ""))
     values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
     try:
-        payload = SiteCreate.model_validate(form_to_payload(values, create=True))
+        payload = SiteFormCreate.model_validate(form_to_payload(values, create=True))
         site = svc.create_site(session, principal, payload)
     except (ValidationError, DomainError) as exc:
         session.rollback()
-        errors = _errors(exc, request)
+        by_field, errors = _errors(exc, request)
         return render(
             request,
             "sites/form.html",
@@ -238,20 +244,22 @@ async def site_create(
             site=None,
             values=values,
             errors=errors,
+            field_errors=by_field,
             fields=FORM_FIELDS,
             **_choices(session, principal),
         )
     return RedirectResponse(f"/sites/{site.id}", status_code=303)
 
 
-def _errors(exc: Exception, request: Request) -> list[str]:
+def _errors(exc: Exception, request: Request) -> tuple[dict[str, list[str]], list[str]]:
+    """The site form's errors: by field (said next to it) and the summary for the top."""
     if isinstance(exc, svc.OutsideDistrict):  # in the reader's language, not both
         en = request_locale(request) == "en"
-        return [translate("site.error.outside_district", request_locale(request)).format(
+        return {}, [translate("site.error.outside_district", request_locale(request)).format(
             district=exc.district_en if en else exc.district,
             distance=DEFAULT_DISTRICT_BOUNDARY_POLICY.distance_text(exc.distance_m, en=en),
         )]  # fmt: skip
-    return field_errors(exc, request_locale(request))
+    return form_errors(exc, request_locale(request), FORM_LABELS)
 
 
 @router.get("/sites/import", response_class=HTMLResponse)
@@ -328,20 +336,22 @@ async def site_update(
     check_csrf(request, str(form.get("csrf_token") or ""))
     values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
     try:
-        payload = SiteUpdate.model_validate(form_to_payload(values, create=False))
+        payload = SiteFormUpdate.model_validate(form_to_payload(values, create=False))
         svc.update_site(session, principal, site_id, payload)
     except (ValidationError, DomainError) as exc:
         if isinstance(exc, DomainError) and exc.status_code in (403, 404):
             raise
         session.rollback()
         site = svc.get_site(session, principal, site_id)
+        by_field, errors = _errors(exc, request)
         return render(
             request,
             "sites/form.html",
             status_code=422,
             site=site,
             values=values,
-            errors=_errors(exc, request),
+            errors=errors,
+            field_errors=by_field,
             fields=FORM_FIELDS,
             **_choices(session, principal),
         )
@@ -357,6 +367,11 @@ async def site_retire(
     reason = str(form.get("reason") or "").strip()
     if len(reason) < 2:
         raise Invalid("请填写退出原因 / a reason is required")
+    if form.get("confirm") != "yes":  # the confirm step (the page's dialog answers it)
+        site = svc.get_site(session, principal, site_id)
+        if not principal.can(Perm.site_write):
+            raise Forbidden("无权修改台账 / your role may not change the ledger")
+        return render(request, "sites/retire_confirm.html", site=site, reason=reason)
     svc.retire_site(session, principal, site_id, reason)
     return RedirectResponse(f"/sites/{site_id}", status_code=303)
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
+from pydantic import Field
 from sqlalchemy.orm import Session
 
-from dustgrid.sites.models import Enterprise, Site
+from dustgrid.bounds import Id
+from dustgrid.sites.models import Enterprise, PermitStatus, Site, SiteKind, Stage
+from dustgrid.sites.schemas import SiteCreate, SiteUpdate
+from dustgrid.text import PlainText
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +33,11 @@ FORM_FIELDS: tuple[FormField, ...] = (
     FormField("lon", "site.lon", "number", required=True),
     FormField("stage", "site.stage", "select:stage", required=True),
     FormField("permit_no", "site.permit_no"),
-    FormField("permit_status", "site.permit_status", "select:permit"),
-    FormField("area_m2", "site.area_m2", "number"),
-    FormField("investment_yuan", "site.investment_yuan", "number"),
+    # The ledger has no "unknown" permit status, area or investment (the columns are not
+    # nullable): the form asks for them instead of saving a guess.
+    FormField("permit_status", "site.permit_status", "select:permit", required=True),
+    FormField("area_m2", "site.area_m2", "number", required=True),
+    FormField("investment_yuan", "site.investment_yuan", "number", required=True),
     FormField("built_up_area", "site.built_up_area", "bool"),
     FormField("planned_start_date", "site.planned_start_date", "date"),
     FormField("planned_end_date", "site.planned_end_date", "date"),
@@ -50,13 +57,48 @@ FORM_FIELDS: tuple[FormField, ...] = (
 
 _ENTERPRISES = ("builder", "contractor", "supervisor")
 _SKIP = {"csrf_token"} | {f"{e}_{p}" for e in _ENTERPRISES for p in ("name", "uscc")}
+#: Form field name → label key, in form order (for errors said next to their fields).
+FORM_LABELS: dict[str, str] = {f.name: f.label_key for f in FORM_FIELDS}
+
+
+class SiteFormCreate(SiteCreate):
+    """A new site from the form: what the ledger cannot leave unknown must be given."""
+
+    permit_status: PermitStatus
+    area_m2: float = Field(ge=0)
+    investment_yuan: Decimal = Field(ge=0)
+
+
+class SiteFormUpdate(SiteUpdate):
+    """A changed site from the form: the form posts every field, so a blank required field
+    is refused as missing (never kept or defaulted silently)."""
+
+    name: PlainText = Field(min_length=1, max_length=200)
+    kind: SiteKind
+    district_id: Id
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    stage: Stage
+    permit_status: PermitStatus
+    area_m2: float = Field(ge=0)
+    investment_yuan: Decimal = Field(ge=0)
+
+
+def _blank(f: FormField, *, create: bool) -> tuple[bool, Any]:
+    """What a blank field sends: ``(False, _)`` nothing (a required field is then refused
+    as missing), else ``(True, value)``: on edit an optional text is emptied and an optional
+    date or grid is cleared (``None``; a cleared grid is assigned again by proximity)."""
+    if create or f.required:
+        return False, None
+    return True, ("" if f.kind == "text" else None)
 
 
 def form_to_payload(values: dict[str, str], *, create: bool) -> dict[str, Any]:
-    """Posted strings to a dict for ``SiteCreate``/``SiteUpdate`` (blank optional = unset).
+    """Posted strings to a dict for ``SiteFormCreate``/``SiteFormUpdate``.
 
-    On edit a blank optional field means "leave as is"; enterprises are named by credit code.
-    """
+    Clearing an optional field on edit clears it (explicit empty value or ``null``); a
+    blank required field is left out so that validation names it. Enterprises are named by
+    credit code; clearing both name and code of one on edit removes it from the site."""
     out: dict[str, Any] = {}
     for f in FORM_FIELDS:
         if f.name in _SKIP:
@@ -64,10 +106,12 @@ def form_to_payload(values: dict[str, str], *, create: bool) -> dict[str, Any]:
         raw = values.get(f.name, "").strip()
         if f.kind == "bool":
             out[f.name] = raw in ("on", "true", "1", "yes")
-            continue
-        if raw == "":
-            continue
-        out[f.name] = raw
+        elif raw:
+            out[f.name] = raw
+        else:
+            send, value = _blank(f, create=create)
+            if send:
+                out[f.name] = value
     if not create:
         out.pop("project_code", None)
     for ent in _ENTERPRISES:
@@ -75,6 +119,8 @@ def form_to_payload(values: dict[str, str], *, create: bool) -> dict[str, Any]:
         code = values.get(f"{ent}_uscc", "").strip()
         if name or code:
             out[ent] = {"name": name, "uscc": code}
+        elif not create:
+            out[ent] = None
     return out
 
 
