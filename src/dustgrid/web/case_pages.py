@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
@@ -29,6 +29,7 @@ from dustgrid.cases.categories import (
 )
 from dustgrid.cases.credit import service as credit
 from dustgrid.cases.fieldfix import HandleNow
+from dustgrid.cases.filters import LIGHTS
 from dustgrid.cases.states import REPORTERS, CaseSource, Move
 from dustgrid.cases.tabs import TABS_BY_ROLE, Tab
 from dustgrid.cases.workflow import MoveInput
@@ -36,9 +37,10 @@ from dustgrid.errors import DomainError, Forbidden
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm, Role
 from dustgrid.models import utcnow
+from dustgrid.org import service as org
 from dustgrid.pagination import PageParams, page_params
 from dustgrid.sites import service as sites
-from dustgrid.web import case_timeline
+from dustgrid.web import case_filters, case_timeline
 from dustgrid.web.case_common import back, show
 from dustgrid.web.case_list_pages import router as list_router
 from dustgrid.web.forms import attempt, flash, pop_flash
@@ -101,14 +103,23 @@ def inbox(
     request: Request,
     session: DbSession,
     principal: CurrentPrincipal,
+    settings: AppSettings,
     paging: Annotated[PageParams, Depends(page_params)],
     tab: str = "",
 ) -> Response:
     tabs = TABS_BY_ROLE.get(principal.role, (Tab.all,))
     current = Tab(tab) if tab in Tab.__members__ else tabs[0]
+    filters, kept, bad = case_filters.read(request.query_params)
     now = utcnow()
     rows, total = service.list_cases(
-        session, principal, tab=current, now=now, page=paging.page, size=paging.size
+        session,
+        principal,
+        tab=current,
+        now=now,
+        page=paging.page,
+        size=paging.size,
+        filters=filters,
+        tz=ZoneInfo(settings.timezone),
     )
     locale = request_locale(request)
     return show(
@@ -121,7 +132,13 @@ def inbox(
         total=total,
         page=paging.page,
         pages=max(1, -(-total // paging.size)),
-        query=urlencode({"tab": current.value}),
+        query=case_filters.query(kept, tab=current.value),
+        filter_query=case_filters.query(kept),
+        kept=kept,
+        refused=bad,
+        districts=org.list_districts(session, principal),
+        categories=case_filters.categories(locale),
+        lights=LIGHTS,
         can_report=_sources(principal) != [],
         flash=pop_flash(request),
     )
