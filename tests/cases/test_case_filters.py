@@ -3,6 +3,7 @@ and light, in the API and on the page, always within the reader's scope."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -94,3 +95,38 @@ def test_page_names_a_refused_filter_by_its_label(web_as: Client, three: dict[st
     assert page.status_code == 200
     notice = page.text.split('data-testid="filter-refused">', 1)[1].split("</p>", 1)[0]
     assert notice == "以下筛选条件无效，已忽略：上报日期自"
+
+
+def workbook(content: bytes) -> list[tuple[object, ...]]:
+    from openpyxl import load_workbook
+
+    ws = load_workbook(io.BytesIO(content)).worksheets[0]
+    return [tuple(r) for r in ws.iter_rows(values_only=True)]
+
+
+def test_export_holds_the_filtered_scoped_list(
+    web_as: Client, api_as: Client, city: City, three: dict[str, Case]
+) -> None:
+    params = {"tab": "all", "opened_from": "2026-03-03"}
+    page = web_as("d_heping").get("/cases", params=params)
+    link = page.text.split('data-testid="case-export"', 1)[0].rsplit('href="', 1)[1]
+    assert "opened_from=2026-03-03" in link.replace("&amp;", "&")
+    r = web_as("d_heping").get("/cases/export.xlsx", params=params)
+    assert r.status_code == 200
+    table = workbook(r.content)
+    assert table[0][:3] == ("案件编号", "时限灯", "状态")
+    assert [row[0] for row in table[1:]] == [three["hp_tue"].id]
+    assert ids(api_as("d_heping"), **params) == {three["hp_tue"].id}
+    case_row = table[1]
+    # labels and local times, as on the page
+    assert case_row[2:6] == ("已上报", "和平区", "和平区南京街商业综合体", "围挡不连续")
+    assert case_row[10] == "2026-03-03 00:30"
+    assert "reported" not in case_row and "hoarding_gap" not in case_row
+
+
+def test_export_in_english(web_as: Client, three: dict[str, Case]) -> None:
+    client = web_as("admin")
+    client.cookies.set("lang", "en")
+    table = workbook(client.get("/cases/export.xlsx", params={"tab": "all"}).content)
+    assert table[0][:3] == ("Case no.", "Light", "State")
+    assert {row[0] for row in table[1:]} == {c.id for c in three.values()}

@@ -229,6 +229,31 @@ def list_cases(
     )
 
 
+#: The most rows an export holds (a file size bound, not a rule).
+EXPORT_LIMIT = 10_000
+
+
+def export_rows(
+    session: Session,
+    principal: Principal,
+    *,
+    tab: Tab,
+    now: datetime,
+    filters: CaseFilters,
+    tz: tzinfo,
+) -> list[Case]:
+    """Every case of a tab and filters in the caller's scope (up to ``EXPORT_LIMIT``), in the
+    list's order: what the export file holds."""
+    rows, _total = repo.page(
+        session,
+        _filtered(principal, tab, now, filters, tz),
+        offset=0,
+        limit=EXPORT_LIMIT,
+        order_due=tab not in NEWEST_FIRST_TABS,
+    )
+    return rows
+
+
 def _filtered(
     principal: Principal, tab: Tab, now: datetime, f: CaseFilters, tz: tzinfo | None
 ) -> Any:

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
-from dustgrid.cases import service, views
+from dustgrid.cases import export, service, views
 from dustgrid.cases.api import read_uploads
 from dustgrid.cases.categories import (
     CONTROL_MEASURES,
@@ -141,6 +141,39 @@ def inbox(
         lights=LIGHTS,
         can_report=_sources(principal) != [],
         flash=pop_flash(request),
+    )
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get("/cases/export.xlsx")
+def inbox_export(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    tab: str = "",
+) -> Response:
+    """The inbox's tab and filters as a workbook: every row, not one page."""
+    tabs = TABS_BY_ROLE.get(principal.role, (Tab.all,))
+    current = Tab(tab) if tab in Tab.__members__ else tabs[0]
+    filters, _kept, _bad = case_filters.read(request.query_params)
+    now = utcnow()
+    tz = ZoneInfo(settings.timezone)
+    rows = service.export_rows(session, principal, tab=current, now=now, filters=filters, tz=tz)
+    locale = request_locale(request)
+    districts = {
+        d.id: (d.name_en or d.name) if locale == "en" else d.name
+        for d in org.list_districts(session, principal)
+    }
+    content = export.cases_xlsx(
+        views.case_rows(session, rows, now, locale), districts, locale=locale, tz=tz
+    )
+    return Response(
+        content,
+        media_type=XLSX,
+        headers={"Content-Disposition": 'attachment; filename="cases.xlsx"'},
     )
 
 
