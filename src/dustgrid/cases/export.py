@@ -3,15 +3,12 @@ language (labels, local times; no internal keys). Strings go through ``xlsx.appe
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
-from openpyxl import Workbook
-
 from dustgrid.cases.schemas import CaseOut
 from dustgrid.i18n import translate
-from dustgrid.xlsx import append_row
+from dustgrid.xlsx import table_xlsx
 
 #: Column headers (message keys), in the inbox's order.
 HEADERS = (
@@ -56,13 +53,8 @@ def cases_xlsx(
     rows: Sequence[CaseOut], districts: dict[int, str], *, locale: str, tz: tzinfo
 ) -> bytes:
     """One sheet: a header row, then one row per case."""
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = translate("cases.export.sheet", locale)
-    append_row(ws, [translate(k, locale) for k in HEADERS])
-    for c in rows:
-        append_row(ws, _row(c, districts, locale, tz))
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return table_xlsx(
+        translate("cases.export.sheet", locale),
+        [translate(k, locale) for k in HEADERS],
+        (_row(c, districts, locale, tz) for c in rows),
+    )
