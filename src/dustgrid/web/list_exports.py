@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
 from dustgrid.alerts.schemas import AlertOut
+from dustgrid.devices.schemas import DeviceListItem
 from dustgrid.i18n import translate
 from dustgrid.web.evidence import rule_name
 from dustgrid.xlsx import table_xlsx
@@ -66,4 +67,38 @@ def alerts_xlsx(
         translate("alerts.title", locale),
         [translate(k, locale) for k in ALERT_HEADERS],
         (_alert_row(a, districts, locale, tz) for a in items),
+    )
+
+
+DEVICE_HEADERS = (
+    "devices.export.mn",
+    "devices.name",
+    "devices.kind",
+    "devices.site",
+    "devices.provider",
+    "devices.lifecycle",
+    "devices.online",
+    "devices.last_seen",
+)
+
+
+def _device_row(d: DeviceListItem, locale: str, tz: tzinfo) -> list[object]:
+    state = "devices.state.online" if d.online else "devices.state.offline"
+    return [
+        d.mn,
+        d.name,
+        translate(f"device_kind.{d.kind.value}", locale),
+        d.site_name if d.site_id else translate("devices.no_site", locale),
+        d.provider_name or "",
+        translate(f"lifecycle.{d.lifecycle.value}", locale),
+        translate(state, locale),
+        when(d.last_seen_at, tz) or translate("devices.never", locale),
+    ]
+
+
+def devices_xlsx(items: Sequence[DeviceListItem], *, locale: str, tz: tzinfo) -> bytes:
+    return table_xlsx(
+        translate("devices.title", locale),
+        [translate(k, locale) for k in DEVICE_HEADERS],
+        (_device_row(d, locale, tz) for d in items),
     )
