@@ -326,6 +326,30 @@ def case_page(
     )
 
 
+@router.get("/cases/{case_id}/print", response_class=HTMLResponse)
+def case_print(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    case_id: int,
+) -> Response:
+    """The case file on one printable page: facts and the timeline, no forms."""
+    case = service.get_case(session, principal, case_id)
+    now = utcnow()
+    locale = request_locale(request)
+    d = views.detail(session, principal, case, now, locale)
+    printed = now.astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M")
+    return show(
+        request,
+        "cases/print.html",
+        c=d,
+        timeline=case_timeline.timeline(session, d.events, locale),
+        description=case_timeline.description(d, locale),
+        printed=printed,
+    )
+
+
 @router.post("/cases/{case_id}/moves/{move}")
 def move_submit(
     request: Request,
