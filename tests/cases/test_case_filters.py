@@ -4,6 +4,7 @@ and light, in the API and on the page, always within the reader's scope."""
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -130,3 +131,11 @@ def test_export_in_english(web_as: Client, three: dict[str, Case]) -> None:
     table = workbook(client.get("/cases/export.xlsx", params={"tab": "all"}).content)
     assert table[0][:3] == ("Case no.", "Light", "State")
     assert {row[0] for row in table[1:]} == {c.id for c in three.values()}
+
+
+def test_english_category_options_carry_no_chinese() -> None:
+    from dustgrid.web.case_filters import categories
+
+    names = [name for _group, options in categories("en") for _key, name in options]
+    assert "Frontage duties neglected" in names
+    assert not [n for n in names if re.search(r"[\u3400-\u9fff]", n)]

@@ -3,6 +3,7 @@ named), and give the template what the bar offers (districts in scope, categorie
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date
 from urllib.parse import urlencode
@@ -62,9 +63,14 @@ def query(kept: Mapping[str, str], **extra: str) -> str:
     return urlencode({**kept, **{k: v for k, v in extra.items() if v}})
 
 
+#: A Chinese term glossed in an English label ("Frontage duties (门前三包) neglected"): an
+#: option cannot mark it as Chinese, so the English filter bar leaves it out.
+GLOSS = re.compile(r"\s*[(（][\u3400-\u9fff]+[)）]")
+
+
 def categories(locale: str) -> list[tuple[str, list[tuple[str, str]]]]:
     en = locale == "en"
     return [
-        (group, [(k, v[1] if en else v[0]) for k, v in table.items()])
+        (group, [(k, GLOSS.sub("", v[1]) if en else v[0]) for k, v in table.items()])
         for group, table in CATEGORY_GROUPS
     ]
