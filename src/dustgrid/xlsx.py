@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from io import BytesIO
 from typing import Any, Final
 
+from openpyxl import Workbook
 from openpyxl.cell.cell import Cell
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -149,3 +150,17 @@ def check_archive(content: bytes, limits: XlsxLimits) -> None:
     ratio = total / max(packed, 1)
     if ratio > limits.max_ratio:
         raise _refuse("xlsx.ratio_too_high", ratio=f"{ratio:.0f}", limit=limits.max_ratio)
+
+
+def table_xlsx(sheet: str, headers: Iterable[str], rows: Iterable[Iterable[Any]]) -> bytes:
+    """A one-sheet workbook: a header row, then ``rows`` (every string written as text)."""
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = safe_text(sheet)[:31]
+    append_row(ws, headers)
+    for row in rows:
+        append_row(ws, row)
+    buf = BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

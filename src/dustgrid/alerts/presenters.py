@@ -92,6 +92,17 @@ def list_alerts(
     return _out(rows, session), total
 
 
+EXPORT_LIMIT: Final = 10_000  # an export holds at most this many alerts (a file bound)
+
+
+def export_alerts(
+    session: Session, principal: Principal, f: AlertFilterIn, *, tz: ZoneInfo
+) -> list[AlertOut]:
+    """Every alert of the filters in scope (up to ``EXPORT_LIMIT``), in the list's order."""
+    rows, _total = repo.list_page(session, principal, to_filter(f, tz), page=1, size=EXPORT_LIMIT)
+    return _out(rows, session)
+
+
 MAP_ALERTS_LIMIT: Final = 20000  # the map's alert layer draws at most this many
 
 

@@ -7,6 +7,7 @@ Opening a case and making a move take ``multipart/form-data`` (fields plus ``pho
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import FileResponse, Response
@@ -16,6 +17,7 @@ from dustgrid.cases import attachments as files
 from dustgrid.cases import escalation, service, views
 from dustgrid.cases.attachments import AttachmentIn
 from dustgrid.cases.fieldfix import HandleNow
+from dustgrid.cases.filters import CaseFilters
 from dustgrid.cases.schemas import (
     BoardRow,
     CaseDetail,
@@ -56,16 +58,36 @@ def read_uploads(
     return out
 
 
-@router.get("", response_model=CasePage, summary="Cases in scope, by inbox tab and filters")
-def list_cases(
-    session: DbSession,
-    principal: CurrentPrincipal,
-    paging: Annotated[PageParams, Depends(page_params)],
-    tab: Tab = Tab.all,
+def case_filters(
     state: CaseState | None = None,
     site_id: Id | None = None,
     source: CaseSource | None = None,
     light: Annotated[str | None, Query(pattern="^(green|yellow|red)$")] = None,
+    district_id: Id | None = None,
+    category: Annotated[str | None, Query(max_length=48)] = None,
+    opened_from: Annotated[Day | None, Query(description="first local day opened")] = None,
+    opened_to: Annotated[Day | None, Query(description="last local day opened")] = None,
+) -> CaseFilters:
+    return CaseFilters(
+        state=state,
+        site_id=site_id,
+        source=source,
+        light=light,
+        district_id=district_id,
+        category=category or None,
+        opened_from=opened_from,
+        opened_to=opened_to,
+    )
+
+
+@router.get("", response_model=CasePage, summary="Cases in scope, by inbox tab and filters")
+def list_cases(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    paging: Annotated[PageParams, Depends(page_params)],
+    filters: Annotated[CaseFilters, Depends(case_filters)],
+    tab: Tab = Tab.all,
 ) -> CasePage:
     now = utcnow()
     rows, total = service.list_cases(
@@ -75,10 +97,8 @@ def list_cases(
         now=now,
         page=paging.page,
         size=paging.size,
-        state=state,
-        site_id=site_id,
-        source=source,
-        light=light,
+        filters=filters,
+        tz=ZoneInfo(settings.timezone),
     )
     items = views.case_rows(session, rows, now, principal.locale)
     return CasePage(items=items, total=total, page=paging.page, size=paging.size)

@@ -165,6 +165,10 @@ def filtered(
     site_id: int | None = None,
     source: CaseSource | None = None,
     light: str | None = None,
+    district_id: int | None = None,
+    category: str | None = None,
+    opened_since: datetime | None = None,
+    opened_before: datetime | None = None,
 ) -> Select[Any]:
     clause, within_scope = tab_clause(p, tab, now)
     stmt = select(Case).where(clause)
@@ -176,6 +180,19 @@ def filtered(
         stmt = stmt.where(Case.site_id == site_id)
     if source is not None:
         stmt = stmt.where(Case.source == source)
+    if district_id is not None:
+        stmt = stmt.where(Case.district_id == district_id)
+    if category:
+        stmt = stmt.where(Case.category == category)
+    if opened_since is not None:
+        stmt = stmt.where(Case.opened_at >= opened_since)
+    if opened_before is not None:
+        stmt = stmt.where(Case.opened_at < opened_before)
+    return _light(stmt, light, now)
+
+
+def _light(stmt: Select[Any], light: str | None, now: datetime) -> Select[Any]:
+    """Cases of one traffic light: red overdue, yellow warned, green on time."""
     if light == "red":
         stmt = stmt.where(Case.due_at < now)
     elif light == "yellow":

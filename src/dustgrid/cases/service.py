@@ -8,8 +8,9 @@ channel; ``move`` makes one move of the state machine in the caller's scope;
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -19,9 +20,10 @@ from dustgrid.cases import repository as repo
 from dustgrid.cases.attachments import AttachmentIn
 from dustgrid.cases.events import CaseAudit, record_event
 from dustgrid.cases.fieldfix import HandleNow
+from dustgrid.cases.filters import CaseFilters
 from dustgrid.cases.models import Case, CaseAttachment, CaseEvent
 from dustgrid.cases.reporting import _now, open_case
-from dustgrid.cases.states import CaseSource, CaseState, Followup, Move
+from dustgrid.cases.states import CaseSource, Followup, Move
 from dustgrid.cases.tabs import NEWEST_FIRST_TABS, Tab
 from dustgrid.cases.workflow import L2_KINDS, MoveInput, default_deadline, transition
 from dustgrid.config import Settings, get_settings
@@ -200,6 +202,9 @@ def update_case_from_source(
 # ----------------------------------------------------------------------------- reads
 
 
+NO_FILTERS = CaseFilters()
+
+
 def list_cases(
     session: Session,
     principal: Principal,
@@ -208,22 +213,68 @@ def list_cases(
     now: datetime,
     page: int,
     size: int,
-    state: CaseState | None = None,
-    site_id: int | None = None,
-    source: CaseSource | None = None,
-    light: str | None = None,
+    filters: CaseFilters = NO_FILTERS,
+    tz: tzinfo | None = None,
 ) -> tuple[list[Case], int]:
     """One page of a tab (and filters) in the caller's scope, with the total: work tabs by
-    due time (the most urgent first), ``all`` and ``reported`` newest first."""
-    stmt = repo.filtered(
-        principal, tab=tab, now=now, state=state, site_id=site_id, source=source, light=light
-    )
+    due time (the most urgent first), ``all`` and ``reported`` newest first. Opened dates are
+    local days of ``tz`` (the settings' time zone by default)."""
+    stmt = _filtered(principal, tab, now, filters, tz)
     return repo.page(
         session,
         stmt,
         offset=(page - 1) * size,
         limit=size,
         order_due=tab not in NEWEST_FIRST_TABS,
+    )
+
+
+#: The most rows an export holds (a file size bound, not a rule).
+EXPORT_LIMIT = 10_000
+
+
+def export_rows(
+    session: Session,
+    principal: Principal,
+    *,
+    tab: Tab,
+    now: datetime,
+    filters: CaseFilters,
+    tz: tzinfo,
+) -> list[Case]:
+    """Every case of a tab and filters in the caller's scope (up to ``EXPORT_LIMIT``), in the
+    list's order: what the export file holds."""
+    rows, _total = repo.page(
+        session,
+        _filtered(principal, tab, now, filters, tz),
+        offset=0,
+        limit=EXPORT_LIMIT,
+        order_due=tab not in NEWEST_FIRST_TABS,
+    )
+    return rows
+
+
+def _filtered(
+    principal: Principal, tab: Tab, now: datetime, f: CaseFilters, tz: tzinfo | None
+) -> Any:
+    if f.range_reversed:
+        raise Invalid(
+            "cases.error.opened_range",
+            details={"opened_from": str(f.opened_from), "opened_to": str(f.opened_to)},
+        )
+    since, before = f.opened_bounds(tz or ZoneInfo(get_settings().timezone))
+    return repo.filtered(
+        principal,
+        tab=tab,
+        now=now,
+        state=f.state,
+        site_id=f.site_id,
+        source=f.source,
+        light=f.light,
+        district_id=f.district_id,
+        category=f.category,
+        opened_since=since,
+        opened_before=before,
     )
 
 

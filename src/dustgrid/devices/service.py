@@ -302,6 +302,14 @@ def list_page(
     return rows, total
 
 
+EXPORT_LIMIT: Final = 10_000  # an export holds at most this many devices (a file bound)
+
+
+def export_rows(session: Session, principal: Principal, f: DeviceFilter) -> list[Any]:
+    """Every device of the filters in scope (up to ``EXPORT_LIMIT``), in the list's order."""
+    return list(repo.page_rows(session, principal, f, offset=0, limit=EXPORT_LIMIT))
+
+
 MAP_DEVICES_LIMIT: Final = 20000  # the map's device layer draws at most this many
 
 

@@ -143,8 +143,10 @@ def labels(session: Session, grid: Grid) -> tuple[str, str | None]:
     return district or "", unit
 
 
-def site_counts(session: Session, grids: Iterable[Grid]) -> dict[int, int]:
-    """Active sites per grid (a count, whoever asks: it reveals no site details)."""
+def site_counts(
+    session: Session, grids: Iterable[Grid], within: Principal | None = None
+) -> dict[int, int]:
+    """Active sites per grid; with ``within``, only the sites that principal may see."""
     out: dict[int, int] = {}
     by_kind: dict[GridKind, list[int]] = defaultdict(list)
     for g in grids:
@@ -155,6 +157,8 @@ def site_counts(session: Session, grids: Iterable[Grid]) -> dict[int, int]:
         stmt = (
             select(col, func.count()).where(col.in_(ids), Site.retired_at.is_(None)).group_by(col)
         )
+        if within is not None:
+            stmt = stmt.where(site_clause(within))
         out.update({int(gid): int(n) for gid, n in session.execute(stmt) if gid is not None})
     return out
 

@@ -180,6 +180,16 @@ def grid_codes(session: Session, grid_ids: Iterable[int | None]) -> dict[int, st
     return repo.codes(session, grid_ids)
 
 
+#: Company accounts see the grids of their own sites only, and count only their own sites
+#: there; they do see those grids' members (who supervises and inspects them).
+COMPANY_ROLES = frozenset({Role.contractor, Role.provider})
+
+
+def _count_scope(principal: Principal) -> Principal | None:
+    """Whose sites a grid's site count covers: all of them, except for company accounts."""
+    return principal if principal.role in COMPANY_ROLES else None
+
+
 def list_grids(
     session: Session,
     principal: Principal,
@@ -193,7 +203,7 @@ def list_grids(
         session, principal, kind=kind, district_id=district_id, offset=(page - 1) * size, limit=size
     )
     grids = [r[0] for r in rows]
-    counts = repo.site_counts(session, grids)
+    counts = repo.site_counts(session, grids, _count_scope(principal))
     groups = repo.groups_with_members(session, [g.id for g in grids])
     items = [_out(g, d, u, counts[g.id], groups[g.id]) for g, d, u in rows]
     return GridPage(items=items, total=total, page=page, size=size)
@@ -203,7 +213,13 @@ def get_grid(session: Session, principal: Principal, grid_id: int) -> GridDetail
     grid = get_visible(session, principal, grid_id)
     district, unit = repo.labels(session, grid)
     groups = repo.groups_with_members(session, [grid.id])[grid.id]
-    base = _out(grid, district, unit, repo.site_counts(session, [grid])[grid.id], groups)
+    base = _out(
+        grid,
+        district,
+        unit,
+        repo.site_counts(session, [grid], _count_scope(principal))[grid.id],
+        groups,
+    )
     return GridDetail(
         **base.model_dump(),
         groups=[

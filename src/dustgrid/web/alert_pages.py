@@ -29,7 +29,7 @@ from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
 from dustgrid.org import service as org
 from dustgrid.pagination import PageParams, page_params
-from dustgrid.web import evidence
+from dustgrid.web import evidence, list_exports
 from dustgrid.web.forms import error_text, flash, pop_flash
 from dustgrid.web.templating import render, request_locale
 
@@ -77,6 +77,29 @@ def alert_list(
         severities=SEVERITIES,
         districts=org.list_districts(session, principal),
         **_helpers(settings),
+    )
+
+
+@router.get("/alerts/export.xlsx")
+def alert_export(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    f: Filter,
+) -> Response:
+    """The list's filters as a workbook: every alert in scope, not one page."""
+    tz = ZoneInfo(settings.timezone)
+    locale = request_locale(request)
+    items = presenters.export_alerts(session, principal, f, tz=tz)
+    districts = {
+        d.id: (d.name_en or d.name) if locale == "en" else d.name
+        for d in org.list_districts(session, principal)
+    }
+    return Response(
+        list_exports.alerts_xlsx(items, districts, locale=locale, tz=tz),
+        media_type=list_exports.XLSX,
+        headers={"Content-Disposition": 'attachment; filename="alerts.xlsx"'},
     )
 
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
-from dustgrid.cases import service, views
+from dustgrid.cases import export, service, views
 from dustgrid.cases.api import read_uploads
 from dustgrid.cases.categories import (
     CONTROL_MEASURES,
@@ -29,6 +29,7 @@ from dustgrid.cases.categories import (
 )
 from dustgrid.cases.credit import service as credit
 from dustgrid.cases.fieldfix import HandleNow
+from dustgrid.cases.filters import LIGHTS
 from dustgrid.cases.states import REPORTERS, CaseSource, Move
 from dustgrid.cases.tabs import TABS_BY_ROLE, Tab
 from dustgrid.cases.workflow import MoveInput
@@ -37,9 +38,10 @@ from dustgrid.i18n import translate
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm, Role
 from dustgrid.models import utcnow
+from dustgrid.org import service as org
 from dustgrid.pagination import PageParams, page_params
 from dustgrid.sites import service as sites
-from dustgrid.web import case_timeline
+from dustgrid.web import case_filters, case_timeline
 from dustgrid.web.case_common import back, show
 from dustgrid.web.case_list_pages import router as list_router
 from dustgrid.web.forms import attempt, flash, form_errors, pop_flash
@@ -102,14 +104,23 @@ def inbox(
     request: Request,
     session: DbSession,
     principal: CurrentPrincipal,
+    settings: AppSettings,
     paging: Annotated[PageParams, Depends(page_params)],
     tab: str = "",
 ) -> Response:
     tabs = TABS_BY_ROLE.get(principal.role, (Tab.all,))
     current = Tab(tab) if tab in Tab.__members__ else tabs[0]
+    filters, kept, bad = case_filters.read(request.query_params)
     now = utcnow()
     rows, total = service.list_cases(
-        session, principal, tab=current, now=now, page=paging.page, size=paging.size
+        session,
+        principal,
+        tab=current,
+        now=now,
+        page=paging.page,
+        size=paging.size,
+        filters=filters,
+        tz=ZoneInfo(settings.timezone),
     )
     locale = request_locale(request)
     return show(
@@ -122,9 +133,48 @@ def inbox(
         total=total,
         page=paging.page,
         pages=max(1, -(-total // paging.size)),
-        query=urlencode({"tab": current.value}),
+        query=case_filters.query(kept, tab=current.value),
+        filter_query=case_filters.query(kept),
+        kept=kept,
+        refused=bad,
+        districts=org.list_districts(session, principal),
+        categories=case_filters.categories(locale),
+        lights=LIGHTS,
         can_report=_sources(principal) != [],
         flash=pop_flash(request),
+    )
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get("/cases/export.xlsx")
+def inbox_export(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    tab: str = "",
+) -> Response:
+    """The inbox's tab and filters as a workbook: every row, not one page."""
+    tabs = TABS_BY_ROLE.get(principal.role, (Tab.all,))
+    current = Tab(tab) if tab in Tab.__members__ else tabs[0]
+    filters, _kept, _bad = case_filters.read(request.query_params)
+    now = utcnow()
+    tz = ZoneInfo(settings.timezone)
+    rows = service.export_rows(session, principal, tab=current, now=now, filters=filters, tz=tz)
+    locale = request_locale(request)
+    districts = {
+        d.id: (d.name_en or d.name) if locale == "en" else d.name
+        for d in org.list_districts(session, principal)
+    }
+    content = export.cases_xlsx(
+        views.case_rows(session, rows, now, locale), districts, locale=locale, tz=tz
+    )
+    return Response(
+        content,
+        media_type=XLSX,
+        headers={"Content-Disposition": 'attachment; filename="cases.xlsx"'},
     )
 
 
@@ -312,6 +362,30 @@ def case_page(
         can_decide=principal.can(Perm.case_penalty),
         cat=_cat(locale),
         flash=pop_flash(request),
+    )
+
+
+@router.get("/cases/{case_id}/print", response_class=HTMLResponse)
+def case_print(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    case_id: int,
+) -> Response:
+    """The case file on one printable page: facts and the timeline, no forms."""
+    case = service.get_case(session, principal, case_id)
+    now = utcnow()
+    locale = request_locale(request)
+    d = views.detail(session, principal, case, now, locale)
+    printed = now.astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M")
+    return show(
+        request,
+        "cases/print.html",
+        c=d,
+        timeline=case_timeline.timeline(session, d.events, locale),
+        description=case_timeline.description(d, locale),
+        printed=printed,
     )
 
 

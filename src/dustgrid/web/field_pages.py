@@ -24,22 +24,16 @@ from dustgrid.cases.models import Case
 from dustgrid.errors import Forbidden
 from dustgrid.geo.coords import wgs84_to_gcj02
 from dustgrid.identity.principal import Principal
-from dustgrid.identity.roles import Role
 from dustgrid.models import utcnow
 from dustgrid.patrols import service as patrols
 from dustgrid.patrols.periods import monday_of, week_label
 from dustgrid.sites import service as sites
+from dustgrid.web.nav import is_staff
 from dustgrid.web.templating import render, request_locale
 
 router = APIRouter(include_in_schema=False)
 
-# The roles that work in the field: they land on /today and see it first in the menu.
-FIELD_ROLES = frozenset({Role.officer, Role.inspector})
 SERVICE_WORKER = Path(__file__).parent / "static" / "js" / "sw.js"
-
-
-def is_field(principal: Principal) -> bool:
-    return principal.role in FIELD_ROLES
 
 
 def _my_stops(plans: patrols.WeekPlans, principal: Principal, day: Any) -> list[Any]:
@@ -81,7 +75,7 @@ def _case_rows(items: list[Case], names: dict[int, str], locale: str) -> list[di
 def today_page(
     request: Request, session: DbSession, principal: CurrentPrincipal, settings: AppSettings
 ) -> Response:
-    if principal.role in (Role.contractor, Role.provider):
+    if not is_staff(principal):
         raise Forbidden("企业账号没有巡查任务 / companies have no patrol tasks")
     tz = ZoneInfo(settings.timezone)
     today = patrols.today_for(settings)

@@ -12,27 +12,21 @@ from dustgrid.bounds import Id
 from dustgrid.errors import Forbidden
 from dustgrid.identity.deps import CurrentPrincipal, DbSession
 from dustgrid.identity.principal import Principal
-from dustgrid.identity.roles import Role
 from dustgrid.models import utcnow
 from dustgrid.overview import service
 from dustgrid.overview.policy import DEFAULT_OVERVIEW_POLICY
 from dustgrid.overview.schemas import Overview
 from dustgrid.sites.models import Grade
+from dustgrid.web.nav import is_leader
 from dustgrid.web.templating import render, request_locale
 from dustgrid.workcal.calendar import CHINA_TZ
 
 router = APIRouter()
 
-#: Who the overview is for: the grid's leading levels (L1-L3) and read-only officials.
-LEADERS = frozenset({Role.city_admin, Role.district_admin, Role.station_staff, Role.viewer})
 #: Bounds of a screen's own refresh interval (seconds).
 SCREEN_REFRESH_MIN, SCREEN_REFRESH_MAX = 2, 3600
 #: Grades in the order a leader reads them: the problem first.
 GRADE_ORDER = (Grade.non_compliant, Grade.basic, Grade.full, Grade.ungraded)
-
-
-def is_leader(principal: Principal) -> bool:
-    return principal.role in LEADERS
 
 
 def _figures(session: DbSession, principal: Principal, district_id: int | None) -> Overview:

@@ -40,11 +40,10 @@ from dustgrid.sites import service as svc
 from dustgrid.sites.api import Filter, list_item
 from dustgrid.sites.models import Enterprise, Grade, PermitStatus, SiteKind, Stage
 from dustgrid.sites.policy import DEFAULT_DISTRICT_BOUNDARY_POLICY
-from dustgrid.web.field_pages import is_field
 from dustgrid.web.forms import form_errors
 from dustgrid.web.history import readable_history
 from dustgrid.web.mapdata import label_point, to_datum, vector_basemap
-from dustgrid.web.overview_pages import is_leader
+from dustgrid.web.nav import is_field, is_leader
 from dustgrid.web.site_form import (
     FORM_FIELDS,
     FORM_LABELS,

@@ -13,6 +13,7 @@ from dustgrid.auth.deps import CSRF_FIELD, csrf_token
 from dustgrid.config import get_settings
 from dustgrid.i18n import DEFAULT_LOCALE, LOCALES, localize, translate
 from dustgrid.web.evidence import metric_name, rule_name, unit_text
+from dustgrid.web.nav import nav_items
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -45,6 +46,7 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
         "label": label,
         "locale": locale,
         "principal": principal,
+        "nav_items": nav_items(principal, request.url.path),
         "csrf_field": CSRF_FIELD,
         "csrf_token": csrf_token(request),
         **context,
