@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from dustgrid.devices.models import DeviceKind
-from dustgrid.workcal.calendar import CHINA_TZ
+from dustgrid.workcal.calendar import people_time
 
 APPLICATION_ROWS = 6  # blank device rows offered by the application form
 SITE_DEVICE_KINDS = [k for k in DeviceKind if k != DeviceKind.reference_station]
@@ -94,9 +94,7 @@ def decision(form: Mapping[str, Any], field: str = "decision") -> bool:
 
 def local_time(value: datetime | None) -> str:
     """China time for people (the database keeps UTC)."""
-    if value is None:
-        return ""
-    return value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+    return people_time(value)
 
 
 def split_seconds(seconds: float | None) -> tuple[int, int, int] | None:

@@ -38,6 +38,7 @@ from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.notifications import service as notifications
 from dustgrid.sites.models import Site
+from dustgrid.workcal.calendar import people_time
 
 NOTIFY_KIND = "emergency.order"
 NOTIFY_END_KIND = "emergency.ended"
@@ -199,8 +200,8 @@ def _tell(
             by_user.setdefault(u, []).append(sid)
     tz = ZoneInfo(settings.timezone)
     when = {
-        "start": em.starts_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-        "end": em.until.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+        "start": people_time(em.starts_at, tz),
+        "end": people_time(em.until, tz),
     }
     key = f"emergencies.notify.{'order' if kind == NOTIFY_KIND else 'ended'}.{em.level.value}"
     groups: dict[tuple[int, ...], list[int]] = {}

@@ -32,6 +32,7 @@ from dustgrid.pagination import PageParams, page_params
 from dustgrid.web import evidence, list_exports
 from dustgrid.web.forms import error_text, flash, pop_flash
 from dustgrid.web.templating import render, request_locale
+from dustgrid.workcal.calendar import people_time
 
 router = APIRouter(include_in_schema=False)
 FLASH_KEY = "alerts_flash"
@@ -41,7 +42,7 @@ SEVERITIES = ("low", "medium", "high")
 
 
 def _when(t: datetime | None, tz: ZoneInfo) -> str:
-    return t.astimezone(tz).strftime("%Y-%m-%d %H:%M") if t else ""
+    return people_time(t, tz)
 
 
 def _helpers(settings: Any) -> dict[str, Any]:

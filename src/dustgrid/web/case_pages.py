@@ -46,6 +46,7 @@ from dustgrid.web.case_common import back, show
 from dustgrid.web.case_list_pages import router as list_router
 from dustgrid.web.forms import attempt, flash, form_errors, pop_flash
 from dustgrid.web.templating import request_locale
+from dustgrid.workcal.calendar import people_time
 
 router = APIRouter(include_in_schema=False)
 router.include_router(list_router)  # /cases/map and /cases/board before /cases/{case_id}
@@ -378,7 +379,7 @@ def case_print(
     now = utcnow()
     locale = request_locale(request)
     d = views.detail(session, principal, case, now, locale)
-    printed = now.astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M")
+    printed = people_time(now, ZoneInfo(settings.timezone))
     return show(
         request,
         "cases/print.html",

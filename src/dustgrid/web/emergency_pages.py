@@ -30,6 +30,7 @@ from dustgrid.org import service as org
 from dustgrid.sites import service as sites
 from dustgrid.web.forms import attempt, flash, pop_flash
 from dustgrid.web.templating import render
+from dustgrid.workcal.calendar import people_time
 
 router = APIRouter(include_in_schema=False)
 FLASH_KEY = "emergencies_flash"
@@ -40,7 +41,7 @@ def _helpers(settings: Settings) -> dict[str, Any]:
     tz = ZoneInfo(settings.timezone)
 
     def when(t: datetime | None) -> str:
-        return t.astimezone(tz).strftime("%Y-%m-%d %H:%M") if t else ""
+        return people_time(t, tz)
 
     return {"when": when, "now": utcnow()}
 

@@ -23,7 +23,7 @@ from dustgrid.identity.models import User
 from dustgrid.models import Base
 from dustgrid.org.models import District, OrgUnit
 from dustgrid.sites.models import Enterprise, Site
-from dustgrid.workcal.calendar import CHINA_TZ
+from dustgrid.workcal.calendar import people_time
 
 __all__ = ["HistoryChange", "HistoryEntry", "people", "readable_history"]
 
@@ -137,7 +137,7 @@ def _display(row: Base) -> str:
 
 def local_time(value: datetime) -> str:
     """China time for people (the audit log keeps UTC)."""
-    return value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+    return people_time(value)
 
 
 def _label(reader: _Reader, entity: str, field: str) -> str:

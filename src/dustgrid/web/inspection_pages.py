@@ -23,6 +23,7 @@ from dustgrid.inspections.policy import DEFAULT_CHECK_IN_POLICY
 from dustgrid.models import utcnow
 from dustgrid.sites import service as sites
 from dustgrid.web.templating import render, request_locale
+from dustgrid.workcal.calendar import people_time
 
 router = APIRouter(include_in_schema=False)
 RECENT_ON_SITE_PAGE = 10
@@ -33,7 +34,7 @@ def _helpers(request: Request, settings: Settings) -> dict[str, Any]:
     locale = request_locale(request)
 
     def when(t: datetime | None) -> str:
-        return t.astimezone(tz).strftime("%Y-%m-%d %H:%M") if t else ""
+        return people_time(t, tz)
 
     return {
         "when": when,

@@ -14,6 +14,7 @@ from dustgrid.cases.categories import category_label
 from dustgrid.i18n import translate
 from dustgrid.identity.principal import Principal
 from dustgrid.inspections.grading import service as grading
+from dustgrid.workcal.calendar import people_time
 
 __all__ = ["GradePanel", "grade_panel", "reason_text"]
 
@@ -38,7 +39,7 @@ class GradePanel:
 
 def _local(value: str | datetime, tz: ZoneInfo) -> str:
     at = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    return people_time(at, tz)
 
 
 def reason_text(reason: dict[str, Any], locale: str, tz: ZoneInfo) -> str:

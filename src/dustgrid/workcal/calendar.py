@@ -26,6 +26,16 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from types import MappingProxyType
 
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST since 1991
+#: How pages and notices write a moment for people: the city's wall clock to the minute.
+PEOPLE_TIME_FORMAT = "%Y-%m-%d %H:%M"
+
+
+def people_time(value: datetime | None, tz: tzinfo = CHINA_TZ) -> str:
+    """A stored (UTC) moment as people read it: the city's local time to the minute; ``""``
+    for none. The one formatter of pages, exports and notices (never UTC on screen)."""
+    return value.astimezone(tz).strftime(PEOPLE_TIME_FORMAT) if value is not None else ""
+
+
 _DAY = timedelta(days=1)
 
 
