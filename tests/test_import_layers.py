@@ -24,6 +24,7 @@ ROOT = "dustgrid"
 FOUNDATIONS = frozenset(
     {
         "__version__",  # dustgrid/__init__.py's version string
+        "admission",  # the ASGI back-pressure gate (no framework imports)
         "audit",  # imports identity (the principal), never auth
         "bounds",
         "config",
@@ -62,7 +63,9 @@ DOMAINS = (
     "overview",
 )
 RUNTIME = frozenset({"ingest", "jobs", "background"})
-ENTRY = frozenset({"web", "app", "cli", "demo", "simulator", "model_registry", "migrate", "wiring"})
+ENTRY = frozenset(
+    {"web", "app", "cli", "serving", "demo", "simulator", "model_registry", "migrate", "wiring"}
+)
 LAYERS = (FOUNDATIONS, frozenset(DOMAINS), RUNTIME, ENTRY)
 
 # Modules (or packages: every module below them) that must not import these libraries.

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+import html
+import json
+from collections.abc import AsyncIterator, MutableMapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dustgrid import __version__, wiring
+from dustgrid.admission import Admission, AdmissionPolicy
 from dustgrid.alerts.api import router as alerts_router
 from dustgrid.auth import deps as auth_deps
 from dustgrid.auth.api import router as auth_router
@@ -27,6 +33,7 @@ from dustgrid.config import Settings, get_settings
 from dustgrid.devices.api import router as devices_api_router
 from dustgrid.emergencies.api import router as emergencies_router
 from dustgrid.errors import (
+    Busy,
     DomainError,
     PasswordChangeRequired,
     Unauthenticated,
@@ -178,11 +185,52 @@ def body_too_large(request: Request, limit: int) -> Response:
     return render_error(request, 413, message)
 
 
+def admission_policy(settings: Settings) -> AdmissionPolicy:
+    return AdmissionPolicy(
+        slots=settings.web_threads,
+        queue_max=settings.web_queue_max,
+        queue_wait_s=settings.web_queue_wait_s,
+        retry_after_s=settings.web_busy_retry_after_s,
+    )
+
+
+def busy_answer(scope: Scope, retry_after_s: int) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """The admission gate's refusal, built without routing or a database: JSON for the API,
+    a short page for a browser, in the language the client asks for."""
+    headers = dict(scope.get("headers") or [])
+    locale = accepted_locale(headers.get(b"accept-language", b"").decode("latin-1"))
+    text = translate("error.busy", locale or DEFAULT_LOCALE).format(retry_after_s=retry_after_s)
+    common = [(b"retry-after", str(retry_after_s).encode())]
+    if str(scope.get("path", "")).startswith(("/api/", "/open311/")):
+        body = json.dumps({"detail": text}, ensure_ascii=False).encode()
+        return 503, [*common, (b"content-type", b"application/json")], body
+    lang = (locale or DEFAULT_LOCALE).encode()
+    page = b'<!doctype html><html lang="%s"><meta charset="utf-8"><title>503</title><p>%s</p>'
+    return (
+        503,
+        [*common, (b"content-type", b"text/html; charset=utf-8")],
+        page
+        % (
+            lang,
+            html.escape(text).encode(),
+        ),
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     auth_deps.register()  # the resolver behind identity.deps.CurrentPrincipal
     wiring.load()  # domains register their outbox handlers and periodic work
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Request threads = admission slots: the gate, the threads and the database pool
+        # are sized by one setting, so an admitted request never queues for a thread.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="DustGrid 工地扬尘在线管控平台",
         version=__version__,
         description="City Brain construction-site dust online control platform. "
@@ -194,6 +242,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Innermost of the middlewares (added first): the session and the security headers
     # wrap its 413 too, and it still runs before routing, parsing and authentication.
     app.add_middleware(BodyLimit, policy=lambda: _policy(app, settings), answer=body_too_large)
+    # Back-pressure before anything costly (sessions, routing, the database): a saturated
+    # process answers 503 at once (admission.py).
+    app.add_middleware(Admission, policy=admission_policy(settings), refusal=busy_answer)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.resolved_secret_key(),
@@ -229,6 +280,13 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:
         return _domain_error_answer(request, exc)
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_timeout(request: Request, exc: PoolTimeout) -> Response:
+        """No database connection within ``db_pool_timeout_s``: busy, not broken."""
+        wait = get_settings().web_busy_retry_after_s
+        busy = Busy("error.busy", details={"retry_after_s": wait}, retry_after_s=wait)
+        return _domain_error_answer(request, busy)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -206,81 +206,32 @@ def demo(
 def serve(
     host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="web processes (default web_workers, else the CPU cores)"),
+    ] = None,
     hj212: Annotated[
         bool | None,
         typer.Option(
             "--hj212/--no-hj212", help="also run the HJ 212 listener (default: hj212_enabled)"
         ),
     ] = None,
+    jobs: Annotated[
+        bool,
+        typer.Option(
+            "--jobs/--no-jobs",
+            help="also run the background loops (roll-ups, sweeps, alerts, MQTT); "
+            "exactly one node of a deployment does",
+        ),
+    ] = True,
 ) -> None:
-    """Serve the web pages and the API, and the HJ 212 TCP listener (port hj212_port)."""
-    import gc
-
-    import uvicorn
-
-    from dustgrid import wiring
-    from dustgrid.app import create_app
-    from dustgrid.background import start_background
+    """Serve the pages and the API (several web processes on one port), the HJ 212 TCP
+    listener and the background loops; extra web nodes: --no-hj212 --no-jobs."""
+    from dustgrid.serving import roles_for
+    from dustgrid.serving import serve as run
 
     settings = get_settings()
-    wiring.load()  # the worker thread runs the domains' registered work
-    background = start_background(settings)
-    # Long-lived objects (routes, models, templates) leave the GC's generations: full
-    # collections then stay short, which keeps the 10,000-marker map under its p95 budget.
-    gc.freeze()
-    try:
-        if not (settings.hj212_enabled if hj212 is None else hj212):
-            uvicorn.run(create_app(), host=host, port=port, proxy_headers=True)
-            return
-        import asyncio
-
-        asyncio.run(_serve_web_and_hj212(host, port))
-    finally:
-        background.close()
-
-
-async def _serve_web_and_hj212(host: str, port: int) -> None:
-    """uvicorn's ``Server.serve()`` and the HJ 212 listener in one event loop.
-
-    The signal handlers are ours (uvicorn's own would re-raise the signal after its
-    shutdown and cut the listener's flush short): SIGINT/SIGTERM stop the web server, then
-    the listener stops accepting, sends the acks it owes and flushes its writer.
-    """
-    import asyncio
-    import contextlib
-    from collections.abc import Iterator
-
-    import uvicorn
-
-    from dustgrid.app import create_app
-    from dustgrid.ingest.hj212.server import Hj212Server, install_stop_signals
-
-    class _WebServer(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            yield
-
-    import logging
-
-    if not logging.getLogger().handlers:  # uvicorn configures only its own loggers
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    settings = get_settings()
-    web = _WebServer(uvicorn.Config(create_app(), host=host, port=port, proxy_headers=True))
-    listener = Hj212Server(settings)
-    await listener.start()
-    stop = asyncio.Event()
-    install_stop_signals(stop)
-
-    async def _stop_web() -> None:
-        await stop.wait()
-        web.should_exit = True
-
-    stopper = asyncio.create_task(_stop_web())
-    try:
-        await web.serve()
-    finally:
-        stopper.cancel()
-        await listener.close()
+    run(host, port, workers or settings.web_processes(), roles_for(settings, hj212, jobs))
 
 
 @user_app.command("create")

@@ -5,6 +5,7 @@ Every variable is prefixed ``DUSTGRID_`` (for example ``DUSTGRID_DATABASE_URL``)
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import date
 from functools import lru_cache
@@ -147,6 +148,41 @@ class Settings(BaseSettings):
         default=True, description="`serve` also runs the sweeps and outbox delivery"
     )
 
+    # --- serving: processes, threads, back-pressure (serving.py, admission.py) -----------
+    web_workers: int | None = Field(
+        default=None, ge=1, description="Web processes of `dustgrid serve`; None = CPU cores"
+    )
+    web_threads: int = Field(
+        default=12,
+        ge=1,
+        description="Requests one web process serves at once (its request threads); the "
+        "database pool follows it",
+    )
+    web_queue_max: int = Field(
+        default=48, ge=0, description="Requests that may wait for a thread, per process"
+    )
+    web_queue_wait_s: float = Field(
+        default=0.8,
+        ge=0,
+        description="Longest wait for a thread; then 503 with Retry-After (never a long queue)",
+    )
+    web_busy_retry_after_s: int = Field(
+        default=2, ge=1, description="Retry-After of a 503 answered because the server is busy"
+    )
+    db_pool_extra: int = Field(
+        default=4,
+        ge=0,
+        description="Connections per process beyond web_threads (background loops, streaming)",
+    )
+    db_pool_timeout_s: float = Field(
+        default=3.0,
+        gt=0,
+        description="Longest wait for a database connection; then 503 (not 30 s and 500)",
+    )
+    shutdown_grace_s: float = Field(
+        default=5.0, gt=0, description="SIGTERM: time in-flight requests get to finish"
+    )
+
     # --- HJ 212-2017 TCP ingest (dustgrid.ingest.hj212.server) ---------------------------
     hj212_enabled: bool = Field(default=True, description="`serve` also runs the HJ 212 listener")
     hj212_host: str = Field(
@@ -281,10 +317,22 @@ class Settings(BaseSettings):
         if path.exists():
             return path.read_text().strip()
         self.var_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        path.write_text(key)
-        path.chmod(0o600)
-        return key
+        # Several web processes start at once: write a private file, then link it into
+        # place; os.link fails if another process won, and then everyone reads its key.
+        draft = path.with_name(f".secret_key.{os.getpid()}")
+        draft.write_text(secrets.token_urlsafe(48))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink(missing_ok=True)
+        return path.read_text().strip()
+
+    def web_processes(self) -> int:
+        """How many web processes `dustgrid serve` runs by default: one per core."""
+        return self.web_workers or os.cpu_count() or 1
 
     def map_crs(self) -> str:
         """The datum the map is drawn in: the tile server's, or WGS-84 without tiles."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
@@ -12,14 +13,32 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 
-from dustgrid.config import get_settings
+from dustgrid.config import Settings, get_settings
 
 #: Execution option: begin SQLite transactions deferred (for sessions that only read).
 SQLITE_DEFERRED: Final = "dustgrid_sqlite_deferred"
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def make_engine(url: str, echo: bool = False) -> Engine:
+@dataclass(frozen=True)
+class PoolLimits:
+    """Connections one process may hold, and how long a request waits for one.
+
+    The pool follows the request threads (``web_threads`` + ``db_pool_extra`` for the
+    background loops): a thread never waits for a connection another thread of the same
+    process could not have needed, and a request that still cannot get one within
+    ``timeout_s`` is refused (503 Busy) instead of waiting SQLAlchemy's default 30 s.
+    """
+
+    size: int
+    timeout_s: float
+
+
+def pool_limits(settings: Settings) -> PoolLimits:
+    return PoolLimits(settings.web_threads + settings.db_pool_extra, settings.db_pool_timeout_s)
+
+
+def make_engine(url: str, echo: bool = False, pool: PoolLimits | None = None) -> Engine:
     """Create an engine with the pragmas SQLite needs to behave like a server database."""
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
@@ -30,6 +49,9 @@ def make_engine(url: str, echo: bool = False) -> Engine:
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
         kwargs["pool_pre_ping"] = True
+    if pool is not None and parsed.database not in (None, "", ":memory:"):
+        # A fixed pool, no overflow: the limit is the one the threads were sized for.
+        kwargs.update(pool_size=pool.size, max_overflow=0, pool_timeout=pool.timeout_s)
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
 
@@ -63,7 +85,7 @@ def make_engine(url: str, echo: bool = False) -> Engine:
 def get_engine() -> Engine:
     """The process-wide engine for the configured database."""
     s = get_settings()
-    return make_engine(s.database_url, echo=s.sql_echo)
+    return make_engine(s.database_url, echo=s.sql_echo, pool=pool_limits(s))
 
 
 @lru_cache

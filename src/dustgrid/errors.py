@@ -80,6 +80,14 @@ class Throttled(DomainError):
         return {"Retry-After": str(int(wait))} if isinstance(wait, int | float) else {}
 
 
+class Busy(Throttled):
+    """The server is saturated (no request thread or database connection free in time):
+    503 with ``Retry-After``, so the client, a proxy or a load balancer backs off or tries
+    another node, instead of a long wait that ends in 500."""
+
+    status_code = 503
+
+
 class Unauthenticated(DomainError):
     status_code = 401
 

@@ -1,4 +1,5 @@
-"""`dustgrid serve` runs the web app and the HJ 212 listener in one process, and stops cleanly."""
+"""`dustgrid serve --workers 1` runs the web app and the HJ 212 listener in one process, and
+stops cleanly (several processes: tests/serving/test_nodes.py)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ def test_serve_runs_web_and_hj212_then_stops_on_sigterm(hj_db_url: str, tmp_path
     code = "import sys; from dustgrid.cli import main; sys.argv[0] = 'dustgrid'; main()"
     log = (tmp_path / "serve.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-c", code, "serve", "--host", "127.0.0.1", "--port", str(http_port)],
+        [sys.executable, "-c", code, "serve", "--host", "127.0.0.1", "--port", str(http_port)]
+        + ["--workers", "1"],  # one process: web and listener in one event loop
         cwd=tmp_path,
         env=env,
         stdout=log,
