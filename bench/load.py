@@ -364,6 +364,17 @@ async def gather_people(url: str, logins: list[tuple[str, str]], n: int) -> list
     return people
 
 
+def _open_cases(url: str) -> None:
+    """The demo city starts without cases; the mix reads and writes some."""
+    from _city import ensure_cases
+
+    with httpx.Client(base_url=url, timeout=60) as api:
+        got = api.post("/api/v1/auth/token", data={"username": "city_admin", "password": PASSWORD})
+        got.raise_for_status()
+        api.headers["Authorization"] = f"Bearer {got.json()['access_token']}"
+        ensure_cases(api)
+
+
 # --- reporting ---------------------------------------------------------------------------
 
 
@@ -439,6 +450,7 @@ async def measure(
 ) -> dict[str, dict[str, Any]]:  # fmt: skip
     out: dict[str, dict[str, Any]] = {}
     most = max(SCENARIOS[n].people for n in names)
+    await asyncio.to_thread(_open_cases, url)
     people = await gather_people(url, logins, min(most, len(logins) * 4))
     for name in names:
         scenario = SCENARIOS[name]

@@ -16,6 +16,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dustgrid.data import PRSA_URBAN
 
+#: Generated secret keys read from ``var_dir/secret_key``, by path: the file never changes
+#: once written (every process of a machine reads the same one).
+_SECRET_FILES: dict[str, str] = {}
+
 
 class Settings(BaseSettings):
     """Runtime configuration, read once from the environment (and an optional ``.env``)."""
@@ -314,8 +318,11 @@ class Settings(BaseSettings):
         if self.secret_key:
             return self.secret_key
         path = self.var_dir / "secret_key"
+        known = _SECRET_FILES.get(str(path.absolute()))
+        if known is not None:  # every token check asks: read the file once per process
+            return known
         if path.exists():
-            return path.read_text().strip()
+            return _SECRET_FILES.setdefault(str(path.absolute()), path.read_text().strip())
         self.var_dir.mkdir(parents=True, exist_ok=True)
         # Several web processes start at once: write a private file, then link it into
         # place; os.link fails if another process won, and then everyone reads its key.
@@ -328,7 +335,7 @@ class Settings(BaseSettings):
             pass
         finally:
             draft.unlink(missing_ok=True)
-        return path.read_text().strip()
+        return _SECRET_FILES.setdefault(str(path.absolute()), path.read_text().strip())
 
     def web_processes(self) -> int:
         """How many web processes `dustgrid serve` runs by default: one per core."""

@@ -7,8 +7,13 @@ import secrets
 from fastapi import Request
 from sqlalchemy.orm import Session
 
-from dustgrid.auth.models import User
-from dustgrid.auth.service import load_principal, user_from_cookie_session, user_from_token
+from dustgrid.auth.service import (
+    SESSION_COOKIE,
+    SESSION_TOKEN,
+    identity_for_session,
+    token_claims,
+    user_from_token,
+)
 from dustgrid.config import Settings
 from dustgrid.errors import Forbidden, PasswordChangeRequired, Unauthenticated
 from dustgrid.identity.deps import (
@@ -74,26 +79,33 @@ def get_principal(request: Request, session: Session, settings: Settings) -> Pri
 
     Both carry only a session id that is looked up in ``auth_session`` on every request
     (no cache), so a logout or "sign out everywhere" in any process takes effect at once.
+    One statement reads the session, the account and its unit (``identity_for_session``).
     """
     auth = request.headers.get("authorization", "")
-    user: User | None
+    ip = client_ip(request)
     if auth.lower().startswith("bearer "):
-        user, sid = user_from_token(session, auth[7:].strip(), settings)
+        token = auth[7:].strip()
+        user_id, sid = token_claims(token, settings)
+        found = identity_for_session(
+            session, sid, kind=SESSION_TOKEN, settings=settings, user_id=user_id, ip=ip
+        )
+        if found is None:
+            user_from_token(session, token, settings)  # raises the error that says why
+            raise Unauthenticated("auth.error.session_ended")
     else:
         sid = str(request.session.get(SESSION_KEY) or "")
-        user = user_from_cookie_session(session, sid, settings) if sid else None
-        if user is None:
+        found = identity_for_session(session, sid, kind=SESSION_COOKIE, settings=settings, ip=ip)
+        if found is None:
             if sid:
                 request.session.clear()  # an ended session: drop the stale cookie content
             raise Unauthenticated("auth.error.login_required")
         if request.method not in SAFE_METHODS and request.url.path.startswith("/api/"):
             check_csrf(request, request.headers.get(CSRF_HEADER))
-    if user.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+    if found.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
         raise PasswordChangeRequired("auth.error.must_change_password")
-    principal = load_principal(session, user, ip=client_ip(request))
-    request.state.principal = principal
+    request.state.principal = found.principal
     request.state.session_id = sid
-    return principal
+    return found.principal
 
 
 def register() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import jwt
 from sqlalchemy.orm import Session
@@ -36,6 +37,65 @@ SESSION_TOKEN = "token"
 SID_BYTES = 32
 USERNAME_MAX = 64
 IP_MAX = 64
+
+
+@dataclass(frozen=True, slots=True)
+class RequestIdentity:
+    """Who a live session belongs to, read in one statement on every request."""
+
+    principal: Principal
+    must_change_password: bool
+
+
+def identity_for_session(
+    session: Session,
+    sid: str,
+    *,
+    kind: str,
+    settings: Settings,
+    user_id: int | None = None,
+    ip: str = "",
+) -> RequestIdentity | None:
+    """The principal of a live session of ``kind`` whose account may log in, or None
+    (unknown, ended, expired, other kind, disabled account, demo account outside demo mode).
+
+    Looked up on every request, never cached: a logout or "sign out everywhere" in any
+    process or machine takes effect at the next request."""
+    if not sid:
+        return None
+    row = repository.session_identity(session, _sid_hash(sid))
+    if row is None or row.kind != kind or _aware(row.expires_at) <= utcnow():
+        return None
+    if user_id is not None and row.user_id != user_id:
+        return None
+    if not row.is_active or (row.is_demo and not settings.demo_mode):
+        return None
+    role = Role(row.role)
+    grid_ids: set[int] = set()
+    if role in (Role.officer, Role.inspector):
+        grid_ids = repository.member_grid_ids(session, row.user_id)
+    elif row.org_unit_id is not None and row.unit_level == 3:
+        grid_ids = repository.unit_grid_ids(session, row.org_unit_id)
+    principal = Principal(
+        user_id=row.user_id,
+        username=row.username,
+        display_name=row.display_name,
+        role=role,
+        org_unit_id=row.org_unit_id,
+        unit_level=row.unit_level,
+        parent_unit_id=row.parent_unit_id,
+        district_id=row.district_id,
+        enterprise_id=row.enterprise_id,
+        grid_ids=frozenset(grid_ids),
+        locale=row.locale,
+        ip=ip,
+    )
+    return RequestIdentity(principal, bool(row.must_change_password))
+
+
+def _aware(moment: datetime) -> datetime:
+    """A stored moment as UTC-aware (SQLite hands back naive UTC)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def load_principal(session: Session, user: User, *, ip: str = "") -> Principal:
@@ -252,6 +312,23 @@ def issue_token(session: Session, user: User, settings: Settings, *, ip: str = "
 
 def _usable(user: User | None, settings: Settings) -> bool:
     return user is not None and user.is_active and (not user.is_demo or settings.demo_mode)
+
+
+def token_claims(token: str, settings: Settings) -> tuple[int, str]:
+    """The user id and session id of a well-formed, signed, unexpired token; 401 otherwise.
+
+    ``exp``, ``iat``, ``sub`` and ``sid`` are required: a token without them is refused.
+    """
+    try:
+        payload = jwt.decode(
+            token,
+            settings.resolved_secret_key(),
+            algorithms=[TOKEN_ALGORITHM],
+            options={"require": TOKEN_REQUIRED_CLAIMS},
+        )
+        return int(payload["sub"]), str(payload["sid"])
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
+        raise Unauthenticated("auth.error.token_invalid") from exc
 
 
 def user_from_token(session: Session, token: str, settings: Settings) -> tuple[User, str]:

@@ -42,7 +42,7 @@ def test_serve_runs_web_and_hj212_then_stops_on_sigterm(hj_db_url: str, tmp_path
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 120  # a loaded CI machine imports the app slowly
+        deadline = time.monotonic() + 240  # a loaded machine imports the app slowly
         while True:
             try:
                 r = httpx.get(f"http://127.0.0.1:{http_port}/healthz", timeout=1)
