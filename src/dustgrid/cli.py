@@ -166,7 +166,7 @@ def demo(
     ] = False,
 ) -> None:
     """Load the generated demo city into the configured database (prints the logins)."""
-    from dustgrid.db import session_scope
+    from dustgrid.db import refresh_planner_statistics, session_scope
     from dustgrid.demo.city import DEMO_PASSWORD, build_demo, demo_loaded, featured_site_ids
     from dustgrid.demo.reference import ensure_demo_reference
     from dustgrid.models import utcnow
@@ -188,6 +188,7 @@ def demo(
             session, reference_data, now=utcnow(), tz=ZoneInfo(get_settings().timezone)
         )
         session.commit()
+        refresh_planner_statistics(session)
     typer.echo(summary.describe())
     if mns:
         typer.echo(f"\nDemo dust monitors (HJ 212): {len(mns)}, {mns[0]} … {mns[-1]}")
