@@ -114,3 +114,36 @@ def test_english_page(web_as: Callable[[str], TestClient]) -> None:
     c = web_as("admin")
     c.cookies.set("lang", "en")
     assert "12319 complaints" in c.get("/hotline").text
+
+
+def test_duplicate_flag_and_reasons_in_the_readers_language(
+    web_as: Callable[[str], TestClient], db: Session, city: City
+) -> None:
+    c = web_as("admin")
+    same = {"lat": "", "lon": "", "place_text": "和平区太原街改造工程北门"}
+    first = int(c.post("/hotline/new", data=_form(c, **same)).headers["location"].rsplit("/")[-1])
+    loc = c.post("/hotline/new", data=_form(c, **same)).headers["location"]
+    page = c.get(loc).text
+    flag = re.search(r'data-testid="duplicate-flag">(.*?)</p>', page, re.S)
+    assert flag is not None
+    assert f"投诉 #{first}" in flag.group(1) and "同一来电号码" in flag.group(1)
+    assert "地点描述相似（100%）" in flag.group(1)
+    row = re.search(rf'data-complaint-id="{first}".*?data-testid="duplicate-why">(.*?)</td>',
+                    page, re.S)  # fmt: skip
+    assert row is not None and "同一分钟内" in row.group(1)
+    why = re.search(rf'data-site-id="{city.sites["HP-003"]}".*?data-testid="site-why">(.*?)</td>',
+                    page, re.S)  # fmt: skip
+    assert why is not None and "太原街改造工程" in why.group(1)
+
+    c.cookies.set("lang", "en")
+    page = c.get(loc).text
+    flag = re.search(r'data-testid="duplicate-flag">(.*?)</p>', page, re.S)
+    assert flag is not None
+    assert f"duplicate of complaint #{first}" in flag.group(1)
+    assert "Same caller" in flag.group(1) and "Similar place (100%)" in flag.group(1)
+    assert "hotline.dup" not in page and "同一来电号码" not in page
+
+    # the form's live panel flags it before saving, from phone and place alone
+    part = c.get("/hotline/suggest", params={"place_text": same["place_text"],
+                                             "caller_phone": "13712345678"})  # fmt: skip
+    assert f'data-complaint-id="{first}"' in part.text and "Same caller" in part.text

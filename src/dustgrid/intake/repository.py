@@ -93,45 +93,28 @@ def box(lat: float, lon: float, radius_m: float) -> tuple[float, float]:
 
 
 def visible_sites(session: Session, p: Principal) -> Sequence[Any]:
-    """id, project_code, name, address, lat, lon of active sites the caller sees."""
-    stmt = select(Site.id, Site.project_code, Site.name, Site.address, Site.lat, Site.lon).where(
-        site_clause(p), Site.retired_at.is_(None)
-    )
+    """id, project_code, name, address, lat, lon, district_id of active sites the caller sees."""
+    stmt = select(Site.id, Site.project_code, Site.name, Site.address, Site.lat, Site.lon,
+                  Site.district_id).where(site_clause(p), Site.retired_at.is_(None))  # fmt: skip
     return list(session.execute(stmt))
 
 
-def complaints_near(
-    session: Session, p: Principal, lat: float, lon: float, *, radius_m: float,
-    since: datetime, until: datetime, exclude_id: int | None,
+def complaints_between(
+    session: Session, p: Principal, *, since: datetime, until: datetime, exclude_id: int | None,
+    limit: int = 2000,
 ) -> list[Complaint]:  # fmt: skip
-    dlat, dlon = box(lat, lon, radius_m)
+    """Complaints in scope (not dismissed) received in [since, until], candidates for the
+    duplicate rules (the caller judges them)."""
     stmt = select(Complaint).where(
         complaint_clause(p),
-        Complaint.status != ComplaintStatus.dismissed,
-        Complaint.received_at >= since,
-        Complaint.received_at <= until,
-        Complaint.lat.between(lat - dlat, lat + dlat),
-        Complaint.lon.between(lon - dlon, lon + dlon),
-    )
-    if exclude_id is not None:
-        stmt = stmt.where(Complaint.id != exclude_id)
-    return list(session.scalars(stmt.limit(200)))
-
-
-def complaints_of_site(
-    session: Session, p: Principal, site_id: int, *, since: datetime, until: datetime,
-    exclude_id: int | None,
-) -> list[Complaint]:  # fmt: skip
-    stmt = select(Complaint).where(
-        complaint_clause(p),
-        Complaint.site_id == site_id,
         Complaint.status != ComplaintStatus.dismissed,
         Complaint.received_at >= since,
         Complaint.received_at <= until,
     )
     if exclude_id is not None:
         stmt = stmt.where(Complaint.id != exclude_id)
-    return list(session.scalars(stmt.limit(200)))
+    stmt = stmt.order_by(Complaint.received_at.desc(), Complaint.id.desc()).limit(limit)
+    return list(session.scalars(stmt))
 
 
 def open_cases_near(

@@ -22,7 +22,7 @@ from dustgrid.config import Settings
 from dustgrid.errors import DomainError
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
-from dustgrid.intake import hotline, hotline_stats, hotline_suggest, views
+from dustgrid.intake import hotline, hotline_reasons, hotline_stats, hotline_suggest, views
 from dustgrid.intake.models import Channel, ComplaintStatus
 from dustgrid.intake.schemas import ComplaintIn, FeedbackIn, LinkIn
 from dustgrid.models import utcnow
@@ -33,6 +33,9 @@ from dustgrid.web.templating import render, request_locale
 router = APIRouter(include_in_schema=False)
 Desk = Annotated[Principal, Depends(require(Perm.hotline))]
 Text = Annotated[str, Form()]
+# what the suggestions panel needs to say why (messages in the reader's language)
+WHY: dict[str, Any] = {"site_why": hotline_reasons.site_reasons,
+                       "dup_why": hotline_reasons.duplicate_reasons}  # fmt: skip
 
 
 def _show(request: Request, settings: Settings, name: str, **ctx: Any) -> Response:
@@ -114,6 +117,7 @@ def hotline_new(request: Request, principal: Desk, settings: AppSettings) -> Res
 def hotline_suggest_partial(
     request: Request, session: DbSession, principal: Desk, settings: AppSettings,
     lat: str = "", lon: str = "", place_text: str = "", received_at: str = "",
+    caller_phone: str = "", content: str = "",
 ) -> Response:  # fmt: skip
     """The suggestions panel of the form, refreshed by HTMX as the place is typed."""
     la, lo = _float(lat), _float(lon)
@@ -123,9 +127,10 @@ def hotline_suggest_partial(
     at = hotline.aware(at, settings) if at else utcnow()
     place = place_text.strip()
     sug = hotline_suggest.suggest(session, principal, lat=la, lon=lo, place_text=place, at=at,
+                                  caller_phone=caller_phone[:32], content=content[:4000],
                                   settings=settings)  # fmt: skip
     return render(request, "intake/_suggestions.html", sug=sug, choose=True,
-                  may_open=hotline.may_open_case(principal))  # fmt: skip
+                  may_open=hotline.may_open_case(principal), **WHY)  # fmt: skip
 
 
 @router.post("/hotline/new", response_class=HTMLResponse)
@@ -173,7 +178,7 @@ def hotline_detail(
     return _show(request, settings, "intake/hotline_detail.html", c=views.complaint_out(session, c),
                   sug=sug, choose=c.status == ComplaintStatus.received,
                   may_open=hotline.may_open_case(principal), severities=list(Severity),
-                  flash=pop_flash(request))  # fmt: skip
+                  flash=pop_flash(request), **WHY)  # fmt: skip
 
 
 @router.post("/hotline/{complaint_id}/link")
