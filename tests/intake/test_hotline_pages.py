@@ -147,3 +147,36 @@ def test_duplicate_flag_and_reasons_in_the_readers_language(
     part = c.get("/hotline/suggest", params={"place_text": same["place_text"],
                                              "caller_phone": "13712345678"})  # fmt: skip
     assert f'data-complaint-id="{first}"' in part.text and "Same caller" in part.text
+
+
+def test_district_admin_sees_the_open_button_only_when_the_city_allows(
+    web_as: Callable[[str], TestClient], db: Session, city: City
+) -> None:
+    admin = web_as("admin")
+    cid = int(admin.post("/hotline/new", data=_form(admin)).headers["location"].rsplit("/")[-1])
+    d = web_as("d_heping")
+    page = d.get(f"/hotline/{cid}").text
+    assert 'data-testid="open-case"' not in page and 'name="link_site_id"' not in page
+    assert 'data-testid="merge-case"' in page
+    settings = d.get("/hotline/settings").text
+    assert "不允许" in settings and 'data-testid="hotline-settings-form"' not in settings
+    tok = d.csrf  # type: ignore[attr-defined]
+    r = d.post("/hotline/settings", data={"csrf_token": tok, "district_opens_cases": "1"})
+    assert r.status_code == 403
+
+    listing = admin.get("/hotline").text
+    assert 'href="/hotline/settings"' in listing
+    r = admin.post("/hotline/settings", data={"csrf_token": admin.csrf,  # type: ignore[attr-defined]
+                                              "district_opens_cases": "1"})  # fmt: skip
+    assert r.status_code == 303
+    assert 'data-testid="flash-ok"' in admin.get("/hotline/settings").text
+
+    page = d.get(f"/hotline/{cid}").text
+    assert 'data-testid="open-case"' in page and 'name="link_site_id"' in page
+    r = d.post(f"/hotline/{cid}/link", data={"csrf_token": d.csrf,  # type: ignore[attr-defined]
+                                            "link_site_id": str(city.sites["HP-001"])})  # fmt: skip
+    assert r.status_code == 303
+    db.expire_all()
+    got = db.get(Complaint, cid)
+    assert got is not None and got.status == ComplaintStatus.linked and got.case_id
+    assert web_as("d_shenhe").get(f"/hotline/{cid}").status_code == 404

@@ -20,7 +20,14 @@ from dustgrid.cases.repository import NOT_CLOSED, case_clause
 from dustgrid.geo.shapes import distance_to_boundary_m, point_in_geometry
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Role
-from dustgrid.intake.models import Channel, Complaint, ComplaintStatus, Open311Key, VideoAiEvent
+from dustgrid.intake.models import (
+    Channel,
+    Complaint,
+    ComplaintStatus,
+    HotlineSetting,
+    Open311Key,
+    VideoAiEvent,
+)
 from dustgrid.org.models import District, OrgUnit
 from dustgrid.sites.models import Site
 from dustgrid.sites.repository import site_clause
@@ -238,4 +245,12 @@ def video_event(session: Session, device_id: int, vendor_event_id: str) -> Video
     stmt = select(VideoAiEvent).where(
         VideoAiEvent.device_id == device_id, VideoAiEvent.vendor_event_id == vendor_event_id
     )
+    return session.scalar(stmt)
+
+
+def hotline_setting(session: Session, *, lock: bool = False) -> HotlineSetting | None:
+    """The city's desk settings (one row; None before the first change)."""
+    stmt = select(HotlineSetting).where(HotlineSetting.id == 1)
+    if lock:
+        stmt = stmt.with_for_update()
     return session.scalar(stmt)

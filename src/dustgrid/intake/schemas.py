@@ -169,6 +169,16 @@ class FeedbackIn(BaseModel):
     note: MultilineText = Field(default="", max_length=2000)
 
 
+class HotlineSettingsIn(BaseModel):
+    district_opens_cases: bool = Field(
+        description="a district admin (L2) may open a case from a complaint of their district"
+    )
+
+
+class HotlineSettingsOut(HotlineSettingsIn):
+    updated_at: datetime | None = None
+
+
 class HotlineStats(BaseModel):
     month: str
     received: int

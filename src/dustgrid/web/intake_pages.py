@@ -19,10 +19,17 @@ from pydantic import ValidationError
 from dustgrid.auth.deps import AppSettings, DbSession, check_csrf, require
 from dustgrid.cases.categories import CONTROL_MEASURES, DEFECTS, OTHER, VIOLATIONS, Severity
 from dustgrid.config import Settings
-from dustgrid.errors import DomainError
+from dustgrid.errors import DomainError, Forbidden
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
-from dustgrid.intake import hotline, hotline_reasons, hotline_stats, hotline_suggest, views
+from dustgrid.intake import (
+    hotline,
+    hotline_reasons,
+    hotline_settings,
+    hotline_stats,
+    hotline_suggest,
+    views,
+)
 from dustgrid.intake.models import Channel, ComplaintStatus
 from dustgrid.intake.schemas import ComplaintIn, FeedbackIn, LinkIn
 from dustgrid.models import utcnow
@@ -130,7 +137,7 @@ def hotline_suggest_partial(
                                   caller_phone=caller_phone[:32], content=content[:4000],
                                   settings=settings)  # fmt: skip
     return render(request, "intake/_suggestions.html", sug=sug, choose=True,
-                  may_open=hotline.may_open_case(principal), **WHY)  # fmt: skip
+                  may_open=hotline.may_open(session, principal), **WHY)  # fmt: skip
 
 
 @router.post("/hotline/new", response_class=HTMLResponse)
@@ -168,6 +175,32 @@ def hotline_create(
     return RedirectResponse(f"/hotline/{c.id}", status_code=303)
 
 
+@router.get("/hotline/settings", response_class=HTMLResponse)
+def hotline_settings_page(
+    request: Request, session: DbSession, principal: Desk, settings: AppSettings
+) -> Response:
+    """The city's desk settings: the city admin changes them, district admins read them."""
+    return _show(request, settings, "intake/hotline_settings.html",
+                 district_opens_cases=hotline_settings.district_opens_cases(session),
+                 may_change=hotline_settings.may_change(principal),
+                 flash=pop_flash(request))  # fmt: skip
+
+
+@router.post("/hotline/settings")
+def hotline_settings_save(
+    request: Request, session: DbSession, principal: Desk, csrf_token: Text = "",
+    district_opens_cases: Text = "",
+) -> Response:  # fmt: skip
+    check_csrf(request, csrf_token)
+    if not hotline_settings.may_change(principal):
+        raise Forbidden("hotline.error.settings_city_only")
+    allowed = district_opens_cases == "1"
+    if attempt(request, session, lambda: hotline_settings.set_district_opens_cases(
+            session, principal, allowed)):  # fmt: skip
+        flash(request, ok="hotline.settings.saved")
+    return RedirectResponse("/hotline/settings", status_code=303)
+
+
 @router.get("/hotline/{complaint_id}", response_class=HTMLResponse)
 def hotline_detail(
     request: Request, session: DbSession, principal: Desk, settings: AppSettings,
@@ -177,7 +210,8 @@ def hotline_detail(
     sug = hotline_suggest.for_complaint(session, principal, c, settings=settings)
     return _show(request, settings, "intake/hotline_detail.html", c=views.complaint_out(session, c),
                   sug=sug, choose=c.status == ComplaintStatus.received,
-                  may_open=hotline.may_open_case(principal), severities=list(Severity),
+                  may_open=hotline.may_open(session, principal, hotline.case_source(c)[0]),
+                  severities=list(Severity),
                   flash=pop_flash(request), **WHY)  # fmt: skip
 
 
