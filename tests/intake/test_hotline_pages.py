@@ -135,6 +135,16 @@ def test_duplicate_flag_and_reasons_in_the_readers_language(
                     page, re.S)  # fmt: skip
     assert why is not None and "太原街改造工程" in why.group(1)
 
+    # the list flags the later call as the likely duplicate of the first, not the first
+    second = int(loc.rsplit("/")[-1])
+    listing = c.get("/hotline", params={"size": 200}).text
+    later = re.search(rf'data-complaint-id="{second}">(.*?)</tr>', listing, re.S)
+    earlier = re.search(rf'data-complaint-id="{first}">(.*?)</tr>', listing, re.S)
+    assert later is not None and earlier is not None
+    assert 'data-testid="duplicate-flag"' in later.group(1)
+    assert f'href="/hotline/{first}"' in later.group(1) and "同一来电号码" in later.group(1)
+    assert 'data-testid="duplicate-flag"' not in earlier.group(1)
+
     c.cookies.set("lang", "en")
     page = c.get(loc).text
     flag = re.search(r'data-testid="duplicate-flag">(.*?)</p>', page, re.S)

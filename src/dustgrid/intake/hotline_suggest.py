@@ -143,3 +143,43 @@ def for_complaint(
                    at=c.received_at, caller_phone=c.caller_phone, content=c.content,
                    district_id=c.district_id, exclude_id=c.id, site_id=c.site_id,
                    settings=settings)  # fmt: skip
+
+
+def earlier_duplicates(
+    session: Session,
+    principal: Principal,
+    rows: list[Complaint],
+    *,
+    settings: Settings | None = None,
+) -> dict[int, ComplaintDuplicate]:
+    """For a page of complaints: the earlier complaint each one most likely repeats (the
+    list's 「疑似重复」 flag), judged by the same rules, from one query."""
+    if not rows:
+        return {}
+    settings = settings or get_settings()
+    policy = intake_policy(settings)
+    dedup = deadlines.case_policy(settings).dedup
+    widest = max(dedup.hotline_window, policy.duplicate_window, policy.duplicate_caller_window)
+    since = min(c.received_at for c in rows) - widest
+    until = max(c.received_at for c in rows)
+    pool = repo.complaints_between(session, principal, since=since, until=until, exclude_id=None)
+    facts = [(c, match.facts(c)) for c in pool]
+    out: dict[int, ComplaintDuplicate] = {}
+    for row in rows:
+        me = match.facts(row)
+        before = [f for c, f in facts
+                  if (c.received_at, c.id) < (row.received_at, row.id)]  # fmt: skip
+        found = match.duplicates(me, before, policy=policy, radius_m=dedup.hotline_radius_m,
+                                 near_window=dedup.hotline_window)  # fmt: skip
+        if found:
+            m = found[0]
+            other = next(c for c, _ in facts if c.id == m.other_id)
+            out[row.id] = ComplaintDuplicate(
+                complaint_id=other.id, status=other.status.value, received_at=other.received_at,
+                place_text=other.place_text,
+                distance_m=round(m.distance_m) if m.distance_m is not None else None,
+                case_id=other.case_id, rules=list(m.rules),
+                gap_minutes=int(m.gap.total_seconds() // 60),
+                place_similarity=m.place_similarity, content_similarity=m.content_similarity,
+            )  # fmt: skip
+    return out

@@ -98,8 +98,9 @@ def hotline_list(
     except DomainError:
         stats = hotline_stats.monthly(session, principal, None, settings=settings)
     items = views.complaint_rows(session, rows, masked=True)
+    dups = hotline_suggest.earlier_duplicates(session, principal, rows, settings=settings)
     return _show(
-        request, settings, "intake/hotline_list.html", items=items,
+        request, settings, "intake/hotline_list.html", items=items, dups=dups, **WHY,
         total=total, page=paging.page, pages=max(1, -(-total // paging.size)), size=paging.size,
         status=status, q=q, statuses=list(ComplaintStatus), stats=stats,
         query=urlencode({"status": status, "q": q}), flash=pop_flash(request),
