@@ -105,6 +105,7 @@ PURE_CORES = (
     "dustgrid.trajectories.fixes",
     "dustgrid.trajectories.cli",
     "dustgrid.trajectories.store",
+    "dustgrid.intake.hotline_match",
 )
 IMPURE_LIBRARIES = frozenset({"sqlalchemy", "fastapi", "starlette", "jinja2", "alembic", "psycopg"})
 

@@ -54,8 +54,11 @@ def test_create_suggest_link_and_merge_duplicate(
     sites = sug["sites"]
     assert sites[0]["site_id"] == city.sites["HP-001"]
     assert 50 <= sites[0]["distance_m"] <= 120
-    assert [s["distance_m"] for s in sites] == sorted(s["distance_m"] for s in sites)
-    assert len(sites) == 5
+    # the best match clearly first; unrelated sites (the other district, 5 km away) not shown
+    scores = [s["score"] for s in sites]
+    assert scores == sorted(scores, reverse=True) and scores[0] - scores[1] >= 0.3
+    assert "中山路住宅项目" in sites[0]["matched"] and sites[0]["same_district"] is True
+    assert city.sites["SH-002"] not in {s["site_id"] for s in sites}
     assert sug["complaints"] == [] and sug["cases"] == []
 
     r = admin.post(f"/api/v1/hotline/complaints/{first['id']}/link",
@@ -236,3 +239,30 @@ def test_an_open311_request_linked_by_the_desk_opens_an_open311_case(
     assert merged.status_code == 200 and merged.json()["case_id"] == case.id
     page = api_as("admin").get(f"/api/v1/cases/{case.id}")
     assert page.status_code == 200 and page.json()["source"] == "open311"
+
+
+def test_identical_text_only_calls_are_flagged_as_duplicates_with_the_reasons(
+    api_as: Callable[[str], TestClient], city: City
+) -> None:
+    """Issue 13: same caller, same place text, same minute, no coordinates."""
+    admin = api_as("admin")
+    at = iso(hours_ago(0.5))
+    text_only = {"lat": None, "lon": None, "place_text": "和平区太原街改造工程北门",
+                 "received_at": at}  # fmt: skip
+    first = _complaint(admin, **text_only)
+    second = _complaint(admin, **text_only)
+    other = _complaint(admin, caller_phone="13900001111", place_text="沈河区五爱街写字楼",
+                       lat=None, lon=None, received_at=at)  # fmt: skip
+    sug = admin.get(f"/api/v1/hotline/complaints/{second['id']}/suggestions").json()
+    dups = {d["complaint_id"]: d for d in sug["complaints"]}
+    assert set(dups) == {first["id"]}  # not the unrelated call
+    d = dups[first["id"]]
+    assert d["rules"] == ["same_caller", "similar_place"]
+    assert d["gap_minutes"] == 0 and d["place_similarity"] == 1.0 and d["distance_m"] is None
+    assert sug["policy_version"].startswith("2026.2")
+    # and the best site by text is the one named, clearly ahead
+    sites = sug["sites"]
+    assert sites[0]["site_id"] == city.sites["HP-003"]
+    assert len(sites) == 1 or sites[0]["score"] - sites[1]["score"] >= 0.3
+    alone = admin.get(f"/api/v1/hotline/complaints/{other['id']}/suggestions").json()
+    assert alone["complaints"] == []

@@ -114,3 +114,79 @@ def test_english_page(web_as: Callable[[str], TestClient]) -> None:
     c = web_as("admin")
     c.cookies.set("lang", "en")
     assert "12319 complaints" in c.get("/hotline").text
+
+
+def test_duplicate_flag_and_reasons_in_the_readers_language(
+    web_as: Callable[[str], TestClient], db: Session, city: City
+) -> None:
+    c = web_as("admin")
+    same = {"lat": "", "lon": "", "place_text": "和平区太原街改造工程北门"}
+    first = int(c.post("/hotline/new", data=_form(c, **same)).headers["location"].rsplit("/")[-1])
+    loc = c.post("/hotline/new", data=_form(c, **same)).headers["location"]
+    page = c.get(loc).text
+    flag = re.search(r'data-testid="duplicate-flag">(.*?)</p>', page, re.S)
+    assert flag is not None
+    assert f"投诉 #{first}" in flag.group(1) and "同一来电号码" in flag.group(1)
+    assert "地点描述相似（100%）" in flag.group(1)
+    row = re.search(rf'data-complaint-id="{first}".*?data-testid="duplicate-why">(.*?)</td>',
+                    page, re.S)  # fmt: skip
+    assert row is not None and "同一分钟内" in row.group(1)
+    why = re.search(rf'data-site-id="{city.sites["HP-003"]}".*?data-testid="site-why">(.*?)</td>',
+                    page, re.S)  # fmt: skip
+    assert why is not None and "太原街改造工程" in why.group(1)
+
+    # the list flags the later call as the likely duplicate of the first, not the first
+    second = int(loc.rsplit("/")[-1])
+    listing = c.get("/hotline", params={"size": 200}).text
+    later = re.search(rf'data-complaint-id="{second}">(.*?)</tr>', listing, re.S)
+    earlier = re.search(rf'data-complaint-id="{first}">(.*?)</tr>', listing, re.S)
+    assert later is not None and earlier is not None
+    assert 'data-testid="duplicate-flag"' in later.group(1)
+    assert f'href="/hotline/{first}"' in later.group(1) and "同一来电号码" in later.group(1)
+    assert 'data-testid="duplicate-flag"' not in earlier.group(1)
+
+    c.cookies.set("lang", "en")
+    page = c.get(loc).text
+    flag = re.search(r'data-testid="duplicate-flag">(.*?)</p>', page, re.S)
+    assert flag is not None
+    assert f"duplicate of complaint #{first}" in flag.group(1)
+    assert "Same caller" in flag.group(1) and "Similar place (100%)" in flag.group(1)
+    assert "hotline.dup" not in page and "同一来电号码" not in page
+
+    # the form's live panel flags it before saving, from phone and place alone
+    part = c.get("/hotline/suggest", params={"place_text": same["place_text"],
+                                             "caller_phone": "13712345678"})  # fmt: skip
+    assert f'data-complaint-id="{first}"' in part.text and "Same caller" in part.text
+
+
+def test_district_admin_sees_the_open_button_only_when_the_city_allows(
+    web_as: Callable[[str], TestClient], db: Session, city: City
+) -> None:
+    admin = web_as("admin")
+    cid = int(admin.post("/hotline/new", data=_form(admin)).headers["location"].rsplit("/")[-1])
+    d = web_as("d_heping")
+    page = d.get(f"/hotline/{cid}").text
+    assert 'data-testid="open-case"' not in page and 'name="link_site_id"' not in page
+    assert 'data-testid="merge-case"' in page
+    settings = d.get("/hotline/settings").text
+    assert "不允许" in settings and 'data-testid="hotline-settings-form"' not in settings
+    tok = d.csrf  # type: ignore[attr-defined]
+    r = d.post("/hotline/settings", data={"csrf_token": tok, "district_opens_cases": "1"})
+    assert r.status_code == 403
+
+    listing = admin.get("/hotline").text
+    assert 'href="/hotline/settings"' in listing
+    r = admin.post("/hotline/settings", data={"csrf_token": admin.csrf,  # type: ignore[attr-defined]
+                                              "district_opens_cases": "1"})  # fmt: skip
+    assert r.status_code == 303
+    assert 'data-testid="flash-ok"' in admin.get("/hotline/settings").text
+
+    page = d.get(f"/hotline/{cid}").text
+    assert 'data-testid="open-case"' in page and 'name="link_site_id"' in page
+    r = d.post(f"/hotline/{cid}/link", data={"csrf_token": d.csrf,  # type: ignore[attr-defined]
+                                            "link_site_id": str(city.sites["HP-001"])})  # fmt: skip
+    assert r.status_code == 303
+    db.expire_all()
+    got = db.get(Complaint, cid)
+    assert got is not None and got.status == ComplaintStatus.linked and got.case_id
+    assert web_as("d_shenhe").get(f"/hotline/{cid}").status_code == 404

@@ -28,6 +28,8 @@ WALKED = {
     ("POST", "/api/v1/hotline/complaints/{complaint_id}/dismiss"),
     ("POST", "/api/v1/hotline/complaints/{complaint_id}/feedback"),
     ("GET", "/api/v1/hotline/stats"),
+    ("GET", "/api/v1/hotline/settings"),
+    ("PUT", "/api/v1/hotline/settings"),
     ("POST", "/api/v1/cases/intake"),
     ("POST", "/api/v1/cases/intake/updates"),
     ("GET", "/api/v1/open311/keys"),
@@ -175,3 +177,8 @@ def test_walk_hotline_routes(user: str, api_as: Callable[[str], TestClient], cit
         ids = {i["id"] for i in listed.json()["items"]}
         assert (complaint["id"] in ids) == (user in SEES_HEPING_COMPLAINT), user
         assert c.get("/api/v1/hotline/stats").status_code == 200
+    # the city's desk settings: read by the desk, changed by the city admin only
+    read = c.get("/api/v1/hotline/settings")
+    change = c.put("/api/v1/hotline/settings", json={"district_opens_cases": False})
+    assert read.status_code == (200 if user in DESK else 403), user
+    assert change.status_code == (200 if user == "admin" else 403), user

@@ -33,6 +33,7 @@ from dustgrid.geo.coords import haversine_m
 from dustgrid.geo.shapes import point_in_geometry
 from dustgrid.i18n import Msg
 from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Role
 from dustgrid.models import utcnow
 from dustgrid.org import repository as org_repo
 from dustgrid.sites.models import Site
@@ -199,6 +200,7 @@ def check_report(
     attachments: Sequence[AttachmentIn],
     external_ref: str | None,
     settings: Settings,
+    also_allowed: frozenset[Role] = frozenset(),
 ) -> Report:
     """Check a report before anything is read or written: source, category, severity,
     text, files and whether the reporter may report from this source."""
@@ -208,7 +210,8 @@ def check_report(
     check_field("category", category)
     check_field("external_ref", external_ref)
     checked = files.check(list(attachments), settings)
-    plan = plan_report(src, role_of(actor), fields={"description": text, "evidence": checked})
+    plan = plan_report(src, role_of(actor), fields={"description": text, "evidence": checked},
+                       also_allowed=also_allowed)  # fmt: skip
     return Report(
         source=src,
         severity=sev,
@@ -341,9 +344,12 @@ def open_case(
     now: datetime | None = None,
     settings: Settings | None = None,
     description_msg: Msg | None = None,
+    also_allowed: frozenset[Role] = frozenset(),
 ) -> tuple[Case, bool]:
     """Open a case in ``reported``, or merge into an open duplicate. Returns (case, created).
 
+    * ``also_allowed``: roles the city's settings let report from ``source`` besides
+      ``states.REPORTERS`` (the caller owns that setting; scope still applies).
     * ``description_msg``: a machine's description as a message key (``description`` is then
       its zh-CN text); the report event keeps it as ``data["reason_msg"]`` so pages show it
       in the reader's language.
@@ -373,6 +379,7 @@ def open_case(
         attachments=attachments,
         external_ref=external_ref,
         settings=settings,
+        also_allowed=also_allowed,
     )
     if report.external_ref:
         known = repo.by_external_ref(session, report.source, report.external_ref)

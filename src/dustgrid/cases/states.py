@@ -388,15 +388,22 @@ def required_fields(move: str) -> tuple[Field, ...]:
 
 
 def plan_report(
-    source: str, role: str, *, fields: Mapping[str, object] | None = None
+    source: str,
+    role: str,
+    *,
+    fields: Mapping[str, object] | None = None,
+    also_allowed: frozenset[Role] = frozenset(),
 ) -> TransitionPlan:
     """Open a case (the move into ``reported``); app reports need evidence (photos, GPS).
+
+    ``also_allowed``: roles a city's setting lets report from this source besides
+    ``REPORTERS`` (a district admin opening a case from a 12319 complaint).
 
     A City Brain push starts the 24-hour feedback clock; every other source starts the
     dispatch clock. A machine warning (``WARNING_SOURCES``) also reaches the site's grids.
     """
     src, actor = CaseSource(source), as_actor(role)
-    if actor not in REPORTERS[src]:
+    if actor not in REPORTERS[src] and actor not in also_allowed:
         raise MoveNotAllowed("new", f"report:{src}", actor, why="actor")
     required = (_F.description, _F.evidence) if src in _APP_SOURCES else (_F.description,)
     _check_fields("report", required, fields or {})

@@ -18,7 +18,8 @@ from dustgrid.errors import error_responses
 from dustgrid.identity.deps import AppSettings, DbSession, require
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
-from dustgrid.intake import hotline, hotline_stats, hotline_suggest, views
+from dustgrid.intake import hotline, hotline_settings, hotline_stats, hotline_suggest, views
+from dustgrid.intake import repository as repo
 from dustgrid.intake import service as intake
 from dustgrid.intake.models import Channel, ComplaintStatus
 from dustgrid.intake.open311 import service as keys
@@ -28,6 +29,8 @@ from dustgrid.intake.schemas import (
     ComplaintPage,
     DismissIn,
     FeedbackIn,
+    HotlineSettingsIn,
+    HotlineSettingsOut,
     HotlineStats,
     IntakeIn,
     IntakeOut,
@@ -127,6 +130,27 @@ def stats(
     month: Annotated[Month | None, Query(description="YYYY-MM, default this month")] = None,
 ) -> HotlineStats:
     return hotline_stats.monthly(session, principal, month, settings=settings)
+
+
+def _settings_out(session: DbSession) -> HotlineSettingsOut:
+    row = repo.hotline_setting(session)
+    return HotlineSettingsOut(district_opens_cases=bool(row and row.district_opens_cases),
+                              updated_at=row.updated_at if row else None)  # fmt: skip
+
+
+@router.get(f"{H}/settings", response_model=HotlineSettingsOut,
+            summary="The city's hotline settings")  # fmt: skip
+def get_hotline_settings(session: DbSession, principal: Desk) -> HotlineSettingsOut:
+    return _settings_out(session)
+
+
+@router.put(f"{H}/settings", response_model=HotlineSettingsOut,
+            summary="Change the city's hotline settings (city admin)")  # fmt: skip
+def put_hotline_settings(
+    session: DbSession, principal: Desk, body: HotlineSettingsIn
+) -> HotlineSettingsOut:
+    hotline_settings.set_district_opens_cases(session, principal, body.district_opens_cases)
+    return _settings_out(session)
 
 
 # --------------------------------------------------------------------------- intake

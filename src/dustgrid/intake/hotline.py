@@ -27,6 +27,8 @@ from dustgrid.cases.states import REPORTERS, CaseSource
 from dustgrid.config import Settings, get_settings
 from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
 from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Role
+from dustgrid.intake import hotline_settings
 from dustgrid.intake import repository as repo
 from dustgrid.intake.models import Channel, Complaint, ComplaintStatus
 from dustgrid.intake.schemas import ComplaintIn, FeedbackIn, LinkIn
@@ -148,9 +150,23 @@ def case_source(c: Complaint) -> tuple[CaseSource, str]:
     return CHANNEL_SOURCES.get(c.channel, (SOURCE, "12319 投诉"))
 
 
-def may_open_case(principal: Principal, source: CaseSource = SOURCE) -> bool:
-    """Whether the case core lets this role open a case from a complaint of ``source``."""
-    return principal.role in REPORTERS[source]
+def openers(district_allowed: bool) -> frozenset[Role]:
+    """Roles allowed to open a case from a complaint besides the case core's ``REPORTERS``."""
+    return hotline_settings.DISTRICT_OPENERS if district_allowed else frozenset()
+
+
+def may_open_case(
+    principal: Principal, source: CaseSource = SOURCE, *, district_allowed: bool = False
+) -> bool:
+    """Whether this role may open a case from a complaint of ``source``: the case core's
+    reporters (L1), and a district admin when the city's setting allows it."""
+    return principal.role in REPORTERS[source] or principal.role in openers(district_allowed)
+
+
+def may_open(session: Session, principal: Principal, source: CaseSource = SOURCE) -> bool:
+    """``may_open_case`` under the city's setting as stored."""
+    allowed = hotline_settings.district_opens_cases(session)
+    return may_open_case(principal, source, district_allowed=allowed)
 
 
 def _snapshot(c: Complaint, names: tuple[str, ...]) -> dict[str, object]:
@@ -196,16 +212,23 @@ def link(
                                     settings=settings), False  # fmt: skip
     else:
         source, tag = case_source(c)
-        if not may_open_case(principal, source):
-            raise Forbidden(
-                "您的角色不能由 12319 投诉立案，请并入已有案件或转市级 / your role may not open "
-                "a case from a 12319 complaint; merge it into an open case or pass it to L1",
-                details={"field": "site_id"},
+        allowed = hotline_settings.district_opens_cases(session)
+        if not may_open_case(principal, source, district_allowed=allowed):
+            key = (
+                "hotline.error.district_not_allowed"
+                if principal.role in hotline_settings.DISTRICT_OPENERS
+                else "hotline.error.role_may_not_open"
             )
+            raise Forbidden(key, details={"field": "site_id"})  # fmt: skip
         location = (c.lat, c.lon) if c.lat is not None and c.lon is not None else None
         if data.site_id is None and location is None:
             raise Invalid("投诉没有坐标，请选择工地 / the complaint has no point: choose a site",
                           details={"field": "site_id"})  # fmt: skip
+        if (data.site_id is None and location is not None
+                and principal.role in openers(allowed) and principal.district_id is not None
+                and repo.district_at(session, *location) != principal.district_id):  # fmt: skip
+            raise Forbidden("hotline.error.point_outside_district",
+                            details={"field": "site_id"})  # fmt: skip
         place = f"（地点：{c.place_text}）" if c.place_text else ""
         case, created = cases.open_case(
             session,
@@ -220,6 +243,7 @@ def link(
             external_ref=external_ref(c),
             now=now,
             settings=settings,
+            also_allowed=openers(allowed),
         )
     c.case_id, c.linked_at, c.category = case.id, now, category
     c.site_id = case.site_id if case.site_id is not None else data.site_id

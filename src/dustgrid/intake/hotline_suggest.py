@@ -1,20 +1,19 @@
-"""What the 12319 desk is shown for a complaint: nearest sites and possible duplicates.
+"""What the 12319 desk is shown for a complaint: the sites it is likely about and the
+complaints and cases it likely repeats, each with the reasons (``hotline_match``).
 
-Nearest sites: haversine over the active sites the caller sees (a city has a few thousand;
-measuring them all takes milliseconds and needs no spatial index), top N by distance.
-Without a point, sites are ranked by how much of the place text their name or address
-shares (character bigrams: Chinese place names have no spaces to split on).
+Sites: every active site the caller sees is scored (a city has a few thousand; scoring
+them all takes milliseconds and needs no index) by the place text, the distance and the
+district; the best ``IntakePolicy.suggestion_count`` above ``suggestion_min_score`` are shown.
 
-Possible duplicates: complaints and open cases within ``DedupPolicy.hotline_radius_m`` and
-``hotline_window`` of the complaint (complaints: either side of its time; cases: opened
-since the window began), plus complaints already linked to the same site in the window.
+Possible duplicates: complaints in scope received within the widest duplicate window of
+this one, judged by ``hotline_match.duplicates`` (point within ``DedupPolicy.hotline_radius_m``,
+the same caller, a similar place, the same site); open cases within the radius, opened since
+``DedupPolicy.hotline_window`` before the complaint.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -22,52 +21,29 @@ from dustgrid.cases import deadlines
 from dustgrid.config import Settings, get_settings
 from dustgrid.geo.coords import haversine_m
 from dustgrid.identity.principal import Principal
+from dustgrid.intake import hotline_match as match
 from dustgrid.intake import repository as repo
 from dustgrid.intake.models import Complaint
 from dustgrid.intake.policy import IntakePolicy, intake_policy
 from dustgrid.intake.schemas import CaseDuplicate, ComplaintDuplicate, SiteSuggestion, Suggestions
 
-
-def bigrams(text: str) -> set[str]:
-    """Character pairs of the text without spaces and punctuation (single chars if short)."""
-    chars = [ch for ch in text.lower() if ch.isalnum()]
-    if len(chars) < 2:
-        return set(chars)
-    return {chars[i] + chars[i + 1] for i in range(len(chars) - 1)}
+bigrams = match.bigrams  # kept for callers of the former name
 
 
-def text_score(place: set[str], name: str, address: str) -> float:
-    """Share of the place text's bigrams found in the site's name or address (0–1)."""
-    if not place:
-        return 0.0
-    return len(place & (bigrams(name) | bigrams(address))) / len(place)
-
-
-def rank_sites(
-    rows: Sequence[Any], *, lat: float | None, lon: float | None, place_text: str, n: int
-) -> list[SiteSuggestion]:
-    """Pure ranking: by distance when there is a point, else by text score (ties by id)."""
-    place = bigrams(place_text)
-    scored = []
-    for r in rows:
-        dist = haversine_m(lat, lon, r.lat, r.lon) if lat is not None and lon is not None else None
-        score = round(text_score(place, r.name, r.address or ""), 3)
-        scored.append((dist, score, r))
-    if lat is not None:
-        scored.sort(key=lambda t: (t[0], -t[1], t[2].id))
-    else:
-        scored = [t for t in scored if t[1] > 0]
-        scored.sort(key=lambda t: (-t[1], t[2].id))
+def site_suggestions(found: list[match.SiteMatch]) -> list[SiteSuggestion]:
     return [
         SiteSuggestion(
-            site_id=r.id,
-            project_code=r.project_code,
-            name=r.name,
-            address=r.address or "",
-            distance_m=round(d) if d is not None else None,
-            text_score=s,
+            site_id=m.row.id,
+            project_code=m.row.project_code,
+            name=m.row.name,
+            address=m.row.address or "",
+            distance_m=round(m.distance_m) if m.distance_m is not None else None,
+            score=m.score,
+            text_score=m.text_score,
+            matched=list(m.matched),
+            same_district=m.same_district,
         )
-        for d, s, r in scored[:n]
+        for m in found
     ]
 
 
@@ -86,47 +62,54 @@ def suggest(
     lon: float | None,
     place_text: str,
     at: datetime,
+    caller_phone: str = "",
+    content: str = "",
+    district_id: int | None = None,
     exclude_id: int | None = None,
     site_id: int | None = None,
     settings: Settings | None = None,
     policy: IntakePolicy | None = None,
 ) -> Suggestions:
+    """Sites and likely duplicates for a complaint (saved, or being typed on the form)."""
     settings = settings or get_settings()
     policy = policy or intake_policy(settings)
     dedup = deadlines.case_policy(settings).dedup
     radius, window = dedup.hotline_radius_m, dedup.hotline_window
-    sites = rank_sites(repo.visible_sites(session, principal), lat=lat, lon=lon,
-                       place_text=place_text, n=policy.suggestion_count)  # fmt: skip
-    since, until = at - window, at + window
-    found: dict[int, tuple[float | None, Complaint]] = {}
-    if lat is not None and lon is not None:
-        for c in repo.complaints_near(session, principal, lat, lon, radius_m=radius,
-                                      since=since, until=until, exclude_id=exclude_id):  # fmt: skip
-            d = _dist(lat, lon, c.lat, c.lon)
-            if d is not None and d <= radius:
-                found[c.id] = (d, c)
-    if site_id is not None:
-        for c in repo.complaints_of_site(session, principal, site_id, since=since, until=until,
-                                         exclude_id=exclude_id):  # fmt: skip
-            found.setdefault(c.id, (_dist(lat, lon, c.lat, c.lon), c))
-    complaints = [
-        ComplaintDuplicate(
-            complaint_id=c.id,
-            status=c.status.value,
-            received_at=c.received_at,
+    if district_id is None and lat is not None and lon is not None:
+        district_id = repo.district_at(session, lat, lon)
+    if district_id is None:
+        district_id = principal.district_id
+    ranked = match.rank_sites(repo.visible_sites(session, principal), place_text=place_text,
+                              lat=lat, lon=lon, district_id=district_id,
+                              policy=policy)  # fmt: skip
+    widest = max(window, policy.duplicate_window, policy.duplicate_caller_window)
+    me = match.ComplaintFacts(id=exclude_id, caller_phone=caller_phone, place_text=place_text,
+                              content=content, received_at=at, lat=lat, lon=lon,
+                              site_id=site_id)  # fmt: skip
+    rows = {c.id: c for c in repo.complaints_between(session, principal, since=at - widest,
+                                                     until=at + widest,
+                                                     exclude_id=exclude_id)}  # fmt: skip
+    found = match.duplicates(me, (match.facts(c) for c in rows.values()), policy=policy,
+                             radius_m=radius, near_window=window)  # fmt: skip
+    complaints = []
+    for m in found:
+        c = rows[m.other_id or 0]
+        complaints.append(ComplaintDuplicate(
+            complaint_id=c.id, status=c.status.value, received_at=c.received_at,
             place_text=c.place_text,
-            distance_m=round(d) if d is not None else None,
-            case_id=c.case_id,
-        )  # fmt: skip
-        for d, c in sorted(found.values(), key=lambda t: (t[0] is None, t[0] or 0, t[1].id))
-    ]
+            distance_m=round(m.distance_m) if m.distance_m is not None else None,
+            case_id=c.case_id, rules=list(m.rules), gap_minutes=int(m.gap.total_seconds() // 60),
+            place_similarity=m.place_similarity, content_similarity=m.content_similarity,
+        ))  # fmt: skip
     cases: list[CaseDuplicate] = []
     if lat is not None and lon is not None:
         near = []
         for case in repo.open_cases_near(session, principal, lat, lon, radius_m=radius,
-                                         since=since):  # fmt: skip
-            d = _dist(lat, lon, case.lat, case.lon)
-            if d is not None and d <= radius:
+                                         since=at - window):  # fmt: skip
+            if case.lat is None or case.lon is None:
+                continue
+            d = haversine_m(lat, lon, case.lat, case.lon)
+            if d <= radius:
                 near.append((d, case))
         near.sort(key=lambda t: (t[0], t[1].id))
         cases = [
@@ -142,11 +125,13 @@ def suggest(
             for d, c in near
         ]
     return Suggestions(
-        sites=sites,
+        sites=site_suggestions(ranked),
         complaints=complaints,
         cases=cases,
         radius_m=radius,
         window_hours=window.total_seconds() / 3600,
+        duplicate_window_hours=policy.duplicate_window.total_seconds() / 3600,
+        caller_window_hours=policy.duplicate_caller_window.total_seconds() / 3600,
         policy_version=f"{policy.version}/{dedup.version}",
     )
 
@@ -155,5 +140,46 @@ def for_complaint(
     session: Session, principal: Principal, c: Complaint, *, settings: Settings | None = None
 ) -> Suggestions:
     return suggest(session, principal, lat=c.lat, lon=c.lon, place_text=c.place_text,
-                   at=c.received_at, exclude_id=c.id, site_id=c.site_id,
+                   at=c.received_at, caller_phone=c.caller_phone, content=c.content,
+                   district_id=c.district_id, exclude_id=c.id, site_id=c.site_id,
                    settings=settings)  # fmt: skip
+
+
+def earlier_duplicates(
+    session: Session,
+    principal: Principal,
+    rows: list[Complaint],
+    *,
+    settings: Settings | None = None,
+) -> dict[int, ComplaintDuplicate]:
+    """For a page of complaints: the earlier complaint each one most likely repeats (the
+    list's 「疑似重复」 flag), judged by the same rules, from one query."""
+    if not rows:
+        return {}
+    settings = settings or get_settings()
+    policy = intake_policy(settings)
+    dedup = deadlines.case_policy(settings).dedup
+    widest = max(dedup.hotline_window, policy.duplicate_window, policy.duplicate_caller_window)
+    since = min(c.received_at for c in rows) - widest
+    until = max(c.received_at for c in rows)
+    pool = repo.complaints_between(session, principal, since=since, until=until, exclude_id=None)
+    facts = [(c, match.facts(c)) for c in pool]
+    out: dict[int, ComplaintDuplicate] = {}
+    for row in rows:
+        me = match.facts(row)
+        before = [f for c, f in facts
+                  if (c.received_at, c.id) < (row.received_at, row.id)]  # fmt: skip
+        found = match.duplicates(me, before, policy=policy, radius_m=dedup.hotline_radius_m,
+                                 near_window=dedup.hotline_window)  # fmt: skip
+        if found:
+            m = found[0]
+            other = next(c for c, _ in facts if c.id == m.other_id)
+            out[row.id] = ComplaintDuplicate(
+                complaint_id=other.id, status=other.status.value, received_at=other.received_at,
+                place_text=other.place_text,
+                distance_m=round(m.distance_m) if m.distance_m is not None else None,
+                case_id=other.case_id, rules=list(m.rules),
+                gap_minutes=int(m.gap.total_seconds() // 60),
+                place_similarity=m.place_similarity, content_similarity=m.content_similarity,
+            )  # fmt: skip
+    return out

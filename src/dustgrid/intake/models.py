@@ -149,3 +149,19 @@ class Open311Key(Base):
     )
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class HotlineSetting(Base):
+    """The city's choices for its 12319 desk (one row, id 1; no row: the defaults).
+
+    ``district_opens_cases``: a district admin (L2) may open a case from a complaint in
+    their district; off (the default), only the city (L1) opens them and dispatches."""
+
+    __tablename__ = "hotline_setting"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    district_opens_cases: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True
+    )

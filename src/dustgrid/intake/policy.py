@@ -60,7 +60,7 @@ VIDEO_KIND_LABELS = MappingProxyType({
 class IntakePolicy:
     """The numbers every intake channel computes with."""
 
-    version: str = "2026.1"
+    version: str = "2026.2"
     # video AI: events below this confidence are recorded, but open no case
     video_min_confidence: float = 0.6
     # video AI: an event older than this (vendor backlog) or this far in the future
@@ -73,8 +73,25 @@ class IntakePolicy:
     hotline_response_limit: timedelta = timedelta(hours=24)
     # hotline: a score (1–5) at or above this is "satisfied" when no yes/no was given
     satisfied_min_score: int = 4
-    # hotline: how many nearest sites the desk is shown
+    # hotline: how many sites the desk is shown, best score first (``hotline_match``)
     suggestion_count: int = 5
+    # hotline: the parts of a site's score (weighted mean of those that can be computed):
+    # the place text found in its name/address, its distance, the same district
+    suggestion_text_weight: float = 0.5
+    suggestion_distance_weight: float = 0.4
+    suggestion_district_weight: float = 0.1
+    # hotline: a site this far from the complaint's point gets half the distance part
+    suggestion_half_distance_m: float = 300.0
+    # hotline: sites scoring below this are not proposed (unrelated sites)
+    suggestion_min_score: float = 0.2
+    # hotline duplicates: place texts at least this alike (Dice of character pairs, 0–1)
+    # within ``duplicate_window`` of each other are likely the same problem
+    duplicate_place_min: float = 0.5
+    duplicate_window: timedelta = timedelta(hours=48)
+    # hotline duplicates: the same caller's number within ``duplicate_caller_window``,
+    # place or description at least ``duplicate_caller_text_min`` alike
+    duplicate_caller_window: timedelta = timedelta(hours=24)
+    duplicate_caller_text_min: float = 0.3
     # Open311: a point at most this far outside every drawn district boundary is still the
     # city's (taken into the nearest district); further out it is refused
     open311_city_edge_m: float = 500.0
@@ -87,6 +104,18 @@ class IntakePolicy:
             raise ValueError("video_min_confidence must be within 0..1")
         if not 1 <= self.satisfied_min_score <= 5:
             raise ValueError("satisfied_min_score must be within 1..5")
+        shares = (self.suggestion_min_score, self.duplicate_place_min,
+                  self.duplicate_caller_text_min)  # fmt: skip
+        if not all(0 <= v <= 1 for v in shares):
+            raise ValueError("scores and similarities must be within 0..1")
+        weights = (self.suggestion_text_weight, self.suggestion_distance_weight,
+                   self.suggestion_district_weight)  # fmt: skip
+        if min(weights) < 0 or sum(weights) <= 0:
+            raise ValueError("suggestion weights must not be negative, nor all zero")
+        if self.suggestion_half_distance_m <= 0:
+            raise ValueError("suggestion_half_distance_m must be positive")
+        if self.duplicate_window <= timedelta(0) or self.duplicate_caller_window <= timedelta(0):
+            raise ValueError("duplicate windows must be positive")
         if self.open311_city_edge_m < 0:
             raise ValueError("open311_city_edge_m must not be negative")
         if (self.snapshot_max_bytes <= 0 or self.suggestion_count <= 0
@@ -102,6 +131,15 @@ BASIS = MappingProxyType({
     "hotline_response_limit": "platform default (domain.md §8 names the rate, not the limit)",
     "satisfied_min_score": "platform default",
     "suggestion_count": "platform default",
+    "suggestion_text_weight": "platform default (the place named matters most)",
+    "suggestion_distance_weight": "platform default",
+    "suggestion_district_weight": "platform default",
+    "suggestion_half_distance_m": "platform default (a site fence is a few hundred metres)",
+    "suggestion_min_score": "platform default",
+    "duplicate_place_min": "platform default",
+    "duplicate_window": "platform default (as DedupPolicy.hotline_window)",
+    "duplicate_caller_window": "platform default (a caller calling back the same day)",
+    "duplicate_caller_text_min": "platform default",
     "open311_city_edge_m": "platform default (boundaries are digitised from coarse maps)",
     "open311_address_min_chars": "platform default (shorter text matches too many sites)",
 })  # fmt: skip

@@ -20,7 +20,14 @@ from dustgrid.cases.repository import NOT_CLOSED, case_clause
 from dustgrid.geo.shapes import distance_to_boundary_m, point_in_geometry
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Role
-from dustgrid.intake.models import Channel, Complaint, ComplaintStatus, Open311Key, VideoAiEvent
+from dustgrid.intake.models import (
+    Channel,
+    Complaint,
+    ComplaintStatus,
+    HotlineSetting,
+    Open311Key,
+    VideoAiEvent,
+)
 from dustgrid.org.models import District, OrgUnit
 from dustgrid.sites.models import Site
 from dustgrid.sites.repository import site_clause
@@ -93,45 +100,28 @@ def box(lat: float, lon: float, radius_m: float) -> tuple[float, float]:
 
 
 def visible_sites(session: Session, p: Principal) -> Sequence[Any]:
-    """id, project_code, name, address, lat, lon of active sites the caller sees."""
-    stmt = select(Site.id, Site.project_code, Site.name, Site.address, Site.lat, Site.lon).where(
-        site_clause(p), Site.retired_at.is_(None)
-    )
+    """id, project_code, name, address, lat, lon, district_id of active sites the caller sees."""
+    stmt = select(Site.id, Site.project_code, Site.name, Site.address, Site.lat, Site.lon,
+                  Site.district_id).where(site_clause(p), Site.retired_at.is_(None))  # fmt: skip
     return list(session.execute(stmt))
 
 
-def complaints_near(
-    session: Session, p: Principal, lat: float, lon: float, *, radius_m: float,
-    since: datetime, until: datetime, exclude_id: int | None,
+def complaints_between(
+    session: Session, p: Principal, *, since: datetime, until: datetime, exclude_id: int | None,
+    limit: int = 2000,
 ) -> list[Complaint]:  # fmt: skip
-    dlat, dlon = box(lat, lon, radius_m)
+    """Complaints in scope (not dismissed) received in [since, until], candidates for the
+    duplicate rules (the caller judges them)."""
     stmt = select(Complaint).where(
         complaint_clause(p),
-        Complaint.status != ComplaintStatus.dismissed,
-        Complaint.received_at >= since,
-        Complaint.received_at <= until,
-        Complaint.lat.between(lat - dlat, lat + dlat),
-        Complaint.lon.between(lon - dlon, lon + dlon),
-    )
-    if exclude_id is not None:
-        stmt = stmt.where(Complaint.id != exclude_id)
-    return list(session.scalars(stmt.limit(200)))
-
-
-def complaints_of_site(
-    session: Session, p: Principal, site_id: int, *, since: datetime, until: datetime,
-    exclude_id: int | None,
-) -> list[Complaint]:  # fmt: skip
-    stmt = select(Complaint).where(
-        complaint_clause(p),
-        Complaint.site_id == site_id,
         Complaint.status != ComplaintStatus.dismissed,
         Complaint.received_at >= since,
         Complaint.received_at <= until,
     )
     if exclude_id is not None:
         stmt = stmt.where(Complaint.id != exclude_id)
-    return list(session.scalars(stmt.limit(200)))
+    stmt = stmt.order_by(Complaint.received_at.desc(), Complaint.id.desc()).limit(limit)
+    return list(session.scalars(stmt))
 
 
 def open_cases_near(
@@ -255,4 +245,12 @@ def video_event(session: Session, device_id: int, vendor_event_id: str) -> Video
     stmt = select(VideoAiEvent).where(
         VideoAiEvent.device_id == device_id, VideoAiEvent.vendor_event_id == vendor_event_id
     )
+    return session.scalar(stmt)
+
+
+def hotline_setting(session: Session, *, lock: bool = False) -> HotlineSetting | None:
+    """The city's desk settings (one row; None before the first change)."""
+    stmt = select(HotlineSetting).where(HotlineSetting.id == 1)
+    if lock:
+        stmt = stmt.with_for_update()
     return session.scalar(stmt)

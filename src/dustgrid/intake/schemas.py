@@ -91,7 +91,16 @@ class SiteSuggestion(BaseModel):
     name: str
     address: str
     distance_m: int | None = Field(description="from the complaint's point; None without one")
-    text_score: float = Field(description="share of the place text found in name/address")
+    score: float = Field(description="0–1: text, distance and district combined (hotline_match)")
+    text_score: float | None = Field(
+        description="weighted share of the place text found in name/address; None without text"
+    )
+    matched: list[str] = Field(
+        default_factory=list, description="words of the place text found in name/address"
+    )
+    same_district: bool | None = Field(
+        default=None, description="in the complaint's district; None when that is unknown"
+    )
 
 
 class ComplaintDuplicate(BaseModel):
@@ -101,6 +110,11 @@ class ComplaintDuplicate(BaseModel):
     place_text: str
     distance_m: int | None
     case_id: int | None
+    rules: list[str] = Field(default_factory=list,
+                             description="same_caller, similar_place, near, same_site")  # fmt: skip
+    gap_minutes: int = Field(default=0, description="minutes between the two calls")
+    place_similarity: float = Field(default=0.0, description="0–1, Dice of character pairs")
+    content_similarity: float = Field(default=0.0, description="0–1, Dice of character pairs")
 
 
 class CaseDuplicate(BaseModel):
@@ -119,6 +133,8 @@ class Suggestions(BaseModel):
     cases: list[CaseDuplicate]
     radius_m: float
     window_hours: float
+    duplicate_window_hours: float = 0.0
+    caller_window_hours: float = 0.0
     policy_version: str
 
 
@@ -151,6 +167,16 @@ class FeedbackIn(BaseModel):
     satisfaction: int | None = Field(default=None, ge=1, le=5)
     satisfied: bool | None = None
     note: MultilineText = Field(default="", max_length=2000)
+
+
+class HotlineSettingsIn(BaseModel):
+    district_opens_cases: bool = Field(
+        description="a district admin (L2) may open a case from a complaint of their district"
+    )
+
+
+class HotlineSettingsOut(HotlineSettingsIn):
+    updated_at: datetime | None = None
 
 
 class HotlineStats(BaseModel):

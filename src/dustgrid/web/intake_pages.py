@@ -19,10 +19,17 @@ from pydantic import ValidationError
 from dustgrid.auth.deps import AppSettings, DbSession, check_csrf, require
 from dustgrid.cases.categories import CONTROL_MEASURES, DEFECTS, OTHER, VIOLATIONS, Severity
 from dustgrid.config import Settings
-from dustgrid.errors import DomainError
+from dustgrid.errors import DomainError, Forbidden
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
-from dustgrid.intake import hotline, hotline_stats, hotline_suggest, views
+from dustgrid.intake import (
+    hotline,
+    hotline_reasons,
+    hotline_settings,
+    hotline_stats,
+    hotline_suggest,
+    views,
+)
 from dustgrid.intake.models import Channel, ComplaintStatus
 from dustgrid.intake.schemas import ComplaintIn, FeedbackIn, LinkIn
 from dustgrid.models import utcnow
@@ -33,6 +40,9 @@ from dustgrid.web.templating import render, request_locale
 router = APIRouter(include_in_schema=False)
 Desk = Annotated[Principal, Depends(require(Perm.hotline))]
 Text = Annotated[str, Form()]
+# what the suggestions panel needs to say why (messages in the reader's language)
+WHY: dict[str, Any] = {"site_why": hotline_reasons.site_reasons,
+                       "dup_why": hotline_reasons.duplicate_reasons}  # fmt: skip
 
 
 def _show(request: Request, settings: Settings, name: str, **ctx: Any) -> Response:
@@ -88,8 +98,9 @@ def hotline_list(
     except DomainError:
         stats = hotline_stats.monthly(session, principal, None, settings=settings)
     items = views.complaint_rows(session, rows, masked=True)
+    dups = hotline_suggest.earlier_duplicates(session, principal, rows, settings=settings)
     return _show(
-        request, settings, "intake/hotline_list.html", items=items,
+        request, settings, "intake/hotline_list.html", items=items, dups=dups, **WHY,
         total=total, page=paging.page, pages=max(1, -(-total // paging.size)), size=paging.size,
         status=status, q=q, statuses=list(ComplaintStatus), stats=stats,
         query=urlencode({"status": status, "q": q}), flash=pop_flash(request),
@@ -114,6 +125,7 @@ def hotline_new(request: Request, principal: Desk, settings: AppSettings) -> Res
 def hotline_suggest_partial(
     request: Request, session: DbSession, principal: Desk, settings: AppSettings,
     lat: str = "", lon: str = "", place_text: str = "", received_at: str = "",
+    caller_phone: str = "", content: str = "",
 ) -> Response:  # fmt: skip
     """The suggestions panel of the form, refreshed by HTMX as the place is typed."""
     la, lo = _float(lat), _float(lon)
@@ -123,9 +135,10 @@ def hotline_suggest_partial(
     at = hotline.aware(at, settings) if at else utcnow()
     place = place_text.strip()
     sug = hotline_suggest.suggest(session, principal, lat=la, lon=lo, place_text=place, at=at,
+                                  caller_phone=caller_phone[:32], content=content[:4000],
                                   settings=settings)  # fmt: skip
     return render(request, "intake/_suggestions.html", sug=sug, choose=True,
-                  may_open=hotline.may_open_case(principal))  # fmt: skip
+                  may_open=hotline.may_open(session, principal), **WHY)  # fmt: skip
 
 
 @router.post("/hotline/new", response_class=HTMLResponse)
@@ -163,6 +176,32 @@ def hotline_create(
     return RedirectResponse(f"/hotline/{c.id}", status_code=303)
 
 
+@router.get("/hotline/settings", response_class=HTMLResponse)
+def hotline_settings_page(
+    request: Request, session: DbSession, principal: Desk, settings: AppSettings
+) -> Response:
+    """The city's desk settings: the city admin changes them, district admins read them."""
+    return _show(request, settings, "intake/hotline_settings.html",
+                 district_opens_cases=hotline_settings.district_opens_cases(session),
+                 may_change=hotline_settings.may_change(principal),
+                 flash=pop_flash(request))  # fmt: skip
+
+
+@router.post("/hotline/settings")
+def hotline_settings_save(
+    request: Request, session: DbSession, principal: Desk, csrf_token: Text = "",
+    district_opens_cases: Text = "",
+) -> Response:  # fmt: skip
+    check_csrf(request, csrf_token)
+    if not hotline_settings.may_change(principal):
+        raise Forbidden("hotline.error.settings_city_only")
+    allowed = district_opens_cases == "1"
+    if attempt(request, session, lambda: hotline_settings.set_district_opens_cases(
+            session, principal, allowed)):  # fmt: skip
+        flash(request, ok="hotline.settings.saved")
+    return RedirectResponse("/hotline/settings", status_code=303)
+
+
 @router.get("/hotline/{complaint_id}", response_class=HTMLResponse)
 def hotline_detail(
     request: Request, session: DbSession, principal: Desk, settings: AppSettings,
@@ -172,8 +211,9 @@ def hotline_detail(
     sug = hotline_suggest.for_complaint(session, principal, c, settings=settings)
     return _show(request, settings, "intake/hotline_detail.html", c=views.complaint_out(session, c),
                   sug=sug, choose=c.status == ComplaintStatus.received,
-                  may_open=hotline.may_open_case(principal), severities=list(Severity),
-                  flash=pop_flash(request))  # fmt: skip
+                  may_open=hotline.may_open(session, principal, hotline.case_source(c)[0]),
+                  severities=list(Severity),
+                  flash=pop_flash(request), **WHY)  # fmt: skip
 
 
 @router.post("/hotline/{complaint_id}/link")
