@@ -59,6 +59,7 @@ DOMAINS = (
     "alerts",
     "inspections",
     "patrols",
+    "assessments",
     "overview",
 )
 RUNTIME = frozenset({"ingest", "jobs", "background"})
@@ -102,6 +103,9 @@ PURE_CORES = (
     "dustgrid.trajectories.fixes",
     "dustgrid.trajectories.cli",
     "dustgrid.trajectories.store",
+    "dustgrid.assessments.policy",
+    "dustgrid.assessments.months",
+    "dustgrid.assessments.scoring",
 )
 IMPURE_LIBRARIES = frozenset({"sqlalchemy", "fastapi", "starlette", "jinja2", "alembic", "psycopg"})
 
