@@ -106,6 +106,7 @@ PURE_CORES = (
     "dustgrid.assessments.policy",
     "dustgrid.assessments.months",
     "dustgrid.assessments.scoring",
+    "dustgrid.assessments.codec",
 )
 IMPURE_LIBRARIES = frozenset({"sqlalchemy", "fastapi", "starlette", "jinja2", "alembic", "psycopg"})
 

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dustgrid import __version__, wiring
 from dustgrid.alerts.api import router as alerts_router
+from dustgrid.assessments.api import router as assessments_router
 from dustgrid.auth import deps as auth_deps
 from dustgrid.auth.api import router as auth_router
 from dustgrid.cases.api import router as cases_router
@@ -262,6 +263,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(org_router)
     app.include_router(grids_router)
     app.include_router(patrols_router)
+    app.include_router(assessments_router)
     app.include_router(pages_router)
     app.include_router(overview_router)
     app.include_router(overview_pages_router)

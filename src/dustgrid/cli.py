@@ -42,6 +42,10 @@ def _mount_tools() -> None:
 
     app.add_typer(patrols_app, name="patrols", help="Patrol plans: weekly and fortnightly routes")
 
+    from dustgrid.assessments.cli import app as assess_app
+
+    app.add_typer(assess_app, name="assess", help="Monthly assessment: scores and their evidence")
+
     app.add_typer(
         jobs_app,
         name="jobs",

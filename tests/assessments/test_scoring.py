@@ -399,3 +399,25 @@ def test_score_json_shape() -> None:
     item = next(i for i in j["items"] if i["rule"] == "handling_rate")
     assert item == {"rule": "handling_rate", "value": 0.0, "points": -10.0,
                     "evidence": [{"kind": "case", "id": 1, "key": "case:1"}]}  # fmt: skip
+
+
+def test_facts_survive_json() -> None:
+    from dustgrid.assessments.codec import decode, encode
+
+    facts = _pfacts([_monitor(1)], [OfflineSpan(1, 1, WEEKS[0][1], None, START)], 2)
+    back = decode(ProviderFacts, encode(facts))
+    assert encode(back) == encode(facts) and score_provider(back) == score_provider(facts)
+    g = GroupFacts(
+        7,
+        "g",
+        NOV,
+        END,
+        [1],
+        [_visit(1, 1, 2)],
+        [PlanDay(1, date(2026, 11, 2), 3, 2)],
+        held=[HeldCase(1, _at(3), None)],
+        outside=[OutsideFinding(1, 1, _at(4))],
+    )
+    assert encode(decode(GroupFacts, encode(g))) == encode(g)
+    u = L2UnitFacts(1, "u", [_case(1)], [(1, "full")], [5])
+    assert score_l2_unit(decode(L2UnitFacts, encode(u))) == score_l2_unit(u)
