@@ -49,8 +49,12 @@ def test_month_scores_come_from_the_records(db: Session, city: City, settings: S
                 city.grids["E-HP"])  # fmt: skip
     missed = _item(e_hp, "missed_reports")
     assert missed["points"] == -5.0
-    assert missed["evidence"][0] == {"kind": "case", "id": ids["sensor"], "key":
-                                     f"case:{ids['sensor']}", "detail": f"visit:{ids['visit']}"}
+    assert missed["evidence"][0] == {
+        "kind": "case",
+        "id": ids["sensor"],
+        "key": f"case:{ids['sensor']}",
+        "detail": f"visit:{ids['visit']}",
+    }
     assert _item(e_hp, "coverage")["value"] == pytest.approx(1 / 3, abs=1e-4)
     assert e_hp.score == pytest.approx(100 - 13.33 - 5, abs=0.01)
 
