@@ -442,11 +442,11 @@ def month_scores(
     session: Session, principal: Principal, month: Month, kind: str | None = None
 ) -> MonthScores:
     """The current version's scores the principal may read (none until a run)."""
+    kind = parse_kind(kind)
     row = repo.month_row(session, str(month))
     if row is None or row.version == 0:
         return MonthScores(str(month), "open", 0, [], [])
-    rows = repo.scores(session, row.month, row.version, repo.score_clause(principal),
-                       parse_kind(kind))  # fmt: skip
+    rows = repo.scores(session, row.month, row.version, repo.score_clause(principal), kind)
     return MonthScores(row.month, row.state, row.version, rows, repo.runs(session, row.month))
 
 
