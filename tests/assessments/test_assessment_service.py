@@ -99,3 +99,17 @@ def _admin(db: Session, city: City):  # noqa: ANN202
     user = db.get(User, city.users["admin"])
     assert user is not None
     return load_principal(db, user)
+
+
+def test_the_monthly_job_closes_the_previous_month_once(
+    db: Session, city: City, settings: Settings
+) -> None:
+    from dustgrid import periodic, wiring
+
+    wiring.load()
+    assert "assessments.close" in periodic.CHORES
+    build_november(db, city)
+    assert svc.close_previous(db, settings, AFTER) == 1
+    row = svc.repo.month_row(db, "2026-11")
+    assert row is not None and row.state == "closed" and row.version == 1
+    assert svc.close_previous(db, settings, AFTER) == 0

@@ -613,3 +613,13 @@ def visible_appeals(session: Session, principal: Principal, month: Month) -> lis
     seen = {(s.kind, s.party_id) for s in
             repo.scores(session, row.month, row.version, repo.score_clause(principal))}  # fmt: skip
     return [a for a in repo.appeals(session, row.month) if (a.kind, a.party_id) in seen]
+
+
+def close_previous(session: Session, settings: Settings, now: datetime) -> int:
+    """Close the month before ``now``'s (in the city's time zone) unless it is closed."""
+    month = Month.of(now.astimezone(ZoneInfo(settings.timezone)).date()).previous
+    row = repo.month_row(session, str(month))
+    if row is not None and row.state == "closed":
+        return 0
+    close(session, month, settings, now=now)
+    return 1
