@@ -483,7 +483,7 @@ def party_score(
 # ---------------------------------------------------------------------------- appeals
 
 
-def _may_appeal(principal: Principal, score: AssessmentScore) -> bool:
+def may_appeal(principal: Principal, score: AssessmentScore) -> bool:
     """The party's own side: its L2 unit (a unit's and its officer groups' deductions),
     the group's members and station (groups), the provider itself. L1 decides, so it
     does not appeal."""
@@ -521,7 +521,7 @@ def file_appeal(
     ref_key: str = "",
 ) -> AssessmentAppeal:
     party = party_score(session, principal, month, kind, party_id)
-    if not _may_appeal(principal, party.score):
+    if not may_appeal(principal, party.score):
         raise Forbidden("assessments.error.not_yours")
     if not reason.strip():
         raise Invalid("assessments.error.reason_required")
