@@ -168,9 +168,14 @@ def demo(
     if_empty: Annotated[
         bool, typer.Option("--if-empty", help="do nothing when the database already has sites")
     ] = False,
+    history: Annotated[
+        bool,
+        typer.Option(help="two closed months of records and their assessment scores"),
+    ] = True,
 ) -> None:
     """Load the generated demo city into the configured database (prints the logins)."""
     from dustgrid.db import session_scope
+    from dustgrid.demo.assessments import add_assessment_history
     from dustgrid.demo.city import DEMO_PASSWORD, build_demo, demo_loaded, featured_site_ids
     from dustgrid.demo.reference import ensure_demo_reference
     from dustgrid.models import utcnow
@@ -191,6 +196,9 @@ def demo(
         refs = ensure_demo_reference(
             session, reference_data, now=utcnow(), tz=ZoneInfo(get_settings().timezone)
         )
+        closed = (
+            add_assessment_history(session, get_settings(), utcnow(), seed) if history else []
+        )
         session.commit()
     typer.echo(summary.describe())
     if mns:
@@ -201,6 +209,8 @@ def demo(
             f"Reference station {mn}: {report.new} hourly values"
             + (f" ({problems})" if problems else "")
         )
+    if closed:
+        typer.echo(f"Monthly assessment closed for {', '.join(closed)} (dustgrid assess run)")
     typer.echo(f"\nDemo password for every account: {DEMO_PASSWORD}")
     if not get_settings().demo_mode:
         typer.echo("Note: demo accounts log in only with DUSTGRID_DEMO_MODE=true")

@@ -620,3 +620,28 @@ def accepted_waivers(session: Session, month: str) -> list[AssessmentAppeal]:
         AssessmentAppeal.month == month, AssessmentAppeal.state == "accepted"
     )
     return list(session.scalars(stmt))
+
+
+# ---------------------------------------------------------------------------- demo loader
+# Reads of the demo's assessment history (``demo/assessments.py``): no scope, no request.
+
+
+def unit_site_ids(session: Session) -> dict[int, list[int]]:
+    """Each L2 unit's sites in service."""
+    stmt = select(Site.l2_unit_id, Site.id).where(Site.retired_at.is_(None)).order_by(Site.id)
+    out: dict[int, list[int]] = defaultdict(list)
+    for unit_id, site_id in session.execute(stmt):
+        out[unit_id].append(site_id)
+    return out
+
+
+def devices_of_kind(session: Session, kind: DeviceKind) -> list[Device]:
+    stmt = select(Device).where(Device.kind == kind, Device.removed_at.is_(None))
+    return list(session.scalars(stmt.order_by(Device.id)))
+
+
+def first_grades(session: Session) -> list[SiteGradeHistory]:
+    """Each site's earliest grade history row."""
+    first = select(func.min(SiteGradeHistory.id)).group_by(SiteGradeHistory.site_id)
+    stmt = select(SiteGradeHistory).where(SiteGradeHistory.id.in_(first))
+    return list(session.scalars(stmt.order_by(SiteGradeHistory.site_id)))

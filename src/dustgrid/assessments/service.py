@@ -259,6 +259,8 @@ def _provider_facts(session: Session, w: Window, policy: AssessmentPolicy) -> li
     out: list[Fact] = []
     for pid, name in repo.providers(session):
         mine = [d for d in devices if d.provider_id == pid]
+        if not mine:
+            continue  # no device in service in the month: nothing to score
         f = ProviderFacts(
             pid, name, w.month, w.until,
             [(p, a, min(b, w.now)) for p, a, b in weeks if a < w.now],
