@@ -196,9 +196,7 @@ def demo(
         refs = ensure_demo_reference(
             session, reference_data, now=utcnow(), tz=ZoneInfo(get_settings().timezone)
         )
-        closed = (
-            add_assessment_history(session, get_settings(), utcnow(), seed) if history else []
-        )
+        closed = add_assessment_history(session, get_settings(), utcnow(), seed) if history else []
         session.commit()
     typer.echo(summary.describe())
     if mns:
