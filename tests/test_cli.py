@@ -69,7 +69,14 @@ def test_demo_loads_once(cli_db: str) -> None:
     first = runner.invoke(cli.app, ["demo", "--seed", "3", "--sites", "420", "--if-empty"])
     assert first.exit_code == 0, first.output
     assert "city_admin" in first.output and "demo-2024" in first.output
+    assert "Monthly assessment closed for" in first.output  # two months of records, scored
     second = runner.invoke(cli.app, ["demo", "--seed", "3", "--if-empty"])
     assert second.exit_code == 0 and "already" in second.output
     with Session(db.get_engine()) as s:
         assert s.scalar(select(func.count()).select_from(Site)) == 420
+        from dustgrid.assessments.models import AssessmentMonth, AssessmentScore
+
+        months = s.scalars(select(AssessmentMonth).order_by(AssessmentMonth.month)).all()
+        assert len(months) == 2 and {m.state for m in months} == {"closed"}
+        kinds = s.scalars(select(AssessmentScore.kind).distinct()).all()
+        assert set(kinds) == {"l2_unit", "officer_group", "inspector_group", "provider"}

@@ -60,6 +60,7 @@ DOMAINS = (
     "alerts",
     "inspections",
     "patrols",
+    "assessments",
     "overview",
 )
 RUNTIME = frozenset({"ingest", "jobs", "background"})
@@ -106,6 +107,10 @@ PURE_CORES = (
     "dustgrid.trajectories.cli",
     "dustgrid.trajectories.store",
     "dustgrid.intake.hotline_match",
+    "dustgrid.assessments.policy",
+    "dustgrid.assessments.months",
+    "dustgrid.assessments.scoring",
+    "dustgrid.assessments.codec",
 )
 IMPURE_LIBRARIES = frozenset({"sqlalchemy", "fastapi", "starlette", "jinja2", "alembic", "psycopg"})
 

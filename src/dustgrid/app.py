@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from dustgrid import __version__, wiring
 from dustgrid.admission import Admission, AdmissionPolicy
 from dustgrid.alerts.api import router as alerts_router
+from dustgrid.assessments.api import router as assessments_router
 from dustgrid.auth import deps as auth_deps
 from dustgrid.auth.api import router as auth_router
 from dustgrid.cases.api import router as cases_router
@@ -59,6 +60,7 @@ from dustgrid.patrols.api import router as patrols_router
 from dustgrid.sites.api import router as sites_router
 from dustgrid.telemetry.api import router as telemetry_router
 from dustgrid.web.alert_pages import router as alert_pages_router
+from dustgrid.web.assessment_pages import router as assessment_pages_router
 from dustgrid.web.case_pages import router as case_pages_router
 from dustgrid.web.credit_pages import router as credit_pages_router
 from dustgrid.web.csp import content_security_policy, without_inline_scripts
@@ -320,10 +322,12 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(org_router)
     app.include_router(grids_router)
     app.include_router(patrols_router)
+    app.include_router(assessments_router)
     app.include_router(pages_router)
     app.include_router(overview_router)
     app.include_router(overview_pages_router)
     app.include_router(patrol_pages_router)
+    app.include_router(assessment_pages_router)
     app.include_router(org_pages_router)
     app.include_router(user_pages_router)
     app.include_router(intake_router)  # before cases: /api/v1/cases/intake is literal

@@ -42,6 +42,10 @@ def _mount_tools() -> None:
 
     app.add_typer(patrols_app, name="patrols", help="Patrol plans: weekly and fortnightly routes")
 
+    from dustgrid.assessments.cli import app as assess_app
+
+    app.add_typer(assess_app, name="assess", help="Monthly assessment: scores and their evidence")
+
     app.add_typer(
         jobs_app,
         name="jobs",
@@ -164,9 +168,14 @@ def demo(
     if_empty: Annotated[
         bool, typer.Option("--if-empty", help="do nothing when the database already has sites")
     ] = False,
+    history: Annotated[
+        bool,
+        typer.Option(help="two closed months of records and their assessment scores"),
+    ] = True,
 ) -> None:
     """Load the generated demo city into the configured database (prints the logins)."""
     from dustgrid.db import refresh_planner_statistics, session_scope
+    from dustgrid.demo.assessments import add_assessment_history
     from dustgrid.demo.city import DEMO_PASSWORD, build_demo, demo_loaded, featured_site_ids
     from dustgrid.demo.reference import ensure_demo_reference
     from dustgrid.models import utcnow
@@ -187,6 +196,7 @@ def demo(
         refs = ensure_demo_reference(
             session, reference_data, now=utcnow(), tz=ZoneInfo(get_settings().timezone)
         )
+        closed = add_assessment_history(session, get_settings(), utcnow(), seed) if history else []
         session.commit()
         refresh_planner_statistics(session)
     typer.echo(summary.describe())
@@ -198,6 +208,8 @@ def demo(
             f"Reference station {mn}: {report.new} hourly values"
             + (f" ({problems})" if problems else "")
         )
+    if closed:
+        typer.echo(f"Monthly assessment closed for {', '.join(closed)} (dustgrid assess run)")
     typer.echo(f"\nDemo password for every account: {DEMO_PASSWORD}")
     if not get_settings().demo_mode:
         typer.echo("Note: demo accounts log in only with DUSTGRID_DEMO_MODE=true")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dustgrid.alerts import models as alert_models  # noqa: F401
+from dustgrid.assessments import models as assessment_models  # noqa: F401
 from dustgrid.audit import models as audit_models  # noqa: F401
 from dustgrid.auth import models as auth_models  # noqa: F401
 from dustgrid.cases import models as case_models  # noqa: F401

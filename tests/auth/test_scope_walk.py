@@ -304,7 +304,37 @@ SITE = {"name": "跨区工地", "kind": "housing", "lat": 41.79, "lon": 123.40, 
 # (fields probed, caller, request builder). The builder gets (city, db, settings, client)
 # and returns (method, url, keyword arguments of the request).
 Probe = tuple[tuple[str, ...], str, Callable[..., tuple[str, str, dict]]]  # type: ignore[type-arg]
+
+
+def _assessed_heping(db: Session, city: City, settings: Settings) -> int:
+    """November scored and closed; 和平's bureau (the unit d_shenhe must not appeal for)."""
+    from dustgrid.assessments import service as assessments
+    from dustgrid.assessments.months import Month
+    from tests.assessments.helpers import AFTER, build_november
+
+    build_november(db, city)
+    assessments.close(db, Month(2026, 11), settings, now=AFTER)
+    return city.units["bureau_heping"]
+
+
 PROBES: dict[str, Probe] = {
+    "appeal against another district's score": (
+        ("POST /api/v1/assessments/appeals party_id",),
+        "d_shenhe",
+        lambda c, db, s, cl: (
+            "POST",
+            "/api/v1/assessments/appeals",
+            {
+                "json": {
+                    "month": "2026-11",
+                    "kind": "l2_unit",
+                    "party_id": _assessed_heping(db, c, s),
+                    "rule": "city_rectified",
+                    "reason": "walk",
+                }
+            },
+        ),
+    ),
     "account created in another district's unit": (
         ("POST /api/v1/users org_unit_id",),
         "d_heping",

@@ -12,6 +12,7 @@ AUTH_ROUTES = {
 
 def walked_elsewhere() -> set[tuple[str, str]]:
     from tests.alerts import test_alert_api
+    from tests.assessments import test_assessment_api
     from tests.auth import test_accounts, test_auth, test_sessions
     from tests.cases import test_case_api
     from tests.devices import test_device_api
@@ -29,6 +30,7 @@ def walked_elsewhere() -> set[tuple[str, str]]:
     routes = set(AUTH_ROUTES)
     modules = (
         test_alert_api,
+        test_assessment_api,
         test_accounts,
         test_auth,
         test_sessions,

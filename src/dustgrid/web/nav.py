@@ -35,6 +35,11 @@ def is_staff(principal: Principal) -> bool:
     return principal.role not in COMPANIES
 
 
+def is_assessed(principal: Principal) -> bool:
+    """Everyone the monthly assessment scores or who scores (not the contractors)."""
+    return principal.role != Role.contractor
+
+
 def everyone(principal: Principal) -> bool:
     return True
 
@@ -75,6 +80,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("/alerts", "nav.alerts", everyone),
     NavEntry("/emergencies", "nav.emergencies", everyone),
     NavEntry("/patrols", "nav.patrols", is_staff),
+    NavEntry("/assessments", "nav.assessments", is_assessed),
     NavEntry("/users", "nav.users", holds(Perm.user_admin)),
     NavEntry("/cases", "nav.cases", everyone),
     NavEntry("/credit", "nav.credit", everyone),

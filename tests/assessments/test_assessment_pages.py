@@ -1,0 +1,99 @@
+"""The assessment pages: a month per kind, a party's items with links to the records,
+an appeal filed from the page and decided by L1 from the page."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from dustgrid.assessments import service as svc
+from dustgrid.assessments.months import Month
+from dustgrid.config import Settings
+from tests.assessments.helpers import AFTER, MONTH, build_november
+from tests.fixtures.city import City
+
+Web = Callable[[str], TestClient]
+
+
+def _no_raw_keys(html: str) -> None:
+    assert not re.search(r">[^<]*assessments\.[a-z_]+\.[a-z_]+", html), "a raw message key"
+
+
+def test_month_page_per_kind_and_party_drill_down(
+    db: Session, city: City, settings: Settings, web_as: Web
+) -> None:
+    ids = build_november(db, city)
+    svc.close(db, Month(2026, 11), settings, now=AFTER)
+    admin = web_as("admin")
+    page = admin.get("/assessments", params={"month": MONTH, "kind": "provider"})
+    assert page.status_code == 200
+    assert (
+        "已关账" in page.text
+        and "设备服务商" in page.text
+        and 'data-testid="score-row"' in page.text
+    )
+    _no_raw_keys(page.text)
+    gamma = city.enterprises["gamma"]
+    detail = admin.get(f"/assessments/{MONTH}/provider/{gamma}")
+    assert detail.status_code == 200
+    html = detail.text
+    assert "80.0" in html and "设备离线率（周检）" in html
+    assert f'href="/devices/{ids["monitor"]}"' in html  # the offline period's device
+    assert f'href="/devices/{ids["camera"]}"' in html  # the low main stream
+    _no_raw_keys(html)
+
+    unit = city.units["bureau_heping"]
+    page = admin.get(f"/assessments/{MONTH}/l2_unit/{unit}")
+    assert f'href="/cases/{ids["dispatched"]}"' in page.text
+    assert 'data-testid="appeal-form"' not in page.text  # L1 decides, does not appeal
+
+
+def test_appeal_from_the_page_and_decision(
+    db: Session, city: City, settings: Settings, web_as: Web
+) -> None:
+    ids = build_november(db, city)
+    svc.close(db, Month(2026, 11), settings, now=AFTER)
+    unit = city.units["bureau_heping"]
+    url = f"/assessments/{MONTH}/l2_unit/{unit}"
+    district = web_as("d_heping")
+    page = district.get(url)
+    assert 'data-testid="appeal-form"' in page.text
+    r = district.post(f"{url}/appeal", data={
+        "csrf_token": district.csrf, "rule": "city_rectified", "period": "",  # type: ignore[attr-defined]
+        "evidence": f"case:{ids['dispatched']}", "reason": "已移交"})  # fmt: skip
+    assert r.status_code == 303
+    page = district.get(url)
+    assert "申诉已提交" in page.text and 'data-state="pending"' in page.text
+    assert 'data-testid="decision-form"' not in page.text
+
+    admin = web_as("admin")
+    page = admin.get(url)
+    appeal_id = re.search(r"/assessments/appeals/(\d+)/decision", page.text)
+    assert appeal_id is not None
+    r = admin.post(
+        f"/assessments/appeals/{appeal_id.group(1)}/decision",
+        data={"csrf_token": admin.csrf, "decision": "accept", "note": "属实"},
+    )  # type: ignore[attr-defined]
+    assert r.status_code == 303
+    page = admin.get(url)
+    assert 'data-state="accepted"' in page.text and "属实" in page.text
+    assert "60.0 → 80.0" in page.text and "申诉裁定后重算" in page.text
+
+
+def test_contractors_have_no_assessment_and_others_only_their_own(
+    db: Session, city: City, settings: Settings, web_as: Web
+) -> None:
+    build_november(db, city)
+    svc.close(db, Month(2026, 11), settings, now=AFTER)
+    provider = web_as("prov_gamma").get("/assessments", params={"month": MONTH})
+    assert provider.text.count('data-testid="score-row"') == 1
+    shenhe = web_as("d_shenhe").get(f"/assessments/{MONTH}/l2_unit/{city.units['bureau_heping']}")
+    assert shenhe.status_code == 404
+    assert 'href="/assessments"' not in web_as("con_alpha").get("/sites").text
+    c = web_as("admin")
+    c.get("/lang/en")
+    page = c.get("/assessments", params={"month": MONTH})
+    assert "Monthly assessment" in page.text and "L2 units" in page.text
