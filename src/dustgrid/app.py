@@ -51,6 +51,7 @@ from dustgrid.overview.api import router as overview_router
 from dustgrid.patrols.api import router as patrols_router
 from dustgrid.sites.api import router as sites_router
 from dustgrid.telemetry.api import router as telemetry_router
+from dustgrid.trajectories.api import router as trajectories_router
 from dustgrid.web.alert_pages import router as alert_pages_router
 from dustgrid.web.case_pages import router as case_pages_router
 from dustgrid.web.credit_pages import router as credit_pages_router
@@ -273,6 +274,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(video_ai_router)
     app.include_router(intake_pages_router)
     app.include_router(cases_router)
+    app.include_router(trajectories_router)
     app.include_router(credit_router)
     app.include_router(notifications_router)
     app.include_router(case_pages_router)
