@@ -50,8 +50,11 @@ def pushed(db: Session, cb_settings: Settings) -> dict[str, SuspectSite]:
     rows = list(db.scalars(select(SuspectSite)))
     by_place: dict[str, SuspectSite] = {}
     for s in rows:
-        for name, (lat, lon) in (("in_grid", SHENHE_IN_GRID), ("open", SHENHE_OPEN),
-                                 ("heping", HEPING)):  # fmt: skip
+        for name, (lat, lon) in (
+            ("in_grid", SHENHE_IN_GRID),
+            ("open", SHENHE_OPEN),
+            ("heping", HEPING),
+        ):
             if abs(s.lat - lat) < 0.001 and abs(s.lon - lon) < 0.001:
                 by_place[name] = s
     assert set(by_place) == {"in_grid", "open", "heping"}
@@ -65,9 +68,11 @@ def _principal(db: Session, city: City, username: str):  # type: ignore[no-untyp
 def test_each_new_suspect_is_a_city_brain_case_routed_to_its_district_due_in_24_hours(
     db: Session, city: City, pushed: dict[str, SuspectSite]
 ) -> None:
-    for name, district, unit in (("in_grid", "shenhe", "bureau_shenhe"),
-                                 ("open", "shenhe", "bureau_shenhe"),
-                                 ("heping", "heping", "bureau_heping")):  # fmt: skip
+    for name, district, unit in (
+        ("in_grid", "shenhe", "bureau_shenhe"),
+        ("open", "shenhe", "bureau_shenhe"),
+        ("heping", "heping", "bureau_heping"),
+    ):
         s = pushed[name]
         case = db.get(Case, s.case_id)
         assert case is not None and case.source == "city_brain"
@@ -101,19 +106,38 @@ def test_forwarding_does_not_stop_the_district_clock(
     s = pushed["in_grid"]
     admin = _principal(db, city, "admin")
     later = RUN_AT + hours(2)
-    cases.move(db, admin, s.case_id, "transfer",  # type: ignore[arg-type]
-               MoveInput(unit_id=city.units["bureau_heping"], reason="转交"),
-               now=later, settings=settings)  # fmt: skip
+    cases.move(
+        db,
+        admin,
+        s.case_id,
+        "transfer",  # type: ignore[arg-type]
+        MoveInput(unit_id=city.units["bureau_heping"], reason="转交"),
+        now=later,
+        settings=settings,
+    )
     case = db.get(Case, s.case_id)
     assert case is not None and case.state == "dispatched"
     assert case.clock == "feedback" and case.due_at == RUN_AT + hours(24)
     d_heping = _principal(db, city, "d_heping")
-    cases.move(db, d_heping, s.case_id, "return", MoveInput(reason="不在本区"),  # type: ignore[arg-type]
-               now=later + hours(1), settings=settings)  # fmt: skip
+    cases.move(
+        db,
+        d_heping,
+        s.case_id,
+        "return",
+        MoveInput(reason="不在本区"),  # type: ignore[arg-type]
+        now=later + hours(1),
+        settings=settings,
+    )
     assert case.state == "returned" and case.clock == "feedback"
-    cases.move(db, admin, s.case_id, "dispatch",  # type: ignore[arg-type]
-               MoveInput(unit_id=city.units["bureau_shenhe"]), now=later + hours(2),
-               settings=settings)  # fmt: skip
+    cases.move(
+        db,
+        admin,
+        s.case_id,
+        "dispatch",  # type: ignore[arg-type]
+        MoveInput(unit_id=city.units["bureau_shenhe"]),
+        now=later + hours(2),
+        settings=settings,
+    )
     assert case.state == "dispatched" and case.clock == "feedback"
     assert case.due_at == RUN_AT + hours(24)
 
@@ -138,8 +162,10 @@ def test_confirm_through_the_api_enters_the_ledger_with_an_enforcement_case(
     district = city.districts["shenhe"]
     month = (date(2026, 1, 1), date(2030, 12, 31))
     before = service.missing_from_ledger(db, district, month)
-    r = api_as("d_shenhe").post(f"/api/v1/trajectories/suspects/{s.id}/confirm",
-                                json={"name": "无证土方点", "note": "现场核实有挖掘"})  # fmt: skip
+    r = api_as("d_shenhe").post(
+        f"/api/v1/trajectories/suspects/{s.id}/confirm",
+        json={"name": "无证土方点", "note": "现场核实有挖掘"},
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["status"] == "confirmed" and body["verdict_by"]
@@ -165,8 +191,10 @@ def test_dismiss_through_the_api_makes_a_known_place_never_pushed_again(
     client = api_as("d_heping")
     r = client.post(f"/api/v1/trajectories/suspects/{s.id}/dismiss", json={"reason": "other"})
     assert r.status_code == 422  # "other" needs words
-    r = client.post(f"/api/v1/trajectories/suspects/{s.id}/dismiss",
-                    json={"reason": "car_park", "text": "商场停车场"})  # fmt: skip
+    r = client.post(
+        f"/api/v1/trajectories/suspects/{s.id}/dismiss",
+        json={"reason": "car_park", "text": "商场停车场"},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "dismissed" and r.json()["dismiss_reason"] == "car_park"
     place = db.get(KnownPlace, r.json()["known_place_id"])
@@ -188,15 +216,17 @@ def test_a_district_sees_and_decides_only_its_own_suspects(
     assert {x["id"] for x in mine.json()} == {pushed["heping"].id}
     other = pushed["open"].id
     assert api_as("d_heping").get(f"/api/v1/trajectories/suspects/{other}").status_code == 404
-    r = api_as("d_heping").post(f"/api/v1/trajectories/suspects/{other}/dismiss",
-                                json={"reason": "depot"})  # fmt: skip
+    r = api_as("d_heping").post(
+        f"/api/v1/trajectories/suspects/{other}/dismiss", json={"reason": "depot"}
+    )
     assert r.status_code == 404
     officer = api_as("off_sh1").get("/api/v1/trajectories/suspects").json()
     assert {x["id"] for x in officer} == {pushed["in_grid"].id}  # its grid's only
     assert len(api_as("admin").get("/api/v1/trajectories/suspects").json()) == 3
     # the city sees all but the district decides
-    r = api_as("admin").post(f"/api/v1/trajectories/suspects/{other}/dismiss",
-                             json={"reason": "depot"})  # fmt: skip
+    r = api_as("admin").post(
+        f"/api/v1/trajectories/suspects/{other}/dismiss", json={"reason": "depot"}
+    )
     assert r.status_code == 403
     assert api_as("con_alpha").get("/api/v1/trajectories/suspects").json() == []
 
@@ -204,8 +234,10 @@ def test_a_district_sees_and_decides_only_its_own_suspects(
 def test_feedback_lists_verdicts_since_with_person_and_evidence(
     api_as: Callable[[str], TestClient], pushed: dict[str, SuspectSite]
 ) -> None:
-    api_as("d_heping").post(f"/api/v1/trajectories/suspects/{pushed['heping'].id}/dismiss",
-                            json={"reason": "road_works", "text": "地铁施工"})  # fmt: skip
+    api_as("d_heping").post(
+        f"/api/v1/trajectories/suspects/{pushed['heping'].id}/dismiss",
+        json={"reason": "road_works", "text": "地铁施工"},
+    )
     r = api_as("admin").get("/api/v1/citybrain/feedback")
     assert r.status_code == 200, r.text
     items = r.json()["items"]
