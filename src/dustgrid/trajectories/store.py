@@ -87,6 +87,10 @@ class FixStore:
             os.replace(temporary, final)
         return len(keys)
 
+    def buckets_of(self, terminals: list[str]) -> list[int]:
+        """The bucket of each terminal id."""
+        return [int(b) for b in terminal_buckets(tuple(terminals), self.policy.storage_buckets)]
+
     def buckets(self, day: date) -> list[int]:
         """The buckets holding fixes of ``day``."""
         folder = self.root / _day_name(day)
@@ -94,9 +98,13 @@ class FixStore:
             return []
         return sorted(int(p.name.split("=")[1]) for p in folder.glob("bucket=*") if p.is_dir())
 
+    def partition_folder(self, day: date, bucket: int) -> Path:
+        """The folder of one (day, bucket) partition (one file per batch inside)."""
+        return self.root / _day_name(day) / _bucket_name(bucket)
+
     def read(self, day: date, bucket: int) -> Fixes:
         """The fixes of one day and bucket (every batch), in no particular order."""
-        parts = sorted((self.root / _day_name(day) / _bucket_name(bucket)).glob("part-*.parquet"))
+        parts = sorted(self.partition_folder(day, bucket).glob("part-*.parquet"))
         if not parts:
             return Fixes((), *(np.empty(0, np.int64),) * 2, *(np.empty(0),) * 2)
         table = pa.concat_tables([pq.read_table(p) for p in parts])
@@ -122,10 +130,16 @@ class FixStore:
     def stays_of_day(self, day: date) -> Stays:
         """Stay points of every truck-day of ``day``, computed bucket by bucket."""
         parts = [detect_stays(fixes, self.policy) for fixes in self.iter_day(day)]
-        return _concat_stays(parts)
+        return concat_stays(parts)
 
 
-def _concat_stays(parts: list[Stays]) -> Stays:
+def empty_stays() -> Stays:
+    """No stays."""
+    return concat_stays([])
+
+
+def concat_stays(parts: list[Stays]) -> Stays:
+    """One set of stays from several (terminal codes re-mapped to one sorted list)."""
     names = sorted(set().union(*(p.terminals for p in parts))) if parts else []
     lookup = np.asarray(names, dtype=object)
     codes = [
