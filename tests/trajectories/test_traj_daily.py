@@ -175,7 +175,7 @@ def test_the_dask_engine_gives_the_same_suspects_as_the_local_one(
     local = detect_day(fleet_store, last, fleet.known)
     shutil.rmtree(stays_root(fleet_store))
     with (
-        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                                  dashboard_address=None, memory_limit="1GiB") as cluster,
         distributed.Client(cluster) as client,
     ):  # fmt: skip
@@ -184,3 +184,31 @@ def test_the_dask_engine_gives_the_same_suspects_as_the_local_one(
     assert [s.as_json() for s in on_dask.suspects] == [s.as_json() for s in local.suspects]
     assert len(on_dask.suspects) >= 1
     assert np.array_equal(np.sort(on_dask.stays.start), np.sort(local.stays.start))
+
+
+def test_the_detect_command_on_a_dask_cluster_of_worker_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--engine dask --scheduler ADDRESS``: tasks and their stays cross process boundaries
+    (pickled), as on a real cluster, and the output is the local engine's."""
+    import distributed
+    from typer.testing import CliRunner
+
+    from dustgrid.cli import app
+
+    store = FixStore(tmp_path / "trajectories" / "fixes")
+    for k, name in enumerate(("沪A001", "沪A002", "沪A003")):
+        store.write(merge(loading(name, 0), loading(name, 1)), f"b{k}")
+    base = ["trajectories", "detect", "--day", "2026-05-05", "--data-dir", str(tmp_path), "--json"]
+    local = CliRunner().invoke(app, base)
+    shutil.rmtree(tmp_path / "trajectories" / "stays")
+    one_process = {"n_workers": 1, "threads_per_worker": 1, "processes": True}
+    with distributed.LocalCluster(**one_process, dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        on_dask = CliRunner().invoke(app, [*base, "--engine", "dask", "--scheduler", address])
+    assert on_dask.exit_code == 0, on_dask.stderr
+    assert on_dask.stdout == local.stdout and len(local.stdout.splitlines()) == 1
+    assert stays_path(store, DAY1).is_file()  # the cache is written by the caller
+    monkeypatch.setattr("dustgrid.trajectories.dask_engine.CONNECT_TIMEOUT_S", 2.0)
+    gone = CliRunner().invoke(app, [*base, "--engine", "dask", "--scheduler", address])
+    assert gone.exit_code == 2 and "Dask scheduler" in gone.stderr

@@ -21,6 +21,8 @@ from dustgrid.trajectories.policy import TrajectoryPolicy
 from dustgrid.trajectories.stays import Stays
 from dustgrid.trajectories.store import FixStore
 
+CONNECT_TIMEOUT_S = 30.0  # how long to wait for the scheduler before giving up
+
 
 class DaskUnavailable(RuntimeError):
     """dask.distributed is not installed, or the scheduler cannot be reached."""
@@ -29,7 +31,7 @@ class DaskUnavailable(RuntimeError):
 class DaskEngine:
     """Stays of partitions as Dask tasks on the cluster behind ``scheduler``."""
 
-    def __init__(self, scheduler: Any, *, timeout_s: float = 30.0) -> None:
+    def __init__(self, scheduler: Any, *, timeout_s: float | None = None) -> None:
         try:
             from distributed import Client  # untyped: held as Any
         except ImportError:  # pragma: no cover - the dev extra installs it
@@ -41,7 +43,7 @@ class DaskEngine:
             self.client, self._own = scheduler, False
         else:
             try:
-                self.client = Client(str(scheduler), timeout=timeout_s)  # type: ignore[no-untyped-call]
+                self.client = Client(str(scheduler), timeout=timeout_s or CONNECT_TIMEOUT_S)  # type: ignore[no-untyped-call]
             except OSError as exc:
                 raise DaskUnavailable(f"no Dask scheduler at {scheduler}: {exc}") from None
             self._own = True
@@ -61,6 +63,12 @@ class DaskEngine:
         )
         result: list[Stays] = self.client.gather(futures)
         return result
+
+    def __enter__(self) -> DaskEngine:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     def close(self) -> None:
         """Close the client when this engine opened it."""
