@@ -69,14 +69,14 @@ class FixStore:
         order = np.argsort(key, kind="stable")
         keys, starts = np.unique(key[order], return_index=True)
         ends = np.append(starts[1:], len(order))
-        names = np.asarray(fixes.terminals, dtype=object)
+        names = pa.array(fixes.terminals, pa.string())
         for k, lo, hi in zip(keys, starts, ends, strict=True):  # one step per partition
             rows = order[lo:hi]
             d, b = divmod(int(k), self.policy.storage_buckets)
             folder = self.root / _day_name(_EPOCH + timedelta(days=d)) / _bucket_name(b)
             folder.mkdir(parents=True, exist_ok=True)
             table = pa.table({
-                "terminal_id": pa.array(names[fixes.terminal[rows]].tolist(), pa.string()),
+                "terminal_id": names.take(pa.array(fixes.terminal[rows])),  # no str per fix
                 "time": pa.array(fixes.t[rows], pa.int64()),
                 "lat": pa.array(fixes.lat[rows], pa.float64()),
                 "lon": pa.array(fixes.lon[rows], pa.float64()),
