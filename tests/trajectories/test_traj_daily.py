@@ -36,6 +36,7 @@ class CountingEngine(LocalEngine):
     """The local engine, remembering which partitions it was asked for."""
 
     def __init__(self) -> None:
+        super().__init__(threads=2)
         self.asked: list[Partition] = []
 
     def partition_stays(

@@ -142,12 +142,13 @@ def build_clusters(
     order = np.argsort(lab, kind="stable")
     bounds = np.searchsorted(lab[order], np.arange(n + 1))
     lat, lon = stays.lat[kept][order], stays.lon[kept][order]
+    term, start, end = term[order], start[order], end[order]  # once, not once per cluster
     out: list[Cluster] = []
     for c in range(n):  # one step per cluster, not per fix
         if trucks[c] < policy.cluster_min_trucks:
             continue
         sl = slice(bounds[c], bounds[c + 1])
-        names = tuple(sorted({stays.terminals[i] for i in np.unique(term[order][sl])}))
+        names = tuple(sorted({stays.terminals[i] for i in np.unique(term[sl])}))
         firms = tuple(sorted({companies[t] for t in names if t in companies})) if companies else ()
         out.append(
             Cluster(
@@ -158,8 +159,8 @@ def build_clusters(
                 days=int(days[c]),
                 dwell_seconds=int(dwell[c]),
                 night_share=float(night[c] / visits[c]),
-                first_seen=int(start[order][sl].min()),
-                last_seen=int(end[order][sl].max()),
+                first_seen=int(start[sl].min()),
+                last_seen=int(end[sl].max()),
                 terminals=names,
                 companies=firms,
                 nearest_known=None,

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -66,12 +67,21 @@ def stays_of_partition(store: FixStore, day: date, bucket: int, policy: Trajecto
 
 
 class LocalEngine:
-    """Partitions one after another in this process (memory bounded by one partition)."""
+    """Partitions in this process, one after another, or ``threads`` at a time (reading
+    Parquet and the stay kernel release the GIL); memory is bounded by ``threads``
+    partitions."""
+
+    def __init__(self, threads: int = 1) -> None:
+        self.threads = max(1, threads)
 
     def partition_stays(
         self, store: FixStore, partitions: Sequence[Partition], policy: TrajectoryPolicy
     ) -> list[Stays]:
-        return [stays_of_partition(store, d, b, policy) for d, b in partitions]
+        if self.threads == 1 or len(partitions) < 2:
+            return [stays_of_partition(store, d, b, policy) for d, b in partitions]
+        with ThreadPoolExecutor(self.threads) as pool:
+            return list(pool.map(lambda p: stays_of_partition(store, p[0], p[1], policy),
+                                 partitions))  # fmt: skip
 
 
 LOCAL_ENGINE = LocalEngine()

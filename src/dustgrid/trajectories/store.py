@@ -107,16 +107,22 @@ class FixStore:
         parts = sorted(self.partition_folder(day, bucket).glob("part-*.parquet"))
         if not parts:
             return Fixes((), *(np.empty(0, np.int64),) * 2, *(np.empty(0),) * 2)
-        table = pa.concat_tables([pq.read_table(p) for p in parts])
-        ids = table.column("terminal_id").combine_chunks().dictionary_encode()
-        names = ids.dictionary.to_pylist()
-        order = np.argsort(np.asarray(names, dtype=object))
-        remap = np.empty(len(names), np.int64)
-        remap[order] = np.arange(len(names))
-        codes = remap[ids.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
+        # terminal ids read as dictionaries: no string per fix, one per terminal and file
+        table = pa.concat_tables(
+            [pq.ParquetFile(p, read_dictionary=["terminal_id"]).read() for p in parts]
+        )
+        chunks = table.column("terminal_id").chunks
+        dictionaries = [c.dictionary.to_numpy(zero_copy_only=False) for c in chunks]
+        names, inverse = np.unique(np.concatenate(dictionaries).astype(object),
+                                   return_inverse=True)  # fmt: skip
+        offsets = np.cumsum([0] + [len(d) for d in dictionaries])
+        codes = np.concatenate([
+            inverse[offsets[k] + c.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
+            for k, c in enumerate(chunks)
+        ]) if chunks else np.empty(0, np.int64)  # fmt: skip
         return Fixes(
-            terminals=tuple(str(names[i]) for i in order),
-            terminal=codes,
+            terminals=tuple(str(n) for n in names),
+            terminal=codes.astype(np.int64),
             t=table.column("time").to_numpy().astype(np.int64),
             lat=table.column("lat").to_numpy().astype(np.float64),
             lon=table.column("lon").to_numpy().astype(np.float64),
