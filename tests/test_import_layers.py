@@ -102,6 +102,8 @@ PURE_CORES = (
     "dustgrid.trajectories.fixes",
     "dustgrid.trajectories.cli",
     "dustgrid.trajectories.store",
+    "dustgrid.trajectories.daily",
+    "dustgrid.trajectories.dask_engine",
 )
 IMPURE_LIBRARIES = frozenset({"sqlalchemy", "fastapi", "starlette", "jinja2", "alembic", "psycopg"})
 
