@@ -48,7 +48,7 @@ from dustgrid.sites.schemas import SiteCreate
 from dustgrid.trajectories import clusters as pure
 from dustgrid.trajectories import repository as repo
 from dustgrid.trajectories.cli import STORE_FOLDER
-from dustgrid.trajectories.daily_tmp import detect_day
+from dustgrid.trajectories.daily import detect_day
 from dustgrid.trajectories.fixes import UnreadableInput, read_fixes
 from dustgrid.trajectories.loop_policy import (
     DEFAULT_CITY_BRAIN_LOOP_POLICY,
@@ -694,8 +694,10 @@ def run_day(
     loop: CityBrainLoopPolicy = DEFAULT_CITY_BRAIN_LOOP_POLICY,
 ) -> RunOut:
     """Detect ``day``, keep its summaries, push its new suspects (idempotent per day)."""
-    det = detect_day(store_of(settings, policy), day, detection_places(session), policy)
     firms = repo.companies(session)
+    det = detect_day(
+        store_of(settings, policy), day, detection_places(session), policy, companies=firms
+    )
     truck_days, stay_rows = _stays_rows(det.stays)
     suspect_keys = {(x.cluster.lat, x.cluster.lon): x for x in det.suspects}
     cluster_rows = []
