@@ -54,6 +54,7 @@ from dustgrid.telemetry.api import router as telemetry_router
 from dustgrid.trajectories.api import router as trajectories_router
 from dustgrid.web.alert_pages import router as alert_pages_router
 from dustgrid.web.case_pages import router as case_pages_router
+from dustgrid.web.citybrain_pages import router as citybrain_pages_router
 from dustgrid.web.credit_pages import router as credit_pages_router
 from dustgrid.web.csp import content_security_policy, without_inline_scripts
 from dustgrid.web.device_pages import router as device_pages_router
@@ -275,6 +276,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(intake_pages_router)
     app.include_router(cases_router)
     app.include_router(trajectories_router)
+    app.include_router(citybrain_pages_router)
     app.include_router(credit_router)
     app.include_router(notifications_router)
     app.include_router(case_pages_router)

@@ -35,6 +35,11 @@ def is_staff(principal: Principal) -> bool:
     return principal.role not in COMPANIES
 
 
+def sees_citybrain(principal: Principal) -> bool:
+    """City Brain pushes: the grid's staff and officials (not companies, not inspectors)."""
+    return principal.role in LEADERS or principal.role == Role.officer
+
+
 def everyone(principal: Principal) -> bool:
     return True
 
@@ -77,6 +82,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("/patrols", "nav.patrols", is_staff),
     NavEntry("/users", "nav.users", holds(Perm.user_admin)),
     NavEntry("/cases", "nav.cases", everyone),
+    NavEntry("/citybrain", "nav.citybrain", sees_citybrain),
     NavEntry("/credit", "nav.credit", everyone),
     NavEntry("/notifications", "notifications.title", everyone, testid="notif-badge"),
 )
