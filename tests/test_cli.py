@@ -69,6 +69,7 @@ def test_demo_loads_once(cli_db: str) -> None:
     first = runner.invoke(cli.app, ["demo", "--seed", "3", "--sites", "420", "--if-empty"])
     assert first.exit_code == 0, first.output
     assert "city_admin" in first.output and "demo-2024" in first.output
+    assert "City Brain demo: 40 muck trucks" in first.output  # the fleet and its pushes
     second = runner.invoke(cli.app, ["demo", "--seed", "3", "--if-empty"])
     assert second.exit_code == 0 and "already" in second.output
     with Session(db.get_engine()) as s:

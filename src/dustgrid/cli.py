@@ -164,6 +164,10 @@ def demo(
     if_empty: Annotated[
         bool, typer.Option("--if-empty", help="do nothing when the database already has sites")
     ] = False,
+    with_fleet: Annotated[
+        bool,
+        typer.Option("--fleet/--no-fleet", help="muck-truck fixes and City Brain suspects"),
+    ] = True,
 ) -> None:
     """Load the generated demo city into the configured database (prints the logins)."""
     from dustgrid.db import session_scope
@@ -187,8 +191,19 @@ def demo(
         refs = ensure_demo_reference(
             session, reference_data, now=utcnow(), tz=ZoneInfo(get_settings().timezone)
         )
+        fleet = None
+        if with_fleet:
+            from dustgrid.demo.citybrain import load_fleet_demo
+
+            settings = get_settings()
+            today = utcnow().astimezone(ZoneInfo(settings.timezone)).date()
+            fleet = load_fleet_demo(
+                session, seed=seed, n_sites=sites, settings=settings, today=today
+            )
         session.commit()
     typer.echo(summary.describe())
+    if fleet is not None:
+        typer.echo(fleet.describe())
     if mns:
         typer.echo(f"\nDemo dust monitors (HJ 212): {len(mns)}, {mns[0]} … {mns[-1]}")
     for mn, report in refs.items():

@@ -747,6 +747,18 @@ def run_day(
     )
 
 
+def run_once(session: Session, day: date, *, settings: Settings, now: datetime) -> RunOut | None:
+    """The scheduled run of ``day``: None when that day has already been run."""
+    from dustgrid.trajectories.models import DetectionRun
+
+    if session.get(DetectionRun, day) is not None:
+        return None
+    report = run_day(session, day, settings=settings, now=now)
+    session.add(DetectionRun(day=day, ran_at=now, report=report.model_dump(mode="json")))
+    session.flush()
+    return report
+
+
 def yesterday(now: datetime, settings: Settings) -> date:
     return (now.astimezone(ZoneInfo(settings.timezone)) - timedelta(days=1)).date()
 

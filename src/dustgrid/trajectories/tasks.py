@@ -26,7 +26,6 @@ from dustgrid.outbox.handlers import JobContext, register
 from dustgrid.trajectories import repository as repo
 from dustgrid.trajectories import service
 from dustgrid.trajectories.loop_policy import DEFAULT_CITY_BRAIN_LOOP_POLICY
-from dustgrid.trajectories.models import DetectionRun
 
 SIGNATURE_HEADER = "X-DustGrid-Signature"
 
@@ -38,13 +37,8 @@ def daily(session: Session, now: datetime, settings: Settings | None = None) -> 
     local = now.astimezone(ZoneInfo(settings.timezone))
     if local.hour < DEFAULT_CITY_BRAIN_LOOP_POLICY.run_hour:
         return 0
-    day = service.yesterday(now, settings)
-    if session.get(DetectionRun, day) is not None:
-        return 0
-    report = service.run_day(session, day, settings=settings, now=now)
-    session.add(DetectionRun(day=day, ran_at=now, report=report.model_dump(mode="json")))
-    session.flush()
-    return report.pushed
+    report = service.run_once(session, service.yesterday(now, settings), settings=settings, now=now)
+    return report.pushed if report is not None else 0
 
 
 def sign(body: bytes, secret: str) -> str:
