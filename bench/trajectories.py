@@ -14,6 +14,15 @@ Run: ``.venv/bin/python bench/trajectories.py`` (``--help`` for sizes). Printed:
   with ``--trackintel-python`` (or have it importable here); without it ours is printed alone;
 - clustering and suspects on the fleet's stays, and the end-to-end time from a Parquet file
   (read → stays → clusters → suspects) with the process's peak memory.
+
+``--city-day N`` (e.g. ``100_000_000``) instead runs the daily job on a synthetic city-day
+of N fixes: trucks every ``--interval`` seconds over a working day, alternating stays at
+shared places (loading, unloading, parking) and straight drives between them, with 8 m
+jitter. The fixes are generated in chunks of trucks straight into a ``FixStore`` in a
+temporary folder (not timed), the previous day's stays are put in the stays cache (a
+quarter as many trucks, not timed), then ``detect_day`` is timed end to end: read the day's
+partitions → stays → clusters over the window → suspects. Printed: seconds per step and the
+peak resident memory of the process.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +47,12 @@ from _common import machine_lines
 
 from dustgrid.demo.fleet import Fleet, FleetSpec, generate_fleet
 from dustgrid.geo.coords import haversine_m
-from dustgrid.trajectories.clusters import find_suspects
+from dustgrid.trajectories.clusters import KnownPlace, find_suspects
+from dustgrid.trajectories.daily import LocalEngine, cached_day_stays, detect_day
 from dustgrid.trajectories.fixes import read_fixes
 from dustgrid.trajectories.policy import DEFAULT_TRAJECTORY_POLICY
 from dustgrid.trajectories.stays import Fixes, Stays, detect_stays
+from dustgrid.trajectories.store import FixStore
 
 PLAIN = dataclasses.replace(DEFAULT_TRAJECTORY_POLICY, rejoin_after_gap=False, spike_fixes=0)
 MATCH_M = 50.0
@@ -133,6 +145,131 @@ def end_to_end(fleet: Fleet, copies: int, work: Path) -> None:
           f"peak memory of the process {peak_mb:,.0f} MB")  # fmt: skip
 
 
+# --- the synthetic city-day ------------------------------------------------------------------
+
+CITY_LAT, CITY_LON, CITY_HALF_M = 41.80, 123.43, 20_000.0
+M_PER_DEG = 111_195.0
+CHUNK_FIXES = 4_000_000  # fixes generated and written at a time
+WORK_HOURS = 16  # a truck reports from about 05:00 to 21:00 local
+STAY_MIN_S, STAY_MAX_S = 6 * 60, 45 * 60
+SPEED_MS = 9.0
+JITTER_M = 8.0
+TRUCKS_PER_PLACE = 1.5
+KNOWN_SHARE = 0.9  # places that are known (sites in the ledger, depots, landfills)
+
+
+def city_places(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    north = rng.uniform(-CITY_HALF_M, CITY_HALF_M, n)
+    east = rng.uniform(-CITY_HALF_M, CITY_HALF_M, n)
+    lat = CITY_LAT + north / M_PER_DEG
+    return lat, CITY_LON + east / (M_PER_DEG * np.cos(np.radians(CITY_LAT)))
+
+
+def city_chunk(rng: np.random.Generator, first: int, trucks: int, places: tuple[np.ndarray,
+               np.ndarray], day_start: int, interval: int) -> Fixes:  # fmt: skip
+    """``trucks`` trucks' working day: stays at places and straight drives, vectorised."""
+    per_truck = WORK_HOURS * 3600 // interval
+    pairs = 2 + WORK_HOURS * 3600 // (STAY_MIN_S + 120)  # enough stay+drive pairs for a day
+    plat, plon = places
+    where = rng.integers(0, plat.shape[0], (trucks, pairs + 1))
+    lat0, lon0 = plat[where[:, :-1]], plon[where[:, :-1]]
+    lat1, lon1 = plat[where[:, 1:]], plon[where[:, 1:]]
+    stay_n = rng.integers(STAY_MIN_S, STAY_MAX_S, (trucks, pairs)) // interval
+    dist = np.hypot((lat1 - lat0) * M_PER_DEG,
+                    (lon1 - lon0) * M_PER_DEG * np.cos(np.radians(CITY_LAT)))  # fmt: skip
+    drive_n = np.maximum(1, (dist / SPEED_MS / interval).astype(np.int64))
+    # segments per truck: stay 0, drive 0→1, stay 1, drive 1→2, …
+    n = np.empty((trucks, 2 * pairs), np.int64)
+    n[:, 0::2], n[:, 1::2] = stay_n, drive_n
+    a_lat = np.empty_like(n, dtype=np.float64)
+    a_lon, b_lat, b_lon = np.empty_like(a_lat), np.empty_like(a_lat), np.empty_like(a_lat)
+    a_lat[:, 0::2] = b_lat[:, 0::2] = a_lat[:, 1::2] = lat0
+    a_lon[:, 0::2] = b_lon[:, 0::2] = a_lon[:, 1::2] = lon0
+    b_lat[:, 1::2], b_lon[:, 1::2] = lat1, lon1
+    cum = np.cumsum(n, axis=1)
+    n = np.clip(per_truck - (cum - n), 0, n)  # cut every truck at its day's end
+    flat_n = n.ravel()
+    seg_first = np.cumsum(flat_n) - flat_n
+    total = int(flat_n.sum())
+    step = np.arange(total) - np.repeat(seg_first, flat_n)
+    frac = step / np.repeat(np.maximum(flat_n, 1), flat_n)
+    lat = np.repeat(a_lat.ravel(), flat_n) + np.repeat((b_lat - a_lat).ravel(), flat_n) * frac
+    lon = np.repeat(a_lon.ravel(), flat_n) + np.repeat((b_lon - a_lon).ravel(), flat_n) * frac
+    lat += rng.normal(0.0, JITTER_M / M_PER_DEG, total)
+    lon += rng.normal(0.0, JITTER_M / (M_PER_DEG * np.cos(np.radians(CITY_LAT))), total)
+    fixes_of = n.sum(axis=1)
+    terminal = np.repeat(np.arange(trucks, dtype=np.int64), fixes_of)
+    within = np.arange(total) - np.repeat(np.cumsum(fixes_of) - fixes_of, fixes_of)
+    begin = day_start + 5 * 3600 + rng.integers(0, 3600, trucks)
+    t = np.repeat(begin, fixes_of) + within * interval
+    names = tuple(f"T{first + i:07d}" for i in range(trucks))
+    return Fixes(names, terminal, t.astype(np.int64), lat, lon)
+
+
+class TimedEngine(LocalEngine):
+    """The local engine, counting the seconds spent reading partitions and finding stays."""
+
+    seconds = 0.0
+
+    def partition_stays(self, store: FixStore, partitions: Any, policy: Any) -> list[Stays]:
+        began = time.perf_counter()
+        out = super().partition_stays(store, partitions, policy)
+        self.seconds += time.perf_counter() - began
+        return out
+
+
+def city_day(total: int, interval: int, work: Path, seed: int, threads: int) -> None:
+    """The daily job on a synthetic city-day of ``total`` fixes (module docstring)."""
+    rng = np.random.default_rng(seed)
+    per_truck = WORK_HOURS * 3600 // interval
+    trucks = max(1, total // per_truck)
+    plat, plon = city_places(rng, max(4, int(trucks / TRUCKS_PER_PLACE)))
+    known_n = int(plat.shape[0] * KNOWN_SHARE)
+    known = [KnownPlace(f"K{i}", "site", float(plat[i]), float(plon[i]), 120.0)
+             for i in range(known_n)]  # fmt: skip
+    day = date(2026, 5, 5)
+    local0 = int(datetime(2026, 5, 4, tzinfo=UTC).timestamp()) - 8 * 3600  # 4 May 00:00 +08
+    store = FixStore(work / "fixes")
+    began = time.perf_counter()
+    written = 0
+    chunk_trucks = max(1, CHUNK_FIXES // per_truck)
+    prev_trucks = max(1, trucks // 4)  # the day before: a quarter of the fleet, cached
+    for first in range(0, prev_trucks, chunk_trucks):
+        count = min(chunk_trucks, prev_trucks - first)
+        store.write(city_chunk(rng, first, count, (plat, plon), local0, interval), f"p{first}")
+    cached_day_stays(store, [day - timedelta(days=1)], DEFAULT_TRAJECTORY_POLICY,
+                     LocalEngine(threads))  # fmt: skip
+    for first in range(0, trucks, chunk_trucks):
+        count = min(chunk_trucks, trucks - first)
+        fixes = city_chunk(rng, first, count, (plat, plon), local0 + 86_400, interval)
+        written += len(fixes)
+        store.write(fixes, f"c{first}")
+        del fixes
+    print(f"city-day: {written:,} fixes of {trucks:,} trucks (every {interval} s, "
+          f"{WORK_HOURS} h), {plat.shape[0]:,} places ({known_n:,} known), stored in "
+          f"{time.perf_counter() - began:.0f} s (not timed); the day before: {prev_trucks:,} "
+          f"trucks, stays cached")  # fmt: skip
+    policy = dataclasses.replace(DEFAULT_TRAJECTORY_POLICY, suspect_window_days=2)
+    before_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    began = time.perf_counter()
+    engine = TimedEngine(threads)
+    result = detect_day(store, day, known, policy, engine=engine)
+    total_s = time.perf_counter() - began
+    stays_s = engine.seconds
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"  read → stays ({threads} thread(s), {len(store.buckets(day))} buckets): "
+        f"{stays_s:.1f} s, {len(result.stays):,} stays ({written / stays_s:,.0f} fixes/s)"
+    )
+    print(
+        f"  stays cache, clusters and suspects over {result.window_stays:,} stays of 2 days: "
+        f"{total_s - stays_s:.1f} s, {len(result.clusters):,} clusters, "
+        f"{len(result.suspects):,} suspects"
+    )
+    print(f"  end to end: {total_s:.1f} s; peak resident memory {peak_mb:,.0f} MB "
+          f"(after generating and storing: {before_rss:,.0f} MB)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trucks", type=int, default=60)
@@ -143,7 +280,23 @@ def main() -> None:
     parser.add_argument("--trackintel-python", help="interpreter with trackintel 1.4.2")
     parser.add_argument("--copies", type=int, default=0,
                         help="end to end on the fleet tiled this many times (0: skip)")  # fmt: skip
+    parser.add_argument(
+        "--city-day",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run the daily job on a synthetic city-day of N fixes instead",
+    )
+    parser.add_argument("--interval", type=int, default=15, help="city-day: seconds per fix")
+    parser.add_argument("--threads", type=int, default=2, help="city-day: partitions at once")
+    parser.add_argument("--work-dir", type=Path, help="city-day: where to store (default: tmp)")
     args = parser.parse_args()
+    if args.city_day:
+        for line in machine_lines([("numpy", np.__version__), ("pyarrow", pa.__version__)]):
+            print(line)
+        with tempfile.TemporaryDirectory(dir=args.work_dir) as tmp:
+            city_day(args.city_day, args.interval, Path(tmp), args.seed, args.threads)
+        return
 
     import numba
     import sklearn

@@ -70,6 +70,7 @@ def test_demo_loads_once(cli_db: str) -> None:
     assert first.exit_code == 0, first.output
     assert "city_admin" in first.output and "demo-2024" in first.output
     assert "Monthly assessment closed for" in first.output  # two months of records, scored
+    assert "City Brain demo: 40 muck trucks" in first.output  # the fleet and its pushes
     second = runner.invoke(cli.app, ["demo", "--seed", "3", "--if-empty"])
     assert second.exit_code == 0 and "already" in second.output
     with Session(db.get_engine()) as s:

@@ -111,6 +111,8 @@ PURE_CORES = (
     "dustgrid.assessments.months",
     "dustgrid.assessments.scoring",
     "dustgrid.assessments.codec",
+    "dustgrid.trajectories.daily",
+    "dustgrid.trajectories.dask_engine",
 )
 IMPURE_LIBRARIES = frozenset({"sqlalchemy", "fastapi", "starlette", "jinja2", "alembic", "psycopg"})
 

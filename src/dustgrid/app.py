@@ -59,9 +59,11 @@ from dustgrid.overview.api import router as overview_router
 from dustgrid.patrols.api import router as patrols_router
 from dustgrid.sites.api import router as sites_router
 from dustgrid.telemetry.api import router as telemetry_router
+from dustgrid.trajectories.api import router as trajectories_router
 from dustgrid.web.alert_pages import router as alert_pages_router
 from dustgrid.web.assessment_pages import router as assessment_pages_router
 from dustgrid.web.case_pages import router as case_pages_router
+from dustgrid.web.citybrain_pages import router as citybrain_pages_router
 from dustgrid.web.credit_pages import router as credit_pages_router
 from dustgrid.web.csp import content_security_policy, without_inline_scripts
 from dustgrid.web.device_pages import router as device_pages_router
@@ -335,6 +337,8 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(video_ai_router)
     app.include_router(intake_pages_router)
     app.include_router(cases_router)
+    app.include_router(trajectories_router)
+    app.include_router(citybrain_pages_router)
     app.include_router(credit_router)
     app.include_router(notifications_router)
     app.include_router(case_pages_router)

@@ -172,6 +172,10 @@ def demo(
         bool,
         typer.Option(help="two closed months of records and their assessment scores"),
     ] = True,
+    with_fleet: Annotated[
+        bool,
+        typer.Option("--fleet/--no-fleet", help="muck-truck fixes and City Brain suspects"),
+    ] = True,
 ) -> None:
     """Load the generated demo city into the configured database (prints the logins)."""
     from dustgrid.db import refresh_planner_statistics, session_scope
@@ -197,9 +201,20 @@ def demo(
             session, reference_data, now=utcnow(), tz=ZoneInfo(get_settings().timezone)
         )
         closed = add_assessment_history(session, get_settings(), utcnow(), seed) if history else []
+        fleet = None
+        if with_fleet:
+            from dustgrid.demo.citybrain import load_fleet_demo
+
+            settings = get_settings()
+            today = utcnow().astimezone(ZoneInfo(settings.timezone)).date()
+            fleet = load_fleet_demo(
+                session, seed=seed, n_sites=sites, settings=settings, today=today
+            )
         session.commit()
         refresh_planner_statistics(session)
     typer.echo(summary.describe())
+    if fleet is not None:
+        typer.echo(fleet.describe())
     if mns:
         typer.echo(f"\nDemo dust monitors (HJ 212): {len(mns)}, {mns[0]} … {mns[-1]}")
     for mn, report in refs.items():

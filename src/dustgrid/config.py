@@ -145,6 +145,10 @@ class Settings(BaseSettings):
     notify_webhook_url: str = Field(default="", description="Outbound webhook; empty = off")
     notify_webhook_secret: str = Field(default="", description="HMAC-SHA256 key for the webhook")
     notify_webhook_timeout_s: float = 5.0
+    # City Brain (issue 14): every verdict on a pushed suspect is POSTed here, signed with
+    # HMAC-SHA256 of the body (header X-DustGrid-Signature); empty URL = off.
+    citybrain_webhook_url: str = Field(default="", description="City Brain verdict webhook")
+    citybrain_webhook_secret: str = Field(default="", description="HMAC-SHA256 key for it")
     jobs_max_attempts: int = 8
     jobs_backoff_s: float = Field(default=30.0, description="First retry delay, doubled each time")
     jobs_poll_s: float = 15.0

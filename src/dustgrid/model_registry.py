@@ -23,5 +23,6 @@ from dustgrid.outbox import models as outbox_models  # noqa: F401
 from dustgrid.patrols import models as patrol_models  # noqa: F401
 from dustgrid.sites import models as site_models  # noqa: F401
 from dustgrid.telemetry import models as telemetry_models  # noqa: F401
+from dustgrid.trajectories import models as trajectory_models  # noqa: F401
 
 metadata = Base.metadata

@@ -95,3 +95,35 @@ def test_suspects_are_ordered_best_score_first() -> None:
     assert len(found) == 2
     assert found[0].score >= found[1].score
     assert found[0].cluster.trucks == 4
+
+
+def test_the_nearest_known_place_is_the_one_of_least_clearance_among_many() -> None:
+    """Thousands of places of very different radii: the ball-tree search gives each cluster
+    the same least clearance (distance minus radius) as comparing every pair."""
+    from dustgrid.geo.coords import haversine_m
+    from dustgrid.trajectories.clusters import Cluster, _with_known
+
+    rng = np.random.default_rng(7)
+    known = [
+        KnownPlace(
+            f"p{i}",
+            "depot",
+            *latlon(*rng.uniform(-20_000, 20_000, 2)),
+            radius_m=float(rng.choice([50.0, 80.0, 3000.0])),
+        )  # fmt: skip
+        for i in range(3000)
+    ]
+    blank = dict(trucks=3, visits=3, days=2, dwell_seconds=0, night_share=0.0, first_seen=0,
+                 last_seen=0, terminals=(), companies=(), nearest_known=None,
+                 known_clearance_m=None)  # fmt: skip
+    clusters = [
+        Cluster(*latlon(*rng.uniform(-20_000, 20_000, 2)), **blank)  # type: ignore[arg-type]
+        for _ in range(60)
+    ]
+    for c in _with_known(clusters, known):
+        brute = min(haversine_m(c.lat, c.lon, k.lat, k.lon) - k.radius_m for k in known)
+        assert abs(c.known_clearance_m - brute) < 1e-6  # type: ignore[operator]
+        chosen = next(k for k in known if k.name == c.nearest_known)
+        assert (
+            abs(haversine_m(c.lat, c.lon, chosen.lat, chosen.lon) - chosen.radius_m - brute) < 1e-6
+        )

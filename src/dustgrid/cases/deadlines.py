@@ -55,10 +55,12 @@ def work_calendar(settings: Settings | None = None) -> WorkCalendar:
     )
 
 
-# Whose clock each one is: dispatching is L1's, acknowledging and verifying L2's; the rest
-# belong to the responsible person (their level, L3 when nobody is named yet).
+# Whose clock each one is: dispatching is L1's, acknowledging and verifying L2's; the City
+# Brain's 24-hour feedback clock is the district grid's (L2, seed 000 §1(二): the district
+# confirms or dismisses); the rest belong to the responsible person (their level, L3 when
+# nobody is named yet).
 CLOCK_LEVEL: dict[Clock, Level | None] = {
-    Clock.feedback: Level.L1,
+    Clock.feedback: Level.L2,
     Clock.dispatch: Level.L1,
     Clock.acknowledge: Level.L2,
     Clock.verify: Level.L2,
@@ -67,6 +69,16 @@ CLOCK_LEVEL: dict[Clock, Level | None] = {
     Clock.recheck: None,
     Clock.penalty: None,
 }
+
+
+# Clocks of moves that only pass a case on (dispatch, transfer, return): they never replace
+# a running feedback clock, so forwarding a City Brain push does not answer it.
+FORWARDING_CLOCKS = frozenset({Clock.dispatch, Clock.acknowledge})
+
+
+def keeps_feedback_clock(running: str | None, clock: Clock | None) -> bool:
+    """True when a move starting ``clock`` only forwards a case whose feedback clock runs."""
+    return running == Clock.feedback.value and clock in FORWARDING_CLOCKS
 
 
 def clock_level(clock: Clock, responsible_level: Level | None) -> Level:

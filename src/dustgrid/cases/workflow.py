@@ -234,8 +234,8 @@ def _start_clock(
 ) -> dict[str, Any] | None:
     if Followup.stop_clock in plan.followups:
         return deadlines.apply_clock(case, None)
-    if plan.clock is None:
-        return None
+    if plan.clock is None or deadlines.keeps_feedback_clock(case.clock, plan.clock):
+        return None  # forwarding a City Brain push leaves the district's 24 hours running
     level: Level | None = None
     if case.responsible_user_id:
         user = session.get(User, case.responsible_user_id)

@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dustgrid.trajectories.clusters import find_suspects
+from dustgrid.trajectories.clusters import KnownPlace, find_suspects
 from dustgrid.trajectories.fixes import (
     CRS_CHOICES,
     BadRow,
@@ -24,6 +24,9 @@ from dustgrid.trajectories.fixes import (
 from dustgrid.trajectories.policy import DEFAULT_TRAJECTORY_POLICY, TrajectoryPolicy
 from dustgrid.trajectories.stays import SECONDS_PER_DAY, Fixes, detect_stays
 from dustgrid.trajectories.store import BadBatchId, FixStore
+
+if TYPE_CHECKING:
+    from dustgrid.trajectories.dask_engine import DaskEngine
 
 STORE_FOLDER = ("trajectories", "fixes")  # under the data directory (DUSTGRID_VAR_DIR)
 
@@ -142,3 +145,92 @@ def store(
     except (UnreadableInput, BadBatchId) as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"{sum(len(p) for p in parts)} fixes stored in {files} partition file(s)")
+
+
+ENGINES = ("local", "dask")
+
+DETECT_HELP = "\n\n".join(
+    [
+        "Stays of one local day and suspected unpermitted sites over the window of days "
+        "ending at it (suspect_window_days, 7), from the fixes stored by `store`. No database.",
+        "Stays are cached per day beside the fixes (<data dir>/trajectories/stays/) and "
+        "computed again only for buckets whose fix files changed.",
+        "Output: a summary, then one line per suspect; with --json one JSON object per line "
+        "and suspect (as `suspects`), the summary on stderr. --engine dask --scheduler ADDRESS "
+        "runs the stays on a Dask cluster, one task per (day, bucket); the workers must see "
+        "the same data directory. Exit code 2 when an input is unusable.",
+    ]
+)
+
+
+def _known_or_none(known: Path | None) -> list[KnownPlace]:
+    if known is None:
+        return []
+    try:
+        places, bad_places = read_known_places(known)
+    except UnreadableInput as exc:
+        raise _fail(str(exc)) from None
+    _report(bad_places, known)
+    return places
+
+
+def _dask_engine(scheduler: str) -> DaskEngine:
+    from dustgrid.trajectories.dask_engine import DaskEngine, DaskUnavailable
+
+    try:
+        return DaskEngine(scheduler)
+    except DaskUnavailable as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command("detect", help=DETECT_HELP)
+def detect(
+    day: Annotated[str, typer.Option("--day", help="the local day, YYYY-MM-DD")],
+    known: Annotated[
+        Path | None, typer.Option("--known", help="CSV of known places name,kind,lat,lon,radius_m")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="default: the data directory (var_dir)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per suspect")] = False,
+    engine: Annotated[str, typer.Option("--engine", help="local or dask")] = "local",
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Dask scheduler address (--engine dask)")
+    ] = None,
+) -> None:
+    from dustgrid.trajectories.daily import detect_day
+
+    policy = DEFAULT_TRAJECTORY_POLICY
+    try:
+        the_day = date.fromisoformat(day)
+    except ValueError:
+        raise _fail("--day must be a date YYYY-MM-DD") from None
+    if engine not in ENGINES:
+        raise _fail(f"--engine must be one of {', '.join(ENGINES)}")
+    if engine == "dask" and not scheduler:
+        raise _fail("--engine dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
+    places = _known_or_none(known)
+    runner = _dask_engine(str(scheduler)) if engine == "dask" else None
+    try:
+        result = detect_day(FixStore(store_root(data_dir)), the_day, places, policy,
+                            engine=runner)  # fmt: skip
+    finally:
+        if runner is not None:
+            runner.close()
+    first, last = result.window
+    summary = (
+        f"{the_day.isoformat()}: {len(result.stays)} stays; window {first.isoformat()} – "
+        f"{last.isoformat()}: {result.window_stays} stays, {len(result.clusters)} clusters, "
+        f"{len(result.suspects)} suspects"
+    )
+    typer.echo(summary, err=as_json)
+    for found in result.suspects:
+        if as_json:
+            typer.echo(json.dumps(found.as_json(policy), ensure_ascii=False))
+        else:
+            o = found.as_json(policy)
+            typer.echo(
+                f"  score {o['score']:>5}  {o['lat']:.6f},{o['lon']:.6f}  {o['trucks']} trucks, "
+                f"{o['days']} days, {o['visits']} visits, {o['dwell_minutes']} min  "
+                f"{o['first_seen']} … {o['last_seen']}"
+            )

@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 from sklearn.cluster import DBSCAN
+from sklearn.neighbors import BallTree
 
 from dustgrid.geo.coords import EARTH_RADIUS_M
 from dustgrid.trajectories.policy import DEFAULT_TRAJECTORY_POLICY, TrajectoryPolicy
@@ -32,7 +33,7 @@ from dustgrid.trajectories.stays import I64, SECONDS_PER_DAY, Stays
 
 NOISE = -1
 _SCORE_DIGITS = 1
-_KNOWN_CHUNK = 4096  # known places per block of the cluster × place distance matrix
+_KNOWN_NEAREST = 8  # nearest known places looked at first for each cluster
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,12 +142,13 @@ def build_clusters(
     order = np.argsort(lab, kind="stable")
     bounds = np.searchsorted(lab[order], np.arange(n + 1))
     lat, lon = stays.lat[kept][order], stays.lon[kept][order]
+    term, start, end = term[order], start[order], end[order]  # once, not once per cluster
     out: list[Cluster] = []
     for c in range(n):  # one step per cluster, not per fix
         if trucks[c] < policy.cluster_min_trucks:
             continue
         sl = slice(bounds[c], bounds[c + 1])
-        names = tuple(sorted({stays.terminals[i] for i in np.unique(term[order][sl])}))
+        names = tuple(sorted({stays.terminals[i] for i in np.unique(term[sl])}))
         firms = tuple(sorted({companies[t] for t in names if t in companies})) if companies else ()
         out.append(
             Cluster(
@@ -157,8 +159,8 @@ def build_clusters(
                 days=int(days[c]),
                 dwell_seconds=int(dwell[c]),
                 night_share=float(night[c] / visits[c]),
-                first_seen=int(start[order][sl].min()),
-                last_seen=int(end[order][sl].max()),
+                first_seen=int(start[sl].min()),
+                last_seen=int(end[sl].max()),
                 terminals=names,
                 companies=firms,
                 nearest_known=None,
@@ -168,33 +170,35 @@ def build_clusters(
     return _with_known(out, known)
 
 
-def _haversine_matrix(
-    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
-) -> np.ndarray:
-    p1, p2 = np.radians(lat1)[:, None], np.radians(lat2)[None, :]
-    dl = np.radians(lon2)[None, :] - np.radians(lon1)[:, None]
-    h = np.sin((p2 - p1) / 2.0) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2.0) ** 2
-    return np.asarray(2.0 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(h))))
-
-
 def _with_known(clusters: list[Cluster], known: Sequence[KnownPlace]) -> list[Cluster]:
-    """Each cluster with its nearest known place by clearance (distance minus radius)."""
+    """Each cluster with its nearest known place by clearance (distance minus radius).
+
+    A ball tree over the known places (haversine) gives each cluster its ``_KNOWN_NEAREST``
+    nearest places and the best clearance c among them; any place with a smaller clearance
+    lies within c + the largest radius, so one radius query per cluster makes it exact.
+    Memory grows with clusters + places, never with their product.
+    """
     if not clusters or not known:
         return clusters
-    clat = np.array([c.lat for c in clusters])
-    clon = np.array([c.lon for c in clusters])
-    best = np.full(len(clusters), np.inf)
-    which = np.zeros(len(clusters), np.int64)
-    for lo in range(0, len(known), _KNOWN_CHUNK):
-        block = known[lo : lo + _KNOWN_CHUNK]
-        klat = np.array([k.lat for k in block])
-        klon = np.array([k.lon for k in block])
-        radius = np.array([k.radius_m for k in block])
-        clearance = _haversine_matrix(clat, clon, klat, klon) - radius[None, :]
-        arg = clearance.argmin(axis=1)
-        val = clearance[np.arange(len(clusters)), arg]
-        better = val < best
-        best[better], which[better] = val[better], arg[better] + lo
+    query = np.radians(np.array([[c.lat, c.lon] for c in clusters]))
+    places = np.radians(np.array([[k.lat, k.lon] for k in known]))
+    radius = np.array([k.radius_m for k in known])
+    tree = BallTree(places, metric="haversine")
+    k = min(len(known), _KNOWN_NEAREST)
+    dist, idx = tree.query(query, k=k)
+    clearance = dist * EARTH_RADIUS_M - radius[idx]
+    rows = np.arange(len(clusters))
+    pick = clearance.argmin(axis=1)
+    best, which = clearance[rows, pick], idx[rows, pick]
+    if k < len(known):
+        reach = np.maximum(best + radius.max(), 0.0) / EARTH_RADIUS_M
+        found, found_dist = tree.query_radius(query, r=reach, return_distance=True)
+        for i in range(len(clusters)):  # one step per cluster, a handful of places each
+            if len(found[i]):
+                c = found_dist[i] * EARTH_RADIUS_M - radius[found[i]]
+                m = int(c.argmin())
+                if c[m] < best[i]:
+                    best[i], which[i] = c[m], found[i][m]
     return [
         _replace_known(c, known[int(w)].name, float(b))
         for c, w, b in zip(clusters, which, best, strict=True)

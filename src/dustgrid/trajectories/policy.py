@@ -29,10 +29,11 @@ class TrajectoryPolicy:
 
     Suspect: a cluster farther than ``known_buffer_m`` beyond every known place's radius,
     active on at least ``suspect_min_days`` local days with at least ``suspect_min_trucks``
-    distinct trucks.
+    distinct trucks. The daily run (``daily.detect_day``) clusters the stays of the
+    ``suspect_window_days`` days ending at the day it runs for.
     """
 
-    version: str = "2026.1"
+    version: str = "2026.2"
     stay_distance_m: float = 100.0
     stay_min_minutes: float = 5.0
     gap_max_minutes: float = 15.0
@@ -46,6 +47,9 @@ class TrajectoryPolicy:
     known_buffer_m: float = 250.0
     suspect_min_days: int = 2
     suspect_min_trucks: int = 3
+    # The daily run clusters the stays of this many days ending at the day it runs for (the
+    # suspect rule needs ≥ suspect_min_days days, so one day alone never makes a suspect).
+    suspect_window_days: int = 7
     # Local time (China has one zone and no daylight saving): days and night hours.
     utc_offset_hours: int = 8
     night_start_hour: int = 22  # a visit starting at or after 22:00 …
@@ -59,7 +63,7 @@ class TrajectoryPolicy:
     storage_buckets: int = 64
     basis: str = (
         "issue 14 / seed 000 §1: D 100 m, T 5 min, G 15 min, buffer 250 m, ≥ 2 days, "
-        "≥ 3 trucks; clustering radius, night hours and score: platform default"
+        "≥ 3 trucks; clustering radius, 7-day window, night hours and score: platform default"
     )
 
     @property

@@ -69,14 +69,14 @@ class FixStore:
         order = np.argsort(key, kind="stable")
         keys, starts = np.unique(key[order], return_index=True)
         ends = np.append(starts[1:], len(order))
-        names = np.asarray(fixes.terminals, dtype=object)
+        names = pa.array(fixes.terminals, pa.string())
         for k, lo, hi in zip(keys, starts, ends, strict=True):  # one step per partition
             rows = order[lo:hi]
             d, b = divmod(int(k), self.policy.storage_buckets)
             folder = self.root / _day_name(_EPOCH + timedelta(days=d)) / _bucket_name(b)
             folder.mkdir(parents=True, exist_ok=True)
             table = pa.table({
-                "terminal_id": pa.array(names[fixes.terminal[rows]].tolist(), pa.string()),
+                "terminal_id": names.take(pa.array(fixes.terminal[rows])),  # no str per fix
                 "time": pa.array(fixes.t[rows], pa.int64()),
                 "lat": pa.array(fixes.lat[rows], pa.float64()),
                 "lon": pa.array(fixes.lon[rows], pa.float64()),
@@ -87,6 +87,10 @@ class FixStore:
             os.replace(temporary, final)
         return len(keys)
 
+    def buckets_of(self, terminals: list[str]) -> list[int]:
+        """The bucket of each terminal id."""
+        return [int(b) for b in terminal_buckets(tuple(terminals), self.policy.storage_buckets)]
+
     def buckets(self, day: date) -> list[int]:
         """The buckets holding fixes of ``day``."""
         folder = self.root / _day_name(day)
@@ -94,21 +98,31 @@ class FixStore:
             return []
         return sorted(int(p.name.split("=")[1]) for p in folder.glob("bucket=*") if p.is_dir())
 
+    def partition_folder(self, day: date, bucket: int) -> Path:
+        """The folder of one (day, bucket) partition (one file per batch inside)."""
+        return self.root / _day_name(day) / _bucket_name(bucket)
+
     def read(self, day: date, bucket: int) -> Fixes:
         """The fixes of one day and bucket (every batch), in no particular order."""
-        parts = sorted((self.root / _day_name(day) / _bucket_name(bucket)).glob("part-*.parquet"))
+        parts = sorted(self.partition_folder(day, bucket).glob("part-*.parquet"))
         if not parts:
             return Fixes((), *(np.empty(0, np.int64),) * 2, *(np.empty(0),) * 2)
-        table = pa.concat_tables([pq.read_table(p) for p in parts])
-        ids = table.column("terminal_id").combine_chunks().dictionary_encode()
-        names = ids.dictionary.to_pylist()
-        order = np.argsort(np.asarray(names, dtype=object))
-        remap = np.empty(len(names), np.int64)
-        remap[order] = np.arange(len(names))
-        codes = remap[ids.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
+        # terminal ids read as dictionaries: no string per fix, one per terminal and file
+        table = pa.concat_tables(
+            [pq.ParquetFile(p, read_dictionary=["terminal_id"]).read() for p in parts]
+        )
+        chunks = table.column("terminal_id").chunks
+        dictionaries = [c.dictionary.to_numpy(zero_copy_only=False) for c in chunks]
+        names, inverse = np.unique(np.concatenate(dictionaries).astype(object),
+                                   return_inverse=True)  # fmt: skip
+        offsets = np.cumsum([0] + [len(d) for d in dictionaries])
+        codes = np.concatenate([
+            inverse[offsets[k] + c.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
+            for k, c in enumerate(chunks)
+        ]) if chunks else np.empty(0, np.int64)  # fmt: skip
         return Fixes(
-            terminals=tuple(str(names[i]) for i in order),
-            terminal=codes,
+            terminals=tuple(str(n) for n in names),
+            terminal=codes.astype(np.int64),
             t=table.column("time").to_numpy().astype(np.int64),
             lat=table.column("lat").to_numpy().astype(np.float64),
             lon=table.column("lon").to_numpy().astype(np.float64),
@@ -122,10 +136,16 @@ class FixStore:
     def stays_of_day(self, day: date) -> Stays:
         """Stay points of every truck-day of ``day``, computed bucket by bucket."""
         parts = [detect_stays(fixes, self.policy) for fixes in self.iter_day(day)]
-        return _concat_stays(parts)
+        return concat_stays(parts)
 
 
-def _concat_stays(parts: list[Stays]) -> Stays:
+def empty_stays() -> Stays:
+    """No stays."""
+    return concat_stays([])
+
+
+def concat_stays(parts: list[Stays]) -> Stays:
+    """One set of stays from several (terminal codes re-mapped to one sorted list)."""
     names = sorted(set().union(*(p.terminals for p in parts))) if parts else []
     lookup = np.asarray(names, dtype=object)
     codes = [

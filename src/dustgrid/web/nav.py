@@ -40,6 +40,11 @@ def is_assessed(principal: Principal) -> bool:
     return principal.role != Role.contractor
 
 
+def sees_citybrain(principal: Principal) -> bool:
+    """City Brain pushes: the grid's staff and officials (not companies, not inspectors)."""
+    return principal.role in LEADERS or principal.role == Role.officer
+
+
 def everyone(principal: Principal) -> bool:
     return True
 
@@ -83,6 +88,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("/assessments", "nav.assessments", is_assessed),
     NavEntry("/users", "nav.users", holds(Perm.user_admin)),
     NavEntry("/cases", "nav.cases", everyone),
+    NavEntry("/citybrain", "nav.citybrain", sees_citybrain),
     NavEntry("/credit", "nav.credit", everyone),
     NavEntry("/notifications", "notifications.title", everyone, testid="notif-badge"),
 )

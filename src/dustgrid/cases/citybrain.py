@@ -1,0 +1,167 @@
+"""City Brain pushes (seed 000 §1(一)–(二)): the district grid's 24-hour clock.
+
+A suspected unpermitted site is pushed as a City Brain case and *routed* at once to the
+district's L2 unit (``route``): the case is dispatched to that unit by the system, and its
+feedback clock (24 hours, ``CasePolicy``) is the district's (``deadlines.CLOCK_LEVEL``:
+L2), so an overdue push escalates to L1 like any L2 clock (``escalation``).
+
+Forwarding does not answer the push: a move that only passes the case on (L1 dispatching,
+transferring; the district returning it) keeps the running feedback clock instead of
+starting its own (``deadlines.keeps_feedback_clock``, used by ``workflow``). Only the district's
+verdict stops it: confirmed (``confirm``: the case gets the new ledger site and the
+district accepts it as the enforcement case) or dismissed (``dismiss``: the case closes).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from dustgrid.cases import deadlines
+from dustgrid.cases.events import CaseAudit, record_event
+from dustgrid.cases.models import Case, CaseEvent
+from dustgrid.cases.states import CaseSource, CaseState, Move
+from dustgrid.cases.workflow import MoveInput, transition
+from dustgrid.config import Settings
+from dustgrid.errors import Conflict
+from dustgrid.i18n import Msg
+from dustgrid.identity.principal import Principal
+
+ROUTED = "case.routed"
+CONFIRMED = "case.citybrain_confirmed"
+DISMISSED = "case.citybrain_dismissed"
+# States in which the district can still give its verdict (the case is in its hands).
+VERDICT_STATES = frozenset({CaseState.dispatched})
+
+
+def route(
+    session: Session,
+    case: Case,
+    *,
+    unit_id: int,
+    unit_name: str,
+    grid_id: int | None,
+    grid_code: str | None,
+    now: datetime,
+    settings: Settings,
+) -> CaseEvent:
+    """Dispatch a fresh City Brain case to the district's L2 unit (the system routes it by
+    location; its feedback clock keeps running and is the unit's)."""
+    if case.source != CaseSource.city_brain or case.state != CaseState.reported:
+        raise Conflict(Msg("trajectories.error.not_routable"))
+    before = case.state.value
+    case.assigned_unit_id = unit_id
+    case.dispatched_at = now
+    case.state = CaseState.dispatched
+    policy = deadlines.case_policy(settings)
+    return record_event(
+        session,
+        case,
+        ROUTED,
+        actor=None,
+        now=now,
+        policy_version=policy.version,
+        settings=settings,
+        data={
+            "unit_id": unit_id,
+            "unit_name": unit_name,
+            "grid_id": grid_id,
+            "grid_code": grid_code,
+            "due_at": case.due_at.isoformat() if case.due_at else None,
+        },
+        from_state=before,
+        audit_row=CaseAudit(
+            action="case.route",
+            summary=f"城市大脑推送案件 #{case.id} 交至 {unit_name}",
+            changes={"state": [before, case.state.value], "assigned_unit_id": [None, unit_id]},
+        ),
+    )
+
+
+def _check_open(case: Case) -> None:
+    if case.source != CaseSource.city_brain or case.state not in VERDICT_STATES:
+        raise Conflict(
+            Msg("trajectories.error.verdict_state", {"state": Msg(f"case_state.{case.state}")}),
+            details={"state": case.state.value},
+        )
+
+
+def confirm(
+    session: Session,
+    case: Case,
+    *,
+    actor: Principal,
+    site_id: int,
+    responsible_id: int,
+    text: str,
+    now: datetime,
+    settings: Settings,
+) -> CaseEvent:
+    """The district confirms: the case is about the new ledger site from now on, and the
+    district accepts it as the enforcement case (the handling clock replaces the 24 hours)."""
+    _check_open(case)
+    before = case.site_id
+    case.site_id = site_id
+    policy = deadlines.case_policy(settings)
+    record_event(
+        session,
+        case,
+        CONFIRMED,
+        actor=actor,
+        now=now,
+        policy_version=policy.version,
+        settings=settings,
+        reason=text,
+        data={"site_id": site_id, "verdict": "confirmed"},
+        from_state=case.state.value,
+        audit_row=CaseAudit(
+            action="case.citybrain_confirm",
+            summary=f"确认城市大脑推送案件 #{case.id} 为未批先建",
+            changes={"site_id": [before, site_id]},
+        ),
+    )
+    return transition(
+        session,
+        case,
+        Move.accept.value,
+        actor=actor,
+        data=MoveInput(responsible_id=responsible_id),
+        settings=settings,
+        now=now,
+    )
+
+
+def dismiss(
+    session: Session,
+    case: Case,
+    *,
+    actor: Principal,
+    reason: str,
+    now: datetime,
+    settings: Settings,
+) -> CaseEvent:
+    """The district dismisses the push: the case closes and its clock stops."""
+    _check_open(case)
+    before = case.state.value
+    case.state = CaseState.closed
+    case.closed_at = now
+    deadlines.apply_clock(case, None)
+    policy = deadlines.case_policy(settings)
+    return record_event(
+        session,
+        case,
+        DISMISSED,
+        actor=actor,
+        now=now,
+        policy_version=policy.version,
+        settings=settings,
+        reason=reason,
+        data={"verdict": "dismissed"},
+        from_state=before,
+        audit_row=CaseAudit(
+            action="case.citybrain_dismiss",
+            summary=f"城市大脑推送案件 #{case.id} 核实为非未批先建，办结",
+            changes={"state": [before, case.state.value]},
+        ),
+    )

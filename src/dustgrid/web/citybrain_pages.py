@@ -1,0 +1,320 @@
+"""City Brain pages (issue 14): the confirmation queue with each district's 24-hour clock
+and the suspects on a map (``/citybrain``), one suspect with its evidence, the tracks of
+the trucks that visited and the verdict forms (``/citybrain/suspects/{id}``), the heat map
+of stays by day (``/citybrain/heat``), and the known places and truck registry with their
+Excel imports (``/citybrain/places``, ``/citybrain/trucks``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile
+
+from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
+from dustgrid.bounds import Id
+from dustgrid.config import Settings
+from dustgrid.errors import Forbidden
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm, Role
+from dustgrid.models import utcnow
+from dustgrid.sites.models import SiteKind, Stage
+from dustgrid.trajectories import service as svc
+from dustgrid.trajectories.models import DismissReason, PlaceKind, SuspectStatus
+from dustgrid.trajectories.schemas import ConfirmIn, DismissIn, PlaceIn
+from dustgrid.web.forms import attempt, flash, pop_flash
+from dustgrid.web.nav import sees_citybrain
+from dustgrid.web.templating import render
+from dustgrid.workcal.calendar import people_time
+
+router = APIRouter(include_in_schema=False)
+FLASH_KEY = "citybrain_flash"
+TRACK_RADIUS_M = 150.0  # stays within this of a suspect are its visits on the page
+
+
+def _gate(principal: Principal) -> None:
+    if not sees_citybrain(principal):
+        raise Forbidden("auth.error.forbidden")
+
+
+def _helpers(settings: Settings) -> dict[str, Any]:
+    tz = ZoneInfo(settings.timezone)
+    now = utcnow()
+
+    def when(t: datetime | None) -> str:
+        return people_time(t, tz)
+
+    def left(due: datetime) -> dict[str, Any]:
+        """The 24-hour clock: hours and minutes left (negative: overdue) and its light."""
+        seconds = int((due - now).total_seconds())
+        h, m = divmod(abs(seconds) // 60, 60)
+        light = "red" if seconds < 0 else ("yellow" if seconds < 4 * 3600 else "green")
+        return {"h": h, "m": m, "overdue": seconds < 0, "light": light}
+
+    return {"when": when, "left": left, "now": now}
+
+
+@router.get("/citybrain", response_class=HTMLResponse)
+def index(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    status: str = "",
+) -> Response:
+    _gate(principal)
+    chosen = SuspectStatus(status) if status in {s.value for s in SuspectStatus} else None
+    rows = svc.list_suspects(session, principal, status=chosen)
+    now = utcnow()
+    items = [svc.suspect_out(session, s, now) for s in rows]
+    points = [
+        {"id": s.id, "lat": s.lat, "lon": s.lon, "status": s.status.value, "ref": s.ref}
+        for s in items
+    ]
+    return render(
+        request,
+        "citybrain/index.html",
+        items=items,
+        queue=svc.queue(session, principal, now),
+        status=chosen.value if chosen else "",
+        statuses=list(SuspectStatus),
+        points=points,
+        can_manage=principal.can(Perm.case_intake),
+        flash=pop_flash(request, key=FLASH_KEY),
+        **_helpers(settings),
+    )
+
+
+@router.get("/citybrain/suspects/{suspect_id}", response_class=HTMLResponse)
+def detail(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    suspect_id: Id,
+) -> Response:
+    _gate(principal)
+    row = svc.get_suspect(session, principal, suspect_id)
+    s = svc.suspect_out(session, row, utcnow())
+    visits = svc.suspect_visits(session, row, TRACK_RADIUS_M)
+    days = sorted({v.day for v in visits})[-3:] or [row.last_detected_on]
+    tracks = svc.tracks(settings, row, days)
+    may_decide = (
+        principal.role == Role.district_admin
+        and principal.org_unit_id == row.unit_id
+        and row.status == SuspectStatus.pushed
+    )
+    return render(
+        request,
+        "citybrain/detail.html",
+        s=s,
+        visits=visits,
+        plates=dict(zip(row.terminals or [], s.evidence.plates, strict=False)),
+        map_data={
+            "suspect": {"lat": s.lat, "lon": s.lon, "ref": s.ref},
+            "tracks": [{"key": k, "points": v} for k, v in tracks.items()],
+            "visits": [{"lat": v.lat, "lon": v.lon} for v in visits],
+        },
+        may_decide=may_decide,
+        reasons=list(DismissReason),
+        kinds=list(SiteKind),
+        stages=list(Stage),
+        flash=pop_flash(request, key=FLASH_KEY),
+        **_helpers(settings),
+    )
+
+
+@router.post("/citybrain/suspects/{suspect_id}/confirm")
+async def confirm(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    suspect_id: Id,
+) -> Response:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token") or ""))
+
+    def act() -> object:
+        body = ConfirmIn.model_validate(
+            {
+                "name": str(form.get("name") or ""),
+                "kind": str(form.get("kind") or SiteKind.other.value),
+                "stage": str(form.get("stage") or Stage.earthwork.value),
+                "note": str(form.get("note") or ""),
+            }
+        )
+        return svc.confirm(session, principal, suspect_id, body, settings=settings, now=utcnow())
+
+    if attempt(request, session, act, key=FLASH_KEY) is not None:
+        flash(request, ok="citybrain.flash.confirmed", key=FLASH_KEY)
+    return RedirectResponse(f"/citybrain/suspects/{suspect_id}", status_code=303)
+
+
+@router.post("/citybrain/suspects/{suspect_id}/dismiss")
+async def dismiss(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    suspect_id: Id,
+) -> Response:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token") or ""))
+
+    def act() -> object:
+        body = DismissIn.model_validate(
+            {"reason": str(form.get("reason") or ""), "text": str(form.get("text") or "")}
+        )
+        return svc.dismiss(session, principal, suspect_id, body, settings=settings, now=utcnow())
+
+    if attempt(request, session, act, key=FLASH_KEY) is not None:
+        flash(request, ok="citybrain.flash.dismissed", key=FLASH_KEY)
+    return RedirectResponse(f"/citybrain/suspects/{suspect_id}", status_code=303)
+
+
+@router.get("/citybrain/heat", response_class=HTMLResponse)
+def heat(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    day: str = "",
+) -> Response:
+    _gate(principal)
+    days = svc.heat_days(session)
+    try:
+        chosen = date.fromisoformat(day) if day else (days[0] if days else None)
+    except ValueError:
+        chosen = days[0] if days else None
+    cells = svc.heat(session, chosen) if chosen else []
+    return render(
+        request,
+        "citybrain/heat.html",
+        days=days,
+        day=chosen,
+        prev_day=(chosen - timedelta(days=1)) if chosen else None,
+        next_day=(chosen + timedelta(days=1)) if chosen else None,
+        cells=cells,
+        total=sum(c["n"] for c in cells),
+        **_helpers(settings),
+    )
+
+
+@router.get("/citybrain/places", response_class=HTMLResponse)
+def places(
+    request: Request, session: DbSession, principal: CurrentPrincipal, settings: AppSettings
+) -> Response:
+    _gate(principal)
+    return render(
+        request,
+        "citybrain/places.html",
+        places=svc.list_places(session),
+        kinds=[k for k in PlaceKind if k != PlaceKind.permitted_site],
+        can_manage=principal.can(Perm.case_intake),
+        flash=pop_flash(request, key=FLASH_KEY),
+        errors=request.session.pop("citybrain_rows", None),
+        **_helpers(settings),
+    )
+
+
+@router.post("/citybrain/places")
+async def add_place(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token") or ""))
+
+    def act() -> object:
+        body = PlaceIn.model_validate(
+            {
+                "name": str(form.get("name") or ""),
+                "kind": str(form.get("kind") or ""),
+                "lat": str(form.get("lat") or ""),
+                "lon": str(form.get("lon") or ""),
+                "radius_m": str(form.get("radius_m") or "150"),
+                "note": str(form.get("note") or ""),
+            }
+        )
+        return svc.save_place(session, principal, body)
+
+    if attempt(request, session, act, key=FLASH_KEY) is not None:
+        flash(request, ok="citybrain.flash.place_saved", key=FLASH_KEY)
+    return RedirectResponse("/citybrain/places", status_code=303)
+
+
+@router.post("/citybrain/places/{place_id}/retire")
+async def retire_place(
+    request: Request, session: DbSession, principal: CurrentPrincipal, place_id: Id
+) -> Response:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    if (
+        attempt(
+            request, session, lambda: svc.retire_place(session, principal, place_id), key=FLASH_KEY
+        )
+        is not None
+    ):
+        flash(request, ok="citybrain.flash.place_retired", key=FLASH_KEY)
+    return RedirectResponse("/citybrain/places", status_code=303)
+
+
+async def _upload(request: Request) -> bytes:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    file = form.get("file")
+    return await file.read() if isinstance(file, UploadFile) else b""
+
+
+@router.post("/citybrain/places/import")
+async def import_places(
+    request: Request, session: DbSession, principal: CurrentPrincipal, settings: AppSettings
+) -> Response:
+    content = await _upload(request)
+    done = attempt(
+        request,
+        session,
+        lambda: svc.import_places(session, principal, content, settings),
+        key=FLASH_KEY,
+    )
+    if done is not None:
+        created, _, errors = done
+        flash(request, ok="citybrain.flash.imported", key=FLASH_KEY)
+        request.session["citybrain_rows"] = {"created": created, "errors": errors[:50]}
+    return RedirectResponse("/citybrain/places", status_code=303)
+
+
+@router.get("/citybrain/trucks", response_class=HTMLResponse)
+def trucks(
+    request: Request, session: DbSession, principal: CurrentPrincipal, settings: AppSettings
+) -> Response:
+    _gate(principal)
+    return render(
+        request,
+        "citybrain/trucks.html",
+        trucks=svc.list_trucks(session),
+        can_manage=principal.can(Perm.case_intake),
+        flash=pop_flash(request, key=FLASH_KEY),
+        errors=request.session.pop("citybrain_rows", None),
+        **_helpers(settings),
+    )
+
+
+@router.post("/citybrain/trucks/import")
+async def import_trucks(
+    request: Request, session: DbSession, principal: CurrentPrincipal, settings: AppSettings
+) -> Response:
+    content = await _upload(request)
+    done = attempt(
+        request,
+        session,
+        lambda: svc.import_trucks(session, principal, content, settings),
+        key=FLASH_KEY,
+    )
+    if done is not None:
+        created, updated, errors = done
+        flash(request, ok="citybrain.flash.imported", key=FLASH_KEY)
+        request.session["citybrain_rows"] = {"created": created + updated, "errors": errors[:50]}
+    return RedirectResponse("/citybrain/trucks", status_code=303)
