@@ -1,0 +1,64 @@
+"""Issue 13, forms that help (a real browser): the site form's map picker, the searchable site
+picker of the case report form and the alert rule form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dustgrid.geo.coords import gcj02_to_wgs84, wgs84_to_gcj02
+from tests.web.test_browser_ledger import login
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def phone(browser: Any) -> Any:
+    context = browser.new_context(
+        locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    yield context
+    context.close()
+
+
+def test_clicking_the_map_fills_the_coordinates_on_a_phone(phone: Any, live_server: Any) -> None:
+    page = phone.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    login(page, live_server.url, "d_heping")
+    page.goto(f"{live_server.url}/sites/new")
+    page.wait_for_selector("[data-coord-map-row][data-ready]")
+    assert page.input_value("[name=lat]") == "" and page.input_value("[name=lon]") == ""
+    box = page.locator("[data-testid=coord-map]").bounding_box()
+    page.locator("[data-testid=coord-map]").click(position={"x": box["width"] / 2, "y": 120})
+    page.wait_for_function("document.querySelector('[name=lat]').value !== ''")
+    lat, lon = float(page.input_value("[name=lat]")), float(page.input_value("[name=lon]"))
+    assert 41.6 < lat < 42.0 and 123.2 < lon < 123.7  # inside 和平区 of the test city
+    assert page.locator(".coord-pin").count() == 1
+    # typing coordinates moves the pin there
+    page.fill("[name=lat]", "41.7950")
+    page.fill("[name=lon]", "123.4050")
+    pin = page.evaluate(
+        "(() => { const r = document.querySelector('.coord-pin').getBoundingClientRect();"
+        " const m = document.querySelector('#coord-map').getBoundingClientRect();"
+        " return [r.left + r.width / 2 - m.left, r.bottom - m.top, m.width, m.height]; })()"
+    )
+    assert 0 <= pin[0] <= pin[2] and 0 <= pin[1] <= pin[3]  # the pin is in view
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"page is {width} px wide on a 390 px phone"
+    assert errors == []
+
+
+def test_the_browser_converts_gcj02_like_the_server(page: Any, live_server: Any) -> None:
+    """The picker's datum conversion (datum.js) agrees with dustgrid.geo.coords both ways."""
+    login(page, live_server.url, "d_heping")
+    page.goto(f"{live_server.url}/sites/new")
+    page.wait_for_selector("[data-coord-map-row][data-ready]")
+    for lat, lon in ((41.791, 123.401), (39.9042, 116.4074), (22.5431, 114.0579)):
+        forward = page.evaluate(f"DustDatum.toMap({lat}, {lon}, 'gcj02')")
+        assert forward == pytest.approx(list(wgs84_to_gcj02(lat, lon)), abs=1e-9)
+        back = page.evaluate(f"DustDatum.fromMap({forward[0]}, {forward[1]}, 'gcj02')")
+        assert back == pytest.approx([lat, lon], abs=1e-8)
+        assert back == pytest.approx(list(gcj02_to_wgs84(*forward)), abs=1e-9)
+    assert page.evaluate("DustDatum.fromMap(41.8, 123.4, 'wgs84')") == [41.8, 123.4]
