@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session
 
+from dustgrid.cases.models import Case
+from dustgrid.db import make_engine
 from dustgrid.geo.coords import gcj02_to_wgs84, wgs84_to_gcj02
 from tests.web.test_browser_ledger import login
 
@@ -62,3 +65,33 @@ def test_the_browser_converts_gcj02_like_the_server(page: Any, live_server: Any)
         assert back == pytest.approx([lat, lon], abs=1e-8)
         assert back == pytest.approx(list(gcj02_to_wgs84(*forward)), abs=1e-9)
     assert page.evaluate("DustDatum.fromMap(41.8, 123.4, 'wgs84')") == [41.8, 123.4]
+
+
+def test_typing_in_the_site_picker_and_choosing_reports_the_case_there(
+    page: Any, live_server: Any
+) -> None:
+    login(page, live_server.url, "admin")
+    page.goto(f"{live_server.url}/cases/new")
+    page.select_option("[name=source]", "higher_assignment")
+    box = page.get_by_role("combobox", name="工地")  # labelled
+    box.press_sequentially("五爱", delay=50)
+    listbox = page.locator("#site_id-list")
+    listbox.wait_for(state="visible")
+    assert listbox.locator("[role=option]").count() == 1
+    assert "SH-002" in listbox.inner_text() and "沈河区" in listbox.inner_text()
+    box.press("ArrowDown")
+    assert box.get_attribute("aria-activedescendant") == "site_id-q-opt-0"
+    box.press("Enter")  # chooses; does not submit
+    assert box.input_value() == "SH-002 沈河区五爱街写字楼"
+    assert page.input_value("[name=site_id]") == str(live_server.city.sites["SH-002"])
+    assert listbox.is_hidden() and "/cases/new" in page.url
+    page.fill("[name=description]", "五爱街工地道路扬尘")
+    page.click("button[type=submit]:has-text('提交')")
+    page.wait_for_url(lambda url: "/cases/new" not in url)
+    assert "沈河区五爱街写字楼" in page.locator("main").inner_text()
+    case_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    engine = make_engine(live_server.settings.database_url)
+    with Session(engine) as db:
+        case = db.get(Case, case_id)
+        assert case is not None and case.site_id == live_server.city.sites["SH-002"]
+    engine.dispose()

@@ -32,7 +32,7 @@ from dustgrid.devices.schemas import (
     DeviceTestIn,
     ReviewIn,
 )
-from dustgrid.errors import Invalid
+from dustgrid.errors import Invalid, NotFound
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.org import service as org
@@ -289,12 +289,10 @@ def _new_form(
     status_code: int = 200,
 ) -> Response:
     svc.require(principal, Perm.device_apply)
-    admin = principal.can(Perm.device_review)
     return render(
         request,
         "devices/application_form.html",
         status_code=status_code,
-        sites=svc.site_choices(session, principal, writable=admin),
         providers=svc.providers(session),
         kinds=forms.SITE_DEVICE_KINDS,
         rows=range(forms.APPLICATION_ROWS),
@@ -307,7 +305,18 @@ def _new_form(
 def application_new(
     request: Request, session: DbSession, principal: CurrentPrincipal, site_id: str = ""
 ) -> Response:
-    return _new_form(request, session, principal, values={"site_id": site_id}, errors=[])
+    values = {"site_id": "", "site_id_q": ""}
+    if site_id.strip().isdigit():  # "apply for monitors" from a site's page: the picker shows it
+        try:
+            site = sites.get_site(session, principal, int(site_id))
+        except NotFound:
+            site = None
+        if site is not None and site.retired_at is None:
+            values = {
+                "site_id": site_id,
+                "site_id_q": sites.site_label(site.project_code, site.name),
+            }
+    return _new_form(request, session, principal, values=values, errors=[])
 
 
 @router.post("/onboarding/new", response_class=HTMLResponse)
@@ -318,7 +327,11 @@ async def application_create(
     values = {k: v for k, v in form.items() if isinstance(v, str)}
 
     def _do() -> Any:
-        body = ApplicationCreate.model_validate(forms.application_payload(form))
+        payload = forms.application_payload(form)
+        if "site_id_q" in values:  # the site picker: its text, or the id its script chose
+            chosen = payload["site_id"]
+            payload["site_id"] = sites.pick_site(session, principal, values["site_id_q"], chosen)
+        body = ApplicationCreate.model_validate(payload)
         return onboarding.create_application(session, principal, body)
 
     app = attempt(request, session, _do)
