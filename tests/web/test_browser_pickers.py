@@ -95,3 +95,25 @@ def test_typing_in_the_site_picker_and_choosing_reports_the_case_there(
         case = db.get(Case, case_id)
         assert case is not None and case.site_id == live_server.city.sites["SH-002"]
     engine.dispose()
+
+
+def test_the_rule_form_saves_a_changed_limit(page: Any, live_server: Any) -> None:
+    """The noise rule (no other browser test reads it), saved disabled so that no other
+    test's alerts change."""
+    login(page, live_server.url, "admin")
+    page.goto(f"{live_server.url}/alerts/profiles")
+    page.select_option("#rule", "noise-gb12523-2011")  # opens that rule's form (script)
+    page.wait_for_url("**rule=noise-gb12523-2011")
+    day = page.get_by_label("昼间限值")
+    assert day.input_value() == "70"
+    assert page.locator("[data-testid=rule-advanced]").get_attribute("open") is None
+    day.fill("68")
+    page.uncheck("#enabled")
+    page.click("[data-testid=save-profile]")
+    page.wait_for_load_state()
+    assert "已保存" in page.locator("main").inner_text()
+    assert page.get_by_label("昼间限值").input_value() == "68"
+    assert page.get_by_label("夜间限值").input_value() == "55"
+    page.click("[data-testid=rule-advanced] summary")
+    tuning = page.input_value("#tuning")
+    assert '"day": 68.0' in tuning and '"night": 55.0' in tuning
