@@ -138,3 +138,32 @@ def test_the_device_application_form_names_its_site_by_text(
     assert r.status_code == 303, r.text
     device = db.scalar(select(Device).where(Device.mn == "PK000001"))
     assert device is not None and device.site_id == city.sites["HP-001"]
+
+
+def test_a_hotline_complaint_opens_a_case_on_a_site_typed_in_the_picker(
+    db: Session, city: City, web_as: Callable[[str], TestClient]
+) -> None:
+    from dustgrid.intake.models import Complaint
+
+    c = web_as("admin")
+    made = c.post(
+        "/hotline/new",
+        data={
+            "csrf_token": c.csrf,  # type: ignore[attr-defined]
+            "channel": "phone_12319",
+            "received_at": "",
+            "place_text": "青年大街",
+            "category": "dust_complaint",
+            "content": "拆除工地没有洒水",
+        },
+    )
+    loc = made.headers["location"]
+    page = c.get(loc).text
+    assert 'name="other_site_id_q"' in page and "或选择其他工地" in page
+    tok = c.csrf  # type: ignore[attr-defined]
+    r = c.post(f"{loc}/link", data={"csrf_token": tok, "other_site_id_q": "拆除工程"})
+    assert r.status_code == 303
+    complaint = db.get(Complaint, int(loc.rsplit("/", 1)[1]))
+    assert complaint is not None and complaint.case_id is not None
+    case = db.get(Case, complaint.case_id)
+    assert case is not None and case.site_id == city.sites["SH-003"]
