@@ -124,7 +124,6 @@ def quarantine_page(request: Request, session: DbSession, principal: CurrentPrin
         rows=rows,
         held=[q for q in held if q.mn in registered],  # devices the caller can see
         registered=registered,
-        sites=svc.site_choices(session, principal, writable=True),
         districts=org.list_districts(session, principal),
         providers=svc.providers(session),
         kinds=list(DeviceKind),
@@ -140,7 +139,7 @@ async def quarantine_adopt(
     form = await _form(request)
 
     def _do() -> Any:
-        body = AdoptIn.model_validate(forms.adopt_payload(form))
+        body = AdoptIn.model_validate(_picked(session, principal, form, forms.adopt_payload(form)))
         return quarantine.adopt(session, principal, quarantine_id, body)
 
     device = attempt(request, session, _do)
@@ -148,6 +147,23 @@ async def quarantine_adopt(
         return _back("/devices/quarantine")
     flash(request, ok="devices.flash.adopted")
     return _back(f"/devices/{device.id}")
+
+
+def _picked(
+    session: Session,
+    principal: Principal,
+    form: Any,
+    payload: dict[str, Any],
+    *,
+    name: str = "site_id",
+) -> dict[str, Any]:
+    """``payload`` with the site a site picker names (its text ``<name>_q``, or the id its
+    script chose while the text still reads as that site); a post without the picker's text
+    box keeps its id."""
+    typed = form.get(f"{name}_q")
+    if isinstance(typed, str):
+        payload[name] = sites.pick_site(session, principal, typed, payload.get(name))
+    return payload
 
 
 # --------------------------------------------------------------------------- device page
@@ -172,7 +188,6 @@ def _device_context(
         "can_review": principal.can(Perm.device_review) and writable,
         "can_request": principal.can(Perm.device_request) and not closed,
         "closed": closed,
-        "sites": svc.site_choices(session, principal),
         "request_kinds": list(RequestKind),
         "issued": None,
         **HELPERS,
@@ -194,7 +209,10 @@ async def device_request(
     form = await _form(request)
 
     def _do() -> Any:
-        body = ChangeRequestIn.model_validate(forms.request_payload(form))
+        payload = forms.request_payload(form)
+        body = ChangeRequestIn.model_validate(
+            _picked(session, principal, form, payload, name="new_site_id")
+        )
         return changes.create_request(session, principal, device_id, body)
 
     if attempt(request, session, _do) is not None:
@@ -327,10 +345,7 @@ async def application_create(
     values = {k: v for k, v in form.items() if isinstance(v, str)}
 
     def _do() -> Any:
-        payload = forms.application_payload(form)
-        if "site_id_q" in values:  # the site picker: its text, or the id its script chose
-            chosen = payload["site_id"]
-            payload["site_id"] = sites.pick_site(session, principal, values["site_id_q"], chosen)
+        payload = _picked(session, principal, form, forms.application_payload(form))
         body = ApplicationCreate.model_validate(payload)
         return onboarding.create_application(session, principal, body)
 
