@@ -80,6 +80,7 @@ PURE_CORES = (
     "dustgrid.ingest.hj212.replies",
     "dustgrid.ingest.hj212.loglimit",
     "dustgrid.alerts.engine",
+    "dustgrid.alerts.ruleform",
     "dustgrid.alerts.policy",
     "dustgrid.emergencies.policy",
     "dustgrid.devices.protocol",

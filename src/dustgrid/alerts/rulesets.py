@@ -17,12 +17,14 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
+from dustgrid.alerts import ruleform
 from dustgrid.alerts.engine.profiles import BUILTIN_PROFILES, Profile, get_profile, tune
 from dustgrid.alerts.models import AlertProfileSetting
 from dustgrid.alerts.policy import DEFAULT_ALERT_POLICY, AlertPolicy
 from dustgrid.alerts.repository import settings as settings_repo
 from dustgrid.audit import service as audit
 from dustgrid.errors import Forbidden, Invalid
+from dustgrid.i18n import Msg
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 
@@ -99,6 +101,32 @@ def tuning_json(tuning: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def rule_profile(profile_id: str) -> Profile:
+    """The published profile ``profile_id``; ``Invalid`` (a message key) when unknown."""
+    try:
+        return get_profile(profile_id)
+    except KeyError:
+        raise Invalid("alerts.rule.error.unknown_rule", details={"field": "profile_id"}) from None
+
+
+def check_rule_tuning(profile_id: str, tuning: Mapping[str, Any]) -> None:
+    """Refuse a tuning the rule form would refuse (the one check of the form, the JSON view
+    and the API): ``Invalid`` naming the first wrong field, every problem in ``details``."""
+    problems = ruleform.check_tuning(rule_profile(profile_id), tuning)
+    if not problems:
+        return
+    name, first = next(iter(problems.items()))
+    field = ruleform.RuleField(name, "number")
+    label = Msg(field.label_key, {"zone": Msg(f"alerts.rule.zone.{field.zone}")})
+    raise Invalid(
+        Msg("alerts.rule.error.field", {"field": label, "what": first[0]}),
+        details={
+            "field": name,
+            "errors": {k: [m.as_json() for m in v] for k, v in problems.items()},
+        },
+    )
+
+
 def current_settings(session: Session) -> list[AlertProfileSetting]:
     return settings_repo.current_settings(session)
 
@@ -133,6 +161,7 @@ def save_setting(
     """Save a new version of the city's setting of ``profile_id`` (city admin only)."""
     if not principal.can(Perm.alert_profile):
         raise Forbidden("无权修改告警规则 / your role may not change alert rules")
+    check_rule_tuning(profile_id, tuning)
     effective_profile(profile_id, tuning, 1)  # validate before writing anything
     clean = tuning_json({k: _coerce(get_profile(profile_id), k, v) for k, v in tuning.items()})
     if "limits" in clean:

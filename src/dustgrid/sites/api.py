@@ -22,6 +22,7 @@ from dustgrid.sites.schemas import (
     SiteListItem,
     SiteOut,
     SitePage,
+    SitePick,
     SiteRetire,
     SiteUpdate,
 )
@@ -139,6 +140,31 @@ def enterprise_choices(
     q: Annotated[str, Query(max_length=64)] = "",
 ) -> Any:
     return svc.enterprise_choices(session, principal, q)
+
+
+@router.get(
+    "/search",
+    response_model=list[SitePick],
+    summary="Open sites in scope by part of their code, name, address or permit number "
+    "(a form's site picker)",
+)
+def site_search(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    q: Annotated[str, Query(max_length=64)] = "",
+) -> Any:
+    return [
+        SitePick(
+            id=r[0],
+            project_code=r[1],
+            name=r[2],
+            address=r[3] or "",
+            permit_no=r[4] or "",
+            district=r[5],
+            label=svc.site_label(r[1], r[2]),
+        )
+        for r in svc.site_search(session, principal, q)
+    ]
 
 
 @router.get("/{site_id}", response_model=SiteOut, summary="One site")

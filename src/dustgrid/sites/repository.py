@@ -226,6 +226,55 @@ def open_choices(session: Session, principal: Principal, *, limit: int) -> list[
     return list(session.execute(stmt))
 
 
+def _like_words(q: str) -> str:
+    """``q`` without LIKE wildcards and escapes (a user's words are matched literally)."""
+    return q.strip().replace("\\", "").replace("%", "").replace("_", "")
+
+
+def search_open(session: Session, principal: Principal, q: str, *, limit: int) -> list[Any]:
+    """Open sites in scope whose project code, name, address or permit number contains ``q``
+    (a form's site picker): ``(id, project_code, name, address, permit_no, district name)``,
+    codes that start with ``q`` first, then by code."""
+    words = _like_words(q)
+    if not words:
+        return []
+    like = f"%{words}%"
+    starts = Site.project_code.ilike(f"{words}%")
+    stmt = (
+        select(Site.id, Site.project_code, Site.name, Site.address, Site.permit_no, District.name)
+        .join(District, District.id == Site.district_id)
+        .where(
+            site_clause(principal),
+            Site.retired_at.is_(None),
+            or_(
+                Site.project_code.ilike(like),
+                Site.name.ilike(like),
+                Site.address.ilike(like),
+                Site.permit_no.ilike(like),
+            ),
+        )
+        .order_by(starts.desc(), Site.project_code)
+        .limit(limit)
+    )
+    return list(session.execute(stmt))
+
+
+def open_by_code_or_name(session: Session, principal: Principal, text: str) -> list[Any]:
+    """Open sites in scope whose project code or name is exactly ``text`` (code case-blind):
+    ``(id, project_code, name)``, at most two (enough to tell "one" from "several")."""
+    stmt = (
+        select(Site.id, Site.project_code, Site.name)
+        .where(
+            site_clause(principal),
+            Site.retired_at.is_(None),
+            or_(func.lower(Site.project_code) == text.strip().lower(), Site.name == text.strip()),
+        )
+        .order_by(Site.project_code)
+        .limit(2)
+    )
+    return list(session.execute(stmt))
+
+
 def l2_unit_of(session: Session, site_id: int) -> int | None:
     """The L2 unit a site answers to (no scope: the caller already holds the site's case)."""
     return session.scalar(select(Site.l2_unit_id).where(Site.id == site_id))

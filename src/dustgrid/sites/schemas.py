@@ -89,6 +89,18 @@ class SiteRetire(BaseModel):
     reason: MultilineText = Field(min_length=2, max_length=500)
 
 
+class SitePick(BaseModel):
+    """One match of the site picker: enough to tell sites of the same name apart."""
+
+    id: int
+    project_code: str
+    name: str
+    address: str
+    permit_no: str
+    district: str
+    label: str = Field(description="what the picker's box shows once the site is chosen")
+
+
 class EnterpriseOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -340,6 +340,50 @@ def site_choices(session: Session, principal: Principal) -> list[Any]:
     return repo.open_choices(session, principal, limit=SITE_CHOICES_LIMIT)
 
 
+SITE_SEARCH_LIMIT = 12  # the site picker proposes at most this many matches
+SITE_PICK_NAMED = 3  # an ambiguous site name's error names this many of its matches
+
+
+def site_search(session: Session, principal: Principal, q: str) -> list[Any]:
+    """Open sites in scope matching part of a project code, name, address or permit number
+    (a form's site picker; nothing for an empty ``q``)."""
+    return repo.search_open(session, principal, q, limit=SITE_SEARCH_LIMIT)
+
+
+def site_label(code: str, name: str) -> str:
+    """How a picked site reads in its box (and what the server recognises again)."""
+    return f"{code} {name}"
+
+
+def pick_site(
+    session: Session, principal: Principal, text: str, chosen_id: int | None = None
+) -> int | None:
+    """The open site in scope that a picker's text names, or None for a blank text.
+
+    ``chosen_id`` is what the page's script picked; it counts while the text still reads
+    as that site. Otherwise (no script, or the text was changed) the text is resolved: an
+    exact project code or name, a "code name" label, else a single site containing it.
+    Raises ``Invalid`` naming the text when nothing or more than one site matches.
+    """
+    words = text.strip()
+    if not words:
+        return None
+    if chosen_id is not None:
+        for row in repo.open_by_code_or_name(session, principal, words.split(" ", 1)[0]):
+            if row.id == chosen_id and site_label(row.project_code, row.name) == words:
+                return chosen_id
+    exact = repo.open_by_code_or_name(session, principal, words)
+    if not exact and " " in words:  # "HP-001 和平区中山路住宅项目": the code names it
+        exact = repo.open_by_code_or_name(session, principal, words.split(" ", 1)[0])
+    rows = exact or repo.search_open(session, principal, words, limit=SITE_PICK_NAMED + 1)
+    if len(rows) == 1:
+        return int(rows[0].id)
+    if not rows:
+        raise Invalid("site.pick.not_found", details={"field": "site_id"}, text=words)
+    named = " · ".join(site_label(r.project_code, r.name) for r in rows[:SITE_PICK_NAMED])
+    raise Invalid("site.pick.ambiguous", details={"field": "site_id"}, text=words, sites=named)
+
+
 ENTERPRISE_CHOICES_LIMIT = 20  # the enterprise picker proposes at most this many matches
 
 

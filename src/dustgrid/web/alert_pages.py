@@ -17,19 +17,23 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
-from dustgrid.alerts import presenters, reference, rulesets, service
+from dustgrid.alerts import presenters, reference, ruleform, rulesets, service
 from dustgrid.alerts.api import Filter
+from dustgrid.alerts.engine.profiles import Profile
 from dustgrid.alerts.engine.quality import FLAG_KINDS
 from dustgrid.alerts.schemas import DryRunIn
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
 from dustgrid.errors import Conflict, Invalid
-from dustgrid.i18n import translate
+from dustgrid.i18n import Msg, translate
+from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
 from dustgrid.org import service as org
 from dustgrid.pagination import PageParams, page_params
 from dustgrid.web import evidence, list_exports
+from dustgrid.web.evidence import rule_name
 from dustgrid.web.forms import error_text, flash, pop_flash
 from dustgrid.web.templating import render, request_locale
 from dustgrid.workcal.calendar import people_time
@@ -106,100 +110,225 @@ def alert_export(
 
 @router.get("/alerts/profiles", response_class=HTMLResponse)
 def profile_editor(
-    request: Request, session: DbSession, principal: CurrentPrincipal, settings: AppSettings
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    rule: str = "",
 ) -> Response:
+    base = _chosen_rule(rule)
+    current = _current_setting(session, base.id)
+    tuning = dict(current.tuning) if current else {}
+    effective = rulesets.effective_profile(base.id, tuning, current.version if current else None)
+    return _editor(
+        request,
+        session,
+        principal,
+        settings,
+        base=base,
+        values=ruleform.form_values(effective),
+        tuning_text=json.dumps(tuning, ensure_ascii=False),
+        enabled=current.enabled if current else True,
+        note="",
+    )
+
+
+def _chosen_rule(rule: str) -> Profile:
+    """The rule the editor shows: the one asked for, else the first built-in standard."""
+    try:
+        return rulesets.rule_profile(rule or rulesets.builtin_ids()[0])
+    except Invalid:
+        return rulesets.rule_profile(rulesets.builtin_ids()[0])
+
+
+def _current_setting(session: Session, profile_id: str) -> Any:
+    return next((r for r in rulesets.current_settings(session) if r.profile_id == profile_id), None)
+
+
+def _editor(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    settings: Any,
+    *,
+    base: Profile,
+    values: dict[str, str],
+    tuning_text: str,
+    enabled: bool,
+    note: str,
+    use_json: bool = False,
+    errors: dict[str, list[str]] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The profiles page with the rule form of ``base`` filled with ``values``."""
     data = presenters.profiles(session)
     today = utcnow().astimezone(ZoneInfo(settings.timezone)).date()
     first = (today.replace(day=1) - timedelta(days=1)).replace(day=1)  # last month
+    fields = ruleform.rule_fields(base)
+    windows = sorted({*ruleform.WINDOW_CHOICES, int(values.get("window_minutes") or 0)} - {0})
+    wrong = errors or {}
+    locale = request_locale(request)
     return render(
         request,
         "alerts/profiles.html",
+        status_code=status_code,
         data=data,
         can_edit=principal.can(Perm.alert_profile),
         flash=pop_flash(request, key=FLASH_KEY),
         dry_start=first,
         dry_end=today.replace(day=1) - timedelta(days=1),
-        tuning_examples={
-            p["id"]: json.dumps(_example(p), ensure_ascii=False) for p in data.builtin
-        },
+        rule=base,
+        fields=fields,
+        values=values,
+        windows=windows,
+        tuning_text=tuning_text,
+        enabled=enabled,
+        note=note,
+        use_json=use_json,
+        field_errors=wrong,
+        error_labels=[_label(f.name, locale) for f in fields if f.name in wrong]
+        + [_label(n, locale) for n in wrong if n not in {f.name for f in fields}],
         **_helpers(settings),
     )
 
 
-def _example(p: dict[str, Any]) -> dict[str, Any]:
-    if p.get("limit_basis", "fixed") == "fixed":
-        return {
-            "limit": p["limit"],
-            "raise_after": p["raise_after"],
-            "clear_after": p["clear_after"],
-        }
-    return {"limits": p["limits"], "raise_after": p["raise_after"]}
+def _label(name: str, locale: str) -> str:
+    """A rule form field's label (``limits.day`` → 昼间限值)."""
+    f = ruleform.RuleField(name, "number")
+    if f.zone:
+        return Msg(f.label_key, {"zone": Msg(f"alerts.rule.zone.{f.zone}")}).render(locale)
+    return translate(f"alerts.rule.field.{name}", locale)
 
 
-def _tuning(raw: str) -> dict[str, Any]:
+def _posted_tuning(
+    base: Profile, values: dict[str, str], *, use_json: bool
+) -> tuple[dict[str, Any], dict[str, list[Msg]]]:
+    """The tuning a post asks for, with its problems by field: from the form's fields, or
+    from the advanced JSON view; both go through the same check (``ruleform.check_tuning``)."""
+    if not use_json:
+        return ruleform.tuning_from_form(base, values)
     try:
-        value = json.loads(raw or "{}")
-    except json.JSONDecodeError as exc:
-        raise Invalid(f"调整参数须为 JSON 对象 / tuning must be a JSON object: {exc}") from None
-    if not isinstance(value, dict):
-        raise Invalid("调整参数须为 JSON 对象 / tuning must be a JSON object")
-    return value
+        tuning = json.loads(values.get("tuning") or "{}")
+    except json.JSONDecodeError:
+        tuning = None
+    if not isinstance(tuning, dict):
+        return {}, {"tuning": [Msg("alerts.rule.error.json")]}
+    return tuning, ruleform.check_tuning(base, tuning)
+
+
+def _said(errors: dict[str, list[Msg]], locale: str) -> dict[str, list[str]]:
+    return {k: [m.render(locale) for m in v] for k, v in errors.items()}
+
+
+async def _rule_post(request: Request) -> tuple[dict[str, str], Profile | None, bool]:
+    form = await request.form()
+    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    check_csrf(request, values.get("csrf_token", ""))
+    try:
+        base: Profile | None = rulesets.rule_profile(values.get("profile_id", ""))
+    except Invalid:
+        base = None
+    # the JSON view when asked for, or when a post carries no field of the form at all
+    fields = ruleform.rule_fields(base) if base else []
+    use_json = bool(values.get("use_json")) or not any(f.name in values for f in fields)
+    return values, base, use_json
 
 
 @router.post("/alerts/profiles")
-def profile_save(
-    request: Request,
-    session: DbSession,
-    principal: CurrentPrincipal,
-    csrf_token: Annotated[str, Form()] = "",
-    profile_id: Annotated[str, Form()] = "",
-    tuning: Annotated[str, Form()] = "{}",
-    enabled: Annotated[str, Form()] = "",
-    note: Annotated[str, Form()] = "",
+async def profile_save(
+    request: Request, session: DbSession, principal: CurrentPrincipal, settings: AppSettings
 ) -> Response:
-    check_csrf(request, csrf_token)
-    try:
-        with session.begin_nested():
-            row = rulesets.save_setting(
-                session,
-                principal,
-                profile_id=profile_id,
-                tuning=_tuning(tuning),
-                enabled=bool(enabled),
-                note=note,
+    values, base, use_json = await _rule_post(request)
+    locale = request_locale(request)
+    if base is None:
+        flash(request, error=translate("alerts.rule.error.unknown_rule", locale), key=FLASH_KEY)
+        return RedirectResponse("/alerts/profiles", status_code=303)
+    tuning, problems = _posted_tuning(base, values, use_json=use_json)
+    errors = _said(problems, locale)
+    if use_json and problems and "tuning" not in problems:  # said in the JSON view as well
+        errors["tuning"] = [
+            Msg("alerts.rule.error.field", {"field": _label(k, locale), "what": m}).render(locale)
+            for k, v in problems.items()
+            for m in v
+        ]
+    if not errors:
+        try:
+            with session.begin_nested():
+                row = rulesets.save_setting(
+                    session,
+                    principal,
+                    profile_id=base.id,
+                    tuning=tuning,
+                    enabled=bool(values.get("enabled")),
+                    note=values.get("note", ""),
+                )
+            said = Msg(
+                "alerts.rule.saved", {"rule": rule_name(base.id, locale), "version": row.version}
             )
-        flash(request, ok=f"{row.profile_id} v{row.version}", key=FLASH_KEY)
-    except (Invalid, Conflict) as exc:
-        flash(request, error=exc.text(request_locale(request)), key=FLASH_KEY)
-    return RedirectResponse("/alerts/profiles", status_code=303)
+            flash(request, ok=said.render(locale), key=FLASH_KEY)
+            return RedirectResponse(
+                f"/alerts/profiles?{urlencode({'rule': base.id})}", status_code=303
+            )
+        except (Invalid, Conflict) as exc:
+            name = exc.details.get("field") if isinstance(exc.details, dict) else None
+            errors = {str(name or "tuning"): [exc.text(locale)]}
+    return _editor(
+        request,
+        session,
+        principal,
+        settings,
+        base=base,
+        values={f.name: values.get(f.name, "") for f in ruleform.rule_fields(base)},
+        tuning_text=values.get("tuning", "")
+        if use_json
+        else json.dumps(tuning, ensure_ascii=False),
+        enabled=bool(values.get("enabled")),
+        note=values.get("note", ""),
+        use_json=use_json,
+        errors=errors,
+        status_code=422,
+    )
 
 
 @router.post("/alerts/profiles/dry-run", response_class=HTMLResponse)
-def profile_dry_run(
-    request: Request,
-    session: DbSession,
-    principal: CurrentPrincipal,
-    settings: AppSettings,
-    csrf_token: Annotated[str, Form()] = "",
-    profile_id: Annotated[str, Form()] = "",
-    tuning: Annotated[str, Form()] = "{}",
-    start: Annotated[str, Form()] = "",
-    end: Annotated[str, Form()] = "",
+async def profile_dry_run(
+    request: Request, session: DbSession, principal: CurrentPrincipal, settings: AppSettings
 ) -> Response:
     """HTMX fragment: the dry run's totals and the busiest sites (nothing is written)."""
-    check_csrf(request, csrf_token)
+    values, base, use_json = await _rule_post(request)
+    locale = request_locale(request)
+    result: dict[str, Any] | None = None
+    if base is None:
+        return render(
+            request,
+            "alerts/_dry_run.html",
+            result=None,
+            error=translate("alerts.rule.error.unknown_rule", locale),
+        )
+    tuning, problems = _posted_tuning(base, values, use_json=use_json)
+    if problems:
+        said = [
+            Msg("alerts.rule.error.field", {"field": _label(k, locale), "what": m}).render(locale)
+            for k, v in problems.items()
+            for m in v
+        ]
+        return render(request, "alerts/_dry_run.html", result=None, error="；".join(said)
+                      if locale == "zh-CN" else "; ".join(said))  # fmt: skip
     try:
         body = DryRunIn.model_validate(
-            {"profile_id": profile_id, "tuning": _tuning(tuning), "start": start, "end": end}
+            {
+                "profile_id": base.id,
+                "tuning": tuning,
+                "start": values.get("start", ""),
+                "end": values.get("end", ""),
+            }
         )
-        result: dict[str, Any] | None = presenters.dry_run(
-            session, principal, body, tz=ZoneInfo(settings.timezone)
-        )
+        result = presenters.dry_run(session, principal, body, tz=ZoneInfo(settings.timezone))
         error = None
     except ValidationError as exc:
-        result, error = None, error_text(exc, request_locale(request))
+        error = error_text(exc, locale)
     except Invalid as exc:
-        result, error = None, exc.text(request_locale(request))
+        error = exc.text(locale)
     return render(request, "alerts/_dry_run.html", result=result, error=error)
 
 

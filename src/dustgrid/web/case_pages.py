@@ -33,7 +33,7 @@ from dustgrid.cases.filters import LIGHTS
 from dustgrid.cases.states import REPORTERS, CaseSource, Move
 from dustgrid.cases.tabs import TABS_BY_ROLE, Tab
 from dustgrid.cases.workflow import MoveInput
-from dustgrid.errors import DomainError, Forbidden
+from dustgrid.errors import DomainError, Forbidden, NotFound
 from dustgrid.i18n import translate
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm, Role
@@ -231,7 +231,6 @@ def _report_form(
         "cases/new.html",
         status_code=status,
         sources=_sources(principal),
-        sites=sites.site_choices(session, principal),
         categories=_categories(request_locale(request)),
         severities=list(Severity),
         values=values,
@@ -247,7 +246,18 @@ def report_page(
 ) -> Response:
     if not _sources(principal):
         raise Forbidden("无权上报问题 / your role may not report problems")
-    return _report_form(request, session, principal, values={"site_id": site_id})
+    values: dict[str, Any] = {"site_id": None, "site_id_q": ""}
+    if site_id is not None:  # "report a problem" from a site's page: the picker shows it
+        try:
+            site = sites.get_site(session, principal, site_id)
+        except NotFound:
+            site = None
+        if site is not None and site.retired_at is None:
+            values = {
+                "site_id": site.id,
+                "site_id_q": sites.site_label(site.project_code, site.name),
+            }
+    return _report_form(request, session, principal, values=values)
 
 
 @router.post("/cases/new", response_class=HTMLResponse)
@@ -259,6 +269,7 @@ def report_submit(
     csrf_token: Annotated[str, Form()] = "",
     source: Annotated[str, Form()] = "",
     site_id: Annotated[str, Form()] = "",
+    site_id_q: Annotated[str | None, Form()] = None,
     lat: Annotated[str, Form()] = "",
     lon: Annotated[str, Form()] = "",
     category: Annotated[str, Form()] = "",
@@ -274,6 +285,7 @@ def report_submit(
     values = {
         "source": source,
         "site_id": site_id,
+        "site_id_q": site_id_q or "",
         "lat": lat,
         "lon": lon,
         "category": category,
@@ -293,10 +305,16 @@ def report_submit(
     try:
         with session.begin_nested():
             location = (float(lat), float(lon)) if lat.strip() and lon.strip() else None
+            if site_id_q is None:  # a post without the picker's text box: the id alone
+                picked = int(site_id) if site_id.strip() else None
+            else:  # the picker: its text, and the id its script chose while the text holds
+                chosen = int(site_id) if site_id.strip().isdigit() else None
+                picked = sites.pick_site(session, principal, site_id_q, chosen)
+                values["site_id"] = str(picked or "")
             report: dict[str, Any] = {
                 "actor": principal,
                 "source": CaseSource(source),
-                "site_id": int(site_id) if site_id.strip() else None,
+                "site_id": picked,
                 "location": location,
                 "category": category,
                 "description": description,

@@ -32,7 +32,7 @@ from dustgrid.devices.schemas import (
     DeviceTestIn,
     ReviewIn,
 )
-from dustgrid.errors import Invalid
+from dustgrid.errors import Invalid, NotFound
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.org import service as org
@@ -124,7 +124,6 @@ def quarantine_page(request: Request, session: DbSession, principal: CurrentPrin
         rows=rows,
         held=[q for q in held if q.mn in registered],  # devices the caller can see
         registered=registered,
-        sites=svc.site_choices(session, principal, writable=True),
         districts=org.list_districts(session, principal),
         providers=svc.providers(session),
         kinds=list(DeviceKind),
@@ -140,7 +139,7 @@ async def quarantine_adopt(
     form = await _form(request)
 
     def _do() -> Any:
-        body = AdoptIn.model_validate(forms.adopt_payload(form))
+        body = AdoptIn.model_validate(_picked(session, principal, form, forms.adopt_payload(form)))
         return quarantine.adopt(session, principal, quarantine_id, body)
 
     device = attempt(request, session, _do)
@@ -148,6 +147,23 @@ async def quarantine_adopt(
         return _back("/devices/quarantine")
     flash(request, ok="devices.flash.adopted")
     return _back(f"/devices/{device.id}")
+
+
+def _picked(
+    session: Session,
+    principal: Principal,
+    form: Any,
+    payload: dict[str, Any],
+    *,
+    name: str = "site_id",
+) -> dict[str, Any]:
+    """``payload`` with the site a site picker names (its text ``<name>_q``, or the id its
+    script chose while the text still reads as that site); a post without the picker's text
+    box keeps its id."""
+    typed = form.get(f"{name}_q")
+    if isinstance(typed, str):
+        payload[name] = sites.pick_site(session, principal, typed, payload.get(name))
+    return payload
 
 
 # --------------------------------------------------------------------------- device page
@@ -172,7 +188,6 @@ def _device_context(
         "can_review": principal.can(Perm.device_review) and writable,
         "can_request": principal.can(Perm.device_request) and not closed,
         "closed": closed,
-        "sites": svc.site_choices(session, principal),
         "request_kinds": list(RequestKind),
         "issued": None,
         **HELPERS,
@@ -194,7 +209,10 @@ async def device_request(
     form = await _form(request)
 
     def _do() -> Any:
-        body = ChangeRequestIn.model_validate(forms.request_payload(form))
+        payload = forms.request_payload(form)
+        body = ChangeRequestIn.model_validate(
+            _picked(session, principal, form, payload, name="new_site_id")
+        )
         return changes.create_request(session, principal, device_id, body)
 
     if attempt(request, session, _do) is not None:
@@ -289,12 +307,10 @@ def _new_form(
     status_code: int = 200,
 ) -> Response:
     svc.require(principal, Perm.device_apply)
-    admin = principal.can(Perm.device_review)
     return render(
         request,
         "devices/application_form.html",
         status_code=status_code,
-        sites=svc.site_choices(session, principal, writable=admin),
         providers=svc.providers(session),
         kinds=forms.SITE_DEVICE_KINDS,
         rows=range(forms.APPLICATION_ROWS),
@@ -307,7 +323,18 @@ def _new_form(
 def application_new(
     request: Request, session: DbSession, principal: CurrentPrincipal, site_id: str = ""
 ) -> Response:
-    return _new_form(request, session, principal, values={"site_id": site_id}, errors=[])
+    values = {"site_id": "", "site_id_q": ""}
+    if site_id.strip().isdigit():  # "apply for monitors" from a site's page: the picker shows it
+        try:
+            site = sites.get_site(session, principal, int(site_id))
+        except NotFound:
+            site = None
+        if site is not None and site.retired_at is None:
+            values = {
+                "site_id": site_id,
+                "site_id_q": sites.site_label(site.project_code, site.name),
+            }
+    return _new_form(request, session, principal, values=values, errors=[])
 
 
 @router.post("/onboarding/new", response_class=HTMLResponse)
@@ -318,7 +345,8 @@ async def application_create(
     values = {k: v for k, v in form.items() if isinstance(v, str)}
 
     def _do() -> Any:
-        body = ApplicationCreate.model_validate(forms.application_payload(form))
+        payload = _picked(session, principal, form, forms.application_payload(form))
+        body = ApplicationCreate.model_validate(payload)
         return onboarding.create_application(session, principal, body)
 
     app = attempt(request, session, _do)

@@ -34,6 +34,7 @@ from dustgrid.intake.models import Channel, ComplaintStatus
 from dustgrid.intake.schemas import ComplaintIn, FeedbackIn, LinkIn
 from dustgrid.models import utcnow
 from dustgrid.pagination import PageParams, page_params
+from dustgrid.sites import service as sites
 from dustgrid.web.forms import attempt, error_text, flash, pop_flash
 from dustgrid.web.templating import render, request_locale
 
@@ -220,14 +221,19 @@ def hotline_detail(
 def hotline_link(
     request: Request, session: DbSession, principal: Desk, settings: AppSettings,
     complaint_id: int, csrf_token: Text = "", link_site_id: Text = "", link_case_id: Text = "",
-    severity: Text = "medium",
+    severity: Text = "medium", other_site_id: Text = "", other_site_id_q: Text = "",
 ) -> Response:  # fmt: skip
     check_csrf(request, csrf_token)
     case_id = _int(link_case_id)
-    body = LinkIn(site_id=None if case_id else _int(link_site_id), case_id=case_id,
-                  severity=severity)  # fmt: skip
-    if attempt(request, session, lambda: hotline.link(session, principal, complaint_id, body,
-                                                       settings=settings)):  # fmt: skip
+
+    def _link() -> Any:
+        site_id = _int(link_site_id)
+        if site_id is None and case_id is None:  # a site none of the suggestions names
+            site_id = sites.pick_site(session, principal, other_site_id_q, _int(other_site_id))
+        body = LinkIn(site_id=None if case_id else site_id, case_id=case_id, severity=severity)
+        return hotline.link(session, principal, complaint_id, body, settings=settings)
+
+    if attempt(request, session, _link):
         flash(request, ok="intake.flash.linked")
     return RedirectResponse(f"/hotline/{complaint_id}", status_code=303)
 

@@ -44,6 +44,7 @@ from dustgrid.web.forms import form_errors
 from dustgrid.web.history import readable_history
 from dustgrid.web.mapdata import label_point, to_datum, vector_basemap
 from dustgrid.web.nav import is_field, is_leader
+from dustgrid.web.pickers import coordinate_map
 from dustgrid.web.site_form import (
     FORM_FIELDS,
     FORM_LABELS,
@@ -209,7 +210,9 @@ def _site_context(session: DbSession, site_id: int, site: Any, *, locale: str) -
 
 
 @router.get("/sites/new", response_class=HTMLResponse)
-def site_new(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
+def site_new(
+    request: Request, session: DbSession, principal: CurrentPrincipal, settings: AppSettings
+) -> Response:
     if not principal.can(Perm.site_write):
         raise Forbidden("无权新增工地 / your role may not add sites")
     return render(
@@ -219,13 +222,14 @@ def site_new(request: Request, session: DbSession, principal: CurrentPrincipal) 
         values={},
         errors=[],
         fields=FORM_FIELDS,
+        coord_map=coordinate_map(session, principal, settings),
         **_choices(session, principal),
     )
 
 
 @router.post("/sites/new", response_class=HTMLResponse)
 async def site_create(
-    request: Request, session: DbSession, principal: CurrentPrincipal
+    request: Request, session: DbSession, principal: CurrentPrincipal, settings: AppSettings
 ) -> Response:
     form = await request.form()
     check_csrf(request, str(form.get("csrf_token") or ""))
@@ -245,6 +249,7 @@ async def site_create(
             errors=errors,
             field_errors=by_field,
             fields=FORM_FIELDS,
+            coord_map=coordinate_map(session, principal, settings),
             **_choices(session, principal),
         )
     return RedirectResponse(f"/sites/{site.id}", status_code=303)
@@ -311,7 +316,11 @@ def site_page(
 
 @router.get("/sites/{site_id}/edit", response_class=HTMLResponse)
 def site_edit(
-    request: Request, session: DbSession, principal: CurrentPrincipal, site_id: int
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    site_id: int,
 ) -> Response:
     site = svc.get_site(session, principal, site_id)
     if not principal.can(Perm.site_write):
@@ -323,13 +332,18 @@ def site_edit(
         values=site_to_form(session, site),
         errors=[],
         fields=FORM_FIELDS,
+        coord_map=coordinate_map(session, principal, settings),
         **_choices(session, principal),
     )
 
 
 @router.post("/sites/{site_id}/edit", response_class=HTMLResponse)
 async def site_update(
-    request: Request, session: DbSession, principal: CurrentPrincipal, site_id: int
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    site_id: int,
 ) -> Response:
     form = await request.form()
     check_csrf(request, str(form.get("csrf_token") or ""))
@@ -352,6 +366,7 @@ async def site_update(
             errors=errors,
             field_errors=by_field,
             fields=FORM_FIELDS,
+            coord_map=coordinate_map(session, principal, settings),
             **_choices(session, principal),
         )
     return RedirectResponse(f"/sites/{site_id}", status_code=303)

@@ -1,10 +1,8 @@
-// Alert profile form: choosing a rule fills the tuning box with that rule's example.
+// Alert rule form: choosing another standard opens its form at once (the "open" button does
+// the same without JavaScript).
 (function () {
   "use strict";
-  var select = document.getElementById("profile_id");
+  var select = document.querySelector("select[data-autosubmit]");
   if (!select) { return; }
-  select.addEventListener("change", function (e) {
-    var opt = e.target.options[e.target.selectedIndex];
-    document.getElementById("tuning").value = opt.getAttribute("data-example") || "{}";
-  });
+  select.addEventListener("change", function () { select.form.submit(); });
 })();

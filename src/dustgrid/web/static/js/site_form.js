@@ -60,6 +60,7 @@
       navigator.geolocation.getCurrentPosition(function (pos) {
         form.querySelector('[name="lat"]').value = pos.coords.latitude.toFixed(6);
         form.querySelector('[name="lon"]').value = pos.coords.longitude.toFixed(6);
+        form.dispatchEvent(new Event("coordinates-filled"));  // the map picker moves its pin
         button.disabled = false;
       }, function () {
         status.textContent = button.getAttribute("data-failed");
