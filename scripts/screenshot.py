@@ -1,10 +1,12 @@
-"""Screenshots for the README and docs: the overview, the site map and the ledger of the demo city.
+"""Screenshots for the README and docs: the overview, the site map, a case and the ledger.
 
 Run: ``.venv/bin/python scripts/screenshot.py`` (needs Debian's Chromium: ``apt-get install
 chromium``; set ``DUSTGRID_BROWSER`` to use another binary). Builds a temporary SQLite database
-with the demo city (seed 1, 480 sites), serves the real app on a free port, logs in as
-``city_admin`` in headless Chromium (Playwright) at 1400x900, zh-CN, and writes
-``docs/img/overview.png`` (the leaders' overview), ``docs/img/map.png`` (after the map has drawn its markers: ``#map[data-markers]``) and
+with the demo city (seed 1, 480 sites) plus one sensor-raised case on its way (``demo_case``),
+serves the real app on a free port, logs in as ``city_admin`` in headless Chromium
+(Playwright) at 1400x900, zh-CN, and writes ``docs/img/overview.png`` (the leaders'
+overview), ``docs/img/map.png`` (after the map has drawn its markers: ``#map[data-markers]``),
+``docs/img/case.png`` (the whole case page: evidence table and chart, timeline) and
 ``docs/img/ledger.png`` (the ``/sites`` page). ``--out DIR`` writes elsewhere.
 """
 
@@ -22,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_FLAGS = [
@@ -71,8 +74,10 @@ def _serve(workdir: Path, *, seed: int, sites: int, today: date | None) -> Itera
     engine = make_engine(url)
     with Session(engine) as session:
         build_demo(session, seed=seed, n_sites=sites, today=today)
+        case_id = demo_case(session, get_settings())
         session.commit()
     engine.dispose()
+    os.environ["DUSTGRID_SCREENSHOT_CASE"] = str(case_id)
 
     port = _free_port()
     config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
@@ -90,6 +95,91 @@ def _serve(workdir: Path, *, seed: int, sites: int, today: date | None) -> Itera
         server.should_exit = True
         thread.join(timeout=10)
         get_engine().dispose()
+
+
+def demo_case(session: Any, settings: Any) -> int:
+    """A sensor-raised case on its way, for ``case.png``: the monitor at the first featured
+    site measured TSP over the Liaoning limit in four 5-minute windows in a row, the city
+    dispatched the case, the district accepted it for the grid's officer, who went on site and
+    ordered rectification."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from dustgrid.alerts.engine.profiles import BUILTIN_PROFILES
+    from dustgrid.alerts.service import raise_alert
+    from dustgrid.auth.models import User
+    from dustgrid.auth.service import load_principal
+    from dustgrid.cases import service as cases
+    from dustgrid.cases.workflow import MoveInput
+    from dustgrid.demo.city import featured_site_ids
+    from dustgrid.devices.models import Device, DeviceKind, Lifecycle
+    from dustgrid.grids.models import GridGroup, GridGroupMember
+    from dustgrid.identity.roles import Role
+    from dustgrid.sites.models import Site
+
+    site = session.get(Site, featured_site_ids(session, ["city_admin"])[0])
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    device = Device(
+        mn="88888888SHOT01", kind=DeviceKind.dust_monitor, site_id=site.id,
+        district_id=site.district_id, name="扬尘在线监测仪", lifecycle=Lifecycle.active,
+        activated_at=now - timedelta(days=60), online=True, last_seen_at=now,
+        lat=site.lat, lon=site.lon,
+    )  # fmt: skip
+    session.add(device)
+    session.flush()
+    profile = BUILTIN_PROFILES["liaoning-db21-2642-2016"]
+    start = now - timedelta(hours=3)
+    values = (176.0, 214.0, 238.0, 221.0)  # four 5-minute means in a row over the limit
+    windows = [
+        {"start": (start + timedelta(minutes=5 * i)).isoformat(),
+         "end": (start + timedelta(minutes=5 * i + 5)).isoformat(),
+         "value": value, "reference": 62.0, "reference_used": 62.0, "limit": 80.0,
+         "excess": value - 62.0, "held": False, "count": 5}
+        for i, value in enumerate(values)
+    ]  # fmt: skip
+    raised = start + timedelta(minutes=5 * len(values))
+    alert = raise_alert(
+        session, kind="exceedance", rule_key=profile.id, rule_version=profile.version,
+        started_at=start, now=raised, severity="high", site_id=site.id,
+        device_id=device.id, metric="tsp",
+        evidence={"rule": profile.describe(), "rule_version": profile.version,
+                  "windows": windows, "held_windows": 0, "reference_stations": 2},
+        peak=(max(values), max(values) - 62.0, 80.0),
+    )  # fmt: skip
+    case_id = alert.case_id
+    assert case_id is not None
+
+    def person(user_id: int) -> Any:
+        return load_principal(session, session.get(User, user_id))
+
+    def named(username: str) -> Any:
+        return load_principal(
+            session, session.scalar(select(User).where(User.username == username))
+        )
+
+    at = raised + timedelta(minutes=10)
+    cases.move(session, named("city_admin"), case_id, "dispatch", MoveInput(),
+               now=at, settings=settings)  # fmt: skip
+    case = cases.get_case(session, named("city_admin"), case_id)
+    admin = session.scalar(select(User.id).where(
+        User.role == Role.district_admin, User.org_unit_id == case.assigned_unit_id))  # fmt: skip
+    officer = session.scalar(
+        select(User.id).join(GridGroupMember, GridGroupMember.user_id == User.id)
+        .join(GridGroup, GridGroup.id == GridGroupMember.group_id)
+        .where(GridGroup.grid_id == site.enforcement_grid_id, User.role == Role.officer)
+        .order_by(User.id).limit(1)
+    )  # fmt: skip
+    steps = (
+        (admin, "accept", MoveInput(responsible_id=officer), 25),
+        (officer, "start_handling", MoveInput(), 55),
+        (officer, "order_rectification",
+         MoveInput(reason="裸土未覆盖、出口冲洗设施未运行：限期覆盖并恢复冲洗"), 80),
+    )  # fmt: skip
+    for actor, move, data, minutes in steps:
+        cases.move(session, person(actor), case_id, move, data,
+                   now=at + timedelta(minutes=minutes), settings=settings)  # fmt: skip
+    return int(case_id)
 
 
 def chromium_path() -> str:
@@ -151,6 +241,15 @@ def shoot(base: str, out: Path, *, user: str, password: str) -> list[Path]:
         written.append(target)
         markers = page.get_attribute("#map", "data-markers")
         print(f"map: {markers} markers")
+
+        page.goto(f"{base}/cases/{os.environ['DUSTGRID_SCREENSHOT_CASE']}")
+        page.wait_for_selector(
+            "[data-evidence-chart] canvas, [data-evidence-chart] svg", timeout=60_000
+        )
+        page.wait_for_timeout(800)  # let the evidence chart's entry animation finish
+        target = out / "case.png"
+        page.screenshot(path=str(target), full_page=True)  # evidence and timeline included
+        written.append(target)
 
         page.goto(f"{base}/sites")
         page.wait_for_load_state("networkidle")

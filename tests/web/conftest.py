@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -57,10 +58,10 @@ class LiveServer:
         self.settings = settings
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    base = tmp_path_factory.mktemp("browser")
-    url = f"sqlite:///{Path(base) / 'browser.db'}"
+@contextmanager
+def serve_city(base: Path) -> Iterator[LiveServer]:
+    """The app on a free port over a fresh SQLite file in ``base`` holding the test city."""
+    url = f"sqlite:///{base / 'browser.db'}"
     settings = Settings(
         database_url=url,
         var_dir=base,
@@ -90,10 +91,18 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         if time.monotonic() > deadline:
             pytest.fail("test server did not start")
         time.sleep(0.05)
-    yield LiveServer(f"http://127.0.0.1:{port}", city, settings)
-    server.should_exit = True
-    thread.join(timeout=10)
-    engine.dispose()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", city, settings)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with serve_city(Path(tmp_path_factory.mktemp("browser"))) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
