@@ -1,7 +1,7 @@
 """assessments: monthly scores, their versions and appeals
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-07 15:00:00.000000+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import dustgrid.models
 
 revision: str = "0022"
-down_revision: str | None = "0020"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

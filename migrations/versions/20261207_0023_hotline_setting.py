@@ -1,7 +1,7 @@
 """intake: hotline_setting (the city lets district admins open cases from complaints)
 
 Revision ID: 0023
-Revises: 0020
+Revises: 0022
 Create Date: 2026-12-07 15:00:00.000000+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import dustgrid.models
 
 revision: str = "0023"
-down_revision: str | None = "0020"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
