@@ -19,7 +19,6 @@ from dustgrid.identity.deps import AppSettings, DbSession, require
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.intake import hotline, hotline_settings, hotline_stats, hotline_suggest, views
-from dustgrid.intake import repository as repo
 from dustgrid.intake import service as intake
 from dustgrid.intake.models import Channel, ComplaintStatus
 from dustgrid.intake.open311 import service as keys
@@ -133,7 +132,7 @@ def stats(
 
 
 def _settings_out(session: DbSession) -> HotlineSettingsOut:
-    row = repo.hotline_setting(session)
+    row = hotline_settings.current(session)
     return HotlineSettingsOut(district_opens_cases=bool(row and row.district_opens_cases),
                               updated_at=row.updated_at if row else None)  # fmt: skip
 

@@ -24,6 +24,11 @@ from dustgrid.models import utcnow
 DISTRICT_OPENERS = frozenset({Role.district_admin})
 
 
+def current(session: Session) -> HotlineSetting | None:
+    """The stored settings row (None until the city admin first changes a setting)."""
+    return repo.hotline_setting(session)
+
+
 def district_opens_cases(session: Session) -> bool:
     row = repo.hotline_setting(session)
     return bool(row and row.district_opens_cases)
