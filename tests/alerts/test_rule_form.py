@@ -134,6 +134,12 @@ def test_a_bad_json_tuning_is_refused_like_the_form(
     assert api.status_code == 422
     assert api.json()["detail"] == "Window: must divide a day (1440 minutes), such as 5, 15 or 60"
     assert api.json()["errors"]["field"] == "window_minutes"
+    unknown = api_as("admin").post(
+        "/api/v1/alerts/profiles", json={"profile_id": SHANGHAI, "tuning": {"metric": "tsp"}}
+    )
+    assert unknown.status_code == 422 and unknown.json()["detail"] == "metric 不可调整"
+    r = c.post("/alerts/profiles", data=_post(c, SHANGHAI, use_json="1", tuning='{"x": 1}'))
+    assert r.status_code == 422 and "alerts.rule" not in r.text
     assert _stored(db, SHANGHAI) == []
 
 

@@ -117,3 +117,20 @@ def test_the_rule_form_saves_a_changed_limit(page: Any, live_server: Any) -> Non
     page.click("[data-testid=rule-advanced] summary")
     tuning = page.input_value("#tuning")
     assert '"day": 68.0' in tuning and '"night": 55.0' in tuning
+
+
+@pytest.mark.parametrize("user,path", [("off_hp1", "/cases/new"), ("admin", "/alerts/profiles"),
+                                       ("admin", "/alerts/profiles?rule=liaoning-db21-2642-2016"),
+                                       ("admin", "/devices/quarantine"),
+                                       ("con_alpha", "/onboarding/new")])  # fmt: skip
+def test_the_pickers_fit_a_phone(phone: Any, live_server: Any, user: str, path: str) -> None:
+    page = phone.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    login(page, live_server.url, user)
+    page.goto(f"{live_server.url}{path}")
+    page.wait_for_load_state("networkidle")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"{path} is {width} px wide on a 390 px phone"
+    assert errors == [], errors

@@ -24,7 +24,7 @@ from dustgrid.alerts.policy import DEFAULT_ALERT_POLICY, AlertPolicy
 from dustgrid.alerts.repository import settings as settings_repo
 from dustgrid.audit import service as audit
 from dustgrid.errors import Forbidden, Invalid
-from dustgrid.i18n import Msg
+from dustgrid.i18n import Msg, is_key
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 
@@ -118,8 +118,11 @@ def check_rule_tuning(profile_id: str, tuning: Mapping[str, Any]) -> None:
     name, first = next(iter(problems.items()))
     field = ruleform.RuleField(name, "number")
     label = Msg(field.label_key, {"zone": Msg(f"alerts.rule.zone.{field.zone}")})
+    said = first[0]  # a field the rule does not have is named by the message itself
     raise Invalid(
-        Msg("alerts.rule.error.field", {"field": label, "what": first[0]}),
+        Msg("alerts.rule.error.field", {"field": label, "what": said})
+        if is_key(field.label_key)
+        else said,
         details={
             "field": name,
             "errors": {k: [m.as_json() for m in v] for k, v in problems.items()},

@@ -26,7 +26,7 @@ from dustgrid.alerts.engine.quality import FLAG_KINDS
 from dustgrid.alerts.schemas import DryRunIn
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
 from dustgrid.errors import Conflict, Invalid
-from dustgrid.i18n import Msg, translate
+from dustgrid.i18n import Msg, is_key, translate
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
@@ -195,6 +195,8 @@ def _editor(
 def _label(name: str, locale: str) -> str:
     """A rule form field's label (``limits.day`` → 昼间限值)."""
     f = ruleform.RuleField(name, "number")
+    if not is_key(f.label_key):  # a field no rule has (typed in the JSON view)
+        return translate("alerts.rule.field.tuning", locale)
     if f.zone:
         return Msg(f.label_key, {"zone": Msg(f"alerts.rule.zone.{f.zone}")}).render(locale)
     return translate(f"alerts.rule.field.{name}", locale)
