@@ -227,8 +227,8 @@ def accounts(database_url: str) -> list[tuple[str, str]]:
 
 async def log_in(url: str, username: str, role: str) -> Person:
     limits = httpx.Limits(max_connections=2, max_keepalive_connections=2)
-    api = httpx.AsyncClient(base_url=url, timeout=30, limits=limits)
-    web = httpx.AsyncClient(base_url=url, timeout=30, limits=limits)
+    api = httpx.AsyncClient(base_url=url, timeout=30, transport=RetryingTransport(limits=limits))
+    web = httpx.AsyncClient(base_url=url, timeout=30, transport=RetryingTransport(limits=limits))
     for attempt in range(20):
         got = await api.post(
             "/api/v1/auth/token", data={"username": username, "password": PASSWORD}
@@ -264,6 +264,20 @@ async def log_in(url: str, username: str, role: str) -> Person:
     raise SystemExit(f"{username}: could not read the ledger and the cases")
 
 
+class RetryingTransport(httpx.AsyncHTTPTransport):
+    """A GET whose kept-alive connection the server closed as it was sent (its idle
+    timeout, 5 s by default, raced the client's reuse) is sent once more on a new
+    connection, as browsers do; anything else is reported as an error."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await super().handle_async_request(request)
+        except httpx.RemoteProtocolError:
+            if request.method != "GET":
+                raise
+            return await super().handle_async_request(request)
+
+
 async def one_request(p: Person, kind: str, rng: random.Random) -> httpx.Response | None:
     """One request of ``kind`` for person ``p`` (None when the person has nothing to ask)."""
     site = rng.choice(p.sites) if p.sites else None
@@ -292,9 +306,12 @@ async def one_request(p: Person, kind: str, rng: random.Random) -> httpx.Respons
 
 
 async def inspection(p: Person, site: dict[str, Any]) -> httpx.Response:
-    """A whole visit: check in at the site, answer every item 'pass', submit. The time
-    recorded is the whole visit's (three requests)."""
-    lat, lon = site.get("lat"), site.get("lon")
+    """A whole visit: read the site's position, check in there, answer every item 'pass',
+    submit. The time recorded is the whole visit's (four requests)."""
+    detail = await p.api.get(f"/api/v1/sites/{site['id']}")  # the list has no coordinates
+    if detail.status_code != 200:
+        return detail
+    lat, lon = detail.json()["lat"], detail.json()["lon"]
     body = {"site_id": site["id"], "lat": lat, "lon": lon, "accuracy_m": 10,
             "idempotency_key": f"bench-{uuid.uuid4().hex[:20]}"}  # fmt: skip
     visit = await p.api.post("/api/v1/inspections", json=body)
