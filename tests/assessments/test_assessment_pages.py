@@ -97,3 +97,22 @@ def test_contractors_have_no_assessment_and_others_only_their_own(
     c.get("/lang/en")
     page = c.get("/assessments", params={"month": MONTH})
     assert "Monthly assessment" in page.text and "L2 units" in page.text
+
+
+def test_l1_computes_and_reruns_from_the_page(
+    db: Session, city: City, settings: Settings, web_as: Web
+) -> None:
+    build_november(db, city)
+    admin = web_as("admin")
+    r = admin.post("/assessments/run", data={"csrf_token": admin.csrf, "month": MONTH})  # type: ignore[attr-defined]
+    assert r.status_code == 303
+    page = admin.get(r.headers["location"])
+    assert "已按记录计算" in page.text and "未关账" in page.text
+    svc.close(db, Month(2026, 11), settings, now=AFTER)
+    r = admin.post("/assessments/run", data={"csrf_token": admin.csrf, "month": MONTH,  # type: ignore[attr-defined]
+                                             "reason": "补录结案"})  # fmt: skip
+    page = admin.get(r.headers["location"])
+    assert "得分没有变化" in page.text  # nothing changed in the records: no new version
+    district = web_as("d_heping")
+    r = district.post("/assessments/run", data={"csrf_token": district.csrf, "month": MONTH})  # type: ignore[attr-defined]
+    assert r.status_code == 403

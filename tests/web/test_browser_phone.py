@@ -111,3 +111,27 @@ def test_the_menu_button_stays_hidden_on_a_desktop(page: Any, live_server: Any) 
     login(page, live_server.url, "off_hp1")
     assert not page.locator("[data-testid=menu-button]").is_visible()
     assert page.locator("nav.nav a[href='/sites']").is_visible()
+
+
+def test_assessment_pages_fit_a_phone(phone: Any, live_server: Any) -> None:
+    """A closed month's ranking and a unit's items with evidence and the appeal form."""
+    from dustgrid.assessments import service as assessments
+    from dustgrid.assessments.months import Month
+    from tests.assessments.helpers import AFTER, build_november
+
+    engine = make_engine(live_server.settings.database_url)
+    city = live_server.city
+    with Session(engine) as s:
+        if assessments.repo.month_row(s, "2026-11") is None:
+            build_november(s, city)
+            assessments.close(s, Month(2026, 11), live_server.settings, now=AFTER)
+            s.commit()
+    engine.dispose()
+    base = live_server.url
+    login(phone, base, "d_heping")
+    fits(phone, f"{base}/assessments?month=2026-11")
+    assert phone.locator("[data-testid=score-row]").count() >= 1
+    fits(phone, f"{base}/assessments/2026-11/l2_unit/{city.units['bureau_heping']}")
+    phone.locator("[data-testid=appeal-open]").first.click()
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], phone.evaluate(OVERFLOW)

@@ -18,6 +18,7 @@ from dustgrid.assessments.schemas import (
     ScoreOut,
     item_out,
 )
+from dustgrid.bounds import Id
 from dustgrid.errors import error_responses
 from dustgrid.identity.deps import CurrentPrincipal, DbSession
 
@@ -109,7 +110,7 @@ def file_appeal(session: DbSession, principal: CurrentPrincipal, body: AppealIn)
     summary="L1 accepts or rejects an appeal; an accepted one re-scores the party",
 )
 def decide(
-    session: DbSession, principal: CurrentPrincipal, appeal_id: int, body: DecisionIn
+    session: DbSession, principal: CurrentPrincipal, appeal_id: Id, body: DecisionIn
 ) -> AppealOut:
     return appeal_out(
         svc.decide_appeal(session, principal, appeal_id, accept=body.accept, note=body.note)

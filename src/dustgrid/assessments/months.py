@@ -24,7 +24,7 @@ class Month:
     @classmethod
     def parse(cls, text: str) -> Month:
         m = _MONTH.match(text.strip())
-        if m is None or not 1 <= int(m.group(2)) <= 12:
+        if m is None or not 1 <= int(m.group(2)) <= 12 or not 1900 <= int(m.group(1)) <= 9998:
             raise Invalid("assessments.error.bad_month", value=text)
         return cls(int(m.group(1)), int(m.group(2)))
 

@@ -592,7 +592,7 @@ def score_history(
         )
         .order_by(AssessmentScore.version)
     )
-    return [(s, r) for s, r in session.execute(stmt).tuples()]
+    return [(row[0], row[1]) for row in session.execute(stmt)]
 
 
 def runs(session: Session, month: str) -> list[AssessmentRun]:

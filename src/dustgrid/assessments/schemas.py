@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from dustgrid.bounds import Id
 from dustgrid.text import MultilineText
 
 
@@ -58,7 +59,7 @@ class MonthOut(BaseModel):
 class AppealIn(BaseModel):
     month: str = Field(max_length=7, description="YYYY-MM")
     kind: str = Field(max_length=16)
-    party_id: int
+    party_id: Id
     rule: str = Field(max_length=32)
     period: str = Field(default="", max_length=16)
     evidence: str = Field(default="", max_length=64, description="an evidence key; empty: all")

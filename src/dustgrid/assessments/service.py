@@ -557,7 +557,7 @@ def decide_appeal(
 ) -> AssessmentAppeal:
     """L1 accepts or rejects; an accepted appeal re-scores the party (a new version)."""
     if principal.role != Role.city_admin:
-        raise Forbidden("assessments.error.not_yours")
+        raise Forbidden("assessments.error.l1_only")
     appeal = repo.appeal(session, appeal_id)
     if appeal is None:
         raise NotFound("assessments.error.appeal_not_found", appeal_id=appeal_id)

@@ -121,7 +121,7 @@ async def assessments_run(
 
     def act() -> svc.RunResult:
         if principal.role != Role.city_admin:
-            raise Forbidden("assessments.error.not_yours")
+            raise Forbidden("assessments.error.l1_only")
         return svc.run(session, Month.parse(month), settings, actor=principal, rerun_reason=reason)
 
     done = attempt(request, session, act, key=FLASH_KEY)
