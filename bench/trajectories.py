@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.util
+import os
 import resource
 import statistics
 import subprocess
@@ -251,10 +252,10 @@ def city_day(total: int, interval: int, work: Path, seed: int, threads: int) -> 
           f"trucks, stays cached")  # fmt: skip
     policy = dataclasses.replace(DEFAULT_TRAJECTORY_POLICY, suspect_window_days=2)
     before_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), time.process_time()
     engine = TimedEngine(threads)
     result = detect_day(store, day, known, policy, engine=engine)
-    total_s = time.perf_counter() - began
+    total_s, cpu_s = time.perf_counter() - began, time.process_time() - cpu_began
     stays_s = engine.seconds
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
@@ -266,8 +267,9 @@ def city_day(total: int, interval: int, work: Path, seed: int, threads: int) -> 
         f"{total_s - stays_s:.1f} s, {len(result.clusters):,} clusters, "
         f"{len(result.suspects):,} suspects"
     )
-    print(f"  end to end: {total_s:.1f} s; peak resident memory {peak_mb:,.0f} MB "
-          f"(after generating and storing: {before_rss:,.0f} MB)")  # fmt: skip
+    print(f"  end to end: {total_s:.1f} s ({cpu_s:.1f} s of CPU in this process); peak "
+          f"resident memory {peak_mb:,.0f} MB (after generating and storing: "
+          f"{before_rss:,.0f} MB); load average now {os.getloadavg()[0]:.1f}")  # fmt: skip
 
 
 def main() -> None:

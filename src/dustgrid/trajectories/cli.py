@@ -217,11 +217,11 @@ def detect(
     finally:
         if runner is not None:
             runner.close()
-    first, last = result.window
+    first, last = result.window or (the_day, the_day)
     summary = (
-        f"{the_day.isoformat()}: {len(result.stays)} stays; window {first.isoformat()} – "
-        f"{last.isoformat()}: {result.window_stays} stays, {len(result.clusters)} clusters, "
-        f"{len(result.suspects)} suspects"
+        f"{the_day.isoformat()}: {len(result.stays):,} stays; window {first.isoformat()} – "
+        f"{last.isoformat()}: {result.window_stays:,} stays, {len(result.clusters):,} clusters, "
+        f"{len(result.suspects):,} suspects"
     )
     typer.echo(summary, err=as_json)
     for found in result.suspects:

@@ -98,11 +98,11 @@ class DayDetection:
     """
 
     day: date
-    window: tuple[date, date]
     stays: Stays
-    window_stays: int
     clusters: list[Cluster]
     suspects: list[Suspect]
+    window: tuple[date, date] | None = None  # (first, last) day of the window
+    window_stays: int = 0  # stays over the whole window
     computed_days: tuple[date, ...] = ()
 
 
