@@ -49,6 +49,12 @@ PATH_CLASSES: dict[str, BodyClass] = {
     "/sites/import": BodyClass.upload,  # the page reads its Excel file from the raw form
     "/api/v1/telemetry": BodyClass.telemetry,
     "/api/v1/webhooks/video-ai": BodyClass.upload,  # JSON or multipart with a snapshot
+    "/citybrain/places/import": BodyClass.upload,  # the pages read their Excel from the form
+    "/citybrain/trucks/import": BodyClass.upload,
+}
+# Routes under these prefixes (a path parameter follows), by class.
+PREFIX_CLASSES: dict[str, BodyClass] = {
+    "/api/v1/citybrain/fixes/batches/": BodyClass.telemetry,  # a batch of GPS fixes
 }
 
 
@@ -101,6 +107,9 @@ class BodyPolicy:
     def body_class(self, method: str, path: str) -> BodyClass:
         if path in PATH_CLASSES:
             return PATH_CLASSES[path]
+        for prefix, cls in PREFIX_CLASSES.items():
+            if path.startswith(prefix):
+                return cls
         if any(method in methods and rx.match(path) for rx, methods in self.upload_routes):
             return BodyClass.upload
         return BodyClass.default

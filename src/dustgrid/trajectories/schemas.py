@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dustgrid.bounds import Id
 from dustgrid.sites.models import SiteKind, Stage
 from dustgrid.text import PlainText
 from dustgrid.trajectories.models import DismissReason, PlaceKind, SuspectStatus
@@ -121,7 +122,7 @@ class ConfirmIn(BaseModel):
     kind: SiteKind = SiteKind.other
     stage: Stage = Stage.earthwork
     note: PlainText = Field(default="", max_length=1000)
-    responsible_id: int | None = None
+    responsible_id: Id | None = None
 
 
 class DismissIn(BaseModel):
