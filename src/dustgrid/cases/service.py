@@ -45,7 +45,7 @@ __all__ = [
 def get_case(session: Session, principal: Principal, case_id: int, *, lock: bool = False) -> Case:
     case = repo.get_visible(session, principal, case_id, lock=lock)
     if case is None:
-        raise NotFound(f"案件不存在或无权查看：{case_id} / case not found")
+        raise NotFound("cases.error.case_not_found", case_id=case_id)
     return case
 
 
@@ -64,7 +64,7 @@ def move(
     if principal is None:
         case = repo.get_visible(session, None, case_id, lock=True)
         if case is None:
-            raise NotFound(f"案件不存在：{case_id} / case not found")
+            raise NotFound("cases.error.case_not_found_2", case_id=case_id)
     else:
         case = get_case(session, principal, case_id, lock=True)
     return transition(
@@ -135,12 +135,12 @@ def add_note(
     text = (text or "").strip()
     check_field("text", text, multiline=True)
     if not text and not attachments:
-        raise Invalid("请填写内容或上传附件 / write a note or attach a file")
+        raise Invalid("cases.error.write_note_or_attach_file")
     checked = files.check(list(attachments), settings)
     if principal is None:
         case = repo.get_visible(session, None, case_id, lock=True)
         if case is None:
-            raise NotFound(f"案件不存在：{case_id} / case not found")
+            raise NotFound("cases.error.case_not_found_2", case_id=case_id)
     else:
         case = get_case(session, principal, case_id, lock=True)
     policy = deadlines.case_policy(settings)
@@ -185,7 +185,7 @@ def update_case_from_source(
     problem go away): a ``case.source_update`` event; the responsible person is told."""
     case = repo.by_external_ref(session, CaseSource(source), external_ref.strip())
     if case is None:
-        raise NotFound(f"找不到来源编号对应的案件：{external_ref} / no case for this reference")
+        raise NotFound("cases.error.no_case_reference", external_ref=external_ref)
     return add_note(
         session,
         None,

@@ -246,7 +246,7 @@ def report_page(
     request: Request, session: DbSession, principal: CurrentPrincipal, site_id: int | None = None
 ) -> Response:
     if not _sources(principal):
-        raise Forbidden("无权上报问题 / your role may not report problems")
+        raise Forbidden("web.error.role_may_not_report_problems")
     return _report_form(request, session, principal, values={"site_id": site_id})
 
 
@@ -415,7 +415,7 @@ def move_submit(
         try:
             review = date.fromisoformat(review_date) if review_date.strip() else None
         except ValueError as exc:
-            raise DomainError(f"日期格式无效 / invalid date: {review_date}") from exc
+            raise DomainError("web.error.invalid_date", date=review_date) from exc
         data = MoveInput(
             reason=reason,
             unit_id=int(unit_id) if unit_id.strip().isdigit() else None,
