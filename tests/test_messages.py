@@ -62,15 +62,15 @@ def test_api_detail_follows_accept_language(anon: TestClient) -> None:
     assert en.json()["detail"] == "Wrong username or password"
 
 
-def test_api_detail_of_an_unconverted_error_in_the_asked_language(
+def test_api_detail_of_a_keyed_error_in_the_asked_language(
     api_as: Callable[[str], TestClient],
 ) -> None:
     client = api_as("admin")
     plain = client.get("/api/v1/alerts/999999")
     en = client.get("/api/v1/alerts/999999", headers={"Accept-Language": "en"})
     assert plain.status_code == en.status_code == 404
-    assert "/" in plain.json()["detail"]  # unchanged for clients that ask for nothing
-    assert en.json()["detail"] == "alert not found"
+    assert plain.json()["detail"] == "告警不存在或无权查看：999999"  # zh-CN by default
+    assert en.json()["detail"] == "Alert not found: 999999"
 
 
 def test_error_pages_and_login_error_in_the_readers_language(

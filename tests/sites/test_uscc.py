@@ -72,9 +72,8 @@ def test_illegal_characters(bad: str) -> None:
     code = "91440300" + bad + "08461136T"
     with pytest.raises(USCCError, match=r"第9位含非法字符 ") as err:
         validate_uscc(code)
-    assert "illegal character" in err.value.msg.render(
-        "en"
-    ) and "position 9" in err.value.msg.render("en")
+    said = err.value.msg.render("en")
+    assert said.startswith("Illegal character") and "position 9" in said
     try:
         validate_uscc(code)
     except USCCError as exc:
@@ -84,7 +83,7 @@ def test_illegal_characters(bad: str) -> None:
 def test_division_code_must_be_digits() -> None:
     with pytest.raises(USCCError, match="第5位应为数字") as err:
         validate_uscc("9144A300708461136T")
-    assert "position 5 must be a digit" in err.value.msg.render("en")
+    assert "position 5 must be a digit" in err.value.msg.render("en").lower()
     assert err.value.reason == "division"
 
 
@@ -106,9 +105,9 @@ def test_not_a_string() -> None:
 
 
 def test_make_uscc_rejects_bad_prefix() -> None:
-    with pytest.raises(USCCError, match="illegal character 'O'"):
+    with pytest.raises(USCCError, match="第17位含非法字符 'O'"):
         make_uscc("9144030070846113O")
-    with pytest.raises(USCCError, match="got 16"):
+    with pytest.raises(USCCError, match="实际为16位"):
         make_uscc("9144030070846113")
 
 

@@ -28,6 +28,7 @@ from dustgrid.cases.tabs import NEWEST_FIRST_TABS, Tab
 from dustgrid.cases.workflow import L2_KINDS, MoveInput, default_deadline, transition
 from dustgrid.config import Settings, get_settings
 from dustgrid.errors import Invalid, NotFound
+from dustgrid.i18n import Msg
 from dustgrid.identity.principal import Principal
 from dustgrid.org import service as org
 from dustgrid.text import check_field
@@ -122,17 +123,21 @@ def add_note(
     principal: Principal | None,
     case_id: int,
     *,
-    text: str,
+    text: str | Msg,
     attachments: Sequence[AttachmentIn] = (),
     now: datetime | None = None,
     settings: Settings | None = None,
     kind: str = "case.note",
     notify: bool = False,
 ) -> CaseEvent:
-    """A note or extra photos on the timeline, without a state change."""
+    """A note or extra photos on the timeline, without a state change. A ``Msg`` text (the
+    system's own note) is kept as its key and parameters too, for the reader's language."""
     settings = settings or get_settings()
     now = _now(now)
-    text = (text or "").strip()
+    said: dict[str, object] | None = (
+        {"reason_msg": text.as_json()} if isinstance(text, Msg) else None
+    )
+    text = str(text or "").strip()
     check_field("text", text, multiline=True)
     if not text and not attachments:
         raise Invalid("cases.error.write_note_or_attach_file")
@@ -153,6 +158,7 @@ def add_note(
         policy_version=policy.version,
         settings=settings,
         reason=text,
+        data=said,
         from_state=case.state.value,
         checked=checked,
         audit_row=CaseAudit(action="case.note", summary=f"案件 #{case.id} 补充说明"),

@@ -140,9 +140,9 @@ def _tuning(raw: str) -> dict[str, Any]:
     try:
         value = json.loads(raw or "{}")
     except json.JSONDecodeError as exc:
-        raise Invalid(f"调整参数须为 JSON 对象 / tuning must be a JSON object: {exc}") from None
+        raise Invalid("web.error.tuning_not_json", detail=exc.msg) from None
     if not isinstance(value, dict):
-        raise Invalid("调整参数须为 JSON 对象 / tuning must be a JSON object")
+        raise Invalid("web.error.tuning_must_json_object")
     return value
 
 
