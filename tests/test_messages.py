@@ -6,13 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts.engine.profiles import BUILTIN_PROFILES
 from dustgrid.alerts.service import raise_alert
+from dustgrid.bounds import Month
 from dustgrid.errors import Invalid, NotFound, validation_summary
-from dustgrid.i18n import Msg, localize, pick_language
+from dustgrid.i18n import Msg, localize, pick_language, stored
 from dustgrid.identity.models import User
 from dustgrid.intake.service import raise_case
 from dustgrid.models import utcnow
@@ -62,15 +65,15 @@ def test_api_detail_follows_accept_language(anon: TestClient) -> None:
     assert en.json()["detail"] == "Wrong username or password"
 
 
-def test_api_detail_of_an_unconverted_error_in_the_asked_language(
+def test_api_detail_of_a_keyed_error_in_the_asked_language(
     api_as: Callable[[str], TestClient],
 ) -> None:
     client = api_as("admin")
     plain = client.get("/api/v1/alerts/999999")
     en = client.get("/api/v1/alerts/999999", headers={"Accept-Language": "en"})
     assert plain.status_code == en.status_code == 404
-    assert "/" in plain.json()["detail"]  # unchanged for clients that ask for nothing
-    assert en.json()["detail"] == "alert not found"
+    assert plain.json()["detail"] == "告警不存在或无权查看：999999"  # zh-CN by default
+    assert en.json()["detail"] == "Alert not found: 999999"
 
 
 def test_error_pages_and_login_error_in_the_readers_language(
@@ -176,3 +179,20 @@ def test_case_timeline_shows_names_with_their_unit(
 def _csrf(client: TestClient) -> str:
     page = client.get("/cases").text
     return page.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+
+
+def test_a_stored_message_is_said_in_each_language() -> None:
+    """What a text column keeps (an audit summary): the key and parameters, not a sentence."""
+    text = stored(Msg("alerts.audit.acknowledged", {"id": 7}), 255)
+    assert localize(text, "zh-CN") == "告警 #7 已确认"
+    assert localize(text, "en") == "Alert #7 acknowledged"
+    assert stored(Msg("core.text", {"text": "长" * 300}), 255) == "长" * 255  # too long: zh-CN
+
+
+def test_a_validator_message_in_the_readers_language() -> None:
+    with pytest.raises(ValidationError) as err:
+        TypeAdapter(Month).validate_python("2026-13")
+    assert "YYYY-MM" in validation_summary(err.value.errors(), locale="en")
+    assert validation_summary(err.value.errors(), locale="en").count("The month") == 1
+    assert "月份格式须为" in validation_summary(err.value.errors(), locale="zh-CN")
+    assert " / " not in str(err.value)

@@ -43,7 +43,7 @@ def test_lengths_and_none_still_work() -> None:
 
 def test_check_field_names_the_field() -> None:
     check_field("reason", "一\n二", multiline=True)
-    with pytest.raises(Invalid, match="^case_number: 不能包含控制字符"):
+    with pytest.raises(Invalid, match="^案号：不能包含控制字符"):
         check_field("case_number", "罚\u0001")
 
 

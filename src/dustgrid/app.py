@@ -183,7 +183,8 @@ def body_too_large(request: Request, limit: int) -> Response:
         text = f"request body too large (limit {limit} bytes)"
         return open311_render(fmt, "errors", open311_spec.errors(413, text), 413)
     if _is_api(request):
-        detail = f"请求体过大（上限 {limit} 字节） / request body too large (limit {limit} bytes)"
+        locale = accepted_locale(request.headers.get("accept-language")) or DEFAULT_LOCALE
+        detail = translate("http.body_too_large", locale).format(limit=limit)
         return _error_json(413, detail, {"limit": limit})
     message = translate("http.body_too_large", request_locale(request)).format(limit=limit)
     return render_error(request, 413, message)

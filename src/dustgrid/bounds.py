@@ -16,6 +16,8 @@ from typing import Annotated, Any
 from annotated_types import Interval
 from pydantic import AfterValidator, Field, field_validator
 
+from dustgrid.i18n import Msg
+
 POLICY_VERSION = "http-bounds/1"
 ID_MAX = 2**31 - 1  # primary keys are INTEGER (PostgreSQL int4)
 PAGE_MAX = 100_000  # 1-based page numbers; far beyond any list (size ≤ 200)
@@ -26,7 +28,7 @@ _RANGE = f"{DATE_MIN.isoformat()} … {DATE_MAX.isoformat()}"
 
 def _day_in_range(value: date) -> date:
     if not DATE_MIN <= value <= DATE_MAX:
-        raise ValueError(f"日期须在 {_RANGE} 之间 / date must be within {_RANGE}")
+        raise ValueError(Msg("core.error.date_range", {"first": DATE_MIN, "last": DATE_MAX}))
     return value
 
 
@@ -39,7 +41,7 @@ def _month_in_range(value: str) -> str:
     try:
         first = date.fromisoformat(f"{value}-01")
     except ValueError:
-        raise ValueError("月份格式须为 YYYY-MM / month must be YYYY-MM") from None
+        raise ValueError(Msg("core.error.month_format")) from None
     _day_in_range(first)
     return value
 
@@ -68,9 +70,7 @@ Month = Annotated[
 
 def _not_null(value: Any) -> Any:
     if value is None:
-        raise ValueError(
-            "不能为 null（省略该字段即保持不变） / must not be null (omit the field to keep it)"
-        )
+        raise ValueError(Msg("core.error.not_null"))
     return value
 
 

@@ -155,9 +155,14 @@ def validation_text(error: Mapping[str, Any], locale: str | None) -> str:
 
 def _what(error: Mapping[str, Any], locale: str | None) -> str:
     msg = str(error.get("msg", ""))
+    kind = str(error.get("type", ""))
+    raised = dict(error.get("ctx") or {}).get("error")
+    if kind == "value_error" and isinstance(raised, Exception) and raised.args:
+        said = raised.args[0]  # a validator's ``ValueError(Msg(key, params))``
+        if isinstance(said, Msg):
+            return said.render(locale or DEFAULT_LOCALE)
     if locale is None:
         return msg
-    kind = str(error.get("type", ""))
     if kind == "value_error":  # our validators' own sentence, after pydantic's prefix
         return localize(msg.removeprefix("Value error, "), locale)
     ctx = {k: localize(v, locale) for k, v in dict(error.get("ctx") or {}).items()}

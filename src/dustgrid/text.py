@@ -17,6 +17,7 @@ from typing import Annotated, Final
 from pydantic import AfterValidator
 
 from dustgrid.errors import Invalid
+from dustgrid.i18n import Msg, is_key
 
 # What a multi-line field may hold besides printable text.
 MULTILINE_ALLOWED: Final = frozenset("\t\n\r")
@@ -40,10 +41,7 @@ def _refuse(text: str, allowed: frozenset[str]) -> str:
     pos = find_control(text, allowed=allowed)
     if pos is not None:
         code = f"U+{ord(text[pos]):04X}"
-        raise ValueError(
-            f"不能包含控制字符（第{pos + 1}个字符为 {code}，请删除后重新输入） / "
-            f"must not contain control characters ({code} at position {pos + 1})"
-        )
+        raise ValueError(Msg("core.error.control_character", {"code": code, "position": pos + 1}))
     return text
 
 
@@ -86,4 +84,9 @@ def check_field(field: str, text: str | None, *, multiline: bool = False) -> Non
     try:
         _refuse(text, MULTILINE_ALLOWED if multiline else frozenset())
     except ValueError as exc:
-        raise Invalid(f"{field}: {exc}", details={"field": field}) from None
+        label = Msg(f"field.{field}") if is_key(f"field.{field}") else Msg("field.other")
+        said = exc.args[0] if exc.args else ""
+        raise Invalid(
+            Msg("core.error.field_problem", {"field": label, "problem": said}),
+            details={"field": field},
+        ) from None

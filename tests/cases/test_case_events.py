@@ -95,7 +95,7 @@ def test_a_report_is_checked_without_the_database(settings: Settings) -> None:
         "CB-9",
         "case.reported",
     )
-    with pytest.raises(Invalid, match="unknown category"):
+    with pytest.raises(Invalid, match="未知的问题类别"):
         check_report(
             actor=None,
             source=CaseSource.city_brain,

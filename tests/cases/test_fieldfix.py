@@ -153,7 +153,7 @@ def test_officer_outside_the_sites_enforcement_grid_is_refused_and_reports_norma
         files=[PHOTO, AFTER],
     )
     assert r.status_code == 403, r.text
-    assert "not in your own enforcement grid" in r.json()["detail"]
+    assert "不在您所在的执法网格内" in r.json()["detail"]
     assert "执法网格" in r.json()["detail"]
     assert db.scalar(select(Case.id).limit(1)) is None
     r = officer.post("/api/v1/cases", data=_report(city.sites["SH-001"]), files=[PHOTO])
@@ -165,7 +165,7 @@ def test_officer_outside_the_sites_enforcement_grid_is_refused_and_reports_norma
         data={"result": "已覆盖"},
         files=[("photos", ("after.jpg", JPEG, "image/jpeg"))],
     )
-    assert r.status_code == 403 and "enforcement grid" in r.json()["detail"]
+    assert r.status_code == 403 and "执法网格" in r.json()["detail"]
 
 
 def test_inspector_cannot_handle_on_the_spot(
@@ -180,7 +180,7 @@ def test_inspector_cannot_handle_on_the_spot(
         files=[PHOTO, AFTER],
     )
     assert r.status_code == 403
-    assert "only an enforcement officer" in r.json()["detail"]
+    assert "仅执法监督网格员可现场处置" in r.json()["detail"]
     assert "巡查人员" in r.json()["detail"]
     assert db.scalar(select(Case.id).limit(1)) is None
 

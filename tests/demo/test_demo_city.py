@@ -256,7 +256,7 @@ def test_summary_lists_one_login_per_role_with_what_it_sees(
     text = summary.describe()
     for login in summary.logins:
         assert login.username in text
-        assert ROLE_LABELS[login.role][0] in text
+        assert ROLE_LABELS[login.role][1] in text and login.sees_en in text
         user = s.scalar(select(User).where(User.username == login.username))
         assert user is not None
         seen = s.scalar(
@@ -332,7 +332,7 @@ def test_tiny_city_still_gives_every_site_both_grids(tmp_path: Path) -> None:
     with Session(engine) as session:
         rows = session.execute(select(Site.enforcement_grid_id, Site.inspector_grid_id)).all()
     assert len(rows) == 9 and all(e and i for e, i in rows)
-    assert any("不足额" in note for note in summary.notes)
+    assert any("under-sized" in note for note in summary.notes)
     with pytest.raises(ValueError), Session(engine) as session:
         build_demo(session, n_sites=0)
     engine.dispose()

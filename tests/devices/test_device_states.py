@@ -15,6 +15,7 @@ from dustgrid.devices.states import (
     plan_step,
 )
 from dustgrid.errors import Conflict
+from dustgrid.i18n import translate
 
 S, L = ApplicationStatus, Lifecycle
 
@@ -57,8 +58,10 @@ def test_a_step_from_the_wrong_state_is_a_conflict_naming_both(
     needed = TRANSITIONS[(step, True)].from_status
     with pytest.raises(Conflict) as err:
         plan_step(status, step)
-    assert f"the application is {status.value}" in err.value.message
-    assert f"this step needs {needed.value}" in err.value.message
+    said = err.value.text("en")
+    assert f"The application is “{translate(f'app_status.{status.value}', 'en')}”" in said
+    assert f"this step needs “{translate(f'app_status.{needed.value}', 'en')}”" in said
+    assert translate(f"app_status.{needed.value}", "zh-CN") in err.value.message
 
 
 @pytest.mark.parametrize("status", sorted(FINAL_STATUSES))

@@ -129,7 +129,7 @@ def test_write_rules(db: Session, city: City) -> None:
         )
     grid = svc.update_grid(db, who(db, city, "d_heping"), city.grids["E-HP"], rename)
     assert grid.name == "新名称"
-    with pytest.raises(Invalid, match="cannot change kind"):
+    with pytest.raises(Invalid, match="不能改变类型"):
         svc.update_grid(db, who(db, city, "admin"), grid.id, GridUpdate(kind=GridKind.inspector))
 
 
@@ -149,31 +149,31 @@ def test_create_grid_defaults_owner_and_is_audited(db: Session, city: City) -> N
     assert entry.action == "create" and entry.changes["code"] == [None, "E-HP-2"]
     svc.delete_grid(db, who(db, city, "admin"), grid.id)
     assert db.get(Grid, grid.id) is None
-    with pytest.raises(Invalid, match="move the grid's sites"):
+    with pytest.raises(Invalid, match="网格内仍有工地"):
         svc.delete_grid(db, who(db, city, "admin"), city.grids["E-HP"])
 
 
 def test_group_validation(db: Session, city: City) -> None:
     admin = who(db, city, "admin")
     e_hp = city.grids["E-HP"]
-    with pytest.raises(Invalid, match="at least 2 members"):
+    with pytest.raises(Invalid, match="每组至少 2 人"):
         svc.add_group(db, admin, e_hp, GroupCreate(name="单人", member_ids=[city.users["off_sh1"]]))
     fresh = add_officers(db, city, "station_heping", "off_hp_new")[0]
-    with pytest.raises(Invalid, match=rf"not eligible for this grid: \[{city.users['insp_hp1']}\]"):
+    with pytest.raises(Invalid, match=rf"不可加入本网格：{city.users['insp_hp1']}（"):
         svc.add_group(
             db,
             admin,
             e_hp,
             GroupCreate(name="混编", member_ids=[fresh, city.users["insp_hp1"]]),
         )
-    with pytest.raises(Invalid, match="another group"):
+    with pytest.raises(Invalid, match="已在本网格其他组"):
         svc.add_group(
             db,
             admin,
             e_hp,
             GroupCreate(name="重复", member_ids=[fresh, city.users["off_hp1"]]),
         )
-    with pytest.raises(Invalid, match="at least 2"):  # the same person twice is one member
+    with pytest.raises(Invalid, match="至少 2 人"):  # the same person twice is one member
         svc.add_group(
             db,
             admin,
@@ -181,7 +181,7 @@ def test_group_validation(db: Session, city: City) -> None:
             GroupCreate(name="重名", member_ids=[city.users["off_sh1"], city.users["off_sh1"]]),
         )
     strict = GridPolicy(version="test", enforcement_group_min=3)
-    with pytest.raises(Invalid, match="at least 3"):
+    with pytest.raises(Invalid, match="至少 3 人"):
         svc.add_group(
             db,
             admin,
@@ -206,7 +206,7 @@ def test_group_lifecycle_is_audited_on_the_grid(db: Session, city: City) -> None
     )
     old = db.scalar(select(GridGroup.id).where(GridGroup.grid_id == e_hp, GridGroup.id != group.id))
     assert old is not None
-    with pytest.raises(Invalid, match="another group"):  # off_sh2 is in the new group
+    with pytest.raises(Invalid, match="已在本网格其他组"):  # off_sh2 is in the new group
         svc.update_group(
             db,
             admin,
@@ -244,9 +244,9 @@ def test_assign_moves_and_audits_on_the_site(db: Session, city: City) -> None:
     assert entry.changes == {"enforcement_grid_id": [city.grids["E-HP"], new.id]}
     again = layout.assign_sites(db, admin, grid_id=new.id, site_ids=[hp1])
     assert again.changed == [] and again.unchanged == [hp1]
-    with pytest.raises(Invalid, match="district"):
+    with pytest.raises(Invalid, match="不在网格所属区"):
         layout.assign_sites(db, admin, grid_id=new.id, site_ids=[city.sites["SH-001"]])
-    with pytest.raises(Invalid, match="not found"):  # the metro site is outside d_heping's view
+    with pytest.raises(Invalid, match="不存在"):  # the metro site is outside d_heping's view
         layout.assign_sites(
             db, who(db, city, "d_heping"), grid_id=new.id, site_ids=[city.sites["HP-M01"]]
         )

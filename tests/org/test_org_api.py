@@ -186,7 +186,7 @@ def test_level_and_parent_rules(
         payload["district_id"] = city.districts[body["district_key"]]
     if "level" in body:
         payload["level"] = body["level"]
-    r = api_as("admin").post("/api/v1/org/units", json=payload)
+    r = api_as("admin").post("/api/v1/org/units", json=payload, headers={"Accept-Language": "en"})
     assert r.status_code == status, r.text
     assert needle in r.json()["detail"]
 

@@ -53,7 +53,12 @@ def test_api_refuses_a_beijing_site_in_heping_naming_district_and_distance(
     assert detail.startswith("位置不在和平区范围内（距边界 ")
     expected_km = haversine_m(*BEIJING, *HEPING_SW) / 1000
     assert abs(_km(detail) - expected_km) < 1.0  # ~700 km, to the nearest corner
-    assert "outside Heping" in detail
+    en = c.post(
+        "/api/v1/sites",
+        json=new_site(city, lat=BEIJING[0], lon=BEIJING[1]),
+        headers={"Accept-Language": "en"},
+    )
+    assert "outside Heping" in en.json()["detail"]
     assert r.json()["errors"]["district"] == "和平区"
     listed = c.get("/api/v1/sites", params={"q": "T-100"}).json()["items"]
     assert listed == []  # nothing saved, no grid assigned "by proximity"

@@ -117,9 +117,9 @@ def test_bad_input_names_the_field(api_as: Callable[[str], TestClient], city: Ci
     r = c.post("/api/v1/sites", json=new_site(city, district_id=99999))
     assert r.status_code == 422 and "所属区" in r.json()["detail"]
     r = c.post("/api/v1/sites", json=new_site(city, enforcement_grid_id=city.grids["I-HP"]))
-    assert r.status_code == 422 and "kind mismatch" in r.json()["detail"]
+    assert r.status_code == 422 and "不是执法监督网格" in r.json()["detail"]
     r = c.post("/api/v1/sites", json=new_site(city, enforcement_grid_id=city.grids["E-SH"]))
-    assert r.status_code == 422 and "another district" in r.json()["detail"]
+    assert r.status_code == 422 and "不在工地所属区" in r.json()["detail"]
     r = c.post("/api/v1/sites", json=new_site(city, project_code="HP-001"))
     assert r.status_code == 422 and "已存在" in r.json()["detail"]
     r = c.post(

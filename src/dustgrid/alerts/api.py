@@ -61,7 +61,7 @@ def alert_filter(
         return AlertFilterIn.model_validate({k: v for k, v in raw.items() if v not in (None, "")})
     except ValidationError as exc:
         bad = validation_summary(exc.errors())
-        raise Invalid(f"筛选条件无效 / invalid filter: {bad}") from exc
+        raise Invalid("devices.error.invalid_filter", bad=bad) from exc
 
 
 Filter = Annotated[AlertFilterIn, Depends(alert_filter)]

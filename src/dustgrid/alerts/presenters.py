@@ -178,7 +178,7 @@ def site_limits(
 def alert_detail(session: Session, principal: Principal, alert_id: int) -> AlertDetail:
     alert = repo.visible(session, principal, alert_id)
     if alert is None:
-        raise NotFound(f"告警不存在或无权查看：{alert_id} / alert not found")
+        raise NotFound("alerts.error.alert_not_found", alert_id=alert_id)
     detail: AlertDetail = _out([alert], session, detail=True)[0]
     return detail
 
@@ -246,7 +246,7 @@ def dry_run(
 ) -> dict[str, Any]:
     """What ``body``'s profile would have raised over the period, on the visible sites."""
     if not principal.can(Perm.alert_profile):
-        raise Forbidden("无权试算告警规则 / your role may not dry-run alert rules")
+        raise Forbidden("alerts.error.role_may_not_dry_run_alert")
     profile = effective_profile(body.profile_id, body.tuning, None)
     only = None if body.site_id is None else sites.get_site(session, principal, body.site_id).id
     site_ids = sources.visible_site_ids(session, principal, only)

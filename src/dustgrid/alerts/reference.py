@@ -86,7 +86,7 @@ def parse_prsa(
         reader = csv.DictReader(fh)
         missing = [c for c in (*TIME_COLUMNS, *COLUMNS) if c not in (reader.fieldnames or [])]
         if missing:
-            raise Invalid(f"CSV 缺少列 {', '.join(missing)} / missing columns")
+            raise Invalid("alerts.error.missing_columns", missing=", ".join(missing))
         for row in reader:
             try:
                 y, m, d, h = (int(row[c]) for c in TIME_COLUMNS)
@@ -138,9 +138,9 @@ def import_prsa(
     """Store a station's hourly CSV (the caller commits)."""
     device = sources.device_by_mn(session, mn)
     if device is None:
-        raise Invalid(f"设备不存在：{mn} / no device with MN {mn}")
+        raise Invalid("alerts.error.no_device_mn", mn=mn)
     if device.kind != DeviceKind.reference_station:
-        raise Invalid(f"设备 {mn} 不是参考站 / {mn} is not a reference station")
+        raise Invalid("alerts.error.not_reference_station", mn=mn)
     report = ImportReport()
     batch: list[ReadingRow] = []
     conn = session.connection()

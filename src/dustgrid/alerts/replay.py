@@ -56,9 +56,9 @@ class SiteReplay:
 def period(start: date, end: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """UTC bounds of the local days ``start`` … ``end`` (inclusive)."""
     if end < start:
-        raise Invalid("结束日期须不早于开始日期 / end must not be before start")
+        raise Invalid("alerts.error.end_must_not_before_start")
     if (end - start).days + 1 > MAX_DAYS:
-        raise Invalid(f"回放最长 {MAX_DAYS} 天 / replay at most {MAX_DAYS} days")
+        raise Invalid("alerts.error.replay_most_days", days=MAX_DAYS)
     lo = datetime.combine(start, time(0), tzinfo=tz).astimezone(UTC)
     hi = datetime.combine(end + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
     return lo, hi

@@ -47,13 +47,15 @@ class ActiveRule:
     setting_version: int | None
 
 
-def _bad(message: str) -> Invalid:
-    return Invalid(f"规则参数无效：{message} / invalid rule tuning: {message}")
+def _bad(message: str | Msg) -> Invalid:
+    return Invalid("alerts.error.invalid_rule_tuning", detail=message)
 
 
 def _coerce(base: Profile, name: str, raw: Any) -> Any:
     if name not in TUNABLE:
-        raise _bad(f"{name} 不可调整 / {name} is not tunable ({', '.join(sorted(TUNABLE))})")
+        raise _bad(
+            Msg("alerts.tuning.not_tunable", {"name": name, "known": ", ".join(sorted(TUNABLE))})
+        )
     try:
         if name in INT_FIELDS:
             if isinstance(raw, bool) or int(raw) != float(raw):
@@ -66,11 +68,14 @@ def _coerce(base: Profile, name: str, raw: Any) -> Any:
     except (TypeError, ValueError) as exc:
         raise _bad(f"{name}: {exc}") from None
     if not isinstance(raw, Mapping):
-        raise _bad("limits 须为 {键: 限值} / limits must be an object")
+        raise _bad(Msg("alerts.tuning.limits_object"))
     table = base.limit_table
     unknown = set(raw) - set(table)
     if unknown:
-        raise _bad(f"limits 未知键 {sorted(unknown)} / unknown keys (known: {sorted(table)})")
+        raise _bad(
+            Msg("alerts.tuning.unknown_limits",
+                {"unknown": ", ".join(sorted(unknown)), "known": ", ".join(sorted(table))})
+        )  # fmt: skip
     merged = {**table, **{k: None if v is None else float(v) for k, v in raw.items()}}
     return tuple((k, merged[k]) for k in table)
 
@@ -81,8 +86,8 @@ def effective_profile(
     """The base profile with the city's tuning applied; raises ``Invalid`` on bad input."""
     try:
         base = get_profile(profile_id)
-    except KeyError as exc:
-        raise Invalid(f"未知的标准规则：{profile_id} / {exc.args[0]}") from None
+    except KeyError:
+        raise Invalid("alerts.error.unknown_profile", profile_id=profile_id) from None
     changes = {name: _coerce(base, name, raw) for name, raw in tuning.items()}
     try:
         profile = tune(base, **changes) if changes else base
@@ -163,7 +168,7 @@ def save_setting(
 ) -> AlertProfileSetting:
     """Save a new version of the city's setting of ``profile_id`` (city admin only)."""
     if not principal.can(Perm.alert_profile):
-        raise Forbidden("无权修改告警规则 / your role may not change alert rules")
+        raise Forbidden("alerts.error.role_may_not_change_alert_rules")
     check_rule_tuning(profile_id, tuning)
     effective_profile(profile_id, tuning, 1)  # validate before writing anything
     clean = tuning_json({k: _coerce(get_profile(profile_id), k, v) for k, v in tuning.items()})
@@ -194,7 +199,7 @@ def save_setting(
         entity_id=row.id,
         changes=audit.diff(before, {"tuning": clean, "enabled": enabled})
         | {"version": [previous.version if previous else None, row.version]},
-        summary=f"告警规则 {profile_id} 第 {row.version} 版 / rule version saved",
+        summary=Msg("alerts.audit.rule_saved", {"profile": profile_id, "version": row.version}),
     )
     return row
 

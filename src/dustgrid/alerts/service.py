@@ -45,12 +45,8 @@ KIND_TEXT: Final = {
     "stale_key": ("监测项停止更新", "metric stopped updating"),
     "quality": ("数据质量异常", "data-quality problem"),
 }
-CLEAR_TEXT: Final = {
-    "condition_gone": ("告警条件已消失，告警自动解除", "condition gone, alert cleared"),
-    "retracted": ("迟到数据表明未超标，告警撤回", "late data withdrew the alert"),
-    "rule_disabled": ("规则已停用，告警解除", "rule disabled, alert cleared"),
-    "online": ("设备恢复在线，告警解除", "device back online, alert cleared"),
-}
+#: Why an alert cleared, said on its case (``alerts.cleared.<reason>`` in the catalogues).
+CLEAR_REASONS: Final = frozenset({"condition_gone", "retracted", "rule_disabled", "online"})
 
 
 def open_key(site_id: int | None, device_id: int | None, rule_key: str) -> str:
@@ -74,6 +70,10 @@ def describe(alert: Alert, site_name: str = "", device_mn: str = "") -> Msg:
     where = site_name or device_mn or ""
     what = Msg(f"alerts.kind.{kind}")
     return Msg("alerts.case.describe", {"where": where, "kind": what}) if where else what
+
+
+def _known_kind(kind: str) -> str:
+    return base_kind(kind) if base_kind(kind) in KIND_TEXT else "quality"
 
 
 def _fit(evidence: Mapping[str, Any]) -> dict[str, Any]:
@@ -131,7 +131,7 @@ def sync_case(
             entity_type="alert",
             entity_id=alert.id,
             changes={"case_id": [alert.case_id, case.id]},
-            summary=f"告警 #{alert.id} 关联案件 #{case.id} / case linked",
+            summary=Msg("alerts.audit.case_linked", {"id": alert.id, "case_id": case.id}),
         )
     alert.case_id = case.id
     alert.case_updated_at = now
@@ -204,7 +204,10 @@ def raise_alert(
             "severity": [None, severity],
             "started_at": [None, started_at.isoformat()],
         },
-        summary=f"告警 #{alert.id} {kind}{'（区域污染，暂缓）' if held else ''} / raised",
+        summary=Msg(
+            "alerts.audit.raised_held" if held else "alerts.audit.raised",
+            {"id": alert.id, "kind": Msg(f"alerts.kind.{_known_kind(kind)}")},
+        ),
     )
     if open_case:
         text = description or describe(alert)
@@ -247,7 +250,7 @@ def update_alert(
             entity_type="alert",
             entity_id=alert.id,
             changes=changes,
-            summary=f"告警 #{alert.id} 更新 / updated",
+            summary=Msg("alerts.audit.updated", {"id": alert.id}),
         )
     if alert.state == AlertState.cleared or held:
         return
@@ -271,7 +274,7 @@ def clear_alert(
                 entity_type="alert",
                 entity_id=alert.id,
                 changes={"clear_reason": [old, reason]},
-                summary=f"告警 #{alert.id} 撤回 / retracted",
+                summary=Msg("alerts.audit.retracted", {"id": alert.id}),
             )
             _note(session, alert, reason, now)
         return
@@ -289,7 +292,7 @@ def clear_alert(
             "clear_reason": [None, reason],
             "ended_at": [None, ended_at.isoformat() if ended_at else None],
         },
-        summary=f"告警 #{alert.id} 解除 / cleared ({reason})",
+        summary=Msg("alerts.audit.cleared", {"id": alert.id, "reason": reason}),
     )
     _note(session, alert, reason, now)
 
@@ -309,20 +312,20 @@ def reopen_alert(session: Session, alert: Alert, *, now: datetime) -> None:
         entity_type="alert",
         entity_id=alert.id,
         changes={"state": ["cleared", "active"], "clear_reason": [old_reason, None]},
-        summary=f"告警 #{alert.id} 因迟到数据重新生效 / reopened by late data",
+        summary=Msg("alerts.audit.reopened", {"id": alert.id}),
     )
 
 
 def _note(session: Session, alert: Alert, reason: str, now: datetime) -> None:
     if alert.case_id is None:
         return
-    zh, en = CLEAR_TEXT.get(reason, (reason, reason))
+    why = Msg(f"alerts.cleared.{reason}") if reason in CLEAR_REASONS else reason
     try:
         cases.add_note(
             session,
             None,
             alert.case_id,
-            text=f"告警 #{alert.id}：{zh} / {en}",
+            text=Msg("alerts.note.cleared", {"id": alert.id, "why": why}),
             now=now,
             kind="case.evidence",
         )
@@ -336,7 +339,7 @@ def _note(session: Session, alert: Alert, reason: str, now: datetime) -> None:
 def get_alert(session: Session, principal: Principal, alert_id: int) -> Alert:
     alert = repo.visible(session, principal, alert_id)
     if alert is None:
-        raise NotFound(f"告警不存在或无权查看：{alert_id} / alert not found")
+        raise NotFound("alerts.error.alert_not_found", alert_id=alert_id)
     return alert
 
 
@@ -346,10 +349,11 @@ def acknowledge(
     """Someone is on it: active → acknowledged (it still clears by itself)."""
     alert = get_alert(session, principal, alert_id)  # 404 first: existence is not revealed
     if not principal.can(Perm.alert_ack):
-        raise Forbidden("无权确认告警 / your role may not acknowledge alerts")
+        raise Forbidden("alerts.error.role_may_not_acknowledge_alerts")
     if alert.state != AlertState.active:
         raise Conflict(
-            f"告警状态为 {alert.state.value}，无法确认 / only an active alert can be acknowledged"
+            "alerts.error.only_active_alert_can_acknowledged",
+            state=Msg(f"alerts.state.{alert.state.value}"),
         )
     alert.state = AlertState.acknowledged
     alert.acknowledged_by_id, alert.acknowledged_at = principal.user_id, now
@@ -361,6 +365,6 @@ def acknowledge(
         entity_type="alert",
         entity_id=alert.id,
         changes={"state": ["active", "acknowledged"]},
-        summary=f"告警 #{alert.id} 已确认 / acknowledged",
+        summary=Msg("alerts.audit.acknowledged", {"id": alert.id}),
     )
     return alert

@@ -12,7 +12,15 @@ from sqlalchemy.orm import Session
 
 from dustgrid.audit import repository
 from dustgrid.audit.models import AuditEntry
+from dustgrid.i18n import Msg, localize, stored
 from dustgrid.identity.principal import Principal
+
+SUMMARY_MAX = 255  # the width of ``AuditEntry.summary``
+
+
+def summary_text(entry: AuditEntry, locale: str) -> str:
+    """An entry's summary in ``locale`` (a stored message, or a text as it was written)."""
+    return localize(entry.summary, locale)
 
 
 def _plain(value: Any) -> Any:
@@ -44,8 +52,10 @@ def record(
     entity_type: str,
     entity_id: int | None,
     changes: dict[str, Any] | None = None,
-    summary: str = "",
+    summary: str | Msg = "",
 ) -> AuditEntry:
+    """One audit row; a ``Msg`` summary is stored as its key and parameters (shown in the
+    reader's language, see ``i18n.localize``)."""
     entry = AuditEntry(
         actor_id=actor.user_id if actor else None,
         actor_name=actor.username if actor else "system",
@@ -53,7 +63,7 @@ def record(
         entity_type=entity_type,
         entity_id=entity_id,
         changes={k: v for k, v in (changes or {}).items()},
-        summary=summary[:255],
+        summary=stored(summary, SUMMARY_MAX) if isinstance(summary, Msg) else summary[:SUMMARY_MAX],
         ip=actor.ip if actor else "",
     )
     session.add(entry)
@@ -69,7 +79,7 @@ def record_change(
     entity_id: int | None,
     before: Mapping[str, Any],
     after: Mapping[str, Any],
-    summary: str,
+    summary: str | Msg,
     extra: Mapping[str, list[Any]] | None = None,
 ) -> AuditEntry | None:
     """The audit row of a create, update or delete: the fields that differ between the

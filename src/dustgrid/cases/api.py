@@ -186,7 +186,7 @@ def look_back(
     session: DbSession, principal: CurrentPrincipal, settings: AppSettings, body: LookBackRequest
 ) -> LookBackResult:
     if not principal.can(Perm.case_sample):
-        raise Forbidden("无权抽取回头看样本 / your role may not draw a look-back sample")
+        raise Forbidden("cases.error.role_may_not_draw_look_back")
     ids = escalation.sample_look_back(
         session, now=utcnow(), actor=principal, rate=body.rate, settings=settings
     )
@@ -268,7 +268,7 @@ def attachment(
     row = service.get_attachment(session, principal, case_id, att_id)
     path = files.path_for(settings, row.sha256) if row is not None else None
     if row is None or path is None or not path.exists():
-        raise NotFound(f"附件不存在：{att_id} / attachment not found")
+        raise NotFound("cases.error.attachment_not_found", att_id=att_id)
     name, disposition, headers = files.download_headers(row.filename, row.mime)
     return FileResponse(
         path,

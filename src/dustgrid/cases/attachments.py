@@ -151,16 +151,17 @@ def _refuse_active(name: str, mime: str, content: bytes) -> None:
         if active:
             listed = ", ".join(f"/{n}" for n in active)
             raise Invalid(
-                f"PDF 含脚本或自动动作（{listed}），已拒收：{name}，请打印为普通 PDF 后再上传 / "
-                f"{name}: PDF with script or automatic actions ({listed}) is refused; "
-                "print it to a plain PDF and upload that",
+                "cases.error.pdf_script_or_automatic_actions_refused",
+                listed=listed,
+                name=name,
                 details={"filename": name, "active": active},
             )
     marker = markup_in(content)
     if marker is not None:
         raise Invalid(
-            f"文件内含网页代码（{marker.decode()}…），已拒收：{name} / "
-            f"{name} carries web page markup ({marker.decode()}…) and is refused",
+            "cases.error.carries_web_page_markup_and_refused",
+            marker_decode=marker.decode(),
+            name=name,
             details={"filename": name},
         )
 
@@ -182,30 +183,29 @@ def check(files: Sequence[AttachmentIn], settings: Settings) -> list[CheckedFile
     """Validate every upload before anything is written; 422 naming the first bad one."""
     if len(files) > settings.attachment_max_files:
         raise Invalid(
-            f"附件过多（最多 {settings.attachment_max_files} 个） / "
-            f"too many attachments (at most {settings.attachment_max_files})"
+            "cases.error.too_many_attachments_most",
+            attachment_max_files=settings.attachment_max_files,
         )
     out: list[CheckedFile] = []
     for f in files:
         name = _clean_name(f.filename)
         if f.kind not in KINDS:
-            raise Invalid(f"附件类型无效：{f.kind} / attachment kind must be photo or document")
+            raise Invalid("cases.error.attachment_kind_must_photo_or_document", kind=f.kind)
         if not f.content:
-            raise Invalid(f"附件为空：{name} / empty file")
+            raise Invalid("cases.error.empty_file", name=name)
         if len(f.content) > settings.attachment_max_bytes:
             mb = settings.attachment_max_bytes / 1024 / 1024
             raise Invalid(
-                f"附件过大：{name}（上限 {mb:.1f} MB） / "
-                f"file too large: {name} (limit {mb:.1f} MB)",
+                "cases.error.file_too_large_limit_mb",
+                name=name,
+                mb=f"{mb:.1f}",
                 details={"filename": name, "size": len(f.content)},
             )
         mime = sniff(f.content)
         if mime is None or (f.kind == PHOTO and mime not in IMAGE_MIMES):
-            what = "图片" if f.kind == PHOTO else "图片或 PDF"
-            en = "an image" if f.kind == PHOTO else "an image or a PDF"
             raise Invalid(
-                f"文件不是{what}：{name} / {name} is not {en} (JPEG, PNG, GIF, WebP, HEIC"
-                f"{'' if f.kind == PHOTO else ', PDF'})",
+                "cases.error.not_an_image" if f.kind == PHOTO else "cases.error.not_image_or_pdf",
+                name=name,
                 details={"filename": name},
             )
         _refuse_active(name, mime, f.content)

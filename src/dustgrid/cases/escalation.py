@@ -289,7 +289,7 @@ def sample_look_back(
     if not 0 < rate <= 1:
         from dustgrid.errors import Invalid
 
-        raise Invalid("抽查比例须在 0 与 1 之间 / the rate must be in (0, 1]")
+        raise Invalid("cases.error.rate_must_0_1")
     end = now - timedelta(days=after)
     cohort = and_(
         Case.state == CaseState.closed.value,

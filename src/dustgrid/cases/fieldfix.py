@@ -31,6 +31,7 @@ from dustgrid.cases.attachments import AttachmentIn
 from dustgrid.cases.models import Case
 from dustgrid.cases.states import GRID_MOVES, CaseSource, Move
 from dustgrid.errors import Forbidden, Invalid
+from dustgrid.i18n import Msg
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Role
 from dustgrid.org.models import OrgUnit
@@ -56,8 +57,8 @@ class HandleNow:
     def __post_init__(self) -> None:
         if self.action not in HANDLE_NOW:
             raise Invalid(
-                f"现场处置方式须为 fix_on_site 或 order_rectification：{self.action} / "
-                "handle_now must be fix_on_site or order_rectification",
+                "cases.error.handle_now_must_fix_on_site",
+                action=self.action,
                 details={"field": "handle_now"},
             )
         check_field("handle_result", self.result, multiline=True)
@@ -67,9 +68,11 @@ class HandleNow:
         return HANDLE_NOW[self.action]
 
 
-def _refuse(why_zh: str, why_en: str, **details: Any) -> Forbidden:
+def _refuse(why: str, **details: Any) -> Forbidden:
+    """Refused on the spot; ``why`` is the ``cases.fieldfix.*`` message key of the reason."""
     return Forbidden(
-        f"不能现场处置：{why_zh} / cannot handle on the spot: {why_en}",
+        "cases.error.cannot_handle_on_spot",
+        why=Msg(why),
         details={"field": "handle_now", **details},
     )
 
@@ -77,11 +80,10 @@ def _refuse(why_zh: str, why_en: str, **details: Any) -> Forbidden:
 def _own_grid(site: Site | None, actor: Principal) -> None:
     """The site must lie in an enforcement grid whose group the officer belongs to."""
     if site is None:
-        raise _refuse("须指定工地", "the report must name a site")
+        raise _refuse("cases.fieldfix.no_site")
     if site.enforcement_grid_id is None or site.enforcement_grid_id not in actor.grid_ids:
         raise _refuse(
-            "该工地不在您所在的执法网格内，请按常规上报等待交办",
-            "the site is not in your own enforcement grid; report it for dispatch",
+            "cases.fieldfix.not_own_grid",
             site_id=site.id,
         )
 
@@ -93,14 +95,12 @@ def check_handle_now(
     if actor is None or actor.role != Role.officer:
         role = actor.role.value if actor else "system"
         raise _refuse(
-            "仅执法监督网格员可现场处置，巡查人员的上报须经交办",
-            "only an enforcement officer may; an inspector's report goes for dispatch",
+            "cases.fieldfix.officer_only",
             role=role,
         )
     if str(source) != CaseSource.enforcement_officer.value:
         raise _refuse(
-            "来源须为执法监督网格员",
-            "the source must be enforcement_officer",
+            "cases.fieldfix.source_officer",
             source=str(source),
         )
     _own_grid(session.get(Site, site_id) if site_id is not None else None, actor)
@@ -109,7 +109,7 @@ def check_handle_now(
 def check_own_grid(session: Session, case: Case, actor: Principal | None) -> None:
     """The grid move on ``case``: the officer's own report, at a site of their grid (403)."""
     if actor is None or case.reporter_id != actor.user_id:
-        raise _refuse("仅限本人上报的问题", "only on your own report", case_id=case.id)
+        raise _refuse("cases.fieldfix.own_report_only", case_id=case.id)
     _own_grid(session.get(Site, case.site_id) if case.site_id is not None else None, actor)
 
 

@@ -102,11 +102,11 @@ def _decidable(session: Session, principal: Principal, problem_id: int) -> SiteP
     problem = session.get(SiteProblem, problem_id)
     visible = problem is not None and sites_repo.is_visible(session, principal, problem.site_id)
     if problem is None or not visible:
-        raise NotFound(f"处罚建议不存在：{problem_id} / penalty proposal not found")
+        raise NotFound("cases.error.penalty_proposal_not_found", problem_id=problem_id)
     if not principal.can(Perm.case_penalty):
-        raise Forbidden("无权确认处罚 / your role may not decide penalties")
+        raise Forbidden("cases.error.role_may_not_decide_penalties")
     if problem.status != ProposalStatus.proposed:
-        raise Conflict("该建议已处理 / this proposal was already decided")
+        raise Conflict("cases.error.proposal_was_already_decided")
     return problem
 
 
@@ -123,7 +123,7 @@ def confirm(
     problem = _decidable(session, principal, problem_id)
     first = start or local_date(now)
     if first < local_date(now):
-        raise Invalid("停工起始日不能早于今天 / a stoppage cannot start in the past")
+        raise Invalid("cases.error.stoppage_cannot_start_past")
     problem.status = ProposalStatus.confirmed
     problem.decided_by_id, problem.decided_at, problem.decision_note = (
         principal.user_id,
@@ -174,7 +174,7 @@ def reject(
 ) -> SiteProblem:
     """Reject the proposed step (a reason is required); the problem still counts."""
     if len(note.strip()) < 2:
-        raise Invalid("请填写不采纳的理由 / a reason is required")
+        raise Invalid("cases.error.reason_required_2")
     problem = _decidable(session, principal, problem_id)
     problem.status = ProposalStatus.rejected
     problem.decided_by_id, problem.decided_at, problem.decision_note = (
@@ -212,13 +212,13 @@ def lift_stop_work(
     order = session.get(StopWorkOrder, order_id)
     visible = order is not None and sites_repo.is_visible(session, principal, order.site_id)
     if order is None or not visible:
-        raise NotFound(f"停工令不存在：{order_id} / stop-work order not found")
+        raise NotFound("cases.error.stop_work_order_not_found", order_id=order_id)
     if not principal.can(Perm.case_penalty):
-        raise Forbidden("无权解除停工 / your role may not lift a stoppage")
+        raise Forbidden("cases.error.role_may_not_lift_stoppage")
     if order.lifted_at is not None:
-        raise Conflict("停工令已解除 / already lifted")
+        raise Conflict("cases.error.already_lifted")
     if len(reason.strip()) < 2:
-        raise Invalid("请填写解除理由 / a reason is required")
+        raise Invalid("cases.error.reason_required")
     order.lifted_at, order.lift_reason = now, reason.strip()
     session.flush()
     audit.record(

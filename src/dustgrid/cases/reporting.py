@@ -63,9 +63,9 @@ def _check_location(location: tuple[float, float] | None) -> tuple[float, float]
     try:
         lat, lon = float(location[0]), float(location[1])
     except (TypeError, ValueError, IndexError) as exc:
-        raise Invalid("位置须为（纬度, 经度） / location must be (lat, lon)") from exc
+        raise Invalid("cases.error.location_must_lat_lon") from exc
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise Invalid(f"位置超出范围：{lat}, {lon} / location out of range")
+        raise Invalid("cases.error.location_out_range", lat=lat, lon=lon)
     return lat, lon
 
 
@@ -120,15 +120,15 @@ def _checked_inputs(
     try:
         src = CaseSource(source)
     except ValueError as exc:
-        raise Invalid(f"未知的来源：{source} / unknown source") from exc
+        raise Invalid("cases.error.unknown_source", source=source) from exc
     if category not in CATEGORIES:
         raise Invalid(
-            f"未知的问题类别：{category} / unknown category", details={"category": category}
+            "cases.error.unknown_category", category=category, details={"category": category}
         )
     try:
         sev = Severity(severity)
     except ValueError as exc:
-        raise Invalid(f"严重程度须为 low / medium / high：{severity} / unknown severity") from exc
+        raise Invalid("cases.error.unknown_severity", severity=severity) from exc
     return src, sev
 
 
@@ -139,7 +139,8 @@ def _site(session: Session, actor: Principal | None, site_id: int | None) -> Sit
     site = repo.reported_site(session, actor, site_id)
     if site is None:
         raise Invalid(
-            f"工地不存在或不在您的管辖范围：{site_id} / unknown site: {site_id}",
+            "cases.error.unknown_site",
+            site_id=site_id,
             details={"site_id": site_id},
         )
     return site
@@ -233,7 +234,7 @@ def _place(
     site = _site(session, actor, site_id)
     loc = _check_location(location) or ((site.lat, site.lon) if site else None)
     if loc is None:
-        raise Invalid("须指定工地或位置 / give a site or a location")
+        raise Invalid("cases.error.give_site_or_location")
     return site, loc
 
 

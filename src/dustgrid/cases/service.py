@@ -28,6 +28,7 @@ from dustgrid.cases.tabs import NEWEST_FIRST_TABS, Tab
 from dustgrid.cases.workflow import L2_KINDS, MoveInput, default_deadline, transition
 from dustgrid.config import Settings, get_settings
 from dustgrid.errors import Invalid, NotFound
+from dustgrid.i18n import Msg
 from dustgrid.identity.principal import Principal
 from dustgrid.org import service as org
 from dustgrid.text import check_field
@@ -45,7 +46,7 @@ __all__ = [
 def get_case(session: Session, principal: Principal, case_id: int, *, lock: bool = False) -> Case:
     case = repo.get_visible(session, principal, case_id, lock=lock)
     if case is None:
-        raise NotFound(f"案件不存在或无权查看：{case_id} / case not found")
+        raise NotFound("cases.error.case_not_found", case_id=case_id)
     return case
 
 
@@ -64,7 +65,7 @@ def move(
     if principal is None:
         case = repo.get_visible(session, None, case_id, lock=True)
         if case is None:
-            raise NotFound(f"案件不存在：{case_id} / case not found")
+            raise NotFound("cases.error.case_not_found_2", case_id=case_id)
     else:
         case = get_case(session, principal, case_id, lock=True)
     return transition(
@@ -122,25 +123,29 @@ def add_note(
     principal: Principal | None,
     case_id: int,
     *,
-    text: str,
+    text: str | Msg,
     attachments: Sequence[AttachmentIn] = (),
     now: datetime | None = None,
     settings: Settings | None = None,
     kind: str = "case.note",
     notify: bool = False,
 ) -> CaseEvent:
-    """A note or extra photos on the timeline, without a state change."""
+    """A note or extra photos on the timeline, without a state change. A ``Msg`` text (the
+    system's own note) is kept as its key and parameters too, for the reader's language."""
     settings = settings or get_settings()
     now = _now(now)
-    text = (text or "").strip()
+    said: dict[str, object] | None = (
+        {"reason_msg": text.as_json()} if isinstance(text, Msg) else None
+    )
+    text = str(text or "").strip()
     check_field("text", text, multiline=True)
     if not text and not attachments:
-        raise Invalid("请填写内容或上传附件 / write a note or attach a file")
+        raise Invalid("cases.error.write_note_or_attach_file")
     checked = files.check(list(attachments), settings)
     if principal is None:
         case = repo.get_visible(session, None, case_id, lock=True)
         if case is None:
-            raise NotFound(f"案件不存在：{case_id} / case not found")
+            raise NotFound("cases.error.case_not_found_2", case_id=case_id)
     else:
         case = get_case(session, principal, case_id, lock=True)
     policy = deadlines.case_policy(settings)
@@ -153,6 +158,7 @@ def add_note(
         policy_version=policy.version,
         settings=settings,
         reason=text,
+        data=said,
         from_state=case.state.value,
         checked=checked,
         audit_row=CaseAudit(action="case.note", summary=f"案件 #{case.id} 补充说明"),
@@ -185,7 +191,7 @@ def update_case_from_source(
     problem go away): a ``case.source_update`` event; the responsible person is told."""
     case = repo.by_external_ref(session, CaseSource(source), external_ref.strip())
     if case is None:
-        raise NotFound(f"找不到来源编号对应的案件：{external_ref} / no case for this reference")
+        raise NotFound("cases.error.no_case_reference", external_ref=external_ref)
     return add_note(
         session,
         None,

@@ -101,7 +101,7 @@ def check_scope(session: Session, case: Case, move: Move, actor: Principal | Non
     if actor.role == Role.district_admin:
         if case.assigned_unit_id is None or case.assigned_unit_id != actor.org_unit_id:
             raise Forbidden(
-                "该案件未交办给本单位 / this case is not dispatched to your unit",
+                "cases.error.case_not_dispatched_unit",
                 details={"move": move.value},
             )
         return
@@ -111,20 +111,15 @@ def check_scope(session: Session, case: Case, move: Move, actor: Principal | Non
         return
     sees_site = case.site_id is not None and sites_repo.is_visible(session, actor, case.site_id)
     if not sees_site:
-        raise Forbidden(
-            "该案件不在您的网格内 / this case is not in your grid", details={"move": move.value}
-        )
+        raise Forbidden("cases.error.case_not_grid", details={"move": move.value})
 
 
 def _unit(session: Session, unit_id: int | None, case: Case, move: Move) -> OrgUnit:
     unit = session.get(OrgUnit, unit_id) if unit_id else None
     if unit is None or unit.kind not in L2_KINDS:
-        raise Invalid(
-            f"请选择二级网格单位（区建设局或市安全监督站）：{unit_id} / "
-            "the unit must be an L2 unit (district bureau or city safety station)"
-        )
+        raise Invalid("cases.error.unit_must_l2_unit_district_bureau", unit_id=unit_id)
     if move == Move.transfer and unit.id == case.assigned_unit_id:
-        raise Invalid("转办须选择其他单位 / transfer to a different unit")
+        raise Invalid("cases.error.transfer_different_unit")
     return unit
 
 
@@ -145,12 +140,9 @@ def _responsible(session: Session, case: Case, user_id: int | None, move: Move) 
         else:
             ok = False
     if not ok or user is None:
-        raise Invalid(
-            f"负责人无效：{user_id}（须为本单位或该工地网格内的人员） / the responsible person "
-            "must be an active member of the unit or of the site's grids"
-        )
+        raise Invalid("cases.error.responsible_person_must_active_member_unit", user_id=user_id)
     if move == Move.reassign and user.id == case.responsible_user_id:
-        raise Invalid("请选择另一位负责人 / choose a different person")
+        raise Invalid("cases.error.choose_different_person")
     return user
 
 
@@ -201,7 +193,7 @@ def _fields(
         try:
             deadline = deadlines.parse_deadline(data.deadline, cal)
         except ValueError as exc:
-            raise Invalid(f"截止时间格式无效 / invalid deadline: {data.deadline}") from exc
+            raise Invalid("cases.error.invalid_deadline", deadline=data.deadline) from exc
     else:
         deadline = default_deadline(case, move, now=now, settings=settings, calendar=cal)
     unit_id = data.unit_id
@@ -298,7 +290,7 @@ def _apply_dispatch(
     """A dispatch sets the deadline (which must lie ahead) and its warning time."""
     deadline = f["deadline"]
     if deadline <= now:
-        raise Invalid("办结期限须晚于当前时间 / the deadline must be in the future")
+        raise Invalid("cases.error.deadline_must_future")
     case.dispatched_at, case.deadline_at = now, deadline
     case.deadline_warn_at = deadlines.warn_time(now, deadline, policy, cal)
     return {"deadline": deadline.isoformat()}
@@ -312,8 +304,8 @@ def _apply_rectification(
     recheck_due = _rectification_due(Clock.recheck, case, now=now, policy=policy, calendar=cal)
     if not now < deadline <= recheck_due:
         raise Invalid(
-            f"整改期限须在现在与复查期限（{recheck_due:%Y-%m-%d %H:%M}）之间 / the "
-            "rectification deadline must fall between now and the recheck due date"
+            "cases.error.rectification_deadline_must_fall_between_now",
+            recheck_due=f"{recheck_due:%Y-%m-%d %H:%M}",
         )
     case.rectify_due_at = deadline
     return {"deadline": deadline.isoformat()}
@@ -325,7 +317,7 @@ def _apply_suspend(
     """A suspension sets a review date after today and the reminder the day before it."""
     review: date = f["review_date"]
     if review <= now.astimezone(cal.tz).date():
-        raise Invalid("复核日期须晚于今天 / the review date must be after today")
+        raise Invalid("cases.error.review_date_must_after_today")
     case.review_date = review
     case.review_remind_at = deadlines.parse_deadline(review, cal) - _DAY
     return {"review_date": review.isoformat()}

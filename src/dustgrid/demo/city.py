@@ -40,6 +40,7 @@ from dustgrid.errors import Conflict
 from dustgrid.grids.models import Grid, GridGroup, GridGroupMember, GridKind
 from dustgrid.grids.partition import Partition, PartitionStatus, plan_city
 from dustgrid.grids.policy import DEFAULT_GRID_POLICY, GridPolicy
+from dustgrid.i18n import Msg
 from dustgrid.identity.passwords import hash_password
 from dustgrid.identity.roles import Role
 from dustgrid.inspections.grading import service as grading
@@ -72,20 +73,14 @@ def demo_loaded(session: Session) -> bool:
     return _refusal(session) is not None
 
 
-def _refusal(session: Session) -> str | None:
+def _refusal(session: Session) -> Msg | None:
     n_sites = session.scalar(select(func.count()).select_from(Site)) or 0
     if n_sites:
-        return (
-            f"数据库中已有 {n_sites} 个工地，不再加载演示城市 / the database already holds "
-            f"{n_sites} sites; refusing to load the demo city (use an empty database)"
-        )
+        return Msg("demo.error.sites_exist", {"n": n_sites})
     if session.scalar(select(User.id).where(User.is_demo.is_(True)).limit(1)) is not None:
-        return "演示账号已存在 / demo accounts already exist; refusing to load the demo twice"
+        return Msg("demo.error.demo_accounts_exist")
     if session.scalar(select(District.id).limit(1)) is not None:
-        return (
-            "数据库中已有行政区数据，不再加载演示城市 / the database already holds districts; "
-            "refusing to load the demo city (use an empty database)"
-        )
+        return Msg("demo.error.districts_exist")
     return None
 
 
@@ -273,13 +268,13 @@ class _Builder:
         n = next(k for k, spec in enumerate(DISTRICTS) if spec is d)
         company = self.third_parties[n % len(self.third_parties)]
         if kind == GridKind.inspector:
-            letter, owner, label = "I", company, "专职巡查网格"
+            letter, owner, label = "I", company, "inspector grids"
         elif lane is None:
-            letter, owner, label = "E", self.stations[d.code], "执法监督网格"
+            letter, owner, label = "E", self.stations[d.code], "enforcement grids"
         else:
-            letter, owner, label = "M", self.safety, "地铁市政执法监督网格"
-        if part.status not in (PartitionStatus.ok, PartitionStatus.empty):
-            self.notes.append(f"{d.name} {label}: {part.message}")
+            letter, owner, label = "M", self.safety, "metro and municipal enforcement grids"
+        if part.status not in (PartitionStatus.ok, PartitionStatus.empty):  # for the CLI
+            self.notes.append(f"{d.name_en} {label}: {part.message.render('en')}")
         width = max(2, len(str(len(part.groups))))
         for j, group in enumerate(part.groups, start=1):
             code = f"{d.abbr}-{letter}{j:0{width}d}"
@@ -362,10 +357,7 @@ class _Builder:
             chunk = wanted[start : start + 500]
             taken = self.s.scalars(select(User.username).where(User.username.in_(chunk))).first()
             if taken is not None:
-                raise DemoRefused(
-                    f"账号 {taken} 已存在，不再加载演示城市 / username {taken} already exists; "
-                    "refusing to load the demo city (use an empty database)"
-                )
+                raise DemoRefused(Msg("demo.error.username_taken", {"username": taken}))
 
     # ------------------------------------------------------------------ summary
 
@@ -444,7 +436,7 @@ class _Builder:
         )
         add("viewer", "全市只读：{n} 个工地", "read-only, whole city: {n} sites")
         others = ", ".join(d.pinyin for d in DISTRICTS)
-        notes = [f"每个区的账号 / per district: {{{others}}}_admin, _station, "
+        notes = [f"accounts per district: {{{others}}}_admin, _station, "
                  "_officerNN, _inspectorNN; safety_officerNN"] + self.notes  # fmt: skip
         return DemoSummary(
             seed=seed, reference_date=self.today, sites=n,

@@ -42,9 +42,9 @@ class DemoStation:
 
 #: The city's control points (district None: compared with every district's sites).
 DEMO_STATIONS: Final = (
-    DemoStation("DGREF0000000001", "国控点（东四数据） / control point (Dongsi data)",
+    DemoStation("DGREF0000000001", "国控点（东四数据）",
                 "Dongsi.csv", 41.7968, 123.4291),
-    DemoStation("DGREF0000000002", "省控点（怀柔数据） / control point (Huairou data)",
+    DemoStation("DGREF0000000002", "省控点（怀柔数据）",
                 "Huairou.csv", 41.9303, 123.4101),
 )  # fmt: skip
 
@@ -83,7 +83,7 @@ def ensure_demo_reference(
                 kind=DeviceKind.reference_station,
                 name=station.name,
                 model="PRSA",
-                position="城市背景 / city background",
+                position="城市背景",
                 lat=station.lat,
                 lon=station.lon,
                 lifecycle=Lifecycle.active,

@@ -51,28 +51,27 @@ class DemoSummary:
         return sum(d.inspector_grids for d in self.districts)
 
     def describe(self) -> str:
-        """Multi-line zh/en text: counts, the districts, one login per role, policy notes."""
+        """Multi-line text for the CLI (English, like every CLI message): counts, the
+        districts (named in both languages: data), one login per role, policy notes."""
         out = [
-            f"演示城市已生成 / demo city loaded (seed {self.seed}, "
+            f"Demo city loaded (seed {self.seed}, "
             f"reference date {self.reference_date.isoformat()}, {self.seconds:.1f} s)",
-            f"  区 districts {len(self.districts)} · 组织单位 units {self.units} · "
-            f"企业 enterprises {self.enterprises} · 工地 sites {self.sites} · "
-            f"账号 users {self.users}",
-            f"  执法监督网格 enforcement grids {self.enforcement_grids} · "
-            f"专职巡查网格 inspector grids {self.inspector_grids}",
+            f"  districts {len(self.districts)} · units {self.units} · "
+            f"enterprises {self.enterprises} · sites {self.sites} · users {self.users}",
+            f"  enforcement grids {self.enforcement_grids} · "
+            f"inspector grids {self.inspector_grids}",
             "",
-            "  " + _pad("区 district", 40) + "工地 sites  执法网格 enf.  巡查网格 insp.",
+            "  " + _pad("district", 40) + "     sites     enf. grids     insp. grids",
         ]
         for d in self.districts:
             label = _pad(f"{d.name} {d.name_en} ({d.code})", 40)
             out.append(f"  {label}{d.sites:>10}{d.enforcement_grids:>15}{d.inspector_grids:>16}")
-        out += ["", "演示账号 / demo logins (one per role):"]
+        out += ["", "Demo logins (one per role):"]
         for login in self.logins:
-            zh, en = ROLE_LABELS[login.role]
-            out.append(f"  {login.username:<20} {zh} / {en}")
-            out.append(f"  {'':<20}   {login.sees_zh} / {login.sees_en}")
+            out.append(f"  {login.username:<20} {ROLE_LABELS[login.role][1]}")
+            out.append(f"  {'':<20}   {login.sees_en}")
         if self.notes:
-            out += ["", "说明 / notes:"] + [f"  - {n}" for n in self.notes]
+            out += ["", "Notes:"] + [f"  - {n}" for n in self.notes]
         return "\n".join(out)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import ValidationError
 
-from dustgrid.audit.service import entries_for
+from dustgrid.audit.service import entries_for, summary_text
 from dustgrid.bounds import Id
 from dustgrid.devices import changes, keys, onboarding, quarantine
 from dustgrid.devices import service as svc
@@ -60,7 +60,7 @@ def device_filter(
         return DeviceFilter.model_validate({k: v for k, v in raw.items() if v not in (None, "")})
     except ValidationError as exc:
         bad = validation_summary(exc.errors())
-        raise Invalid(f"筛选条件无效 / invalid filter: {bad}") from exc
+        raise Invalid("devices.error.invalid_filter", bad=bad) from exc
 
 
 Filter = Annotated[DeviceFilter, Depends(device_filter)]
@@ -235,7 +235,7 @@ def device_audit(
             "at": e.at,
             "actor": e.actor_name,
             "action": e.action,
-            "summary": e.summary,
+            "summary": summary_text(e, principal.locale),
             "changes": e.changes,
         }
         for e in entries_for(session, entity_type="device", entity_id=device_id)

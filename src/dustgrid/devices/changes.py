@@ -49,20 +49,20 @@ def create_request(
     device = devices.get_device(session, principal, device_id)
     devices.require(principal, Perm.device_request)
     if device.lifecycle in CLOSED:
-        raise Conflict("设备已拆除或被驳回 / the device is removed or rejected")
+        raise Conflict("devices.error.device_removed_or_rejected")
     pending = repo.pending_request(session, device.id)
     if pending is not None:
-        raise Conflict(f"该设备已有待审批的申请：{pending} / a request is already pending")
+        raise Conflict("devices.error.request_already_pending", pending=pending)
     new_site_id: int | None = None
     if data.kind == RequestKind.move:
         if data.new_site_id is not None and data.new_site_id != device.site_id:
             if device.kind == DeviceKind.reference_station:
-                raise Invalid("参考站不属于工地 / a reference station belongs to no site")
+                raise Invalid("devices.error.reference_station_belongs_no_site")
             new_site_id = devices.target_site(
                 session, principal, data.new_site_id, writable=False
             ).id
         if new_site_id is None and not data.new_position.strip():
-            raise Invalid("迁移须填写新工地或新位置 / a move needs a new site or position")
+            raise Invalid("devices.error.move_needs_new_site_or_position")
     req = DeviceChangeRequest(
         device_id=device.id,
         kind=data.kind,
@@ -94,12 +94,9 @@ def _move_target(
         return None
     site = repo.writable_site(session, principal, req.new_site_id)
     if site is None:
-        raise Forbidden(
-            "目标工地不在您的管辖范围，须由市级管理员审批 / "
-            "the target site is outside your area: the city admin decides"
-        )
+        raise Forbidden("devices.error.target_site_outside_area_city_admin")
     if site.retired_at is not None:
-        raise Invalid(f"目标工地已退出台账：{site.name} / the target site is retired")
+        raise Invalid("devices.error.target_site_retired", site_name=site.name)
     return site
 
 
@@ -139,9 +136,9 @@ def decide(
     device = devices.writable_device(session, principal, device_id, Perm.device_review)
     req = session.get(DeviceChangeRequest, request_id)
     if req is None or req.device_id != device.id:
-        raise NotFound(f"申请不存在：{request_id} / request not found")
+        raise NotFound("devices.error.request_not_found", request_id=request_id)
     if req.status != RequestStatus.pending:
-        raise Conflict(f"申请已处理：{req.status.value} / the request was already decided")
+        raise Conflict("devices.error.request_was_already_decided")
     site = _move_target(session, principal, req, data)
     now = now or utcnow()
     before_req = _request_snapshot(req)

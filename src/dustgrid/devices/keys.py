@@ -42,7 +42,7 @@ def issue_key(
     """A new key for the device: the row and the plaintext, which is never stored."""
     device = writable_device(session, principal, device_id)
     if device.lifecycle in CLOSED:
-        raise Conflict("设备已拆除或被驳回，不能签发密钥 / the device is removed or rejected")
+        raise Conflict("devices.error.device_removed_or_rejected_2")
     key = new_key()
     row = DeviceApiKey(
         device_id=device.id,
@@ -74,7 +74,7 @@ def revoke_key(
     device = writable_device(session, principal, device_id)
     row = session.get(DeviceApiKey, key_id)
     if row is None or row.device_id != device.id:
-        raise NotFound(f"密钥不存在：{key_id} / key not found")
+        raise NotFound("devices.error.key_not_found", key_id=key_id)
     if row.revoked_at is None:
         row.revoked_at = now or utcnow()
         record(

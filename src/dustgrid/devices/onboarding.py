@@ -90,7 +90,7 @@ def get_application(
 ) -> OnboardingApplication:
     app = repo.visible_application(session, principal, application_id)
     if app is None:
-        raise NotFound(f"接入申请不存在或无权查看：{application_id} / application not found")
+        raise NotFound("devices.error.application_not_found", application_id=application_id)
     return app
 
 
@@ -101,7 +101,7 @@ def _reviewable(
     app = get_application(session, principal, application_id)
     devices.require(principal, Perm.device_review)
     if not _site_writable(session, principal, app.site_id):
-        raise Forbidden("只能审核本辖区工地的申请 / applications of your own area only")
+        raise Forbidden("devices.error.applications_own_area_only")
     return app
 
 
@@ -167,12 +167,12 @@ def create_application(
     mns = [d.mn.strip() for d in data.devices]
     twice = sorted({m for m in mns if mns.count(m) > 1})
     if twice:
-        raise Invalid(f"设备清单中 MN 重复：{', '.join(twice)} / duplicate MNs in the list")
+        raise Invalid("devices.error.duplicate_mns_list", twice=", ".join(twice))
     if any(d.kind == DeviceKind.reference_station for d in data.devices):
-        raise Invalid("参考站不通过工地申请接入 / reference stations are not site devices")
+        raise Invalid("devices.error.reference_stations_are_not_site_devices")
     taken = sorted(m for m in mns if repo.by_mn(session, m) is not None)
     if taken:
-        raise Conflict(f"设备编号 MN 已登记：{', '.join(taken)} / MN already registered")
+        raise Conflict("devices.error.mn_already_registered", taken=", ".join(taken))
     app = OnboardingApplication(
         site_id=site.id,
         provider_id=data.provider_id,

@@ -29,6 +29,7 @@ from dustgrid.db import pg_array
 from dustgrid.devices import repository as repo
 from dustgrid.devices.models import Device, Lifecycle, MetricState, OfflinePeriod
 from dustgrid.devices.policy import DEFAULT_ONLINE_POLICY, OnlinePolicy
+from dustgrid.i18n import Msg
 from dustgrid.models import utcnow
 
 _log = logging.getLogger("dustgrid.background")  # where serve's worker logged it before
@@ -128,7 +129,7 @@ def _back_online(session: Session, device_id: int, mn: str, at: datetime) -> Non
             "offline_period": [period.id, period.id],
             "repair_seconds": [None, period.repair_seconds],
         },
-        summary=f"设备 {mn} 恢复在线 / back online",
+        summary=Msg("devices.audit.back_online", {"mn": mn}),
     )
 
 

@@ -53,7 +53,7 @@ def adopt(
     devices.require(principal, Perm.device_write)
     row = repo.quarantined_row(session, principal, quarantine_id)
     if row is None:
-        raise NotFound(f"隔离记录不存在：{quarantine_id} / quarantined MN not found")
+        raise NotFound("devices.error.quarantined_mn_not_found", quarantine_id=quarantine_id)
     now = now or utcnow()
     site_id, district_id = devices.place(
         session, principal, kind=data.kind, site_id=data.site_id, district_id=data.district_id

@@ -117,13 +117,13 @@ def record(
 def get_device(session: Session, principal: Principal, device_id: int) -> Device:
     device = repo.visible(session, principal, device_id)
     if device is None:
-        raise NotFound(f"设备不存在或无权查看：{device_id} / device not found")
+        raise NotFound("devices.error.device_not_found", device_id=device_id)
     return device
 
 
 def require(principal: Principal, perm: Perm) -> None:
     if not principal.can(perm):
-        raise Forbidden(f"无权执行此操作 / your role may not do this ({perm.value})")
+        raise Forbidden("devices.error.role_may_not_do", details={"permission": perm.value})
 
 
 def writable_device(
@@ -133,7 +133,7 @@ def writable_device(
     device = get_device(session, principal, device_id)
     require(principal, perm)
     if not repo.is_writable(session, principal, device.id):
-        raise Forbidden("只能管理本辖区的设备 / you may only manage devices in your own area")
+        raise Forbidden("devices.error.you_may_only_manage_devices_own")
     return device
 
 
@@ -142,7 +142,7 @@ def check_provider(session: Session, provider_id: int | None) -> None:
         return
     kind = repo.enterprise_kind(session, provider_id)
     if kind != EnterpriseKind.provider:
-        raise Invalid(f"设备服务商不存在：{provider_id} / unknown device provider")
+        raise Invalid("devices.error.unknown_device_provider", provider_id=provider_id)
 
 
 def target_site(session: Session, principal: Principal, site_id: int, *, writable: bool) -> Site:
@@ -153,20 +153,20 @@ def target_site(session: Session, principal: Principal, site_id: int, *, writabl
     else:
         site = repo.visible_site(session, principal, site_id)
     if site is None:
-        raise Invalid(f"工地不存在或不在管辖范围：{site_id} / site not found or outside your area")
+        raise Invalid("devices.error.site_not_found_or_outside_area", site_id=site_id)
     if site.retired_at is not None:
-        raise Invalid(f"工地已退出台账：{site.name} / the site is retired")
+        raise Invalid("devices.error.site_retired", site_name=site.name)
     return site
 
 
 def reference_district(session: Session, principal: Principal, district_id: int | None) -> int:
     """The district of a new reference station: the city admin any, a district admin theirs."""
     if district_id is None:
-        raise Invalid("参考站须指定所属区 / a reference station needs a district")
+        raise Invalid("devices.error.reference_station_needs_district")
     if session.get(District, district_id) is None:
-        raise Invalid(f"所属区不存在：{district_id} / district not found")
+        raise Invalid("org.error.district_not_found_2", district_id=district_id)
     if principal.role != Role.city_admin and principal.district_id != district_id:
-        raise Forbidden("只能在本区登记参考站 / reference stations of your own district only")
+        raise Forbidden("devices.error.reference_stations_own_district_only")
     return district_id
 
 
@@ -193,10 +193,10 @@ def place(
     every other device to a site the caller may change."""
     if kind == DeviceKind.reference_station:
         if site_id is not None:
-            raise Invalid("参考站不属于工地 / a reference station belongs to no site")
+            raise Invalid("devices.error.reference_station_belongs_no_site")
         return None, reference_district(session, principal, district_id)
     if site_id is None:
-        raise Invalid("请选择工地 / a site is required")
+        raise Invalid("devices.error.site_required")
     site = target_site(session, principal, site_id, writable=True)
     return site.id, site.district_id
 
@@ -279,7 +279,7 @@ def notify_offline(
     at = now or utcnow()
     period = record_notice(session, device_id=device.id, at=at)
     if period is None:
-        raise Conflict("设备当前不在离线期 / the device is not offline")
+        raise Conflict("devices.error.device_not_offline")
     record(
         session,
         principal,

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dustgrid.errors import Conflict
+from dustgrid.i18n import Msg
 
 
 class Lifecycle(enum.StrEnum):
@@ -87,7 +88,8 @@ def plan_step(status: ApplicationStatus, step: Step, *, passed: bool = True) -> 
         raise ValueError(f"no {'passing' if passed else 'failing'} outcome for step {step}")
     if status != move.from_status:
         raise Conflict(
-            f"申请状态为 {status.value}，不能执行此步骤 / "
-            f"the application is {status.value}; this step needs {move.from_status.value}"
+            "devices.error.application_step_needs",
+            status=Msg(f"app_status.{status.value}"),
+            needed=Msg(f"app_status.{move.from_status.value}"),
         )
     return move

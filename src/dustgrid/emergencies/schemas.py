@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from dustgrid.bounds import Id, Moment
 from dustgrid.emergencies.policy import AreaKind, Level
+from dustgrid.i18n import Msg
 from dustgrid.text import MultilineText
 
 
@@ -34,7 +35,7 @@ class EmergencyCreate(BaseModel):
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
-            raise ValueError("须带时区偏移 / must carry a UTC offset, e.g. +08:00")
+            raise ValueError(Msg("emergencies.error.needs_offset"))
         return value
 
     @model_validator(mode="after")

@@ -33,7 +33,7 @@ from dustgrid.emergencies.policy import (
 from dustgrid.emergencies.ports import ALERTS_DURING, AlertTally
 from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
 from dustgrid.geo.shapes import GeometryError, point_in_geometry, validate_geometry
-from dustgrid.i18n import translate
+from dustgrid.i18n import Msg, translate
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.notifications import service as notifications
@@ -124,7 +124,7 @@ def declare(
     """Declare a warning: every active site inside the area gets the level's order, and its
     contacts and grid members are told."""
     if not principal.can(Perm.emergency_declare):
-        raise Forbidden("只有市级管理员可以发布重污染天气预警 / only city admins declare warnings")
+        raise Forbidden("emergencies.error.only_city_admins_declare_warnings")
     polygon = _check(session, d, now)
     sites = _sites_inside(session, d, polygon)
     if not sites:
@@ -158,15 +158,13 @@ def declare(
         entity_id=em.id,
         before={},
         after={**_snapshot(em), "orders": len(sites)},
-        summary=f"发布重污染天气{_zh(d.level)}预警 #{em.id}，{len(sites)} 个工地 / "
-        f"{d.level.value} warning declared, {len(sites)} sites",
+        summary=Msg(
+            "emergencies.audit.declared",
+            {"level": Msg(f"emergencies.level.{d.level.value}"), "id": em.id, "n": len(sites)},
+        ),
     )
     _tell(session, em, sites, NOTIFY_KIND, now=now, settings=settings)
     return em
-
-
-def _zh(level: Level) -> str:
-    return translate(f"emergencies.level.{level.value}", "zh-CN")
 
 
 def _snapshot(em: Emergency) -> dict[str, Any]:
@@ -237,9 +235,9 @@ def end(
     """End a warning before its declared end (from ``now``)."""
     em = get(session, principal, emergency_id)
     if not principal.can(Perm.emergency_declare):
-        raise Forbidden("只有市级管理员可以解除预警 / only city admins end warnings")
+        raise Forbidden("emergencies.error.only_city_admins_end_warnings")
     if em.until <= now:
-        raise Conflict("预警已结束 / the warning is already over")
+        raise Conflict("emergencies.error.warning_already_over")
     before = _snapshot(em)
     em.ended_at = max(now, em.starts_at)
     em.ended_by_id = principal.user_id
@@ -252,7 +250,7 @@ def end(
         entity_id=em.id,
         before=before,
         after=_snapshot(em),
-        summary=f"提前解除预警 #{em.id} / warning ended early",
+        summary=Msg("emergencies.audit.ended", {"id": em.id}),
     )
     sites = [s for _, s in repo.visible_orders(session, principal, em.id)]
     _tell(session, em, sites, NOTIFY_END_KIND, now=now, settings=settings)
@@ -265,7 +263,7 @@ def end(
 def get(session: Session, principal: Principal, emergency_id: int) -> Emergency:
     em = repo.get_visible(session, principal, emergency_id)
     if em is None:
-        raise NotFound(f"预警不存在或无权查看：{emergency_id} / emergency not found")
+        raise NotFound("emergencies.error.emergency_not_found", emergency_id=emergency_id)
     return em
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 
-from dustgrid.audit.service import entries_for
+from dustgrid.audit.service import entries_for, summary_text
 from dustgrid.bounds import Id
 from dustgrid.errors import Forbidden, error_responses
 from dustgrid.grids import layout
@@ -143,14 +143,14 @@ def grid_audit(
     session: DbSession, principal: CurrentPrincipal, grid_id: Id
 ) -> list[dict[str, Any]]:
     if not principal.can(Perm.audit_read):
-        raise Forbidden("无权查看变更记录 / your role may not read the audit log")
+        raise Forbidden("org.error.role_may_not_read_audit_log")
     svc.get_visible(session, principal, grid_id)
     return [
         {
             "at": e.at,
             "actor": e.actor_name,
             "action": e.action,
-            "summary": e.summary,
+            "summary": summary_text(e, principal.locale),
             "changes": e.changes,
         }
         for e in entries_for(session, entity_type="grid", entity_id=grid_id)

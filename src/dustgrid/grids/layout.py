@@ -31,6 +31,7 @@ from dustgrid.grids.service import (
     snapshot,
     writable_grid,
 )
+from dustgrid.i18n import DEFAULT_LOCALE, Msg
 from dustgrid.identity.principal import Principal
 from dustgrid.org.models import District
 from dustgrid.sites.models import Site
@@ -75,22 +76,17 @@ def _check_assignable(session: Session, grid: Grid, sites: Sequence[Site]) -> No
     """Same district, still active, and (enforcement) supervised by the grid's lane."""
     elsewhere = [s.project_code for s in sites if s.district_id != grid.district_id]
     if elsewhere:
-        raise Invalid(
-            f"工地不在网格所属区：{', '.join(elsewhere)} / "
-            f"sites outside the grid's district: {', '.join(elsewhere)}"
-        )
+        raise Invalid("grids.error.sites_outside_grid_s_district", elsewhere=", ".join(elsewhere))
     retired = [s.project_code for s in sites if s.retired_at is not None]
     if retired:
-        raise Invalid(f"工地已退出台账：{', '.join(retired)} / retired sites: {', '.join(retired)}")
+        raise Invalid("grids.error.retired_sites", retired=", ".join(retired))
     lane = repo.grid_lane(session, grid)
     lanes = repo.site_lanes(session, sites, grid.kind)
     other = [s.project_code for s in sites if lanes[s.id] != lane]
     if other:
         raise Invalid(
-            f"工地由其他单位监督，不能进入本执法监督网格（地铁、市政工程归市安全监督站）："
-            f"{', '.join(other)} / sites supervised by another unit cannot join this "
-            f"enforcement grid (metro and municipal works belong to the city safety station): "
-            f"{', '.join(other)}",
+            "grids.error.sites_supervised_by_another_unit_cannot",
+            other=", ".join(other),
             details={"site_ids": [s.id for s in sites if lanes[s.id] != lane]},
         )
 
@@ -104,7 +100,7 @@ def assign_sites(
     sites = repo.sites_for_assign(session, principal, wanted)
     missing = sorted(set(wanted) - {s.id for s in sites})
     if missing:
-        raise Invalid(f"工地不存在或无权操作：{missing} / sites not found: {missing}")
+        raise Invalid("grids.error.sites_not_found", missing=missing)
     _check_assignable(session, grid, sites)
     changed = [s.id for s in sites if _move(session, principal, s, grid, "网格调整")]
     if changed:
@@ -208,9 +204,7 @@ def _writable_lanes(
         existing = repo.district_grids(session, district_id, kind, lane)
         plans.append(_LanePlan(lane, part, existing, _match(part.groups, current, existing)))
     if not plans:
-        raise Forbidden(
-            "只能管理本单位的网格 / you may only re-form your own unit's grids of this district"
-        )
+        raise Forbidden("grids.error.you_may_only_re_form_own")
     return plans
 
 
@@ -263,6 +257,12 @@ def _proposals(plans: list[_LanePlan], current: dict[int, int | None]) -> list[P
 _STATUS_RANK = {"infeasible": 0, "undersized": 1, "ok": 2, "empty": 3}
 
 
+def _said(messages: Sequence[Msg], principal: Principal) -> str:
+    """The partition's messages in the reader's language, one sentence each."""
+    sep = "；" if principal.locale == DEFAULT_LOCALE else "; "
+    return sep.join(m.render(principal.locale) for m in messages)
+
+
 def _status(plans: list[_LanePlan]) -> str:
     """The worst status of the lanes (an empty lane beside others does not count)."""
     statuses = sorted((p.part.status.value for p in plans), key=_STATUS_RANK.__getitem__)
@@ -289,7 +289,7 @@ def partition(
     require_grid_write(principal)
     district = session.get(District, district_id)
     if district is None:
-        raise Invalid(f"所属区不存在：{district_id} / district not found")
+        raise Invalid("org.error.district_not_found_2", district_id=district_id)
     sites = repo.district_active_sites(session, district_id)
     plans = _writable_lanes(session, principal, district_id, kind, sites, policy)
     attr = repo.site_column(kind).key
@@ -315,7 +315,7 @@ def partition(
         min_size=parts[0].min_size,
         max_size=parts[0].max_size,
         status=_status(plans),
-        message="；".join(p.message for p in parts if p.groups) or parts[0].message,
+        message=_said([p.message for p in parts if p.groups] or [parts[0].message], principal),
         within_bounds=all(p.within_bounds for p in parts),
         site_count=sum(len(g) for p in parts for g in p.groups),
         sizes=sizes,

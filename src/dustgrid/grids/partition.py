@@ -31,6 +31,7 @@ from typing import Generic, TypeVar
 
 from dustgrid.geo.coords import LocalProjection, haversine_m
 from dustgrid.grids.policy import DEFAULT_GRID_POLICY, ENFORCEMENT, INSPECTOR, GridPolicy
+from dustgrid.i18n import Msg
 
 K = TypeVar("K", bound=Hashable)
 D = TypeVar("D", bound=Hashable)  # a district key
@@ -69,7 +70,7 @@ class Partition(Generic[K]):
     min_size: int
     max_size: int
     status: PartitionStatus
-    message: str
+    message: Msg
     rounds: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -328,7 +329,7 @@ def partition_sites(
         points.append((float(lat), float(lon)))
     n = len(points)
     if k == 0:
-        return Partition([], [], min_size, max_size, status, "no sites / 无工地")
+        return Partition([], [], min_size, max_size, status, Msg("grids.partition.empty"))
 
     proj = LocalProjection.around(points)
     xy = proj.project_many(points)
@@ -389,19 +390,15 @@ def _build(
         stats.append(GroupStats(len(radii), c_lat, c_lon, max(radii), sum(radii) / len(radii)))
     n = len(ids)
     if status is PartitionStatus.undersized:
-        message = (
-            f"本区仅{n}个工地，少于每网格最少{min_size}个，划为1个不足额网格 / "
-            f"district has {n} sites, fewer than the minimum {min_size}: one under-sized grid"
-        )
+        message = Msg("grids.partition.undersized", {"n": n, "min": min_size})
     elif status is PartitionStatus.infeasible:
         lo, hi = min(len(m) for m in members), max(len(m) for m in members)
-        message = (
-            f"{n}个工地无法按每网格{min_size}–{max_size}个划分，取最接近的{k}个网格"
-            f"（每网格{lo}–{hi}个） / {n} sites cannot form grids of {min_size}–{max_size}; "
-            f"using the closest count, {k} grids of {lo}–{hi} sites"
+        message = Msg(
+            "grids.partition.infeasible",
+            {"n": n, "min": min_size, "max": max_size, "k": k, "lo": lo, "hi": hi},
         )
     else:
-        message = f"{n}个工地划为{k}个网格 / {n} sites in {k} grids"
+        message = Msg("grids.partition.ok", {"n": n, "k": k})
     return Partition(groups, stats, min_size, max_size, status, message, rounds)
 
 

@@ -38,6 +38,7 @@ from dustgrid.grids.schemas import (
     GroupUpdate,
     MemberOut,
 )
+from dustgrid.i18n import Msg
 from dustgrid.identity.models import User
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm, Role
@@ -97,18 +98,18 @@ def may_write_grid(session: Session, principal: Principal, grid: Grid) -> bool:
 
 def require_grid_write(principal: Principal) -> None:
     if not principal.can(Perm.grid_write):
-        raise Forbidden("无权管理网格 / your role may not manage grids")
+        raise Forbidden("grids.error.role_may_not_manage_grids")
 
 
 def require_district(principal: Principal, district_id: int) -> None:
     if not may_write_district(principal, district_id):
-        raise Forbidden("只能管理本区网格 / you may only manage the grids of your own district")
+        raise Forbidden("grids.error.you_may_only_manage_grids_own")
 
 
 def get_visible(session: Session, principal: Principal, grid_id: int) -> Grid:
     grid = repo.visible(session, principal, grid_id)
     if grid is None:
-        raise NotFound(f"网格不存在或无权查看：{grid_id} / grid not found")
+        raise NotFound("grids.error.grid_not_found", grid_id=grid_id)
     return grid
 
 
@@ -116,10 +117,7 @@ def writable_grid(session: Session, principal: Principal, grid_id: int) -> Grid:
     require_grid_write(principal)
     grid = get_visible(session, principal, grid_id)
     if not may_write_grid(session, principal, grid):
-        raise Forbidden(
-            "只能管理本单位的网格 / you may only manage your own unit's grids (a district's "
-            "grids, or the city safety station's metro and municipal grids)"
-        )
+        raise Forbidden("grids.error.you_may_only_manage_own_unit")
     return grid
 
 
@@ -267,22 +265,19 @@ def default_unit(session: Session, district_id: int, kind: GridKind) -> int | No
 def _check_place(session: Session, grid: Grid) -> None:
     """The district exists; the owning unit exists and is not bound to another district."""
     if session.get(District, grid.district_id) is None:
-        raise Invalid(f"所属区不存在：{grid.district_id} / district not found")
+        raise Invalid("org.error.district_not_found_2", district_id=grid.district_id)
     if grid.unit_id is not None:
         unit = session.get(OrgUnit, grid.unit_id)
         if unit is None:
-            raise Invalid(f"所属单位不存在：{grid.unit_id} / unit not found")
+            raise Invalid("grids.error.unit_not_found", unit_id=grid.unit_id)
         if unit.district_id not in (None, grid.district_id):
-            raise Invalid("所属单位在其他区 / the owning unit belongs to another district")
+            raise Invalid("grids.error.owning_unit_belongs_another_district")
 
 
 def _require_lane(session: Session, principal: Principal, grid: Grid) -> None:
     """The grid's lane (after a create or an owner change) is one the principal manages."""
     if not may_write_grid(session, principal, grid):
-        raise Forbidden(
-            "只能管理本单位的网格：市安全监督站的网格归市安全监督站管理 / you may only manage "
-            "your own unit's grids: the city safety station's grids are managed by the station"
-        )
+        raise Forbidden("grids.error.you_may_only_manage_own_unit_2")
 
 
 def create_grid(session: Session, principal: Principal, data: GridCreate) -> Grid:
@@ -291,12 +286,9 @@ def create_grid(session: Session, principal: Principal, data: GridCreate) -> Gri
     if lane is None:
         require_district(principal, data.district_id)
     elif data.kind != GridKind.enforcement:
-        raise Forbidden(
-            "市安全监督站只管理执法监督网格 / "
-            "the city safety station manages enforcement grids only"
-        )
+        raise Forbidden("grids.error.city_safety_station_manages_enforcement_grids")
     if repo.by_code(session, data.code) is not None:
-        raise Conflict(f"网格编号已存在：{data.code} / grid code already exists")
+        raise Conflict("grids.error.grid_code_already_exists", data_code=data.code)
     grid = Grid(
         code=data.code,
         name=data.name.strip(),
@@ -332,18 +324,15 @@ def update_grid(session: Session, principal: Principal, grid_id: int, data: Grid
         if v is not None or k == "unit_id"
     }
     if values.get("code") and values["code"] != grid.code and repo.by_code(session, values["code"]):
-        raise Conflict(f"网格编号已存在：{values['code']} / grid code already exists")
+        raise Conflict("grids.error.grid_code_already_exists", data_code=values["code"])
     lane = repo.grid_lane(session, grid)
     moving = any(k in values and values[k] != getattr(grid, k) for k in ("kind", "district_id"))
     if moving:
         n_sites, n_groups = repo.grid_in_use(session, grid)
         if n_sites or n_groups:
-            raise Invalid(
-                "网格内已有工地或成员组，不能改变类型或所属区 / "
-                "a grid with sites or groups cannot change kind or district"
-            )
+            raise Invalid("grids.error.grid_sites_or_groups_cannot_change")
         if "district_id" in values and not may_write_lane(principal, values["district_id"], lane):
-            raise Forbidden("只能管理本区网格 / you may only manage the grids of your own district")
+            raise Forbidden("grids.error.you_may_only_manage_grids_own")
     with session.no_autoflush:
         for key, value in values.items():
             setattr(grid, key, value.strip() if isinstance(value, str) else value)
@@ -370,8 +359,7 @@ def _check_lane_change(session: Session, principal: Principal, grid: Grid) -> No
     the principal manages."""
     if any(repo.grid_in_use(session, grid)):
         raise Invalid(
-            "网格内已有工地或成员组，不能在区与市安全监督站之间转移 / a grid with sites or "
-            "groups cannot move between a district and the city safety station",
+            "grids.error.grid_sites_or_groups_cannot_move",
             details={"field": "unit_id"},
         )
     _require_lane(session, principal, grid)
@@ -381,7 +369,7 @@ def delete_grid(session: Session, principal: Principal, grid_id: int) -> None:
     """Remove an empty grid (for example one a partition left without sites)."""
     grid = writable_grid(session, principal, grid_id)
     if repo.grid_in_use(session, grid)[0]:
-        raise Invalid("网格内仍有工地，请先调整 / move the grid's sites out first")
+        raise Invalid("grids.error.move_grid_s_sites_out_first")
     groups = [g.id for g, _ in repo.groups_with_members(session, [grid.id])[grid.id]]
     repo.delete_groups(session, groups)
     audit.record_change(
@@ -423,33 +411,26 @@ def _check_members(
     refused = [i for i in ids if i not in eligible]
     if refused:
         raise Invalid(
-            f"账号不存在、已停用或不可加入本网格：{refused}（{_who_zh(grid, lane)}） / unknown, "
-            f"disabled or not eligible for this grid: {refused} ({_who_en(grid, lane)})",
+            "grids.error.unknown_disabled_or_not_eligible_grid",
+            refused=", ".join(str(i) for i in refused),
+            who=_who(grid, lane),
             details={"member_ids": refused},
         )
     twice = repo.members_elsewhere(session, grid.id, ids, except_group=except_group)
     if twice:
         raise Invalid(
-            f"已在本网格其他组：{twice} / already in another group of this grid: {twice}",
+            "grids.error.already_another_group_grid",
+            twice=", ".join(str(i) for i in twice),
             details={"member_ids": twice},
         )
     return ids
 
 
-def _who_zh(grid: Grid, lane: int | None) -> str:
+def _who(grid: Grid, lane: int | None) -> Msg:
+    """Who may join ``grid`` (the station's lane, or the district's officers or inspectors)."""
     if lane is not None:
-        return "市安全监督站的执法监督网格成员须为该站执法监督网格员"
-    who = "执法监督网格员" if grid.kind == GridKind.enforcement else "第三方专职巡查员"
-    return f"{KIND_ZH[grid.kind]}成员须为本区{who}"
-
-
-def _who_en(grid: Grid, lane: int | None) -> str:
-    if lane is not None:
-        return "members of the city safety station's grids must be the station's officers"
-    return (
-        f"members of a {grid.kind.value} grid must be {MEMBER_ROLE[grid.kind].value}s "
-        "of the grid's district"
-    )
+        return Msg("grids.who.station")
+    return Msg(f"grids.who.{grid.kind.value}")
 
 
 def _check_group_size(kind: GridKind, n: int, policy: GridPolicy) -> None:
@@ -457,14 +438,12 @@ def _check_group_size(kind: GridKind, n: int, policy: GridPolicy) -> None:
     if policy.group_fits(kind.value, n):
         return
     lo, hi = policy.group_size(kind.value)
-    if hi == lo:
-        zh, en = f"每组须为 {lo} 人", f"must have exactly {lo} members"
-    else:
-        zh, en = f"每组至少 {lo} 人", f"needs at least {lo} members"
     raise Invalid(
-        f"{KIND_ZH[kind]}{zh}（网格规则 §1，策略 {policy.version}），实际 {n} 人 / "
-        f"a group of a {kind.value} grid {en} (grid rule §1, policy {policy.version}), "
-        f"got {n}",
+        "grids.error.group_size_exact" if hi == lo else "grids.error.group_size_min",
+        kind=Msg(f"grid_kind.{kind.value}"),
+        lo=lo,
+        version=policy.version,
+        n=n,
         details={"field": "member_ids", "rule": f"{kind.value}_group_size", "got": n},
     )
 
@@ -528,7 +507,7 @@ def update_group(
     grid = writable_grid(session, principal, grid_id)
     group = repo.group_of(session, grid.id, group_id)
     if group is None:
-        raise NotFound(f"成员组不存在：{group_id} / group not found")
+        raise NotFound("grids.error.group_not_found", group_id=group_id)
     old_ids = repo.member_ids(session, group.id)
     before = {"group_id": group.id, "group_name": group.name, "member_ids": old_ids}
     if data.name is not None:
@@ -559,7 +538,7 @@ def delete_group(session: Session, principal: Principal, grid_id: int, group_id:
     grid = writable_grid(session, principal, grid_id)
     group = repo.group_of(session, grid.id, group_id)
     if group is None:
-        raise NotFound(f"成员组不存在：{group_id} / group not found")
+        raise NotFound("grids.error.group_not_found", group_id=group_id)
     before = {
         "group_id": group.id,
         "group_name": group.name,

@@ -61,6 +61,10 @@ class Msg:
         except (KeyError, IndexError, ValueError):
             return text
 
+    def __str__(self) -> str:
+        """The zh-CN text (logs, ``str(ValueError(msg))``); pages render in the reader's."""
+        return self.render(DEFAULT_LOCALE)
+
     def as_json(self) -> dict[str, Any]:
         """What a row stores: ``{"key": …, "params": {…}}`` (nested messages kept)."""
         return {"key": self.key, "params": {k: _jsonable(v) for k, v in self.params.items()}}
@@ -72,6 +76,17 @@ class Msg:
             for k, v in dict(data.get("params") or {}).items()
         }
         return cls(str(data["key"]), params)
+
+
+#: How a stored message begins in a text column (see :func:`stored`).
+_STORED_PREFIX = '{"key":'
+
+
+def stored(msg: Msg, limit: int) -> str:
+    """A message as a text column holds it: the JSON of its key and parameters, rendered in
+    the reader's language by :func:`localize`; the zh-CN text when the JSON is too long."""
+    text = json.dumps(msg.as_json(), ensure_ascii=False, separators=(",", ":"), default=str)
+    return text if len(text) <= limit else msg.render(DEFAULT_LOCALE)[:limit]
 
 
 def _jsonable(value: Any) -> Any:
@@ -95,14 +110,20 @@ def pick_language(text: str, locale: str) -> str:
 
 
 def localize(value: Any, locale: str = DEFAULT_LOCALE) -> str:
-    """Any message as text in ``locale``: a ``Msg``, a stored ``{"key", "params"}``, a legacy
-    bilingual text (one half is kept) or a plain value."""
+    """Any message as text in ``locale``: a ``Msg``, a stored ``{"key", "params"}`` (as a
+    mapping or as the text :func:`stored` wrote), a legacy bilingual text (one half is kept)
+    or a plain value."""
     if isinstance(value, Msg):
         return value.render(locale)
     if isinstance(value, Mapping) and "key" in value:
         return Msg.from_json(value).render(locale)
     if isinstance(value, Mapping) and DEFAULT_LOCALE in value:  # data named in each language
         return str(value.get(locale) or value[DEFAULT_LOCALE])
+    if isinstance(value, str) and value.startswith(_STORED_PREFIX):
+        try:
+            return Msg.from_json(json.loads(value)).render(locale)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return value
     if isinstance(value, str):
         return pick_language(value, locale)
     return str(getattr(value, "value", value))

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from dustgrid.devices.models import Device
 from dustgrid.devices.online import mark_seen
 from dustgrid.errors import validation_summary
+from dustgrid.i18n import Msg, localize
 from dustgrid.ingest.hj212.codes import CODE_TO_METRIC, DATA_FLAGS, KIND_SUFFIXES
 from dustgrid.ingest.hj212.cp import flag_info
 from dustgrid.telemetry.metrics import METRICS
@@ -72,9 +73,9 @@ E_IMPLAUSIBLE: Final = IMPLAUSIBLE  # not an error: stored as invalid, listed in
 #: The time window's verdicts are item error codes as they are.
 WINDOW_CODES: Final = frozenset({TOO_FAR_AHEAD, TOO_FAR_BACK, UNREPRESENTABLE})
 _WINDOW_REASONS: Final = {
-    TOO_FAR_AHEAD: "数据时间超前 / data time {when} is too far ahead (device clock?)",
-    TOO_FAR_BACK: "数据时间过旧 / data time {when} is older than the platform accepts",
-    UNREPRESENTABLE: "数据时间无效 / data time {when} cannot be placed in UTC",
+    TOO_FAR_AHEAD: "ingest.reason.time_ahead",
+    TOO_FAR_BACK: "ingest.reason.time_behind",
+    UNREPRESENTABLE: "ingest.reason.time_invalid",
 }
 #: A JSON number (int or float) or null; booleans and numeric strings are refused.
 StrictNumber = Annotated[float | None, Strict()]
@@ -96,7 +97,18 @@ class ReadingItem(BaseModel):
 class ItemError(BaseModel):
     index: int
     code: str
-    reason: str
+    reason: str = Field(description="What is wrong, in the caller's language (zh-CN by default)")
+    msg: dict[str, Any] | None = Field(
+        default=None, description="The reason as a message key and its parameters"
+    )
+
+    @classmethod
+    def of(cls, index: int, code: str, reason: Msg) -> ItemError:
+        return cls(index=index, code=code, reason=str(reason), msg=reason.as_json())
+
+    def in_language(self, locale: str) -> ItemError:
+        """The same error with ``reason`` said in ``locale``."""
+        return self.model_copy(update={"reason": localize(self.msg or self.reason, locale)})
 
 
 class IntakeResult(BaseModel):
@@ -131,9 +143,10 @@ def resolve_metric(name: str) -> str | None:
     return lowered if lowered in METRICS else None
 
 
-def _validation_reason(exc: ValidationError) -> str:
-    parts = validation_summary(exc.errors(), unnamed="item")
-    return "读数格式错误 / invalid reading: " + parts
+def _validation_reason(exc: ValidationError) -> Msg:
+    return Msg(
+        "ingest.reason.invalid", {"detail": validation_summary(exc.errors(), unnamed="item")}
+    )
 
 
 def parse_items(  # noqa: C901 - hot loop, one function on purpose, see docs/performance.md
@@ -153,11 +166,11 @@ def parse_items(  # noqa: C901 - hot loop, one function on purpose, see docs/per
     out = Parsed()
     for index, raw in enumerate(items):
 
-        def bad(code: str, reason: str, index: int = index) -> None:
-            out.errors.append(ItemError(index=index, code=code, reason=reason))
+        def bad(code: str, reason: Msg, index: int = index) -> None:
+            out.errors.append(ItemError.of(index, code, reason))
 
         if not isinstance(raw, dict):
-            bad(E_INVALID, "读数应为 JSON 对象 / a reading must be a JSON object")
+            bad(E_INVALID, Msg("ingest.reason.not_object"))
             continue
         try:
             item = ReadingItem.model_validate(raw)
@@ -166,36 +179,42 @@ def parse_items(  # noqa: C901 - hot loop, one function on purpose, see docs/per
             continue
         if item.device is not None and item.device != device.mn:
             mn = item.device
-            bad(E_DEVICE, f"无权写入设备 {mn} / this key may not write device {mn}")
+            bad(E_DEVICE, Msg("ingest.reason.forbidden_device", {"mn": mn}))
             continue
         metric = resolve_metric(item.metric)
         if metric is None:
-            bad(E_METRIC, f"未知监测项 {item.metric} / unknown metric {item.metric}")
+            bad(E_METRIC, Msg("ingest.reason.unknown_metric", {"metric": item.metric}))
             continue
         if item.kind not in KINDS:
-            bad(E_KIND, f"未知数据类型 {item.kind} / unknown kind (want {sorted(KINDS)})")
+            bad(
+                E_KIND,
+                Msg(
+                    "ingest.reason.unknown_kind",
+                    {"kind": item.kind, "known": ", ".join(sorted(KINDS))},
+                ),
+            )
             continue
         flag, flag_ok = flag_info(item.flag)
         if flag not in DATA_FLAGS:
             known = "".join(DATA_FLAGS)
-            bad(E_FLAG, f"未知数据标记 {item.flag} / unknown flag {item.flag!r} (want {known})")
+            bad(E_FLAG, Msg("ingest.reason.unknown_flag", {"flag": item.flag, "known": known}))
             continue
         data_time = window.to_utc(item.time, tz)
         verdict = UNREPRESENTABLE if data_time is None else window.judge(data_time, now)
         if data_time is None or verdict is not None:
             code = verdict or UNREPRESENTABLE
-            bad(code, _WINDOW_REASONS[code].format(when=item.time.isoformat()))
+            bad(code, Msg(_WINDOW_REASONS[code], {"when": item.time.isoformat()}))
             continue
         value = item.value
         implausible: str | None = None
         if value is not None:
             if not isfinite(value):
-                bad(E_INVALID, "数值必须是有限数 / value must be a finite number")
+                bad(E_INVALID, Msg("ingest.reason.not_finite"))
                 continue
             try:
                 value = to_canonical(value, metric, device.particulate_unit)
             except ValueError as exc:
-                bad(E_UNIT, f"单位换算失败 / unit conversion failed: {exc}")
+                bad(E_UNIT, Msg("ingest.reason.unit", {"detail": str(exc)}))
                 continue
             implausible = ranges.check(metric, item.kind, value)
             if implausible is not None:
@@ -203,10 +222,19 @@ def parse_items(  # noqa: C901 - hot loop, one function on purpose, see docs/per
                 if not isfinite(value):  # a huge value times a unit factor
                     value = None
                 out.flagged.append(
-                    ItemError(
-                        index=index,
-                        code=E_IMPLAUSIBLE,
-                        reason=f"数值不合理，按无效数据保存 / implausible {metric}: {implausible}",
+                    ItemError.of(
+                        index,
+                        E_IMPLAUSIBLE,
+                        Msg(
+                            "ingest.reason.implausible",
+                            {
+                                "metric": {
+                                    "zh-CN": METRICS[metric].name_zh,
+                                    "en": METRICS[metric].name_en,
+                                },
+                                "detail": implausible,
+                            },
+                        ),
                     )
                 )
         valid = flag_ok and value is not None

@@ -182,7 +182,7 @@ def photo_bytes(
     )
     path = service.photo_path(settings, relative)
     if not path.exists():
-        raise NotFound(f"照片不存在：{photo_id} / photo not found")
+        raise NotFound("inspections.error.photo_not_found", photo_id=photo_id)
     mime = row.content_type if original else "image/jpeg"
     _, disposition, headers = files.download_headers(path.name, mime)
     return FileResponse(

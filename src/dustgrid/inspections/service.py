@@ -108,17 +108,17 @@ def _grid_of(site: Site, p: Principal) -> int | None:
 
 def _inspectable_site(session: Session, p: Principal, site_id: int) -> tuple[Site, int | None]:
     if not p.can(Perm.inspect):
-        raise Forbidden("只有网格员和巡查员可以巡查 / only grid officers and inspectors inspect")
+        raise Forbidden("inspections.error.only_grid_officers_and_inspectors_inspect")
     site = repo.visible_site(session, p, site_id)
     if site is None:
-        raise NotFound(f"工地不存在：{site_id} / site not found", details={"site_id": site_id})
+        raise NotFound(
+            "inspections.error.site_not_found", site_id=site_id, details={"site_id": site_id}
+        )
     grid = _grid_of(site, p)
     if grid is None:
-        raise Forbidden(
-            "该工地不在您的网格内 / this site is not in your grid", details={"site_id": site_id}
-        )
+        raise Forbidden("inspections.error.site_not_grid", details={"site_id": site_id})
     if site.retired_at is not None:
-        raise Conflict("工地已销项，不能巡查 / the site is retired", details={"site_id": site_id})
+        raise Conflict("inspections.error.site_retired", details={"site_id": site_id})
     return site, repo.group_in_grid(session, p.user_id, grid)
 
 
@@ -127,12 +127,12 @@ def _check_time(data: CheckInIn, now: datetime, policy: CheckInPolicy) -> dateti
     if at is None:
         return now
     if at.tzinfo is None:
-        raise Invalid("checked_in_at 须带时区 / checked_in_at needs a time zone offset")
+        raise Invalid("inspections.error.checked_needs_time_zone_offset")
     if at > now + CLOCK_SKEW or at < now - policy.max_client_age:
         hours = policy.max_client_age.total_seconds() / 3600
         raise Invalid(
-            f"签到时间须在过去 {hours:.0f} 小时内 / checked_in_at must be within the last "
-            f"{hours:.0f} hours",
+            "inspections.error.checked_must_within_last_hours",
+            hours=f"{hours:.0f}",
             details={"field": "checked_in_at"},
         )
     return at
@@ -143,23 +143,27 @@ def _fence(site: Site, data: CheckInIn, policy: CheckInPolicy) -> float:
     outside the fence (saying how far away the phone is)."""
     if data.lat is None or data.lon is None:
         raise Invalid(
-            "现场签到须提供定位（lat, lon） / an on-site check-in needs lat and lon",
+            "inspections.error.on_site_check_needs_lat_and",
             details={"fields": ["lat", "lon"]},
         )
     if data.accuracy_m is not None and data.accuracy_m > policy.max_accuracy_m:
         raise Invalid(
-            f"定位精度太差（约 {data.accuracy_m:.0f} 米），请到开阔处重试 / location accuracy "
-            f"too poor ({data.accuracy_m:.0f} m): try again in the open",
+            "inspections.error.location_accuracy_too_poor_m_try",
+            accuracy_m=f"{data.accuracy_m:.0f}",
             details={"field": "accuracy_m", "accuracy_m": data.accuracy_m},
         )
     distance = fence.distance_to_site_m(
         data.lat, data.lon, site_lat=site.lat, site_lon=site.lon, boundary=site.boundary
     )
     if not fence.within(distance, policy.radius_m):
-        zh, en = fence.spoken_distance(distance), fence.spoken_distance(distance, "en")
+        said = {
+            "zh-CN": fence.spoken_distance(distance),
+            "en": fence.spoken_distance(distance, "en"),
+        }
         raise Invalid(
-            f"您距工地约 {zh}，须在 {policy.radius_m:.0f} 米内签到 / You are about {en} from the "
-            f"site; check in within {policy.radius_m:.0f} m",
+            "inspections.error.too_far_from_site",
+            distance=said,
+            radius_m=f"{policy.radius_m:.0f}",
             details={
                 "field": "location",
                 "distance_m": round(distance, 1),
@@ -173,7 +177,7 @@ def _fence(site: Site, data: CheckInIn, policy: CheckInPolicy) -> float:
 def _check_mode(p: Principal, data: CheckInIn, policy: CheckInPolicy) -> None:
     if data.mode == InspectionMode.video and p.role not in policy.video_roles:
         raise Forbidden(
-            "视频巡查仅限执法网格员 / only enforcement officers may record a video check",
+            "inspections.error.only_enforcement_officers_may_record_video",
             details={"field": "mode"},
         )
 
@@ -182,7 +186,7 @@ def _known(session: Session, p: Principal, data: CheckInIn) -> Inspection | None
     known = repo.by_key(session, data.idempotency_key)
     if known is not None and (known.inspector_id != p.user_id or known.site_id != data.site_id):
         raise Conflict(
-            "该幂等键已用于另一次巡查 / this idempotency key belongs to another visit",
+            "inspections.error.idempotency_key_belongs_another_visit",
             details={"field": "idempotency_key"},
         )
     return known
@@ -258,9 +262,9 @@ def photo_path(settings: Settings, relative: str) -> Path:
 def _own_draft(session: Session, p: Principal, inspection_id: int) -> Inspection:
     row = repo.get_visible(session, p, inspection_id)
     if row is None:
-        raise NotFound(f"巡查记录不存在：{inspection_id} / inspection not found")
+        raise NotFound("inspections.error.inspection_not_found", inspection_id=inspection_id)
     if row.inspector_id != p.user_id:
-        raise Forbidden("只有签到人可以修改本次巡查 / only who checked in may change this visit")
+        raise Forbidden("inspections.error.only_who_checked_may_change_visit")
     return row
 
 
@@ -268,7 +272,8 @@ def _check_item_code(row: Inspection, item_code: str) -> None:
     template = template_by_version(row.template_version)
     if item_code and (template is None or template.item(item_code) is None):
         raise Invalid(
-            f"检查项不在本次清单中：{item_code} / not an item of this checklist",
+            "inspections.error.not_item_checklist",
+            item_code=item_code,
             details={"field": "item_code", "item_code": item_code},
         )
 
@@ -303,8 +308,8 @@ def _read(content: bytes, tz: ZoneInfo, name: str) -> photos.ExifFacts:
         return photos.read_exif(content, tz)
     except photos.PhotoUnreadable as exc:
         raise Invalid(
-            f"照片无法读取：{name}（请用 JPEG、PNG 或 WebP） / {name}: the photo cannot be read "
-            "(use JPEG, PNG or WebP)",
+            "inspections.error.photo_cannot_read_use_jpeg_png",
+            name=name,
             details={"filename": name},
         ) from exc
 
@@ -330,9 +335,11 @@ def add_photo(
     if known is not None:
         return known, False
     if row.result != InspectionResult.draft:
-        raise Conflict("本次巡查已提交 / this visit has been submitted")
+        raise Conflict("inspections.error.visit_has_been_submitted")
     if repo.photo_count(session, row.id) >= policy.max_photos_per_visit:
-        raise Invalid(f"照片过多（最多 {policy.max_photos_per_visit} 张） / too many photos")
+        raise Invalid(
+            "inspections.error.too_many_photos", max_photos_per_visit=policy.max_photos_per_visit
+        )
     tz = tz_of(settings)
     facts = _read(content, tz, checked.filename)
     site = repo.site(session, row.site_id)
@@ -382,21 +389,26 @@ def _answers(template: ChecklistTemplate, data: SubmitIn) -> dict[str, tuple[Ite
     for a in data.answers:
         if template.item(a.item_code) is None:
             raise Invalid(
-                f"检查项不在本次清单中：{a.item_code} / not an item of this checklist",
+                "inspections.error.not_item_checklist",
+                item_code=a.item_code,
                 details={"field": "answers", "item_code": a.item_code},
             )
         if a.item_code in answers:
             raise Invalid(
-                f"检查项重复作答：{a.item_code} / item answered twice",
+                "inspections.error.item_answered_twice",
+                item_code=a.item_code,
                 details={"field": "answers", "item_code": a.item_code},
             )
         answers[a.item_code] = (a.outcome, a.note.strip())
     missing = [c for c in template.codes() if c not in answers]
     if missing:
-        labels = "、".join(item_label(c, "zh-CN") for c in missing)
-        en = ", ".join(item_label(c, "en") for c in missing)
+        labels = {
+            "zh-CN": "、".join(item_label(c, "zh-CN") for c in missing),
+            "en": ", ".join(item_label(c, "en") for c in missing),
+        }
         raise Invalid(
-            f"以下检查项未作答：{labels} / not answered: {en}",
+            "inspections.error.not_answered",
+            labels=labels,
             details={"field": "answers", "missing": missing},
         )
     return answers
@@ -407,10 +419,13 @@ def _require_photos(
 ) -> None:
     bare = [c for c, (o, _) in answers.items() if o == ItemOutcome.failed and not by_item.get(c)]
     if bare:
-        labels = "、".join(item_label(c, "zh-CN") for c in bare)
-        en = ", ".join(item_label(c, "en") for c in bare)
+        labels = {
+            "zh-CN": "、".join(item_label(c, "zh-CN") for c in bare),
+            "en": ", ".join(item_label(c, "en") for c in bare),
+        }
         raise Invalid(
-            f"不符合项须拍照：{labels} / a failed item needs a photo: {en}",
+            "inspections.error.failed_item_needs_photo",
+            labels=labels,
             details={"field": "photos", "items": bare},
         )
 
@@ -482,7 +497,9 @@ def submit(
         return row, False
     template = template_by_version(row.template_version)
     if template is None:
-        raise Conflict(f"未知的清单版本：{row.template_version} / unknown checklist version")
+        raise Conflict(
+            "inspections.error.unknown_checklist_version", template_version=row.template_version
+        )
     answers = _answers(template, data)
     by_item: dict[str, list[InspectionPhoto]] = {}
     for ph in repo.photos_of(session, row.id):
@@ -526,7 +543,7 @@ def submit(
 def visit(session: Session, p: Principal, inspection_id: int) -> Visit:
     row = repo.get_visible(session, p, inspection_id)
     if row is None:
-        raise NotFound(f"巡查记录不存在：{inspection_id} / inspection not found")
+        raise NotFound("inspections.error.inspection_not_found", inspection_id=inspection_id)
     site = repo.site(session, row.site_id)
     assert site is not None
     items = repo.items_of(session, row.id)
@@ -584,7 +601,7 @@ def photo_file(
     row = repo.get_visible(session, p, inspection_id)
     photo = repo.photo_of(session, inspection_id, photo_id) if row is not None else None
     if photo is None:
-        raise NotFound(f"照片不存在：{photo_id} / photo not found")
+        raise NotFound("inspections.error.photo_not_found", photo_id=photo_id)
     return photo, photo.original_path if original else photo.stamped_path
 
 

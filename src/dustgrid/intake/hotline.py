@@ -26,6 +26,7 @@ from dustgrid.cases.repository import NOT_CLOSED
 from dustgrid.cases.states import REPORTERS, CaseSource
 from dustgrid.config import Settings, get_settings
 from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
+from dustgrid.i18n import Msg
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Role
 from dustgrid.intake import hotline_settings
@@ -63,7 +64,7 @@ def external_ref(complaint: Complaint) -> str:
 
 def _check_category(category: str) -> str:
     if category not in CATEGORIES:
-        raise Invalid(f"未知的问题类别：{category} / unknown category",
+        raise Invalid("intake.error.unknown_category", category=category,
                       details={"field": "category", "category": category})  # fmt: skip
     return category
 
@@ -88,7 +89,7 @@ def create(
     now = _now(now)
     received = aware(data.received_at, settings) if data.received_at else now
     if received > now + CLOCK_SKEW:
-        raise Invalid("来电时间不能晚于当前时间 / received_at is in the future",
+        raise Invalid("intake.error.received_future",
                       details={"field": "received_at"})  # fmt: skip
     _check_category(data.category)
     district = district_id
@@ -126,7 +127,7 @@ def get(session: Session, principal: Principal, complaint_id: int, *, lock: bool
         ) -> Complaint:  # fmt: skip
     c = repo.get_visible(session, principal, complaint_id, lock=lock)
     if c is None:
-        raise NotFound(f"投诉不存在或无权查看：{complaint_id} / complaint not found")
+        raise NotFound("intake.error.complaint_not_found", complaint_id=complaint_id)
     return c
 
 
@@ -178,9 +179,9 @@ def _merge_into(session: Session, principal: Principal, c: Complaint, case_id: i
     """Join an existing open case chosen by the desk (a ``case.merged`` note on it)."""
     case = case_repo.get_visible(session, principal, case_id, lock=True)
     if case is None:
-        raise NotFound(f"案件不存在或无权查看：{case_id} / case not found")
+        raise NotFound("intake.error.case_not_found", case_id=case_id)
     if case.state not in NOT_CLOSED:
-        raise Conflict(f"案件 #{case_id} 已办结，不能并入 / case #{case_id} is closed",
+        raise Conflict("intake.error.case_closed", case_id=case_id,
                        details={"field": "case_id"})  # fmt: skip
     text = f"12319 投诉 #{c.id} 并入本案：{c.content}"
     cases.add_note(session, principal, case.id, text=text, now=now, settings=settings,
@@ -203,7 +204,8 @@ def link(
     now = _now(now)
     c = get(session, principal, complaint_id, lock=True)
     if c.status != ComplaintStatus.received:
-        raise Conflict(f"投诉已处理（{c.status.value}） / complaint already {c.status.value}",
+        status = Msg(f"intake.status.{c.status.value}")
+        raise Conflict("intake.error.complaint_already", status=status,
                        details={"status": c.status.value})  # fmt: skip
     before = _snapshot(c, LINK_FIELDS)
     category = _check_category(data.category or c.category)
@@ -222,7 +224,7 @@ def link(
             raise Forbidden(key, details={"field": "site_id"})  # fmt: skip
         location = (c.lat, c.lon) if c.lat is not None and c.lon is not None else None
         if data.site_id is None and location is None:
-            raise Invalid("投诉没有坐标，请选择工地 / the complaint has no point: choose a site",
+            raise Invalid("intake.error.complaint_has_no_point_choose_site",
                           details={"field": "site_id"})  # fmt: skip
         if (data.site_id is None and location is not None
                 and principal.role in openers(allowed) and principal.district_id is not None
@@ -262,7 +264,9 @@ def dismiss(session: Session, principal: Principal, complaint_id: int, reason: s
     """Not a construction-site matter (or a prank): closed without a case."""
     c = get(session, principal, complaint_id, lock=True)
     if c.status != ComplaintStatus.received:
-        raise Conflict(f"投诉已处理（{c.status.value}） / complaint already {c.status.value}")
+        raise Conflict(
+            "intake.error.complaint_already", status=Msg(f"intake.status.{c.status.value}")
+        )
     before = _snapshot(c, LINK_FIELDS)
     c.status, c.dismiss_reason = ComplaintStatus.dismissed, reason.strip()
     audit.record(session, actor=principal, action="hotline.dismiss", entity_type="complaint",
@@ -277,11 +281,11 @@ def _when(value: datetime | None, flag: bool, now: datetime, settings: Settings,
         return None
     at = aware(value, settings) if value is not None else now
     if at > now + CLOCK_SKEW:
-        raise Invalid(f"{field} 不能晚于当前时间 / {field} is in the future",
+        raise Invalid("intake.error.future", field=Msg(f"intake.when.{field}"),
                       details={"field": field})  # fmt: skip
     if at < received:
-        raise Invalid(f"{field} 不能早于来电时间 / {field} is before the complaint was received",
-                      details={"field": field})  # fmt: skip
+        raise Invalid("intake.error.before_complaint_was_received",
+                      field=Msg(f"intake.when.{field}"), details={"field": field})  # fmt: skip
     return at
 
 
@@ -310,20 +314,20 @@ def feedback(
         # a problem resolved was necessarily answered: the caller was told by then
         c.response_at = min(c.response_at or resolved, resolved)
     if c.resolved_at is not None and c.response_at is not None and (c.response_at > c.resolved_at):
-        raise Invalid("响应时间不能晚于解决时间 / response_at is after resolved_at",
+        raise Invalid("intake.error.response_after_resolved",
                       details={"field": "response_at"})  # fmt: skip
     if data.satisfaction is not None:
         c.satisfaction = data.satisfaction
     if data.satisfied is not None:
         c.satisfied = data.satisfied
     if (data.satisfaction is not None or data.satisfied is not None) and c.response_at is None:
-        raise Invalid("尚未响应，不能记录满意度 / record the response before satisfaction",
+        raise Invalid("intake.error.record_response_before_satisfaction",
                       details={"field": "satisfaction"})  # fmt: skip
     if data.note.strip():
         c.feedback_note = data.note.strip()
     changes = audit.diff(before, _snapshot(c, FEEDBACK_FIELDS))
     if not changes:
-        raise Invalid("没有要记录的回访内容 / nothing to record")
+        raise Invalid("intake.error.nothing_record")
     audit.record(session, actor=principal, action="hotline.feedback", entity_type="complaint",
                  entity_id=c.id, changes=changes, summary=f"投诉 #{c.id} 回访记录")  # fmt: skip
     return c

@@ -94,7 +94,7 @@ def month_bounds(
     else:
         m = re.fullmatch(r"(\d{4})-(\d{2})", month.strip())
         if not m or not 1 <= int(m.group(2)) <= 12:
-            raise Invalid(f"月份格式应为 YYYY-MM：{month} / month must be YYYY-MM",
+            raise Invalid("intake.error.month_must_yyyy_mm", month=month,
                           details={"field": "month"})  # fmt: skip
         year, mon = int(m.group(1)), int(m.group(2))
     start = datetime(year, mon, 1, tzinfo=tz)

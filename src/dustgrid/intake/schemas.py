@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from dustgrid.bounds import Id, Moment
 from dustgrid.cases.states import CaseSource
+from dustgrid.i18n import Msg
 from dustgrid.intake.models import Channel, ComplaintStatus
 from dustgrid.intake.policy import VideoEventKind
 from dustgrid.text import MultilineText, OptionalPlainText, PlainText
@@ -37,9 +38,9 @@ class ComplaintIn(BaseModel):
     @model_validator(mode="after")
     def _place(self) -> ComplaintIn:
         if (self.lat is None) != (self.lon is None):
-            raise ValueError("lat 与 lon 须同时填写 / give both lat and lon, or neither")
+            raise ValueError(Msg("intake.error.lat_lon_both"))
         if self.lat is None and not self.place_text:
-            raise ValueError("须填写地点或坐标 / give a place or a point")
+            raise ValueError(Msg("intake.error.place_or_point"))
         return self
 
 
@@ -149,7 +150,7 @@ class LinkIn(BaseModel):
     @model_validator(mode="after")
     def _one(self) -> LinkIn:
         if self.site_id is not None and self.case_id is not None:
-            raise ValueError("site_id 与 case_id 只能选一 / give site_id or case_id, not both")
+            raise ValueError(Msg("intake.error.site_or_case"))
         return self
 
 
@@ -236,9 +237,9 @@ class IntakeIn(BaseModel):
     @model_validator(mode="after")
     def _where(self) -> IntakeIn:
         if (self.lat is None) != (self.lon is None):
-            raise ValueError("lat 与 lon 须同时填写 / give both lat and lon, or neither")
+            raise ValueError(Msg("intake.error.lat_lon_both"))
         if self.site_id is None and self.lat is None:
-            raise ValueError("须指定工地或位置 / give site_id or lat/lon")
+            raise ValueError(Msg("intake.error.site_or_location"))
         return self
 
 

@@ -44,7 +44,7 @@ def default_dedup_key(source: str, site_id: int | None, category: str) -> str | 
 def _evidence_text(evidence: Mapping[str, Any]) -> str:
     text = json.dumps(evidence, ensure_ascii=False, sort_keys=True, default=str)
     if len(text) > EVIDENCE_MAX_CHARS:
-        raise Invalid(f"证据 JSON 过大（上限 {EVIDENCE_MAX_CHARS} 字符） / evidence JSON too large",
+        raise Invalid("intake.error.evidence_json_too_large", limit=EVIDENCE_MAX_CHARS,
                       details={"field": "evidence"})  # fmt: skip
     return text
 
@@ -80,10 +80,10 @@ def raise_case(
         src = CaseSource(source)
     except ValueError as exc:
         raise Invalid(
-            f"未知的来源：{source} / unknown source", details={"field": "source"}
+            "intake.error.unknown_source", source=source, details={"field": "source"}
         ) from exc
     if src in APP_SOURCES:
-        raise Invalid("巡查/执法上报请使用案件上报接口 / app reports use POST /api/v1/cases",
+        raise Invalid("intake.error.app_reports_use_post_api_v1",
                       details={"field": "source"})  # fmt: skip
     evidence_text = _evidence_text(evidence) if evidence else None
     key = (dedup_key or default_dedup_key(src, site_id, category)) if dedup else None

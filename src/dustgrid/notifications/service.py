@@ -124,7 +124,9 @@ def inbox(
 def mark_read(session: Session, user_id: int, notification_id: int, *, now: datetime) -> None:
     row = session.get(Notification, notification_id)
     if row is None or row.user_id != user_id:
-        raise NotFound(f"通知不存在：{notification_id} / notification not found")
+        raise NotFound(
+            "notifications.error.notification_not_found", notification_id=notification_id
+        )
     if row.read_at is None:
         row.read_at = now
         session.flush()

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from dustgrid.audit.service import entries_for
+from dustgrid.audit.service import entries_for, summary_text
 from dustgrid.bounds import Id
 from dustgrid.errors import Forbidden, error_responses
 from dustgrid.identity.deps import CurrentPrincipal, DbSession
@@ -74,14 +74,14 @@ def unit_audit(
     session: DbSession, principal: CurrentPrincipal, unit_id: Id
 ) -> list[dict[str, Any]]:
     if not principal.can(Perm.audit_read):
-        raise Forbidden("无权查看变更记录 / your role may not read the audit log")
+        raise Forbidden("org.error.role_may_not_read_audit_log")
     svc.get_unit(session, principal, unit_id)
     return [
         {
             "at": e.at,
             "actor": e.actor_name,
             "action": e.action,
-            "summary": e.summary,
+            "summary": summary_text(e, principal.locale),
             "changes": e.changes,
         }
         for e in entries_for(session, entity_type="org_unit", entity_id=unit_id)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dustgrid.bounds import Id
 from dustgrid.geo.shapes import GeometryError, validate_geometry
+from dustgrid.i18n import Msg
 from dustgrid.org.models import UnitKind
 from dustgrid.text import OptionalPlainText, PlainText
 
@@ -20,7 +21,7 @@ def _boundary(value: dict[str, Any] | None) -> dict[str, Any] | None:
     try:
         return validate_geometry(value)
     except GeometryError as exc:
-        raise ValueError(f"区界无效 / invalid boundary: {exc}") from exc
+        raise ValueError(Msg("org.error.invalid_boundary", {"detail": str(exc)})) from exc
 
 
 class DistrictFields(BaseModel):

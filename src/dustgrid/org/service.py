@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
 from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
+from dustgrid.i18n import Msg
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.org import repository as repo
@@ -40,7 +41,7 @@ UNIT_FIELDS = ("name", "name_en", "kind", "level", "parent_id", "district_id")
 
 def _require_org_write(principal: Principal) -> None:
     if not principal.can(Perm.org_write):
-        raise Forbidden("无权修改组织机构 / your role may not change the organisation")
+        raise Forbidden("org.error.role_may_not_change_organisation")
 
 
 # --------------------------------------------------------------------------- districts
@@ -72,14 +73,14 @@ def units_of_kinds(session: Session, kinds: Collection[UnitKind]) -> list[Any]:
 def get_district(session: Session, principal: Principal, district_id: int) -> District:
     d = repo.district_visible(session, principal, district_id)
     if d is None:
-        raise NotFound(f"区不存在或无权查看：{district_id} / district not found")
+        raise NotFound("org.error.district_not_found", district_id=district_id)
     return d
 
 
 def create_district(session: Session, principal: Principal, data: DistrictCreate) -> District:
     _require_org_write(principal)
     if repo.district_by_code(session, data.code) is not None:
-        raise Conflict(f"区划代码已存在：{data.code} / district code already exists")
+        raise Conflict("org.error.district_code_already_exists", data_code=data.code)
     d = District(
         code=data.code, name=data.name.strip(), name_en=data.name_en or "", boundary=data.boundary
     )
@@ -108,7 +109,7 @@ def update_district(
     if values.get("code") and values["code"] != d.code:
         other = repo.district_by_code(session, values["code"])
         if other is not None:
-            raise Conflict(f"区划代码已存在：{values['code']} / district code already exists")
+            raise Conflict("org.error.district_code_already_exists", data_code=values["code"])
     for key in ("code", "name", "name_en"):
         if values.get(key) is not None:
             setattr(d, key, values[key].strip())
@@ -158,7 +159,7 @@ def unit_tree(session: Session, principal: Principal) -> list[UnitNode]:
 def get_unit(session: Session, principal: Principal, unit_id: int) -> OrgUnit:
     unit = session.get(OrgUnit, unit_id)
     if unit is None or unit.id not in repo.unit_scope(repo.all_units(session), principal):
-        raise NotFound(f"单位不存在或无权查看：{unit_id} / unit not found")
+        raise NotFound("org.error.unit_not_found", unit_id=unit_id)
     return unit
 
 
@@ -171,13 +172,15 @@ def _validate_unit(session: Session, unit: OrgUnit, *, level: int | None) -> Non
     expected = UNIT_LEVEL[unit.kind]
     if level is not None and level != expected:
         raise Invalid(
-            f"单位类型 {unit.kind.value} 应为第{expected}级，而不是第{level}级 / "
-            f"a {unit.kind.value} is level {expected}, not {level}"
+            "org.error.level_not",
+            kind=Msg(f"unit_kind.{unit.kind.value}"),
+            expected=expected,
+            level=level,
         )
     unit.level = expected
     parent = session.get(OrgUnit, unit.parent_id) if unit.parent_id is not None else None
     if unit.parent_id is not None and parent is None:
-        raise Invalid(f"上级单位不存在：{unit.parent_id} / parent unit not found")
+        raise Invalid("org.error.parent_unit_not_found", parent_id=unit.parent_id)
     _check_parent_level(session, unit, parent, expected)
     _inherit_station_district(unit, parent)
     _check_district(session, unit)
@@ -189,14 +192,13 @@ def _check_parent_level(
     """The parent is one level up; the one L1 unit (the city bureau) has none."""
     if expected == 1:
         if parent is not None:
-            raise Invalid("一级单位（市建设局）不能有上级 / the L1 city bureau has no parent")
+            raise Invalid("org.error.l1_city_bureau_has_no_parent")
         others = [u for u in repo.all_units(session) if u.level == 1 and u.id != unit.id]
         if others:
-            raise Conflict("已有一级单位（市建设局） / there is already an L1 city bureau")
+            raise Conflict("org.error.there_already_l1_city_bureau")
     elif parent is None or parent.level != expected - 1:
         raise Invalid(
-            f"第{expected}级单位的上级须为第{expected - 1}级单位 / "
-            f"the parent of an L{expected} unit must be an L{expected - 1} unit"
+            "org.error.parent_l_unit_must_l_unit", expected=expected, expected_1=expected - 1
         )
 
 
@@ -210,18 +212,18 @@ def _inherit_station_district(unit: OrgUnit, parent: OrgUnit | None) -> None:
         if unit.district_id is None:
             unit.district_id = parent.district_id
         elif unit.district_id != parent.district_id:
-            raise Invalid("监督站须与上级区建设局同区 / a station must be in its bureau's district")
+            raise Invalid("org.error.station_must_bureau_s_district")
 
 
 def _check_district(session: Session, unit: OrgUnit) -> None:
     """The district matches the kind's rule, exists, and has at most one district bureau."""
     rule = DISTRICT_RULE[unit.kind]
     if rule == "required" and unit.district_id is None:
-        raise Invalid(f"{unit.kind.value} 须指定所属区 / a {unit.kind.value} needs a district")
+        raise Invalid("org.error.needs_district", kind=Msg(f"unit_kind.{unit.kind.value}"))
     if rule == "forbidden" and unit.district_id is not None:
-        raise Invalid(f"{unit.kind.value} 不属于某个区 / a {unit.kind.value} has no district")
+        raise Invalid("org.error.has_no_district", kind=Msg(f"unit_kind.{unit.kind.value}"))
     if unit.district_id is not None and session.get(District, unit.district_id) is None:
-        raise Invalid(f"所属区不存在：{unit.district_id} / district not found")
+        raise Invalid("org.error.district_not_found_2", district_id=unit.district_id)
     if unit.kind == UnitKind.district_bureau:
         twin = [
             u
@@ -231,7 +233,7 @@ def _check_district(session: Session, unit: OrgUnit) -> None:
             and u.id != unit.id
         ]
         if twin:
-            raise Conflict("该区已有区建设局 / the district already has a bureau")
+            raise Conflict("org.error.district_already_has_bureau")
 
 
 def create_unit(session: Session, principal: Principal, data: UnitCreate) -> OrgUnit:
@@ -269,7 +271,7 @@ def update_unit(session: Session, principal: Principal, unit_id: int, data: Unit
     if "parent_id" in values and values["parent_id"] is not None:
         below = repo.descendants(repo.all_units(session), unit.id)
         if values["parent_id"] == unit.id or values["parent_id"] in below:
-            raise Invalid("上级单位不能是自身或下级 / a unit cannot sit under itself")
+            raise Invalid("org.error.unit_cannot_sit_under_itself")
     with session.no_autoflush:
         for key in ("name", "name_en", "kind", "parent_id", "district_id"):
             if key in values and not (key in ("name", "name_en", "kind") and values[key] is None):
@@ -280,15 +282,16 @@ def update_unit(session: Session, principal: Principal, unit_id: int, data: Unit
                 continue
             if child.level != unit.level + 1:
                 raise Invalid(
-                    f"下级单位 {child.name} 为第{child.level}级，与新层级不符 / "
-                    f"child unit {child.name} (L{child.level}) would no longer fit"
+                    "org.error.child_unit_l_would_no_longer",
+                    child_name=child.name,
+                    level=child.level,
                 )
             if (
                 child.kind == UnitKind.supervision_station
                 and unit.district_id is not None
                 and child.district_id not in (None, unit.district_id)
             ):
-                raise Invalid(f"下级监督站 {child.name} 在其他区 / a child station is elsewhere")
+                raise Invalid("org.error.child_station_elsewhere", child_name=child.name)
     session.flush()
     audit.record_change(
         session,

@@ -152,7 +152,7 @@ def overview(
     """The figures of the caller's scope, or of one district inside it (a district
     outside the scope is "not found", as if it did not exist)."""
     if district_id is not None and district_id not in {d for d, _, _ in repo.districts(session, p)}:
-        raise NotFound(f"区不存在或无权查看：{district_id} / district not found")
+        raise NotFound("org.error.district_not_found", district_id=district_id)
     midnight = _local_midnight(now)
     month_start = midnight.replace(day=1)
     tally = _Tally()

@@ -141,7 +141,7 @@ def distance_for(settings: Settings) -> Any:
     if path is None:
         return straight_line
     if not path.is_file():
-        raise Invalid(f"道路距离矩阵文件不存在：{path} / patrol_distance_matrix: no such file")
+        raise Invalid("patrols.error.patrol_distance_matrix_no_such_file", path=path)
     return _matrix(path, path.stat().st_mtime)
 
 
@@ -372,7 +372,7 @@ def generate_week(
 ) -> list[GenerateReport]:
     """Plans for every group (of one grid) for the period holding the week of ``monday``."""
     if grid_code is not None and not repo.grid_exists(session, grid_code):
-        raise NotFound(f"网格不存在：{grid_code} / no grid with code {grid_code!r}")
+        raise NotFound("patrols.error.no_grid_code", grid_code=grid_code)
     return [
         generate_group(
             session,
@@ -420,7 +420,7 @@ def ensure_current_plans(
 
 def _check_reader(principal: Principal | None) -> None:
     if principal is not None and principal.role not in READER_ROLES:
-        raise Forbidden("无权查看巡查计划 / patrol plans are not open to this role")
+        raise Forbidden("patrols.error.patrol_plans_are_not_open_role")
 
 
 def parse_week_param(text: str) -> date:
@@ -428,9 +428,9 @@ def parse_week_param(text: str) -> date:
     try:
         monday = parse_week(text)
     except ValueError as exc:
-        raise Invalid(f"周次格式应为 2026-W50 / week: {exc}") from exc
+        raise Invalid("patrols.error.week", week=text) from exc
     if not DATE_MIN <= monday <= DATE_MAX - timedelta(days=6):
-        raise Invalid(f"周次须在 {DATE_MIN.year}–{DATE_MAX.year} 年之间 / week: out of range")
+        raise Invalid("patrols.error.week_out_range", first=DATE_MIN.year, last=DATE_MAX.year)
     return monday
 
 
@@ -556,9 +556,9 @@ def coverage(
     """
     _check_reader(principal)
     if level not in LEVELS:
-        raise Invalid(f"level 须为 {'|'.join(LEVELS)} / level must be one of {', '.join(LEVELS)}")
+        raise Invalid("patrols.error.level_must_one", levels=", ".join(LEVELS), level=level)
     if last < first:
-        raise Invalid("结束日期早于开始日期 / to must not be before from")
+        raise Invalid("patrols.error.must_not_before_from")
     calendar = work_calendar(settings)
     rows = repo.plans_overlapping(session, first, last, principal=principal)
     members = repo.members(session, [g.group_id for _, g in rows])

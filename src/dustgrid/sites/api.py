@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from dustgrid.audit.service import entries_for
+from dustgrid.audit.service import entries_for, summary_text
 from dustgrid.bounds import Id
 from dustgrid.errors import Invalid, error_responses, validation_summary
 from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
@@ -52,7 +52,7 @@ def site_filter(
         return SiteFilter.model_validate({k: v for k, v in raw.items() if v not in (None, "")})
     except ValidationError as exc:
         bad = validation_summary(exc.errors())
-        raise Invalid(f"筛选条件无效 / invalid filter: {bad}") from exc
+        raise Invalid("devices.error.invalid_filter", bad=bad) from exc
 
 
 Filter = Annotated[SiteFilter, Depends(site_filter)]
@@ -196,7 +196,7 @@ def site_audit(
             "at": e.at,
             "actor": e.actor_name,
             "action": e.action,
-            "summary": e.summary,
+            "summary": summary_text(e, principal.locale),
             "changes": e.changes,
         }
         for e in entries_for(session, entity_type="site", entity_id=site_id)

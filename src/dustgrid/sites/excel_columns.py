@@ -18,7 +18,7 @@ from functools import cache
 from typing import Any, cast
 
 from dustgrid.errors import Invalid
-from dustgrid.i18n import translate
+from dustgrid.i18n import Msg, translate
 from dustgrid.sites.gridding import GridKind
 from dustgrid.sites.models import Grade, PermitStatus, SiteKind, Stage
 from dustgrid.sites.uscc import USCCError, validate_uscc
@@ -141,11 +141,16 @@ ENTERPRISES = ("builder", "contractor", "supervisor")
 
 
 class CellError(ValueError):
-    """A cell that cannot be read; ``reason`` is shown to the clerk as is."""
+    """A cell that cannot be read; ``reason`` is shown to the clerk in their language."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: Msg) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def _named(col: Column) -> dict[str, str]:
+    """A column's name in each language (a message parameter)."""
+    return {"zh-CN": col.header, "en": col.en}
 
 
 def fold(text: str) -> str:
@@ -209,19 +214,17 @@ def find_header(
         if len(found) >= 2 and (best is None or len(found) > len(best[1])):
             best = (pos, found, unknown)
     if best is None:
-        raise Invalid("未找到表头行：请使用导入模板，表头须包含“项目编号*”“项目名称*”等列 / "
-                      "header row not found, please use the import template")  # fmt: skip
+        raise Invalid("excel.error.no_header")
     pos, found, unknown = best
     if unknown:
-        raise Invalid(f"无法识别的列：{'、'.join(unknown)}（请删除或改为模板中的列名） / "
-                      f"unknown columns: {', '.join(unknown)}")  # fmt: skip
+        raise Invalid("excel.error.unknown_columns", columns="、".join(unknown))
     keys = [c.key for c in found.values()]
     dupes = sorted({BY_KEY[k].title for k in keys if keys.count(k) > 1})
     if dupes:
-        raise Invalid(f"列重复：{'、'.join(dupes)} / duplicate columns")
+        raise Invalid("excel.error.duplicate_columns", columns="、".join(dupes))
     missing = [c.title for c in COLUMNS if c.required and c.key not in keys]
     if missing:
-        raise Invalid(f"缺少必填列：{'、'.join(missing)} / missing required columns")
+        raise Invalid("excel.error.missing_columns", columns="、".join(missing))
     return pos, found
 
 
@@ -231,7 +234,7 @@ def find_header(
 def parse_text(value: Any, max_len: int | None = None, *, code: bool = False) -> str:
     text = fold(cell_text(value)) if code else cell_text(value)
     if max_len is not None and len(text) > max_len:
-        raise CellError(f"长度不能超过{max_len}个字符 / at most {max_len} characters")
+        raise CellError(Msg("excel.cell.too_long", {"max": max_len}))
     return text
 
 
@@ -240,7 +243,7 @@ def parse_number(value: Any, *, exact: bool = False) -> Any:
 
     ``exact`` gives a ``Decimal`` (money), else a float.
     """
-    bad = CellError(f"不是有效的数字：{cell_text(value)} / not a number")
+    bad = CellError(Msg("excel.cell.not_number", {"value": cell_text(value)}))
     if isinstance(value, bool | date):
         raise bad
     text = str(value) if isinstance(value, int | float | Decimal) else fold(str(value))
@@ -261,8 +264,7 @@ _DATE_RE = re.compile(
 
 def parse_date(value: Any, rules: ImportRules = IMPORT_RULES) -> date:
     """Excel dates, Excel day numbers, 20240501, and the ways clerks type dates as text."""
-    bad = CellError(f"不是有效的日期：{cell_text(value)}（示例：2024-05-01、2024/5/1、"
-                    "2024年5月1日） / not a date")  # fmt: skip
+    bad = CellError(Msg("excel.cell.not_date", {"value": cell_text(value)}))
     if isinstance(value, datetime):
         value = value.date()
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -283,7 +285,7 @@ def parse_date(value: Any, rules: ImportRules = IMPORT_RULES) -> date:
             raise bad from None
     low, high = rules.years
     if not low <= value.year <= high:
-        raise CellError(f"日期超出合理范围（{low}–{high}年）：{value} / date out of range")
+        raise CellError(Msg("excel.cell.date_range", {"low": low, "high": high, "value": value}))
     return cast(date, value)
 
 
@@ -296,7 +298,7 @@ def parse_bool(value: Any) -> bool:
         return value
     found = _YES_NO.get(fold(cell_text(value)).lower())
     if found is None:
-        raise CellError(f"请填写“是”或“否”：{cell_text(value)} / expected 是 or 否")
+        raise CellError(Msg("excel.cell.not_yes_no", {"value": cell_text(value)}))
     return found
 
 
@@ -322,8 +324,10 @@ def parse_enum(value: Any, col: Column) -> enum.StrEnum:
     """Chinese label (as in the dropdown) or the English enum value (machine-made files)."""
     member = _enum_index(col).get(header_key(cell_text(value)))
     if member is None:
-        raise CellError(f"无法识别“{cell_text(value)}”，可选值：{'、'.join(enum_labels(col))} / "
-                        "unknown value")  # fmt: skip
+        raise CellError(
+            Msg("excel.cell.unknown_value",
+                {"value": cell_text(value), "choices": "、".join(enum_labels(col))})
+        )  # fmt: skip
     return member
 
 
@@ -368,10 +372,10 @@ class ParsedRow:
     """A row's values by column key (blank cells absent) and its ``(header, reason)`` errors."""
 
     values: dict[str, Any] = field(default_factory=dict)
-    errors: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[tuple[str, Msg]] = field(default_factory=list)
     filled: set[str] = field(default_factory=set)  # keys of the non-blank cells
 
-    def fail(self, key: str, reason: str) -> None:
+    def fail(self, key: str, reason: Msg) -> None:
         self.values.pop(key, None)
         self.errors.append((BY_KEY[key].header, reason))
         self.errors.sort(key=lambda e: ORDER[e[0]])
@@ -405,9 +409,9 @@ def _bounded_number(col: Column, value: Any) -> Any:
     the bound (typically the wrong unit, such as m² typed as hectares)."""
     number = parse_number(value, exact=col.parse == Parse.decimal)
     if col.max_value is not None and number < 0:
-        raise CellError("不能为负数 / must not be negative")
+        raise CellError(Msg("excel.cell.negative"))
     if col.max_value is not None and number > col.max_value:
-        raise CellError("数值过大，请检查单位 / value too large, check the unit")
+        raise CellError(Msg("excel.cell.too_large"))
     return number
 
 
@@ -416,15 +420,16 @@ def _uscc(col: Column, text: str) -> str:
     try:
         return validate_uscc(text)
     except USCCError as exc:
-        raise CellError(f"{col.header}无效：{exc}") from None
+        raise CellError(
+            Msg("excel.cell.invalid_code", {"column": _named(col), "why": exc.msg})
+        ) from None
 
 
 def _district(lookups: Lookups, text: str) -> DistrictRef:
     """A district by any of its names, among only those the importing user governs."""
     ref = lookups.districts.get(header_key(text))
     if ref is None:
-        raise CellError(f"所属区不存在或不在管辖范围：{text} / unknown district or outside "
-                        "your area")  # fmt: skip
+        raise CellError(Msg("excel.cell.unknown_district", {"value": text}))
     return ref
 
 
@@ -432,7 +437,7 @@ def _grid(lookups: Lookups, text: str) -> GridRef:
     """A grid by its code, among only those the importing user governs."""
     grid = lookups.grids.get(header_key(text))
     if grid is None:
-        raise CellError(f"网格不存在或不在管辖范围：{text} / unknown grid or outside your area")
+        raise CellError(Msg("excel.cell.unknown_grid", {"value": text}))
     return grid
 
 
@@ -450,16 +455,16 @@ def _check_location(row: ParsedRow, rules: ImportRules) -> None:
         and not (_within(lat, lats) and _within(lon, lons))
         and (_within(lon, lats) and _within(lat, lons))
     ):
-        row.fail("lat", "纬度和经度可能填反了 / latitude and longitude look swapped")
-        row.fail("lon", "纬度和经度可能填反了 / latitude and longitude look swapped")
+        row.fail("lat", Msg("excel.cell.swapped"))
+        row.fail("lon", Msg("excel.cell.swapped"))
         return
     if lat is not None and not _within(lat, lats):
         row.fail(
-            "lat", f"纬度应在{lats[0]:g}～{lats[1]:g}之间（中国境内） / latitude outside China"
+            "lat", Msg("excel.cell.lat_range", {"low": f"{lats[0]:g}", "high": f"{lats[1]:g}"})
         )
     if lon is not None and not _within(lon, lons):
         row.fail(
-            "lon", f"经度应在{lons[0]:g}～{lons[1]:g}之间（中国境内） / longitude outside China"
+            "lon", Msg("excel.cell.lon_range", {"low": f"{lons[0]:g}", "high": f"{lons[1]:g}"})
         )
 
 
@@ -470,19 +475,29 @@ def _check_pairs(row: ParsedRow) -> None:
         name_col, code_col = BY_KEY[f"{ent}_name"], BY_KEY[f"{ent}_uscc"]
         for given, needed in ((name_col, code_col), (code_col, name_col)):
             if given.key in row.filled and needed.key not in row.filled:
-                row.fail(needed.key, f"填写了{given.header}，须同时填写{needed.header} / "
-                                     f"{needed.en} required with {given.en}")  # fmt: skip
+                pair = {"given": _named(given), "needed": _named(needed)}
+                row.fail(needed.key, Msg("excel.cell.pair", pair))
     district: DistrictRef | None = v.get("district")
     for key in ("enforcement_grid", "inspector_grid"):
         grid: GridRef | None = v.get(key)
         if grid is not None and grid.kind != BY_KEY[key].grid_kind:
-            row.fail(key, f"网格 {grid.code} 不是{BY_KEY[key].header} / grid of another kind")
+            row.fail(
+                key, Msg("excel.cell.grid_kind", {"grid": grid.code, "kind": _named(BY_KEY[key])})
+            )
         elif grid is not None and district is not None and grid.district_id != district.id:
-            row.fail(key, f"网格 {grid.code} 不在{district.name} / grid is in another district")
+            row.fail(
+                key, Msg("excel.cell.grid_district", {"grid": grid.code, "district": district.name})
+            )
     for start, end in (("planned_start_date", "planned_end_date"),
                        ("actual_start_date", "actual_end_date")):  # fmt: skip
         if v.get(start) and v.get(end) and v[end] < v[start]:
-            row.fail(end, f"{BY_KEY[end].header}早于{BY_KEY[start].header} / ends before it starts")
+            row.fail(
+                end,
+                Msg(
+                    "excel.cell.ends_before",
+                    {"end": _named(BY_KEY[end]), "start": _named(BY_KEY[start])},
+                ),
+            )
 
 
 def parse_row(
@@ -495,7 +510,7 @@ def parse_row(
             continue
         if is_blank(value):
             if col.required:
-                row.errors.append((col.header, "必填项为空 / required"))
+                row.errors.append((col.header, Msg("excel.cell.required")))
             continue
         row.filled.add(col.key)
         try:

@@ -26,7 +26,7 @@ class EnterpriseRef(BaseModel):
         try:
             return validate_uscc(v)
         except USCCError as exc:
-            raise ValueError(str(exc)) from exc
+            raise ValueError(exc.msg) from exc
 
 
 class SiteFields(BaseModel):

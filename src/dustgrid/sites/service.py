@@ -11,6 +11,7 @@ from dustgrid.audit import service as audit
 from dustgrid.errors import Forbidden, Invalid, NotFound
 from dustgrid.geo.coords import wgs84_to_gcj02
 from dustgrid.geo.shapes import distance_outside_m
+from dustgrid.i18n import Msg
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
@@ -71,16 +72,16 @@ def snapshot(site: Site) -> dict[str, Any]:
 def get_site(session: Session, principal: Principal, site_id: int) -> Site:
     site = repo.get_visible(session, principal, site_id)
     if site is None:
-        raise NotFound(f"工地不存在或无权查看：{site_id} / site not found")
+        raise NotFound("sites.error.site_not_found", site_id=site_id)
     return site
 
 
 def _writable(session: Session, principal: Principal, site_id: int) -> Site:
     site = get_site(session, principal, site_id)  # 404 first: existence is not revealed
     if not principal.can(Perm.site_write):
-        raise Forbidden("无权修改台账 / your role may not change the ledger")
+        raise Forbidden("sites.error.role_may_not_change_ledger")
     if not repo.is_writable(session, principal, site_id):
-        raise Forbidden("无权修改此工地 / you may not change this site")
+        raise Forbidden("sites.error.you_may_not_change_site")
     return site
 
 
@@ -102,7 +103,7 @@ def default_l2_unit(session: Session, *, district_id: int, kind: SiteKind) -> in
             return station
     bureau = org_repo.district_bureau_id(session, district_id)
     if bureau is None:
-        raise Invalid(f"所属区没有区建设局：{district_id} / the district has no L2 bureau")
+        raise Invalid("sites.error.district_has_no_l2_bureau", district_id=district_id)
     return bureau
 
 
@@ -131,8 +132,8 @@ def nearest_grid(
 class OutsideDistrict(Invalid):
     """A site position outside its district's boundary (beyond the policy's tolerance).
 
-    The message is Chinese then English like every domain error; pages rebuild it in the
-    reader's language from the attributes (``district``, ``district_en``, ``distance_m``).
+    The message names the district and the distance in the reader's language (the attributes
+    ``district``, ``district_en`` and ``distance_m`` carry the same for pages).
     """
 
     def __init__(self, district: District, distance_m: float) -> None:
@@ -141,8 +142,9 @@ class OutsideDistrict(Invalid):
         zh = DEFAULT_DISTRICT_BOUNDARY_POLICY.distance_text(distance_m, en=False)
         en = DEFAULT_DISTRICT_BOUNDARY_POLICY.distance_text(distance_m, en=True)
         super().__init__(
-            f"位置不在{district.name}范围内（距边界 {zh}） / the position is outside "
-            f"{self.district_en} ({en} from its boundary)",
+            "sites.error.outside_district",
+            district={"zh-CN": district.name, "en": self.district_en},
+            distance={"zh-CN": zh, "en": en},
             details={"field": "lat", "district": district.name,
                      "distance_m": round(distance_m, 1)},
         )  # fmt: skip
@@ -175,18 +177,21 @@ def _grid_fits(
     """
     grid = gridding().get(session, grid_id)
     if grid is None:
-        raise Invalid(f"网格不存在：{grid_id} / grid not found")
+        raise Invalid("sites.error.grid_not_found", grid_id=grid_id)
     if grid.kind != kind:
-        raise Invalid(f"网格 {grid.code} 不是{kind.value}网格 / grid kind mismatch")
+        raise Invalid(
+            "sites.error.grid_kind_mismatch",
+            grid_code=grid.code,
+            kind=Msg(f"grid_kind.{kind.value}"),
+        )
     if grid.district_id != site.district_id:
-        raise Invalid(f"网格 {grid.code} 不在工地所属区 / grid is in another district")
+        raise Invalid("sites.error.grid_another_district", grid_code=grid.code)
     if grid.lane == lane:
         return True
     if chosen:
         raise Invalid(
-            f"网格 {grid.code} 不归本工地的监督单位（地铁、市政工程进市安全监督站的执法监督网格）"
-            f" / grid {grid.code} belongs to another supervising unit (metro and municipal "
-            "works go to the city safety station's enforcement grids)",
+            "sites.error.grid_belongs_another_supervising_unit_metro",
+            grid_code=grid.code,
             details={"field": f"{kind.value}_grid_id"},
         )
     return False
@@ -232,7 +237,7 @@ def _apply(session: Session, site: Site, data: SiteFields, principal: Principal)
     if "district_id" in values and (
         org_repo.district_visible(session, principal, site.district_id) is None
     ):
-        raise Invalid(f"所属区不存在或不在管辖范围：{site.district_id} / unknown district")
+        raise Invalid("sites.error.unknown_district", district_id=site.district_id)
     if {"lat", "lon", "district_id"} & values.keys() or site.id is None:
         check_in_district(session.get(District, site.district_id), site.lat, site.lon)
     if (
@@ -250,9 +255,9 @@ def _apply(session: Session, site: Site, data: SiteFields, principal: Principal)
 
 def create_site(session: Session, principal: Principal, data: SiteCreate) -> Site:
     if not principal.can(Perm.site_write):
-        raise Forbidden("无权新增工地 / your role may not add sites")
+        raise Forbidden("sites.error.role_may_not_add_sites")
     if repo.by_project_code(session, data.project_code) is not None:
-        raise Invalid(f"项目编号已存在：{data.project_code} / project code already exists")
+        raise Invalid("sites.error.project_code_already_exists", project_code=data.project_code)
     site = Site(
         project_code=data.project_code.strip(),
         area_m2=0.0,
@@ -263,7 +268,7 @@ def create_site(session: Session, principal: Principal, data: SiteCreate) -> Sit
     session.add(site)
     session.flush()
     if not repo.is_writable(session, principal, site.id):
-        raise Forbidden("只能在管辖范围内新增工地 / you may only add sites in your own area")
+        raise Forbidden("sites.error.you_may_only_add_sites_own")
     audit.record_change(
         session,
         actor=principal,
@@ -284,7 +289,7 @@ def update_site(session: Session, principal: Principal, site_id: int, data: Site
         _apply(session, site, data, principal)
     session.flush()
     if not repo.is_writable(session, principal, site.id):
-        raise Forbidden("不能把工地移出管辖范围 / you may not move a site out of your area")
+        raise Forbidden("sites.error.you_may_not_move_site_out")
     audit.record_change(
         session,
         actor=principal,
@@ -301,7 +306,7 @@ def update_site(session: Session, principal: Principal, site_id: int, data: Site
 def retire_site(session: Session, principal: Principal, site_id: int, reason: str) -> Site:
     site = _writable(session, principal, site_id)
     if site.retired_at is not None:
-        raise Invalid("工地已退出台账 / site already retired")
+        raise Invalid("sites.error.site_already_retired")
     before = snapshot(site)
     site.retired_at = utcnow()
     site.retire_reason = reason

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from dustgrid.i18n import Msg
+
 USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 USCC_LENGTH = 18
@@ -31,7 +33,7 @@ class USCCError(ValueError):
 
     def __init__(
         self,
-        message: str,
+        message: Msg,
         *,
         reason: str,
         position: int | None = None,
@@ -39,6 +41,7 @@ class USCCError(ValueError):
         got: str | None = None,
     ) -> None:
         super().__init__(message)
+        self.msg = message  # said in the reader's language where it is shown
         self.reason = reason
         self.position = position  # 1-based
         self.expected = expected
@@ -54,21 +57,16 @@ def _check_chars(code: str) -> None:
     """Raise on the first character outside the alphabet, or a non-digit in positions 3–8."""
     for i, ch in enumerate(code):
         if ch not in _VALUE:
-            hint = ""
-            if ch in "IOZSV":
-                hint = "（I、O、Z、S、V 不使用 / not used）"
+            key = "uscc.illegal_unused" if ch in "IOZSV" else "uscc.illegal"
             raise USCCError(
-                f"第{i + 1}位含非法字符 {ch!r}{hint} / "
-                f"illegal character {ch!r} at position {i + 1}",
+                Msg(key, {"position": i + 1, "char": repr(ch)}),
                 reason="illegal_char",
                 position=i + 1,
                 got=ch,
             )
         if i in _DIVISION and not ch.isdigit():
             raise USCCError(
-                f"第{i + 1}位应为数字（第3–8位为行政区划码），实际为 {ch!r} / "
-                f"position {i + 1} must be a digit (positions 3–8 are the division code), "
-                f"got {ch!r}",
+                Msg("uscc.division", {"position": i + 1, "char": repr(ch)}),
                 reason="division",
                 position=i + 1,
                 got=ch,
@@ -80,8 +78,7 @@ def uscc_check_char(first17: str) -> str:
     body = normalise_uscc(first17)
     if len(body) != USCC_LENGTH - 1:
         raise USCCError(
-            f"计算校验码需要17位，实际为{len(body)}位 / "
-            f"check character needs 17 characters, got {len(body)}",
+            Msg("uscc.length17", {"n": len(body)}),
             reason="length",
             got=str(len(body)),
         )
@@ -93,12 +90,11 @@ def uscc_check_char(first17: str) -> str:
 def validate_uscc(code: str) -> str:
     """Return the normalised code, or raise :class:`USCCError` saying what is wrong."""
     if not isinstance(code, str):
-        raise USCCError("统一社会信用代码必须是字符串 / USCC must be a string", reason="type")
+        raise USCCError(Msg("uscc.type"), reason="type")
     norm = normalise_uscc(code)
     if len(norm) != USCC_LENGTH:
         raise USCCError(
-            f"统一社会信用代码长度应为18位，实际为{len(norm)}位 / "
-            f"USCC length must be 18, got {len(norm)}",
+            Msg("uscc.length", {"n": len(norm)}),
             reason="length",
             got=str(len(norm)),
         )
@@ -106,8 +102,7 @@ def validate_uscc(code: str) -> str:
     expected = uscc_check_char(norm[:17])
     if norm[17] != expected:
         raise USCCError(
-            f"校验码错误：应为 {expected}，实际为 {norm[17]} / "
-            f"check digit expected {expected} got {norm[17]}",
+            Msg("uscc.check", {"expected": expected, "got": norm[17]}),
             reason="check",
             position=18,
             expected=expected,

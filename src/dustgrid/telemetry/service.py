@@ -38,11 +38,11 @@ def series_range(
 ) -> tuple[datetime, datetime]:
     """[start, end) in UTC, aligned to whole local windows; times without offset are local."""
     if period not in PERIODS:
-        raise Invalid(f"周期无效：{period} / period must be one of {', '.join(PERIODS)}")
+        raise Invalid("telemetry.error.period_must_one", period=period, periods=", ".join(PERIODS))
     stop = _aware(end, tz) if end is not None else now
     begin = _aware(start, tz) if start is not None else stop - DEFAULT_SPAN[period]
     if begin >= stop:
-        raise Invalid("开始时间须早于结束时间 / start must be before end")
+        raise Invalid("telemetry.error.start_must_before_end")
     begin = period_bounds(period, begin, tz)[0]
     if stop != period_bounds(period, stop, tz)[0]:
         stop = period_bounds(period, stop, tz)[1]  # include the window holding ``end``
@@ -59,7 +59,7 @@ def parse_metrics(raw: Sequence[str] | None) -> list[str]:
     names = [m.strip() for part in (raw or []) for m in part.split(",") if m.strip()]
     unknown = [m for m in names if m not in METRICS]
     if unknown:
-        raise Invalid(f"未知监测项：{', '.join(unknown)} / unknown metrics")
+        raise Invalid("telemetry.error.unknown_metrics", unknown=", ".join(unknown))
     return names or list(CHART_METRICS)
 
 

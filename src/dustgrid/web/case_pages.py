@@ -245,7 +245,7 @@ def report_page(
     request: Request, session: DbSession, principal: CurrentPrincipal, site_id: int | None = None
 ) -> Response:
     if not _sources(principal):
-        raise Forbidden("无权上报问题 / your role may not report problems")
+        raise Forbidden("web.error.role_may_not_report_problems")
     values: dict[str, Any] = {"site_id": None, "site_id_q": ""}
     if site_id is not None:  # "report a problem" from a site's page: the picker shows it
         try:
@@ -433,7 +433,7 @@ def move_submit(
         try:
             review = date.fromisoformat(review_date) if review_date.strip() else None
         except ValueError as exc:
-            raise DomainError(f"日期格式无效 / invalid date: {review_date}") from exc
+            raise DomainError("web.error.invalid_date", date=review_date) from exc
         data = MoveInput(
             reason=reason,
             unit_id=int(unit_id) if unit_id.strip().isdigit() else None,

@@ -45,7 +45,7 @@ def confirm(
         try:
             first = date.fromisoformat(start) if start.strip() else None
         except ValueError as exc:
-            raise Invalid(f"日期格式无效 / invalid date: {start}") from exc
+            raise Invalid("web.error.invalid_date", date=start) from exc
         penalties.confirm(session, principal, problem_id, start=first, note=note, now=utcnow())
         return True
 

@@ -402,7 +402,7 @@ async def application_step(
     }
     action = actions.get(step)
     if action is None:
-        raise Invalid(f"未知步骤：{step} / unknown step")
+        raise Invalid("web.error.unknown_step", step=step)
     if attempt(request, session, action) is not None:
         flash(request, ok=f"devices.flash.{step}")
     return _back(f"/onboarding/{application_id}")

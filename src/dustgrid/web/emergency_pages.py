@@ -23,13 +23,14 @@ from dustgrid.emergencies import service as svc
 from dustgrid.emergencies.models import Emergency
 from dustgrid.emergencies.policy import DEFAULT_EMERGENCY_POLICY, AreaKind, Level
 from dustgrid.emergencies.schemas import EmergencyCreate
+from dustgrid.i18n import translate
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
 from dustgrid.org import service as org
 from dustgrid.sites import service as sites
 from dustgrid.web.forms import attempt, flash, pop_flash
-from dustgrid.web.templating import render
+from dustgrid.web.templating import render, request_locale
 from dustgrid.workcal.calendar import people_time
 
 router = APIRouter(include_in_schema=False)
@@ -120,7 +121,11 @@ async def emergency_declare(
     try:
         em = attempt(request, session, act, key=FLASH_KEY)
     except json.JSONDecodeError:
-        flash(request, error="范围无效 / the drawn area could not be read", key=FLASH_KEY)
+        flash(
+            request,
+            error=translate("web.error.drawn_area_unreadable", request_locale(request)),
+            key=FLASH_KEY,
+        )
         em = None
     if em is None:
         return RedirectResponse("/emergencies", status_code=303)

@@ -76,7 +76,7 @@ def today_page(
     request: Request, session: DbSession, principal: CurrentPrincipal, settings: AppSettings
 ) -> Response:
     if not is_staff(principal):
-        raise Forbidden("企业账号没有巡查任务 / companies have no patrol tasks")
+        raise Forbidden("web.error.companies_have_no_patrol_tasks")
     tz = ZoneInfo(settings.timezone)
     today = patrols.today_for(settings)
     plans = patrols.week_plans(

@@ -249,7 +249,7 @@ def hotline_dismiss(
         if len(reason.strip()) < 2:
             from dustgrid.errors import Invalid
 
-            raise Invalid("请填写不予受理的理由 / give a reason", details={"field": "reason"})
+            raise Invalid("web.error.give_reason", details={"field": "reason"})
         return hotline.dismiss(session, principal, complaint_id, reason)
 
     if attempt(request, session, _do):

@@ -19,6 +19,7 @@ from dustgrid.grids import layout
 from dustgrid.grids import service as grids
 from dustgrid.grids.models import GridKind
 from dustgrid.grids.schemas import GridCreate, GroupCreate
+from dustgrid.i18n import translate
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.org import service as org
@@ -26,7 +27,7 @@ from dustgrid.org.models import UnitKind
 from dustgrid.org.schemas import UnitCreate, UnitNode
 from dustgrid.pagination import PageParams, page_params
 from dustgrid.web.forms import attempt, flash, pop_flash
-from dustgrid.web.templating import render
+from dustgrid.web.templating import render, request_locale
 
 router = APIRouter(include_in_schema=False)
 
@@ -251,7 +252,7 @@ async def grid_assign(
     check_csrf(request, str(form.get("csrf_token") or ""))
     site_ids = _ints(form.getlist("site_ids"))
     if not site_ids:
-        flash(request, error="请选择工地 / choose at least one site")
+        flash(request, error=translate("web.error.choose_a_site", request_locale(request)))
         return _back(f"/grids/{grid_id}")
     result = attempt(
         request,

@@ -31,7 +31,7 @@ GRADE_ORDER = (Grade.non_compliant, Grade.basic, Grade.full, Grade.ungraded)
 
 def _figures(session: DbSession, principal: Principal, district_id: int | None) -> Overview:
     if not is_leader(principal):
-        raise Forbidden("总览仅供各级网格管理人员使用 / the overview is for grid managers")
+        raise Forbidden("web.error.overview_grid_managers")
     if district_id is None and not principal.is_city_wide:
         district_id = principal.district_id
     return service.overview(session, principal, now=utcnow(), district_id=district_id)

@@ -214,7 +214,7 @@ def site_new(
     request: Request, session: DbSession, principal: CurrentPrincipal, settings: AppSettings
 ) -> Response:
     if not principal.can(Perm.site_write):
-        raise Forbidden("无权新增工地 / your role may not add sites")
+        raise Forbidden("sites.error.role_may_not_add_sites")
     return render(
         request,
         "sites/form.html",
@@ -269,7 +269,7 @@ def _errors(exc: Exception, request: Request) -> tuple[dict[str, list[str]], lis
 @router.get("/sites/import", response_class=HTMLResponse)
 def import_page(request: Request, principal: CurrentPrincipal) -> Response:
     if not principal.can(Perm.site_import):
-        raise Forbidden("无权导入台账 / your role may not import")
+        raise Forbidden("web.error.role_may_not_import")
     return render(request, "sites/import.html", report=None, error=None)
 
 
@@ -324,7 +324,7 @@ def site_edit(
 ) -> Response:
     site = svc.get_site(session, principal, site_id)
     if not principal.can(Perm.site_write):
-        raise Forbidden("无权修改台账 / your role may not change the ledger")
+        raise Forbidden("sites.error.role_may_not_change_ledger")
     return render(
         request,
         "sites/form.html",
@@ -380,11 +380,11 @@ async def site_retire(
     check_csrf(request, str(form.get("csrf_token") or ""))
     reason = str(form.get("reason") or "").strip()
     if len(reason) < 2:
-        raise Invalid("请填写退出原因 / a reason is required")
+        raise Invalid("web.error.reason_required")
     if form.get("confirm") != "yes":  # the confirm step (the page's dialog answers it)
         site = svc.get_site(session, principal, site_id)
         if not principal.can(Perm.site_write):
-            raise Forbidden("无权修改台账 / your role may not change the ledger")
+            raise Forbidden("sites.error.role_may_not_change_ledger")
         return render(request, "sites/retire_confirm.html", site=site, reason=reason)
     svc.retire_site(session, principal, site_id, reason)
     return RedirectResponse(f"/sites/{site_id}", status_code=303)

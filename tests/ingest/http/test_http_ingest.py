@@ -80,7 +80,9 @@ def test_good_and_bad_items_by_index(anon: TestClient, db: Session, keyed: dict[
     assert errors[5]["code"] == "invalid"
     assert errors[6]["code"] == "unknown_kind"
     assert errors[7]["code"] == "time_ahead"
-    assert all(" / " in e["reason"] for e in body["errors"])  # 中文 / English
+    # one language (zh-CN unless asked), the key and parameters alongside
+    assert errors[1]["reason"] == "未知监测项 ozone" and " / " not in errors[2]["reason"]
+    assert all(e["msg"]["key"].startswith("ingest.reason.") for e in body["errors"])
     dev = keyed["device"]
     assert reading_count(db, dev.id) == 5
     assert reading_count(db, keyed["other"].id) == 0

@@ -120,14 +120,14 @@ def lift_blacklist(
     """An admin takes an enterprise off the blacklist, with a reason: a fresh start, the
     records so far no longer count towards the next listing (they stay on the record)."""
     if not principal.can(Perm.credit_admin):
-        raise Forbidden("无权解除黑名单 / only an administrator may lift a blacklisting")
+        raise Forbidden("cases.error.only_administrator_may_lift_blacklisting")
     ent = session.get(Enterprise, enterprise_id)
     if ent is None:
-        raise NotFound(f"企业不存在：{enterprise_id} / enterprise not found")
+        raise NotFound("cases.error.enterprise_not_found", enterprise_id=enterprise_id)
     if not ent.blacklisted:
-        raise Conflict("该企业不在黑名单中 / the enterprise is not blacklisted")
+        raise Conflict("cases.error.enterprise_not_blacklisted")
     if len(reason.strip()) < 2:
-        raise Invalid("请填写解除理由 / a reason is required")
+        raise Invalid("cases.error.reason_required")
     ent.blacklisted = False
     entry = repo.open_blacklisting(session, ent.id)
     if entry is not None:

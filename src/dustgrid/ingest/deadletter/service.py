@@ -138,7 +138,9 @@ def purge(
 
 def _require(principal: Principal) -> None:
     if not principal.can(Perm.ingest_admin):
-        raise Forbidden(f"无权执行此操作 / your role may not do this ({Perm.ingest_admin.value})")
+        raise Forbidden(
+            "devices.error.role_may_not_do", details={"permission": Perm.ingest_admin.value}
+        )
 
 
 def list_dead_letters(

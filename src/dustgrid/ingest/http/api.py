@@ -8,7 +8,7 @@ Answer (always ``200 OK`` once the key and the body's shape are accepted, whatev
 items' fate - an integrator reads ``errors``, not the status)::
 
     {"stored": 2, "duplicates": 1, "out_of_window": 0, "flagged": [],
-     "errors": [{"index": 3, "code": "unknown_metric", "reason": "未知监测项 … / unknown …"}]}
+     "errors": [{"index": 3, "code": "unknown_metric", "reason": "未知监测项 pm99", "msg": {…}}]}
 
 ``stored`` counts new readings, ``duplicates`` readings already stored (a resent batch
 stores nothing twice), ``errors`` the refused items by index (``out_of_window`` counts
@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 from dustgrid.auth.deps import AppSettings, DbSession
 from dustgrid.devices.keys import verify_api_key
 from dustgrid.errors import DomainError, Unauthenticated, error_responses
+from dustgrid.i18n import accepted_locale
 from dustgrid.ingest.deadletter import service as dead_letters
 from dustgrid.ingest.deadletter.policy import dead_letter_policy_from_settings
 from dustgrid.ingest.items import IntakeResult, ReadingItem, store_items
@@ -69,10 +70,10 @@ def push_readings(
 ) -> IntakeResult:
     device = verify_api_key(session, x_api_key or "") if x_api_key else None
     if device is None:
-        raise Unauthenticated("设备密钥无效或缺失 / missing, unknown or revoked X-API-Key")
+        raise Unauthenticated("ingest.error.missing_unknown_or_revoked_x_api")
     limit = settings.telemetry_http_max_items
     if len(body.readings) > limit:
-        raise TooLarge(f"一次最多 {limit} 条读数 / at most {limit} readings per request")
+        raise TooLarge("ingest.error.most_readings_per_request", limit=limit)
     now = utcnow()
     result = store_items(
         session,
@@ -85,6 +86,10 @@ def push_readings(
             settings.telemetry_future_tolerance_s, settings.telemetry_max_age_days
         ),
     )
+    locale = accepted_locale(request.headers.get("accept-language"))
+    if locale is not None:  # the reasons in the caller's language (zh-CN otherwise)
+        result.errors = [e.in_language(locale) for e in result.errors]
+        result.flagged = [e.in_language(locale) for e in result.flagged]
     if result.errors:
         refused = {str(e.index): body.readings[e.index] for e in result.errors}
         dead_letters.record(

@@ -100,7 +100,7 @@ def regrade_site(
     """Grade the site by the rule; the new history row, or ``None`` when nothing changed."""
     site = session.get(Site, site_id)
     if site is None:
-        raise NotFound(f"工地不存在：{site_id} / site not found")
+        raise NotFound("inspections.error.site_not_found", site_id=site_id)
     at = now or datetime.now(UTC)
     verdict = verdict_for(session, site_id, now=at, policy=policy)
     if _unchanged(repo.latest_history(session, site_id), site, verdict):

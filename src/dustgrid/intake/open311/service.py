@@ -64,7 +64,7 @@ def revoke_key(session: Session, principal: Principal, key_id: int, *, now: date
                ) -> Open311Key:  # fmt: skip
     row = session.get(Open311Key, key_id)
     if row is None:
-        raise NotFound(f"密钥不存在：{key_id} / key not found")
+        raise NotFound("intake.error.key_not_found", key_id=key_id)
     if row.revoked_at is None:
         row.revoked_at = now
         audit.record(session, actor=principal, action="open311.key_revoke",

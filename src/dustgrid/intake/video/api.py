@@ -34,7 +34,7 @@ FIELDS_OVERHEAD = 64 * 1024  # room for the JSON fields around the base64 snapsh
 
 
 def _too_large(limit: int) -> Invalid:
-    return Invalid(f"快照过大（上限 {limit} 字节） / snapshot too large (limit {limit} bytes)",
+    return Invalid("intake.error.snapshot_too_large_limit_bytes", limit=limit,
                    details={"field": "snapshot", "limit": limit})  # fmt: skip
 
 
@@ -42,7 +42,7 @@ def camera_device(session: DbSession, x_api_key: Annotated[str | None, Header()]
                   ) -> Device:  # fmt: skip
     device = verify_api_key(session, x_api_key or "") if x_api_key else None
     if device is None:
-        raise Unauthenticated("设备或接入密钥无效 / unknown device or API key")
+        raise Unauthenticated("intake.error.unknown_device_or_api_key")
     return device
 
 
@@ -65,14 +65,14 @@ def _b64(value: Any) -> bytes | None:
     if value in (None, ""):
         return None
     if not isinstance(value, str):
-        raise Invalid("snapshot 须为 base64 字符串 / snapshot must be a base64 string",
+        raise Invalid("intake.error.snapshot_must_base64_string",
                       details={"field": "snapshot"})  # fmt: skip
     text = value.split(",", 1)[1] if value.startswith("data:") else value
     try:
         return base64.b64decode(text.strip(), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise Invalid(
-            "snapshot 不是有效的 base64 / snapshot is not valid base64",
+            "intake.error.snapshot_not_valid_base64",
             details={"field": "snapshot"},
         ) from exc
 
@@ -112,9 +112,9 @@ async def video_payload(request: Request, settings: AppSettings) -> VideoPayload
     try:
         data = json.loads(body or b"null")
     except ValueError as exc:
-        raise Invalid("请求体不是有效的 JSON / the body is not valid JSON") from exc
+        raise Invalid("intake.error.body_not_valid_json") from exc
     if not isinstance(data, dict):
-        raise Invalid("请求体须为 JSON 对象 / the body must be a JSON object")
+        raise Invalid("intake.error.body_must_json_object")
     snapshot = _b64(data.pop("snapshot", None))
     return VideoPayload(_validated(data), snapshot)
 

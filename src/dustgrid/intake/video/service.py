@@ -63,13 +63,14 @@ def check_snapshot(content: bytes | None, settings: Settings, policy: IntakePoli
     limit = snapshot_limit(settings, policy)
     if len(content) > limit:
         raise Invalid(
-            f"快照过大（{len(content)} 字节，上限 {limit}） / snapshot too large "
-            f"({len(content)} bytes, limit {limit})",
+            "intake.error.snapshot_too_large_bytes_limit",
+            content=len(content),
+            limit=limit,
             details={"field": "snapshot", "size": len(content), "limit": limit},
         )
     mime = sniff(content)
     if not content or mime not in SNAPSHOT_MIMES:
-        raise Invalid("快照不是 JPEG 或 PNG 图片 / snapshot is not a JPEG or PNG image",
+        raise Invalid("intake.error.snapshot_not_jpeg_or_png_image",
                       details={"field": "snapshot"})  # fmt: skip
     return Snapshot(content, mime)
 
@@ -77,9 +78,9 @@ def check_snapshot(content: bytes | None, settings: Settings, policy: IntakePoli
 def camera_for(device: Device | None, mn: str) -> Device:
     """The key's device must be the camera named in the body."""
     if device is None or device.mn != mn:
-        raise Unauthenticated("设备或接入密钥无效 / unknown device or API key")
+        raise Unauthenticated("intake.error.unknown_device_or_api_key")
     if device.kind not in CAMERAS:
-        raise Forbidden(f"设备 {device.mn} 不是摄像机 / device {device.mn} is not a camera")
+        raise Forbidden("intake.error.device_not_camera", mn=device.mn)
     return device
 
 
@@ -111,10 +112,10 @@ def record_event(
     device = camera_for(device, event.device_mn)
     at = aware(event.time, settings)
     if at > received + policy.video_max_skew:
-        raise Invalid("事件时间晚于当前时间 / the event time is in the future",
+        raise Invalid("intake.error.event_time_future",
                       details={"field": "time"})  # fmt: skip
     if at < received - policy.video_max_age:
-        raise Invalid("事件过旧，不再受理 / the event is too old to open a case",
+        raise Invalid("intake.error.event_too_old_open_case",
                       details={"field": "time", "max_age_hours":
                                policy.video_max_age.total_seconds() / 3600})  # fmt: skip
     shot = check_snapshot(snapshot, settings, policy)

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from dustgrid.audit import service as audit
 from dustgrid.config import Settings
-from dustgrid.errors import DomainError, Forbidden
+from dustgrid.errors import DomainError, Forbidden, validation_text
+from dustgrid.i18n import LOCALES, Msg
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.sites import service as svc
@@ -37,15 +38,21 @@ from dustgrid.sites.models import Enterprise, Site, SiteKind
 from dustgrid.sites.repository import site_writable_clause
 from dustgrid.sites.schemas import SiteCreate, SiteUpdate
 
-OUT_OF_SCOPE = "无权修改该工地（不在管辖范围） / site outside your area"
+OUT_OF_SCOPE = Msg("excel.row.out_of_scope")
 
 
 class RowError(BaseModel):
-    """One bad cell: Excel row number, Chinese column header, Chinese reason."""
+    """One bad cell: Excel row number, Chinese column header (as in the file), the reason
+    (zh-CN; ``msg`` holds its key and parameters, for the reader's language)."""
 
     row: int
     column: str
     reason: str
+    msg: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, row: int, column: str, reason: Msg) -> RowError:
+        return cls(row=row, column=column, reason=str(reason), msg=reason.as_json())
 
 
 class ImportReport(BaseModel):
@@ -71,7 +78,7 @@ _ATTR_KEY = {v: k for k, v in _REFS.items()}
 class RowFailure(Exception):
     """A row the service could not take, with the column to blame."""
 
-    def __init__(self, key: str, reason: str) -> None:
+    def __init__(self, key: str, reason: Msg) -> None:
         super().__init__(reason)
         self.key, self.reason = key, reason
 
@@ -201,7 +208,11 @@ def _upsert(session: Session, ctx: _Context, values: dict[str, Any]) -> str:
     return "updated" if changed else "unchanged"
 
 
-def _blame(exc: Exception, values: dict[str, Any]) -> list[tuple[str, str]]:
+def _said(msg: str | Msg) -> Msg:
+    return msg if isinstance(msg, Msg) else Msg("core.text", {"text": msg})
+
+
+def _blame(exc: Exception, values: dict[str, Any]) -> list[tuple[str, Msg]]:
     """``(header, reason)`` pairs for an error raised while saving a row."""
     if isinstance(exc, RowFailure):
         return [(BY_KEY[exc.key].header, exc.reason)]
@@ -213,18 +224,19 @@ def _blame(exc: Exception, values: dict[str, Any]) -> list[tuple[str, str]]:
             if key in ENTERPRISES:
                 key = f"{key}_uscc" if loc[1:2] == ["uscc"] else f"{key}_name"
             col = BY_KEY.get(key, BY_KEY["project_code"])
-            out.append((col.header, f"格式不正确：{err['msg']} / invalid value"))
+            detail = {loc: validation_text(err, loc) for loc in LOCALES}
+            out.append((col.header, Msg("excel.row.invalid_value", {"detail": detail})))
         return out
     if isinstance(exc, svc.OutsideDistrict):  # the coordinates (or the district) are wrong
-        return [(BY_KEY["lat"].header, exc.message)]
+        return [(BY_KEY["lat"].header, _said(exc.msg))]
     if isinstance(exc, DomainError):
-        reason, key = exc.message, "project_code"
-        if "所属区" in reason:
+        reason, key = _said(exc.msg), "project_code"
+        if "所属区" in exc.message:
             key = "district"
         elif isinstance(exc, Forbidden) and values.get("kind") in svc.CITY_STATION_KINDS:
-            key, reason = "kind", f"{reason}（轨道交通、市政工程由市安全监督站监管）"
+            key, reason = "kind", Msg("excel.row.city_station", {"reason": reason})
         return [(BY_KEY[key].header, reason)]
-    return [(BY_KEY["project_code"].header, "保存失败，请检查该行数据 / could not save the row")]
+    return [(BY_KEY["project_code"].header, Msg("excel.row.save_failed"))]
 
 
 def import_sites(
@@ -237,7 +249,7 @@ def import_sites(
 ) -> ImportReport:
     """Upsert every valid row by project code; report every bad cell. Never commits."""
     if not principal.can(Perm.site_import):
-        raise Forbidden("无权导入台账 / your role may not import the ledger")
+        raise Forbidden("excel.error.may_not_import")
     rows = read_rows(content, settings, rules)
     pos, columns = find_header(rows, rules)
     body = rows[pos + 1 :]
@@ -252,8 +264,7 @@ def import_sites(
         row = parse_row(cells, lookups, rules)
         code = row.values.get("project_code")
         if code is not None and code in first:
-            row.fail("project_code", f"项目编号与第{first[code]}行重复 / "
-                                     f"same project code as row {first[code]}")  # fmt: skip
+            row.fail("project_code", Msg("excel.row.duplicate_code", {"row": first[code]}))
         elif code is not None:
             first[code] = number
         parsed.append((number, row))
@@ -271,7 +282,7 @@ def import_sites(
                 errors = _blame(exc, row.values)
             else:
                 setattr(report, outcome, getattr(report, outcome) + 1)
-        report.errors.extend(RowError(row=number, column=h, reason=r) for h, r in errors)
+        report.errors.extend(RowError.of(number, h, r) for h, r in errors)
     bad_rows = len({e.row for e in report.errors})
     audit.record(
         session, actor=principal, action="import", entity_type="site_import", entity_id=None,

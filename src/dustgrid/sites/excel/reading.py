@@ -14,7 +14,7 @@ from dustgrid.xlsx import XlsxLimits, check_archive
 
 SHEET = "工地台账"
 HELP_SHEET = "填写说明"
-NOT_XLSX = "无法读取文件：请上传 .xlsx 格式的 Excel 文件（不支持 .xls、.csv） / not an .xlsx file"
+NOT_XLSX = "excel.error.not_xlsx"
 
 
 def read_rows(
@@ -40,10 +40,10 @@ def _check_upload(content: bytes, settings: Settings) -> None:
     """The cheap checks on the raw bytes, so that nothing is unpacked or parsed for an empty,
     oversized, non-zip or zip-bomb upload."""
     if not content:
-        raise Invalid("请选择要上传的 Excel 文件 / no file uploaded")
+        raise Invalid("excel.error.no_file")
     if len(content) > settings.upload_max_bytes:
         mb = settings.upload_max_bytes / 1024 / 1024
-        raise Invalid(f"文件过大：不能超过 {mb:g} MB / file larger than {mb:g} MB")
+        raise Invalid("excel.error.too_large", mb=f"{mb:g}")
     if not content.startswith(b"PK\x03\x04"):
         raise Invalid(NOT_XLSX)
     check_archive(content, XlsxLimits.from_settings(settings))  # before anything inflates
@@ -74,4 +74,4 @@ def _ledger_rows(
 
 def too_many(settings: Settings) -> Invalid:
     n = settings.excel_max_rows
-    return Invalid(f"数据行数超过上限 {n} 行，请分批导入 / more than {n} rows, split the file")
+    return Invalid("excel.error.too_many_rows", n=n)

@@ -131,7 +131,7 @@ def _write_help(
     ws: Worksheet, districts: Sequence[District], grids: Sequence[GridInfo]
 ) -> dict[str, str]:
     """The instructions sheet; returns the ranges the dropdowns of the ledger refer to."""
-    append_row(ws, ["工地台账导入说明 / How to fill in the site ledger"])
+    append_row(ws, ["工地台账导入说明"])
     ws["A1"].font = Font(bold=True, size=14)
     for note in NOTES:
         append_row(ws, [note])
@@ -210,7 +210,7 @@ def _add_dropdowns(ws: Worksheet, lists: dict[str, str], last_row: int) -> None:
         dv = DataValidation(
             type="list", formula1=formula, allow_blank=True, showErrorMessage=True,
             errorStyle="stop" if strict else "warning", errorTitle=col.header,
-            error=f"请从下拉列表中选择{col.header} / pick a value from the list",
+            error=f"请从下拉列表中选择{col.header}",
         )  # fmt: skip
         letter = get_column_letter(i)
         dv.add(f"{letter}2:{letter}{last_row}")
