@@ -159,6 +159,28 @@ class DeviceDetail(DeviceOut):
     steps: list[StepOut]
 
 
+class StreamCheckIn(BaseModel):
+    """A provider's check whether a camera's video can be viewed (003 附件6)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ok: bool = Field(description="true: the stream could be viewed")
+    checked_at: datetime | None = Field(
+        default=None, description="when the check was made (with time zone); default now"
+    )
+    note: PlainText = Field(default="", max_length=255, description="what was seen, e.g. black")
+
+
+class StreamCheckOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    device_id: int
+    checked_at: datetime
+    ok: bool
+    note: str
+
+
 class OfflinePeriodOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
