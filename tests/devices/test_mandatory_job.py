@@ -172,3 +172,29 @@ def test_stream_check_endpoint_is_scoped_to_the_provider(
     assert r.json()["ok"] is True
     r = api_as("admin").post(f"/api/v1/cameras/{cam}/stream-checks", json={"okay": True})
     assert r.status_code == 422
+
+
+def test_the_site_page_shows_the_gate_in_both_languages(
+    db: Session, city: City, fleet: Fleet, web_as: Callable[[str], TestClient]
+) -> None:
+    web = web_as("admin")
+    page = web.get(f"/sites/{city.sites['HP-001']}")
+    assert page.status_code == 200
+    assert 'data-testid="waste-gate"' in page.text
+    assert "不得产生建筑垃圾" in page.text
+    assert "视频和扬尘监测设备均未接入" in page.text
+    web.cookies.set("lang", "en")
+    page = web.get(f"/sites/{city.sites['HP-001']}")
+    assert "May not produce construction waste" in page.text
+    assert "Neither video nor a dust monitor is connected" in page.text
+    assert "devices.mandatory" not in page.text
+
+
+def test_closed_gates_by_unit_for_the_l2_score(db: Session, city: City, fleet: Fleet) -> None:
+    closed = compliance.closed_gates_by_unit(db)
+    hp1 = db.get(Site, city.sites["HP-001"])
+    assert hp1 is not None
+    assert hp1.id in closed[hp1.l2_unit_id]
+    hp1.stage = Stage.suspended  # not producing waste: not counted
+    db.flush()
+    assert hp1.id not in compliance.closed_gates_by_unit(db).get(hp1.l2_unit_id, [])

@@ -149,3 +149,18 @@ def record_stream_check(
         summary=f"视频流检查 {device.mn}：{'可查看' if ok else '无法查看'}",
     )
     return row
+
+
+def closed_gates_by_unit(
+    session: Session, policy: MandatoryDevicePolicy = DEFAULT_MANDATORY_DEVICE_POLICY
+) -> dict[int, list[int]]:
+    """For the L2 score: each L2 unit's sites producing waste with the gate closed (above
+    the threshold, video or dust monitor not connected), site ids in order. The state is
+    today's; the assessments domain reads it when it scores the current month."""
+    sites = waste_sites(session, policy)
+    gates = site_gates(session, sites, policy)
+    out: dict[int, list[int]] = defaultdict(list)
+    for s in sites:
+        if not gates[s.id].open:
+            out[s.l2_unit_id].append(s.id)
+    return dict(out)
