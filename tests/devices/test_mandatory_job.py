@@ -172,6 +172,13 @@ def test_stream_check_endpoint_is_scoped_to_the_provider(
     assert r.json()["ok"] is True
     r = api_as("admin").post(f"/api/v1/cameras/{cam}/stream-checks", json={"okay": True})
     assert r.status_code == 422
+    far = {"ok": True, "checked_at": "9999-12-31T23:59:00-23:59"}
+    r = api_as("admin").post(f"/api/v1/cameras/{cam}/stream-checks", json=far)
+    assert r.status_code == 422
+    naive = {"ok": True, "checked_at": "2026-12-07T09:00:00"}
+    r = api_as("admin").post(f"/api/v1/cameras/{cam}/stream-checks", json=naive)
+    assert r.status_code == 422
+    assert "时区" in r.text or "time zone" in r.text
 
 
 def test_the_site_page_shows_the_gate_in_both_languages(

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dustgrid.bounds import Id, reject_null
+from dustgrid.bounds import Id, Moment, reject_null
 from dustgrid.devices.models import (
     ApplicationStatus,
     CrcVariant,
@@ -165,7 +165,7 @@ class StreamCheckIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ok: bool = Field(description="true: the stream could be viewed")
-    checked_at: datetime | None = Field(
+    checked_at: Moment | None = Field(
         default=None, description="when the check was made (with time zone); default now"
     )
     note: PlainText = Field(default="", max_length=255, description="what was seen, e.g. black")
