@@ -81,3 +81,14 @@ def test_demo_loads_once(cli_db: str) -> None:
         assert len(months) == 2 and {m.state for m in months} == {"closed"}
         kinds = s.scalars(select(AssessmentScore.kind).distinct()).all()
         assert set(kinds) == {"l2_unit", "officer_group", "inspector_group", "provider"}
+        # the simulated stream checker: one demo camera shows a black image, and the
+        # mandatory-device check opens "video unviewable" for it (003 附件6)
+        from dustgrid.cases.mandatory import run as check_mandatory
+        from dustgrid.cases.models import Case
+        from dustgrid.devices.models import CameraStreamCheck
+
+        oks = s.scalars(select(CameraStreamCheck.ok)).all()
+        assert sorted(oks) == [False, True]
+        assert check_mandatory(s).opened > 0
+        cats = s.scalars(select(Case.category).where(Case.dedup_key.like("mandatory:%"))).all()
+        assert "video_unviewable" in cats

@@ -85,6 +85,7 @@ PURE_CORES = (
     "dustgrid.emergencies.policy",
     "dustgrid.devices.protocol",
     "dustgrid.devices.states",
+    "dustgrid.devices.mandatory",
     "dustgrid.telemetry.pgcopy",
     "dustgrid.cases.states",
     "dustgrid.workcal",

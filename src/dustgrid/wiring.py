@@ -24,6 +24,7 @@ REGISTERING_MODULES = (
     "dustgrid.patrols.tasks",  # sweep: each period's patrol plans (Monday / first working day)
     "dustgrid.assessments.tasks",  # chore: close the previous month's assessment
     "dustgrid.trajectories.tasks",  # sweep: the daily City Brain push; handler: verdict webhook
+    "dustgrid.cases.mandatory",  # chore: the mandatory-device check (003 附件6)
     # providers of lower domains' scope reaches and ports (identity.reach, sites.gridding)
     "dustgrid.sites.repository",  # districts holding visible sites
     "dustgrid.grids.repository",  # the site ledger's grid port

@@ -29,6 +29,7 @@ from dustgrid.cases.repository import (
 )
 from dustgrid.cases.states import Followup
 from dustgrid.config import Settings
+from dustgrid.devices.mandatory import is_provider_case
 from dustgrid.identity.principal import Principal
 from dustgrid.notifications import service as notifications
 from dustgrid.outbox.queue import enqueue
@@ -95,9 +96,11 @@ def run(
     site = session.get(Site, case.site_id) if case.site_id else None
     if Followup.record_rework in todo:
         case.rework_count = (case.rework_count or 0) + 1
-    if Followup.record_site_problem in todo and site is not None:
+    # offline-device cases (003) are the provider's: no ladder step, no bad-behaviour record
+    contractors = site is not None and not is_provider_case(case.category, case.dedup_key)
+    if Followup.record_site_problem in todo and site is not None and contractors:
         penalties.record_problem(session, case=case, site=site, now=now, policy=policy)
-    if Followup.record_bad_behaviour in todo and site is not None:
+    if Followup.record_bad_behaviour in todo and site is not None and contractors:
         credit.record_bad_behaviour(
             session, case=case, site=site, actor=actor, now=now, policy=policy, settings=settings
         )

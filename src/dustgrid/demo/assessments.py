@@ -34,7 +34,7 @@ from dustgrid.cases.attachments import path_for, write_file
 from dustgrid.cases.models import Case, CaseAttachment, CaseEvent
 from dustgrid.cases.states import CaseSource, CaseState
 from dustgrid.config import Settings
-from dustgrid.devices.models import Device, DeviceKind, OfflinePeriod
+from dustgrid.devices.models import CameraStreamCheck, Device, DeviceKind, OfflinePeriod
 from dustgrid.devices.states import Lifecycle
 from dustgrid.grids.models import GridKind
 from dustgrid.inspections import repository as irepo
@@ -88,6 +88,7 @@ def add_assessment_history(
     passed = _patrols(ctx, first, last, points)
     _cases(ctx, months, passed)
     _devices(ctx, first, last)
+    _stream_checks(ctx, now)
     _grades_back(ctx, first)
     session.flush()
     for m in months:
@@ -361,6 +362,20 @@ def _cameras(ctx: _Ctx, near: Sequence[Device], provider_id: int, since: datetim
             activated_at=since, online=True,
             main_stream_width=1280 if low else 1920, main_stream_height=720 if low else 1080,
             sub_stream_width=640 if low else 704, sub_stream_height=480 if low else 576,
+        ))  # fmt: skip
+
+
+def _stream_checks(ctx: _Ctx, now: datetime) -> None:
+    """The simulated stream checker (a provider's checks, as ``POST /api/v1/cameras/{id}/
+    stream-checks`` records them): an hour ago every demo camera was checked; the second
+    one showed a black image, so the mandatory-device check opens "video unviewable"."""
+    ctx.s.flush()
+    cams = arepo.devices_of_kind(ctx.s, DeviceKind.video_camera)
+    for n, d in enumerate(cams):
+        ok = n != 1
+        ctx.s.add(CameraStreamCheck(
+            device_id=d.id, checked_at=now - timedelta(hours=1), ok=ok,
+            note="" if ok else "画面黑屏", recorded_at=now - timedelta(hours=1),
         ))  # fmt: skip
 
 

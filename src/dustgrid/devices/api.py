@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from dustgrid.audit.service import entries_for, summary_text
 from dustgrid.bounds import Id
-from dustgrid.devices import changes, keys, onboarding, quarantine
+from dustgrid.devices import changes, compliance, keys, onboarding, quarantine
 from dustgrid.devices import service as svc
 from dustgrid.devices.models import ApplicationStatus
 from dustgrid.devices.schemas import (
@@ -33,6 +33,8 @@ from dustgrid.devices.schemas import (
     OfflinePeriodOut,
     QuarantineOut,
     ReviewIn,
+    StreamCheckIn,
+    StreamCheckOut,
 )
 from dustgrid.errors import Invalid, error_responses, validation_summary
 from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
@@ -164,6 +166,23 @@ def offline_periods(session: DbSession, principal: CurrentPrincipal, device_id: 
 )
 def offline_notice(session: DbSession, principal: CurrentPrincipal, device_id: Id) -> Any:
     return svc.notify_offline(session, principal, device_id)
+
+
+@router.post(
+    "/cameras/{device_id}/stream-checks",
+    response_model=StreamCheckOut,
+    status_code=201,
+    summary="Record a stream check of a camera (its own provider)",
+    description="Whether the camera's video could be viewed (003 附件6 视频无法查看). Only the "
+    "camera's own service provider (or the city admin) may record it; the daily "
+    "mandatory-device check opens a case when the latest fresh check failed.",
+)
+def stream_check(
+    session: DbSession, principal: CurrentPrincipal, device_id: Id, body: StreamCheckIn
+) -> Any:
+    return compliance.record_stream_check(
+        session, principal, device_id, ok=body.ok, checked_at=body.checked_at, note=body.note
+    )
 
 
 @router.get("/devices/{device_id}/keys", response_model=list[KeyOut], summary="API keys")

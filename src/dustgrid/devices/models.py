@@ -197,3 +197,25 @@ class MetricState(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_data_time: Mapped[datetime] = mapped_column(UTCDateTime())
     last_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class CameraStreamCheck(Base):
+    """One check whether a camera's video can be viewed (003 附件6 "视频无法查看").
+
+    Providers post the results of their stream checks (``POST /api/v1/cameras/{id}/
+    stream-checks``); the demo's simulated checker posts them too. The latest fresh check
+    of each camera feeds the mandatory-device check (``devices.mandatory``).
+    """
+
+    __tablename__ = "camera_stream_check"
+    __table_args__ = (Index("ix_camera_stream_check_device_at", "device_id", "checked_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("device.id", ondelete="CASCADE"))
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ok: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str] = mapped_column(String(255), default="")
+    checked_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True
+    )
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

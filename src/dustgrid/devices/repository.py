@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from dustgrid.devices.models import (
+    CameraStreamCheck,
     Device,
     DeviceApiKey,
     DeviceChangeRequest,
@@ -489,3 +490,63 @@ def map_rows(session: Session, p: Principal, *, limit: int) -> list[Any]:
         .limit(limit)
     )
     return list(session.execute(stmt))
+
+
+# --------------------------------------------------------------------------- mandatory devices
+
+
+def add_stream_check(session: Session, row: CameraStreamCheck) -> CameraStreamCheck:
+    session.add(row)
+    session.flush()
+    return row
+
+
+def mandatory_sites(session: Session, stages: Collection[str]) -> list[Site]:
+    """Sites in one of ``stages`` (the waste-producing ones), in id order."""
+    return list(
+        session.scalars(
+            select(Site).where(Site.stage.in_(stages), Site.retired_at.is_(None)).order_by(Site.id)
+        )
+    )
+
+
+def installed_devices(session: Session, site_ids: Collection[int]) -> list[Device]:
+    """Active (installed and connected once) dust monitors and video cameras of the sites."""
+    if not site_ids:
+        return []
+    stmt = (
+        select(Device)
+        .where(
+            Device.site_id.in_(site_ids),
+            Device.lifecycle == Lifecycle.active,
+            Device.kind.in_((DeviceKind.dust_monitor, DeviceKind.video_camera)),
+        )
+        .order_by(Device.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def latest_stream_checks(
+    session: Session, device_ids: Collection[int]
+) -> dict[int, CameraStreamCheck]:
+    """The latest stream check of each camera (by the time it was made)."""
+    if not device_ids:
+        return {}
+    last = (
+        select(CameraStreamCheck.device_id, func.max(CameraStreamCheck.checked_at).label("at"))
+        .where(CameraStreamCheck.device_id.in_(device_ids))
+        .group_by(CameraStreamCheck.device_id)
+        .subquery()
+    )
+    stmt = (
+        select(CameraStreamCheck)
+        .join(
+            last,
+            and_(
+                CameraStreamCheck.device_id == last.c.device_id,
+                CameraStreamCheck.checked_at == last.c.at,
+            ),
+        )
+        .order_by(CameraStreamCheck.id)
+    )
+    return {row.device_id: row for row in session.scalars(stmt)}

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dustgrid.bounds import Id, reject_null
+from dustgrid.bounds import Id, Moment, reject_null
 from dustgrid.devices.models import (
     ApplicationStatus,
     CrcVariant,
@@ -157,6 +157,28 @@ class DeviceDetail(DeviceOut):
     offline_after_effective: int
     metrics: list[MetricOut]
     steps: list[StepOut]
+
+
+class StreamCheckIn(BaseModel):
+    """A provider's check whether a camera's video can be viewed (003 附件6)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ok: bool = Field(description="true: the stream could be viewed")
+    checked_at: Moment | None = Field(
+        default=None, description="when the check was made (with time zone); default now"
+    )
+    note: PlainText = Field(default="", max_length=255, description="what was seen, e.g. black")
+
+
+class StreamCheckOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    device_id: int
+    checked_at: datetime
+    ok: bool
+    note: str
 
 
 class OfflinePeriodOut(BaseModel):

@@ -27,10 +27,12 @@ from dustgrid.auth.service import (
     logout,
     start_session,
 )
+from dustgrid.devices.compliance import site_gate
+from dustgrid.devices.mandatory import DEFAULT_MANDATORY_DEVICE_POLICY, Gate
 from dustgrid.errors import DomainError, Forbidden, Invalid
 from dustgrid.grids import service as grids
 from dustgrid.grids.models import Grid
-from dustgrid.i18n import LOCALES, translate
+from dustgrid.i18n import LOCALES, Msg, localize, translate
 from dustgrid.identity.roles import Perm
 from dustgrid.org import service as org
 from dustgrid.org.models import District, OrgUnit
@@ -209,6 +211,20 @@ def _site_context(session: DbSession, site_id: int, site: Any, *, locale: str) -
     }
 
 
+def gate_view(gate: Gate, locale: str) -> dict[str, Any]:
+    """The connect-before-waste badge (003): open or closed, and why, in ``locale``."""
+    t = DEFAULT_MANDATORY_DEVICE_POLICY.threshold
+    params = {"investment": f"{t.investment_yuan:,.0f}", "area": f"{t.area_m2:,.0f}"}
+    return {
+        "open": gate.open,
+        "required": gate.required,
+        "label": translate(
+            "devices.mandatory.gate.open" if gate.open else "devices.mandatory.gate.closed", locale
+        ),
+        "reason": localize(Msg(f"devices.mandatory.gate.{gate.reason.value}", params), locale),
+    }
+
+
 @router.get("/sites/new", response_class=HTMLResponse)
 def site_new(
     request: Request, session: DbSession, principal: CurrentPrincipal, settings: AppSettings
@@ -310,6 +326,7 @@ def site_page(
         site=site,
         can_write=principal.can(Perm.site_write),
         grading=grade_panel(session, principal, site_id, locale=request_locale(request), tz=tz),
+        gate=gate_view(site_gate(session, site), request_locale(request)),
         **_site_context(session, site_id, site, locale=request_locale(request)),
     )
 

@@ -1,0 +1,207 @@
+"""The daily mandatory-device check in the database: cases, stream checks, provider routing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dustgrid.audit.models import AuditEntry
+from dustgrid.cases import followups
+from dustgrid.cases.credit.models import SiteProblem
+from dustgrid.cases.deadlines import case_policy
+from dustgrid.cases.mandatory import run
+from dustgrid.cases.models import Case, CaseEvent
+from dustgrid.cases.states import CaseState, Followup
+from dustgrid.config import Settings
+from dustgrid.devices import compliance
+from dustgrid.devices.mandatory import GateReason, dedup_key
+from dustgrid.devices.models import CameraStreamCheck, Device, DeviceKind, Lifecycle
+from dustgrid.errors import Forbidden, Invalid, NotFound
+from dustgrid.identity.principal import Principal
+from dustgrid.sites.models import Site, Stage
+from tests.devices.conftest import ACTIVATED, Fleet
+from tests.fixtures.city import City
+
+NOW = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
+
+
+def _cases(db: Session, site_id: int) -> dict[str, Case]:
+    rows = db.scalars(
+        select(Case).where(Case.site_id == site_id, Case.dedup_key.like("mandatory:%"))
+    )
+    return {c.category: c for c in rows}
+
+
+def _camera(db: Session, city: City, site: str, provider: int, mn: str, online: bool) -> int:
+    d = Device(
+        mn=mn, kind=DeviceKind.video_camera, site_id=city.sites[site],
+        district_id=city.districts["heping"], provider_id=provider, lifecycle=Lifecycle.active,
+        activated_at=ACTIVATED, online=online, password="123456",
+    )  # fmt: skip
+    db.add(d)
+    db.flush()
+    return d.id
+
+
+def test_the_check_opens_one_case_per_violation_and_not_twice(
+    db: Session, city: City, fleet: Fleet
+) -> None:
+    first = run(db, NOW)
+    assert first.opened == first.violations > 0
+    hp1 = _cases(db, city.sites["HP-001"])
+    # HP-001: a dust monitor (offline), no camera at all
+    assert set(hp1) == {"no_video", "monitor_not_networked"}
+    assert hp1["no_video"].severity == "high"
+    assert hp1["no_video"].state == CaseState.reported
+    hp2 = _cases(db, city.sites["HP-002"])
+    assert set(hp2) == {"too_few_cameras", "video_not_connected", "no_dust_monitor"}
+    assert "视频未接入平台" in hp2["video_not_connected"].description
+    again = run(db, NOW + timedelta(days=1))
+    assert again.opened == 0
+    assert again.violations == first.violations
+    # closing a case lets the next run open a new one
+    hp1["no_video"].state = CaseState.closed
+    db.flush()
+    assert run(db, NOW + timedelta(days=2)).opened == 1
+
+
+def test_completed_or_suspended_sites_are_not_checked(
+    db: Session, city: City, fleet: Fleet
+) -> None:
+    site = db.get(Site, city.sites["HP-001"])
+    assert site is not None
+    site.stage = Stage.completed
+    db.flush()
+    run(db, NOW)
+    assert _cases(db, city.sites["HP-001"]) == {}
+
+
+def test_offline_cases_go_to_the_provider_not_the_ladder(
+    db: Session, city: City, fleet: Fleet, settings: Settings
+) -> None:
+    run(db, NOW)
+    hp2 = _cases(db, city.sites["HP-002"])
+    offline = hp2["video_not_connected"]
+    (order,) = db.scalars(
+        select(CaseEvent).where(
+            CaseEvent.case_id == offline.id, CaseEvent.kind == "case.provider_order"
+        )
+    )
+    assert order.data["provider_ids"] == [fleet.delta]
+    assert order.data["measures"] == ["rectification_order", "interview"]
+    assert order.data["device_ids"] == [fleet.devices["hp2"]]
+    # the contractor's violation (no dust monitor) has no provider order
+    contractor = hp2["no_dust_monitor"]
+    assert not list(
+        db.scalars(select(CaseEvent).where(
+            CaseEvent.case_id == contractor.id, CaseEvent.kind == "case.provider_order"))
+    )  # fmt: skip
+    policy = case_policy()
+    for case in (offline, contractor):
+        ev = db.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)).first()
+        assert ev is not None
+        followups.run(
+            db, case=case, event=ev,
+            followups=[Followup.record_site_problem, Followup.record_bad_behaviour],
+            actor=None, policy=policy, settings=settings, now=NOW,
+        )  # fmt: skip
+    ladder = {p.case_id for p in db.scalars(select(SiteProblem))}
+    assert contractor.id in ladder
+    assert offline.id not in ladder
+
+
+def test_a_failed_stream_check_opens_video_unviewable(
+    db: Session,
+    city: City,
+    fleet: Fleet,
+    principal_of: Callable[[str], Principal],
+) -> None:
+    gamma = city.enterprises["gamma"]
+    a = _camera(db, city, "HP-003", gamma, "HP003CAM01", True)
+    b = _camera(db, city, "HP-003", fleet.delta, "HP003CAM02", True)
+    provider = principal_of("prov_gamma")
+    # another provider's camera is not even visible
+    with pytest.raises(NotFound):
+        compliance.record_stream_check(db, provider, b, ok=False, now=NOW)
+    with pytest.raises(Invalid):  # a dust monitor has no stream
+        compliance.record_stream_check(db, provider, fleet.devices["hp1"], ok=False, now=NOW)
+    with pytest.raises(Invalid):
+        compliance.record_stream_check(
+            db, provider, a, ok=False, checked_at=NOW + timedelta(minutes=5), now=NOW
+        )
+    with pytest.raises(Forbidden):  # a district admin sees the camera but is not its provider
+        compliance.record_stream_check(db, principal_of("d_heping"), a, ok=False, now=NOW)
+    compliance.record_stream_check(db, provider, a, ok=False, note="黑屏", now=NOW)
+    assert db.scalar(select(CameraStreamCheck).where(CameraStreamCheck.device_id == a))
+    assert db.scalar(select(AuditEntry).where(AuditEntry.action == "device.stream_check"))
+    run(db, NOW + timedelta(hours=1))
+    got = _cases(db, city.sites["HP-003"])
+    assert "video_unviewable" in got
+    assert got["video_unviewable"].dedup_key == dedup_key(city.sites["HP-003"], "video_unviewable")
+
+
+def test_the_gate(db: Session, city: City, fleet: Fleet) -> None:
+    site = db.get(Site, city.sites["HP-001"])
+    assert site is not None
+    gate = compliance.site_gate(db, site)
+    assert (gate.required, gate.open, gate.reason) == (True, False, GateReason.nothing_connected)
+    _camera(db, city, "HP-001", fleet.delta, "HP001CAM01", True)
+    dev = db.get(Device, fleet.devices["hp1"])
+    assert dev is not None
+    dev.online = True
+    db.flush()
+    gate = compliance.site_gate(db, site)
+    assert (gate.open, gate.reason) == (True, GateReason.connected)
+
+
+def test_stream_check_endpoint_is_scoped_to_the_provider(
+    db: Session, city: City, fleet: Fleet, api_as: Callable[[str], TestClient]
+) -> None:
+    cam = fleet.devices["hp2"]  # provider delta; gamma has no access
+    r = api_as("prov_gamma").post(f"/api/v1/cameras/{cam}/stream-checks", json={"ok": False})
+    assert r.status_code in (403, 404)
+    r = api_as("admin").post(
+        f"/api/v1/cameras/{cam}/stream-checks", json={"ok": True, "note": "画面清晰"}
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["ok"] is True
+    r = api_as("admin").post(f"/api/v1/cameras/{cam}/stream-checks", json={"okay": True})
+    assert r.status_code == 422
+    far = {"ok": True, "checked_at": "9999-12-31T23:59:00-23:59"}
+    r = api_as("admin").post(f"/api/v1/cameras/{cam}/stream-checks", json=far)
+    assert r.status_code == 422
+    naive = {"ok": True, "checked_at": "2026-12-07T09:00:00"}
+    r = api_as("admin").post(f"/api/v1/cameras/{cam}/stream-checks", json=naive)
+    assert r.status_code == 422
+    assert "时区" in r.text or "time zone" in r.text
+
+
+def test_the_site_page_shows_the_gate_in_both_languages(
+    db: Session, city: City, fleet: Fleet, web_as: Callable[[str], TestClient]
+) -> None:
+    web = web_as("admin")
+    page = web.get(f"/sites/{city.sites['HP-001']}")
+    assert page.status_code == 200
+    assert 'data-testid="waste-gate"' in page.text
+    assert "不得产生建筑垃圾" in page.text
+    assert "视频和扬尘监测设备均未接入" in page.text
+    web.cookies.set("lang", "en")
+    page = web.get(f"/sites/{city.sites['HP-001']}")
+    assert "May not produce construction waste" in page.text
+    assert "Neither video nor a dust monitor is connected" in page.text
+    assert "devices.mandatory" not in page.text
+
+
+def test_closed_gates_by_unit_for_the_l2_score(db: Session, city: City, fleet: Fleet) -> None:
+    closed = compliance.closed_gates_by_unit(db)
+    hp1 = db.get(Site, city.sites["HP-001"])
+    assert hp1 is not None
+    assert hp1.id in closed[hp1.l2_unit_id]
+    hp1.stage = Stage.suspended  # not producing waste: not counted
+    db.flush()
+    assert hp1.id not in compliance.closed_gates_by_unit(db).get(hp1.l2_unit_id, [])
