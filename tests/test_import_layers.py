@@ -60,6 +60,7 @@ DOMAINS = (
     "inspections",
     "patrols",
     "assessments",
+    "reports",
     "overview",
 )
 RUNTIME = frozenset({"ingest", "jobs", "background"})
