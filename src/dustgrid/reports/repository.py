@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from dustgrid.alerts.models import Alert
 from dustgrid.cases.models import Case
+from dustgrid.reports.models import MonthlyNotice
 from dustgrid.sites.models import Site
 
 
@@ -45,3 +46,18 @@ def alerts_raised(session: Session, start: datetime, end: datetime) -> int:
         .where(Alert.started_at >= start, Alert.started_at < end)
     )
     return int(session.scalar(stmt) or 0)
+
+
+def notices(session: Session) -> list[MonthlyNotice]:
+    """Every publication, newest month first."""
+    stmt = select(MonthlyNotice).order_by(MonthlyNotice.month.desc(), MonthlyNotice.id.desc())
+    return list(session.scalars(stmt))
+
+
+def notice(session: Session, notice_id: int) -> MonthlyNotice | None:
+    return session.get(MonthlyNotice, notice_id)
+
+
+def add(session: Session, row: object) -> None:
+    session.add(row)
+    session.flush()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Final
 
 from sqlalchemy.orm import Session
 
@@ -12,12 +13,17 @@ from dustgrid.assessments import repository as assess_repo
 from dustgrid.assessments.models import AssessmentScore
 from dustgrid.assessments.months import Month
 from dustgrid.assessments.service import Window
+from dustgrid.audit import service as audit
 from dustgrid.cases.credit import service as credit
 from dustgrid.cases.deadlines import case_policy
 from dustgrid.config import Settings
+from dustgrid.errors import Forbidden, NotFound
+from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Role
 from dustgrid.models import utcnow
 from dustgrid.reports import figures as fig
 from dustgrid.reports import repository as repo
+from dustgrid.reports.models import MonthlyNotice
 from dustgrid.reports.notice import KINDS, Notice, RankRow, notice_pdf, notice_xlsx, t
 
 
@@ -92,3 +98,70 @@ def write_notice(notice: Notice, out: Path) -> tuple[Path, Path]:
     xlsx.write_bytes(notice_xlsx(notice))
     pdf.write_bytes(notice_pdf(notice))
     return xlsx, pdf
+
+
+# ---------------------------------------------------------------------------- publishing
+
+# Roles that read published notices (the officials they are circulated to); contractors
+# and providers see their own records elsewhere.
+READERS: Final = frozenset(
+    {Role.city_admin, Role.district_admin, Role.station_staff, Role.officer, Role.inspector,
+     Role.viewer}
+)  # fmt: skip
+
+
+def may_read(principal: Principal) -> bool:
+    return principal.role in READERS
+
+
+def may_publish(principal: Principal) -> bool:
+    return principal.role == Role.city_admin
+
+
+def notice_dir(settings: Settings, notice_id: int) -> Path:
+    return settings.var_dir / "notices" / str(notice_id)
+
+
+def publish(
+    session: Session, principal: Principal, month: Month, settings: Settings
+) -> MonthlyNotice:
+    """L1 publishes MONTH's notice as the records stand: a new row, its files written
+    under ``var_dir``, audited."""
+    if not may_publish(principal):
+        raise Forbidden("reports.error.l1_only")
+    notice = monthly_notice(session, month, settings)
+    row = MonthlyNotice(
+        month=notice.month, assessment_version=notice.version,
+        assessment_state=notice.state, published_by_id=principal.user_id,
+    )  # fmt: skip
+    repo.add(session, row)
+    write_notice(notice, notice_dir(settings, row.id))
+    audit.record(
+        session, actor=principal, action="notice_publish", entity_type="monthly_notice",
+        entity_id=row.id,
+        changes={"month": [None, notice.month], "version": [None, notice.version]},
+        summary=f"发布月通报：{notice.month}",
+    )  # fmt: skip
+    return row
+
+
+def published(session: Session, principal: Principal) -> list[MonthlyNotice]:
+    if not may_read(principal):
+        raise Forbidden("reports.error.not_reader")
+    return repo.notices(session)
+
+
+def notice_file(
+    session: Session, principal: Principal, settings: Settings, notice_id: int, ext: str
+) -> tuple[str, bytes]:
+    """(file name, content) of a published notice's .xlsx or .pdf."""
+    if not may_read(principal):
+        raise Forbidden("reports.error.not_reader")
+    row = repo.notice(session, notice_id)
+    if row is None or ext not in ("xlsx", "pdf"):
+        raise NotFound("reports.error.not_found")
+    name = f"monthly-notice-{row.month}.{ext}"
+    path = notice_dir(settings, row.id) / name
+    if not path.is_file():
+        raise NotFound("reports.error.not_found")
+    return name, path.read_bytes()
