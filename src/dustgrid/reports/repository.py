@@ -9,6 +9,9 @@ from sqlalchemy.orm import Session
 
 from dustgrid.alerts.models import Alert
 from dustgrid.cases.models import Case
+from dustgrid.devices.models import Device, OfflinePeriod
+from dustgrid.inspections.grading.models import SiteGradeHistory
+from dustgrid.inspections.models import Inspection, InspectionPhoto
 from dustgrid.reports.models import MonthlyNotice
 from dustgrid.sites.models import Site
 
@@ -61,3 +64,51 @@ def notice(session: Session, notice_id: int) -> MonthlyNotice | None:
 def add(session: Session, row: object) -> None:
     session.add(row)
     session.flush()
+
+
+# ---------------------------------------------------------------------------- archives
+
+
+def site_inspections(session: Session, site_id: int) -> list[tuple[Inspection, int]]:
+    """The site's visits with their photo counts, newest first."""
+    photos = (
+        select(InspectionPhoto.inspection_id, func.count().label("n"))
+        .group_by(InspectionPhoto.inspection_id)
+        .subquery()
+    )
+    stmt = (
+        select(Inspection, func.coalesce(photos.c.n, 0))
+        .outerjoin(photos, photos.c.inspection_id == Inspection.id)
+        .where(Inspection.site_id == site_id)
+        .order_by(Inspection.checked_in_at.desc(), Inspection.id.desc())
+    )
+    return [(i, int(n)) for i, n in session.execute(stmt)]
+
+
+def site_cases(session: Session, site_id: int) -> list[Case]:
+    stmt = select(Case).where(Case.site_id == site_id).order_by(Case.opened_at.desc(), Case.id)
+    return list(session.scalars(stmt))
+
+
+def site_grades(session: Session, site_id: int) -> list[SiteGradeHistory]:
+    stmt = (
+        select(SiteGradeHistory)
+        .where(SiteGradeHistory.site_id == site_id)
+        .order_by(SiteGradeHistory.changed_at.desc(), SiteGradeHistory.id.desc())
+    )
+    return list(session.scalars(stmt))
+
+
+def site_alerts(session: Session, site_id: int) -> list[Alert]:
+    stmt = select(Alert).where(Alert.site_id == site_id).order_by(Alert.started_at.desc())
+    return list(session.scalars(stmt))
+
+
+def site_offline_periods(session: Session, site_id: int) -> list[tuple[OfflinePeriod, Device]]:
+    stmt = (
+        select(OfflinePeriod, Device)
+        .join(Device, Device.id == OfflinePeriod.device_id)
+        .where(Device.site_id == site_id)
+        .order_by(OfflinePeriod.started_at.desc())
+    )
+    return [(p, d) for p, d in session.execute(stmt)]

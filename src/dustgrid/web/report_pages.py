@@ -9,9 +9,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from dustgrid.assessments.months import Month
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
 from dustgrid.bounds import Id
-from dustgrid.errors import Forbidden, Invalid
+from dustgrid.errors import Forbidden, Invalid, NotFound
 from dustgrid.models import utcnow
+from dustgrid.reports import archives
 from dustgrid.reports import service as svc
+from dustgrid.reports.archive import archive_pdf, archive_xlsx
 from dustgrid.reports.notice import notice_pdf, notice_xlsx
 from dustgrid.web.forms import attempt, flash, pop_flash
 from dustgrid.web.history import local_time
@@ -107,3 +109,26 @@ def notice_download(
 ) -> Response:
     name, content = svc.notice_file(session, principal, settings, notice_id, ext)
     return _file(name, ext, content)
+
+
+# ---------------------------------------------------------------------------- archives
+
+
+@router.get("/archives/sites/{site_id}", response_class=HTMLResponse)
+def site_archive_page(
+    request: Request, session: DbSession, principal: CurrentPrincipal, site_id: Id
+) -> Response:
+    archive = archives.site_archive(session, principal, site_id)
+    return render(request, "reports/archive.html", archive=archive,
+                  base=f"/archives/sites/{site_id}")  # fmt: skip
+
+
+@router.get("/archives/sites/{site_id}/file.{ext}")
+def site_archive_file(
+    session: DbSession, principal: CurrentPrincipal, site_id: Id, ext: str
+) -> Response:
+    if ext not in MEDIA:
+        raise NotFound("reports.error.not_found")
+    archive = archives.site_archive(session, principal, site_id)
+    content = archive_pdf(archive) if ext == "pdf" else archive_xlsx(archive)
+    return _file(f"site-archive-{site_id}.{ext}", ext, content)

@@ -1,0 +1,68 @@
+"""Electronic archives (电子档案) from the records, in the reader's scope."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from dustgrid.identity.principal import Principal
+from dustgrid.reports import repository as repo
+from dustgrid.reports.archive import Archive, Section
+from dustgrid.reports.notice import t
+from dustgrid.sites import service as sites
+from dustgrid.workcal.calendar import people_time
+
+
+def _alert_kind(kind: str) -> str:
+    return t(f"alerts.kind.{kind.split(':', 1)[0]}")
+
+
+def site_archive(session: Session, principal: Principal, site_id: int) -> Archive:
+    """One site's archive: visits (with their photos), cases, grades, alerts, device
+    offline periods. 404 outside the reader's scope (district its own, contractor its
+    own sites)."""
+    site = sites.get_site(session, principal, site_id)
+    visits = [
+        [i.id, people_time(i.checked_in_at), t(f"inspections.mode.{i.mode}"),
+         t(f"inspections.result.{i.result}"), photos]
+        for i, photos in repo.site_inspections(session, site.id)
+    ]  # fmt: skip
+    cases = [
+        [c.id, people_time(c.opened_at), c.description[:60], t(f"case_state.{c.state}"),
+         people_time(c.closed_at)]
+        for c in repo.site_cases(session, site.id)
+    ]  # fmt: skip
+    grades = [
+        [people_time(g.changed_at), t(f"grade.{g.previous_grade}") if g.previous_grade else "",
+         t(f"grade.{g.grade}")]
+        for g in repo.site_grades(session, site.id)
+    ]  # fmt: skip
+    alerts = [
+        [a.id, people_time(a.started_at), _alert_kind(a.kind), a.metric or "",
+         people_time(a.ended_at)]
+        for a in repo.site_alerts(session, site.id)
+    ]  # fmt: skip
+    periods = [
+        [d.name or str(d.id), people_time(p.started_at), people_time(p.ended_at),
+         round((p.repair_seconds or 0) / 86400, 1) if p.repair_seconds is not None else ""]
+        for p, d in repo.site_offline_periods(session, site.id)
+    ]  # fmt: skip
+    return Archive(
+        title=t("reports.archive.site_title").format(name=site.name),
+        facts=[
+            ("reports.archive.project_code", site.project_code),
+            ("reports.archive.address", site.address),
+            ("reports.archive.grade", t(f"grade.{site.grade}")),
+        ],
+        sections=[
+            Section("reports.archive.visits", ["reports.col.id", "reports.col.time",
+                    "reports.col.mode", "reports.col.result", "reports.col.photos"], visits),
+            Section("reports.archive.cases", ["reports.col.id", "reports.col.opened",
+                    "reports.col.description", "reports.col.state", "reports.col.closed"], cases),
+            Section("reports.archive.grades", ["reports.col.time", "reports.col.before",
+                    "reports.col.after"], grades),
+            Section("reports.archive.alerts", ["reports.col.id", "reports.col.time",
+                    "reports.col.kind", "reports.col.metric", "reports.col.ended"], alerts),
+            Section("reports.archive.offline", ["reports.col.device", "reports.col.time",
+                    "reports.col.ended", "reports.col.repair_days"], periods),
+        ],
+    )  # fmt: skip
