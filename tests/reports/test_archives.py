@@ -12,7 +12,11 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
-from tests.assessments.helpers import build_november
+from dustgrid.assessments import service as assess
+from dustgrid.assessments.months import Month
+from dustgrid.config import Settings
+from dustgrid.reports.archives import coverage_rows
+from tests.assessments.helpers import AFTER, MONTH, build_november
 from tests.fixtures.city import City
 
 Web = Callable[[str], TestClient]
@@ -52,3 +56,40 @@ def test_site_archive_page_and_files(db: Session, city: City, web_as: Web) -> No
     assert web_as("con_alpha").get(f"/archives/sites/{site}/file.pdf").status_code == 200
     assert web_as("d_shenhe").get(f"/archives/sites/{site}").status_code == 404
     assert web_as("con_beta").get(f"/archives/sites/{site}/file.xlsx").status_code == 404
+
+
+def test_member_archive_page_and_files(
+    db: Session, city: City, settings: Settings, web_as: Web
+) -> None:
+    build_november(db, city)
+    assess.close(db, Month(2026, 11), settings, now=AFTER)
+    db.commit()
+    member = city.users["off_hp1"]
+    admin = web_as("admin")
+    page = admin.get(f"/archives/members/{member}")
+    assert page.status_code == 200
+    html = page.text
+    assert "网格员电子档案" in html and "月度覆盖" in html and "所在网格组考核得分" in html
+    assert not re.search(r">[^<]*reports\.[a-z_]+", html)
+    wb = load_workbook(io.BytesIO(admin.get(f"/archives/members/{member}/file.xlsx").content))
+    assert wb.sheetnames == ["基本信息", "巡查记录", "月度覆盖", "案件", "所在网格组考核得分"]
+    coverage = list(wb["月度覆盖"].iter_rows(values_only=True))
+    assert coverage[0] == ("月份", "巡查次数", "覆盖工地数", "出勤天数")
+    assert any(row[0] == MONTH for row in coverage[1:])
+    scores = list(wb["所在网格组考核得分"].iter_rows(values_only=True))
+    assert any(row[0] == MONTH for row in scores[1:])
+    pdf = admin.get(f"/archives/members/{member}/file.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    # scope: L1, the member's district and the member see it; others do not
+    assert web_as("d_heping").get(f"/archives/members/{member}").status_code == 200
+    assert web_as("off_hp1").get(f"/archives/members/{member}").status_code == 200
+    assert web_as("d_shenhe").get(f"/archives/members/{member}").status_code == 404
+    assert web_as("off_hp2").get(f"/archives/members/{member}").status_code == 404
+    assert web_as("con_alpha").get(f"/archives/members/{member}/file.pdf").status_code == 404
+    assert admin.get(f"/archives/members/{city.users['admin']}").status_code == 404
+
+
+def test_coverage_rows() -> None:
+    rows = coverage_rows([("2026-11-03 09:00", 1), ("2026-11-03 10:00", 2),
+                          ("2026-11-05 09:00", 1), ("2026-10-30 09:00", 3)])  # fmt: skip
+    assert rows == [["2026-11", 3, 2, 2], ["2026-10", 1, 1, 1]]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from dustgrid.errors import NotFound
 from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Role
+from dustgrid.org.models import OrgUnit
 from dustgrid.reports import repository as repo
 from dustgrid.reports.archive import Archive, Section
 from dustgrid.reports.notice import t
@@ -64,5 +67,71 @@ def site_archive(session: Session, principal: Principal, site_id: int) -> Archiv
                     "reports.col.kind", "reports.col.metric", "reports.col.ended"], alerts),
             Section("reports.archive.offline", ["reports.col.device", "reports.col.time",
                     "reports.col.ended", "reports.col.repair_days"], periods),
+        ],
+    )  # fmt: skip
+
+
+_DISTRICT_READERS = frozenset({Role.district_admin, Role.station_staff, Role.viewer})
+
+
+def _may_read_member(principal: Principal, user_id: int, unit: OrgUnit | None) -> bool:
+    if principal.is_city_wide or principal.user_id == user_id:
+        return True
+    return (
+        principal.role in _DISTRICT_READERS
+        and principal.district_id is not None
+        and unit is not None
+        and unit.district_id == principal.district_id
+    )
+
+
+def coverage_rows(visits: list[tuple[str, int]]) -> list[list[object]]:
+    """Per month (newest first): visits, distinct sites visited, days in the field, from
+    (local time ``YYYY-MM-DD HH:MM``, site id) pairs."""
+    months: dict[str, tuple[int, set[int], set[str]]] = {}
+    for when, site_id in visits:
+        n, sites_seen, days = months.get(when[:7], (0, set(), set()))
+        sites_seen.add(site_id)
+        days.add(when[:10])
+        months[when[:7]] = (n + 1, sites_seen, days)
+    return [[m, n, len(s), len(d)] for m, (n, s, d) in sorted(months.items(), reverse=True)]
+
+
+def member_archive(session: Session, principal: Principal, user_id: int) -> Archive:
+    """A grid member's archive: visits, monthly coverage, cases, their groups' scores.
+    404 outside the reader's scope (L1 all; a district its own; the member themself)."""
+    found = repo.member(session, user_id)
+    if found is None or not _may_read_member(principal, user_id, found[1]):
+        raise NotFound("reports.error.member_not_found")
+    user, unit = found
+    visits = repo.member_visits(session, user.id)
+    scores = repo.group_scores(session, repo.member_group_ids(session, user.id))
+    return Archive(
+        title=t("reports.archive.member_title").format(name=user.display_name),
+        facts=[
+            ("reports.archive.role", t(f"role.{user.role}")),
+            ("reports.archive.unit", unit.name if unit else ""),
+        ],
+        sections=[
+            Section("reports.archive.visits", ["reports.col.id", "reports.col.time",
+                    "reports.col.site", "reports.col.mode", "reports.col.result",
+                    "reports.col.photos"],
+                    [[i.id, people_time(i.checked_in_at), name,
+                      t(f"inspections.mode.{i.mode}"), t(f"inspections.result.{i.result}"), n]
+                     for i, name, n in visits]),
+            Section("reports.archive.coverage", ["reports.col.month", "reports.col.visits",
+                    "reports.col.sites", "reports.col.days"],
+                    coverage_rows([(people_time(i.checked_in_at), i.site_id)
+                                   for i, _, _ in visits])),
+            Section("reports.archive.cases", ["reports.col.id", "reports.col.opened",
+                    "reports.col.description", "reports.col.state", "reports.col.closed"],
+                    [[c.id, people_time(c.opened_at), c.description[:60],
+                      t(f"case_state.{c.state}"), people_time(c.closed_at)]
+                     for c in repo.member_cases(session, user.id)]),
+            Section("reports.archive.scores", ["reports.col.month", "reports.col.group",
+                    "reports.col.score", "reports.col.consequence"],
+                    [[s.month, s.name, round(s.score, 1),
+                      t(f"assessments.consequence.{s.consequence}") if s.consequence else ""]
+                     for s in scores]),
         ],
     )  # fmt: skip

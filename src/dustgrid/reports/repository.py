@@ -8,10 +8,15 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts.models import Alert
+from dustgrid.assessments.models import AssessmentMonth, AssessmentScore
 from dustgrid.cases.models import Case
 from dustgrid.devices.models import Device, OfflinePeriod
+from dustgrid.grids.models import GridGroupMember
+from dustgrid.identity.models import User
+from dustgrid.identity.roles import Role
 from dustgrid.inspections.grading.models import SiteGradeHistory
 from dustgrid.inspections.models import Inspection, InspectionPhoto
+from dustgrid.org.models import OrgUnit
 from dustgrid.reports.models import MonthlyNotice
 from dustgrid.sites.models import Site
 
@@ -112,3 +117,66 @@ def site_offline_periods(session: Session, site_id: int) -> list[tuple[OfflinePe
         .order_by(OfflinePeriod.started_at.desc())
     )
     return [(p, d) for p, d in session.execute(stmt)]
+
+
+def member(session: Session, user_id: int) -> tuple[User, OrgUnit | None] | None:
+    """A grid member (an officer or inspector) with their unit."""
+    stmt = (
+        select(User, OrgUnit)
+        .outerjoin(OrgUnit, OrgUnit.id == User.org_unit_id)
+        .where(User.id == user_id, User.role.in_([Role.officer, Role.inspector]))
+    )
+    row = session.execute(stmt).first()
+    return None if row is None else (row[0], row[1])
+
+
+def member_visits(session: Session, user_id: int) -> list[tuple[Inspection, str, int]]:
+    """The member's visits with the site's name and photo counts, newest first."""
+    photos = (
+        select(InspectionPhoto.inspection_id, func.count().label("n"))
+        .group_by(InspectionPhoto.inspection_id)
+        .subquery()
+    )
+    stmt = (
+        select(Inspection, Site.name, func.coalesce(photos.c.n, 0))
+        .join(Site, Site.id == Inspection.site_id)
+        .outerjoin(photos, photos.c.inspection_id == Inspection.id)
+        .where(Inspection.inspector_id == user_id)
+        .order_by(Inspection.checked_in_at.desc(), Inspection.id.desc())
+    )
+    return [(i, name, int(n)) for i, name, n in session.execute(stmt)]
+
+
+def member_cases(session: Session, user_id: int) -> list[Case]:
+    """Cases the member reported or is responsible for."""
+    stmt = (
+        select(Case)
+        .where(or_(Case.reporter_id == user_id, Case.responsible_user_id == user_id))
+        .order_by(Case.opened_at.desc(), Case.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def member_group_ids(session: Session, user_id: int) -> list[int]:
+    stmt = select(GridGroupMember.group_id).where(GridGroupMember.user_id == user_id)
+    return sorted(set(session.scalars(stmt)))
+
+
+def group_scores(session: Session, group_ids: list[int]) -> list[AssessmentScore]:
+    """The current scores of the groups, every month, newest first."""
+    if not group_ids:
+        return []
+    stmt = (
+        select(AssessmentScore)
+        .join(
+            AssessmentMonth,
+            (AssessmentMonth.month == AssessmentScore.month)
+            & (AssessmentMonth.version == AssessmentScore.version),
+        )
+        .where(
+            AssessmentScore.kind.in_(["officer_group", "inspector_group"]),
+            AssessmentScore.party_id.in_(group_ids),
+        )
+        .order_by(AssessmentScore.month.desc(), AssessmentScore.party_id)
+    )
+    return list(session.scalars(stmt))

@@ -132,3 +132,23 @@ def site_archive_file(
     archive = archives.site_archive(session, principal, site_id)
     content = archive_pdf(archive) if ext == "pdf" else archive_xlsx(archive)
     return _file(f"site-archive-{site_id}.{ext}", ext, content)
+
+
+@router.get("/archives/members/{user_id}", response_class=HTMLResponse)
+def member_archive_page(
+    request: Request, session: DbSession, principal: CurrentPrincipal, user_id: Id
+) -> Response:
+    archive = archives.member_archive(session, principal, user_id)
+    return render(request, "reports/archive.html", archive=archive,
+                  base=f"/archives/members/{user_id}")  # fmt: skip
+
+
+@router.get("/archives/members/{user_id}/file.{ext}")
+def member_archive_file(
+    session: DbSession, principal: CurrentPrincipal, user_id: Id, ext: str
+) -> Response:
+    if ext not in MEDIA:
+        raise NotFound("reports.error.not_found")
+    archive = archives.member_archive(session, principal, user_id)
+    content = archive_pdf(archive) if ext == "pdf" else archive_xlsx(archive)
+    return _file(f"member-archive-{user_id}.{ext}", ext, content)
