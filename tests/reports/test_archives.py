@@ -16,6 +16,7 @@ from dustgrid.assessments import service as assess
 from dustgrid.assessments.months import Month
 from dustgrid.config import Settings
 from dustgrid.reports.archives import coverage_rows
+from dustgrid.reports.figures import monthly_stats
 from tests.assessments.helpers import AFTER, MONTH, build_november
 from tests.fixtures.city import City
 
@@ -37,7 +38,15 @@ def test_site_archive_page_and_files(db: Session, city: City, web_as: Web) -> No
     xlsx = admin.get(f"/archives/sites/{site}/file.xlsx")
     assert xlsx.status_code == 200
     wb = load_workbook(io.BytesIO(xlsx.content))
-    assert wb.sheetnames == ["基本信息", "巡查记录", "案件", "评定历史", "告警", "设备离线时段"]
+    assert wb.sheetnames == [
+        "基本信息",
+        "巡查记录",
+        "案件",
+        "评定历史",
+        "告警",
+        "设备离线时段",
+        "月度监测统计",
+    ]
     visits = list(wb["巡查记录"].iter_rows(values_only=True))
     assert visits[0] == ("编号", "时间", "方式", "结果", "照片数")
     assert len(visits) > 1  # the officer's November visit
@@ -93,3 +102,17 @@ def test_coverage_rows() -> None:
     rows = coverage_rows([("2026-11-03 09:00", 1), ("2026-11-03 10:00", 2),
                           ("2026-11-05 09:00", 1), ("2026-10-30 09:00", 3)])  # fmt: skip
     assert rows == [["2026-11", 3, 2, 2], ["2026-10", 1, 1, 1]]
+
+
+def test_monthly_stats() -> None:
+    days: list[tuple[str, str, float | None, float | None]] = [
+        ("2026-11-01", "pm10", 80.0, 120.0),
+        ("2026-11-01", "pm10", 60.0, 90.0),
+        ("2026-11-02", "pm10", 100.0, 150.0),
+        ("2026-11-03", "pm10", None, None),
+        ("2026-10-31", "pm10", 50.0, 70.0),
+        ("2026-11-02", "pm25", 40.0, None),
+    ]
+    rows = monthly_stats(days)
+    assert rows == [["2026-11", "pm25", 40.0, "", 1], ["2026-11", "pm10", 80.0, 150.0, 2],
+                    ["2026-10", "pm10", 50.0, 70.0, 1]]  # fmt: skip

@@ -10,6 +10,7 @@ from dustgrid.identity.roles import Role
 from dustgrid.org.models import OrgUnit
 from dustgrid.reports import repository as repo
 from dustgrid.reports.archive import Archive, Section
+from dustgrid.reports.figures import monthly_stats
 from dustgrid.reports.notice import t
 from dustgrid.sites import service as sites
 from dustgrid.workcal.calendar import people_time
@@ -49,6 +50,10 @@ def site_archive(session: Session, principal: Principal, site_id: int) -> Archiv
          round((p.repair_seconds or 0) / 86400, 1) if p.repair_seconds is not None else ""]
         for p, d in repo.site_offline_periods(session, site.id)
     ]  # fmt: skip
+    stats = monthly_stats(
+        (people_time(day)[:10], metric, mean, peak)
+        for day, metric, mean, peak in repo.site_daily_rollups(session, site.id)
+    )
     return Archive(
         title=t("reports.archive.site_title").format(name=site.name),
         facts=[
@@ -67,6 +72,8 @@ def site_archive(session: Session, principal: Principal, site_id: int) -> Archiv
                     "reports.col.kind", "reports.col.metric", "reports.col.ended"], alerts),
             Section("reports.archive.offline", ["reports.col.device", "reports.col.time",
                     "reports.col.ended", "reports.col.repair_days"], periods),
+            Section("reports.archive.sensor", ["reports.col.month", "reports.col.metric",
+                    "reports.col.mean", "reports.col.peak", "reports.col.days_data"], stats),
         ],
     )  # fmt: skip
 

@@ -45,3 +45,26 @@ def online_rate(
             s0, s1 = service[device_id]
             down += _overlap(began, ended or end, s0, s1)
     return 100.0 * max(0.0, total - down) / total
+
+
+def monthly_stats(
+    days: Iterable[tuple[str, str, float | None, float | None]],
+) -> list[list[object]]:
+    """Per (month, metric), newest month first: the mean of the daily means, the highest
+    daily maximum and the days with data, from (local day ``YYYY-MM-DD``, metric, daily
+    mean, daily max) rows (one per monitor and day; monitors of a day are averaged alike)."""
+    acc: dict[tuple[str, str], tuple[list[float], list[float], set[str]]] = {}
+    for day, metric, mean, peak in days:
+        means, peaks, seen = acc.setdefault((day[:7], metric), ([], [], set()))
+        if mean is not None:
+            means.append(mean)
+            seen.add(day)
+        if peak is not None:
+            peaks.append(peak)
+    out: list[list[object]] = []
+    for (month, metric), (means, peaks, seen) in sorted(
+        acc.items(), key=lambda kv: (kv[0][0], kv[0][1]), reverse=True
+    ):
+        avg = round(sum(means) / len(means), 1) if means else ""
+        out.append([month, metric, avg, round(max(peaks), 1) if peaks else "", len(seen)])
+    return out

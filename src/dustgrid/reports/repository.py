@@ -19,6 +19,7 @@ from dustgrid.inspections.models import Inspection, InspectionPhoto
 from dustgrid.org.models import OrgUnit
 from dustgrid.reports.models import MonthlyNotice
 from dustgrid.sites.models import Site
+from dustgrid.telemetry.models import Rollup
 
 
 def sites_in_service(session: Session, end: datetime) -> int:
@@ -180,3 +181,15 @@ def group_scores(session: Session, group_ids: list[int]) -> list[AssessmentScore
         .order_by(AssessmentScore.month.desc(), AssessmentScore.party_id)
     )
     return list(session.scalars(stmt))
+
+
+def site_daily_rollups(
+    session: Session, site_id: int
+) -> list[tuple[datetime, str, float | None, float | None]]:
+    """The site's daily aggregates (day start, metric, mean, max), every dust monitor."""
+    stmt = (
+        select(Rollup.period_start, Rollup.metric, Rollup.mean, Rollup.max)
+        .where(Rollup.site_id == site_id, Rollup.period == "1d")
+        .order_by(Rollup.period_start)
+    )
+    return [(r[0], r[1], r[2], r[3]) for r in session.execute(stmt)]
