@@ -61,6 +61,7 @@ DOMAINS = (
     "inspections",
     "patrols",
     "assessments",
+    "reports",
     "overview",
 )
 RUNTIME = frozenset({"ingest", "jobs", "background"})

@@ -77,6 +77,7 @@ from dustgrid.web.org_pages import router as org_pages_router
 from dustgrid.web.overview_pages import router as overview_pages_router
 from dustgrid.web.pages import router as pages_router
 from dustgrid.web.patrol_pages import router as patrol_pages_router
+from dustgrid.web.report_pages import router as report_pages_router
 from dustgrid.web.telemetry_pages import router as telemetry_pages_router
 from dustgrid.web.templating import render_error, request_locale
 from dustgrid.web.user_pages import router as user_pages_router
@@ -331,6 +332,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(overview_pages_router)
     app.include_router(patrol_pages_router)
     app.include_router(assessment_pages_router)
+    app.include_router(report_pages_router)
     app.include_router(org_pages_router)
     app.include_router(user_pages_router)
     app.include_router(intake_router)  # before cases: /api/v1/cases/intake is literal

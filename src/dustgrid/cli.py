@@ -45,6 +45,9 @@ def _mount_tools() -> None:
     from dustgrid.assessments.cli import app as assess_app
 
     app.add_typer(assess_app, name="assess", help="Monthly assessment: scores and their evidence")
+    from dustgrid.reports.cli import app as notices_app
+
+    app.add_typer(notices_app, name="notices", help="Monthly notice: rankings, lists, key figures")
 
     app.add_typer(
         jobs_app,

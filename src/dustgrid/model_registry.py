@@ -21,6 +21,7 @@ from dustgrid.notifications import models as notification_models  # noqa: F401
 from dustgrid.org import models as org_models  # noqa: F401
 from dustgrid.outbox import models as outbox_models  # noqa: F401
 from dustgrid.patrols import models as patrol_models  # noqa: F401
+from dustgrid.reports import models as report_models  # noqa: F401
 from dustgrid.sites import models as site_models  # noqa: F401
 from dustgrid.telemetry import models as telemetry_models  # noqa: F401
 from dustgrid.trajectories import models as trajectory_models  # noqa: F401

@@ -86,6 +86,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("/emergencies", "nav.emergencies", everyone),
     NavEntry("/patrols", "nav.patrols", is_staff),
     NavEntry("/assessments", "nav.assessments", is_assessed),
+    NavEntry("/notices", "reports.title", is_staff),
     NavEntry("/users", "nav.users", holds(Perm.user_admin)),
     NavEntry("/cases", "nav.cases", everyone),
     NavEntry("/citybrain", "nav.citybrain", sees_citybrain),
