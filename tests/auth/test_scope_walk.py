@@ -188,6 +188,13 @@ def test_unauthenticated_api_is_401(anon: TestClient, city: City) -> None:
 
 REFERENCE_EXEMPT: dict[tuple[str, str, str], str] = {
     ("POST", "/api/v1/auth/token", "client_id"): "OAuth2 form field, not a record id",
+    ("POST", "/api/v1/trajectories/trucks", "terminal_id"): (
+        "a truck's GPS terminal id (the vendor's string), not a record id; city-wide only"
+    ),
+    ("POST", "/api/v1/trajectories/suspects/{suspect_id}/confirm", "responsible_id"): (
+        "handed to the case workflow's accept move, whose responsible check is probed at "
+        "POST /api/v1/cases/{case_id}/moves/{move}"
+    ),
     ("POST", "/api/v1/users", "enterprise_id"): (
         "enterprise accounts: city admins only (a district admin may not give those roles)"
     ),

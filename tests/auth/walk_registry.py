@@ -15,7 +15,7 @@ def walked_elsewhere() -> set[tuple[str, str]]:
     from tests.assessments import test_assessment_api
     from tests.auth import test_accounts, test_auth, test_sessions
     from tests.cases import test_case_api
-    from tests.devices import test_device_api
+    from tests.devices import test_device_api, test_mandatory_job
     from tests.emergencies import test_emergency_api
     from tests.grids import test_grid_api
     from tests.ingest.http import test_http_ingest_checks
@@ -25,7 +25,8 @@ def walked_elsewhere() -> set[tuple[str, str]]:
     from tests.overview import test_overview
     from tests.patrols import test_patrol_api
     from tests.telemetry import test_telemetry_api
-    from tests.web import test_map_api
+    from tests.trajectories import test_traj_scope
+    from tests.web import test_map_api, test_site_picker
 
     routes = set(AUTH_ROUTES)
     modules = (
@@ -46,6 +47,9 @@ def walked_elsewhere() -> set[tuple[str, str]]:
         test_patrol_api,
         test_telemetry_api,
         test_map_api,
+        test_site_picker,
+        test_mandatory_job,
+        test_traj_scope,
     )
     for module in modules:
         routes |= set(getattr(module, "WALKED", set()))

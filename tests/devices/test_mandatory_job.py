@@ -29,6 +29,9 @@ from tests.fixtures.city import City
 
 NOW = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
 
+# Walked for scope below: another provider is refused (tests/auth/walk_registry.py).
+WALKED = {("POST", "/api/v1/cameras/{device_id}/stream-checks")}
+
 
 def _cases(db: Session, site_id: int) -> dict[str, Case]:
     rows = db.scalars(

@@ -19,6 +19,9 @@ from tests.fixtures.city import City
 
 PHOTO = ("photos", ("problem.jpg", JPEG, "image/jpeg"))
 
+# Walked for scope below (tests/auth/walk_registry.py).
+WALKED = {("GET", "/api/v1/sites/search")}
+
 
 def _codes(c: TestClient, q: str) -> list[str]:
     r = c.get("/api/v1/sites/search", params={"q": q})

@@ -25,7 +25,7 @@ from dustgrid.identity.deps import (
     require,
 )
 from dustgrid.identity.principal import Principal
-from dustgrid.identity.roles import Perm
+from dustgrid.identity.roles import Perm, Role
 from dustgrid.models import utcnow
 from dustgrid.trajectories import service as svc
 from dustgrid.trajectories.models import SuspectStatus
@@ -151,8 +151,16 @@ def issue_key(session: DbSession, principal: Intake, body: KeyIn) -> KeyIssued:
 # --------------------------------------------------------------------------- registry
 
 
+def _staff_only(principal: Principal) -> None:
+    """The registry, the known places and the heat map are the grid's working data: not for
+    companies (contractors, device providers)."""
+    if principal.role in (Role.contractor, Role.provider):
+        raise Forbidden(Msg("trajectories.error.forbidden"))
+
+
 @router.get(f"{T}/trucks", response_model=list[TruckOut], summary="The truck registry")
 def list_trucks(session: DbSession, _p: CurrentPrincipal) -> list[TruckOut]:
+    _staff_only(_p)
     return [TruckOut.model_validate(t) for t in svc.list_trucks(session)]
 
 
@@ -179,6 +187,7 @@ async def import_trucks(
 
 @router.get(f"{T}/places", response_model=list[PlaceOut], summary="Known places (not the ledger)")
 def list_places(session: DbSession, _p: CurrentPrincipal) -> list[PlaceOut]:
+    _staff_only(_p)
     return [PlaceOut.model_validate(p) for p in svc.list_places(session)]
 
 
@@ -273,6 +282,7 @@ def get_queue(session: DbSession, principal: CurrentPrincipal) -> list[dict[str,
 
 @router.get(f"{T}/heat", summary="Stays of a local day per map cell (count)")
 def get_heat(session: DbSession, _p: CurrentPrincipal, day: date) -> list[dict[str, Any]]:
+    _staff_only(_p)
     return svc.heat(session, day)
 
 
