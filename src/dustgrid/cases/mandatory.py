@@ -19,10 +19,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from dustgrid.cases import reporting
+from dustgrid.cases import events, reporting
 from dustgrid.cases import repository as repo
 from dustgrid.cases.categories import VIOLATIONS
-from dustgrid.cases.models import Case, CaseEvent
+from dustgrid.cases.models import Case
 from dustgrid.cases.states import CaseSource
 from dustgrid.config import Settings
 from dustgrid.devices import compliance
@@ -64,17 +64,19 @@ def _provider_order(session: Session, case: Case, v: Violation, now: datetime) -
         }
     )
     session.add(
-        CaseEvent(
-            case_id=case.id,
-            kind="case.provider_order",
-            at=now,
+        events.new_event(
+            case.id,
+            "case.provider_order",
+            actor=None,
+            now=now,
+            policy_version=v.policy_version,
             data={
                 "provider_ids": providers,
                 "device_ids": list(v.device_ids),
                 "measures": ["rectification_order", "interview"],
                 "violation": v.key,
             },
-            policy_version=v.policy_version,
+            to_state=case.state.value,
         )
     )
 

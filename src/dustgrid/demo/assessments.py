@@ -31,7 +31,8 @@ from dustgrid.assessments import repository as arepo
 from dustgrid.assessments import service as assessments
 from dustgrid.assessments.months import Month
 from dustgrid.cases.attachments import path_for, write_file
-from dustgrid.cases.models import Case, CaseAttachment, CaseEvent
+from dustgrid.cases.events import new_event
+from dustgrid.cases.models import Case, CaseAttachment
 from dustgrid.cases.states import CaseSource, CaseState
 from dustgrid.config import Settings
 from dustgrid.devices.models import CameraStreamCheck, Device, DeviceKind, OfflinePeriod
@@ -303,10 +304,9 @@ def _closed_case(
              ("case.accepted", "accept", "handling", opened + timedelta(hours=2)),
              ("case.closed", "verify_pass", "closed", closed)]  # fmt: skip
     events = [
-        CaseEvent(case_id=case.id, kind=k, at=at, move=mv, to_state=to, reason="",
-                  data={}, policy_version="demo")
+        new_event(case.id, k, actor=None, now=at, policy_version="demo", move=mv, to_state=to)
         for k, mv, to, at in steps
-    ]  # fmt: skip
+    ]
     ctx.s.add_all(events)
     if ctx.rng.random() >= NO_PHOTO_SHARE:
         ctx.s.flush()
