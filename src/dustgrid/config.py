@@ -190,6 +190,12 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(
         default=5.0, gt=0, description="SIGTERM: time in-flight requests get to finish"
     )
+    web_worker_healthcheck_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="A web process that does not answer the supervisor's health check for "
+        "this long (starting up included) is restarted",
+    )
 
     # --- HJ 212-2017 TCP ingest (dustgrid.ingest.hj212.server) ---------------------------
     hj212_enabled: bool = Field(default=True, description="`serve` also runs the HJ 212 listener")

@@ -90,6 +90,9 @@ def serve(host: str, port: int, workers: int, roles: Roles) -> None:
             workers=workers,
             proxy_headers=True,
             timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
+            # A worker that is still importing the app cannot answer the supervisor's ping;
+            # uvicorn's 5 s default kills and restarts it in a loop on a busy machine.
+            timeout_worker_healthcheck=math.ceil(settings.web_worker_healthcheck_s),
         )
     finally:
         if supervisor is not None:
