@@ -176,7 +176,9 @@ def test_the_dask_engine_gives_the_same_suspects_as_the_local_one(
     local = detect_day(fleet_store, last, fleet.known)
     shutil.rmtree(stays_root(fleet_store))
     with (
-        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+        # One worker thread: two in-process worker threads entering the numba kernel at once
+        # hung once in gather (seen under load); the process cluster below runs two workers.
+        distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                  dashboard_address=None, memory_limit="1GiB") as cluster,
         distributed.Client(cluster) as client,
     ):  # fmt: skip
