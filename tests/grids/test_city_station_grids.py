@@ -95,9 +95,17 @@ def test_sites_join_the_grids_of_their_supervisor(
     assert r.json()["enforcement_grid_id"] == city.grids["E-HP-C"]
     # a grid of the other lane, chosen by hand, is refused with the reason
     r = admin.patch(
+        f"/api/v1/sites/{house['id']}",
+        json={"enforcement_grid_id": city.grids["E-HP"]},
+        headers={"Accept-Language": "en"},
+    )
+    assert r.status_code == 422
+    assert "E-HP belongs to another supervising unit" in r.json()["detail"]
+    # the reader's language by default: the same reason in Chinese
+    r = admin.patch(
         f"/api/v1/sites/{house['id']}", json={"enforcement_grid_id": city.grids["E-HP"]}
     )
-    assert r.status_code == 422 and "another supervising unit" in r.json()["detail"]
+    assert r.status_code == 422 and "网格 E-HP 不归本工地的监督单位" in r.json()["detail"]
 
 
 def test_assign_keeps_metro_works_out_of_district_grids(

@@ -176,9 +176,9 @@ def test_the_dask_engine_gives_the_same_suspects_as_the_local_one(
     local = detect_day(fleet_store, last, fleet.known)
     shutil.rmtree(stays_root(fleet_store))
     with (
-        # One worker thread: two in-process worker threads entering the numba kernel at once
-        # hung once in gather (seen under load); the process cluster below runs two workers.
-        distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+        # Two worker processes, as on a real cluster: partitions and stays are pickled across
+        # process boundaries. (In-process worker threads hung in gather twice in CI runs.)
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                  dashboard_address=None, memory_limit="1GiB") as cluster,
         distributed.Client(cluster) as client,
     ):  # fmt: skip
