@@ -30,8 +30,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.util
+import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -49,7 +51,7 @@ from _common import machine_lines
 from dustgrid.demo.fleet import Fleet, FleetSpec, generate_fleet
 from dustgrid.geo.coords import haversine_m
 from dustgrid.trajectories.clusters import KnownPlace, find_suspects
-from dustgrid.trajectories.daily import LocalEngine, cached_day_stays, detect_day
+from dustgrid.trajectories.daily import LocalEngine, cached_day_stays, detect_day, stays_path
 from dustgrid.trajectories.fixes import read_fixes
 from dustgrid.trajectories.policy import DEFAULT_TRAJECTORY_POLICY
 from dustgrid.trajectories.stays import Fixes, Stays, detect_stays
@@ -220,7 +222,11 @@ class TimedEngine(LocalEngine):
 
 
 def city_day(total: int, interval: int, work: Path, seed: int, threads: int) -> None:
-    """The daily job on a synthetic city-day of ``total`` fixes (module docstring)."""
+    """The daily job on a synthetic city-day of ``total`` fixes (module docstring).
+
+    A ``work`` folder holding a ``city-day.json`` of the same ``total``, ``interval`` and
+    ``seed`` (kept by ``--keep``) is reused: generating takes ten minutes and is not timed,
+    so it can be done once while the machine is busy and the job timed when it is quiet."""
     rng = np.random.default_rng(seed)
     per_truck = WORK_HOURS * 3600 // interval
     trucks = max(1, total // per_truck)
@@ -235,6 +241,18 @@ def city_day(total: int, interval: int, work: Path, seed: int, threads: int) -> 
     written = 0
     chunk_trucks = max(1, CHUNK_FIXES // per_truck)
     prev_trucks = max(1, trucks // 4)  # the day before: a quarter of the fleet, cached
+    marker = work / "city-day.json"
+    wanted = {"total": total, "interval": interval, "seed": seed}
+    kept = json.loads(marker.read_text()) if marker.is_file() else {}
+    if {k: kept.get(k) for k in wanted} == wanted:
+        shutil.rmtree(stays_path(store, day).parent, ignore_errors=True)  # time it again
+        # compile the kernel before timing, as generating does on a first run
+        detect_stays(city_chunk(rng, 0, 1, (plat, plon), local0, interval))
+        print(f"city-day: {kept['written']:,} fixes of {trucks:,} trucks kept in {work} "
+              f"(generated earlier, not timed); the day before's stays cached")  # fmt: skip
+        _time_city_day(store, day, known, threads, kept["written"])
+        return
+    shutil.rmtree(work / "fixes", ignore_errors=True)
     for first in range(0, prev_trucks, chunk_trucks):
         count = min(chunk_trucks, prev_trucks - first)
         store.write(city_chunk(rng, first, count, (plat, plon), local0, interval), f"p{first}")
@@ -250,6 +268,14 @@ def city_day(total: int, interval: int, work: Path, seed: int, threads: int) -> 
           f"{WORK_HOURS} h), {plat.shape[0]:,} places ({known_n:,} known), stored in "
           f"{time.perf_counter() - began:.0f} s (not timed); the day before: {prev_trucks:,} "
           f"trucks, stays cached")  # fmt: skip
+    marker.write_text(json.dumps({**wanted, "written": written}))
+    _time_city_day(store, day, known, threads, written)
+
+
+def _time_city_day(
+    store: FixStore, day: date, known: list[KnownPlace], threads: int, written: int
+) -> None:
+    """Time one ``detect_day`` over the stored day (the day before's stays are cached)."""
     policy = dataclasses.replace(DEFAULT_TRAJECTORY_POLICY, suspect_window_days=2)
     before_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     began, cpu_began = time.perf_counter(), time.process_time()
@@ -292,10 +318,17 @@ def main() -> None:
     parser.add_argument("--interval", type=int, default=15, help="city-day: seconds per fix")
     parser.add_argument("--threads", type=int, default=2, help="city-day: partitions at once")
     parser.add_argument("--work-dir", type=Path, help="city-day: where to store (default: tmp)")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="city-day: store in DIR and keep it; a later run with the same "
+                             "N, interval and seed reuses it and times the job only")  # fmt: skip
     args = parser.parse_args()
     if args.city_day:
         for line in machine_lines([("numpy", np.__version__), ("pyarrow", pa.__version__)]):
             print(line)
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            city_day(args.city_day, args.interval, args.keep, args.seed, args.threads)
+            return
         with tempfile.TemporaryDirectory(dir=args.work_dir) as tmp:
             city_day(args.city_day, args.interval, Path(tmp), args.seed, args.threads)
         return
