@@ -550,3 +550,47 @@ def latest_stream_checks(
         .order_by(CameraStreamCheck.id)
     )
     return {row.device_id: row for row in session.scalars(stmt)}
+
+
+def mandatory_sites_at(session: Session, stages: Collection[str], at: datetime) -> list[Site]:
+    """Sites in one of ``stages`` not retired by ``at``, in id order (the stage is the
+    ledger's current one: the ledger keeps no stage history)."""
+    stmt = (
+        select(Site)
+        .where(Site.stage.in_(stages), or_(Site.retired_at.is_(None), Site.retired_at > at))
+        .order_by(Site.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def devices_in_service_at(
+    session: Session, site_ids: Collection[int], at: datetime
+) -> list[Device]:
+    """Dust monitors and video cameras of the sites in service at ``at``: activated by then
+    and not yet removed."""
+    if not site_ids:
+        return []
+    stmt = (
+        select(Device)
+        .where(
+            Device.site_id.in_(site_ids),
+            Device.kind.in_((DeviceKind.dust_monitor, DeviceKind.video_camera)),
+            Device.activated_at.is_not(None),
+            Device.activated_at <= at,
+            or_(Device.removed_at.is_(None), Device.removed_at > at),
+        )
+        .order_by(Device.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def offline_at(session: Session, device_ids: Collection[int], at: datetime) -> set[int]:
+    """The devices among ``device_ids`` inside an offline period at ``at``."""
+    if not device_ids:
+        return set()
+    stmt = select(OfflinePeriod.device_id).where(
+        OfflinePeriod.device_id.in_(device_ids),
+        OfflinePeriod.started_at <= at,
+        or_(OfflinePeriod.ended_at.is_(None), OfflinePeriod.ended_at > at),
+    )
+    return set(session.scalars(stmt))
