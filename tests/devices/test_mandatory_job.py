@@ -287,3 +287,25 @@ def test_a_stream_check_records_the_measured_resolution(
     assert r.status_code == 422 and "主码流分辨率" in r.text
     r = provider.post(url, json={"ok": True, "main_stream_width": 0, "main_stream_height": 1080})
     assert r.status_code == 422
+
+
+def test_the_camera_page_lists_its_stream_checks(
+    db: Session, city: City, fleet: Fleet, web_as: Callable[[str], TestClient]
+) -> None:
+    cam = _camera(db, city, "HP-001", city.enterprises["gamma"], "HP001CAM08", True)
+    db.add_all([
+        CameraStreamCheck(device_id=cam, checked_at=NOW - timedelta(days=2), ok=True,
+                          main_stream_width=1920, main_stream_height=1079,
+                          sub_stream_width=704, sub_stream_height=576, recorded_at=NOW),
+        CameraStreamCheck(device_id=cam, checked_at=NOW - timedelta(days=1), ok=False,
+                          note="画面黑屏", recorded_at=NOW),
+    ])  # fmt: skip
+    db.flush()
+    html = web_as("prov_gamma").get(f"/devices/{cam}").text
+    assert 'data-testid="stream-checks"' in html
+    assert "1920×1079" in html and "704×576" in html and "画面黑屏" in html
+    assert html.index("画面黑屏") < html.index("1920×1079")  # newest first
+    assert "无法查看" in html and "devices.checks" not in html
+    # a dust monitor has no stream checks card
+    monitor = web_as("admin").get(f"/devices/{fleet.devices['hp1']}").text
+    assert 'data-testid="stream-checks"' not in monitor

@@ -249,6 +249,17 @@ def offline_periods(session: Session, device_id: int, *, limit: int = 100) -> li
     return list(session.scalars(stmt))
 
 
+def stream_checks(session: Session, device_id: int, *, limit: int = 50) -> list[CameraStreamCheck]:
+    """A camera's stream checks, newest first."""
+    stmt = (
+        select(CameraStreamCheck)
+        .where(CameraStreamCheck.device_id == device_id)
+        .order_by(CameraStreamCheck.checked_at.desc(), CameraStreamCheck.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
 def open_period(session: Session, device_id: int) -> OfflinePeriod | None:
     stmt = select(OfflinePeriod).where(
         OfflinePeriod.device_id == device_id, OfflinePeriod.ended_at.is_(None)
