@@ -120,6 +120,12 @@ def test_the_monthly_job_closes_the_previous_month_once(
     assert svc.close_previous(db, settings, AFTER) == 1
     row = svc.repo.month_row(db, "2026-11")
     assert row is not None and row.state == "closed" and row.version == 1
+    # the job scores every kind: the officers on their own, the units' gate item
+    closed = svc.repo.scores(db, "2026-11", 1)
+    by = {(s.kind, s.party_id): s for s in closed}
+    assert by[("officer", city.users["off_hp1"])].score == 81.67
+    unit = by[("l2_unit", city.units["bureau_heping"])]
+    assert _item(unit, "connect_gate")["points"] == -4.0
     assert svc.close_previous(db, settings, AFTER) == 0
 
 
