@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -80,15 +81,33 @@ def test_demo_loads_once(cli_db: str) -> None:
         months = s.scalars(select(AssessmentMonth).order_by(AssessmentMonth.month)).all()
         assert len(months) == 2 and {m.state for m in months} == {"closed"}
         kinds = s.scalars(select(AssessmentScore.kind).distinct()).all()
-        assert set(kinds) == {"l2_unit", "officer_group", "inspector_group", "provider"}
-        # the simulated stream checker: one demo camera shows a black image, and the
-        # mandatory-device check opens "video unviewable" for it (003 附件6)
+        assert set(kinds) == {"l2_unit", "officer_group", "officer", "inspector_group",
+                              "provider"}  # fmt: skip
+        # every score has content: the providers' streams as measured in the months (one
+        # main stream at 1280×720, one sub stream at 640×480 in the later month), and
+        # the L2 units' connect-before-waste gate
+        later = s.scalars(select(AssessmentScore).where(
+            AssessmentScore.month == months[-1].month,
+            AssessmentScore.version == months[-1].version)).all()  # fmt: skip
+
+        def lost(kind: str, rule: str) -> list[dict[str, object]]:
+            return [e for sc in later if sc.kind == kind for i in sc.items
+                    if i["rule"] == rule for e in i["evidence"]]  # fmt: skip
+
+        assert [e["detail"] for e in lost("provider", "main_stream")] == ["1280x720"]
+        assert [e["detail"] for e in lost("provider", "sub_stream")] == ["640x480"]
+        assert all(e["day"] for e in lost("provider", "main_stream"))  # measured, dated
+        assert lost("l2_unit", "connect_gate")
+        # the simulated stream checker: an hour ago one demo camera showed a black image,
+        # and the mandatory-device check opens "video unviewable" for it (003 附件6)
         from dustgrid.cases.mandatory import run as check_mandatory
         from dustgrid.cases.models import Case
         from dustgrid.devices.models import CameraStreamCheck
+        from dustgrid.models import utcnow
 
-        oks = s.scalars(select(CameraStreamCheck.ok)).all()
-        assert sorted(oks) == [False, True]
+        recent = CameraStreamCheck.checked_at > utcnow() - timedelta(hours=2)
+        oks = s.scalars(select(CameraStreamCheck.ok).where(recent)).all()
+        assert sorted(oks) == [False, True, True, True]
         assert check_mandatory(s).opened > 0
         cats = s.scalars(select(Case.category).where(Case.dedup_key.like("mandatory:%"))).all()
         assert "video_unviewable" in cats

@@ -80,7 +80,7 @@ def test_appeal_from_the_page_and_decision(
     assert r.status_code == 303
     page = admin.get(url)
     assert 'data-state="accepted"' in page.text and "属实" in page.text
-    assert "60.0 → 80.0" in page.text and "申诉裁定后重算" in page.text
+    assert "56.0 → 76.0" in page.text and "申诉裁定后重算" in page.text
 
 
 def test_contractors_have_no_assessment_and_others_only_their_own(
@@ -116,3 +116,47 @@ def test_l1_computes_and_reruns_from_the_page(
     district = web_as("d_heping")
     r = district.post("/assessments/run", data={"csrf_token": district.csrf, "month": MONTH})  # type: ignore[attr-defined]
     assert r.status_code == 403
+
+
+def test_officer_gate_and_measured_stream_pages(
+    db: Session, city: City, settings: Settings, web_as: Web
+) -> None:
+    """The officers' tab and an officer's drill-down (the case and the visit that passed
+    the site); the L2 unit's gate evidence links each site; a measured stream names the
+    day it was measured."""
+    from dustgrid.devices.models import CameraStreamCheck
+    from tests.assessments.helpers import local
+
+    ids = build_november(db, city)
+    db.add(CameraStreamCheck(device_id=ids["camera"], checked_at=local(20), ok=True,
+                             main_stream_width=1919, main_stream_height=1080,
+                             recorded_at=local(20)))  # fmt: skip
+    db.flush()
+    svc.close(db, Month(2026, 11), settings, now=AFTER)
+    admin = web_as("admin")
+    page = admin.get("/assessments", params={"month": MONTH, "kind": "officer"})
+    assert page.status_code == 200 and "执法监督网格员" in page.text
+    assert "E-HP off_hp1" in page.text and page.text.count('data-testid="score-row"') == 6
+    _no_raw_keys(page.text)
+    me = city.users["off_hp1"]
+    detail = admin.get(f"/assessments/{MONTH}/officer/{me}").text
+    assert "81.7" in detail and "信息漏报" in detail
+    assert f'href="/cases/{ids["sensor"]}"' in detail
+    assert f'href="/inspections/{ids["visit"]}"' in detail
+    _no_raw_keys(detail)
+    unit = admin.get(f"/assessments/{MONTH}/l2_unit/{city.units['bureau_heping']}").text
+    assert "先接入后产生建筑垃圾" in unit
+    assert f'href="/sites/{city.sites["HP-002"]}"' in unit
+    assert "视频和扬尘监测设备均未接入" in unit
+    _no_raw_keys(unit)
+    gamma = admin.get(f"/assessments/{MONTH}/provider/{city.enterprises['gamma']}").text
+    assert "1919×1080（2026-11-20 实测）" in gamma
+    # the officer sees and may appeal their own score, not their partner's
+    own = web_as("off_hp1")
+    assert 'data-testid="appeal-form"' in own.get(f"/assessments/{MONTH}/officer/{me}").text
+    partner = city.users["off_hp2"]
+    assert own.get(f"/assessments/{MONTH}/officer/{partner}").status_code == 404
+    c = web_as("admin")
+    c.get("/lang/en")
+    page = c.get(f"/assessments/{MONTH}/l2_unit/{city.units['bureau_heping']}")
+    assert "Connect before waste" in page.text and "nothing_connected" not in page.text

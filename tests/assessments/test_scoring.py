@@ -5,16 +5,19 @@ Default rule set (docs/assessments.md): base 100, floor 0.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from dustgrid.assessments.months import Month
 from dustgrid.assessments.policy import DEFAULT_ASSESSMENT_POLICY as P
+from dustgrid.assessments.policy import PerEvent
 from dustgrid.assessments.scoring import (
     GroupFacts,
     HeldCase,
     L2UnitFacts,
+    OfficerFacts,
     OfflineSpan,
     OutsideFinding,
     PlanDay,
@@ -29,6 +32,7 @@ from dustgrid.assessments.scoring import (
     repair_days,
     score_inspector_group,
     score_l2_unit,
+    score_officer,
     score_officer_group,
     score_provider,
 )
@@ -162,6 +166,29 @@ def test_l2_unit_waivers_count_a_case_as_met_or_drop_it() -> None:
     assert s.score == 100.0
 
 
+@pytest.mark.parametrize(
+    ("closed", "points"), [(0, 0.0), (1, -2.0), (4, -8.0), (5, -10.0), (6, -10.0)]
+)
+def test_l2_unit_connect_gate_per_site_and_cap(closed: int, points: float) -> None:
+    # −2 a site producing waste with the gate closed at the month's end, at most −10
+    # (the cap is reached exactly at 5 sites)
+    gates = [(i, "no_video_connected") for i in range(1, closed + 1)]
+    s = score_l2_unit(L2UnitFacts(1, "u", gates_closed=gates))
+    it = _items(s)["connect_gate"]
+    assert it.value == closed and it.points == points
+    assert [(r.kind, r.id, r.detail) for r in it.evidence] == [
+        ("gate", i, "no_video_connected") for i in range(1, closed + 1)]  # fmt: skip
+    assert s.score == 100 + points
+
+
+def test_l2_unit_connect_gate_waived_site_is_dropped() -> None:
+    gates = [(7, "nothing_connected"), (8, "no_monitor_connected")]
+    w = Waivers(frozenset({("connect_gate", "", "gate:7")}))
+    it = _items(score_l2_unit(L2UnitFacts(1, "u", gates_closed=gates), P, w))["connect_gate"]
+    assert it.points == -2.0 and [r.key for r in it.evidence] == ["gate:8"]
+    assert P.l2_unit.gate_closed == PerEvent(points=2.0, max_points=10.0)
+
+
 # ---------------------------------------------------------------------------- officer groups
 
 
@@ -232,6 +259,102 @@ def test_officer_group_missed_window_edge() -> None:
     v = [_visit(1, 1, 2, passed=False)]
     s = score_officer_group(GroupFacts(7, "g", NOV, END, [1], v, outside=[inside]))
     assert _items(s)["missed_reports"].points == 0
+
+
+# ---------------------------------------------------------------------------- officers
+
+
+def _ofacts(**kw) -> OfficerFacts:  # noqa: ANN003
+    return OfficerFacts(**{"officer_id": 11, "name": "E-HP 张三", "month": NOV,
+                           "month_end": END, **kw})  # fmt: skip
+
+
+def test_officer_scored_from_their_own_records() -> None:
+    """Officer 11 walks with officer 12. Only the visits 11 filed count for 11."""
+    sites = [1, 2, 3, 4, 5]
+    visits = [
+        _visit(1, 1, 2, member=11), _visit(2, 2, 2, member=11),  # 2 Nov: 2 sites
+        _visit(3, 3, 3, member=11),  # 3 Nov: 1 site
+        _visit(4, 4, 4, member=11, passed=False),  # 4 Nov: found a problem
+    ]  # fmt: skip
+    plan_days = [
+        PlanDay(5, date(2026, 11, 2), None, 3),  # together: need min(2, 3) = 2 → 2 ok
+        PlanDay(5, date(2026, 11, 3), None, 4),  # together: 1 < 2 → short
+        PlanDay(5, date(2026, 11, 4), 11, 1),  # their own stop: need 1 → 1 ok
+    ]
+    held = [
+        HeldCase(30, _at(10), _at(10)),  # closed exactly at the deadline: on time
+        HeldCase(31, _at(10), _at(10) + timedelta(seconds=1)),
+    ]  # a second late
+    outside = [
+        OutsideFinding(40, 1, _at(16)),  # site 1 passed on 2 Nov, 14 days before
+        OutsideFinding(41, 4, _at(6)),
+    ]  # site 4: the visit found problems
+    s = score_officer(_ofacts(sites=sites, visits=visits, plan_days=plan_days, found=[50, 51],
+                              held=held, outside=outside, groups=[5]))  # fmt: skip
+    assert (s.kind, s.party_id, s.name) == ("officer", 11, "E-HP 张三")
+    it = _items(s)
+    # coverage 4 of 5 = 80 %: 20 pp × 0.2 = −4; the evidence is site 5
+    assert it["coverage"].value == 0.8 and it["coverage"].points == -4.0
+    assert [r.id for r in it["coverage"].evidence] == [5]
+    assert [(r.day, r.detail) for r in it["patrol_frequency"].evidence] == [("2026-11-03", "1/2")]
+    assert it["patrol_frequency"].points == -1.0
+    assert it["problems_found"].points == 1.0  # 2 × 0.5
+    assert [r.id for r in it["handled_on_time"].evidence] == [31]
+    assert it["handled_on_time"].points == -2.0
+    assert [(r.id, r.detail) for r in it["missed_reports"].evidence] == [(40, "visit:1")]
+    assert it["missed_reports"].points == -5.0
+    assert s.score == 100 - 4 - 1 + 1 - 2 - 5
+
+
+def test_officer_coverage_line_and_caps() -> None:
+    # every site seen: exactly at the 100 % line, no deduction
+    full = score_officer(_ofacts(sites=[1, 2], visits=[_visit(1, 1, 2), _visit(2, 2, 3)]))
+    assert _items(full)["coverage"].points == 0 and full.score == 100.0
+    # 99 of 100 sites: 1 pp × 0.2 = −0.2
+    visits = [_visit(i, i, 2) for i in range(1, 100)]
+    it = _items(score_officer(_ofacts(sites=list(range(1, 101)), visits=visits)))
+    assert it["coverage"].points == -0.2
+    # nothing seen: 100 pp × 0.2 = 20 = the cap exactly
+    assert _items(score_officer(_ofacts(sites=[1])))["coverage"].points == -20.0
+
+
+@pytest.mark.parametrize(
+    ("rule", "n", "points"),
+    [("patrol_frequency", 20, -20.0), ("patrol_frequency", 21, -20.0),
+     ("problems_found", 10, 5.0), ("problems_found", 11, 5.0),
+     ("handled_on_time", 10, -20.0), ("handled_on_time", 11, -20.0),
+     ("missed_reports", 6, -30.0), ("missed_reports", 7, -30.0)],
+)  # fmt: skip
+def test_officer_per_event_caps(rule: str, n: int, points: float) -> None:
+    """Each cap is reached exactly (20 short days × 1, 10 finds × 0.5, 10 late × 2,
+    6 missed × 5) and one more changes nothing."""
+    kw: dict[str, object] = {}
+    if rule == "patrol_frequency":
+        kw["plan_days"] = [PlanDay(1, date(2026, 11, 1) + timedelta(days=i), None, 2)
+                           for i in range(n)]  # fmt: skip
+    elif rule == "problems_found":
+        kw["found"] = list(range(n))
+    elif rule == "handled_on_time":
+        kw["held"] = [HeldCase(i, _at(2), None) for i in range(n)]
+    else:
+        kw["visits"] = [_visit(1, 1, 2)]
+        kw["outside"] = [OutsideFinding(i, 1, _at(3)) for i in range(n)]
+    it = _items(score_officer(_ofacts(sites=[1], **kw)))[rule]
+    assert it.value == n and it.points == points
+
+
+def test_officer_rules_are_their_own_setting() -> None:
+    """The officer's numbers are ``AssessmentPolicy.officer``, apart from the group's."""
+    assert P.officer == P.officer_group  # the same numbers by default
+    stricter = dataclasses.replace(
+        P, officer=dataclasses.replace(P.officer, missed=PerEvent(points=10.0, max_points=30.0))
+    )
+    facts = _ofacts(sites=[1], visits=[_visit(1, 1, 2)], outside=[OutsideFinding(9, 1, _at(3))])
+    assert _items(score_officer(facts, stricter))["missed_reports"].points == -10.0
+    group = GroupFacts(7, "g", NOV, END, [1], [_visit(1, 1, 2)],
+                       outside=[OutsideFinding(9, 1, _at(3))])  # fmt: skip
+    assert _items(score_officer_group(group, stricter))["missed_reports"].points == -5.0
 
 
 # ---------------------------------------------------------------------------- inspector groups
@@ -354,6 +477,36 @@ def test_provider_repair_time_per_point() -> None:
     assert it["repair_time"].points == -(10 + 10 + 20 + 20 + 40)
 
 
+@pytest.mark.parametrize(
+    ("main", "sub", "lost"),
+    [((1920, 1080), (704, 576), 0.0),  # exactly at both lines: pass
+     ((1919, 1080), (704, 576), -10.0),  # a pixel narrower: −10
+     ((1920, 1079), (704, 576), -10.0),  # a pixel lower: −10
+     ((1920, 1080), (703, 576), -10.0),
+     ((1920, 1080), (704, 575), -10.0),
+     ((1919, 1079), (703, 575), -20.0)],  # both streams below: −10 each
+)  # fmt: skip
+def test_provider_stream_edges(main: tuple[int, int], sub: tuple[int, int], lost: float) -> None:
+    cam = ProviderDevice(1, "video_camera", datetime(2026, 1, 1, tzinfo=UTC), None, main, sub)
+    s = score_provider(_pfacts([cam], []))
+    it = _items(s)
+    assert it["main_stream"].points + it["sub_stream"].points == lost
+    assert s.score == 100 + lost
+
+
+def test_provider_stream_evidence_names_the_measurement() -> None:
+    """A measured resolution names the day it was measured; a typed one names none."""
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    cams = [
+        ProviderDevice(1, "video_camera", t0, None, (1919, 1080), (704, 576), "2026-11-20", ""),
+        ProviderDevice(2, "video_camera", t0, None, (1280, 720), None),  # typed
+    ]
+    it = _items(score_provider(_pfacts(cams, [])))
+    assert [(r.id, r.day, r.detail) for r in it["main_stream"].evidence] == [
+        (1, "2026-11-20", "1919x1080"), (2, "", "1280x720")]  # fmt: skip
+    assert [r.key for r in it["main_stream"].evidence] == ["device:1:2026-11-20", "device:2"]
+
+
 def test_provider_streams_and_unknown_resolution() -> None:
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     cams = [
@@ -419,5 +572,23 @@ def test_facts_survive_json() -> None:
         outside=[OutsideFinding(1, 1, _at(4))],
     )
     assert encode(decode(GroupFacts, encode(g))) == encode(g)
-    u = L2UnitFacts(1, "u", [_case(1)], [(1, "full")], [5])
+    u = L2UnitFacts(1, "u", [_case(1)], [(1, "full")], [5], [(3, "nothing_connected")])
     assert score_l2_unit(decode(L2UnitFacts, encode(u))) == score_l2_unit(u)
+    o = OfficerFacts(11, "o", NOV, END, [1], [_visit(1, 1, 2)], held=[HeldCase(1, _at(3), None)])
+    assert score_officer(decode(OfficerFacts, encode(o))) == score_officer(o)
+
+
+def test_facts_stored_before_a_field_existed_still_decode() -> None:
+    """Facts stored under the 2026.1 rule set lack the fields added since (the gate, the
+    measured streams): they decode with the defaults, so their month can be appealed."""
+    from dustgrid.assessments.codec import decode, encode
+
+    old = encode(L2UnitFacts(1, "u", [_case(1, handled=False)]))
+    del old["gates_closed"]
+    back = decode(L2UnitFacts, old)
+    assert back.gates_closed == () and _items(score_l2_unit(back))["connect_gate"].points == 0
+    facts = encode(_pfacts([ProviderDevice(1, "video_camera", START, None, (1280, 720))], []))
+    for d in facts["devices"]:
+        del d["main_measured"], d["sub_measured"]
+    device = decode(ProviderFacts, facts).devices[0]
+    assert device.main_stream == (1280, 720) and device.main_measured == ""

@@ -20,7 +20,13 @@ from dustgrid.cases.states import CaseState, Followup
 from dustgrid.config import Settings
 from dustgrid.devices import compliance
 from dustgrid.devices.mandatory import GateReason, dedup_key
-from dustgrid.devices.models import CameraStreamCheck, Device, DeviceKind, Lifecycle
+from dustgrid.devices.models import (
+    CameraStreamCheck,
+    Device,
+    DeviceKind,
+    Lifecycle,
+    OfflinePeriod,
+)
 from dustgrid.errors import Forbidden, Invalid, NotFound
 from dustgrid.identity.principal import Principal
 from dustgrid.sites.models import Site, Stage
@@ -204,7 +210,102 @@ def test_closed_gates_by_unit_for_the_l2_score(db: Session, city: City, fleet: F
     closed = compliance.closed_gates_by_unit(db)
     hp1 = db.get(Site, city.sites["HP-001"])
     assert hp1 is not None
-    assert hp1.id in closed[hp1.l2_unit_id]
+    # today: HP-001's monitor is offline (online false), no camera
+    assert (hp1.id, GateReason.nothing_connected) in closed[hp1.l2_unit_id]
     hp1.stage = Stage.suspended  # not producing waste: not counted
     db.flush()
-    assert hp1.id not in compliance.closed_gates_by_unit(db).get(hp1.l2_unit_id, [])
+    assert hp1.id not in [s for s, _ in compliance.closed_gates_by_unit(db).get(
+        hp1.l2_unit_id, [])]  # fmt: skip
+
+
+def test_closed_gates_at_an_instant_come_from_the_records(
+    db: Session, city: City, fleet: Fleet
+) -> None:
+    """At an instant (a month's end): a device in service then (activated, not removed)
+    is connected unless an offline period covers the instant; today's flag does not
+    matter."""
+    hp1 = city.sites["HP-001"]
+    unit = city.units["bureau_heping"]
+    cam = _camera(db, city, "HP-001", fleet.delta, "HP001CAM01", online=False)
+    end = datetime(2026, 12, 1, tzinfo=UTC)
+
+    def gate_at(at: datetime) -> dict[int, GateReason]:
+        return dict(compliance.closed_gates_by_unit(db, at=at).get(unit, []))
+
+    # both in service since 2 Nov, no offline period: open at the month's end
+    assert hp1 not in gate_at(end)
+    # before their activation: nothing in service
+    assert gate_at(ACTIVATED - timedelta(seconds=1))[hp1] == GateReason.nothing_connected
+    # the monitor offline over the month's end (from 30 Nov, still open)
+    db.add(OfflinePeriod(device_id=fleet.devices["hp1"], started_at=end - timedelta(days=1),
+                         detected_at=end - timedelta(days=1)))  # fmt: skip
+    db.flush()
+    assert gate_at(end)[hp1] == GateReason.no_monitor_connected
+    assert hp1 not in gate_at(end - timedelta(days=1, seconds=1))  # a second before it began
+    # the camera removed before the month's end: no video either
+    camera = db.get(Device, cam)
+    assert camera is not None
+    camera.removed_at = end - timedelta(hours=1)
+    db.flush()
+    assert gate_at(end)[hp1] == GateReason.nothing_connected
+    # a site retired before the instant is not counted
+    site = db.get(Site, hp1)
+    assert site is not None
+    site.retired_at = end - timedelta(days=2)
+    db.flush()
+    assert hp1 not in gate_at(end)
+
+
+def test_a_stream_check_records_the_measured_resolution(
+    db: Session, city: City, fleet: Fleet, api_as: Callable[[str], TestClient]
+) -> None:
+    """A check may measure the streams (003 附件7: the provider's score uses the latest
+    measured resolution); a width without its height is refused naming the stream."""
+    cam = _camera(db, city, "HP-001", city.enterprises["gamma"], "HP001CAM09", True)
+    provider = api_as("prov_gamma")
+    url = f"/api/v1/cameras/{cam}/stream-checks"
+    body = {"ok": True, "checked_at": "2026-11-20T10:00:00+08:00",
+            "main_stream_width": 1919, "main_stream_height": 1080,
+            "sub_stream_width": 704, "sub_stream_height": 576}  # fmt: skip
+    r = provider.post(url, json=body)
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert (out["main_stream_width"], out["main_stream_height"]) == (1919, 1080)
+    assert (out["sub_stream_width"], out["sub_stream_height"]) == (704, 576)
+    row = db.get(CameraStreamCheck, out["id"])
+    assert row is not None and (row.main_stream_width, row.sub_stream_height) == (1919, 576)
+    entry = db.scalars(select(AuditEntry).where(AuditEntry.action == "device.stream_check",
+                                                AuditEntry.entity_id == cam)).one()  # fmt: skip
+    assert entry.changes["main_stream"] == [None, "1919x1080"]
+    # only the viewability: no resolution recorded
+    r = provider.post(url, json={"ok": False})
+    assert r.status_code == 201 and r.json()["main_stream_width"] is None
+    # half a resolution: refused, naming the stream
+    r = provider.post(url, json={"ok": True, "sub_stream_width": 704})
+    assert r.status_code == 422 and "子码流分辨率" in r.text
+    r = provider.post(url, json={"ok": True, "main_stream_height": 1080})
+    assert r.status_code == 422 and "主码流分辨率" in r.text
+    r = provider.post(url, json={"ok": True, "main_stream_width": 0, "main_stream_height": 1080})
+    assert r.status_code == 422
+
+
+def test_the_camera_page_lists_its_stream_checks(
+    db: Session, city: City, fleet: Fleet, web_as: Callable[[str], TestClient]
+) -> None:
+    cam = _camera(db, city, "HP-001", city.enterprises["gamma"], "HP001CAM08", True)
+    db.add_all([
+        CameraStreamCheck(device_id=cam, checked_at=NOW - timedelta(days=2), ok=True,
+                          main_stream_width=1920, main_stream_height=1079,
+                          sub_stream_width=704, sub_stream_height=576, recorded_at=NOW),
+        CameraStreamCheck(device_id=cam, checked_at=NOW - timedelta(days=1), ok=False,
+                          note="画面黑屏", recorded_at=NOW),
+    ])  # fmt: skip
+    db.flush()
+    html = web_as("prov_gamma").get(f"/devices/{cam}").text
+    assert 'data-testid="stream-checks"' in html
+    assert "1920×1079" in html and "704×576" in html and "画面黑屏" in html
+    assert html.index("画面黑屏") < html.index("1920×1079")  # newest first
+    assert "无法查看" in html and "devices.checks" not in html
+    # a dust monitor has no stream checks card
+    monitor = web_as("admin").get(f"/devices/{fleet.devices['hp1']}").text
+    assert 'data-testid="stream-checks"' not in monitor

@@ -81,7 +81,11 @@ def test_member_archive_page_and_files(
     assert "网格员电子档案" in html and "月度覆盖" in html and "所在网格组考核得分" in html
     assert not re.search(r">[^<]*reports\.[a-z_]+", html)
     wb = load_workbook(io.BytesIO(admin.get(f"/archives/members/{member}/file.xlsx").content))
-    assert wb.sheetnames == ["基本信息", "巡查记录", "月度覆盖", "案件", "所在网格组考核得分"]
+    assert wb.sheetnames == ["基本信息", "巡查记录", "月度覆盖", "案件", "本人考核得分",
+                             "所在网格组考核得分"]  # fmt: skip
+    # the officer's own score: 1 of 3 sites (−13.33) and a missed report (−5)
+    own = list(wb["本人考核得分"].iter_rows(values_only=True))
+    assert own == [("月份", "得分", "扣分"), (MONTH, 81.7, -18.3)]
     coverage = list(wb["月度覆盖"].iter_rows(values_only=True))
     assert coverage[0] == ("月份", "巡查次数", "覆盖工地数", "出勤天数")
     assert any(row[0] == MONTH for row in coverage[1:])

@@ -3,39 +3,17 @@ and a PDF whose Chinese text survives rendering (docs/reports.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from dustgrid import cli, db, migrate
-from dustgrid.config import get_settings
+from dustgrid import cli
 from dustgrid.reports.figures import online_rate, share
 from dustgrid.reports.notice import Notice, RankRow, notice_pdf, unsupported_chars
-from tests.assessments.helpers import build_november
-from tests.fixtures.city import build_city
-
-
-@pytest.fixture
-def city_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'notice.db'}"
-    monkeypatch.setenv("DUSTGRID_DATABASE_URL", url)
-    monkeypatch.setenv("DUSTGRID_VAR_DIR", str(tmp_path))
-    for cached in (get_settings, db.get_engine, db.get_sessionmaker):
-        cached.cache_clear()
-    migrate.upgrade(url)
-    with Session(db.get_engine()) as session:
-        build_november(session, build_city(session))
-        session.commit()
-    yield url
-    db.get_engine().dispose()
-    for cached in (get_settings, db.get_engine, db.get_sessionmaker):
-        cached.cache_clear()
 
 
 def _pdf_text(pdf: bytes) -> str:
@@ -51,7 +29,7 @@ def _ink(pdf: bytes) -> float:
     return dark / (image.width * image.height)
 
 
-def test_cli_writes_xlsx_and_pdf(city_db: str, tmp_path: Path) -> None:
+def test_cli_writes_xlsx_and_pdf(november_db: str, tmp_path: Path) -> None:
     runner = CliRunner()
     r = runner.invoke(cli.app, ["assess", "run", "--month", "2026-11"])
     assert r.exit_code == 0, r.output
@@ -62,8 +40,8 @@ def test_cli_writes_xlsx_and_pdf(city_db: str, tmp_path: Path) -> None:
     assert str(xlsx) in r.output and str(pdf) in r.output
 
     wb = load_workbook(xlsx)
-    assert wb.sheetnames == ["主要指标", "二级网格单位", "执法监督网格组", "第三方巡查组",
-                             "设备服务商", "红榜", "黑名单"]  # fmt: skip
+    assert wb.sheetnames == ["主要指标", "二级网格单位", "执法监督网格组", "执法监督网格员",
+                             "第三方巡查组", "设备服务商", "红榜", "黑名单"]  # fmt: skip
     figures = wb["主要指标"]
     assert figures["A1"].value == "2026年11月扬尘管控工作月通报"
     labels = {row[0].value: row[1].value for row in figures.iter_rows(min_row=2)}
@@ -73,6 +51,11 @@ def test_cli_writes_xlsx_and_pdf(city_db: str, tmp_path: Path) -> None:
     scores = [row[2] for row in units[1:]]
     assert scores and scores == sorted(scores, reverse=True)  # best first
     assert units[1][0] == 1
+    # each officer ranked: off_hp1 visited 1 of 3 sites and missed a report (81.67); the
+    # five others visited nothing (100 − 20) and share the 2nd place
+    officers = list(wb["执法监督网格员"].iter_rows(values_only=True))[1:]
+    assert officers[0][:3] == (1, "E-HP off_hp1", 81.7)
+    assert len(officers) == 6 and {row[:1] + row[2:3] for row in officers[1:]} == {(2, 80.0)}
 
     content = pdf.read_bytes()
     text = _pdf_text(content)
@@ -83,7 +66,7 @@ def test_cli_writes_xlsx_and_pdf(city_db: str, tmp_path: Path) -> None:
     assert 0.002 < _ink(content) < 0.5  # the page renders to PNG with text on it
 
 
-def test_cli_refuses_a_bad_month(city_db: str, tmp_path: Path) -> None:
+def test_cli_refuses_a_bad_month(november_db: str, tmp_path: Path) -> None:
     r = CliRunner().invoke(cli.app, ["notices", "monthly", "--month", "2026-13",
                                      "--out", str(tmp_path)])  # fmt: skip
     assert r.exit_code == 2 and "YYYY-MM" in r.output

@@ -131,6 +131,8 @@ def test_assessment_pages_fit_a_phone(phone: Any, live_server: Any) -> None:
     login(phone, base, "d_heping")
     fits(phone, f"{base}/assessments?month=2026-11")
     assert phone.locator("[data-testid=score-row]").count() >= 1
+    fits(phone, f"{base}/assessments?month=2026-11&kind=officer")  # the officers' tab too
+    assert phone.locator("[data-testid=score-row]").count() >= 2
     fits(phone, f"{base}/assessments/2026-11/l2_unit/{city.units['bureau_heping']}")
     phone.locator("[data-testid=appeal-open]").first.click()
     width = phone.evaluate("document.documentElement.scrollWidth")

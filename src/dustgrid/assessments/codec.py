@@ -40,8 +40,11 @@ def decode(tp: Any, value: Any) -> Any:
     if tp is Month:
         return Month.parse(value)
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        # a field added since the facts were stored takes its default (facts of an older
+        # rule set still decode, so their month can be appealed)
         hints = get_type_hints(tp)
-        return tp(**{f.name: decode(hints[f.name], value[f.name]) for f in dataclasses.fields(tp)})
+        return tp(**{f.name: decode(hints[f.name], value[f.name])
+                     for f in dataclasses.fields(tp) if f.name in value})  # fmt: skip
     if origin in (list, tuple, Sequence):
         args = get_args(tp)
         if origin is tuple and args and args[-1] is not Ellipsis:

@@ -60,11 +60,16 @@ class L2UnitRules:
     pushed_rectified: RateLine = RateLine(line=1.0, per_point=0.2, max_points=10.0)
     # closed cases whose file holds the result (a photo or document)
     archive: RateLine = RateLine(line=1.0, per_point=0.1, max_points=5.0)
+    # connect-before-waste (003 附件6): a site above the threshold producing construction
+    # waste whose video or dust monitor was not connected at the month's end
+    gate_closed: PerEvent = PerEvent(points=2.0, max_points=10.0)
 
 
 @dataclass(frozen=True, slots=True)
 class OfficerGroupRules:
-    """An enforcement officer group (L4), scored by its L2 unit (000 §5)."""
+    """An enforcement officer group (L4), scored by its L2 unit (000 §5). The same shape
+    holds each officer to account from their own visits and cases
+    (``AssessmentPolicy.officer``), so the two can be set apart."""
 
     coverage: RateLine = RateLine(line=1.0, per_point=0.2, max_points=20.0)  # 点位覆盖率
     # a plan day with fewer visits than the daily quota (at least 2 a day)
@@ -138,11 +143,13 @@ class ProviderRules:
 class AssessmentPolicy:
     """Every rule set of the monthly assessment; bump ``version`` when a number changes."""
 
-    version: str = "2026.1"
+    # 2026.2: each officer scored on their own; the connect-before-waste gate in the L2 score
+    version: str = "2026.2"
     base: float = 100.0  # everyone starts here
     floor: float = 0.0  # and never goes below
     l2_unit: L2UnitRules = field(default_factory=L2UnitRules)
     officer_group: OfficerGroupRules = field(default_factory=OfficerGroupRules)
+    officer: OfficerGroupRules = field(default_factory=OfficerGroupRules)
     inspector_group: InspectorGroupRules = field(default_factory=InspectorGroupRules)
     provider: ProviderRules = field(default_factory=ProviderRules)
 

@@ -21,9 +21,10 @@ from dustgrid.assessments.models import (
     AssessmentRun,
     AssessmentScore,
 )
+from dustgrid.auth.models import User
 from dustgrid.cases.models import Case, CaseAttachment, CaseEvent
 from dustgrid.cases.states import CaseSource, CaseState, Move
-from dustgrid.devices.models import Device, DeviceKind, OfflinePeriod
+from dustgrid.devices.models import CameraStreamCheck, Device, DeviceKind, OfflinePeriod
 from dustgrid.grids.models import Grid, GridGroup, GridGroupMember, GridKind
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Role
@@ -109,6 +110,16 @@ def members(session: Session, group_ids: Iterable[int]) -> dict[int, set[int]]:
         )
         for gid, uid in session.execute(stmt):
             out[gid].add(uid)
+    return out
+
+
+def user_names(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
+    """Each user's display name (the officers' scores carry it)."""
+    ids = sorted(set(user_ids))
+    out: dict[int, str] = {}
+    for chunk in _chunks(ids):
+        stmt = select(User.id, User.display_name, User.username).where(User.id.in_(chunk))
+        out.update({uid: name or username for uid, name, username in session.execute(stmt)})
     return out
 
 
@@ -472,6 +483,54 @@ def provider_devices(session: Session, start: datetime, end: datetime) -> list[D
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class MeasuredStream:
+    """The latest stream check before an instant that measured a camera's stream."""
+
+    device_id: int
+    size: tuple[int, int]
+    checked_at: datetime
+
+
+def measured_streams(
+    session: Session, device_ids: Sequence[int], before: datetime
+) -> tuple[dict[int, MeasuredStream], dict[int, MeasuredStream]]:
+    """Per camera, the latest measured main stream and the latest measured sub stream of
+    the stream checks made before ``before`` (checks that did not measure are skipped)."""
+    out: tuple[dict[int, MeasuredStream], dict[int, MeasuredStream]] = ({}, {})
+    streams = (
+        (CameraStreamCheck.main_stream_width, CameraStreamCheck.main_stream_height),
+        (CameraStreamCheck.sub_stream_width, CameraStreamCheck.sub_stream_height),
+    )
+    for (width, height), found in zip(streams, out, strict=True):
+        for chunk in _chunks(list(device_ids)):
+            measured = and_(
+                CameraStreamCheck.device_id.in_(chunk),
+                CameraStreamCheck.checked_at < before,
+                width.is_not(None),
+                height.is_not(None),
+            )
+            last = (
+                select(
+                    CameraStreamCheck.device_id, func.max(CameraStreamCheck.checked_at).label("at")
+                )
+                .where(measured)
+                .group_by(CameraStreamCheck.device_id)
+                .subquery()
+            )
+            stmt = (
+                select(CameraStreamCheck.device_id, width, height, CameraStreamCheck.checked_at)
+                .join(last, and_(CameraStreamCheck.device_id == last.c.device_id,
+                                 CameraStreamCheck.checked_at == last.c.at))
+                .where(measured)
+                .order_by(CameraStreamCheck.id)
+            )  # fmt: skip
+            for did, w, h, at in session.execute(stmt):
+                if w is not None and h is not None:
+                    found[did] = MeasuredStream(did, (w, h), at)  # the last of a tie wins
+    return out
+
+
 def offline_periods(
     session: Session, device_ids: Sequence[int], start: datetime, end: datetime
 ) -> list[OfflinePeriod]:
@@ -520,9 +579,10 @@ def failing_months(session: Session, provider_id: int, months: Sequence[str], be
 
 
 def score_clause(p: Principal) -> ColumnElement[bool]:
-    """Which stored scores ``p`` may read: L1 all; an L2 unit its own score and the groups
-    it answers for (its officer groups, the inspector groups of its district); L3 its
-    grids' groups; officers and inspectors their own group; a provider its own score."""
+    """Which stored scores ``p`` may read: L1 all; an L2 unit its own score and the parties
+    it answers for (its officer groups and officers, the inspector groups of its district);
+    L3 its grids' groups and officers; officers and inspectors their own group, an officer
+    their own score too; a provider its own score."""
     if p.is_city_wide:
         return true()
     match p.role:
@@ -535,11 +595,18 @@ def score_clause(p: Principal) -> ColumnElement[bool]:
                 ),
             )
             return own if p.district_id is not None else AssessmentScore.unit_id == p.org_unit_id
-        case Role.station_staff | Role.officer | Role.inspector:
+        case Role.station_staff:
             return and_(
+                AssessmentScore.kind.in_(["officer_group", "officer", "inspector_group"]),
+                AssessmentScore.grid_id.in_(sorted(p.grid_ids) or [-1]),
+            )
+        case Role.officer | Role.inspector:
+            groups = and_(
                 AssessmentScore.kind.in_(["officer_group", "inspector_group"]),
                 AssessmentScore.grid_id.in_(sorted(p.grid_ids) or [-1]),
             )
+            own = and_(AssessmentScore.kind == "officer", AssessmentScore.party_id == p.user_id)
+            return or_(groups, own)
         case Role.provider if p.enterprise_id is not None:
             return and_(
                 AssessmentScore.kind == "provider", AssessmentScore.party_id == p.enterprise_id

@@ -12,10 +12,15 @@ from dustgrid.text import MultilineText
 
 
 class EvidenceOut(BaseModel):
-    kind: str = Field(description="case | alert | visit | plan_day | device_period | device | site")
+    kind: str = Field(
+        description="case | alert | visit | plan_day | device_period | device | site | gate "
+        "(a site producing waste with its connect-before-waste gate closed)"
+    )
     id: int
     key: str = Field(description="what an appeal names to contest this record")
-    day: str | None = None
+    day: str | None = Field(
+        default=None, description="a plan day, or the day a camera's stream was measured"
+    )
     member: int | None = None
     detail: str | None = None
 
@@ -30,8 +35,8 @@ class ItemOut(BaseModel):
 
 
 class ScoreOut(BaseModel):
-    kind: str = Field(description="l2_unit | officer_group | inspector_group | provider")
-    id: int
+    kind: str = Field(description="l2_unit | officer_group | officer | inspector_group | provider")
+    id: int = Field(description="the unit, group, officer (user), or provider enterprise")
     name: str
     score: float
     consequence: str = Field(description="providers: interview | suspended | blacklisted")

@@ -22,6 +22,7 @@ from dustgrid.assessments.policy import (
     DEFAULT_ASSESSMENT_POLICY,
     AssessmentPolicy,
     Band,
+    OfficerGroupRules,
     PerEvent,
     ProviderRules,
     RateLine,
@@ -29,9 +30,10 @@ from dustgrid.assessments.policy import (
 
 L2_UNIT = "l2_unit"
 OFFICER_GROUP = "officer_group"
+OFFICER = "officer"
 INSPECTOR_GROUP = "inspector_group"
 PROVIDER = "provider"
-KINDS = (L2_UNIT, OFFICER_GROUP, INSPECTOR_GROUP, PROVIDER)
+KINDS = (L2_UNIT, OFFICER_GROUP, OFFICER, INSPECTOR_GROUP, PROVIDER)
 
 _EPS = 1e-9
 
@@ -42,7 +44,9 @@ _EPS = 1e-9
 @dataclass(frozen=True, slots=True)
 class Ref:
     """One record behind an item: ``kind`` is case, alert, visit, plan_day, device_period,
-    device or site; ``day`` a plan day or week; ``detail`` a number worth showing (days)."""
+    device, site or gate (a site whose connect-before-waste gate was closed); ``day`` a
+    plan day, a week or the day a camera's stream was measured; ``detail`` a number worth
+    showing (days, a resolution) or the gate's reason."""
 
     kind: str
     id: int
@@ -246,6 +250,9 @@ class L2UnitFacts:
     grades: Sequence[tuple[int, str]] = ()
     # confirmed City Brain cases of sites the ledger did not hold
     ledger_misses: Sequence[int] = ()
+    # sites producing waste whose connect-before-waste gate was closed at the month's end:
+    # (site id, reason: devices.mandatory.GateReason)
+    gates_closed: Sequence[tuple[int, str]] = ()
 
 
 def score_l2_unit(
@@ -293,6 +300,12 @@ def score_l2_unit(
         ),
         rate_item(
             "archive_complete", r.archive, ((x, c.archived) for x, c in case if c.closed), waivers
+        ),
+        per_event_item(
+            "connect_gate",
+            r.gate_closed,
+            [Ref("gate", site, detail=reason) for site, reason in f.gates_closed],
+            waivers,
         ),
     ]
     done = _finish(items, waivers)
@@ -419,35 +432,83 @@ def missed_reports(
     return refs
 
 
+def _officer_items(
+    r: OfficerGroupRules,
+    month: Month,
+    month_end: datetime,
+    sites: Sequence[int],
+    visits: Sequence[Visit],
+    plan_days: Sequence[PlanDay],
+    found: Sequence[int],
+    held: Sequence[HeldCase],
+    outside: Sequence[OutsideFinding],
+    waivers: Waivers,
+) -> list[Item]:
+    """The officers' rules, for a group (its members' visits) or one officer (their own)."""
+    in_month = [v for v in visits if Month.of(v.day) == month]
+    return [
+        coverage_item("coverage", r.coverage, sites, in_month, waivers),
+        per_event_item(
+            "patrol_frequency", r.short_day, short_days(plan_days, in_month, r.daily_quota),
+            waivers,
+        ),
+        per_event_item(
+            "problems_found", r.found_credit, [Ref("case", c) for c in found], waivers,
+            credit=True,
+        ),
+        per_event_item(
+            "handled_on_time", r.late, late_cases(held, month_end, timedelta(0)), waivers
+        ),
+        per_event_item(
+            "missed_reports",
+            r.missed,
+            missed_reports(outside, visits, timedelta(days=r.missed_window_days)),
+            waivers,
+        ),
+    ]  # fmt: skip
+
+
 def score_officer_group(
     f: GroupFacts,
     policy: AssessmentPolicy = DEFAULT_ASSESSMENT_POLICY,
     waivers: Waivers = NO_WAIVERS,
 ) -> Score:
-    r = policy.officer_group
-    in_month = [v for v in f.visits if Month.of(v.day) == f.month]
-    items = [
-        coverage_item("coverage", r.coverage, f.sites, in_month, waivers),
-        per_event_item(
-            "patrol_frequency", r.short_day, short_days(f.plan_days, in_month, r.daily_quota),
-            waivers,
-        ),
-        per_event_item(
-            "problems_found", r.found_credit, [Ref("case", c) for c in f.found], waivers,
-            credit=True,
-        ),
-        per_event_item(
-            "handled_on_time", r.late, late_cases(f.held, f.month_end, timedelta(0)), waivers
-        ),
-        per_event_item(
-            "missed_reports",
-            r.missed,
-            missed_reports(f.outside, f.visits, timedelta(days=r.missed_window_days)),
-            waivers,
-        ),
-    ]  # fmt: skip
+    items = _officer_items(policy.officer_group, f.month, f.month_end, f.sites, f.visits,
+                           f.plan_days, f.found, f.held, f.outside, waivers)  # fmt: skip
     done = _finish(items, waivers)
     return Score(OFFICER_GROUP, f.group_id, f.name, _total(done, policy), done, policy.version)
+
+
+@dataclass(frozen=True, slots=True)
+class OfficerFacts:
+    """One enforcement officer's month, from their own records: the visits they filed
+    (a visit names the officer who filed it), the plan days of their groups that were
+    theirs (their own stops, or the group's when it walks together), the cases they
+    reported or held, and the outside findings at their grids' sites."""
+
+    officer_id: int
+    name: str
+    month: Month
+    month_end: datetime
+    sites: Sequence[int] = ()  # the sites of their groups' grids
+    visits: Sequence[Visit] = ()
+    plan_days: Sequence[PlanDay] = ()
+    found: Sequence[int] = ()
+    held: Sequence[HeldCase] = ()
+    outside: Sequence[OutsideFinding] = ()
+    groups: Sequence[int] = ()  # the groups they belong to (for the record)
+
+
+def score_officer(
+    f: OfficerFacts,
+    policy: AssessmentPolicy = DEFAULT_ASSESSMENT_POLICY,
+    waivers: Waivers = NO_WAIVERS,
+) -> Score:
+    """The officer's own score (L2 assesses L4): the group's rules on their own records."""
+    items = _officer_items(policy.officer, f.month, f.month_end, f.sites, f.visits,
+                           f.plan_days, f.found, f.held, f.outside, waivers)  # fmt: skip
+    done = _finish(items, waivers)
+    return Score(OFFICER, f.officer_id, f.name, _total(done, policy), done, policy.version)
 
 
 def score_inspector_group(
@@ -498,6 +559,9 @@ class ProviderDevice:
     active_to: datetime | None  # removed at
     main_stream: tuple[int, int] | None = None  # cameras: (width, height) when recorded
     sub_stream: tuple[int, int] | None = None
+    # the local day of the stream check that measured it; "" when it is the typed value
+    main_measured: str = ""
+    sub_measured: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -600,20 +664,19 @@ def _repair_item(f: ProviderFacts, r: ProviderRules, waivers: Waivers) -> Item:
 def _stream_items(f: ProviderFacts, r: ProviderRules, waivers: Waivers) -> list[Item]:
     cameras = [d for d in f.devices if d.kind == "video_camera"]
     items = []
-    for rule, attr, minimum in (
-        ("main_stream", "main_stream", r.main_stream_min),
-        ("sub_stream", "sub_stream", r.sub_stream_min),
-    ):
+    for rule, minimum in (("main_stream", r.main_stream_min), ("sub_stream", r.sub_stream_min)):
+        main = rule == "main_stream"
         low = []
         for d in cameras:
-            res = getattr(d, attr)
+            res = d.main_stream if main else d.sub_stream
             if res is None:
                 continue  # not recorded: not scored (docs/assessments.md)
             if res[0] < minimum[0] or res[1] < minimum[1]:
-                ref = Ref("device", d.id, detail=f"{res[0]}x{res[1]}")
+                measured = d.main_measured if main else d.sub_measured
+                ref = Ref("device", d.id, day=measured, detail=f"{res[0]}x{res[1]}")
                 if not waivers.record(rule, ref):
                     low.append(ref)
-        unknown = sum(1 for d in cameras if getattr(d, attr) is None)
+        unknown = sum(1 for d in cameras if (d.main_stream if main else d.sub_stream) is None)
         value = None if len(cameras) == unknown else float(len(low))
         items.append(Item(rule, value, _neg(r.stream_points * len(low)), tuple(low)))
     return items
@@ -655,6 +718,7 @@ Scorer = Callable[[Any, AssessmentPolicy, Waivers], Score]
 SCORERS: dict[str, Scorer] = {
     L2_UNIT: score_l2_unit,
     OFFICER_GROUP: score_officer_group,
+    OFFICER: score_officer,
     INSPECTOR_GROUP: score_inspector_group,
     PROVIDER: score_provider,
 }

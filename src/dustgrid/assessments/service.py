@@ -33,12 +33,14 @@ from dustgrid.assessments.scoring import (
     INSPECTOR_GROUP,
     KINDS,
     L2_UNIT,
+    OFFICER,
     OFFICER_GROUP,
     PROVIDER,
     SCORERS,
     GroupFacts,
     HeldCase,
     L2UnitFacts,
+    OfficerFacts,
     OfflineSpan,
     OutsideFinding,
     PlanDay,
@@ -51,6 +53,7 @@ from dustgrid.assessments.scoring import (
 )
 from dustgrid.audit import service as audit
 from dustgrid.config import Settings
+from dustgrid.devices import compliance
 from dustgrid.errors import Conflict, Forbidden, Invalid, NotFound
 from dustgrid.grids.models import GridKind
 from dustgrid.identity.principal import Principal
@@ -61,6 +64,7 @@ from dustgrid.models import utcnow
 FACT_TYPES: dict[str, type] = {
     L2_UNIT: L2UnitFacts,
     OFFICER_GROUP: GroupFacts,
+    OFFICER: OfficerFacts,
     INSPECTOR_GROUP: GroupFacts,
     PROVIDER: ProviderFacts,
 }
@@ -132,6 +136,8 @@ def _party_id(kind: str, f: Any) -> int:
         return int(f.unit_id)
     if kind == PROVIDER:
         return int(f.provider_id)
+    if kind == OFFICER:
+        return int(f.officer_id)
     return int(f.group_id)
 
 
@@ -146,6 +152,8 @@ def _unit_facts(session: Session, w: Window) -> list[Fact]:
         )
     grades = repo.unit_grades(session, w.until)
     misses = repo.ledger_misses(session, w.start, w.end)
+    # connect-before-waste at the month's end (or now, in a running month), from the records
+    gates = compliance.closed_gates_by_unit(session, at=w.until)
     return [
         (
             L2_UNIT,
@@ -155,6 +163,7 @@ def _unit_facts(session: Session, w: Window) -> list[Fact]:
                 cases[u.unit_id],
                 grades.get(u.unit_id, []),
                 misses.get(u.unit_id, []),
+                [(site, str(reason)) for site, reason in gates.get(u.unit_id, [])],
             ),
             u.unit_id,
             u.district_id,
@@ -176,7 +185,9 @@ class _GroupInputs:
 
 def _group_inputs(session: Session, w: Window, policy: AssessmentPolicy) -> _GroupInputs:
     span_first, span_last = w.month.span
-    back = timedelta(days=policy.officer_group.missed_window_days)
+    back = timedelta(
+        days=max(policy.officer_group.missed_window_days, policy.officer.missed_window_days)
+    )
     since = min(w.start - back, w.instant(span_first))
     until = max(w.end, w.instant(span_last + timedelta(days=1)))
     last_day = min(w.month.last, (w.now.astimezone(w.tz) - timedelta(days=1)).date())
@@ -207,6 +218,53 @@ def _group_facts(session: Session, w: Window, policy: AssessmentPolicy) -> list[
                            dismissed, w)  # fmt: skip
             unit = g.l2_unit_id if kind == OFFICER_GROUP else None
             out.append((kind, f, unit, g.district_id, g.grid_id))
+        if kind == OFFICER_GROUP:
+            out += _officer_facts(session, rows, people, sites, inputs, w)
+    return out
+
+
+def _officer_facts(
+    session: Session,
+    rows: list[repo.GroupRow],
+    people: dict[int, set[int]],
+    sites: dict[int, list[int]],
+    inputs: _GroupInputs,
+    w: Window,
+) -> list[Fact]:
+    """Each member of an officer group, from their own records (an officer in two groups
+    answers for both grids; their score is read where their first group is)."""
+    mine: dict[int, list[repo.GroupRow]] = defaultdict(list)
+    for g in rows:
+        for uid in sorted(people.get(g.group_id, set())):
+            mine[uid].append(g)
+    names = repo.user_names(session, mine)
+    modes = {InspectionMode.on_site.value, InspectionMode.video.value}
+    out: list[Fact] = []
+    for uid, groups in sorted(mine.items()):
+        first = groups[0]
+        group_ids = {g.group_id for g in groups}
+        on_grid = sorted({s for g in groups for s in sites.get(g.grid_id, [])})
+        visits = [
+            Visit(v.visit_id, v.site_id, v.inspector_id, v.submitted_at.astimezone(w.tz).date(),
+                  v.submitted_at, v.passed)
+            for v in inputs.visits if v.inspector_id == uid and v.mode in modes
+        ]  # fmt: skip
+        plan_days = [
+            PlanDay(p.plan_id, p.day, p.member_id, p.stops)
+            for gid in sorted(group_ids) for p in inputs.plan_days[gid]
+            if p.member_id is None or p.member_id == uid
+        ]  # fmt: skip
+        grid_sites = set(on_grid)
+        f = OfficerFacts(
+            uid, f"{first.grid_code} {names.get(uid, str(uid))}", w.month, w.until, on_grid,
+            visits, plan_days,
+            [r.case_id for r in inputs.reported if r.reporter_id == uid],
+            [HeldCase(d.case_id, d.due, d.closed_at) for d in inputs.due if uid in d.holder_ids],
+            [OutsideFinding(o.case_id, o.site_id, o.opened_at) for o in inputs.outside
+             if o.site_id in grid_sites],
+            sorted(group_ids),
+        )  # fmt: skip
+        out.append((OFFICER, f, first.l2_unit_id, first.district_id, first.grid_id))
     return out
 
 
@@ -254,6 +312,8 @@ def _provider_facts(session: Session, w: Window, policy: AssessmentPolicy) -> li
     last = max(w.end, weeks[-1][2])
     devices = repo.provider_devices(session, first, last)
     spans = repo.offline_periods(session, [d.device_id for d in devices], first, last)
+    cams = [d.device_id for d in devices if d.kind == "video_camera"]
+    main, sub = repo.measured_streams(session, cams, w.until)
     by_device = {d.device_id: d.provider_id for d in devices}
     year_before = [str(Month(w.month.year, m)) for m in range(1, w.month.month)]
     out: list[Fact] = []
@@ -265,14 +325,31 @@ def _provider_facts(session: Session, w: Window, policy: AssessmentPolicy) -> li
             pid, name, w.month, w.until,
             [(p, a, min(b, w.now)) for p, a, b in weeks if a < w.now],
             w.start,
-            [ProviderDevice(d.device_id, d.kind, d.activated_at, d.removed_at, d.main, d.sub)
-             for d in mine],
+            [_provider_device(d, main.get(d.device_id), sub.get(d.device_id), w) for d in mine],
             [OfflineSpan(s.id, s.device_id, s.started_at, s.ended_at, s.notified_at)
              for s in spans if by_device.get(s.device_id) == pid],
             repo.failing_months(session, pid, year_before, policy.provider.interview_below),
         )  # fmt: skip
         out.append((PROVIDER, f, None, None, None))
     return out
+
+
+def _provider_device(
+    d: repo.DeviceRow,
+    main: repo.MeasuredStream | None,
+    sub: repo.MeasuredStream | None,
+    w: Window,
+) -> ProviderDevice:
+    """A device with its streams: the latest measured before the month's end, else the
+    resolution typed into the registry (docs/assessments.md)."""
+
+    def day(m: repo.MeasuredStream | None) -> str:
+        return m.checked_at.astimezone(w.tz).date().isoformat() if m else ""
+
+    return ProviderDevice(
+        d.device_id, d.kind, d.activated_at, d.removed_at,
+        main.size if main else d.main, sub.size if sub else d.sub, day(main), day(sub),
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- storing
@@ -486,13 +563,15 @@ def party_score(
 
 
 def may_appeal(principal: Principal, score: AssessmentScore) -> bool:
-    """The party's own side: its L2 unit (a unit's and its officer groups' deductions),
-    the group's members and station (groups), the provider itself. L1 decides, so it
-    does not appeal."""
+    """The party's own side: its L2 unit (a unit's, its officer groups' and its officers'
+    deductions), the group's members and station (groups), the officer and their station
+    (an officer), the provider itself. L1 decides, so it does not appeal."""
     if principal.is_city_wide or principal.role == Role.viewer:
         return False
     if principal.role == Role.district_admin:
         return score.unit_id is not None and score.unit_id == principal.org_unit_id
+    if score.kind == OFFICER and principal.role in (Role.officer, Role.inspector):
+        return score.party_id == principal.user_id  # an officer for themself only
     if principal.role in (Role.station_staff, Role.officer, Role.inspector):
         return score.grid_id is not None and score.grid_id in principal.grid_ids
     return principal.role == Role.provider and score.kind == PROVIDER

@@ -2,12 +2,15 @@
 
 For the two calendar months before today it writes, in bulk and deterministically:
 - every grid group's patrol plan days and visits (officer pairs cover their grid each
-  fortnight, inspector pairs each week), with a few missed stops;
+  fortnight, each officer filing their own visit record, now and then only one of the
+  pair; inspector pairs each week), with a few missed stops;
 - per L2 unit a handful of cases the city dispatched (most closed in time, some late,
   most with the result's photo on file), a sensor case at a site a group had just passed
   (信息漏报) now and then, and a City Brain find of an unregistered site;
 - the demo's dust monitors under the demo provider, in service before the months, with
-  offline periods of various repair times, and two cameras (one below the stream lines);
+  offline periods of various repair times, and four cameras registered at 1920×1080 /
+  704×576 whose weekly stream checks measure what they send: one main stream at
+  1280×720, one sub stream at 640×480 from the second month (below the lines);
 - each site's grade as of the first month (its current grade, dated back);
 then closes both months (scored from those records, frozen). Everything it writes is
 closed or ended, so today's pages (open cases, grades, online devices) are unchanged.
@@ -56,6 +59,12 @@ MISS_SHARE = 0.03  # planned stops not visited
 LATE_SHARE = 0.2  # dispatched cases closed after their month
 NO_PHOTO_SHARE = 0.1  # closed cases without the result on file
 MISSED_REPORT_SHARE = 0.3  # units with a sensor case at a site just passed
+SOLO_SHARE = 0.06  # officers' stops where only one of the pair filed a visit record
+CAMERAS = 4  # demo cameras, at the first monitors' sites
+# what the weekly stream checks measure: (main, sub) per camera, and from which month on
+# (0: both months) a camera sends less than it was registered with
+REGISTERED = ((1920, 1080), (704, 576))
+MEASURED = {1: (((1280, 720), (704, 576)), 0), 2: (((1920, 1080), (640, 480)), 1)}
 KEY = "demo-assess"
 
 
@@ -89,7 +98,7 @@ def add_assessment_history(
     passed = _patrols(ctx, first, last, points)
     _cases(ctx, months, passed)
     _devices(ctx, first, last)
-    _stream_checks(ctx, now)
+    _stream_checks(ctx, months, now)
     _grades_back(ctx, first)
     session.flush()
     for m in months:
@@ -171,9 +180,20 @@ def _assign(
         seq = n // (len(work) * len(lanes)) + 1
         rows.append({"member_user_id": lane, "day": day, "seq": seq, "site_id": site})
         if ctx.rng.random() >= MISS_SHARE:
-            who = lane if lane is not None else crew[n % len(crew)]
-            visits.append(_visit(ctx, g, kind, who, site, day, seq))
+            for who in _filers(ctx, lane, crew, n):
+                visits.append(_visit(ctx, g, kind, who, site, day, seq))
     return rows
+
+
+def _filers(ctx: _Ctx, lane: int | None, crew: list[int], n: int) -> list[int]:
+    """Who files the visit: the inspector of the lane; each officer of a pair walking
+    together files their own, now and then only one of them (their own score counts the
+    visits they filed)."""
+    if lane is not None:
+        return [lane]
+    if ctx.rng.random() < SOLO_SHARE:
+        return [crew[n % len(crew)]]
+    return list(crew)
 
 
 def _visit(
@@ -182,7 +202,7 @@ def _visit(
     at = ctx.at(day, 8, 30) + timedelta(minutes=40 * seq)
     video = kind == GridKind.enforcement and ctx.rng.random() < 0.2
     return {
-        "idempotency_key": f"{KEY}-{g.group_id}-{day.isoformat()}-{site}",
+        "idempotency_key": f"{KEY}-{g.group_id}-{day.isoformat()}-{site}-{who}",
         "site_id": site, "inspector_id": who, "group_id": g.group_id,
         "mode": InspectionMode.video if video else InspectionMode.on_site,
         "result": InspectionResult.nothing_found, "template_version": template_for(day).version,
@@ -339,7 +359,7 @@ def _devices(ctx: _Ctx, first: date, last: date) -> None:
     for n, d in enumerate(monitors):
         if n % 3 == 0:
             _outage(ctx, d, first, last)
-    _cameras(ctx, monitors[:2], provider_id, since)
+    _cameras(ctx, monitors[:CAMERAS], provider_id, since)
 
 
 def _outage(ctx: _Ctx, d: Device, first: date, last: date) -> None:
@@ -353,30 +373,55 @@ def _outage(ctx: _Ctx, d: Device, first: date, last: date) -> None:
 
 
 def _cameras(ctx: _Ctx, near: Sequence[Device], provider_id: int, since: datetime) -> None:
+    """Cameras registered with streams at the lines (what the form was typed with)."""
+    (main_w, main_h), (sub_w, sub_h) = REGISTERED
     for n, d in enumerate(near):
-        low = n == 1
         ctx.s.add(Device(
             mn=f"DEMOCAM{n + 1:04d}", kind=DeviceKind.video_camera, site_id=d.site_id,
             district_id=d.district_id, provider_id=provider_id, name="工地视频监控",
             model="DG-CAM-1", position="塔吊", lat=d.lat, lon=d.lon, lifecycle=Lifecycle.active,
-            activated_at=since, online=True,
-            main_stream_width=1280 if low else 1920, main_stream_height=720 if low else 1080,
-            sub_stream_width=640 if low else 704, sub_stream_height=480 if low else 576,
+            activated_at=since, online=True, main_stream_width=main_w,
+            main_stream_height=main_h, sub_stream_width=sub_w, sub_stream_height=sub_h,
         ))  # fmt: skip
 
 
-def _stream_checks(ctx: _Ctx, now: datetime) -> None:
+def _measured(n: int, month_index: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """What camera ``n``'s streams measure in the ``month_index``-th month (0, 1, …)."""
+    low = MEASURED.get(n)
+    return low[0] if low is not None and month_index >= low[1] else REGISTERED
+
+
+def _stream_checks(ctx: _Ctx, months: Sequence[Month], now: datetime) -> None:
     """The simulated stream checker (a provider's checks, as ``POST /api/v1/cameras/{id}/
-    stream-checks`` records them): an hour ago every demo camera was checked; the second
-    one showed a black image, so the mandatory-device check opens "video unviewable"."""
+    stream-checks`` records them, measuring both streams): every check week's Monday of
+    the months, and an hour ago. The checks of the months feed the providers' stream
+    scores (two cameras send less than registered); an hour ago the second camera showed
+    a black image, so the mandatory-device check opens "video unviewable"."""
     ctx.s.flush()
     cams = arepo.devices_of_kind(ctx.s, DeviceKind.video_camera)
+    rows = []
     for n, d in enumerate(cams):
+        for i, m in enumerate(months):
+            for monday, _ in m.check_weeks():
+                at = ctx.at(max(monday, m.first), 10)  # a week begun before: its 1st
+                if at < now and (d.activated_at is None or d.activated_at <= at):
+                    rows.append(_check(d.id, at, True, _measured(n, i)))
         ok = n != 1
-        ctx.s.add(CameraStreamCheck(
-            device_id=d.id, checked_at=now - timedelta(hours=1), ok=ok,
-            note="" if ok else "画面黑屏", recorded_at=now - timedelta(hours=1),
-        ))  # fmt: skip
+        rows.append(_check(d.id, now - timedelta(hours=1), ok, _measured(n, len(months) - 1),
+                           "" if ok else "画面黑屏"))  # fmt: skip
+    ctx.s.add_all(rows)
+
+
+def _check(
+    device_id: int, at: datetime, ok: bool, size: tuple[tuple[int, int], tuple[int, int]],
+    note: str = "",
+) -> CameraStreamCheck:  # fmt: skip
+    (main_w, main_h), (sub_w, sub_h) = size
+    return CameraStreamCheck(
+        device_id=device_id, checked_at=at, ok=ok, note=note, recorded_at=at,
+        main_stream_width=main_w, main_stream_height=main_h,
+        sub_stream_width=sub_w, sub_stream_height=sub_h,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- grades

@@ -173,16 +173,20 @@ def offline_notice(session: DbSession, principal: CurrentPrincipal, device_id: I
     response_model=StreamCheckOut,
     status_code=201,
     summary="Record a stream check of a camera (its own provider)",
-    description="Whether the camera's video could be viewed (003 附件6 视频无法查看). Only the "
-    "camera's own service provider (or the city admin) may record it; the daily "
-    "mandatory-device check opens a case when the latest fresh check failed.",
+    description="Whether the camera's video could be viewed (003 附件6 视频无法查看), and the "
+    "main and sub stream's resolution when measured (003 附件7: the provider's monthly score "
+    "takes the latest measured value). Only the camera's own service provider (or the city "
+    "admin) may record it; the daily mandatory-device check opens a case when the latest "
+    "fresh check failed.",
 )
 def stream_check(
     session: DbSession, principal: CurrentPrincipal, device_id: Id, body: StreamCheckIn
 ) -> Any:
     return compliance.record_stream_check(
-        session, principal, device_id, ok=body.ok, checked_at=body.checked_at, note=body.note
-    )
+        session, principal, device_id, ok=body.ok, checked_at=body.checked_at, note=body.note,
+        main_stream=(body.main_stream_width, body.main_stream_height),
+        sub_stream=(body.sub_stream_width, body.sub_stream_height),
+    )  # fmt: skip
 
 
 @router.get("/devices/{device_id}/keys", response_model=list[KeyOut], summary="API keys")

@@ -20,6 +20,7 @@ from dustgrid.devices.mandatory import (
     DEFAULT_MANDATORY_DEVICE_POLICY,
     CameraFact,
     Gate,
+    GateReason,
     MandatoryDevicePolicy,
     MonitorFact,
     SiteDeviceFacts,
@@ -98,6 +99,26 @@ def site_gates(
     return {f.site_id: connect_gate(f, policy) for f in site_facts(session, sites)}
 
 
+Resolution = tuple[int, int]
+
+
+_RESOLUTION_ERRORS = {
+    "main": "devices.mandatory.error.main_resolution",
+    "sub": "devices.mandatory.error.sub_resolution",
+}
+
+
+def _resolution(stream: str, width: int | None, height: int | None) -> Resolution | None:
+    """A measured (width, height), or None when the check did not measure the stream;
+    a width without a height (or the other way round), or a size below one pixel, is
+    refused naming the stream."""
+    if width is None and height is None:
+        return None
+    if width is None or height is None or width < 1 or height < 1:
+        raise Invalid(Msg(_RESOLUTION_ERRORS[stream]))
+    return width, height
+
+
 def record_stream_check(
     session: Session,
     principal: Principal,
@@ -107,12 +128,16 @@ def record_stream_check(
     checked_at: datetime | None = None,
     note: str = "",
     now: datetime | None = None,
+    main_stream: tuple[int | None, int | None] = (None, None),
+    sub_stream: tuple[int | None, int | None] = (None, None),
 ) -> CameraStreamCheck:
-    """A provider records a stream check of one of its own cameras (audited).
+    """A provider records a stream check of one of its own cameras (audited), with the
+    main and sub stream's resolution when it measured them (the provider's score takes
+    the latest measured value, docs/assessments.md).
 
     404 when the device is not visible to the caller; 403 for anyone but the camera's own
-    provider (or an L1 admin); 422 when the device is not a video camera or the check lies
-    in the future.
+    provider (or an L1 admin); 422 when the device is not a video camera, the check lies
+    in the future or a resolution lacks its width or height.
     """
     device = repo.visible(session, principal, device_id)
     if device is None:
@@ -128,6 +153,8 @@ def record_stream_check(
         raise Invalid(Msg("devices.mandatory.error.naive_time"))
     if at > now:
         raise Invalid(Msg("devices.mandatory.error.future", {"checked_at": at.isoformat()}))
+    main = _resolution("main", *main_stream)
+    sub = _resolution("sub", *sub_stream)
     row = repo.add_stream_check(
         session,
         CameraStreamCheck(
@@ -135,32 +162,84 @@ def record_stream_check(
             checked_at=at,
             ok=ok,
             note=note[:255],
+            main_stream_width=main[0] if main else None,
+            main_stream_height=main[1] if main else None,
+            sub_stream_width=sub[0] if sub else None,
+            sub_stream_height=sub[1] if sub else None,
             checked_by_id=principal.user_id,
             recorded_at=now,
         ),
     )
+    changes: dict[str, object] = {"stream_check": [None, row.id], "ok": [None, ok]}
+    for name, res in (("main_stream", main), ("sub_stream", sub)):
+        if res is not None:
+            changes[name] = [None, f"{res[0]}x{res[1]}"]
     audit.record(
         session,
         actor=principal,
         action="device.stream_check",
         entity_type="device",
         entity_id=device.id,
-        changes={"stream_check": [None, row.id], "ok": [None, ok]},
+        changes=changes,
         summary=f"视频流检查 {device.mn}：{'可查看' if ok else '无法查看'}",
     )
     return row
 
 
+def site_facts_at(session: Session, sites: Sequence[Site], at: datetime) -> list[SiteDeviceFacts]:
+    """The device facts of ``sites`` at the instant ``at``, from the records: a device in
+    service then (activated, not yet removed) was connected unless an offline period
+    covered ``at`` — the record the providers' offline rate is measured on. Stream checks
+    are left out (the gate asks for connection only)."""
+    devices = repo.devices_in_service_at(session, [s.id for s in sites], at)
+    down = repo.offline_at(session, [d.id for d in devices], at)
+    by_site: dict[int, list[Device]] = defaultdict(list)
+    for d in devices:
+        if d.site_id is not None:
+            by_site[d.site_id].append(d)
+    return [
+        SiteDeviceFacts(
+            site_id=s.id,
+            investment_yuan=s.investment_yuan,
+            area_m2=s.area_m2,
+            stage=s.stage.value,
+            monitors=tuple(
+                MonitorFact(d.id, d.id not in down)
+                for d in by_site.get(s.id, [])
+                if d.kind == DeviceKind.dust_monitor
+            ),
+            cameras=tuple(
+                CameraFact(d.id, d.id not in down)
+                for d in by_site.get(s.id, [])
+                if d.kind == DeviceKind.video_camera
+            ),
+        )  # fmt: skip
+        for s in sites
+    ]
+
+
 def closed_gates_by_unit(
-    session: Session, policy: MandatoryDevicePolicy = DEFAULT_MANDATORY_DEVICE_POLICY
-) -> dict[int, list[int]]:
+    session: Session,
+    policy: MandatoryDevicePolicy = DEFAULT_MANDATORY_DEVICE_POLICY,
+    at: datetime | None = None,
+) -> dict[int, list[tuple[int, GateReason]]]:
     """For the L2 score: each L2 unit's sites producing waste with the gate closed (above
-    the threshold, video or dust monitor not connected), site ids in order. The state is
-    today's; the assessments domain reads it when it scores the current month."""
-    sites = waste_sites(session, policy)
-    gates = site_gates(session, sites, policy)
-    out: dict[int, list[int]] = defaultdict(list)
+    the threshold, video or dust monitor not connected), as (site id, reason) in site order.
+
+    Without ``at``: today's state (devices online now, as the site page shows it). With
+    ``at``: the state at that instant from the records (:func:`site_facts_at`), so a month
+    scored after its end, or re-run later, sees its own end. The site's stage, investment
+    and area are the ledger's current values either way (the ledger keeps no history)."""
+    if at is None:
+        sites = waste_sites(session, policy)
+        facts = site_facts(session, sites)
+    else:
+        sites = repo.mandatory_sites_at(session, policy.waste_stages, at)
+        facts = site_facts_at(session, sites, at)
+    gates = {f.site_id: connect_gate(f, policy) for f in facts}
+    out: dict[int, list[tuple[int, GateReason]]] = defaultdict(list)
     for s in sites:
-        if not gates[s.id].open:
-            out[s.l2_unit_id].append(s.id)
+        gate = gates[s.id]
+        if not gate.open:
+            out[s.l2_unit_id].append((s.id, gate.reason))
     return dict(out)

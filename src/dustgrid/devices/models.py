@@ -204,7 +204,9 @@ class CameraStreamCheck(Base):
 
     Providers post the results of their stream checks (``POST /api/v1/cameras/{id}/
     stream-checks``); the demo's simulated checker posts them too. The latest fresh check
-    of each camera feeds the mandatory-device check (``devices.mandatory``).
+    of each camera feeds the mandatory-device check (``devices.mandatory``). A check may
+    also measure the main and sub stream's resolution; the provider's monthly score takes
+    the latest measured value before the month's end over the typed one (003 附件7).
     """
 
     __tablename__ = "camera_stream_check"
@@ -215,6 +217,11 @@ class CameraStreamCheck(Base):
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ok: Mapped[bool] = mapped_column(Boolean)
     note: Mapped[str] = mapped_column(String(255), default="")
+    # the resolution measured in the stream (None: not measured by this check)
+    main_stream_width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    main_stream_height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    sub_stream_width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    sub_stream_height: Mapped[int | None] = mapped_column(Integer, nullable=True)
     checked_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True
     )

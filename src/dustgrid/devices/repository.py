@@ -249,6 +249,17 @@ def offline_periods(session: Session, device_id: int, *, limit: int = 100) -> li
     return list(session.scalars(stmt))
 
 
+def stream_checks(session: Session, device_id: int, *, limit: int = 50) -> list[CameraStreamCheck]:
+    """A camera's stream checks, newest first."""
+    stmt = (
+        select(CameraStreamCheck)
+        .where(CameraStreamCheck.device_id == device_id)
+        .order_by(CameraStreamCheck.checked_at.desc(), CameraStreamCheck.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
 def open_period(session: Session, device_id: int) -> OfflinePeriod | None:
     stmt = select(OfflinePeriod).where(
         OfflinePeriod.device_id == device_id, OfflinePeriod.ended_at.is_(None)
@@ -550,3 +561,47 @@ def latest_stream_checks(
         .order_by(CameraStreamCheck.id)
     )
     return {row.device_id: row for row in session.scalars(stmt)}
+
+
+def mandatory_sites_at(session: Session, stages: Collection[str], at: datetime) -> list[Site]:
+    """Sites in one of ``stages`` not retired by ``at``, in id order (the stage is the
+    ledger's current one: the ledger keeps no stage history)."""
+    stmt = (
+        select(Site)
+        .where(Site.stage.in_(stages), or_(Site.retired_at.is_(None), Site.retired_at > at))
+        .order_by(Site.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def devices_in_service_at(
+    session: Session, site_ids: Collection[int], at: datetime
+) -> list[Device]:
+    """Dust monitors and video cameras of the sites in service at ``at``: activated by then
+    and not yet removed."""
+    if not site_ids:
+        return []
+    stmt = (
+        select(Device)
+        .where(
+            Device.site_id.in_(site_ids),
+            Device.kind.in_((DeviceKind.dust_monitor, DeviceKind.video_camera)),
+            Device.activated_at.is_not(None),
+            Device.activated_at <= at,
+            or_(Device.removed_at.is_(None), Device.removed_at > at),
+        )
+        .order_by(Device.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def offline_at(session: Session, device_ids: Collection[int], at: datetime) -> set[int]:
+    """The devices among ``device_ids`` inside an offline period at ``at``."""
+    if not device_ids:
+        return set()
+    stmt = select(OfflinePeriod.device_id).where(
+        OfflinePeriod.device_id.in_(device_ids),
+        OfflinePeriod.started_at <= at,
+        or_(OfflinePeriod.ended_at.is_(None), OfflinePeriod.ended_at > at),
+    )
+    return set(session.scalars(stmt))

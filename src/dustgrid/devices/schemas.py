@@ -169,6 +169,18 @@ class StreamCheckIn(BaseModel):
         default=None, description="when the check was made (with time zone); default now"
     )
     note: PlainText = Field(default="", max_length=255, description="what was seen, e.g. black")
+    main_stream_width: int | None = Field(
+        default=None, ge=1, le=16384, description="the main stream's width as measured, pixels"
+    )
+    main_stream_height: int | None = Field(
+        default=None, ge=1, le=16384, description="with main_stream_width"
+    )
+    sub_stream_width: int | None = Field(
+        default=None, ge=1, le=16384, description="the sub stream's width as measured, pixels"
+    )
+    sub_stream_height: int | None = Field(
+        default=None, ge=1, le=16384, description="with sub_stream_width"
+    )
 
 
 class StreamCheckOut(BaseModel):
@@ -179,6 +191,10 @@ class StreamCheckOut(BaseModel):
     checked_at: datetime
     ok: bool
     note: str
+    main_stream_width: int | None
+    main_stream_height: int | None
+    sub_stream_width: int | None
+    sub_stream_height: int | None
 
 
 class OfflinePeriodOut(BaseModel):

@@ -18,6 +18,7 @@ from dustgrid.audit import service as audit
 from dustgrid.devices import repository as repo
 from dustgrid.devices import timeline
 from dustgrid.devices.models import (
+    CameraStreamCheck,
     Device,
     DeviceApiKey,
     DeviceChangeRequest,
@@ -469,6 +470,12 @@ def is_writable(session: Session, principal: Principal, device_id: int) -> bool:
 def offline_periods(session: Session, device_id: int) -> list[OfflinePeriod]:
     """A device's offline periods, newest first (the caller has checked its scope)."""
     return repo.offline_periods(session, device_id)
+
+
+def stream_checks(session: Session, device_id: int) -> list[CameraStreamCheck]:
+    """A camera's stream checks, newest first: whether the video could be viewed and the
+    resolution measured (the caller has checked its scope)."""
+    return repo.stream_checks(session, device_id)
 
 
 def change_requests(session: Session, device_id: int) -> list[DeviceChangeRequest]:

@@ -105,7 +105,8 @@ def coverage_rows(visits: list[tuple[str, int]]) -> list[list[object]]:
 
 
 def member_archive(session: Session, principal: Principal, user_id: int) -> Archive:
-    """A grid member's archive: visits, monthly coverage, cases, their groups' scores.
+    """A grid member's archive: visits, monthly coverage, cases, their own scores (an
+    officer) and their groups' scores.
     404 outside the reader's scope (L1 all; a district its own; the member themself)."""
     found = repo.member(session, user_id)
     if found is None or not _may_read_member(principal, user_id, found[1]):
@@ -113,6 +114,12 @@ def member_archive(session: Session, principal: Principal, user_id: int) -> Arch
     user, unit = found
     visits = repo.member_visits(session, user.id)
     scores = repo.group_scores(session, repo.member_group_ids(session, user.id))
+    mine = repo.own_scores(session, user.id)
+    own = [Section("reports.archive.own_scores", ["reports.col.month", "reports.col.score",
+                   "reports.col.lost"],
+                   [[s.month, round(s.score, 1),
+                     round(sum(float(i["points"]) for i in s.items if float(i["points"]) < 0), 1)]
+                    for s in mine])] if mine else []  # fmt: skip
     return Archive(
         title=t("reports.archive.member_title").format(name=user.display_name),
         facts=[
@@ -135,6 +142,7 @@ def member_archive(session: Session, principal: Principal, user_id: int) -> Arch
                     [[c.id, people_time(c.opened_at), c.description[:60],
                       t(f"case_state.{c.state}"), people_time(c.closed_at)]
                      for c in repo.member_cases(session, user.id)]),
+            *own,
             Section("reports.archive.scores", ["reports.col.month", "reports.col.group",
                     "reports.col.score", "reports.col.consequence"],
                     [[s.month, s.name, round(s.score, 1),

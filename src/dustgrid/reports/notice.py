@@ -29,7 +29,7 @@ from dustgrid.xlsx import append_row, safe_text
 
 FONT: Final = "STSong-Light"
 LANG: Final = "zh-CN"  # the notice is an official Chinese document
-KINDS: Final = ("l2_unit", "officer_group", "inspector_group", "provider")
+KINDS: Final = ("l2_unit", "officer_group", "officer", "inspector_group", "provider")
 
 
 @dataclass(frozen=True, slots=True)

@@ -163,6 +163,21 @@ def member_group_ids(session: Session, user_id: int) -> list[int]:
     return sorted(set(session.scalars(stmt)))
 
 
+def own_scores(session: Session, user_id: int) -> list[AssessmentScore]:
+    """The current scores of the member as an officer (their own score), newest first."""
+    stmt = (
+        select(AssessmentScore)
+        .join(
+            AssessmentMonth,
+            (AssessmentMonth.month == AssessmentScore.month)
+            & (AssessmentMonth.version == AssessmentScore.version),
+        )
+        .where(AssessmentScore.kind == "officer", AssessmentScore.party_id == user_id)
+        .order_by(AssessmentScore.month.desc())
+    )
+    return list(session.scalars(stmt))
+
+
 def group_scores(session: Session, group_ids: list[int]) -> list[AssessmentScore]:
     """The current scores of the groups, every month, newest first."""
     if not group_ids:

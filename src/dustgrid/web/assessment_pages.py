@@ -25,6 +25,9 @@ from dustgrid.web.templating import render
 router = APIRouter(include_in_schema=False)
 FLASH_KEY = "assessments_flash"
 
+# Why a site's connect-before-waste gate was closed (devices.mandatory.GateReason)
+GATE_REASONS = frozenset({"nothing_connected", "no_video_connected", "no_monitor_connected"})
+
 # Rules whose value is a rate or a share (shown as a percentage); the rest count records.
 RATE_RULES = frozenset(
     {
@@ -68,6 +71,14 @@ def evidence_links(e: dict[str, Any]) -> list[Link]:
     elif kind == "device_period":
         links.append(Link("assessments.evidence.repair", {"id": rid, "days": detail.rstrip("d")},
                           "/devices"))  # fmt: skip
+    elif kind == "device":
+        day = str(e.get("day") or "")
+        key = "assessments.evidence.device_measured" if day else "assessments.evidence.device_typed"
+        size = detail.replace("x", "×")
+        links.append(Link(key, {"id": rid, "detail": size, "day": day}, hrefs["device"]))
+    elif kind == "gate":
+        reason = detail if detail in GATE_REASONS else "nothing_connected"
+        links.append(Link(f"assessments.evidence.gate_{reason}", {"id": rid}, f"/sites/{rid}"))
     else:
         links.append(Link(f"assessments.evidence.{kind}", {"id": rid, "detail": detail},
                           hrefs.get(kind, "#")))  # fmt: skip

@@ -179,6 +179,9 @@ def _device_context(
     return {
         "d": data,
         "periods": svc.offline_periods(session, device_id),
+        "checks": (
+            svc.stream_checks(session, device_id) if data.kind == DeviceKind.video_camera else []
+        ),
         "requests": svc.change_requests(session, device_id),
         "keys": svc.api_keys(session, device_id) if can_write else [],
         "history": readable_history(

@@ -14,6 +14,7 @@ from dustgrid.models import utcnow
 from dustgrid.reports import archives
 from dustgrid.reports import service as svc
 from dustgrid.reports.archive import archive_pdf, archive_xlsx
+from dustgrid.reports.notice import KINDS as NOTICE_KINDS
 from dustgrid.reports.notice import notice_pdf, notice_xlsx
 from dustgrid.web.forms import attempt, flash, pop_flash
 from dustgrid.web.history import local_time
@@ -68,7 +69,7 @@ def preview_page(
     notice = svc.monthly_notice(session, m, settings)
     return render(
         request, "reports/preview.html", notice=notice, month=str(m), error=error,
-        kinds=("l2_unit", "officer_group", "inspector_group", "provider"),
+        kinds=NOTICE_KINDS,
     )  # fmt: skip
 
 
