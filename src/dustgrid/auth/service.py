@@ -305,8 +305,9 @@ def purge_expired(session: Session, settings: Settings, *, now: datetime) -> Non
     )
 
 
-def issue_token(session: Session, user: User, settings: Settings, *, ip: str = "") -> str:
-    """A bearer token bound to a new session row (claim ``sid``), so it can be revoked."""
+def issue_token(session: Session, user: User, settings: Settings, *, key: str, ip: str = "") -> str:
+    """A bearer token bound to a new session row (claim ``sid``), so it can be revoked;
+    signed with the app's ``key`` (``app.state.secret_key``)."""
     ttl = timedelta(minutes=settings.token_ttl_minutes)
     sid, row = start_session(session, user, kind=SESSION_TOKEN, ttl=ttl, ip=ip)
     payload = {
@@ -316,14 +317,14 @@ def issue_token(session: Session, user: User, settings: Settings, *, ip: str = "
         "iat": int(row.created_at.timestamp()),
         "exp": int(row.expires_at.timestamp()),
     }
-    return jwt.encode(payload, settings.resolved_secret_key(), algorithm=TOKEN_ALGORITHM)
+    return jwt.encode(payload, key, algorithm=TOKEN_ALGORITHM)
 
 
 def _usable(user: User | None, settings: Settings) -> bool:
     return user is not None and user.is_active and (not user.is_demo or settings.demo_mode)
 
 
-def token_claims(token: str, settings: Settings) -> tuple[int, str]:
+def token_claims(token: str, key: str) -> tuple[int, str]:
     """The user id and session id of a well-formed, signed, unexpired token; 401 otherwise.
 
     ``exp``, ``iat``, ``sub`` and ``sid`` are required: a token without them is refused.
@@ -331,7 +332,7 @@ def token_claims(token: str, settings: Settings) -> tuple[int, str]:
     try:
         payload = jwt.decode(
             token,
-            settings.resolved_secret_key(),
+            key,
             algorithms=[TOKEN_ALGORITHM],
             options={"require": TOKEN_REQUIRED_CLAIMS},
         )
@@ -340,7 +341,7 @@ def token_claims(token: str, settings: Settings) -> tuple[int, str]:
         raise Unauthenticated("auth.error.token_invalid") from exc
 
 
-def user_from_token(session: Session, token: str, settings: Settings) -> tuple[User, str]:
+def user_from_token(session: Session, token: str, settings: Settings, key: str) -> tuple[User, str]:
     """The user and session id of a valid, unrevoked token; 401 otherwise.
 
     ``exp``, ``iat``, ``sub`` and ``sid`` are required: a token without them is refused.
@@ -348,7 +349,7 @@ def user_from_token(session: Session, token: str, settings: Settings) -> tuple[U
     try:
         payload = jwt.decode(
             token,
-            settings.resolved_secret_key(),
+            key,
             algorithms=[TOKEN_ALGORITHM],
             options={"require": TOKEN_REQUIRED_CLAIMS},
         )
