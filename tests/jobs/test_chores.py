@@ -3,6 +3,7 @@ run (a new session sees it), and one failing chore does not cost the others thei
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid import periodic
+from dustgrid.background import worker_loop
 from dustgrid.config import Settings
 from dustgrid.inspections.grading import service as grading
 from dustgrid.inspections.grading.models import SiteGradeHistory
@@ -102,3 +104,22 @@ def test_the_chores_run_on_the_first_round_then_hourly(
     clock.last -= periodic.CHORE_INTERVAL_S
     assert clock.run_if_due(factory, settings) is True
     assert runs == [1, 1]
+
+
+def test_serves_embedded_worker_runs_the_chores(
+    settings: Settings, factory: Callable[[], Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``dustgrid serve``'s worker thread (the default layout) runs the chores too."""
+    stop = threading.Event()
+
+    def last_chore(session: Session, settings: Settings) -> int:
+        stop.set()  # the round ends after this: the loop stops
+        return 1
+
+    monkeypatch.setattr(periodic, "IN_PROCESS_SWEEPS", {})
+    monkeypatch.setattr(periodic, "SWEEPS", {})
+    monkeypatch.setattr(periodic, "CHORES", {"last": last_chore})
+    worker = threading.Thread(target=worker_loop, args=(settings, stop, factory), daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert stop.is_set() and not worker.is_alive()
