@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,6 +21,7 @@ from dustgrid.identity.models import User
 from dustgrid.intake.service import raise_case
 from dustgrid.models import utcnow
 from dustgrid.web.evidence import present, rule_name
+from dustgrid.workcal.calendar import people_time
 from tests.fixtures.city import City
 
 LIAONING = BUILTIN_PROFILES["liaoning-db21-2642-2016"]
@@ -112,10 +114,16 @@ def test_validation_messages_name_the_field_in_the_readers_language() -> None:
 
 
 def test_evidence_is_a_table_with_units_local_time_and_the_rules_name() -> None:
-    zh, en = present(_evidence(), "zh-CN"), present(_evidence(), "en")
+    city = ZoneInfo("Asia/Shanghai")
+    zh, en = present(_evidence(), "zh-CN", city), present(_evidence(), "en", city)
     assert zh.rule == LIAONING.title_zh and en.rule == LIAONING.title_en
     first = zh.rows[0]
     assert first.when == "2026-12-07 10:00"  # China time, not UTC
+    # the city's zone comes from the setting, written as every page writes a time
+    assert first.when == people_time(datetime(2026, 12, 7, 2, 0, tzinfo=UTC), city)
+    urumqi = present(_evidence(), "zh-CN", ZoneInfo("Asia/Urumqi"))
+    assert urumqi.rows[0].when == "2026-12-07 08:00"
+    assert urumqi.chart is not None and urumqi.chart["labels"][0] == "12-07 08:00"
     assert first.value == "150 µg/m³" and first.limit == "80 µg/m³"
     assert first.metric == "TSP" and first.window == "5 分钟"
     assert en.rows[0].window == "5 min"

@@ -245,6 +245,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/openapi.json" if settings.api_docs() else None,
     )
+    # Resolved once, here: the session cookies and the bearer tokens of this app are signed
+    # with it (auth.deps.signing_key); every process reads the same key file.
+    app.state.secret_key = settings.resolved_secret_key()
     # Innermost of the middlewares (added first): the session and the security headers
     # wrap its 413 too, and it still runs before routing, parsing and authentication.
     app.add_middleware(BodyLimit, policy=lambda: _policy(app, settings), answer=body_too_large)
@@ -253,7 +256,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Admission, policy=admission_policy(settings), refusal=busy_answer)
     app.add_middleware(
         SessionMiddleware,
-        secret_key=settings.resolved_secret_key(),
+        secret_key=app.state.secret_key,
         session_cookie="dustgrid_session",
         max_age=settings.session_ttl_minutes * 60,
         same_site="lax",

@@ -2,7 +2,8 @@
 
 - roll-up refresh (always): dirty 15-minute windows → 15m/1h/1d aggregates;
 - the worker (``workers_in_process``, default on): device offline sweep, case sweeps
-  (reminders, escalation), outbox delivery — the embedded default needs no other process;
+  (reminders, escalation), outbox delivery, the hourly chores — the embedded default needs
+  no other process;
 - the alert evaluator (with the worker): exceedances, offline and stale keys, quality flags
   every minute (``alerts.tasks``);
 - the domains register these loops and sweeps in ``dustgrid.periodic``; this module names
@@ -36,9 +37,11 @@ def worker_loop(
     settings: Settings, stop: threading.Event, session_factory: Callable[[], Session]
 ) -> None:
     """In-process sweeps (device offline), then the registered sweeps and due jobs, every
-    ``jobs_poll_s`` seconds."""
-    from dustgrid.jobs.scheduler import tick
+    ``jobs_poll_s`` seconds; the chores on the first round, then hourly (as ``dustgrid jobs
+    run`` does: the embedded worker needs no other process)."""
+    from dustgrid.jobs.scheduler import ChoreClock, tick
 
+    chores = ChoreClock()
     while not stop.is_set():
         try:
             for sweep in periodic.IN_PROCESS_SWEEPS.values():
@@ -46,6 +49,7 @@ def worker_loop(
                     sweep(session, utcnow())
                     session.commit()
             tick(session_factory, settings=settings)
+            chores.run_if_due(session_factory, settings)
         except Exception:  # keep the worker alive; the next round retries
             log.exception("background worker round failed")
         stop.wait(settings.jobs_poll_s)

@@ -16,10 +16,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dustgrid.data import PRSA_URBAN
 
-#: Generated secret keys read from ``var_dir/secret_key``, by path: the file never changes
-#: once written (every process of a machine reads the same one).
-_SECRET_FILES: dict[str, str] = {}
-
 
 class Settings(BaseSettings):
     """Runtime configuration, read once from the environment (and an optional ``.env``)."""
@@ -324,15 +320,16 @@ class Settings(BaseSettings):
     )
 
     def resolved_secret_key(self) -> str:
-        """Return the signing key, creating a persistent one under ``var_dir`` if none is set."""
+        """The signing key of sessions and tokens: ``secret_key``, else the key file under
+        ``var_dir``, written by the first process that needs it and read by every other.
+
+        It reads the disk: ``create_app`` calls it once and hands the key on
+        (``app.state.secret_key``); nothing calls it per request."""
         if self.secret_key:
             return self.secret_key
         path = self.var_dir / "secret_key"
-        known = _SECRET_FILES.get(str(path.absolute()))
-        if known is not None:  # every token check asks: read the file once per process
-            return known
         if path.exists():
-            return _SECRET_FILES.setdefault(str(path.absolute()), path.read_text().strip())
+            return path.read_text().strip()
         self.var_dir.mkdir(parents=True, exist_ok=True)
         # Several web processes start at once: write a private file, then link it into
         # place; os.link fails if another process won, and then everyone reads its key.
@@ -345,7 +342,7 @@ class Settings(BaseSettings):
             pass
         finally:
             draft.unlink(missing_ok=True)
-        return _SECRET_FILES.setdefault(str(path.absolute()), path.read_text().strip())
+        return path.read_text().strip()
 
     def web_processes(self) -> int:
         """How many web processes `dustgrid serve` runs by default: one per core."""

@@ -219,30 +219,31 @@ def test_admin_signs_an_account_out_everywhere_from_the_user_page(
     assert web_as("st_heping").get("/users").status_code == 403
 
 
-def _forge(settings: Settings, claims: dict[str, object]) -> str:
-    return jwt.encode(claims, settings.resolved_secret_key(), algorithm="HS256")
+def _key(app: object) -> str:
+    """The key the app signs with (resolved once, when the app was created)."""
+    return str(app.state.secret_key)  # type: ignore[attr-defined]
+
+
+def _forge(app: object, claims: dict[str, object]) -> str:
+    return jwt.encode(claims, _key(app), algorithm="HS256")
 
 
 def test_tokens_without_exp_iat_or_sid_are_refused(
-    app: object, anon: TestClient, settings: Settings, city: City
+    app: object, anon: TestClient, city: City
 ) -> None:
-    good = jwt.decode(
-        _token(anon, "admin"),
-        settings.resolved_secret_key(),
-        algorithms=["HS256"],
-    )
+    good = jwt.decode(_token(anon, "admin"), _key(app), algorithms=["HS256"])
     assert {"exp", "iat", "sid", "sub"} <= set(good)
-    assert _bearer(app, _forge(settings, good)).get("/api/v1/auth/me").status_code == 200
+    assert _bearer(app, _forge(app, good)).get("/api/v1/auth/me").status_code == 200
     for claim in ("exp", "iat", "sid"):
         claims = {k: v for k, v in good.items() if k != claim}
-        r = _bearer(app, _forge(settings, claims)).get("/api/v1/auth/me")
+        r = _bearer(app, _forge(app, claims)).get("/api/v1/auth/me")
         assert r.status_code == 401, claim
     # A signed token for a session that was never issued (or was ended) is refused too.
     made_up = dict(good, sid="never-issued")
-    assert _bearer(app, _forge(settings, made_up)).get("/api/v1/auth/me").status_code == 401
+    assert _bearer(app, _forge(app, made_up)).get("/api/v1/auth/me").status_code == 401
     # The session belongs to its own account only.
     other = dict(good, sub=str(city.users["d_heping"]))
-    assert _bearer(app, _forge(settings, other)).get("/api/v1/auth/me").status_code == 401
+    assert _bearer(app, _forge(app, other)).get("/api/v1/auth/me").status_code == 401
 
 
 def test_expired_session_rows_are_purged_at_login(
@@ -267,7 +268,7 @@ def test_expired_session_rows_are_purged_at_login(
 
 
 def test_only_a_hash_of_the_session_id_is_stored(
-    web_as: Callable[[str], TestClient], db: Session, city: City, settings: Settings
+    app: object, web_as: Callable[[str], TestClient], db: Session, city: City
 ) -> None:
     import base64
     import json
@@ -276,7 +277,7 @@ def test_only_a_hash_of_the_session_id_is_stored(
 
     browser = web_as("viewer_heping")
     raw = browser.cookies["dustgrid_session"]
-    data = TimestampSigner(settings.resolved_secret_key()).unsign(raw.encode())
+    data = TimestampSigner(_key(app)).unsign(raw.encode())
     content = json.loads(base64.b64decode(data))
     assert "uid" not in content and content["sid"]
     stored = db.scalars(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,12 +14,14 @@ from sqlalchemy.orm import Session
 from dustgrid.alerts.models import Alert
 from dustgrid.cases.models import Case
 from dustgrid.cases.states import CaseSource, CaseState
+from dustgrid.config import Settings, get_settings
 from dustgrid.devices.models import Device, DeviceKind
 from dustgrid.devices.states import Lifecycle
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Role
 from dustgrid.models import utcnow
 from dustgrid.overview.service import overview
+from dustgrid.workcal.calendar import people_time
 from tests.auth.test_scope_walk import ROLES, VISIBLE
 from tests.fixtures.city import City
 
@@ -149,6 +153,27 @@ def test_overview_page_links_each_figure_to_its_list(web_as: Callable[[str], Tes
     assert "City dust control overview" in english and "全市工地扬尘管控总览" not in english
     screen = c.get("/overview/screen")
     assert screen.status_code == 200 and 'data-refresh="30"' in screen.text
+
+
+def test_the_pages_write_the_time_in_the_citys_zone(
+    app: object, web_as: Callable[[str], TestClient], settings: Settings
+) -> None:
+    """The time of the figures is the city's clock (the ``timezone`` setting), and the big
+    screen names that zone for its script (``data-tz``), which rewrites it on refresh."""
+    c = web_as("admin")
+    for zone in ("Asia/Shanghai", "America/New_York"):
+        moved = settings.model_copy(update={"timezone": zone})
+        app.dependency_overrides[get_settings] = lambda moved=moved: moved  # type: ignore[attr-defined]
+        before = utcnow()
+        screen = c.get("/overview/screen").text
+        after = utcnow()
+        assert f'data-tz="{zone}"' in screen
+        clock = re.search(r'data-k="as_of">([^<]+)<', screen)
+        assert clock is not None
+        local = {people_time(t, ZoneInfo(zone)) for t in (before, after)}
+        assert clock.group(1) in local, (zone, clock.group(1), local)
+        page = c.get("/overview").text
+        assert any(t in page for t in local)
 
 
 def test_field_roles_land_on_today_and_have_no_overview(

@@ -96,12 +96,19 @@ def test_workers_share_one_port_and_stop_on_sigterm(start_node: Callable[..., No
         time.sleep(0.5)
     assert len(kids) == 3, f"2 web processes and 1 services process: {kids}\n{node.output()}"
 
+    # Both web processes sign and check with one key (var/secret_key, written once by the
+    # first of them): the cookie of a login on either is good on both.
+    with httpx.Client(base_url=node.url, timeout=30) as browser:
+        assert page_login(browser, "d_heping").status_code == 303
+        cookies = dict(browser.cookies)
+
     def _ask(_: int) -> int:
-        return httpx.get(f"{node.url}/login", timeout=30).status_code
+        return httpx.get(f"{node.url}/sites", cookies=cookies, timeout=30).status_code
 
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(_ask, range(40)))
     assert statuses == [200] * 40
+    assert len((node.log.parent / "var" / "secret_key").read_text().strip()) >= 32
 
     started = time.monotonic()
     node.proc.send_signal(signal.SIGTERM)

@@ -74,9 +74,13 @@ def test_companies_see_no_registry_places_heat_or_queue(
     api_as: Callable[[str], TestClient], username: str
 ) -> None:
     c = api_as(username)
-    assert c.get(f"{T}/trucks").status_code == 403
-    assert c.get(f"{T}/places").status_code == 403
-    assert c.get(f"{T}/heat", params={"day": "2026-05-05"}).status_code == 403
+    for r in (
+        c.get(f"{T}/trucks"),
+        c.get(f"{T}/places"),
+        c.get(f"{T}/heat", params={"day": "2026-05-05"}),
+    ):
+        assert r.status_code == 403
+        assert r.json()["errors"] == {"permission": "grid_work"}  # the permission they lack
     queue = c.get(f"{T}/queue")
     assert queue.status_code == 403 or queue.json() == []
 
@@ -93,6 +97,7 @@ def test_a_district_reads_only_its_own_ledger_gaps(
         f"{T}/ledger-gaps", params={"district_id": city.districts["shenhe"], **period}
     )
     assert other.status_code == 403
-    for user in ("d_heping", "off_hp1"):
+    for user in ("d_heping", "off_hp1", "insp_hp1", "viewer_city"):
         assert api_as(user).get(f"{T}/trucks").status_code == 200
+        assert api_as(user).get(f"{T}/places").status_code == 200
         assert api_as(user).get(f"{T}/queue").status_code == 200

@@ -48,6 +48,33 @@ def test_big_screen_updates_without_reloading(page: Any, live_server: Any) -> No
         _set_grade(live_server.settings.database_url, site, Grade.basic)
 
 
+def test_big_screen_clock_is_the_citys_zone_named_by_the_page(page: Any, live_server: Any) -> None:
+    """The refreshed clock follows the zone the page names (the ``timezone`` setting, as
+    ``data-tz``), not the browser's and not a fixed UTC+8: here a city in New York."""
+    login(page, live_server.url, "admin")
+
+    def in_new_york(route: Any) -> None:
+        html = route.fetch().text()
+        assert 'data-tz="Asia/Shanghai"' in html  # the setting of the test server
+        route.fulfill(
+            body=html.replace('data-tz="Asia/Shanghai"', 'data-tz="America/New_York"'),
+            content_type="text/html; charset=utf-8",
+        )
+
+    def generated_at_noon(route: Any) -> None:
+        data = route.fetch().json()
+        data["generated_at"] = "2026-12-07T04:05:00+00:00"  # 12:05 in Shanghai
+        route.fulfill(json=data)
+
+    page.route("**/overview/screen?refresh=2", in_new_york)
+    page.route("**/api/v1/overview*", generated_at_noon)
+    page.goto(f"{live_server.url}/overview/screen?refresh=2")
+    page.wait_for_function(
+        "() => document.querySelector('[data-k=\"as_of\"]').textContent == '2026-12-06 23:05'",
+        timeout=15000,
+    )
+
+
 def test_overview_fits_a_phone(page: Any, live_server: Any) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
     login(page, live_server.url, "admin")

@@ -21,6 +21,7 @@ from dustgrid.demo.geography import DISTRICTS, district_polygon
 from dustgrid.devices.models import Device
 from dustgrid.geo.coords import gcj02_to_wgs84, haversine_m, to_map_datum, wgs84_to_gcj02
 from dustgrid.geo.shapes import point_in_geometry
+from dustgrid.i18n import is_key
 from dustgrid.web.mapdata import label_point, to_datum, vector_basemap
 from tests.alerts.alert_kit import add_device, alerts_of, local, rows, run, store, use_rule
 from tests.fixtures.city import City
@@ -252,3 +253,5 @@ def test_site_chart_has_the_site_limit(web_as: Callable[[str], TestClient], city
     cfg = json.loads(page.text[start : page.text.index("</script>", start)])
     assert cfg["limits"]["tsp"] in (800.0, 1000.0)
     assert cfg["labels"]["limit"] == "限值"
+    labels = ("noData", "failed", "validRate", "mean", "min", "max")
+    assert all(cfg["labels"][k] and not is_key(cfg["labels"][k]) for k in labels)  # texts

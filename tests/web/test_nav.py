@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from dustgrid.identity.roles import Role
+from dustgrid.identity.roles import Perm, Role, has_perm
 from dustgrid.web.nav import NAV, is_current
 
 Web = Callable[[str], TestClient]
@@ -55,6 +55,21 @@ def test_hotline_is_only_in_the_desk_roles_menus(web_as: Web) -> None:
         links = menu(web_as(user).get("/sites").text)
         desk = role in (Role.city_admin, Role.district_admin)
         assert ("/hotline" in links) is desk, role
+
+
+def test_the_grids_working_pages_follow_the_grid_work_permission(web_as: Web) -> None:
+    """Patrol plans, the field day and notices are the grid's own work: every role holds
+    ``Perm.grid_work`` but the company accounts, and the menu and the pages agree."""
+    holders = {role for role in Role if has_perm(role, Perm.grid_work)}
+    assert holders == set(Role) - {Role.contractor, Role.provider}
+    for role, user in ONE_OF_EACH.items():
+        client = web_as(user)
+        links = menu(client.get("/sites").text)
+        assert ("/patrols" in links) is (role in holders), role
+        assert ("/notices" in links) is (role in holders), role
+        if role not in holders:
+            assert client.get("/patrols").status_code == 403, role
+            assert client.get("/today").status_code == 403, role
 
 
 def test_a_detail_page_marks_its_list_entry() -> None:

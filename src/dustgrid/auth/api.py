@@ -8,7 +8,14 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from dustgrid.auth import admin
-from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, client_ip, require
+from dustgrid.auth.deps import (
+    AppSettings,
+    CurrentPrincipal,
+    DbSession,
+    SigningKey,
+    client_ip,
+    require,
+)
 from dustgrid.auth.models import User
 from dustgrid.auth.schemas import (
     Me,
@@ -43,6 +50,7 @@ def token(
     request: Request,
     session: DbSession,
     settings: AppSettings,
+    key: SigningKey,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
 ) -> Token:
     ip = client_ip(request)
@@ -50,7 +58,7 @@ def token(
         session, username=form.username, password=form.password, ip=ip, settings=settings
     )
     return Token(
-        access_token=issue_token(session, user, settings, ip=ip),
+        access_token=issue_token(session, user, settings, key=key, ip=ip),
         expires_in=settings.token_ttl_minutes * 60,
     )
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import secrets
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.service import (
@@ -36,6 +37,7 @@ __all__ = [
     "get_principal",
     "register",
     "require",
+    "signing_key",
 ]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -53,6 +55,15 @@ PASSWORD_CHANGE_PATHS = frozenset(
         "/api/v1/auth/me",
     }
 )
+
+
+def signing_key(request: Request) -> str:
+    """The key that signs this app's session cookies and tokens, resolved once by
+    ``create_app`` (``Settings.resolved_secret_key``): no file read per request."""
+    return str(request.app.state.secret_key)
+
+
+SigningKey = Annotated[str, Depends(signing_key)]
 
 
 def client_ip(request: Request) -> str:
@@ -85,12 +96,13 @@ def get_principal(request: Request, session: Session, settings: Settings) -> Pri
     ip = client_ip(request)
     if auth.lower().startswith("bearer "):
         token = auth[7:].strip()
-        user_id, sid = token_claims(token, settings)
+        key = signing_key(request)
+        user_id, sid = token_claims(token, key)
         found = identity_for_session(
             session, sid, kind=SESSION_TOKEN, settings=settings, user_id=user_id, ip=ip
         )
         if found is None:
-            user_from_token(session, token, settings)  # raises the error that says why
+            user_from_token(session, token, settings, key)  # raises the error that says why
             raise Unauthenticated("auth.error.session_ended")
     else:
         sid = str(request.session.get(SESSION_KEY) or "")

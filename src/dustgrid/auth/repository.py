@@ -28,31 +28,45 @@ def live_session_counts(session: Session, now: datetime) -> dict[int, int]:
 # --- the request principal ------------------------------------------------------------------
 
 
+#: The account and its unit, as plain columns: what a principal is built from
+#: (``auth.service.principal_of``), for a live session and for an account alike.
+_IDENTITY_COLUMNS = (
+    User.id.label("user_id"),
+    User.username,
+    User.display_name,
+    User.role,
+    User.org_unit_id,
+    User.enterprise_id,
+    User.locale,
+    User.is_active,
+    User.is_demo,
+    User.must_change_password,
+    OrgUnit.level.label("unit_level"),
+    OrgUnit.parent_id.label("parent_unit_id"),
+    OrgUnit.district_id,
+)
+
+
 def session_identity(session: Session, sid_hash: str) -> Any:
     """The session row with this id hash joined to its account and the account's unit, in
     one statement of plain columns (no ORM objects): every request runs it, so it costs one
     round trip instead of three and no identity-map work. None when there is no such row."""
     stmt = (
-        select(
-            AuthSession.user_id,
-            AuthSession.kind,
-            AuthSession.expires_at,
-            User.username,
-            User.display_name,
-            User.role,
-            User.org_unit_id,
-            User.enterprise_id,
-            User.locale,
-            User.is_active,
-            User.is_demo,
-            User.must_change_password,
-            OrgUnit.level.label("unit_level"),
-            OrgUnit.parent_id.label("parent_unit_id"),
-            OrgUnit.district_id,
-        )
+        select(AuthSession.kind, AuthSession.expires_at, *_IDENTITY_COLUMNS)
         .join(User, User.id == AuthSession.user_id)
         .outerjoin(OrgUnit, OrgUnit.id == User.org_unit_id)
         .where(AuthSession.sid_hash == sid_hash)
+    )
+    return session.execute(stmt).first()
+
+
+def user_identity(session: Session, user_id: int) -> Any:
+    """The account with this id and its unit, as the same plain columns as
+    :func:`session_identity` (without the session's); None when there is no such account."""
+    stmt = (
+        select(*_IDENTITY_COLUMNS)
+        .outerjoin(OrgUnit, OrgUnit.id == User.org_unit_id)
+        .where(User.id == user_id)
     )
     return session.execute(stmt).first()
 

@@ -7,6 +7,7 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 import jwt
 from sqlalchemy.orm import Session
@@ -37,6 +38,21 @@ SESSION_TOKEN = "token"
 SID_BYTES = 32
 USERNAME_MAX = 64
 IP_MAX = 64
+
+
+class IdentityRow(Protocol):
+    """The columns a principal is built from (``repository._IDENTITY_COLUMNS``)."""
+
+    user_id: int
+    username: str
+    display_name: str
+    role: Role | str
+    org_unit_id: int | None
+    unit_level: int | None
+    parent_unit_id: int | None
+    district_id: int | None
+    enterprise_id: int | None
+    locale: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +86,27 @@ def identity_for_session(
         return None
     if not row.is_active or (row.is_demo and not settings.demo_mode):
         return None
+    principal = principal_of(session, row, ip=ip)
+    return RequestIdentity(principal, bool(row.must_change_password))
+
+
+def _aware(moment: datetime) -> datetime:
+    """A stored moment as UTC-aware (SQLite hands back naive UTC)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def principal_of(session: Session, row: IdentityRow, *, ip: str = "") -> Principal:
+    """The principal of an account from its identity row (``repository.session_identity``
+    or ``repository.user_identity``): the one place a principal is built, so a page login,
+    a request and a service acting for a user see the same scope. Reads the grids an
+    officer's or inspector's groups cover, or an L3 station's own grids."""
     role = Role(row.role)
     grid_ids: set[int] = set()
     if role in (Role.officer, Role.inspector):
         grid_ids = repository.member_grid_ids(session, row.user_id)
     elif row.org_unit_id is not None and row.unit_level == 3:
         grid_ids = repository.unit_grid_ids(session, row.org_unit_id)
-    principal = Principal(
+    return Principal(
         user_id=row.user_id,
         username=row.username,
         display_name=row.display_name,
@@ -90,36 +120,15 @@ def identity_for_session(
         locale=row.locale,
         ip=ip,
     )
-    return RequestIdentity(principal, bool(row.must_change_password))
-
-
-def _aware(moment: datetime) -> datetime:
-    """A stored moment as UTC-aware (SQLite hands back naive UTC)."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def load_principal(session: Session, user: User, *, ip: str = "") -> Principal:
-    """Resolve the user's unit, district and grids once per request."""
-    unit = session.get(OrgUnit, user.org_unit_id) if user.org_unit_id else None
-    grid_ids: set[int] = set()
-    if user.role in (Role.officer, Role.inspector):
-        grid_ids = repository.member_grid_ids(session, user.id)
-    elif unit is not None and unit.level == 3:
-        grid_ids = repository.unit_grid_ids(session, unit.id)
-    return Principal(
-        user_id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        role=user.role,
-        org_unit_id=user.org_unit_id,
-        unit_level=unit.level if unit else None,
-        parent_unit_id=unit.parent_id if unit else None,
-        district_id=unit.district_id if unit else None,
-        enterprise_id=user.enterprise_id,
-        grid_ids=frozenset(grid_ids),
-        locale=user.locale,
-        ip=ip,
-    )
+    """The principal of ``user`` (a login, or work done for an account outside a request):
+    its unit, district and grids, resolved once."""
+    row = repository.user_identity(session, user.id)  # autoflush: pending changes count
+    if row is None:
+        raise ValueError(f"no account with id {user.id}")
+    return principal_of(session, row, ip=ip)
 
 
 # --- login throttling: exponential back-off per client address and per user name ---------
@@ -296,8 +305,9 @@ def purge_expired(session: Session, settings: Settings, *, now: datetime) -> Non
     )
 
 
-def issue_token(session: Session, user: User, settings: Settings, *, ip: str = "") -> str:
-    """A bearer token bound to a new session row (claim ``sid``), so it can be revoked."""
+def issue_token(session: Session, user: User, settings: Settings, *, key: str, ip: str = "") -> str:
+    """A bearer token bound to a new session row (claim ``sid``), so it can be revoked;
+    signed with the app's ``key`` (``app.state.secret_key``)."""
     ttl = timedelta(minutes=settings.token_ttl_minutes)
     sid, row = start_session(session, user, kind=SESSION_TOKEN, ttl=ttl, ip=ip)
     payload = {
@@ -307,14 +317,14 @@ def issue_token(session: Session, user: User, settings: Settings, *, ip: str = "
         "iat": int(row.created_at.timestamp()),
         "exp": int(row.expires_at.timestamp()),
     }
-    return jwt.encode(payload, settings.resolved_secret_key(), algorithm=TOKEN_ALGORITHM)
+    return jwt.encode(payload, key, algorithm=TOKEN_ALGORITHM)
 
 
 def _usable(user: User | None, settings: Settings) -> bool:
     return user is not None and user.is_active and (not user.is_demo or settings.demo_mode)
 
 
-def token_claims(token: str, settings: Settings) -> tuple[int, str]:
+def token_claims(token: str, key: str) -> tuple[int, str]:
     """The user id and session id of a well-formed, signed, unexpired token; 401 otherwise.
 
     ``exp``, ``iat``, ``sub`` and ``sid`` are required: a token without them is refused.
@@ -322,7 +332,7 @@ def token_claims(token: str, settings: Settings) -> tuple[int, str]:
     try:
         payload = jwt.decode(
             token,
-            settings.resolved_secret_key(),
+            key,
             algorithms=[TOKEN_ALGORITHM],
             options={"require": TOKEN_REQUIRED_CLAIMS},
         )
@@ -331,7 +341,7 @@ def token_claims(token: str, settings: Settings) -> tuple[int, str]:
         raise Unauthenticated("auth.error.token_invalid") from exc
 
 
-def user_from_token(session: Session, token: str, settings: Settings) -> tuple[User, str]:
+def user_from_token(session: Session, token: str, settings: Settings, key: str) -> tuple[User, str]:
     """The user and session id of a valid, unrevoked token; 401 otherwise.
 
     ``exp``, ``iat``, ``sub`` and ``sid`` are required: a token without them is refused.
@@ -339,7 +349,7 @@ def user_from_token(session: Session, token: str, settings: Settings) -> tuple[U
     try:
         payload = jwt.decode(
             token,
-            settings.resolved_secret_key(),
+            key,
             algorithms=[TOKEN_ALGORITHM],
             options={"require": TOKEN_REQUIRED_CLAIMS},
         )

@@ -57,6 +57,10 @@ class Perm(enum.StrEnum):
     emergency_declare = "emergency_declare"
     # Inspections (domain.md §3): check in at a site of one's own grid and record a visit.
     inspect = "inspect"
+    # The grid's own working data: patrol plans, the field day, the notices circulated to
+    # officials, the City Brain truck registry, known places and stay heat map. Every role of
+    # the grid hierarchy and the officials; never a company account (contractor, provider).
+    grid_work = "grid_work"
 
 
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {
@@ -76,14 +80,17 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
             Perm.case_sample,
             Perm.hotline,
             Perm.alert_ack,
+            Perm.grid_work,
         }
     ),
-    Role.station_staff: frozenset({Perm.audit_read, Perm.case_penalty, Perm.alert_ack}),
-    Role.officer: frozenset({Perm.case_penalty, Perm.alert_ack, Perm.inspect}),
-    Role.inspector: frozenset({Perm.inspect}),
+    Role.station_staff: frozenset(
+        {Perm.audit_read, Perm.case_penalty, Perm.alert_ack, Perm.grid_work}
+    ),
+    Role.officer: frozenset({Perm.case_penalty, Perm.alert_ack, Perm.inspect, Perm.grid_work}),
+    Role.inspector: frozenset({Perm.inspect, Perm.grid_work}),
     Role.contractor: frozenset({Perm.device_apply, Perm.device_request}),
     Role.provider: frozenset({Perm.device_request}),
-    Role.viewer: frozenset({Perm.audit_read}),
+    Role.viewer: frozenset({Perm.audit_read, Perm.grid_work}),
 }
 
 

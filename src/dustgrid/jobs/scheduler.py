@@ -45,9 +45,37 @@ def tick(
 
 
 def gc(session_factory: Callable[[], Session], settings: Settings | None = None) -> int:
+    """Run every registered chore once, each in its own transaction, committed: what a
+    chore writes (a stale site's regrade, the cases the mandatory-device check opens, a
+    closed month) persists. A chore that fails is rolled back and logged; the others keep
+    their work. Returns the sum of the chores' counts."""
     settings = settings or get_settings()
-    with session_factory() as session:
-        return sum(fn(session, settings) for fn in periodic.CHORES.values())
+    done = 0
+    for name, fn in periodic.CHORES.items():
+        try:
+            with session_factory() as session:
+                done += fn(session, settings)
+                session.commit()
+        except Exception:  # one broken chore must not stop the others
+            log.exception("chore %s failed", name)
+    return done
+
+
+class ChoreClock:
+    """When a loop last ran the chores: on its first round, then at most every
+    ``CHORE_INTERVAL_S`` (the worker of ``dustgrid jobs run`` and of ``serve`` alike)."""
+
+    def __init__(self) -> None:
+        self.last: float | None = None
+
+    def run_if_due(self, session_factory: Callable[[], Session], settings: Settings) -> bool:
+        """Run the chores if they are due; whether they ran."""
+        now = time.monotonic()
+        if self.last is not None and now - self.last < periodic.CHORE_INTERVAL_S:
+            return False
+        self.last = now  # a failing chore waits for the next interval, not the next tick
+        gc(session_factory, settings)
+        return True
 
 
 def run_forever(
@@ -57,15 +85,13 @@ def run_forever(
     once: bool = False,
 ) -> None:
     settings = settings or get_settings()
-    last_gc = 0.0
+    chores = ChoreClock()
     while True:
         try:
             report = tick(session_factory, settings=settings)
             swept = "; ".join(str(r) for r in report.sweep.values())
             log.info("tick: %s; %s", swept, report.jobs)
-            if time.monotonic() - last_gc > periodic.CHORE_INTERVAL_S:
-                gc(session_factory, settings)
-                last_gc = time.monotonic()
+            chores.run_if_due(session_factory, settings)
         except Exception:  # keep the worker alive; the next tick retries
             log.exception("jobs tick failed")
         if once:

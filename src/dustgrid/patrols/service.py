@@ -30,7 +30,7 @@ from dustgrid.emergencies.policy import LEVEL_RANK
 from dustgrid.emergencies.service import sites_under_order
 from dustgrid.errors import Forbidden, Invalid, NotFound
 from dustgrid.identity.principal import Principal
-from dustgrid.identity.roles import Role
+from dustgrid.identity.roles import Perm
 from dustgrid.inspections.models import InspectionMode
 from dustgrid.models import utcnow
 from dustgrid.patrols import repository as repo
@@ -41,9 +41,6 @@ from dustgrid.patrols.policy import DEFAULT_PATROL_POLICY, INSPECTOR, DutyPolicy
 from dustgrid.patrols.priority import PriorityInputs
 from dustgrid.patrols.routing import DistanceMatrix, Stop, ortools_order, straight_line
 from dustgrid.workcal.calendar import WorkCalendar
-
-# Who may read plans and coverage: everyone in the grid hierarchy, not companies.
-READER_ROLES = frozenset(Role) - {Role.contractor, Role.provider}
 
 VISITED, MISSED, PLANNED = "visited", "missed", "planned"
 
@@ -419,7 +416,8 @@ def ensure_current_plans(
 
 
 def _check_reader(principal: Principal | None) -> None:
-    if principal is not None and principal.role not in READER_ROLES:
+    """Plans and coverage are the grid's working data (``Perm.grid_work``): not companies'."""
+    if principal is not None and not principal.can(Perm.grid_work):
         raise Forbidden("patrols.error.patrol_plans_are_not_open_role")
 
 

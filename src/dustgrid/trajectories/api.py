@@ -25,7 +25,7 @@ from dustgrid.identity.deps import (
     require,
 )
 from dustgrid.identity.principal import Principal
-from dustgrid.identity.roles import Perm, Role
+from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
 from dustgrid.trajectories import service as svc
 from dustgrid.trajectories.models import SuspectStatus
@@ -49,6 +49,9 @@ router = APIRouter(tags=["trajectories"], responses=error_responses())
 CB = "/api/v1/citybrain"
 T = "/api/v1/trajectories"
 Intake = Annotated[Principal, Depends(require(Perm.case_intake))]
+#: The registry, the known places and the heat map are the grid's working data: not for
+#: company accounts (contractors, device providers).
+GridWork = Annotated[Principal, Depends(require(Perm.grid_work))]
 
 
 def _client(request: Request, session: DbSession, settings: AppSettings, scope: str) -> str:
@@ -151,16 +154,8 @@ def issue_key(session: DbSession, principal: Intake, body: KeyIn) -> KeyIssued:
 # --------------------------------------------------------------------------- registry
 
 
-def _staff_only(principal: Principal) -> None:
-    """The registry, the known places and the heat map are the grid's working data: not for
-    companies (contractors, device providers)."""
-    if principal.role in (Role.contractor, Role.provider):
-        raise Forbidden(Msg("trajectories.error.forbidden"))
-
-
 @router.get(f"{T}/trucks", response_model=list[TruckOut], summary="The truck registry")
-def list_trucks(session: DbSession, _p: CurrentPrincipal) -> list[TruckOut]:
-    _staff_only(_p)
+def list_trucks(session: DbSession, _p: GridWork) -> list[TruckOut]:
     return [TruckOut.model_validate(t) for t in svc.list_trucks(session)]
 
 
@@ -186,8 +181,7 @@ async def import_trucks(
 
 
 @router.get(f"{T}/places", response_model=list[PlaceOut], summary="Known places (not the ledger)")
-def list_places(session: DbSession, _p: CurrentPrincipal) -> list[PlaceOut]:
-    _staff_only(_p)
+def list_places(session: DbSession, _p: GridWork) -> list[PlaceOut]:
     return [PlaceOut.model_validate(p) for p in svc.list_places(session)]
 
 
@@ -281,8 +275,7 @@ def get_queue(session: DbSession, principal: CurrentPrincipal) -> list[dict[str,
 
 
 @router.get(f"{T}/heat", summary="Stays of a local day per map cell (count)")
-def get_heat(session: DbSession, _p: CurrentPrincipal, day: date) -> list[dict[str, Any]]:
-    _staff_only(_p)
+def get_heat(session: DbSession, _p: GridWork, day: date) -> list[dict[str, Any]]:
     return svc.heat(session, day)
 
 

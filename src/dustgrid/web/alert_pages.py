@@ -388,7 +388,9 @@ def alert_page(
         chart_config=config,
         can_ack=principal.can(Perm.alert_ack) and alert.state == "active",
         flash=pop_flash(request, key=FLASH_KEY),
-        evidence=evidence.present(alert.evidence, request_locale(request)),
+        evidence=evidence.present(
+            alert.evidence, request_locale(request), ZoneInfo(settings.timezone)
+        ),
         **_helpers(settings),
     )
 

@@ -367,7 +367,7 @@ def case_page(
         request,
         "cases/detail.html",
         c=d,
-        timeline=case_timeline.timeline(session, d.events, locale),
+        timeline=case_timeline.timeline(session, d.events, locale, ZoneInfo(settings.timezone)),
         description=case_timeline.description(d, locale),
         moves=moves,
         move_form=MOVE_FORM,
@@ -402,7 +402,7 @@ def case_print(
         request,
         "cases/print.html",
         c=d,
-        timeline=case_timeline.timeline(session, d.events, locale),
+        timeline=case_timeline.timeline(session, d.events, locale, ZoneInfo(settings.timezone)),
         description=case_timeline.description(d, locale),
         printed=printed,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import tzinfo
 
 from sqlalchemy.orm import Session
 
@@ -26,10 +27,10 @@ class TimelineEntry:
     evidence: Evidence | None
 
 
-def _entry(event: EventOut, who: str, locale: str) -> TimelineEntry:
+def _entry(event: EventOut, who: str, locale: str, tz: tzinfo) -> TimelineEntry:
     data = parse_evidence(event.reason) if event.kind == EVIDENCE_KIND else None
     if data is not None:
-        return TimelineEntry(event, who, "", present(data, locale))
+        return TimelineEntry(event, who, "", present(data, locale, tz))
     reason = localize(event.data["reason_msg"], locale) if "reason_msg" in event.data else None
     return TimelineEntry(event, who, reason or localize(event.reason, locale), None)
 
@@ -43,7 +44,9 @@ def description(case: CaseDetail, locale: str) -> str:
     return localize(case.description or "", locale)
 
 
-def timeline(session: Session, events: Sequence[EventOut], locale: str) -> list[TimelineEntry]:
-    """The events of one case page, in order."""
+def timeline(
+    session: Session, events: Sequence[EventOut], locale: str, tz: tzinfo
+) -> list[TimelineEntry]:
+    """The events of one case page, in order (evidence times in the city's zone ``tz``)."""
     person = people(session, locale)
-    return [_entry(e, person(e.actor_id, e.actor_name), locale) for e in events]
+    return [_entry(e, person(e.actor_id, e.actor_name), locale, tz) for e in events]

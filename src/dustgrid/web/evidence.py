@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any, Final
 
 from dustgrid.alerts.engine.profiles import get_profile
 from dustgrid.i18n import catalogue, translate
 from dustgrid.telemetry.metrics import METRICS, UnitError, normalize_unit
-from dustgrid.workcal.calendar import CHINA_TZ
+from dustgrid.workcal.calendar import people_time
 
 __all__ = [
     "Evidence",
@@ -78,15 +78,16 @@ def metric_name(key: str | None, locale: str) -> str:
     return translate("metric.other", locale)
 
 
-def local_time(text: Any) -> str:
-    """An ISO time as the city's clock (``2026-12-07 12:05``); other text as it is."""
+def _when(text: Any, tz: tzinfo) -> str:
+    """A stored ISO moment in the city's clock, as every page writes a time
+    (``workcal.calendar.people_time``: ``2026-12-07 12:05``); other text as it is."""
     if not isinstance(text, str):
         return "" if text is None else str(text)
     try:
         at = datetime.fromisoformat(text)
     except ValueError:
         return text
-    return at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M") if at.tzinfo else text[:16]
+    return people_time(at, tz) if at.tzinfo else text[:16]
 
 
 def _num(value: Any, unit: str) -> str:
@@ -110,7 +111,7 @@ def _rule_name(rule: Mapping[str, Any], locale: str) -> str | None:
 
 
 def _windows(
-    data: Mapping[str, Any], locale: str
+    data: Mapping[str, Any], locale: str, tz: tzinfo
 ) -> tuple[list[EvidenceRow], dict[str, Any] | None]:
     rule = data.get("rule") if isinstance(data.get("rule"), Mapping) else {}
     assert isinstance(rule, Mapping)
@@ -121,7 +122,7 @@ def _windows(
     for w in data.get("windows") or []:
         if not isinstance(w, Mapping):
             continue
-        when = local_time(w.get("start"))
+        when = _when(w.get("start"), tz)
         rows.append(EvidenceRow(when, metric, _num(w.get("value"), unit),
                                 _num(w.get("reference"), unit),
                                 _num(w.get("limit"), unit), window))  # fmt: skip
@@ -135,17 +136,17 @@ def _windows(
     return rows, chart
 
 
-def _flags(data: Mapping[str, Any], locale: str) -> list[EvidenceRow]:
+def _flags(data: Mapping[str, Any], locale: str, tz: tzinfo) -> list[EvidenceRow]:
     out = []
     for f in data.get("flags") or []:
         if isinstance(f, Mapping):
-            when = f"{local_time(f.get('start'))} – {local_time(f.get('end'))[11:]}"
+            when = f"{_when(f.get('start'), tz)} – {_when(f.get('end'), tz)[11:]}"
             out.append(EvidenceRow(when, metric_name(str(f.get("metric") or ""), locale),
                                    "—", "—", "—", ""))  # fmt: skip
     return out
 
 
-def _fact_value(key: str, value: Any, locale: str) -> str:
+def _fact_value(key: str, value: Any, locale: str, tz: tzinfo) -> str:
     if isinstance(value, bool):
         return translate("history.value.yes" if value else "history.value.no", locale)
     if key == "metric":
@@ -154,30 +155,31 @@ def _fact_value(key: str, value: Any, locale: str) -> str:
         return translate("evidence.window.minutes", locale).format(n=value)
     if isinstance(value, float):
         return f"{value:.0%}" if key == "coverage" and value <= 1 else f"{value:g}"
-    return local_time(value)
+    return _when(value, tz)
 
 
-def _facts(data: Mapping[str, Any], locale: str) -> list[tuple[str, str]]:
+def _facts(data: Mapping[str, Any], locale: str, tz: tzinfo) -> list[tuple[str, str]]:
     out = []
     for key, value in data.items():
         if key in _HIDDEN or isinstance(value, Mapping | list) or value is None:
             continue
         label = catalogue(locale).get(f"evidence.field.{key}")
         if label is not None:  # an unknown key is internal: it is not shown
-            out.append((label, _fact_value(key, value, locale)))
+            out.append((label, _fact_value(key, value, locale, tz)))
     return out
 
 
-def present(data: Mapping[str, Any], locale: str) -> Evidence:
-    """The evidence of an alert or a case event, ready for ``_evidence.html``."""
+def present(data: Mapping[str, Any], locale: str, tz: tzinfo) -> Evidence:
+    """The evidence of an alert or a case event, ready for ``_evidence.html``; times in the
+    city's time zone ``tz`` (the ``timezone`` setting)."""
     rule = data.get("rule")
-    rows, chart = _windows(data, locale) if data.get("windows") else ([], None)
-    rows += _flags(data, locale)
+    rows, chart = _windows(data, locale, tz) if data.get("windows") else ([], None)
+    rows += _flags(data, locale, tz)
     alert_id = data.get("alert_id")
     return Evidence(
         rule=_rule_name(rule, locale) if isinstance(rule, Mapping) else None,
         rows=tuple(rows),
-        facts=tuple(_facts(data, locale)),
+        facts=tuple(_facts(data, locale, tz)),
         chart=chart,
         alert_id=alert_id if isinstance(alert_id, int) else None,
     )

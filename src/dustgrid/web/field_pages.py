@@ -24,11 +24,11 @@ from dustgrid.cases.models import Case
 from dustgrid.errors import Forbidden
 from dustgrid.geo.coords import wgs84_to_gcj02
 from dustgrid.identity.principal import Principal
+from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
 from dustgrid.patrols import service as patrols
 from dustgrid.patrols.periods import monday_of, week_label
 from dustgrid.sites import service as sites
-from dustgrid.web.nav import is_staff
 from dustgrid.web.templating import render, request_locale
 
 router = APIRouter(include_in_schema=False)
@@ -75,7 +75,7 @@ def _case_rows(items: list[Case], names: dict[int, str], locale: str) -> list[di
 def today_page(
     request: Request, session: DbSession, principal: CurrentPrincipal, settings: AppSettings
 ) -> Response:
-    if not is_staff(principal):
+    if not principal.can(Perm.grid_work):
         raise Forbidden("web.error.companies_have_no_patrol_tasks")
     tz = ZoneInfo(settings.timezone)
     today = patrols.today_for(settings)

@@ -18,8 +18,6 @@ Gate = Callable[[Principal], bool]
 FIELD_ROLES = frozenset({Role.officer, Role.inspector})
 #: Who the overview is for: the grid's leading levels (L1-L3) and read-only officials.
 LEADERS = frozenset({Role.city_admin, Role.district_admin, Role.station_staff, Role.viewer})
-#: Company accounts: they have no patrol plans and no field day.
-COMPANIES = frozenset({Role.contractor, Role.provider})
 
 
 def is_field(principal: Principal) -> bool:
@@ -28,11 +26,6 @@ def is_field(principal: Principal) -> bool:
 
 def is_leader(principal: Principal) -> bool:
     return principal.role in LEADERS
-
-
-def is_staff(principal: Principal) -> bool:
-    """Anyone but a company account (patrol plans are the grid's own work)."""
-    return principal.role not in COMPANIES
 
 
 def is_assessed(principal: Principal) -> bool:
@@ -84,9 +77,9 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("/org", "nav.org", everyone),
     NavEntry("/alerts", "nav.alerts", everyone),
     NavEntry("/emergencies", "nav.emergencies", everyone),
-    NavEntry("/patrols", "nav.patrols", is_staff),
+    NavEntry("/patrols", "nav.patrols", holds(Perm.grid_work)),
     NavEntry("/assessments", "nav.assessments", is_assessed),
-    NavEntry("/notices", "reports.title", is_staff),
+    NavEntry("/notices", "reports.title", holds(Perm.grid_work)),
     NavEntry("/users", "nav.users", holds(Perm.user_admin)),
     NavEntry("/cases", "nav.cases", everyone),
     NavEntry("/citybrain", "nav.citybrain", sees_citybrain),

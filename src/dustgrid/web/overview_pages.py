@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from dustgrid.bounds import Id
+from dustgrid.config import Settings
 from dustgrid.errors import Forbidden
-from dustgrid.identity.deps import CurrentPrincipal, DbSession
+from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.identity.principal import Principal
 from dustgrid.models import utcnow
 from dustgrid.overview import service
@@ -19,7 +21,7 @@ from dustgrid.overview.schemas import Overview
 from dustgrid.sites.models import Grade
 from dustgrid.web.nav import is_leader
 from dustgrid.web.templating import render, request_locale
-from dustgrid.workcal.calendar import CHINA_TZ
+from dustgrid.workcal.calendar import people_time
 
 router = APIRouter()
 
@@ -37,8 +39,12 @@ def _figures(session: DbSession, principal: Principal, district_id: int | None) 
     return service.overview(session, principal, now=utcnow(), district_id=district_id)
 
 
-def _context(request: Request, data: Overview) -> dict[str, Any]:
+def _context(request: Request, data: Overview, settings: Settings) -> dict[str, Any]:
+    """What both presentations show. Times are the city's clock (the ``timezone`` setting):
+    written here by ``people_time``, and by ``overview.js`` from the page's ``data-tz``
+    when the big screen refreshes."""
     locale = request_locale(request)
+    tz = ZoneInfo(settings.timezone)
     district = next((d for d in data.districts if d.district_id == data.district_id), None)
     return {
         "o": data,
@@ -50,8 +56,9 @@ def _context(request: Request, data: Overview) -> dict[str, Any]:
         "payload": data.model_dump(mode="json"),
         "pm10_limit": DEFAULT_OVERVIEW_POLICY.pm10_daily_limit,
         "district_query": f"&district_id={data.district_id}" if data.district_id else "",
-        "today": data.generated_at.astimezone(CHINA_TZ).date().isoformat(),
-        "tz": CHINA_TZ,
+        "today": data.generated_at.astimezone(tz).date().isoformat(),
+        "as_of": people_time(data.generated_at, tz),
+        "timezone": settings.timezone,
     }
 
 
@@ -60,10 +67,11 @@ def overview_page(
     request: Request,
     session: DbSession,
     principal: CurrentPrincipal,
+    settings: AppSettings,
     district_id: Annotated[Id | None, Query()] = None,
 ) -> Response:
     data = _figures(session, principal, district_id)
-    return render(request, "overview/index.html", **_context(request, data))
+    return render(request, "overview/index.html", **_context(request, data, settings))
 
 
 @router.get("/overview/screen", response_class=HTMLResponse)
@@ -71,6 +79,7 @@ def overview_screen(
     request: Request,
     session: DbSession,
     principal: CurrentPrincipal,
+    settings: AppSettings,
     district_id: Annotated[Id | None, Query()] = None,
     refresh: Annotated[int | None, Query(ge=SCREEN_REFRESH_MIN, le=SCREEN_REFRESH_MAX)] = None,
 ) -> Response:
@@ -79,4 +88,4 @@ def overview_screen(
     data = _figures(session, principal, district_id)
     if refresh is not None:
         data.refresh_seconds = refresh
-    return render(request, "overview/screen.html", **_context(request, data))
+    return render(request, "overview/screen.html", **_context(request, data, settings))

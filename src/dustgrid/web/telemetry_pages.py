@@ -40,14 +40,14 @@ def site_telemetry(
         for m in svc.CHART_METRICS
     ]
     labels = {
-        name: translate(f"telemetry.{key}", locale)
+        name: translate(key, locale)
         for name, key in (
-            ("noData", "no_data"),
-            ("failed", "load_failed"),
-            ("validRate", "valid_rate"),
-            ("mean", "mean"),
-            ("min", "min"),
-            ("max", "max"),
+            ("noData", "telemetry.no_data"),
+            ("failed", "telemetry.load_failed"),
+            ("validRate", "telemetry.valid_rate"),
+            ("mean", "telemetry.mean"),
+            ("min", "telemetry.min"),
+            ("max", "telemetry.max"),
         )
     }
     labels["limit"] = translate("chart.limit", locale)

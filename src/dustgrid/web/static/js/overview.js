@@ -85,11 +85,16 @@
   if (!screen || !refresh || !api) { return; }
   var stale = document.querySelector("[data-stale]");
   var clock = document.querySelector('[data-k="as_of"]');
-  function two(n) { return (n < 10 ? "0" : "") + n; }
-  // The city's wall clock (UTC+8, no daylight saving) whatever the browser's zone.
+  // The city's wall clock whatever the browser's zone: the page names the city's time zone
+  // (the timezone setting, data-tz) and the time is written as the server writes it.
+  var clockFormat = new Intl.DateTimeFormat("en-US", {
+    timeZone: document.body.getAttribute("data-tz") || undefined,
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  });
   function stamp(iso) {
-    var d = new Date(Date.parse(iso) + 8 * 3600 * 1000);
-    return d.getUTCFullYear() + "-" + two(d.getUTCMonth() + 1) + "-" + two(d.getUTCDate()) + " " + two(d.getUTCHours()) + ":" + two(d.getUTCMinutes());
+    var p = {};
+    clockFormat.formatToParts(new Date(iso)).forEach(function (part) { p[part.type] = part.value; });
+    return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute;
   }
   function poll() {
     fetch(api, { credentials: "same-origin", headers: { Accept: "application/json" } })
