@@ -267,18 +267,21 @@ class _Builder:
         """Grid rows for one district, kind and lane (owner, code and name by lane)."""
         n = next(k for k, spec in enumerate(DISTRICTS) if spec is d)
         company = self.third_parties[n % len(self.third_parties)]
+        # label: for the CLI's notes (English); title: the grid's name, a proper name in Chinese
         if kind == GridKind.inspector:
-            letter, owner, label = "I", company, "inspector grids"
+            letter, owner, label, title = "I", company, "inspector grids", "巡查网格"
         elif lane is None:
-            letter, owner, label = "E", self.stations[d.code], "enforcement grids"
+            letter, owner = "E", self.stations[d.code]
+            label, title = "enforcement grids", "执法网格"
         else:
-            letter, owner, label = "M", self.safety, "metro and municipal enforcement grids"
+            letter, owner = "M", self.safety
+            label, title = "metro and municipal enforcement grids", "地铁市政执法网格"
         if part.status not in (PartitionStatus.ok, PartitionStatus.empty):  # for the CLI
             self.notes.append(f"{d.name_en} {label}: {part.message.render('en')}")
         width = max(2, len(str(len(part.groups))))
         for j, group in enumerate(part.groups, start=1):
             code = f"{d.abbr}-{letter}{j:0{width}d}"
-            grid = Grid(code=code, name=f"{d.name}{label}{j:0{width}d}", kind=kind,
+            grid = Grid(code=code, name=f"{d.name}{title}{j:0{width}d}", kind=kind,
                         district_id=self.district_ids[d.code], unit_id=owner.id)  # fmt: skip
             self.grids.append(_GridPlan(d, kind, code, owner, list(group), grid))
 
