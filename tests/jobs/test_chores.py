@@ -123,3 +123,27 @@ def test_serves_embedded_worker_runs_the_chores(
     worker.start()
     worker.join(timeout=60)
     assert stop.is_set() and not worker.is_alive()
+
+
+def test_the_monthly_close_persists_through_the_chore_pass(
+    db: Session,
+    city: City,
+    settings: Settings,
+    factory: Callable[[], Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The assessment's monthly close commits through the pass, not by itself."""
+    from dustgrid.assessments import repository as assessment_repo
+    from dustgrid.assessments import tasks
+    from dustgrid.assessments.months import Month
+
+    monkeypatch.setattr(periodic, "CHORES", {"assessments.close": tasks.close_last_month})
+    assert scheduler.gc(factory, settings) == 1
+    from zoneinfo import ZoneInfo
+
+    today = datetime.now(UTC).astimezone(ZoneInfo(settings.timezone)).date()
+    last_month = str(Month.of(today).previous)
+    with factory() as fresh:
+        row = assessment_repo.month_row(fresh, last_month)
+        assert row is not None and row.state == "closed"
+    assert scheduler.gc(factory, settings) == 0  # closed once

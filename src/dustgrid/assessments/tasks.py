@@ -15,9 +15,5 @@ from dustgrid.models import utcnow
 
 @periodic.chore("assessments.close")
 def close_last_month(session: Session, settings: Settings) -> int:
-    """1 when it closed the previous month now, else 0. Commits its own work: the
-    scheduler's chore pass (``jobs.scheduler.gc``) closes its session without committing."""
-    closed = close_previous(session, settings, utcnow())
-    if closed:
-        session.commit()
-    return closed
+    """1 when it closed the previous month now, else 0 (the chore pass commits)."""
+    return close_previous(session, settings, utcnow())
