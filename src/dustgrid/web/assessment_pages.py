@@ -19,11 +19,15 @@ from dustgrid.errors import Forbidden, Invalid
 from dustgrid.identity.roles import Role
 from dustgrid.models import utcnow
 from dustgrid.patrols.periods import monday_of, week_label
+from dustgrid.reports import archives
 from dustgrid.web.forms import attempt, flash, pop_flash
 from dustgrid.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 FLASH_KEY = "assessments_flash"
+
+# Kinds of party that are grid groups: their page lists the members (names lead to archives).
+GROUP_KINDS = frozenset({"officer_group", "inspector_group"})
 
 # Rules whose value is a rate or a share (shown as a percentage); the rest count records.
 RATE_RULES = frozenset(
@@ -146,8 +150,9 @@ def party_page(
          "is_rate": item["rule"] in RATE_RULES}
         for item in party.score.items
     ]  # fmt: skip
+    members = archives.group_members(session, principal, party_id) if kind in GROUP_KINDS else []
     return render(
-        request, "assessments/party.html", party=party, items=items, kind=kind,
+        request, "assessments/party.html", party=party, items=items, kind=kind, members=members,
         may_appeal=svc.may_appeal(principal, party.score),
         may_decide=principal.role == Role.city_admin, flash=pop_flash(request, key=FLASH_KEY),
     )  # fmt: skip
