@@ -22,7 +22,7 @@ from dustgrid.reports import archives
 from dustgrid.reports import service as svc
 from dustgrid.reports.archives import MemberRecords, SiteRecords, photo_href
 from dustgrid.reports.models import MonthlyNotice
-from dustgrid.reports.notice import KINDS, Notice, title
+from dustgrid.reports.notice import KINDS, Notice, notice_of, title
 from dustgrid.reports.schemas import (
     ArchiveAlertOut,
     ArchiveCaseOut,
@@ -42,6 +42,7 @@ from dustgrid.reports.schemas import (
     MemberVisitOut,
     NoticeOut,
     NoticeSummaryOut,
+    PublishIn,
     RankingOut,
     RankOut,
     SensorMonthOut,
@@ -136,6 +137,20 @@ def notices(session: DbSession, principal: CurrentPrincipal) -> list[NoticeSumma
         )  # fmt: skip
         for r in rows
     ]
+
+
+@router.post(
+    "/notices",
+    response_model=NoticeOut,
+    status_code=201,
+    summary="Publish a month's notice as the records stand now (L1); every publication is kept",
+)
+def publish(
+    session: DbSession, principal: CurrentPrincipal, settings: AppSettings, body: PublishIn
+) -> NoticeOut:
+    row = svc.publish(session, principal, body.month, settings)
+    content = notice_of(row.content) if row.content else None
+    return _notice_out(content, principal.locale, row=row, publisher=principal.display_name)
 
 
 @router.get(

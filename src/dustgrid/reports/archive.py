@@ -29,6 +29,7 @@ from dustgrid.xlsx import append_row, safe_text
 PHOTOS_PER_ROW: Final = 4
 THUMB_PX: Final = 400
 THUMB_JPEG_QUALITY: Final = 75
+THUMB_MAX_HEIGHT_MM: Final = 48  # a portrait photo is not let run a row twice as tall
 PHOTO_HEADERS: Final = ["reports.col.inspection", "reports.col.time", "reports.col.item",
                         "reports.col.file", "reports.col.link"]  # fmt: skip
 
@@ -127,13 +128,13 @@ def thumbnail(path: Path | None, px: int = THUMB_PX) -> tuple[bytes, int, int] |
         return None
 
 
-def _photo_cell(p: ArchivePhoto, size: float, body: ParagraphStyle) -> list[object]:
+def _photo_cell(p: ArchivePhoto, width: float, body: ParagraphStyle) -> list[object]:
     caption = Paragraph(_esc(p.caption()), body)
     thumb = thumbnail(p.path)
     if thumb is None:
         return [Paragraph(_esc(t("reports.archive.photo_missing")), body), caption]
     data, w, h = thumb
-    scale = size / max(w, h)
+    scale = min(width / w, THUMB_MAX_HEIGHT_MM * mm / h)
     return [Image(BytesIO(data), width=w * scale, height=h * scale), caption]
 
 

@@ -75,6 +75,10 @@ class NoticeOut(BaseModel):
     files: FilesOut
 
 
+class PublishIn(BaseModel):
+    month: str = Field(max_length=7, description="YYYY-MM")
+
+
 class DraftMonthOut(BaseModel):
     month: str
     assessment_state: str = Field(description="open | closed")

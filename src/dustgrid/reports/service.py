@@ -135,13 +135,14 @@ def notice_dir(settings: Settings, notice_id: int) -> Path:
 
 
 def publish(
-    session: Session, principal: Principal, month: Month, settings: Settings
+    session: Session, principal: Principal, month: Month | str, settings: Settings
 ) -> MonthlyNotice:
-    """L1 publishes MONTH's notice as the records stand: a new row, its files written
-    under ``var_dir``, audited."""
+    """L1 publishes MONTH's notice as the records stand: a new row with what it says, its
+    files written under ``var_dir``, audited. A month as text is read after the check."""
     if not may_publish(principal):
         raise Forbidden("reports.error.l1_only")
-    notice = monthly_notice(session, month, settings)
+    notice = monthly_notice(session, Month.parse(month) if isinstance(month, str) else month,
+                            settings)  # fmt: skip
     row = MonthlyNotice(
         month=notice.month, assessment_version=notice.version,
         assessment_state=notice.state, published_by_id=principal.user_id,
