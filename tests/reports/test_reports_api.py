@@ -111,9 +111,10 @@ def test_publish_list_read_and_download(
     db.commit()
     again = district.get(f"/api/v1/notices/{notice_id}").json()
     assert _figures(again)["reports.fig.cases_opened"] == "2"
-    assert _figures(admin.get(f"/api/v1/notices/drafts/{MONTH}").json())[
-        "reports.fig.cases_opened"
-    ] == "3"
+    assert (
+        _figures(admin.get(f"/api/v1/notices/drafts/{MONTH}").json())["reports.fig.cases_opened"]
+        == "3"
+    )
 
     # refusals: drafts and publishing are L1's; companies read no notices
     assert district.get("/api/v1/notices/drafts").status_code == 403
@@ -228,9 +229,7 @@ def test_member_archive_json_and_scope(
     assert api_as("off_hp1").get(f"/api/v1/archives/members/{member}").status_code == 200
     for who in ("d_shenhe", "off_hp2", "con_alpha", "prov_gamma"):
         assert api_as(who).get(f"/api/v1/archives/members/{member}").status_code == 404, who
-    assert (
-        api_as("d_shenhe").get(f"/api/v1/archives/members/{member}/file.pdf").status_code == 404
-    )
+    assert api_as("d_shenhe").get(f"/api/v1/archives/members/{member}/file.pdf").status_code == 404
     xlsx = api_as("off_hp1").get(f"/api/v1/archives/members/{member}/file.xlsx")
     assert xlsx.status_code == 200 and xlsx.content.startswith(b"PK")
     # accounts that are not grid members have no archive
