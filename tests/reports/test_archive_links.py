@@ -33,7 +33,7 @@ def test_grid_pages_link_members_in_scope(city: City, web_as: Web) -> None:
     page = admin.get(f"/grids/{city.grids['E-HP']}").text
     assert linked(page) == {u["off_hp1"], u["off_hp2"]}
     assert (
-        f'<a href="/archives/members/{u["off_hp1"]}" data-testid="member-archive">off_hp1</a>'
+        f'<a class="member-link" href="/archives/members/{u["off_hp1"]}" data-testid="member-archive">off_hp1</a>'
         in page
     )
     # a district: its own officers; not the third-party inspectors (no unit of its own)
