@@ -75,43 +75,46 @@ def _label(key: str, locale: str) -> str:
 # ---------------------------------------------------------------------------- notices
 
 
-def _notice_out(
-    n: Notice | None,
-    locale: str,
-    *,
-    row: MonthlyNotice | None = None,
-    publisher: str = "",
-) -> NoticeOut:
-    files = (FilesOut(pdf=f"/api/v1/notices/{row.id}/file.pdf",
-                      xlsx=f"/api/v1/notices/{row.id}/file.xlsx") if row is not None else
-             FilesOut(pdf=f"/api/v1/notices/drafts/{n.month}/file.pdf",
-                      xlsx=f"/api/v1/notices/drafts/{n.month}/file.xlsx") if n else
-             FilesOut(pdf="", xlsx=""))  # fmt: skip
-    month = row.month if row is not None else n.month if n else ""
+def _content(n: Notice | None, locale: str) -> dict[str, Any]:
+    """What a notice says, labels in ``locale``; empty when it was not kept."""
+    if n is None:
+        return {"content_kept": False, "title": "", "figures": [], "rankings": [], "red": [],
+                "black": []}  # fmt: skip
+    rankings = [
+        RankingOut(kind=kind, label=_label(f"assessments.kind.{kind}", locale), rows=[
+            RankOut(rank=r.rank, name=r.name, score=r.score, lost=r.lost,
+                    consequence=r.consequence,
+                    consequence_label=_label(f"assessments.consequence.{r.consequence}", locale)
+                    if r.consequence else "")
+            for r in n.rankings.get(kind, [])])
+        for kind in KINDS
+    ]  # fmt: skip
+    return {
+        "content_kept": True,
+        "title": title(n),
+        "figures": [FigureOut(key=k, label=_label(k, locale), value=v) for k, v in n.figures],
+        "rankings": rankings,
+        "red": list(n.red),
+        "black": [BlackOut(name=name, records=k) for name, k in n.black],
+    }
+
+
+def _published_out(row: MonthlyNotice, n: Notice | None, locale: str, publisher: str) -> NoticeOut:
+    base = f"/api/v1/notices/{row.id}"
     return NoticeOut(
-        id=row.id if row is not None else None,
-        draft=row is None,
-        month=month,
-        assessment_version=row.assessment_version if row is not None else n.version if n else 0,
-        assessment_state=row.assessment_state if row is not None else n.state if n else "open",
-        published_at=row.published_at if row is not None else None,
-        published_by=publisher,
-        content_kept=n is not None,
-        title=title(n) if n else "",
-        figures=[FigureOut(key=k, label=_label(k, locale), value=v) for k, v in n.figures]
-        if n else [],
-        rankings=[
-            RankingOut(kind=kind, label=_label(f"assessments.kind.{kind}", locale), rows=[
-                RankOut(rank=r.rank, name=r.name, score=r.score, lost=r.lost,
-                        consequence=r.consequence,
-                        consequence_label=_label(f"assessments.consequence.{r.consequence}",
-                                                 locale) if r.consequence else "")
-                for r in n.rankings.get(kind, [])])
-            for kind in KINDS
-        ] if n else [],
-        red=list(n.red) if n else [],
-        black=[BlackOut(name=name, records=k) for name, k in n.black] if n else [],
-        files=files,
+        id=row.id, draft=False, month=row.month, assessment_version=row.assessment_version,
+        assessment_state=row.assessment_state, published_at=row.published_at,
+        published_by=publisher, files=FilesOut(pdf=f"{base}/file.pdf", xlsx=f"{base}/file.xlsx"),
+        **_content(n, locale),
+    )  # fmt: skip
+
+
+def _draft_out(n: Notice, locale: str) -> NoticeOut:
+    base = f"/api/v1/notices/drafts/{n.month}"
+    return NoticeOut(
+        id=None, draft=True, month=n.month, assessment_version=n.version,
+        assessment_state=n.state, published_at=None, published_by="",
+        files=FilesOut(pdf=f"{base}/file.pdf", xlsx=f"{base}/file.xlsx"), **_content(n, locale),
     )  # fmt: skip
 
 
@@ -150,7 +153,7 @@ def publish(
 ) -> NoticeOut:
     row = svc.publish(session, principal, body.month, settings)
     content = notice_of(row.content) if row.content else None
-    return _notice_out(content, principal.locale, row=row, publisher=principal.display_name)
+    return _published_out(row, content, principal.locale, principal.display_name)
 
 
 @router.get(
@@ -181,7 +184,7 @@ def drafts(session: DbSession, principal: CurrentPrincipal) -> list[DraftMonthOu
 def draft(
     session: DbSession, principal: CurrentPrincipal, settings: AppSettings, month: MonthPath
 ) -> NoticeOut:
-    return _notice_out(svc.draft(session, principal, month, settings), principal.locale)
+    return _draft_out(svc.draft(session, principal, month, settings), principal.locale)
 
 
 @router.get(
@@ -209,8 +212,7 @@ def draft_file(
 def notice(session: DbSession, principal: CurrentPrincipal, notice_id: Id) -> NoticeOut:
     row, content = svc.published_notice(session, principal, notice_id)
     names = svc.publisher_names(session, [row])
-    return _notice_out(content, principal.locale, row=row,
-                       publisher=names.get(row.published_by_id or 0, ""))  # fmt: skip
+    return _published_out(row, content, principal.locale, names.get(row.published_by_id or 0, ""))
 
 
 @router.get(

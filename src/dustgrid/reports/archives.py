@@ -300,6 +300,15 @@ KINDS: Final[dict[str, tuple[ArchiveBuilder, str]]] = {
 }
 
 
+def archive_of(
+    session: Session, principal: Principal, settings: Settings, kind: str, item_id: int
+) -> Archive:
+    """The archive of a site or member (``kind``: a key of :data:`KINDS`), in scope."""
+    if kind not in KINDS:
+        raise NotFound("reports.error.archive_not_found")
+    return KINDS[kind][0](session, principal, item_id, settings)
+
+
 def archive_file(
     session: Session,
     principal: Principal,
@@ -311,11 +320,9 @@ def archive_file(
 ) -> tuple[str, bytes]:
     """(file name, content) of a site's or member's archive as .pdf or .xlsx, in scope;
     ``base_url`` makes the photo addresses of the workbook links."""
-    if kind not in KINDS:
-        raise NotFound("reports.error.archive_not_found")
     if ext not in EXTENSIONS:
         raise NotFound("reports.error.archive_format", ext=ext)
-    build, stem = KINDS[kind]
-    archive = build(session, principal, item_id, settings)
+    archive = archive_of(session, principal, settings, kind, item_id)
+    stem = KINDS[kind][1]
     content = archive_pdf(archive) if ext == "pdf" else archive_xlsx(archive, base_url)
     return f"{stem}-{item_id}.{ext}", content

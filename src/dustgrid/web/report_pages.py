@@ -1,5 +1,5 @@
 """The monthly notice pages (月通报): published notices for the officials, and L1's
-preview and publish."""
+preview and publish; the electronic archive pages (电子档案) of sites and grid members."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from dustgrid.assessments.months import Month
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
 from dustgrid.bounds import Id
-from dustgrid.errors import Forbidden, Invalid, NotFound
+from dustgrid.errors import Forbidden, Invalid
 from dustgrid.models import utcnow
 from dustgrid.reports import archives
 from dustgrid.reports import service as svc
@@ -109,10 +109,7 @@ def archive_page(
     kind: str,
     item_id: Id,
 ) -> Response:
-    if kind not in archives.KINDS:
-        raise NotFound("reports.error.archive_not_found")
-    build, _ = archives.KINDS[kind]
-    archive = build(session, principal, item_id, settings)
+    archive = archives.archive_of(session, principal, settings, kind, item_id)
     return render(request, "reports/archive.html", archive=archive,
                   base=f"/archives/{kind}/{item_id}")  # fmt: skip
 
