@@ -57,6 +57,7 @@ from dustgrid.notifications.api import router as notifications_router
 from dustgrid.org.api import router as org_router
 from dustgrid.overview.api import router as overview_router
 from dustgrid.patrols.api import router as patrols_router
+from dustgrid.reports.api import router as reports_router
 from dustgrid.sites.api import router as sites_router
 from dustgrid.telemetry.api import router as telemetry_router
 from dustgrid.trajectories.api import router as trajectories_router
@@ -330,6 +331,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(grids_router)
     app.include_router(patrols_router)
     app.include_router(assessments_router)
+    app.include_router(reports_router)
     app.include_router(pages_router)
     app.include_router(overview_router)
     app.include_router(overview_pages_router)

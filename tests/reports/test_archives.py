@@ -1,30 +1,72 @@
-"""Site archives: visits with photos, cases, grades, alerts, offline periods, as a page and
-as .xlsx and PDF, in the reader's scope."""
+"""Site archives: visits with their photos, cases, grades, alerts, offline periods, as a
+page and as .xlsx and PDF (photos as thumbnails), in the reader's scope."""
 
 from __future__ import annotations
 
 import io
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
+from PIL import Image
 from sqlalchemy.orm import Session
 
 from dustgrid.assessments import service as assess
 from dustgrid.assessments.months import Month
 from dustgrid.config import Settings
+from dustgrid.reports.archive import (
+    PHOTOS_PER_ROW,
+    THUMB_PX,
+    Archive,
+    ArchivePhoto,
+    Section,
+    archive_pdf,
+    thumbnail,
+)
 from dustgrid.reports.archives import coverage_rows
 from dustgrid.reports.figures import monthly_stats
-from tests.assessments.helpers import AFTER, MONTH, build_november
+from tests.assessments.helpers import AFTER, MONTH, build_november, local
 from tests.fixtures.city import City
+from tests.reports.photos import BLUE, RED, add_photo, jpeg
 
 Web = Callable[[str], TestClient]
 
 
-def test_site_archive_page_and_files(db: Session, city: City, web_as: Web) -> None:
-    build_november(db, city)
+def _pdf_text(pdf: bytes) -> str:
+    doc = pdfium.PdfDocument(pdf)
+    return "".join(doc[i].get_textpage().get_text_range() for i in range(len(doc)))
+
+
+def _images(pdf: bytes) -> list[tuple[int, Image.Image]]:
+    """(page index, the page rendered to a picture) of every page carrying an image."""
+    doc = pdfium.PdfDocument(pdf)
+    out = []
+    for i in range(len(doc)):
+        page = doc[i]
+        if any(True for _ in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE])):
+            out.append((i, page.render(scale=1).to_pil().convert("RGB")))
+    return out
+
+
+def _share(image: Image.Image, color: tuple[int, int, int]) -> float:
+    """The share of the picture's pixels close to ``color``."""
+    data = image.tobytes()
+    near = sum(1 for i in range(0, len(data), 3)
+               if all(abs(data[i + k] - color[k]) < 40 for k in range(3)))  # fmt: skip
+    return near / (image.width * image.height)
+
+
+def test_site_archive_page_and_files(
+    db: Session, city: City, settings: Settings, web_as: Web
+) -> None:
+    ids = build_november(db, city)
+    visit = ids["visit"]
+    red = add_photo(db, settings, visit, color=RED, item_code="hoarding", taken=local(3, 9))
+    blue = add_photo(db, settings, visit, color=BLUE)
     db.commit()
     site = city.sites["HP-001"]
     admin = web_as("admin")
@@ -34,6 +76,19 @@ def test_site_archive_page_and_files(db: Session, city: City, web_as: Web) -> No
     html = page.text
     assert "工地电子档案" in html and "巡查记录" in html and "评定历史" in html
     assert "设备离线时段" in html and not re.search(r">[^<]*reports\.[a-z_]+", html)
+    # the photos: thumbnails of the visit, each linking to the watermarked copy
+    assert "巡查照片" in html and f'data-visit="{visit}"' in html
+    for photo in (red, blue):
+        href = f"/api/v1/inspections/{visit}/photos/{photo.id}"
+        assert f'<a href="{href}"' in html and f'<img src="{href}"' in html
+    assert "围挡连续设置" in html and "巡查整体" in html  # the item, or the visit as a whole
+    shown = admin.get(f"/api/v1/inspections/{visit}/photos/{red.id}")
+    assert shown.status_code == 200 and shown.headers["content-type"] == "image/jpeg"
+    # the photo is scoped like the visit: the site's contractor sees it, another not
+    assert (
+        web_as("con_alpha").get(f"/api/v1/inspections/{visit}/photos/{red.id}").status_code == 200
+    )
+    assert web_as("d_shenhe").get(f"/api/v1/inspections/{visit}/photos/{red.id}").status_code == 404
 
     xlsx = admin.get(f"/archives/sites/{site}/file.xlsx")
     assert xlsx.status_code == 200
@@ -41,6 +96,7 @@ def test_site_archive_page_and_files(db: Session, city: City, web_as: Web) -> No
     assert wb.sheetnames == [
         "基本信息",
         "巡查记录",
+        "巡查照片",
         "案件",
         "评定历史",
         "告警",
@@ -48,23 +104,73 @@ def test_site_archive_page_and_files(db: Session, city: City, web_as: Web) -> No
         "月度监测统计",
     ]
     visits = list(wb["巡查记录"].iter_rows(values_only=True))
-    assert visits[0] == ("编号", "时间", "方式", "结果", "照片数")
-    assert len(visits) > 1  # the officer's November visit
-    assert "inspections." not in str(visits[1][2]) + str(visits[1][3])  # words, not keys
+    assert visits[0] == ("编号", "时间", "巡查人", "方式", "结果", "照片数")
+    assert visits[1][0] == visit and visits[1][2] == "off_hp1" and visits[1][5] == 2
+    assert "inspections." not in str(visits[1][3]) + str(visits[1][4])  # words, not keys
+    photos = list(wb["巡查照片"].iter_rows(values_only=True))
+    assert photos[0] == ("巡查编号", "时间", "检查项", "文件名", "链接")
+    assert len(photos) == 3  # one row per photo
+    by_item = {row[2]: row for row in photos[1:]}
+    assert by_item["围挡连续设置"][:2] == (visit, "2026-11-03 09:00")
+    assert by_item["围挡连续设置"][3] == f"{red.sha256}.jpg"
+    link = f"http://testserver/api/v1/inspections/{visit}/photos/{red.id}"
+    assert by_item["围挡连续设置"][4] == link
+    cell = next(c for c in wb["巡查照片"]["E"] if c.value == link)
+    assert cell.hyperlink is not None and cell.hyperlink.target == link
+    assert by_item["巡查整体"][1] == "2026-11-03 09:00"  # no EXIF time: the check-in's
     cases = list(wb["案件"].iter_rows(values_only=True))
     assert len(cases) > 1  # the sensor case
 
     pdf = admin.get(f"/archives/sites/{site}/file.pdf")
     assert pdf.status_code == 200
-    doc = pdfium.PdfDocument(pdf.content)
-    text = "".join(doc[i].get_textpage().get_text_range() for i in range(len(doc)))
-    assert "工地电子档案" in text and "巡查记录" in text
+    text = _pdf_text(pdf.content)
+    assert "工地电子档案" in text and "巡查记录" in text and "巡查照片" in text
+    assert f"巡查 #{visit} · 2026-11-03 09:00 · 围挡连续设置" in text  # the captions
+    assert f"巡查 #{visit} · 2026-11-03 09:00 · 巡查整体" in text
+    pages = _images(pdf.content)
+    assert pages, "no image embedded"
+    _, picture = pages[0]
+    # both thumbnails are drawn, side by side on one page (scaled, each a few % of it)
+    assert 0.005 < _share(picture, RED) < 0.2 and 0.005 < _share(picture, BLUE) < 0.2
 
     # scope: the other district and the other contractor see nothing
     assert web_as("d_heping").get(f"/archives/sites/{site}").status_code == 200
     assert web_as("con_alpha").get(f"/archives/sites/{site}/file.pdf").status_code == 200
     assert web_as("d_shenhe").get(f"/archives/sites/{site}").status_code == 404
     assert web_as("con_beta").get(f"/archives/sites/{site}/file.xlsx").status_code == 404
+    assert admin.get(f"/archives/sites/{site}/file.doc").status_code == 404
+    assert admin.get(f"/archives/plants/{site}").status_code == 404
+
+
+def test_missing_photo_file_is_said_in_the_pdf(
+    db: Session, city: City, settings: Settings, web_as: Web
+) -> None:
+    ids = build_november(db, city)
+    add_photo(db, settings, ids["visit"], color=RED, on_disk=False)
+    db.commit()
+    pdf = web_as("admin").get(f"/archives/sites/{city.sites['HP-001']}/file.pdf")
+    assert pdf.status_code == 200
+    assert "照片文件缺失" in _pdf_text(pdf.content)
+    assert _images(pdf.content) == []
+
+
+def test_many_photos_run_four_to_a_row(city: City, settings: Settings, tmp_path: Path) -> None:
+    """Nine thumbnails: rows of four (4 + 4 + 1), each scaled to the same width."""
+    path = tmp_path / "p.jpg"
+    path.write_bytes(jpeg(BLUE, (1200, 900)))
+    photos = [ArchivePhoto(i, i, "2026-11-03 09:00", "2026-11-03 09:00", "", f"/p/{i}",
+                           "p.jpg", path) for i in range(1, 10)]  # fmt: skip
+    pdf = archive_pdf(Archive("工地电子档案：测试", [], [Section("reports.archive.photos",
+                                                          [], photos=photos)]))  # fmt: skip
+    doc = pdfium.PdfDocument(pdf)
+    boxes = [obj.get_bounds() for i in range(len(doc))
+             for obj in doc[i].get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE])]  # fmt: skip
+    assert len(boxes) == 9
+    lefts = sorted({round(b[0]) for b in boxes})
+    assert len(lefts) == PHOTOS_PER_ROW
+    widths = {round(b[2] - b[0]) for b in boxes}
+    assert len(widths) == 1 and widths.pop() < 842 / PHOTOS_PER_ROW  # scaled to its column
+    assert thumbnail(path) is not None and max(thumbnail(path)[1:]) == THUMB_PX  # type: ignore[index]
 
 
 def test_member_archive_page_and_files(

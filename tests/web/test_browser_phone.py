@@ -137,3 +137,52 @@ def test_assessment_pages_fit_a_phone(phone: Any, live_server: Any) -> None:
     phone.locator("[data-testid=appeal-open]").first.click()
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], phone.evaluate(OVERFLOW)
+
+
+def test_archive_pages_fit_a_phone(phone: Any, live_server: Any) -> None:
+    """A district official opens an officer's archive from the grid page, and a site's
+    archive whose visit photos load as thumbnails linking to the full photo."""
+    from sqlalchemy import select
+
+    from dustgrid.assessments import service as assessments
+    from dustgrid.assessments.months import Month
+    from dustgrid.inspections.models import Inspection, InspectionPhoto
+    from tests.assessments.helpers import AFTER, build_november
+    from tests.reports.photos import BLUE, RED, add_photo
+
+    engine = make_engine(live_server.settings.database_url)
+    city = live_server.city
+    with Session(engine) as s:
+        if assessments.repo.month_row(s, "2026-11") is None:
+            build_november(s, city)
+            assessments.close(s, Month(2026, 11), live_server.settings, now=AFTER)
+        visit = s.scalars(select(Inspection.id).where(Inspection.idempotency_key
+                                                      == "assess-visit-1")).one()  # fmt: skip
+        if not s.scalars(
+            select(InspectionPhoto).where(InspectionPhoto.inspection_id == visit)
+        ).all():
+            add_photo(s, live_server.settings, visit, color=RED, item_code="hoarding")
+            add_photo(s, live_server.settings, visit, color=BLUE)
+        s.commit()
+    engine.dispose()
+    base = live_server.url
+    login(phone, base, "d_heping")
+    fits(phone, f"{base}/grids/{city.grids['E-HP']}")
+    phone.locator("[data-testid=member-archive]", has_text="off_hp1").click()
+    phone.wait_for_url(f"{base}/archives/members/{city.users['off_hp1']}")
+    assert phone.locator("h1").inner_text() == "网格员电子档案：off_hp1"
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], phone.evaluate(OVERFLOW)
+
+    fits(phone, f"{base}/archives/sites/{city.sites['HP-001']}")
+    thumbs = phone.locator("[data-testid=archive-photo]")
+    assert thumbs.count() == 2
+    for i in range(2):
+        thumbs.nth(i).scroll_into_view_if_needed()
+        phone.wait_for_function(
+            "e => e.complete && e.naturalWidth > 0", arg=thumbs.nth(i).element_handle()
+        )
+        box = thumbs.nth(i).bounding_box()
+        assert box is not None and box["width"] < PHONE["width"] / 2  # a thumbnail
+    href = thumbs.first.evaluate("e => e.closest('a').href")
+    assert phone.request.get(href).headers["content-type"] == "image/jpeg"

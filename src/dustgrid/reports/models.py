@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import JSON, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dustgrid.models import Base, UTCDateTime, utcnow
@@ -25,3 +26,7 @@ class MonthlyNotice(Base):
     published_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True
     )
+    # What the notice said when published (``notice.notice_dict``: key figures, rankings,
+    # red and black lists), so the API shows the published figures, not today's records.
+    # None for publications made before it was kept (migration 0028): their files only.
+    content: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from io import BytesIO
-from typing import Final
+from typing import Any, Final
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
@@ -50,6 +50,28 @@ class Notice:
     rankings: dict[str, list[RankRow]] = field(default_factory=dict)
     red: list[str] = field(default_factory=list)  # enterprise names (红榜)
     black: list[tuple[str, int]] = field(default_factory=list)  # (enterprise, bad records)
+
+
+def notice_dict(n: Notice) -> dict[str, Any]:
+    """The notice as JSON-able data (kept with a publication); :func:`notice_of` reads it."""
+    return {
+        "month": n.month, "state": n.state, "version": n.version,
+        "figures": [[k, v] for k, v in n.figures],
+        "rankings": {kind: [[r.rank, r.name, r.score, r.lost, r.consequence] for r in rows]
+                     for kind, rows in n.rankings.items()},
+        "red": list(n.red), "black": [[name, records] for name, records in n.black],
+    }  # fmt: skip
+
+
+def notice_of(d: dict[str, Any]) -> Notice:
+    return Notice(
+        month=str(d["month"]), state=str(d["state"]), version=int(d["version"]),
+        figures=[(str(k), str(v)) for k, v in d.get("figures", [])],
+        rankings={str(kind): [RankRow(int(r[0]), str(r[1]), float(r[2]), float(r[3]), str(r[4]))
+                              for r in rows] for kind, rows in d.get("rankings", {}).items()},
+        red=[str(name) for name in d.get("red", [])],
+        black=[(str(name), int(n)) for name, n in d.get("black", [])],
+    )  # fmt: skip
 
 
 def t(key: str) -> str:

@@ -67,6 +67,23 @@ def notice(session: Session, notice_id: int) -> MonthlyNotice | None:
     return session.get(MonthlyNotice, notice_id)
 
 
+def assessed_months(session: Session) -> list[AssessmentMonth]:
+    """Months with scores (version 1 or later), newest first."""
+    stmt = (
+        select(AssessmentMonth)
+        .where(AssessmentMonth.version > 0)
+        .order_by(AssessmentMonth.month.desc())
+    )
+    return list(session.scalars(stmt))
+
+
+def user_names(session: Session, user_ids: list[int]) -> dict[int, str]:
+    if not user_ids:
+        return {}
+    stmt = select(User.id, User.display_name).where(User.id.in_(user_ids))
+    return {uid: name for uid, name in session.execute(stmt)}
+
+
 def add(session: Session, row: object) -> None:
     session.add(row)
     session.flush()
@@ -75,20 +92,26 @@ def add(session: Session, row: object) -> None:
 # ---------------------------------------------------------------------------- archives
 
 
-def site_inspections(session: Session, site_id: int) -> list[tuple[Inspection, int]]:
-    """The site's visits with their photo counts, newest first."""
-    photos = (
-        select(InspectionPhoto.inspection_id, func.count().label("n"))
-        .group_by(InspectionPhoto.inspection_id)
-        .subquery()
-    )
+def site_inspections(session: Session, site_id: int) -> list[tuple[Inspection, str]]:
+    """The site's visits with the inspector's name, newest first."""
     stmt = (
-        select(Inspection, func.coalesce(photos.c.n, 0))
-        .outerjoin(photos, photos.c.inspection_id == Inspection.id)
+        select(Inspection, User.display_name)
+        .join(User, User.id == Inspection.inspector_id)
         .where(Inspection.site_id == site_id)
         .order_by(Inspection.checked_in_at.desc(), Inspection.id.desc())
     )
-    return [(i, int(n)) for i, n in session.execute(stmt)]
+    return [(i, name) for i, name in session.execute(stmt)]
+
+
+def site_photos(session: Session, site_id: int) -> list[InspectionPhoto]:
+    """Every photo of the site's visits, in the order they were taken within a visit."""
+    stmt = (
+        select(InspectionPhoto)
+        .join(Inspection, Inspection.id == InspectionPhoto.inspection_id)
+        .where(Inspection.site_id == site_id)
+        .order_by(InspectionPhoto.inspection_id, InspectionPhoto.id)
+    )
+    return list(session.scalars(stmt))
 
 
 def site_cases(session: Session, site_id: int) -> list[Case]:
@@ -129,6 +152,30 @@ def member(session: Session, user_id: int) -> tuple[User, OrgUnit | None] | None
     )
     row = session.execute(stmt).first()
     return None if row is None else (row[0], row[1])
+
+
+def members_districts(session: Session, user_ids: list[int]) -> list[tuple[int, int | None]]:
+    """(user id, their unit's district) of the grid members (officers, inspectors) among
+    ``user_ids``; other accounts are left out."""
+    if not user_ids:
+        return []
+    stmt = (
+        select(User.id, OrgUnit.district_id)
+        .outerjoin(OrgUnit, OrgUnit.id == User.org_unit_id)
+        .where(User.id.in_(user_ids), User.role.in_([Role.officer, Role.inspector]))
+    )
+    return [(uid, district) for uid, district in session.execute(stmt)]
+
+
+def group_members(session: Session, group_id: int) -> list[tuple[int, str]]:
+    """(user id, name) of a grid group's current members, by name."""
+    stmt = (
+        select(User.id, User.display_name)
+        .join(GridGroupMember, GridGroupMember.user_id == User.id)
+        .where(GridGroupMember.group_id == group_id)
+        .order_by(User.display_name, User.id)
+    )
+    return [(uid, name) for uid, name in session.execute(stmt)]
 
 
 def member_visits(session: Session, user_id: int) -> list[tuple[Inspection, str, int]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Final
@@ -24,7 +25,16 @@ from dustgrid.models import utcnow
 from dustgrid.reports import figures as fig
 from dustgrid.reports import repository as repo
 from dustgrid.reports.models import MonthlyNotice
-from dustgrid.reports.notice import KINDS, Notice, RankRow, notice_pdf, notice_xlsx, t
+from dustgrid.reports.notice import (
+    KINDS,
+    Notice,
+    RankRow,
+    notice_dict,
+    notice_of,
+    notice_pdf,
+    notice_xlsx,
+    t,
+)
 
 
 def rankings(scores: Sequence[AssessmentScore]) -> dict[str, list[RankRow]]:
@@ -102,6 +112,8 @@ def write_notice(notice: Notice, out: Path) -> tuple[Path, Path]:
 
 # ---------------------------------------------------------------------------- publishing
 
+FILE_TYPES: Final = ("pdf", "xlsx")
+
 # Roles that read published notices (the officials they are circulated to); contractors
 # and providers see their own records elsewhere.
 READERS: Final = frozenset(
@@ -123,16 +135,18 @@ def notice_dir(settings: Settings, notice_id: int) -> Path:
 
 
 def publish(
-    session: Session, principal: Principal, month: Month, settings: Settings
+    session: Session, principal: Principal, month: Month | str, settings: Settings
 ) -> MonthlyNotice:
-    """L1 publishes MONTH's notice as the records stand: a new row, its files written
-    under ``var_dir``, audited."""
+    """L1 publishes MONTH's notice as the records stand: a new row with what it says, its
+    files written under ``var_dir``, audited. A month as text is read after the check."""
     if not may_publish(principal):
         raise Forbidden("reports.error.l1_only")
-    notice = monthly_notice(session, month, settings)
+    notice = monthly_notice(session, Month.parse(month) if isinstance(month, str) else month,
+                            settings)  # fmt: skip
     row = MonthlyNotice(
         month=notice.month, assessment_version=notice.version,
         assessment_state=notice.state, published_by_id=principal.user_id,
+        content=notice_dict(notice),
     )  # fmt: skip
     repo.add(session, row)
     write_notice(notice, notice_dir(settings, row.id))
@@ -151,6 +165,23 @@ def published(session: Session, principal: Principal) -> list[MonthlyNotice]:
     return repo.notices(session)
 
 
+def published_notice(
+    session: Session, principal: Principal, notice_id: int
+) -> tuple[MonthlyNotice, Notice | None]:
+    """A publication and what it said (None when published before that was kept)."""
+    if not may_read(principal):
+        raise Forbidden("reports.error.not_reader")
+    row = repo.notice(session, notice_id)
+    if row is None:
+        raise NotFound("reports.error.not_found")
+    return row, notice_of(row.content) if row.content else None
+
+
+def publisher_names(session: Session, rows: Sequence[MonthlyNotice]) -> dict[int, str]:
+    ids = sorted({r.published_by_id for r in rows if r.published_by_id is not None})
+    return repo.user_names(session, ids)
+
+
 def notice_file(
     session: Session, principal: Principal, settings: Settings, notice_id: int, ext: str
 ) -> tuple[str, bytes]:
@@ -158,10 +189,66 @@ def notice_file(
     if not may_read(principal):
         raise Forbidden("reports.error.not_reader")
     row = repo.notice(session, notice_id)
-    if row is None or ext not in ("xlsx", "pdf"):
+    if row is None or ext not in FILE_TYPES:
         raise NotFound("reports.error.not_found")
     name = f"monthly-notice-{row.month}.{ext}"
     path = notice_dir(settings, row.id) / name
     if not path.is_file():
         raise NotFound("reports.error.not_found")
     return name, path.read_bytes()
+
+
+# ---------------------------------------------------------------------------- drafts (L1)
+
+
+@dataclass(frozen=True, slots=True)
+class DraftMonth:
+    """An assessed month as L1 sees it before publishing: is its latest publication (if
+    any) of the assessment's current version?"""
+
+    month: str
+    state: str  # open | closed
+    version: int  # the assessment's current version
+    published_id: int | None  # the latest publication of the month
+    published_version: int | None  # the assessment version it was made from
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.published_version == self.version
+
+
+def drafts(session: Session, principal: Principal) -> list[DraftMonth]:
+    """Every assessed month, newest first, with its latest publication (L1 only)."""
+    if not may_publish(principal):
+        raise Forbidden("reports.error.l1_only")
+    latest: dict[str, MonthlyNotice] = {}
+    for row in repo.notices(session):  # newest publication of a month first
+        latest.setdefault(row.month, row)
+    out = []
+    for m in repo.assessed_months(session):
+        pub = latest.get(m.month)
+        out.append(DraftMonth(m.month, m.state, m.version, pub.id if pub else None,
+                              pub.assessment_version if pub else None))  # fmt: skip
+    return out
+
+
+def draft(session: Session, principal: Principal, month: str, settings: Settings) -> Notice:
+    """MONTH's (``YYYY-MM``) notice as it would be published now (L1 only; checked before
+    the month is read)."""
+    if not may_publish(principal):
+        raise Forbidden("reports.error.l1_only")
+    return monthly_notice(session, Month.parse(month), settings)
+
+
+def draft_file(
+    session: Session, principal: Principal, settings: Settings, month: str, ext: str
+) -> tuple[str, bytes]:
+    """(file name, content) of MONTH's (``YYYY-MM``) draft notice as .pdf or .xlsx (L1
+    only; checked before the month is read)."""
+    if not may_publish(principal):
+        raise Forbidden("reports.error.l1_only")
+    if ext not in FILE_TYPES:
+        raise NotFound("reports.error.not_found")
+    notice = draft(session, principal, month, settings)
+    content = notice_pdf(notice) if ext == "pdf" else notice_xlsx(notice)
+    return f"monthly-notice-{notice.month}-draft.{ext}", content

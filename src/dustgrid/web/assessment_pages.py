@@ -19,6 +19,7 @@ from dustgrid.errors import Forbidden, Invalid
 from dustgrid.identity.roles import Role
 from dustgrid.models import utcnow
 from dustgrid.patrols.periods import monday_of, week_label
+from dustgrid.reports import archives
 from dustgrid.web.forms import attempt, flash, pop_flash
 from dustgrid.web.templating import render
 
@@ -27,6 +28,8 @@ FLASH_KEY = "assessments_flash"
 
 # Why a site's connect-before-waste gate was closed (devices.mandatory.GateReason)
 GATE_REASONS = frozenset({"nothing_connected", "no_video_connected", "no_monitor_connected"})
+# Kinds of party that are grid groups: their page lists the members (names lead to archives).
+GROUP_KINDS = frozenset({"officer_group", "inspector_group"})
 
 # Rules whose value is a rate or a share (shown as a percentage); the rest count records.
 RATE_RULES = frozenset(
@@ -157,8 +160,9 @@ def party_page(
          "is_rate": item["rule"] in RATE_RULES}
         for item in party.score.items
     ]  # fmt: skip
+    members = archives.group_members(session, principal, party_id) if kind in GROUP_KINDS else []
     return render(
-        request, "assessments/party.html", party=party, items=items, kind=kind,
+        request, "assessments/party.html", party=party, items=items, kind=kind, members=members,
         may_appeal=svc.may_appeal(principal, party.score),
         may_decide=principal.role == Role.city_admin, flash=pop_flash(request, key=FLASH_KEY),
     )  # fmt: skip

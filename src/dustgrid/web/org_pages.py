@@ -26,6 +26,7 @@ from dustgrid.org import service as org
 from dustgrid.org.models import UnitKind
 from dustgrid.org.schemas import UnitCreate, UnitNode
 from dustgrid.pagination import PageParams, page_params
+from dustgrid.reports import archives
 from dustgrid.web.forms import attempt, flash, pop_flash
 from dustgrid.web.templating import render, request_locale
 
@@ -151,6 +152,9 @@ def grid_list(
         coverage=layout.coverage(session, principal),
         writable_districts=_writable_districts(session, principal),
         can_write=principal.can(Perm.grid_write),
+        archive_ids=archives.readable_members(
+            session, principal, (m.user_id for g in page.items for m in g.members)
+        ),
         flash=pop_flash(request),
     )
 
@@ -199,6 +203,9 @@ def grid_page(
         eligible=grids.eligible_members(session, principal, grid),
         candidates=candidates,
         current_codes=grids.grid_codes(session, (c.current_grid_id for c in candidates)),
+        archive_ids=archives.readable_members(
+            session, principal, (m.user_id for g in detail.groups for m in g.members)
+        ),
         flash=pop_flash(request),
     )
 

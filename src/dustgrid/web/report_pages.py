@@ -1,5 +1,5 @@
 """The monthly notice pages (月通报): published notices for the officials, and L1's
-preview and publish."""
+preview and publish; the electronic archive pages (电子档案) of sites and grid members."""
 
 from __future__ import annotations
 
@@ -9,23 +9,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from dustgrid.assessments.months import Month
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
 from dustgrid.bounds import Id
-from dustgrid.errors import Forbidden, Invalid, NotFound
+from dustgrid.errors import Forbidden, Invalid
 from dustgrid.models import utcnow
 from dustgrid.reports import archives
 from dustgrid.reports import service as svc
-from dustgrid.reports.archive import archive_pdf, archive_xlsx
+from dustgrid.reports.api import file_response
 from dustgrid.reports.notice import KINDS as NOTICE_KINDS
-from dustgrid.reports.notice import notice_pdf, notice_xlsx
 from dustgrid.web.forms import attempt, flash, pop_flash
 from dustgrid.web.history import local_time
 from dustgrid.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 FLASH_KEY = "notices_flash"
-MEDIA = {
-    "pdf": "application/pdf",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
 
 
 def _month(text: str) -> tuple[Month, str]:
@@ -36,11 +31,6 @@ def _month(text: str) -> tuple[Month, str]:
         return Month.parse(text), ""
     except Invalid:
         return default, "reports.bad_month"
-
-
-def _file(name: str, ext: str, content: bytes) -> Response:
-    return Response(content, media_type=MEDIA[ext],
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
 
 
 @router.get("/notices", response_class=HTMLResponse)
@@ -77,13 +67,8 @@ def preview_page(
 def preview_file(
     session: DbSession, principal: CurrentPrincipal, settings: AppSettings, month: str, ext: str
 ) -> Response:
-    if not svc.may_publish(principal):
-        raise Forbidden("reports.error.l1_only")
-    if ext not in MEDIA:
-        raise Invalid("reports.error.not_found")
-    notice = svc.monthly_notice(session, Month.parse(month), settings)
-    content = notice_pdf(notice) if ext == "pdf" else notice_xlsx(notice)
-    return _file(f"monthly-notice-{notice.month}-draft.{ext}", ext, content)
+    name, content = svc.draft_file(session, principal, settings, month, ext)
+    return file_response(name, ext, content)
 
 
 @router.post("/notices/publish")
@@ -109,47 +94,38 @@ def notice_download(
     session: DbSession, principal: CurrentPrincipal, settings: AppSettings, notice_id: Id, ext: str
 ) -> Response:
     name, content = svc.notice_file(session, principal, settings, notice_id, ext)
-    return _file(name, ext, content)
+    return file_response(name, ext, content)
 
 
 # ---------------------------------------------------------------------------- archives
+# One page and one download for both kinds (``archives.KINDS``: sites, members).
 
 
-@router.get("/archives/sites/{site_id}", response_class=HTMLResponse)
-def site_archive_page(
-    request: Request, session: DbSession, principal: CurrentPrincipal, site_id: Id
+@router.get("/archives/{kind}/{item_id}", response_class=HTMLResponse)
+def archive_page(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    kind: str,
+    item_id: Id,
 ) -> Response:
-    archive = archives.site_archive(session, principal, site_id)
+    archive = archives.archive_of(session, principal, settings, kind, item_id)
     return render(request, "reports/archive.html", archive=archive,
-                  base=f"/archives/sites/{site_id}")  # fmt: skip
+                  base=f"/archives/{kind}/{item_id}")  # fmt: skip
 
 
-@router.get("/archives/sites/{site_id}/file.{ext}")
-def site_archive_file(
-    session: DbSession, principal: CurrentPrincipal, site_id: Id, ext: str
+@router.get("/archives/{kind}/{item_id}/file.{ext}")
+def archive_download(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    kind: str,
+    item_id: Id,
+    ext: str,
 ) -> Response:
-    if ext not in MEDIA:
-        raise NotFound("reports.error.not_found")
-    archive = archives.site_archive(session, principal, site_id)
-    content = archive_pdf(archive) if ext == "pdf" else archive_xlsx(archive)
-    return _file(f"site-archive-{site_id}.{ext}", ext, content)
-
-
-@router.get("/archives/members/{user_id}", response_class=HTMLResponse)
-def member_archive_page(
-    request: Request, session: DbSession, principal: CurrentPrincipal, user_id: Id
-) -> Response:
-    archive = archives.member_archive(session, principal, user_id)
-    return render(request, "reports/archive.html", archive=archive,
-                  base=f"/archives/members/{user_id}")  # fmt: skip
-
-
-@router.get("/archives/members/{user_id}/file.{ext}")
-def member_archive_file(
-    session: DbSession, principal: CurrentPrincipal, user_id: Id, ext: str
-) -> Response:
-    if ext not in MEDIA:
-        raise NotFound("reports.error.not_found")
-    archive = archives.member_archive(session, principal, user_id)
-    content = archive_pdf(archive) if ext == "pdf" else archive_xlsx(archive)
-    return _file(f"member-archive-{user_id}.{ext}", ext, content)
+    name, content = archives.archive_file(
+        session, principal, settings, kind, item_id, ext, base_url=str(request.base_url)
+    )
+    return file_response(name, ext, content)

@@ -37,6 +37,7 @@ from dustgrid.grids import service as grids
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm, Role
 from dustgrid.models import utcnow
+from dustgrid.reports import archives
 from dustgrid.web.forms import error_text, flash, pop_flash
 from dustgrid.web.history import readable_history
 from dustgrid.web.templating import render, request_locale
@@ -106,6 +107,7 @@ def users_page(
         role=chosen_role,
         unit_names={u.id: u.name for u in admin.units_in_scope(session, principal)},
         all_roles=list(Role),
+        archive_ids=archives.readable_members(session, principal, (u.id for u in users)),
         **_choices(session, principal),
     )
 
@@ -191,6 +193,7 @@ def _detail_page(
         is_self=user.id == principal.user_id,
         groups=grids.groups_of_member(session, principal, user),
         joinable=grids.joinable_groups(session, principal, user),
+        archive_ids=archives.readable_members(session, principal, [user.id]),
         **_choices(session, principal),
     )
 
