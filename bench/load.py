@@ -306,7 +306,7 @@ async def one_request(p: Person, kind: str, rng: random.Random) -> httpx.Respons
 
 
 async def inspection(p: Person, site: dict[str, Any]) -> httpx.Response:
-    """A whole visit: read the site's position, check in there, answer every item 'pass',
+    """A whole visit: read the site's position, check in there, answer every item "passed",
     submit. The time recorded is the whole visit's (four requests)."""
     detail = await p.api.get(f"/api/v1/sites/{site['id']}")  # the list has no coordinates
     if detail.status_code != 200:
@@ -320,7 +320,7 @@ async def inspection(p: Person, site: dict[str, Any]) -> httpx.Response:
     checklist = await p.api.get("/api/v1/checklist")
     if checklist.status_code != 200:
         return checklist
-    answers = [{"item_code": i["code"], "outcome": "pass"} for i in checklist.json()["items"]]
+    answers = [{"item_code": i["code"], "outcome": "passed"} for i in checklist.json()["items"]]
     return await p.api.post(
         f"/api/v1/inspections/{visit.json()['id']}/submit", json={"answers": answers}
     )
