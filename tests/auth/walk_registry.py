@@ -24,6 +24,7 @@ def walked_elsewhere() -> set[tuple[str, str]]:
     from tests.org import test_org_api
     from tests.overview import test_overview
     from tests.patrols import test_patrol_api
+    from tests.reports import test_reports_api
     from tests.telemetry import test_telemetry_api
     from tests.trajectories import test_traj_scope
     from tests.web import test_map_api, test_site_picker
@@ -50,6 +51,7 @@ def walked_elsewhere() -> set[tuple[str, str]]:
         test_site_picker,
         test_mandatory_job,
         test_traj_scope,
+        test_reports_api,
     )
     for module in modules:
         routes |= set(getattr(module, "WALKED", set()))

@@ -29,6 +29,21 @@ from tests.reports.photos import RED, add_photo
 Client = Callable[[str], TestClient]
 
 
+# The routes these tests walk for scope (tests/auth/walk_registry.py).
+WALKED = {
+    ("GET", "/api/v1/notices"),
+    ("POST", "/api/v1/notices"),
+    ("GET", "/api/v1/notices/drafts"),
+    ("GET", "/api/v1/notices/drafts/{month}"),
+    ("GET", "/api/v1/notices/drafts/{month}/file.{ext}"),
+    ("GET", "/api/v1/notices/{notice_id}"),
+    ("GET", "/api/v1/notices/{notice_id}/file.{ext}"),
+    ("GET", "/api/v1/archives/sites/{site_id}"),
+    ("GET", "/api/v1/archives/members/{user_id}"),
+    ("GET", "/api/v1/archives/{kind}/{item_id}/file.{ext}"),
+}
+
+
 def _closed_november(db: Session, city: City, settings: Settings) -> dict[str, int]:
     ids = build_november(db, city)
     assess.close(db, Month(2026, 11), settings, now=AFTER)
