@@ -4,6 +4,7 @@ a session or attempt is looked up by its own key."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 from dustgrid.auth.models import AuthSession, LoginAttempt, User
 from dustgrid.grids.models import Grid, GridGroup, GridGroupMember
 from dustgrid.org.models import OrgUnit
+from dustgrid.sites.models import Enterprise
 
 
 def live_session_counts(session: Session, now: datetime) -> dict[int, int]:
@@ -70,6 +72,18 @@ def member_grid_ids(session: Session, user_id: int) -> set[int]:
 def unit_grid_ids(session: Session, unit_id: int) -> set[int]:
     """Grids owned by a unit (a supervision station)."""
     return set(session.scalars(select(Grid.id).where(Grid.unit_id == unit_id)))
+
+
+def people_with_units(session: Session, user_ids: Collection[int]) -> list[Any]:
+    """``(user, unit, enterprise)`` of these accounts (unit and enterprise None when the
+    account has none), in one statement."""
+    stmt = (
+        select(User, OrgUnit, Enterprise)
+        .outerjoin(OrgUnit, OrgUnit.id == User.org_unit_id)
+        .outerjoin(Enterprise, Enterprise.id == User.enterprise_id)
+        .where(User.id.in_(user_ids))
+    )
+    return list(session.execute(stmt))
 
 
 # --- login attempts -------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -120,6 +121,16 @@ def load_principal(session: Session, user: User, *, ip: str = "") -> Principal:
         locale=user.locale,
         ip=ip,
     )
+
+
+def people_with_units(
+    session: Session, user_ids: Iterable[int]
+) -> list[tuple[User, OrgUnit | None, Enterprise | None]]:
+    """The accounts behind these ids with their unit or enterprise, read in one statement:
+    a page that names who did what (a case timeline, a change history) asks once for all
+    of them instead of once per person and once per unit."""
+    wanted = set(user_ids)
+    return repository.people_with_units(session, wanted) if wanted else []
 
 
 # --- login throttling: exponential back-off per client address and per user name ---------

@@ -45,5 +45,5 @@ def description(case: CaseDetail, locale: str) -> str:
 
 def timeline(session: Session, events: Sequence[EventOut], locale: str) -> list[TimelineEntry]:
     """The events of one case page, in order."""
-    person = people(session, locale)
+    person = people(session, locale, (e.actor_id for e in events))
     return [_entry(e, person(e.actor_id, e.actor_name), locale) for e in events]
