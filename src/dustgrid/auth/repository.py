@@ -8,13 +8,19 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy import ColumnElement, String, case, cast, delete, func, null, or_, select
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.models import AuthSession, LoginAttempt, User
 from dustgrid.grids.models import Grid, GridGroup, GridGroupMember
+from dustgrid.identity.roles import Role
 from dustgrid.org.models import OrgUnit
 from dustgrid.sites.models import Enterprise
+
+#: Who works the grids of their groups (officers, inspectors) and the unit level that owns
+#: grids (an L3 supervision station): the grids a request principal carries.
+GRID_MEMBER_ROLES = (Role.officer, Role.inspector)
+STATION_LEVEL = 3
 
 
 def live_session_counts(session: Session, now: datetime) -> dict[int, int]:
@@ -31,9 +37,29 @@ def live_session_counts(session: Session, now: datetime) -> dict[int, int]:
 
 
 def session_identity(session: Session, sid_hash: str) -> Any:
-    """The session row with this id hash joined to its account and the account's unit, in
-    one statement of plain columns (no ORM objects): every request runs it, so it costs one
-    round trip instead of three and no identity-map work. None when there is no such row."""
+    """The session row with this id hash joined to its account, the account's unit and the
+    grids it works (``grid_ids``: comma-separated, or None), in one statement of plain
+    columns (no ORM objects): every request runs it, so it costs one round trip instead of
+    four and no identity-map work. None when there is no such row.
+
+    The grids are those of the account's groups for an officer or inspector, those its unit
+    owns for the staff of an L3 station (``member_grid_ids`` and ``unit_grid_ids``)."""
+    member_grids = (
+        select(func.aggregate_strings(cast(GridGroup.grid_id, String), ","))
+        .join(GridGroupMember, GridGroupMember.group_id == GridGroup.id)
+        .where(GridGroupMember.user_id == AuthSession.user_id)
+        .scalar_subquery()
+    )
+    station_grids = (
+        select(func.aggregate_strings(cast(Grid.id, String), ","))
+        .where(Grid.unit_id == User.org_unit_id)
+        .scalar_subquery()
+    )
+    grid_ids = case(
+        (User.role.in_(GRID_MEMBER_ROLES), member_grids),
+        (OrgUnit.level == STATION_LEVEL, station_grids),
+        else_=null(),
+    )
     stmt = (
         select(
             AuthSession.user_id,
@@ -51,6 +77,7 @@ def session_identity(session: Session, sid_hash: str) -> Any:
             OrgUnit.level.label("unit_level"),
             OrgUnit.parent_id.label("parent_unit_id"),
             OrgUnit.district_id,
+            grid_ids.label("grid_ids"),
         )
         .join(User, User.id == AuthSession.user_id)
         .outerjoin(OrgUnit, OrgUnit.id == User.org_unit_id)

@@ -72,11 +72,7 @@ def identity_for_session(
     if not row.is_active or (row.is_demo and not settings.demo_mode):
         return None
     role = Role(row.role)
-    grid_ids: set[int] = set()
-    if role in (Role.officer, Role.inspector):
-        grid_ids = repository.member_grid_ids(session, row.user_id)
-    elif row.org_unit_id is not None and row.unit_level == 3:
-        grid_ids = repository.unit_grid_ids(session, row.org_unit_id)
+    grid_ids = {int(i) for i in row.grid_ids.split(",")} if row.grid_ids else set()
     principal = Principal(
         user_id=row.user_id,
         username=row.username,
@@ -103,9 +99,9 @@ def load_principal(session: Session, user: User, *, ip: str = "") -> Principal:
     """Resolve the user's unit, district and grids once per request."""
     unit = session.get(OrgUnit, user.org_unit_id) if user.org_unit_id else None
     grid_ids: set[int] = set()
-    if user.role in (Role.officer, Role.inspector):
+    if user.role in repository.GRID_MEMBER_ROLES:
         grid_ids = repository.member_grid_ids(session, user.id)
-    elif unit is not None and unit.level == 3:
+    elif unit is not None and unit.level == repository.STATION_LEVEL:
         grid_ids = repository.unit_grid_ids(session, unit.id)
     return Principal(
         user_id=user.id,

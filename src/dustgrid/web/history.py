@@ -110,10 +110,16 @@ class _Reader:
             self.users[gone] = None
 
     def read_names(self, wanted: Iterable[tuple[type[Base], int]]) -> None:
-        """Read the rows behind these ids, one statement per table, for :meth:`name_of`."""
+        """Read the rows behind these ids, one statement per table, for :meth:`name_of`
+        (rows the page has already read, such as the site's own grids, are not read again)."""
         by_model: dict[type[Base], set[int]] = defaultdict(set)
         for model, row_id in wanted:
-            if (model, row_id) not in self.names:
+            if (model, row_id) in self.names:
+                continue
+            row = self.session.identity_map.get(self.session.identity_key(model, row_id))
+            if row is not None:
+                self.names[(model, row_id)] = _display(row)
+            else:
                 by_model[model].add(row_id)
         for model, ids in by_model.items():
             for row in audit.rows_named_by_id(self.session, model, ids):
