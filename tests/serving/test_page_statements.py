@@ -1,7 +1,8 @@
 """How many SQL statements a site page and a case page send (issue 16: CPU per request).
 
-Every statement is a round trip and its rows' work; the pages used to send 12 (site) and
-17 (case) for a district admin, most of them one look-up per name shown (N+1). These
+Every statement is a round trip and its rows' work; in the cases below the pages used to
+send 14 (site) and 17 (case), most of them one look-up per name shown (N+1), and a case's
+timeline one more per person in it (21 for the longer one). These
 tests count them for a district admin on the test city and fail when a change sends more,
 so that a regression shows here rather than in a load test. When a change legitimately
 needs another statement, raise the constant and say why in its comment.

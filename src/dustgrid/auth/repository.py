@@ -8,7 +8,19 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, case, cast, delete, func, null, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    null,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.models import AuthSession, LoginAttempt, User
@@ -36,14 +48,8 @@ def live_session_counts(session: Session, now: datetime) -> dict[int, int]:
 # --- the request principal ------------------------------------------------------------------
 
 
-def session_identity(session: Session, sid_hash: str) -> Any:
-    """The session row with this id hash joined to its account, the account's unit and the
-    grids it works (``grid_ids``: comma-separated, or None), in one statement of plain
-    columns (no ORM objects): every request runs it, so it costs one round trip instead of
-    four and no identity-map work. None when there is no such row.
-
-    The grids are those of the account's groups for an officer or inspector, those its unit
-    owns for the staff of an L3 station (``member_grid_ids`` and ``unit_grid_ids``)."""
+def _session_identity_statement() -> Select[Any]:
+    """The statement of :func:`session_identity`, the session's id hash a parameter."""
     member_grids = (
         select(func.aggregate_strings(cast(GridGroup.grid_id, String), ","))
         .join(GridGroupMember, GridGroupMember.group_id == GridGroup.id)
@@ -60,7 +66,7 @@ def session_identity(session: Session, sid_hash: str) -> Any:
         (OrgUnit.level == STATION_LEVEL, station_grids),
         else_=null(),
     )
-    stmt = (
+    return (
         select(
             AuthSession.user_id,
             AuthSession.kind,
@@ -81,9 +87,24 @@ def session_identity(session: Session, sid_hash: str) -> Any:
         )
         .join(User, User.id == AuthSession.user_id)
         .outerjoin(OrgUnit, OrgUnit.id == User.org_unit_id)
-        .where(AuthSession.sid_hash == sid_hash)
+        .where(AuthSession.sid_hash == bindparam("sid_hash"))
     )
-    return session.execute(stmt).first()
+
+
+#: Built once per process: every request runs it, and building it (and its cache key) each
+#: time cost more CPU than sending it (bench/request_cpu.py --profile).
+_SESSION_IDENTITY = _session_identity_statement()
+
+
+def session_identity(session: Session, sid_hash: str) -> Any:
+    """The session row with this id hash joined to its account, the account's unit and the
+    grids it works (``grid_ids``: comma-separated, or None), in one statement of plain
+    columns (no ORM objects): every request runs it, so it costs one round trip instead of
+    four and no identity-map work. None when there is no such row.
+
+    The grids are those of the account's groups for an officer or inspector, those its unit
+    owns for the staff of an L3 station (``member_grid_ids`` and ``unit_grid_ids``)."""
+    return session.execute(_SESSION_IDENTITY, {"sid_hash": sid_hash}).first()
 
 
 def member_grid_ids(session: Session, user_id: int) -> set[int]:
