@@ -48,7 +48,7 @@ def live_session_counts(session: Session, now: datetime) -> dict[int, int]:
 # --- the request principal ------------------------------------------------------------------
 
 
-def _session_identity_statement() -> Select[Any]:
+def _session_identity_statement() -> Select[*tuple[Any, ...]]:
     """The statement of :func:`session_identity`, the session's id hash a parameter."""
     member_grids = (
         select(func.aggregate_strings(cast(GridGroup.grid_id, String), ","))
