@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -14,6 +14,7 @@ from dustgrid.audit import repository
 from dustgrid.audit.models import AuditEntry
 from dustgrid.i18n import Msg, localize, stored
 from dustgrid.identity.principal import Principal
+from dustgrid.models import Base
 
 SUMMARY_MAX = 255  # the width of ``AuditEntry.summary``
 
@@ -106,3 +107,10 @@ def entries_for(
     return repository.entries_of_entity(
         session, entity_type=entity_type, entity_id=entity_id, limit=limit
     )
+
+
+def rows_named_by_id(session: Session, model: type[Base], ids: Iterable[int]) -> list[Any]:
+    """The rows of ``model`` that entries name by id (``district_id: [3, 6]``), read in one
+    statement for a whole history instead of one per id."""
+    wanted = set(ids)
+    return repository.rows_by_ids(session, model, wanted) if wanted else []

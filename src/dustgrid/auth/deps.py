@@ -90,7 +90,8 @@ def get_principal(request: Request, session: Session, settings: Settings) -> Pri
 
     Both carry only a session id that is looked up in ``auth_session`` on every request
     (no cache), so a logout or "sign out everywhere" in any process takes effect at once.
-    One statement reads the session, the account and its unit (``identity_for_session``).
+    One statement reads the session, the account, its unit and its grids
+    (``identity_for_session``).
     """
     auth = request.headers.get("authorization", "")
     ip = client_ip(request)

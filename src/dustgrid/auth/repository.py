@@ -4,15 +4,35 @@ a session or attempt is looked up by its own key."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    null,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from dustgrid.auth.models import AuthSession, LoginAttempt, User
 from dustgrid.grids.models import Grid, GridGroup, GridGroupMember
+from dustgrid.identity.roles import Role
 from dustgrid.org.models import OrgUnit
+from dustgrid.sites.models import Enterprise
+
+#: Who works the grids of their groups (officers, inspectors) and the unit level that owns
+#: grids (an L3 supervision station): the grids a request principal carries.
+GRID_MEMBER_ROLES = (Role.officer, Role.inspector)
+STATION_LEVEL = 3
 
 
 def live_session_counts(session: Session, now: datetime) -> dict[int, int]:
@@ -28,47 +48,83 @@ def live_session_counts(session: Session, now: datetime) -> dict[int, int]:
 # --- the request principal ------------------------------------------------------------------
 
 
-#: The account and its unit, as plain columns: what a principal is built from
-#: (``auth.service.principal_of``), for a live session and for an account alike.
-_IDENTITY_COLUMNS = (
-    User.id.label("user_id"),
-    User.username,
-    User.display_name,
-    User.role,
-    User.org_unit_id,
-    User.enterprise_id,
-    User.locale,
-    User.is_active,
-    User.is_demo,
-    User.must_change_password,
-    OrgUnit.level.label("unit_level"),
-    OrgUnit.parent_id.label("parent_unit_id"),
-    OrgUnit.district_id,
-)
+def _identity_columns() -> tuple[Any, ...]:
+    """The account, its unit and the grids it works, as plain columns: what a principal is
+    built from (``auth.service.principal_of``), for a live session and for an account alike.
+
+    ``grid_ids`` (comma-separated, or None): the grids of the account's groups for an
+    officer or inspector, those its unit owns for the staff of an L3 station."""
+    member_grids = (
+        select(func.aggregate_strings(cast(GridGroup.grid_id, String), ","))
+        .join(GridGroupMember, GridGroupMember.group_id == GridGroup.id)
+        .where(GridGroupMember.user_id == User.id)
+        .scalar_subquery()
+    )
+    station_grids = (
+        select(func.aggregate_strings(cast(Grid.id, String), ","))
+        .where(Grid.unit_id == User.org_unit_id)
+        .scalar_subquery()
+    )
+    grid_ids = case(
+        (User.role.in_(GRID_MEMBER_ROLES), member_grids),
+        (OrgUnit.level == STATION_LEVEL, station_grids),
+        else_=null(),
+    )
+    return (
+        User.id.label("user_id"),
+        User.username,
+        User.display_name,
+        User.role,
+        User.org_unit_id,
+        User.enterprise_id,
+        User.locale,
+        User.is_active,
+        User.is_demo,
+        User.must_change_password,
+        OrgUnit.level.label("unit_level"),
+        OrgUnit.parent_id.label("parent_unit_id"),
+        OrgUnit.district_id,
+        grid_ids.label("grid_ids"),
+    )
+
+
+def _session_identity_statement() -> Select[Any]:
+    """The statement of :func:`session_identity`, the session's id hash a parameter."""
+    return (
+        select(AuthSession.kind, AuthSession.expires_at, *_identity_columns())
+        .join(User, User.id == AuthSession.user_id)
+        .outerjoin(OrgUnit, OrgUnit.id == User.org_unit_id)
+        .where(AuthSession.sid_hash == bindparam("sid_hash"))
+    )
+
+
+def _user_identity_statement() -> Select[Any]:
+    """The statement of :func:`user_identity`, the account's id a parameter."""
+    return (
+        select(*_identity_columns())
+        .outerjoin(OrgUnit, OrgUnit.id == User.org_unit_id)
+        .where(User.id == bindparam("user_id"))
+    )
+
+
+#: Built once per process: every request runs the first, and building it (and its cache key)
+#: each time cost more CPU than sending it (bench/request_cpu.py --profile).
+_SESSION_IDENTITY = _session_identity_statement()
+_USER_IDENTITY = _user_identity_statement()
 
 
 def session_identity(session: Session, sid_hash: str) -> Any:
-    """The session row with this id hash joined to its account and the account's unit, in
-    one statement of plain columns (no ORM objects): every request runs it, so it costs one
-    round trip instead of three and no identity-map work. None when there is no such row."""
-    stmt = (
-        select(AuthSession.kind, AuthSession.expires_at, *_IDENTITY_COLUMNS)
-        .join(User, User.id == AuthSession.user_id)
-        .outerjoin(OrgUnit, OrgUnit.id == User.org_unit_id)
-        .where(AuthSession.sid_hash == sid_hash)
-    )
-    return session.execute(stmt).first()
+    """The session row with this id hash joined to its account, the account's unit and the
+    grids it works, in one statement of plain columns (no ORM objects): every request runs
+    it, so it costs one round trip instead of four and no identity-map work. None when there
+    is no such row."""
+    return session.execute(_SESSION_IDENTITY, {"sid_hash": sid_hash}).first()
 
 
 def user_identity(session: Session, user_id: int) -> Any:
-    """The account with this id and its unit, as the same plain columns as
-    :func:`session_identity` (without the session's); None when there is no such account."""
-    stmt = (
-        select(*_IDENTITY_COLUMNS)
-        .outerjoin(OrgUnit, OrgUnit.id == User.org_unit_id)
-        .where(User.id == user_id)
-    )
-    return session.execute(stmt).first()
+    """The account with this id, as the same plain columns as :func:`session_identity`
+    (without the session's); None when there is no such account."""
+    return session.execute(_USER_IDENTITY, {"user_id": user_id}).first()
 
 
 def member_grid_ids(session: Session, user_id: int) -> set[int]:
@@ -84,6 +140,18 @@ def member_grid_ids(session: Session, user_id: int) -> set[int]:
 def unit_grid_ids(session: Session, unit_id: int) -> set[int]:
     """Grids owned by a unit (a supervision station)."""
     return set(session.scalars(select(Grid.id).where(Grid.unit_id == unit_id)))
+
+
+def people_with_units(session: Session, user_ids: Collection[int]) -> list[Any]:
+    """``(user, unit, enterprise)`` of these accounts (unit and enterprise None when the
+    account has none), in one statement."""
+    stmt = (
+        select(User, OrgUnit, Enterprise)
+        .outerjoin(OrgUnit, OrgUnit.id == User.org_unit_id)
+        .outerjoin(Enterprise, Enterprise.id == User.enterprise_id)
+        .where(User.id.in_(user_ids))
+    )
+    return list(session.execute(stmt))
 
 
 # --- login attempts -------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -41,7 +42,7 @@ IP_MAX = 64
 
 
 class IdentityRow(Protocol):
-    """The columns a principal is built from (``repository._IDENTITY_COLUMNS``)."""
+    """The columns a principal is built from (``repository._identity_columns``)."""
 
     user_id: int
     username: str
@@ -53,6 +54,7 @@ class IdentityRow(Protocol):
     district_id: int | None
     enterprise_id: int | None
     locale: str
+    grid_ids: str | None  # comma-separated grid ids, or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +88,7 @@ def identity_for_session(
         return None
     if not row.is_active or (row.is_demo and not settings.demo_mode):
         return None
-    principal = principal_of(session, row, ip=ip)
+    principal = principal_of(row, ip=ip)
     return RequestIdentity(principal, bool(row.must_change_password))
 
 
@@ -95,17 +97,13 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def principal_of(session: Session, row: IdentityRow, *, ip: str = "") -> Principal:
+def principal_of(row: IdentityRow, *, ip: str = "") -> Principal:
     """The principal of an account from its identity row (``repository.session_identity``
     or ``repository.user_identity``): the one place a principal is built, so a page login,
-    a request and a service acting for a user see the same scope. Reads the grids an
-    officer's or inspector's groups cover, or an L3 station's own grids."""
+    a request and a service acting for a user see the same scope. The row carries the grids
+    an officer's or inspector's groups cover, or an L3 station's own grids."""
     role = Role(row.role)
-    grid_ids: set[int] = set()
-    if role in (Role.officer, Role.inspector):
-        grid_ids = repository.member_grid_ids(session, row.user_id)
-    elif row.org_unit_id is not None and row.unit_level == 3:
-        grid_ids = repository.unit_grid_ids(session, row.org_unit_id)
+    grid_ids = {int(i) for i in row.grid_ids.split(",")} if row.grid_ids else set()
     return Principal(
         user_id=row.user_id,
         username=row.username,
@@ -128,7 +126,17 @@ def load_principal(session: Session, user: User, *, ip: str = "") -> Principal:
     row = repository.user_identity(session, user.id)  # autoflush: pending changes count
     if row is None:
         raise ValueError(f"no account with id {user.id}")
-    return principal_of(session, row, ip=ip)
+    return principal_of(row, ip=ip)
+
+
+def people_with_units(
+    session: Session, user_ids: Iterable[int]
+) -> list[tuple[User, OrgUnit | None, Enterprise | None]]:
+    """The accounts behind these ids with their unit or enterprise, read in one statement:
+    a page that names who did what (a case timeline, a change history) asks once for all
+    of them instead of once per person and once per unit."""
+    wanted = set(user_ids)
+    return repository.people_with_units(session, wanted) if wanted else []
 
 
 # --- login throttling: exponential back-off per client address and per user name ---------

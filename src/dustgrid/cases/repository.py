@@ -24,6 +24,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    null,
     or_,
     select,
     text,
@@ -375,6 +376,24 @@ def names(session: Session, model: Any, ids: Sequence[int | None], attr: str) ->
     return {int(i): str(v) for i, v in rows}
 
 
+def names_of_case(session: Session, case: Case) -> tuple[str | None, str | None, str | None]:
+    """``(site name, unit name, responsible person's name)`` of one case in one statement
+    (``names`` is one statement per table: right for a page of cases, three for one)."""
+    wanted = (
+        (Site.name, Site.id, case.site_id),
+        (OrgUnit.name, OrgUnit.id, case.assigned_unit_id),
+        (User.display_name, User.id, case.responsible_user_id),
+    )
+    if not any(row_id for _col, _key, row_id in wanted):
+        return None, None, None
+    cols = [
+        select(col).where(key == row_id).scalar_subquery() if row_id else null()
+        for col, key, row_id in wanted
+    ]
+    site, unit, person = session.execute(select(*cols)).one()
+    return site, unit, person
+
+
 def attachment(session: Session, case_id: int, attachment_id: int) -> CaseAttachment | None:
     """One attachment of one case (the caller has already checked the case's scope)."""
     stmt = select(CaseAttachment).where(
@@ -401,24 +420,29 @@ def attachment_in_use(session: Session, sha256: str) -> bool:
     return session.scalar(stmt) is not None
 
 
-def unit_admins(session: Session, unit_id: int) -> set[int]:
-    """The district admins of an L2 unit."""
-    stmt = select(User.id).where(User.role == Role.district_admin, User.org_unit_id == unit_id)
-    return set(session.scalars(stmt))
-
-
-def grid_station_staff(session: Session, grid_id: int) -> set[int]:
-    """The staff of the supervision station that owns an enforcement grid."""
-    station = select(Grid.unit_id).where(Grid.id == grid_id)
-    stmt = select(User.id).where(User.role == Role.station_staff, User.org_unit_id.in_(station))
-    return set(session.scalars(stmt))
-
-
-def active_people(session: Session, user_ids: Collection[int]) -> list[Any]:
-    """``(id, display_name, role)`` of the active accounts among ``user_ids``, by role, name."""
+def responsible_candidates(session: Session, unit_id: int | None, site_id: int | None) -> list[Any]:
+    """``(id, display_name, role, member)`` of the active people who may hold a case, by
+    role and name, in one statement: the district admins of its unit, the staff of the
+    station owning its site's enforcement grid, and that grid's members (``member``)."""
+    parts: list[ColumnElement[bool]] = []
+    member: ColumnElement[bool] = false()
+    if unit_id:
+        parts.append(and_(User.role == Role.district_admin, User.org_unit_id == unit_id))
+    if site_id:
+        grid = select(Site.enforcement_grid_id).where(Site.id == site_id).scalar_subquery()
+        station = select(Grid.unit_id).where(Grid.id == grid)
+        members = (
+            select(GridGroupMember.user_id)
+            .join(GridGroup, GridGroup.id == GridGroupMember.group_id)
+            .where(GridGroup.grid_id == grid)
+        )
+        member = User.id.in_(members)
+        parts += [and_(User.role == Role.station_staff, User.org_unit_id.in_(station)), member]
+    if not parts:
+        return []
     stmt = (
-        select(User.id, User.display_name, User.role)
-        .where(User.id.in_(user_ids), User.is_active.is_(True))
+        select(User.id, User.display_name, User.role, member.label("member"))
+        .where(User.is_active.is_(True), or_(*parts))
         .order_by(User.role, User.display_name)
     )
     return list(session.execute(stmt))

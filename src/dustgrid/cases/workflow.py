@@ -9,9 +9,10 @@ audit entry, and the follow-ups. Side effects leave after commit through the out
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -91,8 +92,18 @@ def _snapshot(case: Case) -> dict[str, Any]:
     return {k: getattr(case, k) for k in AUDITED}
 
 
-def check_scope(session: Session, case: Case, move: Move, actor: Principal | None) -> None:
-    """Where in the grid the actor must stand for this move (the role is already right)."""
+def check_scope(
+    session: Session,
+    case: Case,
+    move: Move,
+    actor: Principal | None,
+    *,
+    sees_site: Callable[[], bool] | None = None,
+) -> None:
+    """Where in the grid the actor must stand for this move (the role is already right).
+
+    ``sees_site`` answers whether the actor sees the case's site (default: asks the
+    database); a caller checking several moves passes one that asks once."""
     if move in GRID_MOVES:
         fieldfix.check_own_grid(session, case, actor)
         return
@@ -109,9 +120,15 @@ def check_scope(session: Session, case: Case, move: Move, actor: Principal | Non
         actor.user_id
     ):
         return
-    sees_site = case.site_id is not None and sites_repo.is_visible(session, actor, case.site_id)
-    if not sees_site:
+    if sees_site is None:
+        sees_site = partial(site_visible, session, case, actor)
+    if not sees_site():
         raise Forbidden("cases.error.case_not_grid", details={"move": move.value})
+
+
+def site_visible(session: Session, case: Case, actor: Principal) -> bool:
+    """Whether ``actor`` sees the case's site (a case without a site has none to see)."""
+    return case.site_id is not None and sites_repo.is_visible(session, actor, case.site_id)
 
 
 def _unit(session: Session, unit_id: int | None, case: Case, move: Move) -> OrgUnit:

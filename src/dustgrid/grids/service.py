@@ -43,6 +43,7 @@ from dustgrid.identity.models import User
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm, Role
 from dustgrid.org.models import District, OrgUnit, UnitKind
+from dustgrid.sites.models import Enterprise, Site
 
 # Who may work a grid of each kind (domain.md §1): L4 officers, or third-party inspectors.
 MEMBER_ROLE = {GridKind.enforcement: Role.officer, GridKind.inspector: Role.inspector}
@@ -160,6 +161,39 @@ def _out(grid: Grid, district: str, unit: str | None, count: int, groups: GroupR
         site_count=count,
         members=list(seen.values()),
         staffed=any(group_complete(grid.kind, ms) for _g, ms in groups),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SiteCard:
+    """A site with the rows its page names (district, L2 unit, parties, grids)."""
+
+    site: Site
+    district: District | None
+    l2_unit: OrgUnit | None
+    enterprises: dict[str, Enterprise | None]  # by the site's column: builder_id, …
+    enforcement_grid: Grid | None
+    inspector_grid: Grid | None
+
+
+def site_card(session: Session, principal: Principal, site_id: int) -> SiteCard:
+    """One visible site and what its page names, read in one statement (404 outside the
+    principal's scope, as ``sites.service.get_site``)."""
+    row = repo.site_with_references(session, principal, site_id)
+    if row is None:
+        raise NotFound("sites.error.site_not_found", site_id=site_id)
+    site, district, l2_unit, builder, contractor, supervisor, egrid, igrid = row
+    return SiteCard(
+        site=site,
+        district=district,
+        l2_unit=l2_unit,
+        enterprises={
+            "builder_id": builder,
+            "contractor_id": contractor,
+            "supervisor_id": supervisor,
+        },
+        enforcement_grid=egrid,
+        inspector_grid=igrid,
     )
 
 

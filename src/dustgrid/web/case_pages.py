@@ -361,7 +361,8 @@ def case_page(
     d = views.detail(session, principal, case, now, locale)
     moves = [Move(m) for m in d.allowed_moves]
     defaults = service.move_defaults(case, moves, now=now, settings=settings)
-    units = service.dispatch_units(session) if {Move.dispatch, Move.transfer} & set(moves) else []
+    sends = bool({Move.dispatch, Move.transfer} & set(moves))  # the unit picker is shown
+    units = service.dispatch_units(session) if sends else []
     problem = credit.problem_of_case(session, case.id)
     return show(
         request,
@@ -373,7 +374,7 @@ def case_page(
         move_form=MOVE_FORM,
         defaults=defaults,
         units=units,
-        site_unit=sites.l2_unit_of(session, case.site_id) if case.site_id else None,
+        site_unit=sites.l2_unit_of(session, case.site_id) if sends and case.site_id else None,
         candidates=views.responsible_candidates(session, case)
         if {Move.accept, Move.reassign} & set(moves)
         else [],

@@ -48,5 +48,5 @@ def timeline(
     session: Session, events: Sequence[EventOut], locale: str, tz: tzinfo
 ) -> list[TimelineEntry]:
     """The events of one case page, in order (evidence times in the city's zone ``tz``)."""
-    person = people(session, locale)
+    person = people(session, locale, (e.actor_id for e in events))
     return [_entry(e, person(e.actor_id, e.actor_name), locale, tz) for e in events]

@@ -9,14 +9,17 @@ the person's name with their unit, all in the reader's language.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
+from dustgrid.audit import service as audit
 from dustgrid.audit.models import AuditEntry
+from dustgrid.auth import service as auth
 from dustgrid.grids.models import Grid
 from dustgrid.i18n import catalogue, localize, translate
 from dustgrid.identity.models import User
@@ -89,6 +92,40 @@ class _Reader:
         self.locale = locale
         self.messages = catalogue(locale)
         self.names: dict[tuple[type[Base], int], str] = {}
+        self.users: dict[int, User | None] = {}
+
+    def read_people(self, user_ids: Iterable[int | None]) -> None:
+        """Read these accounts and their units in one statement, so that :meth:`person`
+        asks nothing more for them (one look-up per person and per unit before)."""
+        wanted = {i for i in user_ids if i is not None and i not in self.users}
+        if not wanted:
+            return
+        for user, unit, enterprise in auth.people_with_units(self.session, wanted):
+            self.users[user.id] = user
+            if unit is not None:
+                self.names[(OrgUnit, unit.id)] = _display(unit)
+            if enterprise is not None:
+                self.names[(Enterprise, enterprise.id)] = _display(enterprise)
+        for gone in wanted - self.users.keys():
+            self.users[gone] = None
+
+    def read_names(self, wanted: Iterable[tuple[type[Base], int]]) -> None:
+        """Read the rows behind these ids, one statement per table, for :meth:`name_of`
+        (rows the page has already read, such as the site's own grids, are not read again)."""
+        by_model: dict[type[Base], set[int]] = defaultdict(set)
+        for model, row_id in wanted:
+            if (model, row_id) in self.names:
+                continue
+            row = self.session.identity_map.get(self.session.identity_key(model, row_id))
+            if row is not None:
+                self.names[(model, row_id)] = _display(row)
+            else:
+                by_model[model].add(row_id)
+        for model, ids in by_model.items():
+            for row in audit.rows_named_by_id(self.session, model, ids):
+                self.names[(model, row.id)] = _display(row)
+            for gone in ids:
+                self.names.setdefault((model, gone), self.t("history.gone", id=gone))
 
     def t(self, key: str, **fmt: Any) -> str:
         text = translate(key, self.locale)
@@ -112,7 +149,7 @@ class _Reader:
     def person(self, user_id: int | None, username: str) -> str:
         if user_id is None:
             return self.t("history.system") if username in ("", "system") else username
-        user = self.session.get(User, user_id)
+        user = self.users[user_id] if user_id in self.users else self.session.get(User, user_id)
         if user is None:
             return self.t("history.gone", id=user_id)
         unit = None
@@ -214,11 +251,27 @@ def _changes(reader: _Reader, entry: AuditEntry) -> tuple[HistoryChange, ...]:
     return tuple(out)
 
 
+def _referenced(entries: Iterable[AuditEntry]) -> Iterator[tuple[type[Base], int]]:
+    """The ``(table, id)`` of every row the entries' changes name by id."""
+    for entry in entries:
+        for field, pair in (entry.changes or {}).items():
+            model = _REFERENCES.get(field)
+            if model is None or field in _SHOWN_AS_CHANGED:
+                continue
+            pairs = isinstance(pair, list) and len(pair) == 2  # as ``_changes`` reads them
+            for value in pair if pairs else [pair]:
+                if isinstance(value, int) and not isinstance(value, bool):
+                    yield model, value
+
+
 def readable_history(
     session: Session, entries: Iterable[AuditEntry], *, locale: str
 ) -> list[HistoryEntry]:
     """The entries of one record's change history, as a page shows them."""
+    entries = list(entries)
     reader = _Reader(session, locale)
+    reader.read_people(entry.actor_id for entry in entries)
+    reader.read_names(_referenced(entries))
     return [
         HistoryEntry(
             at=local_time(entry.at),
@@ -230,7 +283,12 @@ def readable_history(
     ]
 
 
-def people(session: Session, locale: str) -> Callable[[int | None, str], str]:
+def people(
+    session: Session, locale: str, user_ids: Iterable[int | None] = ()
+) -> Callable[[int | None, str], str]:
     """``who(user_id, username)``: a person's name with their unit (``system`` said as the
-    system), for any page that lists who did what (the case timeline)."""
-    return _Reader(session, locale).person
+    system), for any page that lists who did what (the case timeline). ``user_ids``, the
+    people the page will name, are read at once (one statement for all of them)."""
+    reader = _Reader(session, locale)
+    reader.read_people(user_ids)
+    return reader.person

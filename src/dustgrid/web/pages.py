@@ -31,16 +31,14 @@ from dustgrid.devices.compliance import site_gate
 from dustgrid.devices.mandatory import DEFAULT_MANDATORY_DEVICE_POLICY, Gate
 from dustgrid.errors import DomainError, Forbidden, Invalid
 from dustgrid.grids import service as grids
-from dustgrid.grids.models import Grid
 from dustgrid.i18n import LOCALES, Msg, localize, translate
 from dustgrid.identity.roles import Perm
 from dustgrid.org import service as org
-from dustgrid.org.models import District, OrgUnit
 from dustgrid.pagination import PageParams, page_params
 from dustgrid.sites import excel
 from dustgrid.sites import service as svc
 from dustgrid.sites.api import Filter, list_item
-from dustgrid.sites.models import Enterprise, Grade, PermitStatus, SiteKind, Stage
+from dustgrid.sites.models import Grade, PermitStatus, SiteKind, Stage
 from dustgrid.sites.policy import DEFAULT_DISTRICT_BOUNDARY_POLICY
 from dustgrid.web.forms import form_errors
 from dustgrid.web.history import readable_history
@@ -194,19 +192,16 @@ def ledger(
     )
 
 
-def _site_context(session: DbSession, site_id: int, site: Any, *, locale: str) -> dict[str, Any]:
-    names: dict[str, Any] = {}
-    for attr in ("builder_id", "contractor_id", "supervisor_id"):
-        eid = getattr(site, attr)
-        names[attr] = session.get(Enterprise, eid) if eid else None
+def _site_context(session: DbSession, card: grids.SiteCard, *, locale: str) -> dict[str, Any]:
+    """What the site page names, from the rows ``site_card`` read with the site."""
     return {
-        "district": session.get(District, site.district_id),
-        "l2_unit": session.get(OrgUnit, site.l2_unit_id),
-        "egrid": session.get(Grid, site.enforcement_grid_id) if site.enforcement_grid_id else None,
-        "igrid": session.get(Grid, site.inspector_grid_id) if site.inspector_grid_id else None,
-        "ents": names,
+        "district": card.district,
+        "l2_unit": card.l2_unit,
+        "egrid": card.enforcement_grid,
+        "igrid": card.inspector_grid,
+        "ents": card.enterprises,
         "history": readable_history(
-            session, entries_for(session, entity_type="site", entity_id=site_id), locale=locale
+            session, entries_for(session, entity_type="site", entity_id=card.site.id), locale=locale
         ),
     }
 
@@ -318,16 +313,17 @@ def site_page(
     principal: CurrentPrincipal,
     site_id: int,
 ) -> Response:
-    site = svc.get_site(session, principal, site_id)
+    card = grids.site_card(session, principal, site_id)  # the site and what it names: one read
     tz = ZoneInfo(settings.timezone)
+    locale = request_locale(request)
     return render(
         request,
         "sites/detail.html",
-        site=site,
+        site=card.site,
         can_write=principal.can(Perm.site_write),
-        grading=grade_panel(session, principal, site_id, locale=request_locale(request), tz=tz),
-        gate=gate_view(site_gate(session, site), request_locale(request)),
-        **_site_context(session, site_id, site, locale=request_locale(request)),
+        grading=grade_panel(session, card.site, locale=locale, tz=tz),
+        gate=gate_view(site_gate(session, card.site), locale),
+        **_site_context(session, card, locale=locale),
     )
 
 

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from dustgrid.cases.categories import category_label
 from dustgrid.i18n import translate
-from dustgrid.identity.principal import Principal
 from dustgrid.inspections.grading import service as grading
+from dustgrid.sites.models import Site
 from dustgrid.workcal.calendar import people_time
 
 __all__ = ["GradePanel", "grade_panel", "reason_text"]
@@ -59,10 +59,9 @@ def reason_text(reason: dict[str, Any], locale: str, tz: ZoneInfo) -> str:
         return text
 
 
-def grade_panel(
-    session: Session, principal: Principal, site_id: int, *, locale: str, tz: ZoneInfo
-) -> GradePanel:
-    lines = grading.history(session, principal, site_id)
+def grade_panel(session: Session, site: Site, *, locale: str, tz: ZoneInfo) -> GradePanel:
+    """The panel of a site the caller has read in its scope (``grids.service.site_card``)."""
+    lines = grading.history_of(session, site)
     rows = [
         HistoryRow(
             at=_local(h.changed_at, tz),

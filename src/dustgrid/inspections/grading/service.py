@@ -42,7 +42,14 @@ from dustgrid.inspections.grading.rule import (
 from dustgrid.sites import service as sites
 from dustgrid.sites.models import Grade, Site
 
-__all__ = ["GradeLine", "history", "regrade_site", "regrade_stale_sites", "verdict_for"]
+__all__ = [
+    "GradeLine",
+    "history",
+    "history_of",
+    "regrade_site",
+    "regrade_stale_sites",
+    "verdict_for",
+]
 
 # How many stale sites one chore run regrades at most (the rest on the next run).
 STALE_BATCH = 500
@@ -159,7 +166,12 @@ def history(
     session: Session, principal: Principal, site_id: int, *, limit: int = 50
 ) -> list[GradeLine]:
     """The site's grade history, newest first (404 outside the principal's scope)."""
-    sites.get_site(session, principal, site_id)
+    return history_of(session, sites.get_site(session, principal, site_id), limit=limit)
+
+
+def history_of(session: Session, site: Site, *, limit: int = 50) -> list[GradeLine]:
+    """The grade history of a site the caller has already read in its scope (the site page
+    reads it once for every panel instead of once per panel)."""
     return [
         GradeLine(
             h.grade,
@@ -170,7 +182,7 @@ def history(
             name,
             h.stale,
         )
-        for h, name in repo.history_with_names(session, site_id, limit)
+        for h, name in repo.history_with_names(session, site.id, limit)
     ]
 
 
