@@ -40,6 +40,7 @@ from dustgrid.i18n import Msg
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm, Role
 from dustgrid.intake import service as intake
+from dustgrid.notifications import service as notifications
 from dustgrid.org import repository as org_repo
 from dustgrid.outbox.queue import enqueue
 from dustgrid.sites import service as sites
@@ -80,6 +81,7 @@ from dustgrid.trajectories.schemas import (
 )
 from dustgrid.trajectories.stays import SECONDS_PER_DAY, Stays
 from dustgrid.trajectories.store import BATCH_ID, BadBatchId, FixStore
+from dustgrid.workcal.calendar import people_time
 
 CATEGORY = "unpermitted_construction"
 VERDICT_JOB = "citybrain.verdict"
@@ -681,7 +683,38 @@ def _push(
     )
     session.add(row)
     session.flush()
+    _notify_pushed(session, row, case_id=case.id, settings=settings, now=now)
     return row
+
+
+PUSHED_NOTICE = "trajectories.notice.pushed"
+
+
+def _notify_pushed(
+    session: Session, s: SuspectSite, *, case_id: int, settings: Settings, now: datetime
+) -> None:
+    """The district grid hears of a new push: the admins of the unit it was routed to and
+    the officers of the grid whose area holds it (in-app, and the outbound channels)."""
+    assert s.unit_id is not None
+    who = citybrain.audience(session, unit_id=s.unit_id, grid_id=s.grid_id)
+    if not who:
+        return
+    notifications.notify(
+        session,
+        user_ids=who,
+        kind=citybrain.ROUTED,
+        message_key=PUSHED_NOTICE,
+        params={
+            "ref": s.ref,
+            "trucks": s.trucks,
+            "days": s.days,
+            "due": people_time(s.due_at, ZoneInfo(settings.timezone)),
+        },
+        link=f"/citybrain/suspects/{s.id}",
+        case_id=case_id,
+        now=now,
+        settings=settings,
+    )
 
 
 def run_day(
