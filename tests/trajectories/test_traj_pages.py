@@ -12,10 +12,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dustgrid.audit.models import AuditEntry
 from dustgrid.config import Settings, get_settings
 from dustgrid.models import utcnow
 from dustgrid.trajectories import service
-from dustgrid.trajectories.models import SuspectSite
+from dustgrid.trajectories.models import SuspectSite, Truck
 from tests.trajectories.loop_kit import DAY2, HEPING, SHENHE_OPEN, loading_fixes, store_fixes
 
 Web = Callable[[str], TestClient]
@@ -79,3 +80,109 @@ def test_heat_places_and_trucks_pages(web_as: Web, pushed: dict[str, int]) -> No
     assert city.get("/citybrain/trucks").status_code == 200
     assert web_as("con_alpha").get("/citybrain").status_code == 403
     assert web_as("off_hp1").get("/citybrain").status_code == 200
+
+
+def _audit(db: Session, entity: str, entity_id: int) -> list[AuditEntry]:
+    stmt = select(AuditEntry).where(
+        AuditEntry.entity_type == entity, AuditEntry.entity_id == entity_id
+    )
+    return list(db.scalars(stmt.order_by(AuditEntry.id)))
+
+
+def test_register_and_edit_a_truck_in_the_pages(web_as: Web, db: Session) -> None:
+    city = web_as("admin")
+    listing = city.get("/citybrain/trucks")
+    assert 'href="/citybrain/trucks/new"' in listing.text
+    form = city.get("/citybrain/trucks/new")
+    assert form.status_code == 200 and 'name="terminal_id"' in form.text
+    r = city.post(
+        "/citybrain/trucks/new",
+        data={
+            "csrf_token": city.csrf,  # type: ignore[attr-defined]
+            "plate": "辽a 12345",
+            "company": "沈运渣土",
+            "terminal_id": "T-100",
+            "active": "on",
+        },
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/citybrain/trucks"
+    truck = db.scalar(select(Truck).where(Truck.plate == "辽A12345"))
+    assert truck is not None and truck.active and truck.terminal_id == "T-100"
+    page = city.get("/citybrain/trucks").text
+    assert "已保存车辆" in page and "辽A12345" in page and "在用" in page
+    assert f'href="/citybrain/trucks/{truck.id}/edit"' in page
+    edit = city.get(f"/citybrain/trucks/{truck.id}/edit")
+    assert 'value="辽A12345"' in edit.text and "checked" in edit.text
+    # deactivate and move the terminal to a new company (no "active" box sent: unticked)
+    r = city.post(
+        f"/citybrain/trucks/{truck.id}/edit",
+        data={
+            "csrf_token": city.csrf,  # type: ignore[attr-defined]
+            "plate": "辽A12345",
+            "company": "浑南运输",
+            "terminal_id": "T-101",
+        },
+    )
+    assert r.status_code == 303
+    db.expire_all()
+    truck = db.get(Truck, truck.id)
+    assert truck is not None and not truck.active
+    assert truck.company == "浑南运输" and truck.terminal_id == "T-101"
+    assert "已停用" in city.get("/citybrain/trucks").text
+    entries = _audit(db, "traj_truck", truck.id)
+    assert [e.action for e in entries] == ["create", "update"]
+    assert entries[1].changes["active"] == [True, False]
+    assert entries[1].changes["terminal_id"] == ["T-100", "T-101"]
+
+
+def test_a_truck_refused_says_why_beside_the_field(web_as: Web, db: Session) -> None:
+    city = web_as("admin")
+    csrf = city.csrf  # type: ignore[attr-defined]
+    for plate, terminal in (("辽A11111", "T-1"), ("辽A22222", "T-2")):
+        r = city.post(
+            "/citybrain/trucks/new",
+            data={"csrf_token": csrf, "plate": plate, "terminal_id": terminal, "active": "on"},
+        )
+        assert r.status_code == 303
+    taken = city.post(
+        "/citybrain/trucks/new",
+        data={"csrf_token": csrf, "plate": "辽A11111", "terminal_id": "T-9", "active": "on"},
+    )
+    assert taken.status_code == 422
+    assert 'data-testid="error-plate"' in taken.text and "车牌 辽A11111 已登记" in taken.text
+    assert 'aria-invalid="true" aria-describedby="e-plate"' in taken.text
+    assert 'value="T-9"' in taken.text  # what was typed stays
+    second = db.scalar(select(Truck).where(Truck.plate == "辽A22222"))
+    assert second is not None
+    moved = city.post(
+        f"/citybrain/trucks/{second.id}/edit",
+        data={"csrf_token": csrf, "plate": "辽A22222", "terminal_id": "T-1", "active": "on"},
+    )
+    assert moved.status_code == 422
+    assert 'data-testid="error-terminal_id"' in moved.text
+    assert "终端号 T-1 已登记在车辆 辽A11111 上" in moved.text
+    empty = city.post(
+        "/citybrain/trucks/new", data={"csrf_token": csrf, "plate": "", "terminal_id": ""}
+    )
+    assert empty.status_code == 422
+    assert 'data-testid="error-plate"' in empty.text
+    assert 'data-testid="error-terminal_id"' in empty.text
+    assert 'data-testid="error-company"' not in empty.text
+    db.expire_all()
+    assert db.get(Truck, second.id).terminal_id == "T-2"  # type: ignore[union-attr]
+    assert len(list(db.scalars(select(Truck)))) == 2
+
+
+@pytest.mark.parametrize("username", ["d_heping", "st_heping", "off_hp1"])
+def test_only_who_manages_the_fleet_adds_or_edits_trucks(web_as: Web, username: str) -> None:
+    c = web_as(username)
+    listing = c.get("/citybrain/trucks")
+    assert listing.status_code == 200
+    assert "/citybrain/trucks/new" not in listing.text and "/edit" not in listing.text
+    assert c.get("/citybrain/trucks/new").status_code == 403
+    r = c.post(
+        "/citybrain/trucks/new",
+        data={"csrf_token": c.csrf, "plate": "辽A99999", "terminal_id": "X"},  # type: ignore[attr-defined]
+    )
+    assert r.status_code == 403
+    assert c.get("/citybrain/trucks/1/edit").status_code == 403

@@ -57,6 +57,9 @@ class Perm(enum.StrEnum):
     emergency_declare = "emergency_declare"
     # Inspections (domain.md §3): check in at a site of one's own grid and record a visit.
     inspect = "inspect"
+    # City Brain (issue 14): keep the muck-truck registry and the known places that the
+    # detection of suspected unpermitted sites reads (city-wide data: the city admin only).
+    fleet_write = "fleet_write"
 
 
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {

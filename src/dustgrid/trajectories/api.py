@@ -5,6 +5,7 @@
   or by an account with ``Perm.case_intake`` (L1 and its service accounts).
 - ``/api/v1/trajectories/…``: the registry, known places, suspects and their verdicts, the
   queue, the heat map; scoped (a district sees its own suspects, an officer its grids').
+  The registry and the known places are written with ``Perm.fleet_write`` (the city).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ router = APIRouter(tags=["trajectories"], responses=error_responses())
 CB = "/api/v1/citybrain"
 T = "/api/v1/trajectories"
 Intake = Annotated[Principal, Depends(require(Perm.case_intake))]
+Fleet = Annotated[Principal, Depends(require(Perm.fleet_write))]  # registry, known places
 
 
 def _client(request: Request, session: DbSession, settings: AppSettings, scope: str) -> str:
@@ -165,9 +167,18 @@ def list_trucks(session: DbSession, _p: CurrentPrincipal) -> list[TruckOut]:
 
 
 @router.post(f"{T}/trucks", response_model=TruckOut, summary="Add or update a truck by plate")
-def put_truck(session: DbSession, principal: Intake, body: TruckIn) -> TruckOut:
+def put_truck(session: DbSession, principal: Fleet, body: TruckIn) -> TruckOut:
     truck, _ = svc.upsert_truck(session, principal, body)
     return TruckOut.model_validate(truck)
+
+
+@router.put(
+    f"{T}/trucks/{{truck_id}}",
+    response_model=TruckOut,
+    summary="Edit a truck: plate, company, terminal, in service or not",
+)
+def edit_truck(session: DbSession, principal: Fleet, truck_id: Id, body: TruckIn) -> TruckOut:
+    return TruckOut.model_validate(svc.save_truck(session, principal, body, truck_id))
 
 
 @router.post(
@@ -177,7 +188,7 @@ def put_truck(session: DbSession, principal: Intake, body: TruckIn) -> TruckOut:
 )
 async def import_trucks(
     session: DbSession,
-    principal: Intake,
+    principal: Fleet,
     settings: AppSettings,
     file: Annotated[UploadFile, File()],
 ) -> ImportResult:
@@ -192,17 +203,17 @@ def list_places(session: DbSession, _p: CurrentPrincipal) -> list[PlaceOut]:
 
 
 @router.post(f"{T}/places", response_model=PlaceOut, status_code=201, summary="Add a known place")
-def add_place(session: DbSession, principal: Intake, body: PlaceIn) -> PlaceOut:
+def add_place(session: DbSession, principal: Fleet, body: PlaceIn) -> PlaceOut:
     return PlaceOut.model_validate(svc.save_place(session, principal, body))
 
 
 @router.put(f"{T}/places/{{place_id}}", response_model=PlaceOut, summary="Edit a known place")
-def edit_place(session: DbSession, principal: Intake, place_id: Id, body: PlaceIn) -> PlaceOut:
+def edit_place(session: DbSession, principal: Fleet, place_id: Id, body: PlaceIn) -> PlaceOut:
     return PlaceOut.model_validate(svc.save_place(session, principal, body, place_id))
 
 
 @router.delete(f"{T}/places/{{place_id}}", response_model=PlaceOut, summary="Retire a place")
-def retire_place(session: DbSession, principal: Intake, place_id: Id) -> PlaceOut:
+def retire_place(session: DbSession, principal: Fleet, place_id: Id) -> PlaceOut:
     return PlaceOut.model_validate(svc.retire_place(session, principal, place_id))
 
 
@@ -213,7 +224,7 @@ def retire_place(session: DbSession, principal: Intake, place_id: Id) -> PlaceOu
 )
 async def import_places(
     session: DbSession,
-    principal: Intake,
+    principal: Fleet,
     settings: AppSettings,
     file: Annotated[UploadFile, File()],
 ) -> ImportResult:

@@ -99,6 +99,8 @@ DISMISSED_KIND = {
     DismissReason.other: PlaceKind.other,
 }
 FEEDBACK_LIMIT = 500
+# Who keeps the registry and the known places the detection reads.
+FLEET = Perm.fleet_write
 
 
 def store_of(settings: Settings, policy: TrajectoryPolicy = DEFAULT_TRAJECTORY_POLICY) -> FixStore:
@@ -125,22 +127,42 @@ def list_trucks(session: Session) -> list[Truck]:
     return repo.trucks(session)
 
 
-def upsert_truck(session: Session, principal: Principal, data: TruckIn) -> tuple[Truck, bool]:
-    """Create a truck or update the one with this plate; the terminal belongs to one truck."""
-    _require(principal, Perm.case_intake)
-    plate, terminal = data.plate.strip().upper(), data.terminal_id.strip()
-    truck = repo.truck_by_plate(session, plate)
+def get_truck(session: Session, truck_id: int) -> Truck:
+    truck = session.get(Truck, truck_id)
+    if truck is None:
+        raise NotFound(Msg("trajectories.error.truck_not_found"))
+    return truck
+
+
+def _plate(raw: str) -> str:
+    """A plate as registered: no spaces, letters upper case (辽a 12345 → 辽A12345)."""
+    return "".join(raw.split()).upper()
+
+
+def save_truck(
+    session: Session, principal: Principal, data: TruckIn, truck_id: int | None = None
+) -> Truck:
+    """Register a truck (``truck_id`` None) or edit one: its plate, company, terminal, and
+    whether it is in service. A plate and a terminal belong to one truck each."""
+    _require(principal, FLEET)
+    plate, terminal = _plate(data.plate), data.terminal_id.strip()
+    truck = None if truck_id is None else get_truck(session, truck_id)
+    same_plate = repo.truck_by_plate(session, plate)
+    if same_plate is not None and (truck is None or same_plate.id != truck.id):
+        raise Invalid(
+            Msg("trajectories.error.plate_taken", {"plate": plate}), details={"field": "plate"}
+        )
     other = repo.truck_by_terminal(session, terminal)
     if other is not None and (truck is None or other.id != truck.id):
         raise Invalid(
             Msg("trajectories.error.terminal_taken", {"terminal": terminal, "plate": other.plate}),
             details={"field": "terminal_id"},
         )
-    created = truck is None
     before = {} if truck is None else _truck_snapshot(truck)
     if truck is None:
         truck = Truck(plate=plate)
         session.add(truck)
+    truck.plate = plate
     truck.company, truck.terminal_id, truck.active = (
         (data.company or "").strip(),
         terminal,
@@ -150,14 +172,22 @@ def upsert_truck(session: Session, principal: Principal, data: TruckIn) -> tuple
     audit.record_change(
         session,
         actor=principal,
-        action="create" if created else "update",
+        action="create" if not before else "update",
         entity_type="traj_truck",
         entity_id=truck.id,
         before=before,
         after=_truck_snapshot(truck),
         summary=f"渣土车 {truck.plate}",
     )
-    return truck, created
+    return truck
+
+
+def upsert_truck(session: Session, principal: Principal, data: TruckIn) -> tuple[Truck, bool]:
+    """Create a truck or update the one with this plate (the API and the Excel import)."""
+    _require(principal, FLEET)
+    existing = repo.truck_by_plate(session, _plate(data.plate))
+    truck = save_truck(session, principal, data, existing.id if existing else None)
+    return truck, existing is None
 
 
 def _truck_snapshot(t: Truck) -> dict[str, Any]:
@@ -222,7 +252,7 @@ def import_trucks(
     """Excel rows ``plate, company, terminal_id``: good rows kept, bad ones named by row."""
     from pydantic import ValidationError
 
-    _require(principal, Perm.case_intake)
+    _require(principal, FLEET)
     created = updated = 0
     errors: list[dict[str, Any]] = []
     for n, v in _sheet_rows(content, settings, TRUCK_COLUMNS):
@@ -272,7 +302,7 @@ def save_place(
     session: Session, principal: Principal, data: PlaceIn, place_id: int | None = None
 ) -> KnownPlace:
     """Create or edit a known place; a boundary gives the centre and a covering radius."""
-    _require(principal, Perm.case_intake)
+    _require(principal, FLEET)
     if data.kind == PlaceKind.permitted_site:
         raise Invalid(Msg("trajectories.error.permitted_from_ledger"), details={"field": "kind"})
     place = session.get(KnownPlace, place_id) if place_id else KnownPlace()
@@ -315,7 +345,7 @@ def save_place(
 
 
 def retire_place(session: Session, principal: Principal, place_id: int) -> KnownPlace:
-    _require(principal, Perm.case_intake)
+    _require(principal, FLEET)
     place = session.get(KnownPlace, place_id)
     if place is None:
         raise NotFound(Msg("trajectories.error.place_not_found"))
@@ -351,7 +381,7 @@ def import_places(
     """Excel rows ``name, kind, lat, lon, radius_m, note``; bad rows named by row number."""
     from pydantic import ValidationError
 
-    _require(principal, Perm.case_intake)
+    _require(principal, FLEET)
     created = 0
     errors: list[dict[str, Any]] = []
     for n, v in _sheet_rows(content, settings, PLACE_COLUMNS):

@@ -7,28 +7,30 @@ Excel imports (``/citybrain/places``, ``/citybrain/trucks``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
 from dustgrid.bounds import Id
 from dustgrid.config import Settings
-from dustgrid.errors import Forbidden
+from dustgrid.errors import DomainError, Forbidden
 from dustgrid.identity.principal import Principal
-from dustgrid.identity.roles import Perm, Role
+from dustgrid.identity.roles import Role
 from dustgrid.models import utcnow
 from dustgrid.sites.models import SiteKind, Stage
 from dustgrid.trajectories import service as svc
-from dustgrid.trajectories.models import DismissReason, PlaceKind, SuspectStatus
-from dustgrid.trajectories.schemas import ConfirmIn, DismissIn, PlaceIn
-from dustgrid.web.forms import attempt, flash, pop_flash
+from dustgrid.trajectories.models import DismissReason, PlaceKind, SuspectStatus, Truck
+from dustgrid.trajectories.schemas import ConfirmIn, DismissIn, PlaceIn, TruckIn
+from dustgrid.web.forms import NOT_FLASHED, attempt, flash, form_errors, pop_flash
 from dustgrid.web.nav import sees_citybrain
-from dustgrid.web.templating import render
+from dustgrid.web.templating import render, request_locale
 from dustgrid.workcal.calendar import people_time
 
 router = APIRouter(include_in_schema=False)
@@ -83,7 +85,6 @@ def index(
         status=chosen.value if chosen else "",
         statuses=list(SuspectStatus),
         points=points,
-        can_manage=principal.can(Perm.case_intake),
         flash=pop_flash(request, key=FLASH_KEY),
         **_helpers(settings),
     )
@@ -215,7 +216,7 @@ def places(
         "citybrain/places.html",
         places=svc.list_places(session),
         kinds=[k for k in PlaceKind if k != PlaceKind.permitted_site],
-        can_manage=principal.can(Perm.case_intake),
+        can_manage=principal.can(svc.FLEET),
         flash=pop_flash(request, key=FLASH_KEY),
         errors=request.session.pop("citybrain_rows", None),
         **_helpers(settings),
@@ -295,11 +296,124 @@ def trucks(
         request,
         "citybrain/trucks.html",
         trucks=svc.list_trucks(session),
-        can_manage=principal.can(Perm.case_intake),
+        can_manage=principal.can(svc.FLEET),
         flash=pop_flash(request, key=FLASH_KEY),
         errors=request.session.pop("citybrain_rows", None),
         **_helpers(settings),
     )
+
+
+def _gate_fleet(principal: Principal) -> None:
+    """The registry and the known places are kept by whoever may manage the fleet."""
+    _gate(principal)
+    if not principal.can(svc.FLEET):
+        raise Forbidden("trajectories.error.forbidden")
+
+
+TRUCK_LABELS = {
+    "plate": "citybrain.field.plate",
+    "company": "citybrain.field.company",
+    "terminal_id": "citybrain.field.terminal",
+}
+
+
+def _truck_page(
+    request: Request,
+    truck: Truck | None,
+    values: dict[str, str],
+    exc: Exception | None = None,
+) -> Response:
+    by_field, summary = form_errors(exc, request_locale(request), TRUCK_LABELS) if exc else ({}, [])
+    return render(
+        request,
+        "citybrain/truck_form.html",
+        status_code=422 if exc else 200,
+        truck=truck,
+        values=values,
+        errors=summary,
+        field_errors=by_field,
+    )
+
+
+def _saved(
+    session: DbSession, action: Callable[[], object]
+) -> tuple[object | None, Exception | None]:
+    """Run a form's change in a savepoint: (result, None), or (None, why it was refused).
+    401/403/404 are not a form's error: they show the error page."""
+    try:
+        with session.begin_nested():
+            return action(), None
+    except DomainError as exc:
+        if exc.status_code in NOT_FLASHED:
+            raise
+        return None, exc
+    except ValidationError as exc:
+        return None, exc
+
+
+async def _truck_form(request: Request) -> dict[str, str]:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    values = {k: str(form.get(k) or "") for k in TRUCK_LABELS}
+    values["active"] = "on" if form.get("active") else ""
+    return values
+
+
+def _truck_in(values: dict[str, str]) -> TruckIn:
+    return TruckIn.model_validate(
+        {k: values[k] for k in TRUCK_LABELS} | {"active": values["active"] == "on"}
+    )
+
+
+@router.get("/citybrain/trucks/new", response_class=HTMLResponse)
+def truck_new(request: Request, principal: CurrentPrincipal) -> Response:
+    _gate_fleet(principal)
+    return _truck_page(request, None, {"active": "on"})
+
+
+@router.post("/citybrain/trucks/new", response_class=HTMLResponse)
+async def truck_create(
+    request: Request, session: DbSession, principal: CurrentPrincipal
+) -> Response:
+    _gate_fleet(principal)
+    values = await _truck_form(request)
+    _, exc = _saved(session, lambda: svc.save_truck(session, principal, _truck_in(values)))
+    if exc is not None:
+        return _truck_page(request, None, values, exc)
+    flash(request, ok="citybrain.flash.truck_saved", key=FLASH_KEY)
+    return RedirectResponse("/citybrain/trucks", status_code=303)
+
+
+@router.get("/citybrain/trucks/{truck_id}/edit", response_class=HTMLResponse)
+def truck_edit(
+    request: Request, session: DbSession, principal: CurrentPrincipal, truck_id: Id
+) -> Response:
+    _gate_fleet(principal)
+    t = svc.get_truck(session, truck_id)
+    values = {
+        "plate": t.plate,
+        "company": t.company,
+        "terminal_id": t.terminal_id,
+        "active": "on" if t.active else "",
+    }
+    return _truck_page(request, t, values)
+
+
+@router.post("/citybrain/trucks/{truck_id}/edit", response_class=HTMLResponse)
+async def truck_update(
+    request: Request, session: DbSession, principal: CurrentPrincipal, truck_id: Id
+) -> Response:
+    _gate_fleet(principal)
+    truck = svc.get_truck(session, truck_id)
+    values = await _truck_form(request)
+    _, exc = _saved(
+        session, lambda: svc.save_truck(session, principal, _truck_in(values), truck_id)
+    )
+    if exc is not None:
+        session.refresh(truck)
+        return _truck_page(request, truck, values, exc)
+    flash(request, ok="citybrain.flash.truck_saved", key=FLASH_KEY)
+    return RedirectResponse("/citybrain/trucks", status_code=303)
 
 
 @router.post("/citybrain/trucks/import")
