@@ -348,3 +348,36 @@ def test_a_push_answered_in_time_tells_no_one_when_its_old_clock_passes(
     escalation.sweep_escalations(db, RUN_AT + hours(1), settings=settings)
     escalation.sweep_escalations(db, RUN_AT + hours(25), settings=settings)
     assert set(_told(db, city, "cases.notice.citybrain_overdue")) == {"d_shenhe"}
+
+
+def _strip(lat: float, lon: float, north: float) -> dict[str, object]:
+    """A drawn car park 2 km long (west to east) and 60 m wide, its south edge ``north``
+    metres north of the point, from 100 m west of it to 1.9 km east."""
+    from tests.trajectories.loop_kit import _offset
+
+    corners = [(north, -100.0), (north, 1900.0), (north + 60.0, 1900.0), (north + 60.0, -100.0)]
+    ring = [[b, a] for a, b in (_offset(lat, lon, n, e) for n, e in corners)]
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
+def test_a_drawn_boundary_keeps_its_buffer_beyond_its_edge(
+    db: Session, city: City, cb_settings: Settings
+) -> None:
+    """Two drawn car parks: one 150 m from a loading place (within the 250 m buffer: not
+    pushed), one 400 m from another (pushed, though its far corners are 1.9 km away)."""
+    from dustgrid.trajectories.schemas import PlaceIn
+
+    admin = _principal(db, city, "admin")
+    for name, (lat, lon), north in (
+        ("和平停车场", HEPING, 150.0),
+        ("沈河停车场", SHENHE_OPEN, 400.0),
+    ):
+        body = PlaceIn(name=name, kind="car_park", boundary=_strip(lat, lon, north))  # type: ignore[arg-type]
+        service.save_place(db, admin, body)
+    store_fixes(cb_settings, loading_fixes([HEPING, SHENHE_OPEN]))
+    report = service.run_day(db, DAY2, settings=cb_settings, now=RUN_AT)
+    assert report.suspects == 1 and report.pushed == 1
+    (s,) = db.scalars(select(SuspectSite))
+    assert s.district_id == city.districts["shenhe"]
+    assert s.nearest_known == "沈河停车场"
+    assert s.known_clearance_m is not None and 380.0 < s.known_clearance_m < 420.0

@@ -298,6 +298,18 @@ def _covering_radius(boundary: dict[str, Any], lat: float, lon: float) -> float:
     return max(haversine_m(lat, lon, a, b) for a, b in corners)
 
 
+def _checked_boundary(raw: dict[str, Any]) -> dict[str, Any]:
+    """A drawn boundary as stored, or a clear refusal (a ring that crosses itself is the
+    usual slip when corners are clicked out of order)."""
+    from dustgrid.geo.shapes import validate_geometry
+
+    try:
+        return validate_geometry(raw)
+    except ValueError as exc:
+        key = "boundary_crosses" if "crosses itself" in str(exc) else "bad_boundary"
+        raise Invalid(Msg(f"trajectories.error.{key}"), details={"field": "boundary"}) from exc
+
+
 def save_place(
     session: Session, principal: Principal, data: PlaceIn, place_id: int | None = None
 ) -> KnownPlace:
@@ -311,17 +323,13 @@ def save_place(
     before = {} if place_id is None else _place_snapshot(place)
     lat, lon, radius = data.lat, data.lon, data.radius_m
     if data.boundary:
-        from dustgrid.geo.shapes import validate_geometry
-
-        try:
-            boundary = validate_geometry(data.boundary)
-        except ValueError as exc:
-            raise Invalid(
-                Msg("trajectories.error.bad_boundary"), details={"field": "boundary"}
-            ) from exc
+        boundary = _checked_boundary(data.boundary)
         lat, lon = centroid(boundary)
         radius = _covering_radius(boundary, lat, lon)
         place.boundary = boundary
+    elif lat is None or lon is None:
+        missing = "lat" if lat is None else "lon"
+        raise Invalid(Msg("trajectories.error.centre_needed"), details={"field": missing})
     else:
         place.boundary = None
     place.name, place.kind, place.note = data.name.strip(), data.kind, (data.note or "").strip()
@@ -404,16 +412,17 @@ def import_places(
 
 
 def detection_places(session: Session) -> list[pure.KnownPlace]:
-    """Every place the detection treats as known: the ledger's sites (radius from their
-    area or boundary) and the known-places table (dismissed suspects included)."""
+    """Every place the detection treats as known: the ledger's sites and the known-places
+    table (dismissed suspects included). A place with a boundary is that shape (the buffer
+    lies beyond its edge); a ledger site without one is a circle from its area (at least
+    80 m), a known place its circle."""
     out = []
     for _sid, name, lat, lon, area, boundary in repo.ledger_places(session):
         radius = max(80.0, math.sqrt(max(area or 0.0, 0.0) / math.pi))
-        if boundary:
-            radius = max(radius, _covering_radius(boundary, lat, lon))
-        out.append(pure.KnownPlace(name, PlaceKind.permitted_site.value, lat, lon, radius))
+        kind = PlaceKind.permitted_site.value
+        out.append(pure.KnownPlace(name, kind, lat, lon, radius, boundary or None))
     for p in repo.known_places(session):
-        out.append(pure.KnownPlace(p.name, p.kind.value, p.lat, p.lon, p.radius_m))
+        out.append(pure.KnownPlace(p.name, p.kind.value, p.lat, p.lon, p.radius_m, p.boundary))
     return out
 
 
