@@ -3,6 +3,7 @@ and the verdict forms for the district that decides, the heat map, places and tr
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from dustgrid.audit.models import AuditEntry
 from dustgrid.config import Settings, get_settings
 from dustgrid.models import utcnow
 from dustgrid.trajectories import service
-from dustgrid.trajectories.models import SuspectSite, Truck
+from dustgrid.trajectories.models import KnownPlace, SuspectSite, Truck
 from tests.trajectories.loop_kit import DAY2, HEPING, SHENHE_OPEN, loading_fixes, store_fixes
 
 Web = Callable[[str], TestClient]
@@ -65,7 +66,7 @@ def test_heat_places_and_trucks_pages(web_as: Web, pushed: dict[str, int]) -> No
     assert city.get("/citybrain/heat?day=not-a-day").status_code == 200
     assert city.get("/citybrain/places").status_code == 200
     r = city.post(
-        "/citybrain/places",
+        "/citybrain/places/new",
         data={
             "csrf_token": city.csrf,
             "name": "浑南消纳场",  # type: ignore[attr-defined]
@@ -73,6 +74,7 @@ def test_heat_places_and_trucks_pages(web_as: Web, pushed: dict[str, int]) -> No
             "lat": "41.7",
             "lon": "123.5",
             "radius_m": "300",
+            "shape": "circle",
         },
     )
     assert r.status_code == 303
@@ -186,3 +188,96 @@ def test_only_who_manages_the_fleet_adds_or_edits_trucks(web_as: Web, username: 
     )
     assert r.status_code == 403
     assert c.get("/citybrain/trucks/1/edit").status_code == 403
+
+
+SQUARE = {
+    "type": "Polygon",
+    "coordinates": [
+        [[123.50, 41.70], [123.51, 41.70], [123.51, 41.71], [123.50, 41.71], [123.50, 41.70]]
+    ],
+}
+
+
+def test_create_a_place_then_draw_its_boundary(web_as: Web, db: Session) -> None:
+    city = web_as("admin")
+    csrf = city.csrf  # type: ignore[attr-defined]
+    form = city.get("/citybrain/places/new")
+    assert form.status_code == 200
+    assert 'id="place-map"' in form.text and 'name="boundary"' in form.text
+    assert "/static/js/place_map.js" in form.text
+    r = city.post(
+        "/citybrain/places/new",
+        data={"csrf_token": csrf, "name": "浑南车场", "kind": "depot", "shape": "circle",
+              "lat": "41.705", "lon": "123.505", "radius_m": "120", "note": ""},
+    )  # fmt: skip
+    assert r.status_code == 303
+    place = db.scalar(select(KnownPlace).where(KnownPlace.name == "浑南车场"))
+    assert place is not None and place.boundary is None and place.radius_m == 120.0
+    listing = city.get("/citybrain/places").text
+    assert "半径 120 米" in listing and f"/citybrain/places/{place.id}/edit" in listing
+    edit = city.get(f"/citybrain/places/{place.id}/edit")
+    assert 'value="41.705000"' in edit.text
+    r = city.post(
+        f"/citybrain/places/{place.id}/edit",
+        data={"csrf_token": csrf, "name": "浑南车场", "kind": "depot", "shape": "boundary",
+              "boundary": json.dumps(SQUARE), "lat": "41.705", "lon": "123.505",
+              "radius_m": "120", "note": "东门进出"},
+    )  # fmt: skip
+    assert r.status_code == 303, r.text
+    db.expire_all()
+    place = db.get(KnownPlace, place.id)
+    assert place is not None and place.boundary is not None
+    assert place.boundary["coordinates"][0][1] == [123.51, 41.70]
+    assert abs(place.lat - 41.705) < 1e-3 and abs(place.lon - 123.505) < 1e-3
+    assert 680 < place.radius_m < 710  # half the diagonal of an 830 m × 1.1 km square
+    assert place.note == "东门进出"
+    assert "绘制的边界" in city.get("/citybrain/places").text
+    again = city.get(f"/citybrain/places/{place.id}/edit").text
+    assert 'data-testid="shape-boundary" checked' in again and "123.51" in again
+    entries = _audit(db, "traj_known_place", place.id)
+    assert [e.action for e in entries] == ["create", "update"]
+    assert entries[1].changes["boundary"][0] is None
+    assert entries[1].changes["boundary"][1]["type"] == "Polygon"
+
+
+def test_a_place_refused_says_why_beside_the_field(web_as: Web, db: Session) -> None:
+    city = web_as("admin")
+    csrf = city.csrf  # type: ignore[attr-defined]
+    base = {"csrf_token": csrf, "name": "车场", "kind": "depot", "note": ""}
+    undrawn = city.post("/citybrain/places/new", data=base | {"shape": "boundary"})
+    assert undrawn.status_code == 422
+    assert 'data-testid="error-boundary"' in undrawn.text and "至少点选 3 个顶点" in undrawn.text
+    corners = [[123.50, 41.70], [123.51, 41.71], [123.51, 41.70], [123.50, 41.71], [123.50, 41.70]]
+    bowtie = {"type": "Polygon", "coordinates": [corners]}
+    crossed = city.post(
+        "/citybrain/places/new",
+        data=base | {"shape": "boundary", "boundary": json.dumps(bowtie)},
+    )
+    assert crossed.status_code == 422 and "边界的边相互交叉" in crossed.text
+    assert "123.51" in crossed.text  # the drawing is kept to be mended
+    no_centre = city.post("/citybrain/places/new", data=base | {"shape": "circle", "lon": "123.5"})
+    assert no_centre.status_code == 422
+    assert 'data-testid="error-lat"' in no_centre.text and "请填写中心点" in no_centre.text
+    bad = city.post(
+        "/citybrain/places/new",
+        data=base | {"shape": "circle", "lat": "95", "lon": "123.5", "radius_m": "0", "name": ""},
+    )
+    assert bad.status_code == 422
+    for field in ("name", "lat", "radius_m"):
+        assert f'data-testid="error-{field}"' in bad.text
+    assert 'data-testid="error-lon"' not in bad.text
+    assert db.scalar(select(KnownPlace).where(KnownPlace.name == "车场")) is None
+
+
+@pytest.mark.parametrize("username", ["d_heping", "off_hp1"])
+def test_only_who_manages_the_fleet_edits_places(web_as: Web, username: str) -> None:
+    c = web_as(username)
+    listing = c.get("/citybrain/places")
+    assert listing.status_code == 200 and "/citybrain/places/new" not in listing.text
+    assert c.get("/citybrain/places/new").status_code == 403
+    assert c.get("/citybrain/places/1/edit").status_code == 403
+    r = c.post(
+        "/citybrain/places/new",
+        data={"csrf_token": c.csrf, "name": "x", "kind": "depot", "lat": "41.7", "lon": "123.5"},  # type: ignore[attr-defined]
+    )
+    assert r.status_code == 403

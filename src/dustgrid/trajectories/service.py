@@ -283,6 +283,13 @@ def list_places(session: Session) -> list[KnownPlace]:
     return repo.known_places(session)
 
 
+def get_place(session: Session, place_id: int) -> KnownPlace:
+    place = session.get(KnownPlace, place_id)
+    if place is None:
+        raise NotFound(Msg("trajectories.error.place_not_found"))
+    return place
+
+
 def _district_at(session: Session, lat: float, lon: float) -> int | None:
     for d in org_repo.districts_with_boundary(session):
         if d.boundary and point_in_geometry(lat, lon, d.boundary):
@@ -293,8 +300,8 @@ def _district_at(session: Session, lat: float, lon: float) -> int | None:
 def _covering_radius(boundary: dict[str, Any], lat: float, lon: float) -> float:
     from dustgrid.geo.shapes import bbox
 
-    south, west, north, east = bbox(boundary)
-    corners = [(south, west), (south, east), (north, west), (north, east)]
+    box = bbox(boundary)  # GeoJSON order: west, south, east, north
+    corners = [(a, o) for a in (box.min_lat, box.max_lat) for o in (box.min_lon, box.max_lon)]
     return max(haversine_m(lat, lon, a, b) for a, b in corners)
 
 
@@ -379,6 +386,8 @@ def _place_snapshot(p: KnownPlace) -> dict[str, Any]:
         "lat": p.lat,
         "lon": p.lon,
         "radius_m": p.radius_m,
+        "boundary": p.boundary,
+        "note": p.note,
         "active": p.active,
     }
 

@@ -7,6 +7,7 @@ Excel imports (``/citybrain/places``, ``/citybrain/trucks``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -20,16 +21,25 @@ from starlette.datastructures import UploadFile
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
 from dustgrid.bounds import Id
 from dustgrid.config import Settings
-from dustgrid.errors import DomainError, Forbidden
+from dustgrid.errors import DomainError, Forbidden, Invalid
+from dustgrid.i18n import Msg
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Role
 from dustgrid.models import utcnow
 from dustgrid.sites.models import SiteKind, Stage
 from dustgrid.trajectories import service as svc
-from dustgrid.trajectories.models import DismissReason, PlaceKind, SuspectStatus, Truck
+from dustgrid.trajectories.models import (
+    DismissReason,
+    KnownPlace,
+    PlaceKind,
+    SuspectStatus,
+    Truck,
+)
+from dustgrid.trajectories.policy import DEFAULT_TRAJECTORY_POLICY
 from dustgrid.trajectories.schemas import ConfirmIn, DismissIn, PlaceIn, TruckIn
 from dustgrid.web.forms import NOT_FLASHED, attempt, flash, form_errors, pop_flash
 from dustgrid.web.nav import sees_citybrain
+from dustgrid.web.pickers import coordinate_map
 from dustgrid.web.templating import render, request_locale
 from dustgrid.workcal.calendar import people_time
 
@@ -223,26 +233,134 @@ def places(
     )
 
 
-@router.post("/citybrain/places")
-async def add_place(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
+PLACE_LABELS = {
+    "name": "citybrain.field.name",
+    "kind": "citybrain.field.kind",
+    "lat": "citybrain.field.lat",
+    "lon": "citybrain.field.lon",
+    "radius_m": "citybrain.field.radius_m",
+    "boundary": "citybrain.field.boundary",
+    "note": "citybrain.field.note",
+}
+SHAPES = ("circle", "boundary")  # a known place is a circle or a drawn boundary
+
+
+def _place_page(
+    request: Request,
+    session: DbSession,
+    principal: Principal,
+    settings: Settings,
+    place: KnownPlace | None,
+    values: dict[str, str],
+    exc: Exception | None = None,
+) -> Response:
+    by_field, summary = form_errors(exc, request_locale(request), PLACE_LABELS) if exc else ({}, [])
+    return render(
+        request,
+        "citybrain/place_form.html",
+        status_code=422 if exc else 200,
+        place=place,
+        values=values,
+        errors=summary,
+        field_errors=by_field,
+        kinds=[k for k in PlaceKind if k != PlaceKind.permitted_site],
+        place_map=coordinate_map(session, principal, settings),
+        buffer_m=DEFAULT_TRAJECTORY_POLICY.known_buffer_m,
+    )
+
+
+async def _place_form(request: Request) -> dict[str, str]:
     form = await request.form()
     check_csrf(request, str(form.get("csrf_token") or ""))
+    values = {k: str(form.get(k) or "").strip() for k in PLACE_LABELS}
+    shape = str(form.get("shape") or "")
+    values["shape"] = shape if shape in SHAPES else SHAPES[0]
+    return values
 
-    def act() -> object:
-        body = PlaceIn.model_validate(
-            {
-                "name": str(form.get("name") or ""),
-                "kind": str(form.get("kind") or ""),
-                "lat": str(form.get("lat") or ""),
-                "lon": str(form.get("lon") or ""),
-                "radius_m": str(form.get("radius_m") or "150"),
-                "note": str(form.get("note") or ""),
-            }
-        )
-        return svc.save_place(session, principal, body)
 
-    if attempt(request, session, act, key=FLASH_KEY) is not None:
-        flash(request, ok="citybrain.flash.place_saved", key=FLASH_KEY)
+def _place_in(values: dict[str, str]) -> PlaceIn:
+    """The form as the service takes it: the drawn boundary (GeoJSON in a hidden field), or
+    the circle's centre and radius; an empty box is a missing value, not zero."""
+    raw: dict[str, Any] = {k: values[k] for k in ("name", "kind", "note")}
+    if values["shape"] == "boundary":
+        try:
+            boundary = json.loads(values["boundary"]) if values["boundary"] else None
+        except ValueError:
+            boundary = None
+        if not isinstance(boundary, dict):
+            raise Invalid(Msg("trajectories.error.draw_boundary"), details={"field": "boundary"})
+        raw["boundary"] = boundary
+    else:
+        raw |= {k: values[k] for k in ("lat", "lon", "radius_m") if values[k]}
+    return PlaceIn.model_validate(raw)
+
+
+def _place_values(p: KnownPlace) -> dict[str, str]:
+    return {
+        "name": p.name,
+        "kind": p.kind.value,
+        "shape": "boundary" if p.boundary else "circle",
+        "lat": f"{p.lat:.6f}",
+        "lon": f"{p.lon:.6f}",
+        "radius_m": f"{p.radius_m:.0f}",
+        "boundary": json.dumps(p.boundary) if p.boundary else "",
+        "note": p.note,
+    }
+
+
+@router.get("/citybrain/places/new", response_class=HTMLResponse)
+def place_new(
+    request: Request, session: DbSession, principal: CurrentPrincipal, settings: AppSettings
+) -> Response:
+    _gate_fleet(principal)
+    values = {"shape": "circle", "radius_m": "150", "kind": PlaceKind.disposal.value}
+    return _place_page(request, session, principal, settings, None, values)
+
+
+@router.post("/citybrain/places/new", response_class=HTMLResponse)
+async def place_create(
+    request: Request, session: DbSession, principal: CurrentPrincipal, settings: AppSettings
+) -> Response:
+    _gate_fleet(principal)
+    values = await _place_form(request)
+    _, exc = _saved(session, lambda: svc.save_place(session, principal, _place_in(values)))
+    if exc is not None:
+        return _place_page(request, session, principal, settings, None, values, exc)
+    flash(request, ok="citybrain.flash.place_saved", key=FLASH_KEY)
+    return RedirectResponse("/citybrain/places", status_code=303)
+
+
+@router.get("/citybrain/places/{place_id}/edit", response_class=HTMLResponse)
+def place_edit(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    place_id: Id,
+) -> Response:
+    _gate_fleet(principal)
+    p = svc.get_place(session, place_id)
+    return _place_page(request, session, principal, settings, p, _place_values(p))
+
+
+@router.post("/citybrain/places/{place_id}/edit", response_class=HTMLResponse)
+async def place_update(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    place_id: Id,
+) -> Response:
+    _gate_fleet(principal)
+    place = svc.get_place(session, place_id)
+    values = await _place_form(request)
+    _, exc = _saved(
+        session, lambda: svc.save_place(session, principal, _place_in(values), place_id)
+    )
+    if exc is not None:
+        session.refresh(place)
+        return _place_page(request, session, principal, settings, place, values, exc)
+    flash(request, ok="citybrain.flash.place_saved", key=FLASH_KEY)
     return RedirectResponse("/citybrain/places", status_code=303)
 
 
