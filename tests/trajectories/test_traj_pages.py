@@ -3,6 +3,7 @@ and the verdict forms for the district that decides, the heat map, places and tr
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -281,3 +282,52 @@ def test_only_who_manages_the_fleet_edits_places(web_as: Web, username: str) -> 
         data={"csrf_token": c.csrf, "name": "x", "kind": "depot", "lat": "41.7", "lon": "123.5"},  # type: ignore[attr-defined]
     )
     assert r.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("page", "rows", "bad"),
+    [
+        (
+            "trucks",
+            [["plate", "company", "terminal_id"], ["辽A30001", "甲运输", "T-301"],
+             ["辽A30002", "乙运输", "T-301"]],
+            "第 3 行（terminal_id）",
+        ),
+        (
+            "places",
+            [["name", "kind", "lat", "lon", "radius_m", "note"],
+             ["北郊消纳场", "disposal", 41.9, 123.4, 300, ""],
+             ["无名", "volcano", 41.9, 123.4, 1, ""]],
+            "第 3 行（kind）",
+        ),
+    ],
+)  # fmt: skip
+def test_excel_import_from_the_page_keeps_good_rows_and_names_bad_ones(
+    web_as: Web, page: str, rows: list[list[Any]], bad: str
+) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    for row in rows:
+        wb.active.append(row)  # type: ignore[union-attr]
+    book = io.BytesIO()
+    wb.save(book)
+    city = web_as("admin")
+    r = city.post(
+        f"/citybrain/{page}/import",
+        data={"csrf_token": city.csrf},  # type: ignore[attr-defined]
+        files={"file": ("book.xlsx", book.getvalue())},
+    )
+    assert r.status_code == 303 and r.headers["location"] == f"/citybrain/{page}"
+    shown = city.get(f"/citybrain/{page}").text
+    assert "导入完成" in shown and "导入 1 行，1 行有误" in shown and bad in shown
+    assert rows[1][0] in shown
+    again = city.get(f"/citybrain/{page}").text
+    assert "导入 1 行" not in again  # said once
+    refused = city.post(
+        f"/citybrain/{page}/import",
+        data={"csrf_token": city.csrf},  # type: ignore[attr-defined]
+        files={"file": ("book.xlsx", b"not a workbook")},
+    )
+    assert refused.status_code == 303
+    assert "请上传 .xlsx 表格" in city.get(f"/citybrain/{page}").text

@@ -18,7 +18,7 @@ import hashlib
 import math
 import secrets
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -246,34 +246,52 @@ def _text(v: Any) -> str:
     return "" if v is None else str(v).strip()
 
 
-def import_trucks(
-    session: Session, principal: Principal, content: bytes, settings: Settings
-) -> tuple[int, int, list[dict[str, Any]]]:
-    """Excel rows ``plate, company, terminal_id``: good rows kept, bad ones named by row."""
+ImportOutcome = tuple[int, int, list[dict[str, Any]]]  # created, updated, bad rows
+
+
+def _import_rows(
+    session: Session,
+    content: bytes,
+    settings: Settings,
+    columns: Sequence[str],
+    save_row: Callable[[dict[str, Any]], bool],
+) -> ImportOutcome:
+    """Each row of the first sheet saved by ``save_row`` (True: created, False: updated) in
+    its own savepoint: good rows are kept, a refused one is named by row, field and why."""
     from pydantic import ValidationError
 
-    _require(principal, FLEET)
     created = updated = 0
     errors: list[dict[str, Any]] = []
-    for n, v in _sheet_rows(content, settings, TRUCK_COLUMNS):
+    for n, values in _sheet_rows(content, settings, columns):
         try:
-            data = TruckIn(
-                plate=_text(v.get("plate")),
-                company=_text(v.get("company")),
-                terminal_id=_text(v.get("terminal_id")),
-            )
             with session.begin_nested():
-                _, new = upsert_truck(session, principal, data)
+                new = save_row(values)
         except ValidationError as exc:
             errors.append(_row_error(n, exc))
             continue
         except Invalid as exc:
-            errors.append(
-                {"row": n, "field": str(exc.details.get("field", "")), "message": exc.message}
-            )
+            field = str(exc.details.get("field", ""))
+            errors.append({"row": n, "field": field, "message": exc.message})
             continue
         created, updated = created + new, updated + (not new)
     return created, updated, errors
+
+
+def import_trucks(
+    session: Session, principal: Principal, content: bytes, settings: Settings
+) -> ImportOutcome:
+    """Excel rows ``plate, company, terminal_id``: a known plate is updated."""
+    _require(principal, FLEET)
+
+    def save(v: dict[str, Any]) -> bool:
+        data = TruckIn(
+            plate=_text(v.get("plate")),
+            company=_text(v.get("company")),
+            terminal_id=_text(v.get("terminal_id")),
+        )
+        return upsert_truck(session, principal, data)[1]
+
+    return _import_rows(session, content, settings, TRUCK_COLUMNS, save)
 
 
 # --------------------------------------------------------------------------- known places
@@ -394,30 +412,17 @@ def _place_snapshot(p: KnownPlace) -> dict[str, Any]:
 
 def import_places(
     session: Session, principal: Principal, content: bytes, settings: Settings
-) -> tuple[int, int, list[dict[str, Any]]]:
-    """Excel rows ``name, kind, lat, lon, radius_m, note``; bad rows named by row number."""
-    from pydantic import ValidationError
-
+) -> ImportOutcome:
+    """Excel rows ``name, kind, lat, lon, radius_m, note``: each a new known place."""
     _require(principal, FLEET)
-    created = 0
-    errors: list[dict[str, Any]] = []
-    for n, v in _sheet_rows(content, settings, PLACE_COLUMNS):
+
+    def save(v: dict[str, Any]) -> bool:
         raw = {k: v.get(k) for k in PLACE_COLUMNS if v.get(k) not in (None, "")}
         raw = {k: (_text(x) if k in ("name", "kind", "note") else x) for k, x in raw.items()}
-        try:
-            data = PlaceIn.model_validate(raw)
-            with session.begin_nested():
-                save_place(session, principal, data)
-        except ValidationError as exc:
-            errors.append(_row_error(n, exc))
-            continue
-        except Invalid as exc:
-            errors.append(
-                {"row": n, "field": str(exc.details.get("field", "")), "message": exc.message}
-            )
-            continue
-        created += 1
-    return created, 0, errors
+        save_place(session, principal, PlaceIn.model_validate(raw))
+        return True
+
+    return _import_rows(session, content, settings, PLACE_COLUMNS, save)
 
 
 def detection_places(session: Session) -> list[pure.KnownPlace]:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
@@ -45,6 +46,8 @@ from dustgrid.workcal.calendar import people_time
 
 router = APIRouter(include_in_schema=False)
 FLASH_KEY = "citybrain_flash"
+ROWS_KEY = "citybrain_rows"  # an import's result, shown once on the page it returns to
+IMPORT_ERRORS_SHOWN = 50  # bad rows named on the page (the session cookie is small)
 TRACK_RADIUS_M = 150.0  # stays within this of a suspect are its visits on the page
 
 
@@ -68,6 +71,66 @@ def _helpers(settings: Settings) -> dict[str, Any]:
         return {"h": h, "m": m, "overdue": seconds < 0, "light": light}
 
     return {"when": when, "left": left, "now": now}
+
+
+# --------------------------------------------------------------------------- forms
+
+
+def _gate_fleet(principal: Principal) -> None:
+    """The registry and the known places are kept by whoever may manage the fleet."""
+    _gate(principal)
+    if not principal.can(svc.FLEET):
+        raise Forbidden("trajectories.error.forbidden")
+
+
+def _saved(
+    session: DbSession, action: Callable[[], object]
+) -> tuple[object | None, Exception | None]:
+    """Run a form's change in a savepoint: (result, None), or (None, why it was refused).
+    401/403/404 are not a form's error: they show the error page."""
+    try:
+        with session.begin_nested():
+            return action(), None
+    except DomainError as exc:
+        if exc.status_code in NOT_FLASHED:
+            raise
+        return None, exc
+    except ValidationError as exc:
+        return None, exc
+
+
+async def _upload(request: Request) -> bytes:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    file = form.get("file")
+    return await file.read() if isinstance(file, UploadFile) else b""
+
+
+async def _import(
+    request: Request,
+    session: DbSession,
+    principal: Principal,
+    settings: Settings,
+    importer: Callable[[Session, Principal, bytes, Settings], svc.ImportOutcome],
+    back: str,
+) -> Response:
+    """An Excel import from a page (trucks or places): the good rows are kept, the bad ones
+    named by row on the page it returns to."""
+    content = await _upload(request)
+    done = attempt(
+        request, session, lambda: importer(session, principal, content, settings), key=FLASH_KEY
+    )
+    if done is not None:
+        created, updated, errors = done
+        flash(request, ok="citybrain.flash.imported", key=FLASH_KEY)
+        request.session[ROWS_KEY] = {
+            "created": created + updated,
+            "errors": errors[:IMPORT_ERRORS_SHOWN],
+        }
+    return RedirectResponse(back, status_code=303)
+
+
+# --------------------------------------------------------------------------- suspects
 
 
 @router.get("/citybrain", response_class=HTMLResponse)
@@ -216,6 +279,9 @@ def heat(
     )
 
 
+# --------------------------------------------------------------------------- places
+
+
 @router.get("/citybrain/places", response_class=HTMLResponse)
 def places(
     request: Request, session: DbSession, principal: CurrentPrincipal, settings: AppSettings
@@ -228,7 +294,7 @@ def places(
         kinds=[k for k in PlaceKind if k != PlaceKind.permitted_site],
         can_manage=principal.can(svc.FLEET),
         flash=pop_flash(request, key=FLASH_KEY),
-        errors=request.session.pop("citybrain_rows", None),
+        errors=request.session.pop(ROWS_KEY, None),
         **_helpers(settings),
     )
 
@@ -380,29 +446,16 @@ async def retire_place(
     return RedirectResponse("/citybrain/places", status_code=303)
 
 
-async def _upload(request: Request) -> bytes:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
-    file = form.get("file")
-    return await file.read() if isinstance(file, UploadFile) else b""
-
-
 @router.post("/citybrain/places/import")
 async def import_places(
     request: Request, session: DbSession, principal: CurrentPrincipal, settings: AppSettings
 ) -> Response:
-    content = await _upload(request)
-    done = attempt(
-        request,
-        session,
-        lambda: svc.import_places(session, principal, content, settings),
-        key=FLASH_KEY,
+    return await _import(
+        request, session, principal, settings, svc.import_places, "/citybrain/places"
     )
-    if done is not None:
-        created, _, errors = done
-        flash(request, ok="citybrain.flash.imported", key=FLASH_KEY)
-        request.session["citybrain_rows"] = {"created": created, "errors": errors[:50]}
-    return RedirectResponse("/citybrain/places", status_code=303)
+
+
+# --------------------------------------------------------------------------- trucks
 
 
 @router.get("/citybrain/trucks", response_class=HTMLResponse)
@@ -416,16 +469,9 @@ def trucks(
         trucks=svc.list_trucks(session),
         can_manage=principal.can(svc.FLEET),
         flash=pop_flash(request, key=FLASH_KEY),
-        errors=request.session.pop("citybrain_rows", None),
+        errors=request.session.pop(ROWS_KEY, None),
         **_helpers(settings),
     )
-
-
-def _gate_fleet(principal: Principal) -> None:
-    """The registry and the known places are kept by whoever may manage the fleet."""
-    _gate(principal)
-    if not principal.can(svc.FLEET):
-        raise Forbidden("trajectories.error.forbidden")
 
 
 TRUCK_LABELS = {
@@ -451,22 +497,6 @@ def _truck_page(
         errors=summary,
         field_errors=by_field,
     )
-
-
-def _saved(
-    session: DbSession, action: Callable[[], object]
-) -> tuple[object | None, Exception | None]:
-    """Run a form's change in a savepoint: (result, None), or (None, why it was refused).
-    401/403/404 are not a form's error: they show the error page."""
-    try:
-        with session.begin_nested():
-            return action(), None
-    except DomainError as exc:
-        if exc.status_code in NOT_FLASHED:
-            raise
-        return None, exc
-    except ValidationError as exc:
-        return None, exc
 
 
 async def _truck_form(request: Request) -> dict[str, str]:
@@ -538,15 +568,6 @@ async def truck_update(
 async def import_trucks(
     request: Request, session: DbSession, principal: CurrentPrincipal, settings: AppSettings
 ) -> Response:
-    content = await _upload(request)
-    done = attempt(
-        request,
-        session,
-        lambda: svc.import_trucks(session, principal, content, settings),
-        key=FLASH_KEY,
+    return await _import(
+        request, session, principal, settings, svc.import_trucks, "/citybrain/trucks"
     )
-    if done is not None:
-        created, updated, errors = done
-        flash(request, ok="citybrain.flash.imported", key=FLASH_KEY)
-        request.session["citybrain_rows"] = {"created": created + updated, "errors": errors[:50]}
-    return RedirectResponse("/citybrain/trucks", status_code=303)
