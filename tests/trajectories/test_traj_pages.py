@@ -40,6 +40,9 @@ def test_queue_and_suspect_pages_in_both_languages(web_as: Web, pushed: dict[str
     assert page.status_code == 200
     assert page.text.count("data-suspect-id=") == 2
     assert "剩余 23 小时" in page.text  # the 24-hour clock
+    queue = page.text.split('data-testid="cb-queue"', 1)[1].split("</table>", 1)[0]
+    assert queue.count('data-testid="cb-queue-clock"') == 2  # each district's next deadline
+    assert 'data-district="和平区"' in queue and "剩余 23 小时" in queue
     district = web_as("d_heping")
     mine = district.get("/citybrain")
     assert mine.text.count("data-suspect-id=") == 1

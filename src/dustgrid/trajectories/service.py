@@ -992,8 +992,9 @@ def queue(session: Session, principal: Principal, now: datetime) -> list[dict[st
             "district_name": names.get(d or 0, ""),
             "waiting": int(n),
             "overdue": int(o or 0),
+            "next_due_at": first,  # the district's most urgent 24-hour clock
         }
-        for d, n, o in repo.queue_counts(session, principal, now)
+        for d, n, o, first in repo.queue_counts(session, principal, now)
     ]
 
 
