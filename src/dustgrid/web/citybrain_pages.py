@@ -190,6 +190,7 @@ def detail(
         plates=dict(zip(row.terminals or [], s.evidence.plates, strict=False)),
         map_data={
             "suspect": {"lat": s.lat, "lon": s.lon, "ref": s.ref},
+            "radius": TRACK_RADIUS_M,
             "tracks": [{"key": k, "points": v} for k, v in tracks.items()],
             "visits": [{"lat": v.lat, "lon": v.lon} for v in visits],
         },

@@ -78,7 +78,7 @@
     if (outline) { map.removeLayer(outline); outline = null; }
     if (!corners.length || shape() !== "boundary") { return; }
     var pts = corners.map(toMap);
-    var style = { color: "#c5221f", weight: 2, fillOpacity: 0.15, interactive: false };
+    var style = { color: "#c5221f", weight: 2, fillOpacity: 0.15, interactive: false, className: "cb-outline" };
     outline = (pts.length >= 3 ? L.polygon(pts, style) : L.polyline(pts, style)).addTo(map);
   }
   function drawCorners() {
@@ -120,8 +120,8 @@
     var w = typed();
     if (!w || shape() !== "circle") { return; }
     var r = parseFloat(radiusIn.value);
-    circle = L.circle(toMap(w), { radius: isFinite(r) && r > 0 ? r : 150, color: "#c5221f", weight: 2,
-      fillOpacity: 0.15, interactive: false }).addTo(map);
+    circle = L.circle(toMap(w), { radius: isFinite(r) && r > 0 ? r : 0, color: "#c5221f", weight: 2,
+      fillOpacity: 0.15, interactive: false, className: "cb-outline" }).addTo(map);
   }
   function setCentre(latlng) {
     var w = fromMap(latlng);
@@ -149,9 +149,8 @@
   form.querySelector("[data-draw=clear]").addEventListener("click", function () { corners = []; redraw(); });
 
   readBoundary();
-  showShape();
-  var start = typed();
-  if (corners.length) {
+  var start = typed();  // the view first: Leaflet draws a layer only on a map with a view
+  if (corners.length && shape() === "boundary") {
     map.fitBounds(L.latLngBounds(corners.map(toMap)), { padding: [24, 24], maxZoom: ZOOM + 1 });
   } else if (start) {
     map.setView(toMap(start), ZOOM);
@@ -160,5 +159,6 @@
   } else {
     map.setView([41.8, 123.43], 11);
   }
+  showShape();
   form.setAttribute("data-ready", "1");
 })();
