@@ -1,8 +1,10 @@
 """City Brain pages (issue 14): the confirmation queue with each district's 24-hour clock
 and the suspects on a map (``/citybrain``), one suspect with its evidence, the tracks of
 the trucks that visited and the verdict forms (``/citybrain/suspects/{id}``), the heat map
-of stays by day (``/citybrain/heat``), and the known places and truck registry with their
-Excel imports (``/citybrain/places``, ``/citybrain/trucks``).
+of stays by day (``/citybrain/heat``), and the known places and truck registry
+(``/citybrain/places``, ``/citybrain/trucks``): their Excel imports, and forms to add and
+edit a truck or a place (a circle, or a boundary drawn on the map), kept by whoever may
+manage the fleet (``Perm.fleet_write``), errors said beside the fields.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ def _gate_fleet(principal: Principal) -> None:
 
 
 def _saved(
-    session: DbSession, action: Callable[[], object]
+    session: Session, action: Callable[[], object]
 ) -> tuple[object | None, Exception | None]:
     """Run a form's change in a savepoint: (result, None), or (None, why it was refused).
     401/403/404 are not a form's error: they show the error page."""
@@ -108,7 +110,7 @@ async def _upload(request: Request) -> bytes:
 
 async def _import(
     request: Request,
-    session: DbSession,
+    session: Session,
     principal: Principal,
     settings: Settings,
     importer: Callable[[Session, Principal, bytes, Settings], svc.ImportOutcome],
@@ -314,7 +316,7 @@ SHAPES = ("circle", "boundary")  # a known place is a circle or a drawn boundary
 
 def _place_page(
     request: Request,
-    session: DbSession,
+    session: Session,
     principal: Principal,
     settings: Settings,
     place: KnownPlace | None,
@@ -380,7 +382,8 @@ def place_new(
     request: Request, session: DbSession, principal: CurrentPrincipal, settings: AppSettings
 ) -> Response:
     _gate_fleet(principal)
-    values = {"shape": "circle", "radius_m": "150", "kind": PlaceKind.disposal.value}
+    radius = PlaceIn.model_fields["radius_m"].default
+    values = {"shape": "circle", "radius_m": f"{radius:.0f}", "kind": PlaceKind.disposal.value}
     return _place_page(request, session, principal, settings, None, values)
 
 
