@@ -191,6 +191,9 @@ REFERENCE_EXEMPT: dict[tuple[str, str, str], str] = {
     ("POST", "/api/v1/trajectories/trucks", "terminal_id"): (
         "a truck's GPS terminal id (the vendor's string), not a record id; city-wide only"
     ),
+    ("PUT", "/api/v1/trajectories/trucks/{truck_id}", "terminal_id"): (
+        "a truck's GPS terminal id (the vendor's string), not a record id; city-wide only"
+    ),
     ("POST", "/api/v1/trajectories/suspects/{suspect_id}/confirm", "responsible_id"): (
         "handed to the case workflow's accept move, whose responsible check is probed at "
         "POST /api/v1/cases/{case_id}/moves/{move}"

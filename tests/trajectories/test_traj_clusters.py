@@ -127,3 +127,90 @@ def test_the_nearest_known_place_is_the_one_of_least_clearance_among_many() -> N
         assert (
             abs(haversine_m(c.lat, c.lon, chosen.lat, chosen.lon) - chosen.radius_m - brute) < 1e-6
         )
+
+
+def _shape(name: str, corners: list[tuple[float, float]]) -> KnownPlace:
+    """A known place drawn as a polygon; corners in metres (north, east) from the origin;
+    its centre is the mean of the corners and its radius a token 10 m (a shape ignores it)."""
+    pts = [latlon(n, e) for n, e in corners]
+    ring = [[lon, lat] for lat, lon in pts] + [[pts[0][1], pts[0][0]]]
+    lat = sum(p[0] for p in pts) / len(pts)
+    lon = sum(p[1] for p in pts) / len(pts)
+    return KnownPlace(name, "depot", lat, lon, 10.0, {"type": "Polygon", "coordinates": [ring]})
+
+
+def test_a_drawn_boundary_is_the_place_and_the_buffer_lies_beyond_its_edge() -> None:
+    """A car park 2 km long and 60 m wide, drawn: stays 200 m from its edge are inside the
+    250 m buffer though its centre is 900 m away; 300 m from its edge they are a suspect,
+    though a circle around its centre reaching its corners (1 km) would hold them."""
+
+    def strip(north: float) -> list[tuple[float, float]]:
+        return [(north, -100.0), (north, 1900.0), (north + 60.0, 1900.0), (north + 60.0, -100.0)]
+
+    near = _shape("停车场", strip(200.0))
+    assert find_suspects(stays(SITE), [FAR, near], P) == []
+    [c] = build_clusters(stays(SITE), P, [FAR, near])
+    assert c.nearest_known == "停车场" and 190.0 < c.known_clearance_m < 205.0  # type: ignore[operator]
+    [s] = find_suspects(stays(SITE), [FAR, _shape("停车场", strip(300.0))], P)
+    assert 290.0 < s.cluster.known_clearance_m < 305.0  # type: ignore[operator]
+
+
+def test_stays_inside_a_drawn_boundary_have_negative_clearance() -> None:
+    yard = _shape("车辆基地", [(-500.0, -500.0), (-500.0, 500.0), (500.0, 500.0), (500.0, -500.0)])
+    [c] = build_clusters(stays(SITE), P, [yard])
+    assert c.nearest_known == "车辆基地"
+    assert -510.0 < c.known_clearance_m < -480.0  # type: ignore[operator]
+    assert find_suspects(stays(SITE), [yard], P) == []
+
+
+def test_a_hole_in_a_boundary_is_outside_it() -> None:
+    outer = [(-2000.0, -2000.0), (-2000.0, 2000.0), (2000.0, 2000.0), (2000.0, -2000.0)]
+    hole = [(-600.0, -600.0), (600.0, -600.0), (600.0, 600.0), (-600.0, 600.0)]
+    place = _shape("消纳场", outer)
+    ring = [[lon, lat] for lat, lon in (latlon(n, e) for n, e in hole)]
+    coords = [place.boundary["coordinates"][0], [*ring, ring[0]]]  # type: ignore[index]
+    holed = dataclasses.replace(place, boundary={"type": "Polygon", "coordinates": coords})
+    [c] = build_clusters(stays(SITE), P, [holed])
+    assert 580.0 < c.known_clearance_m < 610.0  # type: ignore[operator]
+    assert len(find_suspects(stays(SITE), [holed], P)) == 1
+
+
+def test_the_nearest_known_place_among_circles_and_shapes_is_exact() -> None:
+    """Hundreds of circles and drawn shapes: the ball-tree search with the shapes' bounds
+    gives each cluster the least clearance that measuring every place gives."""
+    from dustgrid.geo.coords import haversine_m
+    from dustgrid.geo.shapes import distance_to_boundary_m, point_in_geometry
+    from dustgrid.trajectories.clusters import Cluster, _with_known
+
+    rng = np.random.default_rng(11)
+    known: list[KnownPlace] = []
+    for i in range(400):
+        n, e = rng.uniform(-15_000, 15_000, 2)
+        if i % 2:
+            known.append(KnownPlace(f"c{i}", "depot", *latlon(n, e), float(rng.uniform(30, 400))))
+            continue
+        half_n, half_e = rng.uniform(20, 1500, 2)  # long thin ones too
+        corners = [(n - half_n, e - half_e), (n - half_n, e + half_e), (n + half_n, e + half_e),
+                   (n + half_n, e - half_e)]  # fmt: skip
+        known.append(_shape(f"s{i}", corners))
+    blank = dict(trucks=3, visits=3, days=2, dwell_seconds=0, night_share=0.0, first_seen=0,
+                 last_seen=0, terminals=(), companies=(), nearest_known=None,
+                 known_clearance_m=None)  # fmt: skip
+    clusters = [
+        Cluster(*latlon(*rng.uniform(-15_000, 15_000, 2)), **blank)  # type: ignore[arg-type]
+        for _ in range(80)
+    ]
+
+    def clearance(lat: float, lon: float, k: KnownPlace) -> float:
+        if k.boundary is None:
+            return haversine_m(lat, lon, k.lat, k.lon) - k.radius_m
+        edge = distance_to_boundary_m(lat, lon, k.boundary)
+        return -edge if point_in_geometry(lat, lon, k.boundary) else edge
+
+    inside = 0
+    for c in _with_known(clusters, known):
+        brute = min(clearance(c.lat, c.lon, k) for k in known)
+        assert c.known_clearance_m is not None
+        assert abs(c.known_clearance_m - brute) < 0.5 + 1e-3 * abs(brute)
+        inside += c.known_clearance_m < 0
+    assert inside >= 1  # some fell inside a shape or circle: both signs are checked

@@ -18,11 +18,15 @@ from dustgrid.auth.service import load_principal
 from dustgrid.cases import escalation
 from dustgrid.cases import service as cases
 from dustgrid.cases.models import Case, CaseEvent
+from dustgrid.cases.states import CaseState
 from dustgrid.cases.workflow import MoveInput
 from dustgrid.config import Settings
+from dustgrid.notifications import service as notifications
+from dustgrid.notifications.models import Notification
 from dustgrid.sites.models import PermitStatus, Site
 from dustgrid.trajectories import service
 from dustgrid.trajectories.models import KnownPlace, StayRecord, SuspectSite, TruckDay
+from tests.cases.case_kit import case_in
 from tests.fixtures.city import City
 from tests.trajectories.loop_kit import (
     DAY2,
@@ -250,3 +254,130 @@ def test_feedback_lists_verdicts_since_with_person_and_evidence(
     r2 = api_as("admin").get("/api/v1/citybrain/feedback", params={"since": since})
     assert r2.json()["items"] == []
     assert api_as("d_heping").get("/api/v1/citybrain/feedback").status_code == 403
+
+
+def _told(db: Session, city: City, key: str) -> dict[str, list[Notification]]:
+    """Notifications with message ``key``, by recipient's username."""
+    names = {v: k for k, v in city.users.items()}
+    out: dict[str, list[Notification]] = {}
+    for n in db.scalars(select(Notification).where(Notification.message_key == key)):
+        out.setdefault(names[n.user_id], []).append(n)
+    return out
+
+
+def test_a_push_tells_the_district_admins_and_the_officers_of_its_grid_and_no_one_else(
+    db: Session, city: City, pushed: dict[str, SuspectSite]
+) -> None:
+    told = _told(db, city, service.PUSHED_NOTICE)
+    # 沈河: two pushes for its admin; the one inside grid E-SH also for that grid's officers.
+    # 和平: one push, outside every grid's area: its admin only. Nobody else (not the city,
+    # not the stations, not other districts' officers, not inspectors or companies).
+    assert {k: len(v) for k, v in told.items()} == {
+        "d_shenhe": 2,
+        "off_sh1": 1,
+        "off_sh2": 1,
+        "d_heping": 1,
+    }
+    s = pushed["in_grid"]
+    (note,) = told["off_sh1"]
+    assert note.link == f"/citybrain/suspects/{s.id}" and note.case_id == s.case_id
+    assert {n.case_id for n in told["d_shenhe"]} == {s.case_id, pushed["open"].case_id}
+    assert told["d_heping"][0].case_id == pushed["heping"].case_id
+    zh = notifications.title_of(note, "zh-CN")
+    assert s.ref in zh and "4 辆渣土车" in zh and "2 天" in zh
+    assert "2026-05-07 03:00" in zh  # the 24 hours end in local time
+    en = notifications.title_of(note, "en")
+    assert s.ref in en and "4 muck trucks" in en and "check it on the ground" in en
+
+
+def test_the_officer_told_can_open_the_push(
+    web_as: Callable[[str], TestClient], pushed: dict[str, SuspectSite], cb_settings: Settings
+) -> None:
+    from dustgrid.config import get_settings
+
+    client = web_as("off_sh1")
+    client.app.dependency_overrides[get_settings] = lambda: cb_settings  # type: ignore[attr-defined]
+    page = client.get(f"/citybrain/suspects/{pushed['in_grid'].id}")
+    assert page.status_code == 200 and pushed["in_grid"].ref in page.text
+
+
+def test_an_inactive_officer_is_not_told(db: Session, city: City, cb_settings: Settings) -> None:
+    officer = db.get(User, city.users["off_sh2"])
+    assert officer is not None
+    officer.is_active = False
+    store_fixes(cb_settings, loading_fixes([SHENHE_IN_GRID]))
+    assert service.run_day(db, DAY2, settings=cb_settings, now=RUN_AT).pushed == 1
+    assert set(_told(db, city, service.PUSHED_NOTICE)) == {"d_shenhe", "off_sh1"}
+
+
+def test_an_overdue_push_tells_the_district_leaders_once(
+    db: Session, city: City, settings: Settings, pushed: dict[str, SuspectSite]
+) -> None:
+    other = case_in(db, city, settings, CaseState.dispatched)  # an ordinary L2 clock, late too
+    escalation.sweep_escalations(db, RUN_AT + hours(1), settings=settings)
+    assert _told(db, city, "cases.notice.citybrain_overdue") == {}  # nobody late yet
+    escalation.sweep_escalations(db, RUN_AT + hours(25), settings=settings)
+    told = _told(db, city, "cases.notice.citybrain_overdue")
+    assert {k: sorted(n.case_id for n in v) for k, v in told.items()} == {
+        "d_shenhe": sorted([pushed["in_grid"].case_id, pushed["open"].case_id]),
+        "d_heping": [pushed["heping"].case_id],
+    }
+    assert other.id not in {n.case_id for v in told.values() for n in v}
+    note = told["d_heping"][0]
+    assert note.link == f"/cases/{pushed['heping'].case_id}"
+    assert "已升级至市级" in notifications.title_of(note, "zh-CN")
+    assert "escalated to the city" in notifications.title_of(note, "en")
+    l1 = _told(db, city, "cases.notice.escalated_l1")
+    assert set(l1) == {"admin"}  # the city's digest, as for any L2 clock
+    escalation.sweep_escalations(db, RUN_AT + hours(30), settings=settings)
+    again = _told(db, city, "cases.notice.citybrain_overdue")
+    assert sum(len(v) for v in again.values()) == 3  # each clock escalates once
+
+
+def test_a_push_answered_in_time_tells_no_one_when_its_old_clock_passes(
+    db: Session,
+    city: City,
+    settings: Settings,
+    api_as: Callable[[str], TestClient],
+    pushed: dict[str, SuspectSite],
+) -> None:
+    r = api_as("d_heping").post(
+        f"/api/v1/trajectories/suspects/{pushed['heping'].id}/dismiss", json={"reason": "depot"}
+    )
+    assert r.status_code == 200
+    escalation.sweep_escalations(db, RUN_AT + hours(1), settings=settings)
+    escalation.sweep_escalations(db, RUN_AT + hours(25), settings=settings)
+    assert set(_told(db, city, "cases.notice.citybrain_overdue")) == {"d_shenhe"}
+
+
+def _strip(lat: float, lon: float, north: float) -> dict[str, object]:
+    """A drawn car park 2 km long (west to east) and 60 m wide, its south edge ``north``
+    metres north of the point, from 100 m west of it to 1.9 km east."""
+    from tests.trajectories.loop_kit import _offset
+
+    corners = [(north, -100.0), (north, 1900.0), (north + 60.0, 1900.0), (north + 60.0, -100.0)]
+    ring = [[b, a] for a, b in (_offset(lat, lon, n, e) for n, e in corners)]
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
+def test_a_drawn_boundary_keeps_its_buffer_beyond_its_edge(
+    db: Session, city: City, cb_settings: Settings
+) -> None:
+    """Two drawn car parks: one 150 m from a loading place (within the 250 m buffer: not
+    pushed), one 400 m from another (pushed, though its far corners are 1.9 km away)."""
+    from dustgrid.trajectories.schemas import PlaceIn
+
+    admin = _principal(db, city, "admin")
+    for name, (lat, lon), north in (
+        ("和平停车场", HEPING, 150.0),
+        ("沈河停车场", SHENHE_OPEN, 400.0),
+    ):
+        body = PlaceIn(name=name, kind="car_park", boundary=_strip(lat, lon, north))  # type: ignore[arg-type]
+        service.save_place(db, admin, body)
+    store_fixes(cb_settings, loading_fixes([HEPING, SHENHE_OPEN]))
+    report = service.run_day(db, DAY2, settings=cb_settings, now=RUN_AT)
+    assert report.suspects == 1 and report.pushed == 1
+    (s,) = db.scalars(select(SuspectSite))
+    assert s.district_id == city.districts["shenhe"]
+    assert s.nearest_known == "沈河停车场"
+    assert s.known_clearance_m is not None and 380.0 < s.known_clearance_m < 420.0

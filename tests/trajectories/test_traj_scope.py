@@ -17,6 +17,7 @@ CB = "/api/v1/citybrain"
 WALKED = {
     ("GET", f"{T}/trucks"),
     ("POST", f"{T}/trucks"),
+    ("PUT", f"{T}/trucks/{{truck_id}}"),
     ("POST", f"{T}/trucks/import"),
     ("GET", f"{T}/places"),
     ("POST", f"{T}/places"),
@@ -46,6 +47,7 @@ def test_only_the_city_writes_the_registry_places_keys_and_runs(
 ) -> None:
     c = api_as(username)
     assert c.post(f"{T}/trucks", json=TRUCK).status_code == 403
+    assert c.put(f"{T}/trucks/1", json=TRUCK).status_code == 403
     assert c.post(f"{T}/places", json=PLACE).status_code == 403
     assert c.put(f"{T}/places/1", json=PLACE).status_code == 403
     assert c.delete(f"{T}/places/1").status_code == 403

@@ -20,8 +20,9 @@ axe runs once per kind of page, size and page shape (see ``SHAPE``): it is the s
 a role whose page is made of the same elements as one already checked gets the same answer.
 
 The module runs its own server over its own city (with a device, a sensor-raised alert and
-case, an inspector's case under rectification, a 12319 complaint and a heavy-pollution
-warning), so what it adds does not change the other browser tests' data.
+case, an inspector's case under rectification, a 12319 complaint, a heavy-pollution warning
+and City Brain pushes with a registered truck and a drawn known place), so what it adds does
+not change the other browser tests' data.
 """
 
 from __future__ import annotations
@@ -73,6 +74,21 @@ DEPTH = 3
 #: Pages every signed-in role can open though the menu does not list them.
 EXTRA = ("/account/password",)
 NOT_FOUND = "/no-such-page"
+#: Pages the walk must reach for a role (the seeded data gives them something to show).
+MUST_VISIT = {
+    "admin": {
+        "/citybrain",
+        "/citybrain/heat",
+        "/citybrain/suspects/{id}",
+        "/citybrain/places",
+        "/citybrain/places/new",
+        "/citybrain/places/{id}/edit",
+        "/citybrain/trucks",
+        "/citybrain/trucks/new",
+        "/citybrain/trucks/{id}/edit",
+    },
+    "d_heping": {"/citybrain", "/citybrain/suspects/{id}", "/citybrain/heat"},
+}
 SKIP = ("/logout", "/lang/", "/api/", "/static/", "/docs", "/redoc", "/open311/", "/sw.js")
 NOT_PAGES = re.compile(r"\.(xlsx|csv|pdf|jpe?g|png|zip|json)$|/attachments/|/photos/")
 SETTLE_TIMEOUT = 10.0  # seconds
@@ -164,8 +180,35 @@ def _seed(server: LiveServer) -> None:
             ),
             now=now, settings=settings,
         )  # fmt: skip
+        _seed_city_brain(s, server)
         s.commit()
     engine.dispose()
+
+
+def _seed_city_brain(s: Session, server: LiveServer) -> None:
+    """City Brain pushes (so a suspect's page is walked), a registered truck and a known
+    place drawn as a boundary (so their edit pages are)."""
+    from dustgrid.trajectories import service as trajectories
+    from dustgrid.trajectories.schemas import PlaceIn, TruckIn
+    from tests.trajectories.loop_kit import (
+        DAY1,
+        DAY2,
+        HEPING,
+        SHENHE_IN_GRID,
+        loading_fixes,
+        store_fixes,
+    )
+
+    admin = who(s, server.city, "admin")
+    store_fixes(server.settings, loading_fixes([HEPING, SHENHE_IN_GRID]))
+    trajectories.upsert_truck(s, admin, TruckIn(plate="辽A0T088", terminal_id="P0T0"))
+    yard = [[123.43, 41.75], [123.44, 41.75], [123.44, 41.76], [123.43, 41.75]]
+    place = PlaceIn(
+        name="南郊车场", kind="depot", boundary={"type": "Polygon", "coordinates": [yard]}
+    )  # type: ignore[arg-type]
+    trajectories.save_place(s, admin, place)
+    for day in (DAY1, DAY2):
+        trajectories.run_day(s, day, settings=server.settings, now=utcnow())
 
 
 class Checker:
@@ -306,6 +349,8 @@ def test_every_page_of_every_role(
         checker.close()
     print(f"{username}: {len(visited)} pages in {seconds:.1f} s")
     assert len(visited) >= 10, visited  # the crawl really walked the role's pages
+    missed = MUST_VISIT.get(username, set()) - {kind_of(p) for p in visited}
+    assert not missed, f"{username}: the walk did not reach {sorted(missed)}"
     assert not found, f"{username}:\n" + "\n".join(found)
 
 

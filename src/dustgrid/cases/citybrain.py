@@ -10,17 +10,26 @@ transferring; the district returning it) keeps the running feedback clock instea
 starting its own (``deadlines.keeps_feedback_clock``, used by ``workflow``). Only the district's
 verdict stops it: confirmed (``confirm``: the case gets the new ledger site and the
 district accepts it as the enforcement case) or dismissed (``dismiss``: the case closes).
+
+Who hears: a push reaches the admins of the L2 unit it was routed to and the members of the
+enforcement grid whose area holds it (``audience``; seed 000 二(四): City Brain warnings are
+pushed to the grid's members). When its 24 hours run out the escalation sweep tells L1 (its
+digest) and, per case, the unit's admins (``notify_overdue``): the district's leaders learn
+that their own push went to the city.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import ColumnElement, and_
 from sqlalchemy.orm import Session
 
 from dustgrid.cases import deadlines
+from dustgrid.cases import repository as repo
 from dustgrid.cases.events import CaseAudit, record_event
 from dustgrid.cases.models import Case, CaseEvent
+from dustgrid.cases.policy import Level
 from dustgrid.cases.states import CaseSource, CaseState, Move
 from dustgrid.cases.workflow import MoveInput, transition
 from dustgrid.config import Settings
@@ -33,6 +42,24 @@ CONFIRMED = "case.citybrain_confirmed"
 DISMISSED = "case.citybrain_dismissed"
 # States in which the district can still give its verdict (the case is in its hands).
 VERDICT_STATES = frozenset({CaseState.dispatched})
+# The notice each admin of the unit gets when a push of theirs escalates to the city.
+OVERDUE_NOTICE = "cases.notice.citybrain_overdue"
+
+
+def audience(session: Session, *, unit_id: int, grid_id: int | None) -> set[int]:
+    """Who is told of a push routed to ``unit_id``: the unit's admins (they give the
+    verdict) and the members of the enforcement grid whose area holds it (they go and look);
+    active accounts only."""
+    return repo.l2_users(session, [unit_id]) | repo.grid_members(session, grid_id)
+
+
+def notify_overdue(session: Session, late: ColumnElement[bool], now: datetime) -> int:
+    """Of the cases ``late`` selects (their clocks ran out), the City Brain pushes still on
+    the district's clock: one notice per case to each admin of the unit it was routed to.
+    The escalation digest goes to L1 only; the district must hear of its own late push."""
+    where = and_(late, Case.source == CaseSource.city_brain.value, Case.level == Level.L2.value)
+    cols = repo.case_notice("case.escalated", OVERDUE_NOTICE)
+    return repo.notify_unit_admins(session, cols, where, now)
 
 
 def route(

@@ -30,7 +30,7 @@ from sqlalchemy import ColumnElement, and_
 from sqlalchemy.orm import Session
 
 from dustgrid import periodic
-from dustgrid.cases import deadlines
+from dustgrid.cases import citybrain, deadlines
 from dustgrid.cases import repository as repo
 from dustgrid.cases.events import new_event
 from dustgrid.cases.models import Case, CaseSweepMark, open_clause
@@ -221,7 +221,9 @@ def sweep_escalations(
 
     Set-based whatever the backlog: one grouped count of the late cases (per level and
     unit: the digests' numbers), one ``INSERT … SELECT`` writing every event (the from/to
-    levels picked per row), then a handful of digest rows.
+    levels picked per row), then a handful of digest rows. City Brain pushes late on the
+    district's clock also tell the district's admins, one notice per case
+    (``citybrain.notify_overdue``: a handful a day).
     """
     settings = settings or get_settings()
     policy = policy or deadlines.case_policy(settings)
@@ -238,6 +240,7 @@ def sweep_escalations(
     repo.add_escalation_events(
         session, late, chain, now=now, policy_version=policy.escalation.version
     )
+    citybrain.notify_overdue(session, late, now)  # the district hears of its late pushes
     for src in sorted(counts, key=_LEVEL_ORDER.index):
         _digest(
             session, target=chain[src], src=src, per_unit=counts[src], now=now, settings=settings

@@ -61,6 +61,9 @@ class Perm(enum.StrEnum):
     # officials, the City Brain truck registry, known places and stay heat map. Every role of
     # the grid hierarchy and the officials; never a company account (contractor, provider).
     grid_work = "grid_work"
+    # City Brain (issue 14): keep the muck-truck registry and the known places that the
+    # detection of suspected unpermitted sites reads (city-wide data: the city admin only).
+    fleet_write = "fleet_write"
 
 
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {

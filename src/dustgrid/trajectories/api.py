@@ -5,6 +5,7 @@
   or by an account with ``Perm.case_intake`` (L1 and its service accounts).
 - ``/api/v1/trajectories/…``: the registry, known places, suspects and their verdicts, the
   queue, the heat map; scoped (a district sees its own suspects, an officer its grids').
+  The registry and the known places are written with ``Perm.fleet_write`` (the city).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ Intake = Annotated[Principal, Depends(require(Perm.case_intake))]
 #: The registry, the known places and the heat map are the grid's working data: not for
 #: company accounts (contractors, device providers).
 GridWork = Annotated[Principal, Depends(require(Perm.grid_work))]
+Fleet = Annotated[Principal, Depends(require(Perm.fleet_write))]  # registry, known places
 
 
 def _client(request: Request, session: DbSession, settings: AppSettings, scope: str) -> str:
@@ -160,9 +162,18 @@ def list_trucks(session: DbSession, _p: GridWork) -> list[TruckOut]:
 
 
 @router.post(f"{T}/trucks", response_model=TruckOut, summary="Add or update a truck by plate")
-def put_truck(session: DbSession, principal: Intake, body: TruckIn) -> TruckOut:
+def put_truck(session: DbSession, principal: Fleet, body: TruckIn) -> TruckOut:
     truck, _ = svc.upsert_truck(session, principal, body)
     return TruckOut.model_validate(truck)
+
+
+@router.put(
+    f"{T}/trucks/{{truck_id}}",
+    response_model=TruckOut,
+    summary="Edit a truck: plate, company, terminal, in service or not",
+)
+def edit_truck(session: DbSession, principal: Fleet, truck_id: Id, body: TruckIn) -> TruckOut:
+    return TruckOut.model_validate(svc.save_truck(session, principal, body, truck_id))
 
 
 @router.post(
@@ -172,7 +183,7 @@ def put_truck(session: DbSession, principal: Intake, body: TruckIn) -> TruckOut:
 )
 async def import_trucks(
     session: DbSession,
-    principal: Intake,
+    principal: Fleet,
     settings: AppSettings,
     file: Annotated[UploadFile, File()],
 ) -> ImportResult:
@@ -186,17 +197,17 @@ def list_places(session: DbSession, _p: GridWork) -> list[PlaceOut]:
 
 
 @router.post(f"{T}/places", response_model=PlaceOut, status_code=201, summary="Add a known place")
-def add_place(session: DbSession, principal: Intake, body: PlaceIn) -> PlaceOut:
+def add_place(session: DbSession, principal: Fleet, body: PlaceIn) -> PlaceOut:
     return PlaceOut.model_validate(svc.save_place(session, principal, body))
 
 
 @router.put(f"{T}/places/{{place_id}}", response_model=PlaceOut, summary="Edit a known place")
-def edit_place(session: DbSession, principal: Intake, place_id: Id, body: PlaceIn) -> PlaceOut:
+def edit_place(session: DbSession, principal: Fleet, place_id: Id, body: PlaceIn) -> PlaceOut:
     return PlaceOut.model_validate(svc.save_place(session, principal, body, place_id))
 
 
 @router.delete(f"{T}/places/{{place_id}}", response_model=PlaceOut, summary="Retire a place")
-def retire_place(session: DbSession, principal: Intake, place_id: Id) -> PlaceOut:
+def retire_place(session: DbSession, principal: Fleet, place_id: Id) -> PlaceOut:
     return PlaceOut.model_validate(svc.retire_place(session, principal, place_id))
 
 
@@ -207,7 +218,7 @@ def retire_place(session: DbSession, principal: Intake, place_id: Id) -> PlaceOu
 )
 async def import_places(
     session: DbSession,
-    principal: Intake,
+    principal: Fleet,
     settings: AppSettings,
     file: Annotated[UploadFile, File()],
 ) -> ImportResult:

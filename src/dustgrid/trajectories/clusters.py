@@ -4,9 +4,10 @@ Clusters: scikit-learn's DBSCAN over stay centres with the haversine metric and 
 (radius ``cluster_eps_m``, ``cluster_min_stays`` stays); a cluster needs
 ``cluster_min_trucks`` distinct trucks. Evidence is computed with numpy group-bys.
 
-A cluster is a *suspect* when its centre is farther than ``known_buffer_m`` beyond the
-radius of every known place and it was active on ``suspect_min_days`` local days with
-``suspect_min_trucks`` trucks. Its score (0–100, docs/trajectories.md)::
+A cluster is a *suspect* when its centre is farther than ``known_buffer_m`` beyond every
+known place (beyond its radius, or beyond the edge of its drawn boundary) and it was active
+on ``suspect_min_days`` local days with ``suspect_min_trucks`` trucks. Its score (0–100,
+docs/trajectories.md)::
 
     100 × (1 − e^(−trucks / 5)) × (1 − e^(−days / 3))
         × min(1, mean minutes per visit / 20) ^ 0.5 × (0.7 + 0.3 × night share)
@@ -20,8 +21,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import numpy as np
 from sklearn.cluster import DBSCAN
@@ -29,22 +31,30 @@ from sklearn.neighbors import BallTree
 
 from dustgrid.geo.coords import EARTH_RADIUS_M
 from dustgrid.trajectories.policy import DEFAULT_TRAJECTORY_POLICY, TrajectoryPolicy
-from dustgrid.trajectories.stays import I64, SECONDS_PER_DAY, Stays
+from dustgrid.trajectories.stays import F64, I64, SECONDS_PER_DAY, Stays
 
 NOISE = -1
 _SCORE_DIGITS = 1
 _KNOWN_NEAREST = 8  # nearest known places looked at first for each cluster
+_EDGE_ROWS = 1 << 21  # (point, boundary edge) rows computed at once: bounds the memory
 
 
 @dataclass(frozen=True, slots=True)
 class KnownPlace:
-    """A place where trucks legitimately stop: a permitted site, a landfill, a depot…"""
+    """A place where trucks legitimately stop: a permitted site, a landfill, a depot…
+
+    A circle of ``radius_m`` around (lat, lon), or, with a ``boundary`` (a GeoJSON Polygon
+    or MultiPolygon, WGS-84), that shape: the clearance of a point is then its distance to
+    the shape's edge (negative inside), and the buffer lies beyond the edge, however far
+    the corners are from the centre.
+    """
 
     name: str
     kind: str
     lat: float
     lon: float
     radius_m: float
+    boundary: Mapping[str, Any] | None = field(default=None, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,35 +180,166 @@ def build_clusters(
     return _with_known(out, known)
 
 
-def _with_known(clusters: list[Cluster], known: Sequence[KnownPlace]) -> list[Cluster]:
-    """Each cluster with its nearest known place by clearance (distance minus radius).
+@dataclass(frozen=True, slots=True)
+class _Edges:
+    """The boundary edges of the places that have one, flattened: place ``p``'s edges are
+    rows ``start[p]`` to ``start[p] + count[p]`` (count 0: a circle)."""
 
-    A ball tree over the known places (haversine) gives each cluster its ``_KNOWN_NEAREST``
-    nearest places and the best clearance c among them; any place with a smaller clearance
-    lies within c + the largest radius, so one radius query per cluster makes it exact.
-    Memory grows with clusters + places, never with their product.
+    start: I64
+    count: I64
+    alat: F64
+    alon: F64
+    blat: F64
+    blon: F64
+
+
+def _rings(boundary: Mapping[str, Any] | None) -> list[list[tuple[float, float]]]:
+    """The rings (outer and holes) of a Polygon or MultiPolygon as (lat, lon) lists, closed;
+    [] for anything else (the place is then its circle)."""
+    if not boundary:
+        return []
+    kind, coords = boundary.get("type"), boundary.get("coordinates") or []
+    polygons = [coords] if kind == "Polygon" else coords if kind == "MultiPolygon" else []
+    out = []
+    try:
+        for poly in polygons:
+            for ring in poly:
+                pts = [(float(p[1]), float(p[0])) for p in ring]
+                if len(pts) >= 3:
+                    out.append(pts if pts[0] == pts[-1] else [*pts, pts[0]])
+    except (TypeError, ValueError, IndexError):
+        return []
+    return out
+
+
+def _edges(known: Sequence[KnownPlace]) -> tuple[_Edges | None, F64]:
+    """The flattened boundary edges (None when no place has a boundary), and each place's
+    reach: its radius, or for a shape the distance from its centre to its farthest corner
+    (the shape lies inside that circle, so distance − reach never exceeds the clearance)."""
+    reach = np.array([k.radius_m for k in known], dtype=np.float64)
+    start = np.zeros(len(known), np.int64)
+    count = np.zeros(len(known), np.int64)
+    a: list[tuple[float, float]] = []
+    b: list[tuple[float, float]] = []
+    for i, k in enumerate(known):  # one step per place, a few corners each
+        rings = _rings(k.boundary)
+        if not rings:
+            continue
+        start[i] = len(a)
+        for ring in rings:
+            a.extend(ring[:-1])
+            b.extend(ring[1:])
+        count[i] = len(a) - start[i]
+        corners = np.radians(np.array([p for ring in rings for p in ring]))
+        centre = np.radians([[k.lat, k.lon]])
+        reach[i] = float(_haversine_rad(centre, corners).max()) * EARTH_RADIUS_M
+    if not a:
+        return None, reach
+    pa, pb = np.array(a), np.array(b)
+    return _Edges(start, count, pa[:, 0], pa[:, 1], pb[:, 0], pb[:, 1]), reach
+
+
+def _haversine_rad(p: F64, q: F64) -> F64:
+    """Central angle between (lat, lon) rows in radians (``p`` broadcast against ``q``)."""
+    dlat, dlon = q[:, 0] - p[:, 0], q[:, 1] - p[:, 1]
+    h = np.sin(dlat / 2) ** 2 + np.cos(p[:, 0]) * np.cos(q[:, 0]) * np.sin(dlon / 2) ** 2
+    return np.asarray(2 * np.arcsin(np.sqrt(np.minimum(1.0, h))), dtype=np.float64)
+
+
+def _shape_clearance(lat: F64, lon: F64, place: I64, edges: _Edges) -> F64:
+    """Clearance of each point (lat[i], lon[i]) from the boundary of place ``place[i]``: the
+    distance to the nearest edge in metres, negative inside (even-odd rule over every ring,
+    so holes are outside). Vectorised over (point, edge) rows, in chunks of ``_EDGE_ROWS``."""
+    out = np.empty(len(lat), np.float64)
+    counts = edges.count[place]
+    ends = np.cumsum(counts)
+    first = 0
+    while first < len(lat):  # one step per chunk of rows, not per point
+        last = int(np.searchsorted(ends, ends[first] - counts[first] + _EDGE_ROWS, "right"))
+        last = max(last, first + 1)
+        sl = slice(first, last)
+        n = counts[sl]
+        pair = np.repeat(np.arange(last - first), n)
+        offset = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+        e = np.repeat(edges.start[place[sl]], n) + offset
+        plat, plon = lat[sl][pair], lon[sl][pair]
+        ky = math.radians(1.0) * EARTH_RADIUS_M
+        kx = ky * np.cos(np.radians(plat))
+        ax, ay = (edges.alon[e] - plon) * kx, (edges.alat[e] - plat) * ky
+        dx, dy = (edges.blon[e] - edges.alon[e]) * kx, (edges.blat[e] - edges.alat[e]) * ky
+        length2 = dx * dx + dy * dy
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(length2 > 0, -(ax * dx + ay * dy) / length2, 0.0)
+            t = np.clip(t, 0.0, 1.0)
+            dist = np.hypot(ax + t * dx, ay + t * dy)
+            alat, blat = edges.alat[e], edges.blat[e]
+            alon, blon = edges.alon[e], edges.blon[e]
+            crosses = ((alat > plat) != (blat > plat)) & (
+                plon < (blon - alon) * (plat - alat) / (blat - alat) + alon
+            )
+        starts = np.cumsum(n) - n
+        nearest = np.minimum.reduceat(dist, starts)
+        inside = np.add.reduceat(crosses.astype(np.int64), starts) % 2 == 1
+        out[sl] = np.where(inside, -nearest, nearest)
+        first = last
+    return out
+
+
+def _clearance(
+    lat: F64, lon: F64, place: I64, dist_m: F64, reach: F64, edges: _Edges | None
+) -> F64:
+    """Clearance of each (point, place) pair: distance minus radius for a circle, the signed
+    distance to the edge for a shape."""
+    out = dist_m - reach[place]
+    if edges is not None:
+        shaped = edges.count[place] > 0
+        if shaped.any():
+            out[shaped] = _shape_clearance(lat[shaped], lon[shaped], place[shaped], edges)
+    return out
+
+
+def _with_known(clusters: list[Cluster], known: Sequence[KnownPlace]) -> list[Cluster]:
+    """Each cluster with its nearest known place by clearance (beyond its radius, or beyond
+    the edge of its boundary).
+
+    A ball tree over the places' centres (haversine) gives each cluster its
+    ``_KNOWN_NEAREST`` nearest places and the best clearance c among them. Distance minus
+    reach (the radius, or the farthest corner of a shape) never exceeds a place's clearance,
+    so any place that beats c lies within c + the largest reach: one radius query per
+    cluster makes it exact, and only the places whose bound beats c are measured to their
+    edges. Memory grows with clusters + places, never with their product.
     """
     if not clusters or not known:
         return clusters
-    query = np.radians(np.array([[c.lat, c.lon] for c in clusters]))
-    places = np.radians(np.array([[k.lat, k.lon] for k in known]))
-    radius = np.array([k.radius_m for k in known])
-    tree = BallTree(places, metric="haversine")
+    edges, reach = _edges(known)
+    lat = np.array([c.lat for c in clusters])
+    lon = np.array([c.lon for c in clusters])
+    query = np.radians(np.column_stack([lat, lon]))
+    tree = BallTree(np.radians(np.array([[k.lat, k.lon] for k in known])), metric="haversine")
     k = min(len(known), _KNOWN_NEAREST)
     dist, idx = tree.query(query, k=k)
-    clearance = dist * EARTH_RADIUS_M - radius[idx]
-    rows = np.arange(len(clusters))
+    rows = np.repeat(np.arange(len(clusters)), k)
+    clearance = _clearance(
+        lat[rows], lon[rows], idx.ravel(), dist.ravel() * EARTH_RADIUS_M, reach, edges
+    ).reshape(len(clusters), k)
     pick = clearance.argmin(axis=1)
-    best, which = clearance[rows, pick], idx[rows, pick]
+    every = np.arange(len(clusters))
+    best, which = clearance[every, pick], idx[every, pick]
     if k < len(known):
-        reach = np.maximum(best + radius.max(), 0.0) / EARTH_RADIUS_M
-        found, found_dist = tree.query_radius(query, r=reach, return_distance=True)
-        for i in range(len(clusters)):  # one step per cluster, a handful of places each
-            if len(found[i]):
-                c = found_dist[i] * EARTH_RADIUS_M - radius[found[i]]
-                m = int(c.argmin())
-                if c[m] < best[i]:
-                    best[i], which[i] = c[m], found[i][m]
+        radius = np.maximum(best + reach.max(), 0.0) / EARTH_RADIUS_M
+        found, found_dist = tree.query_radius(query, r=radius, return_distance=True)
+        ci = np.repeat(every, [len(f) for f in found])
+        pi = np.concatenate(list(found)).astype(np.int64)
+        bound = np.concatenate(list(found_dist)) * EARTH_RADIUS_M - reach[pi]
+        keep = bound < best[ci]  # only these can beat the best of the nearest
+        ci, pi = ci[keep], pi[keep]
+        c = _clearance(lat[ci], lon[ci], pi, bound[keep] + reach[pi], reach, edges)
+        better = c < best[ci]
+        ci, pi, c = ci[better], pi[better], c[better]
+        order = np.lexsort((c, ci))
+        ci, pi, c = ci[order], pi[order], c[order]
+        head = np.r_[True, ci[1:] != ci[:-1]] if len(ci) else np.zeros(0, bool)
+        best[ci[head]], which[ci[head]] = c[head], pi[head]
     return [
         _replace_known(c, known[int(w)].name, float(b))
         for c, w, b in zip(clusters, which, best, strict=True)

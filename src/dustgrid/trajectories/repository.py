@@ -250,10 +250,11 @@ def confirmed_count(session: Session, district_id: int, start: datetime, end: da
 
 
 def queue_counts(session: Session, principal: Principal, now: datetime) -> list[Any]:
-    """Per district: (district id, waiting, overdue) of the pushes still without verdict."""
+    """Per district: (district id, waiting, overdue, soonest due) of the pushes still
+    without a verdict."""
     overdue = func.sum(case((SuspectSite.due_at < now, 1), else_=0))
     stmt = (
-        select(SuspectSite.district_id, func.count(), overdue)
+        select(SuspectSite.district_id, func.count(), overdue, func.min(SuspectSite.due_at))
         .where(suspect_clause(principal), SuspectSite.status == SuspectStatus.pushed)
         .group_by(SuspectSite.district_id)
     )

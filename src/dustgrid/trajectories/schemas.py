@@ -35,10 +35,13 @@ class TruckOut(BaseModel):
 class PlaceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    """A circle (``lat``, ``lon``, ``radius_m``) or a drawn ``boundary`` (GeoJSON Polygon or
+    MultiPolygon, WGS-84: its centre and covering radius are then computed)."""
+
     name: PlainText = Field(min_length=1, max_length=128)
     kind: PlaceKind
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
     radius_m: float = Field(default=150.0, gt=0, le=5000)
     boundary: dict[str, Any] | None = None
     note: PlainText = Field(default="", max_length=500)

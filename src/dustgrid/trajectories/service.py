@@ -18,7 +18,7 @@ import hashlib
 import math
 import secrets
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -40,6 +40,7 @@ from dustgrid.i18n import Msg
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm, Role
 from dustgrid.intake import service as intake
+from dustgrid.notifications import service as notifications
 from dustgrid.org import repository as org_repo
 from dustgrid.outbox.queue import enqueue
 from dustgrid.sites import service as sites
@@ -80,6 +81,7 @@ from dustgrid.trajectories.schemas import (
 )
 from dustgrid.trajectories.stays import SECONDS_PER_DAY, Stays
 from dustgrid.trajectories.store import BATCH_ID, BadBatchId, FixStore
+from dustgrid.workcal.calendar import people_time
 
 CATEGORY = "unpermitted_construction"
 VERDICT_JOB = "citybrain.verdict"
@@ -97,6 +99,8 @@ DISMISSED_KIND = {
     DismissReason.other: PlaceKind.other,
 }
 FEEDBACK_LIMIT = 500
+# Who keeps the registry and the known places the detection reads.
+FLEET = Perm.fleet_write
 
 
 def store_of(settings: Settings, policy: TrajectoryPolicy = DEFAULT_TRAJECTORY_POLICY) -> FixStore:
@@ -123,22 +127,42 @@ def list_trucks(session: Session) -> list[Truck]:
     return repo.trucks(session)
 
 
-def upsert_truck(session: Session, principal: Principal, data: TruckIn) -> tuple[Truck, bool]:
-    """Create a truck or update the one with this plate; the terminal belongs to one truck."""
-    _require(principal, Perm.case_intake)
-    plate, terminal = data.plate.strip().upper(), data.terminal_id.strip()
-    truck = repo.truck_by_plate(session, plate)
+def get_truck(session: Session, truck_id: int) -> Truck:
+    truck = session.get(Truck, truck_id)
+    if truck is None:
+        raise NotFound(Msg("trajectories.error.truck_not_found"))
+    return truck
+
+
+def _plate(raw: str) -> str:
+    """A plate as registered: no spaces, letters upper case (辽a 12345 → 辽A12345)."""
+    return "".join(raw.split()).upper()
+
+
+def save_truck(
+    session: Session, principal: Principal, data: TruckIn, truck_id: int | None = None
+) -> Truck:
+    """Register a truck (``truck_id`` None) or edit one: its plate, company, terminal, and
+    whether it is in service. A plate and a terminal belong to one truck each."""
+    _require(principal, FLEET)
+    plate, terminal = _plate(data.plate), data.terminal_id.strip()
+    truck = None if truck_id is None else get_truck(session, truck_id)
+    same_plate = repo.truck_by_plate(session, plate)
+    if same_plate is not None and (truck is None or same_plate.id != truck.id):
+        raise Invalid(
+            Msg("trajectories.error.plate_taken", {"plate": plate}), details={"field": "plate"}
+        )
     other = repo.truck_by_terminal(session, terminal)
     if other is not None and (truck is None or other.id != truck.id):
         raise Invalid(
             Msg("trajectories.error.terminal_taken", {"terminal": terminal, "plate": other.plate}),
             details={"field": "terminal_id"},
         )
-    created = truck is None
     before = {} if truck is None else _truck_snapshot(truck)
     if truck is None:
         truck = Truck(plate=plate)
         session.add(truck)
+    truck.plate = plate
     truck.company, truck.terminal_id, truck.active = (
         (data.company or "").strip(),
         terminal,
@@ -148,14 +172,22 @@ def upsert_truck(session: Session, principal: Principal, data: TruckIn) -> tuple
     audit.record_change(
         session,
         actor=principal,
-        action="create" if created else "update",
+        action="create" if not before else "update",
         entity_type="traj_truck",
         entity_id=truck.id,
         before=before,
         after=_truck_snapshot(truck),
         summary=f"渣土车 {truck.plate}",
     )
-    return truck, created
+    return truck
+
+
+def upsert_truck(session: Session, principal: Principal, data: TruckIn) -> tuple[Truck, bool]:
+    """Create a truck or update the one with this plate (the API and the Excel import)."""
+    _require(principal, FLEET)
+    existing = repo.truck_by_plate(session, _plate(data.plate))
+    truck = save_truck(session, principal, data, existing.id if existing else None)
+    return truck, existing is None
 
 
 def _truck_snapshot(t: Truck) -> dict[str, Any]:
@@ -214,34 +246,52 @@ def _text(v: Any) -> str:
     return "" if v is None else str(v).strip()
 
 
-def import_trucks(
-    session: Session, principal: Principal, content: bytes, settings: Settings
-) -> tuple[int, int, list[dict[str, Any]]]:
-    """Excel rows ``plate, company, terminal_id``: good rows kept, bad ones named by row."""
+ImportOutcome = tuple[int, int, list[dict[str, Any]]]  # created, updated, bad rows
+
+
+def _import_rows(
+    session: Session,
+    content: bytes,
+    settings: Settings,
+    columns: Sequence[str],
+    save_row: Callable[[dict[str, Any]], bool],
+) -> ImportOutcome:
+    """Each row of the first sheet saved by ``save_row`` (True: created, False: updated) in
+    its own savepoint: good rows are kept, a refused one is named by row, field and why."""
     from pydantic import ValidationError
 
-    _require(principal, Perm.case_intake)
     created = updated = 0
     errors: list[dict[str, Any]] = []
-    for n, v in _sheet_rows(content, settings, TRUCK_COLUMNS):
+    for n, values in _sheet_rows(content, settings, columns):
         try:
-            data = TruckIn(
-                plate=_text(v.get("plate")),
-                company=_text(v.get("company")),
-                terminal_id=_text(v.get("terminal_id")),
-            )
             with session.begin_nested():
-                _, new = upsert_truck(session, principal, data)
+                new = save_row(values)
         except ValidationError as exc:
             errors.append(_row_error(n, exc))
             continue
         except Invalid as exc:
-            errors.append(
-                {"row": n, "field": str(exc.details.get("field", "")), "message": exc.message}
-            )
+            field = str(exc.details.get("field", ""))
+            errors.append({"row": n, "field": field, "message": exc.message})
             continue
         created, updated = created + new, updated + (not new)
     return created, updated, errors
+
+
+def import_trucks(
+    session: Session, principal: Principal, content: bytes, settings: Settings
+) -> ImportOutcome:
+    """Excel rows ``plate, company, terminal_id``: a known plate is updated."""
+    _require(principal, FLEET)
+
+    def save(v: dict[str, Any]) -> bool:
+        data = TruckIn(
+            plate=_text(v.get("plate")),
+            company=_text(v.get("company")),
+            terminal_id=_text(v.get("terminal_id")),
+        )
+        return upsert_truck(session, principal, data)[1]
+
+    return _import_rows(session, content, settings, TRUCK_COLUMNS, save)
 
 
 # --------------------------------------------------------------------------- known places
@@ -249,6 +299,13 @@ def import_trucks(
 
 def list_places(session: Session) -> list[KnownPlace]:
     return repo.known_places(session)
+
+
+def get_place(session: Session, place_id: int) -> KnownPlace:
+    place = session.get(KnownPlace, place_id)
+    if place is None:
+        raise NotFound(Msg("trajectories.error.place_not_found"))
+    return place
 
 
 def _district_at(session: Session, lat: float, lon: float) -> int | None:
@@ -261,16 +318,28 @@ def _district_at(session: Session, lat: float, lon: float) -> int | None:
 def _covering_radius(boundary: dict[str, Any], lat: float, lon: float) -> float:
     from dustgrid.geo.shapes import bbox
 
-    south, west, north, east = bbox(boundary)
-    corners = [(south, west), (south, east), (north, west), (north, east)]
+    box = bbox(boundary)  # GeoJSON order: west, south, east, north
+    corners = [(a, o) for a in (box.min_lat, box.max_lat) for o in (box.min_lon, box.max_lon)]
     return max(haversine_m(lat, lon, a, b) for a, b in corners)
+
+
+def _checked_boundary(raw: dict[str, Any]) -> dict[str, Any]:
+    """A drawn boundary as stored, or a clear refusal (a ring that crosses itself is the
+    usual slip when corners are clicked out of order)."""
+    from dustgrid.geo.shapes import validate_geometry
+
+    try:
+        return validate_geometry(raw)
+    except ValueError as exc:
+        key = "boundary_crosses" if "crosses itself" in str(exc) else "bad_boundary"
+        raise Invalid(Msg(f"trajectories.error.{key}"), details={"field": "boundary"}) from exc
 
 
 def save_place(
     session: Session, principal: Principal, data: PlaceIn, place_id: int | None = None
 ) -> KnownPlace:
     """Create or edit a known place; a boundary gives the centre and a covering radius."""
-    _require(principal, Perm.case_intake)
+    _require(principal, FLEET)
     if data.kind == PlaceKind.permitted_site:
         raise Invalid(Msg("trajectories.error.permitted_from_ledger"), details={"field": "kind"})
     place = session.get(KnownPlace, place_id) if place_id else KnownPlace()
@@ -279,17 +348,13 @@ def save_place(
     before = {} if place_id is None else _place_snapshot(place)
     lat, lon, radius = data.lat, data.lon, data.radius_m
     if data.boundary:
-        from dustgrid.geo.shapes import validate_geometry
-
-        try:
-            boundary = validate_geometry(data.boundary)
-        except ValueError as exc:
-            raise Invalid(
-                Msg("trajectories.error.bad_boundary"), details={"field": "boundary"}
-            ) from exc
+        boundary = _checked_boundary(data.boundary)
         lat, lon = centroid(boundary)
         radius = _covering_radius(boundary, lat, lon)
         place.boundary = boundary
+    elif lat is None or lon is None:
+        missing = "lat" if lat is None else "lon"
+        raise Invalid(Msg("trajectories.error.centre_needed"), details={"field": missing})
     else:
         place.boundary = None
     place.name, place.kind, place.note = data.name.strip(), data.kind, (data.note or "").strip()
@@ -313,7 +378,7 @@ def save_place(
 
 
 def retire_place(session: Session, principal: Principal, place_id: int) -> KnownPlace:
-    _require(principal, Perm.case_intake)
+    _require(principal, FLEET)
     place = session.get(KnownPlace, place_id)
     if place is None:
         raise NotFound(Msg("trajectories.error.place_not_found"))
@@ -339,49 +404,39 @@ def _place_snapshot(p: KnownPlace) -> dict[str, Any]:
         "lat": p.lat,
         "lon": p.lon,
         "radius_m": p.radius_m,
+        "boundary": p.boundary,
+        "note": p.note,
         "active": p.active,
     }
 
 
 def import_places(
     session: Session, principal: Principal, content: bytes, settings: Settings
-) -> tuple[int, int, list[dict[str, Any]]]:
-    """Excel rows ``name, kind, lat, lon, radius_m, note``; bad rows named by row number."""
-    from pydantic import ValidationError
+) -> ImportOutcome:
+    """Excel rows ``name, kind, lat, lon, radius_m, note``: each a new known place."""
+    _require(principal, FLEET)
 
-    _require(principal, Perm.case_intake)
-    created = 0
-    errors: list[dict[str, Any]] = []
-    for n, v in _sheet_rows(content, settings, PLACE_COLUMNS):
+    def save(v: dict[str, Any]) -> bool:
         raw = {k: v.get(k) for k in PLACE_COLUMNS if v.get(k) not in (None, "")}
         raw = {k: (_text(x) if k in ("name", "kind", "note") else x) for k, x in raw.items()}
-        try:
-            data = PlaceIn.model_validate(raw)
-            with session.begin_nested():
-                save_place(session, principal, data)
-        except ValidationError as exc:
-            errors.append(_row_error(n, exc))
-            continue
-        except Invalid as exc:
-            errors.append(
-                {"row": n, "field": str(exc.details.get("field", "")), "message": exc.message}
-            )
-            continue
-        created += 1
-    return created, 0, errors
+        save_place(session, principal, PlaceIn.model_validate(raw))
+        return True
+
+    return _import_rows(session, content, settings, PLACE_COLUMNS, save)
 
 
 def detection_places(session: Session) -> list[pure.KnownPlace]:
-    """Every place the detection treats as known: the ledger's sites (radius from their
-    area or boundary) and the known-places table (dismissed suspects included)."""
+    """Every place the detection treats as known: the ledger's sites and the known-places
+    table (dismissed suspects included). A place with a boundary is that shape (the buffer
+    lies beyond its edge); a ledger site without one is a circle from its area (at least
+    80 m), a known place its circle."""
     out = []
     for _sid, name, lat, lon, area, boundary in repo.ledger_places(session):
         radius = max(80.0, math.sqrt(max(area or 0.0, 0.0) / math.pi))
-        if boundary:
-            radius = max(radius, _covering_radius(boundary, lat, lon))
-        out.append(pure.KnownPlace(name, PlaceKind.permitted_site.value, lat, lon, radius))
+        kind = PlaceKind.permitted_site.value
+        out.append(pure.KnownPlace(name, kind, lat, lon, radius, boundary or None))
     for p in repo.known_places(session):
-        out.append(pure.KnownPlace(p.name, p.kind.value, p.lat, p.lon, p.radius_m))
+        out.append(pure.KnownPlace(p.name, p.kind.value, p.lat, p.lon, p.radius_m, p.boundary))
     return out
 
 
@@ -681,7 +736,38 @@ def _push(
     )
     session.add(row)
     session.flush()
+    _notify_pushed(session, row, case_id=case.id, settings=settings, now=now)
     return row
+
+
+PUSHED_NOTICE = "trajectories.notice.pushed"
+
+
+def _notify_pushed(
+    session: Session, s: SuspectSite, *, case_id: int, settings: Settings, now: datetime
+) -> None:
+    """The district grid hears of a new push: the admins of the unit it was routed to and
+    the officers of the grid whose area holds it (in-app, and the outbound channels)."""
+    assert s.unit_id is not None
+    who = citybrain.audience(session, unit_id=s.unit_id, grid_id=s.grid_id)
+    if not who:
+        return
+    notifications.notify(
+        session,
+        user_ids=who,
+        kind=citybrain.ROUTED,
+        message_key=PUSHED_NOTICE,
+        params={
+            "ref": s.ref,
+            "trucks": s.trucks,
+            "days": s.days,
+            "due": people_time(s.due_at, ZoneInfo(settings.timezone)),
+        },
+        link=f"/citybrain/suspects/{s.id}",
+        case_id=case_id,
+        now=now,
+        settings=settings,
+    )
 
 
 def run_day(
@@ -906,8 +992,9 @@ def queue(session: Session, principal: Principal, now: datetime) -> list[dict[st
             "district_name": names.get(d or 0, ""),
             "waiting": int(n),
             "overdue": int(o or 0),
+            "next_due_at": first,  # the district's most urgent 24-hour clock
         }
-        for d, n, o in repo.queue_counts(session, principal, now)
+        for d, n, o, first in repo.queue_counts(session, principal, now)
     ]
 
 

@@ -15,7 +15,7 @@
   var points = data("cb-points");
   if (points) {
     points.forEach(function (p) {
-      var m = L.circleMarker([p.lat, p.lon], { radius: 8, color: colours[p.status] || "#c5221f", weight: 2, fillOpacity: 0.6 }).addTo(map);
+      var m = L.circleMarker([p.lat, p.lon], { radius: 8, color: colours[p.status] || "#c5221f", weight: 2, fillOpacity: 0.6, className: "cb-point" }).addTo(map);
       var link = document.createElement("a");
       link.href = "/citybrain/suspects/" + p.id;
       link.textContent = p.ref;
@@ -28,16 +28,17 @@
     var palette = ["#1a73e8", "#188038", "#e37400", "#9334e6", "#d01884", "#12b5cb", "#5f6368"];
     detail.tracks.forEach(function (tr, i) {
       if (tr.points.length > 1) {
-        L.polyline(tr.points, { color: palette[i % palette.length], weight: 2, opacity: 0.7 }).addTo(map);
+        L.polyline(tr.points, { color: palette[i % palette.length], weight: 2, opacity: 0.7, className: "cb-track" }).addTo(map);
       }
     });
     detail.visits.forEach(function (v) {
-      L.circleMarker([v.lat, v.lon], { radius: 3, color: "#202124", weight: 1, fillOpacity: 0.8 }).addTo(map);
+      L.circleMarker([v.lat, v.lon], { radius: 3, color: "#202124", weight: 1, fillOpacity: 0.8, className: "cb-visit" }).addTo(map);
     });
     var s = detail.suspect;
-    L.circle([s.lat, s.lon], { radius: 150, color: "#c5221f", weight: 2, fill: false }).addTo(map);
+    L.circle([s.lat, s.lon], { radius: detail.radius || 150, color: "#c5221f", weight: 2, fill: false, className: "cb-suspect" }).addTo(map);
     bounds.push([s.lat, s.lon]);
     map.setView([s.lat, s.lon], 15);
+    el.setAttribute("data-ready", "1");
     return;
   }
   var cells = data("cb-heat");
@@ -48,7 +49,7 @@
       var share = c.n / max;
       L.circleMarker([c.lat, c.lon], {
         radius: 3 + 14 * Math.sqrt(share), stroke: false,
-        fillColor: share > 0.5 ? "#c5221f" : (share > 0.2 ? "#e37400" : "#f9ab00"), fillOpacity: 0.55
+        fillColor: share > 0.5 ? "#c5221f" : (share > 0.2 ? "#e37400" : "#f9ab00"), fillOpacity: 0.55, className: "cb-cell"
       }).bindTooltip(String(c.n)).addTo(map);
       bounds.push([c.lat, c.lon]);
     });
@@ -58,4 +59,5 @@
   } else {
     map.setView([41.8, 123.43], 11);
   }
+  el.setAttribute("data-ready", "1");
 })();
