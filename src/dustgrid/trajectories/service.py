@@ -331,8 +331,12 @@ def _checked_boundary(raw: dict[str, Any]) -> dict[str, Any]:
     try:
         return validate_geometry(raw)
     except ValueError as exc:
-        key = "boundary_crosses" if "crosses itself" in str(exc) else "bad_boundary"
-        raise Invalid(Msg(f"trajectories.error.{key}"), details={"field": "boundary"}) from exc
+        key = (
+            "trajectories.error.boundary_crosses"
+            if "crosses itself" in str(exc)
+            else "trajectories.error.bad_boundary"
+        )
+        raise Invalid(Msg(key), details={"field": "boundary"}) from exc
 
 
 def save_place(
