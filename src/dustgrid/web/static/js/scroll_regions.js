@@ -38,5 +38,7 @@
   }
   window.addEventListener("load", mark);
   window.addEventListener("resize", later);
-  document.addEventListener("htmx:afterSettle", later);
+  // at once when content arrives (a keyboard user, or a checker, may reach it straight away),
+  // and again once late layout (fonts, charts) has settled
+  document.addEventListener("htmx:afterSettle", function () { mark(); later(); });
 })();
