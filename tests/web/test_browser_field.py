@@ -118,7 +118,7 @@ def _submit_offline_then_reconnect(page: Any, phone: Any, live_server: Any, sid:
     page.click("[data-testid=submit]")
     badge = page.locator("[data-testid=outbox-badge]")
     badge.filter(has_text="1 项待发送").wait_for()
-    assert page.locator("[data-testid=submit-saved]").is_visible()
+    page.locator("[data-testid=submit-saved]").wait_for()  # shown once the outbox has it
     assert page.locator("[data-testid=outbox-list] li").count() == 1
     _fits(page)
     assert _cases_at(live_server, sid) == 0  # nothing has reached the server yet
