@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from dustgrid import migrate
 from dustgrid.app import create_app
-from dustgrid.config import Settings, get_settings
+from dustgrid.config import Settings
 from dustgrid.db import get_session, make_engine, serve
 from dustgrid.identity import passwords
+from dustgrid.identity.deps import app_settings
 from tests.fixtures.city import PASSWORD, City, build_city
 
 # Cheap argon2 parameters for the suite's own accounts: hashing and verifying stay argon2id
@@ -109,7 +110,7 @@ def _shared_app(settings: Settings) -> object:
         yield from serve(db, close=False)
 
     application.dependency_overrides[get_session] = _session
-    application.dependency_overrides[get_settings] = lambda: settings
+    application.dependency_overrides[app_settings] = lambda: settings
     return application
 
 

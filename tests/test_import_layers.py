@@ -39,6 +39,7 @@ FOUNDATIONS = frozenset(
         "pagination",
         "outbox",
         "periodic",
+        "routing",  # the APIRouter that skips routers no route of which could match
         "text",
         "workcal",
         "xlsx",

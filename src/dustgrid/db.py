@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Generator, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
+import anyio
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from dustgrid.config import Settings, get_settings
@@ -99,18 +101,44 @@ def get_read_engine() -> Engine:
     return get_engine().execution_options(**{SQLITE_DEFERRED: True})
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """FastAPI dependency: one session per request, committed once at the end.
 
     Safe methods read through :func:`get_read_engine`, so on SQLite they never wait for
     the listener's or the worker's writes.
+
+    ``async`` on purpose: creating a session touches no connection, so it happens on the
+    event loop instead of in a worker thread (FastAPI runs a plain generator's start and
+    end in one each); only the end (commit or roll back, close: database round trips)
+    goes to a worker thread, shielded so that a cancelled request still returns its
+    connection to the pool.
     """
     factory = get_sessionmaker()
     safe = request.method in SAFE_METHODS
-    yield from serve(factory(bind=get_read_engine()) if safe else factory())
+    steps = serve(factory(bind=get_read_engine()) if safe else factory())
+    session = next(steps)
+    try:
+        yield session
+    except BaseException as exc:
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(_end, steps, exc)
+        raise
+    with anyio.CancelScope(shield=True):
+        await run_in_threadpool(_end, steps, None)
 
 
-def serve(session: Session, *, close: bool = True) -> Iterator[Session]:
+def _end(steps: Generator[Session, None, None], error: BaseException | None) -> None:
+    """Run :func:`serve`'s end: commit (``error`` None), or roll back and re-raise."""
+    try:
+        if error is None:
+            next(steps)
+        else:
+            steps.throw(error)
+    except StopIteration:
+        return
+
+
+def serve(session: Session, *, close: bool = True) -> Generator[Session, None, None]:
     """The body of a request's session dependency: yield ``session``, commit at the end,
     roll back on an error unless the error says what it wrote must persist
     (``DomainError.persist``), and close it (unless ``close`` is False: the caller owns it)."""

@@ -17,7 +17,7 @@ class PageParams(BaseModel):
     size: int
 
 
-def page_params(
+async def page_params(
     page: Annotated[PageNo, Query(description="1-based page number")] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="rows per page")] = 50,
 ) -> PageParams:

@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from dustgrid.auth.models import LoginAttempt, User
 from dustgrid.auth.service import backoff_delay, create_user
-from dustgrid.config import Settings, get_settings
+from dustgrid.config import Settings
 from dustgrid.errors import Invalid
 from dustgrid.identity import passwords
+from dustgrid.identity.deps import app_settings
 from dustgrid.identity.roles import Role
 from dustgrid.models import utcnow
 from tests.fixtures.city import PASSWORD
@@ -33,7 +34,7 @@ def _login(c: TestClient, username: str, password: str) -> Any:
 
 def _use_settings(app: object, settings: Settings, **changes: Any) -> Settings:
     changed = settings.model_copy(update=changes)
-    app.dependency_overrides[get_settings] = lambda: changed  # type: ignore[attr-defined]
+    app.dependency_overrides[app_settings] = lambda: changed  # type: ignore[attr-defined]
     return changed
 
 

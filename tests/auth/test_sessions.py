@@ -76,9 +76,9 @@ def test_logout_ends_every_session_and_token_of_the_account(
 def test_logout_of_one_session_only_when_configured(
     app: object, anon: TestClient, settings: Settings
 ) -> None:
-    from dustgrid.config import get_settings
+    from dustgrid.identity.deps import app_settings
 
-    app.dependency_overrides[get_settings] = lambda: settings.model_copy(  # type: ignore[attr-defined]
+    app.dependency_overrides[app_settings] = lambda: settings.model_copy(  # type: ignore[attr-defined]
         update={"logout_ends_all_sessions": False}
     )
     first, second = _bearer(app, _token(anon, "st_heping")), _bearer(app, _token(anon, "st_heping"))

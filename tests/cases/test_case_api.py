@@ -196,10 +196,10 @@ def test_bad_report_input(
     needle: str,
     db: Session,
 ) -> None:
-    from dustgrid.config import get_settings
+    from dustgrid.identity.deps import app_settings
 
     small = settings.model_copy(update={"attachment_max_bytes": 2048})
-    app.dependency_overrides[get_settings] = lambda: small  # type: ignore[attr-defined]
+    app.dependency_overrides[app_settings] = lambda: small  # type: ignore[attr-defined]
     body = {
         "source": "third_party_inspector",
         "site_id": city.sites["HP-001"],

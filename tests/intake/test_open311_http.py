@@ -31,9 +31,10 @@ from dustgrid.cases import service as cases
 from dustgrid.cases.models import Case
 from dustgrid.cases.states import CaseSource
 from dustgrid.cases.workflow import MoveInput
-from dustgrid.config import Settings, get_settings
+from dustgrid.config import Settings
 from dustgrid.db import get_session, make_engine
 from dustgrid.i18n import translate
+from dustgrid.identity.deps import app_settings
 from dustgrid.intake import hotline
 from dustgrid.intake.models import Channel, Complaint, ComplaintStatus
 from dustgrid.intake.open311.service import issue_key
@@ -89,7 +90,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             session.close()
 
     app.dependency_overrides[get_session] = _session
-    app.dependency_overrides[get_settings] = lambda: settings
+    app.dependency_overrides[app_settings] = lambda: settings
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning", access_log=False))  # fmt: skip

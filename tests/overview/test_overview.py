@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 from dustgrid.alerts.models import Alert
 from dustgrid.cases.models import Case
 from dustgrid.cases.states import CaseSource, CaseState
-from dustgrid.config import Settings, get_settings
+from dustgrid.config import Settings
 from dustgrid.devices.models import Device, DeviceKind
 from dustgrid.devices.states import Lifecycle
+from dustgrid.identity.deps import app_settings
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Role
 from dustgrid.models import utcnow
@@ -163,7 +164,7 @@ def test_the_pages_write_the_time_in_the_citys_zone(
     c = web_as("admin")
     for zone in ("Asia/Shanghai", "America/New_York"):
         moved = settings.model_copy(update={"timezone": zone})
-        app.dependency_overrides[get_settings] = lambda moved=moved: moved  # type: ignore[attr-defined]
+        app.dependency_overrides[app_settings] = lambda moved=moved: moved  # type: ignore[attr-defined]
         before = utcnow()
         screen = c.get("/overview/screen").text
         after = utcnow()

@@ -18,7 +18,8 @@ from fastapi.testclient import TestClient
 from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
-from dustgrid.config import Settings, get_settings
+from dustgrid.config import Settings
+from dustgrid.identity.deps import app_settings
 from dustgrid.outbox.handlers import JobContext
 from dustgrid.trajectories import service, tasks
 from dustgrid.trajectories.models import SuspectSite
@@ -42,7 +43,7 @@ def cb_settings(settings: Settings, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def cb_app(app: Any, cb_settings: Settings) -> Iterator[Any]:
-    app.dependency_overrides[get_settings] = lambda: cb_settings
+    app.dependency_overrides[app_settings] = lambda: cb_settings
     yield app
 
 

@@ -293,10 +293,10 @@ def test_a_push_tells_the_district_admins_and_the_officers_of_its_grid_and_no_on
 def test_the_officer_told_can_open_the_push(
     web_as: Callable[[str], TestClient], pushed: dict[str, SuspectSite], cb_settings: Settings
 ) -> None:
-    from dustgrid.config import get_settings
+    from dustgrid.identity.deps import app_settings
 
     client = web_as("off_sh1")
-    client.app.dependency_overrides[get_settings] = lambda: cb_settings  # type: ignore[attr-defined]
+    client.app.dependency_overrides[app_settings] = lambda: cb_settings  # type: ignore[attr-defined]
     page = client.get(f"/citybrain/suspects/{pushed['in_grid'].id}")
     assert page.status_code == 200 and pushed["in_grid"].ref in page.text
 

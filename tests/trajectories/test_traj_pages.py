@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit.models import AuditEntry
-from dustgrid.config import Settings, get_settings
+from dustgrid.config import Settings
+from dustgrid.identity.deps import app_settings
 from dustgrid.models import utcnow
 from dustgrid.trajectories import service
 from dustgrid.trajectories.models import KnownPlace, SuspectSite, Truck
@@ -27,7 +28,7 @@ Web = Callable[[str], TestClient]
 @pytest.fixture
 def pushed(app: Any, db: Session, settings: Settings, tmp_path: Path) -> Iterator[dict[str, int]]:
     cb = settings.model_copy(update={"var_dir": tmp_path})
-    app.dependency_overrides[get_settings] = lambda: cb
+    app.dependency_overrides[app_settings] = lambda: cb
     store_fixes(cb, loading_fixes([HEPING, SHENHE_OPEN]))
     service.run_day(db, DAY2, settings=cb, now=utcnow())
     rows = {s.district_id: s.id for s in db.scalars(select(SuspectSite))}

@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dustgrid import migrate
 from dustgrid.app import create_app
-from dustgrid.config import Settings, get_settings
+from dustgrid.config import Settings
 from dustgrid.db import get_session, make_engine, serve
+from dustgrid.identity.deps import app_settings
 from tests.fixtures.city import City, build_city
 
 CHROMIUM_FLAGS = [
@@ -81,7 +82,7 @@ def serve_city(base: Path) -> Iterator[LiveServer]:
 
     app = create_app(settings)
     app.dependency_overrides[get_session] = _session
-    app.dependency_overrides[get_settings] = lambda: settings
+    app.dependency_overrides[app_settings] = lambda: settings
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from dustgrid.config import Settings, get_settings
+from dustgrid.config import Settings
 from dustgrid.geo.coords import wgs84_to_gcj02
+from dustgrid.identity.deps import app_settings
 from tests.fixtures.city import City
 
 TILES = "https://tiles.intranet.example/{z}/{x}/{y}.png"
@@ -44,8 +45,8 @@ def test_edit_form_map_follows_a_gcj02_tile_server(
     app: Any, web_as: Callable[[str], TestClient], city: City
 ) -> None:
     plain = _config(web_as("admin").get(f"/sites/{city.sites['HP-001']}/edit").text)
-    tiled = Settings(**{**app.dependency_overrides[get_settings]().model_dump(), "tile_url": TILES})
-    app.dependency_overrides[get_settings] = lambda: tiled
+    tiled = Settings(**{**app.dependency_overrides[app_settings]().model_dump(), "tile_url": TILES})
+    app.dependency_overrides[app_settings] = lambda: tiled
     page = web_as("admin").get(f"/sites/{city.sites['HP-001']}/edit")
     cfg = _config(page.text)
     assert cfg["crs"] == "gcj02" and cfg["tileUrl"] == TILES and cfg["basemap"] is None

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from dustgrid.alerts import chart
-from dustgrid.config import Settings, get_settings
+from dustgrid.config import Settings
 from dustgrid.data import DEMO_BASEMAP
 from dustgrid.demo.basemap import demo_basemap, dumps
 from dustgrid.demo.geography import DISTRICTS, district_polygon
@@ -22,6 +22,7 @@ from dustgrid.devices.models import Device
 from dustgrid.geo.coords import gcj02_to_wgs84, haversine_m, to_map_datum, wgs84_to_gcj02
 from dustgrid.geo.shapes import point_in_geometry
 from dustgrid.i18n import is_key
+from dustgrid.identity.deps import app_settings
 from dustgrid.web.mapdata import label_point, to_datum, vector_basemap
 from tests.alerts.alert_kit import add_device, alerts_of, local, rows, run, store, use_rule
 from tests.fixtures.city import City
@@ -159,8 +160,8 @@ def test_gcj02_tile_server_shifts_markers_and_vector_layers(
     marker API's default positions are all GCJ-02; without one, all WGS-84."""
     plain_page = _config(web_as("admin").get("/map").text)
     plain_rows = {r[0]: r for r in api_as("admin").get("/api/v1/sites/map").json()["rows"]}
-    tiled = Settings(**{**app.dependency_overrides[get_settings]().model_dump(), "tile_url": TILES})
-    app.dependency_overrides[get_settings] = lambda: tiled
+    tiled = Settings(**{**app.dependency_overrides[app_settings]().model_dump(), "tile_url": TILES})
+    app.dependency_overrides[app_settings] = lambda: tiled
     page = _config(web_as("admin").get("/map").text)
     rows = {r[0]: r for r in api_as("admin").get("/api/v1/sites/map").json()["rows"]}
     assert plain_page["crs"] == "wgs84" and page["crs"] == "gcj02" and page["tileUrl"] == TILES

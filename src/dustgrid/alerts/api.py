@@ -10,7 +10,7 @@ from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import ValidationError
 
 from dustgrid.alerts import chart, presenters, reference, rulesets, service
@@ -31,12 +31,13 @@ from dustgrid.errors import Invalid, error_responses, validation_summary
 from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.models import utcnow
 from dustgrid.pagination import PageParams, page_params
+from dustgrid.routing import Router
 
-router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=error_responses())
+router = Router(prefix="/api/v1/alerts", tags=["alerts"], responses=error_responses())
 Paging = Annotated[PageParams, Depends(page_params)]
 
 
-def alert_filter(
+async def alert_filter(
     state: str | None = None,
     kind: str | None = None,
     site_id: str | None = None,

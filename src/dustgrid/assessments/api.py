@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from dustgrid.assessments import service as svc
 from dustgrid.assessments.models import AssessmentAppeal, AssessmentScore
@@ -21,8 +21,9 @@ from dustgrid.assessments.schemas import (
 from dustgrid.bounds import Id
 from dustgrid.errors import error_responses
 from dustgrid.identity.deps import CurrentPrincipal, DbSession
+from dustgrid.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["assessments"], responses=error_responses())
+router = Router(prefix="/api/v1", tags=["assessments"], responses=error_responses())
 
 
 def score_out(s: AssessmentScore) -> ScoreOut:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from dustgrid.auth import admin
@@ -39,10 +39,9 @@ from dustgrid.bounds import Id
 from dustgrid.errors import API_ERROR_CODES, error_responses
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm, Role
+from dustgrid.routing import Router
 
-router = APIRouter(
-    prefix="/api/v1", tags=["auth"], responses=error_responses(*API_ERROR_CODES, 429)
-)
+router = Router(prefix="/api/v1", tags=["auth"], responses=error_responses(*API_ERROR_CODES, 429))
 
 
 @router.post("/auth/token", response_model=Token, summary="OAuth2 password flow: get a token")

@@ -57,10 +57,15 @@ PASSWORD_CHANGE_PATHS = frozenset(
 )
 
 
-def signing_key(request: Request) -> str:
+def app_signing_key(request: Request) -> str:
     """The key that signs this app's session cookies and tokens, resolved once by
     ``create_app`` (``Settings.resolved_secret_key``): no file read per request."""
     return str(request.app.state.secret_key)
+
+
+async def signing_key(request: Request) -> str:
+    """The signing key as a dependency (``async``: no worker-thread hop for a lookup)."""
+    return app_signing_key(request)
 
 
 SigningKey = Annotated[str, Depends(signing_key)]
@@ -97,7 +102,7 @@ def get_principal(request: Request, session: Session, settings: Settings) -> Pri
     ip = client_ip(request)
     if auth.lower().startswith("bearer "):
         token = auth[7:].strip()
-        key = signing_key(request)
+        key = app_signing_key(request)
         user_id, sid = token_claims(token, key)
         found = identity_for_session(
             session, sid, kind=SESSION_TOKEN, settings=settings, user_id=user_id, ip=ip

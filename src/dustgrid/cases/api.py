@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import Depends, File, Form, Query, UploadFile
 from fastapi.responses import FileResponse, Response
 
 from dustgrid.bounds import Day, Id
@@ -36,8 +36,9 @@ from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
 from dustgrid.pagination import PageParams, page_params
+from dustgrid.routing import Router
 
-router = APIRouter(prefix="/api/v1/cases", tags=["cases"], responses=error_responses())
+router = Router(prefix="/api/v1/cases", tags=["cases"], responses=error_responses())
 Files = Annotated[list[UploadFile], File(description="photos (JPEG, PNG, GIF, WebP, HEIC)")]
 Docs = Annotated[list[UploadFile], File(description="documents (images or PDF)")]
 ResultPhotos = Annotated[
@@ -58,7 +59,7 @@ def read_uploads(
     return out
 
 
-def case_filters(
+async def case_filters(
     state: CaseState | None = None,
     site_id: Id | None = None,
     source: CaseSource | None = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import ValidationError
 
 from dustgrid.audit.service import entries_for, summary_text
@@ -39,12 +39,13 @@ from dustgrid.devices.schemas import (
 from dustgrid.errors import Invalid, error_responses, validation_summary
 from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.pagination import PageParams, page_params
+from dustgrid.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["devices"], responses=error_responses())
+router = Router(prefix="/api/v1", tags=["devices"], responses=error_responses())
 Paging = Annotated[PageParams, Depends(page_params)]
 
 
-def device_filter(
+async def device_filter(
     q: str | None = None,
     site_id: str | None = None,
     district_id: str | None = None,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from dustgrid.bounds import Id
 from dustgrid.emergencies import service as svc
 from dustgrid.emergencies.models import Emergency
@@ -17,8 +15,9 @@ from dustgrid.emergencies.schemas import (
 from dustgrid.errors import error_responses
 from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.models import utcnow
+from dustgrid.routing import Router
 
-router = APIRouter(prefix="/api/v1/emergencies", tags=["emergencies"], responses=error_responses())
+router = Router(prefix="/api/v1/emergencies", tags=["emergencies"], responses=error_responses())
 
 
 def _out(em: Emergency, sites: int) -> EmergencyOut:

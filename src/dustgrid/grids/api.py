@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Depends, Response
 
 from dustgrid.audit.service import entries_for, summary_text
 from dustgrid.bounds import Id
@@ -28,8 +28,9 @@ from dustgrid.grids.schemas import (
 from dustgrid.identity.deps import CurrentPrincipal, DbSession
 from dustgrid.identity.roles import Perm
 from dustgrid.pagination import PageParams, page_params
+from dustgrid.routing import Router
 
-router = APIRouter(prefix="/api/v1/grids", tags=["grids"], responses=error_responses())
+router = Router(prefix="/api/v1/grids", tags=["grids"], responses=error_responses())
 
 
 @router.get("", response_model=GridPage, summary="Grids in scope, with site counts and members")

@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
+from fastapi import Depends, File, Form, Query, Response, UploadFile
 from fastapi.responses import FileResponse
 
 from dustgrid.bounds import Day, Id
@@ -32,8 +32,9 @@ from dustgrid.inspections.schemas import (
 )
 from dustgrid.models import utcnow
 from dustgrid.pagination import PageParams, page_params
+from dustgrid.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["inspections"], responses=error_responses())
+router = Router(prefix="/api/v1", tags=["inspections"], responses=error_responses())
 Paging = Annotated[PageParams, Depends(page_params)]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from dustgrid.bounds import Id, Month
 from dustgrid.errors import error_responses
@@ -43,8 +43,9 @@ from dustgrid.intake.schemas import (
 )
 from dustgrid.models import utcnow
 from dustgrid.pagination import PageParams, page_params
+from dustgrid.routing import Router
 
-router = APIRouter(tags=["intake"], responses=error_responses())
+router = Router(tags=["intake"], responses=error_responses())
 Desk = Annotated[Principal, Depends(require(Perm.hotline))]
 System = Annotated[Principal, Depends(require(Perm.case_intake))]
 H = "/api/v1/hotline"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel, Field
 
 from dustgrid.bounds import Id
@@ -14,10 +14,9 @@ from dustgrid.identity.deps import CurrentPrincipal, DbSession
 from dustgrid.models import utcnow
 from dustgrid.notifications import service
 from dustgrid.pagination import PageParams, page_params
+from dustgrid.routing import Router
 
-router = APIRouter(
-    prefix="/api/v1/notifications", tags=["notifications"], responses=error_responses()
-)
+router = Router(prefix="/api/v1/notifications", tags=["notifications"], responses=error_responses())
 
 
 class NotificationOut(BaseModel):

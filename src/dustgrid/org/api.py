@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-
 from dustgrid.audit.service import entries_for, summary_text
 from dustgrid.bounds import Id
 from dustgrid.errors import Forbidden, error_responses
@@ -21,8 +19,9 @@ from dustgrid.org.schemas import (
     UnitOut,
     UnitUpdate,
 )
+from dustgrid.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["organisation"], responses=error_responses())
+router = Router(prefix="/api/v1", tags=["organisation"], responses=error_responses())
 
 
 @router.get("/districts", response_model=list[DistrictOut], summary="Districts in scope")

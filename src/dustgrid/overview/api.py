@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from dustgrid.bounds import Id
 from dustgrid.errors import error_responses
@@ -12,8 +12,9 @@ from dustgrid.identity.deps import CurrentPrincipal, DbSession
 from dustgrid.models import utcnow
 from dustgrid.overview import service
 from dustgrid.overview.schemas import Overview
+from dustgrid.routing import Router
 
-router = APIRouter(prefix="/api/v1/overview", tags=["overview"], responses=error_responses())
+router = Router(prefix="/api/v1/overview", tags=["overview"], responses=error_responses())
 
 
 @router.get("", response_model=Overview, summary="The city or one district at a glance")

@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from dustgrid.bounds import Day
 from dustgrid.errors import error_responses
 from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.patrols import service as svc
 from dustgrid.patrols.schemas import CoverageOut, MemberDayOut, PlanOut, StopOut, WeekPlansOut
+from dustgrid.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["patrols"], responses=error_responses())
+router = Router(prefix="/api/v1", tags=["patrols"], responses=error_responses())
 
 
 def _today(settings: AppSettings) -> date:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 from fastapi.responses import Response
 
 from dustgrid.alerts.models import Alert
@@ -48,8 +48,9 @@ from dustgrid.reports.schemas import (
     SensorMonthOut,
     SiteArchiveOut,
 )
+from dustgrid.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["reports"], responses=error_responses())
+router = Router(prefix="/api/v1", tags=["reports"], responses=error_responses())
 
 MEDIA_TYPES: Final = {
     "pdf": "application/pdf",

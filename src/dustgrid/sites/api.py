@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import Depends, File, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import ValidationError
 
@@ -13,6 +13,7 @@ from dustgrid.bounds import Id
 from dustgrid.errors import Invalid, error_responses, validation_summary
 from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.pagination import PageParams, page_params
+from dustgrid.routing import Router
 from dustgrid.sites import excel
 from dustgrid.sites import service as svc
 from dustgrid.sites.schemas import (
@@ -27,11 +28,11 @@ from dustgrid.sites.schemas import (
     SiteUpdate,
 )
 
-router = APIRouter(prefix="/api/v1/sites", tags=["sites"], responses=error_responses())
+router = Router(prefix="/api/v1/sites", tags=["sites"], responses=error_responses())
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def site_filter(
+async def site_filter(
     q: str | None = None,
     district_id: str | None = None,
     grade: str | None = None,

@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from dustgrid.bounds import Id, Moment
 from dustgrid.errors import error_responses
 from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.models import utcnow
+from dustgrid.routing import Router
 from dustgrid.telemetry import service as svc
 from dustgrid.telemetry.policy import policy_from_settings
 
-router = APIRouter(prefix="/api/v1/sites", tags=["telemetry"], responses=error_responses())
+router = Router(prefix="/api/v1/sites", tags=["telemetry"], responses=error_responses())
 
 
 @router.get(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Header, Query, Request, UploadFile
+from fastapi import Depends, File, Header, Query, Request, UploadFile
 
 from dustgrid.bounds import Id
 from dustgrid.errors import Forbidden, Invalid, Unauthenticated, error_responses
@@ -28,6 +28,7 @@ from dustgrid.identity.deps import (
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
+from dustgrid.routing import Router
 from dustgrid.trajectories import service as svc
 from dustgrid.trajectories.models import SuspectStatus
 from dustgrid.trajectories.schemas import (
@@ -46,7 +47,7 @@ from dustgrid.trajectories.schemas import (
     TruckOut,
 )
 
-router = APIRouter(tags=["trajectories"], responses=error_responses())
+router = Router(tags=["trajectories"], responses=error_responses())
 CB = "/api/v1/citybrain"
 T = "/api/v1/trajectories"
 Intake = Annotated[Principal, Depends(require(Perm.case_intake))]

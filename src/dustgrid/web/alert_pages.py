@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -32,13 +32,14 @@ from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
 from dustgrid.org import service as org
 from dustgrid.pagination import PageParams, page_params
+from dustgrid.routing import Router
 from dustgrid.web import evidence, list_exports
 from dustgrid.web.evidence import rule_name
 from dustgrid.web.forms import error_text, flash, pop_flash
 from dustgrid.web.templating import render, request_locale
 from dustgrid.workcal.calendar import people_time
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 FLASH_KEY = "alerts_flash"
 KINDS = ("exceedance", "offline", "stale_key", "quality")
 STATES = ("open", "active", "acknowledged", "cleared")

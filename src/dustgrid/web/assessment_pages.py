@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dustgrid.assessments import service as svc
@@ -20,10 +20,11 @@ from dustgrid.identity.roles import Role
 from dustgrid.models import utcnow
 from dustgrid.patrols.periods import monday_of, week_label
 from dustgrid.reports import archives
+from dustgrid.routing import Router
 from dustgrid.web.forms import attempt, flash, pop_flash
 from dustgrid.web.templating import render
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 FLASH_KEY = "assessments_flash"
 
 # Why a site's connect-before-waste gate was closed (devices.mandatory.GateReason)

@@ -7,7 +7,7 @@ Included ahead of ``case_pages`` so ``/cases/map`` and ``/cases/board`` are matc
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
@@ -17,11 +17,12 @@ from dustgrid.cases.states import REPORTERS
 from dustgrid.geo.coords import wgs84_to_gcj02
 from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
+from dustgrid.routing import Router
 from dustgrid.sites import service as sites
 from dustgrid.web.case_common import show
 from dustgrid.web.templating import request_locale
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 
 
 @router.get("/cases/map", response_class=HTMLResponse)

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
@@ -40,6 +40,7 @@ from dustgrid.identity.roles import Perm, Role
 from dustgrid.models import utcnow
 from dustgrid.org import service as org
 from dustgrid.pagination import PageParams, page_params
+from dustgrid.routing import Router
 from dustgrid.sites import service as sites
 from dustgrid.web import case_filters, case_timeline
 from dustgrid.web.case_common import back, show
@@ -48,7 +49,7 @@ from dustgrid.web.forms import attempt, flash, form_errors, pop_flash
 from dustgrid.web.templating import request_locale
 from dustgrid.workcal.calendar import people_time
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 router.include_router(list_router)  # /cases/map and /cases/board before /cases/{case_id}
 Uploads = Annotated[list[UploadFile], File()]
 

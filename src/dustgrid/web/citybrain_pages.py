@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -29,6 +29,7 @@ from dustgrid.i18n import Msg
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Role
 from dustgrid.models import utcnow
+from dustgrid.routing import Router
 from dustgrid.sites.models import SiteKind, Stage
 from dustgrid.trajectories import service as svc
 from dustgrid.trajectories.models import (
@@ -46,7 +47,7 @@ from dustgrid.web.pickers import coordinate_map
 from dustgrid.web.templating import render, request_locale
 from dustgrid.workcal.calendar import people_time
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 FLASH_KEY = "citybrain_flash"
 ROWS_KEY = "citybrain_rows"  # an import's result, shown once on the page it returns to
 IMPORT_ERRORS_SHOWN = 50  # bad rows named on the page (the session cookie is small)

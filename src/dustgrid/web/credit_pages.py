@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
@@ -16,10 +16,11 @@ from dustgrid.cases.deadlines import case_policy
 from dustgrid.errors import Invalid
 from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
+from dustgrid.routing import Router
 from dustgrid.web.case_common import back, show
 from dustgrid.web.forms import attempt, flash, pop_flash
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 
 
 def _case_of(session: DbSession, problem_id: int) -> str:

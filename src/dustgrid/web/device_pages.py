@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
@@ -37,13 +37,14 @@ from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.org import service as org
 from dustgrid.pagination import PageParams, page_params
+from dustgrid.routing import Router
 from dustgrid.sites import service as sites
 from dustgrid.web import list_exports
 from dustgrid.web.forms import attempt, flash, pop_flash
 from dustgrid.web.history import readable_history
 from dustgrid.web.templating import render, request_locale
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 HELPERS: dict[str, Any] = {"when": forms.local_time, "span": forms.split_seconds}
 
 

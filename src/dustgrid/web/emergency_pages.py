@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
@@ -28,12 +28,13 @@ from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
 from dustgrid.org import service as org
+from dustgrid.routing import Router
 from dustgrid.sites import service as sites
 from dustgrid.web.forms import attempt, flash, pop_flash
 from dustgrid.web.templating import render, request_locale
 from dustgrid.workcal.calendar import people_time
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 FLASH_KEY = "emergencies_flash"
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
@@ -28,10 +28,11 @@ from dustgrid.identity.roles import Perm
 from dustgrid.models import utcnow
 from dustgrid.patrols import service as patrols
 from dustgrid.patrols.periods import monday_of, week_label
+from dustgrid.routing import Router
 from dustgrid.sites import service as sites
 from dustgrid.web.templating import render, request_locale
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 
 SERVICE_WORKER = Path(__file__).parent / "static" / "js" / "sw.js"
 

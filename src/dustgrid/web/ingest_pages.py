@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from dustgrid.auth.deps import CurrentPrincipal, DbSession
 from dustgrid.devices.forms import local_time
 from dustgrid.ingest.deadletter import service
+from dustgrid.routing import Router
 from dustgrid.web.templating import render
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 
 
 @router.get("/ingest/dead-letters", response_class=HTMLResponse)

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
@@ -21,11 +21,12 @@ from dustgrid.identity.roles import Perm
 from dustgrid.inspections import service
 from dustgrid.inspections.policy import DEFAULT_CHECK_IN_POLICY
 from dustgrid.models import utcnow
+from dustgrid.routing import Router
 from dustgrid.sites import service as sites
 from dustgrid.web.templating import render, request_locale
 from dustgrid.workcal.calendar import people_time
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 RECENT_ON_SITE_PAGE = 10
 
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -34,11 +34,12 @@ from dustgrid.intake.models import Channel, ComplaintStatus
 from dustgrid.intake.schemas import ComplaintIn, FeedbackIn, LinkIn
 from dustgrid.models import utcnow
 from dustgrid.pagination import PageParams, page_params
+from dustgrid.routing import Router
 from dustgrid.sites import service as sites
 from dustgrid.web.forms import attempt, error_text, flash, pop_flash
 from dustgrid.web.templating import render, request_locale
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 Desk = Annotated[Principal, Depends(require(Perm.hotline))]
 Text = Annotated[str, Form()]
 # what the suggestions panel needs to say why (messages in the reader's language)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from dustgrid.auth.deps import CurrentPrincipal, DbSession, check_csrf
@@ -12,10 +12,11 @@ from dustgrid.models import utcnow
 from dustgrid.notifications import service
 from dustgrid.notifications.models import Notification
 from dustgrid.pagination import PageParams, page_params
+from dustgrid.routing import Router
 from dustgrid.web.case_common import back, show
 from dustgrid.web.templating import request_locale
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 
 
 @router.get("/notifications", response_class=HTMLResponse)

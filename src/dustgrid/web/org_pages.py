@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -27,10 +27,11 @@ from dustgrid.org.models import UnitKind
 from dustgrid.org.schemas import UnitCreate, UnitNode
 from dustgrid.pagination import PageParams, page_params
 from dustgrid.reports import archives
+from dustgrid.routing import Router
 from dustgrid.web.forms import attempt, flash, pop_flash
 from dustgrid.web.templating import render, request_locale
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 
 
 def _int(value: Any) -> int | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from dustgrid.bounds import Id
@@ -18,12 +18,13 @@ from dustgrid.models import utcnow
 from dustgrid.overview import service
 from dustgrid.overview.policy import DEFAULT_OVERVIEW_POLICY
 from dustgrid.overview.schemas import Overview
+from dustgrid.routing import Router
 from dustgrid.sites.models import Grade
 from dustgrid.web.nav import is_leader
 from dustgrid.web.templating import render, request_locale
 from dustgrid.workcal.calendar import people_time
 
-router = APIRouter()
+router = Router()
 
 #: Bounds of a screen's own refresh interval (seconds).
 SCREEN_REFRESH_MIN, SCREEN_REFRESH_MAX = 2, 3600

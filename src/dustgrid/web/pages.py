@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -35,6 +35,7 @@ from dustgrid.i18n import LOCALES, Msg, localize, translate
 from dustgrid.identity.roles import Perm
 from dustgrid.org import service as org
 from dustgrid.pagination import PageParams, page_params
+from dustgrid.routing import Router
 from dustgrid.sites import excel
 from dustgrid.sites import service as svc
 from dustgrid.sites.api import Filter, list_item
@@ -56,7 +57,7 @@ from dustgrid.web.site_form import (
 from dustgrid.web.site_grades import grade_panel
 from dustgrid.web.templating import render, request_locale
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 
 
 def _safe_next(target: str | None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
@@ -13,9 +13,10 @@ from dustgrid.errors import Invalid
 from dustgrid.geo.coords import wgs84_to_gcj02
 from dustgrid.patrols import service as svc
 from dustgrid.patrols.periods import monday_of, week_label
+from dustgrid.routing import Router
 from dustgrid.web.templating import render
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 
 
 def _rows(plan: svc.PlanView) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@ preview and publish; the electronic archive pages (电子档案) of sites and gr
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dustgrid.assessments.months import Month
@@ -15,11 +15,12 @@ from dustgrid.reports import archives
 from dustgrid.reports import service as svc
 from dustgrid.reports.api import file_response
 from dustgrid.reports.notice import KINDS as NOTICE_KINDS
+from dustgrid.routing import Router
 from dustgrid.web.forms import attempt, flash, pop_flash
 from dustgrid.web.history import local_time
 from dustgrid.web.templating import render
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 FLASH_KEY = "notices_flash"
 
 

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from dustgrid.alerts import presenters as alert_views
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.i18n import translate
 from dustgrid.models import utcnow
+from dustgrid.routing import Router
 from dustgrid.telemetry import service as svc
 from dustgrid.telemetry.metrics import METRICS
 from dustgrid.telemetry.policy import PERIOD_15M, PERIODS
 from dustgrid.web.templating import render, request_locale
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 
 
 @router.get("/sites/{site_id}/telemetry", response_class=HTMLResponse)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -38,11 +38,12 @@ from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm, Role
 from dustgrid.models import utcnow
 from dustgrid.reports import archives
+from dustgrid.routing import Router
 from dustgrid.web.forms import error_text, flash, pop_flash
 from dustgrid.web.history import readable_history
 from dustgrid.web.templating import render, request_locale
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 UserAdmin = Annotated[Principal, Depends(require(Perm.user_admin))]
 FormErrors = dict[str, list[str]]
 NO_STORE = {"Cache-Control": "no-store"}

@@ -10,8 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dustgrid.config import Settings, get_settings
+from dustgrid.config import Settings
 from dustgrid.devices.models import Device, DeviceApiKey, Lifecycle, MetricState
+from dustgrid.identity.deps import app_settings
 from dustgrid.models import utcnow
 from dustgrid.telemetry.models import Reading
 from tests.fixtures.city import City
@@ -25,7 +26,7 @@ WIDE_WINDOW = {"telemetry_max_age_days": 36500}
 
 @pytest.fixture(autouse=True)
 def wide_window(app: Any, settings: Settings) -> None:
-    app.dependency_overrides[get_settings] = lambda: settings.model_copy(update=WIDE_WINDOW)
+    app.dependency_overrides[app_settings] = lambda: settings.model_copy(update=WIDE_WINDOW)
 
 
 def item(**over: Any) -> dict[str, Any]:

@@ -12,8 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dustgrid.config import Settings, get_settings
+from dustgrid.config import Settings
 from dustgrid.devices.models import Device, MetricState
+from dustgrid.identity.deps import app_settings
 from dustgrid.models import utcnow
 from dustgrid.telemetry.models import Reading
 from tests.fixtures.city import City
@@ -85,7 +86,7 @@ def test_the_window_ahead_and_behind_is_a_setting(
     wider = settings.model_copy(
         update={"telemetry_max_age_days": 60, "telemetry_future_tolerance_s": 7200}
     )
-    app.dependency_overrides[get_settings] = lambda: wider
+    app.dependency_overrides[app_settings] = lambda: wider
     body = push(anon, keyed["key"], [old, ahead])
     assert (body["stored"], body["out_of_window"], body["errors"]) == (2, 0, [])
 

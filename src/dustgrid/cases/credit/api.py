@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import Response
 
 from dustgrid.bounds import Id
@@ -20,8 +20,9 @@ from dustgrid.cases.schemas import ConfirmIn, CreditLists, ProblemOut, ReasonIn,
 from dustgrid.errors import error_responses
 from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.models import utcnow
+from dustgrid.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["penalties and credit"], responses=error_responses())
+router = Router(prefix="/api/v1", tags=["penalties and credit"], responses=error_responses())
 
 
 def _problem(p: SiteProblem) -> ProblemOut:

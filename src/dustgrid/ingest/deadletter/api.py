@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from dustgrid.auth.deps import CurrentPrincipal, DbSession
 from dustgrid.errors import API_ERROR_CODES, error_responses
 from dustgrid.ingest.deadletter import service
 from dustgrid.ingest.items import ItemError
+from dustgrid.routing import Router
 
-router = APIRouter(
+router = Router(
     prefix="/api/v1/ingest", tags=["ingest"], responses=error_responses(*API_ERROR_CODES)
 )
 

@@ -26,7 +26,7 @@ import json
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Header, Request
+from fastapi import Header, Request
 from pydantic import BaseModel, Field
 
 from dustgrid.auth.deps import AppSettings, DbSession
@@ -37,9 +37,10 @@ from dustgrid.ingest.deadletter import service as dead_letters
 from dustgrid.ingest.deadletter.policy import dead_letter_policy_from_settings
 from dustgrid.ingest.items import IntakeResult, ReadingItem, store_items
 from dustgrid.models import utcnow
+from dustgrid.routing import Router
 from dustgrid.telemetry.timewindow import time_window_from_settings
 
-router = APIRouter(prefix="/api/v1/telemetry", tags=["telemetry"], responses=error_responses())
+router = Router(prefix="/api/v1/telemetry", tags=["telemetry"], responses=error_responses())
 SOURCE_HTTP = "http"
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Header, Request
+from fastapi import Form, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
@@ -29,6 +29,7 @@ from dustgrid.identity.deps import AppSettings, DbSession
 from dustgrid.intake.open311 import service as svc
 from dustgrid.intake.open311 import spec as spec
 from dustgrid.models import utcnow
+from dustgrid.routing import Router
 
 XML = "text/xml; charset=utf-8"
 
@@ -86,9 +87,7 @@ OPEN311_ERRORS: dict[int | str, dict[str, Any]] = {
         (413, "Request body larger than the route's limit"),
     )
 }
-router = APIRouter(
-    prefix=PREFIX, tags=["open311"], route_class=Open311Route, responses=OPEN311_ERRORS
-)
+router = Router(prefix=PREFIX, tags=["open311"], route_class=Open311Route, responses=OPEN311_ERRORS)
 AcceptLanguage = Annotated[str | None, Header()]
 Text = Annotated[str | None, Form()]
 

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -28,8 +28,9 @@ from dustgrid.identity.deps import AppSettings, DbSession
 from dustgrid.intake.policy import VideoEventKind, intake_policy, snapshot_limit
 from dustgrid.intake.schemas import VideoEventIn, VideoEventOut
 from dustgrid.intake.video import service as video
+from dustgrid.routing import Router
 
-router = APIRouter(prefix="/api/v1/webhooks", tags=["intake"], responses=error_responses())
+router = Router(prefix="/api/v1/webhooks", tags=["intake"], responses=error_responses())
 FIELDS_OVERHEAD = 64 * 1024  # room for the JSON fields around the base64 snapshot
 
 
