@@ -238,7 +238,7 @@ def list_suspects(
 ) -> list[SuspectOut]:
     now = utcnow()
     rows = svc.list_suspects(session, principal, status=status, district_id=district_id)
-    return [svc.suspect_out(session, s, now) for s in rows]
+    return svc.suspects_out(session, rows, now)
 
 
 @router.get(f"{T}/suspects/{{suspect_id}}", response_model=SuspectOut, summary="One suspect")
