@@ -208,3 +208,27 @@ def test_a_late_station_push_tells_the_station_admins(
         "d_shenhe": {pushed["district"].case_id},
     }
     assert set(_told(db, city, "cases.notice.escalated_l1")) == {"admin"}
+
+
+def test_the_monthly_ledger_gap_of_a_station_push_is_the_districts(
+    db: Session,
+    city: City,
+    settings: Settings,
+    api_as: Callable[[str], TestClient],
+    pushed: dict[str, SuspectSite],
+) -> None:
+    """Seed 000 §5 scores sites missing from a *district's* ledger: a push the station
+    confirmed in its grid in 和平区 costs 和平区's bureau, not the station."""
+    from dustgrid.assessments import service as assessments
+    from dustgrid.assessments.months import Month
+    from dustgrid.assessments.scoring import L2UnitFacts
+
+    for user, s in (("safety_admin", pushed["station"]), ("d_shenhe", pushed["district"])):
+        assert api_as(user).post(CONFIRM.format(s.id), json={}).status_code == 200
+    scores = assessments.compute(db, Month(2026, 5), settings, RUN_AT + hours(2))
+    misses = {
+        c.unit_id: list(c.facts.ledger_misses) for c in scores if isinstance(c.facts, L2UnitFacts)
+    }
+    assert misses[city.units["bureau_heping"]] == [pushed["station"].case_id]
+    assert misses[city.units["bureau_shenhe"]] == [pushed["district"].case_id]
+    assert misses[city.units["safety"]] == []
