@@ -249,7 +249,7 @@ def get_suspect(session: DbSession, principal: CurrentPrincipal, suspect_id: Id)
 @router.post(
     f"{T}/suspects/{{suspect_id}}/confirm",
     response_model=SuspectOut,
-    summary="The district confirms: a ledger site marked 未批先建 and its case",
+    summary="The L2 unit routed to confirms: a ledger site marked 未批先建 and its case",
 )
 def confirm(
     session: DbSession,
@@ -266,7 +266,7 @@ def confirm(
 @router.post(
     f"{T}/suspects/{{suspect_id}}/dismiss",
     response_model=SuspectOut,
-    summary="The district dismisses with a reason: the place becomes a known place",
+    summary="The L2 unit routed to dismisses: the place becomes a known place",
 )
 def dismiss(
     session: DbSession,
