@@ -245,13 +245,28 @@ def unit_grades(session: Session, end: datetime) -> dict[int, list[tuple[int, st
     return out
 
 
+def _district_bureau_of_case() -> ColumnElement[int]:
+    """The bureau of the district where the case lies (None without one)."""
+    return (
+        select(OrgUnit.id)
+        .where(OrgUnit.kind == UnitKind.district_bureau, OrgUnit.district_id == Case.district_id)
+        .correlate(Case)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 def ledger_misses(session: Session, start: datetime, end: datetime) -> dict[int, list[int]]:
-    """Sites missing from a unit's ledger that the City Brain found: City Brain cases of
+    """Sites missing from a district's ledger that the City Brain found: City Brain cases of
     suspected unpermitted works opened in the month and confirmed on the ground (acted on,
-    not dismissed). Kept small and alone: the City Brain loop may refine what "confirmed"
-    means (docs/assessments.md)."""
+    not dismissed), counted for the bureau of the district where the place lies (seed 000
+    §5: the ledger is the district's), also when the city safety station decided a push in
+    one of its grids; the unit that held the case only where the district has no bureau.
+    Kept small and alone: the City Brain loop may refine what "confirmed" means
+    (docs/assessments.md)."""
+    unit = func.coalesce(_district_bureau_of_case(), _case_unit())
     stmt = (
-        select(Case.id, _case_unit())
+        select(Case.id, unit)
         .outerjoin(Site, Site.id == Case.site_id)
         .where(
             Case.source == CaseSource.city_brain,
@@ -259,7 +274,7 @@ def ledger_misses(session: Session, start: datetime, end: datetime) -> dict[int,
             Case.state != CaseState.reported,
             Case.opened_at >= start,
             Case.opened_at < end,
-            _case_unit().is_not(None),
+            unit.is_not(None),
         )
         .order_by(Case.id)
     )

@@ -1,9 +1,11 @@
 """City Brain pushes (seed 000 §1(一)–(二)): the district grid's 24-hour clock.
 
 A suspected unpermitted site is pushed as a City Brain case and *routed* at once to the
-district's L2 unit (``route``): the case is dispatched to that unit by the system, and its
-feedback clock (24 hours, ``CasePolicy``) is the district's (``deadlines.CLOCK_LEVEL``:
-L2), so an overdue push escalates to L1 like any L2 clock (``escalation``).
+L2 unit of its grid (``route``): the district bureau, or the city safety station when it lies
+in one of the station's metro and municipal grids (the caller, ``trajectories.service``,
+picks the unit). The case is dispatched to that unit by the system, and its feedback clock
+(24 hours, ``CasePolicy``) is that unit's (``deadlines.CLOCK_LEVEL``: L2), so an overdue push
+escalates to L1 like any L2 clock (``escalation``).
 
 Forwarding does not answer the push: a move that only passes the case on (L1 dispatching,
 transferring; the district returning it) keeps the running feedback clock instead of
@@ -73,8 +75,9 @@ def route(
     now: datetime,
     settings: Settings,
 ) -> CaseEvent:
-    """Dispatch a fresh City Brain case to the district's L2 unit (the system routes it by
-    location; its feedback clock keeps running and is the unit's)."""
+    """Dispatch a fresh City Brain case to its grid's L2 unit (the district bureau or the
+    city safety station: the system routes it by location; its feedback clock keeps
+    running and is the unit's)."""
     if case.source != CaseSource.city_brain or case.state != CaseState.reported:
         raise Conflict(Msg("trajectories.error.not_routable"))
     before = case.state.value

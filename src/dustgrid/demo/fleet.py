@@ -61,6 +61,9 @@ class FleetSpec:
     days: int = 5
     first_day: date = date(2026, 5, 4)
     hidden_sites: int = 8
+    # Hidden sites placed by the caller (besides the ``hidden_sites`` drawn at random): the
+    # demo puts one in a city safety station grid's area, so a push goes to the station.
+    placed_sites: tuple[LatLon, ...] = ()
     # Places that must NOT come out: worked by a crew on one day only, or by two trucks only.
     decoys: int = 6
     crew: tuple[int, int] = (3, 5)  # trucks serving one hidden site
@@ -211,7 +214,7 @@ class _Plan:
     depots: list[KnownPlace]
     landfills: list[KnownPlace]
     digging: list[LatLon]
-    places: list[LatLon]  # the hidden sites, then the decoys
+    places: list[LatLon]  # the hidden sites (drawn, then placed), then the decoys
     company_of: list[int]
     # (truck, day index) -> index into places
     hidden_work: dict[tuple[int, int], int]
@@ -268,10 +271,11 @@ def _plan(spec: FleetSpec, rng: random.Random) -> tuple[_Plan, list[KnownPlace]]
     depots = _ring_places(rng, spec.depots, (8000.0, 14000.0), "depot")
     landfills = _ring_places(rng, spec.landfills, (18000.0, 22000.0), "landfill")
     known = known + depots + landfills
-    places = _hidden_places(rng, spec.hidden_sites + spec.decoys, known)
+    drawn = _hidden_places(rng, spec.hidden_sites + spec.decoys, known)
+    places = drawn[: spec.hidden_sites] + list(spec.placed_sites) + drawn[spec.hidden_sites :]
     work: dict[tuple[int, int], int] = {}
     for h in range(len(places)):
-        if h < spec.hidden_sites:
+        if h < _n_hidden(spec):
             size, days = rng.randint(*spec.crew), rng.randint(*spec.active_days)
         elif h % 2:  # a decoy worked by a crew on a single day
             size, days = rng.randint(*spec.crew), 1
@@ -280,6 +284,10 @@ def _plan(spec: FleetSpec, rng: random.Random) -> tuple[_Plan, list[KnownPlace]]
         _assign(rng, spec, work, h, size, days)
     company_of = [rng.randrange(len(COMPANIES)) for _ in range(spec.trucks)]
     return _Plan(depots, landfills, digging, places, company_of, work), known
+
+
+def _n_hidden(spec: FleetSpec) -> int:
+    return spec.hidden_sites + len(spec.placed_sites)
 
 
 def _assign(rng: random.Random, spec: FleetSpec, work: dict[tuple[int, int], int], place: int,
@@ -313,8 +321,8 @@ def generate_fleet(spec: FleetSpec = FleetSpec()) -> Fleet:
         lat=np.concatenate(lats),
         lon=np.concatenate(lons),
         known=known,
-        hidden=plan.places[: spec.hidden_sites],
-        decoys=plan.places[spec.hidden_sites :],
+        hidden=plan.places[: _n_hidden(spec)],
+        decoys=plan.places[_n_hidden(spec) :],
         companies={names[i]: COMPANIES[c] for i, c in enumerate(plan.company_of)},
     )
 

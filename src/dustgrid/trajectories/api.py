@@ -239,7 +239,7 @@ def list_suspects(
 ) -> list[SuspectOut]:
     now = utcnow()
     rows = svc.list_suspects(session, principal, status=status, district_id=district_id)
-    return [svc.suspect_out(session, s, now) for s in rows]
+    return svc.suspects_out(session, rows, now)
 
 
 @router.get(f"{T}/suspects/{{suspect_id}}", response_model=SuspectOut, summary="One suspect")
@@ -250,7 +250,7 @@ def get_suspect(session: DbSession, principal: CurrentPrincipal, suspect_id: Id)
 @router.post(
     f"{T}/suspects/{{suspect_id}}/confirm",
     response_model=SuspectOut,
-    summary="The district confirms: a ledger site marked 未批先建 and its case",
+    summary="The L2 unit routed to confirms: a ledger site marked 未批先建 and its case",
 )
 def confirm(
     session: DbSession,
@@ -267,7 +267,7 @@ def confirm(
 @router.post(
     f"{T}/suspects/{{suspect_id}}/dismiss",
     response_model=SuspectOut,
-    summary="The district dismisses with a reason: the place becomes a known place",
+    summary="The L2 unit routed to dismisses: the place becomes a known place",
 )
 def dismiss(
     session: DbSession,

@@ -10,9 +10,10 @@ from sqlalchemy import ColumnElement, case, delete, false, func, insert, or_, se
 from sqlalchemy.orm import Session
 
 from dustgrid.grids.models import Grid, GridKind
+from dustgrid.grids.repository import city_stations
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Role
-from dustgrid.org.models import OrgUnit
+from dustgrid.org.models import OrgUnit, UnitKind
 from dustgrid.sites.models import Site
 from dustgrid.trajectories.models import (
     CityBrainKey,
@@ -98,9 +99,12 @@ def ledger_places(session: Session) -> list[Any]:
 
 
 def enforcement_grid_sites(session: Session, district_id: int) -> list[Any]:
-    """(grid id, grid code, lat, lon) of the active sites of the district's enforcement grids."""
+    """(grid id, grid code, lane, lat, lon) of the active sites of the district's enforcement
+    grids; the lane is the owning unit when that is the city safety station (its metro and
+    municipal works, ``grids.repository.grid_lane``), else None (the district's own)."""
+    lane = case((Grid.unit_id.in_(city_stations()), Grid.unit_id), else_=None)
     stmt = (
-        select(Grid.id, Grid.code, Site.lat, Site.lon)
+        select(Grid.id, Grid.code, lane, Site.lat, Site.lon)
         .join(Site, Site.enforcement_grid_id == Grid.id)
         .where(
             Grid.kind == GridKind.enforcement,
@@ -109,6 +113,13 @@ def enforcement_grid_sites(session: Session, district_id: int) -> list[Any]:
         )
     )
     return list(session.execute(stmt))
+
+
+def l2_unit_names(session: Session) -> dict[int, str]:
+    """``{unit id: name}`` of the L2 units a push can be routed to (a few dozen rows)."""
+    kinds = (UnitKind.district_bureau, UnitKind.city_safety_station)
+    rows = session.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.kind.in_(kinds)))
+    return {int(i): str(n) for i, n in rows}
 
 
 def unit_name(session: Session, unit_id: int) -> str:

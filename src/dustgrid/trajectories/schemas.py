@@ -102,6 +102,10 @@ class SuspectOut(BaseModel):
     lon: float
     district_id: int | None
     district_name: str
+    # The L2 unit the push was routed to (who gives the verdict): the district bureau, or
+    # the city safety station inside its metro and municipal grids.
+    unit_id: int | None
+    unit_name: str
     grid_id: int | None
     case_id: int | None
     detected_on: date
@@ -122,7 +126,8 @@ class ConfirmIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: PlainText = Field(default="", max_length=200)
-    kind: SiteKind = SiteKind.other
+    # None: the deciding unit's default (municipal for the city safety station, else other)
+    kind: SiteKind | None = None
     stage: Stage = Stage.earthwork
     note: PlainText = Field(default="", max_length=1000)
     responsible_id: Id | None = None

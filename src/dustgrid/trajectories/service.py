@@ -4,10 +4,12 @@
 - The daily run (``run_day``): detection of one local day (``detect_day``), its summaries
   (truck-days, stays, clusters) replacing any earlier run of that day, and every *new*
   suspect (not within ``near_existing_m`` of one already pushed) pushed as a City Brain
-  case routed to the district grid that contains it (``cases.citybrain.route``), due in
-  24 hours on the district's clock.
-- Verdicts: ``confirm`` (the place enters the ledger marked 确认未批先建 and the case becomes
-  its enforcement case) and ``dismiss`` (the place becomes a known place, so it is never
+  case routed to the L2 unit of the grid whose area holds it (``cases.citybrain.route``):
+  the city safety station inside one of its metro and municipal grids, else the bureau of
+  the district that contains it; due in 24 hours on that unit's (L2) clock.
+- Verdicts, by that unit's admins: ``confirm`` (the place enters the ledger marked 确认未批先建
+  as a site of that unit, in that grid, and the case becomes its enforcement case) and
+  ``dismiss`` (the place becomes a known place, so it is never
   pushed again); both go back to the City Brain (``feedback`` and the signed webhook).
 """
 
@@ -36,6 +38,8 @@ from dustgrid.config import Settings
 from dustgrid.errors import Forbidden, Invalid, NotFound
 from dustgrid.geo.coords import EARTH_RADIUS_M, haversine_m
 from dustgrid.geo.shapes import centroid, point_in_geometry
+from dustgrid.grids import repository as grids_repo
+from dustgrid.grids.models import Grid, GridKind
 from dustgrid.i18n import Msg
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm, Role
@@ -44,7 +48,7 @@ from dustgrid.notifications import service as notifications
 from dustgrid.org import repository as org_repo
 from dustgrid.outbox.queue import enqueue
 from dustgrid.sites import service as sites
-from dustgrid.sites.models import PermitStatus
+from dustgrid.sites.models import PermitStatus, SiteKind
 from dustgrid.sites.schemas import SiteCreate
 from dustgrid.trajectories import clusters as pure
 from dustgrid.trajectories import repository as repo
@@ -99,6 +103,11 @@ DISMISSED_KIND = {
     DismissReason.other: PlaceKind.other,
 }
 FEEDBACK_LIMIT = 500
+# A confirmed site's kind when the form names none: the station's lane holds metro and
+# municipal works (a muck-truck site there is most often municipal: roads, pipes), a
+# district's the rest.
+STATION_SITE_KIND = SiteKind.municipal
+DISTRICT_SITE_KIND = SiteKind.other
 # Who keeps the registry and the known places the detection reads.
 FLEET = Perm.fleet_write
 
@@ -656,17 +665,36 @@ def _near_suspect(session: Session, lat: float, lon: float, radius_m: float) -> 
     return best[1] if best else None
 
 
+@dataclass(frozen=True, slots=True)
+class _GridHit:
+    """The enforcement grid whose area holds a point, and its lane (the city safety
+    station's unit for its metro and municipal grids, None for the district's own)."""
+
+    grid_id: int
+    code: str
+    lane: int | None
+
+
 def _grid_at(
     session: Session, district_id: int, lat: float, lon: float, reach_m: float
-) -> tuple[int | None, str | None]:
+) -> _GridHit | None:
     """The enforcement grid whose area holds the point: the grid of the nearest of its active
-    sites within ``reach_m``; (None, None) outside every grid's area."""
-    best: tuple[float, int, str] | None = None
-    for gid, code, slat, slon in repo.enforcement_grid_sites(session, district_id):
+    sites within ``reach_m``; None outside every grid's area."""
+    best: tuple[float, _GridHit] | None = None
+    for gid, code, lane, slat, slon in repo.enforcement_grid_sites(session, district_id):
         d = haversine_m(lat, lon, slat, slon)
         if d <= reach_m and (best is None or d < best[0]):
-            best = (d, int(gid), str(code))
-    return (best[1], best[2]) if best else (None, None)
+            best = (d, _GridHit(int(gid), str(code), int(lane) if lane is not None else None))
+    return best[1] if best else None
+
+
+def _routed_unit(session: Session, district_id: int, hit: _GridHit | None) -> int | None:
+    """Who decides a push (L2): the city safety station when the push lies in one of its
+    grids' areas (seed 000 §3(二) 一: metro and municipal works are its grid's), else the
+    bureau of the district that contains it."""
+    if hit is not None and hit.lane is not None:
+        return hit.lane
+    return org_repo.district_bureau_id(session, district_id)
 
 
 @dataclass(slots=True)
@@ -687,16 +715,20 @@ def _push(
     loop: CityBrainLoopPolicy,
     policy: TrajectoryPolicy,
 ) -> SuspectSite | None:
-    """A new suspect: a City Brain case routed to its district (and grid); None outside
-    every district (nobody to confirm it)."""
+    """A new suspect: a City Brain case routed to the L2 unit of the grid whose area holds
+    it (``_routed_unit``: the city safety station in its grids, else the district bureau);
+    None outside every district (nobody to confirm it)."""
     c = s.cluster
     district_id = _district_at(session, c.lat, c.lon)
-    unit_id = org_repo.district_bureau_id(session, district_id) if district_id else None
-    if district_id is None or unit_id is None:
+    if district_id is None:
         return None
+    hit = _grid_at(session, district_id, c.lat, c.lon, loop.grid_reach_m)
+    unit_id = _routed_unit(session, district_id, hit)
+    if unit_id is None:
+        return None
+    grid_id, grid_code = (hit.grid_id, hit.code) if hit else (None, None)
     prefix = f"CB-{day:%Y%m%d}-"
     ref = f"{prefix}{repo.next_ref_number(session, prefix):04d}"
-    grid_id, grid_code = _grid_at(session, district_id, c.lat, c.lon, loop.grid_reach_m)
     evidence = {"ref": ref, "score": s.score, **s.as_json(policy), "companies": cols["companies"]}
     case, _ = intake.raise_case(
         session,
@@ -880,9 +912,14 @@ def evidence_of(session: Session, s: SuspectSite) -> Evidence:
 
 
 def suspect_out(
-    session: Session, s: SuspectSite, now: datetime, names: dict[int, str] | None = None
+    session: Session,
+    s: SuspectSite,
+    now: datetime,
+    names: dict[int, str] | None = None,
+    units: dict[int, str] | None = None,
 ) -> SuspectOut:
     names = names if names is not None else _district_names(session)
+    units = units if units is not None else repo.l2_unit_names(session)
     return SuspectOut(
         id=s.id,
         ref=s.ref,
@@ -892,6 +929,8 @@ def suspect_out(
         lon=s.lon,
         district_id=s.district_id,
         district_name=names.get(s.district_id or 0, ""),
+        unit_id=s.unit_id,
+        unit_name=units.get(s.unit_id or 0, ""),
         grid_id=s.grid_id,
         case_id=s.case_id,
         detected_on=s.detected_on,
@@ -907,6 +946,12 @@ def suspect_out(
         site_id=s.site_id,
         known_place_id=s.known_place_id,
     )
+
+
+def suspects_out(session: Session, rows: Sequence[SuspectSite], now: datetime) -> list[SuspectOut]:
+    """``suspect_out`` of many rows, the district and unit names read once."""
+    names, units = _district_names(session), repo.l2_unit_names(session)
+    return [suspect_out(session, s, now, names, units) for s in rows]
 
 
 def list_suspects(
@@ -1006,7 +1051,9 @@ def queue(session: Session, principal: Principal, now: datetime) -> list[dict[st
 
 
 def _may_decide(principal: Principal, s: SuspectSite) -> None:
-    """The district grid decides: an L2 admin of the unit the push was routed to."""
+    """The grid's L2 unit decides: an admin of the unit the push was routed to (the district
+    bureau, or the city safety station for a push in one of its grids); nobody else, not
+    the city, not the district bureau of a station push (it still sees it)."""
     if principal.role != Role.district_admin or principal.org_unit_id != s.unit_id:
         raise Forbidden(Msg("trajectories.error.verdict_role"))
     if s.status != SuspectStatus.pushed:
@@ -1018,6 +1065,51 @@ def _may_decide(principal: Principal, s: SuspectSite) -> None:
                 {"status": Msg(f"trajectories.status.{s.status.value}")},
             )
         )
+
+
+def is_station_push(session: Session, s: SuspectSite) -> bool:
+    """Whether the push was routed to the city safety station (its metro and municipal
+    grids) rather than to a district bureau."""
+    return grids_repo.lane_of(session, GridKind.enforcement, s.unit_id) is not None
+
+
+def site_kinds(session: Session, s: SuspectSite) -> list[SiteKind]:
+    """The kinds of works the unit the push was routed to supervises (the confirm form's
+    choices): the station's metro and municipal works, the district's other works."""
+    station = is_station_push(session, s)
+    return [k for k in SiteKind if (k in sites.CITY_STATION_KINDS) == station]
+
+
+def _site_kind(
+    session: Session, s: SuspectSite, district_id: int, unit_id: int, asked: SiteKind | None
+) -> SiteKind:
+    """The confirmed site's kind: as asked when the unit deciding supervises that kind of
+    works (``sites.default_l2_unit``: the station its metro and municipal works), by
+    default the unit's own default kind."""
+    station = is_station_push(session, s)
+    kind = asked or (STATION_SITE_KIND if station else DISTRICT_SITE_KIND)
+    if sites.default_l2_unit(session, district_id=district_id, kind=kind) != unit_id:
+        raise Invalid(
+            Msg(
+                "trajectories.error.kind_not_supervised", {"unit": repo.unit_name(session, unit_id)}
+            ),
+            details={"field": "kind"},
+        )
+    return kind
+
+
+def _grid_fits(session: Session, s: SuspectSite, unit_id: int) -> bool:
+    """Whether the new site can join the enforcement grid whose area held the push (seed
+    000 §1: a site the City Brain finds in an enforcement area joins that grid): the grid
+    still exists, in the push's district and the deciding unit's lane."""
+    if s.grid_id is None:
+        return False
+    grid = session.get(Grid, s.grid_id)
+    if grid is None or grid.kind != GridKind.enforcement or grid.district_id != s.district_id:
+        return False
+    return grids_repo.grid_lane(session, grid) == grids_repo.lane_of(
+        session, GridKind.enforcement, unit_id
+    )
 
 
 def _verdict(
@@ -1041,24 +1133,25 @@ def confirm(
     City Brain case becomes its enforcement case (accepted by the district)."""
     s = get_suspect(session, principal, suspect_id, lock=True)
     _may_decide(principal, s)
-    if s.district_id is None or s.case_id is None:
+    if s.district_id is None or s.case_id is None or s.unit_id is None:
         raise Invalid(Msg("trajectories.error.no_case"))
     name = (data.name or "").strip() or Msg("trajectories.site_name", {"ref": s.ref}).render()
-    site = sites.create_site(
-        session,
-        principal,
-        SiteCreate(
-            project_code=s.ref,
-            name=name,
-            kind=data.kind,
-            district_id=s.district_id,
-            lat=s.lat,
-            lon=s.lon,
-            stage=data.stage,
-            permit_status=PermitStatus.confirmed_unpermitted,
-            area_m2=DEFAULT_CITY_BRAIN_LOOP_POLICY.confirmed_area_m2,
-        ),
+    kind = _site_kind(session, s, s.district_id, s.unit_id, data.kind)
+    fields = SiteCreate(
+        project_code=s.ref,
+        name=name,
+        kind=kind,
+        district_id=s.district_id,
+        l2_unit_id=s.unit_id,
+        lat=s.lat,
+        lon=s.lon,
+        stage=data.stage,
+        permit_status=PermitStatus.confirmed_unpermitted,
+        area_m2=DEFAULT_CITY_BRAIN_LOOP_POLICY.confirmed_area_m2,
     )
+    if _grid_fits(session, s, s.unit_id):
+        fields.enforcement_grid_id = s.grid_id
+    site = sites.create_site(session, principal, fields)
     case = cases.get_case(session, principal, s.case_id, lock=True)
     citybrain.confirm(
         session,

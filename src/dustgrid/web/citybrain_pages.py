@@ -30,7 +30,7 @@ from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Role
 from dustgrid.models import utcnow
 from dustgrid.routing import Router
-from dustgrid.sites.models import SiteKind, Stage
+from dustgrid.sites.models import Stage
 from dustgrid.trajectories import service as svc
 from dustgrid.trajectories.models import (
     DismissReason,
@@ -148,7 +148,7 @@ def index(
     chosen = SuspectStatus(status) if status in {s.value for s in SuspectStatus} else None
     rows = svc.list_suspects(session, principal, status=chosen)
     now = utcnow()
-    items = [svc.suspect_out(session, s, now) for s in rows]
+    items = svc.suspects_out(session, rows, now)
     points = [
         {"id": s.id, "lat": s.lat, "lon": s.lon, "status": s.status.value, "ref": s.ref}
         for s in items
@@ -199,7 +199,10 @@ def detail(
         },
         may_decide=may_decide,
         reasons=list(DismissReason),
-        kinds=list(SiteKind),
+        kinds=svc.site_kinds(session, row),
+        default_kind=(
+            svc.STATION_SITE_KIND if svc.is_station_push(session, row) else svc.DISTRICT_SITE_KIND
+        ),
         stages=list(Stage),
         flash=pop_flash(request, key=FLASH_KEY),
         **_helpers(settings),
@@ -221,7 +224,7 @@ async def confirm(
         body = ConfirmIn.model_validate(
             {
                 "name": str(form.get("name") or ""),
-                "kind": str(form.get("kind") or SiteKind.other.value),
+                "kind": str(form.get("kind") or "") or None,
                 "stage": str(form.get("stage") or Stage.earthwork.value),
                 "note": str(form.get("note") or ""),
             }
