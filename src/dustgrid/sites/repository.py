@@ -140,12 +140,32 @@ def count(session: Session, principal: Principal, f: SiteFilter) -> int:
     return int(session.scalar(select(func.count()).select_from(sub)) or 0)
 
 
+def page_with_total(
+    session: Session, principal: Principal, f: SiteFilter, *, offset: int, limit: int
+) -> tuple[list[Any], int]:
+    """One page of the ledger as light rows (no ORM objects: the list must stay fast) and
+    the number of sites the filter matches, in one statement: the total rides on each row
+    as ``count(*) OVER ()`` (computed before the page is cut). Only a page past the end,
+    which has no row to carry it, asks for the total on its own."""
+    rows = page_rows(session, principal, f, offset=offset, limit=limit)
+    if rows:
+        return rows, int(rows[0].total)
+    return rows, count(session, principal, f) if offset else 0
+
+
 def page_rows(
     session: Session, principal: Principal, f: SiteFilter, *, offset: int, limit: int
 ) -> list[Any]:
-    """One page of the ledger as light rows (no ORM objects: the list must stay fast)."""
+    """One page of the ledger as light rows, each with the filter's ``total``."""
     contractor = aliased(Enterprise)
-    ids = filtered(principal, f).order_by(Site.id).offset(offset).limit(limit).subquery()
+    ids = (
+        filtered(principal, f)
+        .add_columns(func.count().over().label("total"))
+        .order_by(Site.id)
+        .offset(offset)
+        .limit(limit)
+        .subquery()
+    )
     stmt = (
         select(
             Site.id,
@@ -160,6 +180,7 @@ def page_rows(
             contractor.name.label("contractor_name"),
             Site.monitors_required,
             Site.retired_at,
+            ids.c.total,
         )
         .join(ids, ids.c.id == Site.id)
         .join(District, District.id == Site.district_id)

@@ -326,9 +326,7 @@ def retire_site(session: Session, principal: Principal, site_id: int, reason: st
 def list_page(
     session: Session, principal: Principal, f: SiteFilter, *, page: int, size: int
 ) -> tuple[list[Any], int]:
-    total = repo.count(session, principal, f)
-    rows = repo.page_rows(session, principal, f, offset=(page - 1) * size, limit=size)
-    return rows, total
+    return repo.page_with_total(session, principal, f, offset=(page - 1) * size, limit=size)
 
 
 def map_points(session: Session, principal: Principal, f: SiteFilter, crs: str) -> dict[str, Any]:
