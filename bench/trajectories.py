@@ -18,11 +18,16 @@ Run: ``.venv/bin/python bench/trajectories.py`` (``--help`` for sizes). Printed:
 ``--city-day N`` (e.g. ``100_000_000``) instead runs the daily job on a synthetic city-day
 of N fixes: trucks every ``--interval`` seconds over a working day, alternating stays at
 shared places (loading, unloading, parking) and straight drives between them, with 8 m
-jitter. The fixes are generated in chunks of trucks straight into a ``FixStore`` in a
-temporary folder (not timed), the previous day's stays are put in the stays cache (a
-quarter as many trucks, not timed), then ``detect_day`` is timed end to end: read the day's
-partitions → stays → clusters over the window → suspects. Printed: seconds per step and the
-peak resident memory of the process.
+jitter. The fixes are generated in chunks of trucks straight into a ``FixStore`` (not
+timed). The window is the default policy's (``suspect_window_days``, 7; ``--window-days``
+to change it) at full size: the day's stays are computed once (not timed) and the stays
+cache of each of the days before is written from them, shifted back by whole days with
+fresh jitter of 1.5 m on each centre (the same trucks at the same places on other days;
+those days have no fix files, their cache is what the job reads). Then ``detect_day`` is
+timed end to end in a process that did not generate the data: read the day's partitions →
+stays → write the day's stays cache → read the other days' → clusters over the window →
+suspects. Printed: seconds per step and the peak resident memory of the process.
+``--cluster-snap-m 0`` times plain DBSCAN over the window's stays (no snapping).
 """
 
 from __future__ import annotations
@@ -51,7 +56,16 @@ from _common import machine_lines
 from dustgrid.demo.fleet import Fleet, FleetSpec, generate_fleet
 from dustgrid.geo.coords import haversine_m
 from dustgrid.trajectories.clusters import KnownPlace, find_suspects
-from dustgrid.trajectories.daily import LocalEngine, cached_day_stays, detect_day, stays_path
+from dustgrid.trajectories.daily import (
+    LocalEngine,
+    _stays_table,
+    _write_cache,
+    cached_day_stays,
+    day_manifest,
+    detect_day,
+    rule_fingerprint,
+    stays_path,
+)
 from dustgrid.trajectories.fixes import read_fixes
 from dustgrid.trajectories.policy import DEFAULT_TRAJECTORY_POLICY
 from dustgrid.trajectories.stays import Fixes, Stays, detect_stays
@@ -157,6 +171,7 @@ WORK_HOURS = 16  # a truck reports from about 05:00 to 21:00 local
 STAY_MIN_S, STAY_MAX_S = 6 * 60, 45 * 60
 SPEED_MS = 9.0
 JITTER_M = 8.0
+CENTRE_JITTER_M = 1.5  # error of a stay's centre: the median of 24-180 fixes with 8 m jitter
 TRUCKS_PER_PLACE = 1.5
 KNOWN_SHARE = 0.9  # places that are known (sites in the ledger, depots, landfills)
 
@@ -221,12 +236,15 @@ class TimedEngine(LocalEngine):
         return out
 
 
-def city_day(total: int, interval: int, work: Path, seed: int, threads: int) -> None:
+def city_day(total: int, interval: int, work: Path, seed: int, threads: int, window: int,
+             snap_m: float, prepare_only: bool = False) -> None:  # fmt: skip
     """The daily job on a synthetic city-day of ``total`` fixes (module docstring).
 
     A ``work`` folder holding a ``city-day.json`` of the same ``total``, ``interval`` and
     ``seed`` (kept by ``--keep``) is reused: generating takes ten minutes and is not timed,
-    so it can be done once while the machine is busy and the job timed when it is quiet."""
+    so it can be done once while the machine is busy and the job timed when it is quiet.
+    When the day was generated (or its window prepared) in this process, the job is timed
+    in a fresh process, so the peak memory printed is the job's own."""
     rng = np.random.default_rng(seed)
     per_truck = WORK_HOURS * 3600 // interval
     trucks = max(1, total // per_truck)
@@ -237,46 +255,90 @@ def city_day(total: int, interval: int, work: Path, seed: int, threads: int) -> 
     day = date(2026, 5, 5)
     local0 = int(datetime(2026, 5, 4, tzinfo=UTC).timestamp()) - 8 * 3600  # 4 May 00:00 +08
     store = FixStore(work / "fixes")
-    began = time.perf_counter()
-    written = 0
     chunk_trucks = max(1, CHUNK_FIXES // per_truck)
-    prev_trucks = max(1, trucks // 4)  # the day before: a quarter of the fleet, cached
     marker = work / "city-day.json"
     wanted = {"total": total, "interval": interval, "seed": seed}
     kept = json.loads(marker.read_text()) if marker.is_file() else {}
-    if {k: kept.get(k) for k in wanted} == wanted:
-        shutil.rmtree(stays_path(store, day).parent, ignore_errors=True)  # time it again
-        # compile the kernel before timing, as generating does on a first run
-        detect_stays(city_chunk(rng, 0, 1, (plat, plon), local0, interval))
-        print(f"city-day: {kept['written']:,} fixes of {trucks:,} trucks kept in {work} "
-              f"(generated earlier, not timed); the day before's stays cached")  # fmt: skip
-        _time_city_day(store, day, known, threads, kept["written"])
+    fresh = {k: kept.get(k) for k in wanted} != wanted
+    if fresh:
+        began, written = time.perf_counter(), 0
+        shutil.rmtree(work / "fixes", ignore_errors=True)
+        shutil.rmtree(stays_path(store, day).parent.parent, ignore_errors=True)
+        for first in range(0, trucks, chunk_trucks):
+            count = min(chunk_trucks, trucks - first)
+            fixes = city_chunk(rng, first, count, (plat, plon), local0 + 86_400, interval)
+            written += len(fixes)
+            store.write(fixes, f"c{first}")
+            del fixes
+        print(f"city-day: {written:,} fixes of {trucks:,} trucks (every {interval} s, "
+              f"{WORK_HOURS} h), {plat.shape[0]:,} places ({known_n:,} known), stored in "
+              f"{time.perf_counter() - began:.0f} s (not timed)", flush=True)  # fmt: skip
+        kept = {**wanted, "written": written}
+        marker.write_text(json.dumps(kept))
+    prepared = int(kept.get("earlier_days", 0)) >= window - 1
+    if not prepared:
+        began = time.perf_counter()
+        _cache_earlier_days(store, day, window - 1, threads, np.random.default_rng(seed + 1))
+        print(f"city-day: the {window - 1} days before cached as the day's stays shifted by "
+              f"whole days with fresh jitter, in {time.perf_counter() - began:.0f} s "
+              f"(not timed)", flush=True)  # fmt: skip
+        kept = {**kept, "earlier_days": window - 1}
+        marker.write_text(json.dumps(kept))
+    if prepare_only:
         return
-    shutil.rmtree(work / "fixes", ignore_errors=True)
-    for first in range(0, prev_trucks, chunk_trucks):
-        count = min(chunk_trucks, prev_trucks - first)
-        store.write(city_chunk(rng, first, count, (plat, plon), local0, interval), f"p{first}")
-    cached_day_stays(store, [day - timedelta(days=1)], DEFAULT_TRAJECTORY_POLICY,
-                     LocalEngine(threads))  # fmt: skip
-    for first in range(0, trucks, chunk_trucks):
-        count = min(chunk_trucks, trucks - first)
-        fixes = city_chunk(rng, first, count, (plat, plon), local0 + 86_400, interval)
-        written += len(fixes)
-        store.write(fixes, f"c{first}")
-        del fixes
-    print(f"city-day: {written:,} fixes of {trucks:,} trucks (every {interval} s, "
-          f"{WORK_HOURS} h), {plat.shape[0]:,} places ({known_n:,} known), stored in "
-          f"{time.perf_counter() - began:.0f} s (not timed); the day before: {prev_trucks:,} "
-          f"trucks, stays cached")  # fmt: skip
-    marker.write_text(json.dumps({**wanted, "written": written}))
-    _time_city_day(store, day, known, threads, written)
+    if fresh or not prepared:  # time the job in a process of its own
+        argv = [sys.executable, __file__, "--city-day", str(total), "--interval", str(interval),
+                "--seed", str(seed), "--threads", str(threads), "--window-days", str(window),
+                "--cluster-snap-m", str(snap_m), "--keep", str(work), "--no-machine"]  # fmt: skip
+        subprocess.run(argv, check=True)
+        return
+    shutil.rmtree(stays_path(store, day).parent, ignore_errors=True)  # time it again
+    # compile the kernel before timing, as generating does on a first run
+    detect_stays(city_chunk(rng, 0, 1, (plat, plon), local0, interval))
+    print(f"city-day: {kept['written']:,} fixes of {trucks:,} trucks kept in {work} "
+          f"(generated earlier, not timed); {window - 1} days before it in the stays "
+          f"cache")  # fmt: skip
+    _time_city_day(store, day, known, threads, kept["written"], window, snap_m)
+
+
+def _cache_earlier_days(
+    store: FixStore, day: date, earlier: int, threads: int, rng: np.random.Generator
+) -> None:
+    """Put ``earlier`` days before ``day`` in the stays cache (no fixes of their own): the
+    day's stays (computed here, untimed) shifted back by whole days, each centre moved by
+    fresh jitter of the size of a stay centre's own error, so no two days coincide."""
+    policy = DEFAULT_TRAJECTORY_POLICY
+    by_day, _ = cached_day_stays(store, [day], policy, LocalEngine(threads))
+    stays = by_day[day]
+    cos = np.cos(np.radians(CITY_LAT))
+    for k in range(1, earlier + 1):
+        shifted = dataclasses.replace(
+            stays,
+            day=stays.day - k,
+            start=stays.start - k * 86_400,
+            end=stays.end - k * 86_400,
+            lat=stays.lat + rng.normal(0.0, CENTRE_JITTER_M / M_PER_DEG, len(stays)),
+            lon=stays.lon + rng.normal(0.0, CENTRE_JITTER_M / (M_PER_DEG * cos), len(stays)),
+        )
+        earlier_day = day - timedelta(days=k)
+        # the cache of a day without fix files: an empty manifest, the stay rule's fingerprint
+        _write_cache(stays_path(store, earlier_day), _stays_table({0: shifted}),
+                     day_manifest(store, earlier_day), rule_fingerprint(policy))  # fmt: skip
 
 
 def _time_city_day(
-    store: FixStore, day: date, known: list[KnownPlace], threads: int, written: int
+    store: FixStore,
+    day: date,
+    known: list[KnownPlace],
+    threads: int,
+    written: int,
+    window: int,
+    snap_m: float,
 ) -> None:
-    """Time one ``detect_day`` over the stored day (the day before's stays are cached)."""
-    policy = dataclasses.replace(DEFAULT_TRAJECTORY_POLICY, suspect_window_days=2)
+    """Time one ``detect_day`` over the stored day (the days before are in the stays cache)."""
+    policy = dataclasses.replace(
+        DEFAULT_TRAJECTORY_POLICY, suspect_window_days=window, cluster_snap_m=snap_m
+    )
     before_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     began, cpu_began = time.perf_counter(), time.process_time()
     engine = TimedEngine(threads)
@@ -289,13 +351,13 @@ def _time_city_day(
         f"{stays_s:.1f} s, {len(result.stays):,} stays ({written / stays_s:,.0f} fixes/s)"
     )
     print(
-        f"  stays cache, clusters and suspects over {result.window_stays:,} stays of 2 days: "
-        f"{total_s - stays_s:.1f} s, {len(result.clusters):,} clusters, "
-        f"{len(result.suspects):,} suspects"
+        f"  stays cache, clusters and suspects over {result.window_stays:,} stays of {window} "
+        f"days (cluster_snap_m {policy.cluster_snap_m:g}): {total_s - stays_s:.1f} s, "
+        f"{len(result.clusters):,} clusters, {len(result.suspects):,} suspects"
     )
     print(f"  end to end: {total_s:.1f} s ({cpu_s:.1f} s of CPU in this process); peak "
-          f"resident memory {peak_mb:,.0f} MB (after generating and storing: "
-          f"{before_rss:,.0f} MB); load average now {os.getloadavg()[0]:.1f}")  # fmt: skip
+          f"resident memory {peak_mb:,.0f} MB (before the job: {before_rss:,.0f} MB); load "
+          f"average now {os.getloadavg()[0]:.1f}")  # fmt: skip
 
 
 def main() -> None:
@@ -316,6 +378,24 @@ def main() -> None:
         help="run the daily job on a synthetic city-day of N fixes instead",
     )
     parser.add_argument("--interval", type=int, default=15, help="city-day: seconds per fix")
+    parser.add_argument(
+        "--window-days",
+        type=int,
+        default=DEFAULT_TRAJECTORY_POLICY.suspect_window_days,
+        help="city-day: days clustered (default: the default policy's)",
+    )
+    parser.add_argument(
+        "--prepare-only",
+        action="store_true",
+        help="city-day: generate and cache (with --keep), do not time",
+    )
+    parser.add_argument(
+        "--cluster-snap-m",
+        type=float,
+        default=DEFAULT_TRAJECTORY_POLICY.cluster_snap_m,
+        help="city-day: the policy's cluster_snap_m (0: plain DBSCAN over the stays)",
+    )
+    parser.add_argument("--no-machine", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=2, help="city-day: partitions at once")
     parser.add_argument("--work-dir", type=Path, help="city-day: where to store (default: tmp)")
     parser.add_argument("--keep", type=Path, metavar="DIR",
@@ -323,14 +403,16 @@ def main() -> None:
                              "N, interval and seed reuses it and times the job only")  # fmt: skip
     args = parser.parse_args()
     if args.city_day:
-        for line in machine_lines([("numpy", np.__version__), ("pyarrow", pa.__version__)]):
-            print(line)
+        if not args.no_machine:
+            for line in machine_lines([("numpy", np.__version__), ("pyarrow", pa.__version__)]):
+                print(line, flush=True)
+        rest = (args.seed, args.threads, args.window_days, args.cluster_snap_m, args.prepare_only)
         if args.keep:
             args.keep.mkdir(parents=True, exist_ok=True)
-            city_day(args.city_day, args.interval, args.keep, args.seed, args.threads)
+            city_day(args.city_day, args.interval, args.keep, *rest)
             return
         with tempfile.TemporaryDirectory(dir=args.work_dir) as tmp:
-            city_day(args.city_day, args.interval, Path(tmp), args.seed, args.threads)
+            city_day(args.city_day, args.interval, Path(tmp), *rest)
         return
 
     import numba

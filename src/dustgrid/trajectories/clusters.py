@@ -2,7 +2,10 @@
 
 Clusters: scikit-learn's DBSCAN over stay centres with the haversine metric and a ball tree
 (radius ``cluster_eps_m``, ``cluster_min_stays`` stays); a cluster needs
-``cluster_min_trucks`` distinct trucks. Evidence is computed with numpy group-bys.
+``cluster_min_trucks`` distinct trucks. Centres are first snapped to ``cluster_snap_m``
+cells, each occupied cell one weighted point (a week of a busy city is millions of stays at
+a few tens of thousands of places: DBSCAN's neighbourhoods would need gigabytes).
+Evidence is computed with numpy group-bys over the stays themselves.
 
 A cluster is a *suspect* when its centre is farther than ``known_buffer_m`` beyond every
 known place (beyond its radius, or beyond the edge of its drawn boundary) and it was active
@@ -37,6 +40,8 @@ NOISE = -1
 _SCORE_DIGITS = 1
 _KNOWN_NEAREST = 8  # nearest known places looked at first for each cluster
 _EDGE_ROWS = 1 << 21  # (point, boundary edge) rows computed at once: bounds the memory
+_MAX_SNAP_SHARE = 0.1  # cluster_snap_m at most this share of cluster_eps_m
+_MIN_COS = 1e-6  # cells near a pole: the cosine of latitude kept above this
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,24 +109,80 @@ def local_iso(epoch_s: int, policy: TrajectoryPolicy = DEFAULT_TRAJECTORY_POLICY
     return datetime.fromtimestamp(int(epoch_s), UTC).astimezone(tz).isoformat()
 
 
+def snap_cells(lat: F64, lon: F64, cell_m: float) -> tuple[F64, F64, I64, I64]:
+    """Snap points to cells of about ``cell_m`` × ``cell_m`` metres: (cell centre latitudes,
+    longitudes, points per cell, each point's cell). Rows of latitude are ``cell_m`` high;
+    a row's cells are ``cell_m`` wide at its middle latitude, so every point lies within
+    half a cell's diagonal (``cell_m`` / √2) of its cell's centre."""
+    step = math.degrees(cell_m / EARTH_RADIUS_M)  # latitude degrees per cell
+    row = np.floor(lat / step).astype(np.int64)
+    row_lat = (row + 0.5) * step
+    lon_step = step / np.maximum(np.cos(np.radians(row_lat)), _MIN_COS)
+    col = np.floor(lon / lon_step).astype(np.int64)
+    span = int(col.max()) - int(col.min()) + 1  # one int64 key per cell
+    key = (row - row.min()) * span + (col - col.min())
+    order = np.argsort(key)
+    k = key[order]
+    head = np.r_[True, k[1:] != k[:-1]]
+    cell = np.empty(len(lat), np.int64)
+    cell[order] = np.cumsum(head) - 1
+    first = order[head]
+    counts = np.bincount(cell).astype(np.int64)
+    centre_lon = (col[first] + 0.5) * lon_step[first]
+    centre_lat = np.asarray(row_lat[first], dtype=np.float64)
+    return centre_lat, np.asarray(centre_lon, dtype=np.float64), counts, cell
+
+
 def cluster_labels(stays: Stays, policy: TrajectoryPolicy = DEFAULT_TRAJECTORY_POLICY) -> I64:
-    """DBSCAN label of each stay (``NOISE`` for none), haversine metric, ball tree."""
+    """DBSCAN label of each stay (``NOISE`` for none), haversine metric, ball tree.
+
+    With ``cluster_snap_m`` > 0 the stays' centres are snapped to cells (``snap_cells``) and
+    DBSCAN runs over the occupied cells, each weighted by its stays (``sample_weight``): the
+    stays of one cell share its label. That is DBSCAN over the snapped centres, exactly;
+    each centre moved by at most ``cluster_snap_m`` / √2, so only a pair of stays whose
+    distance lies within ``cluster_snap_m`` × √2 of ``cluster_eps_m`` can be judged
+    differently from DBSCAN over the raw centres. Clusters are numbered in the order of
+    their first stay (as plain DBSCAN numbers them when every member is a core stay).
+    """
     if len(stays) == 0:
         return np.empty(0, np.int64)
-    points = np.radians(np.column_stack([stays.lat, stays.lon]))
+    snap = policy.cluster_snap_m
+    if not 0.0 <= snap <= policy.cluster_eps_m * _MAX_SNAP_SHARE:
+        raise ValueError(
+            f"cluster_snap_m must lie in [0, {_MAX_SNAP_SHARE:g} × cluster_eps_m], not {snap}"
+        )
     model = DBSCAN(
         eps=policy.cluster_eps_m / EARTH_RADIUS_M,
         min_samples=policy.cluster_min_stays,
         metric="haversine",
         algorithm="ball_tree",
     )
-    return np.asarray(model.fit_predict(points), dtype=np.int64)
+    if snap == 0.0:
+        points = np.radians(np.column_stack([stays.lat, stays.lon]))
+        return np.asarray(model.fit_predict(points), dtype=np.int64)
+    lat, lon, counts, cell = snap_cells(stays.lat, stays.lon, snap)
+    points = np.radians(np.column_stack([lat, lon]))
+    by_cell = np.asarray(model.fit_predict(points, sample_weight=counts), dtype=np.int64)
+    labels = by_cell[cell]
+    kept = labels != NOISE
+    if not kept.any():
+        return labels
+    first = np.full(int(labels.max()) + 1, len(labels), np.int64)
+    np.minimum.at(first, labels[kept], np.flatnonzero(kept))
+    rank = np.empty_like(first)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    labels[kept] = rank[labels[kept]]
+    return labels
 
 
 def _distinct_per_label(labels: I64, values: I64, n: int) -> I64:
     """Number of distinct ``values`` per label 0..n-1."""
-    pairs = np.unique(np.column_stack([labels, values]), axis=0)
-    return np.bincount(pairs[:, 0], minlength=n).astype(np.int64)
+    if len(labels) == 0:
+        return np.zeros(n, np.int64)
+    span = int(values.max()) - int(values.min()) + 1  # one int64 key per (label, value)
+    keys = np.sort(labels * span + (values - values.min()))
+    distinct = keys[np.r_[True, keys[1:] != keys[:-1]]]
+    return np.bincount(distinct // span, minlength=n).astype(np.int64)
 
 
 def _night(stays: Stays, policy: TrajectoryPolicy) -> I64:

@@ -25,7 +25,11 @@ class TrajectoryPolicy:
 
     Clusters: DBSCAN over stay centres with the haversine metric, radius ``cluster_eps_m``
     and ``cluster_min_stays`` stays; clusters with fewer than ``cluster_min_trucks`` distinct
-    trucks are dropped.
+    trucks are dropped. Before DBSCAN, stay centres are snapped to cells of
+    ``cluster_snap_m`` (0: no snapping) and each occupied cell is one weighted point, so a
+    place visited thousands of times in the window is a few dozen points, not thousands: a
+    pair of stays can only be judged differently from plain DBSCAN when their distance lies
+    within ``cluster_snap_m`` × √2 of ``cluster_eps_m`` (docs/trajectories.md).
 
     Suspect: a cluster farther than ``known_buffer_m`` beyond every known place's radius,
     active on at least ``suspect_min_days`` local days with at least ``suspect_min_trucks``
@@ -33,7 +37,8 @@ class TrajectoryPolicy:
     ``suspect_window_days`` days ending at the day it runs for.
     """
 
-    version: str = "2026.2"
+    # 2026.3: stay centres snapped to cluster_snap_m cells before DBSCAN (the 7-day window)
+    version: str = "2026.3"
     stay_distance_m: float = 100.0
     stay_min_minutes: float = 5.0
     gap_max_minutes: float = 15.0
@@ -44,6 +49,9 @@ class TrajectoryPolicy:
     cluster_eps_m: float = 100.0
     cluster_min_stays: int = 2
     cluster_min_trucks: int = 2
+    # Cells (metres) stay centres are snapped to before DBSCAN; 0 clusters the stays as they
+    # are. Must stay well below cluster_eps_m (checked: at most a tenth of it).
+    cluster_snap_m: float = 2.0
     known_buffer_m: float = 250.0
     suspect_min_days: int = 2
     suspect_min_trucks: int = 3
