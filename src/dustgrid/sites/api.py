@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from dustgrid.audit.service import entries_for, summary_text
 from dustgrid.bounds import Id
+from dustgrid.downloads import file_response
 from dustgrid.errors import Invalid, error_responses, validation_summary
 from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.pagination import PageParams, page_params
@@ -28,7 +29,6 @@ from dustgrid.sites.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/sites", tags=["sites"], responses=error_responses())
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def site_filter(
@@ -103,14 +103,12 @@ def map_data(
 @router.get("/export.xlsx", summary="Export the filtered ledger to Excel")
 def export_xlsx(session: DbSession, principal: CurrentPrincipal, f: Filter) -> Response:
     data = excel.export_sites(session, principal, f)
-    headers = {"Content-Disposition": 'attachment; filename="sites.xlsx"'}
-    return Response(content=data, media_type=XLSX, headers=headers)
+    return file_response("sites.xlsx", "xlsx", data)
 
 
 @router.get("/template.xlsx", summary="The Excel import template")
 def template_xlsx(session: DbSession, principal: CurrentPrincipal) -> Response:
-    headers = {"Content-Disposition": 'attachment; filename="site-template.xlsx"'}
-    return Response(content=excel.template(session, principal), media_type=XLSX, headers=headers)
+    return file_response("site-template.xlsx", "xlsx", excel.template(session, principal))
 
 
 @router.post("/import", summary="Upsert sites from an Excel file by project code")

@@ -33,6 +33,7 @@ from dustgrid.cases.filters import LIGHTS
 from dustgrid.cases.states import REPORTERS, CaseSource, Move
 from dustgrid.cases.tabs import TABS_BY_ROLE, Tab
 from dustgrid.cases.workflow import MoveInput
+from dustgrid.downloads import file_response
 from dustgrid.errors import DomainError, Forbidden, NotFound
 from dustgrid.i18n import translate
 from dustgrid.identity.principal import Principal
@@ -146,9 +147,6 @@ def inbox(
     )
 
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
 @router.get("/cases/export.xlsx")
 def inbox_export(
     request: Request,
@@ -172,11 +170,7 @@ def inbox_export(
     content = export.cases_xlsx(
         views.case_rows(session, rows, now, locale), districts, locale=locale, tz=tz
     )
-    return Response(
-        content,
-        media_type=XLSX,
-        headers={"Content-Disposition": 'attachment; filename="cases.xlsx"'},
-    )
+    return file_response("cases.xlsx", "xlsx", content)
 
 
 # --------------------------------------------------------------------------- report

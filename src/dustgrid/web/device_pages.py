@@ -32,6 +32,7 @@ from dustgrid.devices.schemas import (
     DeviceTestIn,
     ReviewIn,
 )
+from dustgrid.downloads import file_response
 from dustgrid.errors import Invalid, NotFound
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
@@ -103,11 +104,7 @@ def device_export(
     content = list_exports.devices_xlsx(
         items, locale=request_locale(request), tz=ZoneInfo(settings.timezone)
     )
-    return Response(
-        content,
-        media_type=list_exports.XLSX,
-        headers={"Content-Disposition": 'attachment; filename="devices.xlsx"'},
-    )
+    return file_response("devices.xlsx", "xlsx", content)
 
 
 # --------------------------------------------------------------------------- quarantine

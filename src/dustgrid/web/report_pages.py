@@ -9,11 +9,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from dustgrid.assessments.months import Month
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
 from dustgrid.bounds import Id
+from dustgrid.downloads import file_response
 from dustgrid.errors import Forbidden, Invalid
 from dustgrid.models import utcnow
 from dustgrid.reports import archives
 from dustgrid.reports import service as svc
-from dustgrid.reports.api import file_response
 from dustgrid.reports.notice import KINDS as NOTICE_KINDS
 from dustgrid.web.forms import attempt, flash, pop_flash
 from dustgrid.web.history import local_time
