@@ -33,6 +33,7 @@ from dustgrid.cases.filters import LIGHTS
 from dustgrid.cases.states import REPORTERS, CaseSource, Move
 from dustgrid.cases.tabs import TABS_BY_ROLE, Tab
 from dustgrid.cases.workflow import MoveInput
+from dustgrid.config import Settings
 from dustgrid.downloads import file_response
 from dustgrid.errors import DomainError, Forbidden, NotFound
 from dustgrid.i18n import translate
@@ -127,6 +128,7 @@ def inbox(
     locale = request_locale(request)
     return show(
         request,
+        settings,
         "cases/inbox.html",
         tabs=tabs,
         tab=current,
@@ -215,6 +217,7 @@ def _report_form(
     request: Request,
     session: Session,
     principal: Principal,
+    settings: Settings,
     *,
     values: dict[str, Any],
     errors: tuple[dict[str, list[str]], list[str]] = ({}, []),
@@ -222,6 +225,7 @@ def _report_form(
 ) -> Response:
     return show(
         request,
+        settings,
         "cases/new.html",
         status_code=status,
         sources=_sources(principal),
@@ -236,7 +240,11 @@ def _report_form(
 
 @router.get("/cases/new", response_class=HTMLResponse)
 def report_page(
-    request: Request, session: DbSession, principal: CurrentPrincipal, site_id: int | None = None
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    site_id: int | None = None,
 ) -> Response:
     if not _sources(principal):
         raise Forbidden("web.error.role_may_not_report_problems")
@@ -251,7 +259,7 @@ def report_page(
                 "site_id": site.id,
                 "site_id_q": sites.site_label(site.project_code, site.name),
             }
-    return _report_form(request, session, principal, values=values)
+    return _report_form(request, session, principal, settings, values=values)
 
 
 @router.post("/cases/new", response_class=HTMLResponse)
@@ -294,7 +302,13 @@ def report_submit(
     if wrong:
         labels = [translate(REPORT_LABELS[name], locale) for name in wrong]
         return _report_form(
-            request, session, principal, values=values, errors=(wrong, labels), status=422
+            request,
+            session,
+            principal,
+            settings,
+            values=values,
+            errors=(wrong, labels),
+            status=422,
         )
     try:
         with session.begin_nested():
@@ -332,7 +346,7 @@ def report_submit(
             raise
         errors = form_errors(exc, locale, REPORT_LABELS)
         return _report_form(
-            request, session, principal, values=values, errors=errors, status=status
+            request, session, principal, settings, values=values, errors=errors, status=status
         )
     flash(request, ok="cases.flash.grid_handled" if case.grid_handled else "cases.flash.reported")
     return back(f"/cases/{case.id}")
@@ -360,6 +374,7 @@ def case_page(
     problem = credit.problem_of_case(session, case.id)
     return show(
         request,
+        settings,
         "cases/detail.html",
         c=d,
         timeline=case_timeline.timeline(session, d.events, locale, ZoneInfo(settings.timezone)),
@@ -395,6 +410,7 @@ def case_print(
     printed = people_time(now, ZoneInfo(settings.timezone))
     return show(
         request,
+        settings,
         "cases/print.html",
         c=d,
         timeline=case_timeline.timeline(session, d.events, locale, ZoneInfo(settings.timezone)),
