@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
@@ -192,7 +192,9 @@ def ledger(
     )
 
 
-def _site_context(session: DbSession, card: grids.SiteCard, *, locale: str) -> dict[str, Any]:
+def _site_context(
+    session: DbSession, card: grids.SiteCard, *, locale: str, tz: tzinfo
+) -> dict[str, Any]:
     """What the site page names, from the rows ``site_card`` read with the site."""
     return {
         "district": card.district,
@@ -201,7 +203,10 @@ def _site_context(session: DbSession, card: grids.SiteCard, *, locale: str) -> d
         "igrid": card.inspector_grid,
         "ents": card.enterprises,
         "history": readable_history(
-            session, entries_for(session, entity_type="site", entity_id=card.site.id), locale=locale
+            session,
+            entries_for(session, entity_type="site", entity_id=card.site.id),
+            locale=locale,
+            tz=tz,
         ),
     }
 
@@ -323,7 +328,7 @@ def site_page(
         can_write=principal.can(Perm.site_write),
         grading=grade_panel(session, card.site, locale=locale, tz=tz),
         gate=gate_view(site_gate(session, card.site), locale),
-        **_site_context(session, card, locale=locale),
+        **_site_context(session, card, locale=locale, tz=tz),
     )
 
 

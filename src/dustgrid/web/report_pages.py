@@ -3,6 +3,9 @@ preview and publish; the electronic archive pages (电子档案) of sites and gr
 
 from __future__ import annotations
 
+from functools import partial
+from zoneinfo import ZoneInfo
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -35,12 +38,17 @@ def _month(text: str) -> tuple[Month, str]:
 
 @router.get("/notices", response_class=HTMLResponse)
 def notices_page(
-    request: Request, session: DbSession, principal: CurrentPrincipal, month: str = ""
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    month: str = "",
 ) -> Response:
     rows = svc.published(session, principal)
     m, _ = _month(month)
+    when = partial(local_time, tz=ZoneInfo(settings.timezone))
     return render(
-        request, "reports/list.html", rows=rows, month=str(m), when=local_time,
+        request, "reports/list.html", rows=rows, month=str(m), when=when,
         can_publish=svc.may_publish(principal), flash=pop_flash(request, key=FLASH_KEY),
     )  # fmt: skip
 
