@@ -6,14 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import Response
-from pydantic import ValidationError
 
 from dustgrid.audit.service import entries_for, summary_text
 from dustgrid.bounds import Id
 from dustgrid.downloads import file_response
-from dustgrid.errors import Invalid, error_responses, validation_summary
+from dustgrid.errors import error_responses
 from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
-from dustgrid.pagination import PageParams, page_params
+from dustgrid.pagination import PageParams, page_params, query_filter
 from dustgrid.sites import excel
 from dustgrid.sites import service as svc
 from dustgrid.sites.schemas import (
@@ -48,11 +47,7 @@ def site_filter(
         "permit_status": permit_status, "grid_id": grid_id,
         "monitors_required": monitors_required, "include_retired": include_retired,
     }  # fmt: skip
-    try:
-        return SiteFilter.model_validate({k: v for k, v in raw.items() if v not in (None, "")})
-    except ValidationError as exc:
-        bad = validation_summary(exc.errors())
-        raise Invalid("devices.error.invalid_filter", bad=bad) from exc
+    return query_filter(SiteFilter, raw)
 
 
 Filter = Annotated[SiteFilter, Depends(site_filter)]
