@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from dustgrid.audit.service import entries_for
 from dustgrid.auth.deps import (
@@ -27,18 +28,20 @@ from dustgrid.auth.service import (
     logout,
     start_session,
 )
+from dustgrid.config import Settings
 from dustgrid.devices.compliance import site_gate
 from dustgrid.devices.mandatory import DEFAULT_MANDATORY_DEVICE_POLICY, Gate
 from dustgrid.errors import DomainError, Forbidden, Invalid
 from dustgrid.grids import service as grids
 from dustgrid.i18n import LOCALES, Msg, localize, translate
+from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.org import service as org
 from dustgrid.pagination import PageParams, page_params
 from dustgrid.sites import excel
 from dustgrid.sites import service as svc
 from dustgrid.sites.api import Filter, list_item
-from dustgrid.sites.models import Grade, PermitStatus, SiteKind, Stage
+from dustgrid.sites.models import Grade, PermitStatus, Site, SiteKind, Stage
 from dustgrid.sites.policy import DEFAULT_DISTRICT_BOUNDARY_POLICY
 from dustgrid.web.forms import form_errors
 from dustgrid.web.history import readable_history
@@ -231,12 +234,29 @@ def site_new(
 ) -> Response:
     if not principal.can(Perm.site_write):
         raise Forbidden("sites.error.role_may_not_add_sites")
+    return _site_form(request, session, principal, settings, None, {})
+
+
+def _site_form(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    settings: Settings,
+    site: Site | None,
+    values: dict[str, Any],
+    exc: Exception | None = None,
+) -> Response:
+    """The site form (new or edit), blank or refused: with ``exc`` it answers 422 and says
+    what is wrong next to each field and at the top."""
+    by_field, errors = _errors(exc, request) if exc else ({}, [])
     return render(
         request,
         "sites/form.html",
-        site=None,
-        values={},
-        errors=[],
+        status_code=422 if exc else 200,
+        site=site,
+        values=values,
+        errors=errors,
+        field_errors=by_field,
         fields=FORM_FIELDS,
         coord_map=coordinate_map(session, principal, settings),
         **_choices(session, principal),
@@ -255,19 +275,7 @@ async def site_create(
         site = svc.create_site(session, principal, payload)
     except (ValidationError, DomainError) as exc:
         session.rollback()
-        by_field, errors = _errors(exc, request)
-        return render(
-            request,
-            "sites/form.html",
-            status_code=422,
-            site=None,
-            values=values,
-            errors=errors,
-            field_errors=by_field,
-            fields=FORM_FIELDS,
-            coord_map=coordinate_map(session, principal, settings),
-            **_choices(session, principal),
-        )
+        return _site_form(request, session, principal, settings, None, values, exc)
     return RedirectResponse(f"/sites/{site.id}", status_code=303)
 
 
@@ -343,16 +351,7 @@ def site_edit(
     site = svc.get_site(session, principal, site_id)
     if not principal.can(Perm.site_write):
         raise Forbidden("sites.error.role_may_not_change_ledger")
-    return render(
-        request,
-        "sites/form.html",
-        site=site,
-        values=site_to_form(session, site),
-        errors=[],
-        fields=FORM_FIELDS,
-        coord_map=coordinate_map(session, principal, settings),
-        **_choices(session, principal),
-    )
+    return _site_form(request, session, principal, settings, site, site_to_form(session, site))
 
 
 @router.post("/sites/{site_id}/edit", response_class=HTMLResponse)
@@ -374,19 +373,7 @@ async def site_update(
             raise
         session.rollback()
         site = svc.get_site(session, principal, site_id)
-        by_field, errors = _errors(exc, request)
-        return render(
-            request,
-            "sites/form.html",
-            status_code=422,
-            site=site,
-            values=values,
-            errors=errors,
-            field_errors=by_field,
-            fields=FORM_FIELDS,
-            coord_map=coordinate_map(session, principal, settings),
-            **_choices(session, principal),
-        )
+        return _site_form(request, session, principal, settings, site, values, exc)
     return RedirectResponse(f"/sites/{site_id}", status_code=303)
 
 
