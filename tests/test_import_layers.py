@@ -30,6 +30,7 @@ FOUNDATIONS = frozenset(
         "config",
         "data",
         "db",
+        "downloads",  # the file-download response every export answers
         "errors",
         "geo",
         "http_edge",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
@@ -14,8 +15,9 @@ from sqlalchemy.orm import Session
 from dustgrid.cases.deadlines import work_calendar
 from dustgrid.cases.models import Case
 from dustgrid.cases.states import CaseState
-from dustgrid.config import Settings
+from dustgrid.config import Settings, get_settings
 from dustgrid.sites.models import Enterprise
+from dustgrid.workcal.calendar import people_time
 from tests.cases.case_kit import JPEG, case_in, report
 from tests.fixtures.city import City
 
@@ -182,3 +184,24 @@ def test_the_proposed_rectification_date_is_the_one_the_move_applies(
     assert moved.rectify_due_at is not None
     tz = work_calendar(settings).tz
     assert moved.rectify_due_at.astimezone(tz).date().isoformat() == proposed.group(1)
+
+
+def test_the_case_pages_write_times_in_the_zone_setting(
+    db: Session,
+    city: City,
+    settings: Settings,
+    app: object,
+    web_as: Callable[[str], TestClient],
+) -> None:
+    """Times on the inbox and the case page are the city's clock (the ``timezone``
+    setting), not China time whatever the setting says."""
+    case = case_in(db, city, settings, CaseState.dispatched)
+    db.commit()
+    zone = ZoneInfo("America/New_York")
+    moved = settings.model_copy(update={"timezone": zone.key})
+    app.dependency_overrides[app_settings] = lambda: moved  # type: ignore[attr-defined]
+    c = web_as("d_heping")
+    local, china = people_time(case.opened_at, zone), people_time(case.opened_at)
+    assert local != china
+    for page in (c.get("/cases").text, c.get(f"/cases/{case.id}").text):
+        assert local in page and china not in page

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dustgrid.devices import online, service
+from dustgrid.audit.service import entries_for
+from dustgrid.config import Settings, get_settings
+from dustgrid.devices import keys, online, service
 from dustgrid.devices.models import (
     ApplicationStatus,
     Device,
@@ -19,7 +23,9 @@ from dustgrid.devices.models import (
     Lifecycle,
     OnboardingApplication,
 )
+from dustgrid.identity.principal import Principal
 from dustgrid.models import utcnow
+from dustgrid.workcal.calendar import people_time
 from tests.devices.conftest import Fleet
 from tests.fixtures.city import City
 
@@ -238,3 +244,31 @@ def test_site_fragment(web_as: Web, fleet: Fleet, city: City) -> None:
     assert c.get(f"/sites/{city.sites['SH-001']}/devices").status_code == 404
     prov = web_as("prov_gamma").get(f"/sites/{city.sites['SH-001']}/devices")
     assert prov.status_code == 200 and fleet.mns["sh1"] in prov.text
+
+
+def test_device_page_times_follow_the_zone_setting(
+    web_as: Web,
+    fleet: Fleet,
+    db: Session,
+    app: object,
+    settings: Settings,
+    principal_of: Callable[[str], Principal],
+) -> None:
+    """The last report and the change history are written on the city's clock (the
+    ``timezone`` setting), not China time whatever the setting says."""
+    hp1 = fleet.devices["hp1"]
+    dev = db.get(Device, hp1)
+    assert dev is not None
+    dev.last_seen_at = datetime(2026, 12, 6, 17, 30, tzinfo=UTC)  # 12-07 01:30 in China
+    keys.issue_key(db, principal_of("admin"), hp1)  # a change in the device's history
+    db.commit()
+    zone = ZoneInfo("America/New_York")
+    moved = settings.model_copy(update={"timezone": zone.key})
+    app.dependency_overrides[app_settings] = lambda: moved  # type: ignore[attr-defined]
+    page = web_as("d_heping").get(f"/devices/{hp1}").text
+    seen = re.search(r'data-testid="last-seen">([^<]+)<', page)
+    assert seen is not None and seen.group(1) == "2026-12-06 12:30"
+    changed = entries_for(db, entity_type="device", entity_id=hp1)
+    assert changed
+    for entry in changed:
+        assert people_time(entry.at, zone) in page and people_time(entry.at) not in page

@@ -34,6 +34,20 @@ def factory(db: Session) -> Callable[[], Session]:
     )
 
 
+Chore = Callable[[Session, Settings], int]
+UseChores = Callable[[dict[str, Chore]], None]
+
+
+@pytest.fixture
+def use_chores(monkeypatch: pytest.MonkeyPatch) -> UseChores:
+    """The pass runs only the chores given (by name), not every registered one."""
+
+    def use(chores: dict[str, Chore]) -> None:
+        monkeypatch.setattr(periodic, "CHORES", chores)
+
+    return use
+
+
 def _stale_site(db: Session, city: City) -> int:
     """SH-001 graded on a visit that has since gone stale (older than ``stale_after``)."""
     visited = datetime.now(UTC) - DEFAULT_GRADING_POLICY.stale_after - timedelta(days=2)
@@ -49,10 +63,10 @@ def test_a_chores_writes_persist_after_the_pass(
     city: City,
     settings: Settings,
     factory: Callable[[], Session],
-    monkeypatch: pytest.MonkeyPatch,
+    use_chores: UseChores,
 ) -> None:
     site_id = _stale_site(db, city)
-    monkeypatch.setattr(periodic, "CHORES", {"grading.stale": grading._stale_chore})
+    use_chores({"grading.stale": grading._stale_chore})
     assert scheduler.gc(factory, settings) == 1  # one site regraded
     with factory() as fresh:  # a new session: only committed work is there
         site = fresh.get(Site, site_id)
@@ -71,7 +85,7 @@ def test_a_failing_chore_costs_the_others_nothing(
     city: City,
     settings: Settings,
     factory: Callable[[], Session],
-    monkeypatch: pytest.MonkeyPatch,
+    use_chores: UseChores,
 ) -> None:
     site_id = _stale_site(db, city)
 
@@ -82,8 +96,7 @@ def test_a_failing_chore_costs_the_others_nothing(
         session.flush()
         raise RuntimeError("a broken chore")
 
-    chores = {"broken": broken, "grading.stale": grading._stale_chore}
-    monkeypatch.setattr(periodic, "CHORES", chores)
+    use_chores({"broken": broken, "grading.stale": grading._stale_chore})
     assert scheduler.gc(factory, settings) == 1
     with factory() as fresh:
         site = fresh.get(Site, site_id)
@@ -93,10 +106,15 @@ def test_a_failing_chore_costs_the_others_nothing(
 
 
 def test_the_chores_run_on_the_first_round_then_hourly(
-    settings: Settings, factory: Callable[[], Session], monkeypatch: pytest.MonkeyPatch
+    settings: Settings, factory: Callable[[], Session], use_chores: UseChores
 ) -> None:
     runs: list[int] = []
-    monkeypatch.setattr(periodic, "CHORES", {"count": lambda s, st: runs.append(1) or 1})
+
+    def count(session: Session, settings: Settings) -> int:
+        runs.append(1)
+        return 1
+
+    use_chores({"count": count})
     clock = scheduler.ChoreClock()
     assert clock.run_if_due(factory, settings) is True
     assert clock.run_if_due(factory, settings) is False  # not again within the hour
@@ -107,7 +125,10 @@ def test_the_chores_run_on_the_first_round_then_hourly(
 
 
 def test_serves_embedded_worker_runs_the_chores(
-    settings: Settings, factory: Callable[[], Session], monkeypatch: pytest.MonkeyPatch
+    settings: Settings,
+    factory: Callable[[], Session],
+    monkeypatch: pytest.MonkeyPatch,
+    use_chores: UseChores,
 ) -> None:
     """``dustgrid serve``'s worker thread (the default layout) runs the chores too."""
     stop = threading.Event()
@@ -118,7 +139,7 @@ def test_serves_embedded_worker_runs_the_chores(
 
     monkeypatch.setattr(periodic, "IN_PROCESS_SWEEPS", {})
     monkeypatch.setattr(periodic, "SWEEPS", {})
-    monkeypatch.setattr(periodic, "CHORES", {"last": last_chore})
+    use_chores({"last": last_chore})
     worker = threading.Thread(target=worker_loop, args=(settings, stop, factory), daemon=True)
     worker.start()
     worker.join(timeout=60)
@@ -130,14 +151,14 @@ def test_the_monthly_close_persists_through_the_chore_pass(
     city: City,
     settings: Settings,
     factory: Callable[[], Session],
-    monkeypatch: pytest.MonkeyPatch,
+    use_chores: UseChores,
 ) -> None:
     """The assessment's monthly close commits through the pass, not by itself."""
     from dustgrid.assessments import repository as assessment_repo
     from dustgrid.assessments import tasks
     from dustgrid.assessments.months import Month
 
-    monkeypatch.setattr(periodic, "CHORES", {"assessments.close": tasks.close_last_month})
+    use_chores({"assessments.close": tasks.close_last_month})
     assert scheduler.gc(factory, settings) == 1
     from zoneinfo import ZoneInfo
 

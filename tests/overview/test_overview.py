@@ -26,6 +26,8 @@ from dustgrid.workcal.calendar import people_time
 from tests.auth.test_scope_walk import ROLES, VISIBLE
 from tests.fixtures.city import City
 
+CITY_TZ = ZoneInfo(Settings().timezone)  # the default setting (China time)
+
 
 def test_city_figures_come_from_the_ledger(api_as: Callable[[str], TestClient]) -> None:
     body = api_as("admin").get("/api/v1/overview").json()
@@ -66,7 +68,7 @@ def _admin(city: City) -> Principal:
 
 def test_cases_alerts_and_monitors_move_the_figures(db: Session, city: City) -> None:
     now = utcnow()
-    before = overview(db, _admin(city), now=now)
+    before = overview(db, _admin(city), now=now, tz=CITY_TZ)
     site = city.sites["HP-001"]
     heping = city.districts["heping"]
     late = Case(
@@ -124,14 +126,14 @@ def test_cases_alerts_and_monitors_move_the_figures(db: Session, city: City) -> 
         )
     )
     db.flush()
-    after = overview(db, _admin(city), now=now)
+    after = overview(db, _admin(city), now=now, tz=CITY_TZ)
     assert after.lights["red"] == before.lights["red"] + 1
     assert after.open_cases == before.open_cases + 1
     assert after.received == before.received + 2 and after.closed == before.closed + 1
     assert after.monitors == before.monitors + 2 and after.online == before.online + 1
     assert after.alerts_today == before.alerts_today + 1
     assert after.alerts_open_today == before.alerts_open_today + 1
-    yesterday = overview(db, _admin(city), now=now + timedelta(days=1))
+    yesterday = overview(db, _admin(city), now=now + timedelta(days=1), tz=CITY_TZ)
     assert yesterday.alerts_today == before.alerts_today  # "today" is the city's day
 
 
@@ -194,9 +196,30 @@ def test_field_roles_land_on_today_and_have_no_overview(
 def test_no_time_after_now_and_days_are_local(db: Session, city: City) -> None:
     # 2026-12-06 17:30 UTC is already 12-07 in the city
     now = datetime(2026, 12, 6, 17, 30, tzinfo=UTC)
-    data = overview(db, _admin(city), now=now)
+    data = overview(db, _admin(city), now=now, tz=CITY_TZ)
     assert str(data.trend[-1].day) == "2026-12-07"
     assert data.month_start.isoformat() == "2026-12-01"
+
+
+def test_the_days_are_those_of_the_zone_setting(
+    db: Session, city: City, app: object, api_as: Callable[[str], TestClient], settings: Settings
+) -> None:
+    """Another city's zone moves the day and month buckets: 2026-11-30 20:00 UTC is
+    December in China but still November in New York."""
+    now = datetime(2026, 11, 30, 20, 0, tzinfo=UTC)
+    china = overview(db, _admin(city), now=now, tz=CITY_TZ)
+    new_york = overview(db, _admin(city), now=now, tz=ZoneInfo("America/New_York"))
+    assert (str(china.trend[-1].day), str(china.month_start)) == ("2026-12-01", "2026-12-01")
+    assert (str(new_york.trend[-1].day), str(new_york.month_start)) == ("2026-11-30", "2026-11-01")
+    # The route reads the setting: a zone whose date is not China's at this hour.
+    late = datetime.now(CITY_TZ).hour >= 20
+    zone = ZoneInfo("Pacific/Kiritimati" if late else "Etc/GMT+12")  # UTC+14 or UTC-12
+    moved = settings.model_copy(update={"timezone": zone.key})
+    app.dependency_overrides[app_settings] = lambda: moved  # type: ignore[attr-defined]
+    before = str(datetime.now(zone).date())
+    body = api_as("admin").get("/api/v1/overview").json()
+    days = {before, str(datetime.now(zone).date())}
+    assert body["trend"][-1]["day"] in days and str(datetime.now(CITY_TZ).date()) not in days
 
 
 WALKED = {("GET", "/api/v1/overview")}

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from dustgrid.audit.models import AuditEntry
+from dustgrid.config import Settings
 from dustgrid.web.history import readable_history
 from tests.fixtures.city import City
 
@@ -64,7 +66,9 @@ def test_site_history_names_fields_values_and_people(
     assert "修改工地信息" not in english and "earthwork" not in english
 
 
-def test_times_are_local_and_gone_rows_are_said(db: Session, city: City) -> None:
+def test_times_are_local_and_gone_rows_are_said(
+    db: Session, city: City, settings: Settings
+) -> None:
     at = datetime(2026, 12, 6, 23, 15, 45, tzinfo=UTC)
     entry = AuditEntry(
         at=at,
@@ -81,7 +85,7 @@ def test_times_are_local_and_gone_rows_are_said(db: Session, city: City) -> None
         },
         summary="",
     )
-    [row] = readable_history(db, [entry], locale="zh-CN")
+    [row] = readable_history(db, [entry], locale="zh-CN", tz=ZoneInfo(settings.timezone))
     assert row.at == "2026-12-07 07:15"  # Beijing time, not 23:15 UTC
     assert row.who == "系统"
     labels = {c.label: (c.old, c.new) for c in row.changes}
@@ -89,3 +93,7 @@ def test_times_are_local_and_gone_rows_are_said(db: Session, city: City) -> None
     assert labels["须安装监测设备"] == ("否", "是")
     assert labels["工地边界"] == ("—", "已更新")
     assert labels["退出台账时间"] == ("—", "2026-12-07 08:15")
+    # Another city's zone setting: the same moments on its clock.
+    [there] = readable_history(db, [entry], locale="zh-CN", tz=ZoneInfo("America/New_York"))
+    assert there.at == "2026-12-06 18:15"
+    assert ("—", "2026-12-06 19:15") in {(c.old, c.new) for c in there.changes}

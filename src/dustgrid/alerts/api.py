@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Query
-from pydantic import ValidationError
 
 from dustgrid.alerts import chart, presenters, reference, rulesets, service
 from dustgrid.alerts.schemas import (
@@ -27,10 +26,10 @@ from dustgrid.alerts.schemas import (
     QualityOut,
 )
 from dustgrid.bounds import Day, Id
-from dustgrid.errors import Invalid, error_responses, validation_summary
+from dustgrid.errors import error_responses
 from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.models import utcnow
-from dustgrid.pagination import PageParams, page_params
+from dustgrid.pagination import PageParams, page_params, query_filter
 from dustgrid.routing import Router
 
 router = Router(prefix="/api/v1/alerts", tags=["alerts"], responses=error_responses())
@@ -58,11 +57,7 @@ async def alert_filter(
         "date_from": date_from,
         "date_to": date_to,
     }
-    try:
-        return AlertFilterIn.model_validate({k: v for k, v in raw.items() if v not in (None, "")})
-    except ValidationError as exc:
-        bad = validation_summary(exc.errors())
-        raise Invalid("devices.error.invalid_filter", bad=bad) from exc
+    return query_filter(AlertFilterIn, raw)
 
 
 Filter = Annotated[AlertFilterIn, Depends(alert_filter)]

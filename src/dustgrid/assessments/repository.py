@@ -24,6 +24,7 @@ from dustgrid.assessments.models import (
 from dustgrid.auth.models import User
 from dustgrid.cases.models import Case, CaseAttachment, CaseEvent
 from dustgrid.cases.states import CaseSource, CaseState, Move
+from dustgrid.devices import repository as device_repo
 from dustgrid.devices.models import CameraStreamCheck, Device, DeviceKind, OfflinePeriod
 from dustgrid.grids.models import Grid, GridGroup, GridGroupMember, GridKind
 from dustgrid.identity.principal import Principal
@@ -518,31 +519,11 @@ def measured_streams(
         (CameraStreamCheck.sub_stream_width, CameraStreamCheck.sub_stream_height),
     )
     for (width, height), found in zip(streams, out, strict=True):
+        measured = (CameraStreamCheck.checked_at < before, width.is_not(None), height.is_not(None))
         for chunk in _chunks(list(device_ids)):
-            measured = and_(
-                CameraStreamCheck.device_id.in_(chunk),
-                CameraStreamCheck.checked_at < before,
-                width.is_not(None),
-                height.is_not(None),
-            )
-            last = (
-                select(
-                    CameraStreamCheck.device_id, func.max(CameraStreamCheck.checked_at).label("at")
-                )
-                .where(measured)
-                .group_by(CameraStreamCheck.device_id)
-                .subquery()
-            )
-            stmt = (
-                select(CameraStreamCheck.device_id, width, height, CameraStreamCheck.checked_at)
-                .join(last, and_(CameraStreamCheck.device_id == last.c.device_id,
-                                 CameraStreamCheck.checked_at == last.c.at))
-                .where(measured)
-                .order_by(CameraStreamCheck.id)
-            )  # fmt: skip
-            for did, w, h, at in session.execute(stmt):
-                if w is not None and h is not None:
-                    found[did] = MeasuredStream(did, (w, h), at)  # the last of a tie wins
+            for did, row in device_repo.latest_stream_checks(session, chunk, *measured).items():
+                w, h = getattr(row, width.key), getattr(row, height.key)
+                found[did] = MeasuredStream(did, (w, h), row.checked_at)
     return out
 
 

@@ -473,10 +473,8 @@ def score_officer_group(
     policy: AssessmentPolicy = DEFAULT_ASSESSMENT_POLICY,
     waivers: Waivers = NO_WAIVERS,
 ) -> Score:
-    items = _officer_items(policy.officer_group, f.month, f.month_end, f.sites, f.visits,
-                           f.plan_days, f.found, f.held, f.outside, waivers)  # fmt: skip
-    done = _finish(items, waivers)
-    return Score(OFFICER_GROUP, f.group_id, f.name, _total(done, policy), done, policy.version)
+    """An enforcement group's score: the group rules on the records of the whole group."""
+    return _officer_score(OFFICER_GROUP, f.group_id, f, policy.officer_group, policy, waivers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -505,10 +503,22 @@ def score_officer(
     waivers: Waivers = NO_WAIVERS,
 ) -> Score:
     """The officer's own score (L2 assesses L4): the group's rules on their own records."""
-    items = _officer_items(policy.officer, f.month, f.month_end, f.sites, f.visits,
+    return _officer_score(OFFICER, f.officer_id, f, policy.officer, policy, waivers)
+
+
+def _officer_score(
+    kind: str,
+    party_id: int,
+    f: GroupFacts | OfficerFacts,
+    rules: OfficerGroupRules,
+    policy: AssessmentPolicy,
+    waivers: Waivers,
+) -> Score:
+    """A group's or one officer's score: the same items, from either's records."""
+    items = _officer_items(rules, f.month, f.month_end, f.sites, f.visits,
                            f.plan_days, f.found, f.held, f.outside, waivers)  # fmt: skip
     done = _finish(items, waivers)
-    return Score(OFFICER, f.officer_id, f.name, _total(done, policy), done, policy.version)
+    return Score(kind, party_id, f.name, _total(done, policy), done, policy.version)
 
 
 def score_inspector_group(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
-from pydantic import ValidationError
 
 from dustgrid.audit.service import entries_for, summary_text
 from dustgrid.bounds import Id
@@ -36,9 +35,9 @@ from dustgrid.devices.schemas import (
     StreamCheckIn,
     StreamCheckOut,
 )
-from dustgrid.errors import Invalid, error_responses, validation_summary
+from dustgrid.errors import error_responses
 from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
-from dustgrid.pagination import PageParams, page_params
+from dustgrid.pagination import PageParams, page_params, query_filter
 from dustgrid.routing import Router
 
 router = Router(prefix="/api/v1", tags=["devices"], responses=error_responses())
@@ -59,11 +58,7 @@ async def device_filter(
         "q": q, "site_id": site_id, "district_id": district_id, "kind": kind,
         "online": online, "provider_id": provider_id, "lifecycle": lifecycle,
     }  # fmt: skip
-    try:
-        return DeviceFilter.model_validate({k: v for k, v in raw.items() if v not in (None, "")})
-    except ValidationError as exc:
-        bad = validation_summary(exc.errors())
-        raise Invalid("devices.error.invalid_filter", bad=bad) from exc
+    return query_filter(DeviceFilter, raw)
 
 
 Filter = Annotated[DeviceFilter, Depends(device_filter)]

@@ -6,7 +6,7 @@ Kept out of ``web/device_pages.py`` so the routes stay short; pure functions of 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from dustgrid.devices.models import DeviceKind
@@ -92,9 +92,9 @@ def decision(form: Mapping[str, Any], field: str = "decision") -> bool:
     return text(form, field) == "yes"
 
 
-def local_time(value: datetime | None) -> str:
-    """China time for people (the database keeps UTC)."""
-    return people_time(value)
+def local_time(value: datetime | None, tz: tzinfo) -> str:
+    """The city's time (``tz``, the ``timezone`` setting) for people; the database keeps UTC."""
+    return people_time(value, tz)
 
 
 def split_seconds(seconds: float | None) -> tuple[int, int, int] | None:

@@ -538,14 +538,16 @@ def installed_devices(session: Session, site_ids: Collection[int]) -> list[Devic
 
 
 def latest_stream_checks(
-    session: Session, device_ids: Collection[int]
+    session: Session, device_ids: Collection[int], *where: ColumnElement[bool]
 ) -> dict[int, CameraStreamCheck]:
-    """The latest stream check of each camera (by the time it was made)."""
+    """The latest stream check of each camera (by the time it was made) among the checks
+    that meet ``where`` (all of them without); of two made at one instant, the later row."""
     if not device_ids:
         return {}
+    kept = and_(CameraStreamCheck.device_id.in_(device_ids), *where)
     last = (
         select(CameraStreamCheck.device_id, func.max(CameraStreamCheck.checked_at).label("at"))
-        .where(CameraStreamCheck.device_id.in_(device_ids))
+        .where(kept)
         .group_by(CameraStreamCheck.device_id)
         .subquery()
     )
@@ -558,6 +560,7 @@ def latest_stream_checks(
                 CameraStreamCheck.checked_at == last.c.at,
             ),
         )
+        .where(kept)
         .order_by(CameraStreamCheck.id)
     )
     return {row.device_id: row for row in session.scalars(stmt)}

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import Query
 
 from dustgrid.bounds import Id
 from dustgrid.errors import error_responses
-from dustgrid.identity.deps import CurrentPrincipal, DbSession
+from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.models import utcnow
 from dustgrid.overview import service
 from dustgrid.overview.schemas import Overview
@@ -21,6 +22,8 @@ router = Router(prefix="/api/v1/overview", tags=["overview"], responses=error_re
 def get_overview(
     session: DbSession,
     principal: CurrentPrincipal,
+    settings: AppSettings,
     district_id: Annotated[Id | None, Query()] = None,
 ) -> Overview:
-    return service.overview(session, principal, now=utcnow(), district_id=district_id)
+    tz = ZoneInfo(settings.timezone)  # the city's days: today, this month, the trend
+    return service.overview(session, principal, now=utcnow(), tz=tz, district_id=district_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,6 @@ from dustgrid.overview import repository as repo
 from dustgrid.overview.policy import DEFAULT_OVERVIEW_POLICY, OverviewPolicy
 from dustgrid.overview.schemas import DistrictRow, Overview, TrendPoint
 from dustgrid.sites.models import Grade
-from dustgrid.workcal.calendar import CHINA_TZ
 
 LIGHTS = ("green", "yellow", "red")
 COMPLIANT = (Grade.basic.value, Grade.full.value)
@@ -31,8 +30,8 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _local_midnight(now: datetime) -> datetime:
-    return datetime.combine(now.astimezone(CHINA_TZ).date(), time(), CHINA_TZ)
+def _local_midnight(now: datetime, tz: tzinfo) -> datetime:
+    return datetime.combine(now.astimezone(tz).date(), time(), tz)
 
 
 def _compliance(grades: dict[str, int]) -> float | None:
@@ -118,15 +117,20 @@ def _district_rows(session: Session, p: Principal, tally: _Tally) -> list[Distri
 
 
 def _trend(
-    session: Session, p: Principal, since: datetime, district_id: int | None, days: int
+    session: Session,
+    p: Principal,
+    since: datetime,
+    district_id: int | None,
+    days: int,
+    tz: tzinfo,
 ) -> list[TrendPoint]:
     site_rows, reference_rows = repo.pm10_daily(session, p, since, district_id)
 
     def by_day(rows: list[tuple[datetime, float | None]]) -> dict[date, float | None]:
-        return {start.astimezone(CHINA_TZ).date(): mean for start, mean in rows}
+        return {start.astimezone(tz).date(): mean for start, mean in rows}
 
     sites, reference = by_day(site_rows), by_day(reference_rows)
-    first = since.astimezone(CHINA_TZ).date()
+    first = since.astimezone(tz).date()
     points = []
     for offset in range(days):
         day = first + timedelta(days=offset)
@@ -146,14 +150,16 @@ def overview(
     p: Principal,
     *,
     now: datetime,
+    tz: tzinfo,
     district_id: int | None = None,
     policy: OverviewPolicy = DEFAULT_OVERVIEW_POLICY,
 ) -> Overview:
     """The figures of the caller's scope, or of one district inside it (a district
-    outside the scope is "not found", as if it did not exist)."""
+    outside the scope is "not found", as if it did not exist). Days, today and this month
+    are the city's: ``tz`` is its time zone (``Settings.timezone``)."""
     if district_id is not None and district_id not in {d for d, _, _ in repo.districts(session, p)}:
         raise NotFound("org.error.district_not_found", district_id=district_id)
-    midnight = _local_midnight(now)
+    midnight = _local_midnight(now, tz)
     month_start = midnight.replace(day=1)
     tally = _Tally()
     tally.add_grades(repo.grades_by_district(session, p, district_id))
@@ -200,6 +206,7 @@ def overview(
             midnight - timedelta(days=policy.trend_days - 1),
             district_id,
             policy.trend_days,
+            tz,
         ),
         refresh_seconds=policy.screen_refresh_seconds,
     )

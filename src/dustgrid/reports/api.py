@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from dustgrid.alerts.models import Alert
 from dustgrid.bounds import Id
 from dustgrid.cases.models import Case
+from dustgrid.downloads import MEDIA_TYPES, Ext, file_response
 from dustgrid.errors import error_responses
 from dustgrid.i18n import translate
 from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
@@ -52,21 +53,10 @@ from dustgrid.routing import Router
 
 router = Router(prefix="/api/v1", tags=["reports"], responses=error_responses())
 
-MEDIA_TYPES: Final = {
-    "pdf": "application/pdf",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
-Ext = Literal["pdf", "xlsx"]
 MonthPath = Annotated[str, Path(description="YYYY-MM", max_length=7)]
 FILE_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
     200: {"description": "the file", "content": {m: {} for m in MEDIA_TYPES.values()}}
 }
-
-
-def file_response(name: str, ext: str, content: bytes) -> Response:
-    """A download: the file's media type, saved under ``name``."""
-    return Response(content, media_type=MEDIA_TYPES[ext],
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
 
 
 def _label(key: str, locale: str) -> str:

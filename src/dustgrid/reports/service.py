@@ -20,7 +20,7 @@ from dustgrid.cases.deadlines import case_policy
 from dustgrid.config import Settings
 from dustgrid.errors import Forbidden, NotFound
 from dustgrid.identity.principal import Principal
-from dustgrid.identity.roles import Role
+from dustgrid.identity.roles import Perm, Role
 from dustgrid.models import utcnow
 from dustgrid.reports import figures as fig
 from dustgrid.reports import repository as repo
@@ -114,16 +114,11 @@ def write_notice(notice: Notice, out: Path) -> tuple[Path, Path]:
 
 FILE_TYPES: Final = ("pdf", "xlsx")
 
-# Roles that read published notices (the officials they are circulated to); contractors
-# and providers see their own records elsewhere.
-READERS: Final = frozenset(
-    {Role.city_admin, Role.district_admin, Role.station_staff, Role.officer, Role.inspector,
-     Role.viewer}
-)  # fmt: skip
-
 
 def may_read(principal: Principal) -> bool:
-    return principal.role in READERS
+    """Published notices go to the officials (grid work); contractors and providers see
+    their own records elsewhere."""
+    return principal.can(Perm.grid_work)
 
 
 def may_publish(principal: Principal) -> bool:

@@ -6,13 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, File, Query, UploadFile
 from fastapi.responses import Response
-from pydantic import ValidationError
 
 from dustgrid.audit.service import entries_for, summary_text
 from dustgrid.bounds import Id
-from dustgrid.errors import Invalid, error_responses, validation_summary
+from dustgrid.downloads import file_response
+from dustgrid.errors import error_responses
 from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
-from dustgrid.pagination import PageParams, page_params
+from dustgrid.pagination import PageParams, page_params, query_filter
 from dustgrid.routing import Router
 from dustgrid.sites import excel
 from dustgrid.sites import service as svc
@@ -29,7 +29,6 @@ from dustgrid.sites.schemas import (
 )
 
 router = Router(prefix="/api/v1/sites", tags=["sites"], responses=error_responses())
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 async def site_filter(
@@ -49,11 +48,7 @@ async def site_filter(
         "permit_status": permit_status, "grid_id": grid_id,
         "monitors_required": monitors_required, "include_retired": include_retired,
     }  # fmt: skip
-    try:
-        return SiteFilter.model_validate({k: v for k, v in raw.items() if v not in (None, "")})
-    except ValidationError as exc:
-        bad = validation_summary(exc.errors())
-        raise Invalid("devices.error.invalid_filter", bad=bad) from exc
+    return query_filter(SiteFilter, raw)
 
 
 Filter = Annotated[SiteFilter, Depends(site_filter)]
@@ -104,14 +99,12 @@ def map_data(
 @router.get("/export.xlsx", summary="Export the filtered ledger to Excel")
 def export_xlsx(session: DbSession, principal: CurrentPrincipal, f: Filter) -> Response:
     data = excel.export_sites(session, principal, f)
-    headers = {"Content-Disposition": 'attachment; filename="sites.xlsx"'}
-    return Response(content=data, media_type=XLSX, headers=headers)
+    return file_response("sites.xlsx", "xlsx", data)
 
 
 @router.get("/template.xlsx", summary="The Excel import template")
 def template_xlsx(session: DbSession, principal: CurrentPrincipal) -> Response:
-    headers = {"Content-Disposition": 'attachment; filename="site-template.xlsx"'}
-    return Response(content=excel.template(session, principal), media_type=XLSX, headers=headers)
+    return file_response("site-template.xlsx", "xlsx", excel.template(session, principal))
 
 
 @router.post("/import", summary="Upsert sites from an Excel file by project code")

@@ -25,6 +25,7 @@ from dustgrid.alerts.engine.profiles import Profile
 from dustgrid.alerts.engine.quality import FLAG_KINDS
 from dustgrid.alerts.schemas import DryRunIn
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
+from dustgrid.downloads import file_response
 from dustgrid.errors import Conflict, Invalid
 from dustgrid.i18n import Msg, is_key, translate
 from dustgrid.identity.principal import Principal
@@ -102,11 +103,8 @@ def alert_export(
         d.id: (d.name_en or d.name) if locale == "en" else d.name
         for d in org.list_districts(session, principal)
     }
-    return Response(
-        list_exports.alerts_xlsx(items, districts, locale=locale, tz=tz),
-        media_type=list_exports.XLSX,
-        headers={"Content-Disposition": 'attachment; filename="alerts.xlsx"'},
-    )
+    content = list_exports.alerts_xlsx(items, districts, locale=locale, tz=tz)
+    return file_response("alerts.xlsx", "xlsx", content)
 
 
 @router.get("/alerts/profiles", response_class=HTMLResponse)

@@ -15,6 +15,7 @@ from dustgrid.assessments.months import Month
 from dustgrid.assessments.scoring import KINDS
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
 from dustgrid.bounds import Id
+from dustgrid.devices.mandatory import GateReason
 from dustgrid.errors import Forbidden, Invalid
 from dustgrid.identity.roles import Role
 from dustgrid.models import utcnow
@@ -27,8 +28,10 @@ from dustgrid.web.templating import render
 router = Router(include_in_schema=False)
 FLASH_KEY = "assessments_flash"
 
-# Why a site's connect-before-waste gate was closed (devices.mandatory.GateReason)
-GATE_REASONS = frozenset({"nothing_connected", "no_video_connected", "no_monitor_connected"})
+# Why a site's connect-before-waste gate was closed (the closed ones of GateReason)
+GATE_REASONS = frozenset(
+    {GateReason.nothing_connected, GateReason.no_video_connected, GateReason.no_monitor_connected}
+)
 # Kinds of party that are grid groups: their page lists the members (names lead to archives).
 GROUP_KINDS = frozenset({"officer_group", "inspector_group"})
 
@@ -81,7 +84,7 @@ def evidence_links(e: dict[str, Any]) -> list[Link]:
         size = detail.replace("x", "×")
         links.append(Link(key, {"id": rid, "detail": size, "day": day}, hrefs["device"]))
     elif kind == "gate":
-        reason = detail if detail in GATE_REASONS else "nothing_connected"
+        reason = detail if detail in GATE_REASONS else GateReason.nothing_connected
         links.append(Link(f"assessments.evidence.gate_{reason}", {"id": rid}, f"/sites/{rid}"))
     else:
         links.append(Link(f"assessments.evidence.{kind}", {"id": rid, "detail": detail},

@@ -4,17 +4,21 @@ the local time zone (flash messages and savepoint attempts are in ``web.forms``)
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
+from dustgrid.config import Settings
 from dustgrid.web.templating import render
-from dustgrid.workcal.calendar import CHINA_TZ
 
 
-def show(request: Request, name: str, status_code: int = 200, **ctx: Any) -> Response:
-    """``render`` with the local time zone the case templates print times in."""
-    return render(request, name, status_code=status_code, tz=CHINA_TZ, **ctx)
+def show(
+    request: Request, settings: Settings, name: str, status_code: int = 200, **ctx: Any
+) -> Response:
+    """``render`` with the city's time zone (``tz``, the ``timezone`` setting), which the
+    case, credit, notification and hotline templates print times in."""
+    return render(request, name, status_code=status_code, tz=ZoneInfo(settings.timezone), **ctx)
 
 
 def back(path: str) -> RedirectResponse:

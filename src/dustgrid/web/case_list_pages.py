@@ -37,6 +37,7 @@ def map_page(
         points.append([i, round(la, 6), round(lo, 6), state.value, light, cat])
     return show(
         request,
+        settings,
         "cases/map.html",
         points=points,
         tile_url=settings.tile_url,
@@ -46,9 +47,11 @@ def map_page(
 
 
 @router.get("/cases/board", response_class=HTMLResponse)
-def board_page(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
+def board_page(
+    request: Request, session: DbSession, principal: CurrentPrincipal, settings: AppSettings
+) -> Response:
     rows = service.overdue_board(session, principal, utcnow())
-    return show(request, "cases/board.html", rows=rows)
+    return show(request, settings, "cases/board.html", rows=rows)
 
 
 # --------------------------------------------------------------------------- site section
@@ -67,6 +70,7 @@ def site_cases(
     rows = service.site_cases(session, principal, site.id)
     return show(
         request,
+        settings,
         "cases/site_fragment.html",
         site=site,
         items=views.case_rows(session, rows, now, request_locale(request)),

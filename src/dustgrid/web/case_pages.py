@@ -33,6 +33,8 @@ from dustgrid.cases.filters import LIGHTS
 from dustgrid.cases.states import REPORTERS, CaseSource, Move
 from dustgrid.cases.tabs import TABS_BY_ROLE, Tab
 from dustgrid.cases.workflow import MoveInput
+from dustgrid.config import Settings
+from dustgrid.downloads import file_response
 from dustgrid.errors import DomainError, Forbidden, NotFound
 from dustgrid.i18n import translate
 from dustgrid.identity.principal import Principal
@@ -127,6 +129,7 @@ def inbox(
     locale = request_locale(request)
     return show(
         request,
+        settings,
         "cases/inbox.html",
         tabs=tabs,
         tab=current,
@@ -145,9 +148,6 @@ def inbox(
         can_report=_sources(principal) != [],
         flash=pop_flash(request),
     )
-
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @router.get("/cases/export.xlsx")
@@ -173,11 +173,7 @@ def inbox_export(
     content = export.cases_xlsx(
         views.case_rows(session, rows, now, locale), districts, locale=locale, tz=tz
     )
-    return Response(
-        content,
-        media_type=XLSX,
-        headers={"Content-Disposition": 'attachment; filename="cases.xlsx"'},
-    )
+    return file_response("cases.xlsx", "xlsx", content)
 
 
 # --------------------------------------------------------------------------- report
@@ -222,6 +218,7 @@ def _report_form(
     request: Request,
     session: Session,
     principal: Principal,
+    settings: Settings,
     *,
     values: dict[str, Any],
     errors: tuple[dict[str, list[str]], list[str]] = ({}, []),
@@ -229,6 +226,7 @@ def _report_form(
 ) -> Response:
     return show(
         request,
+        settings,
         "cases/new.html",
         status_code=status,
         sources=_sources(principal),
@@ -243,7 +241,11 @@ def _report_form(
 
 @router.get("/cases/new", response_class=HTMLResponse)
 def report_page(
-    request: Request, session: DbSession, principal: CurrentPrincipal, site_id: int | None = None
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    site_id: int | None = None,
 ) -> Response:
     if not _sources(principal):
         raise Forbidden("web.error.role_may_not_report_problems")
@@ -258,7 +260,7 @@ def report_page(
                 "site_id": site.id,
                 "site_id_q": sites.site_label(site.project_code, site.name),
             }
-    return _report_form(request, session, principal, values=values)
+    return _report_form(request, session, principal, settings, values=values)
 
 
 @router.post("/cases/new", response_class=HTMLResponse)
@@ -301,7 +303,13 @@ def report_submit(
     if wrong:
         labels = [translate(REPORT_LABELS[name], locale) for name in wrong]
         return _report_form(
-            request, session, principal, values=values, errors=(wrong, labels), status=422
+            request,
+            session,
+            principal,
+            settings,
+            values=values,
+            errors=(wrong, labels),
+            status=422,
         )
     try:
         with session.begin_nested():
@@ -339,7 +347,7 @@ def report_submit(
             raise
         errors = form_errors(exc, locale, REPORT_LABELS)
         return _report_form(
-            request, session, principal, values=values, errors=errors, status=status
+            request, session, principal, settings, values=values, errors=errors, status=status
         )
     flash(request, ok="cases.flash.grid_handled" if case.grid_handled else "cases.flash.reported")
     return back(f"/cases/{case.id}")
@@ -367,6 +375,7 @@ def case_page(
     problem = credit.problem_of_case(session, case.id)
     return show(
         request,
+        settings,
         "cases/detail.html",
         c=d,
         timeline=case_timeline.timeline(session, d.events, locale, ZoneInfo(settings.timezone)),
@@ -402,6 +411,7 @@ def case_print(
     printed = people_time(now, ZoneInfo(settings.timezone))
     return show(
         request,
+        settings,
         "cases/print.html",
         c=d,
         timeline=case_timeline.timeline(session, d.events, locale, ZoneInfo(settings.timezone)),

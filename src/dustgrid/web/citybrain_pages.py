@@ -41,10 +41,10 @@ from dustgrid.trajectories.models import (
 )
 from dustgrid.trajectories.policy import DEFAULT_TRAJECTORY_POLICY
 from dustgrid.trajectories.schemas import ConfirmIn, DismissIn, PlaceIn, TruckIn
-from dustgrid.web.forms import NOT_FLASHED, attempt, flash, form_errors, pop_flash
+from dustgrid.web.forms import NOT_FLASHED, attempt, flash, form_page, pop_flash
 from dustgrid.web.nav import sees_citybrain
 from dustgrid.web.pickers import coordinate_map
-from dustgrid.web.templating import render, request_locale
+from dustgrid.web.templating import render
 from dustgrid.workcal.calendar import people_time
 
 router = Router(include_in_schema=False)
@@ -327,15 +327,13 @@ def _place_page(
     values: dict[str, str],
     exc: Exception | None = None,
 ) -> Response:
-    by_field, summary = form_errors(exc, request_locale(request), PLACE_LABELS) if exc else ({}, [])
-    return render(
+    return form_page(
         request,
         "citybrain/place_form.html",
-        status_code=422 if exc else 200,
+        PLACE_LABELS,
+        values,
+        exc,
         place=place,
-        values=values,
-        errors=summary,
-        field_errors=by_field,
         kinds=[k for k in PlaceKind if k != PlaceKind.permitted_site],
         place_map=coordinate_map(session, principal, settings),
         buffer_m=DEFAULT_TRAJECTORY_POLICY.known_buffer_m,
@@ -495,16 +493,7 @@ def _truck_page(
     values: dict[str, str],
     exc: Exception | None = None,
 ) -> Response:
-    by_field, summary = form_errors(exc, request_locale(request), TRUCK_LABELS) if exc else ({}, [])
-    return render(
-        request,
-        "citybrain/truck_form.html",
-        status_code=422 if exc else 200,
-        truck=truck,
-        values=values,
-        errors=summary,
-        field_errors=by_field,
-    )
+    return form_page(request, "citybrain/truck_form.html", TRUCK_LABELS, values, exc, truck=truck)
 
 
 async def _truck_form(request: Request) -> dict[str, str]:

@@ -103,6 +103,7 @@ def credit_page(
     window = case_policy(settings).ladder.window_days
     return show(
         request,
+        settings,
         "cases/credit.html",
         red=credit.red_list(session, now=utcnow(), window_days=window),
         black=credit.black_list(session),

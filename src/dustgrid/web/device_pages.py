@@ -9,6 +9,7 @@ error page like any other page (the same pattern as the organisation pages).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -20,6 +21,7 @@ from starlette.datastructures import FormData
 
 from dustgrid.audit.service import entries_for
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
+from dustgrid.config import Settings
 from dustgrid.devices import changes, forms, keys, onboarding, quarantine
 from dustgrid.devices import service as svc
 from dustgrid.devices.api import Filter, list_item
@@ -32,6 +34,7 @@ from dustgrid.devices.schemas import (
     DeviceTestIn,
     ReviewIn,
 )
+from dustgrid.downloads import file_response
 from dustgrid.errors import Invalid, NotFound
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
@@ -45,7 +48,12 @@ from dustgrid.web.history import readable_history
 from dustgrid.web.templating import render, request_locale
 
 router = Router(include_in_schema=False)
-HELPERS: dict[str, Any] = {"when": forms.local_time, "span": forms.split_seconds}
+
+
+def _helpers(settings: Settings) -> dict[str, Any]:
+    """The templates' formatters: ``when`` writes a moment in the city's time zone."""
+    tz = ZoneInfo(settings.timezone)
+    return {"when": partial(forms.local_time, tz=tz), "span": forms.split_seconds}
 
 
 async def _form(request: Request) -> FormData:
@@ -66,6 +74,7 @@ def device_list(
     request: Request,
     session: DbSession,
     principal: CurrentPrincipal,
+    settings: AppSettings,
     f: Filter,
     paging: Annotated[PageParams, Depends(page_params)],
 ) -> Response:
@@ -87,7 +96,7 @@ def device_list(
         sites=svc.site_choices(session, principal),
         can_apply=principal.can(Perm.device_apply),
         can_write=principal.can(Perm.device_write),
-        **HELPERS,
+        **_helpers(settings),
     )
 
 
@@ -104,18 +113,16 @@ def device_export(
     content = list_exports.devices_xlsx(
         items, locale=request_locale(request), tz=ZoneInfo(settings.timezone)
     )
-    return Response(
-        content,
-        media_type=list_exports.XLSX,
-        headers={"Content-Disposition": 'attachment; filename="devices.xlsx"'},
-    )
+    return file_response("devices.xlsx", "xlsx", content)
 
 
 # --------------------------------------------------------------------------- quarantine
 
 
 @router.get("/devices/quarantine", response_class=HTMLResponse)
-def quarantine_page(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
+def quarantine_page(
+    request: Request, session: DbSession, principal: CurrentPrincipal, settings: AppSettings
+) -> Response:
     rows = quarantine.list_quarantine(session, principal)
     held = quarantine.list_quarantine(session, principal, registered=True)
     registered = svc.registered_mns(session, principal, [q.mn for q in held])
@@ -129,7 +136,7 @@ def quarantine_page(request: Request, session: DbSession, principal: CurrentPrin
         providers=svc.providers(session),
         kinds=list(DeviceKind),
         flash=pop_flash(request),
-        **HELPERS,
+        **_helpers(settings),
     )
 
 
@@ -171,7 +178,7 @@ def _picked(
 
 
 def _device_context(
-    session: Session, principal: Principal, device_id: int, *, locale: str
+    session: Session, principal: Principal, device_id: int, *, locale: str, settings: Settings
 ) -> dict[str, Any]:
     data = svc.detail(session, principal, device_id)
     writable = svc.is_writable(session, principal, device_id)
@@ -186,7 +193,10 @@ def _device_context(
         "requests": svc.change_requests(session, device_id),
         "keys": svc.api_keys(session, device_id) if can_write else [],
         "history": readable_history(
-            session, entries_for(session, entity_type="device", entity_id=device_id), locale=locale
+            session,
+            entries_for(session, entity_type="device", entity_id=device_id),
+            locale=locale,
+            tz=ZoneInfo(settings.timezone),
         ),
         "can_write": can_write,
         "can_review": principal.can(Perm.device_review) and writable,
@@ -194,15 +204,20 @@ def _device_context(
         "closed": closed,
         "request_kinds": list(RequestKind),
         "issued": None,
-        **HELPERS,
+        **_helpers(settings),
     }
 
 
 @router.get("/devices/{device_id}", response_class=HTMLResponse)
 def device_page(
-    request: Request, session: DbSession, principal: CurrentPrincipal, device_id: int
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    device_id: int,
 ) -> Response:
-    ctx = _device_context(session, principal, device_id, locale=request_locale(request))
+    locale = request_locale(request)
+    ctx = _device_context(session, principal, device_id, locale=locale, settings=settings)
     return render(request, "devices/detail.html", flash=pop_flash(request), **ctx)
 
 
@@ -243,13 +258,18 @@ async def device_request_decide(
 
 @router.post("/devices/{device_id}/keys", response_class=HTMLResponse)
 async def device_key_issue(
-    request: Request, session: DbSession, principal: CurrentPrincipal, device_id: int
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    device_id: int,
 ) -> Response:
     """Answers with the page itself (not a redirect): the key is shown in this response
     only, and never travels through the session cookie."""
     await _form(request)
     row, plaintext = keys.issue_key(session, principal, device_id)
-    ctx = _device_context(session, principal, device_id, locale=request_locale(request))
+    locale = request_locale(request)
+    ctx = _device_context(session, principal, device_id, locale=locale, settings=settings)
     ctx["issued"] = {"prefix": row.prefix, "key": plaintext}
     return render(request, "devices/detail.html", flash=None, **ctx)
 
@@ -282,6 +302,7 @@ def application_list(
     request: Request,
     session: DbSession,
     principal: CurrentPrincipal,
+    settings: AppSettings,
     paging: Annotated[PageParams, Depends(page_params)],
     status: str = "",
 ) -> Response:
@@ -297,7 +318,7 @@ def application_list(
         statuses=list(ApplicationStatus),
         pages=max(1, -(-data.total // data.size)),
         can_apply=principal.can(Perm.device_apply),
-        **HELPERS,
+        **_helpers(settings),
     )
 
 
@@ -365,7 +386,11 @@ async def application_create(
 
 @router.get("/onboarding/{application_id}", response_class=HTMLResponse)
 def application_page(
-    request: Request, session: DbSession, principal: CurrentPrincipal, application_id: int
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    application_id: int,
 ) -> Response:
     app = onboarding.get_application(session, principal, application_id)
     return render(
@@ -377,9 +402,10 @@ def application_page(
             session,
             entries_for(session, entity_type="onboarding_application", entity_id=app.id),
             locale=request_locale(request),
+            tz=ZoneInfo(settings.timezone),
         ),
         flash=pop_flash(request),
-        **HELPERS,
+        **_helpers(settings),
     )
 
 
@@ -417,7 +443,11 @@ async def application_step(
 
 @router.get("/sites/{site_id}/devices", response_class=HTMLResponse)
 def site_devices(
-    request: Request, session: DbSession, principal: CurrentPrincipal, site_id: int
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    site_id: int,
 ) -> Response:
     """The devices section of the site page (loaded by htmx); 404 outside scope."""
     site = sites.get_site(session, principal, site_id)
@@ -427,5 +457,5 @@ def site_devices(
         site=site,
         items=svc.site_devices(session, principal, site.id),
         can_apply=principal.can(Perm.device_apply),
-        **HELPERS,
+        **_helpers(settings),
     )

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from fastapi import Request
+from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -21,7 +22,7 @@ from dustgrid.errors import (
     validation_text,
 )
 from dustgrid.i18n import DEFAULT_LOCALE, translate
-from dustgrid.web.templating import request_locale
+from dustgrid.web.templating import render, request_locale
 
 T = TypeVar("T")
 FLASH = "flash"  # the session key the shared ``org/_flash.html`` partial reads
@@ -97,6 +98,28 @@ def form_errors(
     loc = locale or DEFAULT_LOCALE
     summary = [translate(key, loc) for name, key in labels.items() if name in by_field]
     return by_field, summary + general
+
+
+def form_page(
+    request: Request,
+    template: str,
+    labels: Mapping[str, str],
+    values: Mapping[str, str],
+    exc: Exception | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    """A form page, blank or refused: with ``exc`` it answers 422 and says what is wrong
+    next to each field (``field_errors``) and at the top (``errors``)."""
+    by_field, summary = form_errors(exc, request_locale(request), labels) if exc else ({}, [])
+    return render(
+        request,
+        template,
+        status_code=422 if exc else 200,
+        values=values,
+        errors=summary,
+        field_errors=by_field,
+        **context,
+    )
 
 
 def _invalid_input(locale: str) -> str:

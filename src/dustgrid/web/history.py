@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Final
 
 from sqlalchemy.orm import Session
@@ -87,9 +87,10 @@ class HistoryEntry:
 class _Reader:
     """One page's translations and name look-ups (each id is looked up once)."""
 
-    def __init__(self, session: Session, locale: str) -> None:
+    def __init__(self, session: Session, locale: str, tz: tzinfo = UTC) -> None:
         self.session = session
         self.locale = locale
+        self.tz = tz  # the times it writes (readable_history's); people() writes none
         self.messages = catalogue(locale)
         self.names: dict[tuple[type[Base], int], str] = {}
         self.users: dict[int, User | None] = {}
@@ -172,9 +173,9 @@ def _display(row: Base) -> str:
     return str(getattr(row, "id", ""))
 
 
-def local_time(value: datetime) -> str:
-    """China time for people (the audit log keeps UTC)."""
-    return people_time(value)
+def local_time(value: datetime, tz: tzinfo) -> str:
+    """The city's time (``tz``, the ``timezone`` setting) for people; the log keeps UTC."""
+    return people_time(value, tz)
 
 
 def _label(reader: _Reader, entity: str, field: str) -> str:
@@ -190,14 +191,14 @@ def _label(reader: _Reader, entity: str, field: str) -> str:
     return found if found is not None else reader.t("history.field.other")
 
 
-def _timestamp(text: str) -> str | None:
+def _timestamp(text: str, tz: tzinfo) -> str | None:
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         return None
     if parsed.tzinfo is None:  # a date, or a naive value the code wrote as UTC
         return None if len(text) <= len("2026-12-07") else text.replace("T", " ")[:16]
-    return local_time(parsed)
+    return local_time(parsed, tz)
 
 
 def _named(reader: _Reader, entity: str, field: str, value: Any) -> str | None:
@@ -209,11 +210,11 @@ def _named(reader: _Reader, entity: str, field: str, value: Any) -> str | None:
     return reader.known(f"{group}.{value}") if group is not None else None
 
 
-def _plain(value: Any) -> str:
+def _plain(value: Any, tz: tzinfo) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, str) and len(value) >= len("2026-12-07") and value[:4].isdigit():
-        stamp = _timestamp(value)
+        stamp = _timestamp(value, tz)
         if stamp is not None:
             return stamp
     return str(value)
@@ -227,7 +228,7 @@ def _value(reader: _Reader, entity: str, field: str, value: Any) -> str:
     if isinstance(value, bool):
         return reader.t("history.value.yes" if value else "history.value.no")
     named = _named(reader, entity, field, value)
-    return named if named is not None else _plain(value)
+    return named if named is not None else _plain(value, reader.tz)
 
 
 def _what(reader: _Reader, entry: AuditEntry) -> str:
@@ -265,16 +266,17 @@ def _referenced(entries: Iterable[AuditEntry]) -> Iterator[tuple[type[Base], int
 
 
 def readable_history(
-    session: Session, entries: Iterable[AuditEntry], *, locale: str
+    session: Session, entries: Iterable[AuditEntry], *, locale: str, tz: tzinfo
 ) -> list[HistoryEntry]:
-    """The entries of one record's change history, as a page shows them."""
+    """The entries of one record's change history, as a page shows them; times in ``tz``
+    (the city's, from the ``timezone`` setting)."""
     entries = list(entries)
-    reader = _Reader(session, locale)
+    reader = _Reader(session, locale, tz)
     reader.read_people(entry.actor_id for entry in entries)
     reader.read_names(_referenced(entries))
     return [
         HistoryEntry(
-            at=local_time(entry.at),
+            at=local_time(entry.at, tz),
             who=reader.person(entry.actor_id, entry.actor_name),
             what=_what(reader, entry),
             changes=_changes(reader, entry),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from dustgrid.auth.deps import CurrentPrincipal, DbSession
+from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.devices.forms import local_time
 from dustgrid.ingest.deadletter import service
 from dustgrid.routing import Router
@@ -21,6 +23,7 @@ def dead_letters_page(
     request: Request,
     session: DbSession,
     principal: CurrentPrincipal,
+    settings: AppSettings,
     channel: Annotated[str | None, Query()] = None,
     mn: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
@@ -32,5 +35,5 @@ def dead_letters_page(
         counts=sorted(service.counts(session, principal).items()),
         channel=channel or "",
         mn=mn or "",
-        when=local_time,
+        when=partial(local_time, tz=ZoneInfo(settings.timezone)),
     )

@@ -18,7 +18,6 @@ from pydantic import ValidationError
 
 from dustgrid.auth.deps import AppSettings, DbSession, check_csrf, require
 from dustgrid.cases.categories import CONTROL_MEASURES, DEFECTS, OTHER, VIOLATIONS, Severity
-from dustgrid.config import Settings
 from dustgrid.errors import DomainError, Forbidden
 from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
@@ -36,6 +35,7 @@ from dustgrid.models import utcnow
 from dustgrid.pagination import PageParams, page_params
 from dustgrid.routing import Router
 from dustgrid.sites import service as sites
+from dustgrid.web.case_common import show
 from dustgrid.web.forms import attempt, error_text, flash, pop_flash
 from dustgrid.web.templating import render, request_locale
 
@@ -45,11 +45,6 @@ Text = Annotated[str, Form()]
 # what the suggestions panel needs to say why (messages in the reader's language)
 WHY: dict[str, Any] = {"site_why": hotline_reasons.site_reasons,
                        "dup_why": hotline_reasons.duplicate_reasons}  # fmt: skip
-
-
-def _show(request: Request, settings: Settings, name: str, **ctx: Any) -> Response:
-    """Render with the city's time zone (``tz``) for the templates' times."""
-    return render(request, name, tz=ZoneInfo(settings.timezone), **ctx)
 
 
 def _float(value: str) -> float | None:
@@ -101,7 +96,7 @@ def hotline_list(
         stats = hotline_stats.monthly(session, principal, None, settings=settings)
     items = views.complaint_rows(session, rows, masked=True)
     dups = hotline_suggest.earlier_duplicates(session, principal, rows, settings=settings)
-    return _show(
+    return show(
         request, settings, "intake/hotline_list.html", items=items, dups=dups, **WHY,
         total=total, page=paging.page, pages=max(1, -(-total // paging.size)), size=paging.size,
         status=status, q=q, statuses=list(ComplaintStatus), stats=stats,
@@ -183,7 +178,7 @@ def hotline_settings_page(
     request: Request, session: DbSession, principal: Desk, settings: AppSettings
 ) -> Response:
     """The city's desk settings: the city admin changes them, district admins read them."""
-    return _show(request, settings, "intake/hotline_settings.html",
+    return show(request, settings, "intake/hotline_settings.html",
                  district_opens_cases=hotline_settings.district_opens_cases(session),
                  may_change=hotline_settings.may_change(principal),
                  flash=pop_flash(request))  # fmt: skip
@@ -211,7 +206,7 @@ def hotline_detail(
 ) -> Response:  # fmt: skip
     c = hotline.get(session, principal, complaint_id)
     sug = hotline_suggest.for_complaint(session, principal, c, settings=settings)
-    return _show(request, settings, "intake/hotline_detail.html", c=views.complaint_out(session, c),
+    return show(request, settings, "intake/hotline_detail.html", c=views.complaint_out(session, c),
                   sug=sug, choose=c.status == ComplaintStatus.received,
                   may_open=hotline.may_open(session, principal, hotline.case_source(c)[0]),
                   severities=list(Severity),

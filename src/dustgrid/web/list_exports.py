@@ -12,7 +12,6 @@ from dustgrid.i18n import translate
 from dustgrid.web.evidence import rule_name
 from dustgrid.xlsx import table_xlsx
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 
 ALERT_HEADERS = (

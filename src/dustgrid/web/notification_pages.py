@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from dustgrid.auth.deps import CurrentPrincipal, DbSession, check_csrf
+from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
 from dustgrid.models import utcnow
 from dustgrid.notifications import service
 from dustgrid.notifications.models import Notification
@@ -24,6 +24,7 @@ def inbox(
     request: Request,
     session: DbSession,
     principal: CurrentPrincipal,
+    settings: AppSettings,
     paging: Annotated[PageParams, Depends(page_params)],
     unread: bool = False,
 ) -> Response:
@@ -32,6 +33,7 @@ def inbox(
     )
     return show(
         request,
+        settings,
         "notifications/inbox.html",
         items=rows,
         titles={r.id: service.title_of(r, request_locale(request)) for r in rows},
@@ -43,9 +45,12 @@ def inbox(
 
 
 @router.get("/notifications/badge", response_class=HTMLResponse)
-def badge(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
+def badge(
+    request: Request, session: DbSession, principal: CurrentPrincipal, settings: AppSettings
+) -> Response:
     return show(
         request,
+        settings,
         "notifications/_badge.html",
         count=service.unread_count(session, principal.user_id),
     )

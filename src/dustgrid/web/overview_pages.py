@@ -32,12 +32,15 @@ SCREEN_REFRESH_MIN, SCREEN_REFRESH_MAX = 2, 3600
 GRADE_ORDER = (Grade.non_compliant, Grade.basic, Grade.full, Grade.ungraded)
 
 
-def _figures(session: DbSession, principal: Principal, district_id: int | None) -> Overview:
+def _figures(
+    session: DbSession, principal: Principal, settings: Settings, district_id: int | None
+) -> Overview:
     if not is_leader(principal):
         raise Forbidden("web.error.overview_grid_managers")
     if district_id is None and not principal.is_city_wide:
         district_id = principal.district_id
-    return service.overview(session, principal, now=utcnow(), district_id=district_id)
+    tz = ZoneInfo(settings.timezone)
+    return service.overview(session, principal, now=utcnow(), tz=tz, district_id=district_id)
 
 
 def _context(request: Request, data: Overview, settings: Settings) -> dict[str, Any]:
@@ -71,7 +74,7 @@ def overview_page(
     settings: AppSettings,
     district_id: Annotated[Id | None, Query()] = None,
 ) -> Response:
-    data = _figures(session, principal, district_id)
+    data = _figures(session, principal, settings, district_id)
     return render(request, "overview/index.html", **_context(request, data, settings))
 
 
@@ -86,7 +89,7 @@ def overview_screen(
 ) -> Response:
     """Dark, large type, refreshed in place; ``refresh`` (seconds) overrides the policy's
     interval for one screen (a wall that cycles faster or slower)."""
-    data = _figures(session, principal, district_id)
+    data = _figures(session, principal, settings, district_id)
     if refresh is not None:
         data.refresh_seconds = refresh
     return render(request, "overview/screen.html", **_context(request, data, settings))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from dustgrid.audit.service import entries_for
 from dustgrid.auth.deps import (
@@ -27,11 +28,13 @@ from dustgrid.auth.service import (
     logout,
     start_session,
 )
+from dustgrid.config import Settings
 from dustgrid.devices.compliance import site_gate
 from dustgrid.devices.mandatory import DEFAULT_MANDATORY_DEVICE_POLICY, Gate
 from dustgrid.errors import DomainError, Forbidden, Invalid
 from dustgrid.grids import service as grids
 from dustgrid.i18n import LOCALES, Msg, localize, translate
+from dustgrid.identity.principal import Principal
 from dustgrid.identity.roles import Perm
 from dustgrid.org import service as org
 from dustgrid.pagination import PageParams, page_params
@@ -39,7 +42,7 @@ from dustgrid.routing import Router
 from dustgrid.sites import excel
 from dustgrid.sites import service as svc
 from dustgrid.sites.api import Filter, list_item
-from dustgrid.sites.models import Grade, PermitStatus, SiteKind, Stage
+from dustgrid.sites.models import Grade, PermitStatus, Site, SiteKind, Stage
 from dustgrid.sites.policy import DEFAULT_DISTRICT_BOUNDARY_POLICY
 from dustgrid.web.forms import form_errors
 from dustgrid.web.history import readable_history
@@ -193,7 +196,9 @@ def ledger(
     )
 
 
-def _site_context(session: DbSession, card: grids.SiteCard, *, locale: str) -> dict[str, Any]:
+def _site_context(
+    session: DbSession, card: grids.SiteCard, *, locale: str, tz: tzinfo
+) -> dict[str, Any]:
     """What the site page names, from the rows ``site_card`` read with the site."""
     return {
         "district": card.district,
@@ -202,7 +207,10 @@ def _site_context(session: DbSession, card: grids.SiteCard, *, locale: str) -> d
         "igrid": card.inspector_grid,
         "ents": card.enterprises,
         "history": readable_history(
-            session, entries_for(session, entity_type="site", entity_id=card.site.id), locale=locale
+            session,
+            entries_for(session, entity_type="site", entity_id=card.site.id),
+            locale=locale,
+            tz=tz,
         ),
     }
 
@@ -227,12 +235,29 @@ def site_new(
 ) -> Response:
     if not principal.can(Perm.site_write):
         raise Forbidden("sites.error.role_may_not_add_sites")
+    return _site_form(request, session, principal, settings, None, {})
+
+
+def _site_form(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    settings: Settings,
+    site: Site | None,
+    values: dict[str, Any],
+    exc: Exception | None = None,
+) -> Response:
+    """The site form (new or edit), blank or refused: with ``exc`` it answers 422 and says
+    what is wrong next to each field and at the top."""
+    by_field, errors = _errors(exc, request) if exc else ({}, [])
     return render(
         request,
         "sites/form.html",
-        site=None,
-        values={},
-        errors=[],
+        status_code=422 if exc else 200,
+        site=site,
+        values=values,
+        errors=errors,
+        field_errors=by_field,
         fields=FORM_FIELDS,
         coord_map=coordinate_map(session, principal, settings),
         **_choices(session, principal),
@@ -251,19 +276,7 @@ async def site_create(
         site = svc.create_site(session, principal, payload)
     except (ValidationError, DomainError) as exc:
         session.rollback()
-        by_field, errors = _errors(exc, request)
-        return render(
-            request,
-            "sites/form.html",
-            status_code=422,
-            site=None,
-            values=values,
-            errors=errors,
-            field_errors=by_field,
-            fields=FORM_FIELDS,
-            coord_map=coordinate_map(session, principal, settings),
-            **_choices(session, principal),
-        )
+        return _site_form(request, session, principal, settings, None, values, exc)
     return RedirectResponse(f"/sites/{site.id}", status_code=303)
 
 
@@ -324,7 +337,7 @@ def site_page(
         can_write=principal.can(Perm.site_write),
         grading=grade_panel(session, card.site, locale=locale, tz=tz),
         gate=gate_view(site_gate(session, card.site), locale),
-        **_site_context(session, card, locale=locale),
+        **_site_context(session, card, locale=locale, tz=tz),
     )
 
 
@@ -339,16 +352,7 @@ def site_edit(
     site = svc.get_site(session, principal, site_id)
     if not principal.can(Perm.site_write):
         raise Forbidden("sites.error.role_may_not_change_ledger")
-    return render(
-        request,
-        "sites/form.html",
-        site=site,
-        values=site_to_form(session, site),
-        errors=[],
-        fields=FORM_FIELDS,
-        coord_map=coordinate_map(session, principal, settings),
-        **_choices(session, principal),
-    )
+    return _site_form(request, session, principal, settings, site, site_to_form(session, site))
 
 
 @router.post("/sites/{site_id}/edit", response_class=HTMLResponse)
@@ -370,19 +374,7 @@ async def site_update(
             raise
         session.rollback()
         site = svc.get_site(session, principal, site_id)
-        by_field, errors = _errors(exc, request)
-        return render(
-            request,
-            "sites/form.html",
-            status_code=422,
-            site=site,
-            values=values,
-            errors=errors,
-            field_errors=by_field,
-            fields=FORM_FIELDS,
-            coord_map=coordinate_map(session, principal, settings),
-            **_choices(session, principal),
-        )
+        return _site_form(request, session, principal, settings, site, values, exc)
     return RedirectResponse(f"/sites/{site_id}", status_code=303)
 
 

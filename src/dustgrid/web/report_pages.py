@@ -3,17 +3,20 @@ preview and publish; the electronic archive pages (电子档案) of sites and gr
 
 from __future__ import annotations
 
+from functools import partial
+from zoneinfo import ZoneInfo
+
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dustgrid.assessments.months import Month
 from dustgrid.auth.deps import AppSettings, CurrentPrincipal, DbSession, check_csrf
 from dustgrid.bounds import Id
+from dustgrid.downloads import file_response
 from dustgrid.errors import Forbidden, Invalid
 from dustgrid.models import utcnow
 from dustgrid.reports import archives
 from dustgrid.reports import service as svc
-from dustgrid.reports.api import file_response
 from dustgrid.reports.notice import KINDS as NOTICE_KINDS
 from dustgrid.routing import Router
 from dustgrid.web.forms import attempt, flash, pop_flash
@@ -36,12 +39,17 @@ def _month(text: str) -> tuple[Month, str]:
 
 @router.get("/notices", response_class=HTMLResponse)
 def notices_page(
-    request: Request, session: DbSession, principal: CurrentPrincipal, month: str = ""
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    month: str = "",
 ) -> Response:
     rows = svc.published(session, principal)
     m, _ = _month(month)
+    when = partial(local_time, tz=ZoneInfo(settings.timezone))
     return render(
-        request, "reports/list.html", rows=rows, month=str(m), when=local_time,
+        request, "reports/list.html", rows=rows, month=str(m), when=when,
         can_publish=svc.may_publish(principal), flash=pop_flash(request, key=FLASH_KEY),
     )  # fmt: skip
 

@@ -11,6 +11,7 @@ with the CSRF token; a refused form is shown again with the message next to its 
 from __future__ import annotations
 
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -32,6 +33,7 @@ from dustgrid.auth.deps import (
 from dustgrid.auth.models import User
 from dustgrid.auth.schemas import UserCreate, UserUpdate
 from dustgrid.auth.service import change_password, end_all_sessions, verify_current_password
+from dustgrid.config import Settings
 from dustgrid.errors import DomainError, validation_messages
 from dustgrid.grids import service as grids
 from dustgrid.identity.principal import Principal
@@ -174,13 +176,17 @@ def _detail_page(
     request: Request,
     session: Session,
     principal: Principal,
+    settings: Settings,
     user: User,
     errors: FormErrors,
     status_code: int = 200,
 ) -> Response:
     locale = request_locale(request)
     history = readable_history(
-        session, entries_for(session, entity_type="user", entity_id=user.id), locale=locale
+        session,
+        entries_for(session, entity_type="user", entity_id=user.id),
+        locale=locale,
+        tz=ZoneInfo(settings.timezone),
     )
     return render(
         request,
@@ -201,15 +207,15 @@ def _detail_page(
 
 @router.get("/users/{user_id}", response_class=HTMLResponse)
 def users_detail(
-    user_id: int, request: Request, session: DbSession, principal: UserAdmin
+    user_id: int, request: Request, session: DbSession, principal: UserAdmin, settings: AppSettings
 ) -> Response:
     user = admin.get_account(session, principal, user_id)
-    return _detail_page(request, session, principal, user, {})
+    return _detail_page(request, session, principal, settings, user, {})
 
 
 @router.post("/users/{user_id}", response_class=HTMLResponse)
 async def users_edit(
-    user_id: int, request: Request, session: DbSession, principal: UserAdmin
+    user_id: int, request: Request, session: DbSession, principal: UserAdmin, settings: AppSettings
 ) -> Response:
     form = await _form(request)
     user = admin.get_account(session, principal, user_id)
@@ -228,7 +234,7 @@ async def users_edit(
     except (DomainError, ValidationError) as exc:
         session.refresh(user)
         errors = _form_errors(exc, request_locale(request))
-        return _detail_page(request, session, principal, user, errors, 422)
+        return _detail_page(request, session, principal, settings, user, errors, 422)
     flash(request, ok="users.flash.saved")
     return RedirectResponse(f"/users/{user.id}", status_code=303)
 

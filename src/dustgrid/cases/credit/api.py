@@ -17,6 +17,7 @@ from dustgrid.cases.credit import service as credit
 from dustgrid.cases.credit.models import SiteProblem, StopWorkOrder
 from dustgrid.cases.deadlines import case_policy
 from dustgrid.cases.schemas import ConfirmIn, CreditLists, ProblemOut, ReasonIn, StopWorkOut
+from dustgrid.downloads import file_response
 from dustgrid.errors import error_responses
 from dustgrid.identity.deps import AppSettings, CurrentPrincipal, DbSession
 from dustgrid.models import utcnow
@@ -126,11 +127,7 @@ def bad_records(session: DbSession, principal: CurrentPrincipal) -> list[dict[st
 )
 def bad_records_xlsx(session: DbSession, principal: CurrentPrincipal) -> Response:
     content = credit.bad_records_xlsx(credit.bad_records(session, principal))
-    return Response(
-        content,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": 'attachment; filename="bad-records.xlsx"'},
-    )
+    return file_response("bad-records.xlsx", "xlsx", content)
 
 
 @router.post(

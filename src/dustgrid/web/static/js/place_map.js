@@ -6,13 +6,13 @@
 //   corner" and "clear" undo; "add a corner at the map centre" lets a keyboard user draw
 //   (the arrow keys pan the map). From 3 corners on, the polygon goes into the hidden
 //   "boundary" field as GeoJSON (WGS-84); the server checks it (a ring must not cross itself).
-// The map is drawn in the base map's datum (GCJ-02 for Chinese tile servers; DustDatum
-// converts both ways). Without JavaScript the circle's boxes work alone.
+// The map (pick_map.js) is drawn in the base map's datum (GCJ-02 for Chinese tile servers;
+// DustDatum converts both ways). Without JavaScript the circle's boxes work alone.
 (function () {
   "use strict";
   var form = document.querySelector("form[data-place-form]");
   var cfgEl = document.getElementById("place-map-config");
-  if (!form || !cfgEl || !window.L || !window.DustDatum) { return; }
+  if (!form || !cfgEl || !window.L || !window.DustDatum || !window.DustPickMap) { return; }
   var cfg = JSON.parse(cfgEl.textContent);
   var DIGITS = 6;
   var ZOOM = 16;
@@ -25,27 +25,8 @@
   var markers = [];
   var outline = null, circle = null;
 
-  var map = L.map("place-map", { minZoom: 3, maxZoom: 19, zoomSnap: 0.25 });
-  if (cfg.tileUrl) {
-    var attribution = document.createElement("span");
-    attribution.textContent = cfg.tileAttribution || "";
-    L.tileLayer(cfg.tileUrl, { attribution: attribution.innerHTML, maxZoom: 19 }).addTo(map);
-  }
-  var STYLE = {
-    river: { color: "#9cc3e6", weight: 5, opacity: 0.9 },
-    ring_road: { color: "#c5bfb3", weight: 4, opacity: 0.9 },
-    road: { color: "#d3cec4", weight: 2.5, opacity: 0.9 }
-  };
-  if (cfg.basemap && cfg.basemap.features.length) {
-    L.geoJSON(cfg.basemap, {
-      interactive: false,
-      style: function (f) { return STYLE[f.properties.kind] || STYLE.road; }
-    }).addTo(map);
-  }
-  var districts = L.geoJSON({ type: "FeatureCollection", features: cfg.districts.map(function (d) {
-    return { type: "Feature", properties: { id: d.id }, geometry: d.boundary };
-  }) }, { interactive: false, style: { color: "#0b3d91", weight: 2, fillOpacity: 0.04, dashArray: "4 3" } })
-    .addTo(map);
+  var base = DustPickMap.create("place-map", cfg, 19);
+  var map = base.map, districts = base.districts;
 
   function shape() {
     var checked = form.querySelector("input[name=shape]:checked");
@@ -110,11 +91,7 @@
   }
 
   // ------------------------------------------------------------------ the circle
-  function typed() {
-    var lat = parseFloat(latIn.value), lon = parseFloat(lonIn.value);
-    if (!isFinite(lat) || !isFinite(lon) || Math.abs(lat) > 90 || Math.abs(lon) > 180) { return null; }
-    return [lat, lon];
-  }
+  function typed() { return DustPickMap.typed(latIn, lonIn); }
   function drawCircle() {
     if (circle) { map.removeLayer(circle); circle = null; }
     var w = typed();

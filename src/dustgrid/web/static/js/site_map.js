@@ -9,7 +9,7 @@
   var row = document.querySelector("[data-coord-map-row]");
   var cfgEl = document.getElementById("coord-map-config");
   var form = document.querySelector("form[data-site-form]");
-  if (!row || !cfgEl || !form || !window.L || !window.DustDatum) { return; }
+  if (!row || !cfgEl || !form || !window.L || !window.DustDatum || !window.DustPickMap) { return; }
   var cfg = JSON.parse(cfgEl.textContent);
   var latIn = form.querySelector('[name="lat"]');
   var lonIn = form.querySelector('[name="lon"]');
@@ -17,38 +17,15 @@
   var PIN_ZOOM = 15;
   row.hidden = false;
 
-  var map = L.map("coord-map", { minZoom: 3, maxZoom: 18, zoomSnap: 0.25 });
-  if (cfg.tileUrl) {
-    var attribution = document.createElement("span");
-    attribution.textContent = cfg.tileAttribution || "";
-    L.tileLayer(cfg.tileUrl, { attribution: attribution.innerHTML, maxZoom: 18 }).addTo(map);
-  }
-  var STYLE = {
-    river: { color: "#9cc3e6", weight: 5, opacity: 0.9 },
-    ring_road: { color: "#c5bfb3", weight: 4, opacity: 0.9 },
-    road: { color: "#d3cec4", weight: 2.5, opacity: 0.9 }
-  };
-  if (cfg.basemap && cfg.basemap.features.length) {
-    L.geoJSON(cfg.basemap, {
-      interactive: false,
-      style: function (f) { return STYLE[f.properties.kind] || STYLE.road; }
-    }).addTo(map);
-  }
-  var districts = L.geoJSON({ type: "FeatureCollection", features: cfg.districts.map(function (d) {
-    return { type: "Feature", properties: { id: d.id }, geometry: d.boundary };
-  }) }, { interactive: false, style: { color: "#0b3d91", weight: 2, fillOpacity: 0.04, dashArray: "4 3" } })
-    .addTo(map);
+  var base = DustPickMap.create("coord-map", cfg, 18);
+  var map = base.map, districts = base.districts;
 
   var pin = L.marker([0, 0], {
     draggable: true, autoPan: true, keyboard: false,
     icon: L.divIcon({ className: "coord-pin", html: "<span></span>", iconSize: [24, 24], iconAnchor: [12, 24] })
   });
 
-  function typed() {
-    var lat = parseFloat(latIn.value), lon = parseFloat(lonIn.value);
-    if (!isFinite(lat) || !isFinite(lon) || Math.abs(lat) > 90 || Math.abs(lon) > 180) { return null; }
-    return [lat, lon];
-  }
+  function typed() { return DustPickMap.typed(latIn, lonIn); }
   function showPin(wgs, pan) {
     var p = DustDatum.toMap(wgs[0], wgs[1], cfg.crs);
     pin.setLatLng(p);
