@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from dustgrid.cases.deadlines import work_calendar
 from dustgrid.cases.models import Case
 from dustgrid.cases.states import CaseState
-from dustgrid.config import Settings, get_settings
+from dustgrid.config import Settings
+from dustgrid.identity.deps import app_settings
 from dustgrid.sites.models import Enterprise
 from dustgrid.workcal.calendar import people_time
 from tests.cases.case_kit import JPEG, case_in, report

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dustgrid.audit.service import entries_for
-from dustgrid.config import Settings, get_settings
+from dustgrid.config import Settings
 from dustgrid.devices import keys, online, service
 from dustgrid.devices.models import (
     ApplicationStatus,
@@ -23,6 +23,7 @@ from dustgrid.devices.models import (
     Lifecycle,
     OnboardingApplication,
 )
+from dustgrid.identity.deps import app_settings
 from dustgrid.identity.principal import Principal
 from dustgrid.models import utcnow
 from dustgrid.workcal.calendar import people_time
