@@ -1073,11 +1073,21 @@ def is_station_push(session: Session, s: SuspectSite) -> bool:
     return grids_repo.lane_of(session, GridKind.enforcement, s.unit_id) is not None
 
 
-def site_kinds(session: Session, s: SuspectSite) -> list[SiteKind]:
-    """The kinds of works the unit the push was routed to supervises (the confirm form's
-    choices): the station's metro and municipal works, the district's other works."""
+@dataclass(frozen=True, slots=True)
+class KindChoice:
+    """The kinds of works a confirmed site may be, and the one offered first."""
+
+    kinds: list[SiteKind]
+    default: SiteKind
+
+
+def kind_choice(session: Session, s: SuspectSite) -> KindChoice:
+    """What the unit the push was routed to supervises (the confirm form's choices): the
+    station's metro and municipal works, the district's other works; one look-up of whose
+    push it is, for the form and the verdict alike."""
     station = is_station_push(session, s)
-    return [k for k in SiteKind if (k in sites.CITY_STATION_KINDS) == station]
+    kinds = [k for k in SiteKind if (k in sites.CITY_STATION_KINDS) == station]
+    return KindChoice(kinds, STATION_SITE_KIND if station else DISTRICT_SITE_KIND)
 
 
 def _site_kind(
@@ -1086,8 +1096,7 @@ def _site_kind(
     """The confirmed site's kind: as asked when the unit deciding supervises that kind of
     works (``sites.default_l2_unit``: the station its metro and municipal works), by
     default the unit's own default kind."""
-    station = is_station_push(session, s)
-    kind = asked or (STATION_SITE_KIND if station else DISTRICT_SITE_KIND)
+    kind = asked or kind_choice(session, s).default
     if sites.default_l2_unit(session, district_id=district_id, kind=kind) != unit_id:
         raise Invalid(
             Msg(

@@ -199,10 +199,7 @@ def detail(
         },
         may_decide=may_decide,
         reasons=list(DismissReason),
-        kinds=svc.site_kinds(session, row),
-        default_kind=(
-            svc.STATION_SITE_KIND if svc.is_station_push(session, row) else svc.DISTRICT_SITE_KIND
-        ),
+        kind_choice=svc.kind_choice(session, row),
         stages=list(Stage),
         flash=pop_flash(request, key=FLASH_KEY),
         **_helpers(settings),
